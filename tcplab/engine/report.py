@@ -1,0 +1,126 @@
+"""What an exchange showed: the ladder (segments and state transitions, in order) and the checks."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+from tcplab.engine.check import Check
+from tcplab.engine.session import Seen, Session
+from tcplab.model.segment import tcpdump_flags
+from tcplab.model.seqnum import relative
+from tcplab.model.state import State
+
+
+@dataclass(frozen=True)
+class StateChange:
+    side: str  # "crafting" or "kernel"
+    before: State | None  # None: no socket
+    after: State | None
+    how: str  # "model" (tcplab's own side) or "observed" (the kernel's socket table)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    kind: str  # "segment", "state" or "note"
+    time: float | None
+    seen: Seen | None = None
+    change: StateChange | None = None
+    text: str = ""
+
+
+@dataclass
+class Report:
+    command: str
+    crafting: str  # e.g. "ns1 10.77.0.1"
+    kernel: str
+    rows: list[Row] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    crafting_isn: int | None = None
+    kernel_isn: int | None = None
+    kernel_release: str = field(default_factory=platform.release)
+    _synced: int = 0
+    _t0: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def sync(self, session: Session) -> None:
+        """Add a row for every segment the capture has seen since the last sync."""
+        for seen in session.seen[self._synced :]:
+            if self._t0 is None:
+                self._t0 = seen.time
+            self.rows.append(Row("segment", seen.time, seen=seen))
+        self._synced = len(session.seen)
+
+    def change(self, side: str, before: State | None, after: State | None, how: str,
+               note: str = "") -> None:
+        self.rows.append(Row("state", None, change=StateChange(side, before, after, how, note)))
+
+    def note(self, text: str) -> None:
+        self.rows.append(Row("note", None, text=text))
+
+    def rel_time(self, t: float | None) -> float | None:
+        if t is None or self._t0 is None:
+            return None
+        return t - self._t0
+
+    def bases(self, seen: Seen) -> tuple[int | None, int | None]:
+        """ISNs that seq and ack of this segment are shown relative to."""
+        if seen.from_kernel:
+            return self.kernel_isn, self.crafting_isn
+        return self.crafting_isn, self.kernel_isn
+
+    def segment_json(self, seen: Seen) -> dict[str, Any]:
+        seq_base, ack_base = self.bases(seen)
+        seg = seen.segment
+        return {
+            "time": self.rel_time(seen.time),
+            "from": "kernel" if seen.from_kernel else "crafting",
+            "src": f"{seen.src}:{seg.sport}",
+            "dst": f"{seen.dst}:{seg.dport}",
+            "flags": tcpdump_flags(seg.flags),
+            "seq": seg.seq,
+            "ack": seg.ack if "A" in seg.flags else None,
+            "rel_seq": None if seq_base is None else relative(seg.seq, seq_base),
+            "rel_ack": None if ack_base is None or "A" not in seg.flags
+            else relative(seg.ack, ack_base),
+            "window": seg.window,
+            "options": [o.notation() for o in seg.options],
+            "length": len(seg.payload),
+            "checksum_ok": seen.checksum_ok,
+            "text": seg.notation(seq_base, ack_base if "A" in seg.flags else None),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        ladder: list[dict[str, Any]] = []
+        for row in self.rows:
+            if row.kind == "segment" and row.seen is not None:
+                ladder.append({"kind": "segment", **self.segment_json(row.seen)})
+            elif row.kind == "state" and row.change is not None:
+                c = row.change
+                ladder.append({
+                    "kind": "state", "side": c.side, "how": c.how, "note": c.note,
+                    "from": c.before.value if c.before else "no socket",
+                    "to": c.after.value if c.after else "no socket",
+                })
+            else:
+                ladder.append({"kind": "note", "text": row.text})
+        return {
+            "command": self.command,
+            "ok": self.ok,
+            "crafting": self.crafting,
+            "kernel": self.kernel,
+            "kernel_release": self.kernel_release,
+            "crafting_isn": self.crafting_isn,
+            "kernel_isn": self.kernel_isn,
+            "ladder": ladder,
+            "checks": [c.to_json() for c in self.checks],
+            "timing": self.timing,
+            "info": self.info,
+        }

@@ -1,0 +1,151 @@
+"""A session on one lab: the sending socket in the crafting host, the capture and the socket table in
+the kernel host, and a connection to the kernel-side application.
+
+Everything the kernel host's interface carries between the two lab addresses is recorded, in order, with
+kernel timestamps: that record, not what the sending code believes it sent, is what the ladder shows and
+what checks read.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tcplab.app.client import AppClient
+from tcplab.model.segment import Segment
+from tcplab.netns.diag import SocketRow, SocketTable
+from tcplab.netns.enter import inside
+from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec, find_record
+from tcplab.wire.capture import Capture, Frame, Sender
+from tcplab.wire.packet import Endpoints, parse_frame, to_frame
+from tcplab.wire.pcap import write_pcap
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A segment on the lab's link: who sent it, when (kernel time), and whether its checksum holds."""
+
+    segment: Segment
+    src: str
+    dst: str
+    time: float
+    from_kernel: bool
+    checksum_ok: bool
+    seen_ns: int = field(default=0, compare=False)
+
+
+class Session:
+    def __init__(self, spec: LabSpec) -> None:
+        self.spec = spec
+        self.record: LabRecord | None = find_record(spec.crafting)
+        self.ends = Endpoints(spec.crafting_addr, spec.kernel_addr, CRAFTING_MAC, KERNEL_MAC)
+        self.frames: list[Frame] = []
+        self.seen: list[Seen] = []
+        self._pending: list[Seen] = []
+        self._ip_id = random.randrange(1, 0xFFFF)
+        self._table: SocketTable | None = None
+        self._app: AppClient | None = None
+        with inside(spec.kernel):
+            self.capture = Capture(IFNAME, spec.crafting_addr, spec.kernel_addr)
+        try:
+            with inside(spec.crafting):
+                self.sender = Sender(IFNAME)
+        except BaseException:
+            self.capture.close()
+            raise
+
+    # -- sending and receiving -------------------------------------------------------------------
+    def send(self, seg: Segment) -> int:
+        """Send a crafted segment from the crafting host; returns perf_counter_ns at the send."""
+        self._ip_id = (self._ip_id + 1) & 0xFFFF
+        return self.sender.send(to_frame(seg, self.ends, self._ip_id))
+
+    def _read_one(self, timeout: float) -> Seen | None:
+        frame = self.capture.read(timeout)
+        if frame is None:
+            return None
+        self.frames.append(frame)
+        parsed = parse_frame(frame.data)
+        if parsed is None:
+            return self._read_one(0)
+        src, dst, seg, ok = parsed
+        seen = Seen(seg, src, dst, frame.time, src == self.spec.kernel_addr, ok, frame.seen)
+        self.seen.append(seen)
+        return seen
+
+    def next_from_kernel(
+        self, timeout: float, match: Callable[[Segment], bool] | None = None
+    ) -> Seen | None:
+        """The next segment the kernel sends (that `match` accepts), within `timeout` seconds."""
+        for i, seen in enumerate(self._pending):
+            if match is None or match(seen.segment):
+                return self._pending.pop(i)
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self._read_one(max(0.0, deadline - time.monotonic()))
+            if seen is None:
+                return None
+            if not seen.from_kernel:
+                continue
+            if match is None or match(seen.segment):
+                return seen
+            self._pending.append(seen)
+
+    def drain(self, quiet: float) -> list[Seen]:
+        """Everything the kernel sends until it has been quiet for `quiet` seconds."""
+        out = list(self._pending)
+        self._pending.clear()
+        while True:
+            seen = self._read_one(quiet)
+            if seen is None:
+                return out
+            if seen.from_kernel:
+                out.append(seen)
+
+    # -- the kernel host -------------------------------------------------------------------------
+    @property
+    def table(self) -> SocketTable:
+        if self._table is None:
+            self._table = SocketTable(self.spec.kernel)
+        return self._table
+
+    def connection(self, sport: int, port: int) -> SocketRow | None:
+        """The kernel's socket for the connection from crafting-host port `sport` to `port`."""
+        rows = self.table.find(port, self.spec.crafting_addr, sport)
+        return rows[0] if rows else None
+
+    def listener(self, port: int) -> SocketRow | None:
+        rows = [r for r in self.table.find(port) if r.linux_state == 10]
+        return rows[0] if rows else None
+
+    @property
+    def app(self) -> AppClient:
+        if self._app is None:
+            assert self.record is not None and self.record.app is not None
+            self._app = AppClient(self.record.app.control)
+        return self._app
+
+    def free_port(self, port: int) -> int:
+        """A crafting-host port with no connection to `port` in the kernel's table."""
+        used = {r.dport for r in self.table.find(port)}
+        while True:
+            sport = random.randrange(32768, 61000)
+            if sport not in used:
+                return sport
+
+    # -- records ---------------------------------------------------------------------------------
+    def write_pcap(self, path: str) -> None:
+        write_pcap(path, self.frames)
+
+    def close(self) -> None:
+        for res in (self.capture, self.sender, self._table, self._app):
+            if res is not None:
+                res.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

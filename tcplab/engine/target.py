@@ -1,0 +1,115 @@
+"""Targets: 'ns2:7788' or 'ADDRESS:PORT', checked and resolved to a lab before anything is sent."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.netns.record import LabRecord, LabSpec, all_records
+from tcplab.netns.topology import healthy
+
+TARGET_HINT = "write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. ns2:7788"
+
+
+@dataclass(frozen=True)
+class Target:
+    spec: LabSpec
+    port: int
+
+    @property
+    def addr(self) -> str:
+        return self.spec.kernel_addr
+
+    def __str__(self) -> str:
+        return f"{self.spec.kernel}:{self.port} ({self.addr})"
+
+
+def parse_port(text: str, what: str = "port") -> int:
+    text = text.strip()
+    if not text:
+        raise UsageError(f"the {what} is empty", "give a port from 1 to 65535, e.g. ns2:7788")
+    if not text.isdigit():
+        raise UsageError(f"the {what} {text!r} is not a number", "give a port from 1 to 65535")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise UsageError(f"the {what} {port} is out of range", "give a port from 1 to 65535")
+    return port
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """'ns2:7788' -> ('ns2', 7788); UsageError with a hint for anything else."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep:
+        raise UsageError(f"target {text!r} has no port", TARGET_HINT)
+    if not host:
+        raise UsageError(f"target {text!r} has no namespace or address", TARGET_HINT)
+    return host, parse_port(port, f"port in target {text!r}")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def resolve(text: str, need_healthy: bool = True) -> Target:
+    """The lab and port a target names; raises UsageError or EnvironmentProblem with a hint."""
+    host, port = parse_target(text)
+    records = list(all_records())
+    if _is_address(host):
+        rec = _by_address(host, records)
+    else:
+        rec = _by_name(host, records)
+    if need_healthy and not healthy(rec):
+        raise EnvironmentProblem(
+            f"the lab of {rec.spec.crafting}/{rec.spec.kernel} is incomplete or broken",
+            "run 'sudo tcplab setup' again to repair it ('sudo tcplab status' shows what is wrong)",
+        )
+    return Target(rec.spec, port)
+
+
+def _no_lab(host: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"no lab is set up (target {host})", "run 'sudo tcplab setup' first"
+    )
+
+
+def _by_name(host: str, records: list[LabRecord]) -> LabRecord:
+    for rec in records:
+        if rec.spec.kernel == host:
+            return rec
+        if rec.spec.crafting == host:
+            raise UsageError(
+                f"{host} is the crafting host; segments are sent from it, not to it",
+                f"target the kernel host: {rec.spec.kernel}:PORT",
+            )
+    if not records:
+        raise _no_lab(host)
+    known = ", ".join(r.spec.kernel for r in records)
+    raise UsageError(f"unknown namespace {host!r} in the target", f"kernel hosts of labs here: {known}")
+
+
+def _by_address(host: str, records: list[LabRecord]) -> LabRecord:
+    found = [r for r in records if r.spec.kernel_addr == host]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        names = ", ".join(r.spec.kernel for r in found)
+        raise UsageError(
+            f"address {host} is the kernel host of several labs ({names})",
+            "name the namespace instead, e.g. ns2:PORT",
+        )
+    if any(r.spec.crafting_addr == host for r in records):
+        raise UsageError(
+            f"{host} is the crafting host's own address", "target the kernel host's address"
+        )
+    if not records:
+        raise _no_lab(host)
+    inside = ", ".join(f"{r.spec.kernel} = {r.spec.kernel_addr}" for r in records)
+    raise UsageError(
+        f"address {host} is outside the lab; tcplab sends only to a lab's kernel host",
+        f"kernel hosts here: {inside}",
+    )

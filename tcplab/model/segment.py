@@ -1,0 +1,190 @@
+"""TCP segments as plain values, and their tcpdump-like notation.
+
+Field names match scapy's (`sport`, `dport`, `seq`, `ack`, `flags`, `window`), so tcplab.wire converts
+without a mapping table. Flags are a string of scapy's letters (F S R P A U E C) in that canonical order;
+tcpdump prints them as `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.` (`.` is ACK), and so does `notation()`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tcplab.model.seqnum import relative, seq_add
+
+FLAG_ORDER = "FSRPAUEC"
+_TCPDUMP_LETTERS = {"F": "F", "S": "S", "R": "R", "P": "P", "A": ".", "U": "U", "E": "E", "C": "W"}
+_FLAG_NAMES = {
+    "F": "FIN",
+    "S": "SYN",
+    "R": "RST",
+    "P": "PSH",
+    "A": "ACK",
+    "U": "URG",
+    "E": "ECE",
+    "C": "CWR",
+}
+
+
+def normalize_flags(text: str) -> str:
+    """'sa', 'AS', 'S.' or 'SYN,ACK' -> 'SA' (scapy's letters, canonical order); raise ValueError."""
+    raw = text.strip().upper()
+    if not raw:
+        raise ValueError("empty flags; use letters from FSRPAUEC, e.g. S, SA, FA, R, PA")
+    words = [w for w in re.split(r"[,+| ]+", raw) if w]
+    letters: set[str] = set()
+    by_name = {name: letter for letter, name in _FLAG_NAMES.items()}
+    for word in words:
+        if word in by_name:
+            letters.add(by_name[word])
+            continue
+        for ch in word:
+            letter = "A" if ch == "." else "C" if ch == "W" else ch
+            if letter not in FLAG_ORDER:
+                raise ValueError(
+                    f"unknown TCP flag {ch!r} in {text!r}; use letters from FSRPAUEC"
+                    " (or tcpdump's '.' for ACK), e.g. S, SA, FA, R, PA"
+                )
+            letters.add(letter)
+    return "".join(ch for ch in FLAG_ORDER if ch in letters)
+
+
+def tcpdump_flags(flags: str) -> str:
+    """'SA' -> 'S.', 'A' -> '.', '' -> 'none' (tcpdump's spelling)."""
+    if not flags:
+        return "none"
+    return "".join(_TCPDUMP_LETTERS[ch] for ch in FLAG_ORDER if ch in flags and ch != "A") + (
+        "." if "A" in flags else ""
+    )
+
+
+def flag_names(flags: str) -> str:
+    """'SA' -> 'SYN+ACK'."""
+    return "+".join(_FLAG_NAMES[ch] for ch in FLAG_ORDER if ch in flags) or "no flags"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One TCP option, by tcpdump's name: mss, wscale, sackOK, TS, sack, nop, eol."""
+
+    kind: str
+    value: int | tuple[int, int] | tuple[tuple[int, int], ...] | None = None
+
+    def notation(self) -> str:
+        if self.kind == "TS":
+            assert isinstance(self.value, tuple)
+            return f"TS val {self.value[0]} ecr {self.value[1]}"
+        if self.kind == "sack":
+            assert isinstance(self.value, tuple)
+            blocks = " ".join(f"{{{lo}:{hi}}}" for lo, hi in self.value)  # type: ignore[misc]
+            return f"sack {len(self.value)} {blocks}"
+        if self.value is None:
+            return self.kind
+        return f"{self.kind} {self.value}"
+
+
+_OPTION_RE = {
+    "mss": re.compile(r"^mss (\d+)$", re.I),
+    "wscale": re.compile(r"^wscale (\d+)$", re.I),
+    "TS": re.compile(r"^ts val (\d+) ecr (\d+)$", re.I),
+}
+
+
+def parse_options(text: str) -> tuple[Option, ...]:
+    """'mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7' -> options; raise ValueError on anything else."""
+    text = text.strip().strip("<>[]").strip()
+    if not text:
+        return ()
+    out: list[Option] = []
+    for part in (p.strip() for p in text.split(",")):
+        low = part.lower()
+        if low in ("sackok", "nop", "eol"):
+            out.append(Option({"sackok": "sackOK"}.get(low, low)))
+            continue
+        for kind, rx in _OPTION_RE.items():
+            m = rx.match(part)
+            if m:
+                out.append(_checked_option(kind, [int(g) for g in m.groups()]))
+                break
+        else:
+            raise ValueError(
+                f"unknown TCP option {part!r}; use mss N, wscale N, sackOK, TS val N ecr N, nop, eol"
+            )
+    return tuple(out)
+
+
+def _checked_option(kind: str, nums: list[int]) -> Option:
+    if kind == "mss":
+        if not 0 <= nums[0] <= 0xFFFF:
+            raise ValueError(f"mss {nums[0]} does not fit in 16 bits")
+        return Option("mss", nums[0])
+    if kind == "wscale":
+        if not 0 <= nums[0] <= 255:
+            raise ValueError(f"wscale {nums[0]} does not fit in 8 bits (RFC 7323 allows 0-14)")
+        return Option("wscale", nums[0])
+    for n in nums:
+        if not 0 <= n < 1 << 32:
+            raise ValueError(f"timestamp {n} does not fit in 32 bits")
+    return Option("TS", (nums[0], nums[1]))
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A TCP segment: header fields and payload, with no addresses (the path says who sent it)."""
+
+    sport: int
+    dport: int
+    flags: str
+    seq: int = 0
+    ack: int = 0
+    window: int = 64240
+    options: tuple[Option, ...] = ()
+    payload: bytes = b""
+    urgptr: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "flags", normalize_flags(self.flags) if self.flags else "")
+
+    def has(self, flags: str) -> bool:
+        """All of these flags are set."""
+        return all(ch in self.flags for ch in normalize_flags(flags))
+
+    @property
+    def seg_len(self) -> int:
+        """Sequence space this segment occupies: payload, +1 for SYN, +1 for FIN (RFC 9293 §3.4)."""
+        return len(self.payload) + ("S" in self.flags) + ("F" in self.flags)
+
+    @property
+    def end_seq(self) -> int:
+        return seq_add(self.seq, self.seg_len)
+
+    def option(self, kind: str) -> Option | None:
+        return next((o for o in self.options if o.kind == kind), None)
+
+    def notation(self, seq_base: int | None = None, ack_base: int | None = None) -> str:
+        """tcpdump-like text; with bases, seq/ack are shown absolute and (relative)."""
+        parts = [f"[{tcpdump_flags(self.flags)}]", f"seq {_num(self.seq, seq_base)}"]
+        if "A" in self.flags:
+            parts.append(f"ack {_num(self.ack, ack_base)}")
+        parts.append(f"win {self.window}")
+        if "U" in self.flags:
+            parts.append(f"urg {self.urgptr}")
+        if self.options:
+            parts.append("<" + ",".join(o.notation() for o in self.options) + ">")
+        parts.append(f"len {len(self.payload)}")
+        return " ".join(parts)
+
+
+def _num(value: int, base: int | None) -> str:
+    return str(value) if base is None else f"{value} ({relative(value, base)})"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """A segment seen on the wire at a time (seconds, from a kernel timestamp)."""
+
+    segment: Segment
+    src: str
+    dst: str
+    time: float
+    raw: bytes = field(default=b"", repr=False, compare=False)

@@ -1,0 +1,79 @@
+"""Entering a named network namespace for a while (setns(2) on the calling thread).
+
+A socket keeps the namespace it was created in, so a process can open a capture socket in the kernel
+host, a sending socket in the crafting host, and go home: that is how one tcplab process watches both.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tcplab.errors import EnvironmentProblem
+
+NETNS_DIR = "/run/netns"
+CLONE_NEWNET = 0x40000000
+_libc: ctypes.CDLL | None = None
+
+
+def _setns(fd: int) -> None:
+    if hasattr(os, "setns"):  # Python 3.12+
+        os.setns(fd, CLONE_NEWNET)
+        return
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def netns_path(name: str) -> str:
+    return os.path.join(NETNS_DIR, name)
+
+
+def open_netns(name: str) -> int:
+    """An fd for the named namespace; EnvironmentProblem if it does not exist or cannot be opened."""
+    try:
+        return os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise EnvironmentProblem(
+            f"network namespace {name!r} does not exist", "run 'sudo tcplab setup' to build the lab"
+        ) from None
+    except PermissionError as exc:
+        raise EnvironmentProblem(
+            f"cannot open network namespace {name!r}: {exc.strerror}", "run tcplab as root (sudo)"
+        ) from exc
+
+
+@contextmanager
+def inside(name: str) -> Iterator[None]:
+    """Run the body in network namespace `name`, then return to where the thread was."""
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    target = open_netns(name)
+    try:
+        try:
+            _setns(target)
+        except OSError as exc:
+            hint = "run tcplab as root (sudo)" if exc.errno == errno.EPERM else ""
+            raise EnvironmentProblem(
+                f"cannot enter network namespace {name!r}: {exc.strerror}", hint
+            ) from exc
+        try:
+            yield
+        finally:
+            _setns(home)
+    finally:
+        os.close(target)
+        os.close(home)
+
+
+def netns_inode(name: str) -> int | None:
+    """The namespace's inode (its identity), or None if no such name is mounted."""
+    try:
+        return os.stat(netns_path(name)).st_ino
+    except OSError:
+        return None

@@ -1,0 +1,77 @@
+"""The crafting host's nftables rule, through the nft command (run inside the namespace).
+
+The crafting host's own kernel owns no socket for the connections the student crafts, so it would answer
+the kernel host's SYN+ACK or data with a RST of its own and spoil the exercise. The rule drops exactly
+those: RSTs that the crafting host's *kernel* sends from its lab address to the kernel host on the lab's
+link. Segments crafted by tcplab or scapy leave through AF_PACKET, which netfilter does not see, so a
+student's own RST still goes out; nothing arriving is filtered, so every reply is seen.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+from tcplab.errors import EnvironmentProblem
+from tcplab.netns.enter import inside
+from tcplab.netns.record import IFNAME, LabSpec
+
+TABLE = "tcplab"
+COMMENT = "tcplab: the crafting host's kernel must not reset crafted connections"
+
+
+def nft_path() -> str:
+    path = shutil.which("nft")
+    if path is None:
+        raise EnvironmentProblem(
+            "nft (nftables) is not installed", "install it: sudo apt-get install nftables"
+        )
+    return path
+
+
+def ruleset(spec: LabSpec) -> str:
+    return (
+        f"table ip {TABLE} {{\n"
+        "  chain output {\n"
+        "    type filter hook output priority filter; policy accept;\n"
+        f'    oifname "{IFNAME}" ip saddr {spec.crafting_addr} ip daddr {spec.kernel_addr} '
+        f'tcp flags & rst == rst counter drop comment "{COMMENT}"\n'
+        "  }\n"
+        "}\n"
+    )
+
+
+def _nft(ns: str, args: list[str], stdin: str | None = None) -> str:
+    exe = nft_path()
+    with inside(ns):
+        proc = subprocess.run(
+            [exe, *args], input=stdin, capture_output=True, text=True, check=False, timeout=20
+        )
+    if proc.returncode != 0:
+        msg = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else "no message"
+        raise EnvironmentProblem(f"nft failed in {ns}: {msg}", "check that nftables works here")
+    return proc.stdout
+
+
+def install(spec: LabSpec) -> None:
+    """Add the rule in the crafting namespace (replacing an earlier copy of tcplab's table)."""
+    _nft(spec.crafting, ["-f", "-"], f"table ip {TABLE}\ndelete table ip {TABLE}\n" + ruleset(spec))
+
+
+def read(spec: LabSpec) -> dict[str, Any] | None:
+    """The rule as nft shows it (with its counter), or None if tcplab's table is not there."""
+    try:
+        out = _nft(spec.crafting, ["-j", "list", "table", "ip", TABLE])
+    except EnvironmentProblem:
+        return None
+    for item in json.loads(out).get("nftables", []):
+        rule = item.get("rule")
+        if rule and rule.get("comment") == COMMENT:
+            packets = next(
+                (e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e), 0
+            )
+            return {"table": TABLE, "chain": rule.get("chain"), "dropped": packets,
+                    "text": ruleset(spec).splitlines()[3].strip()}
+    return None

@@ -1,0 +1,105 @@
+"""Model segments to Ethernet frames and back, through scapy.
+
+Only the scapy layers needed are imported (not scapy.all), which keeps a command's start-up short.
+"""
+
+from __future__ import annotations
+
+import logging
+from socket import inet_ntoa
+from dataclasses import dataclass
+from typing import Any
+
+logging.getLogger("scapy").setLevel(logging.ERROR)
+
+from scapy.layers.inet import IP, TCP  # noqa: E402
+from scapy.layers.l2 import Ether  # noqa: E402
+from scapy.packet import Raw  # noqa: E402
+from scapy.utils import checksum  # noqa: E402
+
+from tcplab.model.segment import Option, Segment  # noqa: E402
+
+_TO_SCAPY = {"mss": "MSS", "wscale": "WScale", "sackOK": "SAckOK", "TS": "Timestamp",
+             "nop": "NOP", "eol": "EOL", "sack": "SAck"}
+_FROM_SCAPY = {v: k for k, v in _TO_SCAPY.items()}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Addresses of one direction of the lab's link."""
+
+    src: str
+    dst: str
+    src_mac: str
+    dst_mac: str
+
+    def reverse(self) -> Endpoints:
+        return Endpoints(self.dst, self.src, self.dst_mac, self.src_mac)
+
+
+def _scapy_option(opt: Option) -> tuple[str, Any]:
+    name = _TO_SCAPY[opt.kind]
+    if opt.kind == "sackOK":
+        return (name, b"")
+    if opt.kind == "sack":
+        assert isinstance(opt.value, tuple)
+        flat: list[int] = []
+        for lo, hi in opt.value:  # type: ignore[misc]
+            flat += [lo, hi]
+        return (name, tuple(flat))
+    return (name, opt.value)
+
+
+def _model_option(name: str, value: Any) -> Option | None:
+    kind = _FROM_SCAPY.get(name)
+    if kind is None:
+        return None
+    if kind in ("sackOK", "nop", "eol"):
+        return Option(kind)
+    if kind == "sack":
+        pairs = tuple((value[i], value[i + 1]) for i in range(0, len(value) - 1, 2))
+        return Option("sack", pairs)
+    if kind == "TS":
+        return Option("TS", (int(value[0]), int(value[1])))
+    return Option(kind, int(value))
+
+
+def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> Any:
+    """The scapy packet for a segment on this path."""
+    tcp = TCP(
+        sport=seg.sport, dport=seg.dport, seq=seg.seq, ack=seg.ack, flags=seg.flags,
+        window=seg.window, urgptr=seg.urgptr, options=[_scapy_option(o) for o in seg.options],
+    )
+    pkt = Ether(src=ends.src_mac, dst=ends.dst_mac) / IP(
+        src=ends.src, dst=ends.dst, id=ip_id, ttl=ttl, flags="DF"
+    ) / tcp
+    if seg.payload:
+        pkt = pkt / Raw(seg.payload)
+    return pkt
+
+
+def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1) -> bytes:
+    return bytes(to_packet(seg, ends, ip_id))
+
+
+def from_packet(pkt: Any) -> Segment:
+    """The model segment in a scapy packet that has a TCP layer."""
+    tcp = pkt[TCP]
+    options = tuple(o for o in (_model_option(n, v) for n, v in tcp.options) if o is not None)
+    return Segment(
+        sport=tcp.sport, dport=tcp.dport, flags=str(tcp.flags), seq=tcp.seq, ack=tcp.ack,
+        window=tcp.window, options=options, payload=bytes(tcp.payload), urgptr=tcp.urgptr,
+    )
+
+
+def parse_frame(frame: bytes) -> tuple[str, str, Segment, bool] | None:
+    """(src, dst, segment, checksum_ok) for an Ethernet/IPv4/TCP frame, None for anything else."""
+    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
+        return None
+    ihl = (frame[14] & 0x0F) * 4
+    total = int.from_bytes(frame[16:18], "big")
+    tcp_bytes = frame[14 + ihl : 14 + total]
+    src, dst = inet_ntoa(frame[26:30]), inet_ntoa(frame[30:34])
+    pseudo = frame[26:34] + b"\x00\x06" + len(tcp_bytes).to_bytes(2, "big")
+    ok = checksum(pseudo + tcp_bytes) == 0
+    return src, dst, from_packet(TCP(tcp_bytes)), ok
