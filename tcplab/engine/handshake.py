@@ -35,6 +35,7 @@ class HandshakeOptions:
     keep: bool = False
     timeout: float = 1.0
     quiet: float = 0.05  # how long "no reply" is waited for
+    pcap: str | None = None
 
 
 def _with_ts_val(opts: tuple[Option, ...], ts_val: int) -> tuple[Option, ...]:
@@ -69,8 +70,12 @@ def run_handshake(target: Target, opts: HandshakeOptions) -> Report:
             f"{spec.kernel} {spec.kernel_addr}:{port}", crafting_isn=isn,
         )
         _refuse_busy(s, sport, port)
-        _run(s, report, target, opts, sport, isn)
-        report.sync(s)
+        try:
+            _run(s, report, target, opts, sport, isn)
+            report.sync(s)
+        finally:
+            if opts.pcap:
+                s.write_pcap(opts.pcap)
         return report
 
 

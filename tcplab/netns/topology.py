@@ -303,6 +303,7 @@ def link_status(ns: str) -> dict[str, Any]:
             "mac": link.get("IFLA_ADDRESS"),
             "addresses": addrs,
             "routes": [
-                r.get("RTA_DST") or "default" for r in ipr.get_routes(family=2, table=254)
+                f"{r.get('RTA_DST')}/{r['dst_len']}" if r.get("RTA_DST") else "default"
+                for r in ipr.get_routes(family=2, table=254)
             ],
         }

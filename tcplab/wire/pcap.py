@@ -13,6 +13,7 @@ from tcplab.wire.capture import Frame
 def write_pcap(path: str | Path, frames: Iterable[Frame]) -> None:
     writer = RawPcapWriter(str(path), linktype=1, sync=False, nano=True)
     try:
+        writer.write_header(None)
         for fr in frames:
             sec = int(fr.time)
             writer.write_packet(fr.data, sec=sec, usec=int(round((fr.time - sec) * 1e9)))

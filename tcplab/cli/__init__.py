@@ -1,0 +1,180 @@
+"""The tcplab command line: parse, call, render. Heavy modules are imported inside each command, so
+`tcplab --help` loads neither scapy nor pyroute2.
+
+Exit codes: 0 the kernel behaved as expected; 1 it did not; 2 usage error; 3 environment error.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from tcplab import __version__
+from tcplab.errors import EXIT_USAGE, TcplabError
+
+app = typer.Typer(
+    name="tcplab",
+    help="Drive the real Linux TCP stack with hand-crafted segments, and see and check what it does.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Crafting = Annotated[str, typer.Option("--crafting", help="Name of the crafting namespace.")]
+Kernel = Annotated[str, typer.Option("--kernel", help="Name of the kernel host's namespace.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tcplab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Exit codes: 0 as expected, 1 the kernel did not behave as expected, 2 usage, 3 environment."""
+
+
+@app.command()
+def setup(
+    crafting: Crafting = "ns1",
+    kernel: Kernel = "ns2",
+    subnet: Annotated[str, typer.Option(help="IPv4 subnet of the lab's link.")] = "10.77.0.0/24",
+    port: Annotated[int, typer.Option(help="Port the kernel-side application listens on.")] = 7788,
+) -> None:
+    """Build the lab: two namespaces, a veth pair, the crafting host's rule, the application."""
+    from tcplab.cli import labcmd
+
+    labcmd.setup(crafting, kernel, subnet, port)
+
+
+@app.command()
+def teardown(
+    crafting: Crafting = "ns1",
+    all_labs: Annotated[bool, typer.Option("--all", help="Remove every lab tcplab made.")] = False,
+) -> None:
+    """Remove exactly what tcplab created for the lab (also after a crash)."""
+    from tcplab.cli import labcmd
+
+    labcmd.teardown(crafting, all_labs)
+
+
+@app.command()
+def status(
+    crafting: Annotated[
+        Optional[str], typer.Option("--crafting", help="Show only this lab (default: every lab).")
+    ] = None,
+    json_out: Json = False,
+) -> None:
+    """Show namespaces, link, addresses, the rule, the application and the kernel's sockets."""
+    from tcplab.cli import labcmd
+
+    labcmd.status(crafting, json_out)
+
+
+@app.command()
+def sockets(
+    namespace: Annotated[str, typer.Argument(help="A lab namespace.")] = "ns2",
+    json_out: Json = False,
+) -> None:
+    """Print a namespace's TCP socket table (like ss -tano, with RFC 9293 state names)."""
+    from tcplab.cli import labcmd
+
+    labcmd.sockets(namespace, json_out)
+
+
+Target = Annotated[
+    str, typer.Option("--target", "-t", help="NAMESPACE:PORT or ADDRESS:PORT of the kernel host.")
+]
+MAX_SEQ = (1 << 32) - 1
+Sport = Annotated[
+    Optional[int], typer.Option(help="Source port (default: a free one).", min=1, max=65535)
+]
+Pcap = Annotated[
+    Optional[str], typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
+]
+
+
+@app.command()
+def handshake(
+    target: Target = "ns2:7788",
+    sport: Sport = None,
+    isn: Annotated[Optional[int], typer.Option(help="Our initial sequence number.", min=0,
+                                               max=MAX_SEQ)] = None,
+    data: Annotated[str, typer.Option(help="Payload to carry on the third segment.")] = "",
+    options: Annotated[
+        Optional[str],
+        typer.Option(help="SYN options, e.g. 'mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7'; "
+                     "'' for none."),
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Leave the connection open afterwards.")] = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the SYN+ACK.", min=0.001, max=60)
+    ] = 1.0,
+    json_out: Json = False,
+    pcap: Pcap = None,
+) -> None:
+    """Perform a three-way handshake with crafted segments and check every reply."""
+    from tcplab.cli import probecmd
+
+    probecmd.handshake(target, sport, isn, data, options, keep, timeout, json_out, pcap)
+
+
+@app.command()
+def send(
+    target: Target = "ns2:7788",
+    flags: Annotated[str, typer.Option(help="TCP flags: S, SA, A, F, FA, R, RA, PA, U, ...")] = "S",
+    sport: Sport = None,
+    seq: Annotated[
+        Optional[int], typer.Option(help="Sequence number (default: random).", min=0, max=MAX_SEQ)
+    ] = None,
+    ack: Annotated[int, typer.Option(help="Acknowledgment number.", min=0, max=MAX_SEQ)] = 0,
+    window: Annotated[int, typer.Option(help="Window field.", min=0, max=65535)] = 64240,
+    options: Annotated[str, typer.Option(help="TCP options, e.g. 'mss 1460,wscale 7'.")] = "",
+    data: Annotated[str, typer.Option(help="Payload.")] = "",
+    urg: Annotated[int, typer.Option(help="Urgent pointer.", min=0, max=65535)] = 0,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a reply.", min=0.001, max=60)] = 1.0,
+    json_out: Json = False,
+    pcap: Pcap = None,
+) -> None:
+    """Send one crafted segment; print the kernel's reply (or silence) and why."""
+    from tcplab.cli import probecmd
+
+    probecmd.send(target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap)
+
+
+def _fail(message: str, hint: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    if hint:
+        print(f"hint: {hint}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app and turn every error into one line, a hint and an exit code."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        rv = command.main(args, prog_name="tcplab", standalone_mode=False)
+    except TcplabError as exc:
+        _fail(exc.message, exc.hint, exc.exit_code)
+    except click.UsageError as exc:
+        sub = exc.ctx.command_path if exc.ctx else "tcplab"
+        _fail(exc.format_message(), f"see '{sub} --help'", EXIT_USAGE)
+    except click.Abort:
+        _fail("interrupted", "", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted; everything this command made was removed", "", 130)
+    except BrokenPipeError:
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,126 @@
+"""Text for people: the ladder, the checks, the socket table and the lab's status (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from tcplab.engine.check import Check
+from tcplab.engine.report import Report
+from tcplab.netns.diag import SocketRow
+
+console = Console(highlight=False, soft_wrap=True)
+OK = "[green]✓[/]"
+BAD = "[red]✗[/]"
+
+
+def _side_name(report: Report, side: str) -> str:
+    return (report.crafting if side == "crafting" else report.kernel).split()[0]
+
+
+def ladder(report: Report) -> None:
+    console.print(f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
+                  f"[bold]{report.kernel}[/] (Linux {report.kernel_release})")
+    console.print()
+    for row in report.rows:
+        if row.kind == "segment" and row.seen is not None:
+            seen = row.seen
+            t = report.rel_time(seen.time) or 0.0
+            seq_base, ack_base = report.bases(seen)
+            seg = seen.segment
+            text = escape(seg.notation(seq_base, ack_base if "A" in seg.flags else None))
+            arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
+            who = _side_name(report, "kernel" if seen.from_kernel else "crafting")
+            bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"
+            console.print(f"  {t * 1000:9.3f} ms  {arrow} {who:<5} {text}{bad}")
+        elif row.kind == "state" and row.change is not None:
+            c = row.change
+            name = _side_name(report, c.side)
+            before = c.before.value if c.before else "no socket"
+            after = c.after.value if c.after else "no socket"
+            moved = before if before == after else f"{before} → {after}"
+            how = "seen in its socket table" if c.how == "observed" else "tcplab's side"
+            note = f"; {c.note}" if c.note else ""
+            console.print(f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]")
+        else:
+            console.print(f"               [dim]{escape(row.text)}[/]")
+    console.print()
+    checks(report.checks)
+    if report.timing:
+        parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
+        console.print(f"[dim]timing: {', '.join(parts)}[/]")
+
+
+def checks(items: list[Check]) -> None:
+    for i, c in enumerate(items):
+        mark = OK if c.ok else BAD
+        line = f" {mark} {escape(c.name)}"
+        if not c.ok:
+            line += f": expected {escape(c.expected)}, got {escape(c.observed)}"
+        console.print(line)
+        last = i + 1 == len(items) or items[i + 1].why != c.why
+        if not last:
+            continue  # the explanation shared with the next check is printed once, after it
+        console.print(f"     [dim]{escape(c.why)}" + (f" ({escape(c.source)})" if c.source else "")
+                      + "[/]")
+        if c.linux_note:
+            console.print(f"     [dim]Linux: {escape(c.linux_note)}[/]")
+    passed = sum(c.ok for c in items)
+    color = "green" if passed == len(items) else "red"
+    console.print(f"[{color}]{passed}/{len(items)} checks passed[/]")
+
+
+def socket_table(rows: list[SocketRow], title: str) -> None:
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for col in ("State", "ss", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port",
+                "Timer"):
+        table.add_column(col, justify="right" if col.endswith("-Q") else "left")
+    for r in rows:
+        timer = "" if r.timer == "off" else f"{r.timer} {r.expires_ms / 1000:.3f}s"
+        if r.retrans:
+            timer += f" retrans {r.retrans}"
+        peer = "*:*" if r.dport == 0 else f"{r.dst}:{r.dport}"
+        table.add_row(r.state.value, r.ss_state, str(r.rqueue), str(r.wqueue),
+                      f"{r.src}:{r.sport}", peer, timer)
+    if not rows:
+        console.print(f"{title}\n  (no TCP sockets)")
+    else:
+        console.print(table)
+
+
+def lab_status(st: dict[str, Any]) -> None:
+    spec = st["spec"]
+    health = "[green]healthy[/]" if st["healthy"] else "[red]broken[/]"
+    console.print(f"[bold]lab {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
+                  f"port {spec['port']}: {health}")
+    for ns in st["namespaces"]:
+        link = ns["link"]
+        where = "missing" if not ns["present"] else (
+            "[red]not tcplab's[/]" if not ns["ours"] else "present")
+        line = f"  {ns['name']:<8} {ns['role']:<13} {where}"
+        if link:
+            routes = ", ".join(link["routes"]) or "none"
+            line += (f"  {link['ifname']} {link['state']} {link['mac']} "
+                     f"{' '.join(link['addresses'])}  routes: {routes} (no route out)")
+        console.print(line)
+    rule = st.get("rule")
+    if rule:
+        console.print(f"  rule in {spec['crafting']}: {escape(rule['text'])}  "
+                      f"[dim](dropped {rule['dropped']} of its kernel's RSTs so far)[/]")
+    else:
+        console.print(f"  rule in {spec['crafting']}: [red]missing[/]")
+    app = st.get("app")
+    if app and app.get("alive"):
+        listeners = ", ".join(str(s["local"][1]) for s in app["sockets"] if s["kind"] == "listener")
+        conns = sum(1 for s in app["sockets"] if s["kind"] == "connection")
+        console.print(f"  application in {spec['kernel']}: pid {app['pid']}, listening on "
+                      f"{listeners or 'nothing'}, {conns} open connection(s)")
+    else:
+        console.print(f"  application in {spec['kernel']}: [red]not running[/]")
+    for problem in st["problems"]:
+        console.print(f"  [red]problem:[/] {escape(problem)}")
+    if st.get("sockets") is not None:
+        socket_table(st["sockets"], f"  sockets in {spec['kernel']}")
