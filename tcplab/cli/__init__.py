@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from tcplab import __version__
@@ -153,6 +152,12 @@ def send(
     probecmd.send(target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap)
 
 
+# typer vendors click in newer releases; find its UsageError through a class it exports
+_ClickUsageError: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
+
+
 def _fail(message: str, hint: str, code: int) -> None:
     print(f"error: {message}", file=sys.stderr)
     if hint:
@@ -168,10 +173,11 @@ def main(argv: list[str] | None = None) -> None:
         rv = command.main(args, prog_name="tcplab", standalone_mode=False)
     except TcplabError as exc:
         _fail(exc.message, exc.hint, exc.exit_code)
-    except click.UsageError as exc:
-        sub = exc.ctx.command_path if exc.ctx else "tcplab"
-        _fail(exc.format_message(), f"see '{sub} --help'", EXIT_USAGE)
-    except click.Abort:
+    except _ClickUsageError as exc:
+        ctx = getattr(exc, "ctx", None)
+        sub = ctx.command_path if ctx else "tcplab"
+        _fail(exc.format_message(), f"see '{sub} --help'", EXIT_USAGE)  # type: ignore[attr-defined]
+    except typer.Abort:
         _fail("interrupted", "", 130)
     except KeyboardInterrupt:
         _fail("interrupted; everything this command made was removed", "", 130)

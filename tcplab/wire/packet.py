@@ -85,7 +85,10 @@ def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1) -> bytes:
 def from_packet(pkt: Any) -> Segment:
     """The model segment in a scapy packet that has a TCP layer."""
     tcp = pkt[TCP]
-    options = tuple(o for o in (_model_option(n, v) for n, v in tcp.options) if o is not None)
+    opts = [o for o in (_model_option(n, v) for n, v in tcp.options) if o is not None]
+    while opts and opts[-1].kind == "eol":  # padding to a 32-bit boundary, not an option
+        opts.pop()
+    options = tuple(opts)
     return Segment(
         sport=tcp.sport, dport=tcp.dport, flags=str(tcp.flags), seq=tcp.seq, ack=tcp.ack,
         window=tcp.window, options=options, payload=bytes(tcp.payload), urgptr=tcp.urgptr,

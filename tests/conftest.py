@@ -1,0 +1,103 @@
+"""Shared fixtures: uniquely named real labs, and the rule that namespace tests run under CI=true.
+
+Outside root the `netns` tests skip with a reason; under CI=true they must run, so there they fail
+loudly instead. Every lab a test builds is removed in `finally`, tolerating what is already gone, and
+the session ends by checking that no test namespace is left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TEST_PREFIX = "tlt"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _netns_problem() -> str | None:
+    if os.geteuid() != 0:
+        return "namespace tests need root"
+    for tool in ("ip", "nft"):
+        if shutil.which(tool) is None:
+            return f"namespace tests need the {tool} command"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    problem = _netns_problem()
+    if problem is None:
+        return
+    for item in items:
+        if "netns" in item.keywords:
+            if IN_CI:
+                raise pytest.UsageError(f"CI=true but {problem}: namespace tests cannot run")
+            item.add_marker(pytest.mark.skip(reason=problem))
+
+
+def unique_names() -> tuple[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return f"{TEST_PREFIX}{tag}c", f"{TEST_PREFIX}{tag}k"
+
+
+def remove_lab(crafting: str, kernel: str) -> None:
+    """Tear a test lab down through tcplab, then make sure its namespaces are gone."""
+    from tcplab.netns.record import find_record
+    from tcplab.netns.topology import teardown
+
+    rec = find_record(crafting)
+    try:
+        if rec is not None:
+            teardown(rec)
+    finally:
+        for name in (crafting, kernel):
+            if os.path.exists(f"/run/netns/{name}"):
+                subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def lab() -> Iterator["LabSpec"]:  # noqa: F821
+    """A fresh, uniquely named lab (crafting, kernel), removed afterwards whatever happens."""
+    from tcplab.netns.record import LabSpec
+    from tcplab.netns.topology import setup
+
+    crafting, kernel = unique_names()
+    spec = LabSpec(crafting=crafting, kernel=kernel)
+    try:
+        setup(spec)
+        yield spec
+    finally:
+        remove_lab(crafting, kernel)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> (
+    subprocess.CompletedProcess[str]
+):
+    """Run `python -m tcplab ARGS` as a real process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "tcplab", *args], capture_output=True, text=True, timeout=timeout,
+        env=env, cwd=REPO, check=False,
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _netns_problem() is not None:
+        return
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    left = [line.split()[0] for line in out.splitlines() if line.startswith(TEST_PREFIX)]
+    labs = Path("/run/tcplab/labs")
+    if labs.is_dir():
+        left += [f"record {p.name}" for p in labs.iterdir() if p.name.startswith(TEST_PREFIX)]
+    if left:
+        for name in left:
+            if not name.startswith("record "):
+                subprocess.run(["ip", "netns", "del", name], check=False)
+        print(f"\nLEFTOVER test namespaces removed after the run: {left}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -1,0 +1,192 @@
+"""The manual handshake and single segments against the real kernel, checked as a user would."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tcplab.cli import main
+from tcplab.netns.record import LabSpec
+from tests.conftest import remove_lab, run_cli, unique_names
+
+pytestmark = pytest.mark.netns
+MOD = 1 << 32
+
+
+def segments(report: dict) -> list[dict]:
+    return [row for row in report["ladder"] if row["kind"] == "segment"]
+
+
+def transitions(report: dict, side: str) -> list[tuple[str, str]]:
+    return [(r["from"], r["to"]) for r in report["ladder"]
+            if r["kind"] == "state" and r["side"] == side]
+
+
+def test_handshake_is_seen_by_an_independent_tcpdump_in_the_kernel_host(lab: LabSpec, tmp_path):
+    pcap = tmp_path / "own.pcap"
+    dump = subprocess.Popen(
+        ["ip", "netns", "exec", lab.kernel, "tcpdump", "--immediate-mode", "-Z", "root", "-i", "tcplab0", "-nn", "-U", "-w",
+         str(pcap), "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)  # tcpdump needs a moment before it captures
+        out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--isn", "4294967290",
+                      "--json")
+        time.sleep(0.2)
+    finally:
+        dump.send_signal(signal.SIGINT)
+        dump.wait(timeout=10)
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    kisn = report["kernel_isn"]
+    text = subprocess.run(["tcpdump", "-nn", "-S", "-r", str(pcap)], capture_output=True,
+                          text=True).stdout.splitlines()
+    assert "Flags [S]," in text[0] and "seq 4294967290," in text[0]
+    assert "Flags [S.]," in text[1] and f"seq {kisn}," in text[1] and "ack 4294967291," in text[1]
+    assert "Flags [.]," in text[2] and f"ack {(kisn + 1) % MOD}," in text[2]
+    assert "seq 4294967291" in text[2] or "seq" not in text[2]
+
+
+def test_handshake_shows_each_side_and_checks_every_reply(lab: LabSpec, tmp_path):
+    pcap = tmp_path / "hs.pcap"
+    out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--json", "--pcap", str(pcap))
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["ok"]
+    segs = segments(report)
+    assert [s["flags"] for s in segs[:3]] == ["S", "S.", "."]
+    assert segs[1]["ack"] == (report["crafting_isn"] + 1) % MOD and segs[1]["rel_ack"] == 1
+    assert segs[2]["ack"] == (report["kernel_isn"] + 1) % MOD
+    assert all(s["checksum_ok"] for s in segs)
+    assert transitions(report, "crafting") == [("CLOSED", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")]
+    assert transitions(report, "kernel") == [("no socket", "LISTEN"), ("LISTEN", "SYN_RECEIVED"),
+                                             ("SYN_RECEIVED", "ESTABLISHED")]
+    names = [c["name"] for c in report["checks"]]
+    assert "the application accepted the connection" in names
+    assert "the kernel's socket is ESTABLISHED after the ACK" in names
+    assert report["info"]["kernel_mss"] == 1460 and report["info"]["kernel_wscale"] is not None
+    dump = subprocess.run(["tcpdump", "-nn", "-r", str(pcap)], capture_output=True, text=True)
+    assert dump.returncode == 0 and dump.stdout.count("IP 10.77.0.") >= 3
+
+
+def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: LabSpec):
+    out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--sport", "40000",
+                  "--isn", "1000")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for phrase in ("──▶", "◀──", "[S] seq 1000 (0)", "[S.]", "ack 1001 (1)",
+                   "CLOSED → SYN_SENT", "SYN_SENT → ESTABLISHED", "LISTEN → SYN_RECEIVED",
+                   "SYN_RECEIVED → ESTABLISHED", "✓", "checks passed"):
+        assert phrase in text, phrase
+    assert "✗" not in text
+
+
+def test_data_on_the_third_segment_is_acknowledged(lab: LabSpec):
+    out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--data", "hello", "--isn", "0",
+                  "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    segs = segments(report)
+    assert segs[2]["flags"] == "P." and segs[2]["length"] == 5
+    assert segs[3]["flags"] == "." and segs[3]["ack"] == 6  # ISN + 1 + 5
+    queued = [c for c in report["checks"] if "receive queue" in c["name"]][0]
+    assert queued["ok"] and queued["observed"] == "5 bytes"
+
+
+def test_keep_leaves_the_connection_established(lab: LabSpec):
+    out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--sport", "41234", "--keep")
+    assert out.returncode == 0
+    rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
+    assert any(r["state"] == "ESTABLISHED" and r["dport"] == 41234 for r in rows)
+    again = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--sport", "41234")
+    assert again.returncode == 2 and "already has a connection" in again.stderr
+
+
+def test_handshake_to_a_port_without_listener_reports_the_rst_and_exits_1(lab: LabSpec):
+    out = run_cli("handshake", "--target", f"{lab.kernel}:9", "--json")
+    assert out.returncode == 1
+    report = json.loads(out.stdout)
+    segs = segments(report)
+    assert segs[1]["flags"] == "R." and segs[1]["seq"] == 0
+    assert segs[1]["ack"] == (report["crafting_isn"] + 1) % MOD
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert [c["name"] for c in failed] == ["the handshake completes"]
+    assert "nothing listens" in failed[0]["why"]
+    text = run_cli("handshake", "--target", f"{lab.kernel}:9")
+    assert text.returncode == 1 and "✗ the handshake completes" in text.stdout
+
+
+def test_send_syn_to_a_closed_port_reports_rst_ack(lab: LabSpec):
+    out = run_cli("send", "--target", f"{lab.kernel}:9", "--flags", "S", "--seq", "100")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[R.] seq 0 ack 101" in out.stdout
+    assert "ack = seq + length = 100 + 1 = 101" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [(["--flags", "A", "--ack", "5555"], "[R] seq 5555 win 0"),
+     (["--flags", "SA", "--ack", "77"], "[R] seq 77 win 0"),
+     (["--flags", "F", "--wait", "0.3"], "no reply within 0.3 s"),
+     (["--flags", "R", "--wait", "0.3"], "no reply within 0.3 s"),
+     (["--flags", "SF", "--wait", "0.3"], "no reply within 0.3 s")],
+)
+def test_send_to_a_listener(lab: LabSpec, args, answer):
+    out = run_cli("send", "--target", f"{lab.kernel}:7788", *args)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert answer in out.stdout
+
+
+def test_send_syn_to_a_listener_gets_syn_ack_with_options(lab: LabSpec):
+    out = run_cli("send", "--target", f"{lab.kernel}:7788", "--flags", "S", "--seq", "10",
+                  "--options", "mss 1000,sackOK,TS val 5 ecr 0,nop,wscale 2", "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    synack = segments(report)[1]
+    assert synack["flags"] == "S." and synack["ack"] == 11
+    assert any(o.startswith("TS val") and o.endswith("ecr 5") for o in synack["options"])
+
+
+def test_address_targets_work_inside_the_lab_and_are_refused_outside():
+    crafting, kernel = unique_names()
+    try:
+        subnet = "10.199.77.0/24"
+        assert run_cli("setup", "--crafting", crafting, "--kernel", kernel, "--subnet",
+                       subnet).returncode == 0
+        ok = run_cli("send", "--target", "10.199.77.2:9", "--flags", "S")
+        assert ok.returncode == 0 and "[R.]" in ok.stdout
+        for target, phrase in (("8.8.8.8:80", "outside the lab"),
+                               ("10.199.77.1:80", "crafting host's own address"),
+                               (f"{crafting}:80", "is the crafting host"),
+                               ("nosuchns:80", "unknown namespace")):
+            out = run_cli("handshake", "--target", target)
+            assert out.returncode == 2, target
+            assert phrase in out.stderr and "Traceback" not in out.stderr
+    finally:
+        remove_lab(crafting, kernel)
+
+
+def test_no_lab_at_all_is_an_environment_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr("tcplab.netns.record.LABS_DIR", tmp_path / "labs")
+    for args in (["handshake", "--target", "ns2:7788"], ["send", "--target", "10.77.0.2:80"],
+                 ["sockets", "ns2"], ["status"]):
+        with pytest.raises(SystemExit) as exc:
+            main(args)
+        err = capsys.readouterr().err
+        assert exc.value.code == 3, args
+        assert "no lab is set up" in err or "no tcplab lab is set up" in err
+        assert "sudo tcplab setup" in err
+
+
+def test_a_broken_lab_is_reported_not_used():
+    crafting, kernel = unique_names()
+    try:
+        assert run_cli("setup", "--crafting", crafting, "--kernel", kernel).returncode == 0
+        subprocess.run(["ip", "netns", "del", kernel], check=True)
+        out = run_cli("handshake", "--target", f"{kernel}:7788")
+        assert out.returncode == 3 and "broken" in out.stderr and "setup" in out.stderr
+    finally:
+        remove_lab(crafting, kernel)
