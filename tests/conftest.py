@@ -63,7 +63,7 @@ def remove_lab(crafting: str, kernel: str) -> None:
 
 
 @pytest.fixture
-def lab() -> Iterator["LabSpec"]:  # noqa: F821
+def lab() -> Iterator[LabSpec]:  # noqa: F821
     """A fresh, uniquely named lab (crafting, kernel), removed afterwards whatever happens."""
     from tcplab.netns.record import LabSpec
     from tcplab.netns.topology import setup
@@ -77,13 +77,18 @@ def lab() -> Iterator["LabSpec"]:  # noqa: F821
         remove_lab(crafting, kernel)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> (
-    subprocess.CompletedProcess[str]
-):
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m tcplab ARGS` as a real process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "tcplab", *args], capture_output=True, text=True, timeout=timeout,
-        env=env, cwd=REPO, check=False,
+        [sys.executable, "-m", "tcplab", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+        check=False,
     )
 
 

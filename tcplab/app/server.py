@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import errno
 import json
 import os
@@ -111,7 +112,11 @@ class App:
         return {"pid": os.getpid()}
 
     def call_listen(
-        self, port: int, backlog: int = 128, addr: str = "0.0.0.0", auto_accept: bool = False,
+        self,
+        port: int,
+        backlog: int = 128,
+        addr: str = "0.0.0.0",
+        auto_accept: bool = False,
         reuseaddr: bool = True,
     ) -> dict[str, Any]:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -219,7 +224,8 @@ class App:
         conns = [
             {"id": c.id, "peer": c.peer}
             for c in self.socks.values()
-            if c.kind == "connection" and c.accepted_from is not None
+            if c.kind == "connection"
+            and c.accepted_from is not None
             and self.socks.get(c.accepted_from) is not None
             and self.socks[c.accepted_from].sock.getsockname()[1] == int(port)
         ]
@@ -282,10 +288,8 @@ def serve(control: str, listen_port: int, ready_fd: int | None) -> None:
                 _serve_client(app, key.fileobj, buffers)  # type: ignore[arg-type]
             else:
                 app._drain_accepts(key.data)
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(control)
-    except OSError:
-        pass
 
 
 def _serve_client(app: App, conn: socket.socket, buffers: dict[socket.socket, bytes]) -> None:

@@ -7,7 +7,7 @@ Exit codes: 0 the kernel behaved as expected; 1 it did not; 2 usage error; 3 env
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -71,7 +71,7 @@ def teardown(
 @app.command()
 def status(
     crafting: Annotated[
-        Optional[str], typer.Option("--crafting", help="Show only this lab (default: every lab).")
+        str | None, typer.Option("--crafting", help="Show only this lab (default: every lab).")
     ] = None,
     json_out: Json = False,
 ) -> None:
@@ -97,10 +97,10 @@ Target = Annotated[
 ]
 MAX_SEQ = (1 << 32) - 1
 Sport = Annotated[
-    Optional[int], typer.Option(help="Source port (default: a free one).", min=1, max=65535)
+    int | None, typer.Option(help="Source port (default: a free one).", min=1, max=65535)
 ]
 Pcap = Annotated[
-    Optional[str], typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
+    str | None, typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
 ]
 
 
@@ -108,13 +108,15 @@ Pcap = Annotated[
 def handshake(
     target: Target = "ns2:7788",
     sport: Sport = None,
-    isn: Annotated[Optional[int], typer.Option(help="Our initial sequence number.", min=0,
-                                               max=MAX_SEQ)] = None,
+    isn: Annotated[
+        int | None, typer.Option(help="Our initial sequence number.", min=0, max=MAX_SEQ)
+    ] = None,
     data: Annotated[str, typer.Option(help="Payload to carry on the third segment.")] = "",
     options: Annotated[
-        Optional[str],
-        typer.Option(help="SYN options, e.g. 'mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7'; "
-                     "'' for none."),
+        str | None,
+        typer.Option(
+            help="SYN options, e.g. 'mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7'; '' for none."
+        ),
     ] = None,
     keep: Annotated[bool, typer.Option(help="Leave the connection open afterwards.")] = False,
     timeout: Annotated[
@@ -135,14 +137,16 @@ def send(
     flags: Annotated[str, typer.Option(help="TCP flags: S, SA, A, F, FA, R, RA, PA, U, ...")] = "S",
     sport: Sport = None,
     seq: Annotated[
-        Optional[int], typer.Option(help="Sequence number (default: random).", min=0, max=MAX_SEQ)
+        int | None, typer.Option(help="Sequence number (default: random).", min=0, max=MAX_SEQ)
     ] = None,
     ack: Annotated[int, typer.Option(help="Acknowledgment number.", min=0, max=MAX_SEQ)] = 0,
     window: Annotated[int, typer.Option(help="Window field.", min=0, max=65535)] = 64240,
     options: Annotated[str, typer.Option(help="TCP options, e.g. 'mss 1460,wscale 7'.")] = "",
     data: Annotated[str, typer.Option(help="Payload.")] = "",
     urg: Annotated[int, typer.Option(help="Urgent pointer.", min=0, max=65535)] = 0,
-    wait: Annotated[float, typer.Option(help="Seconds to wait for a reply.", min=0.001, max=60)] = 1.0,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a reply.", min=0.001, max=60)
+    ] = 1.0,
     json_out: Json = False,
     pcap: Pcap = None,
 ) -> None:

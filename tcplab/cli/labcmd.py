@@ -29,8 +29,10 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
     rec, created = topology.setup(spec)
     s = rec.spec
     if created:
-        typer.echo(f"lab ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
-                   f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}")
+        typer.echo(
+            f"lab ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
+            f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
+        )
     else:
         typer.echo(f"lab already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
     typer.echo(f"next: sudo tcplab handshake --target {s.kernel}:{s.port}")
@@ -68,8 +70,9 @@ def status_of(rec: LabRecord) -> dict[str, Any]:
             problems.append(f"namespace {name} was replaced by one tcplab did not create")
         elif not link or link.get("state") != "up":
             problems.append(f"the link in {name} is missing or down")
-        namespaces.append({"name": name, "role": role, "present": present, "ours": ours,
-                           "link": link})
+        namespaces.append(
+            {"name": name, "role": role, "present": present, "ours": ours, "link": link}
+        )
     rule = nft.read(spec) if namespace_ours(rec, spec.crafting) else None
     if rule is None:
         problems.append(f"the rule in {spec.crafting} is missing")
@@ -92,9 +95,15 @@ def status_of(rec: LabRecord) -> dict[str, Any]:
             sockets = table.rows()
     if not rec.complete:
         problems.append("setup did not finish")
-    return {"spec": asdict(spec), "healthy": not problems and healthy(rec),
-            "namespaces": namespaces, "rule": rule, "app": app, "sockets": sockets,
-            "problems": problems}
+    return {
+        "spec": asdict(spec),
+        "healthy": not problems and healthy(rec),
+        "namespaces": namespaces,
+        "rule": rule,
+        "app": app,
+        "sockets": sockets,
+        "problems": problems,
+    }
 
 
 def status(crafting: str | None, json_out: bool) -> None:
@@ -124,13 +133,16 @@ def sockets(namespace: str, json_out: bool) -> None:
     rec = record_using(namespace)
     if rec is None:
         if not list(all_records()):
-            raise EnvironmentProblem(f"no lab is set up (namespace {namespace})",
-                                     "run 'sudo tcplab setup' first")
-        raise UsageError(f"{namespace!r} is not a namespace of a tcplab lab",
-                         "name a lab's namespace, e.g. ns2")
+            raise EnvironmentProblem(
+                f"no lab is set up (namespace {namespace})", "run 'sudo tcplab setup' first"
+            )
+        raise UsageError(
+            f"{namespace!r} is not a namespace of a tcplab lab", "name a lab's namespace, e.g. ns2"
+        )
     if not namespace_ours(rec, namespace):
-        raise EnvironmentProblem(f"namespace {namespace} is missing or not tcplab's",
-                                 "run 'sudo tcplab setup' again")
+        raise EnvironmentProblem(
+            f"namespace {namespace} is missing or not tcplab's", "run 'sudo tcplab setup' again"
+        )
     from tcplab.netns.diag import SocketTable
 
     with SocketTable(namespace) as table:

@@ -15,8 +15,10 @@ def _payload(data: str) -> bytes:
     try:
         return data.encode("utf-8").decode("unicode_escape").encode("latin-1")
     except (UnicodeDecodeError, UnicodeEncodeError) as exc:
-        raise UsageError(f"bad --data {data!r}: {exc.reason}",
-                         "use text, with \\r \\n \\xNN escapes for other bytes") from None
+        raise UsageError(
+            f"bad --data {data!r}: {exc.reason}",
+            "use text, with \\r \\n \\xNN escapes for other bytes",
+        ) from None
 
 
 def _options_text(text: str) -> str:
@@ -34,32 +36,60 @@ def _pcap_path(pcap: str | None) -> str | None:
         return None
     parent = os.path.dirname(os.path.abspath(pcap))
     if not os.path.isdir(parent):
-        raise UsageError(f"cannot write {pcap}: folder {parent} does not exist",
-                         "give a path in an existing folder")
+        raise UsageError(
+            f"cannot write {pcap}: folder {parent} does not exist",
+            "give a path in an existing folder",
+        )
     if os.path.isdir(pcap):
         raise UsageError(f"cannot write {pcap}: it is a folder", "give a file name, e.g. out.pcap")
     return pcap
 
 
-def handshake(target: str, sport: int | None, isn: int | None, data: str, options: str | None,
-              keep: bool, timeout: float, json_out: bool, pcap: str | None) -> None:
+def handshake(
+    target: str,
+    sport: int | None,
+    isn: int | None,
+    data: str,
+    options: str | None,
+    keep: bool,
+    timeout: float,
+    json_out: bool,
+    pcap: str | None,
+) -> None:
     from tcplab.engine.target import parse_target, resolve
 
     parse_target(target)
     payload = _payload(data)
     from tcplab.engine.handshake import DEFAULT_SYN_OPTIONS, HandshakeOptions, run_handshake
 
-    opts = HandshakeOptions(sport=sport, isn=isn, data=payload, keep=keep, timeout=timeout,
-                            options=_options_text(DEFAULT_SYN_OPTIONS if options is None
-                                                  else options), pcap=_pcap_path(pcap))
+    opts = HandshakeOptions(
+        sport=sport,
+        isn=isn,
+        data=payload,
+        keep=keep,
+        timeout=timeout,
+        options=_options_text(DEFAULT_SYN_OPTIONS if options is None else options),
+        pcap=_pcap_path(pcap),
+    )
     require_root("handshake")
     report = run_handshake(resolve(target), opts)
     _show(report, json_out)
 
 
-def send(target: str, flags: str, sport: int | None, seq: int | None, ack: int, window: int,
-         options: str, data: str, urg: int, wait: float, json_out: bool,
-         pcap: str | None) -> None:
+def send(
+    target: str,
+    flags: str,
+    sport: int | None,
+    seq: int | None,
+    ack: int,
+    window: int,
+    options: str,
+    data: str,
+    urg: int,
+    wait: float,
+    json_out: bool,
+    pcap: str | None,
+) -> None:
     from tcplab.engine.target import parse_target, resolve
     from tcplab.model.segment import normalize_flags
 
@@ -70,9 +100,18 @@ def send(target: str, flags: str, sport: int | None, seq: int | None, ack: int, 
         raise UsageError(str(exc), "e.g. --flags S, --flags SA, --flags FA") from None
     from tcplab.engine.probe import Probe, run_send
 
-    probe = Probe(flags=flags, sport=sport, seq=seq, ack=ack, window=window,
-                  options=_options_text(options), data=_payload(data), urgptr=urg, wait=wait,
-                  pcap=_pcap_path(pcap))
+    probe = Probe(
+        flags=flags,
+        sport=sport,
+        seq=seq,
+        ack=ack,
+        window=window,
+        options=_options_text(options),
+        data=_payload(data),
+        urgptr=urg,
+        wait=wait,
+        pcap=_pcap_path(pcap),
+    )
     require_root("send")
     report, _expected = run_send(resolve(target), probe)
     _show(report, json_out)

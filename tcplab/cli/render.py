@@ -22,8 +22,10 @@ def _side_name(report: Report, side: str) -> str:
 
 
 def ladder(report: Report) -> None:
-    console.print(f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
-                  f"[bold]{report.kernel}[/] (Linux {report.kernel_release})")
+    console.print(
+        f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
+        f"[bold]{report.kernel}[/] (Linux {report.kernel_release})"
+    )
     console.print()
     for row in report.rows:
         if row.kind == "segment" and row.seen is not None:
@@ -44,7 +46,9 @@ def ladder(report: Report) -> None:
             moved = before if before == after else f"{before} → {after}"
             how = "seen in its socket table" if c.how == "observed" else "tcplab's side"
             note = f"; {c.note}" if c.note else ""
-            console.print(f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]")
+            console.print(
+                f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]"
+            )
         else:
             console.print(f"               [dim]{escape(row.text)}[/]")
     console.print()
@@ -64,8 +68,9 @@ def checks(items: list[Check]) -> None:
         last = i + 1 == len(items) or items[i + 1].why != c.why
         if not last:
             continue  # the explanation shared with the next check is printed once, after it
-        console.print(f"     [dim]{escape(c.why)}" + (f" ({escape(c.source)})" if c.source else "")
-                      + "[/]")
+        console.print(
+            f"     [dim]{escape(c.why)}" + (f" ({escape(c.source)})" if c.source else "") + "[/]"
+        )
         if c.linux_note:
             console.print(f"     [dim]Linux: {escape(c.linux_note)}[/]")
     passed = sum(c.ok for c in items)
@@ -75,16 +80,30 @@ def checks(items: list[Check]) -> None:
 
 def socket_table(rows: list[SocketRow], title: str) -> None:
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for col in ("State", "ss", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port",
-                "Timer"):
+    for col in (
+        "State",
+        "ss",
+        "Recv-Q",
+        "Send-Q",
+        "Local Address:Port",
+        "Peer Address:Port",
+        "Timer",
+    ):
         table.add_column(col, justify="right" if col.endswith("-Q") else "left")
     for r in rows:
         timer = "" if r.timer == "off" else f"{r.timer} {r.expires_ms / 1000:.3f}s"
         if r.retrans:
             timer += f" retrans {r.retrans}"
         peer = "*:*" if r.dport == 0 else f"{r.dst}:{r.dport}"
-        table.add_row(r.state.value, r.ss_state, str(r.rqueue), str(r.wqueue),
-                      f"{r.src}:{r.sport}", peer, timer)
+        table.add_row(
+            r.state.value,
+            r.ss_state,
+            str(r.rqueue),
+            str(r.wqueue),
+            f"{r.src}:{r.sport}",
+            peer,
+            timer,
+        )
     if not rows:
         console.print(f"{title}\n  (no TCP sockets)")
     else:
@@ -94,30 +113,41 @@ def socket_table(rows: list[SocketRow], title: str) -> None:
 def lab_status(st: dict[str, Any]) -> None:
     spec = st["spec"]
     health = "[green]healthy[/]" if st["healthy"] else "[red]broken[/]"
-    console.print(f"[bold]lab {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
-                  f"port {spec['port']}: {health}")
+    console.print(
+        f"[bold]lab {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
+        f"port {spec['port']}: {health}"
+    )
     for ns in st["namespaces"]:
         link = ns["link"]
-        where = "missing" if not ns["present"] else (
-            "[red]not tcplab's[/]" if not ns["ours"] else "present")
+        where = (
+            "missing"
+            if not ns["present"]
+            else ("[red]not tcplab's[/]" if not ns["ours"] else "present")
+        )
         line = f"  {ns['name']:<8} {ns['role']:<13} {where}"
         if link:
             routes = ", ".join(link["routes"]) or "none"
-            line += (f"  {link['ifname']} {link['state']} {link['mac']} "
-                     f"{' '.join(link['addresses'])}  routes: {routes} (no route out)")
+            line += (
+                f"  {link['ifname']} {link['state']} {link['mac']} "
+                f"{' '.join(link['addresses'])}  routes: {routes} (no route out)"
+            )
         console.print(line)
     rule = st.get("rule")
     if rule:
-        console.print(f"  rule in {spec['crafting']}: {escape(rule['text'])}  "
-                      f"[dim](dropped {rule['dropped']} of its kernel's RSTs so far)[/]")
+        console.print(
+            f"  rule in {spec['crafting']}: {escape(rule['text'])}  "
+            f"[dim](dropped {rule['dropped']} of its kernel's RSTs so far)[/]"
+        )
     else:
         console.print(f"  rule in {spec['crafting']}: [red]missing[/]")
     app = st.get("app")
     if app and app.get("alive"):
         listeners = ", ".join(str(s["local"][1]) for s in app["sockets"] if s["kind"] == "listener")
         conns = sum(1 for s in app["sockets"] if s["kind"] == "connection")
-        console.print(f"  application in {spec['kernel']}: pid {app['pid']}, listening on "
-                      f"{listeners or 'nothing'}, {conns} open connection(s)")
+        console.print(
+            f"  application in {spec['kernel']}: pid {app['pid']}, listening on "
+            f"{listeners or 'nothing'}, {conns} open connection(s)"
+        )
     else:
         console.print(f"  application in {spec['kernel']}: [red]not running[/]")
     for problem in st["problems"]:

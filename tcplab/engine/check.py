@@ -42,7 +42,10 @@ def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Che
         Check(
             f"{what} is answered with {flag_names(exp.flags or '')}",
             exp.flags is None or reply.flags == exp.flags,
-            flag_names(exp.flags or ""), flag_names(reply.flags), exp.why, **common,
+            flag_names(exp.flags or ""),
+            flag_names(reply.flags),
+            exp.why,
+            **common,
         )
     ]
     for field in ("seq", "ack"):
@@ -51,13 +54,26 @@ def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Che
             continue
         got = getattr(reply, field)
         checks.append(
-            Check(f"{field} of the answer to {what} is {want}", got == want, str(want), str(got),
-                  exp.why, **common)
+            Check(
+                f"{field} of the answer to {what} is {want}",
+                got == want,
+                str(want),
+                str(got),
+                exp.why,
+                **common,
+            )
         )
     return checks
 
 
-def fact(name: str, ok: bool, expected: object, observed: object, why: str, source: str = "",
-         linux_note: str = "") -> Check:
+def fact(
+    name: str,
+    ok: bool,
+    expected: object,
+    observed: object,
+    why: str,
+    source: str = "",
+    linux_note: str = "",
+) -> Check:
     """A check of anything else: a socket's state, a queue, a timer, an option."""
     return Check(name, ok, str(expected), str(observed), why, source, linux_note)

@@ -39,14 +39,12 @@ class HandshakeOptions:
 
 
 def _with_ts_val(opts: tuple[Option, ...], ts_val: int) -> tuple[Option, ...]:
-    return tuple(
-        Option("TS", (ts_val, 0)) if o.kind == "TS" else o for o in opts
-    )
+    return tuple(Option("TS", (ts_val, 0)) if o.kind == "TS" else o for o in opts)
 
 
-def _wait_state(session: Session, sport: int, port: int, want: State, limit: float) -> (
-    SocketRow | None
-):
+def _wait_state(
+    session: Session, sport: int, port: int, want: State, limit: float
+) -> SocketRow | None:
     """Poll the kernel's table until the connection is in `want` (or `limit` seconds pass)."""
     deadline = time.monotonic() + limit
     while True:
@@ -66,8 +64,10 @@ def run_handshake(target: Target, opts: HandshakeOptions) -> Report:
         sport = opts.sport or s.free_port(port)
         isn = opts.isn if opts.isn is not None else random.randrange(1 << 32)
         report = Report(
-            "handshake", f"{spec.crafting} {spec.crafting_addr}:{sport}",
-            f"{spec.kernel} {spec.kernel_addr}:{port}", crafting_isn=isn,
+            "handshake",
+            f"{spec.crafting} {spec.crafting_addr}:{sport}",
+            f"{spec.kernel} {spec.kernel_addr}:{port}",
+            crafting_isn=isn,
         )
         _refuse_busy(s, sport, port)
         try:
@@ -90,13 +90,19 @@ def _refuse_busy(s: Session, sport: int, port: int) -> None:
         )
 
 
-def _run(s: Session, report: Report, target: Target, opts: HandshakeOptions, sport: int,
-         isn: int) -> None:
+def _run(
+    s: Session, report: Report, target: Target, opts: HandshakeOptions, sport: int, isn: int
+) -> None:
     port = target.port
     listener = s.listener(port)
     kstate = State.LISTEN if listener else None
-    report.change("kernel", None, kstate, "observed",
-                  f"port {port} {'has a listener' if listener else 'has no socket'}")
+    report.change(
+        "kernel",
+        None,
+        kstate,
+        "observed",
+        f"port {port} {'has a listener' if listener else 'has no socket'}",
+    )
     ts_val = int(time.monotonic() * 1000) & 0xFFFFFFFF
     syn_opts = _with_ts_val(parse_options(opts.options), ts_val)
     syn = Segment(sport, port, "S", seq=isn, window=OUR_WINDOW, options=syn_opts)
@@ -119,8 +125,14 @@ def _run(s: Session, report: Report, target: Target, opts: HandshakeOptions, spo
     report.kernel_isn = kisn
     predicted = next_state(State.LISTEN, Event.RECV_SYN)
     row = _wait_state(s, sport, port, predicted, 0.1)
-    _state_check(report, "after its SYN+ACK", predicted, row, "RFC 9293 §3.10.7.2",
-                 "a SYN at a listener makes a half-open connection: a request sock, SYN-RECV in ss")
+    _state_check(
+        report,
+        "after its SYN+ACK",
+        predicted,
+        row,
+        "RFC 9293 §3.10.7.2",
+        "a SYN at a listener makes a half-open connection: a request sock, SYN-RECV in ss",
+    )
     report.change("kernel", State.LISTEN, row.state if row else None, "observed")
     _third_segment(s, report, opts, sport, port, isn, kisn, reply, ts_val)
 
@@ -133,64 +145,106 @@ def _explain_failed_open(report: Report, reply: Seen | None, kstate: State | Non
         got = "no SYN+ACK" if reply is None else f"answered with {reply.segment.notation()}"
     why = (
         "nothing listens on this port, so the kernel refuses the connection (that RST is correct "
-        "TCP, but no handshake can complete)" if kstate is None else
-        "a listener answers a SYN with SYN+ACK; without it the handshake cannot go on"
+        "TCP, but no handshake can complete)"
+        if kstate is None
+        else "a listener answers a SYN with SYN+ACK; without it the handshake cannot go on"
     )
-    report.checks.append(fact("the handshake completes", False, "SYN+ACK", got, why,
-                              "RFC 9293 §3.5"))
+    report.checks.append(
+        fact("the handshake completes", False, "SYN+ACK", got, why, "RFC 9293 §3.5")
+    )
 
 
 def _check_synack(report: Report, syn: Segment, reply: Seen) -> None:
     seg = reply.segment
     mss = seg.option("mss")
     ws = seg.option("wscale")
-    report.info.update({
-        "kernel_isn": seg.seq,
-        "kernel_mss": mss.value if mss else None,
-        "kernel_wscale": ws.value if ws else None,
-        "kernel_window": seg.window,
-        "kernel_sack_permitted": seg.option("sackOK") is not None,
-    })
-    ts_ours = syn.option("TS")
-    ts_theirs = seg.option("TS")
+    report.info.update(
+        {
+            "kernel_isn": seg.seq,
+            "kernel_mss": mss.value if mss else None,
+            "kernel_wscale": ws.value if ws else None,
+            "kernel_window": seg.window,
+            "kernel_sack_permitted": seg.option("sackOK") is not None,
+        }
+    )
+    ts_ours = syn.timestamps()
+    ts_theirs = seg.timestamps()
     if ts_ours is not None:
-        ours = ts_ours.value[0] if isinstance(ts_ours.value, tuple) else None
-        echoed = ts_theirs.value[1] if ts_theirs and isinstance(ts_theirs.value, tuple) else None
-        report.checks.append(fact(
-            "the SYN+ACK echoes our timestamp", echoed == ours, f"TS ecr {ours}",
-            "no timestamp" if echoed is None else f"TS ecr {echoed}",
-            "with timestamps offered in the SYN, the SYN+ACK carries its own TS val and echoes ours "
-            "in TS ecr, which is how each side measures round-trip time", "RFC 7323 §3",
-        ))
-    report.checks.append(fact(
-        "the SYN+ACK has a valid checksum", reply.checksum_ok, "valid", "valid" if
-        reply.checksum_ok else "bad", "tcplab turns checksum offload off on the lab's link, so the "
-        "kernel's segments carry real checksums", "RFC 9293 §3.1",
-    ))
+        ours = ts_ours[0]
+        echoed = ts_theirs[1] if ts_theirs else None
+        report.checks.append(
+            fact(
+                "the SYN+ACK echoes our timestamp",
+                echoed == ours,
+                f"TS ecr {ours}",
+                "no timestamp" if echoed is None else f"TS ecr {echoed}",
+                "with timestamps offered in the SYN, the SYN+ACK carries its own TS val and echoes ours "
+                "in TS ecr, which is how each side measures round-trip time",
+                "RFC 7323 §3",
+            )
+        )
+    report.checks.append(
+        fact(
+            "the SYN+ACK has a valid checksum",
+            reply.checksum_ok,
+            "valid",
+            "valid" if reply.checksum_ok else "bad",
+            "tcplab turns checksum offload off on the lab's link, so the "
+            "kernel's segments carry real checksums",
+            "RFC 9293 §3.1",
+        )
+    )
 
 
-def _state_check(report: Report, when: str, want: State, row: SocketRow | None, source: str,
-                 why: str) -> None:
-    report.checks.append(fact(
-        f"the kernel's socket is {want.value} {when}", row is not None and row.state is want,
-        want.value, _state_of(row), why, source,
-    ))
+def _state_check(
+    report: Report, when: str, want: State, row: SocketRow | None, source: str, why: str
+) -> None:
+    report.checks.append(
+        fact(
+            f"the kernel's socket is {want.value} {when}",
+            row is not None and row.state is want,
+            want.value,
+            _state_of(row),
+            why,
+            source,
+        )
+    )
 
 
-def _third_segment(s: Session, report: Report, opts: HandshakeOptions, sport: int, port: int,
-                   isn: int, kisn: int, synack: Seen, ts_val: int) -> None:
-    our_ts = synack.segment.option("TS")
+def _third_segment(
+    s: Session,
+    report: Report,
+    opts: HandshakeOptions,
+    sport: int,
+    port: int,
+    isn: int,
+    kisn: int,
+    synack: Seen,
+    ts_val: int,
+) -> None:
+    theirs = synack.segment.timestamps()
     third_opts: tuple[Option, ...] = ()
-    if our_ts is not None and isinstance(our_ts.value, tuple):
-        third_opts = (Option("nop"), Option("nop"), Option("TS", (ts_val + 1, our_ts.value[0])))
+    if theirs is not None:  # timestamps were agreed: every later segment carries them (RFC 7323)
+        third_opts = (Option("nop"), Option("nop"), Option("TS", (ts_val + 1, theirs[0])))
     wscale_ok = synack.segment.option("wscale") is not None
     window = OUR_WINDOW >> OUR_WSCALE if wscale_ok else OUR_WINDOW
     ack = Segment(
-        sport, port, "PA" if opts.data else "A", seq=seq_add(isn, 1), ack=seq_add(kisn, 1),
-        window=window, options=third_opts, payload=opts.data,
+        sport,
+        port,
+        "PA" if opts.data else "A",
+        seq=seq_add(isn, 1),
+        ack=seq_add(kisn, 1),
+        window=window,
+        options=third_opts,
+        payload=opts.data,
     )
-    report.change("crafting", State.SYN_SENT, next_state(State.SYN_SENT, Event.RECV_SYN_ACK),
-                  "model", "the SYN+ACK acknowledges our SYN; the ACK is sent")
+    report.change(
+        "crafting",
+        State.SYN_SENT,
+        next_state(State.SYN_SENT, Event.RECV_SYN_ACK),
+        "model",
+        "the SYN+ACK acknowledges our SYN; the ACK is sent",
+    )
     s.send(ack)
     expected = expect_answer(Context(State.SYN_RECEIVED, snd_nxt=seq_add(kisn, 1)), ack)
     if expected.silence:
@@ -201,16 +255,26 @@ def _third_segment(s: Session, report: Report, opts: HandshakeOptions, sport: in
     report.checks += check_answer(expected, reply.segment if reply else None, "the third segment")
     predicted = next_state(State.SYN_RECEIVED, Event.RECV_ACK)
     row = _wait_state(s, sport, port, predicted, 0.2)
-    _state_check(report, "after the ACK", predicted, row, "RFC 9293 §3.10.7.4",
-                 "the ACK of its SYN completes the kernel's side of the handshake")
+    _state_check(
+        report,
+        "after the ACK",
+        predicted,
+        row,
+        "RFC 9293 §3.10.7.4",
+        "the ACK of its SYN completes the kernel's side of the handshake",
+    )
     report.change("kernel", State.SYN_RECEIVED, row.state if row else None, "observed")
     if opts.data and row is not None:
-        report.checks.append(fact(
-            "the data waits in the kernel's receive queue", row.rqueue == len(opts.data),
-            f"{len(opts.data)} bytes", f"{row.rqueue} bytes",
-            "the application has not read yet, so the payload the kernel acknowledged is queued",
-            "RFC 9293 §3.10.7.4 (seventh check)",
-        ))
+        report.checks.append(
+            fact(
+                "the data waits in the kernel's receive queue",
+                row.rqueue == len(opts.data),
+                f"{len(opts.data)} bytes",
+                f"{row.rqueue} bytes",
+                "the application has not read yet, so the payload the kernel acknowledged is queued",
+                "RFC 9293 §3.10.7.4 (seventh check)",
+            )
+        )
     _check_accepted(s, report, sport, port, opts.keep)
 
 
@@ -219,22 +283,32 @@ def _check_accepted(s: Session, report: Report, sport: int, port: int, keep: boo
     deadline = time.monotonic() + 0.5
     found = None
     while found is None and time.monotonic() < deadline:
-        found = next((c for c in s.app.call("accepted", port=port)["connections"]
-                      if c["peer"] == peer), None)
+        found = next(
+            (c for c in s.app.call("accepted", port=port)["connections"] if c["peer"] == peer), None
+        )
         if found is None:
             time.sleep(0.005)
-    report.checks.append(fact(
-        "the application accepted the connection", found is not None, "accepted",
-        "accepted" if found else "not accepted",
-        "the kernel completes the handshake on its own; accept() then hands the connection to "
-        "the application", "Linux inet_csk_accept",
-    ))
+    report.checks.append(
+        fact(
+            "the application accepted the connection",
+            found is not None,
+            "accepted",
+            "accepted" if found else "not accepted",
+            "the kernel completes the handshake on its own; accept() then hands the connection to "
+            "the application",
+            "Linux inet_csk_accept",
+        )
+    )
     if keep or found is None:
         if keep:
-            report.note(f"the connection stays open (--keep): see it with 'tcplab sockets {s.spec.kernel}'")
+            report.note(
+                f"the connection stays open (--keep): see it with 'tcplab sockets {s.spec.kernel}'"
+            )
         return
     s.app.call("abort", id=found["id"])
     s.next_from_kernel(0.2, lambda g: "R" in g.flags and g.dport == sport)
     report.sync(s)
-    report.note("tidy-up: the application closed the connection abortively (SO_LINGER 0) -> RST; "
-                "use --keep to leave it open")
+    report.note(
+        "tidy-up: the application closed the connection abortively (SO_LINGER 0) -> RST; "
+        "use --keep to leave it open"
+    )

@@ -34,19 +34,31 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
         sport = probe.sport or s.free_port(port)
         seq = probe.seq if probe.seq is not None else random.randrange(1 << 32)
         seg = Segment(
-            sport, port, probe.flags, seq=seq, ack=probe.ack, window=probe.window,
-            options=parse_options(probe.options), payload=probe.data, urgptr=probe.urgptr,
+            sport,
+            port,
+            probe.flags,
+            seq=seq,
+            ack=probe.ack,
+            window=probe.window,
+            options=parse_options(probe.options),
+            payload=probe.data,
+            urgptr=probe.urgptr,
         )
         conn = s.connection(sport, port)
+        state: State | None
         if conn is not None:
-            state: State | None = conn.state
+            state = conn.state
             where = f"the connection from port {sport} is {state.value} (ss: {conn.ss_state})"
         elif s.listener(port) is not None:
             state, where = State.LISTEN, f"port {port} has a listener"
         else:
             state, where = None, f"no socket owns port {port}"
-        report = Report("send", f"{spec.crafting} {spec.crafting_addr}:{sport}",
-                        f"{spec.kernel} {spec.kernel_addr}:{port}", crafting_isn=None)
+        report = Report(
+            "send",
+            f"{spec.crafting} {spec.crafting_addr}:{sport}",
+            f"{spec.kernel} {spec.kernel_addr}:{port}",
+            crafting_isn=None,
+        )
         report.change("kernel", state, state, "observed", where)
         expected = expect_answer(Context(state), seg)
         sent_ns = s.send(seg)

@@ -58,8 +58,9 @@ class Report:
             self.rows.append(Row("segment", seen.time, seen=seen))
         self._synced = len(session.seen)
 
-    def change(self, side: str, before: State | None, after: State | None, how: str,
-               note: str = "") -> None:
+    def change(
+        self, side: str, before: State | None, after: State | None, how: str, note: str = ""
+    ) -> None:
         self.rows.append(Row("state", None, change=StateChange(side, before, after, how, note)))
 
     def note(self, text: str) -> None:
@@ -88,7 +89,8 @@ class Report:
             "seq": seg.seq,
             "ack": seg.ack if "A" in seg.flags else None,
             "rel_seq": None if seq_base is None else relative(seg.seq, seq_base),
-            "rel_ack": None if ack_base is None or "A" not in seg.flags
+            "rel_ack": None
+            if ack_base is None or "A" not in seg.flags
             else relative(seg.ack, ack_base),
             "window": seg.window,
             "options": [o.notation() for o in seg.options],
@@ -104,11 +106,16 @@ class Report:
                 ladder.append({"kind": "segment", **self.segment_json(row.seen)})
             elif row.kind == "state" and row.change is not None:
                 c = row.change
-                ladder.append({
-                    "kind": "state", "side": c.side, "how": c.how, "note": c.note,
-                    "from": c.before.value if c.before else "no socket",
-                    "to": c.after.value if c.after else "no socket",
-                })
+                ladder.append(
+                    {
+                        "kind": "state",
+                        "side": c.side,
+                        "how": c.how,
+                        "note": c.note,
+                        "from": c.before.value if c.before else "no socket",
+                        "to": c.after.value if c.after else "no socket",
+                    }
+                )
             else:
                 ladder.append({"kind": "note", "text": row.text})
         return {

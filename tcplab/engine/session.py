@@ -84,14 +84,14 @@ class Session:
                 return self._pending.pop(i)
         deadline = time.monotonic() + timeout
         while True:
-            seen = self._read_one(max(0.0, deadline - time.monotonic()))
-            if seen is None:
+            got = self._read_one(max(0.0, deadline - time.monotonic()))
+            if got is None:
                 return None
-            if not seen.from_kernel:
+            if not got.from_kernel:
                 continue
-            if match is None or match(seen.segment):
-                return seen
-            self._pending.append(seen)
+            if match is None or match(got.segment):
+                return got
+            self._pending.append(got)
 
     def drain(self, quiet: float) -> list[Seen]:
         """Everything the kernel sends until it has been quiet for `quiet` seconds."""

@@ -59,10 +59,7 @@ def resolve(text: str, need_healthy: bool = True) -> Target:
     """The lab and port a target names; raises UsageError or EnvironmentProblem with a hint."""
     host, port = parse_target(text)
     records = list(all_records())
-    if _is_address(host):
-        rec = _by_address(host, records)
-    else:
-        rec = _by_name(host, records)
+    rec = _by_address(host, records) if _is_address(host) else _by_name(host, records)
     if need_healthy and not healthy(rec):
         raise EnvironmentProblem(
             f"the lab of {rec.spec.crafting}/{rec.spec.kernel} is incomplete or broken",
@@ -72,9 +69,7 @@ def resolve(text: str, need_healthy: bool = True) -> Target:
 
 
 def _no_lab(host: str) -> EnvironmentProblem:
-    return EnvironmentProblem(
-        f"no lab is set up (target {host})", "run 'sudo tcplab setup' first"
-    )
+    return EnvironmentProblem(f"no lab is set up (target {host})", "run 'sudo tcplab setup' first")
 
 
 def _by_name(host: str, records: list[LabRecord]) -> LabRecord:
@@ -89,7 +84,9 @@ def _by_name(host: str, records: list[LabRecord]) -> LabRecord:
     if not records:
         raise _no_lab(host)
     known = ", ".join(r.spec.kernel for r in records)
-    raise UsageError(f"unknown namespace {host!r} in the target", f"kernel hosts of labs here: {known}")
+    raise UsageError(
+        f"unknown namespace {host!r} in the target", f"kernel hosts of labs here: {known}"
+    )
 
 
 def _by_address(host: str, records: list[LabRecord]) -> LabRecord:

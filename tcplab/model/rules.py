@@ -127,8 +127,12 @@ def _closed_reset(ctx: Context, seg: Segment) -> Expectation:
         f"ack = seq + length = {seg.seq} + {seg.seg_len} = {ack} (a SYN or FIN counts one)"
     )
     return Expectation(
-        "closed-port-no-ack", why, "RFC 9293 §3.10.7.1; Linux tcp_v4_send_reset", flags="RA",
-        seq=0, ack=ack,
+        "closed-port-no-ack",
+        why,
+        "RFC 9293 §3.10.7.1; Linux tcp_v4_send_reset",
+        flags="RA",
+        seq=0,
+        ack=ack,
     )
 
 
@@ -157,16 +161,22 @@ def _synsent_syn_ack(ctx: Context, seg: Segment) -> Expectation:
 def _synsent_syn(ctx: Context, seg: Segment) -> Expectation:
     why = "a SYN while the kernel's own SYN is out is a simultaneous open: it answers SYN+ACK"
     return Expectation(
-        "simultaneous-open", why, "RFC 9293 §3.10.7.3", flags="SA",
-        seq=None if ctx.snd_nxt is None else seq_add(ctx.snd_nxt, -1), ack=seq_add(seg.seq, 1),
+        "simultaneous-open",
+        why,
+        "RFC 9293 §3.10.7.3",
+        flags="SA",
+        seq=None if ctx.snd_nxt is None else seq_add(ctx.snd_nxt, -1),
+        ack=seq_add(seg.seq, 1),
     )
 
 
 def _synsent_ack(ctx: Context, seg: Segment) -> Expectation:
     if ctx.snd_nxt is not None and seg.ack == ctx.snd_nxt:
         return Expectation(
-            "syn-sent-ack-no-syn", "an acceptable ACK without SYN in SYN_SENT is dropped",
-            "RFC 9293 §3.10.7.3 (fifth check)", silence=True,
+            "syn-sent-ack-no-syn",
+            "an acceptable ACK without SYN in SYN_SENT is dropped",
+            "RFC 9293 §3.10.7.3 (fifth check)",
+            silence=True,
         )
     return _reset_from_ack("syn-sent-bad-ack", "RFC 9293 §3.10.7.3")(ctx, seg)
 
@@ -180,15 +190,22 @@ def _synrecv_ack(ctx: Context, seg: Segment) -> Expectation:
                 f"accepted: the kernel acknowledges them, ack = seq + length = {end}"
             )
             return Expectation(
-                "syn-received-ack-data", why, "RFC 9293 §3.10.7.4 (fifth and seventh checks)",
-                flags="A", seq=ctx.snd_nxt, ack=end,
+                "syn-received-ack-data",
+                why,
+                "RFC 9293 §3.10.7.4 (fifth and seventh checks)",
+                flags="A",
+                seq=ctx.snd_nxt,
+                ack=end,
                 linux_note="Linux may delay this ACK by a few milliseconds (delayed ACK)",
             )
         why = "the ACK of the kernel's SYN completes the handshake: nothing is sent back"
         return Expectation("syn-received-ack", why, "RFC 9293 §3.10.7.4", silence=True)
     why = f"the ACK acknowledges {seg.ack}, not the kernel's ISN + 1 = {ctx.snd_nxt}: RST, seq = its ack"
     return Expectation(
-        "syn-received-bad-ack", why, "RFC 9293 §3.10.7.4; Linux tcp_check_req", flags="R",
+        "syn-received-bad-ack",
+        why,
+        "RFC 9293 §3.10.7.4; Linux tcp_check_req",
+        flags="R",
         seq=seg.ack,
     )
 
@@ -204,7 +221,13 @@ def _challenge_ack(rule: str, what: str, source: str) -> Answer:
             "probe within that time gets no reply"
         )
         return Expectation(
-            rule, why, source, flags="A", seq=ctx.snd_nxt, ack=ctx.rcv_nxt, linux_note=note,
+            rule,
+            why,
+            source,
+            flags="A",
+            seq=ctx.snd_nxt,
+            ack=ctx.rcv_nxt,
+            linux_note=note,
         )
 
     return answer
@@ -214,16 +237,18 @@ def _synchronized_rst(ctx: Context, seg: Segment) -> Expectation:
     source = "RFC 5961 §3.2; RFC 9293 §3.10.7.4 (first check)"
     if ctx.rcv_nxt is None:
         return Expectation(
-            "rst-unknown-window", "the kernel's rcv_nxt is not known, so the RST's fate is not "
-            "predicted", source, predicted=False,
+            "rst-unknown-window",
+            "the kernel's rcv_nxt is not known, so the RST's fate is not predicted",
+            source,
+            predicted=False,
         )
     if seg.seq == ctx.rcv_nxt:
         why = f"a RST with seq = rcv_nxt ({ctx.rcv_nxt}) exactly resets the connection, silently"
         return Expectation("rst-exact", why, source, silence=True)
     if seq_in_window(seg.seq, ctx.rcv_nxt, ctx.rcv_wnd or 0):
-        return _challenge_ack("rst-in-window", "a RST inside the window but not at rcv_nxt", source)(
-            ctx, seg
-        )
+        return _challenge_ack(
+            "rst-in-window", "a RST inside the window but not at rcv_nxt", source
+        )(ctx, seg)
     why = "a RST outside the receive window is dropped silently"
     return Expectation("rst-out-of-window", why, source, silence=True)
 
@@ -238,25 +263,31 @@ ANSWERS: dict[tuple[Situation, Input], Answer] = {
     (Situation.NO_SOCKET, Input.SYN_FIN): _closed_reset,
     (Situation.NO_SOCKET, Input.NO_ACK): _closed_reset,
     (Situation.LISTEN, Input.RST): _silence(
-        "listen-rst", "a listener ignores a RST: there is no connection to reset", "RFC 9293 §3.10.7.2"
+        "listen-rst",
+        "a listener ignores a RST: there is no connection to reset",
+        "RFC 9293 §3.10.7.2",
     ),
     (Situation.LISTEN, Input.ACK): _reset_from_ack("listen-ack", "RFC 9293 §3.10.7.2"),
     (Situation.LISTEN, Input.SYN_ACK): _reset_from_ack("listen-ack", "RFC 9293 §3.10.7.2"),
     (Situation.LISTEN, Input.SYN): _listen_syn,
     (Situation.LISTEN, Input.SYN_FIN): _silence(
-        "listen-syn-fin", "Linux drops a SYN+FIN at a listener", "Linux tcp_rcv_state_process",
+        "listen-syn-fin",
+        "Linux drops a SYN+FIN at a listener",
+        "Linux tcp_rcv_state_process",
         note="RFC 9293 would answer the SYN and ignore the FIN; Linux discards SYN+FIN, a "
         "combination no real stack sends, as scanners use it",
     ),
     (Situation.LISTEN, Input.NO_ACK): _silence(
-        "listen-no-ack", "a listener drops a segment with neither SYN, ACK nor RST",
+        "listen-no-ack",
+        "a listener drops a segment with neither SYN, ACK nor RST",
         "RFC 9293 §3.10.7.2 (fourth check)",
     ),
     (Situation.SYN_SENT, Input.SYN_ACK): _synsent_syn_ack,
     (Situation.SYN_SENT, Input.SYN): _synsent_syn,
     (Situation.SYN_SENT, Input.ACK): _synsent_ack,
     (Situation.SYN_SENT, Input.NO_ACK): _silence(
-        "syn-sent-no-ack", "in SYN_SENT a segment with neither SYN nor RST is dropped",
+        "syn-sent-no-ack",
+        "in SYN_SENT a segment with neither SYN nor RST is dropped",
         "RFC 9293 §3.10.7.3 (fifth check)",
     ),
     (Situation.SYN_RECEIVED, Input.ACK): _synrecv_ack,
@@ -268,13 +299,15 @@ ANSWERS: dict[tuple[Situation, Input], Answer] = {
     ),
     (Situation.SYNCHRONIZED, Input.RST): _synchronized_rst,
     (Situation.SYNCHRONIZED, Input.NO_ACK): _silence(
-        "synchronized-no-ack", "a segment without ACK on a synchronized connection is dropped",
+        "synchronized-no-ack",
+        "a segment without ACK on a synchronized connection is dropped",
         "RFC 9293 §3.10.7.4 (fifth check)",
     ),
     (Situation.TIME_WAIT, Input.RST): _silence(
-        "time-wait-rst", "a RST is never answered (with seq = rcv_nxt it ends TIME_WAIT early)",
-        "RFC 9293 §3.10.7.4; RFC 1337", note="Linux lets an exact RST kill TIME_WAIT unless "
-        "net.ipv4.tcp_rfc1337 = 1",
+        "time-wait-rst",
+        "a RST is never answered (with seq = rcv_nxt it ends TIME_WAIT early)",
+        "RFC 9293 §3.10.7.4; RFC 1337",
+        note="Linux lets an exact RST kill TIME_WAIT unless net.ipv4.tcp_rfc1337 = 1",
     ),
 }
 

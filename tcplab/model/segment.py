@@ -161,6 +161,15 @@ class Segment:
     def option(self, kind: str) -> Option | None:
         return next((o for o in self.options if o.kind == kind), None)
 
+    def timestamps(self) -> tuple[int, int] | None:
+        """(TS val, TS ecr) of the timestamps option, if present (RFC 7323)."""
+        opt = self.option("TS")
+        if opt is None or not isinstance(opt.value, tuple):
+            return None
+        val, ecr = opt.value
+        assert isinstance(val, int) and isinstance(ecr, int)
+        return val, ecr
+
     def notation(self, seq_base: int | None = None, ack_base: int | None = None) -> str:
         """tcpdump-like text; with bases, seq/ack are shown absolute and (relative)."""
         parts = [f"[{tcpdump_flags(self.flags)}]", f"seq {_num(self.seq, seq_base)}"]

@@ -46,8 +46,12 @@ _ROWS = [
     Transition(S.LISTEN, E.RECV_SYN, S.SYN_RECEIVED, "SA", "RFC 9293 §3.10.7.2"),
     Transition(S.LISTEN, E.APP_CLOSE, S.CLOSED, "", "RFC 9293 §3.10.4"),
     Transition(S.SYN_SENT, E.RECV_SYN_ACK, S.ESTABLISHED, "A", "RFC 9293 §3.10.7.3"),
-    Transition(S.SYN_SENT, E.RECV_SYN, S.SYN_RECEIVED, "SA", "RFC 9293 §3.10.7.3 (simultaneous open)"),
-    Transition(S.SYN_SENT, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.3 (RST with acceptable ACK)"),
+    Transition(
+        S.SYN_SENT, E.RECV_SYN, S.SYN_RECEIVED, "SA", "RFC 9293 §3.10.7.3 (simultaneous open)"
+    ),
+    Transition(
+        S.SYN_SENT, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.3 (RST with acceptable ACK)"
+    ),
     Transition(S.SYN_SENT, E.APP_CLOSE, S.CLOSED, "", "RFC 9293 §3.10.4"),
     Transition(S.SYN_SENT, E.TIMEOUT_SYN, S.CLOSED, "", "RFC 9293 §3.8.1 (SYN retries exhausted)"),
     Transition(S.SYN_RECEIVED, E.RECV_ACK, S.ESTABLISHED, "", "RFC 9293 §3.10.7.4 (fifth check)"),

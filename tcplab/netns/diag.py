@@ -85,9 +85,9 @@ class SocketTable:
         msgs = self._ds.get_sock_stats(family=socket.AF_INET, states=ALL_STATES)
         return [r for r in map(_row, msgs) if r is not None]
 
-    def find(self, local_port: int, peer: str | None = None, peer_port: int | None = None) -> (
-        list[SocketRow]
-    ):
+    def find(
+        self, local_port: int, peer: str | None = None, peer_port: int | None = None
+    ) -> list[SocketRow]:
         """Sockets on this local port; with a peer, only that connection (listeners excluded)."""
         out = []
         for row in self.rows():

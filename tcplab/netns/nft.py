@@ -72,6 +72,10 @@ def read(spec: LabSpec) -> dict[str, Any] | None:
             packets = next(
                 (e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e), 0
             )
-            return {"table": TABLE, "chain": rule.get("chain"), "dropped": packets,
-                    "text": ruleset(spec).splitlines()[3].strip()}
+            return {
+                "table": TABLE,
+                "chain": rule.get("chain"),
+                "dropped": packets,
+                "text": ruleset(spec).splitlines()[3].strip(),
+            }
     return None

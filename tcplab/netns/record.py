@@ -50,7 +50,9 @@ class LabSpec:
             )
         net = self.network
         if net.prefixlen > 30:
-            raise UsageError(f"subnet {self.subnet} has no room for two hosts", "use a /30 or larger")
+            raise UsageError(
+                f"subnet {self.subnet} has no room for two hosts", "use a /30 or larger"
+            )
         if not 1 <= self.port <= 65535:
             raise UsageError(f"port {self.port} is out of range", "use a port from 1 to 65535")
         return self

@@ -130,7 +130,10 @@ def _build_link(spec: LabSpec) -> None:
     try:
         with inside(spec.crafting), IPRoute() as ipr:
             ipr.link(
-                "add", ifname=IFNAME, kind="veth", address=CRAFTING_MAC,
+                "add",
+                ifname=IFNAME,
+                kind="veth",
+                address=CRAFTING_MAC,
                 peer={"ifname": IFNAME, "net_ns_fd": spec.kernel, "address": KERNEL_MAC},
             )
         for ns, addr, peer_addr, peer_mac in ends:
@@ -139,9 +142,7 @@ def _build_link(spec: LabSpec) -> None:
                 ipr.addr("add", index=idx, address=addr, prefixlen=spec.prefixlen)
                 ipr.link("set", index=idx, state="up")
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
-                ipr.neigh(
-                    "add", dst=peer_addr, lladdr=peer_mac, ifindex=idx, state="permanent"
-                )
+                ipr.neigh("add", dst=peer_addr, lladdr=peer_mac, ifindex=idx, state="permanent")
     except NetlinkError as exc:
         raise _netlink_error("building the lab link", exc) from exc
 
@@ -172,26 +173,41 @@ def _start_ticks(pid: int) -> int | None:
 def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
     """Start the kernel-side application in the kernel namespace, listening on the lab's port."""
     read_fd, write_fd = os.pipe()
-    log = open(rec.log_path, "ab")
     cmd = [
-        sys.executable, "-m", "tcplab.app.server", "--control", str(rec.control_path),
-        "--listen", str(rec.spec.port), "--ready-fd", str(write_fd),
+        sys.executable,
+        "-m",
+        "tcplab.app.server",
+        "--control",
+        str(rec.control_path),
+        "--listen",
+        str(rec.spec.port),
+        "--ready-fd",
+        str(write_fd),
     ]
     # the package's parent first on the path, so a source checkout works like an installed package
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
-    ))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
+        ),
+    )
     try:
-        with inside(rec.spec.kernel):
+        with open(rec.log_path, "ab") as log, inside(rec.spec.kernel):
             proc = subprocess.Popen(
-                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, pass_fds=(write_fd,),
-                start_new_session=True, cwd="/", env=env,
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+                cwd="/",
+                env=env,
             )
     finally:
         os.close(write_fd)
-        log.close()
-    app = AppRecord(pid=proc.pid, start_ticks=_start_ticks(proc.pid) or 0,
-                    control=str(rec.control_path))
+    app = AppRecord(
+        pid=proc.pid, start_ticks=_start_ticks(proc.pid) or 0, control=str(rec.control_path)
+    )
     rec.app = app
     rec.save()
     try:

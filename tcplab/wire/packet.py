@@ -6,8 +6,8 @@ Only the scapy layers needed are imported (not scapy.all), which keeps a command
 from __future__ import annotations
 
 import logging
-from socket import inet_ntoa
 from dataclasses import dataclass
+from socket import inet_ntoa
 from typing import Any
 
 logging.getLogger("scapy").setLevel(logging.ERROR)
@@ -19,8 +19,15 @@ from scapy.utils import checksum  # noqa: E402
 
 from tcplab.model.segment import Option, Segment  # noqa: E402
 
-_TO_SCAPY = {"mss": "MSS", "wscale": "WScale", "sackOK": "SAckOK", "TS": "Timestamp",
-             "nop": "NOP", "eol": "EOL", "sack": "SAck"}
+_TO_SCAPY = {
+    "mss": "MSS",
+    "wscale": "WScale",
+    "sackOK": "SAckOK",
+    "TS": "Timestamp",
+    "nop": "NOP",
+    "eol": "EOL",
+    "sack": "SAck",
+}
 _FROM_SCAPY = {v: k for k, v in _TO_SCAPY.items()}
 
 
@@ -67,12 +74,20 @@ def _model_option(name: str, value: Any) -> Option | None:
 def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> Any:
     """The scapy packet for a segment on this path."""
     tcp = TCP(
-        sport=seg.sport, dport=seg.dport, seq=seg.seq, ack=seg.ack, flags=seg.flags,
-        window=seg.window, urgptr=seg.urgptr, options=[_scapy_option(o) for o in seg.options],
+        sport=seg.sport,
+        dport=seg.dport,
+        seq=seg.seq,
+        ack=seg.ack,
+        flags=seg.flags,
+        window=seg.window,
+        urgptr=seg.urgptr,
+        options=[_scapy_option(o) for o in seg.options],
     )
-    pkt = Ether(src=ends.src_mac, dst=ends.dst_mac) / IP(
-        src=ends.src, dst=ends.dst, id=ip_id, ttl=ttl, flags="DF"
-    ) / tcp
+    pkt = (
+        Ether(src=ends.src_mac, dst=ends.dst_mac)
+        / IP(src=ends.src, dst=ends.dst, id=ip_id, ttl=ttl, flags="DF")
+        / tcp
+    )
     if seg.payload:
         pkt = pkt / Raw(seg.payload)
     return pkt
@@ -90,8 +105,15 @@ def from_packet(pkt: Any) -> Segment:
         opts.pop()
     options = tuple(opts)
     return Segment(
-        sport=tcp.sport, dport=tcp.dport, flags=str(tcp.flags), seq=tcp.seq, ack=tcp.ack,
-        window=tcp.window, options=options, payload=bytes(tcp.payload), urgptr=tcp.urgptr,
+        sport=tcp.sport,
+        dport=tcp.dport,
+        flags=str(tcp.flags),
+        seq=tcp.seq,
+        ack=tcp.ack,
+        window=tcp.window,
+        options=options,
+        payload=bytes(tcp.payload),
+        urgptr=tcp.urgptr,
     )
 
 

@@ -22,19 +22,39 @@ def segments(report: dict) -> list[dict]:
 
 
 def transitions(report: dict, side: str) -> list[tuple[str, str]]:
-    return [(r["from"], r["to"]) for r in report["ladder"]
-            if r["kind"] == "state" and r["side"] == side]
+    return [
+        (r["from"], r["to"]) for r in report["ladder"] if r["kind"] == "state" and r["side"] == side
+    ]
 
 
 def test_handshake_is_seen_by_an_independent_tcpdump_in_the_kernel_host(lab: LabSpec, tmp_path):
     pcap = tmp_path / "own.pcap"
     dump = subprocess.Popen(
-        ["ip", "netns", "exec", lab.kernel, "tcpdump", "--immediate-mode", "-Z", "root", "-i", "tcplab0", "-nn", "-U", "-w",
-         str(pcap), "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [
+            "ip",
+            "netns",
+            "exec",
+            lab.kernel,
+            "tcpdump",
+            "--immediate-mode",
+            "-Z",
+            "root",
+            "-i",
+            "tcplab0",
+            "-nn",
+            "-U",
+            "-w",
+            str(pcap),
+            "tcp",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(0.5)  # tcpdump needs a moment before it captures
-        out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--isn", "4294967290",
-                      "--json")
+        out = run_cli(
+            "handshake", "--target", f"{lab.kernel}:7788", "--isn", "4294967290", "--json"
+        )
         time.sleep(0.2)
     finally:
         dump.send_signal(signal.SIGINT)
@@ -42,8 +62,9 @@ def test_handshake_is_seen_by_an_independent_tcpdump_in_the_kernel_host(lab: Lab
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     kisn = report["kernel_isn"]
-    text = subprocess.run(["tcpdump", "-nn", "-S", "-r", str(pcap)], capture_output=True,
-                          text=True).stdout.splitlines()
+    text = subprocess.run(
+        ["tcpdump", "-nn", "-S", "-r", str(pcap)], capture_output=True, text=True
+    ).stdout.splitlines()
     assert "Flags [S]," in text[0] and "seq 4294967290," in text[0]
     assert "Flags [S.]," in text[1] and f"seq {kisn}," in text[1] and "ack 4294967291," in text[1]
     assert "Flags [.]," in text[2] and f"ack {(kisn + 1) % MOD}," in text[2]
@@ -62,8 +83,11 @@ def test_handshake_shows_each_side_and_checks_every_reply(lab: LabSpec, tmp_path
     assert segs[2]["ack"] == (report["kernel_isn"] + 1) % MOD
     assert all(s["checksum_ok"] for s in segs)
     assert transitions(report, "crafting") == [("CLOSED", "SYN_SENT"), ("SYN_SENT", "ESTABLISHED")]
-    assert transitions(report, "kernel") == [("no socket", "LISTEN"), ("LISTEN", "SYN_RECEIVED"),
-                                             ("SYN_RECEIVED", "ESTABLISHED")]
+    assert transitions(report, "kernel") == [
+        ("no socket", "LISTEN"),
+        ("LISTEN", "SYN_RECEIVED"),
+        ("SYN_RECEIVED", "ESTABLISHED"),
+    ]
     names = [c["name"] for c in report["checks"]]
     assert "the application accepted the connection" in names
     assert "the kernel's socket is ESTABLISHED after the ACK" in names
@@ -73,20 +97,32 @@ def test_handshake_shows_each_side_and_checks_every_reply(lab: LabSpec, tmp_path
 
 
 def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: LabSpec):
-    out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--sport", "40000",
-                  "--isn", "1000")
+    out = run_cli(
+        "handshake", "--target", f"{lab.kernel}:7788", "--sport", "40000", "--isn", "1000"
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    for phrase in ("──▶", "◀──", "[S] seq 1000 (0)", "[S.]", "ack 1001 (1)",
-                   "CLOSED → SYN_SENT", "SYN_SENT → ESTABLISHED", "LISTEN → SYN_RECEIVED",
-                   "SYN_RECEIVED → ESTABLISHED", "✓", "checks passed"):
+    for phrase in (
+        "──▶",
+        "◀──",
+        "[S] seq 1000 (0)",
+        "[S.]",
+        "ack 1001 (1)",
+        "CLOSED → SYN_SENT",
+        "SYN_SENT → ESTABLISHED",
+        "LISTEN → SYN_RECEIVED",
+        "SYN_RECEIVED → ESTABLISHED",
+        "✓",
+        "checks passed",
+    ):
         assert phrase in text, phrase
     assert "✗" not in text
 
 
 def test_data_on_the_third_segment_is_acknowledged(lab: LabSpec):
-    out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--data", "hello", "--isn", "0",
-                  "--json")
+    out = run_cli(
+        "handshake", "--target", f"{lab.kernel}:7788", "--data", "hello", "--isn", "0", "--json"
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     segs = segments(report)
@@ -128,11 +164,13 @@ def test_send_syn_to_a_closed_port_reports_rst_ack(lab: LabSpec):
 
 @pytest.mark.parametrize(
     ("args", "answer"),
-    [(["--flags", "A", "--ack", "5555"], "[R] seq 5555 win 0"),
-     (["--flags", "SA", "--ack", "77"], "[R] seq 77 win 0"),
-     (["--flags", "F", "--wait", "0.3"], "no reply within 0.3 s"),
-     (["--flags", "R", "--wait", "0.3"], "no reply within 0.3 s"),
-     (["--flags", "SF", "--wait", "0.3"], "no reply within 0.3 s")],
+    [
+        (["--flags", "A", "--ack", "5555"], "[R] seq 5555 win 0"),
+        (["--flags", "SA", "--ack", "77"], "[R] seq 77 win 0"),
+        (["--flags", "F", "--wait", "0.3"], "no reply within 0.3 s"),
+        (["--flags", "R", "--wait", "0.3"], "no reply within 0.3 s"),
+        (["--flags", "SF", "--wait", "0.3"], "no reply within 0.3 s"),
+    ],
 )
 def test_send_to_a_listener(lab: LabSpec, args, answer):
     out = run_cli("send", "--target", f"{lab.kernel}:7788", *args)
@@ -141,8 +179,18 @@ def test_send_to_a_listener(lab: LabSpec, args, answer):
 
 
 def test_send_syn_to_a_listener_gets_syn_ack_with_options(lab: LabSpec):
-    out = run_cli("send", "--target", f"{lab.kernel}:7788", "--flags", "S", "--seq", "10",
-                  "--options", "mss 1000,sackOK,TS val 5 ecr 0,nop,wscale 2", "--json")
+    out = run_cli(
+        "send",
+        "--target",
+        f"{lab.kernel}:7788",
+        "--flags",
+        "S",
+        "--seq",
+        "10",
+        "--options",
+        "mss 1000,sackOK,TS val 5 ecr 0,nop,wscale 2",
+        "--json",
+    )
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     synack = segments(report)[1]
@@ -154,14 +202,20 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
     crafting, kernel = unique_names()
     try:
         subnet = "10.199.77.0/24"
-        assert run_cli("setup", "--crafting", crafting, "--kernel", kernel, "--subnet",
-                       subnet).returncode == 0
+        assert (
+            run_cli(
+                "setup", "--crafting", crafting, "--kernel", kernel, "--subnet", subnet
+            ).returncode
+            == 0
+        )
         ok = run_cli("send", "--target", "10.199.77.2:9", "--flags", "S")
         assert ok.returncode == 0 and "[R.]" in ok.stdout
-        for target, phrase in (("8.8.8.8:80", "outside the lab"),
-                               ("10.199.77.1:80", "crafting host's own address"),
-                               (f"{crafting}:80", "is the crafting host"),
-                               ("nosuchns:80", "unknown namespace")):
+        for target, phrase in (
+            ("8.8.8.8:80", "outside the lab"),
+            ("10.199.77.1:80", "crafting host's own address"),
+            (f"{crafting}:80", "is the crafting host"),
+            ("nosuchns:80", "unknown namespace"),
+        ):
             out = run_cli("handshake", "--target", target)
             assert out.returncode == 2, target
             assert phrase in out.stderr and "Traceback" not in out.stderr
@@ -171,8 +225,12 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
 
 def test_no_lab_at_all_is_an_environment_error(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr("tcplab.netns.record.LABS_DIR", tmp_path / "labs")
-    for args in (["handshake", "--target", "ns2:7788"], ["send", "--target", "10.77.0.2:80"],
-                 ["sockets", "ns2"], ["status"]):
+    for args in (
+        ["handshake", "--target", "ns2:7788"],
+        ["send", "--target", "10.77.0.2:80"],
+        ["sockets", "ns2"],
+        ["status"],
+    ):
         with pytest.raises(SystemExit) as exc:
             main(args)
         err = capsys.readouterr().err

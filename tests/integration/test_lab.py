@@ -21,8 +21,9 @@ def ns_exists(name: str) -> bool:
 
 
 def ip(ns: str, *args: str) -> str:
-    return subprocess.run(["ip", "-n", ns, *args], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(
+        ["ip", "-n", ns, *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def test_setup_builds_an_isolated_lab_with_a_listener(lab: LabSpec):
@@ -31,13 +32,19 @@ def test_setup_builds_an_isolated_lab_with_a_listener(lab: LabSpec):
         routes = ip(ns, "route").strip().splitlines()
         assert routes == [f"10.77.0.0/24 dev tcplab0 proto kernel scope link src {addr[:-3]}"]
         assert "UP" in ip(ns, "-br", "link", "show", "lo")
-    features = subprocess.run(["ip", "netns", "exec", lab.kernel, "ethtool", "-k", "tcplab0"],
-                              capture_output=True, text=True).stdout
+    features = subprocess.run(
+        ["ip", "netns", "exec", lab.kernel, "ethtool", "-k", "tcplab0"],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "tx-checksumming: off" in features
     host_links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
     assert "tcplab0" not in host_links  # nothing of the lab lives in the host's namespace
-    rules = subprocess.run(["ip", "netns", "exec", lab.crafting, "nft", "list", "ruleset"],
-                           capture_output=True, text=True).stdout
+    rules = subprocess.run(
+        ["ip", "netns", "exec", lab.crafting, "nft", "list", "ruleset"],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert 'oifname "tcplab0" ip saddr 10.77.0.1 ip daddr 10.77.0.2' in rules
     assert "drop" in rules
     out = run_cli("sockets", lab.kernel, "--json")
@@ -49,8 +56,15 @@ def test_setup_builds_an_isolated_lab_with_a_listener(lab: LabSpec):
 def test_status_shows_every_part_of_the_lab(lab: LabSpec):
     out = run_cli("status", "--crafting", lab.crafting)
     assert out.returncode == 0, out.stderr
-    for phrase in ("healthy", "10.77.0.1/24", "10.77.0.2/24", "rule in", "application in",
-                   "listening on 7788", "LISTEN"):
+    for phrase in (
+        "healthy",
+        "10.77.0.1/24",
+        "10.77.0.2/24",
+        "rule in",
+        "application in",
+        "listening on 7788",
+        "LISTEN",
+    ):
         assert phrase in out.stdout
     data = json.loads(run_cli("status", "--crafting", lab.crafting, "--json").stdout)[0]
     assert data["healthy"] and data["rule"]["chain"] == "output" and data["app"]["alive"]

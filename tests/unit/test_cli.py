@@ -20,9 +20,16 @@ def run(capsys, *args):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("ns2:0", "out of range"), ("ns2:65536", "out of range"), ("ns2:", "is empty"),
-     ("ns2:http", "not a number"), ("ns2", "has no port"), (":7788", "no namespace or address"),
-     ("ns2:-1", "not a number"), ("", "has no port")],
+    [
+        ("ns2:0", "out of range"),
+        ("ns2:65536", "out of range"),
+        ("ns2:", "is empty"),
+        ("ns2:http", "not a number"),
+        ("ns2", "has no port"),
+        (":7788", "no namespace or address"),
+        ("ns2:-1", "not a number"),
+        ("", "has no port"),
+    ],
 )
 def test_bad_targets_are_usage_errors(text, message):
     with pytest.raises(UsageError, match=message):
@@ -48,20 +55,22 @@ def test_bad_port_in_target_gives_one_error_line_and_exit_2(capsys, command, tar
 
 @pytest.mark.parametrize(
     ("args", "phrase"),
-    [(["send", "--flags", "SX"], "unknown TCP flag"),
-     (["send", "--flags", ""], "empty flags"),
-     (["send", "--options", "mss"], "unknown TCP option"),
-     (["send", "--sport", "70000"], "--sport"),
-     (["send", "--seq", "4294967296"], "--seq"),
-     (["handshake", "--options", "wscale 999"], "8 bits"),
-     (["handshake", "--nope"], "No such option"),
-     (["handshake", "--pcap", "/no/such/dir/x.pcap"], "does not exist"),
-     (["frobnicate"], "No such command"),
-     (["setup", "--crafting", "bad/name"], "bad crafting namespace name"),
-     (["setup", "--crafting", "same", "--kernel", "same"], "both 'same'"),
-     (["setup", "--subnet", "10.0.0.0/31"], "no room"),
-     (["setup", "--subnet", "banana"], "bad subnet"),
-     (["setup", "--port", "0"], "out of range")],
+    [
+        (["send", "--flags", "SX"], "unknown TCP flag"),
+        (["send", "--flags", ""], "empty flags"),
+        (["send", "--options", "mss"], "unknown TCP option"),
+        (["send", "--sport", "70000"], "--sport"),
+        (["send", "--seq", "4294967296"], "--seq"),
+        (["handshake", "--options", "wscale 999"], "8 bits"),
+        (["handshake", "--nope"], "No such option"),
+        (["handshake", "--pcap", "/no/such/dir/x.pcap"], "does not exist"),
+        (["frobnicate"], "No such command"),
+        (["setup", "--crafting", "bad/name"], "bad crafting namespace name"),
+        (["setup", "--crafting", "same", "--kernel", "same"], "both 'same'"),
+        (["setup", "--subnet", "10.0.0.0/31"], "no room"),
+        (["setup", "--subnet", "banana"], "bad subnet"),
+        (["setup", "--port", "0"], "out of range"),
+    ],
 )
 def test_bad_input_is_one_clear_line_with_exit_2(capsys, args, phrase):
     code, out, err = run(capsys, *args)
@@ -93,8 +102,10 @@ def test_every_command_has_help(capsys, command):
 
 
 def test_help_does_not_load_scapy_or_pyroute2():
-    code = ("import sys; from tcplab.cli import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('scapy', 'pyroute2', 'rich') if m in sys.modules))")
+    code = (
+        "import sys; from tcplab.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('scapy', 'pyroute2', 'rich') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().endswith("[]")

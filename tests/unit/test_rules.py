@@ -43,8 +43,14 @@ def seg(flags, seq=100, ack=0, payload=b""):
         # a request sock
         (Context(State.SYN_RECEIVED, snd_nxt=2001), seg("A", ack=2001), True, None, None, None),
         (Context(State.SYN_RECEIVED, snd_nxt=2001), seg("A", ack=2005), False, "R", 2005, None),
-        (Context(State.SYN_RECEIVED, snd_nxt=2001), seg("PA", seq=7, ack=2001, payload=b"hello"),
-         False, "A", 2001, 12),
+        (
+            Context(State.SYN_RECEIVED, snd_nxt=2001),
+            seg("PA", seq=7, ack=2001, payload=b"hello"),
+            False,
+            "A",
+            2001,
+            12,
+        ),
         # synchronized: challenge ACKs and RSTs (RFC 5961)
         (ESTABLISHED, seg("S", seq=1), False, "A", 5000, 9000),
         (ESTABLISHED, seg("R", seq=9000), True, None, None, None),
@@ -80,9 +86,19 @@ def test_rst_without_known_window_is_not_predicted():
 
 @pytest.mark.parametrize(
     ("flags", "kind"),
-    [("S", Input.SYN), ("SA", Input.SYN_ACK), ("SF", Input.SYN_FIN), ("RA", Input.RST),
-     ("SR", Input.RST), ("A", Input.ACK), ("FA", Input.ACK), ("PA", Input.ACK), ("F", Input.NO_ACK),
-     ("", Input.NO_ACK), ("U", Input.NO_ACK)],
+    [
+        ("S", Input.SYN),
+        ("SA", Input.SYN_ACK),
+        ("SF", Input.SYN_FIN),
+        ("RA", Input.RST),
+        ("SR", Input.RST),
+        ("A", Input.ACK),
+        ("FA", Input.ACK),
+        ("PA", Input.ACK),
+        ("F", Input.NO_ACK),
+        ("", Input.NO_ACK),
+        ("U", Input.NO_ACK),
+    ],
 )
 def test_classify(flags, kind):
     assert classify(seg(flags)) is kind
@@ -106,7 +122,9 @@ def test_every_state_and_segment_gets_an_answer_or_an_explicit_no_prediction(
         assert exp.silence or exp.flags
         assert (ctx.situation, classify(Segment(1, 2, flags))) in ANSWERS
     if "R" in flags:
-        assert exp.silence or exp.flags == "A" or not exp.predicted  # a RST is never answered by RST
+        assert (
+            exp.silence or exp.flags == "A" or not exp.predicted
+        )  # a RST is never answered by RST
 
 
 def test_situations_cover_every_state():

@@ -14,9 +14,22 @@ from tcplab.model.segment import (
 
 @pytest.mark.parametrize(
     ("text", "flags"),
-    [("S", "S"), ("sa", "SA"), ("AS", "SA"), ("S.", "SA"), (".", "A"), ("FA", "FA"), ("PA", "PA"),
-     ("SYN,ACK", "SA"), ("fin+ack", "FA"), ("R", "R"), ("RA", "RA"), ("U", "U"), ("FSRPAUEC", "FSRPAUEC"),
-     ("W", "C")],
+    [
+        ("S", "S"),
+        ("sa", "SA"),
+        ("AS", "SA"),
+        ("S.", "SA"),
+        (".", "A"),
+        ("FA", "FA"),
+        ("PA", "PA"),
+        ("SYN,ACK", "SA"),
+        ("fin+ack", "FA"),
+        ("R", "R"),
+        ("RA", "RA"),
+        ("U", "U"),
+        ("FSRPAUEC", "FSRPAUEC"),
+        ("W", "C"),
+    ],
 )
 def test_flags_normalize_to_scapy_letters_in_canonical_order(text, flags):
     assert normalize_flags(text) == flags
@@ -30,8 +43,17 @@ def test_bad_flags_say_which_letters_are_allowed(text):
 
 @pytest.mark.parametrize(
     ("flags", "shown"),
-    [("S", "S"), ("SA", "S."), ("A", "."), ("PA", "P."), ("FA", "F."), ("R", "R"), ("RA", "R."),
-     ("FPA", "FP."), ("", "none")],
+    [
+        ("S", "S"),
+        ("SA", "S."),
+        ("A", "."),
+        ("PA", "P."),
+        ("FA", "F."),
+        ("R", "R"),
+        ("RA", "R."),
+        ("FPA", "FP."),
+        ("", "none"),
+    ],
 )
 def test_tcpdump_spelling(flags, shown):
     assert tcpdump_flags(flags) == shown
@@ -44,15 +66,26 @@ def test_flag_names():
 
 def test_options_parse_the_tcpdump_notation():
     opts = parse_options("<mss 1460,sackOK,TS val 7 ecr 0,nop,wscale 7>")
-    assert opts == (Option("mss", 1460), Option("sackOK"), Option("TS", (7, 0)), Option("nop"),
-                    Option("wscale", 7))
+    assert opts == (
+        Option("mss", 1460),
+        Option("sackOK"),
+        Option("TS", (7, 0)),
+        Option("nop"),
+        Option("wscale", 7),
+    )
     assert ",".join(o.notation() for o in opts) == "mss 1460,sackOK,TS val 7 ecr 0,nop,wscale 7"
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("mss", "unknown TCP option"), ("mss 70000", "16 bits"), ("wscale 300", "8 bits"),
-     ("TS val 1", "unknown TCP option"), ("TS val 5000000000 ecr 0", "32 bits"), ("md5", "unknown")],
+    [
+        ("mss", "unknown TCP option"),
+        ("mss 70000", "16 bits"),
+        ("wscale 300", "8 bits"),
+        ("TS val 1", "unknown TCP option"),
+        ("TS val 5000000000 ecr 0", "32 bits"),
+        ("md5", "unknown"),
+    ],
 )
 def test_bad_options_are_refused_with_the_reason(text, message):
     with pytest.raises(ValueError, match=message):
@@ -72,9 +105,18 @@ def test_notation_shows_absolute_and_relative_numbers():
     assert Segment(1, 2, "S", seq=7).notation() == "[S] seq 7 win 64240 len 0"
 
 
-@given(st.integers(0, 65535), st.integers(0, 14), st.integers(0, (1 << 32) - 1),
-       st.integers(0, (1 << 32) - 1))
+@given(
+    st.integers(0, 65535),
+    st.integers(0, 14),
+    st.integers(0, (1 << 32) - 1),
+    st.integers(0, (1 << 32) - 1),
+)
 def test_option_notation_round_trips(mss, ws, val, ecr):
-    opts = (Option("mss", mss), Option("sackOK"), Option("TS", (val, ecr)), Option("nop"),
-            Option("wscale", ws))
+    opts = (
+        Option("mss", mss),
+        Option("sackOK"),
+        Option("TS", (val, ecr)),
+        Option("nop"),
+        Option("wscale", ws),
+    )
     assert parse_options(",".join(o.notation() for o in opts)) == opts

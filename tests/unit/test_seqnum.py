@@ -41,7 +41,9 @@ def test_relative_undoes_addition(base, offset):
     assert relative(seq_add(base, offset), base) == offset
 
 
-@given(seqs, st.integers(min_value=0, max_value=1 << 30), st.integers(min_value=0, max_value=1 << 20))
+@given(
+    seqs, st.integers(min_value=0, max_value=1 << 30), st.integers(min_value=0, max_value=1 << 20)
+)
 def test_window_holds_exactly_left_to_left_plus_size(left, offset, size):
     assert seq_in_window(seq_add(left, offset), left, size) == (offset < size)
 

@@ -5,21 +5,31 @@ from hypothesis import strategies as st
 from tcplab.model.state import LINUX_STATE_NUMBERS, State
 from tcplab.model.transition import TABLE, Event, next_state, step
 
-HANDSHAKE_CLIENT = [(State.CLOSED, Event.APP_CONNECT, State.SYN_SENT),
-                    (State.SYN_SENT, Event.RECV_SYN_ACK, State.ESTABLISHED)]
-HANDSHAKE_SERVER = [(State.CLOSED, Event.APP_LISTEN, State.LISTEN),
-                    (State.LISTEN, Event.RECV_SYN, State.SYN_RECEIVED),
-                    (State.SYN_RECEIVED, Event.RECV_ACK, State.ESTABLISHED)]
-ACTIVE_CLOSE = [(State.ESTABLISHED, Event.APP_CLOSE, State.FIN_WAIT_1),
-                (State.FIN_WAIT_1, Event.RECV_ACK_OF_FIN, State.FIN_WAIT_2),
-                (State.FIN_WAIT_2, Event.RECV_FIN, State.TIME_WAIT),
-                (State.TIME_WAIT, Event.TIMEOUT_2MSL, State.CLOSED)]
-PASSIVE_CLOSE = [(State.ESTABLISHED, Event.RECV_FIN, State.CLOSE_WAIT),
-                 (State.CLOSE_WAIT, Event.APP_CLOSE, State.LAST_ACK),
-                 (State.LAST_ACK, Event.RECV_ACK_OF_FIN, State.CLOSED)]
-SIMULTANEOUS = [(State.SYN_SENT, Event.RECV_SYN, State.SYN_RECEIVED),
-                (State.FIN_WAIT_1, Event.RECV_FIN, State.CLOSING),
-                (State.CLOSING, Event.RECV_ACK_OF_FIN, State.TIME_WAIT)]
+HANDSHAKE_CLIENT = [
+    (State.CLOSED, Event.APP_CONNECT, State.SYN_SENT),
+    (State.SYN_SENT, Event.RECV_SYN_ACK, State.ESTABLISHED),
+]
+HANDSHAKE_SERVER = [
+    (State.CLOSED, Event.APP_LISTEN, State.LISTEN),
+    (State.LISTEN, Event.RECV_SYN, State.SYN_RECEIVED),
+    (State.SYN_RECEIVED, Event.RECV_ACK, State.ESTABLISHED),
+]
+ACTIVE_CLOSE = [
+    (State.ESTABLISHED, Event.APP_CLOSE, State.FIN_WAIT_1),
+    (State.FIN_WAIT_1, Event.RECV_ACK_OF_FIN, State.FIN_WAIT_2),
+    (State.FIN_WAIT_2, Event.RECV_FIN, State.TIME_WAIT),
+    (State.TIME_WAIT, Event.TIMEOUT_2MSL, State.CLOSED),
+]
+PASSIVE_CLOSE = [
+    (State.ESTABLISHED, Event.RECV_FIN, State.CLOSE_WAIT),
+    (State.CLOSE_WAIT, Event.APP_CLOSE, State.LAST_ACK),
+    (State.LAST_ACK, Event.RECV_ACK_OF_FIN, State.CLOSED),
+]
+SIMULTANEOUS = [
+    (State.SYN_SENT, Event.RECV_SYN, State.SYN_RECEIVED),
+    (State.FIN_WAIT_1, Event.RECV_FIN, State.CLOSING),
+    (State.CLOSING, Event.RECV_ACK_OF_FIN, State.TIME_WAIT),
+]
 
 
 @pytest.mark.parametrize(
@@ -52,8 +62,14 @@ def test_every_state_is_reachable_from_closed():
 
 @pytest.mark.parametrize(
     ("text", "state"),
-    [("SYN-RECV", State.SYN_RECEIVED), ("estab", State.ESTABLISHED), ("time_wait", State.TIME_WAIT),
-     ("FIN-WAIT-1", State.FIN_WAIT_1), ("CLOSE", State.CLOSED), ("syn_received", State.SYN_RECEIVED)],
+    [
+        ("SYN-RECV", State.SYN_RECEIVED),
+        ("estab", State.ESTABLISHED),
+        ("time_wait", State.TIME_WAIT),
+        ("FIN-WAIT-1", State.FIN_WAIT_1),
+        ("CLOSE", State.CLOSED),
+        ("syn_received", State.SYN_RECEIVED),
+    ],
 )
 def test_states_parse_from_rfc_and_ss_names(text, state):
     assert State.parse(text) is state

@@ -23,9 +23,14 @@ options = st.lists(
 )
 segments = st.builds(
     Segment,
-    sport=st.integers(1, 65535), dport=st.integers(1, 65535),
+    sport=st.integers(1, 65535),
+    dport=st.integers(1, 65535),
     flags=st.sets(st.sampled_from("FSRPAUEC")).map("".join),
-    seq=u32, ack=u32, window=u16, options=options.map(tuple), payload=st.binary(max_size=64),
+    seq=u32,
+    ack=u32,
+    window=u16,
+    options=options.map(tuple),
+    payload=st.binary(max_size=64),
     urgptr=u16,
 )
 

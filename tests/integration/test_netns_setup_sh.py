@@ -1,0 +1,401 @@
+"""netns_setup.sh, the shell version of `tcplab setup`: it must build the same lab and write the
+same record, so tcplab's own commands accept a lab it built, and `down` must remove exactly that
+lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tcplab.netns.record import LABS_DIR, AppRecord, LabRecord, LabSpec
+from tcplab.netns.topology import app_alive
+from tests.conftest import IN_CI, REPO, remove_lab, run_cli, unique_names
+
+SCRIPT = REPO / "netns_setup.sh"
+RULE_COMMENT = "tcplab: the crafting host's kernel must not reset crafted connections"
+
+
+def sh(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def spec_args(spec: LabSpec) -> list[str]:
+    return [
+        "--crafting",
+        spec.crafting,
+        "--kernel",
+        spec.kernel,
+        "--subnet",
+        spec.subnet,
+        "--port",
+        str(spec.port),
+    ]
+
+
+def ns_exists(name: str) -> bool:
+    return os.path.exists(f"/run/netns/{name}")
+
+
+def ns_listed(name: str) -> bool:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return name in [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def in_ns(ns: str, *cmd: str) -> str:
+    return subprocess.run(
+        ["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def record_of(spec: LabSpec) -> LabRecord:
+    return LabRecord.load(LABS_DIR / spec.crafting / "lab.json")
+
+
+def running_pids_with(text: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains text."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state not in ("Z", "X"):
+            found.append(int(proc.name))
+    return found
+
+
+def app_running(app: AppRecord | None) -> bool:
+    """The recorded application still runs: same pid and start time, and not a zombie waiting for
+    init to reap it (topology.app_alive counts a zombie as alive)."""
+    if app is None:
+        return False
+    try:
+        fields = Path(f"/proc/{app.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] not in ("Z", "X") and int(fields[19]) == app.start_ticks
+
+
+def random_spec() -> LabSpec:
+    crafting, kernel = unique_names()
+    rnd = random.Random()
+    return LabSpec(
+        crafting,
+        kernel,
+        f"10.{rnd.randint(100, 250)}.{rnd.randint(0, 255)}.0/24",
+        rnd.randint(20000, 60000),
+    )
+
+
+def cleanup(spec: LabSpec) -> None:
+    """netns_setup.sh down, then whatever it may have left: tcplab's teardown, `ip netns del`."""
+    try:
+        sh("down", *spec_args(spec))
+    finally:
+        try:
+            if (LABS_DIR / spec.crafting).exists():
+                remove_lab(spec.crafting, spec.kernel)
+        finally:
+            for name in (spec.crafting, spec.kernel):
+                if ns_exists(name):
+                    subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@dataclass
+class ShLab:
+    spec: LabSpec
+    up: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def shlab() -> Iterator[ShLab]:
+    """One lab built by netns_setup.sh for the module's read-mostly tests, always removed."""
+    spec = random_spec()
+    try:
+        out = sh("up", *spec_args(spec))
+        yield ShLab(spec, out)
+    finally:
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_up_builds_the_lab(shlab: ShLab):
+    spec, out = shlab.spec, shlab.up
+    assert out.returncode == 0, out.stderr
+    assert "lab ready" in out.stdout and out.stderr == ""
+    assert ns_listed(spec.crafting) and ns_listed(spec.kernel)
+
+    ends = (
+        (
+            spec.crafting,
+            spec.crafting_addr,
+            "02:74:6c:00:00:01",
+            spec.kernel_addr,
+            "02:74:6c:00:00:02",
+        ),
+        (
+            spec.kernel,
+            spec.kernel_addr,
+            "02:74:6c:00:00:02",
+            spec.crafting_addr,
+            "02:74:6c:00:00:01",
+        ),
+    )
+    for ns, addr, mac, peer_addr, peer_mac in ends:
+        link = in_ns(ns, "ip", "-br", "link", "show", "tcplab0").split()
+        assert link[1] == "UP" and link[2] == mac
+        assert f"{addr}/{spec.prefixlen}" in in_ns(ns, "ip", "-br", "-4", "addr", "show", "tcplab0")
+        assert "UP" in in_ns(ns, "ip", "-br", "link", "show", "lo")
+        neigh = in_ns(ns, "ip", "neigh", "show", "dev", "tcplab0")
+        assert f"{peer_addr} lladdr {peer_mac} PERMANENT" in neigh
+        features = in_ns(ns, "ethtool", "-k", "tcplab0")
+        for feature in (
+            "tx-checksumming",
+            "tcp-segmentation-offload",
+            "generic-segmentation-offload",
+            "generic-receive-offload",
+        ):
+            assert f"{feature}: off" in features
+        assert in_ns(ns, "cat", "/proc/sys/net/ipv6/conf/tcplab0/disable_ipv6").strip() == "1"
+    rules = in_ns(spec.crafting, "nft", "list", "table", "ip", "tcplab")
+    assert re.search(
+        rf'\toifname "tcplab0" ip saddr {re.escape(spec.crafting_addr)} '
+        rf"ip daddr {re.escape(spec.kernel_addr)} tcp flags & rst == rst "
+        rf'counter packets \d+ bytes \d+ drop comment "{re.escape(RULE_COMMENT)}"\n',
+        rules,
+    )
+    host_links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    assert "tcplab0" not in host_links  # nothing of the lab lives in the host's namespace
+
+
+@pytest.mark.netns
+def test_up_writes_the_record_tcplab_writes(shlab: ShLab):
+    spec = shlab.spec
+    rec = record_of(spec)
+    assert rec.spec == spec and rec.complete
+    assert rec.namespaces == {
+        name: os.stat(f"/run/netns/{name}").st_ino for name in (spec.crafting, spec.kernel)
+    }
+    assert rec.app is not None and app_alive(rec.app)
+    assert rec.app.control == str(rec.control_path)
+    cmdline = Path(f"/proc/{rec.app.pid}/cmdline").read_bytes().split(b"\0")
+    assert b"tcplab.app.server" in cmdline and str(spec.port).encode() in cmdline
+    assert os.readlink(f"/proc/{rec.app.pid}/ns/net") == f"net:[{rec.namespaces[spec.kernel]}]"
+    assert abs(rec.created - time.time()) < 600
+    assert stat.S_IMODE(os.stat(rec.dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(rec.control_path).st_mode) == 0o600
+    assert sorted(p.name for p in rec.dir.iterdir()) == ["app.log", "app.sock", "lab.json"]
+    raw = json.loads((rec.dir / "lab.json").read_text())
+    assert list(raw) == ["spec", "namespaces", "app", "complete", "created"]
+    assert raw["spec"] == {
+        "crafting": spec.crafting,
+        "kernel": spec.kernel,
+        "subnet": spec.subnet,
+        "port": spec.port,
+    }
+
+
+@pytest.mark.netns
+def test_tcplab_status_accepts_the_lab(shlab: ShLab):
+    out = run_cli("status", "--crafting", shlab.spec.crafting)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "healthy" in out.stdout
+
+
+@pytest.mark.netns
+def test_tcplab_handshake_works_on_the_lab(shlab: ShLab):
+    spec = shlab.spec
+    out = run_cli("handshake", "--target", f"{spec.kernel}:{spec.port}", "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert json.loads(out.stdout)["ok"] is True
+
+
+@pytest.mark.netns
+def test_script_status_shows_every_part(shlab: ShLab):
+    spec = shlab.spec
+    out = sh("status", "--crafting", spec.crafting)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rec = record_of(spec)
+    assert rec.app is not None
+    for phrase in (
+        f"namespace {spec.crafting} (crafting host): present",
+        f"namespace {spec.kernel} (kernel host): present",
+        f"{spec.crafting_addr}/{spec.prefixlen}",
+        f"{spec.kernel_addr}/{spec.prefixlen}",
+        "link tcplab0: UP",
+        f"rule in {spec.crafting}",
+        RULE_COMMENT,
+        f"application: pid {rec.app.pid}, running",
+        f"0.0.0.0:{spec.port}",
+        "healthy",
+    ):
+        assert phrase in out.stdout
+
+
+@pytest.mark.netns
+def test_up_again_changes_nothing(shlab: ShLab):
+    spec = shlab.spec
+    before = (LABS_DIR / spec.crafting / "lab.json").read_text()
+    out = sh("up", *spec_args(spec))
+    assert out.returncode == 0, out.stderr
+    assert "already set up" in out.stdout
+    assert (LABS_DIR / spec.crafting / "lab.json").read_text() == before
+    # and tcplab's own setup sees a whole lab too
+    again = run_cli("setup", *spec_args(spec))
+    assert again.returncode == 0 and "already set up" in again.stdout
+    assert (LABS_DIR / spec.crafting / "lab.json").read_text() == before
+
+
+@pytest.mark.netns
+def test_up_with_other_options_for_an_existing_lab_is_refused(shlab: ShLab):
+    spec = shlab.spec
+    out = sh("up", *spec_args(spec)[:-1], str(spec.port + 1))
+    assert out.returncode == 2
+    assert len(out.stderr.splitlines()) == 1 and "already exists" in out.stderr
+
+
+@pytest.mark.netns
+def test_down_removes_the_lab_and_nothing_else():
+    spec = random_spec()
+    try:
+        up = sh("up", *spec_args(spec))
+        assert up.returncode == 0, up.stderr
+        rec = record_of(spec)
+        assert rec.app is not None
+        out = sh("down", *spec_args(spec))
+        assert out.returncode == 0, out.stderr
+        assert "removed lab" in out.stdout
+        assert not ns_listed(spec.crafting) and not ns_listed(spec.kernel)
+        assert not (LABS_DIR / spec.crafting).exists()
+        assert not app_running(rec.app)
+        assert running_pids_with(f"/labs/{spec.crafting}/app.sock") == []
+        again = sh("down", *spec_args(spec))
+        assert again.returncode == 0 and "nothing to remove" in again.stdout
+    finally:
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_down_removes_a_lab_tcplab_built_and_leaves_a_stranger_alone():
+    spec = random_spec()
+    try:
+        assert run_cli("setup", *spec_args(spec)).returncode == 0
+        rec = record_of(spec)
+        subprocess.run(["ip", "netns", "del", spec.kernel], check=True)
+        subprocess.run(["ip", "netns", "add", spec.kernel], check=True)  # someone else's now
+        out = sh("down", "--crafting", spec.crafting)
+        assert out.returncode == 0, out.stderr
+        assert ns_exists(spec.kernel), "down removed a namespace tcplab did not create"
+        assert "left alone" in out.stdout
+        assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
+        assert not app_running(rec.app)
+    finally:
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_a_failing_up_rolls_back_everything(tmp_path):
+    spec = random_spec()
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 'fake python: no application today' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    try:
+        out = sh("up", *spec_args(spec), env=dict(os.environ, TCPLAB_PYTHON=str(fake)))
+        assert out.returncode == 3
+        assert "did not start" in out.stderr and "removing what it made" in out.stderr
+        assert not ns_exists(spec.crafting) and not ns_exists(spec.kernel)
+        assert not (LABS_DIR / spec.crafting).exists()
+    finally:
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_up_refuses_a_namespace_it_did_not_create_and_creates_nothing():
+    spec = random_spec()
+    subprocess.run(["ip", "netns", "add", spec.kernel], check=True)
+    try:
+        out = sh("up", *spec_args(spec))
+        assert out.returncode == 3
+        assert len(out.stderr.splitlines()) == 1 and "not created by tcplab" in out.stderr
+        assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
+    finally:
+        subprocess.run(["ip", "netns", "del", spec.kernel], check=False)
+        cleanup(spec)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["frob"],
+        ["up", "down"],
+        ["up", "--port"],
+        ["up", "--port", "0"],
+        ["up", "--port", "x"],
+        ["up", "--port", "65536"],
+        ["up", "--subnet", "10.0.0.0/31"],
+        ["up", "--subnet", "10.0.0/24"],
+        ["up", "--crafting", "a", "--kernel", "a"],
+        ["up", "--crafting", "bad/name"],
+        ["status", "--bogus"],
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args):
+    out = sh(*args)
+    assert out.returncode == 2
+    assert out.stdout == "" and len(out.stderr.splitlines()) == 1
+    assert out.stderr.startswith("netns_setup.sh: error: ")
+
+
+@pytest.mark.parametrize("command", ["up", "down", "status"])
+def test_refuses_non_root_with_exit_3(command):
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop root")
+    # a copy that user nobody can read, wherever the checkout is
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o755)
+        script = Path(tmp) / "netns_setup.sh"
+        shutil.copy(SCRIPT, script)
+        script.chmod(0o755)
+        cmd = ["bash", str(script), command]
+        if os.geteuid() == 0:
+            cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd="/")
+    assert out.returncode == 3
+    assert out.stderr.splitlines() == [
+        f"netns_setup.sh: error: {command} needs root; run it with sudo: sudo {script} {command}"
+    ]
+
+
+def test_script_is_shellcheck_clean():
+    if shutil.which("shellcheck") is None:
+        if IN_CI:
+            pytest.fail("CI=true but shellcheck is not installed")
+        pytest.skip("shellcheck is not installed")
+    out = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stdout + out.stderr
