@@ -42,9 +42,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason=problem))
 
 
+CREATED: set[str] = set()  # every name this run handed out: only these are checked at the end
+
+
 def unique_names() -> tuple[str, str]:
     tag = uuid.uuid4().hex[:8]
-    return f"{TEST_PREFIX}{tag}c", f"{TEST_PREFIX}{tag}k"
+    names = f"{TEST_PREFIX}{tag}c", f"{TEST_PREFIX}{tag}k"
+    CREATED.update(names)
+    return names
 
 
 def remove_lab(crafting: str, kernel: str) -> None:
@@ -92,17 +97,24 @@ def run_cli(
     )
 
 
+def _app_processes() -> list[str]:
+    out = subprocess.run(["pgrep", "-af", "tcplab.app.server"], capture_output=True, text=True)
+    return out.stdout.splitlines()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _netns_problem() is not None:
         return
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    left = [line.split()[0] for line in out.splitlines() if line.startswith(TEST_PREFIX)]
+    left = [line.split()[0] for line in out.splitlines() if line.split()[0] in CREATED]
     labs = Path("/run/tcplab/labs")
     if labs.is_dir():
-        left += [f"record {p.name}" for p in labs.iterdir() if p.name.startswith(TEST_PREFIX)]
+        left += [f"record {p.name}" for p in labs.iterdir() if p.name in CREATED]
+    gone = [p for p in _app_processes() if any(name in p for name in CREATED)]
+    left += [f"process {p}" for p in gone]
     if left:
         for name in left:
-            if not name.startswith("record "):
+            if name in CREATED:
                 subprocess.run(["ip", "netns", "del", name], check=False)
         print(f"\nLEFTOVER test namespaces removed after the run: {left}", file=sys.stderr)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

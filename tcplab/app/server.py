@@ -270,26 +270,37 @@ def serve(control: str, listen_port: int, ready_fd: int | None) -> None:
     srv.listen(8)
     srv.setblocking(False)
     app.sel.register(srv, selectors.EVENT_READ, "control")
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
     buffers: dict[socket.socket, bytes] = {}
-    while not stop:
-        for key, _ in app.sel.select(0.5):
-            if key.data == "control":
-                conn, _ = srv.accept()
-                conn.setblocking(False)
-                buffers[conn] = b""
-                app.sel.register(conn, selectors.EVENT_READ, "client")
-            elif key.data == "client":
-                _serve_client(app, key.fileobj, buffers)  # type: ignore[arg-type]
-            else:
-                app._drain_accepts(key.data)
-    with contextlib.suppress(OSError):
-        os.unlink(control)
+    try:
+        while True:
+            for key, _ in app.sel.select():
+                if key.data == "control":
+                    conn, _ = srv.accept()
+                    conn.setblocking(False)
+                    buffers[conn] = b""
+                    app.sel.register(conn, selectors.EVENT_READ, "client")
+                elif key.data == "client":
+                    _serve_client(app, key.fileobj, buffers)  # type: ignore[arg-type]
+                else:
+                    app._drain_accepts(key.data)
+    except _Stop:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(control)
+
+
+class _Stop(Exception):
+    """Raised by the SIGTERM/SIGINT handler, so a blocking select() ends at once."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stop
 
 
 def _serve_client(app: App, conn: socket.socket, buffers: dict[socket.socket, bytes]) -> None:

@@ -10,6 +10,7 @@ exchange ever delays or clutters an exercise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -34,13 +35,6 @@ from tcplab.netns.record import (
     LabSpec,
     find_record,
     record_using,
-)
-
-OFFLOADS_OFF = (
-    "tx-checksumming",
-    "tcp-segmentation-offload",
-    "generic-segmentation-offload",
-    "generic-receive-offload",
 )
 
 
@@ -147,15 +141,27 @@ def _build_link(spec: LabSpec) -> None:
         raise _netlink_error("building the lab link", exc) from exc
 
 
+def _offload_off(name: str) -> bool:
+    return name.startswith(("tx-checksum", "tx-tcp")) or name in (
+        "tx-generic-segmentation",
+        "rx-gro",
+        "rx-gro-list",
+        "rx-lro",
+    )
+
+
 def _tune_namespace(ns: str) -> None:
     """Offloads off, so captures show real segments with real checksums; no IPv6 chatter."""
-    from pyroute2.ethtool.ioctl import IoctlEthtool
+    from pyroute2.ethtool import Ethtool
 
     with inside(ns):
-        eth = IoctlEthtool(IFNAME)
+        eth = Ethtool()
         try:
-            for flag in OFFLOADS_OFF:
-                eth.set_offload_flag(flag, 0)
+            features = eth.get_features(IFNAME)
+            for name, feature in features.features.items():
+                if _offload_off(name):
+                    feature.enable = False
+            eth.set_features(IFNAME, features)
         finally:
             eth.close()
         Path(f"/proc/sys/net/ipv6/conf/{IFNAME}/disable_ipv6").write_text("1")
@@ -163,11 +169,15 @@ def _tune_namespace(ns: str) -> None:
 
 # -- the application -----------------------------------------------------------------------------
 def _start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks, or None if it is gone (or a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
 
 
 def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
@@ -228,17 +238,26 @@ def app_alive(app: AppRecord | None) -> bool:
     return app is not None and _start_ticks(app.pid) == app.start_ticks
 
 
+def _reap(pid: int) -> None:
+    """Collect the exit status if the application is this process's child (setup in-process)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
 def stop_app(app: AppRecord) -> None:
     if not app_alive(app):
         return
     os.kill(app.pid, signal.SIGTERM)
     deadline = time.monotonic() + 3
     while time.monotonic() < deadline:
+        _reap(app.pid)
         if not app_alive(app):
             return
-        time.sleep(0.01)
+        time.sleep(0.005)
     if app_alive(app):
         os.kill(app.pid, signal.SIGKILL)
+        time.sleep(0.01)
+        _reap(app.pid)
 
 
 # -- health, teardown ----------------------------------------------------------------------------
