@@ -1,3 +1,3 @@
-from tcplab.cli import main
+from tcplab.launch import main
 
 main()

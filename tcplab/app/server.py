@@ -272,6 +272,7 @@ def serve(control: str, listen_port: int, ready_fd: int | None) -> None:
     app.sel.register(srv, selectors.EVENT_READ, "control")
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # setup held them
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)

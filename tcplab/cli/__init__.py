@@ -162,6 +162,10 @@ _ClickUsageError: type[Exception] = next(
 )
 
 
+INTERRUPTED = 130
+INTERRUPTED_TEXT = "interrupted; what this command had made was removed"
+
+
 def _fail(message: str, hint: str, code: int) -> None:
     print(f"error: {message}", file=sys.stderr)
     if hint:
@@ -181,10 +185,10 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(exc, "ctx", None)
         sub = ctx.command_path if ctx else "tcplab"
         _fail(exc.format_message(), f"see '{sub} --help'", EXIT_USAGE)  # type: ignore[attr-defined]
-    except typer.Abort:
-        _fail("interrupted", "", 130)
-    except KeyboardInterrupt:
-        _fail("interrupted; everything this command made was removed", "", 130)
+    except (typer.Abort, KeyboardInterrupt):
+        _fail(INTERRUPTED_TEXT, "", INTERRUPTED)
     except BrokenPipeError:
         sys.exit(1)
+    if rv == INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130), after our rollback ran
+        _fail(INTERRUPTED_TEXT, "", INTERRUPTED)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,18 @@ from tcplab.netns.record import (
     find_record,
     record_using,
 )
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for a step that must finish once begun (e.g. create + record);
+    a signal that came meanwhile is delivered right after."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def require_root(what: str) -> None:
@@ -96,14 +109,15 @@ def _build(rec: LabRecord) -> None:
 
     spec = rec.spec
     for name in (spec.crafting, spec.kernel):
-        try:
-            netns.create(name)
-        except OSError as exc:
-            raise _netlink_error(f"creating namespace {name}", exc) from exc
-        inode = netns_inode(name)
-        assert inode is not None
-        rec.namespaces[name] = inode
-        rec.save()
+        with signals_held():  # created and recorded, or neither
+            try:
+                netns.create(name)
+            except OSError as exc:
+                raise _netlink_error(f"creating namespace {name}", exc) from exc
+            inode = netns_inode(name)
+            assert inode is not None
+            rec.namespaces[name] = inode
+            rec.save()
     _build_link(spec)
     for name in (spec.crafting, spec.kernel):
         _tune_namespace(name)
@@ -202,7 +216,7 @@ def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
         ),
     )
     try:
-        with open(rec.log_path, "ab") as log, inside(rec.spec.kernel):
+        with signals_held(), open(rec.log_path, "ab") as log, inside(rec.spec.kernel):
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -213,13 +227,15 @@ def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
                 cwd="/",
                 env=env,
             )
+            app = AppRecord(
+                pid=proc.pid,
+                start_ticks=_start_ticks(proc.pid) or 0,
+                control=str(rec.control_path),
+            )
+            rec.app = app
+            rec.save()
     finally:
         os.close(write_fd)
-    app = AppRecord(
-        pid=proc.pid, start_ticks=_start_ticks(proc.pid) or 0, control=str(rec.control_path)
-    )
-    rec.app = app
-    rec.save()
     try:
         ready, _, _ = select.select([read_fd], [], [], timeout)
         line = os.read(read_fd, 64) if ready else b""
@@ -283,6 +299,11 @@ def healthy(rec: LabRecord) -> bool:
 
 def teardown(rec: LabRecord) -> list[str]:
     """Remove what the record names, tolerating what is already gone. Returns what was removed."""
+    with signals_held():  # a second Ctrl-C must not cut a teardown (or a rollback) short
+        return _teardown(rec)
+
+
+def _teardown(rec: LabRecord) -> list[str]:
     from pyroute2 import netns
 
     removed = []
@@ -306,7 +327,7 @@ def _remove_dir(path: Path) -> None:
     for child in path.iterdir():
         child.unlink(missing_ok=True)
     path.rmdir()
-    if LABS_DIR.is_dir() and not any(LABS_DIR.iterdir()):
+    with contextlib.suppress(OSError):  # only if empty; another lab may be being set up right now
         LABS_DIR.rmdir()
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -201,3 +204,28 @@ def test_two_labs_live_side_by_side_with_the_same_addresses():
     finally:
         for c, k in (first, second):
             remove_lab(c, k)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("delay", [0.5, 0.7, 0.8, 0.9, 1.0, 1.2])
+def test_an_interrupted_setup_process_leaves_a_whole_lab_or_nothing(signum, delay):
+    crafting, kernel = unique_names()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tcplab", "setup", "--crafting", crafting, "--kernel", kernel],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(delay)
+        proc.send_signal(signum)
+        _out, err = proc.communicate(timeout=30)
+        assert "Traceback" not in err
+        if find_record(crafting) is not None:  # setup had finished when the signal came
+            assert run_cli("status", "--crafting", crafting).returncode == 0
+        else:  # 130 from tcplab's rollback; killed outright only while Python starts or exits
+            assert proc.returncode in (130, -signum), err
+            assert proc.returncode != 130 or "interrupted" in err
+            assert not ns_exists(crafting) and not ns_exists(kernel)
+    finally:
+        remove_lab(crafting, kernel)

@@ -1,0 +1,20 @@
+"""The `tcplab` entry point: Ctrl-C or SIGTERM while the program is still loading ends it quietly
+(nothing has been created yet); after that, tcplab.cli.main turns them into a rollback."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        from tcplab.cli import main as cli_main
+    except KeyboardInterrupt:
+        sys.exit(130)
+    cli_main()
