@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install tcplab on Debian/Ubuntu, as root:
-#   sudo ./install.sh          Debian packages + tcplab in its own virtual environment, `tcplab` on PATH
-#   sudo ./install.sh --test   the same, plus the test dependencies; then lint and run the whole suite
+#   ./install.sh          Debian packages + tcplab in its own virtual environment, `tcplab` on PATH
+#   ./install.sh --test   the same (editable), plus the test dependencies; then lint and run all tests
 # TCPLAB_VENV chooses the virtual environment (default /opt/tcplab/venv).
 set -euo pipefail
 
@@ -34,13 +34,17 @@ if [ ! -x "$venv/bin/python" ]; then
   echo "creating the virtual environment $venv"
   python3 -m venv "$venv"
 fi
-extra=""
-[ "$mode" = --test ] && extra="[test]"
-echo "installing tcplab$extra into $venv"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$here$extra"
+pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+"${pip[@]}" --upgrade pip
+if [ "$mode" = --test ]; then
+  echo "installing tcplab from $here (editable) with its test dependencies into $venv"
+  "${pip[@]}" -e "${here}[test]"
+else
+  echo "installing tcplab from $here into $venv"
+  "${pip[@]}" "$here"
+fi
 ln -sf "$venv/bin/tcplab" /usr/local/bin/tcplab
-echo "tcplab $("$venv/bin/tcplab" --version | cut -d' ' -f2) is installed: $(command -v tcplab)"
+echo "tcplab $("$venv/bin/tcplab" --version | cut -d' ' -f2) is installed: /usr/local/bin/tcplab"
 
 if [ "$mode" = --test ]; then
   cd "$here"

@@ -35,7 +35,7 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
         )
     else:
         typer.echo(f"lab already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
-    typer.echo(f"next: sudo tcplab handshake --target {s.kernel}:{s.port}")
+    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
 
 
 def teardown(crafting: str, all_labs: bool) -> None:
