@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from tcplab.model.notation import SegmentPattern
 from tcplab.model.segment import Segment, flag_names
 from tcplab.model.seqnum import seq_add, seq_in_window
 from tcplab.model.state import State
@@ -88,6 +89,12 @@ class Expectation:
     ack: int | None = None
     linux_note: str = ""
     predicted: bool = True
+
+    def pattern(self) -> SegmentPattern | None:
+        """The expected segment as a pattern with absolute numbers (None: silence or no prediction)."""
+        if not self.predicted or self.silence or self.flags is None:
+            return None
+        return SegmentPattern(self.flags, seq=self.seq, ack=self.ack)
 
     def describe(self) -> str:
         if not self.predicted:
