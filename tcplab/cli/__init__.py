@@ -156,6 +156,32 @@ def send(
     probecmd.send(target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap)
 
 
+@app.command()
+def run(
+    scenarios: Annotated[
+        list[str], typer.Argument(help="Scenario files (.toml) or folders holding them.")
+    ],
+    json_out: Json = False,
+    pcap: Annotated[
+        str | None, typer.Option("--pcap", help="Write each scenario's capture into this folder.")
+    ] = None,
+    junit: Annotated[str | None, typer.Option("--junit", help="Write a JUnit XML report.")] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Scenarios run at once.", min=1, max=16)
+    ] = 1,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Leave out scenarios with long timers.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
+    ] = False,
+) -> None:
+    """Run scenarios, each in its own fresh lab, and list every way the kernel differed."""
+    from tcplab.cli import runcmd
+
+    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose)
+
+
 # typer vendors click in newer releases; find its UsageError through a class it exports
 _ClickUsageError: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"

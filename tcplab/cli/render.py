@@ -21,7 +21,7 @@ def _side_name(report: Report, side: str) -> str:
     return (report.crafting if side == "crafting" else report.kernel).split()[0]
 
 
-def ladder(report: Report) -> None:
+def ladder(report: Report, only_failed: bool = False) -> None:
     console.print(
         f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
         f"[bold]{report.kernel}[/] (Linux {report.kernel_release})"
@@ -49,23 +49,31 @@ def ladder(report: Report) -> None:
             console.print(
                 f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]"
             )
+        elif row.kind == "expect":
+            mark = OK if row.ok else BAD
+            console.print(
+                f"               [bold]{escape(row.text)}[/] expected {escape(row.expected)}"
+            )
+            pad = " " * len(row.text)
+            console.print(f"               {pad} observed {escape(row.observed)} {mark}")
         else:
             console.print(f"               [dim]{escape(row.text)}[/]")
     console.print()
-    checks(report.checks)
+    checks(report.checks, only_failed=only_failed)
     if report.timing:
         parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
         console.print(f"[dim]timing: {', '.join(parts)}[/]")
 
 
-def checks(items: list[Check]) -> None:
-    for i, c in enumerate(items):
+def checks(items: list[Check], only_failed: bool = False) -> None:
+    shown = [c for c in items if not c.ok] if only_failed else items
+    for i, c in enumerate(shown):
         mark = OK if c.ok else BAD
         line = f" {mark} {escape(c.name)}"
         if not c.ok:
             line += f": expected {escape(c.expected)}, got {escape(c.observed)}"
         console.print(line)
-        last = i + 1 == len(items) or items[i + 1].why != c.why
+        last = i + 1 == len(shown) or shown[i + 1].why != c.why
         if not last:
             continue  # the explanation shared with the next check is printed once, after it
         console.print(

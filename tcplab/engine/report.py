@@ -24,11 +24,14 @@ class StateChange:
 
 @dataclass(frozen=True)
 class Row:
-    kind: str  # "segment", "state" or "note"
+    kind: str  # "segment", "state", "note" or "expect" (a scenario step: expected vs observed)
     time: float | None
     seen: Seen | None = None
     change: StateChange | None = None
     text: str = ""
+    expected: str = ""
+    observed: str = ""
+    ok: bool | None = None
 
 
 @dataclass
@@ -65,6 +68,11 @@ class Report:
 
     def note(self, text: str) -> None:
         self.rows.append(Row("note", None, text=text))
+
+    def expect(self, text: str, expected: str, observed: str, ok: bool) -> None:
+        self.rows.append(
+            Row("expect", None, text=text, expected=expected, observed=observed, ok=ok)
+        )
 
     def rel_time(self, t: float | None) -> float | None:
         if t is None or self._t0 is None:
@@ -114,6 +122,16 @@ class Report:
                         "note": c.note,
                         "from": c.before.value if c.before else "no socket",
                         "to": c.after.value if c.after else "no socket",
+                    }
+                )
+            elif row.kind == "expect":
+                ladder.append(
+                    {
+                        "kind": "expect",
+                        "step": row.text,
+                        "expected": row.expected,
+                        "observed": row.observed,
+                        "ok": row.ok,
                     }
                 )
             else:

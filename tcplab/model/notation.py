@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tcplab.model.segment import Option, normalize_flags, parse_options, tcpdump_flags
+from tcplab.model.segment import Option, Segment, normalize_flags, parse_options, tcpdump_flags
 
 WILD = "*"
 _SEQ_RE = re.compile(r"^(\*|\d+)(?::(\*|\d+)\((\*|\d+)\))?$")
@@ -218,3 +218,26 @@ def _keyword_fields(tokens: list[str], wild_ok: bool) -> dict[str, int | None]:
         fields[key] = _number(tokens[i + 1], key, wild_ok, limits[key])
         i += 2
     return fields
+
+
+def format_segment(seg: Segment, seq_base: int | None, ack_base: int | None) -> str:
+    """An observed segment in the same notation, numbers relative to the bases (when known)."""
+
+    def rel(value: int, base: int | None) -> int:
+        return value if base is None else (value - base) % (1 << 32)
+
+    seq = rel(seg.seq, seq_base)
+    parts = [tcpdump_flags(seg.flags), f"{seq}:{seq + len(seg.payload)}({len(seg.payload)})"]
+    if "A" in seg.flags:
+        parts.append(f"ack {rel(seg.ack, ack_base)}")
+    parts.append(f"win {seg.window}")
+    if "U" in seg.flags:
+        parts.append(f"urg {seg.urgptr}")
+    if seg.options:
+        parts.append("<" + ",".join(o.notation() for o in seg.options) + ">")
+    return " ".join(parts)
+
+
+def to_options(patterns: tuple[OptionPattern, ...]) -> tuple[Option, ...]:
+    """Concrete options from a pattern without wildcards (for a segment to send)."""
+    return parse_options(",".join(p.notation() for p in patterns))

@@ -35,6 +35,7 @@ class LabSpec:
     kernel: str = "ns2"
     subnet: str = "10.77.0.0/24"
     port: int = 7788
+    listen: bool = True  # the application listens on `port` from the start (scenario labs: no)
 
     def validate(self) -> LabSpec:
         for role, name in (("crafting", self.crafting), ("kernel", self.kernel)):

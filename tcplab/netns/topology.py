@@ -204,7 +204,7 @@ def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
         "--control",
         str(rec.control_path),
         "--listen",
-        str(rec.spec.port),
+        str(rec.spec.port if rec.spec.listen else 0),
         "--ready-fd",
         str(write_fd),
     ]

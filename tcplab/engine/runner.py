@@ -1,0 +1,419 @@
+"""Running a scenario on a fresh lab: each step, the kernel observed independently, every mismatch kept.
+
+Theory of operation: the runner plays the crafting host for one or more connections ("conns"), each with
+its own port and ISN; seq/ack in the scenario are relative to the ISNs, the kernel's learned from its
+first SYN. Before each crafted segment it reads the kernel's socket for that connection, so the model
+(tcplab.model.rules) can say what TCP predicts and why; an expectation that fails is reported with that
+rule. Nothing stops at the first mismatch: every step runs and every difference is listed.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from tcplab.app.client import AppError
+from tcplab.engine.check import Check, fact, match_pattern
+from tcplab.engine.report import Report
+from tcplab.engine.scenario import Scenario, Step
+from tcplab.engine.session import Seen, Session
+from tcplab.errors import DefinitionError
+from tcplab.model.notation import format_segment, to_options
+from tcplab.model.rules import Context, Expectation, expect_answer
+from tcplab.model.segment import Segment
+from tcplab.model.seqnum import seq_add, seq_gt
+from tcplab.model.state import State
+from tcplab.netns import sysctl
+from tcplab.netns.diag import SocketRow
+from tcplab.netns.record import LabSpec
+from tcplab.netns.topology import setup, teardown
+
+DEFAULT_WITHIN = 1.0
+STATE_WITHIN = 0.5
+
+
+@dataclass
+class Conn:
+    name: str
+    sport: int  # the crafting host's port
+    kport: int  # the kernel host's port
+    iss: int
+    irs: int | None = None
+    app_id: int | None = None
+    last_time: float | None = None
+    snd_nxt: int = 0  # ours
+    k_snd_nxt: int | None = None  # the kernel's, as far as seen
+    k_rcv_nxt: int | None = None
+    predicted: Expectation | None = None  # the model's answer to our last segment
+
+    def match(self, seg: Segment) -> bool:
+        return seg.sport == self.kport and seg.dport == self.sport
+
+
+@dataclass
+class Result:
+    scenario: Scenario
+    report: Report
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+
+def lab_for(scenario: Scenario) -> LabSpec:
+    tag = uuid.uuid4().hex[:8]
+    return LabSpec(crafting=f"tlr{tag}c", kernel=f"tlr{tag}k", port=scenario.port, listen=False)
+
+
+def run_scenario(scenario: Scenario, pcap: str | None = None) -> Result:
+    """Build a fresh lab, run the scenario on it, remove the lab (whatever happens)."""
+    spec = lab_for(scenario)
+    rec = None
+    try:
+        rec, _ = setup(spec)
+        if scenario.sysctl:
+            sysctl.apply(spec.kernel, scenario.sysctl)
+        with Session(spec) as session:
+            runner = Runner(scenario, spec, session)
+            try:
+                runner.run()
+            finally:
+                if pcap:
+                    session.write_pcap(pcap)
+            values = sysctl.read(spec.kernel, sorted(scenario.sysctl)) if scenario.sysctl else {}
+            return Result(scenario, runner.report, values)
+    finally:
+        if rec is not None:
+            teardown(rec)
+
+
+class Runner:
+    def __init__(self, scenario: Scenario, spec: LabSpec, session: Session) -> None:
+        self.scenario = scenario
+        self.spec = spec
+        self.s = session
+        self.conns: dict[str, Conn] = {}
+        self.listener: int | None = None
+        self.report = Report(
+            f"run {scenario.name}",
+            f"{spec.crafting} {spec.crafting_addr}",
+            f"{spec.kernel} {spec.kernel_addr}",
+        )
+        if scenario.linux:
+            self.report.note(f"Linux and the RFC: {scenario.linux}")
+
+    # -- driving -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        for step in self.scenario.steps:
+            getattr(self, f"_{step.kind}")(step)
+            self.report.sync(self.s)
+        if not self.scenario.ignore_extra:
+            self._extra()
+        self.report.sync(self.s)
+
+    def conn(self, name: str) -> Conn:
+        if name not in self.conns:
+            index = len(self.conns)
+            iss = self.scenario.iss if self.scenario.iss is not None else random.randrange(1 << 32)
+            self.conns[name] = Conn(
+                name, self.scenario.crafting_port + index, self.scenario.port, iss, snd_nxt=iss
+            )
+        return self.conns[name]
+
+    def _check(self, checks: list[Check]) -> None:
+        self.report.checks += checks
+
+    # -- the application ---------------------------------------------------------------------------
+    def _app(self, step: Step) -> None:
+        conn = self.conn(step.conn)
+        try:
+            detail = self._app_call(step, conn)
+        except AppError as exc:
+            self.report.note(f"line {step.line}: app {step.call} failed: {exc}")
+            self._check(
+                [
+                    fact(
+                        f"line {step.line}: app {step.call} succeeds",
+                        False,
+                        "success",
+                        str(exc),
+                        step.why or "the application's call failed",
+                        step.rfc,
+                    )
+                ]
+            )
+            return
+        self.report.note(f"app {step.call}{detail}")
+
+    def _app_call(self, step: Step, conn: Conn) -> str:
+        app, a = self.s.app, step.args
+        if step.call == "listen":
+            port = int(a.get("port", self.scenario.port))
+            self.listener = app.call("listen", port=port, backlog=int(a.get("backlog", 128)))["id"]
+            return f"(port {port}, backlog {a.get('backlog', 128)})"
+        if step.call == "accept":
+            if self.listener is None:
+                raise DefinitionError(
+                    f"{self.scenario.path}:{step.line}: accept before listen",
+                    'add an app = "listen" step first',
+                )
+            got = app.call("accept", id=self.listener, timeout=float(a.get("timeout", 1.0)))
+            conn.app_id = got["id"]
+            return f" -> connection from port {got['peer'][1]}"
+        if step.call == "connect":
+            got = app.call("connect", addr=self.spec.crafting_addr, port=conn.sport)
+            conn.app_id, conn.kport = got["id"], got["local"][1]
+            return f"({self.spec.crafting_addr}:{conn.sport}) from port {conn.kport}"
+        return self._app_conn_call(step, conn)
+
+    def _app_conn_call(self, step: Step, conn: Conn) -> str:
+        app, a = self.s.app, step.args
+        target = self.listener if a.get("target") == "listener" else conn.app_id
+        if target is None:
+            raise DefinitionError(
+                f"{self.scenario.path}:{step.line}: app {step.call} on "
+                f"{step.conn!r}, which the application has no socket for",
+                "accept or connect that conn first",
+            )
+        if step.call == "send":
+            sent = app.call("send", id=target, data=str(a.get("data", "")))["sent"]
+            return f"({sent} bytes)"
+        if step.call == "recv":
+            got = app.call(
+                "recv",
+                id=target,
+                max=int(a.get("bytes", 65536)),
+                timeout=float(a.get("timeout", 1.0)),
+            )
+            import base64
+
+            data = base64.b64decode(got["data"])
+            return f" -> {data!r}" + (" (end of stream)" if got["eof"] else "")
+        if step.call == "shutdown":
+            app.call("shutdown", id=target, how=str(a.get("how", "wr")))
+            return f"({a.get('how', 'wr')})"
+        if step.call == "setsockopt":
+            app.call("setsockopt", id=target, name=str(a["name"]), value=a["value"])
+            return f"({a['name']} = {a['value']})"
+        app.call(step.call, id=target)  # close, abort
+        return ""
+
+    # -- segments ----------------------------------------------------------------------------------
+    def _send(self, step: Step) -> None:
+        conn = self.conn(step.conn)
+        pat = step.pattern
+        assert pat is not None and pat.seq is not None
+        ack = 0
+        if "A" in pat.flags:
+            assert pat.ack is not None
+            ack = seq_add(conn.irs or 0, pat.ack)  # absolute while the kernel's ISN is unknown
+        seg = Segment(
+            conn.sport,
+            conn.kport,
+            pat.flags,
+            seq=seq_add(conn.iss, pat.seq),
+            ack=ack,
+            window=64240 if pat.window is None else pat.window,
+            options=to_options(pat.options or ()),
+            payload=step.data,
+            urgptr=pat.urgptr or 0,
+        )
+        conn.predicted = expect_answer(self._context(conn), seg)
+        self.s.send(seg)
+        if seq_gt(seg.end_seq, conn.snd_nxt) or conn.snd_nxt == conn.iss:
+            conn.snd_nxt = seg.end_seq
+
+    def _context(self, conn: Conn) -> Context:
+        row = self.s.connection(conn.sport, conn.kport) if conn.kport else None
+        if row is not None:
+            state: State | None = row.state
+        elif self.s.listener(conn.kport) is not None:
+            state = State.LISTEN
+        else:
+            state = None
+        return Context(state, snd_nxt=conn.k_snd_nxt, rcv_nxt=conn.k_rcv_nxt, rcv_wnd=65535)
+
+    def _expect(self, step: Step) -> None:
+        conn = self.conn(step.conn)
+        pat = step.pattern
+        assert pat is not None
+        within = step.within or (step.delay[1] + 0.5 if step.delay else DEFAULT_WITHIN)
+        seen = self.s.next_from_kernel(within, conn.match)
+        self.report.sync(self.s)
+        why, source, note = self._explanation(step, conn)
+        what = f"the kernel's segment (line {step.line})"
+        if seen is None:
+            self.report.expect(f"line {step.line}", pat.text, f"nothing within {within:g} s", False)
+            self._check(
+                [Check(what, False, pat.text, f"no segment within {within:g} s", why, source, note)]
+            )
+            return
+        self._learn(conn, seen)
+        checks = match_pattern(
+            pat, seen.segment, what, why, source, note, seq_base=conn.irs or 0, ack_base=conn.iss
+        )
+        if step.delay is not None and conn.last_time is not None:
+            gap = seen.time - conn.last_time
+            lo, hi = step.delay
+            checks.append(
+                fact(
+                    f"{what} comes {lo:g}-{hi:g} s after the previous one",
+                    lo <= gap <= hi,
+                    f"{lo:g}-{hi:g} s",
+                    f"{gap:.3f} s",
+                    why,
+                    source,
+                )
+            )
+        conn.last_time = seen.time
+        observed = format_segment(seen.segment, conn.irs, conn.iss)
+        self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
+        self._check(checks)
+
+    def _explanation(self, step: Step, conn: Conn) -> tuple[str, str, str]:
+        """The scenario's own words first; else the model's rule for our last segment."""
+        pred = conn.predicted
+        if step.why:
+            return step.why, step.rfc, step.linux
+        if (
+            pred is not None
+            and pred.predicted
+            and step.pattern is not None
+            and (pred.flags == step.pattern.flags)
+        ):
+            return pred.why, step.rfc or pred.source, step.linux or pred.linux_note
+        return "the scenario expects this segment", step.rfc, step.linux
+
+    def _learn(self, conn: Conn, seen: Seen) -> None:
+        seg = seen.segment
+        if "S" in seg.flags and conn.irs is None:
+            conn.irs = seg.seq
+        if conn.k_snd_nxt is None or seq_gt(seg.end_seq, conn.k_snd_nxt):
+            conn.k_snd_nxt = seg.end_seq
+        if "A" in seg.flags:
+            conn.k_rcv_nxt = seg.ack
+
+    def _expect_silence(self, step: Step) -> None:
+        conn = self.conn(step.conn)
+        seen = self.s.next_from_kernel(step.seconds, conn.match)
+        self.report.sync(self.s)
+        why = step.why or (
+            conn.predicted.why
+            if conn.predicted and conn.predicted.silence
+            else "the scenario expects no segment here"
+        )
+        observed = "nothing" if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
+        if seen is not None:
+            self._learn(conn, seen)
+        self.report.expect(
+            f"line {step.line}", f"silence for {step.seconds:g} s", observed, seen is None
+        )
+        self._check(
+            [
+                fact(
+                    f"line {step.line}: no segment from the kernel for {step.seconds:g} s",
+                    seen is None,
+                    "nothing",
+                    observed,
+                    why,
+                    step.rfc,
+                    step.linux,
+                )
+            ]
+        )
+
+    # -- the kernel's socket -----------------------------------------------------------------------
+    def _expect_state(self, step: Step) -> None:
+        conn = self.conn(step.conn)
+        want = step.state
+        deadline = time.monotonic() + (step.within if step.within is not None else STATE_WITHIN)
+        while True:
+            row = self._row(conn, want)
+            got = "CLOSED" if row is None else row.state.value
+            if got == want or time.monotonic() >= deadline:
+                break
+            time.sleep(0.003)
+        shown = "CLOSED (no socket)" if row is None else f"{got} (ss: {row.ss_state})"
+        what = f"the kernel's socket (line {step.line})"
+        why = step.why or "the scenario expects this state"
+        checks = [fact(f"{what} is {want}", got == want, want, shown, why, step.rfc, step.linux)]
+        if row is not None:
+            checks += self._socket_details(step, row, what, why)
+        self.report.expect(f"line {step.line}", f"state {want}", shown, all(c.ok for c in checks))
+        self._check(checks)
+
+    def _row(self, conn: Conn, want: str | None) -> SocketRow | None:
+        if want == "LISTEN":
+            return self.s.listener(conn.kport)
+        return self.s.connection(conn.sport, conn.kport)
+
+    def _socket_details(self, step: Step, row: SocketRow, what: str, why: str) -> list[Check]:
+        out = []
+        if step.timer is not None:
+            out.append(
+                fact(
+                    f"{what} has the {step.timer} timer",
+                    row.timer == step.timer,
+                    step.timer,
+                    row.timer,
+                    why,
+                    step.rfc,
+                    step.linux,
+                )
+            )
+        if step.expires is not None:
+            lo, hi = step.expires
+            left = row.expires_ms / 1000
+            out.append(
+                fact(
+                    f"{what}'s timer has {lo:g}-{hi:g} s left",
+                    lo <= left <= hi,
+                    f"{lo:g}-{hi:g} s",
+                    f"{left:.3f} s",
+                    why,
+                    step.rfc,
+                    step.linux,
+                )
+            )
+        for name, want in (("rqueue", step.rqueue), ("wqueue", step.wqueue)):
+            if want is not None:
+                got = getattr(row, name)
+                out.append(
+                    fact(
+                        f"{what}'s {name} is {want}",
+                        got == want,
+                        want,
+                        got,
+                        why,
+                        step.rfc,
+                        step.linux,
+                    )
+                )
+        return out
+
+    def _sleep(self, step: Step) -> None:
+        time.sleep(step.seconds)
+
+    def _extra(self) -> None:
+        """Segments the kernel sent on a scenario's connection that no step expected."""
+        for seen in self.s.drain(0.05):
+            conn = next((c for c in self.conns.values() if c.match(seen.segment)), None)
+            if conn is None:
+                continue
+            shown = format_segment(seen.segment, conn.irs, conn.iss)
+            self._check(
+                [
+                    fact(
+                        "the kernel sends nothing no step expected",
+                        False,
+                        "nothing",
+                        f"{shown} (conn {conn.name})",
+                        "every segment the kernel sends "
+                        "must be expected by a step; add an expect step, or "
+                        "ignore_extra = true",
+                    )
+                ]
+            )

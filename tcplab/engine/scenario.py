@@ -1,0 +1,411 @@
+"""Scenario files: TOML read with the standard library, checked completely before anything runs.
+
+The grammar is documented in scenarios/README.md. Every error names the file, the line and the fix, and
+is a DefinitionError (exit 2).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tcplab.errors import DefinitionError
+from tcplab.model.notation import SegmentPattern, parse_pattern
+from tcplab.model.state import State
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ACTIONS = ("app", "send", "expect", "expect_silence", "expect_state", "sleep")
+APP_CALLS = {
+    "listen": {"port", "backlog"},
+    "accept": {"timeout"},
+    "connect": set(),
+    "send": {"data"},
+    "recv": {"bytes", "timeout"},
+    "shutdown": {"how"},
+    "close": {"target"},
+    "abort": set(),
+    "setsockopt": {"name", "value", "target"},
+}
+COMMON = {"conn", "why", "rfc", "linux", "repeat"}
+KEYS = {
+    "app": COMMON | set().union(*APP_CALLS.values()),
+    "send": COMMON | {"data"},
+    "expect": COMMON | {"within", "delay"},
+    "expect_silence": COMMON,
+    "expect_state": COMMON | {"within", "timer", "expires", "rqueue", "wqueue"},
+    "sleep": COMMON,
+}
+SCENARIO_KEYS = {
+    "title",
+    "description",
+    "port",
+    "crafting_port",
+    "iss",
+    "long",
+    "linux",
+    "sysctl",
+    "mutant_of",
+    "fails_with",
+    "ignore_extra",
+}
+TIMERS = {"off", "on", "keepalive", "timewait", "persist"}
+_SYSCTL_RE = re.compile(r"^net\.(ipv4|core|ipv6)\.[a-z0-9_.]+$")
+_STEP_RE = re.compile(r"^\s*\[\[\s*step\s*\]\]")
+
+
+@dataclass(frozen=True)
+class Step:
+    kind: str
+    line: int
+    conn: str = "main"
+    call: str = ""  # app
+    args: dict[str, Any] = field(default_factory=dict)  # app
+    pattern: SegmentPattern | None = None  # send, expect
+    data: bytes = b""  # send
+    within: float | None = None  # expect, expect_state
+    delay: tuple[float, float] | None = None  # expect
+    seconds: float = 0.0  # expect_silence, sleep
+    state: str | None = None  # expect_state: a State name or CLOSED
+    timer: str | None = None
+    expires: tuple[float, float] | None = None
+    rqueue: int | None = None
+    wqueue: int | None = None
+    why: str = ""
+    rfc: str = ""
+    linux: str = ""
+
+    def describe(self) -> str:
+        if self.kind == "app":
+            args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+            return f"app {self.call}({args})"
+        if self.kind in ("send", "expect") and self.pattern is not None:
+            return f"{self.kind} {self.pattern.text}"
+        if self.kind == "expect_state":
+            return f"expect_state {self.state}"
+        return f"{self.kind} {self.seconds:g} s"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path
+    title: str
+    description: str
+    steps: tuple[Step, ...]
+    port: int = 7788
+    crafting_port: int = 40000
+    iss: int | None = None
+    long: bool = False
+    linux: str = ""
+    sysctl: dict[str, str] = field(default_factory=dict)
+    mutant_of: str = ""
+    fails_with: str = ""
+    ignore_extra: bool = False
+
+
+class _Where:
+    """Finds line numbers in the raw text: tomllib gives none for values."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+        self.step_lines = [i + 1 for i, ln in enumerate(self.lines) if _STEP_RE.match(ln)]
+
+    def key(self, key: str, start: int = 1, end: int | None = None) -> int:
+        rx = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        stop = end or len(self.lines) + 1
+        for n in range(start, stop):
+            if rx.match(self.lines[n - 1]):
+                return n
+        return start
+
+    def step_span(self, index: int) -> tuple[int, int]:
+        start = self.step_lines[index] if index < len(self.step_lines) else 1
+        nxt = self.step_lines[index + 1] if index + 1 < len(self.step_lines) else None
+        return start, nxt or len(self.lines) + 1
+
+    def fail(self, line: int, message: str, hint: str) -> DefinitionError:
+        return DefinitionError(f"{self.path}:{line}: {message}", hint)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and check one scenario file; DefinitionError with file:line on anything wrong."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except FileNotFoundError:
+        raise DefinitionError(f"{p}: no such scenario file", "check the path") from None
+    except OSError as exc:
+        raise DefinitionError(f"{p}: cannot read it: {exc.strerror}", "check the path") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        line = m.group(1) if m else "?"
+        raise DefinitionError(
+            f"{p}:{line}: not valid TOML: {str(exc).split(' (at')[0]}",
+            "see scenarios/README.md for the format",
+        ) from None
+    where = _Where(p, text)
+    return _scenario(p, data, where)
+
+
+def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
+    unknown = set(data) - {"scenario", "step"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise where.fail(
+            where.key(key),
+            f"unknown top-level key {key!r}",
+            "a scenario has a [scenario] table and [[step]] tables",
+        )
+    head = data.get("scenario")
+    if not isinstance(head, dict) or "title" not in head:
+        raise where.fail(
+            1,
+            "no [scenario] table with a title",
+            'start the file with [scenario] and title = "..."',
+        )
+    for key in head:
+        if key not in SCENARIO_KEYS:
+            raise where.fail(
+                where.key(key),
+                f"unknown [scenario] key {key!r}",
+                f"known keys: {', '.join(sorted(SCENARIO_KEYS))}",
+            )
+    raw_steps = data.get("step")
+    if not isinstance(raw_steps, list) or not raw_steps:
+        raise where.fail(1, "no [[step]] tables", "add steps: [[step]] with send = ... etc.")
+    steps: list[Step] = []
+    for i, raw in enumerate(raw_steps):
+        steps.extend(_steps(raw, i, where))
+    sysctl = head.get("sysctl", {})
+    for key, value in sysctl.items():
+        if not _SYSCTL_RE.match(key) or not isinstance(value, (int, str)):
+            raise where.fail(
+                where.key(key),
+                f"bad sysctl {key!r} = {value!r}",
+                "use a per-namespace net.ipv4/net.core sysctl with an integer value",
+            )
+    return Scenario(
+        name=p.stem,
+        path=p,
+        title=str(head["title"]),
+        description=str(head.get("description", "")),
+        steps=tuple(steps),
+        port=_int(head, "port", 7788, where, 1, 65535),
+        crafting_port=_int(head, "crafting_port", 40000, where, 1, 65535),
+        iss=_int(head, "iss", None, where, 0, (1 << 32) - 1),
+        long=bool(head.get("long", False)),
+        linux=str(head.get("linux", "")),
+        sysctl={k: str(v) for k, v in sysctl.items()},
+        mutant_of=str(head.get("mutant_of", "")),
+        fails_with=str(head.get("fails_with", "")),
+        ignore_extra=bool(head.get("ignore_extra", False)),
+    )
+
+
+def _int(
+    table: dict[str, Any],
+    key: str,
+    default: int | None,
+    where: _Where,
+    lo: int,
+    hi: int,
+    start: int = 1,
+    end: int | None = None,
+) -> Any:
+    value = table.get(key, default)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise where.fail(
+            where.key(key, start, end),
+            f"{key} = {value!r} is not a number from {lo} to {hi}",
+            f"write e.g. {key} = {lo}",
+        )
+    return value
+
+
+def _seconds(raw: dict[str, Any], key: str, where: _Where, start: int, end: int) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600:
+        raise where.fail(
+            where.key(key, start, end),
+            f"{key} = {value!r} is not a number of seconds",
+            f"write e.g. {key} = 0.5",
+        )
+    return float(value)
+
+
+def _range(
+    raw: dict[str, Any], key: str, where: _Where, start: int, end: int
+) -> tuple[float, float] | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        or value[0] > value[1]
+    ):
+        raise where.fail(
+            where.key(key, start, end),
+            f"{key} = {value!r} is not a [min, max] range",
+            f"write e.g. {key} = [0.8, 1.5] (seconds)",
+        )
+    return float(value[0]), float(value[1])
+
+
+def _steps(raw: Any, index: int, where: _Where) -> list[Step]:
+    start, end = where.step_span(index)
+    if not isinstance(raw, dict):
+        raise where.fail(start, "a step must be a table", "write [[step]] and keys below it")
+    actions = [a for a in ACTIONS if a in raw]
+    if len(actions) != 1:
+        found = ", ".join(actions) or "none"
+        raise where.fail(
+            start,
+            f"a step needs exactly one action (found: {found})",
+            f"use one of: {', '.join(ACTIONS)}",
+        )
+    kind = actions[0]
+    for key in raw:
+        if key != kind and key not in KEYS[kind]:
+            raise where.fail(
+                where.key(key, start, end),
+                f"unknown key {key!r} in a {kind} step",
+                f"known keys: {', '.join(sorted(KEYS[kind]))}",
+            )
+    line = where.key(kind, start, end)
+    step = _step(kind, raw, line, where, start, end)
+    repeat = _int(raw, "repeat", 1, where, 1, 1000, start, end)
+    if repeat == 1:
+        return [step]
+    return [replace(step, conn=step.conn.replace("{i}", str(i))) for i in range(1, repeat + 1)]
+
+
+def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, end: int) -> Step:
+    conn = raw.get("conn", "main")
+    if not isinstance(conn, str) or not re.match(r"^[A-Za-z0-9_{}-]{1,32}$", conn):
+        raise where.fail(
+            where.key("conn", start, end),
+            f"bad conn name {conn!r}",
+            "use letters, digits, '_', '-' (and {i} with repeat)",
+        )
+    base: dict[str, Any] = {
+        "kind": kind,
+        "line": line,
+        "conn": conn,
+        "why": str(raw.get("why", "")),
+        "rfc": str(raw.get("rfc", "")),
+        "linux": str(raw.get("linux", "")),
+    }
+    if kind == "app":
+        return _app_step(raw, base, where, start, end)
+    if kind in ("send", "expect"):
+        text = raw[kind]
+        if not isinstance(text, str):
+            raise where.fail(line, f"{kind} must be a segment in quotes", 'e.g. send = "S 0:0(0)"')
+        try:
+            pattern = parse_pattern(text, wild_ok=kind == "expect")
+        except ValueError as exc:
+            raise where.fail(
+                line,
+                f"bad segment {text!r}: {exc}",
+                "see the segment notation in scenarios/README.md",
+            ) from None
+        data = raw.get("data", "")
+        payload = data.encode() if isinstance(data, str) else b""
+        if kind == "send":
+            assert pattern.length is not None
+            if payload and len(payload) != pattern.length:
+                raise where.fail(
+                    where.key("data", start, end),
+                    f"data has {len(payload)} bytes but the segment says ({pattern.length})",
+                    "make LEN in SEQ:END(LEN) the data's length",
+                )
+            payload = payload or b"x" * pattern.length
+        delay = _range(raw, "delay", where, start, end)
+        within = _seconds(raw, "within", where, start, end)
+        return Step(**base, pattern=pattern, data=payload, delay=delay, within=within)
+    if kind in ("expect_silence", "sleep"):
+        seconds = _seconds(raw, kind, where, start, end)
+        return Step(**base, seconds=seconds or 0.0)
+    return _state_step(raw, base, where, start, end)
+
+
+def _app_step(
+    raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
+) -> Step:
+    call = raw["app"]
+    if call not in APP_CALLS:
+        raise where.fail(
+            base["line"], f"unknown app call {call!r}", f"use one of: {', '.join(APP_CALLS)}"
+        )
+    args = {k: v for k, v in raw.items() if k in set().union(*APP_CALLS.values())}
+    for key in args:
+        if key not in APP_CALLS[call]:
+            raise where.fail(
+                where.key(key, start, end),
+                f"app {call} takes no {key!r}",
+                f"it takes: {', '.join(sorted(APP_CALLS[call])) or 'nothing'}",
+            )
+    if call == "shutdown" and args.get("how", "wr") not in ("rd", "wr", "rdwr"):
+        raise where.fail(
+            where.key("how", start, end),
+            f"shutdown how = {args['how']!r}",
+            'use how = "rd", "wr" or "rdwr"',
+        )
+    return Step(**base, call=call, args=args)
+
+
+def _state_step(
+    raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
+) -> Step:
+    name = raw["expect_state"]
+    line = base["line"]
+    try:
+        state = State.parse(str(name)).value
+    except ValueError as exc:
+        raise where.fail(line, str(exc), "CLOSED means: no socket for this connection") from None
+    timer = raw.get("timer")
+    if timer is not None and timer not in TIMERS:
+        raise where.fail(
+            where.key("timer", start, end),
+            f"unknown timer {timer!r}",
+            f"use one of: {', '.join(sorted(TIMERS))}",
+        )
+    return Step(
+        **base,
+        state=state,
+        timer=timer,
+        expires=_range(raw, "expires", where, start, end),
+        rqueue=_int(raw, "rqueue", None, where, 0, 1 << 30, start, end),
+        wqueue=_int(raw, "wqueue", None, where, 0, 1 << 30, start, end),
+        within=_seconds(raw, "within", where, start, end),
+    )
+
+
+def collect(paths: list[str]) -> list[Scenario]:
+    """Scenario files named, or *.toml in folders named (not recursing into mutants/)."""
+    files: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            files.extend(sorted(p.glob("*.toml")))
+        else:
+            files.append(p)
+    if not files:
+        raise DefinitionError("no scenario files found", "name .toml files or folders holding them")
+    return [load(f) for f in files]

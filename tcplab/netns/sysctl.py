@@ -1,0 +1,30 @@
+"""Per-namespace sysctls (net.*), read and written inside a lab namespace through /proc/sys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tcplab.errors import DefinitionError
+from tcplab.netns.enter import inside
+
+
+def _path(key: str) -> Path:
+    return Path("/proc/sys") / key.replace(".", "/")
+
+
+def apply(ns: str, values: dict[str, str]) -> None:
+    """Write each sysctl in namespace `ns`; DefinitionError for one this kernel does not have."""
+    with inside(ns):
+        for key, value in values.items():
+            path = _path(key)
+            if not path.exists():
+                raise DefinitionError(
+                    f"this kernel has no sysctl {key} in a network namespace",
+                    "remove it from the scenario, or use one `sysctl -a` lists",
+                )
+            path.write_text(f"{value}\n")
+
+
+def read(ns: str, keys: list[str]) -> dict[str, str]:
+    with inside(ns):
+        return {k: _path(k).read_text().strip() for k in keys if _path(k).exists()}
