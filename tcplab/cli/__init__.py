@@ -6,6 +6,7 @@ Exit codes: 0 the kernel behaved as expected; 1 it did not; 2 usage error; 3 env
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -167,8 +168,15 @@ def run(
     ] = None,
     junit: Annotated[str | None, typer.Option("--junit", help="Write a JUnit XML report.")] = None,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", help="Scenarios run at once.", min=1, max=16)
-    ] = 1,
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Scenarios run at once (default: one per CPU, up to 4).",
+            min=1,
+            max=16,
+        ),
+    ] = min(4, os.cpu_count() or 1),
     quick: Annotated[
         bool, typer.Option("--quick", help="Leave out scenarios with long timers.")
     ] = False,

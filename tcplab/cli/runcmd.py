@@ -49,20 +49,27 @@ def run(
 def _run_all(
     scenarios: list[Scenario], pcap: str | None, jobs: int, json_out: bool, verbose: bool
 ) -> list[Result]:
-    lock = threading.Lock()
+    """Run the scenarios, `jobs` at a time; results are shown in the order given. Ctrl-C stops
+    every runner between two steps; each removes its lab on the way out."""
+    stop = threading.Event()
 
     def one(sc: Scenario) -> Result:
         path = os.path.join(pcap, f"{sc.name}.pcap") if pcap else None
-        result = run_scenario(sc, path)
-        if not json_out:
-            with lock:
-                _show(result, verbose)
-        return result
+        return run_scenario(sc, path, stop)
 
-    if jobs == 1:
-        return [one(sc) for sc in scenarios]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        return list(pool.map(one, scenarios))
+    results: list[Result] = []
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        for result in pool.map(one, scenarios):
+            if not json_out:
+                _show(result, verbose)
+            results.append(result)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return results
 
 
 def _show(result: Result, verbose: bool) -> None:

@@ -10,6 +10,7 @@ rule. Nothing stops at the first mismatch: every step runs and every difference 
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -68,7 +69,13 @@ def lab_for(scenario: Scenario) -> LabSpec:
     return LabSpec(crafting=f"tlr{tag}c", kernel=f"tlr{tag}k", port=scenario.port, listen=False)
 
 
-def run_scenario(scenario: Scenario, pcap: str | None = None) -> Result:
+class Stopped(KeyboardInterrupt):
+    """The run was interrupted (Ctrl-C in another thread): stop between two steps."""
+
+
+def run_scenario(
+    scenario: Scenario, pcap: str | None = None, stop: threading.Event | None = None
+) -> Result:
     """Build a fresh lab, run the scenario on it, remove the lab (whatever happens)."""
     spec = lab_for(scenario)
     rec = None
@@ -77,7 +84,7 @@ def run_scenario(scenario: Scenario, pcap: str | None = None) -> Result:
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
         with Session(spec) as session:
-            runner = Runner(scenario, spec, session)
+            runner = Runner(scenario, spec, session, stop)
             try:
                 runner.run()
             finally:
@@ -91,7 +98,14 @@ def run_scenario(scenario: Scenario, pcap: str | None = None) -> Result:
 
 
 class Runner:
-    def __init__(self, scenario: Scenario, spec: LabSpec, session: Session) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        spec: LabSpec,
+        session: Session,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.stop = stop
         self.scenario = scenario
         self.spec = spec
         self.s = session
@@ -108,6 +122,8 @@ class Runner:
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> None:
         for step in self.scenario.steps:
+            if self.stop is not None and self.stop.is_set():
+                raise Stopped
             getattr(self, f"_{step.kind}")(step)
             self.report.sync(self.s)
         if not self.scenario.ignore_extra:
@@ -222,7 +238,7 @@ class Runner:
             urgptr=pat.urgptr or 0,
         )
         conn.predicted = expect_answer(self._context(conn), seg)
-        self.s.send(seg)
+        self.s.send(seg, echo=True)
         if seq_gt(seg.end_seq, conn.snd_nxt) or conn.snd_nxt == conn.iss:
             conn.snd_nxt = seg.end_seq
 
@@ -285,6 +301,9 @@ class Runner:
             and (pred.flags == step.pattern.flags)
         ):
             return pred.why, step.rfc or pred.source, step.linux or pred.linux_note
+        if pred is not None and pred.predicted:
+            why = f"tcplab's model predicts {pred.describe()} here ({pred.rule}): {pred.why}"
+            return why, step.rfc or pred.source, step.linux or pred.linux_note
         return "the scenario expects this segment", step.rfc, step.linux
 
     def _learn(self, conn: Conn, seen: Seen) -> None:

@@ -57,10 +57,22 @@ class Session:
             raise
 
     # -- sending and receiving -------------------------------------------------------------------
-    def send(self, seg: Segment) -> int:
-        """Send a crafted segment from the crafting host; returns perf_counter_ns at the send."""
+    def send(self, seg: Segment, echo: bool = False) -> int:
+        """Send a crafted segment from the crafting host; returns perf_counter_ns at the send.
+
+        With `echo`, wait (briefly) until the kernel host's capture has seen it, so the record
+        stays in order; kernel segments read meanwhile are kept for next_from_kernel."""
         self._ip_id = (self._ip_id + 1) & 0xFFFF
-        return self.sender.send(to_frame(seg, self.ends, self._ip_id))
+        sent = self.sender.send(to_frame(seg, self.ends, self._ip_id))
+        if echo:
+            deadline = time.monotonic() + 0.05
+            while (left := deadline - time.monotonic()) > 0:
+                got = self._read_one(left)
+                if got is None or (not got.from_kernel and got.segment == seg):
+                    break
+                if got.from_kernel:
+                    self._pending.append(got)
+        return sent
 
     def _read_one(self, timeout: float) -> Seen | None:
         frame = self.capture.read(timeout)

@@ -16,17 +16,21 @@ from tcplab.errors import EnvironmentProblem
 
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
-_libc: ctypes.CDLL | None = None
+_libc_handle: ctypes.CDLL | None = None
+
+
+def _libc() -> ctypes.CDLL:
+    global _libc_handle
+    if _libc_handle is None:
+        _libc_handle = ctypes.CDLL(None, use_errno=True)
+    return _libc_handle
 
 
 def _setns(fd: int) -> None:
     if hasattr(os, "setns"):  # Python 3.12+
         os.setns(fd, CLONE_NEWNET)
         return
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
+    if _libc().setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
 
@@ -77,3 +81,21 @@ def netns_inode(name: str) -> int | None:
         return os.stat(netns_path(name)).st_ino
     except OSError:
         return None
+
+
+def create_netns(name: str) -> None:
+    """Create a named namespace as `ip netns add` does, without forking (safe in threads):
+    unshare the calling thread's network namespace, bind it to /run/netns/NAME, return home."""
+    from pyroute2 import netns
+
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc().unshare(CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"unshare: {os.strerror(err)}")
+        try:
+            netns.attach(name, "thread-self")
+        finally:
+            _setns(home)
+    finally:
+        os.close(home)

@@ -25,7 +25,7 @@ from typing import Any
 from tcplab.app.client import AppClient
 from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
 from tcplab.netns import nft
-from tcplab.netns.enter import inside, netns_inode, netns_path
+from tcplab.netns.enter import create_netns, inside, netns_inode, netns_path
 from tcplab.netns.record import (
     CRAFTING_MAC,
     IFNAME,
@@ -105,13 +105,11 @@ def _check_names_free(spec: LabSpec) -> None:
 
 
 def _build(rec: LabRecord) -> None:
-    from pyroute2 import netns
-
     spec = rec.spec
     for name in (spec.crafting, spec.kernel):
         with signals_held():  # created and recorded, or neither
             try:
-                netns.create(name)
+                create_netns(name)
             except OSError as exc:
                 raise _netlink_error(f"creating namespace {name}", exc) from exc
             inode = netns_inode(name)
