@@ -43,6 +43,17 @@ SOCKOPT_NAMES = {
 }
 
 
+TCP_CLOSE = 7  # include/net/tcp_states.h
+
+
+def _tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of a TCP socket (first byte of struct tcp_info)."""
+    try:
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+    except OSError:
+        return TCP_CLOSE
+
+
 class CallError(Exception):
     """A call the application cannot make; sent back as {"ok": false, "error": ...}."""
 
@@ -213,7 +224,14 @@ class App:
         s.sock.setsockopt(level, opt, packed)
         return {}
 
+    def _prune(self) -> None:
+        """Forget connections the kernel has already closed (reset by the peer, say)."""
+        for s in list(self.socks.values()):
+            if s.kind == "connection" and _tcp_state(s.sock) == TCP_CLOSE:
+                self._close(s)
+
     def call_list(self) -> dict[str, Any]:
+        self._prune()
         return {"sockets": [self._describe(s) for s in self.socks.values()]}
 
     def call_accepted(self, port: int) -> dict[str, Any]:
@@ -221,6 +239,7 @@ class App:
         for s in list(self.socks.values()):
             if s.kind == "listener" and s.sock.getsockname()[1] == int(port):
                 self._drain_accepts(s)
+        self._prune()
         conns = [
             {"id": c.id, "peer": c.peer}
             for c in self.socks.values()
@@ -250,8 +269,8 @@ class App:
             return {"ok": True, **fn(**req)}
         except CallError as exc:
             return {"ok": False, "error": str(exc)}
-        except (ValueError, TypeError, KeyError, OSError) as exc:
-            return {"ok": False, "error": f"bad call: {exc}"}
+        except Exception as exc:  # one bad call must never stop the application
+            return {"ok": False, "error": f"bad call: {type(exc).__name__}: {exc}"}
 
 
 def serve(control: str, listen_port: int, ready_fd: int | None) -> None:

@@ -8,17 +8,10 @@ from typing import Any
 
 import typer
 
-from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
-from tcplab.netns import nft
+from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.enter import netns_inode
 from tcplab.netns.record import LabRecord, LabSpec, all_records, find_record, record_using
-from tcplab.netns.topology import (
-    app_alive,
-    healthy,
-    link_status,
-    namespace_ours,
-    require_root,
-)
+from tcplab.netns.topology import namespace_ours, problems, require_root
 
 
 def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
@@ -44,6 +37,12 @@ def teardown(crafting: str, all_labs: bool) -> None:
     require_root("teardown")
     records = list(all_records()) if all_labs else [r for r in [find_record(crafting)] if r]
     if not records:
+        other = None if all_labs else record_using(crafting)
+        if other is not None:
+            raise UsageError(
+                f"{crafting} is the kernel host of the lab of {other.spec.crafting}",
+                f"name the crafting host: tcplab teardown --crafting {other.spec.crafting}",
+            )
         which = "no tcplab lab" if all_labs else f"no tcplab lab with crafting host {crafting}"
         typer.echo(f"nothing to remove: {which}")
         return
@@ -57,52 +56,20 @@ def teardown(crafting: str, all_labs: bool) -> None:
 
 
 def status_of(rec: LabRecord) -> dict[str, Any]:
-    spec = rec.spec
-    problems: list[str] = []
-    namespaces = []
-    for name, role in ((spec.crafting, "crafting host"), (spec.kernel, "kernel host")):
-        present = netns_inode(name) is not None
-        ours = namespace_ours(rec, name)
-        link = link_status(name) if ours else {}
-        if not present:
-            problems.append(f"namespace {name} is missing")
-        elif not ours:
-            problems.append(f"namespace {name} was replaced by one tcplab did not create")
-        elif not link or link.get("state") != "up":
-            problems.append(f"the link in {name} is missing or down")
-        namespaces.append(
-            {"name": name, "role": role, "present": present, "ours": ours, "link": link}
-        )
-    rule = nft.read(spec) if namespace_ours(rec, spec.crafting) else None
-    if rule is None:
-        problems.append(f"the rule in {spec.crafting} is missing")
-    app: dict[str, Any] = {"alive": app_alive(rec.app), "pid": rec.app.pid if rec.app else None}
-    if app["alive"] and rec.app is not None:
-        from tcplab.app.client import AppClient
+    from tcplab.netns.diag import SocketTable
 
-        try:
-            with AppClient(rec.app.control, timeout=2) as cli:
-                app["sockets"] = cli.call("list")["sockets"]
-        except TcplabError:
-            app["alive"] = False
-    if not app["alive"]:
-        problems.append("the kernel-side application is not running")
+    details: dict[str, Any] = {}
+    found = problems(rec, details)
     sockets = None
-    if namespace_ours(rec, spec.kernel):
-        from tcplab.netns.diag import SocketTable
-
-        with SocketTable(spec.kernel) as table:
+    if namespace_ours(rec, rec.spec.kernel):
+        with SocketTable(rec.spec.kernel) as table:
             sockets = table.rows()
-    if not rec.complete:
-        problems.append("setup did not finish")
     return {
-        "spec": asdict(spec),
-        "healthy": not problems and healthy(rec),
-        "namespaces": namespaces,
-        "rule": rule,
-        "app": app,
+        "spec": asdict(rec.spec),
+        "healthy": not found,
+        **details,
         "sockets": sockets,
-        "problems": problems,
+        "problems": found,
     }
 
 

@@ -32,17 +32,31 @@ def _options_text(text: str) -> str:
 
 
 def _pcap_path(pcap: str | None) -> str | None:
+    """Refuse a pcap path that cannot be written before anything is sent."""
     if pcap is None:
         return None
-    parent = os.path.dirname(os.path.abspath(pcap))
-    if not os.path.isdir(parent):
-        raise UsageError(
-            f"cannot write {pcap}: folder {parent} does not exist",
-            "give a path in an existing folder",
-        )
     if os.path.isdir(pcap):
         raise UsageError(f"cannot write {pcap}: it is a folder", "give a file name, e.g. out.pcap")
+    existed = os.path.exists(pcap)
+    try:
+        with open(pcap, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {pcap}: {exc.strerror}", "give a path in a folder you can write to"
+        ) from None
+    if not existed:
+        os.unlink(pcap)
     return pcap
+
+
+def _fits(options: str, payload: bytes) -> None:
+    from tcplab.model.segment import check_fits, parse_options
+
+    try:
+        check_fits(parse_options(options), payload)
+    except ValueError as exc:
+        raise UsageError(str(exc), "use fewer options or less data") from None
 
 
 def handshake(
@@ -62,13 +76,16 @@ def handshake(
     payload = _payload(data)
     from tcplab.engine.handshake import DEFAULT_SYN_OPTIONS, HandshakeOptions, run_handshake
 
+    syn_options = _options_text(DEFAULT_SYN_OPTIONS if options is None else options)
+    _fits(syn_options, b"")
+    _fits("nop,nop,TS val 1 ecr 1", payload)
     opts = HandshakeOptions(
         sport=sport,
         isn=isn,
         data=payload,
         keep=keep,
         timeout=timeout,
-        options=_options_text(DEFAULT_SYN_OPTIONS if options is None else options),
+        options=options,
         pcap=_pcap_path(pcap),
     )
     require_root("handshake")
@@ -100,6 +117,7 @@ def send(
         raise UsageError(str(exc), "e.g. --flags S, --flags SA, --flags FA") from None
     from tcplab.engine.probe import Probe, run_send
 
+    _fits(_options_text(options), _payload(data))
     probe = Probe(
         flags=flags,
         sport=sport,

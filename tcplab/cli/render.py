@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +13,8 @@ from tcplab.engine.check import Check
 from tcplab.engine.report import Report
 from tcplab.netns.diag import SocketRow
 
-console = Console(highlight=False, soft_wrap=True)
+# piped output is not cut to 80 columns (tables would lose their addresses)
+console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
 
@@ -135,9 +137,11 @@ def lab_status(st: dict[str, Any]) -> None:
         line = f"  {ns['name']:<8} {ns['role']:<13} {where}"
         if link:
             routes = ", ".join(link["routes"]) or "none"
+            closed = not any(f"{ns['name']} has routes out" in p for p in st["problems"])
             line += (
                 f"  {link['ifname']} {link['state']} {link['mac']} "
-                f"{' '.join(link['addresses'])}  routes: {routes} (no route out)"
+                f"{' '.join(link['addresses'])}  routes: {routes}"
+                + (" (no route out)" if closed else " [red](a route out!)[/]")
             )
         console.print(line)
     rule = st.get("rule")

@@ -1,4 +1,9 @@
-"""One crafted segment and the kernel's answer, predicted by the model and explained (`tcplab send`)."""
+"""One crafted segment and the kernel's answer, predicted by the model and explained (`tcplab send`).
+
+For a connection left open by `tcplab handshake --keep`, tcplab remembers the ISNs and next sequence
+numbers, so the model can predict exact numbers (a challenge ACK's seq and ack, whether a RST is at
+rcv_nxt or merely in the window) and the ladder shows relative numbers.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from tcplab.engine.session import Session
 from tcplab.engine.target import Target
 from tcplab.model.rules import Context, Expectation, expect_answer
 from tcplab.model.segment import Segment, parse_options
+from tcplab.model.seqnum import seq_add, seq_gt
 from tcplab.model.state import State
+from tcplab.netns.record import load_connection, save_connection
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,15 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
     spec, port = target.spec, target.port
     with Session(spec) as s:
         sport = probe.sport or s.free_port(port)
-        seq = probe.seq if probe.seq is not None else random.randrange(1 << 32)
+        conn = s.connection(sport, port)
+        known = load_connection(spec, sport) if conn is not None else None
+        if conn is None:
+            save_connection(spec, sport, None)  # forget a connection that is gone
+        seq = (
+            probe.seq
+            if probe.seq is not None
+            else (known["snd_nxt"] if known else random.randrange(1 << 32))
+        )
         seg = Segment(
             sport,
             port,
@@ -44,32 +59,78 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             payload=probe.data,
             urgptr=probe.urgptr,
         )
-        conn = s.connection(sport, port)
-        state: State | None
-        if conn is not None:
-            state = conn.state
-            where = f"the connection from port {sport} is {state.value} (ss: {conn.ss_state})"
-        elif s.listener(port) is not None:
-            state, where = State.LISTEN, f"port {port} has a listener"
-        else:
-            state, where = None, f"no socket owns port {port}"
+        state, where = _situation(s, conn, sport, port)
         report = Report(
             "send",
             f"{spec.crafting} {spec.crafting_addr}:{sport}",
             f"{spec.kernel} {spec.kernel_addr}:{port}",
-            crafting_isn=None,
+            crafting_isn=known["iss"] if known else None,
+            kernel_isn=known["kisn"] if known else None,
         )
         report.change("kernel", state, state, "observed", where)
-        expected = expect_answer(Context(state), seg)
-        sent_ns = s.send(seg)
+        ctx = Context(state)
+        if known is not None:
+            ctx = Context(
+                state, snd_nxt=known["rcv_nxt"], rcv_nxt=known["snd_nxt"], rcv_wnd=known["window"]
+            )
+            report.note(
+                f"tcplab knows this connection's numbers from 'handshake --keep': "
+                f"kernel snd_nxt {known['rcv_nxt']}, rcv_nxt {known['snd_nxt']}"
+            )
+        expected = expect_answer(ctx, seg)
+        sent_ns = s.send(seg, echo=True)
         reply = s.next_from_kernel(probe.wait, lambda g: g.dport == sport and g.sport == port)
         if reply is not None:
             report.timing["reply_ms"] = (reply.seen_ns - sent_ns) / 1e6
             s.drain(0.05)  # anything more (a retransmission, a second segment) is shown too
-        report.sync(s)
+        report.sync(s, (sport, port))
         if reply is None:
             report.note(f"no reply within {probe.wait:g} s")
+        if not expected.predicted:
+            report.note(f"not checked: {expected.why}")
         report.checks += check_answer(expected, reply.segment if reply else None, "the segment")
+        _after(s, report, state, sport, port, seg, reply.segment if reply else None, known)
         if probe.pcap:
             s.write_pcap(probe.pcap)
         return report, expected
+
+
+def _situation(s: Session, conn: object, sport: int, port: int) -> tuple[State | None, str]:
+    row = s.connection(sport, port)
+    if row is not None:
+        return (
+            row.state,
+            f"the connection from port {sport} is {row.state.value} (ss: {row.ss_state})",
+        )
+    if s.listener(port) is not None:
+        return State.LISTEN, f"port {port} has a listener"
+    return None, f"no socket owns port {port}"
+
+
+def _after(
+    s: Session,
+    report: Report,
+    before: State | None,
+    sport: int,
+    port: int,
+    seg: Segment,
+    reply: Segment | None,
+    known: dict[str, int] | None,
+) -> None:
+    """Show the kernel's socket after the segment; keep a kept connection's numbers current."""
+    row = s.connection(sport, port)
+    after = row.state if row else (State.LISTEN if before is State.LISTEN else None)
+    report.change("kernel", before, after, "observed", "after the segment")
+    if known is None:
+        return
+    if row is None:
+        save_connection(s.spec, sport, None)
+        return
+    if reply is not None and "A" in reply.flags:
+        known["rcv_nxt"] = (
+            reply.end_seq if seq_gt(reply.end_seq, known["rcv_nxt"]) else known["rcv_nxt"]
+        )
+        known["snd_nxt"] = reply.ack if seq_gt(reply.ack, known["snd_nxt"]) else known["snd_nxt"]
+    elif seg.seg_len and seq_gt(seg.end_seq, known["snd_nxt"]):
+        known["snd_nxt"] = seq_add(seg.end_seq, 0)
+    save_connection(s.spec, sport, known)

@@ -53,9 +53,13 @@ class Report:
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def sync(self, session: Session) -> None:
-        """Add a row for every segment the capture has seen since the last sync."""
+    def sync(self, session: Session, ports: tuple[int, int] | None = None) -> None:
+        """Add a row for every segment the capture has seen since the last sync; with `ports`
+        (crafting port, kernel port), only that connection's (the pcap keeps everything)."""
         for seen in session.seen[self._synced :]:
+            seg = seen.segment
+            if ports is not None and {seg.sport, seg.dport} != set(ports):
+                continue
             if self._t0 is None:
                 self._t0 = seen.time
             self.rows.append(Row("segment", seen.time, seen=seen))

@@ -46,9 +46,9 @@ def classify(seg: Segment) -> Input:
     if "R" in f:
         return Input.RST
     if "S" in f:
-        if "F" in f:
-            return Input.SYN_FIN
-        return Input.SYN_ACK if "A" in f else Input.SYN
+        if "A" in f:  # with ACK, SYN+FIN+ACK is answered like any SYN+ACK
+            return Input.SYN_ACK
+        return Input.SYN_FIN if "F" in f else Input.SYN
     return Input.ACK if "A" in f else Input.NO_ACK
 
 
@@ -146,8 +146,8 @@ def _closed_reset(ctx: Context, seg: Segment) -> Expectation:
 def _listen_syn(ctx: Context, seg: Segment) -> Expectation:
     ack = seq_add(seg.seq, 1)
     why = (
-        f"a listener answers a SYN with SYN+ACK: its own ISN as seq, and ack = ISN + 1 = {ack}, "
-        f"because the SYN occupies one sequence number"
+        f"a listener answers a SYN with SYN+ACK: the kernel's own ISN as seq, and ack = the SYN's "
+        f"seq + 1 = {ack}, because the SYN occupies one sequence number"
     )
     return Expectation("listen-syn", why, "RFC 9293 §3.10.7.2", flags="SA", ack=ack)
 
@@ -189,7 +189,15 @@ def _synsent_ack(ctx: Context, seg: Segment) -> Expectation:
 
 
 def _synrecv_ack(ctx: Context, seg: Segment) -> Expectation:
-    if ctx.snd_nxt is None or seg.ack == ctx.snd_nxt:
+    if ctx.snd_nxt is None:
+        return Expectation(
+            "syn-received-ack-unknown",
+            "the kernel's ISN is not known, so whether "
+            "this ACK acknowledges its SYN is not predicted",
+            "RFC 9293 §3.10.7.4",
+            predicted=False,
+        )
+    if seg.ack == ctx.snd_nxt:
         if seg.payload or "F" in seg.flags:
             end = seq_add(seg.seq, seg.seg_len)
             why = (
@@ -252,7 +260,26 @@ def _synchronized_rst(ctx: Context, seg: Segment) -> Expectation:
     if seg.seq == ctx.rcv_nxt:
         why = f"a RST with seq = rcv_nxt ({ctx.rcv_nxt}) exactly resets the connection, silently"
         return Expectation("rst-exact", why, source, silence=True)
-    if seq_in_window(seg.seq, ctx.rcv_nxt, ctx.rcv_wnd or 0):
+    after_fin = ctx.state in (State.CLOSE_WAIT, State.LAST_ACK, State.CLOSING)
+    if after_fin and seg.seq == seq_add(ctx.rcv_nxt, -1):
+        why = "after the peer's FIN, a RST at rcv_nxt - 1 (the FIN's own number) also resets"
+        return Expectation(
+            "rst-exact-after-fin",
+            why,
+            source,
+            silence=True,
+            linux_note="Linux accepts this RST although RFC 5961 asks for rcv_nxt "
+            "exactly: a peer may not count its own FIN (tcp_reset_check)",
+        )
+    if ctx.rcv_wnd is None:
+        return Expectation(
+            "rst-unknown-window",
+            "the kernel's receive window is not known, so "
+            "whether the RST is in it is not predicted",
+            source,
+            predicted=False,
+        )
+    if seq_in_window(seg.seq, ctx.rcv_nxt, ctx.rcv_wnd):
         return _challenge_ack(
             "rst-in-window", "a RST inside the window but not at rcv_nxt", source
         )(ctx, seg)

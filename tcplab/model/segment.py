@@ -197,3 +197,33 @@ class Observed:
     dst: str
     time: float
     raw: bytes = field(default=b"", repr=False, compare=False)
+
+
+_OPTION_SIZE = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}
+MAX_OPTIONS = 40  # the data offset field allows 60 header bytes: 20 fixed + 40 of options
+LAB_MTU = 1500
+
+
+def options_length(options: tuple[Option, ...]) -> int:
+    """Bytes the options take in the header, padded to a multiple of 4."""
+    n = 0
+    for o in options:
+        if o.kind == "sack":
+            assert isinstance(o.value, tuple)
+            n += 2 + 8 * len(o.value)
+        else:
+            n += _OPTION_SIZE[o.kind]
+    return (n + 3) // 4 * 4
+
+
+def check_fits(options: tuple[Option, ...], payload: bytes) -> None:
+    """ValueError unless the options fit a TCP header and the segment fits the lab's MTU."""
+    opt = options_length(options)
+    if opt > MAX_OPTIONS:
+        raise ValueError(f"the options take {opt} bytes; a TCP header holds at most {MAX_OPTIONS}")
+    room = LAB_MTU - 20 - 20 - opt
+    if len(payload) > room:
+        raise ValueError(
+            f"{len(payload)} bytes of data do not fit one segment on the lab's link "
+            f"(at most {room} with these options, MTU {LAB_MTU})"
+        )

@@ -99,3 +99,23 @@ def create_netns(name: str) -> None:
             _setns(home)
     finally:
         os.close(home)
+
+
+SO_NETNS_COOKIE = 71  # Linux 5.14+: a 64-bit id the kernel never reuses while it runs
+
+
+def netns_cookie(name: str) -> int | None:
+    """The namespace's cookie (unlike its inode, never reused), or None where unsupported."""
+    import socket
+
+    try:
+        with inside(name):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except EnvironmentProblem:
+        return None
+    try:
+        return int.from_bytes(sock.getsockopt(socket.SOL_SOCKET, SO_NETNS_COOKIE, 8), "little")
+    except OSError:
+        return None
+    finally:
+        sock.close()

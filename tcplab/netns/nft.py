@@ -62,6 +62,7 @@ def install(spec: LabSpec) -> None:
 
 def read(spec: LabSpec) -> dict[str, Any] | None:
     """The rule as nft shows it (with its counter), or None if tcplab's table is not there."""
+    nft_path()  # a missing nft is said as such, not as a missing rule
     try:
         out = _nft(spec.crafting, ["-j", "list", "table", "ip", TABLE])
     except EnvironmentProblem:

@@ -8,12 +8,14 @@ a namespace of the same name made later by someone else is never touched.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,21 @@ class LabSpec:
             raise UsageError(
                 f"subnet {self.subnet} has no room for two hosts", "use a /30 or larger"
             )
+        kind = next(
+            (
+                k
+                for k in ("loopback", "multicast", "reserved", "unspecified", "link_local")
+                if getattr(net, f"is_{k}")
+            ),
+            None,
+        )
+        if net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8")):
+            kind = "this-network (0.0.0.0/8)"
+        if kind is not None:
+            raise UsageError(
+                f"subnet {self.subnet} is {kind.replace('_', '-')} address space",
+                "use a private subnet such as 10.77.0.0/24",
+            )
         if not 1 <= self.port <= 65535:
             raise UsageError(f"port {self.port} is out of range", "use a port from 1 to 65535")
         return self
@@ -88,12 +105,22 @@ class AppRecord:
 
 
 @dataclass
+class Builder:
+    """The process building a lab right now (cleared when setup completes)."""
+
+    pid: int
+    start_ticks: int
+
+
+@dataclass
 class LabRecord:
     spec: LabSpec
     namespaces: dict[str, int] = field(default_factory=dict)  # name -> inode
+    cookies: dict[str, int] = field(default_factory=dict)  # name -> netns cookie (never reused)
     app: AppRecord | None = None
     complete: bool = False
     created: float = field(default_factory=time.time)
+    builder: Builder | None = None
 
     @property
     def dir(self) -> Path:
@@ -118,13 +145,29 @@ class LabRecord:
     def load(cls, path: Path) -> LabRecord:
         data = json.loads(path.read_text())
         app = AppRecord(**data["app"]) if data.get("app") else None
+        builder = Builder(**data["builder"]) if data.get("builder") else None
         return cls(
             spec=LabSpec(**data["spec"]),
             namespaces={k: int(v) for k, v in data.get("namespaces", {}).items()},
+            cookies={k: int(v) for k, v in data.get("cookies", {}).items()},
             app=app,
             complete=bool(data.get("complete")),
             created=float(data.get("created", 0)),
+            builder=builder,
         )
+
+
+@contextmanager
+def labs_locked() -> Iterator[None]:
+    """Hold tcplab's lock (flock on /run/tcplab itself, shared with netns_setup.sh) while deciding
+    what to build or remove, so two commands never take the same lab apart."""
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def all_records() -> Iterator[LabRecord]:
@@ -154,3 +197,34 @@ def record_using(name: str) -> LabRecord | None:
         if name in (rec.spec.crafting, rec.spec.kernel):
             return rec
     return None
+
+
+def _conn_file(spec: LabSpec) -> Path:
+    return LABS_DIR / spec.crafting / "connections.json"
+
+
+def load_connection(spec: LabSpec, sport: int) -> dict[str, int] | None:
+    """What tcplab knows of a connection it left open (`handshake --keep`): ISNs, next numbers."""
+    try:
+        data: dict[str, dict[str, int]] = json.loads(_conn_file(spec).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get(str(sport))
+
+
+def save_connection(spec: LabSpec, sport: int, numbers: dict[str, int] | None) -> None:
+    """Remember (or, with None, forget) a connection's numbers in the lab's record folder."""
+    path = _conn_file(spec)
+    if not path.parent.is_dir():
+        return
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        data = {}
+    if numbers is None:
+        data.pop(str(sport), None)
+    else:
+        data[str(sport)] = numbers
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)

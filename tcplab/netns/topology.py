@@ -25,16 +25,17 @@ from typing import Any
 from tcplab.app.client import AppClient
 from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
 from tcplab.netns import nft
-from tcplab.netns.enter import create_netns, inside, netns_inode, netns_path
+from tcplab.netns.enter import create_netns, inside, netns_cookie, netns_inode, netns_path
 from tcplab.netns.record import (
     CRAFTING_MAC,
     IFNAME,
     KERNEL_MAC,
-    LABS_DIR,
     AppRecord,
+    Builder,
     LabRecord,
     LabSpec,
     find_record,
+    labs_locked,
     record_using,
 )
 
@@ -61,32 +62,45 @@ def _netlink_error(step: str, exc: Exception) -> EnvironmentProblem:
 
 
 # -- setup ---------------------------------------------------------------------------------------
-def setup(spec: LabSpec, log: Any = None) -> tuple[LabRecord, bool]:
+def setup(spec: LabSpec) -> tuple[LabRecord, bool]:
     """Build the lab (or keep it, if it is already whole). Returns (record, created)."""
     require_root("setup")
     spec.validate()
     nft.nft_path()
-    existing = find_record(spec.crafting)
-    if existing is not None:
-        if existing.spec != spec:
-            raise UsageError(
-                f"a lab with crafting host {spec.crafting} already exists with "
-                f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
-                f"port {existing.spec.port}",
-                "run 'sudo tcplab teardown' first, or give the same options",
-            )
-        if healthy(existing):
-            return existing, False
-        teardown(existing)
-    _check_names_free(spec)
-    rec = LabRecord(spec=spec)
-    rec.save()
+    with labs_locked():
+        existing = find_record(spec.crafting)
+        if existing is not None:
+            _refuse_busy(existing)
+            if existing.spec != spec:
+                raise UsageError(
+                    f"a lab with crafting host {spec.crafting} already exists with "
+                    f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
+                    f"port {existing.spec.port}",
+                    "run 'sudo tcplab teardown' first, or give the same options",
+                )
+            if not problems(existing):
+                return existing, False
+            _teardown(existing)
+        _check_names_free(spec)
+        rec = LabRecord(spec=spec, builder=Builder(os.getpid(), _start_ticks(os.getpid()) or 0))
+        rec.save()
     try:
         _build(rec)
     except BaseException:
-        teardown(rec)
+        with labs_locked():
+            _teardown(rec)
         raise
     return rec, True
+
+
+def _refuse_busy(rec: LabRecord) -> None:
+    """Another living process is building this lab: leave it alone."""
+    b = rec.builder
+    if b is not None and b.pid != os.getpid() and _start_ticks(b.pid) == b.start_ticks:
+        raise EnvironmentProblem(
+            f"the lab of {rec.spec.crafting} is being set up right now by process {b.pid}",
+            "wait for that command to finish, then try again",
+        )
 
 
 def _check_names_free(spec: LabSpec) -> None:
@@ -115,6 +129,9 @@ def _build(rec: LabRecord) -> None:
             inode = netns_inode(name)
             assert inode is not None
             rec.namespaces[name] = inode
+            cookie = netns_cookie(name)
+            if cookie is not None:
+                rec.cookies[name] = cookie
             rec.save()
     _build_link(spec)
     for name in (spec.crafting, spec.kernel):
@@ -122,6 +139,7 @@ def _build(rec: LabRecord) -> None:
     nft.install(spec)
     rec.app = start_app(rec)
     rec.complete = True
+    rec.builder = None
     rec.save()
 
 
@@ -276,32 +294,90 @@ def stop_app(app: AppRecord) -> None:
 
 # -- health, teardown ----------------------------------------------------------------------------
 def namespace_ours(rec: LabRecord, name: str) -> bool:
+    """The namespace of this name is still the one tcplab made: same inode, and same cookie (an
+    inode is reused once a namespace is freed; a cookie never is)."""
     inode = rec.namespaces.get(name)
-    return inode is not None and netns_inode(name) == inode
+    if inode is None or netns_inode(name) != inode:
+        return False
+    cookie = rec.cookies.get(name)
+    return cookie is None or netns_cookie(name) == cookie
 
 
 def healthy(rec: LabRecord) -> bool:
+    return not problems(rec)
+
+
+def problems(rec: LabRecord, details: dict[str, Any] | None = None) -> list[str]:
+    """Everything that keeps the lab from being whole; empty when it is. `details`, if given, is
+    filled with what was found (namespaces, links, the rule, the application)."""
+    spec = rec.spec
+    found: list[str] = []
+    out = details if details is not None else {}
+    out["namespaces"] = []
     if not rec.complete:
-        return False
-    if not all(namespace_ours(rec, n) for n in (rec.spec.crafting, rec.spec.kernel)):
-        return False
-    if not app_alive(rec.app):
-        return False
-    try:
-        with AppClient(str(rec.control_path), timeout=2) as cli:
-            cli.call("ping")
-    except TcplabError:
-        return False
-    return True
+        found.append("setup did not finish")
+    wanted = {spec.crafting: spec.crafting_addr, spec.kernel: spec.kernel_addr}
+    for name, role in ((spec.crafting, "crafting host"), (spec.kernel, "kernel host")):
+        present = netns_inode(name) is not None
+        ours = present and namespace_ours(rec, name)
+        link = link_status(name) if ours else {}
+        out["namespaces"].append(
+            {"name": name, "role": role, "present": present, "ours": ours, "link": link}
+        )
+        if not present:
+            found.append(f"namespace {name} is missing")
+        elif not ours:
+            found.append(f"namespace {name} was replaced by one tcplab did not create")
+        else:
+            found += _link_problems(name, link, f"{wanted[name]}/{spec.prefixlen}", spec)
+    out["rule"] = nft.read(spec) if namespace_ours(rec, spec.crafting) else None
+    if out["rule"] is None:
+        found.append(f"the rule in {spec.crafting} is missing")
+    out["app"] = _app_state(rec)
+    if not out["app"]["alive"]:
+        found.append("the kernel-side application is not running")
+    return found
+
+
+def _link_problems(ns: str, link: dict[str, Any], addr: str, spec: LabSpec) -> list[str]:
+    if not link:
+        return [f"the link {IFNAME} in {ns} is missing"]
+    found = []
+    if link.get("state") != "up":
+        found.append(f"the link {IFNAME} in {ns} is down")
+    if addr not in link.get("addresses", []):
+        found.append(f"{ns} lacks its address {addr}")
+    out = [r for r in link.get("routes", []) if r != str(spec.network)]
+    if out:
+        found.append(f"{ns} has routes out of the lab: {', '.join(out)}")
+    return found
+
+
+def _app_state(rec: LabRecord) -> dict[str, Any]:
+    app: dict[str, Any] = {"alive": app_alive(rec.app), "pid": rec.app.pid if rec.app else None}
+    if app["alive"] and rec.app is not None:
+        try:
+            with AppClient(rec.app.control, timeout=2) as cli:
+                app["sockets"] = cli.call("list")["sockets"]
+        except TcplabError:
+            app["alive"] = False
+    return app
 
 
 def teardown(rec: LabRecord) -> list[str]:
     """Remove what the record names, tolerating what is already gone. Returns what was removed."""
-    with signals_held():  # a second Ctrl-C must not cut a teardown (or a rollback) short
-        return _teardown(rec)
+    with labs_locked():
+        fresh = find_record(rec.spec.crafting) or rec
+        _refuse_busy(fresh)
+        return _teardown(fresh)
 
 
 def _teardown(rec: LabRecord) -> list[str]:
+    with signals_held():  # a second Ctrl-C must not cut a teardown (or a rollback) short
+        return _remove(rec)
+
+
+def _remove(rec: LabRecord) -> list[str]:
     from pyroute2 import netns
 
     removed = []
@@ -324,9 +400,7 @@ def _remove_dir(path: Path) -> None:
         return
     for child in path.iterdir():
         child.unlink(missing_ok=True)
-    path.rmdir()
-    with contextlib.suppress(OSError):  # only if empty; another lab may be being set up right now
-        LABS_DIR.rmdir()
+    path.rmdir()  # /run/tcplab itself stays: it is the lock every tcplab command shares
 
 
 # -- status --------------------------------------------------------------------------------------

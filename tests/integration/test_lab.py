@@ -229,3 +229,97 @@ def test_an_interrupted_setup_process_leaves_a_whole_lab_or_nothing(signum, dela
             assert not ns_exists(crafting) and not ns_exists(kernel)
     finally:
         remove_lab(crafting, kernel)
+
+
+def test_a_namespace_whose_cookie_differs_is_not_tcplabs():
+    """Inodes of freed namespaces are reused; the netns cookie is what proves ownership."""
+    crafting, kernel = unique_names()
+    try:
+        assert run_cli("setup", "--crafting", crafting, "--kernel", kernel).returncode == 0
+        rec = find_record(crafting)
+        assert rec is not None and set(rec.cookies) == {crafting, kernel}
+        rec.cookies[kernel] += 1  # as if the namespace now there were another one, same inode
+        rec.save()
+        out = run_cli("teardown", "--crafting", crafting)
+        assert out.returncode == 0
+        assert ns_exists(kernel) and "left alone" in out.stdout
+    finally:
+        remove_lab(crafting, kernel)
+
+
+def test_two_setups_of_the_same_lab_at_once_leave_one_whole_lab():
+    crafting, kernel = unique_names()
+    try:
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tcplab",
+                    "setup",
+                    "--crafting",
+                    crafting,
+                    "--kernel",
+                    kernel,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else "") for p in procs]
+        for code, err in results:
+            assert "Traceback" not in err
+            assert code == 0 or (code == 3 and "being set up right now" in err), err
+        assert any(code == 0 for code, _ in results)
+        assert run_cli("status", "--crafting", crafting).returncode == 0
+    finally:
+        remove_lab(crafting, kernel)
+
+
+def test_a_lab_missing_its_rule_is_reported_and_repaired(lab: LabSpec):
+    subprocess.run(
+        ["ip", "netns", "exec", lab.crafting, "nft", "delete", "table", "ip", "tcplab"], check=True
+    )
+    out = run_cli("status", "--crafting", lab.crafting)
+    assert out.returncode == 3 and f"the rule in {lab.crafting} is missing" in out.stdout
+    hs = run_cli("handshake", "--target", f"{lab.kernel}:7788")
+    assert hs.returncode == 3 and "broken" in hs.stderr
+    fixed = run_cli("setup", "--crafting", lab.crafting, "--kernel", lab.kernel)
+    assert fixed.returncode == 0 and "lab ready" in fixed.stdout
+    assert run_cli("status", "--crafting", lab.crafting).returncode == 0
+
+
+def test_a_route_out_of_the_lab_is_a_problem(lab: LabSpec):
+    subprocess.run(
+        ["ip", "-n", lab.crafting, "route", "add", "default", "via", "10.77.0.2"], check=True
+    )
+    out = run_cli("status", "--crafting", lab.crafting)
+    assert out.returncode == 3
+    assert "has routes out of the lab: default" in out.stdout and "(no route out)" in out.stdout
+
+
+def test_status_without_nft_says_nft_is_missing(lab: LabSpec, tmp_path):
+    python_dir = os.path.dirname(os.path.realpath(sys.executable))
+    env = dict(os.environ, PATH=f"{tmp_path}:{python_dir}")
+    out = run_cli("status", "--crafting", lab.crafting, env=env)
+    assert out.returncode == 3
+    assert out.stderr.startswith("error: nft (nftables) is not installed")
+
+
+def test_a_bad_call_does_not_stop_the_application(lab: LabSpec):
+    from tcplab.app.client import AppClient, AppError
+
+    rec = find_record(lab.crafting)
+    assert rec is not None and rec.app is not None
+    with AppClient(rec.app.control) as app:
+        for bad in (
+            {"op": "listen", "port": 70000},
+            {"op": "setsockopt", "id": 1, "name": "SO_LINGER", "value": [1]},
+            {"op": "nonsense"},
+        ):
+            op = bad.pop("op")
+            with pytest.raises(AppError):
+                app.call(op, **bad)
+        assert app.call("ping")["pid"] == rec.app.pid

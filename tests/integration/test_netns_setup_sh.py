@@ -1,25 +1,30 @@
 """netns_setup.sh, the shell version of `tcplab setup`: it must build the same lab and write the
 same record, so tcplab's own commands accept a lab it built, and `down` must remove exactly that
-lab."""
+lab. Both take tcplab's lock (flock on /run/tcplab) to decide, and neither takes apart a lab that a
+living process is building."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pytest
 
-from tcplab.netns.record import LABS_DIR, AppRecord, LabRecord, LabSpec
+from tcplab.netns.enter import netns_cookie
+from tcplab.netns.record import LABS_DIR, RUN_DIR, AppRecord, LabRecord, LabSpec
 from tcplab.netns.topology import app_alive
 from tests.conftest import IN_CI, REPO, remove_lab, run_cli, unique_names
 
@@ -71,6 +76,20 @@ def in_ns(ns: str, *cmd: str) -> str:
 
 def record_of(spec: LabSpec) -> LabRecord:
     return LabRecord.load(LABS_DIR / spec.crafting / "lab.json")
+
+
+def edit_record(spec: LabSpec, change) -> None:
+    """Change the lab's record as JSON (change(data) edits it in place), written back atomically."""
+    path = LABS_DIR / spec.crafting / "lab.json"
+    data = json.loads(path.read_text())
+    change(data)
+    tmp = path.with_suffix(".edit")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def start_ticks(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
 
 
 def running_pids_with(text: str) -> list[int]:
@@ -211,13 +230,29 @@ def test_up_writes_the_record_tcplab_writes(shlab: ShLab):
     assert stat.S_IMODE(os.stat(rec.control_path).st_mode) == 0o600
     assert sorted(p.name for p in rec.dir.iterdir()) == ["app.log", "app.sock", "lab.json"]
     raw = json.loads((rec.dir / "lab.json").read_text())
-    assert list(raw) == ["spec", "namespaces", "app", "complete", "created"]
+    assert list(raw) == ["spec", "namespaces", "cookies", "app", "complete", "created", "builder"]
     assert raw["spec"] == {
         "crafting": spec.crafting,
         "kernel": spec.kernel,
         "subnet": spec.subnet,
         "port": spec.port,
+        "listen": True,
     }
+    assert raw["builder"] is None  # set while building, cleared when complete
+
+
+@pytest.mark.netns
+def test_the_record_round_trips_through_tcplab(shlab: ShLab):
+    spec = shlab.spec
+    path = LABS_DIR / spec.crafting / "lab.json"
+    rec = LabRecord.load(path)
+    cookies = {name: netns_cookie(name) for name in (spec.crafting, spec.kernel)}
+    if None in cookies.values():
+        pytest.skip("this kernel has no SO_NETNS_COOKIE (Linux 5.14+)")
+    assert rec.cookies == cookies and len(set(cookies.values())) == 2
+    assert rec.builder is None and rec.spec.listen is True
+    # byte for byte what LabRecord.save writes for the same record
+    assert path.read_text() == json.dumps(asdict(rec), indent=2)
 
 
 @pytest.mark.netns
@@ -294,6 +329,7 @@ def test_down_removes_the_lab_and_nothing_else():
         assert not (LABS_DIR / spec.crafting).exists()
         assert not app_running(rec.app)
         assert running_pids_with(f"/labs/{spec.crafting}/app.sock") == []
+        assert RUN_DIR.is_dir() and LABS_DIR.is_dir()  # the lock (and its labs folder) stay
         again = sh("down", *spec_args(spec))
         assert again.returncode == 0 and "nothing to remove" in again.stdout
     finally:
@@ -315,6 +351,142 @@ def test_down_removes_a_lab_tcplab_built_and_leaves_a_stranger_alone():
         assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
         assert not app_running(rec.app)
     finally:
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_down_leaves_alone_a_namespace_with_the_recorded_inode_but_another_cookie():
+    """The kernel reuses a freed namespace's inode: a namespace whose inode matches the record but
+    whose cookie does not is someone else's (simulated by editing the recorded cookie)."""
+    spec = random_spec()
+    try:
+        up = sh("up", *spec_args(spec))
+        assert up.returncode == 0, up.stderr
+        rec = record_of(spec)
+        if spec.kernel not in rec.cookies:
+            pytest.skip("this kernel has no SO_NETNS_COOKIE (Linux 5.14+)")
+
+        def change(data):
+            data["cookies"][spec.kernel] += 1000  # never handed out yet: cookies only grow
+            data["from_a_later_tcplab"] = {"any": ["thing"]}  # unknown keys: still readable
+
+        edit_record(spec, change)
+        status = sh("status", "--crafting", spec.crafting)
+        assert status.returncode == 3
+        assert f"namespace {spec.kernel} was replaced by one tcplab did not create" in status.stdout
+        out = sh("down", "--crafting", spec.crafting)
+        assert out.returncode == 0, out.stderr
+        assert ns_exists(spec.kernel), (
+            "down removed a namespace whose cookie is not the recorded one"
+        )
+        assert f"left alone: namespace {spec.kernel}" in out.stdout
+        assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
+        assert not app_running(rec.app)
+    finally:
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_a_lab_whose_builder_is_alive_is_left_alone():
+    spec = random_spec()
+    builder = subprocess.Popen(["sleep", "120"])
+    try:
+        up = sh("up", *spec_args(spec))
+        assert up.returncode == 0, up.stderr
+        before = record_of(spec)
+        edit_record(
+            spec,
+            lambda d: d.update(
+                builder={"pid": builder.pid, "start_ticks": start_ticks(builder.pid)}
+            ),
+        )
+        for args in (["down", "--crafting", spec.crafting], ["up", *spec_args(spec)]):
+            out = sh(*args)
+            assert out.returncode == 3, out.stdout + out.stderr
+            assert out.stderr.splitlines() == [
+                f"netns_setup.sh: error: the lab of {spec.crafting} is being set up right now by "
+                f"process {builder.pid}; wait for that command to finish, then try again"
+            ]
+        assert record_of(spec).namespaces == before.namespaces and app_running(before.app)
+        # a builder that is gone (same pid, other start time: a reused pid) does not hold it
+        edit_record(spec, lambda d: d["builder"].update(start_ticks=1))
+        out = sh("down", "--crafting", spec.crafting)
+        assert out.returncode == 0, out.stderr
+        assert not ns_exists(spec.crafting) and not ns_exists(spec.kernel)
+    finally:
+        builder.kill()
+        builder.wait()
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_up_names_itself_builder_without_holding_the_lock_and_rolls_back_when_stopped(tmp_path):
+    spec = random_spec()
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")  # an application that never gets ready
+    fake.chmod(0o755)
+    proc = subprocess.Popen(
+        ["bash", str(SCRIPT), "up", *spec_args(spec)],
+        env=dict(os.environ, TCPLAB_PYTHON=str(fake)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        rec = None
+        while time.monotonic() < deadline:
+            try:
+                rec = record_of(spec)
+            except (OSError, ValueError):
+                rec = None
+            if rec is not None and rec.app is not None:
+                break
+            time.sleep(0.05)
+        assert rec is not None and rec.app is not None, "up never started the application"
+        assert rec.builder is not None and rec.builder.pid == proc.pid
+        assert rec.builder.start_ticks == start_ticks(proc.pid) and not rec.complete
+        assert len(rec.namespaces) == 2
+        started = time.monotonic()
+        down = sh("down", "--crafting", spec.crafting)
+        assert time.monotonic() - started < 20, (
+            "down waited for the lock: up held it while building"
+        )
+        assert down.returncode == 3 and "being set up right now" in down.stderr
+        teardown = run_cli("teardown", "--crafting", spec.crafting)
+        assert teardown.returncode == 3 and "being set up right now" in teardown.stderr
+        assert ns_exists(spec.crafting) and ns_exists(spec.kernel)
+
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 143, err
+        assert "removing what it made" in err
+        assert not ns_exists(spec.crafting) and not ns_exists(spec.kernel)
+        assert not (LABS_DIR / spec.crafting).exists()
+        assert not app_running(rec.app)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        cleanup(spec)
+
+
+@pytest.mark.netns
+def test_it_waits_for_tcplab_s_lock():
+    spec = random_spec()
+    RUN_DIR.mkdir(parents=True, exist_ok=True)
+    fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    release = threading.Timer(1.5, os.close, (fd,))
+    started = time.monotonic()
+    release.start()
+    try:
+        out = sh("down", "--crafting", spec.crafting)
+        assert out.returncode == 0 and "nothing to remove" in out.stdout
+        assert time.monotonic() - started >= 1.4
+    finally:
+        release.join()
         cleanup(spec)
 
 
@@ -360,6 +532,10 @@ def test_up_refuses_a_namespace_it_did_not_create_and_creates_nothing():
         ["up", "--port", "65536"],
         ["up", "--subnet", "10.0.0.0/31"],
         ["up", "--subnet", "10.0.0/24"],
+        ["up", "--subnet", "127.8.0.0/16"],
+        ["up", "--subnet", "169.254.3.0/24"],
+        ["up", "--subnet", "224.1.0.0/16"],
+        ["up", "--subnet", "0.1.0.0/16"],
         ["up", "--crafting", "a", "--kernel", "a"],
         ["up", "--crafting", "bad/name"],
         ["status", "--bogus"],

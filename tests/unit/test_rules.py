@@ -26,6 +26,7 @@ def seg(flags, seq=100, ack=0, payload=b""):
         (Context(None), seg("SF", seq=100), False, "RA", 0, 102),
         (Context(None), seg("A", ack=777), False, "R", 777, None),
         (Context(None), seg("SA", ack=777), False, "R", 777, None),
+        (Context(None), seg("SFA", ack=777), False, "R", 777, None),
         (Context(None), seg("R"), True, None, None, None),
         (Context(None), seg("RA", ack=5), True, None, None, None),
         # a listener
@@ -34,6 +35,7 @@ def seg(flags, seq=100, ack=0, payload=b""):
         (Context(State.LISTEN), seg("SA", ack=12), False, "R", 12, None),
         (Context(State.LISTEN), seg("R"), True, None, None, None),
         (Context(State.LISTEN), seg("SF"), True, None, None, None),
+        (Context(State.LISTEN), seg("SFA", ack=778), False, "R", 778, None),
         (Context(State.LISTEN), seg("F"), True, None, None, None),
         # the kernel as client
         (Context(State.SYN_SENT, snd_nxt=1001), seg("SA", seq=50, ack=999), False, "R", 999, None),
@@ -57,6 +59,15 @@ def seg(flags, seq=100, ack=0, payload=b""):
         (ESTABLISHED, seg("R", seq=9001), False, "A", 5000, 9000),
         (ESTABLISHED, seg("R", seq=20000), True, None, None, None),
         (ESTABLISHED, seg("F", seq=9000), True, None, None, None),
+        # Linux: after the peer's FIN, a RST at rcv_nxt - 1 resets too
+        (
+            Context(State.CLOSE_WAIT, snd_nxt=5000, rcv_nxt=9001, rcv_wnd=1000),
+            seg("R", seq=9000),
+            True,
+            None,
+            None,
+            None,
+        ),
     ],
 )
 def test_expected_answer(ctx, segment, silence, flags, seq, ack):
@@ -82,6 +93,13 @@ def test_challenge_ack_mentions_linux_rate_limit():
 def test_rst_without_known_window_is_not_predicted():
     exp = expect_answer(Context(State.ESTABLISHED), seg("R"))
     assert not exp.predicted
+    exp = expect_answer(Context(State.ESTABLISHED, snd_nxt=1, rcv_nxt=9000), seg("R", seq=9001))
+    assert not exp.predicted  # rcv_nxt known, but not the window
+
+
+def test_ack_at_a_request_sock_with_unknown_isn_is_not_predicted():
+    exp = expect_answer(Context(State.SYN_RECEIVED), seg("A", ack=12345))
+    assert not exp.predicted and "not predicted" in exp.why
 
 
 @pytest.mark.parametrize(

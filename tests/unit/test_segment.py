@@ -120,3 +120,11 @@ def test_option_notation_round_trips(mss, ws, val, ecr):
         Option("wscale", ws),
     )
     assert parse_options(",".join(o.notation() for o in opts)) == opts
+
+
+def test_options_length_is_padded_to_32_bits():
+    from tcplab.model.segment import options_length
+
+    assert options_length(parse_options("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7")) == 20
+    assert options_length(parse_options("wscale 7")) == 4
+    assert options_length(()) == 0
