@@ -8,14 +8,20 @@
 # crafting host's nftables rule, the kernel-side application) and writes the same ownership record,
 # /run/tcplab/labs/CRAFTING/lab.json, so 'tcplab status', 'tcplab handshake' and 'tcplab teardown'
 # accept a lab built here, and 'down' removes a lab built by either: exactly what the record names
-# (the application by pid and start time, the namespaces by inode), nothing else.
+# (the application by pid and start time, the namespaces by inode and netns cookie), nothing else.
 #
 # The record is written before anything is created and after each step; a failed or interrupted 'up'
-# rolls back what it made. Python is used only to run the application (python3 -m tcplab.app.server,
-# with this checkout first on PYTHONPATH; TCPLAB_PYTHON picks another interpreter).
+# rolls back what it made. While 'up' builds, the record names it as the lab's builder, and neither
+# this script nor tcplab takes that lab apart until it is done. Deciding what to build or remove is
+# done under tcplab's lock (flock on /run/tcplab itself), shared with every tcplab command.
+#
+# Python does the rest: the record is read and written by tcplab's own code (tcplab.netns.record,
+# with this checkout first on PYTHONPATH), namespaces' cookies are read by tcplab.netns.enter, and the
+# application is python3 -m tcplab.app.server (TCPLAB_PYTHON picks another interpreter for it).
 #
 # Exit codes, as tcplab's: 0 done (status: healthy), 2 bad arguments, 3 environment (not root, a tool
-# missing, a step failed; status: the lab is missing or broken).
+# missing, a step failed, the lab is being built by another process; status: the lab is missing or
+# broken).
 
 set -euo pipefail
 export LC_ALL=C
@@ -25,7 +31,12 @@ REPO_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 RUN_DIR=${TCPLAB_RUN_DIR:-/run/tcplab}
 LABS_DIR=$RUN_DIR/labs
 NETNS_DIR=/run/netns
-PY=${TCPLAB_PYTHON:-python3}
+PY=${TCPLAB_PYTHON:-python3} # runs the application
+# tcplab's code, for the record and the cookies: this checkout first, as for the application
+TCPLAB_PYTHONPATH=${PYTHONPATH:-}
+if [[ -f $REPO_DIR/tcplab/netns/record.py ]]; then
+    TCPLAB_PYTHONPATH=$REPO_DIR${TCPLAB_PYTHONPATH:+:$TCPLAB_PYTHONPATH}
+fi
 
 # What tcplab/netns/record.py and tcplab/netns/nft.py define; keep in step with them.
 IFNAME=tcplab0
@@ -37,7 +48,7 @@ NAME_RE='^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$'
 OCTET='(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 CIDR_RE="^$OCTET\.$OCTET\.$OCTET\.$OCTET/([0-9]|[12][0-9]|3[0-2])$"
 APP_TIMEOUT_STEPS=200 # x 0.05 s: how long the application may take to start
-US=$'\x1f'            # field separator of the flattened record
+LOCK_WAIT=60          # s: how long to wait for tcplab's lock
 
 usage() {
     cat <<EOF
@@ -133,19 +144,41 @@ validate_spec() {
         die 2 "the crafting and kernel namespaces are both '$CRAFTING'; give them different names"
     [[ $SUBNET =~ $CIDR_RE ]] || die 2 "bad subnet '$SUBNET'; give an IPv4 subnet such as 10.77.0.0/24"
     ((${SUBNET#*/} <= 30)) || die 2 "subnet $SUBNET has no room for two hosts; use a /30 or larger"
+    local a b c d prefix ip mask net kind=""
+    IFS=./ read -r a b c d prefix <<<"$SUBNET"
+    ip=$(((a << 24) | (b << 16) | (c << 8) | d))
+    mask=$(((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF))
+    net=$((ip & mask))
+    # address space no lab may use (ipaddress's is_loopback, is_multicast, is_reserved, is_link_local)
+    if within "$net" "$prefix" 127.0.0.0/8; then
+        kind=loopback
+    elif within "$net" "$prefix" 224.0.0.0/4; then
+        kind=multicast
+    elif within "$net" "$prefix" 240.0.0.0/4; then
+        kind=reserved
+    elif within "$net" "$prefix" 169.254.0.0/16; then
+        kind=link-local
+    fi
+    if within "$net" "$prefix" 0.0.0.0/8; then kind="this-network (0.0.0.0/8)"; fi
+    [[ -z $kind ]] || die 2 "subnet $SUBNET is $kind address space; use a private subnet such as 10.77.0.0/24"
     [[ $PORT =~ ^[0-9]+$ ]] || die 2 "port '$PORT' is not a number; use a port from 1 to 65535"
     if ((${#PORT} > 5 || 10#$PORT < 1 || 10#$PORT > 65535)); then
         die 2 "port '$PORT' is out of range; use a port from 1 to 65535"
     fi
     PORT=$((10#$PORT))
-    local a b c d prefix ip mask net
-    IFS=./ read -r a b c d prefix <<<"$SUBNET"
-    ip=$(((a << 24) | (b << 16) | (c << 8) | d))
-    mask=$(((0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF))
-    net=$((ip & mask))
     PREFIX=$prefix
+    NETWORK=$(int_to_ip "$net")/$prefix
     CRAFTING_ADDR=$(int_to_ip $((net + 1)))
     KERNEL_ADDR=$(int_to_ip $((net + 2)))
+}
+
+# within NET PREFIX CIDR: the network NET/PREFIX (NET as an integer) lies wholly inside CIDR
+within() {
+    local a b c d plen base m
+    IFS=./ read -r a b c d plen <<<"$3"
+    base=$(((a << 24) | (b << 16) | (c << 8) | d))
+    m=$(((0xFFFFFFFF << (32 - plen)) & 0xFFFFFFFF))
+    (($2 >= plen && ($1 & m) == base))
 }
 
 int_to_ip() {
@@ -161,182 +194,222 @@ require_root() {
 require_tools() {
     local tool pkg
     for tool in ip:iproute2 nft:nftables ethtool:ethtool ss:iproute2 setsid:util-linux \
-        flock:util-linux awk:mawk "$PY":python3; do
+        flock:util-linux awk:mawk python3:python3 "$PY":python3; do
         pkg=${tool##*:}
         tool=${tool%:*}
         command -v "$tool" >/dev/null 2>&1 || die 3 "$tool is not installed; install it: apt-get install $pkg"
     done
+    tcplab_py check >/dev/null 2>&1 ||
+        die 3 "python3 cannot import tcplab (looked in $REPO_DIR and the installed packages); run this script from a tcplab checkout, or install tcplab"
 }
 
-# One run at a time (two runs building the same lab would trip over each other). The lock is the
-# script file itself, so nothing is left behind; the application must not inherit fd 9.
+# tcplab's lock: flock on the directory /run/tcplab itself, as tcplab.netns.record.labs_locked takes
+# it. Held while deciding what to build or remove, never during a whole build. The application must
+# not inherit fd 9 (start_app closes it, and it is released before the build anyway).
+lock_labs() {
+    mkdir -p "$RUN_DIR" 2>/dev/null && exec 9<"$RUN_DIR" && flock -w "$LOCK_WAIT" 9
+}
+
 take_lock() {
-    exec 9<"${BASH_SOURCE[0]}"
-    flock -w 60 9 || die 3 "another $PROG is still running (waited 60 s for it)"
+    lock_labs ||
+        die 3 "another tcplab command or $PROG is still running (waited $LOCK_WAIT s for the lock on $RUN_DIR)"
+}
+
+release_lock() { exec 9<&-; }
+
+# Signals held back while a step that must finish once begun runs (a namespace created and recorded,
+# a teardown): one that came meanwhile is acted on right after, as tcplab's signals_held.
+set_signal_traps() {
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+}
+
+hold_signals() {
+    PENDING_SIGNAL=""
+    trap 'PENDING_SIGNAL=130' INT
+    trap 'PENDING_SIGNAL=143' TERM
+    trap 'PENDING_SIGNAL=129' HUP
+}
+
+release_signals() {
+    set_signal_traps
+    [[ -z ${PENDING_SIGNAL:-} ]] || exit "$PENDING_SIGNAL"
 }
 
 # -- the record -----------------------------------------------------------------------------------
-# Flatten a record to lines "KEY<US>SUBKEY<US>TYPE<US>VALUE" (TYPE s, n, b, z for null, o for an
-# object); any JSON of two levels of objects is read, whatever its layout. Exit 1 if it is not that.
-flatten_json() {
-    awk -v US="$US" '
-    function fail(msg) { print "bad record: " msg > "/dev/stderr"; failed = 1; exit 1 }
-    function ws() { while (pos <= n && index(" \t\r\n", substr(s, pos, 1))) pos++ }
-    function str(   c, e, out) {
-        if (substr(s, pos, 1) != "\"") fail("string expected at " pos)
-        pos++; out = ""
-        while (1) {
-            if (pos > n) fail("unterminated string")
-            c = substr(s, pos, 1)
-            if (c == "\"") { pos++; return out }
-            if (c == "\\") {
-                e = substr(s, pos + 1, 1); pos += 2
-                if (e == "\"" || e == "\\" || e == "/") { out = out e; continue }
-                fail("unsupported escape \\" e)
-            }
-            if (c < " " || c == US) fail("control character in a string")
-            out = out c; pos++
-        }
-    }
-    function emit(k1, k2, type, v) { print k1 US k2 US type US v }
-    function value(k1, k2,   c, key) {
-        ws(); c = substr(s, pos, 1)
-        if (c == "{") {
-            if (k2 != "") fail("objects nested too deep")
-            if (k1 != "") emit(k1, "", "o", "")
-            pos++; ws()
-            if (substr(s, pos, 1) == "}") { pos++; return }
-            while (1) {
-                ws(); key = str(); ws()
-                if (substr(s, pos, 1) != ":") fail("\":\" expected at " pos)
-                pos++
-                if (k1 == "") value(key, ""); else value(k1, key)
-                ws(); c = substr(s, pos, 1); pos++
-                if (c == "}") return
-                if (c != ",") fail("\",\" or \"}\" expected at " pos)
-            }
-        }
-        if (c == "\"") { emit(k1, k2, "s", str()); return }
-        if (match(substr(s, pos), /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?/)) {
-            emit(k1, k2, "n", substr(s, pos, RLENGTH)); pos += RLENGTH; return
-        }
-        if (substr(s, pos, 4) == "true") { emit(k1, k2, "b", "true"); pos += 4; return }
-        if (substr(s, pos, 5) == "false") { emit(k1, k2, "b", "false"); pos += 5; return }
-        if (substr(s, pos, 4) == "null") { emit(k1, k2, "z", ""); pos += 4; return }
-        fail("unexpected \"" c "\" at " pos)
-    }
-    { s = s $0 "\n" }
-    END {
-        if (failed) exit 1
-        n = length(s); pos = 1; ws()
-        if (substr(s, pos, 1) != "{") fail("not a JSON object")
-        value("", ""); ws()
-        if (pos <= n) fail("text after the object")
-    }' "$1"
+# The record is read and written by tcplab's own code (tcplab.netns.record.LabRecord), so there is one
+# definition of it; this program is the shell's bridge to it:
+#   check                      tcplab can be imported
+#   load FILE                  the record as shell assignments (R_*); exit 1 if it is unreadable
+#   save FIELDS... [NAME INODE COOKIE]...   write the record as LabRecord.save does
+#   cookie NAME                the namespace's netns cookie (empty where unsupported)
+#   names CRAFTING NAME...     the first name another lab's record uses, or that exists: as C_*
+RECORD_PY=$(
+    cat <<'PY'
+import os, shlex, sys
+from pathlib import Path
+
+from tcplab.netns.enter import netns_cookie, netns_path
+from tcplab.netns.record import AppRecord, Builder, LabRecord, LabSpec, record_using
+
+
+def sh(name, value):
+    if isinstance(value, list):
+        return f"{name}=(" + " ".join(shlex.quote(str(v)) for v in value) + ")"
+    return f"{name}={shlex.quote(str(value))}"
+
+
+def load(path):
+    try:
+        rec = LabRecord.load(Path(path))
+    except (OSError, ValueError, KeyError, TypeError):  # what find_record calls unreadable
+        return 1
+    spec, app, builder = rec.spec, rec.app, rec.builder
+    numbers = [spec.port, *rec.namespaces.values(), *rec.cookies.values()]
+    numbers += [app.pid, app.start_ticks] if app else []
+    numbers += [builder.pid, builder.start_ticks] if builder else []
+    texts = [spec.crafting, spec.kernel, spec.subnet] + ([app.control] if app else [])
+    if not all(type(n) is int and n >= 0 for n in numbers) or not all(
+        isinstance(t, str) and t for t in texts
+    ):
+        return 1  # the shell would misread it
+    names = list(rec.namespaces)
+    for line in (
+        sh("R_CRAFTING", spec.crafting),
+        sh("R_KERNEL", spec.kernel),
+        sh("R_SUBNET", spec.subnet),
+        sh("R_PORT", spec.port),
+        sh("R_LISTEN", "true" if spec.listen is True else "false"),
+        sh("R_NS_NAMES", names),
+        sh("R_NS_INODES", [rec.namespaces[n] for n in names]),
+        sh("R_NS_COOKIES", [rec.cookies.get(n, "") for n in names]),
+        sh("R_APP_PID", app.pid if app else ""),
+        sh("R_APP_TICKS", app.start_ticks if app else ""),
+        sh("R_APP_CONTROL", app.control if app else ""),
+        sh("R_COMPLETE", "true" if rec.complete else "false"),
+        sh("R_CREATED", repr(rec.created)),
+        sh("R_BUILDER_PID", builder.pid if builder else ""),
+        sh("R_BUILDER_TICKS", builder.start_ticks if builder else ""),
+    ):
+        print(line)
+    return 0
+
+
+def save(args):
+    crafting, kernel, subnet, port, listen, complete, created = args[:7]
+    app_pid, app_ticks, control, builder_pid, builder_ticks = args[7:12]
+    rest = args[12:]
+    triples = [rest[i : i + 3] for i in range(0, len(rest), 3)]
+    LabRecord(
+        spec=LabSpec(crafting, kernel, subnet, int(port), listen == "true"),
+        namespaces={name: int(inode) for name, inode, _ in triples},
+        cookies={name: int(cookie) for name, _, cookie in triples if cookie},
+        app=AppRecord(int(app_pid), int(app_ticks), control) if app_pid else None,
+        complete=complete == "true",
+        created=float(created),
+        builder=Builder(int(builder_pid), int(builder_ticks)) if builder_pid else None,
+    ).save()
+    return 0
+
+
+def names(crafting, wanted):
+    # as topology._check_names_free: another lab's record first, then an existing namespace
+    for name in wanted:
+        other = record_using(name)
+        if other is not None and other.spec.crafting != crafting:
+            print(sh("C_KIND", "record"), sh("C_NAME", name), sh("C_OWNER", other.spec.crafting))
+            return 0
+        if os.path.exists(netns_path(name)):
+            print(sh("C_KIND", "exists"), sh("C_NAME", name))
+            return 0
+    return 0
+
+
+op, args = sys.argv[1], sys.argv[2:]
+if op == "check":
+    sys.exit(0)
+if op == "load":
+    sys.exit(load(args[0]))
+if op == "save":
+    sys.exit(save(args))
+if op == "cookie":
+    cookie = netns_cookie(args[0])
+    print("" if cookie is None else cookie)
+    sys.exit(0)
+if op == "names":
+    sys.exit(names(args[0], args[1:]))
+sys.exit(f"unknown operation {op}")
+PY
+)
+
+# tcplab_py OP ARGS...: run RECORD_PY with tcplab's code importable, on this script's record folder
+tcplab_py() {
+    PYTHONPATH=$TCPLAB_PYTHONPATH PYTHONSAFEPATH=1 TCPLAB_RUN_DIR=$RUN_DIR \
+        python3 -c "$RECORD_PY" "$@"
 }
 
-# The record in memory (R_*), as LabRecord has it.
+# The record in memory (R_*), as LabRecord has it; the three R_NS_* arrays go together.
 reset_record() {
-    R_CRAFTING=$CRAFTING R_KERNEL=$KERNEL R_SUBNET=$SUBNET R_PORT=$PORT
+    R_CRAFTING=$CRAFTING R_KERNEL=$KERNEL R_SUBNET=$SUBNET R_PORT=$PORT R_LISTEN=true
     R_NS_NAMES=()
     R_NS_INODES=()
+    R_NS_COOKIES=()
     R_APP_PID="" R_APP_TICKS="" R_APP_CONTROL=""
     R_COMPLETE=false
     R_CREATED=$(date +%s.%N)
+    R_BUILDER_PID="" R_BUILDER_TICKS=""
 }
 
-# load_record FILE: fill R_* from a record; return 1 if it is unreadable or not a lab's record.
+# load_record FILE: fill R_* from a record; return 1 if it is unreadable (as tcplab would find it)
 load_record() {
-    local flat k1 k2 type v seen=""
-    flat=$(flatten_json "$1" 2>/dev/null) || return 1
-    R_CRAFTING="" R_KERNEL="" R_SUBNET="" R_PORT=""
-    R_NS_NAMES=()
-    R_NS_INODES=()
-    R_APP_PID="" R_APP_TICKS="" R_APP_CONTROL=""
-    R_COMPLETE=false
-    R_CREATED=0
-    while IFS=$US read -r k1 k2 type v; do
-        case "$k1/$k2/$type" in
-        spec//o | namespaces//o | app//o | app//z) seen+=" $k1" ;;
-        spec/crafting/s) R_CRAFTING=$v ;;
-        spec/kernel/s) R_KERNEL=$v ;;
-        spec/subnet/s) R_SUBNET=$v ;;
-        spec/port/n) R_PORT=$v ;;
-        namespaces/*/n)
-            [[ $v =~ ^[0-9]+$ ]] || return 1
-            R_NS_NAMES+=("$k2")
-            R_NS_INODES+=("$v")
-            ;;
-        app/pid/n) R_APP_PID=$v ;;
-        app/start_ticks/n) R_APP_TICKS=$v ;;
-        app/control/s) R_APP_CONTROL=$v ;;
-        complete//b) R_COMPLETE=$v ;;
-        created//n) R_CREATED=$v ;;
-        *) return 1 ;; # a key LabRecord.load would not accept, or a value of the wrong type
-        esac
-    done <<<"$flat"
-    [[ $seen == *spec* && -n $R_CRAFTING && -n $R_KERNEL && -n $R_SUBNET ]] || return 1
-    [[ $R_PORT =~ ^[0-9]+$ ]] || return 1
-    if [[ -n $R_APP_PID || -n $R_APP_TICKS || -n $R_APP_CONTROL ]]; then
-        [[ $R_APP_PID =~ ^[0-9]+$ && $R_APP_TICKS =~ ^[0-9]+$ && -n $R_APP_CONTROL ]] || return 1
-    fi
-    return 0
+    local out
+    out=$(tcplab_py load "$1" 2>/dev/null) || return 1
+    eval "$out"
 }
 
-json_str() {
-    local s=$1
-    s=${s//\\/\\\\}
-    s=${s//\"/\\\"}
-    printf '"%s"' "$s"
-}
-
-# The record as LabRecord.save writes it (json.dumps(asdict(record), indent=2)), atomically.
+# save_record: write the record in memory with LabRecord.save (atomically, as tcplab writes it)
 save_record() {
-    local dir=$LABS_DIR/$R_CRAFTING i sep json
-    mkdir -p "$LABS_DIR"
-    [[ -d $dir ]] || mkdir -m 700 "$dir"
-    chmod 700 "$dir"
-    chmod 755 "$RUN_DIR"
-    json="{"$'\n'"  \"spec\": {"$'\n'
-    json+="    \"crafting\": $(json_str "$R_CRAFTING"),"$'\n'
-    json+="    \"kernel\": $(json_str "$R_KERNEL"),"$'\n'
-    json+="    \"subnet\": $(json_str "$R_SUBNET"),"$'\n'
-    json+="    \"port\": $R_PORT"$'\n'"  },"$'\n'
-    if ((${#R_NS_NAMES[@]} == 0)); then
-        json+="  \"namespaces\": {},"$'\n'
-    else
-        json+="  \"namespaces\": {"$'\n'
-        for i in "${!R_NS_NAMES[@]}"; do
-            sep=","
-            ((i + 1 < ${#R_NS_NAMES[@]})) || sep=""
-            json+="    $(json_str "${R_NS_NAMES[i]}"): ${R_NS_INODES[i]}$sep"$'\n'
-        done
-        json+="  },"$'\n'
+    local i err triples=()
+    for i in "${!R_NS_NAMES[@]}"; do
+        triples+=("${R_NS_NAMES[i]}" "${R_NS_INODES[i]}" "${R_NS_COOKIES[i]}")
+    done
+    if ! err=$(tcplab_py save "$R_CRAFTING" "$R_KERNEL" "$R_SUBNET" "$R_PORT" "$R_LISTEN" \
+        "$R_COMPLETE" "$R_CREATED" "$R_APP_PID" "$R_APP_TICKS" "$R_APP_CONTROL" \
+        "$R_BUILDER_PID" "$R_BUILDER_TICKS" "${triples[@]}" 2>&1); then
+        err=${err%$'\n'}
+        die 3 "writing the record $LABS_DIR/$R_CRAFTING/lab.json failed: ${err##*$'\n'}"
     fi
-    if [[ -z $R_APP_PID ]]; then
-        json+="  \"app\": null,"$'\n'
-    else
-        json+="  \"app\": {"$'\n'
-        json+="    \"pid\": $R_APP_PID,"$'\n'
-        json+="    \"start_ticks\": $R_APP_TICKS,"$'\n'
-        json+="    \"control\": $(json_str "$R_APP_CONTROL")"$'\n'"  },"$'\n'
-    fi
-    json+="  \"complete\": $R_COMPLETE,"$'\n'
-    json+="  \"created\": $R_CREATED"$'\n'"}"
-    printf '%s' "$json" >"$dir/lab.json.tmp"
-    mv -f "$dir/lab.json.tmp" "$dir/lab.json"
+}
+
+# builder_busy: another living process (same pid and start time) is building the lab right now
+builder_busy() {
+    [[ -n $R_BUILDER_PID && $R_BUILDER_PID != "$$" ]] &&
+        [[ $(start_ticks "$R_BUILDER_PID") == "$R_BUILDER_TICKS" ]]
+}
+
+refuse_busy() {
+    ! builder_busy ||
+        die 3 "the lab of $R_CRAFTING is being set up right now by process $R_BUILDER_PID; wait for that command to finish, then try again"
 }
 
 # -- namespaces, the application ------------------------------------------------------------------
 ns_inode() { stat -L -c %i "$NETNS_DIR/$1" 2>/dev/null || true; }
 
-# namespace_ours NAME: the namespace of that name is the one the record names (same inode)
+ns_cookie() { tcplab_py cookie "$1" 2>/dev/null || true; }
+
+# namespace_ours NAME: the namespace of that name is the one the record names: same inode and, when
+# recorded, same cookie (the kernel reuses a freed namespace's inode, never its cookie)
 namespace_ours() {
     local i now
     now=$(ns_inode "$1")
     [[ -n $now ]] || return 1
     for i in "${!R_NS_NAMES[@]}"; do
-        [[ ${R_NS_NAMES[i]} == "$1" && ${R_NS_INODES[i]} == "$now" ]] && return 0
+        [[ ${R_NS_NAMES[i]} == "$1" && ${R_NS_INODES[i]} == "$now" ]] || continue
+        if [[ -z ${R_NS_COOKIES[i]} || $(ns_cookie "$1") == "${R_NS_COOKIES[i]}" ]]; then
+            return 0
+        fi
+        return 1
     done
     return 1
 }
@@ -383,22 +456,37 @@ link_up() {
     ip -n "$1" -br link show dev "$IFNAME" 2>/dev/null | grep -E '^[^ ]+ +UP ' >/dev/null
 }
 
+# has_address NS ADDR/PREFIX: the lab's link in NS has that address
+has_address() {
+    ip -n "$1" -br -4 addr show dev "$IFNAME" 2>/dev/null | tr ' ' '\n' | grep -Fx -- "$2" >/dev/null
+}
+
+# routes_out NS: the routes of NS's main table other than the lab's subnet (none in a whole lab)
+routes_out() {
+    ip -n "$1" -4 route show table main 2>/dev/null | awk -v net="$NETWORK" '
+        { d = $1; if (d !~ /^([0-9.]+(\/[0-9]+)?|default)$/) d = $2 }
+        d != net { printf "%s%s", sep, d; sep = ", " }'
+}
+
 rule_present() {
     ip netns exec "$R_CRAFTING" nft list table ip "$TABLE" 2>/dev/null |
         grep -F "comment \"$COMMENT\"" >/dev/null
 }
 
-# healthy: what topology.healthy checks, plus the link and the rule
+# healthy: what topology.problems checks (the record complete, both namespaces ours, each link up
+# with its address and no route out of the lab, the rule, the application), as far as shell sees
 healthy() {
     [[ $R_COMPLETE == true ]] || return 1
     namespace_ours "$R_CRAFTING" && namespace_ours "$R_KERNEL" || return 1
     app_alive && app_listening || return 1
-    link_up "$R_CRAFTING" && link_up "$R_KERNEL" && rule_present
+    link_up "$R_CRAFTING" && link_up "$R_KERNEL" && rule_present || return 1
+    has_address "$R_CRAFTING" "$CRAFTING_ADDR/$PREFIX" && has_address "$R_KERNEL" "$KERNEL_ADDR/$PREFIX" || return 1
+    [[ -z $(routes_out "$R_CRAFTING") && -z $(routes_out "$R_KERNEL") ]]
 }
 
 # teardown: remove what the record in memory names, tolerating what is already gone (as
-# topology.teardown). Sets REMOVED to what it removed. If a namespace cannot be removed, the record is
-# kept (so 'down' can finish later) and it exits 3.
+# topology._remove). Sets REMOVED to what it removed. If a namespace cannot be removed, the record is
+# kept (so 'down' can finish later) and it exits 3. Callers hold the lock and signals (held_teardown).
 teardown() {
     local i name err failed=""
     REMOVED=()
@@ -420,24 +508,35 @@ teardown() {
     remove_dir "$LABS_DIR/$R_CRAFTING"
 }
 
+# held_teardown: teardown with signals held back (topology._teardown)
+held_teardown() {
+    hold_signals
+    teardown
+    release_signals
+}
+
+# remove_dir DIR: the lab's record folder; /run/tcplab and its labs folder stay (the first is the
+# lock every tcplab command shares)
 remove_dir() {
     [[ -d $1 ]] || return 0
     find "$1" -mindepth 1 -maxdepth 1 ! -type d -delete
     rmdir "$1"
-    rmdir "$LABS_DIR" 2>/dev/null || true # only if no other lab is left
 }
 
 # -- up -------------------------------------------------------------------------------------------
 BUILDING=0
 
+# on_exit: a failed or interrupted 'up' rolls back what it made (under the lock, as tcplab does)
 on_exit() {
     local rc=$?
     if ((BUILDING)); then
         BUILDING=0
         set +e
+        trap '' INT TERM HUP # a second Ctrl-C must not cut the rollback short
         exec 8>&-
         [[ -n $R_APP_PID ]] || read_pidfile
         warn "setup failed; removing what it made"
+        lock_labs || warn "tcplab's lock on $RUN_DIR is still held (waited $LOCK_WAIT s); removing anyway"
         teardown >/dev/null
         ((rc != 0)) || rc=3
     fi
@@ -456,20 +555,16 @@ read_pidfile() {
     return 0
 }
 
+# check_names_free: neither name is another lab's (by its record) nor an existing namespace
 check_names_free() {
-    local name other
-    for name in "$CRAFTING" "$KERNEL"; do
-        for other in "$LABS_DIR"/*/lab.json; do
-            [[ -f $other && $other != "$LABS_DIR/$CRAFTING/lab.json" ]] || continue
-            (
-                load_record "$other" || exit 0
-                [[ $name == "$R_CRAFTING" || $name == "$R_KERNEL" ]] || exit 0
-                die 2 "namespace $name already belongs to the lab of $R_CRAFTING; choose other names, or run '$PROG down --crafting $R_CRAFTING'"
-            ) || exit $?
-        done
-        [[ ! -e $NETNS_DIR/$name ]] ||
-            die 3 "network namespace $name exists and was not created by tcplab; remove it ('ip netns del $name') or choose other names"
-    done
+    local out C_KIND="" C_NAME="" C_OWNER=""
+    out=$(tcplab_py names "$CRAFTING" "$CRAFTING" "$KERNEL") ||
+        die 3 "reading the records in $LABS_DIR failed"
+    eval "$out"
+    case $C_KIND in
+    record) die 2 "namespace $C_NAME already belongs to the lab of $C_OWNER; choose other names, or run '$PROG down --crafting $C_OWNER'" ;;
+    exists) die 3 "network namespace $C_NAME exists and was not created by tcplab; remove it ('ip netns del $C_NAME') or choose other names" ;;
+    esac
 }
 
 ruleset() {
@@ -482,28 +577,38 @@ ruleset() {
     printf '}\n'
 }
 
+# up: decide under tcplab's lock (as topology.setup: keep a whole lab, refuse one being built or one
+# of other options, tear a broken one down, check the names, write the first record naming this
+# script as the builder), then build without the lock; a complete record names no builder.
 cmd_up() {
-    local rec=$LABS_DIR/$CRAFTING/lab.json
+    local rec=$LABS_DIR/$CRAFTING/lab.json listen=""
+    take_lock
     if [[ -e $rec ]]; then
         if ! load_record "$rec" || [[ $R_CRAFTING != "$CRAFTING" ]]; then
             die 2 "the record $rec is unreadable; run '$PROG down --crafting $CRAFTING' first"
         fi
-        if [[ $R_KERNEL != "$KERNEL" || $R_SUBNET != "$SUBNET" || $((10#$R_PORT)) != "$PORT" ]]; then
-            die 2 "a lab with crafting host $CRAFTING already exists with kernel host $R_KERNEL, subnet $R_SUBNET, port $R_PORT; run '$PROG down --crafting $CRAFTING' first, or give the same options"
+        refuse_busy
+        if [[ $R_KERNEL != "$KERNEL" || $R_SUBNET != "$SUBNET" || $R_PORT != "$PORT" || $R_LISTEN != true ]]; then
+            [[ $R_LISTEN == true ]] || listen=" (its application listens on no port)"
+            die 2 "a lab with crafting host $CRAFTING already exists with kernel host $R_KERNEL, subnet $R_SUBNET, port $R_PORT$listen; run '$PROG down --crafting $CRAFTING' first, or give the same options"
         fi
         if healthy; then
+            release_lock
             say "lab already set up: $CRAFTING ⇄ $KERNEL, nothing to do"
             say "next: sudo tcplab handshake --target $KERNEL:$PORT"
             return 0
         fi
         say "lab of $CRAFTING is incomplete or broken: rebuilding it"
-        teardown
+        held_teardown
     fi
     check_names_free
 
     reset_record
+    R_BUILDER_PID=$$
+    R_BUILDER_TICKS=$(start_ticks $$)
     BUILDING=1
     save_record
+    release_lock
     build
     BUILDING=0
     say "lab ready: $CRAFTING ($CRAFTING_ADDR, crafting host) ⇄ $KERNEL ($KERNEL_ADDR, kernel host), application listening on $KERNEL:$PORT"
@@ -513,12 +618,15 @@ cmd_up() {
 build() {
     local ns inode
     for ns in "$CRAFTING" "$KERNEL"; do
+        hold_signals # created and recorded, or neither
         run "creating namespace $ns" ip netns add "$ns"
         inode=$(ns_inode "$ns")
         [[ -n $inode ]] || die 3 "creating namespace $ns failed: $NETNS_DIR/$ns is not there"
         R_NS_NAMES+=("$ns")
         R_NS_INODES+=("$inode")
+        R_NS_COOKIES+=("$(ns_cookie "$ns")")
         save_record
+        release_signals
     done
 
     # one veth pair, made in the crafting namespace with its peer in the kernel namespace
@@ -551,15 +659,14 @@ build() {
 
     start_app
     R_COMPLETE=true
+    R_BUILDER_PID="" R_BUILDER_TICKS=""
     save_record
 }
 
 # start_app: the kernel-side application in the kernel namespace, as topology.start_app starts it
 start_app() {
-    local dir=$LABS_DIR/$CRAFTING i line="" pythonpath
+    local dir=$LABS_DIR/$CRAFTING i line=""
     local ctl=$dir/app.sock log=$dir/app.log fifo=$dir/ready pidfile=$dir/app.pid
-    pythonpath=${PYTHONPATH:-}
-    [[ ! -f $REPO_DIR/tcplab/app/server.py ]] || pythonpath=$REPO_DIR${pythonpath:+:$pythonpath}
     rm -f "$fifo" "$pidfile"
     mkfifo -m 600 "$fifo"
     exec 8<>"$fifo"
@@ -570,7 +677,7 @@ start_app() {
             fd=${fd##*/}
             if ((fd > 3)); then exec {fd}>&-; fi
         done
-        export PYTHONPATH=$pythonpath
+        export PYTHONPATH=$TCPLAB_PYTHONPATH
         # setsid: its own session, like start_new_session=True; the inner shell writes its pid, then
         # execs ip, which execs python in the kernel namespace: the pid written is the application's
         # shellcheck disable=SC2016 # $$, $1 and $@ are the inner shell's
@@ -585,12 +692,17 @@ start_app() {
     read_pidfile
     [[ -n $R_APP_PID ]] || die 3 "the kernel-side application did not start in $KERNEL: $(log_tail "$log")"
     save_record
+    # signals are acted on between reads, not inside 'read -t' (bash 5.2 crashes when a trap exits
+    # from there: the read's timer fires later, into the EXIT trap)
+    hold_signals
     for ((i = 0; i < APP_TIMEOUT_STEPS / 4; i++)); do
         if read -r -t 0.2 -u 8 line && [[ $line == ready ]]; then
             break
         fi
+        [[ -z $PENDING_SIGNAL ]] || break
         app_alive || break
     done
+    release_signals
     exec 8>&-
     rm -f "$fifo" "$pidfile"
     if [[ $line != ready || ! -S $ctl ]]; then
@@ -605,18 +717,22 @@ log_tail() {
 }
 
 # -- down -----------------------------------------------------------------------------------------
+# down: under tcplab's lock, as topology.teardown (a lab being built by a living process is refused)
 cmd_down() {
     local rec=$LABS_DIR/$CRAFTING/lab.json what name
+    take_lock
     if [[ ! -e $rec ]]; then
         say "nothing to remove: no tcplab lab with crafting host $CRAFTING"
         return 0
     fi
     if ! load_record "$rec" || [[ $R_CRAFTING != "$CRAFTING" ]]; then
         # as tcplab does with a broken record: remove the record, touch nothing it cannot prove is ours
-        R_CRAFTING=$CRAFTING R_KERNEL="" R_NS_NAMES=() R_NS_INODES=() R_APP_PID=""
+        reset_record
+        R_KERNEL=""
         warn "the record $rec is unreadable: removing only the record"
     fi
-    teardown
+    refuse_busy
+    held_teardown
     if ((${#REMOVED[@]})); then
         what=$(printf '%s, ' "${REMOVED[@]}")
         what=${what%, }
@@ -633,8 +749,8 @@ cmd_down() {
 
 # -- status ---------------------------------------------------------------------------------------
 cmd_status() {
-    local rec=$LABS_DIR/$CRAFTING/lab.json ns role present ours brief state mac addrs
-    local problems=() rule dropped
+    local rec=$LABS_DIR/$CRAFTING/lab.json ns role present ours brief state mac addrs addr out
+    local problems=() rule dropped state_of_record crafting_ours=no kernel_ours=no
     [[ -e $rec ]] || die 3 "no tcplab lab is set up with crafting host $CRAFTING; run 'sudo $0 up'"
     if ! load_record "$rec" || [[ $R_CRAFTING != "$CRAFTING" ]]; then
         die 3 "the record $rec is unreadable; run '$PROG down --crafting $CRAFTING', then '$PROG up'"
@@ -643,23 +759,31 @@ cmd_status() {
     CRAFTING=$R_CRAFTING KERNEL=$R_KERNEL SUBNET=$R_SUBNET PORT=$R_PORT
     validate_spec
 
-    say "lab $CRAFTING ⇄ $KERNEL: subnet $SUBNET, port $PORT, record $rec ($([[ $R_COMPLETE == true ]] && echo complete || echo incomplete))"
+    state_of_record=incomplete
+    [[ $R_COMPLETE != true ]] || state_of_record=complete
+    ! builder_busy || state_of_record+=", being set up right now by process $R_BUILDER_PID"
+    say "lab $CRAFTING ⇄ $KERNEL: subnet $SUBNET, port $PORT, record $rec ($state_of_record)"
     for ns in "$CRAFTING" "$KERNEL"; do
-        if [[ $ns == "$CRAFTING" ]]; then role="crafting host"; else role="kernel host"; fi
+        if [[ $ns == "$CRAFTING" ]]; then
+            role="crafting host" addr=$CRAFTING_ADDR/$PREFIX
+        else
+            role="kernel host" addr=$KERNEL_ADDR/$PREFIX
+        fi
         present=no ours=no
         [[ -z $(ns_inode "$ns") ]] || present=yes
-        ! namespace_ours "$ns" || ours=yes
+        if [[ $present == yes ]] && namespace_ours "$ns"; then ours=yes; fi
+        if [[ $ns == "$CRAFTING" ]]; then crafting_ours=$ours; else kernel_ours=$ours; fi
         if [[ $present == no ]]; then
             say "namespace $ns ($role): missing"
             problems+=("namespace $ns is missing")
             continue
         fi
         if [[ $ours == no ]]; then
-            say "namespace $ns ($role): present, but not the one tcplab created (inode $(ns_inode "$ns"))"
+            say "namespace $ns ($role): present, but not the one tcplab created (inode $(ns_inode "$ns"), cookie $(ns_cookie "$ns"))"
             problems+=("namespace $ns was replaced by one tcplab did not create")
             continue
         fi
-        say "namespace $ns ($role): present, inode $(ns_inode "$ns")"
+        say "namespace $ns ($role): present, inode $(ns_inode "$ns"), cookie $(ns_cookie "$ns")"
         brief=$(ip -n "$ns" -br link show dev "$IFNAME" 2>/dev/null || true)
         if [[ -z $brief ]]; then
             say "  link $IFNAME: missing"
@@ -670,11 +794,14 @@ cmd_status() {
         addrs=$(ip -n "$ns" -br -4 addr show dev "$IFNAME" 2>/dev/null | awk '{$1=""; $2=""; sub(/^ +/, ""); print}')
         say "  link $IFNAME: $state, mac $mac, addresses ${addrs:-none}"
         [[ $state == UP ]] || problems+=("the link in $ns is missing or down")
+        has_address "$ns" "$addr" || problems+=("$ns lacks its address $addr")
+        out=$(routes_out "$ns")
+        [[ -z $out ]] || problems+=("$ns has routes out of the lab: $out")
         say "  neighbours: $(ip -n "$ns" neigh show dev "$IFNAME" 2>/dev/null | paste -sd';' - | sed 's/;/; /g')"
     done
 
     rule=""
-    if namespace_ours "$CRAFTING"; then
+    if [[ $crafting_ours == yes ]]; then
         rule=$(ip netns exec "$CRAFTING" nft list table ip "$TABLE" 2>/dev/null | grep -F "comment \"$COMMENT\"" || true)
     fi
     if [[ -n $rule ]]; then
@@ -697,7 +824,7 @@ cmd_status() {
         say "application: ${R_APP_PID:+pid $R_APP_PID, }not running"
         problems+=("the kernel-side application is not running")
     fi
-    if namespace_ours "$KERNEL"; then
+    if [[ $kernel_ours == yes ]]; then
         say "TCP sockets in $KERNEL:"
         ip netns exec "$KERNEL" ss -tan 2>/dev/null | sed 's/^/  /'
     fi
@@ -720,11 +847,8 @@ main() {
     parse_args "$@"
     require_root
     require_tools
-    take_lock
     trap on_exit EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
-    trap 'exit 129' HUP
+    set_signal_traps
     case $CMD in
     up) cmd_up ;;
     down) cmd_down ;;

@@ -65,6 +65,7 @@ def remove_lab(crafting: str, kernel: str) -> None:
         for name in (crafting, kernel):
             if os.path.exists(f"/run/netns/{name}"):
                 subprocess.run(["ip", "netns", "del", name], check=False)
+        subprocess.run(["pkill", "-f", f"labs/{crafting}/app.sock"], check=False)
 
 
 @pytest.fixture

@@ -272,6 +272,13 @@ def _steps(raw: Any, index: int, where: _Where) -> list[Step]:
     if not isinstance(raw, dict):
         raise where.fail(start, "a step must be a table", "write [[step]] and keys below it")
     actions = [a for a in ACTIONS if a in raw]
+    strange = [k for k in raw if k not in set().union(*KEYS.values())]
+    if not actions and strange:
+        raise where.fail(
+            where.key(strange[0], start, end),
+            f"unknown step {strange[0]!r}",
+            f"a step is one of: {', '.join(ACTIONS)}",
+        )
     if len(actions) != 1:
         found = ", ".join(actions) or "none"
         raise where.fail(
@@ -284,7 +291,7 @@ def _steps(raw: Any, index: int, where: _Where) -> list[Step]:
         if key != kind and key not in KEYS[kind]:
             raise where.fail(
                 where.key(key, start, end),
-                f"unknown key {key!r} in a {kind} step",
+                f"unknown key {key!r} in this {kind} step",
                 f"known keys: {', '.join(sorted(KEYS[kind]))}",
             )
     line = where.key(kind, start, end)

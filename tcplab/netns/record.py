@@ -16,11 +16,13 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 from tcplab.errors import UsageError
 
+_T = TypeVar("_T")
 RUN_DIR = Path(os.environ.get("TCPLAB_RUN_DIR", "/run/tcplab"))
 LABS_DIR = RUN_DIR / "labs"
 IFNAME = "tcplab0"
@@ -144,10 +146,10 @@ class LabRecord:
     @classmethod
     def load(cls, path: Path) -> LabRecord:
         data = json.loads(path.read_text())
-        app = AppRecord(**data["app"]) if data.get("app") else None
-        builder = Builder(**data["builder"]) if data.get("builder") else None
+        app = _known(AppRecord, data["app"]) if data.get("app") else None
+        builder = _known(Builder, data["builder"]) if data.get("builder") else None
         return cls(
-            spec=LabSpec(**data["spec"]),
+            spec=_known(LabSpec, data["spec"]),
             namespaces={k: int(v) for k, v in data.get("namespaces", {}).items()},
             cookies={k: int(v) for k, v in data.get("cookies", {}).items()},
             app=app,
@@ -168,6 +170,12 @@ def labs_locked() -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _known(kind: type[_T], data: dict[str, Any]) -> _T:
+    """Build a record part from its known fields (a newer tcplab may have written more)."""
+    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    return kind(**{k: v for k, v in data.items() if k in names})
 
 
 def all_records() -> Iterator[LabRecord]:
