@@ -190,6 +190,62 @@ def run(
     runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose)
 
 
+lab_app = typer.Typer(
+    help="Lab exercises: handouts, starters, and checking your solution.", no_args_is_help=True
+)
+app.add_typer(lab_app, name="lab")
+
+
+@lab_app.command("list")
+def lab_list(json_out: Json = False) -> None:
+    """List the labs."""
+    from tcplab.cli import exercisecmd
+
+    exercisecmd.list_labs(json_out)
+
+
+@lab_app.command("show")
+def lab_show(name: Annotated[str, typer.Argument(help="The lab's name.")]) -> None:
+    """Print a lab's handout."""
+    from tcplab.cli import exercisecmd
+
+    exercisecmd.show(name)
+
+
+@lab_app.command("start")
+def lab_start(
+    name: Annotated[str, typer.Argument(help="The lab's name.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing NAME.py.")] = False,
+) -> None:
+    """Copy the lab's starter to ./NAME.py, and say what to do next."""
+    from tcplab.cli import exercisecmd
+
+    exercisecmd.start(name, force)
+
+
+@lab_app.command("check")
+def lab_check(
+    name: Annotated[str, typer.Argument(help="The lab's name.")],
+    file: Annotated[str | None, typer.Argument(help="Your solution (default: ./NAME.py).")] = None,
+    reference: Annotated[
+        bool, typer.Option("--reference", help="Check the shipped reference solution.")
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """Run a solution in a fresh lab, observe the kernel, score every check (exit 0 at full marks)."""
+    from tcplab.cli import exercisecmd
+
+    exercisecmd.check(name, file, reference, json_out)
+
+
+@app.command()
+def shell(crafting: Crafting = "ns1") -> None:
+    """An interactive Python with scapy inside the crafting namespace, the lab context as `lab`."""
+    from tcplab.cli import exercisecmd
+
+    exercisecmd.shell(crafting)
+
+
 # typer vendors click in newer releases; find its UsageError through a class it exports
 _ClickUsageError: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"

@@ -23,7 +23,7 @@ def _side_name(report: Report, side: str) -> str:
     return (report.crafting if side == "crafting" else report.kernel).split()[0]
 
 
-def ladder(report: Report, only_failed: bool = False) -> None:
+def ladder(report: Report, only_failed: bool = False, show_checks: bool = True) -> None:
     console.print(
         f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
         f"[bold]{report.kernel}[/] (Linux {report.kernel_release})"
@@ -61,7 +61,8 @@ def ladder(report: Report, only_failed: bool = False) -> None:
         else:
             console.print(f"               [dim]{escape(row.text)}[/]")
     console.print()
-    checks(report.checks, only_failed=only_failed)
+    if show_checks:
+        checks(report.checks, only_failed=only_failed)
     if report.timing:
         parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
         console.print(f"[dim]timing: {', '.join(parts)}[/]")
@@ -166,3 +167,29 @@ def lab_status(st: dict[str, Any]) -> None:
         console.print(f"  [red]problem:[/] {escape(problem)}")
     if st.get("sockets") is not None:
         socket_table(st["sockets"], f"  sockets in {spec['kernel']}")
+
+
+def lab_result(result: Any) -> None:
+    """A lab check: the ladder, then each check with its points, explanation and hint."""
+    lab = result.lab
+    console.print(f"[bold]lab {lab.name}[/]: {lab.title}  ({result.solution})")
+    ladder(result.report, show_checks=False)
+    if result.timed_out:
+        console.print(f"[red]your solution was stopped after {lab.time_limit:g} s[/]")
+    elif result.exit_code:
+        tail = result.output.strip().splitlines()[-3:]
+        console.print(f"[red]your solution exited with status {result.exit_code}[/]")
+        for line in tail:
+            console.print(f"  [dim]{escape(line)}[/]")
+    for r in result.results:
+        mark = OK if r.ok else BAD
+        console.print(
+            f" {mark} {r.earned}/{r.points}  {escape(r.title)}"
+            + (f" [dim]({escape(r.detail)})[/]" if r.detail else "")
+        )
+        if r.why:
+            console.print(f"        [dim]{escape(r.why)}[/]")
+        if not r.ok:
+            console.print(f"        [yellow]hint: {escape(r.hint)}[/]")
+    color = "green" if result.score == result.max_score else "red"
+    console.print(f"[{color}]score {result.score}/{result.max_score}[/]")

@@ -1,0 +1,1 @@
+"""The labs (data): each folder is one lab; see tcplab.exercise.catalog."""

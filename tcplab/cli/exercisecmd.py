@@ -1,0 +1,123 @@
+"""tcplab lab list|show|start|check, and tcplab shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import typer
+
+from tcplab.errors import EXIT_KERNEL, UsageError
+from tcplab.exercise.catalog import all_labs, get
+
+
+def list_labs(json_out: bool) -> None:
+    labs = all_labs()
+    if json_out:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": lab.name,
+                        "title": lab.title,
+                        "summary": lab.summary,
+                        "order": lab.order,
+                    }
+                    for lab in labs
+                ],
+                indent=2,
+            )
+        )
+        return
+    width = max((len(lab.name) for lab in labs), default=0)
+    for lab in labs:
+        typer.echo(f"{lab.name:<{width}}  {lab.title}")
+
+
+def show(name: str) -> None:
+    lab = get(name)
+    text = lab.handout.read_text()
+    if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        from tcplab.cli.render import console
+
+        console.print(Markdown(text))
+    else:
+        typer.echo(text)
+
+
+def start(name: str, force: bool) -> None:
+    lab = get(name)
+    target = Path.cwd() / f"{lab.name}.py"
+    if target.exists() and not force:
+        raise UsageError(f"{target} already exists", "edit it, or use --force to start afresh")
+    shutil.copyfile(lab.starter, target)
+    typer.echo(f"lab {lab.name}: {lab.title}")
+    typer.echo(f"your file: {target} (from the starter)")
+    typer.echo(f"handout:   tcplab lab show {lab.name}")
+    typer.echo("try ideas: tcplab setup && tcplab shell")
+    typer.echo(f"check:     tcplab lab check {lab.name} {target.name}")
+
+
+def check(name: str, file: str | None, reference: bool, json_out: bool) -> None:
+    lab = get(name)
+    if reference and file:
+        raise UsageError("give a FILE or --reference, not both", "tcplab lab check NAME FILE")
+    path = lab.solution if reference else Path(file or f"{lab.name}.py")
+    if not path.is_file():
+        raise UsageError(
+            f"no solution file {path}",
+            f"start one with 'tcplab lab start {lab.name}', or name the file",
+        )
+    from tcplab.exercise.checker import check_solution
+    from tcplab.netns.topology import require_root
+
+    require_root("lab check")
+    result = check_solution(lab, path.resolve())
+    if json_out:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        from tcplab.cli import render
+
+        render.lab_result(result)
+    if result.score != result.max_score:
+        raise typer.Exit(EXIT_KERNEL)
+
+
+def shell(crafting: str) -> None:
+    """Replace this process with an interactive Python inside the crafting namespace."""
+    from tcplab.netns.enter import inside
+    from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, find_record
+    from tcplab.netns.topology import healthy, require_root
+    from tcplab.student import CONTEXT_ENV
+
+    require_root("shell")
+    rec = find_record(crafting)
+    if rec is None or not healthy(rec) or rec.app is None:
+        from tcplab.errors import EnvironmentProblem
+
+        raise EnvironmentProblem(
+            f"no working lab with crafting host {crafting}", "run 'tcplab setup' first"
+        )
+    spec = rec.spec
+    ctx = {
+        "lab": "shell",
+        "crafting_addr": spec.crafting_addr,
+        "kernel_addr": spec.kernel_addr,
+        "iface": IFNAME,
+        "port": spec.port,
+        "crafting_mac": CRAFTING_MAC,
+        "kernel_mac": KERNEL_MAC,
+        "app_control": rec.app.control,
+    }
+    startup = Path(__file__).with_name("shell_startup.py")
+    env = dict(os.environ, **{CONTEXT_ENV: json.dumps(ctx)}, PYTHONSTARTUP=str(startup))
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
+    )
+    with inside(spec.crafting):
+        os.execvpe(sys.executable, [sys.executable, "-q"], env)

@@ -1,0 +1,244 @@
+"""Checking a solution: a fresh lab, the solution run in the crafting namespace, the kernel observed
+from the kernel host (its own capture and a sampler of its socket table), then the lab's checks.
+
+The solution's output and exit code are kept for the student but never decide a check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcplab.engine.report import Report, Row, StateChange
+from tcplab.engine.session import Session
+from tcplab.exercise.catalog import LabDef
+from tcplab.exercise.kit import Conn, Observation, Result, Sample
+from tcplab.model.state import State
+from tcplab.netns import sysctl
+from tcplab.netns.diag import SocketRow, SocketTable
+from tcplab.netns.enter import inside
+from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec
+from tcplab.netns.topology import setup, teardown
+from tcplab.student import CONTEXT_ENV
+
+SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
+
+
+@dataclass
+class LabResult:
+    lab: LabDef
+    solution: Path
+    results: list[Result]
+    report: Report
+    exit_code: int | None
+    timed_out: bool
+    output: str
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score(self) -> int:
+        return sum(r.earned for r in self.results)
+
+    @property
+    def max_score(self) -> int:
+        return sum(r.points for r in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lab": self.lab.name,
+            "solution": str(self.solution),
+            "score": self.score,
+            "max_score": self.max_score,
+            "full_marks": self.score == self.max_score,
+            "checks": [r.to_json() for r in self.results],
+            "exit_code": self.exit_code,
+            "timed_out": self.timed_out,
+            "sysctl": self.sysctls,
+            "ladder": self.report.to_json(),
+        }
+
+
+class Sampler(threading.Thread):
+    """Reads the kernel host's socket table every few milliseconds and keeps each change."""
+
+    def __init__(self, spec: LabSpec, ports: set[int]) -> None:
+        super().__init__(daemon=True)
+        self.spec, self.ports = spec, ports
+        self.stop = threading.Event()
+        self.history: dict[tuple[int, int], list[Sample]] = {}
+        self.listener: list[Sample] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with SocketTable(self.spec.kernel) as table:
+                while not self.stop.is_set():
+                    self._sample(table.rows())
+                    self.stop.wait(SAMPLE_EVERY)
+                self._sample(table.rows())
+        except BaseException as exc:  # reported by the checker, never lost
+            self.error = exc
+
+    def _sample(self, rows: list[SocketRow]) -> None:
+        now = time.time()
+        seen: set[tuple[int, int]] = set()
+        for r in rows:
+            sample = Sample(now, r.state.value, r.timer, r.expires_ms, r.rqueue)
+            if r.linux_state == 10:
+                if r.sport in self.ports:
+                    self._keep(self.listener, sample)
+                continue
+            if r.dst != self.spec.crafting_addr:
+                continue
+            key = (r.dport, r.sport)  # (the crafting host's port, the kernel's port)
+            seen.add(key)
+            self._keep(self.history.setdefault(key, []), sample)
+        for key, samples in self.history.items():
+            if key not in seen and samples and samples[-1].state != "CLOSED":
+                samples.append(Sample(now, "CLOSED", "off", 0, 0))
+
+    @staticmethod
+    def _keep(samples: list[Sample], sample: Sample) -> None:
+        last = samples[-1] if samples else None
+        if last is None or (last.state, last.timer) != (sample.state, sample.timer):
+            samples.append(sample)
+        else:
+            samples[-1] = Sample(
+                last.time, last.state, last.timer, sample.expires_ms, sample.rqueue
+            )
+
+
+def _context(lab: LabDef, spec: LabSpec, rec: LabRecord) -> dict[str, Any]:
+    assert rec.app is not None
+    return {
+        "lab": lab.name,
+        "crafting_addr": spec.crafting_addr,
+        "kernel_addr": spec.kernel_addr,
+        "iface": IFNAME,
+        "port": lab.port,
+        "crafting_mac": CRAFTING_MAC,
+        "kernel_mac": KERNEL_MAC,
+        "app_control": rec.app.control,
+        "sport": 40000 + int(uuid.uuid4().int % 20000),
+    }
+
+
+def _run_solution(
+    path: Path, spec: LabSpec, ctx: dict[str, Any], limit: float
+) -> tuple[int | None, bool, str]:
+    env = dict(os.environ, **{CONTEXT_ENV: json.dumps(ctx)})
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
+    )
+    with inside(spec.crafting):
+        proc = subprocess.Popen(
+            [sys.executable, str(path)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(path.parent),
+            start_new_session=True,
+        )
+    try:
+        out, _ = proc.communicate(timeout=limit)
+        return proc.returncode, False, out.decode(errors="replace")
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        out, _ = proc.communicate()
+        return None, True, out.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+def check_solution(lab: LabDef, solution: Path) -> LabResult:
+    """Run `solution` in a fresh, uniquely named lab and score it with the lab's checks."""
+    tag = uuid.uuid4().hex[:8]
+    spec = LabSpec(crafting=f"tll{tag}c", kernel=f"tll{tag}k", port=lab.port, listen=lab.listen)
+    rec = None
+    try:
+        rec, _ = setup(spec)
+        if lab.sysctl:
+            sysctl.apply(spec.kernel, lab.sysctl)
+        with Session(spec) as s:
+            for extra in lab.listeners:
+                s.app.call("listen", port=extra.port, backlog=extra.backlog)
+            ports = {lab.port, *(x.port for x in lab.listeners)}
+            sampler = Sampler(spec, ports)
+            sampler.start()
+            try:
+                code, timed_out, output = _run_solution(
+                    solution, spec, _context(lab, spec, rec), lab.time_limit
+                )
+                s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
+            finally:
+                sampler.stop.set()
+                sampler.join()
+            if sampler.error is not None:
+                raise sampler.error
+            obs = _observation(s, sampler, ports, code, timed_out, output)
+            results = lab.checklist().run(obs)
+            report = _ladder(s, spec, obs)
+            values = sysctl.read(spec.kernel, sorted(lab.sysctl)) if lab.sysctl else {}
+            return LabResult(lab, solution, results, report, code, timed_out, output, values)
+    finally:
+        if rec is not None:
+            teardown(rec)
+
+
+def _observation(
+    s: Session, sampler: Sampler, ports: set[int], code: int | None, timed_out: bool, output: str
+) -> Observation:
+    conns: dict[tuple[int, int], Conn] = {}
+    for seen in s.seen:
+        seg = seen.segment
+        key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
+        if key not in conns:
+            conns[key] = Conn(key[0], key[1])
+        conns[key].add(seen)
+    for key, samples in sampler.history.items():
+        conns.setdefault(key, Conn(key[0], key[1])).samples = samples
+    ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
+    return Observation(ordered, list(s.seen), code, timed_out, output[-2000:], sampler.listener)
+
+
+def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
+    """Segments and the kernel's state changes, in the order they happened."""
+    report = Report(
+        "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"
+    )
+    first = obs.conn(0)
+    if first is not None:
+        report.crafting_isn, report.kernel_isn = first.iss, first.irs
+    report.sync(s)
+    events = [(row.time or 0.0, i, row) for i, row in enumerate(report.rows)]
+    for conn in obs.conns:
+        prev: str | None = None
+        for sample in conn.samples:
+            if prev is not None and sample.state == prev:
+                continue
+            change = StateChange(
+                "kernel",
+                _state(prev),
+                _state(sample.state),
+                "observed",
+                f"connection from port {conn.sport}",
+            )
+            events.append((sample.time, len(events), Row("state", None, change=change)))
+            prev = sample.state
+    report.rows = [row for _, _, row in sorted(events, key=lambda e: (e[0], e[1]))]
+    return report
+
+
+def _state(name: str | None) -> State | None:
+    return None if name is None or name == "CLOSED" else State.parse(name)

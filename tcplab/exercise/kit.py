@@ -1,0 +1,168 @@
+"""What a lab's checks.py is written with: the Observation of one run, and a Checklist of checks
+with points, an explanation, and a hint shown when the check fails.
+
+Everything in an Observation comes from tcplab's own capture on the kernel host's interface and from
+the kernel's socket table, sampled while the solution ran; nothing the solution prints counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tcplab.engine.session import Seen
+from tcplab.model.segment import Segment
+from tcplab.model.seqnum import relative
+
+
+@dataclass
+class Sample:
+    time: float
+    state: str  # RFC 9293 name, or "CLOSED" when the socket is gone
+    timer: str
+    expires_ms: int
+    rqueue: int
+
+
+@dataclass
+class Conn:
+    """One connection (the crafting host's port, the kernel's port), as the kernel host saw it."""
+
+    sport: int
+    kport: int
+    segments: list[Seen] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    iss: int | None = None  # the student's ISN, from their SYN (or SYN+ACK)
+    irs: int | None = None  # the kernel's ISN, from its SYN or SYN+ACK
+
+    def add(self, seen: Seen) -> None:
+        self.segments.append(seen)
+        if "S" in seen.segment.flags:
+            if seen.from_kernel and self.irs is None:
+                self.irs = seen.segment.seq
+            if not seen.from_kernel and self.iss is None:
+                self.iss = seen.segment.seq
+
+    def crafted(self, flags: str | None = None) -> list[Segment]:
+        """The student's segments on this connection (optionally with exactly these flags)."""
+        return [
+            s.segment
+            for s in self.segments
+            if not s.from_kernel and (flags is None or s.segment.flags == flags)
+        ]
+
+    def kernel(self, flags: str | None = None) -> list[Segment]:
+        return [
+            s.segment
+            for s in self.segments
+            if s.from_kernel and (flags is None or s.segment.flags == flags)
+        ]
+
+    def rel_seq(self, seg: Segment, from_kernel: bool) -> int | None:
+        base = self.irs if from_kernel else self.iss
+        return None if base is None else relative(seg.seq, base)
+
+    def rel_ack(self, seg: Segment, from_kernel: bool) -> int | None:
+        base = self.iss if from_kernel else self.irs
+        return None if base is None else relative(seg.ack, base)
+
+    def states(self) -> list[str]:
+        """The kernel's states for this connection, in order, each once per stretch."""
+        out: list[str] = []
+        for s in self.samples:
+            if not out or out[-1] != s.state:
+                out.append(s.state)
+        return out
+
+    def last(self, state: str) -> Sample | None:
+        return next((s for s in reversed(self.samples) if s.state == state), None)
+
+
+@dataclass
+class Observation:
+    conns: list[Conn]
+    segments: list[Seen]
+    exit_code: int | None
+    timed_out: bool
+    stderr_tail: str = ""
+    listener_samples: list[Sample] = field(default_factory=list)
+
+    def conn(self, index: int = 0) -> Conn | None:
+        """The student's index-th connection, in the order they began."""
+        return self.conns[index] if index < len(self.conns) else None
+
+    def crafted(self, flags: str | None = None) -> list[Segment]:
+        return [s for c in self.conns for s in c.crafted(flags)]
+
+    def kernel(self, flags: str | None = None) -> list[Segment]:
+        return [s for c in self.conns for s in c.kernel(flags)]
+
+
+@dataclass(frozen=True)
+class Check:
+    title: str
+    points: int
+    hint: str
+    why: str
+    test: Callable[[Observation], bool | tuple[bool, str]]
+
+
+@dataclass
+class Result:
+    title: str
+    points: int
+    earned: int
+    ok: bool
+    why: str
+    hint: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Checklist:
+    """A lab's checks, registered with @checks.add(title, points, hint=..., why=...)."""
+
+    def __init__(self) -> None:
+        self.items: list[Check] = []
+
+    def add(
+        self, title: str, points: int, hint: str, why: str = ""
+    ) -> Callable[
+        [Callable[[Observation], bool | tuple[bool, str]]],
+        Callable[[Observation], bool | tuple[bool, str]],
+    ]:
+        def register(
+            fn: Callable[[Observation], bool | tuple[bool, str]],
+        ) -> Callable[[Observation], bool | tuple[bool, str]]:
+            self.items.append(Check(title, points, hint, why, fn))
+            return fn
+
+        return register
+
+    @property
+    def max_score(self) -> int:
+        return sum(c.points for c in self.items)
+
+    def run(self, obs: Observation) -> list[Result]:
+        out = []
+        for c in self.items:
+            try:
+                got = c.test(obs)
+            except (AttributeError, IndexError, KeyError, TypeError) as exc:
+                got = (False, f"not observed ({type(exc).__name__})")
+            ok, detail = got if isinstance(got, tuple) else (bool(got), "")
+            out.append(
+                Result(
+                    c.title,
+                    c.points,
+                    c.points if ok else 0,
+                    ok,
+                    c.why,
+                    "" if ok else c.hint,
+                    detail,
+                )
+            )
+        return out

@@ -1,0 +1,65 @@
+"""Every lab: the reference solution gets full marks, the starter does not, and each typical wrong
+solution in tests/fixtures/labs/LAB/cases.toml gets exactly its expected score and hint."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import tomllib
+
+from tcplab.exercise.catalog import all_labs
+from tests.conftest import REPO, run_cli
+
+pytestmark = pytest.mark.netns
+LABS = all_labs()
+FIXTURES = REPO / "tests" / "fixtures" / "labs"
+
+
+def cases() -> list[tuple[str, dict[str, object]]]:
+    out = []
+    for lab in LABS:
+        path = FIXTURES / lab.name / "cases.toml"
+        for case in tomllib.loads(path.read_text())["case"] if path.is_file() else []:
+            out.append((lab.name, case))
+    return out
+
+
+def check(lab: str, *args: str) -> tuple[int, dict[str, object]]:
+    out = run_cli("lab", "check", lab, *args, "--json", timeout=180)
+    assert out.returncode in (0, 1), out.stderr
+    return out.returncode, json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("lab", [lab.name for lab in LABS])
+def test_reference_solution_gets_full_marks(lab):
+    code, result = check(lab, "--reference")
+    failed = [c for c in result["checks"] if not c["ok"]]  # type: ignore[union-attr]
+    assert code == 0 and result["full_marks"], failed
+    assert result["max_score"] >= 5
+
+
+@pytest.mark.parametrize(
+    ("lab", "case"), cases(), ids=[f"{lab}-{case['file']}" for lab, case in cases()]
+)
+def test_wrong_solution_gets_its_exact_score_and_hint(lab, case):
+    code, result = check(lab, str(FIXTURES / lab / str(case["file"])))
+    hints = [c["hint"] for c in result["checks"] if not c["ok"]]  # type: ignore[union-attr]
+    assert code == 1
+    assert result["score"] == case["score"], (result["score"], hints)
+    assert any(str(case["hint"]) in h for h in hints), hints
+
+
+def test_every_lab_has_two_wrong_solutions_at_least():
+    for lab in LABS:
+        assert sum(1 for name, _ in cases() if name == lab.name) >= 2, lab.name
+
+
+def test_every_lab_is_complete():
+    assert len(LABS) >= 8
+    for lab in LABS:
+        for part in ("README.md", "starter.py", "solution.py", "checks.py", "lab.toml"):
+            assert (lab.dir / part).is_file(), f"{lab.name}/{part}"
+        text = lab.handout.read_text()
+        for heading in ("## Background", "## Steps", "## Questions", "## What is checked"):
+            assert heading in text, f"{lab.name}: {heading}"
