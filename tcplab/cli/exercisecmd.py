@@ -120,4 +120,4 @@ def shell(crafting: str) -> None:
         p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
     )
     with inside(spec.crafting):
-        os.execvpe(sys.executable, [sys.executable, "-q"], env)
+        os.execvpe(sys.executable, [sys.executable, "-q", "-i"], env)

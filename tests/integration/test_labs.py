@@ -63,3 +63,29 @@ def test_every_lab_is_complete():
         text = lab.handout.read_text()
         for heading in ("## Background", "## Steps", "## Questions", "## What is checked"):
             assert heading in text, f"{lab.name}: {heading}"
+
+
+def test_the_shell_gives_scapy_and_the_lab_context(lab):
+    import subprocess
+    import sys
+
+    code = (
+        'r = lab.sr(IP(dst=lab.dst)/TCP(sport=lab.sport, dport=lab.dport, flags="S", '
+        'seq=5))\nprint("GOT", r[TCP].flags, r[TCP].ack)\n'
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "tcplab", "shell", "--crafting", lab.crafting],
+        input=code,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+    )
+    assert "GOT SA 6" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_solution_that_runs_forever_is_stopped(tmp_path):
+    forever = tmp_path / "forever.py"
+    forever.write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    code, result = check("handshake", str(forever))
+    assert code == 1 and result["timed_out"] and result["score"] == 0
