@@ -16,5 +16,6 @@ def main() -> None:
     try:
         from tcplab.cli import main as cli_main
     except KeyboardInterrupt:
+        print("error: interrupted while starting; nothing was made", file=sys.stderr)
         sys.exit(130)
     cli_main()

@@ -265,9 +265,9 @@ def _fail(message: str, hint: str, code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every error into one line, a hint and an exit code."""
-    command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
     try:
+        command = typer.main.get_command(app)
         rv = command.main(args, prog_name="tcplab", standalone_mode=False)
     except TcplabError as exc:
         _fail(exc.message, exc.hint, exc.exit_code)

@@ -16,6 +16,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,17 +40,43 @@ from tcplab.netns.record import (
     record_using,
 )
 
+_held_depth = 0
+_held_signal: int | None = None
+
+
+def _hold(signum: int, frame: object) -> None:
+    global _held_signal
+    if _held_depth > 0:
+        _held_signal = signum  # acted on when the step is done
+        return
+    raise KeyboardInterrupt
+
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back for a step that must finish once begun (e.g. create + record);
-    a signal that came meanwhile is delivered right after."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    """Hold Ctrl-C and SIGTERM back for a step that must finish once begun (e.g. create and
+    record a namespace); a signal that came meanwhile takes effect right after the step.
+
+    Python runs signal handlers in the main thread whichever thread the kernel picked, so a
+    deferring handler holds them even while pyroute2's own threads run (a signal mask would not)."""
+    global _held_depth, _held_signal
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread is interrupted; other threads finish their steps anyway
+        return
+    if _held_depth == 0:
+        saved = {sig: signal.signal(sig, _hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _held_depth += 1
+    pending = None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        _held_depth -= 1
+        if _held_depth == 0:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
+            pending, _held_signal = _held_signal, None
+    if pending is not None:
+        raise KeyboardInterrupt
 
 
 def require_root(what: str) -> None:
