@@ -118,8 +118,10 @@ class Lab:
     def _conn_id(self, port: int | None) -> int:
         peer = [self.src, port or self.sport]
         for _ in range(100):
-            conns = self._call("accepted", port=self.dport)["connections"]
-            found = next((c for c in conns if c["peer"] == peer), None)
+            self._call("accepted", port=self.dport)  # takes in what the listener has completed
+            socks = self._call("list")["sockets"]  # accepted ones and those it connect()ed
+            found = next((c for c in socks if c["kind"] == "connection" and c["peer"] == peer),
+                         None)
             if found is not None:
                 return int(found["id"])
             time.sleep(0.01)
