@@ -1,0 +1,193 @@
+"""Checks for lab 7 (the SYN backlog), on what the kernel host saw.
+
+A connection the kernel queued shows a request sock (SYN_RECEIVED) in its socket table for seconds; a
+connection answered with a SYN cookie never has one, which is how the checks tell them apart.
+"""
+
+from tcplab.exercise.kit import Checklist, Conn, Observation
+
+checks = Checklist()
+
+
+def _signed(n: int | None) -> int | None:
+    """A relative sequence number as a small signed offset (ISN - 1, not ISN + 4294967295)."""
+    return None if n is None else n - 2**32 if n >= 2**31 else n
+
+
+PORT = 8080  # the listener with backlog 1 (lab.toml)
+FIRST_RETRY = (0.8, 1.6)  # seconds after the first SYN+ACK: 1 s
+SECOND_RETRY = (2.6, 4.0)  # then 2 s more: 3 s after the first
+WATCHED = 1.5  # a cookie's SYN+ACK must be watched this long to show it is never sent again
+
+
+def _syns(obs: Observation) -> list[Conn]:
+    return [c for c in obs.conns if c.kport == PORT and c.crafted("S")]
+
+
+def _queued(obs: Observation) -> list[Conn]:
+    """Connections that had a request sock in the SYN queue (seen as SYN_RECEIVED)."""
+    return [c for c in _syns(obs) if "SYN_RECEIVED" in c.states()]
+
+
+def _time(conn: Conn, from_kernel: bool, flags: str) -> float | None:
+    return next(
+        (
+            s.time
+            for s in conn.segments
+            if s.from_kernel == from_kernel and s.segment.flags == flags
+        ),
+        None,
+    )
+
+
+def _cookies(obs: Observation) -> list[Conn]:
+    """Connections answered with a SYN+ACK but never queued, whose SYN came after two queued ones."""
+    queued = _queued(obs)
+    out = []
+    for c in _syns(obs):
+        if c in queued or not c.kernel("SA"):
+            continue
+        syn = _time(c, False, "S")
+        if sum(1 for q in queued if _time(q, False, "S") < syn) >= 2:
+            out.append(c)
+    return out
+
+
+def _synack_times(conn: Conn) -> list[float]:
+    return [s.time for s in conn.segments if s.from_kernel and s.segment.flags == "SA"]
+
+
+@checks.add(
+    "you send SYNs to the listener from three ports or more",
+    1,
+    hint="one SYN from each of several ports: lab.sport, then lab.new_port() for each more "
+    "(a SYN again from the same port is a retransmission, not a new connection)",
+    why="each half-open connection is one 4-tuple; a SYN flood uses many",
+)
+def many_syns(obs: Observation) -> tuple[bool, str]:
+    n = len(_syns(obs))
+    return n >= 3, f"SYNs from {n} port(s)"
+
+
+@checks.add(
+    "two of your connections wait half-open in the SYN queue (SYN_RECEIVED)",
+    2,
+    hint="send the SYNs one after another and leave the first two unanswered: listen(1) holds two "
+    "half-open connections (pause with time.sleep(0.05) after each SYN)",
+    why="each SYN that fits in the queue gets a request sock, SYN-RECV in ss, until the handshake "
+    "completes or the kernel gives up",
+)
+def two_queued(obs: Observation) -> tuple[bool, str]:
+    n = len(_queued(obs))
+    return n == 2, f"{n} half-open connection(s) seen"
+
+
+@checks.add(
+    "a SYN beyond the full queue gets a SYN cookie: a SYN+ACK with no socket behind it",
+    2,
+    hint="send a third SYN (from another port) while the first two are still half-open: with "
+    "tcp_syncookies = 1 the kernel answers it with a cookie",
+    why="with syncookies on, a SYN that finds the SYN queue full is answered with a SYN+ACK whose ISN "
+    "encodes the connection; nothing is stored (RFC 4987 §3.6)",
+)
+def cookie_sent(obs: Observation) -> tuple[bool, str]:
+    n = len(_cookies(obs))
+    return n >= 1, f"{n} cookie SYN+ACK(s)"
+
+
+@checks.add(
+    "you watch long enough to see each queued SYN+ACK again after about 1 s and 3 s",
+    2,
+    hint="leave the two queued connections half-open and keep your script running about 3.5 s "
+    "after the SYNs (a loop of lab.expect, or time.sleep): the SYN+ACK is retransmitted 1 s, then "
+    "2 s more, after the first",
+    why="a request sock retransmits its SYN+ACK with an initial timeout of 1 s, doubling, "
+    "tcp_synack_retries times (2 in this lab), then is dropped without a RST",
+)
+def retransmissions(obs: Observation) -> tuple[bool, str]:
+    queued = _queued(obs)
+    if len(queued) < 2:
+        return False, f"{len(queued)} half-open connection(s) seen"
+    details, ok = [], True
+    for c in queued:
+        t = _synack_times(c)
+        gaps = [round(x - t[0], 2) for x in t[1:]]
+        details.append(f"port {c.sport}: +{gaps} s")
+        ok = ok and len(gaps) >= 2
+        ok = ok and FIRST_RETRY[0] <= gaps[0] <= FIRST_RETRY[1]
+        ok = ok and SECOND_RETRY[0] <= gaps[1] <= SECOND_RETRY[1]
+    return ok, "; ".join(details)
+
+
+def _watched(obs: Observation, conn: Conn) -> float:
+    """How long the cookie's SYN+ACK was watched before you answered it (or the run ended)."""
+    sent = _time(conn, True, "SA")
+    answers = [s.time for s in conn.segments if not s.from_kernel and s.time > sent]
+    end = min(answers) if answers else max(s.time for s in obs.segments)
+    return end - sent
+
+
+@checks.add(
+    "the cookie's SYN+ACK is never retransmitted, though you waited",
+    2,
+    hint="wait (about 3.5 s, as for the retransmissions) before you complete the cookie connection: "
+    "only then does it show that the kernel does not send its SYN+ACK again",
+    why="a cookie leaves no request sock, so there is no timer to retransmit it: if the SYN+ACK is "
+    "lost, the client's SYN retransmission starts over",
+)
+def cookie_not_retransmitted(obs: Observation) -> tuple[bool, str]:
+    cookies = _cookies(obs)
+    if not cookies:
+        return False, "no cookie SYN+ACK"
+    watched = [(len(c.kernel("SA")), _watched(obs, c)) for c in cookies]
+    ok = any(n == 1 and w >= WATCHED for n, w in watched)
+    return ok, "; ".join(f"{n} SYN+ACK(s) in {w:.1f} s" for n, w in watched)
+
+
+def _cookie_acks(obs: Observation) -> list[tuple[Conn, int | None, int | None]]:
+    return [
+        (c, _signed(c.rel_seq(a, False)), _signed(c.rel_ack(a, False)))
+        for c in _cookies(obs)
+        for a in c.crafted("A")
+    ]
+
+
+@checks.add(
+    "your ACK returns the cookie: seq = your ISN + 1, ack = the cookie + 1",
+    2,
+    hint="on a port whose SYN+ACK never came again, send flags 'A' with seq = that port's ISN + 1 and "
+    "ack = the SYN+ACK's seq + 1: the kernel decodes the cookie from ack - 1 and seq - 1",
+    why="the cookie is the SYN+ACK's ISN, so it comes back as ack - 1; it was computed from the "
+    "4-tuple and your ISN, which comes back as seq - 1 (Linux tolerates some errors here: the "
+    "handout says which; this check does not)",
+)
+def cookie_ack(obs: Observation) -> tuple[bool, str]:
+    acks = _cookie_acks(obs)
+    if not acks:
+        return False, "no ACK on a cookie connection"
+    ok = any(seq == 1 and ack == 1 for _, seq, ack in acks)
+    return ok, "; ".join(f"seq ISN + {seq}, ack cookie + {ack}" for _, seq, ack in acks)
+
+
+@checks.add(
+    "the kernel rebuilds the cookie connection: ESTABLISHED, never half-open before",
+    3,
+    hint="answer a cookie SYN+ACK (one never retransmitted) with flags 'A', ack = its seq + 1 and "
+    "seq = your ISN + 1 (ack = the cookie itself does not decode: RST); an ACK to a queued "
+    "connection is an ordinary handshake, not a cookie",
+    why="from the ACK alone the kernel checks the cookie and creates the full socket, straight in "
+    "ESTABLISHED (it waits in the accept queue)",
+)
+def cookie_established(obs: Observation) -> tuple[bool, str]:
+    done = [c for c in _cookies(obs) if "ESTABLISHED" in c.states()]
+    return bool(done), (f"port {done[0].sport}: " + " -> ".join(done[0].states())) if done else ""
+
+
+@checks.add(
+    "you never reset a connection",
+    1,
+    hint="do not send R: the kernel forgets half-open connections by itself",
+    why="filling the queue needs only SYNs, completing a cookie only an ACK",
+)
+def no_reset(obs: Observation) -> bool:
+    return bool(obs.conns) and not any("R" in s.flags for s in obs.crafted())
