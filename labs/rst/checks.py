@@ -1,0 +1,233 @@
+"""Checks for lab 5 (RST on a stale SYN+ACK, a closed port, the challenge ACK), on what the kernel
+host saw.
+
+Three connections: (a) the kernel's own connect() to your lab.sport, keyed (lab.sport, the kernel's
+ephemeral port); (b) your SYN to a closed port; (c) your connection to the application's port 7788.
+"""
+
+from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.model.segment import Segment
+
+checks = Checklist()
+
+APP_PORT = 7788
+
+
+def _signed(n: int | None) -> str:
+    """A difference of sequence numbers, as '+ 1' or '- 999'."""
+    if n is None:
+        return "?"
+    n = n % 2**32
+    return f"+ {n}" if n < 2**31 else f"- {2**32 - n}"
+
+
+def _kernel_connect(obs: Observation) -> Conn | None:
+    """(a) The connection the kernel opened: its first segment is the kernel's SYN."""
+    for c in obs.conns:
+        first = c.segments[0] if c.segments else None
+        if first is not None and first.from_kernel and first.segment.flags == "S":
+            return c
+    return None
+
+
+def _closed_port(obs: Observation) -> Conn | None:
+    """(b) Your SYN to a port other than the application's."""
+    for c in obs.conns:
+        first = c.segments[0] if c.segments else None
+        if first and not first.from_kernel and first.segment.flags == "S" and c.kport != APP_PORT:
+            return c
+    return None
+
+
+def _established(obs: Observation) -> Conn | None:
+    """(c) Your connection to the application's port: you completed its handshake."""
+    for c in obs.conns:
+        if c.kport == APP_PORT and any(c.rel_ack(a, False) == 1 for a in c.crafted("A")):
+            return c
+    return None
+
+
+def _stale(conn: Conn) -> tuple[int, Segment] | None:
+    """Your first SYN+ACK with a wrong ack (index, segment), if it came before any right one."""
+    for i, s in enumerate(conn.segments):
+        if not s.from_kernel and s.segment.flags == "SA":
+            return None if conn.rel_ack(s.segment, False) == 1 else (i, s.segment)
+    return None
+
+
+def _reset_of(conn: Conn, index: int) -> int | None:
+    """Index of the kernel's RST answering the stale SYN+ACK at `index`."""
+    for i, s in enumerate(conn.segments[index + 1 :], start=index + 1):
+        if s.from_kernel and "R" in s.segment.flags:
+            return i
+    return None
+
+
+@checks.add(
+    "(a) you answer the kernel's SYN with a SYN+ACK whose ack is wrong",
+    1,
+    hint="after kport = lab.app_connect(), answer the kernel's SYN (lab.expect(flags='S')) "
+    "with flags 'SA' from lab.sport to kport and an ack other than its seq + 1, as an old "
+    "duplicate would carry",
+    why="an old duplicate SYN+ACK from an earlier incarnation acknowledges a SYN the kernel "
+    "never sent in this connection",
+)
+def stale_synack(obs: Observation) -> tuple[bool, str]:
+    conn = _kernel_connect(obs)
+    if conn is None:
+        return False, "the kernel never connected (call lab.app_connect())"
+    got = _stale(conn)
+    if got is None:
+        return False, "your first SYN+ACK acknowledged the kernel's ISN + 1, as a valid one does"
+    return True, f"your ack was the kernel's ISN {_signed(conn.rel_ack(got[1], False))}"
+
+
+@checks.add(
+    "(a) the kernel resets the stale SYN+ACK: RST, seq = its ack, no ACK flag",
+    2,
+    hint="send the wrong SYN+ACK and wait for the kernel's answer: lab.expect(flags='R', "
+    "port=lab.sport)",
+    why="a SYN+ACK whose ack is not ISN + 1 is unacceptable in SYN_SENT: the kernel resets it "
+    "with seq = that ack, so the other end can accept the RST (RFC 9293 §3.5, §3.10.7.3)",
+)
+def stale_reset(obs: Observation) -> tuple[bool, str]:
+    conn = _kernel_connect(obs)
+    got = _stale(conn) if conn else None
+    if got is None:
+        return False, "no SYN+ACK with a wrong ack from you"
+    index, stale = got
+    r = _reset_of(conn, index)
+    if r is None:
+        return False, "the kernel did not answer with RST"
+    rst = conn.segments[r].segment
+    ok = rst.flags == "R" and rst.seq == stale.ack
+    return ok, f"the kernel sent {rst.flags}, seq = your ack {_signed(rst.seq - stale.ack)}"
+
+
+@checks.add(
+    "(a) the kernel stays in SYN_SENT: your right SYN+ACK then completes the connection",
+    3,
+    hint="after the RST the kernel still waits for a valid answer (it even resends its SYN): "
+    "answer with SYN+ACK, ack = its ISN + 1; it ACKs and is ESTABLISHED",
+    why="the RST ends only the old duplicate, not the kernel's own connection attempt: this is "
+    "why the handshake has a third segment (RFC 9293 §3.5, figure 8)",
+)
+def completes(obs: Observation) -> tuple[bool, str]:
+    conn = _kernel_connect(obs)
+    got = _stale(conn) if conn else None
+    if got is None:
+        return False, "no SYN+ACK with a wrong ack from you"
+    r = _reset_of(conn, got[0])
+    if r is None:
+        return False, "the kernel did not reset your stale SYN+ACK"
+    later = conn.segments[r + 1 :]
+    good = [
+        s.segment
+        for s in later
+        if not s.from_kernel and s.segment.flags == "SA" and conn.rel_ack(s.segment, False) == 1
+    ]
+    if not good:
+        return False, "no SYN+ACK with ack = the kernel's ISN + 1 after its RST"
+    acked = any(
+        s.from_kernel
+        and s.segment.flags == "A"
+        and conn.rel_seq(s.segment, True) == 1
+        and any(s.segment.ack == (g.seq + 1) % 2**32 for g in good)
+        for s in later
+    )
+    seen = conn.states()
+    ok = acked and "ESTABLISHED" in seen and "CLOSED" not in seen[: seen.index("ESTABLISHED")]
+    return ok, " -> ".join(seen)
+
+
+@checks.add(
+    "(b) a SYN to a closed port gets RST+ACK: seq 0, ack = your seq + 1",
+    2,
+    hint="send a SYN from lab.new_port() to a port where nothing listens (9, say) and read "
+    "the answer",
+    why="a segment without ACK to a closed port is answered with RST+ACK, seq 0, ack = its "
+    "seq + its length; the SYN counts one (RFC 9293 §3.10.7.1)",
+)
+def closed_port(obs: Observation) -> tuple[bool, str]:
+    conn = _closed_port(obs)
+    if conn is None:
+        return False, "no SYN from you to a port other than 7788"
+    syn = conn.crafted("S")[0]
+    rst = next((s for s in conn.kernel() if "R" in s.flags), None)
+    if rst is None:
+        return False, f"port {conn.kport} did not answer with RST"
+    ok = rst.flags == "RA" and rst.seq == 0 and rst.ack == (syn.seq + 1) % 2**32
+    return (
+        ok,
+        f"port {conn.kport}: {rst.flags} seq {rst.seq} ack = your seq {_signed(rst.ack - syn.seq)}",
+    )
+
+
+def _challenge(conn: Conn) -> tuple[int, Segment, Segment] | None:
+    """Your SYN on the established connection, the kernel's answer (index of the answer)."""
+    syns = [i for i, s in enumerate(conn.segments) if not s.from_kernel and s.segment.flags == "S"]
+    acked = [
+        i
+        for i, s in enumerate(conn.segments)
+        if not s.from_kernel and s.segment.flags == "A" and conn.rel_ack(s.segment, False) == 1
+    ]
+    for i in syns:
+        if not acked or i < acked[0]:
+            continue  # the first SYN, or one before the handshake completed
+        reply = next(
+            ((j, s.segment) for j, s in enumerate(conn.segments[i + 1 :], i + 1) if s.from_kernel),
+            None,
+        )
+        if reply is not None:
+            return reply[0], conn.segments[i].segment, reply[1]
+    return None
+
+
+@checks.add(
+    "(c) a SYN on an established connection gets a challenge ACK, not a RST",
+    3,
+    hint="complete a handshake from a new port to lab.dport, pause (time.sleep(0.05)), then "
+    "send a SYN from that port with another seq, as a rebooted host would",
+    why="since RFC 5961 §4 a SYN in a synchronized state is answered with an ACK carrying the "
+    "right numbers (seq = snd_nxt, ack = rcv_nxt); a blind attacker learns nothing, and the "
+    "connection is not torn down",
+)
+def challenge_ack(obs: Observation) -> tuple[bool, str]:
+    conn = _established(obs)
+    if conn is None:
+        return False, "no connection from you to port 7788"
+    got = _challenge(conn)
+    if got is None:
+        return False, "no SYN from you after the handshake (or no answer to it)"
+    _, _, ack = got
+    seq_rel, ack_rel = conn.rel_seq(ack, True), conn.rel_ack(ack, True)
+    ok = ack.flags == "A" and (seq_rel, ack_rel) == (1, 1)
+    return ok, f"the kernel answered {ack.flags} seq ISN + {seq_rel} ack your ISN + {ack_rel}"
+
+
+@checks.add(
+    "(c) your RST with seq = the challenge ACK's ack ends the connection",
+    2,
+    hint="a rebooted host answers the challenge ACK with RST whose seq is exactly the "
+    "challenge ACK's ack (the kernel's rcv_nxt)",
+    why="only the real peer can see the challenge ACK, so only it can send the exact RST "
+    "(RFC 5961 §3.2); Linux accepts a RST only at seq == rcv_nxt",
+)
+def exact_reset(obs: Observation) -> tuple[bool, str]:
+    conn = _established(obs)
+    got = _challenge(conn) if conn else None
+    if got is None:
+        return False, "no challenge ACK to answer"
+    j, _, challenge = got
+    rsts = [
+        s.segment for s in conn.segments[j + 1 :] if not s.from_kernel and "R" in s.segment.flags
+    ]
+    if not rsts:
+        return False, "you sent no RST after the challenge ACK"
+    exact = any(r.seq == challenge.ack for r in rsts)
+    seen = conn.states()
+    closed = bool(seen) and seen[-1] == "CLOSED"
+    off = _signed(rsts[0].seq - challenge.ack)
+    return exact and closed, f"your RST's seq was the challenge ACK's ack {off}; " + " -> ".join(
+        seen
+    )

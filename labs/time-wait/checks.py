@@ -1,0 +1,331 @@
+"""Checks for lab 4 (passive close and TIME_WAIT), on what the kernel host saw.
+
+Sequence numbers are relative to the first handshake: the kernel's FIN is its seq 1, so after it the
+kernel's snd_nxt is 2; your FIN is your seq 1, so the kernel's rcv_nxt ends at 2.
+"""
+
+from tcplab.exercise.kit import Checklist, Conn, Observation, Sample
+from tcplab.model.segment import Segment
+
+checks = Checklist()
+
+TIMEWAIT_S = 60.0  # TCP_TIMEWAIT_LEN (include/net/tcp.h)
+SLACK_S = 0.25  # the sampler's and the capture's clocks agree far better than this
+
+
+def _conn(obs: Observation) -> Conn | None:
+    """The connection to the application's port that the student opened."""
+    return next((c for c in obs.conns if c.kport == 7788 and c.crafted("S")), None)
+
+
+def _rel(conn: Conn, seg: Segment, from_kernel: bool) -> tuple[int | None, int | None]:
+    return conn.rel_seq(seg, from_kernel), conn.rel_ack(seg, from_kernel)
+
+
+def _signed(n: int | None) -> str:
+    """A relative sequence number, as '+ 1' or '- 999'."""
+    if n is None:
+        return "?"
+    n = n % 2**32
+    return f"+ {n}" if n < 2**31 else f"- {2**32 - n}"
+
+
+def _after(a: int, b: int) -> bool:
+    """Sequence number a is after b (RFC 1982 arithmetic, as the kernel's after())."""
+    return 0 < (a - b) % 2**32 < 2**31
+
+
+def _kernel_fin(conn: Conn) -> int | None:
+    """Index of the kernel's FIN in conn.segments."""
+    return next(
+        (i for i, s in enumerate(conn.segments) if s.from_kernel and "F" in s.segment.flags),
+        None,
+    )
+
+
+def _tw_entry(conn: Conn) -> int | None:
+    """Index of the kernel's ACK of your FIN (seq 2, ack 2), when the socket really reached
+    TIME_WAIT: from here on, the connection is in TIME_WAIT."""
+    if "TIME_WAIT" not in conn.states():
+        return None
+    fin_sent = False
+    for i, s in enumerate(conn.segments):
+        seg = s.segment
+        if not s.from_kernel and "F" in seg.flags and "R" not in seg.flags:
+            fin_sent = True
+        elif s.from_kernel and fin_sent and seg.flags == "A" and _rel(conn, seg, True) == (2, 2):
+            return i
+    return None
+
+
+def _bare_ack_seq(conn: Conn) -> int | None:
+    """The relative seq of your first segment after the kernel's FIN."""
+    k = _kernel_fin(conn)
+    mine = [s.segment for s in conn.segments[k + 1 :] if not s.from_kernel] if k is not None else []
+    return conn.rel_seq(mine[0], False) if mine else None
+
+
+def _answer(conn: Conn, index: int) -> Segment | None:
+    """The kernel's next segment after conn.segments[index]."""
+    return next((s.segment for s in conn.segments[index + 1 :] if s.from_kernel), None)
+
+
+def _tw_sample(conn: Conn) -> tuple[Sample, float | None] | None:
+    """The first TIME_WAIT stretch of the socket table, and the time the next stretch began."""
+    for i, s in enumerate(conn.samples):
+        if s.state == "TIME_WAIT":
+            nxt = conn.samples[i + 1].time if i + 1 < len(conn.samples) else None
+            return s, nxt
+    return None
+
+
+@checks.add(
+    "you ACK the kernel's FIN on its own: ack = its seq + 1",
+    2,
+    hint="after lab.app_close(), answer the FIN with a bare ACK (flags 'A'): ack = the FIN's "
+    "seq + 1, because a FIN occupies one sequence number",
+    why="your ACK of its FIN moves the kernel from FIN_WAIT_1 to FIN_WAIT_2",
+)
+def ack_of_fin(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    k = _kernel_fin(conn) if conn else None
+    if conn is None or k is None:
+        return False, "the kernel sent no FIN (call lab.app_close() after the handshake)"
+    for s in conn.segments[k + 1 :]:
+        seg = s.segment
+        if s.from_kernel:
+            continue
+        if seg.flags != "A":
+            return False, f"your first segment after its FIN was {seg.flags}, not a bare ACK"
+        rel = conn.rel_ack(seg, False)
+        return rel == 2, f"your ack was the kernel's ISN {_signed(rel)}; its FIN was ISN + 1"
+    return False, "you sent nothing after the kernel's FIN"
+
+
+@checks.add(
+    "the kernel's socket goes FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT",
+    2,
+    hint="ACK the kernel's FIN on its own before you send yours: FIN_WAIT_2 lies between them "
+    "(a FIN+ACK that does both at once takes the kernel from FIN_WAIT_1 straight to TIME_WAIT)",
+    why="the side that closes first passes FIN_WAIT_1 (FIN sent), FIN_WAIT_2 (FIN ACKed), and "
+    "TIME_WAIT (the peer's FIN ACKed)",
+)
+def states(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    if conn is None:
+        return False, "no connection"
+    seen = conn.states()
+    # FIN_WAIT_1 may last less than a sample: the kernel's FIN shows it
+    fw1 = "FIN_WAIT_1" in seen or _kernel_fin(conn) is not None
+    # a closed socket's FIN_WAIT_2 is a timewait mini socket with its own timer (a full socket
+    # passes FIN_WAIT_2 for microseconds when FIN and ACK arrive together); if the table was not
+    # read in time, your bare ACK of the FIN, before your own FIN, shows it
+    fw2 = any(s.state == "FIN_WAIT_2" and s.timer == "timewait" for s in conn.samples)
+    fw2 = fw2 or (ack_of_fin(obs)[0] and _bare_ack_seq(conn) == 1)
+    return fw1 and fw2 and "TIME_WAIT" in seen, " -> ".join(seen)
+
+
+@checks.add(
+    "your FIN: seq = your ISN + 1, ack = the kernel's FIN + 1",
+    2,
+    hint="close your side with a FIN (flags 'FA', not R); your bare ACK used no sequence "
+    "number, so its seq is still ISN + 1, and it acknowledges the kernel's FIN (its seq + 1)",
+    why="the kernel in FIN_WAIT_2 accepts a FIN only at exactly rcv_nxt; then it enters TIME_WAIT",
+)
+def your_fin(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    k = _kernel_fin(conn) if conn else None
+    if conn is None or k is None:
+        return False, "the kernel sent no FIN"
+    closing = [
+        s.segment
+        for s in conn.segments[k + 1 :]
+        if not s.from_kernel and ("F" in s.segment.flags or "R" in s.segment.flags)
+    ]
+    if not closing:
+        return False, "you sent no FIN"
+    fin = closing[0]
+    if fin.flags != "FA":
+        return False, f"you closed with {fin.flags}, not FIN+ACK (FA)"
+    seq, ack = _rel(conn, fin, False)
+    ok = (seq, ack) == (1, 2)
+    return ok, f"your FIN had seq ISN {_signed(seq)}, ack the kernel's ISN {_signed(ack)}"
+
+
+@checks.add(
+    "TIME_WAIT has a timer near 60 s (not 2 MSL = 4 min)",
+    1,
+    hint="the kernel reaches TIME_WAIT when it ACKs your FIN; read its timer with "
+    "'ip netns exec ns2 ss -tano' or 'tcplab sockets'",
+    why="Linux waits TCP_TIMEWAIT_LEN = 60 s, a constant, not the RFC's 2 MSL",
+)
+def timer(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    got = _tw_sample(conn) if conn else None
+    if got is None:
+        return False, "the kernel never reached TIME_WAIT"
+    s = got[0]
+    ok = s.timer == "timewait" and 50_000 < s.expires_ms <= 60_000
+    return ok, f"timer {s.timer}, {s.expires_ms / 1000:.1f} s left"
+
+
+def _fin_in_tw(conn: Conn) -> tuple[int, Segment] | None:
+    """Your last FIN sent in TIME_WAIT (index and segment)."""
+    entry = _tw_entry(conn)
+    if entry is None:
+        return None
+    found = None
+    for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
+        seg = s.segment
+        if (
+            not s.from_kernel
+            and "F" in seg.flags
+            and "S" not in seg.flags
+            and not _tw_ended(conn, i)
+        ):
+            found = (i, seg)
+    return found
+
+
+def _tw_ended(conn: Conn, index: int) -> bool:
+    """The kernel had left TIME_WAIT (a new SYN+ACK went out) before segment `index`."""
+    entry = _tw_entry(conn)
+    return entry is None or any(
+        s.from_kernel and "S" in s.segment.flags for s in conn.segments[entry:index]
+    )
+
+
+@checks.add(
+    "your retransmitted FIN is ACKed again in TIME_WAIT",
+    2,
+    hint="once in TIME_WAIT, send your FIN again exactly as before (same seq and ack), as if "
+    "the kernel's last ACK had been lost",
+    why="TIME_WAIT keeps the connection's numbers so that a peer whose last ACK was lost still "
+    "gets it: the first reason TIME_WAIT exists (RFC 9293 §3.6)",
+)
+def fin_again(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    got = _fin_in_tw(conn) if conn else None
+    if got is None:
+        return False, "no FIN from you while the kernel was in TIME_WAIT"
+    i, fin = got
+    if _rel(conn, fin, False) != (1, 2):
+        return False, "your FIN in TIME_WAIT was not the same as your first FIN"
+    reply = _answer(conn, i)
+    if reply is None:
+        return False, "the kernel did not answer"
+    seq, ack = _rel(conn, reply, True)
+    return (reply.flags, seq, ack) == ("A", 2, 2), f"answer {reply.flags} seq {seq} ack {ack}"
+
+
+@checks.add(
+    "the retransmitted FIN restarts the 60 s timer",
+    1,
+    hint="wait a second or two in TIME_WAIT (time.sleep(2)), retransmit your FIN, pause a "
+    "second (time.sleep(1)) so tcplab reads the timer again, then end TIME_WAIT with your SYNs",
+    why="each retransmitted FIN re-arms TIME_WAIT's full 60 s (inet_twsk_reschedule)",
+)
+def timer_restart(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    entry = _tw_entry(conn) if conn else None
+    got = _fin_in_tw(conn) if conn else None
+    tw = _tw_sample(conn) if conn else None
+    if entry is None or got is None or tw is None:
+        return False, "no FIN from you while the kernel was in TIME_WAIT"
+    t_tw, t_fin = conn.segments[entry].time, conn.segments[got[0]].time
+    if t_fin - t_tw < 1.0:
+        return False, f"you retransmitted only {t_fin - t_tw:.2f} s into TIME_WAIT"
+    sample, t_next = tw
+    if t_next is None:
+        return False, "TIME_WAIT outlived your program: its last timer reading cannot be timed"
+    # the timer was last read at some t <= t_next, so t_next + what was left is never early:
+    # it reaches t_fin + 60 only if the timer restarted at your FIN (or the sampler stalled for
+    # longer than you waited before the FIN)
+    deadline = t_next + sample.expires_ms / 1000
+    late = deadline - (t_tw + TIMEWAIT_S)
+    return (
+        deadline > t_fin + TIMEWAIT_S - SLACK_S,
+        f"TIME_WAIT ends {late:.2f} s later than 60 s after it began; your FIN came "
+        f"{t_fin - t_tw:.2f} s after it began",
+    )
+
+
+@checks.add(
+    "an old SYN (seq not above rcv_nxt) gets the TIME_WAIT ACK",
+    2,
+    hint="in TIME_WAIT send a SYN whose seq is not above the old connection's (your old ISN, "
+    "say): the kernel answers with its ACK (seq 2, ack 2), not a SYN+ACK",
+    why="a SYN below rcv_nxt may be an old duplicate: TIME_WAIT answers with an ACK and keeps "
+    "it from opening a new incarnation (the second reason TIME_WAIT exists)",
+)
+def old_syn(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    entry = _tw_entry(conn) if conn else None
+    if entry is None or conn.iss is None:
+        return False, "the kernel never reached TIME_WAIT"
+    rcv_nxt = conn.iss + 2
+    detail = "no old SYN from you in TIME_WAIT"
+    for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
+        seg = s.segment
+        if s.from_kernel or seg.flags != "S" or _tw_ended(conn, i):
+            continue
+        if _after(seg.seq, rcv_nxt):
+            continue
+        reply = _answer(conn, i)
+        if reply is None:
+            detail = "your old SYN got no answer (a second one within 500 ms is rate-limited)"
+            continue
+        seq, ack = _rel(conn, reply, True)
+        if (reply.flags, seq, ack) == ("A", 2, 2):
+            return True, f"answer {reply.flags} seq {seq} ack {ack}"
+        detail = f"answer {reply.flags} seq {seq} ack {ack}"
+    return False, detail
+
+
+@checks.add(
+    "a SYN above rcv_nxt reopens the connection (new ISN = old snd_nxt + 65537)",
+    2,
+    hint="in TIME_WAIT send a SYN from the same port with a seq above the old connection's "
+    "(your old ISN + 100000, say): TIME_WAIT gives way and the kernel answers SYN+ACK",
+    why="Linux lets a new incarnation in when its SYN is above rcv_nxt, and picks an ISN above "
+    "everything the old one sent (tcp_timewait_state_process)",
+)
+def new_syn(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    entry = _tw_entry(conn) if conn else None
+    if entry is None or conn.iss is None:
+        return False, "the kernel never reached TIME_WAIT"
+    rcv_nxt = conn.iss + 2
+    for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
+        seg = s.segment
+        if s.from_kernel or seg.flags != "S" or not _after(seg.seq, rcv_nxt):
+            continue
+        reply = _answer(conn, i)
+        if reply is None or reply.flags != "SA":
+            return False, f"your SYN above rcv_nxt got {reply.flags if reply else 'no answer'}"
+        isn = conn.rel_seq(reply, True)
+        ok = isn == 2 + 65537 and reply.ack == (seg.seq + 1) % 2**32
+        return ok, f"new ISN = the old ISN + {isn} (old snd_nxt = the old ISN + 2)"
+    return False, "no SYN above rcv_nxt from you in TIME_WAIT"
+
+
+@checks.add(
+    "you complete the new handshake: ESTABLISHED again",
+    1,
+    hint="answer the new SYN+ACK with ACK: seq = your new ISN + 1, ack = its seq + 1",
+    why="the reopened connection is a new incarnation with its own ISNs",
+)
+def new_handshake(obs: Observation) -> tuple[bool, str]:
+    conn = _conn(obs)
+    entry = _tw_entry(conn) if conn else None
+    if entry is None:
+        return False, "the kernel never reached TIME_WAIT"
+    later = conn.segments[entry + 1 :]
+    synack = next((s.segment for s in later if s.from_kernel and s.segment.flags == "SA"), None)
+    if synack is None:
+        return False, "the connection was not reopened"
+    acks = [s.segment for s in later if not s.from_kernel and s.segment.flags == "A"]
+    good = any(a.ack == (synack.seq + 1) % 2**32 and a.seq == synack.ack for a in acks)
+    seen = conn.states()
+    again = "ESTABLISHED" in seen[seen.index("TIME_WAIT") :]
+    return good and again, " -> ".join(seen)
