@@ -120,8 +120,9 @@ class Lab:
         for _ in range(100):
             self._call("accepted", port=self.dport)  # takes in what the listener has completed
             socks = self._call("list")["sockets"]  # accepted ones and those it connect()ed
-            found = next((c for c in socks if c["kind"] == "connection" and c["peer"] == peer),
-                         None)
+            found = next(
+                (c for c in socks if c["kind"] == "connection" and c["peer"] == peer), None
+            )
             if found is not None:
                 return int(found["id"])
             time.sleep(0.01)

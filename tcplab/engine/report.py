@@ -46,6 +46,7 @@ class Report:
     crafting_isn: int | None = None
     kernel_isn: int | None = None
     kernel_release: str = field(default_factory=platform.release)
+    conn_isns: dict[tuple[int, int], tuple[int | None, int | None]] = field(default_factory=dict)
     _synced: int = 0
     _t0: float | None = None
 
@@ -84,10 +85,12 @@ class Report:
         return t - self._t0
 
     def bases(self, seen: Seen) -> tuple[int | None, int | None]:
-        """ISNs that seq and ack of this segment are shown relative to."""
-        if seen.from_kernel:
-            return self.kernel_isn, self.crafting_isn
-        return self.crafting_isn, self.kernel_isn
+        """ISNs that seq and ack of this segment are shown relative to (per connection, where
+        several are known: key (crafting port, kernel port) -> (crafting ISN, kernel ISN))."""
+        seg = seen.segment
+        key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
+        ours, theirs = self.conn_isns.get(key, (self.crafting_isn, self.kernel_isn))
+        return (theirs, ours) if seen.from_kernel else (ours, theirs)
 
     def segment_json(self, seen: Seen) -> dict[str, Any]:
         seq_base, ack_base = self.bases(seen)

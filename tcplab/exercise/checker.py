@@ -217,9 +217,7 @@ def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
     report = Report(
         "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"
     )
-    first = obs.conn(0)
-    if first is not None:
-        report.crafting_isn, report.kernel_isn = first.iss, first.irs
+    report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
     report.sync(s)
     events = [(row.time or 0.0, i, row) for i, row in enumerate(report.rows)]
     for conn in obs.conns:
