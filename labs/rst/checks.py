@@ -141,7 +141,7 @@ def completes(obs: Observation) -> tuple[bool, str]:
 
 
 @checks.add(
-    "(b) a SYN to a closed port gets RST+ACK: seq 0, ack = your seq + 1",
+    "(b) a SYN to a closed port gets RST+ACK: seq 0, ack = your seq + its length (+1 for SYN)",
     2,
     hint="send a SYN from lab.new_port() to a port where nothing listens (9, say) and read "
     "the answer",
@@ -156,7 +156,7 @@ def closed_port(obs: Observation) -> tuple[bool, str]:
     rst = next((s for s in conn.kernel() if "R" in s.flags), None)
     if rst is None:
         return False, f"port {conn.kport} did not answer with RST"
-    ok = rst.flags == "RA" and rst.seq == 0 and rst.ack == (syn.seq + 1) % 2**32
+    ok = rst.flags == "RA" and rst.seq == 0 and rst.ack == (syn.seq + syn.seg_len) % 2**32
     return (
         ok,
         f"port {conn.kport}: {rst.flags} seq {rst.seq} ack = your seq {_signed(rst.ack - syn.seq)}",

@@ -114,7 +114,7 @@ def shell(crafting: str) -> None:
         "kernel_mac": KERNEL_MAC,
         "app_control": rec.app.control,
     }
-    startup = Path(__file__).with_name("shell_startup.py")
+    startup = Path(__file__).resolve().parents[1] / "shell_startup.py"
     env = dict(os.environ, **{CONTEXT_ENV: json.dumps(ctx)}, PYTHONSTARTUP=str(startup))
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p

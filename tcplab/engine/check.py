@@ -57,7 +57,7 @@ def match_pattern(
         ("window", pattern.window, seg.window),
         ("urgent pointer", pattern.urgptr, seg.urgptr),
     ]
-    if "A" in pattern.flags:
+    if "A" in pattern.flags and "A" in seg.flags:
         fields.insert(1, ("ack", pattern.ack, relative(seg.ack, ack_base)))
     for name, want, got in fields:
         if want is not None:

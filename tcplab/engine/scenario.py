@@ -34,6 +34,28 @@ APP_CALLS = {
     "setsockopt": {"name", "value", "target"},
 }
 COMMON = {"conn", "why", "rfc", "linux", "repeat"}
+_APP_ARG_TYPES: dict[str, Any] = {
+    "port": int,
+    "backlog": int,
+    "timeout": (int, float),
+    "bytes": int,
+    "data": str,
+    "how": str,
+    "target": str,
+    "name": str,
+    "value": int,
+}
+_APP_ARG_EXAMPLES = {
+    "port": "port = 8080",
+    "backlog": "backlog = 1",
+    "timeout": "timeout = 1.0",
+    "bytes": "bytes = 100",
+    "data": 'data = "hello"',
+    "how": 'how = "wr"',
+    "target": 'target = "listener"',
+    "name": 'name = "TCP_NODELAY"',
+    "value": "value = 1",
+}
 KEYS = {
     "app": COMMON | set().union(*APP_CALLS.values()),
     "send": COMMON | {"data"},
@@ -186,8 +208,21 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
         steps.extend(_steps(raw, i, where))
+    _check_sockets(steps, where)
     sysctl = head.get("sysctl", {})
+    if not isinstance(sysctl, dict):
+        raise where.fail(
+            where.key("sysctl"),
+            "sysctl must be a table",
+            'write [scenario.sysctl] and lines such as "net.ipv4.tcp_syncookies" = 0',
+        )
     for key, value in sysctl.items():
+        if not (Path("/proc/sys") / key.replace(".", "/")).exists() and _SYSCTL_RE.match(key):
+            raise where.fail(
+                where.key(key),
+                f"this kernel has no sysctl {key}",
+                "remove it, or use one that `sysctl -a` lists",
+            )
         if not _SYSCTL_RE.match(key) or not isinstance(value, (int, str)):
             raise where.fail(
                 where.key(key),
@@ -210,6 +245,39 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         fails_with=str(head.get("fails_with", "")),
         ignore_extra=bool(head.get("ignore_extra", False)),
     )
+
+
+def _check_sockets(steps: list[Step], where: _Where) -> None:
+    """Before anything runs: every app call has the socket it acts on (listen before accept,
+    accept or connect before send/recv/close on a conn)."""
+    listening = False
+    owned: set[str] = set()
+    for st in steps:
+        if st.kind != "app":
+            continue
+        if st.call == "listen":
+            listening = True
+        elif st.call == "accept":
+            if not listening:
+                raise where.fail(
+                    st.line, "accept before any listen", 'add an app = "listen" step before it'
+                )
+            owned.add(st.conn)
+        elif st.call == "connect":
+            owned.add(st.conn)
+        elif st.args.get("target") == "listener":
+            if not listening:
+                raise where.fail(
+                    st.line,
+                    f"app {st.call} on the listener before any listen",
+                    'add an app = "listen" step before it',
+                )
+        elif st.conn not in owned:
+            raise where.fail(
+                st.line,
+                f"app {st.call} on conn {st.conn!r}, for which the application has no socket yet",
+                f"accept (or connect) conn {st.conn!r} first",
+            )
 
 
 def _int(
@@ -333,7 +401,13 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
                 "see the segment notation in scenarios/README.md",
             ) from None
         data = raw.get("data", "")
-        payload = data.encode() if isinstance(data, str) else b""
+        if not isinstance(data, str):
+            raise where.fail(
+                where.key("data", start, end),
+                f"data = {data!r} is not text",
+                'write e.g. data = "hello"',
+            )
+        payload = data.encode()
         if kind == "send":
             assert pattern.length is not None
             if payload and len(payload) != pattern.length:
@@ -368,6 +442,15 @@ def _app_step(
                 f"app {call} takes no {key!r}",
                 f"it takes: {', '.join(sorted(APP_CALLS[call])) or 'nothing'}",
             )
+    for key, value in args.items():
+        want = _APP_ARG_TYPES.get(key)
+        if want is not None and (isinstance(value, bool) or not isinstance(value, want)):
+            kind = "text" if want is str else "a number"
+            raise where.fail(
+                where.key(key, start, end),
+                f"{key} = {value!r} is not {kind}",
+                f"write e.g. {_APP_ARG_EXAMPLES[key]}",
+            )
     if call == "shutdown" and args.get("how", "wr") not in ("rd", "wr", "rdwr"):
         raise where.fail(
             where.key("how", start, end),
@@ -392,6 +475,18 @@ def _state_step(
             where.key("timer", start, end),
             f"unknown timer {timer!r}",
             f"use one of: {', '.join(sorted(TIMERS))}",
+        )
+    if timer == "timewait" and state not in ("TIME_WAIT", "FIN_WAIT_2"):
+        raise where.fail(
+            where.key("timer", start, end),
+            f"a socket in {state} never has the timewait timer",
+            "the timewait timer belongs to TIME_WAIT (and an orphaned FIN_WAIT_2)",
+        )
+    if state == "CLOSED" and any(k in raw for k in ("timer", "expires", "rqueue", "wqueue")):
+        raise where.fail(
+            line,
+            "a CLOSED socket does not exist: it has no timer or queues",
+            "drop timer, expires, rqueue and wqueue from this step",
         )
     return Step(
         **base,

@@ -22,7 +22,7 @@ from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.kit import Conn, Observation, Result, Sample
 from tcplab.model.state import State
-from tcplab.netns import sysctl
+from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
 from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec
@@ -168,6 +168,7 @@ def check_solution(lab: LabDef, solution: Path) -> LabResult:
     rec = None
     try:
         rec, _ = setup(spec)
+        nft.crafted_only(spec)
         if lab.sysctl:
             sysctl.apply(spec.kernel, lab.sysctl)
         with Session(spec) as s:

@@ -80,3 +80,17 @@ def read(spec: LabSpec) -> dict[str, Any] | None:
                 "text": ruleset(spec).splitlines()[3].strip(),
             }
     return None
+
+
+CRAFTED_ONLY = "tcplab: during a check only crafted segments leave the crafting host"
+
+
+def crafted_only(spec: LabSpec) -> None:
+    """Drop every TCP segment the crafting host's own stack would send: while a solution is being
+    checked, a kernel socket in ns1 (socket.create_connection) must not do the student's work.
+    Segments sent through AF_PACKET (tcplab, scapy's send/sendp/sr) never pass this hook."""
+    rule = (
+        f'add rule ip {TABLE} output oifname "{IFNAME}" ip saddr {spec.crafting_addr} '
+        f'meta l4proto tcp counter drop comment "{CRAFTED_ONLY}"\n'
+    )
+    _nft(spec.crafting, ["-f", "-"], rule)

@@ -37,6 +37,12 @@ def test_reference_solution_gets_full_marks(lab):
     failed = [c for c in result["checks"] if not c["ok"]]  # type: ignore[union-attr]
     assert code == 0 and result["full_marks"], failed
     assert result["max_score"] >= 5
+    broken = [
+        c
+        for c in result["checks"]  # type: ignore[union-attr]
+        if str(c["detail"]).startswith("not observed (")
+    ]
+    assert not broken, "a check raised on the reference solution"
 
 
 @pytest.mark.parametrize(
@@ -89,3 +95,10 @@ def test_a_solution_that_runs_forever_is_stopped(tmp_path):
     forever.write_text("import time\nwhile True:\n    time.sleep(1)\n")
     code, result = check("handshake", str(forever))
     assert code == 1 and result["timed_out"] and result["score"] == 0
+
+
+@pytest.mark.parametrize("lab", [lab.name for lab in LABS])
+def test_the_crafting_hosts_own_kernel_cannot_do_the_work(lab):
+    """A solution using ordinary sockets in ns1 gets nothing done: only crafted segments leave."""
+    code, result = check(lab, str(REPO / "tests" / "fixtures" / "hostile" / "kernel_socket.py"))
+    assert code == 1 and result["score"] <= 1, result["score"]
