@@ -68,6 +68,10 @@ def test_no_mutant_without_its_scenario():
         ("ack-without-flag", 11, "needs the ACK flag"),
         ("unknown-key", 10, "unknown key 'timeout'"),
         ("bad-state", 8, "unknown TCP state 'HALF_OPEN'"),
+        ("sysctl-not-a-table", 3, "sysctl must be a table"),
+        ("backlog-text", 5, "backlog = 'lots' is not a number"),
+        ("accept-before-listen", 4, "accept before any listen"),
+        ("impossible-timer", 6, "never has the timewait timer"),
     ],
 )
 def test_a_malformed_scenario_is_exit_2_with_file_line_and_fix(capsys, name, line, phrase):
