@@ -10,6 +10,7 @@ from pathlib import Path
 
 import typer
 
+from tcplab import child_env
 from tcplab.errors import EXIT_KERNEL, UsageError
 from tcplab.exercise.catalog import all_labs, get
 
@@ -115,9 +116,6 @@ def shell(crafting: str) -> None:
         "app_control": rec.app.control,
     }
     startup = Path(__file__).resolve().parents[1] / "shell_startup.py"
-    env = dict(os.environ, **{CONTEXT_ENV: json.dumps(ctx)}, PYTHONSTARTUP=str(startup))
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
-    )
+    env = child_env(**{CONTEXT_ENV: json.dumps(ctx)}, PYTHONSTARTUP=str(startup))
     with inside(spec.crafting):
         os.execvpe(sys.executable, [sys.executable, "-q", "-i"], env)

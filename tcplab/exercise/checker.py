@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcplab import child_env
 from tcplab.engine.report import Report, Row, StateChange
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
@@ -134,10 +135,7 @@ def _context(lab: LabDef, spec: LabSpec, rec: LabRecord) -> dict[str, Any]:
 def _run_solution(
     path: Path, spec: LabSpec, ctx: dict[str, Any], limit: float
 ) -> tuple[int | None, bool, str]:
-    env = dict(os.environ, **{CONTEXT_ENV: json.dumps(ctx)})
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
-    )
+    env = child_env(**{CONTEXT_ENV: json.dumps(ctx)})
     with inside(spec.crafting):
         proc = subprocess.Popen(
             [sys.executable, str(path)],

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcplab import child_env
 from tcplab.app.client import AppClient
 from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
 from tcplab.netns import nft
@@ -251,13 +252,7 @@ def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
         "--ready-fd",
         str(write_fd),
     ]
-    # the package's parent first on the path, so a source checkout works like an installed package
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(
-            p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p
-        ),
-    )
+    env = child_env()
     try:
         with signals_held(), open(rec.log_path, "ab") as log, inside(rec.spec.kernel):
             proc = subprocess.Popen(
