@@ -4,6 +4,8 @@ solution in tests/fixtures/labs/LAB/cases.toml gets exactly its expected score a
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import pytest
 import tomllib
@@ -16,13 +18,31 @@ LABS = all_labs()
 FIXTURES = REPO / "tests" / "fixtures" / "labs"
 
 
-def cases() -> list[tuple[str, dict[str, object]]]:
+def cases() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for lab in LABS:
         path = FIXTURES / lab.name / "cases.toml"
         for case in tomllib.loads(path.read_text())["case"] if path.is_file() else []:
             out.append((lab.name, case))
     return out
+
+
+def case_id(lab: str, case: dict[str, Any]) -> str:
+    return f"{lab}-{case.get('file') or case['name']}"
+
+
+def wrong_solution(lab: str, case: dict[str, Any], tmp_path: Path) -> Path:
+    """A case is a file, or the lab's `base` file (its reference) with `change`s: each `old` must
+    stand exactly once in it, so a reference that drifted fails here instead of testing nothing."""
+    if "file" in case:
+        return FIXTURES / lab / str(case["file"])
+    text = (REPO / "labs" / lab / str(case["base"])).read_text()
+    for change in case["change"]:
+        assert text.count(change["old"]) == 1, f"{case['name']}: change no longer applies"
+        text = text.replace(change["old"], change["new"])
+    path = tmp_path / f"{case['name']}.py"
+    path.write_text(f'"""Wrong: {case["what"]}"""\n' + text.split("\n", 1)[1])
+    return path
 
 
 def check(lab: str, *args: str) -> tuple[int, dict[str, object]]:
@@ -45,11 +65,16 @@ def test_reference_solution_gets_full_marks(lab):
     assert not broken, "a check raised on the reference solution"
 
 
-@pytest.mark.parametrize(
-    ("lab", "case"), cases(), ids=[f"{lab}-{case['file']}" for lab, case in cases()]
-)
-def test_wrong_solution_gets_its_exact_score_and_hint(lab, case):
-    code, result = check(lab, str(FIXTURES / lab / str(case["file"])))
+@pytest.mark.parametrize("lab", LABS, ids=[lab.name for lab in LABS])
+def test_the_starter_runs_but_does_not_get_full_marks(lab):
+    code, result = check(lab.name, str(lab.starter))
+    assert code == 1 and result["score"] < result["max_score"]
+    assert not result["timed_out"] and result["exit_code"] == 0, result["exit_code"]
+
+
+@pytest.mark.parametrize(("lab", "case"), cases(), ids=[case_id(*c) for c in cases()])
+def test_wrong_solution_gets_its_exact_score_and_hint(lab, case, tmp_path):
+    code, result = check(lab, str(wrong_solution(lab, case, tmp_path)))
     hints = [c["hint"] for c in result["checks"] if not c["ok"]]  # type: ignore[union-attr]
     assert code == 1
     assert result["score"] == case["score"], (result["score"], hints)
