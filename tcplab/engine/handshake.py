@@ -87,15 +87,6 @@ class _Handshake:
     def _from_kernel(self, g: Segment) -> bool:
         return g.sport == self.port and g.dport == self.sport
 
-    def _wait_state(self, want: State, limit: float) -> SocketRow | None:
-        """Poll the kernel's table until the connection is in `want` (or `limit` s pass)."""
-        deadline = time.monotonic() + limit
-        while True:
-            row = self.s.connection(self.sport, self.port)
-            if (row is not None and row.state is want) or time.monotonic() >= deadline:
-                return row
-            time.sleep(0.002)
-
     def _syn_options(self) -> tuple[Option, ...]:
         if self.opts.options is not None:
             return parse_options(self.opts.options)  # the student's own values, TS val too
@@ -142,7 +133,7 @@ class _Handshake:
         self.kisn = reply.segment.seq
         report.kernel_isn = self.kisn
         predicted = next_state(State.LISTEN, Event.RECV_SYN)
-        row = self._wait_state(predicted, 0.1)
+        row = self.s.wait_state(self.sport, self.port, predicted.value, 0.1)
         self._state_check(
             "after its SYN+ACK",
             predicted,
@@ -262,7 +253,7 @@ class _Handshake:
             expected, reply.segment if reply else None, "the third segment"
         )
         predicted = next_state(State.SYN_RECEIVED, Event.RECV_ACK)
-        row = self._wait_state(predicted, 0.2)
+        row = self.s.wait_state(self.sport, self.port, predicted.value, 0.2)
         self._state_check(
             "after the ACK",
             predicted,

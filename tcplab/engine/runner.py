@@ -348,13 +348,10 @@ class Runner:
     def _expect_state(self, step: Step) -> None:
         conn = self.conn(step.conn)
         want = step.state
-        deadline = time.monotonic() + (step.within if step.within is not None else STATE_WITHIN)
-        while True:
-            row = self._row(conn, want)
-            got = "CLOSED" if row is None else row.state.value
-            if got == want or time.monotonic() >= deadline:
-                break
-            time.sleep(0.003)
+        assert want is not None
+        limit = step.within if step.within is not None else STATE_WITHIN
+        row = self.s.wait_state(conn.sport, conn.kport, want, limit)
+        got = "CLOSED" if row is None else row.state.value
         shown = "CLOSED (no socket)" if row is None else f"{got} (ss: {row.ss_state})"
         what = f"the kernel's socket (line {step.line})"
         why = step.why or "the scenario expects this state"
@@ -363,11 +360,6 @@ class Runner:
             checks += self._socket_details(step, row, what, why)
         self.report.expect(f"line {step.line}", f"state {want}", shown, all(c.ok for c in checks))
         self._check(checks)
-
-    def _row(self, conn: Conn, want: str | None) -> SocketRow | None:
-        if want == "LISTEN":
-            return self.s.listener(conn.kport)
-        return self.s.connection(conn.sport, conn.kport)
 
     def _socket_details(self, step: Step, row: SocketRow, what: str, why: str) -> list[Check]:
         out = []

@@ -128,6 +128,18 @@ class Session:
         rows = self.table.find(port, self.spec.crafting_addr, sport)
         return rows[0] if rows else None
 
+    def wait_state(self, sport: int, port: int, want: str, limit: float) -> SocketRow | None:
+        """Poll the kernel's table until the connection (sport -> port) is in state `want`, an
+        RFC 9293 name ("LISTEN": the port's listener; "CLOSED": no socket), or `limit` s pass.
+        Returns what was last seen (None: no socket)."""
+        deadline = time.monotonic() + limit
+        while True:
+            row = self.listener(port) if want == "LISTEN" else self.connection(sport, port)
+            got = "CLOSED" if row is None else row.state.value
+            if got == want or time.monotonic() >= deadline:
+                return row
+            time.sleep(0.002)
+
     def listener(self, port: int) -> SocketRow | None:
         rows = [r for r in self.table.find(port) if r.linux_state == 10]
         return rows[0] if rows else None
