@@ -1,0 +1,221 @@
+"""Running one solution in the sandbox: its workspace, control group and user id, the run itself
+under a wall-clock limit with its output capped, and what it used. Everything made is removed when
+the run ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import selectors
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcplab.errors import EnvironmentProblem
+from tcplab.sandbox.cgroup import Cgroup, Usage
+from tcplab.sandbox.jail import Job
+from tcplab.sandbox.zygote import Zygote
+
+WORK = Path("/run/tcplab/sandbox")
+UID_BASE = 61000  # sandbox users: 61000..61999, one per run at a time, never a login
+UID_SLOTS = 1000
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_s: float = 30.0
+    cpu_s: int = 30
+    memory: int = 256 << 20
+    pids: int = 64
+    fsize: int = 8 << 20
+    output: int = 1 << 20  # bytes of stdout + stderr; more ends the run
+    excerpt: int = 4000  # characters kept of each stream
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "wall_s": self.wall_s,
+            "cpu_s": self.cpu_s,
+            "memory_bytes": self.memory,
+            "processes": self.pids,
+            "file_size_bytes": self.fsize,
+            "output_bytes": self.output,
+        }
+
+
+@dataclass
+class Ran:
+    """How a sandboxed run ended and what it used; the solution's output is kept for people only."""
+
+    exit_code: int | None = None
+    signal: int | None = None
+    timed_out: bool = False
+    output_capped: bool = False
+    stdout: str = ""
+    stderr: str = ""
+    output_bytes: int = 0
+    wall_s: float = 0.0
+    usage: Usage = field(default_factory=lambda: Usage(0.0, 0, 0, 0))
+    sandbox_error: str | None = None
+    uid: int = 0
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@contextlib.contextmanager
+def uid_slot() -> Iterator[int]:
+    """A sandbox uid no other run uses now (a lock file per uid)."""
+    lock_dir = WORK / "uids"
+    lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    start = os.getpid() % UID_SLOTS
+    for i in range(UID_SLOTS):
+        n = (start + i) % UID_SLOTS
+        fd = os.open(lock_dir / str(n), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield UID_BASE + n
+        finally:
+            os.close(fd)
+        return
+    raise EnvironmentProblem("every sandbox user id is in use", "run fewer grading jobs at once")
+
+
+@dataclass
+class Workspace:
+    """The run's directory: `root` (the jail's mount point), `lab` (the proxy's socket, owned by
+    the sandbox user) and the grader's own copy of the solution."""
+
+    dir: Path
+    uid: int
+
+    @property
+    def root(self) -> Path:
+        return self.dir / "root"
+
+    @property
+    def lab(self) -> Path:
+        return self.dir / "lab"
+
+    @property
+    def solution(self) -> Path:
+        return self.dir / "solution.py"
+
+
+@contextlib.contextmanager
+def workspace(tag: str, uid: int, solution: bytes) -> Iterator[Workspace]:
+    WORK.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(WORK, 0o700)
+    ws = Workspace(WORK / tag, uid)
+    try:
+        ws.dir.mkdir(mode=0o700)
+        ws.root.mkdir(mode=0o755)
+        ws.lab.mkdir(mode=0o700)
+        os.chown(ws.lab, uid, uid)
+        ws.solution.write_bytes(solution)
+        yield ws
+    finally:
+        shutil.rmtree(ws.dir, ignore_errors=True)
+
+
+def run(zygote: Zygote, job: Job, limits: Limits) -> Ran:
+    """Run `job` in a fresh control group; kill it at the wall-clock limit or the output cap."""
+    group = Cgroup(job.tag)
+    group.create(limits.memory, limits.pids)
+    ran = Ran(uid=job.uid)
+    try:
+        job.cgroup_procs = [str(d / "cgroup.procs") for d in group.dirs]
+        _run_in(group, zygote, job, limits, ran)
+    finally:
+        if not group.kill():
+            ran.sandbox_error = ran.sandbox_error or f"processes of {group.name} would not die"
+        ran.usage = group.usage()
+        group.remove()
+    return ran
+
+
+def _run_in(group: Cgroup, zygote: Zygote, job: Job, limits: Limits, ran: Ran) -> None:
+    pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, status
+    began = time.monotonic()
+    try:
+        zygote.start(job.to_json(), [w for _, w in pipes])
+    finally:
+        for _, w in pipes:
+            os.close(w)
+    try:
+        statuses = _collect(group, [r for r, _ in pipes], began + limits.wall_s, limits, ran)
+    finally:
+        for r, _ in pipes:
+            os.close(r)
+    ran.wall_s = time.monotonic() - began
+    for event in statuses:
+        if "error" in event:
+            ran.sandbox_error = str(event["error"])
+        if "exit" in event:
+            ran.exit_code = int(event["exit"])
+        if "signal" in event:
+            ran.signal = int(event["signal"])
+
+
+def _collect(
+    group: Cgroup, fds: list[int], deadline: float, limits: Limits, ran: Ran
+) -> list[dict[str, Any]]:
+    """Read stdout, stderr and the status pipe until all are closed (the jail is gone)."""
+    kept = {fds[0]: bytearray(), fds[1]: bytearray(), fds[2]: bytearray()}
+    sel = selectors.DefaultSelector()
+    for fd in fds:
+        sel.register(fd, selectors.EVENT_READ)
+    open_fds = set(fds)
+    killed: float | None = None
+    while open_fds:
+        left = deadline - time.monotonic()
+        if left <= 0 and killed is None:
+            ran.timed_out = True
+            group.kill()
+            killed = time.monotonic()
+        for key, _ in sel.select(timeout=max(left, 0.05) if killed is None else 0.5):
+            fd = int(key.fd)
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                sel.unregister(fd)
+                open_fds.discard(fd)
+                continue
+            if fd == fds[2]:
+                kept[fd] += chunk
+                continue
+            ran.output_bytes += len(chunk)
+            room = limits.output - len(kept[fds[0]]) - len(kept[fds[1]])
+            kept[fd] += chunk[: max(room, 0)]
+            if ran.output_bytes > limits.output and killed is None:
+                ran.output_capped = True
+                group.kill()
+                killed = time.monotonic()
+        if killed is not None and time.monotonic() - killed > 5 and not group.pids():
+            break  # everything is dead; a pipe still open now would be a leak, not output
+    sel.close()
+    ran.stdout = _excerpt(bytes(kept[fds[0]]), limits.excerpt)
+    ran.stderr = _excerpt(bytes(kept[fds[1]]), limits.excerpt)
+    events = []
+    for line in bytes(kept[fds[2]]).splitlines():
+        with contextlib.suppress(ValueError):
+            events.append(json.loads(line))
+    return events
+
+
+def _excerpt(data: bytes, limit: int) -> str:
+    text = data.decode(errors="replace")
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    cut = len(text) - 2 * half
+    return f"{text[:half]}\n[... {cut} characters left out ...]\n{text[-half:]}"

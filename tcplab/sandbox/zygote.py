@@ -1,0 +1,163 @@
+"""The zygote: one root process per grading run that has loaded Python, scapy and tcplab's student
+API once, and forks a jail (jail.py) for each solution. Importing scapy takes about a second of CPU;
+forking a process that has done so takes a few milliseconds, so a class of a hundred is graded in
+seconds rather than minutes, and every solution starts from the same, untouched copy.
+
+The grader talks to it over a SOCK_SEQPACKET pair: a job (JSON) with three file descriptors (the
+solution's stdout, stderr and the status pipe) goes in; the pid of the run's stage A comes back.
+The zygote ends when the grader closes its end or dies.
+
+    python -m tcplab.sandbox.zygote FD
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from tcplab import child_env
+from tcplab.errors import EnvironmentProblem
+
+MAX_MESSAGE = 1 << 20
+READY_TIMEOUT = 60.0
+
+
+def binds() -> list[str]:
+    """What a jail must see, read-only, besides /usr: the interpreter and the tcplab package."""
+    import tcplab
+
+    wanted = {
+        os.path.realpath(sys.base_prefix),
+        os.path.realpath(sys.prefix),
+        os.path.realpath(sys.exec_prefix),
+        str(Path(tcplab.__file__).resolve().parent),
+    }
+    # a venv's python is a symlink to the base interpreter; both ends must be visible
+    wanted.add(os.path.dirname(os.path.realpath(sys.executable)))
+    out: list[str] = []
+    for path in sorted(wanted, key=len):
+        if path == "/usr" or path.startswith("/usr/"):
+            continue
+        if not any(path == p or path.startswith(p + "/") for p in out):
+            out.append(path)
+    return out
+
+
+def _preload() -> None:
+    import scapy.all  # noqa: F401  # the second most of a solution's start-up cost
+
+    import tcplab.student  # noqa: F401
+
+
+def serve(fd: int) -> None:
+    from tcplab.sandbox import jail, linux
+
+    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    sock = socket.socket(fileno=fd)
+    _preload()
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # stage A processes are reaped by the kernel
+    sock.sendall(json.dumps({"ready": True, "binds": binds()}).encode())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
+        except OSError:
+            return
+        if not msg:
+            return
+        try:
+            job = jail.Job(**json.loads(msg))
+            pid = jail.start(job, fds)
+            reply: dict[str, Any] = {"pid": pid}
+        except Exception as exc:  # a bad job is answered, never the end of the zygote
+            reply = {"error": str(exc)}
+        finally:
+            for f in fds:
+                with contextlib.suppress(OSError):
+                    os.close(f)
+        sock.sendall(json.dumps(reply).encode())
+
+
+class Zygote:
+    """The grader's handle on its zygote; `start` may be called from several threads."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock = ours
+        self.lock = threading.Lock()
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tcplab.sandbox.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            env=child_env(),
+            start_new_session=True,
+        )
+        theirs.close()
+        self.sock.settimeout(READY_TIMEOUT)
+        try:
+            hello = json.loads(self.sock.recv(MAX_MESSAGE) or b"{}")
+        except (OSError, ValueError):
+            hello = {}
+        if not hello.get("ready"):
+            self.close()
+            raise EnvironmentProblem(
+                f"the sandbox's zygote did not start: {self._log_tail() or 'no message'}",
+                "check that scapy imports in tcplab's Python: python -c 'import scapy.all'",
+            )
+        self.binds: list[str] = hello["binds"]
+        self.sock.settimeout(30.0)
+
+    def _log_tail(self) -> str:
+        self.log.seek(0)
+        lines = self.log.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+
+    def start(self, job_json: str, fds: list[int]) -> int:
+        """Start a jail for the job; the pid of its stage A."""
+        with self.lock:
+            try:
+                socket.send_fds(self.sock, [job_json.encode()], fds)
+                reply = json.loads(self.sock.recv(MAX_MESSAGE) or b"{}")
+            except (OSError, ValueError) as exc:
+                raise EnvironmentProblem(
+                    f"the sandbox's zygote stopped answering ({exc})", "run tcplab grade again"
+                ) from exc
+        if "pid" not in reply:
+            raise EnvironmentProblem(
+                f"the sandbox's zygote refused a job: {reply.get('error', 'no reason')}",
+                "run tcplab grade again",
+            )
+        return int(reply["pid"])
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def __enter__(self) -> Zygote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))
