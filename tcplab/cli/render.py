@@ -23,12 +23,16 @@ def _side_name(report: Report, side: str) -> str:
     return (report.crafting if side == "crafting" else report.kernel).split()[0]
 
 
-def ladder(report: Report, only_failed: bool = False, show_checks: bool = True) -> None:
-    console.print(
+def ladder(
+    report: Report, only_failed: bool = False, show_checks: bool = True, out: Console | None = None
+) -> None:
+    """The ladder diagram on `out` (default: the terminal)."""
+    con = out or console
+    con.print(
         f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
         f"[bold]{report.kernel}[/] (Linux {report.kernel_release})"
     )
-    console.print()
+    con.print()
     for row in report.rows:
         if row.kind == "segment" and row.seen is not None:
             seen = row.seen
@@ -39,7 +43,7 @@ def ladder(report: Report, only_failed: bool = False, show_checks: bool = True) 
             arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
             who = _side_name(report, "kernel" if seen.from_kernel else "crafting")
             bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"
-            console.print(f"  {t * 1000:9.3f} ms  {arrow} {who:<5} {text}{bad}")
+            con.print(f"  {t * 1000:9.3f} ms  {arrow} {who:<5} {text}{bad}")
         elif row.kind == "state" and row.change is not None:
             c = row.change
             name = _side_name(report, c.side)
@@ -48,24 +52,24 @@ def ladder(report: Report, only_failed: bool = False, show_checks: bool = True) 
             moved = before if before == after else f"{before} → {after}"
             how = "seen in its socket table" if c.how == "observed" else "tcplab's side"
             note = f"; {c.note}" if c.note else ""
-            console.print(
+            con.print(
                 f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]"
             )
         elif row.kind == "expect":
             mark = OK if row.ok else BAD
-            console.print(
+            con.print(
                 f"               [bold]{escape(row.text)}[/] expected {escape(row.expected)}"
             )
             pad = " " * len(row.text)
-            console.print(f"               {pad} observed {escape(row.observed)} {mark}")
+            con.print(f"               {pad} observed {escape(row.observed)} {mark}")
         else:
-            console.print(f"               [dim]{escape(row.text)}[/]")
-    console.print()
+            con.print(f"               [dim]{escape(row.text)}[/]")
+    con.print()
     if show_checks:
         checks(report.checks, only_failed=only_failed)
     if report.timing:
         parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
-        console.print(f"[dim]timing: {', '.join(parts)}[/]")
+        con.print(f"[dim]timing: {', '.join(parts)}[/]")
 
 
 def checks(items: list[Check], only_failed: bool = False) -> None:

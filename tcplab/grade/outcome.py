@@ -1,0 +1,94 @@
+"""What grading one student's solution to one lab produced: the verdict, the score, each check,
+and everything needed to explain and reproduce it. Every output format is written from these."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from tcplab.exercise.kit import Result
+
+
+class Verdict(str, Enum):
+    """How the run ended. The score always comes from what the grader observed of the kernel;
+    the verdict says why the solution stopped. Only an environment error is not the student's:
+    it has no score and is to be graded again."""
+
+    SCORED = "scored"  # the solution ended by itself with status 0
+    TIME_LIMIT = "time_limit"  # still running at the wall-clock limit, or out of CPU time
+    MEMORY_LIMIT = "memory_limit"  # killed at the memory cap
+    RUNTIME_ERROR = "runtime_error"  # a traceback, a non-zero status, a signal, too much output
+    ENVIRONMENT_ERROR = "environment_error"  # the grader or the machine failed, not the student
+    MISSING = "missing"  # no solution file for this lab
+
+    @property
+    def charged(self) -> bool:
+        """False when the result must not count against the student."""
+        return self is not Verdict.ENVIRONMENT_ERROR
+
+
+@dataclass
+class Outcome:
+    student: str
+    lab: str
+    lab_title: str
+    verdict: Verdict
+    message: str  # one line for people: why this verdict
+    max_score: int
+    score: int | None  # None for an environment error
+    checks: list[Result] = field(default_factory=list)
+    stdout: str = ""  # capped excerpts, for the student's eyes only
+    stderr: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_memory: int = 0
+    ports: list[int] = field(default_factory=list)  # the crafting ports assigned to the student
+    isn: int | None = None  # the ISN suggested to the student (lab.isn)
+    foreign_segments: int = 0  # crafted segments from ports not assigned, dropped and ignored
+    environment: dict[str, Any] = field(default_factory=dict)  # kernel, sysctls, limits, versions
+    ladder: dict[str, Any] | None = None  # Report.to_json() of what was observed
+    ladder_text: str = ""  # the ladder diagram as plain text (filled in by the CLI)
+    ladder_html: str = ""  # and as HTML
+    pcap: str | None = None  # path of the capture, relative to the output folder
+
+    @property
+    def full_marks(self) -> bool:
+        return self.score is not None and self.score == self.max_score
+
+    @property
+    def signal_name(self) -> str | None:
+        if self.signal is None:
+            return None
+        try:
+            return signal.Signals(self.signal).name
+        except ValueError:
+            return str(self.signal)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "student": self.student,
+            "lab": self.lab,
+            "lab_title": self.lab_title,
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "score": self.score,
+            "max_score": self.max_score,
+            "checks": [r.to_json() for r in self.checks],
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "exit_code": self.exit_code,
+            "signal": self.signal_name,
+            "wall_s": round(self.wall_s, 3),
+            "cpu_s": round(self.cpu_s, 3),
+            "peak_memory_bytes": self.peak_memory,
+            "ports": self.ports,
+            "isn": self.isn,
+            "foreign_segments": self.foreign_segments,
+            "environment": self.environment,
+            "pcap": self.pcap,
+            "ladder": self.ladder,
+        }
