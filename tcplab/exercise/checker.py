@@ -13,9 +13,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tcplab import child_env
 from tcplab.engine.report import Report, Row, StateChange
@@ -43,6 +44,8 @@ class LabResult:
     timed_out: bool
     output: str
     sysctls: dict[str, str] = field(default_factory=dict)
+    ran: Any = None  # the launcher's own record of the run (the sandbox's Ran when grading)
+    foreign_segments: int = 0
 
     @property
     def score(self) -> int:
@@ -132,9 +135,28 @@ def _context(lab: LabDef, spec: LabSpec, rec: LabRecord) -> dict[str, Any]:
     }
 
 
-def _run_solution(
-    path: Path, spec: LabSpec, ctx: dict[str, Any], limit: float
-) -> tuple[int | None, bool, str]:
+class Ran(Protocol):
+    """How a solution's run ended, as far as the checks may know (never what it printed)."""
+
+    exit_code: int | None
+    timed_out: bool
+
+    @property
+    def output(self) -> str: ...
+
+
+@dataclass
+class LocalRun:
+    exit_code: int | None
+    timed_out: bool
+    output: str
+
+
+Launch = Callable[[Path, LabSpec, dict[str, Any], float], Ran]
+
+
+def run_as_root(path: Path, spec: LabSpec, ctx: dict[str, Any], limit: float) -> LocalRun:
+    """The student's own check: their file, as root, in the crafting namespace (their machine)."""
     env = child_env(**{CONTEXT_ENV: json.dumps(ctx)})
     with inside(spec.crafting):
         proc = subprocess.Popen(
@@ -148,67 +170,117 @@ def _run_solution(
         )
     try:
         out, _ = proc.communicate(timeout=limit)
-        return proc.returncode, False, out.decode(errors="replace")
+        return LocalRun(proc.returncode, False, out.decode(errors="replace"))
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         out, _ = proc.communicate()
-        return None, True, out.decode(errors="replace")
+        return LocalRun(None, True, out.decode(errors="replace"))
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, 9)
             proc.wait()
 
 
-def check_solution(lab: LabDef, solution: Path) -> LabResult:
+@dataclass
+class Options:
+    """How a check is run: `lab check` uses the defaults; `tcplab grade` sets them all."""
+
+    launch: Launch = run_as_root
+    prefix: str = "tll"  # namespace names: PREFIX + 8 hex digits + c/k
+    time_limit: float | None = None  # default: the lab's
+    pinned: dict[str, str] = field(default_factory=dict)  # sysctls for both namespaces
+    context: dict[str, Any] = field(default_factory=dict)  # added to the solution's context
+    ports: list[int] | None = None  # only these crafting ports reach the kernel; others ignored
+    pcap: Path | None = None  # write the capture here
+    stop: threading.Event | None = None
+
+
+def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:
     """Run `solution` in a fresh, uniquely named lab and score it with the lab's checks."""
+    opts = opts or Options()
     tag = uuid.uuid4().hex[:8]
-    spec = LabSpec(crafting=f"tll{tag}c", kernel=f"tll{tag}k", port=lab.port, listen=lab.listen)
+    spec = LabSpec(
+        crafting=f"{opts.prefix}{tag}c", kernel=f"{opts.prefix}{tag}k", port=lab.port,
+        listen=lab.listen,
+    )  # fmt: skip
     rec = None
     try:
         rec, _ = setup(spec)
-        nft.crafted_only(spec)
-        if lab.sysctl:
-            sysctl.apply(spec.kernel, lab.sysctl)
+        _prepare(lab, spec, opts)
         with Session(spec) as s:
-            for extra in lab.listeners:
-                s.app.call("listen", port=extra.port, backlog=extra.backlog)
-            ports = {lab.port, *(x.port for x in lab.listeners)}
-            sampler = Sampler(spec, ports)
-            sampler.start()
-            try:
-                code, timed_out, output = _run_solution(
-                    solution, spec, _context(lab, spec, rec), lab.time_limit
-                )
-                s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
-            finally:
-                sampler.stop.set()
-                sampler.join()
-            if sampler.error is not None:
-                raise sampler.error
-            obs = _observation(s, sampler, ports, code, timed_out, output)
-            results = lab.checklist().run(obs)
-            report = _ladder(s, spec, obs)
-            values = sysctl.read(spec.kernel, sorted(lab.sysctl)) if lab.sysctl else {}
-            return LabResult(lab, solution, results, report, code, timed_out, output, values)
+            return _observe(lab, solution, spec, rec, s, opts)
     finally:
         if rec is not None:
             teardown(rec)
 
 
+def _prepare(lab: LabDef, spec: LabSpec, opts: Options) -> None:
+    nft.crafted_only(spec)
+    if opts.ports is not None:
+        nft.only_ports(spec, opts.ports)
+    if opts.pinned:
+        sysctl.apply(spec.crafting, opts.pinned)
+        sysctl.apply(spec.kernel, opts.pinned)
+    if lab.sysctl:
+        sysctl.apply(spec.kernel, lab.sysctl)
+
+
+def _observe(
+    lab: LabDef, solution: Path, spec: LabSpec, rec: LabRecord, s: Session, opts: Options
+) -> LabResult:
+    for extra in lab.listeners:
+        s.app.call("listen", port=extra.port, backlog=extra.backlog)
+    ports = {lab.port, *(x.port for x in lab.listeners)}
+    ctx = {**_context(lab, spec, rec), **opts.context}
+    sampler = Sampler(spec, ports)
+    sampler.start()
+    try:
+        ran = opts.launch(solution, spec, ctx, opts.time_limit or lab.time_limit)
+        s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
+    finally:
+        sampler.stop.set()
+        sampler.join()
+    if sampler.error is not None:
+        raise sampler.error
+    obs, foreign = _observation(s, sampler, ran, opts.ports)
+    results = lab.checklist().run(obs)
+    report = _ladder(s, spec, obs)
+    if opts.pcap is not None:
+        s.write_pcap(str(opts.pcap))
+    keys = sorted({*opts.pinned, *lab.sysctl})
+    values = sysctl.read(spec.kernel, keys) if keys else {}
+    return LabResult(
+        lab, solution, results, report, ran.exit_code, ran.timed_out, ran.output, values, ran,
+        foreign,
+    )  # fmt: skip
+
+
 def _observation(
-    s: Session, sampler: Sampler, ports: set[int], code: int | None, timed_out: bool, output: str
-) -> Observation:
+    s: Session, sampler: Sampler, ran: Ran, allowed: list[int] | None
+) -> tuple[Observation, int]:
+    """The observation, keeping only connections from `allowed` crafting ports (when given);
+    also how many segments came from other ports (the kernel never saw those)."""
     conns: dict[tuple[int, int], Conn] = {}
+    seen_ok = []
+    foreign = 0
     for seen in s.seen:
         seg = seen.segment
         key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
+        if allowed is not None and key[0] not in allowed:
+            foreign += 1
+            continue
+        seen_ok.append(seen)
         if key not in conns:
             conns[key] = Conn(key[0], key[1])
         conns[key].add(seen)
     for key, samples in sampler.history.items():
-        conns.setdefault(key, Conn(key[0], key[1])).samples = samples
+        if allowed is None or key[0] in allowed:
+            conns.setdefault(key, Conn(key[0], key[1])).samples = samples
     ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
-    return Observation(ordered, list(s.seen), code, timed_out, output[-2000:], sampler.listener)
+    obs = Observation(
+        ordered, seen_ok, ran.exit_code, ran.timed_out, ran.output[-2000:], sampler.listener
+    )
+    return obs, foreign
 
 
 def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:

@@ -54,6 +54,7 @@ class Outcome:
     ladder_text: str = ""  # the ladder diagram as plain text (filled in by the CLI)
     ladder_html: str = ""  # and as HTML
     pcap: str | None = None  # path of the capture, relative to the output folder
+    report: Any = field(default=None, repr=False, compare=False)  # the engine's Report, to render
 
     @property
     def full_marks(self) -> bool:

@@ -94,3 +94,26 @@ def crafted_only(spec: LabSpec) -> None:
         f'meta l4proto tcp counter drop comment "{CRAFTED_ONLY}"\n'
     )
     _nft(spec.crafting, ["-f", "-"], rule)
+
+
+ONLY_PORTS = "tcplab: when grading, only the student's assigned ports reach the kernel"
+
+
+def only_ports(spec: LabSpec, ports: list[int]) -> None:
+    """In the kernel host, drop TCP from the crafting host unless it comes from one of `ports`
+    (the ports a grading run assigned to the student): hard-coded numbers copied from somebody
+    else's run never reach the kernel. The grader's capture still sees them, and reports them."""
+    if not ports:
+        raise ValueError("only_ports needs at least one port")
+    allowed = ", ".join(str(p) for p in sorted(set(ports)))
+    _nft(
+        spec.kernel,
+        ["-f", "-"],
+        f"table ip {TABLE} {{\n"
+        "  chain prerouting {\n"
+        "    type filter hook prerouting priority raw; policy accept;\n"
+        f'    iifname "{IFNAME}" ip saddr {spec.crafting_addr} tcp sport != {{ {allowed} }} '
+        f'counter drop comment "{ONLY_PORTS}"\n'
+        "  }\n"
+        "}\n",
+    )

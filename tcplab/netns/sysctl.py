@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tcplab.errors import DefinitionError
+from tcplab.errors import DefinitionError, EnvironmentProblem
 from tcplab.netns.enter import inside
 
 
@@ -22,9 +22,21 @@ def apply(ns: str, values: dict[str, str]) -> None:
                     f"this kernel has no sysctl {key} in a network namespace",
                     "remove it from the scenario, or use one `sysctl -a` lists",
                 )
-            path.write_text(f"{value}\n")
+            try:
+                path.write_text(f"{value}\n")
+            except OSError as exc:
+                raise EnvironmentProblem(
+                    f"cannot set {key} = {value} in {ns}: {exc.strerror}",
+                    "check that this kernel accepts that value in a network namespace",
+                ) from exc
 
 
 def read(ns: str, keys: list[str]) -> dict[str, str]:
     with inside(ns):
         return {k: _path(k).read_text().strip() for k in keys if _path(k).exists()}
+
+
+def available(ns: str, keys: list[str]) -> list[str]:
+    """Those of `keys` this kernel has in a network namespace."""
+    with inside(ns):
+        return [k for k in keys if _path(k).exists()]

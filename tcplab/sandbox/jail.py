@@ -189,7 +189,9 @@ def _build_root(job: Job) -> None:
     _etc(job, root / "etc")
     _dev(root / "dev")
     (root / "proc").mkdir()
-    linux.mount("proc", str(root / "proc"), "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    linux.mount(
+        "proc", str(root / "proc"), "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    )
     _tmpfs(root / "tmp", f"size={job.tmp_size},mode=1777")
     home = root / HOME.lstrip("/")
     _tmpfs(home, f"size={job.tmp_size},mode=0755,uid={job.uid},gid={job.gid}")

@@ -61,9 +61,7 @@ def mount(
     def enc(s: str | None) -> bytes | None:
         return None if s is None else s.encode()
 
-    result = _libc.mount(
-        enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)
-    )
+    result = _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
     _check(result, f"mount {target}")
 
 

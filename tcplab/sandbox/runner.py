@@ -11,6 +11,7 @@ import json
 import os
 import selectors
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -128,14 +129,15 @@ def workspace(tag: str, uid: int, solution: bytes) -> Iterator[Workspace]:
         shutil.rmtree(ws.dir, ignore_errors=True)
 
 
-def run(zygote: Zygote, job: Job, limits: Limits) -> Ran:
-    """Run `job` in a fresh control group; kill it at the wall-clock limit or the output cap."""
+def run(zygote: Zygote, job: Job, limits: Limits, stop: threading.Event | None = None) -> Ran:
+    """Run `job` in a fresh control group; kill it at the wall-clock limit, at the output cap, or
+    when `stop` is set (the grader was interrupted: a sandbox error, not the student's)."""
     group = Cgroup(job.tag)
     group.create(limits.memory, limits.pids)
     ran = Ran(uid=job.uid)
     try:
         job.cgroup_procs = [str(d / "cgroup.procs") for d in group.dirs]
-        _run_in(group, zygote, job, limits, ran)
+        _run_in(group, zygote, job, limits, ran, stop)
     finally:
         if not group.kill():
             ran.sandbox_error = ran.sandbox_error or f"processes of {group.name} would not die"
@@ -144,7 +146,9 @@ def run(zygote: Zygote, job: Job, limits: Limits) -> Ran:
     return ran
 
 
-def _run_in(group: Cgroup, zygote: Zygote, job: Job, limits: Limits, ran: Ran) -> None:
+def _run_in(
+    group: Cgroup, zygote: Zygote, job: Job, limits: Limits, ran: Ran, stop: threading.Event | None
+) -> None:
     pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, status
     began = time.monotonic()
     try:
@@ -153,7 +157,7 @@ def _run_in(group: Cgroup, zygote: Zygote, job: Job, limits: Limits, ran: Ran) -
         for _, w in pipes:
             os.close(w)
     try:
-        statuses = _collect(group, [r for r, _ in pipes], began + limits.wall_s, limits, ran)
+        statuses = _collect(group, [r for r, _ in pipes], began + limits.wall_s, limits, ran, stop)
     finally:
         for r, _ in pipes:
             os.close(r)
@@ -168,7 +172,12 @@ def _run_in(group: Cgroup, zygote: Zygote, job: Job, limits: Limits, ran: Ran) -
 
 
 def _collect(
-    group: Cgroup, fds: list[int], deadline: float, limits: Limits, ran: Ran
+    group: Cgroup,
+    fds: list[int],
+    deadline: float,
+    limits: Limits,
+    ran: Ran,
+    stop: threading.Event | None,
 ) -> list[dict[str, Any]]:
     """Read stdout, stderr and the status pipe until all are closed (the jail is gone)."""
     kept = {fds[0]: bytearray(), fds[1]: bytearray(), fds[2]: bytearray()}
@@ -183,7 +192,12 @@ def _collect(
             ran.timed_out = True
             group.kill()
             killed = time.monotonic()
-        for key, _ in sel.select(timeout=max(left, 0.05) if killed is None else 0.5):
+        if stop is not None and stop.is_set() and killed is None:
+            ran.sandbox_error = "the grader was interrupted"
+            group.kill()
+            killed = time.monotonic()
+        wait = min(max(left, 0.05), 0.25) if killed is None else 0.5
+        for key, _ in sel.select(timeout=wait):
             fd = int(key.fd)
             chunk = os.read(fd, 65536)
             if not chunk:

@@ -95,7 +95,7 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.sock = ours
         self.lock = threading.Lock()
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115  # closed in close()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tcplab.sandbox.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()],

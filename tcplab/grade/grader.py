@@ -1,0 +1,356 @@
+"""Grading a class: find the submissions, run each in its own fresh lab and sandbox (several at a
+time), and turn what the grader observed into an Outcome per student and lab.
+
+Nothing a solution prints, writes or returns decides a check: the lab's checks read only the
+grader's own capture on the kernel host and the kernel's socket table. The solution's exit status
+and resource use decide the verdict (how it ended), never the score.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import random
+import re
+import signal
+import stat
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from tcplab import __version__
+from tcplab.errors import TcplabError, UsageError
+from tcplab.exercise.catalog import LabDef
+from tcplab.exercise.checker import LabResult, Options, check_solution
+from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.proxy import Proxy
+from tcplab.netns.enter import netns_path
+from tcplab.netns.record import IFNAME, LabSpec
+from tcplab.sandbox import runner
+from tcplab.sandbox.cgroup import unified
+from tcplab.sandbox.jail import LAB_DIR, Job
+from tcplab.sandbox.runner import Limits, Ran
+from tcplab.sandbox.zygote import Zygote
+from tcplab.student import CONTEXT_ENV
+
+STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_SOLUTION = 256 << 10
+PORTS_PER_STUDENT = 16
+# Pinned in both namespaces of every graded lab (a lab's own sysctls are applied on top), so a
+# machine's or a kernel's defaults cannot change a score; what was in force goes into each result.
+PINNED_SYSCTLS = {
+    "net.ipv4.tcp_syncookies": "1",
+    "net.ipv4.tcp_timestamps": "1",
+    "net.ipv4.tcp_sack": "1",
+    "net.ipv4.tcp_dsack": "1",
+    "net.ipv4.tcp_window_scaling": "1",
+    "net.ipv4.tcp_ecn": "2",
+    "net.ipv4.tcp_syn_retries": "6",
+    "net.ipv4.tcp_synack_retries": "5",
+    "net.ipv4.tcp_fin_timeout": "60",
+    "net.ipv4.tcp_tw_reuse": "2",
+    "net.ipv4.tcp_rfc1337": "0",
+    "net.ipv4.tcp_abort_on_overflow": "0",
+    "net.ipv4.tcp_challenge_ack_limit": "2147483647",
+    "net.ipv4.tcp_invalid_ratelimit": "500",
+    "net.ipv4.tcp_fastopen": "1",
+    "net.ipv4.tcp_mtu_probing": "0",
+    "net.ipv4.tcp_base_mss": "1024",
+    "net.ipv4.tcp_early_retrans": "3",
+    "net.ipv4.tcp_retries2": "15",
+    "net.ipv4.tcp_orphan_retries": "0",
+    "net.ipv4.tcp_keepalive_time": "7200",
+    "net.ipv4.tcp_rmem": "4096 131072 6291456",
+    "net.ipv4.tcp_wmem": "4096 16384 4194304",
+    "net.ipv4.tcp_congestion_control": "reno",  # the one every kernel has and allows
+    "net.ipv4.tcp_max_syn_backlog": "1024",
+    "net.core.somaxconn": "4096",
+}
+
+
+@dataclass(frozen=True)
+class Submission:
+    student: str
+    lab: LabDef
+    path: Path | None  # None: no file for this lab
+
+
+@dataclass
+class Settings:
+    labs: list[LabDef]
+    out: Path
+    jobs: int = 1
+    seed: str = ""
+    time_limit: float | None = None  # default: each lab's own
+    limits: Limits = field(default_factory=Limits)
+
+
+def discover(submissions: Path, labs: list[LabDef]) -> tuple[list[Submission], list[str]]:
+    """One Submission per (student folder, lab), and a line for each folder that was skipped."""
+    if not submissions.is_dir():
+        raise UsageError(f"{submissions}: no such folder", "give the folder of student folders")
+    found, skipped = [], []
+    for entry in sorted(submissions.iterdir(), key=lambda p: p.name):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_symlink() or not entry.is_dir():
+            skipped.append(f"{entry.name}: not a folder (a student is a folder of solutions)")
+            continue
+        if not STUDENT_NAME.fullmatch(entry.name):
+            skipped.append(f"{entry.name!r}: a folder name must be letters, digits, '.', '_', '-'")
+            continue
+        for lab in labs:
+            path = entry / f"{lab.name}.py"
+            found.append(Submission(entry.name, lab, path if os.path.lexists(path) else None))
+    if not found:
+        raise UsageError(
+            f"{submissions}: no student folders",
+            "put one folder per student in it, holding LAB.py for each lab",
+        )
+    return found, skipped
+
+
+def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
+    """The student's own crafting ports and ISN for a lab: the same for the same seed."""
+    digest = hashlib.sha256(f"{seed}\0{student}\0{lab}".encode()).digest()
+    rng = random.Random(digest)
+    return rng.sample(range(20000, 60000), PORTS_PER_STUDENT), rng.randrange(1, 2**31)
+
+
+def read_solution(path: Path) -> bytes:
+    """The file's bytes, refusing what is not a small regular file (a symlink to a grader file,
+    a device, a giant); ValueError says which."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ValueError(
+            f"{path.name} cannot be read ({exc.strerror}; a symlink is refused)"
+        ) from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path.name} is not a regular file")
+        if info.st_size > MAX_SOLUTION:
+            raise ValueError(f"{path.name} is {info.st_size} bytes; the limit is {MAX_SOLUTION}")
+        return f.read(MAX_SOLUTION + 1)
+
+
+def judge(ran: Ran, limits: Limits) -> tuple[Verdict, str]:
+    """The verdict and its one-line reason, from how the sandboxed run ended."""
+    if ran.sandbox_error:
+        return Verdict.ENVIRONMENT_ERROR, f"the sandbox failed: {ran.sandbox_error}"
+    mib = limits.memory >> 20
+    if ran.usage.oom_kills or ran.stderr.rstrip().endswith("MemoryError"):
+        return Verdict.MEMORY_LIMIT, f"stopped at the memory limit ({mib} MiB)"
+    if ran.timed_out:
+        return Verdict.TIME_LIMIT, f"still running after {limits.wall_s:g} s; it was stopped"
+    if ran.signal == signal.SIGXCPU or (
+        ran.signal == signal.SIGKILL and ran.usage.cpu_s >= limits.cpu_s
+    ):
+        return Verdict.TIME_LIMIT, f"used more than {limits.cpu_s} s of CPU time; it was stopped"
+    if ran.output_capped:
+        return Verdict.RUNTIME_ERROR, f"wrote more than {limits.output >> 10} KiB of output"
+    forks = f" ({ran.usage.pids_refused} forks refused)" if ran.usage.pids_refused else ""
+    if ran.signal is not None:
+        return Verdict.RUNTIME_ERROR, f"killed by signal {_signal_name(ran.signal)}{forks}"
+    if ran.exit_code:
+        last = ran.stderr.strip().splitlines()[-1:] or [""]
+        return Verdict.RUNTIME_ERROR, f"exited with status {ran.exit_code}{forks}: {last[0][:200]}"
+    return Verdict.SCORED, "ran to the end"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+class Grader:
+    """Grades submissions with one zygote; `grade` may run in several threads at once."""
+
+    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.zygote = Zygote()
+
+    def close(self) -> None:
+        self.zygote.close()
+
+    def environment(self) -> dict[str, Any]:
+        return {
+            "kernel": platform.release(),
+            "tcplab": __version__,
+            "python": platform.python_version(),
+            "cgroup": "v2" if unified() else "v1",
+            "seed": self.settings.seed,
+        }
+
+    def grade(self, sub: Submission) -> Outcome:
+        """Never raises for a student's doing; a failure of the grader becomes an environment
+        error outcome (not charged)."""
+        lab = sub.lab
+        ports, isn = assign(self.settings.seed, sub.student, lab.name)
+        base = Outcome(
+            sub.student, lab.name, lab.title, Verdict.MISSING, "", lab.checklist().max_score, 0,
+            ports=ports, isn=isn, environment=self.environment(),
+        )  # fmt: skip
+        if sub.path is None:
+            return replace(base, message=f"no {lab.name}.py in the student's folder")
+        try:
+            source = read_solution(sub.path)
+        except ValueError as exc:
+            return replace(base, verdict=Verdict.RUNTIME_ERROR, message=str(exc))
+        try:
+            return self._run(sub, base, source)
+        except TcplabError as exc:
+            return self._broken(base, exc.message)
+        except Exception as exc:  # the grader's own failure: recorded, never charged
+            return self._broken(base, f"{type(exc).__name__}: {exc}")
+
+    @staticmethod
+    def _broken(base: Outcome, why: str) -> Outcome:
+        return replace(
+            base, verdict=Verdict.ENVIRONMENT_ERROR, score=None, message=f"not graded: {why}"
+        )
+
+    def _limits(self, lab: LabDef) -> Limits:
+        wall = self.settings.time_limit or lab.time_limit
+        return replace(self.settings.limits, wall_s=wall, cpu_s=max(1, int(wall + 0.999)))
+
+    def _run(self, sub: Submission, base: Outcome, source: bytes) -> Outcome:
+        lab, limits = sub.lab, self._limits(sub.lab)
+        student_dir = self.settings.out / sub.student
+        student_dir.mkdir(parents=True, exist_ok=True)
+        pcap = student_dir / f"{lab.name}.pcap"
+        opts = Options(
+            launch=self._launcher(source, f"{lab.name}.py", limits),
+            prefix="tlg",
+            time_limit=limits.wall_s,
+            pinned=PINNED_SYSCTLS,
+            context={"ports": base.ports, "sport": base.ports[0], "isn": base.isn},
+            ports=base.ports,
+            pcap=pcap,
+            stop=self.stop,
+        )
+        result = check_solution(lab, Path(f"{lab.name}.py"), opts)
+        return self._outcome(base, result, limits, pcap)
+
+    def _outcome(self, base: Outcome, result: LabResult, limits: Limits, pcap: Path) -> Outcome:
+        ran: Ran = result.ran
+        verdict, message = judge(ran, limits)
+        env = {**base.environment, "sysctl": result.sysctls, "limits": limits.to_json()}
+        return replace(
+            base,
+            verdict=verdict,
+            message=message,
+            score=None if verdict is Verdict.ENVIRONMENT_ERROR else result.score,
+            max_score=result.max_score,
+            checks=result.results,
+            stdout=ran.stdout,
+            stderr=ran.stderr,
+            exit_code=ran.exit_code,
+            signal=ran.signal,
+            wall_s=ran.wall_s,
+            cpu_s=ran.usage.cpu_s,
+            peak_memory=ran.usage.peak_memory,
+            foreign_segments=result.foreign_segments,
+            environment=env,
+            ladder=result.report.to_json(),
+            report=result.report,
+            pcap=str(pcap.relative_to(self.settings.out)) if pcap.exists() else None,
+        )
+
+    def _launcher(
+        self, source: bytes, filename: str, limits: Limits
+    ) -> Callable[[Path, LabSpec, dict[str, Any], float], Ran]:
+        def launch(_: Path, spec: LabSpec, ctx: dict[str, Any], wall: float) -> Ran:
+            tag = uuid.uuid4().hex[:12]
+            with runner.uid_slot() as uid, runner.workspace(tag, uid, source) as ws:
+                sock = ws.lab / "app.sock"
+                proxy = Proxy(sock, uid, ctx["app_control"], spec.crafting_addr)
+                try:
+                    ctx = {**ctx, "app_control": f"{LAB_DIR}/app.sock"}
+                    job = self._job(tag, spec, ws, uid, filename, ctx, limits)
+                    return runner.run(self.zygote, job, replace(limits, wall_s=wall), self.stop)
+                finally:
+                    proxy.close()
+
+        return launch
+
+    def _job(
+        self,
+        tag: str,
+        spec: LabSpec,
+        ws: runner.Workspace,
+        uid: int,
+        filename: str,
+        ctx: dict[str, Any],
+        limits: Limits,
+    ) -> Job:
+        import json
+
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": "/home/student",
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            CONTEXT_ENV: json.dumps(ctx),
+        }
+        return Job(
+            tag=tag, netns=netns_path(spec.crafting), cgroup_procs=[], root=str(ws.root),
+            solution=str(ws.solution), filename=filename, lab_dir=str(ws.lab), uid=uid, gid=uid,
+            iface=IFNAME, env=env, cpu_s=limits.cpu_s, fsize=limits.fsize, nproc=limits.pids,
+            binds=self.zygote.binds,
+        )  # fmt: skip
+
+
+def grade_all(
+    subs: list[Submission],
+    settings: Settings,
+    stop: threading.Event,
+    done: Callable[[Outcome], None],
+) -> list[Outcome]:
+    """Grade every submission, `settings.jobs` at a time; `done` is called (in this thread) as
+    each finishes. When `stop` is set, no new run starts and running ones are ended."""
+    grader = Grader(settings, stop)
+    outcomes: list[Outcome] = []
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+            try:
+                _drive(pool, grader, subs, settings.jobs, stop, outcomes, done)
+            except BaseException:
+                stop.set()  # running jobs end now and clean up before the pool is left
+                raise
+    finally:
+        grader.close()
+    return outcomes
+
+
+def _drive(
+    pool: ThreadPoolExecutor,
+    grader: Grader,
+    subs: list[Submission],
+    jobs: int,
+    stop: threading.Event,
+    outcomes: list[Outcome],
+    done: Callable[[Outcome], None],
+) -> None:
+    pending: set[Future[Outcome]] = set()
+    queue = list(subs)
+    while queue or pending:
+        while queue and len(pending) < jobs and not stop.is_set():
+            pending.add(pool.submit(grader.grade, queue.pop(0)))
+        if not pending:
+            return
+        finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            outcome = fut.result()
+            outcomes.append(outcome)
+            done(outcome)
