@@ -239,6 +239,49 @@ def lab_check(
 
 
 @app.command()
+def grade(
+    submissions: Annotated[
+        str, typer.Argument(help="A folder with one folder per student, holding LAB.py per lab.")
+    ],
+    lab: Annotated[str, typer.Option("--lab", help="The lab(s) to grade: NAME[,NAME...].")],
+    out: Annotated[str, typer.Option("--out", help="Folder for the results (made if missing).")],
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Submissions graded at once (default: one per CPU, up to 4).",
+            min=1,
+            max=32,
+        ),
+    ] = min(4, os.cpu_count() or 1),  # fmt: skip
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            help="Seed for each student's ports and ISN: the same seed, the same numbers "
+            "(default: a new random seed, recorded in the results)."
+        ),
+    ] = None,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", help="Seconds a solution may run (default: the lab's)."),
+    ] = None,
+    memory: Annotated[int, typer.Option(help="Memory cap per solution, MiB.")] = 256,
+    force: Annotated[
+        bool, typer.Option(help="Replace the results of an earlier run in --out.")
+    ] = False,
+    json_out: Json = False,
+) -> None:
+    """Grade every student's solution, each in its own fresh lab and sandbox; write the gradebook,
+    Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
+    Exit 0 when every submission was graded, 3 when some could not be (they have no score)."""
+    from tcplab.cli import gradecmd
+
+    code = gradecmd.grade(submissions, lab, out, jobs, seed, time_limit, memory, force, json_out)
+    raise typer.Exit(code)
+
+
+@app.command()
 def shell(crafting: Crafting = "ns1") -> None:
     """An interactive Python with scapy inside the crafting namespace, the lab context as `lab`."""
     from tcplab.cli import exercisecmd

@@ -52,14 +52,10 @@ def ladder(
             moved = before if before == after else f"{before} → {after}"
             how = "seen in its socket table" if c.how == "observed" else "tcplab's side"
             note = f"; {c.note}" if c.note else ""
-            con.print(
-                f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]"
-            )
+            con.print(f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]")
         elif row.kind == "expect":
             mark = OK if row.ok else BAD
-            con.print(
-                f"               [bold]{escape(row.text)}[/] expected {escape(row.expected)}"
-            )
+            con.print(f"               [bold]{escape(row.text)}[/] expected {escape(row.expected)}")
             pad = " " * len(row.text)
             con.print(f"               {pad} observed {escape(row.observed)} {mark}")
         else:

@@ -292,8 +292,8 @@ def _run(path: str) -> int:
         runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
         code = _exit_code(exc.code)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        _print_traceback(exc, path)
         code = 1
     try:
         threading._shutdown()  # type: ignore[attr-defined]  # wait for non-daemon threads
@@ -305,6 +305,20 @@ def _run(path: str) -> int:
         with contextlib.suppress(Exception):
             stream.flush()
     return code
+
+
+def _print_traceback(exc: BaseException, path: str) -> None:
+    """The traceback as `python FILE` prints it: from the solution's first frame on, without the
+    sandbox's own frames (a SyntaxError has none of the solution's)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != path:
+        tb = tb.tb_next
+    if tb is None:
+        lines = traceback.format_exception_only(type(exc), exc)
+    else:
+        lines = traceback.format_exception(type(exc), exc, tb)
+    with contextlib.suppress(Exception):
+        sys.stderr.write("".join(lines))
 
 
 def _exit_code(value: object) -> int:
