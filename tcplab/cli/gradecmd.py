@@ -162,7 +162,10 @@ def _meta(
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(took, 2),
         "jobs": settings.jobs,
-        "limits": settings.limits.to_json() | {"wall_s": settings.time_limit},
+        "limits": {
+            **{k: v for k, v in settings.limits.to_json().items() if k not in ("wall_s", "cpu_s")},
+            "time_limit_s": settings.time_limit or "each lab's own",
+        },
         "sysctl": PINNED_SYSCTLS,
         "skipped": skipped,
         "interrupted": interrupted,

@@ -1,0 +1,765 @@
+"""Everything `tcplab grade` writes into --out, from the Outcomes of one run.
+
+For the instructor: gradebook.csv, grade.json (the whole run) and junit.xml (the whole class).
+For each student, in out/STUDENT/: results.json (Gradescope), prairielearn.json (PrairieLearn),
+classroom.json (GitHub Classroom's grading reporter), report.md and report.html.
+
+Each course tool's format is described by a JSON Schema in schemas/ that the tests hold the
+writers to. Student output can hold anything: XML gets the characters XML 1.0 forbids stripped,
+HTML is escaped, Markdown puts it in fences it cannot close. Only `Outcome.ladder_html`, made by
+rich from what tcplab captured, goes into HTML as it is.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import posixpath
+import re
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tcplab.errors import UsageError
+from tcplab.exercise.kit import Result
+from tcplab.grade.outcome import Outcome, Verdict
+
+GRADEBOOK_COLUMNS = (
+    "student",
+    "lab",
+    "score",
+    "max_score",
+    "verdict",
+    "message",
+    "wall_s",
+    "cpu_s",
+    "peak_memory_mib",
+    "full_marks",
+)
+SCHEMAS = ("gradescope", "prairielearn", "classroom", "grade")
+MIB = 1024 * 1024
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+_NO_LADDER = "no segments were observed"
+
+
+# ---- shared helpers ------------------------------------------------------------------------
+
+
+def clean(text: object) -> str:
+    """`text` as a string without the characters XML 1.0 forbids (NUL, most C0 controls...)."""
+    return _NOT_XML.sub("", str(text))
+
+
+def schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of one output: gradescope, prairielearn, classroom or grade."""
+    if name not in SCHEMAS:
+        raise UsageError(f"no schema named {name!r}", hint=f"one of: {', '.join(SCHEMAS)}")
+    file = resources.files("tcplab.grade").joinpath(f"schemas/{name}.schema.json")
+    loaded: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
+    return loaded
+
+
+def student_dir(out: Path, student: str) -> Path:
+    """out/STUDENT, refusing any name that is not one plain folder name inside `out`."""
+    folder = out / student
+    if not _SAFE_NAME.fullmatch(student) or folder.resolve().parent != out.resolve():
+        raise UsageError(
+            f"student name {student!r} is not a safe folder name",
+            hint="letters, digits, '.', '_' and '-' only, not starting with '.'",
+        )
+    return folder
+
+
+def _key(o: Outcome) -> tuple[str, str]:
+    return (o.student, o.lab)
+
+
+def _lab_numbers(outcomes: Iterable[Outcome], meta: dict[str, Any]) -> dict[str, int]:
+    """1-based lab numbers: the run's labs in their order, then any others by name."""
+    labs = [str(lab) for lab in meta.get("labs") or []]
+    extra = sorted({o.lab for o in outcomes} - set(labs))
+    return {lab: i for i, lab in enumerate(labs + extra, 1)}
+
+
+def _by_student(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, list[Outcome]]:
+    numbers = _lab_numbers(outcomes, meta)
+    groups: dict[str, list[Outcome]] = {}
+    for o in sorted(outcomes, key=lambda o: (o.student, numbers[o.lab])):
+        groups.setdefault(o.student, []).append(o)
+    return groups
+
+
+def _env_error(o: Outcome) -> bool:
+    return o.verdict is Verdict.ENVIRONMENT_ERROR
+
+
+def _ungraded(o: Outcome) -> bool:
+    """True when there are no checks to report: one 'graded' line stands for the lab."""
+    return _env_error(o) or not o.checks
+
+
+def _earned(outcomes: Iterable[Outcome]) -> int:
+    return sum(o.score or 0 for o in outcomes)
+
+
+def _verdict_words(v: Verdict) -> str:
+    return v.value.replace("_", " ")
+
+
+def _score_words(o: Outcome) -> str:
+    return "not graded" if o.score is None else f"{o.score} / {o.max_score}"
+
+
+def _regrade_note(outcomes: Iterable[Outcome]) -> str:
+    labs = [o.lab for o in outcomes if _env_error(o)]
+    if not labs:
+        return ""
+    return (
+        f"{', '.join(labs)}: not graded because the grading machine failed, not because of your "
+        "solution. This does not count against you; it will be graded again."
+    )
+
+
+def _pcap_link(o: Outcome) -> str | None:
+    """The capture's path relative to the student's folder (pcap is relative to --out)."""
+    if not o.pcap:
+        return None
+    path = o.pcap.replace("\\", "/")
+    if posixpath.isabs(path):
+        return path
+    return posixpath.relpath(posixpath.normpath(path), o.student)
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8", errors="replace")
+    return path
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    return _write_text(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+# ---- gradebook.csv -------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    """A cell a spreadsheet shows as text: one line, never read as a formula."""
+    line = " ".join(clean(text).split())
+    return "'" + line if line.startswith(_FORMULA_START) else line
+
+
+def gradebook_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
+    """One row per (student, lab), sorted by student then lab."""
+    return [
+        {
+            "student": o.student,
+            "lab": o.lab,
+            "score": "" if o.score is None else str(o.score),
+            "max_score": str(o.max_score),
+            "verdict": o.verdict.value,
+            "message": _one_line(o.message),
+            "wall_s": f"{o.wall_s:.3f}",
+            "cpu_s": f"{o.cpu_s:.3f}",
+            "peak_memory_mib": f"{o.peak_memory / MIB:.1f}",
+            "full_marks": "true" if o.full_marks else "false",
+        }
+        for o in sorted(outcomes, key=_key)
+    ]
+
+
+def write_gradebook(out: Path, outcomes: list[Outcome]) -> Path:
+    path = out / "gradebook.csv"
+    with path.open("w", encoding="utf-8", errors="replace", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=GRADEBOOK_COLUMNS)
+        writer.writeheader()
+        writer.writerows(gradebook_rows(outcomes))
+    return path
+
+
+# ---- grade.json ----------------------------------------------------------------------------
+
+
+def grade_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
+    """The whole run: its facts, every outcome, and totals."""
+    ordered = sorted(outcomes, key=_key)
+    by_verdict = Counter(o.verdict.value for o in ordered)
+    return {
+        "meta": meta,
+        "outcomes": [o.to_json() for o in ordered],
+        "totals": {
+            "submissions": len(ordered),
+            "by_verdict": {v.value: by_verdict[v.value] for v in Verdict},
+            "full_marks": sum(o.full_marks for o in ordered),
+            "environment_errors": sum(_env_error(o) for o in ordered),
+        },
+    }
+
+
+def write_grade_json(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> Path:
+    return _write_json(out / "grade.json", grade_json(outcomes, meta))
+
+
+# ---- junit.xml -----------------------------------------------------------------------------
+
+
+def _element(tag: str, text: str = "", **attrs: str) -> ET.Element:
+    el = ET.Element(tag, {k: clean(v) for k, v in attrs.items()})
+    el.text = clean(text) if text else None
+    return el
+
+
+def _case(o: Outcome, name: str, outcome: ET.Element | None = None) -> ET.Element:
+    case = _element("testcase", classname=f"{o.student}.{o.lab}", name=name, time="0.000")
+    if outcome is not None:
+        case.append(outcome)
+    return case
+
+
+def _check_case(o: Outcome, r: Result) -> ET.Element:
+    if r.ok:
+        return _case(o, r.title)
+    return _case(o, r.title, _element("failure", r.detail, message=r.hint or "check failed"))
+
+
+def _graded_case(o: Outcome) -> ET.Element:
+    """The one testcase of a lab without checks: an error, a failure, or a pass."""
+    kind = o.verdict.value
+    if _env_error(o):
+        return _case(o, "graded", _element("error", o.stderr, message=o.message, type=kind))
+    if o.full_marks:
+        return _case(o, "graded")
+    return _case(o, "graded", _element("failure", o.stderr, message=o.message, type=kind))
+
+
+def _count(el: ET.Element, seconds: float) -> None:
+    el.set("tests", str(sum(1 for _ in el.iter("testcase"))))
+    el.set("failures", str(sum(1 for _ in el.iter("failure"))))
+    el.set("errors", str(sum(1 for _ in el.iter("error"))))
+    el.set("time", f"{seconds:.3f}")
+
+
+def _suite(o: Outcome) -> ET.Element:
+    suite = _element("testsuite", name=f"{o.student}/{o.lab}")
+    props = ET.SubElement(suite, "properties")
+    for name, value in (
+        ("verdict", o.verdict.value),
+        ("message", o.message),
+        ("score", "" if o.score is None else str(o.score)),
+        ("max_score", str(o.max_score)),
+    ):
+        props.append(_element("property", name=name, value=value))
+    cases = [_graded_case(o)] if _ungraded(o) else [_check_case(o, r) for r in o.checks]
+    suite.extend(cases)
+    suite.append(_element("system-out", o.stdout))
+    suite.append(_element("system-err", o.stderr))
+    _count(suite, o.wall_s)
+    suite.set("skipped", "0")
+    return suite
+
+
+def junit_xml(outcomes: list[Outcome]) -> ET.Element:
+    """<testsuites> for the class: one <testsuite> per (student, lab), one <testcase> per check."""
+    ordered = sorted(outcomes, key=_key)
+    root = _element("testsuites", name="tcplab grade")
+    root.extend(_suite(o) for o in ordered)
+    _count(root, sum(o.wall_s for o in ordered))
+    return root
+
+
+def write_junit(out: Path, outcomes: list[Outcome]) -> Path:
+    path = out / "junit.xml"
+    tree = ET.ElementTree(junit_xml(outcomes))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
+# ---- Markdown pieces (Gradescope and report.md) --------------------------------------------
+
+
+def md(text: object) -> str:
+    """Inline Markdown for any text: one line, with what Markdown or HTML would act on escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(clean(text).split()))
+
+
+def fence(text: str, info: str = "text") -> str:
+    """A fenced code block that `text` cannot close: the fence is longer than any backtick run."""
+    body = clean(text).replace("\r\n", "\n").replace("\r", "\n")
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    bar = "`" * max(3, longest + 1)
+    if not body.endswith("\n"):
+        body += "\n"
+    return f"{bar}{info}\n{body}{bar}\n"
+
+
+# ---- results.json (Gradescope) -------------------------------------------------------------
+
+
+def _gs_output(r: Result) -> str:
+    parts = [r.why] if r.why else []
+    if r.detail:
+        parts.append("Observed:\n\n" + fence(r.detail))
+    if not r.ok and r.hint:
+        parts.append(f"**Hint:** {r.hint}")
+    return "\n\n".join(parts)
+
+
+def _gs_test(
+    lab: str, number: str, name: str, score: int, max_score: int, passed: bool, output: str
+) -> dict[str, Any]:
+    return {
+        "name": clean(f"{lab}: {name}"),
+        "number": number,
+        "score": score,
+        "max_score": max_score,
+        "status": "passed" if passed else "failed",
+        "output": output,
+        "output_format": "md",
+        "visibility": "visible",
+        "tags": [lab],
+    }
+
+
+def _graded_words(o: Outcome) -> str:
+    """Why a lab has no checks to show: its verdict and message, and a regrade promise if due."""
+    words = f"{_verdict_words(o.verdict)}: {o.message}"
+    if _env_error(o):
+        words += " (the grading machine failed; this does not count and will be graded again)"
+    return words
+
+
+def _gs_tests(o: Outcome, lab_no: int) -> list[dict[str, Any]]:
+    if _ungraded(o):
+        output = md(_graded_words(o))
+        score = o.score or 0
+        return [_gs_test(o.lab, f"{lab_no}.1", "graded", score, o.max_score, o.full_marks, output)]
+    return [
+        _gs_test(o.lab, f"{lab_no}.{i}", r.title, r.earned, r.points, r.ok, _gs_output(r))
+        for i, r in enumerate(o.checks, 1)
+    ]
+
+
+def _gs_summary(outcomes: list[Outcome]) -> str:
+    total = sum(o.max_score for o in outcomes)
+    lines = [f"**{_earned(outcomes)} of {total} points** over {len(outcomes)} lab(s).", ""]
+    for o in outcomes:
+        lines.append(
+            f"- **{md(o.lab)}** ({md(o.lab_title)}): {_verdict_words(o.verdict)}, "
+            f"{_score_words(o)}. {md(o.message)}"
+        )
+    note = _regrade_note(outcomes)
+    summary = "\n".join(lines) + ("\n\n**" + md(note) + "**" if note else "")
+    errors = [o for o in outcomes if o.stderr and o.verdict is not Verdict.SCORED]
+    return summary + "".join(f"\n\nstderr of {md(o.lab)}:\n\n{fence(o.stderr)}" for o in errors)
+
+
+def gradescope_results(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
+    """Gradescope's results.json for one student: one test per check, tagged with its lab."""
+    numbers = _lab_numbers(outcomes, meta)
+    return {
+        "score": _earned(outcomes),
+        "execution_time": round(sum(o.wall_s for o in outcomes)),
+        "output": _gs_summary(outcomes),
+        "output_format": "md",
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "extra_data": {
+            "tcplab_version": str(meta.get("tcplab_version", "")),
+            "labs": {
+                o.lab: {"verdict": o.verdict.value, "score": o.score, "max_score": o.max_score}
+                for o in outcomes
+            },
+        },
+        "tests": [t for o in outcomes for t in _gs_tests(o, numbers[o.lab])],
+    }
+
+
+# ---- prairielearn.json ---------------------------------------------------------------------
+
+
+def _pl_message(outcomes: list[Outcome]) -> str:
+    total = sum(o.max_score for o in outcomes)
+    note = _regrade_note(outcomes)
+    return f"{_earned(outcomes)} of {total} points." + (f" {note}" if note else "")
+
+
+def _pl_output(outcomes: list[Outcome]) -> str:
+    """Plain text (PrairieLearn shows it preformatted): each lab, then what the solution printed."""
+    parts = []
+    for o in outcomes:
+        parts.append(f"{o.lab} ({o.lab_title}): {_verdict_words(o.verdict)}, {_score_words(o)}")
+        parts.append(f"  {o.message}")
+        for name, text in (("stdout", o.stdout), ("stderr", o.stderr)):
+            if text:
+                parts.append(f"--- {name} of {o.lab} ---\n{text.rstrip()}")
+    return clean("\n".join(parts) + "\n")
+
+
+def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
+    if _ungraded(o):
+        return [
+            {
+                "name": clean(f"{o.lab}: graded"),
+                "description": clean(o.lab_title),
+                "points": o.score or 0,
+                "max_points": o.max_score,
+                "message": clean(_graded_words(o)),
+                "output": clean(o.stderr),
+            }
+        ]
+    return [
+        {
+            "name": clean(f"{o.lab}: {r.title}"),
+            "description": clean(r.why),
+            "points": r.earned,
+            "max_points": r.points,
+            "message": "" if r.ok else clean(r.hint),
+            "output": clean(r.detail),
+        }
+        for r in o.checks
+    ]
+
+
+def prairielearn_results(outcomes: list[Outcome]) -> dict[str, Any]:
+    """PrairieLearn's external grader results: score is a fraction, not gradable on our failure."""
+    total = sum(o.max_score for o in outcomes)
+    fraction = _earned(outcomes) / total if total else 0.0
+    return {
+        "gradable": not any(_env_error(o) for o in outcomes),
+        "score": min(1.0, max(0.0, fraction)),
+        "message": clean(_pl_message(outcomes)),
+        "output": _pl_output(outcomes),
+        "tests": [t for o in outcomes for t in _pl_tests(o)],
+    }
+
+
+# ---- classroom.json (GitHub Classroom) -----------------------------------------------------
+
+
+def _cr_test(o: Outcome, name: str, status: str, score: int, message: str) -> dict[str, Any]:
+    return {
+        "name": clean(f"{o.lab}: {name}"),
+        "status": status,
+        "score": score,
+        "message": clean(message),
+        "test_code": f"tcplab grade --lab {o.lab}",
+        "filename": f"{o.lab}.py",
+        "line_no": 0,
+        "execution_time": "0.00s",
+    }
+
+
+def _cr_tests(o: Outcome) -> list[dict[str, Any]]:
+    if _ungraded(o):
+        status = "error" if _env_error(o) else "pass" if o.full_marks else "fail"
+        tests = [_cr_test(o, "graded", status, o.score or 0, _graded_words(o))]
+    else:
+        tests = [
+            _cr_test(o, r.title, "pass" if r.ok else "fail", r.earned, _cr_message(r))
+            for r in o.checks
+        ]
+    tests[0]["execution_time"] = f"{o.wall_s:.2f}s"  # the lab's time, counted once
+    return tests
+
+
+def _cr_message(r: Result) -> str:
+    if r.ok:
+        return ""
+    return f"{r.hint} ({r.detail})" if r.detail and r.hint else r.hint or r.detail
+
+
+def classroom_results(outcomes: list[Outcome]) -> dict[str, Any]:
+    """The runner result autograding-grading-reporter reads: test scores add up to the total."""
+    if any(_env_error(o) for o in outcomes):
+        status = "error"
+    else:
+        status = "pass" if all(o.full_marks for o in outcomes) else "fail"
+    return {
+        "version": 1,
+        "status": status,
+        "max_score": sum(o.max_score for o in outcomes),
+        "tests": [t for o in outcomes for t in _cr_tests(o)],
+    }
+
+
+# ---- the reports: what both say -------------------------------------------------------------
+
+
+def _header_facts(student: str, meta: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        ("student", student),
+        ("tcplab", str(meta.get("tcplab_version", ""))),
+        ("kernel", str(meta.get("kernel", ""))),
+        ("seed", str(meta.get("seed", ""))),
+        ("date", str(meta.get("finished") or meta.get("started") or "")),
+    ]
+
+
+def _exit_words(o: Outcome) -> str:
+    if o.signal is not None:
+        return f"killed by {o.signal_name}"
+    return "did not run" if o.exit_code is None else f"status {o.exit_code}"
+
+
+def _run_facts(o: Outcome) -> list[tuple[str, str]]:
+    facts = [
+        ("exit", _exit_words(o)),
+        ("wall time", f"{o.wall_s:.2f} s"),
+        ("CPU time", f"{o.cpu_s:.2f} s"),
+        ("peak memory", f"{o.peak_memory / MIB:.1f} MiB"),
+    ]
+    if o.ports:
+        facts.append(("your ports", ", ".join(str(p) for p in o.ports)))
+    if o.isn is not None:
+        facts.append(("suggested ISN", str(o.isn)))
+    if o.foreign_segments:
+        facts.append(("segments from other ports (ignored)", str(o.foreign_segments)))
+    return facts
+
+
+def _mapping_facts(mapping: object) -> list[tuple[str, str]]:
+    if not isinstance(mapping, dict):
+        return []
+    return [
+        (str(k), v if isinstance(v, str) else json.dumps(v, default=str))
+        for k, v in sorted(mapping.items(), key=lambda kv: str(kv[0]))
+    ]
+
+
+def _env_sections(meta: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+    run = [("kernel", str(meta.get("kernel", ""))), ("jobs", str(meta.get("jobs", "")))]
+    run += [("started", str(meta.get("started", ""))), ("finished", str(meta.get("finished", "")))]
+    return [
+        ("Run", run),
+        ("Limits", _mapping_facts(meta.get("limits"))),
+        ("Sysctls", _mapping_facts(meta.get("sysctl"))),
+    ]
+
+
+# ---- report.md -----------------------------------------------------------------------------
+
+
+def _md_facts(facts: list[tuple[str, str]]) -> str:
+    if not facts:
+        return "(none)\n"
+    return "".join(f"- **{md(k)}**: {md(v)}\n" for k, v in facts)
+
+
+def _md_checks(o: Outcome) -> str:
+    if not o.checks:
+        return f"No checks ran: {md(o.message)}\n"
+    rows = ["| | points | check | detail | hint | why |", "|---|---|---|---|---|---|"]
+    for r in o.checks:
+        mark, hint = ("✓", "") if r.ok else ("✗", r.hint)
+        cells = [mark, f"{r.earned}/{r.points}", r.title, r.detail, hint, r.why]
+        rows.append("| " + " | ".join(md(c) for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def _md_capture(o: Outcome) -> str:
+    link = _pcap_link(o)
+    if link is None:
+        return "No capture was kept.\n"
+    return f"[{md(posixpath.basename(link))}]({urllib.parse.quote(link)})\n"
+
+
+def _md_lab(o: Outcome) -> str:
+    ladder = fence(o.ladder_text) if o.ladder_text.strip() else f"{_NO_LADDER.capitalize()}.\n"
+    parts = [
+        f"## {md(o.lab)}: {md(o.lab_title)}\n",
+        f"**{_verdict_words(o.verdict)}**: {md(o.message)}\n",
+        f"**score**: {_score_words(o)}\n",
+        _md_facts(_run_facts(o)),
+        "### Checks\n",
+        _md_checks(o),
+        "### Ladder diagram\n",
+        ladder,
+        "### Capture\n",
+        _md_capture(o),
+    ]
+    for name, text in (("stdout", o.stdout), ("stderr", o.stderr)):
+        parts += [f"### {name}\n", fence(text) if text else "(empty)\n"]
+    if o.environment:
+        parts += [
+            "### Environment of this run\n",
+            fence(json.dumps(o.environment, indent=2), "json"),
+        ]
+    return "\n".join(parts)
+
+
+def report_markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
+    """One student's report in Markdown."""
+    student = outcomes[0].student
+    parts = [f"# tcplab report: {md(student)}\n", _md_facts(_header_facts(student, meta))]
+    note = _regrade_note(outcomes)
+    if note:
+        parts.append(f"> **{md(note)}**\n")
+    parts += [_md_lab(o) for o in outcomes]
+    parts.append("## Environment\n")
+    for title, facts in _env_sections(meta):
+        parts += [f"### {title}\n", _md_facts(facts)]
+    return "\n".join(parts)
+
+
+# ---- report.html ---------------------------------------------------------------------------
+
+_CSS = """
+body { font: 15px/1.45 system-ui, sans-serif; max-width: 72rem; margin: 2rem auto;
+       padding: 0 1rem; color: #222; background: #fff; }
+h1, h2, h3 { line-height: 1.2; }
+section.lab { border-top: 2px solid #ccc; margin-top: 2rem; }
+table { border-collapse: collapse; margin: .5rem 0; }
+th, td { border: 1px solid #ccc; padding: .25rem .5rem; text-align: left; vertical-align: top; }
+pre { background: #f6f6f6; border: 1px solid #ddd; padding: .5rem; overflow-x: auto;
+      white-space: pre-wrap; word-break: break-all; }
+.ok { color: #1a7f37; } .bad { color: #c62828; }
+.verdict { font-weight: bold; }
+.v-scored { color: #1a7f37; } .v-environment_error { color: #8a6d00; }
+.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing { color: #c62828; }
+.note { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem; }
+dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; }
+dt { font-weight: bold; } dd { margin: 0; }
+"""
+
+
+def h(text: object) -> str:
+    """Text for HTML: escaped, quotes too, without characters XML forbids."""
+    return html.escape(clean(text), quote=True)
+
+
+def _html_facts(facts: list[tuple[str, str]]) -> str:
+    if not facts:
+        return "<p>(none)</p>"
+    items = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in facts)
+    return f"<dl>{items}</dl>"
+
+
+def _html_pre(text: str) -> str:
+    return f"<pre>{h(text)}</pre>" if text else "<p>(empty)</p>"
+
+
+def _html_checks(o: Outcome) -> str:
+    if not o.checks:
+        return f"<p>No checks ran: {h(o.message)}</p>"
+    head = "<tr><th></th><th>points</th><th>check</th><th>detail</th><th>hint</th><th>why</th></tr>"
+    rows = []
+    for r in o.checks:
+        mark = '<span class="ok">✓</span>' if r.ok else '<span class="bad">✗</span>'
+        cells = [f"{r.earned}/{r.points}", r.title, r.detail, "" if r.ok else r.hint, r.why]
+        rows.append(f"<tr><td>{mark}</td>" + "".join(f"<td>{h(c)}</td>" for c in cells) + "</tr>")
+    return f'<table class="checks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _html_capture(o: Outcome) -> str:
+    link = _pcap_link(o)
+    if link is None:
+        return "<p>No capture was kept.</p>"
+    href = h(urllib.parse.quote(link))
+    return f'<p><a href="{href}">{h(posixpath.basename(link))}</a></p>'
+
+
+def _html_lab(o: Outcome) -> str:
+    ladder = o.ladder_html if o.ladder_html.strip() else f"<p>{_NO_LADDER.capitalize()}.</p>"
+    parts = [
+        f'<section class="lab" id="lab-{h(o.lab)}">',
+        f"<h2>{h(o.lab)}: {h(o.lab_title)}</h2>",
+        f'<p><span class="verdict v-{h(o.verdict.value)}">{h(_verdict_words(o.verdict))}</span>'
+        f": {h(o.message)}</p>",
+        f"<p><strong>score</strong>: {h(_score_words(o))}</p>",
+        _html_facts(_run_facts(o)),
+        "<h3>Checks</h3>",
+        _html_checks(o),
+        "<h3>Ladder diagram</h3>",
+        f'<div class="ladder">{ladder}</div>',  # trusted: rich's HTML of what tcplab captured
+        "<h3>Capture</h3>",
+        _html_capture(o),
+        f"<h3>stdout</h3>{_html_pre(o.stdout)}",
+        f"<h3>stderr</h3>{_html_pre(o.stderr)}",
+    ]
+    if o.environment:
+        env = _html_pre(json.dumps(o.environment, indent=2, default=str))
+        parts.append(f"<details><summary>Environment of this run</summary>{env}</details>")
+    return "\n".join(parts + ["</section>"])
+
+
+def report_html(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
+    """One student's report as a standalone HTML page (inline CSS, nothing loaded from outside)."""
+    student = outcomes[0].student
+    note = _regrade_note(outcomes)
+    env = "".join(f"<h3>{h(t)}</h3>{_html_facts(f)}" for t, f in _env_sections(meta))
+    body = [
+        f"<h1>tcplab report: {h(student)}</h1>",
+        _html_facts(_header_facts(student, meta)),
+        f'<p class="note">{h(note)}</p>' if note else "",
+        *(_html_lab(o) for o in outcomes),
+        f'<section class="env"><h2>Environment</h2>{env}</section>',
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>tcplab report: {h(student)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        "<body>\n" + "\n".join(p for p in body if p) + "\n</body>\n</html>\n"
+    )
+
+
+# ---- writing it all ------------------------------------------------------------------------
+
+
+def write_gradescope(folder: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> Path:
+    return _write_json(folder / "results.json", gradescope_results(outcomes, meta))
+
+
+def write_prairielearn(folder: Path, outcomes: list[Outcome]) -> Path:
+    return _write_json(folder / "prairielearn.json", prairielearn_results(outcomes))
+
+
+def write_classroom(folder: Path, outcomes: list[Outcome]) -> Path:
+    return _write_json(folder / "classroom.json", classroom_results(outcomes))
+
+
+def write_report_md(folder: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> Path:
+    return _write_text(folder / "report.md", report_markdown(outcomes, meta))
+
+
+def write_report_html(folder: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> Path:
+    return _write_text(folder / "report.html", report_html(outcomes, meta))
+
+
+def write_student(
+    out: Path, student: str, outcomes: list[Outcome], meta: dict[str, Any]
+) -> list[Path]:
+    """out/STUDENT/ with the student's five files; `outcomes` must all be this student's."""
+    others = sorted({o.student for o in outcomes} - {student})
+    if others or not outcomes:
+        raise UsageError(f"outcomes for {student!r} include none or others' ({others})")
+    folder = student_dir(out, student)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        write_gradescope(folder, outcomes, meta),
+        write_prairielearn(folder, outcomes),
+        write_classroom(folder, outcomes),
+        write_report_md(folder, outcomes, meta),
+        write_report_html(folder, outcomes, meta),
+    ]
+
+
+def write_all(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> list[Path]:
+    """Write every output of a grading run into `out`; return the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [
+        write_gradebook(out, outcomes),
+        write_grade_json(out, outcomes, meta),
+        write_junit(out, outcomes),
+    ]
+    for student, mine in _by_student(outcomes, meta).items():
+        paths += write_student(out, student, mine, meta)
+    return paths
