@@ -59,7 +59,7 @@ class MemoryWatch(threading.Thread):
 
 def tcplab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tcplab.launch", *args],
+        [sys.executable, "-m", "tcplab", *args],
         capture_output=True, text=True, cwd=REPO, check=False,
     )  # fmt: skip
 

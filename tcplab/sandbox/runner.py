@@ -94,8 +94,8 @@ def uid_slot() -> Iterator[int]:
 
 @dataclass
 class Workspace:
-    """The run's directory: `root` (the jail's mount point), `lab` (the proxy's socket, owned by
-    the sandbox user) and the grader's own copy of the solution."""
+    """The run's directory: `root` (the jail's mount point), `lab` (holding the proxy's socket,
+    which the sandbox user owns) and the grader's own copy of the solution."""
 
     dir: Path
     uid: int
@@ -121,8 +121,8 @@ def workspace(tag: str, uid: int, solution: bytes) -> Iterator[Workspace]:
     try:
         ws.dir.mkdir(mode=0o700)
         ws.root.mkdir(mode=0o755)
-        ws.lab.mkdir(mode=0o700)
-        os.chown(ws.lab, uid, uid)
+        ws.lab.mkdir(mode=0o711)  # the sandbox user may reach the socket in it, nothing else
+        os.chmod(ws.lab, 0o711)
         ws.solution.write_bytes(solution)
         yield ws
     finally:

@@ -33,7 +33,7 @@ SANDBOX_UIDS = range(61000, 62000)
 
 def tcplab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tcplab.launch", *args],
+        [sys.executable, "-m", "tcplab", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
