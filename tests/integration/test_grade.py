@@ -29,6 +29,7 @@ pytestmark = pytest.mark.netns
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 HOSTILE = FIXTURES / "grading" / "hostile"
 SANDBOX_UIDS = range(61000, 62000)
+WORKFLOW = "tcplab/grade/templates/classroom.yml"
 
 
 def tcplab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -43,8 +44,16 @@ def tcplab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]
 
 
 def sandbox_processes() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "uid=,pid=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if int(line.split()[0]) in SANDBOX_UIDS]
+    """Processes of a sandbox user, from /proc (pid and command)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            uid = int((proc / "status").read_text().split("\nUid:")[1].split()[0])
+            if uid in SANDBOX_UIDS:
+                found.append(f"{proc.name} {(proc / 'comm').read_text().strip()}")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
 
 
 def leftovers() -> list[str]:
@@ -253,4 +262,51 @@ def test_reruns_are_identical_also_under_load(tmp_path: Path) -> None:
     ports_a = {k: o["ports"] for k, o in grade_json(tmp_path / "a").items()}
     ports_b = {k: o["ports"] for k, o in grade_json(tmp_path / "b").items()}
     assert ports_a == ports_b  # the same seed, the same numbers
+    assert leftovers() == []
+
+
+def test_classroom_workflow_grade_step_produces_what_the_reporter_reads(tmp_path: Path) -> None:
+    """Run the shipped workflow's grading step as GitHub would (bash, its env, GITHUB_OUTPUT), with
+    `sudo` and `tcplab` standing for the runner's, and decode what the reporter would read."""
+    import base64
+
+    import jsonschema
+    import yaml
+
+    from tcplab.grade.outputs import schema
+
+    wf = yaml.safe_load((Path(__file__).resolve().parents[2] / WORKFLOW).read_text())
+    job = wf["jobs"]["run-autograding-tests"]
+    step = next(s for s in job["steps"] if s["name"] == "Grade with tcplab")
+    work, bin_dir = tmp_path / "work", tmp_path / "bin"
+    (work / "submission").mkdir(parents=True)
+    shutil.copy(get("handshake").solution, work / "submission" / "handshake.py")
+    (work / "submission" / "notes.txt").write_text("not a solution")
+    bin_dir.mkdir()
+    (bin_dir / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
+    (bin_dir / "tcplab").write_text(f'#!/bin/sh\nexec {sys.executable} -m tcplab "$@"\n')
+    for tool in ("sudo", "tcplab"):
+        (bin_dir / tool).chmod(0o755)
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "TCPLAB_LABS": job["env"]["TCPLAB_LABS"],
+        "TCPLAB_SEED": "",
+        "GITHUB_REPOSITORY": "course/handshake-alice",
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    proc = subprocess.run(
+        ["bash", "-e", "-c", step["run"]], cwd=work, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(x for x in output.read_text().splitlines() if x.startswith("result="))
+    result = json.loads(base64.b64decode(line.removeprefix("result=")))
+    jsonschema.validate(result, schema("classroom"))
+    assert result["status"] == "pass"
+    assert sum(t["score"] for t in result["tests"]) == result["max_score"] == 10
+    assert "handshake" in summary.read_text()
     assert leftovers() == []
