@@ -69,6 +69,7 @@ PINNED_SYSCTLS = {
     "net.ipv4.tcp_wmem": "4096 16384 4194304",
     "net.ipv4.tcp_congestion_control": "reno",  # the one every kernel has and allows
     "net.ipv4.tcp_max_syn_backlog": "1024",
+    "net.ipv4.tcp_max_tw_buckets": "4096",
     "net.core.somaxconn": "4096",
 }
 

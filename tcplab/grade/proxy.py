@@ -61,7 +61,9 @@ class Proxy:
         self.server = Server(str(path), Handler)
         os.chown(path, uid, uid)
         os.chmod(path, 0o600)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self.thread.start()
 
     def _serve(self, rfile: Any, wfile: Any) -> None:

@@ -6,11 +6,13 @@ host, a sending socket in the crafting host, and go home: that is how one tcplab
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from tcplab.errors import EnvironmentProblem
 
@@ -83,17 +85,37 @@ def netns_inode(name: str) -> int | None:
         return None
 
 
-def create_netns(name: str) -> None:
+# A namespace made with this sysctl set in the namespace it is made from gets its own small table
+# of TCP connections instead of sharing the host's (sized for all of its memory). Reading a lab's
+# socket table (sock_diag) walks the whole table, so this makes each read ~20 times cheaper: the
+# lab checker reads it every millisecond. (Linux 6.1+; older kernels share the host's table.)
+CHILD_EHASH_ENTRIES = 1024
+
+
+def _unshare_net() -> None:
+    if _libc().unshare(CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+
+
+def create_netns(name: str, own_table: bool = False) -> None:
     """Create a named namespace as `ip netns add` does, without forking (safe in threads):
-    unshare the calling thread's network namespace, bind it to /run/netns/NAME, return home."""
+    unshare the calling thread's network namespace, bind it to /run/netns/NAME, return home.
+
+    With `own_table`, the new namespace is made from a short-lived one of its own, where
+    tcp_child_ehash_entries is set, so only this namespace gets its own connection table."""
     from pyroute2 import netns
 
     home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        if _libc().unshare(CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"unshare: {os.strerror(err)}")
         try:
+            if own_table:
+                _unshare_net()  # the parent: gone as soon as this thread leaves it
+                with contextlib.suppress(OSError):
+                    Path("/proc/sys/net/ipv4/tcp_child_ehash_entries").write_text(
+                        f"{CHILD_EHASH_ENTRIES}\n"
+                    )
+            _unshare_net()
             netns.attach(name, "thread-self")
         finally:
             _setns(home)

@@ -151,7 +151,8 @@ def _build(rec: LabRecord) -> None:
     for name in (spec.crafting, spec.kernel):
         with signals_held():  # created and recorded, or neither
             try:
-                create_netns(name)
+                # only the kernel host's socket table is read, every millisecond in a check
+                create_netns(name, own_table=name == spec.kernel)
             except OSError as exc:
                 raise _netlink_error(f"creating namespace {name}", exc) from exc
             inode = netns_inode(name)
