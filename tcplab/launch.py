@@ -18,4 +18,10 @@ def main() -> None:
     except KeyboardInterrupt:
         print("error: interrupted while starting; nothing was made", file=sys.stderr)
         sys.exit(130)
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        # the command is over (done or rolled back): a signal now would only interrupt Python's
+        # own shutdown and print a traceback
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tcplab.exercise.catalog import all_labs, get
+from tests.conftest import run_cli
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -32,15 +33,8 @@ SANDBOX_UIDS = range(61000, 62000)
 WORKFLOW = "tcplab/grade/templates/classroom.yml"
 
 
-def tcplab(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tcplab", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
+def tcplab(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, timeout=600)
 
 
 def sandbox_processes() -> list[str]:
