@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from tcplab.cli.render import console, ladder
 from tcplab.errors import EXIT_ENVIRONMENT, UsageError
 from tcplab.exercise.catalog import LabDef, get
 from tcplab.grade.outcome import Outcome, Verdict
+
+if TYPE_CHECKING:
+    from tcplab.grade.grader import Settings
 
 COLORS = {
     Verdict.SCORED: "green",
@@ -142,7 +145,7 @@ def _progress(o: Outcome, n: int, total: int) -> None:
 
 
 def _meta(
-    settings: Any,
+    settings: Settings,
     labs: list[LabDef],
     started: str,
     took: float,

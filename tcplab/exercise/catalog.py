@@ -3,6 +3,7 @@ README.md (the handout), starter.py, solution.py and checks.py."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import sys
@@ -59,14 +60,19 @@ class LabDef:
         return self.dir / "solution.py"
 
     def checklist(self) -> Any:
-        """The lab's checks (checks.py's `checks`, a tcplab.exercise.kit.Checklist)."""
-        path = self.dir / "checks.py"
-        spec = importlib.util.spec_from_file_location(f"tcplab_lab_checks_{self.name}", path)
-        if spec is None or spec.loader is None:
-            raise DefinitionError(f"{path}: cannot load the lab's checks", "reinstall tcplab")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.checks
+        """The lab's checks (checks.py's `checks`, a tcplab.exercise.kit.Checklist), loaded once
+        per process: grading asks for them for every submission."""
+        return _checklist(self.dir / "checks.py", self.name)
+
+
+@functools.cache
+def _checklist(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"tcplab_lab_checks_{name}", path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError(f"{path}: cannot load the lab's checks", "reinstall tcplab")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.checks
 
 
 def _load(folder: Path) -> LabDef:

@@ -192,7 +192,6 @@ class Options:
     context: dict[str, Any] = field(default_factory=dict)  # added to the solution's context
     ports: list[int] | None = None  # only these crafting ports reach the kernel; others ignored
     pcap: Path | None = None  # write the capture here
-    stop: threading.Event | None = None
 
 
 def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:

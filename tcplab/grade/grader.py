@@ -9,6 +9,7 @@ and resource use decide the verdict (how it ended), never the score.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import platform
 import random
@@ -237,7 +238,6 @@ class Grader:
             context={"ports": base.ports, "sport": base.ports[0], "isn": base.isn},
             ports=base.ports,
             pcap=pcap,
-            stop=self.stop,
         )
         result = check_solution(lab, Path(f"{lab.name}.py"), opts)
         return self._outcome(base, result, limits, pcap)
@@ -294,8 +294,6 @@ class Grader:
         ctx: dict[str, Any],
         limits: Limits,
     ) -> Job:
-        import json
-
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": "/home/student",
