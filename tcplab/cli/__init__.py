@@ -28,6 +28,12 @@ app = typer.Typer(
 Crafting = Annotated[str, typer.Option("--crafting", help="Name of the crafting namespace.")]
 Kernel = Annotated[str, typer.Option("--kernel", help="Name of the kernel host's namespace.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+LabsDir = Annotated[
+    str | None,
+    typer.Option(
+        "--labs", help="A course's own labs folder (NAME/lab.toml...) instead of tcplab's."
+    ),
+]
 
 
 def _version(value: bool) -> None:
@@ -197,30 +203,33 @@ app.add_typer(lab_app, name="lab")
 
 
 @lab_app.command("list")
-def lab_list(json_out: Json = False) -> None:
+def lab_list(json_out: Json = False, labs: LabsDir = None) -> None:
     """List the labs."""
     from tcplab.cli import exercisecmd
 
-    exercisecmd.list_labs(json_out)
+    exercisecmd.list_labs(json_out, labs)
 
 
 @lab_app.command("show")
-def lab_show(name: Annotated[str, typer.Argument(help="The lab's name.")]) -> None:
+def lab_show(
+    name: Annotated[str, typer.Argument(help="The lab's name.")], labs: LabsDir = None
+) -> None:
     """Print a lab's handout."""
     from tcplab.cli import exercisecmd
 
-    exercisecmd.show(name)
+    exercisecmd.show(name, labs)
 
 
 @lab_app.command("start")
 def lab_start(
     name: Annotated[str, typer.Argument(help="The lab's name.")],
     force: Annotated[bool, typer.Option(help="Overwrite an existing NAME.py.")] = False,
+    labs: LabsDir = None,
 ) -> None:
     """Copy the lab's starter to ./NAME.py, and say what to do next."""
     from tcplab.cli import exercisecmd
 
-    exercisecmd.start(name, force)
+    exercisecmd.start(name, force, labs)
 
 
 @lab_app.command("check")
@@ -231,11 +240,12 @@ def lab_check(
         bool, typer.Option("--reference", help="Check the shipped reference solution.")
     ] = False,
     json_out: Json = False,
+    labs: LabsDir = None,
 ) -> None:
     """Run a solution in a fresh lab, observe the kernel, score every check (exit 0 at full marks)."""
     from tcplab.cli import exercisecmd
 
-    exercisecmd.check(name, file, reference, json_out)
+    exercisecmd.check(name, file, reference, json_out, labs)
 
 
 @app.command()
@@ -271,13 +281,16 @@ def grade(
         bool, typer.Option(help="Replace the results of an earlier run in --out.")
     ] = False,
     json_out: Json = False,
+    labs: LabsDir = None,
 ) -> None:
     """Grade every student's solution, each in its own fresh lab and sandbox; write the gradebook,
     Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
     Exit 0 when every submission was graded, 3 when some could not be (they have no score)."""
     from tcplab.cli import gradecmd
 
-    code = gradecmd.grade(submissions, lab, out, jobs, seed, time_limit, memory, force, json_out)
+    code = gradecmd.grade(
+        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs
+    )
     raise typer.Exit(code)
 
 

@@ -12,11 +12,19 @@ import typer
 
 from tcplab import child_env
 from tcplab.errors import EXIT_KERNEL, UsageError
-from tcplab.exercise.catalog import all_labs, get
+from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
 
 
-def list_labs(json_out: bool) -> None:
-    labs = all_labs()
+def _root(labs_dir: str | None) -> Path | None:
+    return course_labs(labs_dir) if labs_dir is not None else None
+
+
+def _get(name: str, labs_dir: str | None) -> LabDef:
+    return get(name, _root(labs_dir))
+
+
+def list_labs(json_out: bool, labs_dir: str | None = None) -> None:
+    labs = all_labs(_root(labs_dir))
     if json_out:
         typer.echo(
             json.dumps(
@@ -38,8 +46,8 @@ def list_labs(json_out: bool) -> None:
         typer.echo(f"{lab.name:<{width}}  {lab.title}")
 
 
-def show(name: str) -> None:
-    lab = get(name)
+def show(name: str, labs_dir: str | None = None) -> None:
+    lab = _get(name, labs_dir)
     text = lab.handout.read_text()
     if sys.stdout.isatty():
         from rich.markdown import Markdown
@@ -51,8 +59,8 @@ def show(name: str) -> None:
         typer.echo(text)
 
 
-def start(name: str, force: bool) -> None:
-    lab = get(name)
+def start(name: str, force: bool, labs_dir: str | None = None) -> None:
+    lab = _get(name, labs_dir)
     target = Path.cwd() / f"{lab.name}.py"
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", "edit it, or use --force to start afresh")
@@ -64,11 +72,13 @@ def start(name: str, force: bool) -> None:
     typer.echo(f"check:     tcplab lab check {lab.name} {target.name}")
 
 
-def check(name: str, file: str | None, reference: bool, json_out: bool) -> None:
-    lab = get(name)
+def check(
+    name: str, file: str | None, reference: bool, json_out: bool, labs_dir: str | None = None
+) -> None:
+    lab = _get(name, labs_dir)
     if reference and file:
         raise UsageError("give a FILE or --reference, not both", "tcplab lab check NAME FILE")
-    path = lab.solution if reference else Path(file or f"{lab.name}.py")
+    path = lab.reference() if reference else Path(file or f"{lab.name}.py")
     if not path.is_file():
         raise UsageError(
             f"no solution file {path}",

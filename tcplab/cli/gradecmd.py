@@ -17,12 +17,13 @@ from rich.table import Table
 
 from tcplab import __version__
 from tcplab.cli.render import console, ladder
-from tcplab.errors import EXIT_ENVIRONMENT, UsageError
-from tcplab.exercise.catalog import LabDef, get
+from tcplab.errors import EXIT_ENVIRONMENT, TcplabError, UsageError
+from tcplab.exercise.catalog import LabDef, course_labs, get
+from tcplab.grade import text
 from tcplab.grade.outcome import Outcome, Verdict
 
 if TYPE_CHECKING:
-    from tcplab.grade.grader import Settings
+    from tcplab.grade.grader import Settings, Submission
 
 COLORS = {
     Verdict.SCORED: "green",
@@ -31,17 +32,24 @@ COLORS = {
     Verdict.RUNTIME_ERROR: "red",
     Verdict.ENVIRONMENT_ERROR: "magenta",
     Verdict.MISSING: "dim",
+    Verdict.INVALID: "red",
 }
 LADDER_HTML = '<pre class="ladder">{code}</pre>'
 
 
-def parse_labs(spec: str) -> list[LabDef]:
+def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
+    """The labs named in --lab, from --labs DIR when given (else the shipped ones), with their
+    checks loaded now: a broken lab is a usage error before anything is made."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
         raise UsageError("--lab is empty", "name one lab or several: --lab handshake,time-wait")
     if len(set(names)) != len(names):
         raise UsageError(f"--lab {spec}: a lab is named twice", "name each lab once")
-    return [get(n) for n in names]
+    root = course_labs(labs_dir) if labs_dir is not None else None
+    labs = [get(n, root) for n in names]
+    for lab in labs:
+        lab.checklist()
+    return labs
 
 
 def check_out(out: Path, submissions: Path, force: bool) -> None:
@@ -77,12 +85,13 @@ def grade(
     memory: int,
     force: bool,
     json_out: bool,
+    labs_dir: str | None = None,
 ) -> int:
     from tcplab.grade.grader import Settings, discover, grade_all
     from tcplab.netns.topology import require_root
     from tcplab.sandbox.runner import Limits
 
-    labs = parse_labs(labs_spec)
+    labs = parse_labs(labs_spec, labs_dir)
     if jobs < 1:
         raise UsageError(f"-j {jobs}: must be at least 1", "use -j 1 to grade one at a time")
     if time_limit is not None and not 0 < time_limit <= 3600:
@@ -123,6 +132,9 @@ def grade(
         grade_all(subs, settings, stop, done)
     except KeyboardInterrupt:
         interrupted = True
+    except TcplabError as exc:  # the grader could not go on (its sandbox did not start...)
+        for o in _not_graded(subs, outcomes, exc.message):
+            done(o)
     meta = _meta(settings, labs, started, time.monotonic() - t0, skipped, interrupted)
     paths = _write(settings.out, outcomes, meta)
     if json_out:
@@ -135,12 +147,32 @@ def grade(
     return EXIT_ENVIRONMENT if broken else 0
 
 
+def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list[Outcome]:
+    """An environment error outcome for each submission the grader did not get to."""
+    done = {(o.student, o.lab) for o in graded}
+    return [
+        Outcome(
+            s.student,
+            s.lab.name,
+            s.lab.title,
+            Verdict.ENVIRONMENT_ERROR,
+            f"not graded: {text.line(why, 300)}",
+            s.lab.checklist().max_score,
+            None,
+        )  # fmt: skip
+        for s in subs
+        if (s.student, s.lab.name) not in done
+    ]
+
+
 def _progress(o: Outcome, n: int, total: int) -> None:
+    """One line per submission; the message may quote a student's output: cleaned, escaped."""
     color = COLORS[o.verdict]
     score = "—" if o.score is None else f"{o.score}/{o.max_score}"
+    message = escape(text.line(o.message, 160))
     console.print(
-        f"  [{n:>{len(str(total))}}/{total}] {escape(o.student):<16} {o.lab:<14} "
-        f"{score:>7}  [{color}]{o.verdict.value}[/] [dim]{escape(o.message)}[/]"
+        f"  [{n:>{len(str(total))}}/{total}] {escape(o.student):<16} {escape(o.lab):<14} "
+        f"{score:>7}  [{color}]{o.verdict.value}[/] [dim]{message}[/]"
     )
 
 
@@ -161,6 +193,7 @@ def _meta(
         "kernel": platform.release(),
         "seed": settings.seed,
         "labs": [lab.name for lab in labs],
+        "labs_dir": str(labs[0].dir.parent) if labs else None,
         "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(took, 2),
@@ -217,6 +250,12 @@ def summary(
         f"\n{len(outcomes)} graded in {meta['seconds']:.1f} s: {full} full marks; "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
+    flagged = [o for o in sorted(outcomes, key=lambda o: (o.student, o.lab)) if o.flags]
+    if flagged:
+        console.print(f"[bold red]{len(flagged)} flagged[/] (the score stands; look at these):")
+        for o in flagged:
+            why = escape(text.line("; ".join(o.flags), 200))
+            console.print(f"  {escape(o.student)}/{escape(o.lab)}: {why}")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
         console.print(
             "[magenta]environment errors are not the students': they have no score; "

@@ -1,22 +1,31 @@
 """The labs: folders in `labs/` (shipped inside the package as tcplab.labs), each with lab.toml,
-README.md (the handout), starter.py, solution.py and checks.py."""
+README.md (the handout), starter.py, solution.py and checks.py.
+
+A course may keep its own labs, of the same shape, in a folder of its own (`--labs DIR`): with
+private reference solutions and hidden checks, outside the package that students can read. Such a
+folder replaces the shipped labs for that command. An install may leave the reference solutions out
+(`install.sh --no-references`); then `LabDef.has_reference` is False."""
 
 from __future__ import annotations
 
 import functools
 import importlib
 import importlib.util
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tcplab.errors import DefinitionError, UsageError
+from tcplab.errors import DefinitionError, EnvironmentProblem, UsageError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+
+LAB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")  # also the solution's file name, LAB.py
 
 
 def labs_dir() -> Path:
@@ -59,6 +68,19 @@ class LabDef:
     def solution(self) -> Path:
         return self.dir / "solution.py"
 
+    @property
+    def has_reference(self) -> bool:
+        return self.solution.is_file()
+
+    def reference(self) -> Path:
+        """The reference solution; EnvironmentProblem when this install or course has none."""
+        if not self.has_reference:
+            raise EnvironmentProblem(
+                f"lab {self.name} has no reference solution here ({self.solution} is missing)",
+                "this install leaves references out (install.sh --no-references); ask the course",
+            )
+        return self.solution
+
     def checklist(self) -> Any:
         """The lab's checks (checks.py's `checks`, a tcplab.exercise.kit.Checklist), loaded once
         per process: grading asks for them for every submission."""
@@ -71,44 +93,80 @@ def _checklist(path: Path, name: str) -> Any:
     if spec is None or spec.loader is None:
         raise DefinitionError(f"{path}: cannot load the lab's checks", "reinstall tcplab")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.checks
+    try:
+        spec.loader.exec_module(module)
+        return module.checks
+    except Exception as exc:  # a course's own checks.py may be broken: say which and how
+        raise DefinitionError(
+            f"{path}: the lab's checks do not load ({type(exc).__name__}: {exc})",
+            "checks.py must define `checks`, a tcplab.exercise.kit.Checklist",
+        ) from exc
 
 
 def _load(folder: Path) -> LabDef:
     meta_path = folder / "lab.toml"
     try:
-        meta = tomllib.loads(meta_path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+        lab = meta.get("lab", {})
+        return LabDef(
+            name=folder.name,
+            dir=folder,
+            title=str(lab["title"]),
+            summary=str(lab.get("summary", "")),
+            order=int(lab.get("order", 99)),
+            port=int(lab.get("port", 7788)),
+            listen=bool(lab.get("listen", True)),
+            listeners=tuple(
+                Listener(int(x["port"]), int(x.get("backlog", 128)))
+                for x in meta.get("listener", [])
+            ),
+            sysctl={k: str(v) for k, v in meta.get("sysctl", {}).items()},
+            time_limit=float(lab.get("time_limit", 30)),
+        )
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise DefinitionError(f"{meta_path}: {exc}", "fix the lab's lab.toml") from exc
-    lab = meta.get("lab", {})
-    return LabDef(
-        name=folder.name,
-        dir=folder,
-        title=lab["title"],
-        summary=lab.get("summary", ""),
-        order=int(lab.get("order", 99)),
-        port=int(lab.get("port", 7788)),
-        listen=bool(lab.get("listen", True)),
-        listeners=tuple(
-            Listener(int(x["port"]), int(x.get("backlog", 128))) for x in meta.get("listener", [])
-        ),
-        sysctl={k: str(v) for k, v in meta.get("sysctl", {}).items()},
-        time_limit=float(lab.get("time_limit", 30)),
-    )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DefinitionError(
+            f"{meta_path}: a missing or malformed field ({exc})",
+            "[lab] needs title; order, port, time_limit are numbers",
+        ) from exc
 
 
-def all_labs() -> list[LabDef]:
-    root = labs_dir()
-    folders = (
-        [p for p in sorted(root.iterdir()) if (p / "lab.toml").is_file()] if root.is_dir() else []
-    )
+def course_labs(path: str) -> Path:
+    """A course's own labs folder (`--labs DIR`), checked: a folder holding at least one lab."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UsageError(f"--labs {path}: no such folder", "name a folder holding NAME/lab.toml")
+    if not lab_folders(folder):
+        raise UsageError(
+            f"--labs {path}: holds no lab",
+            "a lab is a folder NAME/ with lab.toml, README.md, starter.py, checks.py",
+        )
+    return folder.resolve()
+
+
+def lab_folders(root: Path) -> list[Path]:
+    """The lab folders in `root`: NAME/ with lab.toml, NAME a valid lab name."""
+    if not root.is_dir():
+        return []
+    return [
+        p
+        for p in sorted(root.iterdir())
+        if LAB_NAME.fullmatch(p.name) and p.is_dir() and (p / "lab.toml").is_file()
+    ]
+
+
+def all_labs(root: Path | None = None) -> list[LabDef]:
+    """The labs in `root` (default: the shipped ones), in their order."""
+    folders = lab_folders(root or labs_dir())
     return sorted((_load(p) for p in folders), key=lambda lab: (lab.order, lab.name))
 
 
-def get(name: str) -> LabDef:
-    for lab in all_labs():
+def get(name: str, root: Path | None = None) -> LabDef:
+    """The lab named `name` in `root` (default: the shipped labs)."""
+    labs = all_labs(root)
+    for lab in labs:
         if lab.name == name:
             return lab
-    names = ", ".join(lab.name for lab in all_labs()) or "none"
+    names = ", ".join(lab.name for lab in labs) or "none"
     raise UsageError(f"no lab named {name!r}", f"labs: {names} (see 'tcplab lab list')")

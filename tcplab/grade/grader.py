@@ -26,8 +26,10 @@ from typing import Any
 
 from tcplab import __version__
 from tcplab.errors import TcplabError, UsageError
-from tcplab.exercise.catalog import LabDef
+from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
+from tcplab.grade import copies, text
+from tcplab.grade.ladder import capped
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
 from tcplab.netns.enter import netns_path
@@ -80,6 +82,7 @@ class Submission:
     student: str
     lab: LabDef
     path: Path | None  # None: no file for this lab
+    problem: str | None = None  # why the student's entry cannot hold a solution (not a folder)
 
 
 @dataclass
@@ -93,28 +96,44 @@ class Settings:
 
 
 def discover(submissions: Path, labs: list[LabDef]) -> tuple[list[Submission], list[str]]:
-    """One Submission per (student folder, lab), and a line for each folder that was skipped."""
+    """One Submission per (student, lab), and a line for each entry that was skipped. An entry
+    with a student's name that is not a plain folder (a symlink, a file...) is still a student:
+    each of their labs gets the verdict `invalid`, so the instructor sees it in the gradebook."""
     if not submissions.is_dir():
         raise UsageError(f"{submissions}: no such folder", "give the folder of student folders")
     found, skipped = [], []
     for entry in sorted(submissions.iterdir(), key=lambda p: p.name):
         if entry.name.startswith("."):
             continue
-        if entry.is_symlink() or not entry.is_dir():
-            skipped.append(f"{entry.name}: not a folder (a student is a folder of solutions)")
-            continue
         if not STUDENT_NAME.fullmatch(entry.name):
             skipped.append(f"{entry.name!r}: a folder name must be letters, digits, '.', '_', '-'")
             continue
+        problem = _not_a_folder(entry)
         for lab in labs:
             path = entry / f"{lab.name}.py"
-            found.append(Submission(entry.name, lab, path if os.path.lexists(path) else None))
+            if problem is not None:
+                found.append(Submission(entry.name, lab, None, problem))
+            else:
+                found.append(Submission(entry.name, lab, path if os.path.lexists(path) else None))
     if not found:
         raise UsageError(
             f"{submissions}: no student folders",
             "put one folder per student in it, holding LAB.py for each lab",
         )
     return found, skipped
+
+
+def _not_a_folder(entry: Path) -> str | None:
+    """Why a student's entry is not a folder of solutions (None when it is one)."""
+    try:
+        mode = entry.lstat().st_mode
+    except OSError as exc:
+        return f"the student's folder {entry.name} cannot be read ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return None
+    return (
+        f"the student's entry {entry.name} is {_kind(mode)}, not a folder; nothing in it was read"
+    )
 
 
 def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
@@ -124,31 +143,85 @@ def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
     return rng.sample(range(20000, 60000), PORTS_PER_STUDENT), rng.randrange(1, 2**31)
 
 
+class Unusable(Exception):
+    """A solution file that cannot be run; the message says why, for the student's verdict."""
+
+
+_KINDS = (
+    (stat.S_ISLNK, "a symlink"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISREG, "a regular file"),
+)
+
+
+def _kind(mode: int) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
 def read_solution(path: Path) -> bytes:
-    """The file's bytes, refusing what is not a small regular file (a symlink to a grader file,
-    a device, a giant); ValueError says which."""
+    """The file's bytes, refusing what is not a small regular file (a symlink, a directory, a FIFO,
+    a socket, a device, a giant) without following, blocking on or reading it; Unusable says why.
+    The folder is opened first without following a symlink, and the file relative to it."""
+    name = path.name
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        raise ValueError(
-            f"{path.name} cannot be read ({exc.strerror}; a symlink is refused)"
-        ) from None
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError(f"{path.name} is not a regular file")
-        if info.st_size > MAX_SOLUTION:
-            raise ValueError(f"{path.name} is {info.st_size} bytes; the limit is {MAX_SOLUTION}")
-        return f.read(MAX_SOLUTION + 1)
+        raise Unusable(f"the folder of {name} cannot be read ({exc.strerror})") from None
+    try:
+        return _read_in(folder, name)
+    finally:
+        os.close(folder)
+
+
+def _read_in(folder: int, name: str) -> bytes:
+    try:
+        before = os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except OSError as exc:
+        raise Unusable(f"{name} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(before.st_mode):
+        raise Unusable(f"{name} is {_kind(before.st_mode)}; only a regular file is run")
+    _check_size(name, before.st_size)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=folder)
+    except OSError as exc:
+        raise Unusable(f"{name} is not readable ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise Unusable(f"{name} was replaced while it was read")
+        chunks, size = [], 0
+        while size <= MAX_SOLUTION and (chunk := os.read(fd, MAX_SOLUTION + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise Unusable(f"{name} is not readable ({exc.strerror})") from None
+    finally:
+        os.close(fd)
+    _check_size(name, size)
+    return b"".join(chunks)
+
+
+def _check_size(name: str, size: int) -> None:
+    if size > MAX_SOLUTION:
+        raise Unusable(
+            f"{name} is larger than {MAX_SOLUTION >> 10} KiB ({size} bytes); it was not run"
+        )
 
 
 def judge(ran: Ran, limits: Limits) -> tuple[Verdict, str]:
-    """The verdict and its one-line reason, from how the sandboxed run ended."""
+    """The verdict and its one-line reason, from what the grader measured of the run: the sandbox's
+    report, the control group's counters (OOM kills, refused forks, CPU), the timer, the output cap
+    and the exit status. What the solution printed never decides a verdict; the last line of its
+    stderr is only quoted (cleaned of control characters) in the message of a non-zero exit."""
     if ran.sandbox_error:
-        return Verdict.ENVIRONMENT_ERROR, f"the sandbox failed: {ran.sandbox_error}"
-    mib = limits.memory >> 20
-    if ran.usage.oom_kills or ran.stderr.rstrip().endswith("MemoryError"):
-        return Verdict.MEMORY_LIMIT, f"stopped at the memory limit ({mib} MiB)"
+        return Verdict.ENVIRONMENT_ERROR, f"the sandbox failed: {text.line(ran.sandbox_error)}"
+    if ran.usage.oom_kills:
+        return Verdict.MEMORY_LIMIT, f"stopped at the memory limit ({limits.memory >> 20} MiB)"
     if ran.timed_out:
         return Verdict.TIME_LIMIT, f"still running after {limits.wall_s:g} s; it was stopped"
     if ran.signal == signal.SIGXCPU or (
@@ -161,8 +234,8 @@ def judge(ran: Ran, limits: Limits) -> tuple[Verdict, str]:
     if ran.signal is not None:
         return Verdict.RUNTIME_ERROR, f"killed by signal {_signal_name(ran.signal)}{forks}"
     if ran.exit_code:
-        last = ran.stderr.strip().splitlines()[-1:] or [""]
-        return Verdict.RUNTIME_ERROR, f"exited with status {ran.exit_code}{forks}: {last[0][:200]}"
+        last = text.line(ran.stderr.strip().splitlines()[-1] if ran.stderr.strip() else "", 200)
+        return Verdict.RUNTIME_ERROR, f"exited with status {ran.exit_code}{forks}: {last}"
     return Verdict.SCORED, "ran to the end"
 
 
@@ -173,6 +246,33 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
+# what a jail shows besides its binds (jail.py binds /usr and the top-level links into it)
+SHOWN = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+
+
+def hidden(roots: list[Path], binds: list[str]) -> list[str]:
+    """ "hide:PATH" entries for the jail: every labs folder (references, checks) that the jail would
+    show, because it lies inside /usr or a bound folder (the venv of a regular install holds
+    tcplab/labs). A folder that itself holds a bound one is hidden lab by lab instead."""
+    shown = [*SHOWN, *binds]
+
+    def inside(path: str, outer: str) -> bool:
+        return path.startswith(outer.rstrip("/") + "/")
+
+    out: set[str] = set()
+    for root in roots:
+        real = os.path.realpath(root)
+        if not any(inside(real, p) for p in shown):
+            continue  # not in the jail at all
+        if not any(inside(p, real) or p == real for p in shown):
+            out.add(real)
+            continue
+        for lab in lab_folders(Path(real)):
+            if any(inside(str(lab), p) for p in shown):
+                out.add(str(lab))
+    return [f"hide:{p}" for p in sorted(out)]
+
+
 class Grader:
     """Grades submissions with one zygote; `grade` may run in several threads at once."""
 
@@ -180,6 +280,8 @@ class Grader:
         self.settings = settings
         self.stop = stop
         self.zygote = Zygote()
+        roots = [labs_dir(), *(lab.dir.parent for lab in settings.labs)]
+        self.binds = self.zygote.binds + hidden(roots, self.zygote.binds)
 
     def close(self) -> None:
         self.zygote.close()
@@ -194,31 +296,44 @@ class Grader:
         }
 
     def grade(self, sub: Submission) -> Outcome:
-        """Never raises for a student's doing; a failure of the grader becomes an environment
-        error outcome (not charged)."""
+        """Never raises: whatever one submission is or does becomes its own outcome. A failure of
+        the grader becomes an environment error outcome (not charged)."""
         lab = sub.lab
         ports, isn = assign(self.settings.seed, sub.student, lab.name)
         base = Outcome(
-            sub.student, lab.name, lab.title, Verdict.MISSING, "", lab.checklist().max_score, 0,
+            sub.student, lab.name, lab.title, Verdict.MISSING, "", 0, 0,
             ports=ports, isn=isn, environment=self.environment(),
         )  # fmt: skip
-        if sub.path is None:
-            return replace(base, message=f"no {lab.name}.py in the student's folder")
         try:
-            source = read_solution(sub.path)
-        except ValueError as exc:
-            return replace(base, verdict=Verdict.RUNTIME_ERROR, message=str(exc))
-        try:
-            return self._run(sub, base, source)
+            base.max_score = lab.checklist().max_score
+            if sub.problem is not None:
+                return replace(base, verdict=Verdict.INVALID, message=sub.problem)
+            if sub.path is None:
+                return replace(base, message=f"no {lab.name}.py in the student's folder")
+            try:
+                source = read_solution(sub.path)
+            except Unusable as exc:
+                return replace(base, verdict=Verdict.INVALID, message=str(exc))
+            flags = copies.flags(source, lab)
+            return self._flagged(self._run(sub, base, source), flags)
         except TcplabError as exc:
             return self._broken(base, exc.message)
         except Exception as exc:  # the grader's own failure: recorded, never charged
             return self._broken(base, f"{type(exc).__name__}: {exc}")
 
     @staticmethod
+    def _flagged(o: Outcome, flags: list[str]) -> Outcome:
+        if not flags:
+            return o
+        return replace(o, flags=flags, message=f"{o.message}; flagged: {'; '.join(flags)}")
+
+    @staticmethod
     def _broken(base: Outcome, why: str) -> Outcome:
         return replace(
-            base, verdict=Verdict.ENVIRONMENT_ERROR, score=None, message=f"not graded: {why}"
+            base,
+            verdict=Verdict.ENVIRONMENT_ERROR,
+            score=None,
+            message=f"not graded: {text.line(why, 300)}",
         )
 
     def _limits(self, lab: LabDef) -> Limits:
@@ -245,6 +360,7 @@ class Grader:
     def _outcome(self, base: Outcome, result: LabResult, limits: Limits, pcap: Path) -> Outcome:
         ran: Ran = result.ran
         verdict, message = judge(ran, limits)
+        ladder = capped(result.report, pcap.name)
         env = {**base.environment, "sysctl": result.sysctls, "limits": limits.to_json()}
         return replace(
             base,
@@ -253,8 +369,8 @@ class Grader:
             score=None if verdict is Verdict.ENVIRONMENT_ERROR else result.score,
             max_score=result.max_score,
             checks=result.results,
-            stdout=ran.stdout,
-            stderr=ran.stderr,
+            stdout=text.block(ran.stdout),
+            stderr=text.block(ran.stderr),
             exit_code=ran.exit_code,
             signal=ran.signal,
             wall_s=ran.wall_s,
@@ -262,8 +378,8 @@ class Grader:
             peak_memory=ran.usage.peak_memory,
             foreign_segments=result.foreign_segments,
             environment=env,
-            ladder=result.report.to_json(),
-            report=result.report,
+            ladder=ladder.to_json(),
+            report=ladder,
             pcap=str(pcap.relative_to(self.settings.out)) if pcap.exists() else None,
         )
 
@@ -306,7 +422,7 @@ class Grader:
             tag=tag, netns=netns_path(spec.crafting), cgroup_procs=[], root=str(ws.root),
             solution=str(ws.solution), filename=filename, lab_dir=str(ws.lab), uid=uid, gid=uid,
             iface=IFNAME, env=env, cpu_s=limits.cpu_s, fsize=limits.fsize, nproc=limits.pids,
-            binds=self.zygote.binds,
+            binds=self.binds,
         )  # fmt: skip
 
 

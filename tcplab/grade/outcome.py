@@ -22,6 +22,9 @@ class Verdict(str, Enum):
     RUNTIME_ERROR = "runtime_error"  # a traceback, a non-zero status, a signal, too much output
     ENVIRONMENT_ERROR = "environment_error"  # the grader or the machine failed, not the student
     MISSING = "missing"  # no solution file for this lab
+    INVALID = (
+        "invalid"  # a file that cannot be a solution: a directory, FIFO, symlink, too large...
+    )
 
     @property
     def charged(self) -> bool:
@@ -49,6 +52,7 @@ class Outcome:
     ports: list[int] = field(default_factory=list)  # the crafting ports assigned to the student
     isn: int | None = None  # the ISN suggested to the student (lab.isn)
     foreign_segments: int = 0  # crafted segments from ports not assigned, dropped and ignored
+    flags: list[str] = field(default_factory=list)  # for the instructor: e.g. a reference's copy
     environment: dict[str, Any] = field(default_factory=dict)  # kernel, sysctls, limits, versions
     ladder: dict[str, Any] | None = None  # Report.to_json() of what was observed
     ladder_text: str = ""  # the ladder diagram as plain text (filled in by the CLI)
@@ -89,6 +93,7 @@ class Outcome:
             "ports": self.ports,
             "isn": self.isn,
             "foreign_segments": self.foreign_segments,
+            "flags": self.flags,
             "environment": self.environment,
             "pcap": self.pcap,
             "ladder": self.ladder,

@@ -27,6 +27,7 @@ from typing import Any
 
 from tcplab.errors import UsageError
 from tcplab.exercise.kit import Result
+from tcplab.grade import text as untrusted
 from tcplab.grade.outcome import Outcome, Verdict
 
 GRADEBOOK_COLUMNS = (
@@ -47,7 +48,6 @@ MIB = 1024 * 1024
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 _NO_LADDER = "no segments were observed"
 
 
@@ -55,8 +55,9 @@ _NO_LADDER = "no segments were observed"
 
 
 def clean(text: object) -> str:
-    """`text` as a string without the characters XML 1.0 forbids (NUL, most C0 controls...)."""
-    return _NOT_XML.sub("", str(text))
+    """Student text made safe to write anywhere: no control characters (ESC, C1, bidi overrides...;
+    newlines and tabs stay, see tcplab.grade.text) and nothing XML 1.0 forbids."""
+    return _NOT_XML.sub("", untrusted.block(text))
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -153,8 +154,7 @@ def _write_json(path: Path, data: Any) -> Path:
 
 def _one_line(text: str) -> str:
     """A cell a spreadsheet shows as text: one line, never read as a formula."""
-    line = " ".join(clean(text).split())
-    return "'" + line if line.startswith(_FORMULA_START) else line
+    return untrusted.cell(clean(text))
 
 
 def gradebook_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
@@ -200,6 +200,7 @@ def grade_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
             "by_verdict": {v.value: by_verdict[v.value] for v in Verdict},
             "full_marks": sum(o.full_marks for o in ordered),
             "environment_errors": sum(_env_error(o) for o in ordered),
+            "flagged": sum(bool(o.flags) for o in ordered),
         },
     }
 
@@ -624,7 +625,7 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: .5rem; overflow-x: a
 .ok { color: #1a7f37; } .bad { color: #c62828; }
 .verdict { font-weight: bold; }
 .v-scored { color: #1a7f37; } .v-environment_error { color: #8a6d00; }
-.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing { color: #c62828; }
+.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing, .v-invalid { color: #c62828; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; }
 dt { font-weight: bold; } dd { margin: 0; }

@@ -2,6 +2,11 @@
 socket call (lab.app_close(), app_send()...). The application's own control socket is root's; the
 proxy listens on a socket the sandbox user may use and passes on only the calls the student API
 makes, with checked arguments, a size cap and a call budget.
+
+Everything is bounded per submission: at most MAX_CONNECTIONS connections are served at once, by a
+fixed pool of as many threads (one more accepts); a connection past that, or past MAX_ACCEPTED in
+all, is answered with one refusal line and closed at once. A solution that opens a thousand
+connections costs the grader nine threads and a few file descriptors, not a thousand.
 """
 
 from __future__ import annotations
@@ -9,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socketserver
+import selectors
+import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,9 @@ from tcplab.errors import TcplabError
 MAX_LINE = 256 << 10
 MAX_CALLS = 5000
 MAX_LISTENERS = 8
+MAX_CONNECTIONS = 8  # served at once
+MAX_ACCEPTED = 10_000  # in all, over the run
+BACKLOG = 16
 ALLOWED = {
     "accepted": {"port"},
     "list": set(),
@@ -44,32 +54,67 @@ class Proxy:
         self.upstream, self.crafting_addr = upstream, crafting_addr
         self.calls = 0
         self.listeners = 0
+        self.accepted = 0
+        self.refused = 0
         self.lock = threading.Lock()
-        proxy = self
-
-        class Handler(socketserver.StreamRequestHandler):
-            def handle(self) -> None:
-                proxy._serve(self.rfile, self.wfile)
-
-        class Server(socketserver.ThreadingUnixStreamServer):
-            daemon_threads = True
-            request_queue_size = 16
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a solution hanging up mid-call is its own business
-
-        self.server = Server(str(path), Handler)
-        os.chown(path, uid, uid)
-        os.chmod(path, 0o600)
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self.active: set[socket.socket] = set()
+        self.closing = threading.Event()
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.server.bind(str(path))
+            os.chown(path, uid, uid)
+            os.chmod(path, 0o600)
+            self.server.listen(BACKLOG)
+        except OSError:
+            self.server.close()
+            raise
+        self.server.setblocking(False)
+        self.pool = ThreadPoolExecutor(MAX_CONNECTIONS, thread_name_prefix="tcplab-proxy")
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
         self.thread.start()
+
+    def _accept_loop(self) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.server, selectors.EVENT_READ)
+            while not self.closing.is_set():
+                if not sel.select(timeout=0.02):
+                    continue
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    conn, _ = self.server.accept()
+                    self._admit(conn)
+
+    def _admit(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.accepted += 1
+            if self.accepted > MAX_ACCEPTED:
+                why = f"more than {MAX_ACCEPTED} connections to the application in all"
+            elif len(self.active) >= MAX_CONNECTIONS:
+                why = f"more than {MAX_CONNECTIONS} connections to the application at once"
+            else:
+                self.active.add(conn)
+                why = ""
+        if why:
+            self.refused += 1
+            _refuse(conn, why)
+            return
+        conn.setblocking(True)
+        self.pool.submit(self._handle, conn)
+
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            with conn.makefile("rb") as rfile, conn.makefile("wb") as wfile:
+                self._serve(rfile, wfile)
+        except (OSError, ValueError):
+            pass  # a solution hanging up mid-call is its own business
+        finally:
+            with self.lock:
+                self.active.discard(conn)
+            conn.close()
 
     def _serve(self, rfile: Any, wfile: Any) -> None:
         with contextlib.ExitStack() as stack:
             app: AppClient | None = None
-            while True:
+            while not self.closing.is_set():
                 line = rfile.readline(MAX_LINE + 1)
                 if not line:
                     return
@@ -111,6 +156,20 @@ class Proxy:
         return op, call
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        """Stop accepting, hang up on every connection and let the pool's threads end."""
+        self.closing.set()
         self.thread.join(timeout=5)
+        self.server.close()
+        with self.lock:
+            for conn in self.active:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _refuse(conn: socket.socket, why: str) -> None:
+    """One refusal line (the student API raises it as an error), without ever blocking on it."""
+    with contextlib.suppress(OSError):
+        conn.setblocking(False)
+        conn.send(json.dumps({"ok": False, "error": why}).encode() + b"\n")
+    conn.close()

@@ -184,8 +184,11 @@ def _build_root(job: Job) -> None:
         elif path.is_dir():
             _bind(str(path), root / top)
     _bind("/usr", root / "usr")
-    for extra in job.binds:
-        _bind(extra, root / extra.lstrip("/"))
+    for extra in job.binds:  # "PATH": bound read-only; "hide:PATH": an empty read-only tmpfs on it
+        if extra.startswith("hide:"):
+            _tmpfs(root / extra[5:].lstrip("/"), "size=4k,mode=0555", RO)
+        else:
+            _bind(extra, root / extra.lstrip("/"))
     _etc(job, root / "etc")
     _dev(root / "dev")
     (root / "proc").mkdir()

@@ -32,7 +32,9 @@ READY_TIMEOUT = 60.0
 
 
 def binds() -> list[str]:
-    """What a jail must see, read-only, besides /usr: the interpreter and the tcplab package."""
+    """What a jail must see, read-only, besides /usr: the interpreter and the tcplab package.
+    The labs' folders (reference solutions, checks) are hidden on top of these by the grader
+    ("hide:PATH" entries, see grade.grader.hidden)."""
     import tcplab
 
     wanted = {

@@ -82,7 +82,7 @@ def class_outcomes() -> list[Outcome]:
     return [
         outcome("bob", "teardown", Verdict.MEMORY_LIMIT, [True, False], signal=9, exit_code=None),
         outcome("alice", "teardown", Verdict.SCORED, [True, False]),
-        outcome("alice", "handshake", Verdict.SCORED, [True, True, True]),
+        outcome("alice", "handshake", Verdict.SCORED, [True, True, True], flags=["a copy"]),
         outcome(
             "bob", "handshake", Verdict.RUNTIME_ERROR, [True, False, False], stderr=HOSTILE,
             stdout=HOSTILE, exit_code=1, ladder_text="", ladder_html="",
@@ -90,7 +90,7 @@ def class_outcomes() -> list[Outcome]:
         outcome("carol", "handshake", Verdict.ENVIRONMENT_ERROR, None, pcap=None, ladder_html=""),
         outcome("carol", "teardown", Verdict.MISSING, None, pcap=None, exit_code=None),
         outcome("dave", "handshake", Verdict.TIME_LIMIT, [True, True, False]),
-        outcome("dave", "teardown", Verdict.MISSING, None, pcap=None, exit_code=None),
+        outcome("dave", "teardown", Verdict.INVALID, None, pcap=None, exit_code=None),
     ]  # fmt: skip
 
 
@@ -201,10 +201,11 @@ def test_grade_json_records_meta_every_outcome_and_totals(graded):
         "submissions": 8,
         "by_verdict": {
             "scored": 2, "time_limit": 1, "memory_limit": 1,
-            "runtime_error": 1, "environment_error": 1, "missing": 2,
+            "runtime_error": 1, "environment_error": 1, "missing": 1, "invalid": 1,
         },
         "full_marks": 1,
         "environment_errors": 1,
+        "flagged": 1,
     }  # fmt: skip
 
 
