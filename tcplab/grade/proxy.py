@@ -17,6 +17,7 @@ import os
 import selectors
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ MAX_LISTENERS = 8
 MAX_CONNECTIONS = 8  # served at once
 MAX_ACCEPTED = 10_000  # in all, over the run
 BACKLOG = 16
+MAX_LINGERING = 64  # refused connections kept open a moment, so their call can still be written
+LINGER_S = 1.0
 ALLOWED = {
     "accepted": {"port"},
     "list": set(),
@@ -74,16 +77,32 @@ class Proxy:
         self.thread.start()
 
     def _accept_loop(self) -> None:
+        """Accept, admit or refuse; refused connections linger here (a refusal line sent, reads
+        drained) until the client hangs up or LINGER_S passes, so a client that writes its call
+        after the refusal is not hit by EPIPE. At most MAX_LINGERING at once; past that, closed."""
+        lingering: dict[socket.socket, float] = {}
         with selectors.DefaultSelector() as sel:
             sel.register(self.server, selectors.EVENT_READ)
             while not self.closing.is_set():
-                if not sel.select(timeout=0.02):
-                    continue
-                with contextlib.suppress(BlockingIOError, InterruptedError):
-                    conn, _ = self.server.accept()
-                    self._admit(conn)
+                for key, _ in sel.select(timeout=0.02):
+                    if key.fileobj is self.server:
+                        with contextlib.suppress(BlockingIOError, InterruptedError):
+                            conn, _ = self.server.accept()
+                            self._admit(conn, sel, lingering)
+                    else:
+                        _drain(key.fileobj, sel, lingering)  # type: ignore[arg-type]
+                now = time.monotonic()
+                for conn in [c for c, t in lingering.items() if t < now]:
+                    _hang_up(conn, sel, lingering)
+            for conn in list(lingering):
+                _hang_up(conn, sel, lingering)
 
-    def _admit(self, conn: socket.socket) -> None:
+    def _admit(
+        self,
+        conn: socket.socket,
+        sel: selectors.BaseSelector,
+        lingering: dict[socket.socket, float],
+    ) -> None:
         with self.lock:
             self.accepted += 1
             if self.accepted > MAX_ACCEPTED:
@@ -93,12 +112,20 @@ class Proxy:
             else:
                 self.active.add(conn)
                 why = ""
-        if why:
-            self.refused += 1
-            _refuse(conn, why)
+        if not why:
+            conn.setblocking(True)
+            self.pool.submit(self._handle, conn)
             return
-        conn.setblocking(True)
-        self.pool.submit(self._handle, conn)
+        self.refused += 1
+        with contextlib.suppress(OSError):
+            conn.setblocking(False)
+            conn.send(json.dumps({"ok": False, "error": why}).encode() + b"\n")
+            conn.shutdown(socket.SHUT_WR)
+        if len(lingering) >= MAX_LINGERING:
+            conn.close()
+            return
+        lingering[conn] = time.monotonic() + LINGER_S
+        sel.register(conn, selectors.EVENT_READ)
 
     def _handle(self, conn: socket.socket) -> None:
         try:
@@ -167,9 +194,23 @@ class Proxy:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _refuse(conn: socket.socket, why: str) -> None:
-    """One refusal line (the student API raises it as an error), without ever blocking on it."""
-    with contextlib.suppress(OSError):
-        conn.setblocking(False)
-        conn.send(json.dumps({"ok": False, "error": why}).encode() + b"\n")
+def _drain(
+    conn: socket.socket, sel: selectors.BaseSelector, lingering: dict[socket.socket, float]
+) -> None:
+    try:
+        if conn.recv(65536):
+            return
+    except BlockingIOError:
+        return
+    except OSError:
+        pass
+    _hang_up(conn, sel, lingering)
+
+
+def _hang_up(
+    conn: socket.socket, sel: selectors.BaseSelector, lingering: dict[socket.socket, float]
+) -> None:
+    lingering.pop(conn, None)
+    with contextlib.suppress(KeyError, ValueError):
+        sel.unregister(conn)
     conn.close()

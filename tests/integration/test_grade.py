@@ -140,8 +140,8 @@ def test_symlinked_and_missing_solutions_are_refused_without_reading(
     _, out, _ = hostile_run
     outcomes = grade_json(out)
     link = outcomes[("symlink", "handshake")]
-    assert (link["verdict"], link["score"]) == ("runtime_error", 0)
-    assert "symlink is refused" in link["message"]
+    assert (link["verdict"], link["score"]) == ("invalid", 0)
+    assert "handshake.py is a symlink" in link["message"]
     assert "root:" not in json.dumps(link)
     missing = outcomes[("no-file", "handshake")]
     assert (missing["verdict"], missing["score"]) == ("missing", 0)
