@@ -33,12 +33,14 @@ def tokens(source: bytes) -> Tokens | None:
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
     kept: list[tuple[int, str]] = []
+    dropped = -2
     for i, tok in enumerate(raw):
         starts = i == 0 or raw[i - 1].type == tokenize.NEWLINE
         ends = i + 1 == len(raw) or raw[i + 1].type in _LINE_END
         if tok.type == tokenize.STRING and starts and ends:
-            continue  # a docstring or a bare string: no effect on what runs
-        kept.append((tok.type, tok.string))
+            dropped = i  # a docstring or a bare string: no effect on what runs
+        elif not (i == dropped + 1 and tok.type == tokenize.NEWLINE):
+            kept.append((tok.type, tok.string))
     return tuple(kept)
 
 

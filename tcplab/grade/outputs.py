@@ -194,7 +194,7 @@ def grade_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
     by_verdict = Counter(o.verdict.value for o in ordered)
     return {
         "meta": meta,
-        "outcomes": [o.to_json() for o in ordered],
+        "outcomes": [_clean_tree(o.to_json()) for o in ordered],
         "totals": {
             "submissions": len(ordered),
             "by_verdict": {v.value: by_verdict[v.value] for v in Verdict},
@@ -203,6 +203,17 @@ def grade_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
             "flagged": sum(bool(o.flags) for o in ordered),
         },
     }
+
+
+def _clean_tree(value: Any) -> Any:
+    """Every string in a JSON tree cleaned (student text can be anywhere: output, details...)."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {k: _clean_tree(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_tree(v) for v in value]
+    return value
 
 
 def write_grade_json(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -188,6 +189,16 @@ def test_report_shows_checks_ladder_and_pcap(hostile_run: tuple[Path, Path, str]
     assert "handshake.pcap" in html and "SYN_RECEIVED" in html and "ESTABLISHED" in html
     flood = (out / "fake-pass" / "report.html").read_text()
     assert "PASS: 10/10" in flood  # shown to the student, and never counted
+
+
+def test_a_syn_flood_report_lists_a_capped_ladder(hostile_run: tuple[Path, Path, str]) -> None:
+    _, out, _ = hostile_run
+    for name in ("report.md", "report.html"):
+        report = (out / "syn-flood" / name).read_text()
+        assert re.search(r"\d+ rows \(\d+ segments\) not shown; see handshake.pcap", report)
+        assert len(report) < 200_000, name
+    ladder = grade_json(out)[("syn-flood", "handshake")]["ladder"]
+    assert len(ladder["ladder"]) == 200 + 1 + 50 and ladder["info"]["segments_not_shown"] > 300
 
 
 def test_summary_lists_every_student(hostile_run: tuple[Path, Path, str]) -> None:

@@ -36,6 +36,7 @@ def own_solution() -> bytes:
 
 def build_class(subs: Path, tmp: Path) -> list[socket.socket]:
     """Every kind of unusable entry beside working solutions; returns sockets to close later."""
+
     def student(name: str) -> Path:
         (subs / name).mkdir(parents=True)
         return subs / name / "handshake.py"
