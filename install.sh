@@ -2,16 +2,21 @@
 # Install tcplab on Debian/Ubuntu, as root:
 #   ./install.sh          Debian packages + tcplab in its own virtual environment, `tcplab` on PATH
 #   ./install.sh --test   the same (editable), plus the test dependencies; then lint and run all tests
-# TCPLAB_VENV chooses the virtual environment (default /opt/tcplab/venv).
+#   ./install.sh --no-references
+#                         the same as no option, without the labs' reference solutions (for a
+#                         student's machine); `tcplab lab check NAME --reference` then says so
+# TCPLAB_VENV chooses the virtual environment (default /opt/tcplab/venv), TCPLAB_BIN the folder of
+# the `tcplab` link (default /usr/local/bin).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 venv=${TCPLAB_VENV:-/opt/tcplab/venv}
+bin=${TCPLAB_BIN:-/usr/local/bin}
 mode=${1:-}
 
 case "$mode" in
-  "" | --test) ;;
-  *) echo "error: unknown option '$mode'" >&2; echo "hint: use no option, or --test" >&2; exit 2 ;;
+  "" | --test | --no-references) ;;
+  *) echo "error: unknown option '$mode'" >&2; echo "hint: use no option, --test or --no-references" >&2; exit 2 ;;
 esac
 if [ "$(id -u)" -ne 0 ]; then
   echo "error: install.sh needs root" >&2; echo "hint: run it with sudo" >&2; exit 3
@@ -43,8 +48,15 @@ else
   echo "installing tcplab from $here into $venv"
   "${pip[@]}" "$here"
 fi
-ln -sf "$venv/bin/tcplab" /usr/local/bin/tcplab
-echo "tcplab $("$venv/bin/tcplab" --version | cut -d' ' -f2) is installed: /usr/local/bin/tcplab"
+if [ "$mode" = --no-references ]; then
+  # the installed labs keep their handouts, starters and checks; solutions and their bytecode go
+  labs=$("$venv/bin/python" -I -c 'import tcplab.labs; print(next(iter(tcplab.labs.__path__)))')
+  find "$labs" -mindepth 2 -maxdepth 3 \( -name solution.py -o -name 'solution.*.pyc' \) -delete
+  echo "reference solutions left out of $labs"
+fi
+mkdir -p "$bin"
+ln -sf "$venv/bin/tcplab" "$bin/tcplab"
+echo "tcplab $("$venv/bin/tcplab" --version | cut -d' ' -f2) is installed: $bin/tcplab"
 
 if [ "$mode" = --test ]; then
   cd "$here"
