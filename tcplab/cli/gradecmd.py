@@ -23,7 +23,8 @@ from tcplab.grade import text
 from tcplab.grade.outcome import Outcome, Verdict
 
 if TYPE_CHECKING:
-    from tcplab.grade.grader import Settings, Submission
+    from tcplab.grade.grader import Settings
+    from tcplab.grade.submission import Submission
 
 COLORS = {
     Verdict.SCORED: "green",
@@ -87,7 +88,8 @@ def grade(
     json_out: bool,
     labs_dir: str | None = None,
 ) -> int:
-    from tcplab.grade.grader import Settings, discover, grade_all
+    from tcplab.grade.grader import Settings, grade_all
+    from tcplab.grade.submission import discover
     from tcplab.netns.topology import require_root
     from tcplab.sandbox.runner import Limits
 

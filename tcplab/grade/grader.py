@@ -13,9 +13,7 @@ import json
 import os
 import platform
 import random
-import re
 import signal
-import stat
 import threading
 import uuid
 from collections.abc import Callable
@@ -25,13 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from tcplab import __version__
-from tcplab.errors import TcplabError, UsageError
+from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
 from tcplab.grade import copies, text
 from tcplab.grade.ladder import capped
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
+from tcplab.grade.submission import Submission, Unusable, read_solution
 from tcplab.netns.enter import netns_path
 from tcplab.netns.record import IFNAME, LabSpec
 from tcplab.sandbox import runner
@@ -41,8 +40,6 @@ from tcplab.sandbox.runner import Limits, Ran
 from tcplab.sandbox.zygote import Zygote
 from tcplab.student import CONTEXT_ENV
 
-STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-MAX_SOLUTION = 256 << 10
 PORTS_PER_STUDENT = 16
 # Pinned in both namespaces of every graded lab (a lab's own sysctls are applied on top), so a
 # machine's or a kernel's defaults cannot change a score; what was in force goes into each result.
@@ -77,14 +74,6 @@ PINNED_SYSCTLS = {
 }
 
 
-@dataclass(frozen=True)
-class Submission:
-    student: str
-    lab: LabDef
-    path: Path | None  # None: no file for this lab
-    problem: str | None = None  # why the student's entry cannot hold a solution (not a folder)
-
-
 @dataclass
 class Settings:
     labs: list[LabDef]
@@ -95,122 +84,11 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
 
-def discover(submissions: Path, labs: list[LabDef]) -> tuple[list[Submission], list[str]]:
-    """One Submission per (student, lab), and a line for each entry that was skipped. An entry
-    with a student's name that is not a plain folder (a symlink, a file...) is still a student:
-    each of their labs gets the verdict `invalid`, so the instructor sees it in the gradebook."""
-    if not submissions.is_dir():
-        raise UsageError(f"{submissions}: no such folder", "give the folder of student folders")
-    found, skipped = [], []
-    for entry in sorted(submissions.iterdir(), key=lambda p: p.name):
-        if entry.name.startswith("."):
-            continue
-        if not STUDENT_NAME.fullmatch(entry.name):
-            skipped.append(f"{entry.name!r}: a folder name must be letters, digits, '.', '_', '-'")
-            continue
-        problem = _not_a_folder(entry)
-        for lab in labs:
-            path = entry / f"{lab.name}.py"
-            if problem is not None:
-                found.append(Submission(entry.name, lab, None, problem))
-            else:
-                found.append(Submission(entry.name, lab, path if os.path.lexists(path) else None))
-    if not found:
-        raise UsageError(
-            f"{submissions}: no student folders",
-            "put one folder per student in it, holding LAB.py for each lab",
-        )
-    return found, skipped
-
-
-def _not_a_folder(entry: Path) -> str | None:
-    """Why a student's entry is not a folder of solutions (None when it is one)."""
-    try:
-        mode = entry.lstat().st_mode
-    except OSError as exc:
-        return f"the student's folder {entry.name} cannot be read ({exc.strerror})"
-    if stat.S_ISDIR(mode):
-        return None
-    return (
-        f"the student's entry {entry.name} is {_kind(mode)}, not a folder; nothing in it was read"
-    )
-
-
 def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
     """The student's own crafting ports and ISN for a lab: the same for the same seed."""
     digest = hashlib.sha256(f"{seed}\0{student}\0{lab}".encode()).digest()
     rng = random.Random(digest)
     return rng.sample(range(20000, 60000), PORTS_PER_STUDENT), rng.randrange(1, 2**31)
-
-
-class Unusable(Exception):
-    """A solution file that cannot be run; the message says why, for the student's verdict."""
-
-
-_KINDS = (
-    (stat.S_ISLNK, "a symlink"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISREG, "a regular file"),
-)
-
-
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
-
-
-def read_solution(path: Path) -> bytes:
-    """The file's bytes, refusing what is not a small regular file (a symlink, a directory, a FIFO,
-    a socket, a device, a giant) without following, blocking on or reading it; Unusable says why.
-    The folder is opened first without following a symlink, and the file relative to it."""
-    name = path.name
-    try:
-        folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        raise Unusable(f"the folder of {name} cannot be read ({exc.strerror})") from None
-    try:
-        return _read_in(folder, name)
-    finally:
-        os.close(folder)
-
-
-def _read_in(folder: int, name: str) -> bytes:
-    try:
-        before = os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except OSError as exc:
-        raise Unusable(f"{name} cannot be read ({exc.strerror})") from None
-    if not stat.S_ISREG(before.st_mode):
-        raise Unusable(f"{name} is {_kind(before.st_mode)}; only a regular file is run")
-    _check_size(name, before.st_size)
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
-    try:
-        fd = os.open(name, flags, dir_fd=folder)
-    except OSError as exc:
-        raise Unusable(f"{name} is not readable ({exc.strerror})") from None
-    try:
-        info = os.fstat(fd)
-        if (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
-            raise Unusable(f"{name} was replaced while it was read")
-        chunks, size = [], 0
-        while size <= MAX_SOLUTION and (chunk := os.read(fd, MAX_SOLUTION + 1 - size)):
-            chunks.append(chunk)
-            size += len(chunk)
-    except OSError as exc:
-        raise Unusable(f"{name} is not readable ({exc.strerror})") from None
-    finally:
-        os.close(fd)
-    _check_size(name, size)
-    return b"".join(chunks)
-
-
-def _check_size(name: str, size: int) -> None:
-    if size > MAX_SOLUTION:
-        raise Unusable(
-            f"{name} is larger than {MAX_SOLUTION >> 10} KiB ({size} bytes); it was not run"
-        )
 
 
 def judge(ran: Ran, limits: Limits) -> tuple[Verdict, str]:

@@ -19,10 +19,11 @@ from markdown_it import MarkdownIt
 from tcplab.engine.report import Report, Row
 from tcplab.exercise.catalog import get
 from tcplab.grade import copies, outputs, text
-from tcplab.grade.grader import MAX_SOLUTION, Unusable, discover, hidden, judge, read_solution
+from tcplab.grade.grader import hidden, judge
 from tcplab.grade.ladder import capped
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import MAX_CONNECTIONS, Proxy
+from tcplab.grade.submission import MAX_SOLUTION, Unusable, discover, read_solution
 from tcplab.sandbox.cgroup import Usage
 from tcplab.sandbox.runner import Limits, Ran
 
