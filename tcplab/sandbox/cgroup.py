@@ -30,7 +30,6 @@ class Usage:
     peak_memory: int  # bytes
     oom_kills: int  # processes the kernel's OOM killer ended at the memory cap (exact, v1 and v2)
     pids_refused: int  # forks refused at the process cap
-    memory_cap_hits: int = 0  # times a charge reached the cap (reclaimed or not): failcnt, max
 
 
 def unified() -> bool:
@@ -198,15 +197,13 @@ class Cgroup:
             peak = _read_int(mem / "memory.peak", _read_int(mem / "memory.current"))
             cpu_s = _keyed(cpu / "cpu.stat").get("usage_usec", 0) / 1e6
             return Usage(
-                cpu_s, peak, events.get("oom_kill", 0), _keyed(pid / "pids.events").get("max", 0),
-                events.get("max", 0),
-            )  # fmt: skip
+                cpu_s, peak, events.get("oom_kill", 0), _keyed(pid / "pids.events").get("max", 0)
+            )
         return Usage(
             _read_int(cpu / "cpuacct.usage") / 1e9,
             _read_int(mem / "memory.max_usage_in_bytes"),
             _keyed(mem / "memory.oom_control").get("oom_kill", 0),
             _keyed(pid / "pids.events").get("max", 0),
-            _read_int(mem / "memory.failcnt"),
         )
 
     def remove(self) -> bool:

@@ -34,6 +34,7 @@ WORK = Path("/run/tcplab/sandbox")
 UIDS = "uids"  # WORK/uids/N: the lock of sandbox uid UID_BASE + N
 GRACE_S = 60.0  # an unclaimed group or folder younger than this may belong to a run being set up
 TAG = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+ZYGOTE = b"tcplab.sandbox.zygote"  # in the command line of a live grader's zygote
 
 _held: dict[str, tuple[int, int]] = {}  # tag -> (locked fd, how many claims of it are open)
 _held_lock = threading.Lock()
@@ -196,15 +197,15 @@ def _unclaimed_groups() -> list[str]:
 
 
 def _parented(pids: list[int]) -> bool:
-    """True when a process of the group has a tcplab process outside the group as its parent
-    (a live grader's zygote); orphans are reparented to init or a subreaper."""
+    """True when a process of the group has a tcplab zygote outside the group as its parent
+    (a live grader's); orphans are reparented to init or a subreaper."""
     inside = set(pids)
     for pid in pids:
         try:
             ppid = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
             if ppid in inside:
                 continue
-            if b"tcplab" in Path(f"/proc/{ppid}/cmdline").read_bytes():
+            if ZYGOTE in Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0"):
                 return True
         except (OSError, ValueError, IndexError):
             continue
