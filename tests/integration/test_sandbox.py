@@ -414,3 +414,32 @@ def test_a_process_tied_to_a_parent_that_is_already_gone_dies_at_once() -> None:
     os.waitpid(middle, 0)
     with os.fdopen(r, "rb") as f:
         assert f.read() == b""  # every write end closed: the orphan ended without writing
+
+
+@pytest.mark.parametrize("thread", ["main", "worker"])
+def test_the_zygote_dies_with_a_killed_grader_whichever_thread_started_it(thread: str) -> None:
+    """From the main thread the parent-death signal ends it; from a worker thread (where that
+    signal would fire when the thread ends) the socket's end of file does."""
+    code = textwrap.dedent(f"""
+        import threading, time
+        from tcplab.sandbox.zygote import Zygote
+        def start():
+            z = Zygote()
+            print(z.proc.pid, flush=True)
+            time.sleep(1000)
+        if {thread!r} == "main":
+            start()
+        threading.Thread(target=start).start()
+    """)
+    grader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, cwd=REPO)
+    try:
+        assert grader.stdout is not None
+        zygote = int(grader.stdout.readline())
+        started = start_time(zygote)
+        assert started is not None
+        grader.kill()
+        grader.wait()
+        assert wait_for(lambda: start_time(zygote) != started, 2.0)
+    finally:
+        grader.kill()
+        grader.wait()
