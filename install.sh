@@ -22,7 +22,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "error: install.sh needs root" >&2; echo "hint: run it with sudo" >&2; exit 3
 fi
 
-packages=(iproute2 nftables tcpdump ethtool python3 python3-venv python3-pip)
+packages=(iproute2 nftables tcpdump ethtool libseccomp2 python3 python3-venv python3-pip)
 [ "$mode" = --test ] && packages+=(shellcheck)
 missing=()
 for p in "${packages[@]}"; do

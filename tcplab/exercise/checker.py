@@ -156,29 +156,35 @@ Launch = Callable[[Path, LabSpec, dict[str, Any], float], Ran]
 
 
 def run_as_root(path: Path, spec: LabSpec, ctx: dict[str, Any], limit: float) -> LocalRun:
-    """The student's own check: their file, as root, in the crafting namespace (their machine)."""
+    """The student's own check: their file, as root, in the crafting namespace (their machine).
+    It and all it starts die with `lab check` (tether.py): at the time limit, at the end, and
+    when `lab check` itself is killed (at once, or at the next tcplab command for what it forked)."""
+    from tcplab.sandbox import tether
+
     env = child_env(**{CONTEXT_ENV: json.dumps(ctx)})
-    with inside(spec.crafting):
-        proc = subprocess.Popen(
-            [sys.executable, str(path)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=str(path.parent),
-            start_new_session=True,
-        )
-    try:
-        out, _ = proc.communicate(timeout=limit)
-        return LocalRun(proc.returncode, False, out.decode(errors="replace"))
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
-        out, _ = proc.communicate()
-        return LocalRun(None, True, out.decode(errors="replace"))
-    finally:
-        if proc.poll() is None:
+    with tether.watched(f"check-{uuid.uuid4().hex[:12]}") as watch:
+        with inside(spec.crafting):
+            proc = subprocess.Popen(
+                tether.command([sys.executable, str(path)], watch.procs),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(path.parent),
+                start_new_session=True,
+            )
+        try:
+            out, _ = proc.communicate(timeout=limit)
+            return LocalRun(proc.returncode, False, out.decode(errors="replace"))
+        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
-            proc.wait()
+            watch.kill()  # also what left the process group (a daemon holding the output)
+            out, _ = proc.communicate()
+            return LocalRun(None, True, out.decode(errors="replace"))
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
 
 
 @dataclass

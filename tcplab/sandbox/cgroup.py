@@ -3,7 +3,7 @@ kill every process of the run, on cgroup v1 (one hierarchy per controller, as on
 cgroup v2 (the unified hierarchy).
 
 A group is named `tcplab-<tag>` and sits at the top of each hierarchy tcplab uses, so cleanup knows
-exactly what is tcplab's: `stale()` lists groups whose runs have ended.
+exactly what is tcplab's: `names()` lists them, and reaper.py removes those whose runs have ended.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Usage:
 
     cpu_s: float
     peak_memory: int  # bytes
-    oom_kills: int
+    oom_kills: int  # processes the kernel's OOM killer ended at the memory cap (exact, v1 and v2)
     pids_refused: int  # forks refused at the process cap
 
 
@@ -82,8 +82,12 @@ class Cgroup:
             return self.dirs[0]
         return ROOT / controller / self.name
 
-    def create(self, memory: int, pids: int) -> None:
-        """Make the group with a memory cap (bytes, no swap) and a process cap."""
+    def create(self, memory: int | None, pids: int | None) -> None:
+        """Make the group with a memory cap (bytes, no swap) and a process cap; None: no caps
+        (a group only to find and kill every process of a run)."""
+        if memory is None or pids is None:
+            self._make()
+            return
         if self.v2:
             self._enable_v2_controllers()
         else:
@@ -93,6 +97,14 @@ class Cgroup:
                     f"the cgroup v1 controllers {', '.join(missing)} are not mounted",
                     "mount them under /sys/fs/cgroup, or boot with the unified hierarchy",
                 )
+        self._make()
+        try:
+            self._limit(memory, pids)
+        except EnvironmentProblem:
+            self.remove()
+            raise
+
+    def _make(self) -> None:
         try:
             for d in self.dirs:
                 d.mkdir()
@@ -102,11 +114,6 @@ class Cgroup:
                 f"cannot create the control group {self.name}: {exc.strerror}",
                 "tcplab grade needs root and a writable /sys/fs/cgroup",
             ) from exc
-        try:
-            self._limit(memory, pids)
-        except EnvironmentProblem:
-            self.remove()
-            raise
 
     def _limit(self, memory: int, pids: int) -> None:
         mem, pid = self._dir("memory"), self._dir("pids")
@@ -137,6 +144,21 @@ class Cgroup:
         enabled = set((ROOT / "cgroup.subtree_control").read_text().split())
         for c in sorted(wanted - enabled):
             _write(ROOT / "cgroup.subtree_control", f"+{c}")
+
+    def exists(self) -> bool:
+        return any(d.is_dir() for d in self.dirs)
+
+    def age(self) -> float:
+        """Seconds since the group was made (its oldest directory); 0 when it is gone."""
+        times = []
+        for d in self.dirs:
+            with contextlib.suppress(OSError):
+                times.append(d.stat().st_mtime)
+        return time.time() - min(times) if times else 0.0
+
+    def procs_files(self) -> list[str]:
+        """The cgroup.procs files a process writes its pid to, to join the group."""
+        return [str(d / "cgroup.procs") for d in self.dirs]
 
     def join(self, pid: int) -> None:
         """Move process `pid` (and so everything it starts later) into the group."""
@@ -202,16 +224,13 @@ class Cgroup:
         return gone
 
 
-def stale() -> list[str]:
-    """Names of tcplab groups that hold no process: left by a run that was killed outright."""
+def names() -> list[str]:
+    """Every tcplab group, by name, in any hierarchy tcplab uses."""
     parents = [ROOT] if unified() else [ROOT / c for c in V1_CONTROLLERS]
-    names: set[str] = set()
+    found: set[str] = set()
     for parent in parents:
         with contextlib.suppress(OSError):
             for d in parent.iterdir():
-                if d.name.startswith(PREFIX) and d.is_dir():
-                    procs = d / "cgroup.procs"
-                    with contextlib.suppress(OSError):
-                        if not procs.read_text().strip():
-                            names.add(d.name)
-    return sorted(names)
+                if d.name.startswith(PREFIX) and d.is_dir() and not d.is_symlink():
+                    found.add(d.name)
+    return sorted(found)

@@ -7,9 +7,15 @@ holds only what Python needs (read-only binds of /usr, the interpreter and the t
 solution in /home/student, a private /tmp, a fresh /proc of its own PID namespace and the socket of the
 lab's application proxy; it pivots into it, sets resource limits and forks the student's process,
 which drops to an unprivileged uid with CAP_NET_RAW only (raw sockets in its own namespace and nothing
-else) and runs the solution with the modules the zygote already loaded. When the student's process
-ends, init reports its status and exits, and the kernel kills whatever else is left in the PID
-namespace: a daemon cannot outlive its run.
+else), takes a fresh session keyring and empties its uid's user keyrings, loads the system-call
+filter (seccomp.py: no namespaces, keyrings, mounts, tracing, kernel modules...) and runs the solution
+with the modules the zygote already loaded. When the student's process ends, init reports its status
+and exits, and the kernel kills whatever else is left in the PID namespace: a daemon cannot outlive
+its run.
+
+Nothing outlives the grader either: stage A gets SIGKILL when the zygote ends, init when stage A ends
+(PR_SET_PDEATHSIG, each checked against a parent that was already gone), and the zygote ends with
+the grader (see zygote.py); init's death ends the PID namespace and with it the student's processes.
 
 Status goes to the grader as JSON lines on file descriptor 3, never through what the student prints.
 """
@@ -22,6 +28,7 @@ import json
 import os
 import resource
 import runpy
+import select
 import shutil
 import signal
 import sys
@@ -31,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tcplab.sandbox import linux
+from tcplab.sandbox import linux, seccomp
 
 STATUS_FD = 3
 HOME = "/home/student"
@@ -84,9 +91,11 @@ def _fail(where: str, exc: BaseException) -> NoReturn:
 
 def start(job: Job, fds: list[int]) -> int:
     """Fork stage A with `fds` (stdout, stderr, status) as its 1, 2 and 3; return its pid."""
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
         try:
+            linux.die_with_parent(zygote)
             _stage_a(job, fds)
         finally:
             os._exit(125)
@@ -111,11 +120,14 @@ def _stage_a(job: Job, fds: list[int]) -> NoReturn:
         linux.unshare(
             linux.CLONE_NEWNS | linux.CLONE_NEWPID | linux.CLONE_NEWIPC | linux.CLONE_NEWUTS
         )
+        alive_r, alive_w = os.pipe()  # stage A holds the write end while it lives
         init = os.fork()
     except BaseException as exc:
         _fail("sandbox", exc)
     if init == 0:
-        _init(job)
+        os.close(alive_w)
+        _init(job, alive_r)
+    os.close(alive_r)
     while True:
         try:
             _, status = os.waitpid(init, 0)
@@ -128,10 +140,17 @@ def _stage_a(job: Job, fds: list[int]) -> NoReturn:
         os._exit(0)
 
 
-def _init(job: Job) -> NoReturn:
-    """PID 1 of the jail: build the root, start the student's process, reap, report."""
+def _init(job: Job, alive: int) -> NoReturn:
+    """PID 1 of the jail: build the root, start the student's process, reap, report. It dies
+    with stage A (which dies with the zygote, which dies with the grader), and the kernel then
+    kills everything in its PID namespace."""
     try:
         linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+        # getppid() is 0 across the PID namespace boundary: stage A's pipe tells whether it
+        # ended before the line above took effect (end of file: every write end is closed)
+        if select.select([alive], [], [], 0)[0]:
+            os._exit(137)
+        os.close(alive)
         _build_root(job)
         linux.sethostname(HOSTNAME)
         _set_limits(job)
@@ -259,10 +278,12 @@ def _student(job: Job) -> NoReturn:
     try:
         Path("/proc/self/oom_score_adj").write_text("1000")
         linux.drop_to(job.uid, job.gid)
+        linux.fresh_keyrings()  # nothing a former user of this uid left, nor the grader's
         os.chdir(HOME)
         os.environ.clear()
         os.environ.update(job.env)
         _refresh_scapy(job.iface)
+        seccomp.install()  # last: what the solution runs with, inherited by all it starts
         os.close(STATUS_FD)
     except BaseException as exc:
         _fail("sandbox", exc)

@@ -4,12 +4,15 @@ pivot_root, capset, prctl), through ctypes. Each raises OSError with the call's 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import platform
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
@@ -34,6 +37,11 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 CAP_NET_RAW = 13
 _CAP_VERSION_3 = 0x20080522
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "armv7l": 218, "ppc64le": 203}
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "armv7l": 311, "ppc64le": 271}
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_CLEAR = 7
+KEY_SPEC_USER_KEYRING = -4
+KEY_SPEC_USER_SESSION_KEYRING = -5
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -74,6 +82,39 @@ def pivot_root(new_root: str, put_old: str) -> None:
     if number is None:
         raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
     _check(_libc.syscall(ctypes.c_long(number), new_root.encode(), put_old.encode()), "pivot_root")
+
+
+def keyctl(operation: int, arg2: int = 0) -> int:
+    """keyctl(2) with one argument (a keyring id, or 0 for NULL); the call's result."""
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise OSError(0, f"keyctl: unknown system call number on {platform.machine()}")
+    result = int(
+        _libc.syscall(ctypes.c_long(number), ctypes.c_long(operation), ctypes.c_long(arg2))
+    )
+    if result < 0:
+        _check(result, f"keyctl {operation}")
+    return result
+
+
+def fresh_keyrings() -> None:
+    """A new, empty session keyring, and this uid's user keyrings emptied: nothing a process of
+    the same uid left in the kernel's keyring can be read (kernels without keys are fine)."""
+    try:
+        keyctl(KEYCTL_JOIN_SESSION_KEYRING, 0)
+        keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING)
+        keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_SESSION_KEYRING)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EOPNOTSUPP):
+            raise
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent (the thread that forked it) ends; if `parent` has
+    already gone (the process was orphaned before this call), die now."""
+    prctl(PR_SET_PDEATHSIG, 9)
+    if os.getppid() != parent:
+        os._exit(137)
 
 
 def sethostname(name: str) -> None:

@@ -21,11 +21,15 @@ from typing import Any
 from tcplab.errors import EnvironmentProblem
 from tcplab.sandbox.cgroup import Cgroup, Usage
 from tcplab.sandbox.jail import Job
+from tcplab.sandbox.reaper import UIDS, WORK, claim
 from tcplab.sandbox.zygote import Zygote
 
-WORK = Path("/run/tcplab/sandbox")
 UID_BASE = 61000  # sandbox users: 61000..61999, one per run at a time, never a login
 UID_SLOTS = 1000
+UID_ATTEMPTS = 8  # a uid's lock file can be released and unlinked between open and flock
+
+_uses: dict[int, int] = {}  # slot -> when this process last handed it out (a counter)
+_uses_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -72,24 +76,51 @@ class Ran:
 
 @contextlib.contextmanager
 def uid_slot() -> Iterator[int]:
-    """A sandbox uid no other run uses now (a lock file per uid)."""
-    lock_dir = WORK / "uids"
+    """A sandbox uid no other run uses now (a lock file per uid), and one this process has not
+    handed out before while any is left (then the one used longest ago): a student never gets the
+    uid of an earlier student of the same run. The student's keyrings are emptied at the start of
+    each run anyway (jail.py), and the filter denies the keyring calls."""
+    lock_dir = WORK / UIDS
     lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for n in _slot_order():
+        fd = _lock_slot(lock_dir / str(n))
+        if fd is None:
+            continue
+        with _uses_lock:
+            _uses[n] = max(_uses.values(), default=0) + 1
+        try:
+            yield UID_BASE + n
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock_dir / str(n))  # still locked: nobody takes it in between
+            os.close(fd)
+        return
+    raise EnvironmentProblem("every sandbox user id is in use", "run fewer grading jobs at once")
+
+
+def _slot_order() -> list[int]:
     start = os.getpid() % UID_SLOTS
-    for i in range(UID_SLOTS):
-        n = (start + i) % UID_SLOTS
-        fd = os.open(lock_dir / str(n), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    with _uses_lock:
+        uses = dict(_uses)
+    return sorted(range(UID_SLOTS), key=lambda n: (uses.get(n, 0), (n - start) % UID_SLOTS))
+
+
+def _lock_slot(path: Path) -> int | None:
+    """The slot's lock held (its fd), or None when another run holds it."""
+    for _ in range(UID_ATTEMPTS):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            continue
+            return None
         try:
-            yield UID_BASE + n
-        finally:
-            os.close(fd)
-        return
-    raise EnvironmentProblem("every sandbox user id is in use", "run fewer grading jobs at once")
+            if os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # we locked a file its last holder had just unlinked: try the new one
+    return None
 
 
 @dataclass
@@ -115,34 +146,38 @@ class Workspace:
 
 @contextlib.contextmanager
 def workspace(tag: str, uid: int, solution: bytes) -> Iterator[Workspace]:
+    """The run's folder, under the run's claim (reaper.py): if the grader is killed, the next
+    tcplab command removes it and the run's control group."""
     WORK.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(WORK, 0o700)
     ws = Workspace(WORK / tag, uid)
-    try:
-        ws.dir.mkdir(mode=0o700)
-        ws.root.mkdir(mode=0o755)
-        ws.lab.mkdir(mode=0o711)  # the sandbox user may reach the socket in it, nothing else
-        os.chmod(ws.lab, 0o711)
-        ws.solution.write_bytes(solution)
-        yield ws
-    finally:
-        shutil.rmtree(ws.dir, ignore_errors=True)
+    with claim(tag):
+        try:
+            ws.dir.mkdir(mode=0o700)
+            ws.root.mkdir(mode=0o755)
+            ws.lab.mkdir(mode=0o711)  # the sandbox user may reach the socket in it, nothing else
+            os.chmod(ws.lab, 0o711)
+            ws.solution.write_bytes(solution)
+            yield ws
+        finally:
+            shutil.rmtree(ws.dir, ignore_errors=True)
 
 
 def run(zygote: Zygote, job: Job, limits: Limits, stop: threading.Event | None = None) -> Ran:
     """Run `job` in a fresh control group; kill it at the wall-clock limit, at the output cap, or
     when `stop` is set (the grader was interrupted: a sandbox error, not the student's)."""
-    group = Cgroup(job.tag)
-    group.create(limits.memory, limits.pids)
-    ran = Ran(uid=job.uid)
-    try:
-        job.cgroup_procs = [str(d / "cgroup.procs") for d in group.dirs]
-        _run_in(group, zygote, job, limits, ran, stop)
-    finally:
-        if not group.kill():
-            ran.sandbox_error = ran.sandbox_error or f"processes of {group.name} would not die"
-        ran.usage = group.usage()
-        group.remove()
+    with claim(job.tag):
+        group = Cgroup(job.tag)
+        group.create(limits.memory, limits.pids)
+        ran = Ran(uid=job.uid)
+        try:
+            job.cgroup_procs = group.procs_files()
+            _run_in(group, zygote, job, limits, ran, stop)
+        finally:
+            if not group.kill():
+                ran.sandbox_error = ran.sandbox_error or f"processes of {group.name} would not die"
+            ran.usage = group.usage()
+            group.remove()
     return ran
 
 

@@ -5,9 +5,11 @@ seconds rather than minutes, and every solution starts from the same, untouched 
 
 The grader talks to it over a SOCK_SEQPACKET pair: a job (JSON) with three file descriptors (the
 solution's stdout, stderr and the status pipe) goes in; the pid of the run's stage A comes back.
-The zygote ends when the grader closes its end or dies.
+The zygote ends when the grader closes its end or dies: the socket reads end of file when the
+grader's process is gone, and when the grader started it from its main thread (as `tcplab grade`
+does) PR_SET_PDEATHSIG also kills it at once. Every jail's stage A dies with the zygote.
 
-    python -m tcplab.sandbox.zygote FD
+    python -m tcplab.sandbox.zygote FD GRADER_PID TIE
 """
 
 from __future__ import annotations
@@ -60,13 +62,25 @@ def _preload() -> None:
     import tcplab.student  # noqa: F401
 
 
-def serve(fd: int) -> None:
-    from tcplab.sandbox import jail, linux
+def serve(fd: int, grader: int, tie: bool) -> None:
+    """Answer jobs on socket `fd` until the grader (pid `grader`) closes it or dies; `tie`: the
+    grader forked this process from its main thread, so the parent-death signal is safe to use
+    (it fires when the forking *thread* ends)."""
+    from tcplab.sandbox import jail, linux, seccomp
 
-    linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
+    if tie:
+        linux.die_with_parent(grader)
+    elif os.getppid() != grader:
+        return
     sock = socket.socket(fileno=fd)
     _preload()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # stage A processes are reaped by the kernel
+    problem = seccomp.available()
+    if problem is not None:
+        sock.sendall(
+            json.dumps({"ready": False, "error": f"no system-call filter: {problem}"}).encode()
+        )
+        return
     sock.sendall(json.dumps({"ready": True, "binds": binds()}).encode())
     sys.stdout.flush()
     sys.stderr.flush()
@@ -98,8 +112,16 @@ class Zygote:
         self.sock = ours
         self.lock = threading.Lock()
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  # closed in close()
+        tie = threading.current_thread() is threading.main_thread()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tcplab.sandbox.zygote", str(theirs.fileno())],
+            [
+                sys.executable,
+                "-m",
+                "tcplab.sandbox.zygote",
+                str(theirs.fileno()),
+                str(os.getpid()),
+                "tie" if tie else "-",
+            ],  # fmt: skip
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=self.log,
@@ -115,9 +137,10 @@ class Zygote:
             hello = {}
         if not hello.get("ready"):
             self.close()
+            why = hello.get("error") or self._log_tail() or "no message"
             raise EnvironmentProblem(
-                f"the sandbox's zygote did not start: {self._log_tail() or 'no message'}",
-                "check that scapy imports in tcplab's Python: python -c 'import scapy.all'",
+                f"the sandbox's zygote did not start: {why}",
+                "check that scapy imports (python -c 'import scapy.all') and libseccomp2 is installed",
             )
         self.binds: list[str] = hello["binds"]
         self.sock.settimeout(30.0)
@@ -162,4 +185,4 @@ class Zygote:
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "tie")
