@@ -462,15 +462,16 @@ ns_inode() { stat -L -c %i "$NETNS_DIR/$1" 2>/dev/null || true; }
 
 ns_cookie() { tcplab_py cookie "$1" 2>/dev/null || true; }
 
-# namespace_ours NAME: the namespace of that name is the one the record names: same inode and, when
-# recorded, same cookie (the kernel reuses a freed namespace's inode, never its cookie)
+# namespace_ours NAME: the namespace of that name is the one the record names: same inode and same
+# cookie (the kernel reuses a freed namespace's inode, never its cookie; none on kernels before 5.14)
 namespace_ours() {
     local i now
     now=$(ns_inode "$1")
     [[ -n $now ]] || return 1
     for i in "${!R_NS_NAMES[@]}"; do
         [[ ${R_NS_NAMES[i]} == "$1" && ${R_NS_INODES[i]} == "$now" ]] || continue
-        if [[ -z ${R_NS_COOKIES[i]} || $(ns_cookie "$1") == "${R_NS_COOKIES[i]}" ]]; then
+        # where the kernel has cookies, a record without one proves nothing (tcplab records it)
+        if [[ $(ns_cookie "$1") == "${R_NS_COOKIES[i]}" ]]; then
             return 0
         fi
         return 1

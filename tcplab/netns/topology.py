@@ -440,12 +440,12 @@ def stop_app(app: AppRecord) -> None:
 # -- health, teardown ----------------------------------------------------------------------------
 def namespace_ours(rec: LabRecord, name: str) -> bool:
     """The namespace of this name is still the one tcplab made: same inode, and same cookie (an
-    inode is reused once a namespace is freed; a cookie never is)."""
+    inode is reused once a namespace is freed; a cookie never is). Where the kernel has cookies
+    (Linux 5.14+), a record without one proves nothing: tcplab always records it there."""
     inode = rec.namespaces.get(name)
     if inode is None or netns_inode(name) != inode:
         return False
-    cookie = rec.cookies.get(name)
-    return cookie is None or netns_cookie(name) == cookie
+    return netns_cookie(name) == rec.cookies.get(name)
 
 
 def healthy(rec: LabRecord) -> bool:
