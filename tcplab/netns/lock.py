@@ -50,7 +50,7 @@ def _problem(path: Path, what: str) -> EnvironmentProblem:
 
 def secure_dir(path: Path, mode: int = 0o755) -> int:
     """Open (making it if need be) a folder of tcplab's: a real directory, not a symlink, owned by
-    root and writable by nobody else (a wrong mode is fixed). Returns an O_PATH-free read fd."""
+    root and writable by nobody else (a wrong mode is fixed). Returns an fd of it, to be closed."""
     try:
         os.mkdir(path, mode)
     except FileExistsError:

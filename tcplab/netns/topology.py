@@ -128,7 +128,7 @@ def setup(spec: LabSpec, ephemeral: bool = False) -> tuple[LabRecord, bool]:
     try:
         _build(rec)
     except BaseException:
-        with labs_locked():
+        with signals_held(), lock.locked():  # a second Ctrl-C must not cut the rollback short
             _teardown(rec)
         raise
     return rec, True
