@@ -116,9 +116,10 @@ def holder(fd: int) -> str:
     return text if text.isascii() and text.isdigit() else "?"
 
 
-def acquire(fd: int, pending: Callable[[], bool] = lambda: False) -> None:
-    """Take the lock on fd, polling; raise KeyboardInterrupt if `pending()` says a Ctrl-C or SIGTERM
-    came meanwhile, or another thread cancelled every wait."""
+def acquire(fd: int, pending: Callable[[], bool] | None = None) -> None:
+    """Take the lock on fd, polling. With `pending`, the wait is abortable: KeyboardInterrupt if
+    `pending()` says a Ctrl-C or SIGTERM came meanwhile, or `cancelled` is set (a command stopping
+    its worker threads). Without it (a rollback), it waits until it has the lock."""
     started = time.monotonic()
     told = False
     while True:
@@ -127,7 +128,7 @@ def acquire(fd: int, pending: Callable[[], bool] = lambda: False) -> None:
             break
         except BlockingIOError:
             pass
-        if pending() or cancelled.is_set():
+        if pending is not None and (pending() or cancelled.is_set()):
             raise KeyboardInterrupt
         if not told and time.monotonic() - started >= WAIT_NOTICE_AFTER:
             notify(f"waiting for another tcplab command (pid {holder(fd)}) to finish")
@@ -138,7 +139,7 @@ def acquire(fd: int, pending: Callable[[], bool] = lambda: False) -> None:
 
 
 @contextmanager
-def locked(pending: Callable[[], bool] = lambda: False) -> Iterator[None]:
+def locked(pending: Callable[[], bool] | None = None) -> Iterator[None]:
     """Hold tcplab's lock (shared with netns_setup.sh) for the body."""
     fd = open_lock()
     try:

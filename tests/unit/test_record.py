@@ -206,3 +206,28 @@ def test_a_process_is_the_same_only_with_the_same_start_time_and_command_line():
         child.kill()
         child.wait()
     assert not proc.alive(me)
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (["setup", "--subnet", "0.0.0.0/0"], "subnet 0.0.0.0/0 is not private lab address space"),
+        (["setup", "--subnet", "8.8.8.0/24"], "subnet 8.8.8.0/24 is not private lab address space"),
+        (["setup", "--crafting", "../../../x"], "bad crafting namespace name '../../../x'"),
+        (["setup", "--kernel", "a/b"], "bad kernel namespace name 'a/b'"),
+        (["teardown", "--crafting", "/some/dir"], "bad crafting namespace name '/some/dir'"),
+        (["teardown", "--crafting", "../../../some/dir"], "bad crafting namespace name"),
+        (["teardown", "--crafting", ".."], "bad crafting namespace name '..'"),
+        (["status", "--crafting", "/tmp/x"], "bad crafting namespace name '/tmp/x'"),
+        (["sockets", "../x"], "bad namespace name '../x'"),
+        (["sockets", "ns2\n"], "bad namespace name 'ns2?'"),
+    ],
+)
+def test_a_path_or_a_public_subnet_is_a_usage_error_before_anything_is_made(args, phrase, capsys):
+    from tcplab.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    err = capsys.readouterr().err.splitlines()
+    assert exc.value.code == 2
+    assert len(err) == 2 and err[0].startswith(f"error: {phrase}") and err[1].startswith("hint: ")
