@@ -216,8 +216,15 @@ require_tools() {
 # in it. Held while deciding what to build or remove, never during a whole build. The application
 # must not inherit fd 9 (start_app closes it, and it is released before the build anyway).
 lock_labs() {
-    tcplab_py lock >/dev/null 2>&1 && exec 9<>"$RUN_DIR/lock" && flock -w "$LOCK_WAIT" 9 &&
-        printf '%s\n' "$$" >"$RUN_DIR/lock"
+    local holder=""
+    tcplab_py lock >/dev/null 2>&1 && exec 9<>"$RUN_DIR/lock" || return 1
+    if ! flock -n 9; then
+        read -r holder <"$RUN_DIR/lock" || true
+        [[ $holder =~ ^[0-9]+$ ]] || holder="?"
+        warn "waiting for another tcplab command (pid $holder) to finish"
+        flock -w "$LOCK_WAIT" 9 || return 1
+    fi
+    printf '%s\n' "$$" >"$RUN_DIR/lock"
 }
 
 take_lock() {

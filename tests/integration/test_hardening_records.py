@@ -241,24 +241,44 @@ def test_a_command_waiting_for_the_lock_says_for_whom_and_answers_ctrl_c_at_once
         remove_lab(crafting, kernel)
 
 
-def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole():
+def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path):
     crafting, kernel = unique_names()
     try:
         assert run_cli("setup", "--crafting", crafting, "--kernel", kernel).returncode == 0
         path = LABS_DIR / crafting / "lab.json"
-        with sleeper() as builder:
+        err = tmp_path / "err"
+        with sleeper() as builder, err.open("w") as stderr:
             me = identify(builder.pid)
             assert me is not None
             data = json.loads(path.read_text())
             data["builder"] = {"pid": me.pid, "start_ticks": me.start_ticks, "cmdline": me.cmdline}
             path.write_text(json.dumps(data))
-            threading_kill = subprocess.Popen(["sh", "-c", f"sleep 1.5; kill {builder.pid}"])
-            started = time.monotonic()
-            out = run_cli("setup", "--crafting", crafting, "--kernel", kernel)
-            threading_kill.wait()
-        assert out.returncode == 0, out.stderr
-        assert "already set up" in out.stdout and time.monotonic() - started >= 1.4
-        assert f"waiting for pid {builder.pid}" in out.stderr
+            second = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tcplab",
+                    "setup",
+                    "--crafting",
+                    crafting,
+                    "--kernel",
+                    kernel,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                cwd=REPO,
+            )
+            deadline = time.monotonic() + 30
+            while f"waiting for pid {builder.pid}" not in err.read_text():
+                assert second.poll() is None, "setup did not wait for the builder"
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            assert second.poll() is None
+        # the builder is gone now: the waiting setup finds the lab whole
+        out, _ = second.communicate(timeout=30)
+        assert second.returncode == 0, err.read_text()
+        assert "already set up" in out and err.read_text().count("waiting for") == 1
     finally:
         remove_lab(crafting, kernel)
 

@@ -595,3 +595,23 @@ def test_script_is_shellcheck_clean():
         pytest.skip("shellcheck is not installed")
     out = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stdout + out.stderr
+
+
+@pytest.mark.netns
+def test_it_says_for_whom_it_waits():
+    from tcplab.netns.lock import acquire, open_lock
+
+    spec = random_spec()
+    fd = open_lock()
+    acquire(fd)  # writes this process's pid into the lock
+    release = threading.Timer(1.0, os.close, (fd,))
+    release.start()
+    try:
+        out = sh("down", "--crafting", spec.crafting)
+        assert out.returncode == 0 and "nothing to remove" in out.stdout
+        assert out.stderr.splitlines() == [
+            f"netns_setup.sh: waiting for another tcplab command (pid {os.getpid()}) to finish"
+        ]
+    finally:
+        release.join()
+        cleanup(spec)
