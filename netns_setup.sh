@@ -8,12 +8,16 @@
 # crafting host's nftables rule, the kernel-side application) and writes the same ownership record,
 # /run/tcplab/labs/CRAFTING/lab.json, so 'tcplab status', 'tcplab handshake' and 'tcplab teardown'
 # accept a lab built here, and 'down' removes a lab built by either: exactly what the record names
-# (the application by pid and start time, the namespaces by inode and netns cookie), nothing else.
+# (the application by pid, start time and command line, the namespaces by inode and netns cookie),
+# nothing else, and only when the record is one tcplab trusts (a regular file of root's, tcplab's
+# format, valid contents: see tcplab/netns/record.py); an untrusted record is refused, not acted on.
 #
 # The record is written before anything is created and after each step; a failed or interrupted 'up'
 # rolls back what it made. While 'up' builds, the record names it as the lab's builder, and neither
-# this script nor tcplab takes that lab apart until it is done. Deciding what to build or remove is
-# done under tcplab's lock (flock on /run/tcplab itself), shared with every tcplab command.
+# this script nor tcplab takes that lab apart until it is done; a lab that a living tcplab command
+# uses (a run, a check, a grading: its owner) is not taken apart either. Deciding what to build or
+# remove is done under tcplab's lock (flock on /run/tcplab/lock, a file only root can open), shared
+# with every tcplab command.
 #
 # Python does the rest: the record is read and written by tcplab's own code (tcplab.netns.record,
 # with this checkout first on PYTHONPATH), namespaces' cookies are read by tcplab.netns.enter, and the
@@ -161,6 +165,10 @@ validate_spec() {
     fi
     if within "$net" "$prefix" 0.0.0.0/8; then kind="this-network (0.0.0.0/8)"; fi
     [[ -z $kind ]] || die 2 "subnet $SUBNET is $kind address space; use a private subnet such as 10.77.0.0/24"
+    # lab space only (tcplab.netns.record.LAB_SPACE): private (RFC 1918) and shared (RFC 6598)
+    within "$net" "$prefix" 10.0.0.0/8 || within "$net" "$prefix" 172.16.0.0/12 ||
+        within "$net" "$prefix" 192.168.0.0/16 || within "$net" "$prefix" 100.64.0.0/10 ||
+        die 2 "subnet $SUBNET is not private lab address space; use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, e.g. 10.77.0.0/24"
     [[ $PORT =~ ^[0-9]+$ ]] || die 2 "port '$PORT' is not a number; use a port from 1 to 65535"
     if ((${#PORT} > 5 || 10#$PORT < 1 || 10#$PORT > 65535)); then
         die 2 "port '$PORT' is out of range; use a port from 1 to 65535"
@@ -203,16 +211,25 @@ require_tools() {
         die 3 "python3 cannot import tcplab (looked in $REPO_DIR and the installed packages); run this script from a tcplab checkout, or install tcplab"
 }
 
-# tcplab's lock: flock on the directory /run/tcplab itself, as tcplab.netns.record.labs_locked takes
-# it. Held while deciding what to build or remove, never during a whole build. The application must
-# not inherit fd 9 (start_app closes it, and it is released before the build anyway).
+# tcplab's lock: flock on /run/tcplab/lock, as tcplab.netns.lock takes it (tcplab's code makes the
+# folder and the file and checks them: root's, no symlink, mode 0600), and the holder's pid written
+# in it. Held while deciding what to build or remove, never during a whole build. The application
+# must not inherit fd 9 (start_app closes it, and it is released before the build anyway).
 lock_labs() {
-    mkdir -p "$RUN_DIR" 2>/dev/null && exec 9<"$RUN_DIR" && flock -w "$LOCK_WAIT" 9
+    local holder=""
+    tcplab_py lock >/dev/null 2>&1 && exec 9<>"$RUN_DIR/lock" || return 1
+    if ! flock -n 9; then
+        read -r holder <"$RUN_DIR/lock" || true
+        [[ $holder =~ ^[0-9]+$ ]] || holder="?"
+        warn "waiting for another tcplab command (pid $holder) to finish"
+        flock -w "$LOCK_WAIT" 9 || return 1
+    fi
+    printf '%s\n' "$$" >"$RUN_DIR/lock"
 }
 
 take_lock() {
     lock_labs ||
-        die 3 "another tcplab command or $PROG is still running (waited $LOCK_WAIT s for the lock on $RUN_DIR)"
+        die 3 "another tcplab command or $PROG is still running (waited $LOCK_WAIT s for the lock $RUN_DIR/lock)"
 }
 
 release_lock() { exec 9<&-; }
@@ -241,7 +258,9 @@ release_signals() {
 # The record is read and written by tcplab's own code (tcplab.netns.record.LabRecord), so there is one
 # definition of it; this program is the shell's bridge to it:
 #   check                      tcplab can be imported
-#   load FILE                  the record as shell assignments (R_*); exit 1 if it is unreadable
+#   lock                       make /run/tcplab and its lock file as tcplab does, and check them
+#   load FILE                  the record as shell assignments (R_*); exit 1 with the reason if
+#                              tcplab does not trust it
 #   save FIELDS... [NAME INODE COOKIE]...   write the record as LabRecord.save does
 #   cookie NAME                the namespace's netns cookie (empty where unsupported)
 #   names CRAFTING NAME...     the first name another lab's record uses, or that exists: as C_*
@@ -250,8 +269,11 @@ RECORD_PY=$(
 import os, shlex, sys
 from pathlib import Path
 
+from tcplab.errors import TcplabError
+from tcplab.netns import lock
 from tcplab.netns.enter import netns_cookie, netns_path
-from tcplab.netns.record import AppRecord, Builder, LabRecord, LabSpec, record_using
+from tcplab.netns.proc import alive, cmdline
+from tcplab.netns.record import AppRecord, Builder, LabRecord, LabSpec, UntrustedRecord, record_using
 
 
 def sh(name, value):
@@ -263,9 +285,13 @@ def sh(name, value):
 def load(path):
     try:
         rec = LabRecord.load(Path(path))
-    except (OSError, ValueError, KeyError, TypeError):  # what find_record calls unreadable
+    except UntrustedRecord as exc:
+        print(exc.reason, file=sys.stderr)
         return 1
-    spec, app, builder = rec.spec, rec.app, rec.builder
+    except (OSError, TcplabError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    spec, app, builder, owner = rec.spec, rec.app, rec.builder, rec.owner
     numbers = [spec.port, *rec.namespaces.values(), *rec.cookies.values()]
     numbers += [app.pid, app.start_ticks] if app else []
     numbers += [builder.pid, builder.start_ticks] if builder else []
@@ -287,28 +313,50 @@ def load(path):
         sh("R_APP_PID", app.pid if app else ""),
         sh("R_APP_TICKS", app.start_ticks if app else ""),
         sh("R_APP_CONTROL", app.control if app else ""),
+        sh("R_APP_CMDLINE", (app.cmdline or []) if app else []),
+        sh("R_APP_READY", "true" if app and app.cmdline else "false"),
         sh("R_COMPLETE", "true" if rec.complete else "false"),
         sh("R_CREATED", repr(rec.created)),
         sh("R_BUILDER_PID", builder.pid if builder else ""),
         sh("R_BUILDER_TICKS", builder.start_ticks if builder else ""),
+        # pid, start time and command line: as tcplab.netns.proc.alive decides
+        sh("R_BUILDER_ALIVE", "true" if alive(builder) else "false"),
+        sh("R_OWNER_PID", owner.pid if owner and alive(owner) else ""),
     ):
         print(line)
     return 0
 
 
+def app_cmdline(pid, control):
+    # once the application said it is ready, its command line is python's (python3 may be a
+    # wrapper that execs another path); it must run tcplab.app.server with this lab's control socket
+    argv = cmdline(pid) or []
+    marks = ["-m", "tcplab.app.server", "--control", control]
+    if not any(argv[i : i + 4] == marks for i in range(len(argv))):
+        raise SystemExit(f"process {pid} is not the application (command line {argv[:6]})")
+    return argv
+
+
 def save(args):
     crafting, kernel, subnet, port, listen, complete, created = args[:7]
-    app_pid, app_ticks, control, builder_pid, builder_ticks = args[7:12]
-    rest = args[12:]
+    app_pid, app_ticks, control, builder_pid, builder_ticks, app_ready = args[7:13]
+    rest = args[13:]
     triples = [rest[i : i + 3] for i in range(0, len(rest), 3)]
+    app = None
+    if app_pid:
+        argv = app_cmdline(int(app_pid), control) if app_ready == "true" else None
+        app = AppRecord(int(app_pid), int(app_ticks), control, argv)
+    builder = None
+    if builder_pid:
+        builder = Builder(int(builder_pid), int(builder_ticks), cmdline(int(builder_pid)))
     LabRecord(
-        spec=LabSpec(crafting, kernel, subnet, int(port), listen == "true"),
+        spec=LabSpec(crafting, kernel, subnet, int(port), listen == "true").validate(),
         namespaces={name: int(inode) for name, inode, _ in triples},
         cookies={name: int(cookie) for name, _, cookie in triples if cookie},
-        app=AppRecord(int(app_pid), int(app_ticks), control) if app_pid else None,
+        app=app,
         complete=complete == "true",
         created=float(created),
-        builder=Builder(int(builder_pid), int(builder_ticks)) if builder_pid else None,
+        builder=builder,
     ).save()
     return 0
 
@@ -328,6 +376,12 @@ def names(crafting, wanted):
 
 op, args = sys.argv[1], sys.argv[2:]
 if op == "check":
+    sys.exit(0)
+if op == "lock":
+    try:
+        os.close(lock.open_lock())
+    except TcplabError as exc:
+        sys.exit(f"{exc.message}; {exc.hint}")
     sys.exit(0)
 if op == "load":
     sys.exit(load(args[0]))
@@ -356,16 +410,31 @@ reset_record() {
     R_NS_INODES=()
     R_NS_COOKIES=()
     R_APP_PID="" R_APP_TICKS="" R_APP_CONTROL=""
+    R_APP_CMDLINE=() R_APP_READY=false
     R_COMPLETE=false
     R_CREATED=$(date +%s.%N)
-    R_BUILDER_PID="" R_BUILDER_TICKS=""
+    R_BUILDER_PID="" R_BUILDER_TICKS="" R_BUILDER_ALIVE=false R_OWNER_PID=""
 }
 
-# load_record FILE: fill R_* from a record; return 1 if it is unreadable (as tcplab would find it)
+# load_record FILE: fill R_* from a record; return 1 if tcplab does not trust it, with the reason in
+# LOAD_ERROR (a record is never acted on unless tcplab's own code accepts it)
 load_record() {
-    local out
-    out=$(tcplab_py load "$1" 2>/dev/null) || return 1
+    local out err_file
+    err_file=$(mktemp)
+    if ! out=$(tcplab_py load "$1" 2>"$err_file"); then
+        LOAD_ERROR=$(tail -n 1 "$err_file")
+        rm -f "$err_file"
+        LOAD_ERROR=${LOAD_ERROR:-unreadable}
+        return 1
+    fi
+    rm -f "$err_file"
     eval "$out"
+}
+
+# untrusted FILE: the message for a record tcplab will not act on
+untrusted() {
+    printf 'the record %s is not trusted: %s; nothing it names was touched: check it, then remove %s by hand' \
+        "$1" "$LOAD_ERROR" "${1%/*}"
 }
 
 # save_record: write the record in memory with LabRecord.save (atomically, as tcplab writes it)
@@ -376,21 +445,23 @@ save_record() {
     done
     if ! err=$(tcplab_py save "$R_CRAFTING" "$R_KERNEL" "$R_SUBNET" "$R_PORT" "$R_LISTEN" \
         "$R_COMPLETE" "$R_CREATED" "$R_APP_PID" "$R_APP_TICKS" "$R_APP_CONTROL" \
-        "$R_BUILDER_PID" "$R_BUILDER_TICKS" "${triples[@]}" 2>&1); then
+        "$R_BUILDER_PID" "$R_BUILDER_TICKS" "$R_APP_READY" "${triples[@]}" 2>&1); then
         err=${err%$'\n'}
         die 3 "writing the record $LABS_DIR/$R_CRAFTING/lab.json failed: ${err##*$'\n'}"
     fi
 }
 
-# builder_busy: another living process (same pid and start time) is building the lab right now
+# builder_busy: another living process (same pid, start time and command line, as tcplab decided
+# when it loaded the record) is building the lab right now
 builder_busy() {
-    [[ -n $R_BUILDER_PID && $R_BUILDER_PID != "$$" ]] &&
-        [[ $(start_ticks "$R_BUILDER_PID") == "$R_BUILDER_TICKS" ]]
+    [[ -n $R_BUILDER_PID && $R_BUILDER_PID != "$$" && $R_BUILDER_ALIVE == true ]]
 }
 
 refuse_busy() {
     ! builder_busy ||
         die 3 "the lab of $R_CRAFTING is being set up right now by process $R_BUILDER_PID; wait for that command to finish, then try again"
+    [[ -z $R_OWNER_PID ]] ||
+        die 3 "the lab of $R_CRAFTING is in use by process $R_OWNER_PID; it is removed when that command ends"
 }
 
 # -- namespaces, the application ------------------------------------------------------------------
@@ -398,15 +469,16 @@ ns_inode() { stat -L -c %i "$NETNS_DIR/$1" 2>/dev/null || true; }
 
 ns_cookie() { tcplab_py cookie "$1" 2>/dev/null || true; }
 
-# namespace_ours NAME: the namespace of that name is the one the record names: same inode and, when
-# recorded, same cookie (the kernel reuses a freed namespace's inode, never its cookie)
+# namespace_ours NAME: the namespace of that name is the one the record names: same inode and same
+# cookie (the kernel reuses a freed namespace's inode, never its cookie; none on kernels before 5.14)
 namespace_ours() {
     local i now
     now=$(ns_inode "$1")
     [[ -n $now ]] || return 1
     for i in "${!R_NS_NAMES[@]}"; do
         [[ ${R_NS_NAMES[i]} == "$1" && ${R_NS_INODES[i]} == "$now" ]] || continue
-        if [[ -z ${R_NS_COOKIES[i]} || $(ns_cookie "$1") == "${R_NS_COOKIES[i]}" ]]; then
+        # where the kernel has cookies, a record without one proves nothing (tcplab records it)
+        if [[ $(ns_cookie "$1") == "${R_NS_COOKIES[i]}" ]]; then
             return 0
         fi
         return 1
@@ -425,8 +497,29 @@ start_ticks() {
     printf '%s' "${fields[19]:-}"
 }
 
+# app_alive: the recorded application runs: same pid, start time and command line. The one this
+# script started itself (OUR_APP_*) counts by pid and start time, even before it has exec'd python.
+OUR_APP_PID="" OUR_APP_TICKS=""
 app_alive() {
-    [[ -n $R_APP_PID ]] && [[ $(start_ticks "$R_APP_PID") == "$R_APP_TICKS" ]]
+    [[ -n $R_APP_PID ]] && [[ $(start_ticks "$R_APP_PID") == "$R_APP_TICKS" ]] || return 1
+    [[ $R_APP_PID != "$OUR_APP_PID" || $R_APP_TICKS != "$OUR_APP_TICKS" ]] || return 0
+    app_cmdline_matches "$R_APP_PID"
+}
+
+# app_cmdline_matches PID: its command line is the recorded one (a record of an older tcplab has
+# none: then it must run tcplab.app.server with the record's control socket)
+app_cmdline_matches() {
+    local argv=() joined want
+    mapfile -d '' -t argv <"/proc/$1/cmdline" 2>/dev/null || return 1
+    if ((${#R_APP_CMDLINE[@]})); then
+        [[ ${#argv[@]} == "${#R_APP_CMDLINE[@]}" ]] || return 1
+        joined=$(printf '%s\037' "${argv[@]}")
+        want=$(printf '%s\037' "${R_APP_CMDLINE[@]}")
+        [[ $joined == "$want" ]]
+        return
+    fi
+    joined=$(printf '\037%s' "${argv[@]}")$'\037'
+    [[ $joined == *$'\037-m\037tcplab.app.server\037--control\037'"$R_APP_CONTROL"$'\037'* ]]
 }
 
 stop_app() {
@@ -515,12 +608,17 @@ held_teardown() {
     release_signals
 }
 
-# remove_dir DIR: the lab's record folder; /run/tcplab and its labs folder stay (the first is the
-# lock every tcplab command shares)
+# remove_dir DIR: the lab's record folder: the files tcplab writes there (RECORD_FILES of
+# tcplab/netns/record.py), then the folder if nothing else is in it; /run/tcplab, its lock and its
+# labs folder stay
+RECORD_FILES=(lab.json lab.json.tmp app.sock app.log connections.json connections.tmp app.pid app.pid.tmp ready)
 remove_dir() {
-    [[ -d $1 ]] || return 0
-    find "$1" -mindepth 1 -maxdepth 1 ! -type d -delete
-    rmdir "$1"
+    local f
+    [[ -d $1 && ! -L $1 ]] || return 0
+    for f in "${RECORD_FILES[@]}"; do
+        if [[ -e $1/$f || -L $1/$f ]] && [[ ! -d $1/$f || -L $1/$f ]]; then rm -f -- "${1:?}/$f"; fi
+    done
+    rmdir "$1" 2>/dev/null || warn "kept the folder $1: it holds files tcplab did not write"
 }
 
 # -- up -------------------------------------------------------------------------------------------
@@ -551,6 +649,7 @@ read_pidfile() {
         R_APP_TICKS=$(start_ticks "$pid")
         R_APP_CONTROL=$LABS_DIR/$R_CRAFTING/app.sock
         [[ -n $R_APP_TICKS ]] || R_APP_PID=""
+        OUR_APP_PID=$R_APP_PID OUR_APP_TICKS=$R_APP_TICKS
     fi
     return 0
 }
@@ -583,10 +682,8 @@ ruleset() {
 cmd_up() {
     local rec=$LABS_DIR/$CRAFTING/lab.json listen=""
     take_lock
-    if [[ -e $rec ]]; then
-        if ! load_record "$rec" || [[ $R_CRAFTING != "$CRAFTING" ]]; then
-            die 2 "the record $rec is unreadable; run '$PROG down --crafting $CRAFTING' first"
-        fi
+    if [[ -e $rec || -L $rec || -e ${rec%/*} ]]; then
+        load_record "$rec" || die 3 "$(untrusted "$rec")"
         refuse_busy
         if [[ $R_KERNEL != "$KERNEL" || $R_SUBNET != "$SUBNET" || $R_PORT != "$PORT" || $R_LISTEN != true ]]; then
             [[ $R_LISTEN == true ]] || listen=" (its application listens on no port)"
@@ -691,6 +788,7 @@ start_app() {
     done
     read_pidfile
     [[ -n $R_APP_PID ]] || die 3 "the kernel-side application did not start in $KERNEL: $(log_tail "$log")"
+    OUR_APP_PID=$R_APP_PID OUR_APP_TICKS=$R_APP_TICKS
     save_record
     # signals are acted on between reads, not inside 'read -t' (bash 5.2 crashes when a trap exits
     # from there: the read's timer fires later, into the EXIT trap)
@@ -708,6 +806,7 @@ start_app() {
     if [[ $line != ready || ! -S $ctl ]]; then
         die 3 "the kernel-side application did not start in $KERNEL: $(log_tail "$log")"
     fi
+    R_APP_READY=true # the next save records its command line, read from /proc
 }
 
 log_tail() {
@@ -721,16 +820,12 @@ log_tail() {
 cmd_down() {
     local rec=$LABS_DIR/$CRAFTING/lab.json what name
     take_lock
-    if [[ ! -e $rec ]]; then
+    if [[ ! -e $rec && ! -L $rec && ! -e ${rec%/*} ]]; then
         say "nothing to remove: no tcplab lab with crafting host $CRAFTING"
         return 0
     fi
-    if ! load_record "$rec" || [[ $R_CRAFTING != "$CRAFTING" ]]; then
-        # as tcplab does with a broken record: remove the record, touch nothing it cannot prove is ours
-        reset_record
-        R_KERNEL=""
-        warn "the record $rec is unreadable: removing only the record"
-    fi
+    # as tcplab does with an untrusted record: refuse it, touch nothing
+    load_record "$rec" || die 3 "$(untrusted "$rec")"
     refuse_busy
     held_teardown
     if ((${#REMOVED[@]})); then
@@ -751,10 +846,9 @@ cmd_down() {
 cmd_status() {
     local rec=$LABS_DIR/$CRAFTING/lab.json ns role present ours brief state mac addrs addr out
     local problems=() rule dropped state_of_record crafting_ours=no kernel_ours=no
-    [[ -e $rec ]] || die 3 "no tcplab lab is set up with crafting host $CRAFTING; run 'sudo $0 up'"
-    if ! load_record "$rec" || [[ $R_CRAFTING != "$CRAFTING" ]]; then
-        die 3 "the record $rec is unreadable; run '$PROG down --crafting $CRAFTING', then '$PROG up'"
-    fi
+    [[ -e $rec || -L $rec || -e ${rec%/*} ]] ||
+        die 3 "no tcplab lab is set up with crafting host $CRAFTING; run 'sudo $0 up'"
+    load_record "$rec" || die 3 "$(untrusted "$rec")"
     # the spec is the record's, whatever the options say
     CRAFTING=$R_CRAFTING KERNEL=$R_KERNEL SUBNET=$R_SUBNET PORT=$R_PORT
     validate_spec

@@ -2,13 +2,16 @@
 
 Run by `tcplab setup` inside the kernel host's namespace:
 
-    python -m tcplab.app.server --control PATH [--listen PORT] [--ready-fd FD]
+    python -m tcplab.app.server --control PATH [--listen PORT] [--ready-fd FD] [--owner-fd FD]
 
 It answers one JSON object per line on a Unix socket (mode 0600 in a 0700 directory: root only). Calls:
 ping, listen, accept, connect, send, recv, shutdown, close, abort (SO_LINGER 0), setsockopt, list,
 accepted. Listeners made with auto_accept accept every connection as soon as it completes, like a
 server's accept loop; others accept only when told. Nothing is ever read unless asked: unread data is
 part of what a lab observes (close() with unread data sends RST).
+
+With --owner-fd (a pidfd of the process that owns an ephemeral lab: a run, a check, a grading) it exits
+as soon as that process is gone, however it ended, SIGKILL included.
 
 Only the standard library is imported, so the process starts in a few tens of milliseconds.
 """
@@ -21,6 +24,7 @@ import contextlib
 import errno
 import json
 import os
+import select
 import selectors
 import signal
 import socket
@@ -273,8 +277,14 @@ class App:
             return {"ok": False, "error": f"bad call: {type(exc).__name__}: {exc}"}
 
 
-def serve(control: str, listen_port: int, ready_fd: int | None) -> None:
+def serve(
+    control: str, listen_port: int, ready_fd: int | None, owner_fd: int | None = None
+) -> None:
     app = App()
+    if owner_fd is not None:
+        if select.select([owner_fd], [], [], 0)[0]:
+            return  # the owner is already gone
+        app.sel.register(owner_fd, selectors.EVENT_READ, "owner")
     if listen_port:
         app.call_listen(listen_port, backlog=128, auto_accept=True)
     old = os.umask(0o177)
@@ -304,6 +314,8 @@ def serve(control: str, listen_port: int, ready_fd: int | None) -> None:
                     conn.setblocking(False)
                     buffers[conn] = b""
                     app.sel.register(conn, selectors.EVENT_READ, "client")
+                elif key.data == "owner":
+                    raise _Stop  # the lab's owner is gone: so is its application
                 elif key.data == "client":
                     _serve_client(app, key.fileobj, buffers)  # type: ignore[arg-type]
                 else:
@@ -347,9 +359,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--control", required=True, help="path of the Unix control socket")
     ap.add_argument("--listen", type=int, default=0, help="port of an auto-accepting listener")
     ap.add_argument("--ready-fd", type=int, default=None, help="fd to write 'ready' to")
+    ap.add_argument("--owner-fd", type=int, default=None, help="pidfd of the owner: exit with it")
     args = ap.parse_args(argv)
     try:
-        serve(args.control, args.listen, args.ready_fd)
+        serve(args.control, args.listen, args.ready_fd, args.owner_fd)
     except OSError as exc:
         print(f"tcplab app: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -10,7 +10,16 @@ import typer
 
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.enter import netns_inode
-from tcplab.netns.record import LabRecord, LabSpec, all_records, find_record, record_using
+from tcplab.netns.record import (
+    BrokenRecord,
+    LabRecord,
+    LabSpec,
+    all_records,
+    find_record,
+    record_using,
+    scan_records,
+    valid_name,
+)
 from tcplab.netns.topology import namespace_ours, problems, require_root
 
 
@@ -19,6 +28,8 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
 
     spec = LabSpec(crafting, kernel, subnet, port).validate()
     require_root("setup")
+    for line in topology.reap_orphans():
+        typer.echo(line)
     rec, created = topology.setup(spec)
     s = rec.spec
     if created:
@@ -34,25 +45,71 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
 def teardown(crafting: str, all_labs: bool) -> None:
     from tcplab.netns import topology
 
+    if not all_labs:
+        valid_name(crafting, "crafting namespace")  # before any path is formed
     require_root("teardown")
-    records = list(all_records()) if all_labs else [r for r in [find_record(crafting)] if r]
-    if not records:
-        other = None if all_labs else record_using(crafting)
+    if all_labs:
+        _teardown_all()
+        return
+    rec = find_record(crafting)  # an untrusted record: one error, nothing removed
+    if rec is None:
+        other = record_using(crafting)
         if other is not None:
             raise UsageError(
                 f"{crafting} is the kernel host of the lab of {other.spec.crafting}",
                 f"name the crafting host: tcplab teardown --crafting {other.spec.crafting}",
             )
-        which = "no tcplab lab" if all_labs else f"no tcplab lab with crafting host {crafting}"
-        typer.echo(f"nothing to remove: {which}")
+        typer.echo(f"nothing to remove: no tcplab lab with crafting host {crafting}")
         return
-    for rec in records:
-        removed = topology.teardown(rec)
-        what = ", ".join(removed) if removed else "only its record (the rest was already gone)"
-        typer.echo(f"removed lab {rec.spec.crafting} ⇄ {rec.spec.kernel}: {what}")
-        for name in (rec.spec.crafting, rec.spec.kernel):
-            if netns_inode(name) is not None and name not in " ".join(removed):
-                typer.echo(f"left alone: namespace {name} exists but was not created by tcplab")
+    _report_removed(rec, topology.teardown(rec))
+
+
+def _report_removed(rec: LabRecord, removed: list[str], why: str = "") -> None:
+    done = [r for r in removed if not r.startswith("kept ")]
+    what = ", ".join(done) if done else "only its record (the rest was already gone)"
+    typer.echo(f"removed lab {rec.spec.crafting} ⇄ {rec.spec.kernel}{why}: {what}")
+    for line in removed:
+        if line.startswith("kept "):
+            typer.echo(f"left alone: {line[5:]}")
+    for name in (rec.spec.crafting, rec.spec.kernel):
+        if netns_inode(name) is not None and f"namespace {name}" not in done:
+            typer.echo(f"left alone: namespace {name} exists but was not created by tcplab")
+
+
+def _teardown_all() -> None:
+    """Every lab whose builder and owner are gone (orphans too); labs in use are listed and left,
+    untrusted records are listed and left, and the command goes on past each."""
+    from tcplab.netns import topology
+
+    good, broken = scan_records()
+    if not good and not broken:
+        typer.echo("nothing to remove: no tcplab lab")
+        return
+    for rec in good:
+        busy = topology.in_use(rec)
+        if busy is None:
+            try:
+                removed = topology.teardown(rec)
+            except topology.LabBusy as exc:
+                busy = exc.message
+            else:
+                owner = rec.owner
+                why = f" (orphaned: its owner, pid {owner.pid}, is gone)" if owner else ""
+                _report_removed(rec, removed, why)
+                continue
+        typer.echo(f"left alone: lab {rec.spec.crafting} ⇄ {rec.spec.kernel} is {busy}")
+    for bad in broken:
+        typer.echo(f"left alone: record {bad.path} is not trusted: {bad.reason}")
+    if broken:
+        raise _untrusted(broken)
+
+
+def _untrusted(broken: list[BrokenRecord]) -> EnvironmentProblem:
+    paths = ", ".join(str(b.path.parent) for b in broken[:3])
+    return EnvironmentProblem(
+        f"{len(broken)} record(s) not trusted, nothing they name was touched: {paths}",
+        "check each, then remove its folder by hand",
+    )
 
 
 def status_of(rec: LabRecord) -> dict[str, Any]:
@@ -74,28 +131,47 @@ def status_of(rec: LabRecord) -> dict[str, Any]:
 
 
 def status(crafting: str | None, json_out: bool) -> None:
+    if crafting is not None:
+        valid_name(crafting, "crafting namespace")
     require_root("status")
-    records = list(all_records())
+    records, broken = scan_records()
     if crafting is not None:
         records = [r for r in records if r.spec.crafting == crafting]
-    if not records:
+        broken = [b for b in broken if b.name == crafting]
+    if not records and not broken:
         which = f" with crafting host {crafting}" if crafting else ""
         raise EnvironmentProblem(f"no tcplab lab is set up{which}", "run 'sudo tcplab setup'")
     states = [status_of(r) for r in records]
     if json_out:
         for st in states:
             st["sockets"] = [r.to_json() for r in st["sockets"] or []]
+        states += [_broken_state(b) for b in broken]
         typer.echo(json.dumps(states, indent=2))
     else:
         from tcplab.cli import render
 
         for st in states:
             render.lab_status(st)
-    if not all(st["healthy"] for st in states):
+        for b in broken:
+            typer.echo(f"lab {b.name}: BROKEN record {b.path}: {b.reason}")
+            typer.echo(
+                "  tcplab acts on nothing it names; check it, then remove its folder by hand"
+            )
+    if broken or not all(st["healthy"] for st in states):
         raise typer.Exit(3)
 
 
+def _broken_state(b: BrokenRecord) -> dict[str, Any]:
+    return {
+        "spec": {"crafting": b.name},
+        "healthy": False,
+        "record": str(b.path),
+        "problems": [f"the record is not trusted: {b.reason}"],
+    }
+
+
 def sockets(namespace: str, json_out: bool) -> None:
+    valid_name(namespace)
     require_root("sockets")
     rec = record_using(namespace)
     if rec is None:

@@ -80,7 +80,7 @@ def run_scenario(
     spec = lab_for(scenario)
     rec = None
     try:
-        rec, _ = setup(spec)
+        rec, _ = setup(spec, ephemeral=True)
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
         with Session(spec) as session:

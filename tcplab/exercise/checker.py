@@ -210,7 +210,7 @@ def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> 
     )  # fmt: skip
     rec = None
     try:
-        rec, _ = setup(spec)
+        rec, _ = setup(spec, ephemeral=True)
         _prepare(lab, spec, opts)
         with Session(spec) as s:
             return _observe(lab, solution, spec, rec, s, opts)

@@ -2,33 +2,77 @@
 
 A lab's record lives in /run/tcplab/labs/CRAFTING/lab.json (a tmpfs: gone after a reboot, like the
 namespaces it describes). It is written *before* anything is created and updated after each step, so a
-crash at any point leaves a record teardown can finish from. Each namespace is recorded with its inode:
-a namespace of the same name made later by someone else is never touched.
+crash at any point leaves a record teardown can finish from. Each namespace is recorded with its inode
+and cookie: a namespace of the same name made later by someone else is never touched.
+
+A record is acted on only when it is one tcplab wrote: the lab's name is a namespace name (checked
+before any path is formed), its folder and file are real (no symlink, no FIFO: opened with O_NOFOLLOW
+and O_NONBLOCK), owned by root and writable by nobody else, the file is small, carries tcplab's format
+tag and passes the same validation as the command line. Anything else is an untrusted record: listed,
+never acted on. Records of the previous version (no format tag, no command lines) are accepted when
+every other check passes: their processes are then identified by pid, start time and, for the
+application, the control socket on its command line.
 """
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import ipaddress
 import json
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from tcplab.errors import UsageError
+from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.netns import lock
+from tcplab.netns.proc import ProcessId, valid
 
-_T = TypeVar("_T")
 RUN_DIR = Path(os.environ.get("TCPLAB_RUN_DIR", "/run/tcplab"))
 LABS_DIR = RUN_DIR / "labs"
 IFNAME = "tcplab0"
 CRAFTING_MAC = "02:74:6c:00:00:01"
 KERNEL_MAC = "02:74:6c:00:00:02"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+FORMAT = "tcplab-lab/1"
+RECORD = "lab.json"
+MAX_RECORD_BYTES = 64 * 1024
+# Every file tcplab (or netns_setup.sh) writes in a lab's record folder; teardown removes these only.
+RECORD_FILES = (
+    RECORD,
+    f"{RECORD}.tmp",
+    "app.sock",
+    "app.log",
+    "connections.json",
+    "connections.tmp",
+    "app.pid",
+    "app.pid.tmp",
+    "ready",
+)
+# As `ip netns` (no '/', not '.' or '..', shorter than NAME_MAX), and stricter: a letter or digit
+# first, then letters, digits, '_', '.', '-', at most 64 in all.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# Address space a lab may use: private (RFC 1918) and shared (RFC 6598), nothing routed elsewhere.
+LAB_SPACE = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+Builder = ProcessId  # the process building a lab right now (cleared when setup completes)
+
+
+def valid_name(name: object, role: str = "namespace") -> str:
+    """`name` if it is a namespace name tcplab accepts; UsageError before any path is formed."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        shown = "".join(c if c.isprintable() else "?" for c in str(name))[:80]
+        raise UsageError(
+            f"bad {role} name {shown!r}",
+            "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit (no '/')",
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -42,46 +86,25 @@ class LabSpec:
     listen: bool = True  # the application listens on `port` from the start (scenario labs: no)
 
     def validate(self) -> LabSpec:
-        for role, name in (("crafting", self.crafting), ("kernel", self.kernel)):
-            if not _NAME_RE.match(name):
-                raise UsageError(
-                    f"bad {role} namespace name {name!r}",
-                    "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit",
-                )
+        valid_name(self.crafting, "crafting namespace")
+        valid_name(self.kernel, "kernel namespace")
         if self.crafting == self.kernel:
             raise UsageError(
                 f"the crafting and kernel namespaces are both {self.crafting!r}",
                 "give them different names, e.g. --crafting ns1 --kernel ns2",
             )
-        net = self.network
-        if net.prefixlen > 30:
-            raise UsageError(
-                f"subnet {self.subnet} has no room for two hosts", "use a /30 or larger"
-            )
-        kind = next(
-            (
-                k
-                for k in ("loopback", "multicast", "reserved", "unspecified", "link_local")
-                if getattr(net, f"is_{k}")
-            ),
-            None,
-        )
-        if net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8")):
-            kind = "this-network (0.0.0.0/8)"
-        if kind is not None:
-            raise UsageError(
-                f"subnet {self.subnet} is {kind.replace('_', '-')} address space",
-                "use a private subnet such as 10.77.0.0/24",
-            )
-        if not 1 <= self.port <= 65535:
+        _check_subnet(self.subnet, self.network)
+        if type(self.port) is not int or not 1 <= self.port <= 65535:
             raise UsageError(f"port {self.port} is out of range", "use a port from 1 to 65535")
+        if type(self.listen) is not bool:
+            raise UsageError(f"listen {self.listen!r} is not true or false", "")
         return self
 
     @property
     def network(self) -> ipaddress.IPv4Network:
         try:
             return ipaddress.IPv4Network(self.subnet, strict=False)
-        except ValueError:
+        except (ValueError, TypeError):
             raise UsageError(
                 f"bad subnet {self.subnet!r}", "give an IPv4 subnet such as 10.77.0.0/24"
             ) from None
@@ -99,19 +122,53 @@ class LabSpec:
         return self.network.prefixlen
 
 
+def _check_subnet(text: str, net: ipaddress.IPv4Network) -> None:
+    if net.prefixlen > 30:
+        raise UsageError(f"subnet {text} has no room for two hosts", "use a /30 or larger")
+    kinds = ("loopback", "multicast", "reserved", "unspecified", "link_local")
+    kind = next((k for k in kinds if getattr(net, f"is_{k}")), None)
+    if net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8")):
+        kind = "this-network (0.0.0.0/8)"
+    if kind is not None:
+        raise UsageError(
+            f"subnet {text} is {kind.replace('_', '-')} address space",
+            "use a private subnet such as 10.77.0.0/24",
+        )
+    if not any(net.subnet_of(space) for space in LAB_SPACE):
+        raise UsageError(
+            f"subnet {text} is not private lab address space",
+            "use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, "
+            "e.g. 10.77.0.0/24",
+        )
+
+
 @dataclass
 class AppRecord:
     pid: int
     start_ticks: int
     control: str
+    cmdline: list[str] | None = None  # None only in records of older versions
+
+
+class UntrustedRecord(EnvironmentProblem):
+    """A record tcplab will not act on: not a regular file of root's, or garbled."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"the record {path} is not trusted: {reason}",
+            f"tcplab acts on nothing it names; check it, then remove {path.parent} by hand",
+        )
+        self.path = path
+        self.reason = reason
 
 
 @dataclass
-class Builder:
-    """The process building a lab right now (cleared when setup completes)."""
+class BrokenRecord:
+    """A record folder whose record is not trusted, with the reason (shown by status)."""
 
-    pid: int
-    start_ticks: int
+    name: str
+    path: Path
+    reason: str
 
 
 @dataclass
@@ -122,11 +179,12 @@ class LabRecord:
     app: AppRecord | None = None
     complete: bool = False
     created: float = field(default_factory=time.time)
-    builder: Builder | None = None
+    builder: ProcessId | None = None
+    owner: ProcessId | None = None  # the process using an ephemeral lab (run, lab check, grade)
 
     @property
     def dir(self) -> Path:
-        return LABS_DIR / self.spec.crafting
+        return LABS_DIR / valid_name(self.spec.crafting)
 
     @property
     def control_path(self) -> Path:
@@ -136,103 +194,296 @@ class LabRecord:
     def log_path(self) -> Path:
         return self.dir / "app.log"
 
+    def to_json(self) -> dict[str, Any]:
+        return {"format": FORMAT, **asdict(self)}
+
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(RUN_DIR, 0o755)
-        tmp = self.dir / "lab.json.tmp"
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, self.dir / "lab.json")
+        with record_dir(self.spec.crafting, create=True) as dfd:
+            assert dfd is not None
+            tmp = f"{RECORD}.tmp"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(tmp, flags, 0o644, dir_fd=dfd)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self.to_json(), indent=2))
+            os.replace(tmp, RECORD, src_dir_fd=dfd, dst_dir_fd=dfd)
 
     @classmethod
     def load(cls, path: Path) -> LabRecord:
-        data = json.loads(path.read_text())
-        app = _known(AppRecord, data["app"]) if data.get("app") else None
-        builder = _known(Builder, data["builder"]) if data.get("builder") else None
-        return cls(
-            spec=_known(LabSpec, data["spec"]),
-            namespaces={k: int(v) for k, v in data.get("namespaces", {}).items()},
-            cookies={k: int(v) for k, v in data.get("cookies", {}).items()},
-            app=app,
-            complete=bool(data.get("complete")),
-            created=float(data.get("created", 0)),
-            builder=builder,
+        """The record at LABS/NAME/lab.json, if it is trusted (UntrustedRecord if not)."""
+        name = valid_name(path.parent.name)
+        with record_dir(name, labs=path.parent.parent) as dfd:
+            if dfd is None:
+                raise FileNotFoundError(errno.ENOENT, "no such record", str(path))
+            return _parse(read_file(dfd, RECORD, path), path)
+
+
+def _open_dir_at(parent: int | None, name: str, path: Path, create: bool) -> int | None:
+    """Open a folder of tcplab's without following a symlink; None if it is missing."""
+    if create:
+        with suppress(FileExistsError):
+            os.mkdir(name, 0o700, dir_fd=parent)
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent
         )
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise UntrustedRecord(path / RECORD, f"{path} is not a directory") from None
+        raise
+    st = os.fstat(fd)
+    if st.st_uid != lock.OWNER_UID or stat.S_IMODE(st.st_mode) & 0o022:
+        os.close(fd)
+        raise UntrustedRecord(path / RECORD, f"{path} is not root's alone")
+    return fd
 
 
 @contextmanager
-def labs_locked() -> Iterator[None]:
-    """Hold tcplab's lock (flock on /run/tcplab itself, shared with netns_setup.sh) while deciding
-    what to build or remove, so two commands never take the same lab apart."""
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def labs_dir(create: bool = False, labs: Path | None = None) -> Iterator[int | None]:
+    """An fd of the labs folder (root's, a real directory; a group- or world-writable mode is
+    fixed), or None if there is none and `create` is false."""
+    labs = LABS_DIR if labs is None else labs
+    if create:
+        lock.ensure_run_dir()
+    elif not os.path.lexists(labs):
+        yield None
+        return
+    fd = lock.secure_dir(labs, 0o755)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield fd
     finally:
         os.close(fd)
 
 
-def _known(kind: type[_T], data: dict[str, Any]) -> _T:
-    """Build a record part from its known fields (a newer tcplab may have written more)."""
-    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
-    return kind(**{k: v for k, v in data.items() if k in names})
-
-
-def all_records() -> Iterator[LabRecord]:
-    """Every lab tcplab has a record of (broken records are skipped)."""
-    if not LABS_DIR.is_dir():
-        return
-    for path in sorted(LABS_DIR.glob("*/lab.json")):
+@contextmanager
+def record_dir(name: str, create: bool = False, labs: Path | None = None) -> Iterator[int | None]:
+    """An fd of one lab's record folder (checked as a record's folder must be), or None."""
+    valid_name(name)
+    with labs_dir(create, labs) as lfd:
+        path = (LABS_DIR if labs is None else labs) / name
+        fd = None if lfd is None else _open_dir_at(lfd, name, path, create)
         try:
-            yield LabRecord.load(path)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+
+def read_file(dfd: int, name: str, path: Path, limit: int = MAX_RECORD_BYTES) -> bytes:
+    """A small regular file of root's in a record folder, read without following a symlink or
+    blocking on a FIFO. FileNotFoundError if it is missing; UntrustedRecord if it is not such a
+    file."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=dfd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UntrustedRecord(path, f"{name} is a symlink") from None
+        if exc.errno == errno.ENOENT:
+            raise
+        raise UntrustedRecord(path, f"{name} cannot be opened: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UntrustedRecord(path, f"{name} is not a regular file ({_kind(st.st_mode)})")
+        if st.st_uid != lock.OWNER_UID or stat.S_IMODE(st.st_mode) & 0o022 or st.st_nlink != 1:
+            raise UntrustedRecord(path, f"{name} is not a file tcplab wrote (owner, mode or links)")
+        if st.st_size > limit:
+            raise UntrustedRecord(path, f"{name} is larger than {limit} bytes")
+        return os.read(fd, limit + 1)
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+    return next((text for test, text in kinds.items() if test(mode)), "a device")
+
+
+def _parse(raw: bytes, path: Path) -> LabRecord:
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if data.get("format", FORMAT) != FORMAT:
+            raise ValueError(f"format {str(data.get('format'))[:40]!r} is not {FORMAT}")
+        rec = _record_from(data)
+    except RecursionError:
+        raise UntrustedRecord(path, "garbled: nested too deeply") from None
+    except UsageError as exc:
+        raise UntrustedRecord(path, f"garbled: {exc.message}") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UntrustedRecord(path, f"garbled: {str(exc)[:120] or type(exc).__name__}") from None
+    if rec.spec.crafting != path.parent.name:
+        raise UntrustedRecord(path, f"it names crafting host {rec.spec.crafting}, not its folder")
+    return rec
+
+
+def _strict(kind: Any, data: object, **types: type) -> Any:
+    """A record part from a JSON object whose known fields have exactly these types."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{kind.__name__} is not an object")
+    for key, want in types.items():
+        if key in data and data[key] is not None and type(data[key]) is not want:
+            raise TypeError(f"{kind.__name__}.{key} is not a {want.__name__}")
+    return kind(**{k: v for k, v in data.items() if k in types})
+
+
+def _process(data: object) -> ProcessId | None:
+    if data is None:
+        return None
+    proc = _strict(ProcessId, data, pid=int, start_ticks=int, cmdline=list)
+    if not valid(proc):
+        raise ValueError("a recorded process has a bad pid, start time or command line")
+    return proc  # type: ignore[no-any-return]
+
+
+def _inodes(data: object, names: tuple[str, str]) -> dict[str, int]:
+    if not isinstance(data, dict):
+        raise TypeError("namespaces or cookies is not an object")
+    for name, number in data.items():
+        if name not in names or type(number) is not int or number <= 0:
+            raise ValueError(f"a recorded namespace ({str(name)[:70]!r}) is not one of this lab's")
+    return dict(data)
+
+
+def _record_from(data: dict[str, Any]) -> LabRecord:
+    spec = _strict(
+        LabSpec, data["spec"], crafting=str, kernel=str, subnet=str, port=int, listen=bool
+    )
+    spec.validate()
+    names = (spec.crafting, spec.kernel)
+    app = None
+    if data.get("app") is not None:
+        app = _strict(AppRecord, data["app"], pid=int, start_ticks=int, control=str, cmdline=list)
+        if not valid(ProcessId(app.pid, app.start_ticks, app.cmdline)):
+            raise ValueError("the application's pid, start time or command line is bad")
+        if app.control != str(LABS_DIR / spec.crafting / "app.sock"):
+            raise ValueError("the application's control socket is not in the lab's folder")
+    if type(data.get("complete", False)) is not bool:
+        raise TypeError("complete is not true or false")
+    created = data.get("created", 0)
+    if type(created) not in (int, float):
+        raise TypeError("created is not a number")
+    return LabRecord(
+        spec=spec,
+        namespaces=_inodes(data.get("namespaces", {}), names),
+        cookies=_inodes(data.get("cookies", {}), names),
+        app=app,
+        complete=data.get("complete", False),
+        created=float(created),
+        builder=_process(data.get("builder")),
+        owner=_process(data.get("owner")),
+    )
+
+
+def labs_locked() -> AbstractContextManager[None]:
+    """Hold tcplab's lock (shared with netns_setup.sh) while deciding what to build or remove."""
+    from tcplab.netns import topology  # its signal holding tells a wait that Ctrl-C came
+
+    return lock.locked(topology.signal_pending)
+
+
+def scan_records() -> tuple[list[LabRecord], list[BrokenRecord]]:
+    """Every lab tcplab has a trusted record of, and every record folder it does not trust."""
+    good: list[LabRecord] = []
+    broken: list[BrokenRecord] = []
+    with labs_dir() as lfd:
+        if lfd is None:
+            return good, broken
+        for name in sorted(os.listdir(lfd)):
+            path = LABS_DIR / name / RECORD
+            try:
+                good.append(_load_at(lfd, name, path))
+            except FileNotFoundError:
+                continue  # removed meanwhile
+            except UntrustedRecord as exc:
+                broken.append(BrokenRecord(_printable(name), exc.path, exc.reason))
+            except UsageError as exc:
+                broken.append(BrokenRecord(_printable(name), path, exc.message))
+    return good, broken
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _load_at(lfd: int, name: str, path: Path) -> LabRecord:
+    valid_name(name, "record folder")
+    fd = _open_dir_at(lfd, name, path.parent, create=False)
+    if fd is None:
+        raise FileNotFoundError(errno.ENOENT, "no such record", str(path))
+    try:
+        try:
+            raw = read_file(fd, RECORD, path)
+        except FileNotFoundError:
+            raise UntrustedRecord(path, f"{path.parent} has no {RECORD}") from None
+        return _parse(raw, path)
+    finally:
+        os.close(fd)
+
+
+def all_records() -> list[LabRecord]:
+    """Every lab tcplab has a trusted record of (see scan_records for the others)."""
+    return scan_records()[0]
 
 
 def find_record(crafting: str) -> LabRecord | None:
-    path = LABS_DIR / crafting / "lab.json"
-    try:
-        return LabRecord.load(path)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError):
-        return LabRecord(spec=LabSpec(crafting=crafting, kernel=""))
+    """The lab of this crafting host; None if there is none, UntrustedRecord if its record is not
+    one tcplab can trust, UsageError if the name is not a namespace name."""
+    valid_name(crafting, "crafting namespace")
+    with labs_dir() as lfd:
+        if lfd is None:
+            return None
+        try:
+            return _load_at(lfd, crafting, LABS_DIR / crafting / RECORD)
+        except FileNotFoundError:
+            return None
 
 
 def record_using(name: str) -> LabRecord | None:
     """The lab that has a namespace of this name, as crafting or kernel host."""
+    valid_name(name)
     for rec in all_records():
         if name in (rec.spec.crafting, rec.spec.kernel):
             return rec
     return None
 
 
-def _conn_file(spec: LabSpec) -> Path:
-    return LABS_DIR / spec.crafting / "connections.json"
+# -- connections left open (handshake --keep) --------------------------------------------------------
+CONNECTIONS = "connections.json"
+
+
+def _read_connections(spec: LabSpec) -> dict[str, dict[str, int]]:
+    with record_dir(spec.crafting) as dfd:
+        if dfd is None:
+            return {}
+        try:
+            data = json.loads(read_file(dfd, CONNECTIONS, LABS_DIR / spec.crafting / CONNECTIONS))
+        except (OSError, ValueError, RecursionError, UntrustedRecord):
+            return {}
+    return data if isinstance(data, dict) else {}
 
 
 def load_connection(spec: LabSpec, sport: int) -> dict[str, int] | None:
     """What tcplab knows of a connection it left open (`handshake --keep`): ISNs, next numbers."""
-    try:
-        data: dict[str, dict[str, int]] = json.loads(_conn_file(spec).read_text())
-    except (OSError, ValueError):
-        return None
-    return data.get(str(sport))
+    found = _read_connections(spec).get(str(sport))
+    return found if isinstance(found, dict) else None
 
 
 def save_connection(spec: LabSpec, sport: int, numbers: dict[str, int] | None) -> None:
     """Remember (or, with None, forget) a connection's numbers in the lab's record folder."""
-    path = _conn_file(spec)
-    if not path.parent.is_dir():
-        return
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
+    data = _read_connections(spec)
     if numbers is None:
         data.pop(str(sport), None)
     else:
         data[str(sport)] = numbers
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    with record_dir(spec.crafting) as dfd:
+        if dfd is None:
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open("connections.tmp", flags, 0o600, dir_fd=dfd)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(data))
+        os.replace("connections.tmp", CONNECTIONS, src_dir_fd=dfd, dst_dir_fd=dfd)

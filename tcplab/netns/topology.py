@@ -26,20 +26,26 @@ from typing import Any
 from tcplab import child_env
 from tcplab.app.client import AppClient
 from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
-from tcplab.netns import nft
+from tcplab.netns import lock, nft
 from tcplab.netns.enter import create_netns, inside, netns_cookie, netns_inode, netns_path
+from tcplab.netns.proc import ProcessId, alive, cmdline, describe, self_id, start_ticks
 from tcplab.netns.record import (
     CRAFTING_MAC,
     IFNAME,
     KERNEL_MAC,
+    RECORD_FILES,
     AppRecord,
-    Builder,
     LabRecord,
     LabSpec,
+    all_records,
     find_record,
+    labs_dir,
     labs_locked,
+    record_dir,
     record_using,
 )
+
+BUILD_WAIT = 60.0  # s: how long setup waits for another process to finish building the same lab
 
 _held_depth = 0
 _held_signal: int | None = None
@@ -51,6 +57,11 @@ def _hold(signum: int, frame: object) -> None:
         _held_signal = signum  # acted on when the step is done
         return
     raise KeyboardInterrupt
+
+
+def signal_pending() -> bool:
+    """A Ctrl-C or SIGTERM came while signals were held: a wait should end now."""
+    return _held_signal is not None and threading.current_thread() is threading.main_thread()
 
 
 @contextlib.contextmanager
@@ -90,44 +101,112 @@ def _netlink_error(step: str, exc: Exception) -> EnvironmentProblem:
 
 
 # -- setup ---------------------------------------------------------------------------------------
-def setup(spec: LabSpec) -> tuple[LabRecord, bool]:
-    """Build the lab (or keep it, if it is already whole). Returns (record, created)."""
+class LabBusy(EnvironmentProblem):
+    """The lab is being built, or used, by another living process: it is left alone."""
+
+
+def setup(spec: LabSpec, ephemeral: bool = False) -> tuple[LabRecord, bool]:
+    """Build the lab (or keep it, if it is already whole). Returns (record, created).
+
+    An `ephemeral` lab (made for one run, check or grading) names this process as its owner: it
+    is removed by `reap_orphans` once the owner is gone, and its application exits with it."""
     require_root("setup")
     spec.validate()
     nft.nft_path()
-    with labs_locked():
-        existing = find_record(spec.crafting)
-        if existing is not None:
-            _refuse_busy(existing)
-            if existing.spec != spec:
-                raise UsageError(
-                    f"a lab with crafting host {spec.crafting} already exists with "
-                    f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
-                    f"port {existing.spec.port}",
-                    "run 'sudo tcplab teardown' first, or give the same options",
-                )
-            if not problems(existing):
-                return existing, False
-            _teardown(existing)
-        _check_names_free(spec)
-        rec = LabRecord(spec=spec, builder=Builder(os.getpid(), _start_ticks(os.getpid()) or 0))
-        rec.save()
+    me = self_id()
+    started, told = time.monotonic(), False
+    while True:
+        with labs_locked():
+            existing = find_record(spec.crafting)
+            if existing is None or _builder(existing) is None:
+                rec = _decide(spec, existing, me, ephemeral)
+                break
+        told = _wait_for_builder(existing, started, told)
+    if rec is None:
+        assert existing is not None
+        return existing, False
     try:
         _build(rec)
     except BaseException:
-        with labs_locked():
+        with signals_held(), lock.locked():  # a second Ctrl-C must not cut the rollback short
             _teardown(rec)
         raise
     return rec, True
 
 
+def _wait_for_builder(rec: LabRecord, started: float, told: bool) -> bool:
+    """Another process is building this lab: wait for it (Ctrl-C works), saying so once."""
+    builder = rec.builder
+    assert builder is not None
+    waited = time.monotonic() - started
+    if waited > BUILD_WAIT or lock.cancelled.is_set():
+        raise _busy(rec, builder)
+    if not told and waited >= lock.WAIT_NOTICE_AFTER:
+        lock.notify(f"waiting for {describe(builder)} to finish setting up {rec.spec.crafting}")
+        told = True
+    time.sleep(0.05)
+    return told
+
+
+def _decide(
+    spec: LabSpec, existing: LabRecord | None, me: ProcessId, ephemeral: bool
+) -> LabRecord | None:
+    """Under the lock: None to keep the existing lab, else the new record (saved, nothing built)."""
+    if existing is not None:
+        _refuse_in_use(existing)
+        if existing.spec != spec:
+            raise UsageError(
+                f"a lab with crafting host {spec.crafting} already exists with "
+                f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
+                f"port {existing.spec.port}",
+                "run 'sudo tcplab teardown' first, or give the same options",
+            )
+        if not problems(existing):
+            return None
+        _teardown(existing)
+    _check_names_free(spec)
+    rec = LabRecord(spec=spec, builder=me, owner=me if ephemeral else None)
+    rec.save()
+    return rec
+
+
+def _builder(rec: LabRecord) -> ProcessId | None:
+    """The living process (not this one) building this lab right now, if any."""
+    b = rec.builder
+    if b is None or b.pid == os.getpid() or not alive(b):
+        return None
+    return b
+
+
+def _user(rec: LabRecord) -> ProcessId | None:
+    """The living process (not this one) an ephemeral lab belongs to, if any."""
+    o = rec.owner
+    if o is None or o.pid == os.getpid() or not alive(o):
+        return None
+    return o
+
+
+def _busy(rec: LabRecord, builder: ProcessId) -> LabBusy:
+    return LabBusy(
+        f"the lab of {rec.spec.crafting} is being set up right now by process {builder.pid}",
+        "wait for that command to finish, then try again",
+    )
+
+
 def _refuse_busy(rec: LabRecord) -> None:
     """Another living process is building this lab: leave it alone."""
-    b = rec.builder
-    if b is not None and b.pid != os.getpid() and _start_ticks(b.pid) == b.start_ticks:
-        raise EnvironmentProblem(
-            f"the lab of {rec.spec.crafting} is being set up right now by process {b.pid}",
-            "wait for that command to finish, then try again",
+    b = _builder(rec)
+    if b is not None:
+        raise _busy(rec, b)
+
+
+def _refuse_in_use(rec: LabRecord) -> None:
+    """Another living process uses this ephemeral lab: leave it alone."""
+    o = _user(rec)
+    if o is not None:
+        raise LabBusy(
+            f"the lab of {rec.spec.crafting} is in use by {describe(o)}",
+            "it is removed when that command ends; wait for it",
         )
 
 
@@ -227,79 +306,121 @@ def _tune_namespace(ns: str) -> None:
 
 
 # -- the application -----------------------------------------------------------------------------
-def _start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks, or None if it is gone (or a zombie)."""
+_children: dict[int, subprocess.Popen[bytes]] = {}  # applications this process started, by pid
+
+
+def app_argv(rec: LabRecord, ready_fd: int, owner_fd: int | None) -> list[str]:
+    """The application's command line (recorded: a process is signalled only if it matches)."""
+    cmd = [sys.executable, "-m", "tcplab.app.server", "--control", str(rec.control_path)]
+    cmd += ["--listen", str(rec.spec.port if rec.spec.listen else 0), "--ready-fd", str(ready_fd)]
+    return cmd + (["--owner-fd", str(owner_fd)] if owner_fd is not None else [])
+
+
+def _owner_fd(rec: LabRecord) -> int | None:
+    """A pidfd of this process for an ephemeral lab's application: readable once this process is
+    gone, however it ended (SIGKILL too), so the application exits with it. (PR_SET_PDEATHSIG would
+    fire when the *thread* that started it ends, and labs are built from worker threads.)"""
+    if rec.owner is None or rec.owner.pid != os.getpid() or not hasattr(os, "pidfd_open"):
+        return None
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return os.pidfd_open(os.getpid())
     except OSError:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
 
 
 def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
     """Start the kernel-side application in the kernel namespace, listening on the lab's port."""
     read_fd, write_fd = os.pipe()
-    cmd = [
-        sys.executable,
-        "-m",
-        "tcplab.app.server",
-        "--control",
-        str(rec.control_path),
-        "--listen",
-        str(rec.spec.port if rec.spec.listen else 0),
-        "--ready-fd",
-        str(write_fd),
-    ]
-    env = child_env()
+    owner_fd = _owner_fd(rec)
+    cmd = app_argv(rec, write_fd, owner_fd)
+    keep = (write_fd,) if owner_fd is None else (write_fd, owner_fd)
     try:
-        with signals_held(), open(rec.log_path, "ab") as log, inside(rec.spec.kernel):
+        with signals_held(), _open_log(rec) as log, inside(rec.spec.kernel):
             proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                pass_fds=(write_fd,),
+                pass_fds=keep,
                 start_new_session=True,
                 cwd="/",
-                env=env,
+                env=child_env(),
             )
-            app = AppRecord(
-                pid=proc.pid,
-                start_ticks=_start_ticks(proc.pid) or 0,
-                control=str(rec.control_path),
-            )
+            _children[proc.pid] = proc
+            app = AppRecord(proc.pid, start_ticks(proc.pid) or 0, str(rec.control_path), cmd)
             rec.app = app
             rec.save()
     finally:
-        os.close(write_fd)
+        for fd in keep:
+            os.close(fd)
+    _await_ready(rec, read_fd, timeout)
+    return app
+
+
+def _open_log(rec: LabRecord) -> Any:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.fdopen(os.open(rec.log_path, flags, 0o600), "ab")
+
+
+def _await_ready(rec: LabRecord, read_fd: int, timeout: float) -> None:
     try:
         ready, _, _ = select.select([read_fd], [], [], timeout)
         line = os.read(read_fd, 64) if ready else b""
     finally:
         os.close(read_fd)
     if line.strip() != b"ready":
-        tail = rec.log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        tail = _log_tail(rec)
         raise EnvironmentProblem(
-            f"the kernel-side application did not start in {rec.spec.kernel}: {tail[0]}",
+            f"the kernel-side application did not start in {rec.spec.kernel}: {tail}",
             f"see {rec.log_path}",
         )
-    return app
+
+
+def _log_tail(rec: LabRecord) -> str:
+    try:
+        with record_dir(rec.spec.crafting) as dfd:
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open("app.log", flags, dir_fd=dfd)
+            with os.fdopen(fd, "rb") as f:
+                f.seek(max(0, os.fstat(fd).st_size - 4096))
+                lines = f.read().decode(errors="replace").strip().splitlines()
+    except (OSError, TcplabError):
+        lines = []
+    return "".join(c if c.isprintable() else "?" for c in (lines[-1:] or ["no output"])[0])
+
+
+def _looks_like_app(argv: list[str] | None, control: str) -> bool:
+    """A record of an older version has no command line: the application is recognised by its
+    module and its control socket, which is in the lab's own folder."""
+    if not argv:
+        return False
+    marks = ["-m", "tcplab.app.server", "--control", control]
+    return any(argv[i : i + 4] == marks for i in range(len(argv)))
 
 
 def app_alive(app: AppRecord | None) -> bool:
-    return app is not None and _start_ticks(app.pid) == app.start_ticks
+    """The recorded application runs: same pid, start time and command line."""
+    if app is None or start_ticks(app.pid) != app.start_ticks:
+        return False
+    child = _children.get(app.pid)
+    if child is not None and child.poll() is None:
+        return True  # ours, perhaps still between fork and exec
+    argv = cmdline(app.pid)
+    return argv == app.cmdline if app.cmdline is not None else _looks_like_app(argv, app.control)
 
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the application is this process's child (setup in-process)."""
+    child = _children.get(pid)
+    if child is not None and child.poll() is not None:
+        _children.pop(pid, None)
+        return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 
 
 def stop_app(app: AppRecord) -> None:
+    """SIGTERM, then SIGKILL, the recorded application, only while it is provably the one."""
     if not app_alive(app):
         return
     os.kill(app.pid, signal.SIGTERM)
@@ -307,23 +428,24 @@ def stop_app(app: AppRecord) -> None:
     while time.monotonic() < deadline:
         _reap(app.pid)
         if not app_alive(app):
-            return
+            break
         time.sleep(0.005)
-    if app_alive(app):
+    else:
         os.kill(app.pid, signal.SIGKILL)
         time.sleep(0.01)
-        _reap(app.pid)
+    _reap(app.pid)
+    _children.pop(app.pid, None)
 
 
 # -- health, teardown ----------------------------------------------------------------------------
 def namespace_ours(rec: LabRecord, name: str) -> bool:
     """The namespace of this name is still the one tcplab made: same inode, and same cookie (an
-    inode is reused once a namespace is freed; a cookie never is)."""
+    inode is reused once a namespace is freed; a cookie never is). Where the kernel has cookies
+    (Linux 5.14+), a record without one proves nothing: tcplab always records it there."""
     inode = rec.namespaces.get(name)
     if inode is None or netns_inode(name) != inode:
         return False
-    cookie = rec.cookies.get(name)
-    return cookie is None or netns_cookie(name) == cookie
+    return netns_cookie(name) == rec.cookies.get(name)
 
 
 def healthy(rec: LabRecord) -> bool:
@@ -388,11 +510,41 @@ def _app_state(rec: LabRecord) -> dict[str, Any]:
 
 
 def teardown(rec: LabRecord) -> list[str]:
-    """Remove what the record names, tolerating what is already gone. Returns what was removed."""
+    """Remove what the record names, tolerating what is already gone. Returns what was removed.
+    A lab another living process is building or using is refused (LabBusy)."""
     with labs_locked():
         fresh = find_record(rec.spec.crafting) or rec
         _refuse_busy(fresh)
+        _refuse_in_use(fresh)
         return _teardown(fresh)
+
+
+def reap_orphans() -> list[str]:
+    """Remove every ephemeral lab whose owner process is gone (a run, check or grading that was
+    killed): its application, namespaces, rule and record. One line per lab removed."""
+    lines = []
+    with labs_locked():
+        for rec in all_records():
+            if rec.owner is None or alive(rec.owner) or _builder(rec) is not None:
+                continue
+            if rec.owner.pid == os.getpid():
+                continue  # this process's own lab (its identity changed? never reap ourselves)
+            removed = _teardown(rec)
+            what = ", ".join(removed) or "only its record"
+            lines.append(
+                f"removed orphaned lab {rec.spec.crafting} ⇄ {rec.spec.kernel} "
+                f"(its owner, pid {rec.owner.pid}, is gone): {what}"
+            )
+    return lines
+
+
+def in_use(rec: LabRecord) -> str | None:
+    """Why teardown --all must leave this lab alone (built or used by a living process), or None."""
+    b = _builder(rec)
+    if b is not None:
+        return f"being set up right now by {describe(b)}"
+    o = _user(rec)
+    return f"in use by {describe(o)}" if o is not None else None
 
 
 def _teardown(rec: LabRecord) -> list[str]:
@@ -407,23 +559,33 @@ def _remove(rec: LabRecord) -> list[str]:
     if rec.app is not None and app_alive(rec.app):
         stop_app(rec.app)
         removed.append(f"application (pid {rec.app.pid})")
-    for name, _inode in list(rec.namespaces.items()):
+    for name in list(rec.namespaces):
         if namespace_ours(rec, name):
             try:
                 netns.remove(name)
                 removed.append(f"namespace {name}")
             except OSError as exc:
                 raise _netlink_error(f"removing namespace {name}", exc) from exc
-    _remove_dir(rec.dir)
-    return removed
+    return removed + _remove_dir(rec)
 
 
-def _remove_dir(path: Path) -> None:
-    if not path.is_dir():
-        return
-    for child in path.iterdir():
-        child.unlink(missing_ok=True)
-    path.rmdir()  # /run/tcplab itself stays: it is the lock every tcplab command shares
+def _remove_dir(rec: LabRecord) -> list[str]:
+    """Remove the files tcplab writes in the record folder, then the folder; never anything else
+    (a folder holding other files is kept and named). /run/tcplab and its labs folder stay."""
+    name = rec.spec.crafting
+    with record_dir(name) as dfd:
+        if dfd is None:
+            return []
+        for file in RECORD_FILES:
+            with contextlib.suppress(OSError):  # missing, or not a file: then it is listed below
+                os.unlink(file, dir_fd=dfd)
+        left = sorted(os.listdir(dfd))
+    if left:
+        shown = ", ".join("".join(c if c.isprintable() else "?" for c in n) for n in left[:5])
+        return [f"kept the folder {rec.dir}: it holds files tcplab did not write ({shown})"]
+    with labs_dir() as lfd, contextlib.suppress(FileNotFoundError):
+        os.rmdir(name, dir_fd=lfd)
+    return []
 
 
 # -- status --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """netns_setup.sh, the shell version of `tcplab setup`: it must build the same lab and write the
 same record, so tcplab's own commands accept a lab it built, and `down` must remove exactly that
-lab. Both take tcplab's lock (flock on /run/tcplab) to decide, and neither takes apart a lab that a
-living process is building."""
+lab. Both take tcplab's lock (flock on /run/tcplab/lock) to decide, and neither takes apart a lab
+that a living process is building, nor acts on a record tcplab does not trust."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -230,7 +230,20 @@ def test_up_writes_the_record_tcplab_writes(shlab: ShLab):
     assert stat.S_IMODE(os.stat(rec.control_path).st_mode) == 0o600
     assert sorted(p.name for p in rec.dir.iterdir()) == ["app.log", "app.sock", "lab.json"]
     raw = json.loads((rec.dir / "lab.json").read_text())
-    assert list(raw) == ["spec", "namespaces", "cookies", "app", "complete", "created", "builder"]
+    assert list(raw) == [
+        "format",
+        "spec",
+        "namespaces",
+        "cookies",
+        "app",
+        "complete",
+        "created",
+        "builder",
+        "owner",
+    ]
+    assert raw["format"] == "tcplab-lab/1" and raw["owner"] is None
+    # the application's whole command line, as it runs (a process is signalled only if it matches)
+    assert raw["app"]["cmdline"] == [a.decode() for a in cmdline[:-1]]
     assert raw["spec"] == {
         "crafting": spec.crafting,
         "kernel": spec.kernel,
@@ -252,7 +265,7 @@ def test_the_record_round_trips_through_tcplab(shlab: ShLab):
     assert rec.cookies == cookies and len(set(cookies.values())) == 2
     assert rec.builder is None and rec.spec.listen is True
     # byte for byte what LabRecord.save writes for the same record
-    assert path.read_text() == json.dumps(asdict(rec), indent=2)
+    assert path.read_text() == json.dumps(rec.to_json(), indent=2)
 
 
 @pytest.mark.netns
@@ -475,8 +488,9 @@ def test_up_names_itself_builder_without_holding_the_lock_and_rolls_back_when_st
 @pytest.mark.netns
 def test_it_waits_for_tcplab_s_lock():
     spec = random_spec()
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    fd = os.open(RUN_DIR, os.O_RDONLY | os.O_DIRECTORY)
+    from tcplab.netns.lock import open_lock
+
+    fd = open_lock()
     fcntl.flock(fd, fcntl.LOCK_EX)
     release = threading.Timer(1.5, os.close, (fd,))
     started = time.monotonic()
@@ -536,6 +550,12 @@ def test_up_refuses_a_namespace_it_did_not_create_and_creates_nothing():
         ["up", "--subnet", "169.254.3.0/24"],
         ["up", "--subnet", "224.1.0.0/16"],
         ["up", "--subnet", "0.1.0.0/16"],
+        ["up", "--subnet", "0.0.0.0/0"],
+        ["up", "--subnet", "8.8.8.0/24"],
+        ["up", "--subnet", "172.32.0.0/16"],
+        ["up", "--crafting", "../../../tmp/x"],
+        ["down", "--crafting", "/tmp/x"],
+        ["down", "--crafting", ".."],
         ["up", "--crafting", "a", "--kernel", "a"],
         ["up", "--crafting", "bad/name"],
         ["status", "--bogus"],
@@ -575,3 +595,23 @@ def test_script_is_shellcheck_clean():
         pytest.skip("shellcheck is not installed")
     out = subprocess.run(["shellcheck", str(SCRIPT)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out.stdout + out.stderr
+
+
+@pytest.mark.netns
+def test_it_says_for_whom_it_waits():
+    from tcplab.netns.lock import acquire, open_lock
+
+    spec = random_spec()
+    fd = open_lock()
+    acquire(fd)  # writes this process's pid into the lock
+    release = threading.Timer(1.0, os.close, (fd,))
+    release.start()
+    try:
+        out = sh("down", "--crafting", spec.crafting)
+        assert out.returncode == 0 and "nothing to remove" in out.stdout
+        assert out.stderr.splitlines() == [
+            f"netns_setup.sh: waiting for another tcplab command (pid {os.getpid()}) to finish"
+        ]
+    finally:
+        release.join()
+        cleanup(spec)
