@@ -1,14 +1,14 @@
-"""The `tcplab` entry point (the console script and `python -m tcplab`).
+"""The `tcplab` entry point (bin/tcplab, the installed command, and `python -m tcplab`).
 
 Ctrl-C or SIGTERM while the program is still loading ends it at once, quietly, with exit 130: the
-handler is installed by the first lines of tcplab code the console script runs (tcplab/__init__.py
-imports nothing; this module imports only what Python has already loaded), and it leaves with
-os._exit instead of raising, so no KeyboardInterrupt can surface half-way through an import, or be
-swallowed by one and let the command go on. Nothing is made while loading. Once the command line is
-loaded, tcplab.cli.main turns the signals into a rollback of what the command made.
+handler is installed by the first tcplab code that runs (bin/tcplab imports this module first;
+tcplab/__init__.py imports nothing; this module imports only what Python has already loaded), and
+it leaves with os._exit instead of raising, so no KeyboardInterrupt can surface half-way through
+an import, or be swallowed by one and let the command go on. Nothing is made while loading. Once
+the command line is loaded, tcplab.cli.main turns the signals into a rollback of what it made.
 
-Python's own start-up and the console script's first lines (`import re`) run before any tcplab
-code; a signal there is Python's to report (bench/interrupt_bench.py measures those windows).
+Python's own start-up (site, a venv's .pth files) runs before any of this; a signal there is
+Python's to report (bench/interrupt_bench.py measures each window).
 """
 
 # no `from __future__` and no `import signal` (both real imports, a few ms each): _signal is the

@@ -15,6 +15,7 @@ import stat
 from typing import BinaryIO
 
 _KINDS = {
+    stat.S_IFREG: "a regular file",
     stat.S_IFDIR: "a folder",
     stat.S_IFIFO: "a FIFO",
     stat.S_IFCHR: "a character device",

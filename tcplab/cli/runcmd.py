@@ -15,6 +15,7 @@ from tcplab.engine.runner import Result, run_scenario
 from tcplab.engine.scenario import Scenario, collect
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.netns.topology import require_root
+from tcplab.text import printable
 from tcplab.userfile import Refused, check_folder, check_writable, open_output
 
 
@@ -145,6 +146,8 @@ def result_json(r: Result) -> dict[str, Any]:
 
 
 def write_junit(path: str, results: list[Result]) -> None:
+    """JUnit XML (text from scenario files goes through printable(): XML 1.0 has no control
+    characters), written without following a symlink or blocking on a FIFO."""
     failures = sum(not r.ok for r in results)
     suite = ET.Element(
         "testsuite", name="tcplab", tests=str(len(results)), failures=str(failures), errors="0"
@@ -154,8 +157,8 @@ def write_junit(path: str, results: list[Result]) -> None:
             suite,
             "testcase",
             classname="tcplab.scenarios",
-            name=r.scenario.name,
-            file=str(r.scenario.path),
+            name=printable(r.scenario.name, one_line=True),
+            file=printable(str(r.scenario.path), one_line=True),
         )
         bad = [c for c in r.report.checks if not c.ok]
         if bad:
@@ -163,11 +166,16 @@ def write_junit(path: str, results: list[Result]) -> None:
                 f"{c.name}: expected {c.expected}, got {c.observed} ({c.why})" for c in bad
             )
             fail = ET.SubElement(case, "failure", message=f"{len(bad)} mismatch(es)")
-            fail.text = text
+            fail.text = printable(text)
     try:
         with open_output(path) as out:
             ET.ElementTree(suite).write(out, encoding="utf-8", xml_declaration=True)
-    except (Refused, OSError) as exc:
+    except Refused as exc:
+        raise EnvironmentProblem(f"cannot write --junit {exc}", _JUNIT_LOST) from None
+    except OSError as exc:
         raise EnvironmentProblem(
-            f"cannot write --junit {path}: {exc}", "the results are shown above; name another file"
+            f"cannot write --junit {path}: {exc.strerror}", _JUNIT_LOST
         ) from None
+
+
+_JUNIT_LOST = "the results are shown above; run again with another --junit file"

@@ -207,7 +207,7 @@ def _text(p: Path) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DefinitionError(
-            f"{p}:{line}: not UTF-8 text: byte {exc.start} is 0x{raw[exc.start]:02x}",
+            f"{p}:{line}: not UTF-8 text: the byte at offset {exc.start} is 0x{raw[exc.start]:02x}",
             "save the scenario as UTF-8",
         ) from None
 
