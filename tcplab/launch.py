@@ -1,10 +1,37 @@
-"""The `tcplab` entry point: Ctrl-C or SIGTERM while the program is still loading ends it quietly
-(nothing has been created yet); after that, tcplab.cli.main turns them into a rollback."""
+"""The `tcplab` entry point (bin/tcplab, the installed command, and `python -m tcplab`).
 
-from __future__ import annotations
+Ctrl-C or SIGTERM while the program is still loading ends it at once, quietly, with exit 130: the
+handler is installed by the first tcplab code that runs (bin/tcplab imports this module first;
+tcplab/__init__.py imports nothing; this module imports only what Python has already loaded), and
+it leaves with os._exit instead of raising, so no KeyboardInterrupt can surface half-way through
+an import, or be swallowed by one and let the command go on. Nothing is made while loading. Once
+the command line is loaded, tcplab.cli.main turns the signals into a rollback of what it made.
 
-import signal
-import sys
+Python's own start-up (site, a venv's .pth files) runs before any of this; a signal there is
+Python's to report (bench/interrupt_bench.py measures each window).
+"""
+
+# no `from __future__` and no `import signal` (both real imports, a few ms each): _signal is the
+# C module signal.py wraps, loaded by Python itself before any script runs
+import _signal  # type: ignore[import-not-found]
+import os
+
+EXIT_INTERRUPTED = 130
+_STARTING = b"error: interrupted while starting; nothing was made\n"
+
+
+def _while_loading(signum: int, frame: object) -> None:
+    try:
+        os.write(2, _STARTING)
+    finally:
+        os._exit(EXIT_INTERRUPTED)
+
+
+_signal.signal(_signal.SIGINT, _while_loading)
+_signal.signal(_signal.SIGTERM, _while_loading)
+# a parent may have blocked them (a test does, to hold a signal until this point): tcplab's
+# rollback relies on them, so from here on they are delivered
+_signal.pthread_sigmask(_signal.SIG_UNBLOCK, {_signal.SIGINT, _signal.SIGTERM})
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -12,12 +39,13 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    import signal
+
+    from tcplab.cli import main as cli_main
+
+    # from here on a signal unwinds the command, which removes what it made
     signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        from tcplab.cli import main as cli_main
-    except KeyboardInterrupt:
-        print("error: interrupted while starting; nothing was made", file=sys.stderr)
-        sys.exit(130)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli_main()
     finally:

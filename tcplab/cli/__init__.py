@@ -6,14 +6,17 @@ Exit codes: 0 the kernel behaved as expected; 1 it did not; 2 usage error; 3 env
 
 from __future__ import annotations
 
+import math
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from tcplab import __version__
-from tcplab.errors import EXIT_USAGE, TcplabError
+from tcplab.errors import EXIT_USAGE, TcplabError, UsageError
+from tcplab.text import printable, shorten
 
 app = typer.Typer(
     name="tcplab",
@@ -99,6 +102,27 @@ def sockets(
     labcmd.sockets(namespace, json_out)
 
 
+def seconds(option: str, lo: float, hi: float) -> Callable[[float | None], float | None]:
+    """A callback that refuses nan, infinities and values outside [lo, hi], each with its reason
+    (typer's own min/max would call nan 'more than 60')."""
+
+    def check(value: float | None) -> float | None:
+        if value is None:
+            return None
+        hint = f"give seconds from {lo:g} to {hi:g}, e.g. {option} 1"
+        if math.isnan(value):
+            raise UsageError(f"{option} nan is not a number of seconds", hint)
+        if math.isinf(value):
+            raise UsageError(f"{option} {value}: seconds must be finite", hint)
+        if value <= 0 or value < lo:
+            raise UsageError(f"{option} {value:g}: too short (at least {lo:g} s)", hint)
+        if value > hi:
+            raise UsageError(f"{option} {value:g}: too long (at most {hi:g} s)", hint)
+        return value
+
+    return check
+
+
 Target = Annotated[
     str, typer.Option("--target", "-t", help="NAMESPACE:PORT or ADDRESS:PORT of the kernel host.")
 ]
@@ -127,7 +151,11 @@ def handshake(
     ] = None,
     keep: Annotated[bool, typer.Option(help="Leave the connection open afterwards.")] = False,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for the SYN+ACK.", min=0.001, max=60)
+        float,
+        typer.Option(
+            help="Seconds to wait for the SYN+ACK (0.001 to 60).",
+            callback=seconds("--timeout", 0.001, 60),
+        ),
     ] = 1.0,
     json_out: Json = False,
     pcap: Pcap = None,
@@ -152,7 +180,10 @@ def send(
     data: Annotated[str, typer.Option(help="Payload.")] = "",
     urg: Annotated[int, typer.Option(help="Urgent pointer.", min=0, max=65535)] = 0,
     wait: Annotated[
-        float, typer.Option(help="Seconds to wait for a reply.", min=0.001, max=60)
+        float,
+        typer.Option(
+            help="Seconds to wait for a reply (0.001 to 60).", callback=seconds("--wait", 0.001, 60)
+        ),
     ] = 1.0,
     json_out: Json = False,
     pcap: Pcap = None,
@@ -313,10 +344,25 @@ INTERRUPTED_TEXT = "interrupted; what this command had made was removed"
 
 
 def _fail(message: str, hint: str, code: int) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    """One error line and one hint line: whatever they echo is shown as escapes, and cut short."""
+    print(f"error: {shorten(printable(message, one_line=True), 400)}", file=sys.stderr)
     if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+        print(f"hint: {shorten(printable(hint, one_line=True), 400)}", file=sys.stderr)
     sys.exit(code)
+
+
+def _usage(exc: Any) -> tuple[str, str]:
+    """A click usage error as tcplab's message and hint: never the whole usage text."""
+    ctx = getattr(exc, "ctx", None)
+    sub = ctx.command_path if ctx else "tcplab"
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        names: list[str] = getattr(ctx.command, "list_commands", lambda c: [])(ctx)
+        commands = f"; commands: {', '.join(names)}" if names else ""
+        return "no command given", f"{sub} COMMAND{commands} (see '{sub} --help')"
+    text = exc.format_message().strip().splitlines()
+    message = text[0] if text else "bad command line"
+    # click writes sentences ("Missing argument 'NAME'."); tcplab's messages end without a period
+    return message.rstrip("."), f"see '{sub} --help'"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -328,9 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     except TcplabError as exc:
         _fail(exc.message, exc.hint, exc.exit_code)
     except _ClickUsageError as exc:
-        ctx = getattr(exc, "ctx", None)
-        sub = ctx.command_path if ctx else "tcplab"
-        _fail(exc.format_message(), f"see '{sub} --help'", EXIT_USAGE)  # type: ignore[attr-defined]
+        _fail(*_usage(exc), EXIT_USAGE)
     except (typer.Abort, KeyboardInterrupt):
         _fail(INTERRUPTED_TEXT, "", INTERRUPTED)
     except BrokenPipeError:

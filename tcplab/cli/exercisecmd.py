@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import stat
 import sys
 from pathlib import Path
 
 import typer
 
 from tcplab import child_env
-from tcplab.errors import EXIT_KERNEL, UsageError
+from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
+from tcplab.userfile import kind
 
 
 def _root(labs_dir: str | None) -> Path | None:
@@ -61,15 +62,56 @@ def show(name: str, labs_dir: str | None = None) -> None:
 
 def start(name: str, force: bool, labs_dir: str | None = None) -> None:
     lab = _get(name, labs_dir)
-    target = Path.cwd() / f"{lab.name}.py"
-    if target.exists() and not force:
-        raise UsageError(f"{target} already exists", "edit it, or use --force to start afresh")
-    shutil.copyfile(lab.starter, target)
+    try:
+        here = Path.cwd()
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot find the current folder: {exc.strerror}", "cd to a folder that exists"
+        ) from None
+    target = here / f"{lab.name}.py"
+    _copy_starter(lab.starter, target, force)
     typer.echo(f"lab {lab.name}: {lab.title}")
     typer.echo(f"your file: {target} (from the starter)")
     typer.echo(f"handout:   tcplab lab show {lab.name}")
     typer.echo("try ideas: tcplab setup && tcplab shell")
     typer.echo(f"check:     tcplab lab check {lab.name} {target.name}")
+
+
+def _copy_starter(starter: Path, target: Path, force: bool) -> None:
+    """Write the starter as `target`, whole or not at all: through a new file in the same folder,
+    renamed over `target`, so a symlink there is replaced, never followed."""
+    try:
+        st = target.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot look at {target}: {exc.strerror}", _CD_HINT) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{target} is a folder", "rename or remove it, or start in another folder")
+    if st is not None and not force:
+        raise UsageError(f"{target} already exists", "edit it, or use --force to start afresh")
+    tmp = target.with_name(f".{target.name}.tcplab-{os.getpid()}")
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot write {target.name} in {target.parent}: {exc.strerror}", _CD_HINT
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(starter.read_bytes())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentProblem(f"cannot write {target}: {exc.strerror}", _CD_HINT) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_CD_HINT = "cd to a folder you can write to (e.g. your home folder) and run it again"
 
 
 def check(
@@ -78,12 +120,11 @@ def check(
     lab = _get(name, labs_dir)
     if reference and file:
         raise UsageError("give a FILE or --reference, not both", "tcplab lab check NAME FILE")
-    path = lab.reference() if reference else Path(file or f"{lab.name}.py")
-    if not path.is_file():
-        raise UsageError(
-            f"no solution file {path}",
-            f"start one with 'tcplab lab start {lab.name}', or name the file",
-        )
+    if reference:
+        path = lab.reference()
+    else:
+        path = Path(file or f"{lab.name}.py")
+        _check_solution_file(path, lab.name)
     from tcplab.exercise.checker import check_solution
     from tcplab.netns.topology import require_root
 
@@ -99,6 +140,25 @@ def check(
         raise typer.Exit(EXIT_KERNEL)
 
 
+def _check_solution_file(path: Path, lab: str) -> None:
+    """A solution is a regular file, named itself (not through a symlink), before any lab is made."""
+    try:
+        st = path.lstat()
+    except OSError:
+        raise UsageError(
+            f"no solution file {path}",
+            f"start one with 'tcplab lab start {lab}', or name the file",
+        ) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UsageError(
+            f"{path} is a symbolic link", f"name the file itself: tcplab lab check {lab} FILE"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"{path} is {kind(st.st_mode)}, not a file", "name your solution's .py file"
+        )
+
+
 def shell(crafting: str) -> None:
     """Replace this process with an interactive Python inside the crafting namespace."""
     from tcplab.netns.enter import inside
@@ -109,8 +169,6 @@ def shell(crafting: str) -> None:
     require_root("shell")
     rec = find_record(crafting)
     if rec is None or not healthy(rec) or rec.app is None:
-        from tcplab.errors import EnvironmentProblem
-
         raise EnvironmentProblem(
             f"no working lab with crafting host {crafting}", "run 'tcplab setup' first"
         )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 
 import typer
 
 from tcplab.errors import EXIT_KERNEL, UsageError
 from tcplab.netns.topology import require_root
+from tcplab.userfile import Refused, check_writable
 
 
 def _payload(data: str) -> bytes:
@@ -24,29 +24,27 @@ def _payload(data: str) -> bytes:
 def _options_text(text: str) -> str:
     from tcplab.model.segment import parse_options
 
+    hint = "e.g. --options 'mss 1460,sackOK,wscale 7'"
+    if not text.isascii():
+        raise UsageError(f"--options {text[:40]!r} has characters other than ASCII", hint)
     try:
         parse_options(text)
     except ValueError as exc:
-        raise UsageError(str(exc), "e.g. --options 'mss 1460,sackOK,wscale 7'") from None
+        raise UsageError(str(exc), hint) from None
     return text
 
 
 def _pcap_path(pcap: str | None) -> str | None:
-    """Refuse a pcap path that cannot be written before anything is sent."""
+    """Refuse a pcap path that cannot be written before anything is sent (a folder, a FIFO, a
+    symlink, a device, a folder that does not exist or cannot be written)."""
     if pcap is None:
         return None
-    if os.path.isdir(pcap):
-        raise UsageError(f"cannot write {pcap}: it is a folder", "give a file name, e.g. out.pcap")
-    existed = os.path.exists(pcap)
     try:
-        with open(pcap, "ab"):
-            pass
-    except OSError as exc:
+        check_writable(pcap)
+    except Refused as exc:
         raise UsageError(
-            f"cannot write {pcap}: {exc.strerror}", "give a path in a folder you can write to"
+            f"cannot write --pcap {exc}", "name a file in a folder you can write to, e.g. out.pcap"
         ) from None
-    if not existed:
-        os.unlink(pcap)
     return pcap
 
 

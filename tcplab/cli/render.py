@@ -12,11 +12,17 @@ from rich.table import Table
 from tcplab.engine.check import Check
 from tcplab.engine.report import Report
 from tcplab.netns.diag import SocketRow
+from tcplab.text import printable
 
 # piped output is not cut to 80 columns (tables would lose their addresses)
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
+
+
+def safe(text: str) -> str:
+    """printable() and rich's markup escaped: for text tcplab did not write."""
+    return escape(printable(text))
 
 
 def _side_name(report: Report, side: str) -> str:
@@ -29,17 +35,17 @@ def ladder(
     """The ladder diagram on `out` (default: the terminal)."""
     con = out or console
     con.print(
-        f"[bold]{report.crafting}[/] (crafted by tcplab)  ⇄  "
-        f"[bold]{report.kernel}[/] (Linux {report.kernel_release})"
+        f"[bold]{safe(report.crafting)}[/] (crafted by tcplab)  ⇄  "
+        f"[bold]{safe(report.kernel)}[/] (Linux {safe(report.kernel_release)})"
     )
     con.print()
-    for row in report.rows:
+    for row in report.shown_rows():
         if row.kind == "segment" and row.seen is not None:
             seen = row.seen
             t = report.rel_time(seen.time) or 0.0
             seq_base, ack_base = report.bases(seen)
             seg = seen.segment
-            text = escape(seg.notation(seq_base, ack_base if "A" in seg.flags else None))
+            text = safe(seg.notation(seq_base, ack_base if "A" in seg.flags else None))
             arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
             who = _side_name(report, "kernel" if seen.from_kernel else "crafting")
             bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"
@@ -52,14 +58,14 @@ def ladder(
             moved = before if before == after else f"{before} → {after}"
             how = "seen in its socket table" if c.how == "observed" else "tcplab's side"
             note = f"; {c.note}" if c.note else ""
-            con.print(f"               [magenta]{name}: {moved}[/] [dim]({how}{escape(note)})[/]")
+            con.print(f"               [magenta]{name}: {moved}[/] [dim]({how}{safe(note)})[/]")
         elif row.kind == "expect":
             mark = OK if row.ok else BAD
-            con.print(f"               [bold]{escape(row.text)}[/] expected {escape(row.expected)}")
+            con.print(f"               [bold]{safe(row.text)}[/] expected {safe(row.expected)}")
             pad = " " * len(row.text)
-            con.print(f"               {pad} observed {escape(row.observed)} {mark}")
+            con.print(f"               {pad} observed {safe(row.observed)} {mark}")
         else:
-            con.print(f"               [dim]{escape(row.text)}[/]")
+            con.print(f"               [dim]{safe(row.text)}[/]")
     con.print()
     if show_checks:
         checks(report.checks, only_failed=only_failed)
@@ -72,18 +78,18 @@ def checks(items: list[Check], only_failed: bool = False) -> None:
     shown = [c for c in items if not c.ok] if only_failed else items
     for i, c in enumerate(shown):
         mark = OK if c.ok else BAD
-        line = f" {mark} {escape(c.name)}"
+        line = f" {mark} {safe(c.name)}"
         if not c.ok:
-            line += f": expected {escape(c.expected)}, got {escape(c.observed)}"
+            line += f": expected {safe(c.expected)}, got {safe(c.observed)}"
         console.print(line)
         last = i + 1 == len(shown) or shown[i + 1].why != c.why
         if not last:
             continue  # the explanation shared with the next check is printed once, after it
         console.print(
-            f"     [dim]{escape(c.why)}" + (f" ({escape(c.source)})" if c.source else "") + "[/]"
+            f"     [dim]{safe(c.why)}" + (f" ({safe(c.source)})" if c.source else "") + "[/]"
         )
         if c.linux_note:
-            console.print(f"     [dim]Linux: {escape(c.linux_note)}[/]")
+            console.print(f"     [dim]Linux: {safe(c.linux_note)}[/]")
     passed = sum(c.ok for c in items)
     color = "green" if passed == len(items) else "red"
     console.print(f"[{color}]{passed}/{len(items)} checks passed[/]")
@@ -148,7 +154,7 @@ def lab_status(st: dict[str, Any]) -> None:
     rule = st.get("rule")
     if rule:
         console.print(
-            f"  rule in {spec['crafting']}: {escape(rule['text'])}  "
+            f"  rule in {spec['crafting']}: {safe(rule['text'])}  "
             f"[dim](dropped {rule['dropped']} of its kernel's RSTs so far)[/]"
         )
     else:
@@ -164,7 +170,7 @@ def lab_status(st: dict[str, Any]) -> None:
     else:
         console.print(f"  application in {spec['kernel']}: [red]not running[/]")
     for problem in st["problems"]:
-        console.print(f"  [red]problem:[/] {escape(problem)}")
+        console.print(f"  [red]problem:[/] {safe(problem)}")
     if st.get("sockets") is not None:
         socket_table(st["sockets"], f"  sockets in {spec['kernel']}")
 
@@ -172,7 +178,7 @@ def lab_status(st: dict[str, Any]) -> None:
 def lab_result(result: Any) -> None:
     """A lab check: the ladder, then each check with its points, explanation and hint."""
     lab = result.lab
-    console.print(f"[bold]lab {lab.name}[/]: {lab.title}  ({result.solution})")
+    console.print(f"[bold]lab {lab.name}[/]: {safe(lab.title)}  ({safe(str(result.solution))})")
     ladder(result.report, show_checks=False)
     if result.timed_out:
         console.print(f"[red]your solution was stopped after {lab.time_limit:g} s[/]")
@@ -180,16 +186,16 @@ def lab_result(result: Any) -> None:
         tail = result.output.strip().splitlines()[-3:]
         console.print(f"[red]your solution exited with status {result.exit_code}[/]")
         for line in tail:
-            console.print(f"  [dim]{escape(line)}[/]")
+            console.print(f"  [dim]{safe(line)}[/]")
     for r in result.results:
         mark = OK if r.ok else BAD
         console.print(
-            f" {mark} {r.earned}/{r.points}  {escape(r.title)}"
-            + (f" [dim]({escape(r.detail)})[/]" if r.detail else "")
+            f" {mark} {r.earned}/{r.points}  {safe(r.title)}"
+            + (f" [dim]({safe(r.detail)})[/]" if r.detail else "")
         )
         if r.why:
-            console.print(f"        [dim]{escape(r.why)}[/]")
+            console.print(f"        [dim]{safe(r.why)}[/]")
         if not r.ok:
-            console.print(f"        [yellow]hint: {escape(r.hint)}[/]")
+            console.print(f"        [yellow]hint: {safe(r.hint)}[/]")
     color = "green" if result.score == result.max_score else "red"
     console.print(f"[{color}]score {result.score}/{result.max_score}[/]")

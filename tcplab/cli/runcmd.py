@@ -7,15 +7,16 @@ import os
 import threading
 import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import typer
 
 from tcplab.engine.runner import Result, run_scenario
 from tcplab.engine.scenario import Scenario, collect
-from tcplab.errors import EXIT_KERNEL, UsageError
+from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.netns.topology import require_root
+from tcplab.text import printable
+from tcplab.userfile import Refused, check_folder, check_writable, open_output
 
 
 def run(
@@ -30,37 +31,77 @@ def run(
     scenarios = collect(paths)
     if quick:
         scenarios = [s for s in scenarios if not s.long]
-    if pcap is not None and not Path(pcap).is_dir():
-        raise UsageError(f"--pcap {pcap}: no such folder", "create it first, or name another")
-    if junit is not None and not Path(junit).resolve().parent.is_dir():
-        raise UsageError(f"--junit {junit}: its folder does not exist", "name a file in a folder")
+        if not scenarios:
+            raise UsageError(
+                "every scenario given has long timers; --quick leaves nothing to run",
+                "drop --quick, or name scenarios without long timers",
+            )
+    captures = _capture_paths(scenarios, pcap)
+    _check_outputs(junit, captures)
     require_root("run")
-    results = _run_all(scenarios, pcap, jobs, json_out, verbose)
-    if junit:
-        write_junit(junit, results)
+    results = _run_all(scenarios, captures, jobs, json_out, verbose)
     if json_out:
         typer.echo(json.dumps([result_json(r) for r in results], indent=2))
     else:
         _summary(results)
+    if junit:
+        write_junit(junit, results)
     if not all(r.ok for r in results):
         raise typer.Exit(EXIT_KERNEL)
 
 
+def _capture_paths(scenarios: list[Scenario], folder: str | None) -> list[str | None]:
+    """Where each scenario's capture goes: FOLDER/NAME.pcap, NAME.2.pcap for a second scenario
+    of the same name (e.g. a scenario and its mutant), so no capture overwrites another."""
+    if folder is None:
+        return [None] * len(scenarios)
+    seen: dict[str, int] = {}
+    out: list[str | None] = []
+    for sc in scenarios:
+        seen[sc.name] = seen.get(sc.name, 0) + 1
+        n = seen[sc.name]
+        out.append(os.path.join(folder, f"{sc.name}.pcap" if n == 1 else f"{sc.name}.{n}.pcap"))
+    return out
+
+
+def _check_outputs(junit: str | None, captures: list[str | None]) -> None:
+    """Every output path can be written, before anything runs: a run's results are never lost to
+    a path that cannot be written (a folder as --junit, /proc/sys as --pcap, a FIFO)."""
+    if junit is not None:
+        try:
+            check_writable(junit)
+        except Refused as exc:
+            raise UsageError(
+                f"cannot write --junit {exc}", "name a file in a folder you can write to"
+            ) from None
+    folder = os.path.dirname(captures[0]) if captures and captures[0] else None
+    if folder is None:
+        return
+    try:
+        check_folder(folder)
+        for path in captures:
+            if path is not None and os.path.lexists(path):
+                check_writable(path)
+    except Refused as exc:
+        raise UsageError(
+            f"cannot write --pcap {exc}", "name a folder you can write files in"
+        ) from None
+
+
 def _run_all(
-    scenarios: list[Scenario], pcap: str | None, jobs: int, json_out: bool, verbose: bool
+    scenarios: list[Scenario], captures: list[str | None], jobs: int, json_out: bool, verbose: bool
 ) -> list[Result]:
     """Run the scenarios, `jobs` at a time; results are shown in the order given. Ctrl-C stops
     every runner between two steps; each removes its lab on the way out."""
     stop = threading.Event()
 
-    def one(sc: Scenario) -> Result:
-        path = os.path.join(pcap, f"{sc.name}.pcap") if pcap else None
-        return run_scenario(sc, path, stop)
+    def one(job: tuple[Scenario, str | None]) -> Result:
+        return run_scenario(job[0], job[1], stop)
 
     results: list[Result] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        for result in pool.map(one, scenarios):
+        for result in pool.map(one, zip(scenarios, captures, strict=True)):
             if not json_out:
                 _show(result, verbose)
             results.append(result)
@@ -77,15 +118,16 @@ def _show(result: Result, verbose: bool) -> None:
 
     sc = result.scenario
     mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
-    render.console.print(f"[bold]{sc.name}[/]: {sc.title}  ({sc.path})")
+    name = render.safe(sc.name)
+    render.console.print(f"[bold]{name}[/]: {render.safe(sc.title)}  ({render.safe(str(sc.path))})")
     render.ladder(result.report, only_failed=not verbose)
-    render.console.print(f"{mark} {sc.name}\n")
+    render.console.print(f"{mark} {name}\n")
 
 
 def _summary(results: list[Result]) -> None:
     from tcplab.cli import render
 
-    failed = [r.scenario.name for r in results if not r.ok]
+    failed = [render.safe(r.scenario.name) for r in results if not r.ok]
     passed = len(results) - len(failed)
     render.console.print(
         f"{passed} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else "")
@@ -104,6 +146,8 @@ def result_json(r: Result) -> dict[str, Any]:
 
 
 def write_junit(path: str, results: list[Result]) -> None:
+    """JUnit XML (text from scenario files goes through printable(): XML 1.0 has no control
+    characters), written without following a symlink or blocking on a FIFO."""
     failures = sum(not r.ok for r in results)
     suite = ET.Element(
         "testsuite", name="tcplab", tests=str(len(results)), failures=str(failures), errors="0"
@@ -113,8 +157,8 @@ def write_junit(path: str, results: list[Result]) -> None:
             suite,
             "testcase",
             classname="tcplab.scenarios",
-            name=r.scenario.name,
-            file=str(r.scenario.path),
+            name=printable(r.scenario.name, one_line=True),
+            file=printable(str(r.scenario.path), one_line=True),
         )
         bad = [c for c in r.report.checks if not c.ok]
         if bad:
@@ -122,5 +166,16 @@ def write_junit(path: str, results: list[Result]) -> None:
                 f"{c.name}: expected {c.expected}, got {c.observed} ({c.why})" for c in bad
             )
             fail = ET.SubElement(case, "failure", message=f"{len(bad)} mismatch(es)")
-            fail.text = text
-    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+            fail.text = printable(text)
+    try:
+        with open_output(path) as out:
+            ET.ElementTree(suite).write(out, encoding="utf-8", xml_declaration=True)
+    except Refused as exc:
+        raise EnvironmentProblem(f"cannot write --junit {exc}", _JUNIT_LOST) from None
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot write --junit {path}: {exc.strerror}", _JUNIT_LOST
+        ) from None
+
+
+_JUNIT_LOST = "the results are shown above; run again with another --junit file"

@@ -1,4 +1,8 @@
-"""What an exchange showed: the ladder (segments and state transitions, in order) and the checks."""
+"""What an exchange showed: the ladder (segments and state transitions, in order) and the checks.
+
+A ladder shows at most SHOWN_FIRST + SHOWN_LAST segments (a SYN flood sends thousands): the first
+ones, a note saying how many are left out, and the last ones; the pcap keeps every segment.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,27 @@ class Row:
     expected: str = ""
     observed: str = ""
     ok: bool | None = None
+
+
+SHOWN_FIRST = 200  # segments a ladder shows from its start ...
+SHOWN_LAST = 50  # ... and from its end; those between are counted in one note
+
+
+def cap_rows(rows: list[Row], first: int = SHOWN_FIRST, last: int = SHOWN_LAST) -> list[Row]:
+    """`rows` with the rows between the `first`-th segment and the last `last` segments replaced
+    by one note ("… K segments not shown (see the pcap)"); unchanged when there are not more
+    than first + last segments."""
+    at = [i for i, row in enumerate(rows) if row.kind == "segment"]
+    if len(at) <= first + last:
+        return rows
+    start = at[first]  # the first row left out
+    stop = at[-last] if last else len(rows)  # the first row shown again
+    hidden = len(at) - first - last
+    others = sum(1 for row in rows[start:stop] if row.kind != "segment")
+    text = f"… {hidden} segments not shown (see the pcap)"
+    if others:
+        text += f", with {others} other rows between them"
+    return [*rows[:start], Row("note", None, text=text), *rows[stop:]]
 
 
 @dataclass
@@ -79,6 +104,10 @@ class Report:
             Row("expect", None, text=text, expected=expected, observed=observed, ok=ok)
         )
 
+    def shown_rows(self) -> list[Row]:
+        """The rows a ladder shows: every row, or with a long middle left out (cap_rows)."""
+        return cap_rows(self.rows)
+
     def rel_time(self, t: float | None) -> float | None:
         if t is None or self._t0 is None:
             return None
@@ -116,7 +145,7 @@ class Report:
 
     def to_json(self) -> dict[str, Any]:
         ladder: list[dict[str, Any]] = []
-        for row in self.rows:
+        for row in self.shown_rows():
             if row.kind == "segment" and row.seen is not None:
                 ladder.append({"kind": "segment", **self.segment_json(row.seen)})
             elif row.kind == "state" and row.change is not None:

@@ -1,7 +1,9 @@
 """Scenario files: TOML read with the standard library, checked completely before anything runs.
 
 The grammar is documented in scenarios/README.md. Every error names the file, the line and the fix, and
-is a DefinitionError (exit 2).
+is a DefinitionError (exit 2). A file is read without following a symlink or blocking on a FIFO, and
+is bounded: at most MAX_FILE_BYTES, MAX_STEPS steps once `repeat` is applied, and MAX_WAIT seconds of
+sleeps and silences, so no scenario can make `tcplab run` hang or fill the memory.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from tcplab.errors import DefinitionError
 from tcplab.model.notation import SegmentPattern, parse_pattern
 from tcplab.model.state import State
+from tcplab.userfile import Refused, read_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,6 +82,11 @@ SCENARIO_KEYS = {
 }
 TIMERS = {"off", "on", "keepalive", "timewait", "persist"}
 _SYSCTL_RE = re.compile(r"^net\.(ipv4|core|ipv6)\.[a-z0-9_.]+$")
+# what the kernel takes in a numeric sysctl: integers, several separated by spaces or tabs
+_SYSCTL_VALUE_RE = re.compile(r"^-?[0-9]{1,20}([ \t]+-?[0-9]{1,20}){0,7}$")
+MAX_FILE_BYTES = 1 << 20  # the corpus' largest file is 1.3 KB
+MAX_STEPS = 5000  # after `repeat`; the corpus' largest scenario has 16, a flood of 1000 SYNs 2000
+MAX_WAIT = 3600.0  # seconds of sleep and expect_silence in all; the corpus' longest runs 63 s
 _STEP_RE = re.compile(r"^\s*\[\[\s*step\s*\]\]")
 
 
@@ -160,12 +168,7 @@ class _Where:
 def load(path: str | Path) -> Scenario:
     """Read and check one scenario file; DefinitionError with file:line on anything wrong."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise DefinitionError(f"{p}: no such scenario file", "check the path") from None
-    except OSError as exc:
-        raise DefinitionError(f"{p}: cannot read it: {exc.strerror}", "check the path") from exc
+    text = _text(p)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -175,8 +178,44 @@ def load(path: str | Path) -> Scenario:
             f"{p}:{line}: not valid TOML: {str(exc).split(' (at')[0]}",
             "see scenarios/README.md for the format",
         ) from None
+    except RecursionError:
+        raise DefinitionError(
+            f"{p}: not valid TOML for a scenario: arrays or tables nested too deeply to read",
+            "a scenario needs no nesting deeper than [scenario.sysctl]; see scenarios/README.md",
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise DefinitionError(
+            f"{p}: not valid TOML for a scenario: {str(exc).split(';')[0].lower()}",
+            "numbers in a scenario fit in 32 bits; see scenarios/README.md",
+        ) from None
     where = _Where(p, text)
     return _scenario(p, data, where)
+
+
+def _text(p: Path) -> str:
+    try:
+        raw = read_bytes(str(p), MAX_FILE_BYTES)
+    except Refused as exc:
+        if exc.missing:
+            raise DefinitionError(f"{p}: no such scenario file", "check the path") from None
+        raise DefinitionError(
+            f"cannot read scenario {exc}",
+            f"name a regular .toml file of at most {MAX_FILE_BYTES >> 20} MiB",
+        ) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DefinitionError(
+            f"{p}:{line}: not UTF-8 text: the byte at offset {exc.start} is 0x{raw[exc.start]:02x}",
+            "save the scenario as UTF-8",
+        ) from None
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value from the file, quoted for a message: at most `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
@@ -185,7 +224,7 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         key = sorted(unknown)[0]
         raise where.fail(
             where.key(key),
-            f"unknown top-level key {key!r}",
+            f"unknown top-level key {_shown(key)}",
             "a scenario has a [scenario] table and [[step]] tables",
         )
     head = data.get("scenario")
@@ -199,36 +238,24 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         if key not in SCENARIO_KEYS:
             raise where.fail(
                 where.key(key),
-                f"unknown [scenario] key {key!r}",
+                f"unknown [scenario] key {_shown(key)}",
                 f"known keys: {', '.join(sorted(SCENARIO_KEYS))}",
             )
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
         raise where.fail(1, "no [[step]] tables", "add steps: [[step]] with send = ... etc.")
+    if len(raw_steps) > MAX_STEPS:
+        raise where.fail(
+            1, f"{len(raw_steps)} steps, more than {MAX_STEPS}", "split it into several scenarios"
+        )
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
-        steps.extend(_steps(raw, i, where))
+        steps.extend(_steps(raw, i, where, MAX_STEPS - len(steps)))
     _check_sockets(steps, where)
-    sysctl = head.get("sysctl", {})
-    if not isinstance(sysctl, dict):
-        raise where.fail(
-            where.key("sysctl"),
-            "sysctl must be a table",
-            'write [scenario.sysctl] and lines such as "net.ipv4.tcp_syncookies" = 0',
-        )
-    for key, value in sysctl.items():
-        if not (Path("/proc/sys") / key.replace(".", "/")).exists() and _SYSCTL_RE.match(key):
-            raise where.fail(
-                where.key(key),
-                f"this kernel has no sysctl {key}",
-                "remove it, or use one that `sysctl -a` lists",
-            )
-        if not _SYSCTL_RE.match(key) or not isinstance(value, (int, str)):
-            raise where.fail(
-                where.key(key),
-                f"bad sysctl {key!r} = {value!r}",
-                "use a per-namespace net.ipv4/net.core sysctl with an integer value",
-            )
+    _check_wait(steps, where)
+    sysctl = _sysctl(head.get("sysctl", {}), where)
+    crafting_port = _int(head, "crafting_port", 40000, where, 1, 65535)
+    _check_ports(crafting_port, steps, where)
     return Scenario(
         name=p.stem,
         path=p,
@@ -236,15 +263,71 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         description=str(head.get("description", "")),
         steps=tuple(steps),
         port=_int(head, "port", 7788, where, 1, 65535),
-        crafting_port=_int(head, "crafting_port", 40000, where, 1, 65535),
+        crafting_port=crafting_port,
         iss=_int(head, "iss", None, where, 0, (1 << 32) - 1),
         long=bool(head.get("long", False)),
         linux=str(head.get("linux", "")),
-        sysctl={k: str(v) for k, v in sysctl.items()},
+        sysctl=sysctl,
         mutant_of=str(head.get("mutant_of", "")),
         fails_with=str(head.get("fails_with", "")),
         ignore_extra=bool(head.get("ignore_extra", False)),
     )
+
+
+def _sysctl(table: Any, where: _Where) -> dict[str, str]:
+    """[scenario.sysctl]: per-namespace net.* keys this kernel has, with values as the kernel
+    takes them (integers, several separated by spaces; no newline, which would write twice)."""
+    if not isinstance(table, dict):
+        raise where.fail(
+            where.key("sysctl"),
+            "sysctl must be a table",
+            'write [scenario.sysctl] and lines such as "net.ipv4.tcp_syncookies" = 0',
+        )
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if not _SYSCTL_RE.match(key):
+            raise where.fail(
+                where.key(key),
+                f"bad sysctl name {_shown(key)}",
+                "use a per-namespace net.ipv4/net.core sysctl, e.g. net.ipv4.tcp_syncookies",
+            )
+        if not (Path("/proc/sys") / key.replace(".", "/")).is_file():
+            raise where.fail(
+                where.key(key),
+                f"this kernel has no sysctl {key}",
+                "remove it, or use one that `sysctl -a` lists",
+            )
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not _SYSCTL_VALUE_RE.match(text):
+            raise where.fail(
+                where.key(key),
+                f"sysctl {key} = {_shown(value)} is not an integer value",
+                f'write e.g. "{key}" = 1, or "4096 131072 6291456" for several integers',
+            )
+        out[key] = text
+    return out
+
+
+def _check_ports(first: int, steps: list[Step], where: _Where) -> None:
+    """Each conn takes the next crafting port: all of them must exist."""
+    conns = len({st.conn for st in steps})
+    last = first + conns - 1
+    if last > 65535:
+        raise where.fail(
+            where.key("crafting_port"),
+            f"crafting_port = {first} and {conns} connections need ports up to {last}",
+            f"each conn takes the next port: use crafting_port = {65536 - conns} or lower",
+        )
+
+
+def _check_wait(steps: list[Step], where: _Where) -> None:
+    total = sum(st.seconds for st in steps if st.kind in ("sleep", "expect_silence"))
+    if total > MAX_WAIT:
+        raise where.fail(
+            1,
+            f"the sleeps and silences add up to {total:g} s, more than {MAX_WAIT:g} s",
+            "shorten them, or lower repeat",
+        )
 
 
 def _check_sockets(steps: list[Step], where: _Where) -> None:
@@ -296,7 +379,7 @@ def _int(
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {value!r} is not a number from {lo} to {hi}",
+            f"{key} = {_shown(value)} is not a number from {lo} to {hi}",
             f"write e.g. {key} = {lo}",
         )
     return value
@@ -309,7 +392,7 @@ def _seconds(raw: dict[str, Any], key: str, where: _Where, start: int, end: int)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600:
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {value!r} is not a number of seconds",
+            f"{key} = {_shown(value)} is not a number of seconds",
             f"write e.g. {key} = 0.5",
         )
     return float(value)
@@ -329,13 +412,13 @@ def _range(
     ):
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {value!r} is not a [min, max] range",
+            f"{key} = {_shown(value)} is not a [min, max] range",
             f"write e.g. {key} = [0.8, 1.5] (seconds)",
         )
     return float(value[0]), float(value[1])
 
 
-def _steps(raw: Any, index: int, where: _Where) -> list[Step]:
+def _steps(raw: Any, index: int, where: _Where, room: int) -> list[Step]:
     start, end = where.step_span(index)
     if not isinstance(raw, dict):
         raise where.fail(start, "a step must be a table", "write [[step]] and keys below it")
@@ -344,7 +427,7 @@ def _steps(raw: Any, index: int, where: _Where) -> list[Step]:
     if not actions and strange:
         raise where.fail(
             where.key(strange[0], start, end),
-            f"unknown step {strange[0]!r}",
+            f"unknown step {_shown(strange[0])}",
             f"a step is one of: {', '.join(ACTIONS)}",
         )
     if len(actions) != 1:
@@ -359,12 +442,18 @@ def _steps(raw: Any, index: int, where: _Where) -> list[Step]:
         if key != kind and key not in KEYS[kind]:
             raise where.fail(
                 where.key(key, start, end),
-                f"unknown key {key!r} in this {kind} step",
+                f"unknown key {_shown(key)} in this {kind} step",
                 f"known keys: {', '.join(sorted(KEYS[kind]))}",
             )
     line = where.key(kind, start, end)
     step = _step(kind, raw, line, where, start, end)
     repeat = _int(raw, "repeat", 1, where, 1, 1000, start, end)
+    if repeat > room:
+        raise where.fail(
+            where.key("repeat", start, end) if "repeat" in raw else start,
+            f"more than {MAX_STEPS} steps once repeat is applied",
+            "lower repeat, or split the scenario into several",
+        )
     if repeat == 1:
         return [step]
     return [replace(step, conn=step.conn.replace("{i}", str(i))) for i in range(1, repeat + 1)]
@@ -375,7 +464,7 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
     if not isinstance(conn, str) or not re.match(r"^[A-Za-z0-9_{}-]{1,32}$", conn):
         raise where.fail(
             where.key("conn", start, end),
-            f"bad conn name {conn!r}",
+            f"bad conn name {_shown(conn)}",
             "use letters, digits, '_', '-' (and {i} with repeat)",
         )
     base: dict[str, Any] = {
@@ -397,14 +486,14 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
         except ValueError as exc:
             raise where.fail(
                 line,
-                f"bad segment {text!r}: {exc}",
+                f"bad segment {_shown(text, 60)}: {exc}",
                 "see the segment notation in scenarios/README.md",
             ) from None
         data = raw.get("data", "")
         if not isinstance(data, str):
             raise where.fail(
                 where.key("data", start, end),
-                f"data = {data!r} is not text",
+                f"data = {_shown(data)} is not text",
                 'write e.g. data = "hello"',
             )
         payload = data.encode()
@@ -430,16 +519,16 @@ def _app_step(
     raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
 ) -> Step:
     call = raw["app"]
-    if call not in APP_CALLS:
+    if not isinstance(call, str) or call not in APP_CALLS:
         raise where.fail(
-            base["line"], f"unknown app call {call!r}", f"use one of: {', '.join(APP_CALLS)}"
+            base["line"], f"unknown app call {_shown(call)}", f"use one of: {', '.join(APP_CALLS)}"
         )
     args = {k: v for k, v in raw.items() if k in set().union(*APP_CALLS.values())}
     for key in args:
         if key not in APP_CALLS[call]:
             raise where.fail(
                 where.key(key, start, end),
-                f"app {call} takes no {key!r}",
+                f"app {call} takes no {_shown(key)}",
                 f"it takes: {', '.join(sorted(APP_CALLS[call])) or 'nothing'}",
             )
     for key, value in args.items():
@@ -448,16 +537,19 @@ def _app_step(
             kind = "text" if want is str else "a number"
             raise where.fail(
                 where.key(key, start, end),
-                f"{key} = {value!r} is not {kind}",
+                f"{key} = {_shown(value)} is not {kind}",
                 f"write e.g. {_APP_ARG_EXAMPLES[key]}",
             )
     if call == "shutdown" and args.get("how", "wr") not in ("rd", "wr", "rdwr"):
         raise where.fail(
             where.key("how", start, end),
-            f"shutdown how = {args['how']!r}",
+            f"shutdown how = {_shown(args['how'])}",
             'use how = "rd", "wr" or "rdwr"',
         )
     return Step(**base, call=call, args=args)
+
+
+_STATE_HINT = 'write e.g. expect_state = "ESTABLISHED" (CLOSED: no socket)'
 
 
 def _state_step(
@@ -465,15 +557,17 @@ def _state_step(
 ) -> Step:
     name = raw["expect_state"]
     line = base["line"]
+    if not isinstance(name, str) or len(name) > 20:
+        raise where.fail(line, f"expect_state = {_shown(name)} is not a TCP state", _STATE_HINT)
     try:
-        state = State.parse(str(name)).value
+        state = State.parse(name).value
     except ValueError as exc:
         raise where.fail(line, str(exc), "CLOSED means: no socket for this connection") from None
     timer = raw.get("timer")
-    if timer is not None and timer not in TIMERS:
+    if timer is not None and (not isinstance(timer, str) or timer not in TIMERS):
         raise where.fail(
             where.key("timer", start, end),
-            f"unknown timer {timer!r}",
+            f"unknown timer {_shown(timer)}",
             f"use one of: {', '.join(sorted(TIMERS))}",
         )
     if timer == "timewait" and state not in ("TIME_WAIT", "FIN_WAIT_2"):
@@ -503,11 +597,16 @@ def collect(paths: list[str]) -> list[Scenario]:
     """Scenario files named, or *.toml in folders named (not recursing into mutants/)."""
     files: list[Path] = []
     for raw in paths:
+        if not raw.strip():
+            raise DefinitionError("an empty scenario path", "name .toml files or folders")
         p = Path(raw)
         if p.is_dir():
             files.extend(sorted(p.glob("*.toml")))
         else:
             files.append(p)
     if not files:
-        raise DefinitionError("no scenario files found", "name .toml files or folders holding them")
+        named = ", ".join(paths)
+        raise DefinitionError(
+            f"no scenario files in {named[:200]}", "name .toml files or folders holding them"
+        )
     return [load(f) for f in files]

@@ -25,15 +25,25 @@ class Target:
         return f"{self.spec.kernel}:{self.port} ({self.addr})"
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """User text quoted for a message: escapes, and at most `limit` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
+
+
 def parse_port(text: str, what: str = "port") -> int:
+    """A port in ASCII digits only (str.isdigit and int() also take '²' and '٣')."""
     text = text.strip()
     if not text:
         raise UsageError(f"the {what} is empty", "give a port from 1 to 65535, e.g. ns2:7788")
-    if not text.isdigit():
-        raise UsageError(f"the {what} {text!r} is not a number", "give a port from 1 to 65535")
-    port = int(text)
+    if not (text.isascii() and text.isdigit()):
+        raise UsageError(
+            f"the {what} is not a number: {_shown(text)}",
+            "give a port from 1 to 65535 in the digits 0-9",
+        )
+    port = int(text) if len(text) <= 5 else 1 << 16
     if not 1 <= port <= 65535:
-        raise UsageError(f"the {what} {port} is out of range", "give a port from 1 to 65535")
+        shown = text if len(text) <= 12 else text[:12] + "…"
+        raise UsageError(f"the {what} is out of range: {shown}", "give a port from 1 to 65535")
     return port
 
 
@@ -41,10 +51,10 @@ def parse_target(text: str) -> tuple[str, int]:
     """'ns2:7788' -> ('ns2', 7788); UsageError with a hint for anything else."""
     host, sep, port = text.strip().rpartition(":")
     if not sep:
-        raise UsageError(f"target {text!r} has no port", TARGET_HINT)
+        raise UsageError(f"target {_shown(text)} has no port", TARGET_HINT)
     if not host:
-        raise UsageError(f"target {text!r} has no namespace or address", TARGET_HINT)
-    return host, parse_port(port, f"port in target {text!r}")
+        raise UsageError(f"target {_shown(text)} has no namespace or address", TARGET_HINT)
+    return host, parse_port(port, f"port in target {_shown(text)}")
 
 
 def _is_address(host: str) -> bool:

@@ -20,10 +20,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tcplab.model.segment import Option, Segment, normalize_flags, parse_options, tcpdump_flags
+from tcplab.model.segment import (
+    MAX_OPTIONS,
+    Option,
+    Segment,
+    normalize_flags,
+    options_length,
+    parse_options,
+    tcpdump_flags,
+)
 
 WILD = "*"
-_SEQ_RE = re.compile(r"^(\*|\d+)(?::(\*|\d+)\((\*|\d+)\))?$")
+# ASCII digits only: \d and int() would also take '٣' (and str.isdigit '²')
+_SEQ_RE = re.compile(r"^(\*|[0-9]+)(?::(\*|[0-9]+)\((\*|[0-9]+)\))?$")
 _OPT_WILD_RE = re.compile(r"\*")
 
 
@@ -101,11 +110,12 @@ def _number(token: str, what: str, wild_ok: bool, limit: int = 1 << 32) -> int |
         if not wild_ok:
             raise ValueError(f"{what} is '*', but a segment to send needs a number")
         return None
-    if not token.isdigit():
-        raise ValueError(f"{what} {token!r} is not a number")
-    value = int(token)
+    if not (token.isascii() and token.isdigit()):
+        raise ValueError(f"{what} {token[:20]!r} is not a number (digits 0-9)")
+    value = int(token) if len(token) <= 20 else limit
     if value >= limit:
-        raise ValueError(f"{what} {value} is too large (at most {limit - 1})")
+        shown = token if len(token) <= 20 else token[:20] + "…"
+        raise ValueError(f"{what} {shown} is too large (at most {limit - 1})")
     return value
 
 
@@ -117,12 +127,14 @@ def _option_patterns(text: str, wild_ok: bool) -> tuple[tuple[OptionPattern, ...
             raise ValueError("'<*>' is a wildcard, but a segment to send needs its options listed")
         parts = parts[:-1]
     out = []
+    concrete: list[Option] = []
     for part in parts:
+        if not part.isascii():
+            raise ValueError(f"option {part[:40]!r} has characters other than ASCII")
         if WILD in part:
             if not wild_ok:
                 raise ValueError(f"option {part!r} has a wildcard; a segment to send needs values")
-            concrete = _OPT_WILD_RE.sub("0", part)
-            opt = parse_options(concrete)[0]
+            opt = parse_options(_OPT_WILD_RE.sub("0", part))[0]
             tokens = part.split()
             values = tuple(
                 None if t == WILD else int(t) for t in tokens if t == WILD or t.isdigit()
@@ -131,6 +143,13 @@ def _option_patterns(text: str, wild_ok: bool) -> tuple[tuple[OptionPattern, ...
         else:
             opt = parse_options(part)[0]
             out.append(_pattern_of(opt))
+        concrete.append(opt)
+    size = options_length(tuple(concrete))
+    if size > MAX_OPTIONS:
+        raise ValueError(
+            f"the options take {size} bytes; a TCP header holds at most {MAX_OPTIONS} "
+            "(RFC 9293 §3.1: data offset at most 15 words)"
+        )
     return tuple(out), more
 
 
@@ -186,7 +205,9 @@ def parse_pattern(text: str, wild_ok: bool) -> SegmentPattern:
 def _seq_field(token: str, wild_ok: bool) -> tuple[int | None, int | None]:
     m = _SEQ_RE.match(token)
     if not m:
-        raise ValueError(f"bad sequence field {token!r}; write SEQ or SEQ:END(LEN), e.g. 1:6(5)")
+        raise ValueError(
+            f"bad sequence field {token[:40]!r}; write SEQ or SEQ:END(LEN) in digits 0-9, e.g. 1:6(5)"
+        )
     seq = _number(m.group(1), "seq", wild_ok)
     if m.group(2) is None:
         return seq, 0 if not wild_ok else None

@@ -1,4 +1,9 @@
-"""Writing a capture as a pcap file (Ethernet link type) that Wireshark and tcpdump read."""
+"""Writing a capture as a pcap file (Ethernet link type) that Wireshark and tcpdump read.
+
+The file is opened without following a symlink or blocking on a FIFO, and only a regular file is
+written (tcplab.userfile); callers check the path before anything is sent, so a refusal here means
+the path changed during the run.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,19 @@ from pathlib import Path
 
 from scapy.utils import RawPcapWriter
 
+from tcplab.errors import EnvironmentProblem
+from tcplab.userfile import Refused, open_output
 from tcplab.wire.capture import Frame
 
 
 def write_pcap(path: str | Path, frames: Iterable[Frame]) -> None:
-    writer = RawPcapWriter(str(path), linktype=1, sync=False, nano=True)
+    try:
+        out = open_output(str(path))
+    except Refused as exc:
+        raise EnvironmentProblem(
+            f"cannot write the capture {exc}", "name a regular file in a folder you can write to"
+        ) from None
+    writer = RawPcapWriter(out, linktype=1, sync=False, nano=True)
     try:
         writer.write_header(None)
         for fr in frames:
