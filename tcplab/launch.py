@@ -43,11 +43,16 @@ def main() -> None:
 
     from tcplab.cli import main as cli_main
 
-    # from here on a signal unwinds the command, which removes what it made
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        # from here on a signal unwinds the command, which removes what it made
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         cli_main()
+    except KeyboardInterrupt:
+        # it came before the command's own handling began (between the handler's installation
+        # and tcplab.cli.main's try): nothing was made yet
+        os.write(2, _STARTING)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     finally:
         # the command is over (done or rolled back): a signal now would only interrupt Python's
         # own shutdown and print a traceback

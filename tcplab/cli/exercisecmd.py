@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 
 from tcplab import child_env
+from tcplab.cli.tidy import tidy
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
 from tcplab.userfile import kind
@@ -129,6 +130,7 @@ def check(
     from tcplab.netns.topology import require_root
 
     require_root("lab check")
+    tidy()
     result = check_solution(lab, path.resolve())
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))

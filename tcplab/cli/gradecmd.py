@@ -17,6 +17,7 @@ from rich.table import Table
 
 from tcplab import __version__
 from tcplab.cli.render import console, ladder
+from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.errors import EXIT_ENVIRONMENT, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
 from tcplab.grade import text
@@ -102,6 +103,7 @@ def grade(
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
     subs, skipped = discover(Path(submissions), labs)
     require_root("grade")
+    tidy()
     check_out(Path(out), Path(submissions), force)
     settings = Settings(
         labs=labs,
@@ -133,6 +135,7 @@ def grade(
     try:
         grade_all(subs, settings, stop, done)
     except KeyboardInterrupt:
+        stop_waiting(stop)
         interrupted = True
     except TcplabError as exc:  # the grader could not go on (its sandbox did not start...)
         for o in _not_graded(subs, outcomes, exc.message):

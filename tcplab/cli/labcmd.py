@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from tcplab.cli.tidy import leftovers, tidy
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.enter import netns_inode
 from tcplab.netns.record import (
@@ -28,8 +29,7 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
 
     spec = LabSpec(crafting, kernel, subnet, port).validate()
     require_root("setup")
-    for line in topology.reap_orphans():
-        typer.echo(line)
+    tidy()
     rec, created = topology.setup(spec)
     s = rec.spec
     if created:
@@ -81,9 +81,13 @@ def _teardown_all() -> None:
     untrusted records are listed and left, and the command goes on past each."""
     from tcplab.netns import topology
 
+    tidied = leftovers()  # orphaned labs, dead runs' control groups, folders and processes
+    for line in tidied:
+        typer.echo(line)
     good, broken = scan_records()
     if not good and not broken:
-        typer.echo("nothing to remove: no tcplab lab")
+        if not tidied:
+            typer.echo("nothing to remove: no tcplab lab")
         return
     for rec in good:
         busy = topology.in_use(rec)

@@ -11,6 +11,7 @@ from typing import Any
 
 import typer
 
+from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.engine.runner import Result, run_scenario
 from tcplab.engine.scenario import Scenario, collect
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
@@ -39,6 +40,7 @@ def run(
     captures = _capture_paths(scenarios, pcap)
     _check_outputs(junit, captures)
     require_root("run")
+    tidy()
     results = _run_all(scenarios, captures, jobs, json_out, verbose)
     if json_out:
         typer.echo(json.dumps([result_json(r) for r in results], indent=2))
@@ -106,7 +108,7 @@ def _run_all(
                 _show(result, verbose)
             results.append(result)
     except KeyboardInterrupt:
-        stop.set()
+        stop_waiting(stop)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

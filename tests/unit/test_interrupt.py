@@ -30,7 +30,7 @@ def _blocked() -> None:
 def interrupt_after(args: list[str], delay: float, sig: int, cwd: Path) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     p = subprocess.Popen(
-        [sys.executable, "-m", "tcplab", *args],
+        [sys.executable, str(REPO / "bin" / "tcplab"), *args],  # the installed command
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
