@@ -15,12 +15,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tcplab import __version__
+from tcplab import __version__, text
 from tcplab.cli.render import console, ladder
 from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.errors import EXIT_ENVIRONMENT, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
-from tcplab.grade import text
 from tcplab.grade.outcome import Outcome, Verdict
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ ones, a note saying how many are left out, and the last ones; the pcap keeps eve
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tcplab.engine.check import Check
@@ -42,7 +42,9 @@ SHOWN_FIRST = 200  # segments a ladder shows from its start ...
 SHOWN_LAST = 50  # ... and from its end; those between are counted in one note
 
 
-def cap_rows(rows: list[Row], first: int = SHOWN_FIRST, last: int = SHOWN_LAST) -> list[Row]:
+def cap_rows(
+    rows: list[Row], first: int = SHOWN_FIRST, last: int = SHOWN_LAST, where: str = "the pcap"
+) -> list[Row]:
     """`rows` with the rows between the `first`-th segment and the last `last` segments replaced
     by one note ("… K segments not shown (see the pcap)"); unchanged when there are not more
     than first + last segments."""
@@ -53,7 +55,7 @@ def cap_rows(rows: list[Row], first: int = SHOWN_FIRST, last: int = SHOWN_LAST) 
     stop = at[-last] if last else len(rows)  # the first row shown again
     hidden = len(at) - first - last
     others = sum(1 for row in rows[start:stop] if row.kind != "segment")
-    text = f"… {hidden} segments not shown (see the pcap)"
+    text = f"… {hidden} segments not shown (see {where})"
     if others:
         text += f", with {others} other rows between them"
     return [*rows[:start], Row("note", None, text=text), *rows[stop:]]
@@ -107,6 +109,21 @@ class Report:
     def shown_rows(self) -> list[Row]:
         """The rows a ladder shows: every row, or with a long middle left out (cap_rows)."""
         return cap_rows(self.rows)
+
+    def capped(self, where: str = "the pcap") -> Report:
+        """A copy with the rows a ladder shows, for a file that keeps them (a student's report,
+        grade.json); `where` names the capture that has every segment, and `info` says how many
+        segments were left out."""
+        rows = cap_rows(self.rows, where=where)
+        if rows is self.rows:
+            return self
+        out = replace(self, rows=rows)
+        kept = sum(1 for r in rows if r.kind == "segment")
+        out.info = {**self.info, "segments_not_shown": self.segment_count() - kept}
+        return out
+
+    def segment_count(self) -> int:
+        return sum(1 for r in self.rows if r.kind == "segment")
 
     def rel_time(self, t: float | None) -> float | None:
         if t is None or self._t0 is None:

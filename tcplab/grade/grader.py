@@ -22,12 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tcplab import __version__
+from tcplab import __version__, text
 from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
-from tcplab.grade import copies, text
-from tcplab.grade.ladder import capped
+from tcplab.grade import copies
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
 from tcplab.grade.submission import Submission, Unusable, read_solution
@@ -238,7 +237,7 @@ class Grader:
     def _outcome(self, base: Outcome, result: LabResult, limits: Limits, pcap: Path) -> Outcome:
         ran: Ran = result.ran
         verdict, message = judge(ran, limits)
-        ladder = capped(result.report, pcap.name)
+        ladder = result.report.capped(pcap.name)
         env = {**base.environment, "sysctl": result.sysctls, "limits": limits.to_json()}
         return replace(
             base,

@@ -25,9 +25,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tcplab import text as untrusted
 from tcplab.errors import UsageError
 from tcplab.exercise.kit import Result
-from tcplab.grade import text as untrusted
 from tcplab.grade.outcome import Outcome, Verdict
 
 GRADEBOOK_COLUMNS = (
@@ -56,7 +56,7 @@ _NO_LADDER = "no segments were observed"
 
 def clean(text: object) -> str:
     """Student text made safe to write anywhere: no control characters (ESC, C1, bidi overrides...;
-    newlines and tabs stay, see tcplab.grade.text) and nothing XML 1.0 forbids."""
+    newlines and tabs stay, see tcplab.text) and nothing XML 1.0 forbids."""
     return _NOT_XML.sub("", untrusted.block(text))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tcplab.errors import UsageError
 from tcplab.exercise.catalog import LabDef
+from tcplab.userfile import kind
 
 STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_SOLUTION = 256 << 10
@@ -64,28 +65,11 @@ def _not_a_folder(entry: Path) -> str | None:
         return f"the student's folder {entry.name} cannot be read ({exc.strerror})"
     if stat.S_ISDIR(mode):
         return None
-    return (
-        f"the student's entry {entry.name} is {_kind(mode)}, not a folder; nothing in it was read"
-    )
+    return f"the student's entry {entry.name} is {kind(mode)}, not a folder; nothing in it was read"
 
 
 class Unusable(Exception):
     """A solution file that cannot be run; the message says why, for the student's verdict."""
-
-
-_KINDS = (
-    (stat.S_ISLNK, "a symlink"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISREG, "a regular file"),
-)
-
-
-def _kind(mode: int) -> str:
-    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 def read_solution(path: Path) -> bytes:
@@ -109,7 +93,7 @@ def _read_in(folder: int, name: str) -> bytes:
     except OSError as exc:
         raise Unusable(f"{name} cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(before.st_mode):
-        raise Unusable(f"{name} is {_kind(before.st_mode)}; only a regular file is run")
+        raise Unusable(f"{name} is {kind(before.st_mode)}; only a regular file is run")
     _check_size(name, before.st_size)
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:

@@ -82,14 +82,14 @@ def outcome(out: Path, student: str) -> dict[str, Any]:
 
 
 INVALID = [
-    ("dir", "handshake.py is a directory"),
+    ("dir", "handshake.py is a folder"),
     ("fifo", "handshake.py is a FIFO"),
-    ("link-to-file", "handshake.py is a symlink"),
-    ("link-to-shadow", "handshake.py is a symlink"),
-    ("broken-link", "handshake.py is a symlink"),
+    ("link-to-file", "handshake.py is a symbolic link"),
+    ("link-to-shadow", "handshake.py is a symbolic link"),
+    ("broken-link", "handshake.py is a symbolic link"),
     ("socket", "handshake.py is a socket"),
     ("giant", "handshake.py is larger than 256 KiB"),
-    ("folder-link", "folder-link is a symlink, not a folder"),
+    ("folder-link", "folder-link is a symbolic link, not a folder"),
     ("file-student", "file-student is a regular file, not a folder"),
 ]
 

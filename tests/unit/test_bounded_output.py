@@ -59,6 +59,17 @@ def test_a_syn_flood_ladder_lists_the_first_and_last_segments_and_counts_the_res
     assert len(text) < 100_000
 
 
+def test_a_capped_report_names_its_capture_and_counts_what_was_left_out() -> None:
+    report = flood_report(1000)
+    short = report.capped("handshake.pcap")
+    assert report.segment_count() == 2000 and short.segment_count() == SHOWN_FIRST + SHOWN_LAST
+    assert short.to_json()["info"]["segments_not_shown"] == 2000 - 250
+    assert any(
+        r.text.startswith("… 1750 segments not shown (see handshake.pcap)") for r in short.rows
+    )
+    assert short.capped("x.pcap") is short  # capping twice changes nothing
+
+
 def test_a_short_ladder_is_left_whole() -> None:
     report = flood_report((SHOWN_FIRST + SHOWN_LAST) // 2)
     assert report.shown_rows() == report.rows
