@@ -511,8 +511,11 @@ def _app_state(rec: LabRecord) -> dict[str, Any]:
 
 def teardown(rec: LabRecord) -> list[str]:
     """Remove what the record names, tolerating what is already gone. Returns what was removed.
-    A lab another living process is building or using is refused (LabBusy)."""
-    with labs_locked():
+    A lab another living process is building or using is refused (LabBusy). Removing a lab this
+    process made for itself is a clean-up: its wait for the lock is never cut short (a command
+    being stopped cancels its threads' other waits)."""
+    own = rec.owner is not None and rec.owner.pid == os.getpid()
+    with lock.locked() if own else labs_locked():
         fresh = find_record(rec.spec.crafting) or rec
         _refuse_busy(fresh)
         _refuse_in_use(fresh)

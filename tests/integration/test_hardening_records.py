@@ -343,7 +343,7 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
         setup = run_cli("setup", "--crafting", other_c, "--kernel", other_k, env=env)
         assert setup.returncode == 0, setup.stderr
         assert f"removed orphaned lab {dc} ⇄ {dk} (its owner, pid {dead.pid}, is gone)" in (
-            setup.stdout
+            setup.stderr  # "tidied: …", on stderr: stdout may be JSON in other commands
         )
         assert not ns_exists(dc) and not ns_exists(dk)
 
@@ -359,7 +359,7 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
         live.wait()
         assert wait_gone(live_app, live_ticks, 2.0)
         out = run_cli("teardown", "--all", env=env)
-        assert f"removed lab {lc} ⇄ {lk} (orphaned: its owner, pid {live.pid}, is gone)" in (
+        assert f"removed orphaned lab {lc} ⇄ {lk} (its owner, pid {live.pid}, is gone)" in (
             out.stdout
         )
         assert not ns_exists(lc) and not ns_exists(lk)

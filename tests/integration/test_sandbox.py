@@ -443,3 +443,59 @@ def test_the_zygote_dies_with_a_killed_grader_whichever_thread_started_it(thread
     finally:
         grader.kill()
         grader.wait()
+
+
+def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path) -> None:
+    """The issue's acceptance, end to end: `tcplab grade` with a student sleeping forever is
+    SIGKILLed; within 2 s no process of it is left, the lab's application included; the next tcplab
+    command (here a `setup` of another lab) removes its lab, control group and sandbox folder."""
+    from tests.conftest import unique_names
+
+    subs = tmp_path / "subs"
+    (subs / "sleeper").mkdir(parents=True)
+    (subs / "sleeper" / "handshake.py").write_text(SLEEPER)
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "tcplab", "grade", str(subs), "--lab", "handshake",
+            "--out", str(tmp_path / "out"), "-j", "1", "--time-limit", "120", "--seed", "k",
+        ],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    crafting = None
+    try:
+        is_student = lambda p: uid_of(p) in range(runner.UID_BASE, runner.UID_BASE + 1000)  # noqa: E731
+        found: dict[int, str] = {}
+
+        def student_running() -> bool:
+            found.update(descendants(proc.pid))
+            return any(is_student(p) for p in found)
+
+        assert wait_for(student_running, 180, 0.1), "the solution never started"
+        found.update(descendants(proc.pid))
+        crafting = lab_of(found, "tlg")
+        assert crafting is not None, found
+        group = next(g for p in found if (g := group_of(p)) is not None)
+        tag = group.removeprefix(cgroup.PREFIX)
+        starts = {p: start_time(p) for p in found}
+        proc.kill()
+        proc.wait()
+        assert gone_within(found, starts, 2.0) == [], "alive 2 s after the grader was killed"
+
+        mine, theirs = unique_names()
+        made = run_cli("setup", "--crafting", mine, "--kernel", theirs, "--subnet", "10.231.0.0/24")
+        try:
+            assert made.returncode == 0, made.stderr
+            assert f"orphaned lab {crafting}" in made.stderr and group in made.stderr, made.stderr
+        finally:
+            remove_lab(mine, theirs)
+        for ns in (crafting, crafting[:-1] + "k"):
+            assert not os.path.exists(f"/run/netns/{ns}"), ns
+        assert not Path(f"/run/tcplab/labs/{crafting}").exists()
+        assert not cgroup.Cgroup(tag).exists()
+        assert not (reaper.WORK / tag).exists() and not (reaper.WORK / f"{tag}.lock").exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if crafting is not None:
+            remove_lab(crafting, crafting[:-1] + "k")
