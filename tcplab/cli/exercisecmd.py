@@ -169,6 +169,7 @@ def shell(crafting: str) -> None:
     from tcplab.student import CONTEXT_ENV
 
     require_root("shell")
+    tidy()
     rec = find_record(crafting)
     if rec is None or not healthy(rec) or rec.app is None:
         raise EnvironmentProblem(

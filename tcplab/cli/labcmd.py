@@ -51,6 +51,7 @@ def teardown(crafting: str, all_labs: bool) -> None:
     if all_labs:
         _teardown_all()
         return
+    tidy()
     rec = find_record(crafting)  # an untrusted record: one error, nothing removed
     if rec is None:
         other = record_using(crafting)
@@ -138,6 +139,7 @@ def status(crafting: str | None, json_out: bool) -> None:
     if crafting is not None:
         valid_name(crafting, "crafting namespace")
     require_root("status")
+    tidy()
     records, broken = scan_records()
     if crafting is not None:
         records = [r for r in records if r.spec.crafting == crafting]
@@ -177,6 +179,7 @@ def _broken_state(b: BrokenRecord) -> dict[str, Any]:
 def sockets(namespace: str, json_out: bool) -> None:
     valid_name(namespace)
     require_root("sockets")
+    tidy()
     rec = record_using(namespace)
     if rec is None:
         if not list(all_records()):

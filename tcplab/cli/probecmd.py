@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from tcplab.cli.tidy import tidy
 from tcplab.errors import EXIT_KERNEL, UsageError
 from tcplab.netns.topology import require_root
 from tcplab.userfile import Refused, check_writable
@@ -87,6 +88,7 @@ def handshake(
         pcap=_pcap_path(pcap),
     )
     require_root("handshake")
+    tidy()
     report = run_handshake(resolve(target), opts)
     _show(report, json_out)
 
@@ -129,6 +131,7 @@ def send(
         pcap=_pcap_path(pcap),
     )
     require_root("send")
+    tidy()
     report, _expected = run_send(resolve(target), probe)
     _show(report, json_out)
 

@@ -30,8 +30,8 @@ def tokens(source: bytes) -> Tokens | None:
     None when it does not tokenize (it cannot be a copy of a working reference then)."""
     try:
         raw = [t for t in tokenize.tokenize(io.BytesIO(source).readline) if t.type not in _SKIP]
-    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, ValueError):
-        return None
+    except (tokenize.TokenError, SyntaxError, UnicodeDecodeError, ValueError, LookupError):
+        return None  # LookupError: a coding line naming no codec, or one that is no text codec
     kept: list[tuple[int, str]] = []
     dropped = -2
     for i, tok in enumerate(raw):

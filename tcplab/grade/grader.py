@@ -191,7 +191,10 @@ class Grader:
                 source = read_solution(sub.path)
             except Unusable as exc:
                 return replace(base, verdict=Verdict.INVALID, message=str(exc))
-            flags = copies.flags(source, lab)
+            try:
+                flags = copies.flags(source, lab)
+            except Exception as exc:  # noqa: BLE001  # a look at the source never stops a run
+                flags = [f"not compared with the reference ({type(exc).__name__})"]
             return self._flagged(self._run(sub, base, source), flags)
         except TcplabError as exc:
             return self._broken(base, exc.message)

@@ -19,6 +19,7 @@ from tcplab.userfile import kind
 
 STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_SOLUTION = 256 << 10
+CLASS_FILES = {"gradebook.csv", "grade.json", "junit.xml"}  # written beside the student folders
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ def discover(submissions: Path, labs: list[LabDef]) -> tuple[list[Submission], l
             continue
         if not STUDENT_NAME.fullmatch(entry.name):
             skipped.append(f"{entry.name!r}: a folder name must be letters, digits, '.', '_', '-'")
+            continue
+        if entry.name.lower() in CLASS_FILES:
+            skipped.append(f"{entry.name!r}: the name of a class file in --out; rename the folder")
             continue
         problem = _not_a_folder(entry)
         for lab in labs:

@@ -84,6 +84,16 @@ def _library() -> ctypes.CDLL:
     return lib
 
 
+# Calls the sandbox's promises rest on (no new namespaces, no keyrings, no mounts): a libseccomp
+# too old to name one of them (clone3 came in 2.4.2, the mount API in 2.5.0) refuses to build a
+# filter, and the zygote then refuses to start, rather than sandbox with a hole in it.
+ESSENTIAL = frozenset(
+    {"unshare", "setns", "clone", "clone3", "add_key", "request_key", "keyctl", "mount",
+     "pivot_root", "open_tree", "move_mount", "fsopen", "fsmount", "ptrace", "bpf",
+     "io_uring_setup"}
+)  # fmt: skip
+
+
 class Filter:
     """The deny list as a libseccomp context; `load` puts it on the calling thread for good."""
 
@@ -105,7 +115,12 @@ class Filter:
     def _add(self, action: int, name: str, *cmps: tuple[int, int, int, int]) -> None:
         number = self.lib.seccomp_syscall_resolve_name(name.encode())
         if number == _NR_SCMP_ERROR:
-            return  # not a call this libseccomp knows: nothing can make it
+            if name in ESSENTIAL:  # the kernel may have it although this libseccomp does not
+                raise OSError(
+                    errno.ENOSYS,
+                    f"this libseccomp does not know {name}: the filter would let it by",
+                )
+            return  # an older or rarer call: libseccomp knows every call its kernels had
         array = (_ArgCmp * max(1, len(cmps)))(*(_ArgCmp(*c) for c in cmps))
         self._check(
             self.lib.seccomp_rule_add_array(self.ctx, action, number, len(cmps), array),

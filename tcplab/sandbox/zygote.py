@@ -127,6 +127,7 @@ class Zygote:
             stdout=self.log,
             stderr=self.log,
             env=child_env(),
+            cwd="/",  # `-m` puts the working folder first on sys.path: never a student's folder
             start_new_session=True,
         )
         theirs.close()

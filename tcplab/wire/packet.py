@@ -6,6 +6,7 @@ Only the scapy layers needed are imported (not scapy.all), which keeps a command
 from __future__ import annotations
 
 import logging
+import struct
 from dataclasses import dataclass
 from socket import inet_ntoa
 from typing import Any
@@ -71,6 +72,16 @@ def _model_option(name: str, value: Any) -> Option | None:
     return Option(kind, int(value))
 
 
+def _option_or_none(name: str, value: Any) -> Option | None:
+    """The model option, or None for one whose length or value is malformed (a crafted MSS of
+    length 3, a TS of length 5): like Linux's tcp_parse_options, such an option is skipped and
+    the segment still counts."""
+    try:
+        return _model_option(name, value)
+    except (ValueError, TypeError, IndexError, OverflowError, struct.error):
+        return None
+
+
 def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> Any:
     """The scapy packet for a segment on this path."""
     tcp = TCP(
@@ -100,7 +111,7 @@ def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1) -> bytes:
 def from_packet(pkt: Any) -> Segment:
     """The model segment in a scapy packet that has a TCP layer."""
     tcp = pkt[TCP]
-    opts = [o for o in (_model_option(n, v) for n, v in tcp.options) if o is not None]
+    opts = [o for o in (_option_or_none(n, v) for n, v in tcp.options) if o is not None]
     while opts and opts[-1].kind == "eol":  # padding to a 32-bit boundary, not an option
         opts.pop()
     options = tuple(opts)
@@ -118,7 +129,16 @@ def from_packet(pkt: Any) -> Segment:
 
 
 def parse_frame(frame: bytes) -> tuple[str, str, Segment, bool] | None:
-    """(src, dst, segment, checksum_ok) for an Ethernet/IPv4/TCP frame, None for anything else."""
+    """(src, dst, segment, checksum_ok) for an Ethernet/IPv4/TCP frame, None for anything else,
+    including a frame too malformed to be a segment (a crafted IP length shorter than its header,
+    a TCP header cut short): what a student sends can never stop an observation."""
+    try:
+        return _parse_frame(frame)
+    except Exception:  # noqa: BLE001  # scapy's decoders raise many kinds; none is ours to show
+        return None
+
+
+def _parse_frame(frame: bytes) -> tuple[str, str, Segment, bool] | None:
     if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
         return None
     ihl = (frame[14] & 0x0F) * 4

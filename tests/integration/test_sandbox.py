@@ -477,9 +477,10 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
         group = next(g for p in found if (g := group_of(p)) is not None)
         tag = group.removeprefix(cgroup.PREFIX)
         starts = {p: start_time(p) for p in found}
+        alive = {p: cmd for p, cmd in found.items() if starts[p] is not None}  # not already over
         proc.kill()
         proc.wait()
-        assert gone_within(found, starts, 2.0) == [], "alive 2 s after the grader was killed"
+        assert gone_within(alive, starts, 2.0) == [], "alive 2 s after the grader was killed"
 
         mine, theirs = unique_names()
         made = run_cli("setup", "--crafting", mine, "--kernel", theirs, "--subnet", "10.231.0.0/24")
@@ -499,3 +500,17 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
             proc.wait()
         if crafting is not None:
             remove_lab(crafting, crafting[:-1] + "k")
+
+
+def test_the_zygote_never_imports_from_the_graders_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`sudo tcplab grade` run from inside a student's folder: a json.py there is never run."""
+    from tcplab.sandbox.zygote import Zygote
+
+    marker = tmp_path / "ran"
+    (tmp_path / "json.py").write_text(f"open({str(marker)!r}, 'w').close()\nraise ImportError\n")
+    monkeypatch.chdir(tmp_path)
+    with Zygote():
+        pass
+    assert not marker.exists()

@@ -254,3 +254,18 @@ def test_proxy_serves_a_few_connections_and_refuses_a_thousand(tmp_path: Path) -
             s.close()
         proxy.close()
     assert proxy.refused == 1000 - MAX_CONNECTIONS
+
+
+@pytest.mark.parametrize("codec", ["hex", "rot13", "base64", "zlib_codec", "no-such-codec"])
+def test_a_coding_line_naming_an_odd_codec_is_no_copy_and_no_crash(codec: str) -> None:
+    source = f"# coding: {codec}\nprint('hi')\n".encode()
+    assert copies.tokens(source) is None
+
+
+@pytest.mark.parametrize("name", ["grade.json", "gradebook.csv", "JUnit.xml"])
+def test_a_student_named_like_a_class_file_never_overwrites_it(tmp_path: Path, name: str) -> None:
+    (tmp_path / "alice").mkdir()
+    (tmp_path / name).mkdir()
+    subs, skipped = discover(tmp_path, [get("handshake")])
+    assert [s.student for s in subs] == ["alice"]
+    assert skipped == [f"{name!r}: the name of a class file in --out; rename the folder"]

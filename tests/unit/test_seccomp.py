@@ -34,3 +34,29 @@ def test_every_denied_call_is_known_to_libseccomp() -> None:
     lib = seccomp._library()
     unknown = {n for n in seccomp.DENIED if lib.seccomp_syscall_resolve_name(n.encode()) < 0}
     assert unknown == NOT_ON_X86_64
+
+
+def test_a_libseccomp_that_cannot_name_an_essential_call_builds_no_filter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An older libseccomp (clone3 came in 2.4.2) would leave clone3 open: refuse instead."""
+    assert {*seccomp.DENIED, *seccomp.ENOSYS_CALLS, "clone"} >= seccomp.ESSENTIAL
+    real = seccomp._library
+
+    def older() -> object:
+        lib = real()
+        resolve = lib.seccomp_syscall_resolve_name
+
+        class Older:
+            def __getattr__(self, name: str) -> object:
+                return getattr(lib, name)
+
+            @staticmethod
+            def seccomp_syscall_resolve_name(name: bytes) -> int:
+                return seccomp._NR_SCMP_ERROR if name == b"clone3" else int(resolve(name))
+
+        return Older()
+
+    monkeypatch.setattr(seccomp, "_library", older)
+    with pytest.raises(OSError, match="does not know clone3"):
+        seccomp.Filter()

@@ -1,5 +1,6 @@
 """Segments to frames and back through scapy (no root needed)."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -63,3 +64,37 @@ def test_bpf_program_jumps_stay_inside_the_program():
         if code == 0x15:
             assert i + 1 + jt < len(prog) and i + 1 + jf < len(prog)
     assert prog[-1] == (0x06, 0, 0, 0) and prog[-2][0] == 0x06
+
+
+# ---- frames a student crafts: malformed ones never stop an observation -----------------------
+
+
+def _frame_with_options(raw_options: bytes) -> bytes:
+    ends = Endpoints("10.77.0.1", "10.77.0.2", "02:74:6c:00:00:01", "02:74:6c:00:00:02")
+    frame = bytearray(to_frame(Segment(40000, 7788, "S", seq=1), ends))
+    padded = raw_options + b"\x00" * (-len(raw_options) % 4)
+    frame[46] = (5 + len(padded) // 4) << 4  # the TCP data offset
+    frame[16:18] = (20 + 20 + len(padded)).to_bytes(2, "big")  # the IP total length
+    return bytes(frame[:54]) + padded
+
+
+@pytest.mark.parametrize(
+    "options",
+    [b"\x02\x03\x05\x01", b"\x08\x03\x00\x00", b"\x03\x02\x00\x00", b"\x05\x03\x00\x00"],
+    ids=["mss-length-3", "ts-length-3", "wscale-length-2", "sack-length-3"],
+)
+def test_a_malformed_option_is_skipped_and_the_segment_still_counts(options: bytes) -> None:
+    parsed = parse_frame(_frame_with_options(options))
+    assert parsed is not None
+    _src, _dst, seg, _ok = parsed
+    assert (seg.sport, seg.dport, seg.flags, seg.seq) == (40000, 7788, "S", 1)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(ip=st.binary(min_size=20, max_size=20), tcp=st.binary(max_size=80))
+def test_no_frame_makes_the_parser_raise(ip: bytes, tcp: bytes) -> None:
+    header = bytearray(ip)
+    header[9] = 6  # TCP, so the parser goes all the way in
+    frame = bytes.fromhex("02746c00000202746c0000010800") + bytes(header) + tcp
+    result = parse_frame(frame)
+    assert result is None or isinstance(result[2], Segment)
