@@ -14,7 +14,8 @@ from tcplab import child_env
 from tcplab.cli.tidy import tidy
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
-from tcplab.userfile import kind
+from tcplab.text import printable
+from tcplab.userfile import Refused, kind, read_bytes
 
 
 def _root(labs_dir: str | None) -> Path | None:
@@ -50,7 +51,12 @@ def list_labs(json_out: bool, labs_dir: str | None = None) -> None:
 
 def show(name: str, labs_dir: str | None = None) -> None:
     lab = _get(name, labs_dir)
-    text = lab.handout.read_text()
+    try:
+        text = printable(read_bytes(str(lab.handout), 1 << 20).decode("utf-8", "replace"))
+    except Refused as exc:
+        raise EnvironmentProblem(
+            f"lab {lab.name} has no readable handout: {exc}", "the lab folder needs a README.md"
+        ) from None
     if sys.stdout.isatty():
         from rich.markdown import Markdown
 

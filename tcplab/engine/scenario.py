@@ -59,6 +59,12 @@ _APP_ARG_EXAMPLES = {
     "name": 'name = "TCP_NODELAY"',
     "value": "value = 1",
 }
+_APP_ARG_RANGES: dict[str, tuple[float, float]] = {  # the application waits for one call at a time
+    "port": (1, 65535),
+    "backlog": (0, 4096),
+    "timeout": (0, 10),  # the application answers each call within 10 s
+    "bytes": (0, 1 << 20),
+}
 KEYS = {
     "app": COMMON | set().union(*APP_CALLS.values()),
     "send": COMMON | {"data"},
@@ -408,7 +414,7 @@ def _range(
         not isinstance(value, list)
         or len(value) != 2
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-        or value[0] > value[1]
+        or not 0 <= value[0] <= value[1] <= 3600  # nan and inf fail too
     ):
         raise where.fail(
             where.key(key, start, end),
@@ -539,6 +545,14 @@ def _app_step(
                 where.key(key, start, end),
                 f"{key} = {_shown(value)} is not {kind}",
                 f"write e.g. {_APP_ARG_EXAMPLES[key]}",
+            )
+    for key, value in args.items():
+        bounds = _APP_ARG_RANGES.get(key)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:  # nan fails both
+            raise where.fail(
+                where.key(key, start, end),
+                f"{key} = {_shown(value)} is out of range",
+                f"use {bounds[0]:g} to {bounds[1]:g}, e.g. {_APP_ARG_EXAMPLES[key]}",
             )
     if call == "shutdown" and args.get("how", "wr") not in ("rd", "wr", "rdwr"):
         raise where.fail(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.errors import DefinitionError, EnvironmentProblem, UsageError
+from tcplab.text import line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -111,17 +112,19 @@ def _load(folder: Path) -> LabDef:
         return LabDef(
             name=folder.name,
             dir=folder,
-            title=str(lab["title"]),
-            summary=str(lab.get("summary", "")),
-            order=int(lab.get("order", 99)),
-            port=int(lab.get("port", 7788)),
+            title=line(lab["title"], 120),
+            summary=line(lab.get("summary", ""), 400),
+            order=int(_number(lab, "order", 99, 0, 10_000)),
+            port=int(_number(lab, "port", 7788, 1, 65535)),
             listen=bool(lab.get("listen", True)),
             listeners=tuple(
-                Listener(int(x["port"]), int(x.get("backlog", 128)))
+                Listener(
+                    int(_number(x, "port", 0, 1, 65535)), int(_number(x, "backlog", 128, 0, 4096))
+                )
                 for x in meta.get("listener", [])
             ),
             sysctl={k: str(v) for k, v in meta.get("sysctl", {}).items()},
-            time_limit=float(lab.get("time_limit", 30)),
+            time_limit=_number(lab, "time_limit", 30, 1, 3600),
         )
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise DefinitionError(f"{meta_path}: {exc}", "fix the lab's lab.toml") from exc
@@ -130,6 +133,14 @@ def _load(folder: Path) -> LabDef:
             f"{meta_path}: a missing or malformed field ({exc})",
             "[lab] needs title; order, port, time_limit are numbers",
         ) from exc
+
+
+def _number(table: dict[str, Any], key: str, default: float, lo: float, hi: float) -> float:
+    """A whole number from lab.toml within [lo, hi] (nan, inf, 1e400 and true are refused)."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise ValueError(f"{key} = {value!r}: give a number from {lo:g} to {hi:g}")
+    return float(value)
 
 
 def course_labs(path: str) -> Path:

@@ -196,3 +196,25 @@ def test_user_files_are_never_followed_or_waited_for(tmp_path: Path) -> None:
     with open_output(str(tmp_path / "real")) as out:
         out.write(b"new")
     assert (tmp_path / "real").read_bytes() == b"new"
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        'app = "accept"\ntimeout = 1e9',
+        'app = "accept"\ntimeout = nan',
+        'app = "accept"\ntimeout = -1',
+        'app = "listen"\nport = 0',
+        'app = "listen"\nport = 99999999',
+        'app = "recv"\nbytes = 4611686018427387904',
+        'expect = "R"\ndelay = [0, inf]',
+        'expect = "R"\ndelay = [nan, 1]',
+    ],
+)
+def test_an_app_argument_or_delay_out_of_range_is_refused_at_load(
+    tmp_path: Path, step: str
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(f'[scenario]\ntitle = "t"\n[[step]]\napp = "listen"\n[[step]]\n{step}\n')
+    with pytest.raises(DefinitionError):
+        load(path)
