@@ -337,15 +337,17 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
         assert wait_gone(dead_app, dead_ticks, 2.0), "the orphan's application outlived its owner"
         assert ns_exists(dc) and ns_exists(dk)  # until the next tcplab command
 
+        # the next tcplab command, whatever it is, removes the orphan first ("tidied: …", on
+        # stderr: stdout may be JSON in other commands)
         single = run_cli("teardown", "--crafting", lc, env=env)
         assert single.returncode == 3 and f"in use by pid {live.pid}" in single.stderr
+        assert f"removed orphaned lab {dc} ⇄ {dk} (its owner, pid {dead.pid}, is gone)" in (
+            single.stderr
+        )
+        assert not ns_exists(dc) and not ns_exists(dk)
 
         setup = run_cli("setup", "--crafting", other_c, "--kernel", other_k, env=env)
         assert setup.returncode == 0, setup.stderr
-        assert f"removed orphaned lab {dc} ⇄ {dk} (its owner, pid {dead.pid}, is gone)" in (
-            setup.stderr  # "tidied: …", on stderr: stdout may be JSON in other commands
-        )
-        assert not ns_exists(dc) and not ns_exists(dk)
 
         out = run_cli("teardown", "--all", env=env)
         assert out.returncode == 0, out.stderr
