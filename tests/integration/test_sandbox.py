@@ -150,17 +150,22 @@ def assert_reaped(group: str) -> None:
     assert not (reaper.WORK / f"{tag}.lock").exists()
 
 
-def test_a_sigkilled_grade_leaves_no_process_and_the_reaper_the_rest(tmp_path: Path) -> None:
+def grade_a_sleeper(tmp_path: Path) -> subprocess.Popen[bytes]:
+    """A real `tcplab grade` of one student whose solution sleeps forever."""
     subs = tmp_path / "subs"
     (subs / "sleeper").mkdir(parents=True)
     (subs / "sleeper" / "handshake.py").write_text(SLEEPER)
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable, "-m", "tcplab", "grade", str(subs), "--lab", "handshake",
             "--out", str(tmp_path / "out"), "-j", "1", "--time-limit", "120", "--seed", "k",
         ],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr").open("wb"),
     )  # fmt: skip
+
+
+def test_a_sigkilled_grade_leaves_no_process_and_the_reaper_the_rest(tmp_path: Path) -> None:
+    proc = grade_a_sleeper(tmp_path)
     left, group = kill_and_check(
         proc, lambda p: uid_of(p) in range(runner.UID_BASE, runner.UID_BASE + 1000), "tlg"
     )
@@ -451,16 +456,7 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
     command (here a `setup` of another lab) removes its lab, control group and sandbox folder."""
     from tests.conftest import unique_names
 
-    subs = tmp_path / "subs"
-    (subs / "sleeper").mkdir(parents=True)
-    (subs / "sleeper" / "handshake.py").write_text(SLEEPER)
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "tcplab", "grade", str(subs), "--lab", "handshake",
-            "--out", str(tmp_path / "out"), "-j", "1", "--time-limit", "120", "--seed", "k",
-        ],
-        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    proc = grade_a_sleeper(tmp_path)
     crafting = None
     try:
         is_student = lambda p: uid_of(p) in range(runner.UID_BASE, runner.UID_BASE + 1000)  # noqa: E731
