@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import grp
 import json
 import os
+import pwd
 import selectors
 import shutil
 import threading
@@ -82,7 +84,10 @@ def uid_slot() -> Iterator[int]:
     each run anyway (jail.py), and the filter denies the keyring calls."""
     lock_dir = WORK / UIDS
     lock_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    taken = _uids_in_use()
     for n in _slot_order():
+        if UID_BASE + n in taken or _known_id(UID_BASE + n):
+            continue  # a host account or a live process has it (systemd's DynamicUser range...)
         fd = _lock_slot(lock_dir / str(n))
         if fd is None:
             continue
@@ -96,6 +101,28 @@ def uid_slot() -> Iterator[int]:
             os.close(fd)
         return
     raise EnvironmentProblem("every sandbox user id is in use", "run fewer grading jobs at once")
+
+
+def _uids_in_use() -> set[int]:
+    """The uids that own a process on this machine now (a /proc/PID folder belongs to its
+    process's uid)."""
+    uids = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                uids.add(entry.stat(follow_symlinks=False).st_uid)
+    return uids
+
+
+def _known_id(uid: int) -> bool:
+    """Whether the host's user or group database names this id: it is somebody's, not ours."""
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+            return True
+        except KeyError:
+            continue
+    return False
 
 
 def _slot_order() -> list[int]:

@@ -510,3 +510,31 @@ def test_the_zygote_never_imports_from_the_graders_working_folder(
     with Zygote():
         pass
     assert not marker.exists()
+
+
+def test_a_uid_that_a_live_process_or_the_host_has_is_never_handed_out() -> None:
+    """The sandbox's uids must be nobody's: a host service with one of them (systemd's DynamicUser
+    range overlaps) keeps it, and the next free one is taken instead."""
+    code = textwrap.dedent("""
+        import os, subprocess
+        from tcplab.sandbox import runner
+        first = runner.UID_BASE + os.getpid() % runner.UID_SLOTS  # this process's first choice
+        squatter = subprocess.Popen(
+            ["setpriv", f"--reuid={first}", f"--regid={first}", "--clear-groups", "sleep", "60"]
+        )
+        try:
+            import time
+            while first not in runner._uids_in_use():
+                time.sleep(0.01)
+            with runner.uid_slot() as uid:
+                print(first, uid, runner._known_id(0), runner._known_id(first))
+        finally:
+            squatter.kill()
+            squatter.wait()
+    """)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    first, uid, root_known, first_known = out.stdout.split()
+    assert uid != first and root_known == "True" and first_known == "False"
