@@ -142,9 +142,13 @@ def kill_and_check(
 
 
 def assert_reaped(group: str) -> None:
-    tag = group.removeprefix(cgroup.PREFIX)
     lines = reaper.reap_stale()
     assert any(group in line for line in lines), lines
+    assert_run_gone(group.removeprefix(cgroup.PREFIX))
+
+
+def assert_run_gone(tag: str) -> None:
+    """No control group, folder or claim of run `tag` is left."""
     assert not cgroup.Cgroup(tag).exists()
     assert not (reaper.WORK / tag).exists()
     assert not (reaper.WORK / f"{tag}.lock").exists()
@@ -488,8 +492,7 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
         for ns in (crafting, crafting[:-1] + "k"):
             assert not os.path.exists(f"/run/netns/{ns}"), ns
         assert not Path(f"/run/tcplab/labs/{crafting}").exists()
-        assert not cgroup.Cgroup(tag).exists()
-        assert not (reaper.WORK / tag).exists() and not (reaper.WORK / f"{tag}.lock").exists()
+        assert_run_gone(tag)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from tcplab.cli.render import ladder
 from tcplab.engine.report import SHOWN_FIRST, SHOWN_LAST, Report, Row, cap_rows
-from tcplab.engine.scenario import load
+from tcplab.engine.scenario import KEYS, SCENARIO_KEYS, load
 from tcplab.engine.session import Seen
 from tcplab.errors import DefinitionError
 from tcplab.model.segment import Segment
@@ -102,45 +102,9 @@ VALUES = [
     '"[/]"',
     "[[1]]",
 ]
-HEAD_KEYS = [
-    "title",
-    "description",
-    "port",
-    "crafting_port",
-    "iss",
-    "long",
-    "linux",
-    "sysctl",
-    "mutant_of",
-    "fails_with",
-    "ignore_extra",
-]
-STEP_KEYS = [
-    "app",
-    "send",
-    "expect",
-    "expect_silence",
-    "expect_state",
-    "sleep",
-    "conn",
-    "why",
-    "repeat",
-    "data",
-    "within",
-    "delay",
-    "timer",
-    "expires",
-    "rqueue",
-    "wqueue",
-    "port",
-    "backlog",
-    "timeout",
-    "bytes",
-    "how",
-    "target",
-    "name",
-    "value",
-]
+# every key the format has, taken from the loader itself: a new key is fuzzed without editing this
+HEAD_KEYS = sorted(SCENARIO_KEYS)
+STEP_KEYS = sorted(set().union(*KEYS.values()))
 STEPS = [
     'app = "listen"',
     'send = "S 0"',
