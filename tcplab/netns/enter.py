@@ -7,34 +7,16 @@ host, a sending socket in the crafting host, and go home: that is how one tcplab
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tcplab import linux
 from tcplab.errors import EnvironmentProblem
 
 NETNS_DIR = "/run/netns"
-CLONE_NEWNET = 0x40000000
-_libc_handle: ctypes.CDLL | None = None
-
-
-def _libc() -> ctypes.CDLL:
-    global _libc_handle
-    if _libc_handle is None:
-        _libc_handle = ctypes.CDLL(None, use_errno=True)
-    return _libc_handle
-
-
-def _setns(fd: int) -> None:
-    if hasattr(os, "setns"):  # Python 3.12+
-        os.setns(fd, CLONE_NEWNET)
-        return
-    if _libc().setns(fd, CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
 
 
 def netns_path(name: str) -> str:
@@ -62,16 +44,16 @@ def inside(name: str) -> Iterator[None]:
     target = open_netns(name)
     try:
         try:
-            _setns(target)
+            linux.setns_net(target)
         except OSError as exc:
             hint = "run tcplab as root (sudo)" if exc.errno == errno.EPERM else ""
             raise EnvironmentProblem(
-                f"cannot enter network namespace {name!r}: {exc.strerror}", hint
+                f"cannot enter network namespace {name!r}: {os.strerror(exc.errno or 0)}", hint
             ) from exc
         try:
             yield
         finally:
-            _setns(home)
+            linux.setns_net(home)
     finally:
         os.close(target)
         os.close(home)
@@ -92,12 +74,6 @@ def netns_inode(name: str) -> int | None:
 CHILD_EHASH_ENTRIES = 1024
 
 
-def _unshare_net() -> None:
-    if _libc().unshare(CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"unshare: {os.strerror(err)}")
-
-
 def create_netns(name: str, own_table: bool = False) -> None:
     """Create a named namespace as `ip netns add` does, without forking (safe in threads):
     unshare the calling thread's network namespace, bind it to /run/netns/NAME, return home.
@@ -110,15 +86,16 @@ def create_netns(name: str, own_table: bool = False) -> None:
     try:
         try:
             if own_table:
-                _unshare_net()  # the parent: gone as soon as this thread leaves it
+                # the parent: gone as soon as this thread leaves it
+                linux.unshare(linux.CLONE_NEWNET)
                 with contextlib.suppress(OSError):
                     Path("/proc/sys/net/ipv4/tcp_child_ehash_entries").write_text(
                         f"{CHILD_EHASH_ENTRIES}\n"
                     )
-            _unshare_net()
+            linux.unshare(linux.CLONE_NEWNET)
             netns.attach(name, "thread-self")
         finally:
-            _setns(home)
+            linux.setns_net(home)
     finally:
         os.close(home)
 

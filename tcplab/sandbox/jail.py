@@ -38,7 +38,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tcplab.sandbox import linux, seccomp
+from tcplab import linux
+from tcplab.sandbox import seccomp
 
 STATUS_FD = 3
 HOME = "/home/student"

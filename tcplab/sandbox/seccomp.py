@@ -19,7 +19,7 @@ import ctypes
 import ctypes.util
 import errno
 
-from tcplab.sandbox import linux
+from tcplab import linux
 
 # Calls a solution never needs: namespaces, the kernel keyring, mounts, tracing other processes,
 # loading code into the kernel, the machine's clock, swap and accounting, raw port I/O, io_uring.

@@ -60,7 +60,7 @@ def watched(tag: str) -> Iterator[Watch]:
 
 
 def main(args: list[str]) -> None:
-    from tcplab.sandbox import linux
+    from tcplab import linux
 
     parent, rest = int(args[0]), args[1:]
     split = rest.index("--")

@@ -66,7 +66,8 @@ def serve(fd: int, grader: int, tie: bool) -> None:
     """Answer jobs on socket `fd` until the grader (pid `grader`) closes it or dies; `tie`: the
     grader forked this process from its main thread, so the parent-death signal is safe to use
     (it fires when the forking *thread* ends)."""
-    from tcplab.sandbox import jail, linux, seccomp
+    from tcplab import linux
+    from tcplab.sandbox import jail, seccomp
 
     if tie:
         linux.die_with_parent(grader)

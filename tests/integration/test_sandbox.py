@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tcplab.sandbox import cgroup, linux, reaper, runner, tether
+from tcplab import linux
+from tcplab.sandbox import cgroup, reaper, runner, tether
 from tests.conftest import REPO, remove_lab, run_cli
 
 pytestmark = pytest.mark.netns
@@ -328,7 +329,7 @@ def _as_uid(uid: int, body: str) -> str:
     output."""
     code = textwrap.dedent(f"""
         import ctypes, errno, os, platform
-        from tcplab.sandbox import linux
+        from tcplab import linux
         libc = ctypes.CDLL(None, use_errno=True)
         nr = {{"x86_64": (248, 250), "aarch64": (217, 219)}}[platform.machine()]
         os.setresgid({uid}, {uid}, {uid})
@@ -362,7 +363,8 @@ def test_a_later_user_of_a_uid_finds_its_keyrings_empty() -> None:
 def test_the_filter_denies_namespaces_keyrings_and_mounts_and_keeps_raw_sockets() -> None:
     code = textwrap.dedent("""
         import ctypes, errno, os, socket
-        from tcplab.sandbox import linux, seccomp
+        from tcplab import linux
+        from tcplab.sandbox import seccomp
         libc = ctypes.CDLL(None, use_errno=True)
         linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
         seccomp.install()
