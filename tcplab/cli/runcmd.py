@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import typer
 
+from tcplab import junit
 from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.engine.runner import Result, run_scenario
 from tcplab.engine.scenario import Scenario, collect
@@ -150,34 +150,33 @@ def result_json(r: Result) -> dict[str, Any]:
 def write_junit(path: str, results: list[Result]) -> None:
     """JUnit XML (text from scenario files goes through printable(): XML 1.0 has no control
     characters), written without following a symlink or blocking on a FIFO."""
-    failures = sum(not r.ok for r in results)
-    suite = ET.Element(
-        "testsuite", name="tcplab", tests=str(len(results)), failures=str(failures), errors="0"
-    )
-    for r in results:
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname="tcplab.scenarios",
-            name=printable(r.scenario.name, one_line=True),
+    cases = [
+        junit.Case(
+            "tcplab.scenarios",
+            printable(r.scenario.name, one_line=True),
             file=printable(str(r.scenario.path), one_line=True),
+            problem=_problem(r),
         )
-        bad = [c for c in r.report.checks if not c.ok]
-        if bad:
-            text = "\n".join(
-                f"{c.name}: expected {c.expected}, got {c.observed} ({c.why})" for c in bad
-            )
-            fail = ET.SubElement(case, "failure", message=f"{len(bad)} mismatch(es)")
-            fail.text = printable(text)
+        for r in results
+    ]
+    data = junit.suite_xml(junit.Suite("tcplab", cases))
     try:
         with open_output(path) as out:
-            ET.ElementTree(suite).write(out, encoding="utf-8", xml_declaration=True)
+            out.write(data)
     except Refused as exc:
         raise EnvironmentProblem(f"cannot write --junit {exc}", _JUNIT_LOST) from None
     except OSError as exc:
         raise EnvironmentProblem(
             f"cannot write --junit {path}: {exc.strerror}", _JUNIT_LOST
         ) from None
+
+
+def _problem(r: Result) -> junit.Problem | None:
+    bad = [c for c in r.report.checks if not c.ok]
+    if not bad:
+        return None
+    text = "\n".join(f"{c.name}: expected {c.expected}, got {c.observed} ({c.why})" for c in bad)
+    return junit.Problem(f"{len(bad)} mismatch(es)", printable(text))
 
 
 _JUNIT_LOST = "the results are shown above; run again with another --junit file"

@@ -18,13 +18,13 @@ import json
 import posixpath
 import re
 import urllib.parse
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tcplab import junit
 from tcplab import text as untrusted
 from tcplab.errors import UsageError
 from tcplab.exercise.kit import Result
@@ -45,7 +45,6 @@ GRADEBOOK_COLUMNS = (
 SCHEMAS = ("gradescope", "prairielearn", "classroom", "grade")
 MIB = 1024 * 1024
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
 _NO_LADDER = "no segments were observed"
@@ -57,7 +56,7 @@ _NO_LADDER = "no segments were observed"
 def clean(text: object) -> str:
     """Student text made safe to write anywhere: no control characters (ESC, C1, bidi overrides...;
     newlines and tabs stay, see tcplab.text) and nothing XML 1.0 forbids."""
-    return _NOT_XML.sub("", untrusted.block(text))
+    return junit.xml_safe(untrusted.block(text))
 
 
 def schema(name: str) -> dict[str, Any]:
@@ -223,75 +222,47 @@ def write_grade_json(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -
 # ---- junit.xml -----------------------------------------------------------------------------
 
 
-def _element(tag: str, text: str = "", **attrs: str) -> ET.Element:
-    el = ET.Element(tag, {k: clean(v) for k, v in attrs.items()})
-    el.text = clean(text) if text else None
-    return el
+def _case(o: Outcome, name: str, problem: junit.Problem | None = None) -> junit.Case:
+    return junit.Case(clean(f"{o.student}.{o.lab}"), clean(name), time=0.0, problem=problem)
 
 
-def _case(o: Outcome, name: str, outcome: ET.Element | None = None) -> ET.Element:
-    case = _element("testcase", classname=f"{o.student}.{o.lab}", name=name, time="0.000")
-    if outcome is not None:
-        case.append(outcome)
-    return case
-
-
-def _check_case(o: Outcome, r: Result) -> ET.Element:
+def _check_case(o: Outcome, r: Result) -> junit.Case:
     if r.ok:
         return _case(o, r.title)
-    return _case(o, r.title, _element("failure", r.detail, message=r.hint or "check failed"))
+    return _case(o, r.title, junit.Problem(clean(r.hint or "check failed"), clean(r.detail)))
 
 
-def _graded_case(o: Outcome) -> ET.Element:
+def _graded_case(o: Outcome) -> junit.Case:
     """The one testcase of a lab without checks: an error, a failure, or a pass."""
-    kind = o.verdict.value
-    if _env_error(o):
-        return _case(o, "graded", _element("error", o.stderr, message=o.message, type=kind))
-    if o.full_marks:
+    if o.full_marks and not _env_error(o):
         return _case(o, "graded")
-    return _case(o, "graded", _element("failure", o.stderr, message=o.message, type=kind))
+    problem = junit.Problem(clean(o.message), clean(o.stderr), o.verdict.value, _env_error(o))
+    return _case(o, "graded", problem)
 
 
-def _count(el: ET.Element, seconds: float) -> None:
-    el.set("tests", str(sum(1 for _ in el.iter("testcase"))))
-    el.set("failures", str(sum(1 for _ in el.iter("failure"))))
-    el.set("errors", str(sum(1 for _ in el.iter("error"))))
-    el.set("time", f"{seconds:.3f}")
-
-
-def _suite(o: Outcome) -> ET.Element:
-    suite = _element("testsuite", name=f"{o.student}/{o.lab}")
-    props = ET.SubElement(suite, "properties")
-    for name, value in (
+def _suite(o: Outcome) -> junit.Suite:
+    properties = (
         ("verdict", o.verdict.value),
-        ("message", o.message),
+        ("message", clean(o.message)),
         ("score", "" if o.score is None else str(o.score)),
         ("max_score", str(o.max_score)),
-    ):
-        props.append(_element("property", name=name, value=value))
+    )
     cases = [_graded_case(o)] if _ungraded(o) else [_check_case(o, r) for r in o.checks]
-    suite.extend(cases)
-    suite.append(_element("system-out", o.stdout))
-    suite.append(_element("system-err", o.stderr))
-    _count(suite, o.wall_s)
-    suite.set("skipped", "0")
-    return suite
+    return junit.Suite(
+        clean(f"{o.student}/{o.lab}"), cases, properties, clean(o.stdout), clean(o.stderr),
+        o.wall_s, skipped=0,
+    )  # fmt: skip
 
 
-def junit_xml(outcomes: list[Outcome]) -> ET.Element:
+def junit_xml(outcomes: list[Outcome]) -> bytes:
     """<testsuites> for the class: one <testsuite> per (student, lab), one <testcase> per check."""
-    ordered = sorted(outcomes, key=_key)
-    root = _element("testsuites", name="tcplab grade")
-    root.extend(_suite(o) for o in ordered)
-    _count(root, sum(o.wall_s for o in ordered))
-    return root
+    suites = [_suite(o) for o in sorted(outcomes, key=_key)]
+    return junit.suites_xml("tcplab grade", suites, indent=True)
 
 
 def write_junit(out: Path, outcomes: list[Outcome]) -> Path:
     path = out / "junit.xml"
-    tree = ET.ElementTree(junit_xml(outcomes))
-    ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    path.write_bytes(junit_xml(outcomes))
     return path
 
 
