@@ -11,14 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tcplab.defaults import TEST_PREFIX
+
 REPO = Path(__file__).resolve().parents[1]
-TEST_PREFIX = "tlt"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -46,8 +46,9 @@ CREATED: set[str] = set()  # every name this run handed out: only these are chec
 
 
 def unique_names() -> tuple[str, str]:
-    tag = uuid.uuid4().hex[:8]
-    names = f"{TEST_PREFIX}{tag}c", f"{TEST_PREFIX}{tag}k"
+    from tcplab.netns.fresh import unique_names as fresh_names
+
+    names = fresh_names(TEST_PREFIX)
     CREATED.update(names)
     return names
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 
+from tcplab import defaults
 from tcplab.app.client import AppError
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.report import Report
@@ -28,8 +28,8 @@ from tcplab.model.seqnum import seq_add, seq_gt
 from tcplab.model.state import State
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
+from tcplab.netns.fresh import fresh_lab
 from tcplab.netns.record import LabSpec
-from tcplab.netns.topology import setup, teardown
 
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
@@ -64,11 +64,6 @@ class Result:
         return self.report.ok
 
 
-def lab_for(scenario: Scenario) -> LabSpec:
-    tag = uuid.uuid4().hex[:8]
-    return LabSpec(crafting=f"tlr{tag}c", kernel=f"tlr{tag}k", port=scenario.port, listen=False)
-
-
 class Stopped(KeyboardInterrupt):
     """The run was interrupted (Ctrl-C in another thread): stop between two steps."""
 
@@ -77,10 +72,8 @@ def run_scenario(
     scenario: Scenario, pcap: str | None = None, stop: threading.Event | None = None
 ) -> Result:
     """Build a fresh lab, run the scenario on it, remove the lab (whatever happens)."""
-    spec = lab_for(scenario)
-    rec = None
-    try:
-        rec, _ = setup(spec, ephemeral=True)
+    with fresh_lab(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
+        spec = rec.spec
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
         with Session(spec) as session:
@@ -92,9 +85,6 @@ def run_scenario(
                     session.write_pcap(pcap)
             values = sysctl.read(spec.kernel, sorted(scenario.sysctl)) if scenario.sysctl else {}
             return Result(scenario, runner.report, values)
-    finally:
-        if rec is not None:
-            teardown(rec)
 
 
 class Runner:
@@ -232,7 +222,7 @@ class Runner:
             pat.flags,
             seq=seq_add(conn.iss, pat.seq),
             ack=ack,
-            window=64240 if pat.window is None else pat.window,
+            window=defaults.WINDOW if pat.window is None else pat.window,
             options=to_options(pat.options or ()),
             payload=step.data,
             urgptr=pat.urgptr or 0,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tcplab import child_env
+from tcplab import child_env, defaults
 from tcplab.engine.report import Report, Row, StateChange
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
@@ -27,8 +27,8 @@ from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
+from tcplab.netns.fresh import fresh_lab
 from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec
-from tcplab.netns.topology import setup, teardown
 from tcplab.student import CONTEXT_ENV
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
@@ -192,7 +192,7 @@ class Options:
     """How a check is run: `lab check` uses the defaults; `tcplab grade` sets them all."""
 
     launch: Launch = run_as_root
-    prefix: str = "tll"  # namespace names: PREFIX + 8 hex digits + c/k
+    prefix: str = defaults.CHECK_PREFIX  # namespace names: PREFIX + 8 hex digits + -c/-k
     time_limit: float | None = None  # default: the lab's
     pinned: dict[str, str] = field(default_factory=dict)  # sysctls for both namespaces
     context: dict[str, Any] = field(default_factory=dict)  # added to the solution's context
@@ -203,20 +203,10 @@ class Options:
 def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:
     """Run `solution` in a fresh, uniquely named lab and score it with the lab's checks."""
     opts = opts or Options()
-    tag = uuid.uuid4().hex[:8]
-    spec = LabSpec(
-        crafting=f"{opts.prefix}{tag}c", kernel=f"{opts.prefix}{tag}k", port=lab.port,
-        listen=lab.listen,
-    )  # fmt: skip
-    rec = None
-    try:
-        rec, _ = setup(spec, ephemeral=True)
-        _prepare(lab, spec, opts)
-        with Session(spec) as s:
-            return _observe(lab, solution, spec, rec, s, opts)
-    finally:
-        if rec is not None:
-            teardown(rec)
+    with fresh_lab(opts.prefix, lab.port, lab.listen) as rec:
+        _prepare(lab, rec.spec, opts)
+        with Session(rec.spec) as s:
+            return _observe(lab, solution, rec.spec, rec, s, opts)
 
 
 def _prepare(lab: LabDef, spec: LabSpec, opts: Options) -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tcplab import __version__, text
+from tcplab import __version__, defaults, text
 from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
@@ -227,7 +227,7 @@ class Grader:
         pcap = student_dir / f"{lab.name}.pcap"
         opts = Options(
             launch=self._launcher(source, f"{lab.name}.py", limits),
-            prefix="tlg",
+            prefix=defaults.GRADE_PREFIX,
             time_limit=limits.wall_s,
             pinned=PINNED_SYSCTLS,
             context={"ports": base.ports, "sport": base.ports[0], "isn": base.isn},

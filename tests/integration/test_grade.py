@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tcplab.defaults import GRADE_PREFIX
 from tcplab.exercise.catalog import all_labs, get
 from tests.conftest import run_cli
 
@@ -54,7 +55,7 @@ def sandbox_processes() -> list[str]:
 def leftovers() -> list[str]:
     """What grading may create and must have removed: namespaces, control groups, workspaces and
     sandbox processes."""
-    found = [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith("tlg")]
+    found = [f"netns {n}" for n in os.listdir("/run/netns") if n.startswith(GRADE_PREFIX)]
     for parent in (Path("/sys/fs/cgroup"), *Path("/sys/fs/cgroup").glob("*")):
         found += [f"cgroup {d}" for d in parent.glob("tcplab-*")]
     work = Path("/run/tcplab/sandbox")

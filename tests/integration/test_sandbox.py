@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tcplab import linux
+from tcplab.defaults import CHECK_PREFIX, GRADE_PREFIX
 from tcplab.sandbox import cgroup, reaper, runner, tether
 from tests.conftest import REPO, remove_lab, run_cli
 
@@ -172,7 +173,7 @@ def grade_a_sleeper(tmp_path: Path) -> subprocess.Popen[bytes]:
 def test_a_sigkilled_grade_leaves_no_process_and_the_reaper_the_rest(tmp_path: Path) -> None:
     proc = grade_a_sleeper(tmp_path)
     left, group = kill_and_check(
-        proc, lambda p: uid_of(p) in range(runner.UID_BASE, runner.UID_BASE + 1000), "tlg"
+        proc, lambda p: uid_of(p) in range(runner.UID_BASE, runner.UID_BASE + 1000), GRADE_PREFIX
     )
     assert left == {}, "still running 2 s after the grader was killed"
     assert_reaped(group)
@@ -194,7 +195,7 @@ def test_a_sigkilled_lab_check_leaves_no_process_and_the_reaper_the_rest(
         except OSError:
             return False
 
-    left, group = kill_and_check(proc, is_solution, "tll")
+    left, group = kill_and_check(proc, is_solution, CHECK_PREFIX)
     # the solution dies with lab check at once; its daemon (setsid) waits for the reaper
     assert len(left) <= 1 and all(is_solution(p) for p in left), left
     assert_reaped(group)
@@ -474,7 +475,7 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
 
         assert wait_for(student_running, 180, 0.1), "the solution never started"
         found.update(descendants(proc.pid))
-        crafting = lab_of(found, "tlg")
+        crafting = lab_of(found, GRADE_PREFIX)
         assert crafting is not None, found
         group = next(g for p in found if (g := group_of(p)) is not None)
         tag = group.removeprefix(cgroup.PREFIX)

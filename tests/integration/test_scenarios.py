@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tcplab.defaults import RUN_PREFIX
 from tcplab.engine.scenario import load
 from tests.conftest import REPO, run_cli
 
@@ -24,7 +25,7 @@ MUTANTS = sorted((REPO / "scenarios" / "mutants").glob("*.toml"))
 
 def lab_namespaces() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.startswith("tlr")}
+    return {line.split()[0] for line in out.splitlines() if line.startswith(RUN_PREFIX)}
 
 
 def run_json(folder: Path, expect_code: int) -> dict[str, dict[str, Any]]:
