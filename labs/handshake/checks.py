@@ -1,5 +1,6 @@
 """Checks for lab 1 (the handshake), on what the kernel host saw."""
 
+from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Observation
 
 checks = Checklist()
@@ -21,7 +22,7 @@ def _ack_after_synack(obs: Observation):
 )
 def syn_sent(obs: Observation) -> bool:
     conn = obs.conn(0)
-    return conn is not None and conn.kport == 7788 and bool(conn.crafted("S"))
+    return conn is not None and conn.kport == APP_PORT and bool(conn.crafted("S"))
 
 
 @checks.add(

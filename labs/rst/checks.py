@@ -5,12 +5,11 @@ Three connections: (a) the kernel's own connect() to your lab.sport, keyed (lab.
 ephemeral port); (b) your SYN to a closed port; (c) your connection to the application's port 7788.
 """
 
+from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Conn, Observation
 from tcplab.model.segment import Segment
 
 checks = Checklist()
-
-APP_PORT = 7788
 
 
 def _signed(n: int | None) -> str:
@@ -151,7 +150,7 @@ def completes(obs: Observation) -> tuple[bool, str]:
 def closed_port(obs: Observation) -> tuple[bool, str]:
     conn = _closed_port(obs)
     if conn is None:
-        return False, "no SYN from you to a port other than 7788"
+        return False, f"no SYN from you to a port other than {APP_PORT}"
     syn = conn.crafted("S")[0]
     rst = next((s for s in conn.kernel() if "R" in s.flags), None)
     if rst is None:
@@ -195,7 +194,7 @@ def _challenge(conn: Conn) -> tuple[int, Segment, Segment] | None:
 def challenge_ack(obs: Observation) -> tuple[bool, str]:
     conn = _established(obs)
     if conn is None:
-        return False, "no connection from you to port 7788"
+        return False, f"no connection from you to port {APP_PORT}"
     got = _challenge(conn)
     if got is None:
         return False, "no SYN from you after the handshake (or no answer to it)"

@@ -1,5 +1,6 @@
 """Checks for lab 6 (simultaneous close and simultaneous open), on what the kernel host saw."""
 
+from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Conn, Observation
 
 checks = Checklist()
@@ -13,7 +14,11 @@ def _signed(n: int | None) -> int | None:
 def _close_conn(obs: Observation) -> Conn | None:
     """Part 1: the first connection you opened to the application's port."""
     return next(
-        (c for c in obs.conns if c.kport == 7788 and c.segments and not c.segments[0].from_kernel),
+        (
+            c
+            for c in obs.conns
+            if c.kport == APP_PORT and c.segments and not c.segments[0].from_kernel
+        ),
         None,
     )
 

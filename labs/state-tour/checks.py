@@ -7,12 +7,13 @@ exact sequence numbers, so a check never depends on the sampler's luck. TIME_WAI
 always sampled.
 """
 
+from tcplab.defaults import APP_PORT
 from tcplab.engine.session import Seen
 from tcplab.exercise.kit import Checklist, Conn, Observation
 from tcplab.model.seqnum import seq_add
 
 checks = Checklist()
-PORT = 7788  # the application's listener (lab.toml)
+PORT = APP_PORT  # the application's listener (lab.toml)
 PAUSE_TIP = "; pause (time.sleep(0.05)) to see it in the socket table too"
 
 

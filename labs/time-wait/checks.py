@@ -4,6 +4,7 @@ Sequence numbers are relative to the first handshake: the kernel's FIN is its se
 kernel's snd_nxt is 2; your FIN is your seq 1, so the kernel's rcv_nxt ends at 2.
 """
 
+from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Conn, Observation, Sample
 from tcplab.model.segment import Segment
 
@@ -15,7 +16,7 @@ SLACK_S = 0.25  # the sampler's and the capture's clocks agree far better than t
 
 def _conn(obs: Observation) -> Conn | None:
     """The connection to the application's port that the student opened."""
-    return next((c for c in obs.conns if c.kport == 7788 and c.crafted("S")), None)
+    return next((c for c in obs.conns if c.kport == APP_PORT and c.crafted("S")), None)
 
 
 def _rel(conn: Conn, seg: Segment, from_kernel: bool) -> tuple[int | None, int | None]:

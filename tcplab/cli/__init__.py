@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tcplab import __version__
+from tcplab import __version__, defaults
 from tcplab.errors import EXIT_USAGE, TcplabError, UsageError
 from tcplab.text import printable, shorten
 
@@ -56,10 +56,12 @@ def _main(
 
 @app.command()
 def setup(
-    crafting: Crafting = "ns1",
-    kernel: Kernel = "ns2",
-    subnet: Annotated[str, typer.Option(help="IPv4 subnet of the lab's link.")] = "10.77.0.0/24",
-    port: Annotated[int, typer.Option(help="Port the kernel-side application listens on.")] = 7788,
+    crafting: Crafting = defaults.CRAFTING,
+    kernel: Kernel = defaults.KERNEL,
+    subnet: Annotated[str, typer.Option(help="IPv4 subnet of the lab's link.")] = defaults.SUBNET,
+    port: Annotated[
+        int, typer.Option(help="Port the kernel-side application listens on.")
+    ] = defaults.APP_PORT,
 ) -> None:
     """Build the lab: two namespaces, a veth pair, the crafting host's rule, the application."""
     from tcplab.cli import labcmd
@@ -69,7 +71,7 @@ def setup(
 
 @app.command()
 def teardown(
-    crafting: Crafting = "ns1",
+    crafting: Crafting = defaults.CRAFTING,
     all_labs: Annotated[bool, typer.Option("--all", help="Remove every lab tcplab made.")] = False,
 ) -> None:
     """Remove exactly what tcplab created for the lab (also after a crash)."""
@@ -93,7 +95,7 @@ def status(
 
 @app.command()
 def sockets(
-    namespace: Annotated[str, typer.Argument(help="A lab namespace.")] = "ns2",
+    namespace: Annotated[str, typer.Argument(help="A lab namespace.")] = defaults.KERNEL,
     json_out: Json = False,
 ) -> None:
     """Print a namespace's TCP socket table (like ss -tano, with RFC 9293 state names)."""
@@ -137,7 +139,7 @@ Pcap = Annotated[
 
 @app.command()
 def handshake(
-    target: Target = "ns2:7788",
+    target: Target = defaults.TARGET,
     sport: Sport = None,
     isn: Annotated[
         int | None, typer.Option(help="Our initial sequence number.", min=0, max=MAX_SEQ)
@@ -156,7 +158,7 @@ def handshake(
             help="Seconds to wait for the SYN+ACK (0.001 to 60).",
             callback=seconds("--timeout", 0.001, 60),
         ),
-    ] = 1.0,
+    ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
 ) -> None:
@@ -168,14 +170,14 @@ def handshake(
 
 @app.command()
 def send(
-    target: Target = "ns2:7788",
+    target: Target = defaults.TARGET,
     flags: Annotated[str, typer.Option(help="TCP flags: S, SA, A, F, FA, R, RA, PA, U, ...")] = "S",
     sport: Sport = None,
     seq: Annotated[
         int | None, typer.Option(help="Sequence number (default: random).", min=0, max=MAX_SEQ)
     ] = None,
     ack: Annotated[int, typer.Option(help="Acknowledgment number.", min=0, max=MAX_SEQ)] = 0,
-    window: Annotated[int, typer.Option(help="Window field.", min=0, max=65535)] = 64240,
+    window: Annotated[int, typer.Option(help="Window field.", min=0, max=65535)] = defaults.WINDOW,
     options: Annotated[str, typer.Option(help="TCP options, e.g. 'mss 1460,wscale 7'.")] = "",
     data: Annotated[str, typer.Option(help="Payload.")] = "",
     urg: Annotated[int, typer.Option(help="Urgent pointer.", min=0, max=65535)] = 0,
@@ -184,7 +186,7 @@ def send(
         typer.Option(
             help="Seconds to wait for a reply (0.001 to 60).", callback=seconds("--wait", 0.001, 60)
         ),
-    ] = 1.0,
+    ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
 ) -> None:
@@ -326,7 +328,7 @@ def grade(
 
 
 @app.command()
-def shell(crafting: Crafting = "ns1") -> None:
+def shell(crafting: Crafting = defaults.CRAFTING) -> None:
     """An interactive Python with scapy inside the crafting namespace, the lab context as `lab`."""
     from tcplab.cli import exercisecmd
 

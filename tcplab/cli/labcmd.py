@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from tcplab import defaults
 from tcplab.cli.tidy import leftovers, tidy
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.enter import netns_inode
@@ -187,7 +188,8 @@ def sockets(namespace: str, json_out: bool) -> None:
                 f"no lab is set up (namespace {namespace})", "run 'sudo tcplab setup' first"
             )
         raise UsageError(
-            f"{namespace!r} is not a namespace of a tcplab lab", "name a lab's namespace, e.g. ns2"
+            f"{namespace!r} is not a namespace of a tcplab lab",
+            f"name a lab's namespace, e.g. {defaults.KERNEL}",
         )
     if not namespace_ours(rec, namespace):
         raise EnvironmentProblem(

@@ -12,6 +12,7 @@ import random
 import time
 from dataclasses import dataclass
 
+from tcplab import defaults
 from tcplab.engine.check import check_answer, fact
 from tcplab.engine.report import Report
 from tcplab.engine.session import Seen, Session
@@ -26,7 +27,6 @@ from tcplab.netns.diag import SocketRow
 from tcplab.netns.record import save_connection
 
 DEFAULT_SYN_OPTIONS = "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"
-OUR_WINDOW = 64240
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class HandshakeOptions:
     data: bytes = b""
     options: str | None = None  # None: DEFAULT_SYN_OPTIONS with tcplab's clock as TS val
     keep: bool = False
-    timeout: float = 1.0
+    timeout: float = defaults.REPLY_WAIT
     quiet: float = 0.05  # how long "no reply" is waited for
     pcap: str | None = None
 
@@ -108,7 +108,7 @@ class _Handshake:
             f"port {port} {'has a listener' if listener else 'has no socket'}",
         )
         syn = Segment(
-            self.sport, port, "S", seq=self.isn, window=OUR_WINDOW, options=self._syn_options()
+            self.sport, port, "S", seq=self.isn, window=defaults.WINDOW, options=self._syn_options()
         )
         report.change(
             "crafting",
@@ -228,7 +228,7 @@ class _Handshake:
             "PA" if opts.data else "A",
             seq=seq_add(self.isn, 1),
             ack=seq_add(self.kisn, 1),
-            window=OUR_WINDOW >> shift,
+            window=defaults.WINDOW >> shift,
             options=options,
             payload=opts.data,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from tcplab import defaults
 from tcplab.engine.check import check_answer
 from tcplab.engine.report import Report
 from tcplab.engine.session import Session
@@ -27,11 +28,11 @@ class Probe:
     sport: int | None = None
     seq: int | None = None
     ack: int = 0
-    window: int = 64240
+    window: int = defaults.WINDOW
     options: str = ""
     data: bytes = b""
     urgptr: int = 0
-    wait: float = 1.0
+    wait: float = defaults.REPLY_WAIT
     pcap: str | None = None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tcplab import defaults
 from tcplab.errors import DefinitionError
 from tcplab.model.notation import SegmentPattern, parse_pattern
 from tcplab.model.state import State
@@ -135,7 +136,7 @@ class Scenario:
     title: str
     description: str
     steps: tuple[Step, ...]
-    port: int = 7788
+    port: int = defaults.APP_PORT
     crafting_port: int = 40000
     iss: int | None = None
     long: bool = False
@@ -268,7 +269,7 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         title=str(head["title"]),
         description=str(head.get("description", "")),
         steps=tuple(steps),
-        port=_int(head, "port", 7788, where, 1, 65535),
+        port=_int(head, "port", defaults.APP_PORT, where, 1, 65535),
         crafting_port=crafting_port,
         iss=_int(head, "iss", None, where, 0, (1 << 32) - 1),
         long=bool(head.get("long", False)),

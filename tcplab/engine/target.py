@@ -5,11 +5,12 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from tcplab import defaults
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.record import LabRecord, LabSpec, all_records
 from tcplab.netns.topology import healthy
 
-TARGET_HINT = "write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. ns2:7788"
+TARGET_HINT = f"write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {defaults.TARGET}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ def parse_port(text: str, what: str = "port") -> int:
     """A port in ASCII digits only (str.isdigit and int() also take '²' and '٣')."""
     text = text.strip()
     if not text:
-        raise UsageError(f"the {what} is empty", "give a port from 1 to 65535, e.g. ns2:7788")
+        raise UsageError(
+            f"the {what} is empty", f"give a port from 1 to 65535, e.g. {defaults.TARGET}"
+        )
     if not (text.isascii() and text.isdigit()):
         raise UsageError(
             f"the {what} is not a number: {_shown(text)}",
@@ -107,7 +110,7 @@ def _by_address(host: str, records: list[LabRecord]) -> LabRecord:
         names = ", ".join(r.spec.kernel for r in found)
         raise UsageError(
             f"address {host} is the kernel host of several labs ({names})",
-            "name the namespace instead, e.g. ns2:PORT",
+            f"name the namespace instead, e.g. {defaults.KERNEL}:PORT",
         )
     if any(r.spec.crafting_addr == host for r in records):
         raise UsageError(

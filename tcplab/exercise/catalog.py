@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcplab import defaults
 from tcplab.errors import DefinitionError, EnvironmentProblem, UsageError
 from tcplab.text import line
 
@@ -41,7 +42,7 @@ def labs_dir() -> Path:
 @dataclass(frozen=True)
 class Listener:
     port: int
-    backlog: int = 128
+    backlog: int = defaults.BACKLOG
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,11 @@ class LabDef:
     title: str
     summary: str
     order: int
-    port: int = 7788
+    port: int = defaults.APP_PORT
     listen: bool = True  # the application accepts on `port` from the start
     listeners: tuple[Listener, ...] = ()  # more listeners, made before the solution runs
     sysctl: dict[str, str] = field(default_factory=dict)
-    time_limit: float = 30.0
+    time_limit: float = defaults.TIME_LIMIT
 
     @property
     def handout(self) -> Path:
@@ -115,16 +116,17 @@ def _load(folder: Path) -> LabDef:
             title=line(lab["title"], 120),
             summary=line(lab.get("summary", ""), 400),
             order=int(_number(lab, "order", 99, 0, 10_000)),
-            port=int(_number(lab, "port", 7788, 1, 65535)),
+            port=int(_number(lab, "port", defaults.APP_PORT, 1, 65535)),
             listen=bool(lab.get("listen", True)),
             listeners=tuple(
                 Listener(
-                    int(_number(x, "port", 0, 1, 65535)), int(_number(x, "backlog", 128, 0, 4096))
+                    int(_number(x, "port", 0, 1, 65535)),
+                    int(_number(x, "backlog", defaults.BACKLOG, 0, 4096)),
                 )
                 for x in meta.get("listener", [])
             ),
             sysctl={k: str(v) for k, v in meta.get("sysctl", {}).items()},
-            time_limit=_number(lab, "time_limit", 30, 1, 3600),
+            time_limit=_number(lab, "time_limit", defaults.TIME_LIMIT, 1, 3600),
         )
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
         raise DefinitionError(f"{meta_path}: {exc}", "fix the lab's lab.toml") from exc

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcplab import defaults
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns import lock
 from tcplab.netns.proc import ProcessId, valid
@@ -79,10 +80,10 @@ def valid_name(name: object, role: str = "namespace") -> str:
 class LabSpec:
     """What a lab is made of: two namespace names, a subnet and the application's port."""
 
-    crafting: str = "ns1"
-    kernel: str = "ns2"
-    subnet: str = "10.77.0.0/24"
-    port: int = 7788
+    crafting: str = defaults.CRAFTING
+    kernel: str = defaults.KERNEL
+    subnet: str = defaults.SUBNET
+    port: int = defaults.APP_PORT
     listen: bool = True  # the application listens on `port` from the start (scenario labs: no)
 
     def validate(self) -> LabSpec:
@@ -91,7 +92,7 @@ class LabSpec:
         if self.crafting == self.kernel:
             raise UsageError(
                 f"the crafting and kernel namespaces are both {self.crafting!r}",
-                "give them different names, e.g. --crafting ns1 --kernel ns2",
+                f"give them different names, e.g. --crafting {defaults.CRAFTING} --kernel {defaults.KERNEL}",
             )
         _check_subnet(self.subnet, self.network)
         if type(self.port) is not int or not 1 <= self.port <= 65535:
@@ -106,7 +107,7 @@ class LabSpec:
             return ipaddress.IPv4Network(self.subnet, strict=False)
         except (ValueError, TypeError):
             raise UsageError(
-                f"bad subnet {self.subnet!r}", "give an IPv4 subnet such as 10.77.0.0/24"
+                f"bad subnet {self.subnet!r}", f"give an IPv4 subnet such as {defaults.SUBNET}"
             ) from None
 
     @property
@@ -132,13 +133,13 @@ def _check_subnet(text: str, net: ipaddress.IPv4Network) -> None:
     if kind is not None:
         raise UsageError(
             f"subnet {text} is {kind.replace('_', '-')} address space",
-            "use a private subnet such as 10.77.0.0/24",
+            f"use a private subnet such as {defaults.SUBNET}",
         )
     if not any(net.subnet_of(space) for space in LAB_SPACE):
         raise UsageError(
             f"subnet {text} is not private lab address space",
             "use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, "
-            "e.g. 10.77.0.0/24",
+            f"e.g. {defaults.SUBNET}",
         )
 
 
