@@ -5,7 +5,6 @@ A kernel that answers differently is not an error: it is a finding (see tcplab.e
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_KERNEL = 1  # the kernel did not behave as expected
 EXIT_USAGE = 2  # bad input: fix the command line or the file
 EXIT_ENVIRONMENT = 3  # not root, lab not set up, a tool missing

@@ -18,13 +18,6 @@ class Target:
     spec: LabSpec
     port: int
 
-    @property
-    def addr(self) -> str:
-        return self.spec.kernel_addr
-
-    def __str__(self) -> str:
-        return f"{self.spec.kernel}:{self.port} ({self.addr})"
-
 
 def _shown(text: str, limit: int = 40) -> str:
     """User text quoted for a message: escapes, and at most `limit` characters."""

@@ -272,9 +272,7 @@ def _observation(
         if allowed is None or key[0] in allowed:
             conns.setdefault(key, Conn(key[0], key[1])).samples = samples
     ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
-    obs = Observation(
-        ordered, seen_ok, ran.exit_code, ran.timed_out, ran.output[-2000:], sampler.listener
-    )
+    obs = Observation(ordered, seen_ok, ran.exit_code, ran.timed_out, sampler.listener)
     return obs, foreign
 
 

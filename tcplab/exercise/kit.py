@@ -85,7 +85,6 @@ class Observation:
     segments: list[Seen]
     exit_code: int | None
     timed_out: bool
-    stderr_tail: str = ""
     listener_samples: list[Sample] = field(default_factory=list)
 
     def conn(self, index: int = 0) -> Conn | None:

@@ -26,11 +26,6 @@ class Verdict(str, Enum):
         "invalid"  # a file that cannot be a solution: a directory, FIFO, symlink, too large...
     )
 
-    @property
-    def charged(self) -> bool:
-        """False when the result must not count against the student."""
-        return self is not Verdict.ENVIRONMENT_ERROR
-
 
 @dataclass
 class Outcome:

@@ -80,30 +80,6 @@ class SegmentPattern:
     more_options: bool = False  # options not listed are allowed
     text: str = ""
 
-    @property
-    def concrete(self) -> bool:
-        """True when every field that matters for sending is given."""
-        return (
-            self.seq is not None
-            and self.length is not None
-            and ("A" not in self.flags or self.ack is not None)
-        )
-
-    def notation(self) -> str:
-        def num(v: int | None) -> str:
-            return WILD if v is None else str(v)
-
-        end = None if self.seq is None or self.length is None else self.seq + self.length
-        parts = [tcpdump_flags(self.flags), f"{num(self.seq)}:{num(end)}({num(self.length)})"]
-        if "A" in self.flags:
-            parts.append(f"ack {num(self.ack)}")
-        if self.window is not None:
-            parts.append(f"win {self.window}")
-        if self.options is not None:
-            inner = [o.notation() for o in self.options] + ([WILD] if self.more_options else [])
-            parts.append("<" + ",".join(inner) + ">")
-        return " ".join(parts)
-
 
 def _number(token: str, what: str, wild_ok: bool, limit: int = 1 << 32) -> int | None:
     if token == WILD:

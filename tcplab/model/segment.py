@@ -8,7 +8,7 @@ tcpdump prints them as `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.` (`.` is ACK), and s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tcplab.model.seqnum import relative, seq_add
 
@@ -145,10 +145,6 @@ class Segment:
     def __post_init__(self) -> None:
         object.__setattr__(self, "flags", normalize_flags(self.flags) if self.flags else "")
 
-    def has(self, flags: str) -> bool:
-        """All of these flags are set."""
-        return all(ch in self.flags for ch in normalize_flags(flags))
-
     @property
     def seg_len(self) -> int:
         """Sequence space this segment occupies: payload, +1 for SYN, +1 for FIN (RFC 9293 §3.4)."""
@@ -186,17 +182,6 @@ class Segment:
 
 def _num(value: int, base: int | None) -> str:
     return str(value) if base is None else f"{value} ({relative(value, base)})"
-
-
-@dataclass(frozen=True)
-class Observed:
-    """A segment seen on the wire at a time (seconds, from a kernel timestamp)."""
-
-    segment: Segment
-    src: str
-    dst: str
-    time: float
-    raw: bytes = field(default=b"", repr=False, compare=False)
 
 
 _OPTION_SIZE = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}

@@ -34,9 +34,3 @@ def apply(ns: str, values: dict[str, str]) -> None:
 def read(ns: str, keys: list[str]) -> dict[str, str]:
     with inside(ns):
         return {k: _path(k).read_text().strip() for k in keys if _path(k).exists()}
-
-
-def available(ns: str, keys: list[str]) -> list[str]:
-    """Those of `keys` this kernel has in a network namespace."""
-    with inside(ns):
-        return [k for k in keys if _path(k).exists()]

@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -592,15 +591,6 @@ def _remove_dir(rec: LabRecord) -> list[str]:
 
 
 # -- status --------------------------------------------------------------------------------------
-@dataclass
-class NamespaceStatus:
-    name: str
-    role: str
-    present: bool
-    ours: bool
-    link: dict[str, Any] = field(default_factory=dict)
-
-
 def link_status(ns: str) -> dict[str, Any]:
     from pyroute2 import IPRoute
 

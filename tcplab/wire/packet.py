@@ -41,9 +41,6 @@ class Endpoints:
     src_mac: str
     dst_mac: str
 
-    def reverse(self) -> Endpoints:
-        return Endpoints(self.dst, self.src, self.dst_mac, self.src_mac)
-
 
 def _scapy_option(opt: Option) -> tuple[str, Any]:
     name = _TO_SCAPY[opt.kind]
