@@ -62,6 +62,7 @@ LAB_SPACE = tuple(
     ipaddress.IPv4Network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
+Builder = ProcessId  # the process building a lab right now (cleared when setup completes)
 
 
 def valid_name(name: object, role: str = "namespace") -> str:
