@@ -108,18 +108,18 @@ def send(
     pcap: str | None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
-    from tcplab.model.segment import normalize_flags
+    from tcplab.model.flags import Flags
 
     parse_target(target)
     try:
-        flags = normalize_flags(flags)
+        parsed = Flags.parse(flags)
     except ValueError as exc:
         raise UsageError(str(exc), "e.g. --flags S, --flags SA, --flags FA") from None
     from tcplab.engine.probe import Probe, run_send
 
     _fits(_options_text(options), _payload(data))
     probe = Probe(
-        flags=flags,
+        flags=parsed,
         sport=sport,
         seq=seq,
         ack=ack,

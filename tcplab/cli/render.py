@@ -11,6 +11,7 @@ from rich.table import Table
 
 from tcplab.engine.check import Check
 from tcplab.engine.report import Report
+from tcplab.model.flags import Flags
 from tcplab.netns.diag import SocketRow
 from tcplab.text import printable
 
@@ -45,7 +46,7 @@ def ladder(
             t = report.rel_time(seen.time) or 0.0
             seq_base, ack_base = report.bases(seen)
             seg = seen.segment
-            text = safe(seg.notation(seq_base, ack_base if "A" in seg.flags else None))
+            text = safe(seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None))
             arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
             who = _side_name(report, "kernel" if seen.from_kernel else "crafting")
             bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"

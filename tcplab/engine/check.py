@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tcplab.model.flags import Flags
 from tcplab.model.notation import SegmentPattern
 from tcplab.model.rules import Expectation
-from tcplab.model.segment import Segment, flag_names
+from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative
 
 
@@ -44,10 +45,10 @@ def match_pattern(
     common = {"why": why, "source": source, "linux_note": linux_note}
     checks = [
         Check(
-            f"{what} is {flag_names(pattern.flags)}",
+            f"{what} is {pattern.flags.names}",
             seg.flags == pattern.flags,
-            flag_names(pattern.flags),
-            flag_names(seg.flags),
+            pattern.flags.names,
+            seg.flags.names,
             **common,
         )
     ]
@@ -57,7 +58,7 @@ def match_pattern(
         ("window", pattern.window, seg.window),
         ("urgent pointer", pattern.urgptr, seg.urgptr),
     ]
-    if "A" in pattern.flags and "A" in seg.flags:
+    if Flags.ACK in pattern.flags and Flags.ACK in seg.flags:
         fields.insert(1, ("ack", pattern.ack, relative(seg.ack, ack_base)))
     for name, want, got in fields:
         if want is not None:
@@ -98,7 +99,7 @@ def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Che
     if not exp.predicted:
         return []  # nothing to check: the caller shows the reply and says why it is not predicted
     if exp.silence:
-        got = "no reply" if reply is None else f"{flag_names(reply.flags)} seq {reply.seq}"
+        got = "no reply" if reply is None else f"{reply.flags.names} seq {reply.seq}"
         return [Check(f"no answer to {what}", reply is None, "no reply", got, exp.why, **common)]
     pattern = exp.pattern()
     assert pattern is not None

@@ -17,6 +17,8 @@ from tcplab.engine.report import Report
 from tcplab.engine.session import Seen, Session
 from tcplab.engine.target import Target
 from tcplab.errors import UsageError
+from tcplab.model.flags import Flags
+from tcplab.model.kept import KeptConnection
 from tcplab.model.rules import Context, expect_answer
 from tcplab.model.segment import Option, Segment, parse_options
 from tcplab.model.seqnum import seq_add
@@ -108,7 +110,12 @@ class _Handshake:
             f"port {port} {'has a listener' if listener else 'has no socket'}",
         )
         syn = Segment(
-            self.sport, port, "S", seq=self.isn, window=OUR_WINDOW, options=self._syn_options()
+            self.sport,
+            port,
+            Flags.SYN,
+            seq=self.isn,
+            window=OUR_WINDOW,
+            options=self._syn_options(),
         )
         report.change(
             "crafting",
@@ -122,7 +129,7 @@ class _Handshake:
         report.sync(s, self.ports)
         expected = expect_answer(Context(kstate), syn)
         report.checks += check_answer(expected, reply.segment if reply else None, "the SYN")
-        if reply is None or reply.segment.flags != "SA":
+        if reply is None or reply.segment.flags != Flags.SYN | Flags.ACK:
             self._failed_open(reply, kstate)
             return
         report.timing["syn_to_synack_ms"] = (reply.seen_ns - sent_ns) / 1e6
@@ -133,7 +140,7 @@ class _Handshake:
         self.kisn = reply.segment.seq
         report.kernel_isn = self.kisn
         predicted = next_state(State.LISTEN, Event.RECV_SYN)
-        row = self.s.wait_state(self.sport, self.port, predicted.value, 0.1)
+        row = self.s.wait_state(self.sport, self.port, predicted, 0.1)
         self._state_check(
             "after its SYN+ACK",
             predicted,
@@ -145,7 +152,7 @@ class _Handshake:
         self._third_segment(syn, reply, row.state if row else None)
 
     def _failed_open(self, reply: Seen | None, kstate: State | None) -> None:
-        if reply is not None and "R" in reply.segment.flags:
+        if reply is not None and Flags.RST in reply.segment.flags:
             got = "refused with RST"
             self.report.change("crafting", State.SYN_SENT, State.CLOSED, "model", "RST received")
         else:
@@ -225,7 +232,7 @@ class _Handshake:
         ack = Segment(
             self.sport,
             self.port,
-            "PA" if opts.data else "A",
+            Flags.PSH | Flags.ACK if opts.data else Flags.ACK,
             seq=seq_add(self.isn, 1),
             ack=seq_add(self.kisn, 1),
             window=OUR_WINDOW >> shift,
@@ -246,14 +253,14 @@ class _Handshake:
             reply = s.next_from_kernel(opts.quiet, self._from_kernel)
         else:
             reply = s.next_from_kernel(
-                opts.timeout, lambda g: self._from_kernel(g) and "A" in g.flags
+                opts.timeout, lambda g: self._from_kernel(g) and Flags.ACK in g.flags
             )
         report.sync(s, self.ports)
         report.checks += check_answer(
             expected, reply.segment if reply else None, "the third segment"
         )
         predicted = next_state(State.SYN_RECEIVED, Event.RECV_ACK)
-        row = self.s.wait_state(self.sport, self.port, predicted.value, 0.2)
+        row = self.s.wait_state(self.sport, self.port, predicted, 0.2)
         self._state_check(
             "after the ACK",
             predicted,
@@ -279,13 +286,13 @@ class _Handshake:
             save_connection(
                 s.spec,
                 self.sport,
-                {
-                    "iss": self.isn,
-                    "kisn": self.kisn,
-                    "snd_nxt": ack.end_seq,
-                    "rcv_nxt": seq_add(self.kisn, 1),
-                    "window": synack.segment.window,
-                },
+                KeptConnection(
+                    iss=self.isn,
+                    kisn=self.kisn,
+                    snd_nxt=ack.end_seq,
+                    rcv_nxt=seq_add(self.kisn, 1),
+                    window=synack.segment.window,
+                ),
             )
             report.note(
                 f"the connection stays open (--keep): see it with "
@@ -319,7 +326,11 @@ class _Handshake:
         if self.opts.keep or not self.established:
             return
         rst = Segment(
-            self.sport, self.port, "R", seq=seq_add(self.isn, 1 + len(self.opts.data)), window=0
+            self.sport,
+            self.port,
+            Flags.RST,
+            seq=seq_add(self.isn, 1 + len(self.opts.data)),
+            window=0,
         )
         self.s.send(rst, echo=True)
         self.report.sync(self.s, self.ports)

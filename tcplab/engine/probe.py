@@ -8,12 +8,14 @@ rcv_nxt or merely in the window) and the ladder shows relative numbers.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tcplab.engine.check import check_answer
 from tcplab.engine.report import Report
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
+from tcplab.model.flags import Flags
+from tcplab.model.kept import KeptConnection
 from tcplab.model.rules import Context, Expectation, expect_answer
 from tcplab.model.segment import Segment, parse_options
 from tcplab.model.seqnum import seq_add, seq_gt
@@ -23,7 +25,7 @@ from tcplab.netns.record import load_connection, save_connection
 
 @dataclass(frozen=True)
 class Probe:
-    flags: str
+    flags: Flags
     sport: int | None = None
     seq: int | None = None
     ack: int = 0
@@ -46,7 +48,7 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
         seq = (
             probe.seq
             if probe.seq is not None
-            else (known["snd_nxt"] if known else random.randrange(1 << 32))
+            else (known.snd_nxt if known else random.randrange(1 << 32))
         )
         seg = Segment(
             sport,
@@ -64,18 +66,16 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             "send",
             f"{spec.crafting} {spec.crafting_addr}:{sport}",
             f"{spec.kernel} {spec.kernel_addr}:{port}",
-            crafting_isn=known["iss"] if known else None,
-            kernel_isn=known["kisn"] if known else None,
+            crafting_isn=known.iss if known else None,
+            kernel_isn=known.kisn if known else None,
         )
         report.change("kernel", state, state, "observed", where)
         ctx = Context(state)
         if known is not None:
-            ctx = Context(
-                state, snd_nxt=known["rcv_nxt"], rcv_nxt=known["snd_nxt"], rcv_wnd=known["window"]
-            )
+            ctx = Context(state, snd_nxt=known.rcv_nxt, rcv_nxt=known.snd_nxt, rcv_wnd=known.window)
             report.note(
                 f"tcplab knows this connection's numbers from 'handshake --keep': "
-                f"kernel snd_nxt {known['rcv_nxt']}, rcv_nxt {known['snd_nxt']}"
+                f"kernel snd_nxt {known.rcv_nxt}, rcv_nxt {known.snd_nxt}"
             )
         expected = expect_answer(ctx, seg)
         sent_ns = s.send(seg, echo=True)
@@ -115,7 +115,7 @@ def _after(
     port: int,
     seg: Segment,
     reply: Segment | None,
-    known: dict[str, int] | None,
+    known: KeptConnection | None,
 ) -> None:
     """Show the kernel's socket after the segment; keep a kept connection's numbers current."""
     row = s.connection(sport, port)
@@ -126,11 +126,12 @@ def _after(
     if row is None:
         save_connection(s.spec, sport, None)
         return
-    if reply is not None and "A" in reply.flags:
-        known["rcv_nxt"] = (
-            reply.end_seq if seq_gt(reply.end_seq, known["rcv_nxt"]) else known["rcv_nxt"]
+    if reply is not None and Flags.ACK in reply.flags:
+        known = replace(
+            known,
+            rcv_nxt=reply.end_seq if seq_gt(reply.end_seq, known.rcv_nxt) else known.rcv_nxt,
+            snd_nxt=reply.ack if seq_gt(reply.ack, known.snd_nxt) else known.snd_nxt,
         )
-        known["snd_nxt"] = reply.ack if seq_gt(reply.ack, known["snd_nxt"]) else known["snd_nxt"]
-    elif seg.seg_len and seq_gt(seg.end_seq, known["snd_nxt"]):
-        known["snd_nxt"] = seq_add(seg.end_seq, 0)
+    elif seg.seg_len and seq_gt(seg.end_seq, known.snd_nxt):
+        known = replace(known, snd_nxt=seq_add(seg.end_seq, 0))
     save_connection(s.spec, sport, known)

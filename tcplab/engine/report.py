@@ -12,7 +12,7 @@ from typing import Any
 
 from tcplab.engine.check import Check
 from tcplab.engine.session import Seen, Session
-from tcplab.model.segment import tcpdump_flags
+from tcplab.model.flags import Flags
 from tcplab.model.seqnum import relative
 from tcplab.model.state import State
 
@@ -146,18 +146,18 @@ class Report:
             "from": "kernel" if seen.from_kernel else "crafting",
             "src": f"{seen.src}:{seg.sport}",
             "dst": f"{seen.dst}:{seg.dport}",
-            "flags": tcpdump_flags(seg.flags),
+            "flags": seg.flags.tcpdump,
             "seq": seg.seq,
-            "ack": seg.ack if "A" in seg.flags else None,
+            "ack": seg.ack if Flags.ACK in seg.flags else None,
             "rel_seq": None if seq_base is None else relative(seg.seq, seq_base),
             "rel_ack": None
-            if ack_base is None or "A" not in seg.flags
+            if ack_base is None or Flags.ACK not in seg.flags
             else relative(seg.ack, ack_base),
             "window": seg.window,
             "options": [o.notation() for o in seg.options],
             "length": len(seg.payload),
             "checksum_ok": seen.checksum_ok,
-            "text": seg.notation(seq_base, ack_base if "A" in seg.flags else None),
+            "text": seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None),
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tcplab.engine.report import Report
 from tcplab.engine.scenario import Scenario, Step
 from tcplab.engine.session import Seen, Session
 from tcplab.errors import DefinitionError
+from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment, to_options
 from tcplab.model.rules import Context, Expectation, expect_answer
 from tcplab.model.segment import Segment
@@ -223,7 +224,7 @@ class Runner:
         pat = step.pattern
         assert pat is not None and pat.seq is not None
         ack = 0
-        if "A" in pat.flags:
+        if Flags.ACK in pat.flags:
             assert pat.ack is not None
             ack = seq_add(conn.irs or 0, pat.ack)  # absolute while the kernel's ISN is unknown
         seg = Segment(
@@ -308,11 +309,11 @@ class Runner:
 
     def _learn(self, conn: Conn, seen: Seen) -> None:
         seg = seen.segment
-        if "S" in seg.flags and conn.irs is None:
+        if Flags.SYN in seg.flags and conn.irs is None:
             conn.irs = seg.seq
         if conn.k_snd_nxt is None or seq_gt(seg.end_seq, conn.k_snd_nxt):
             conn.k_snd_nxt = seg.end_seq
-        if "A" in seg.flags:
+        if Flags.ACK in seg.flags:
             conn.k_rcv_nxt = seg.ack
 
     def _expect_silence(self, step: Step) -> None:
@@ -351,7 +352,7 @@ class Runner:
         assert want is not None
         limit = step.within if step.within is not None else STATE_WITHIN
         row = self.s.wait_state(conn.sport, conn.kport, want, limit)
-        got = "CLOSED" if row is None else row.state.value
+        got = State.CLOSED if row is None else row.state
         shown = "CLOSED (no socket)" if row is None else f"{got} (ss: {row.ss_state})"
         what = f"the kernel's socket (line {step.line})"
         why = step.why or "the scenario expects this state"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from tcplab.app.client import AppClient
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
 from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec, find_record
@@ -128,15 +129,15 @@ class Session:
         rows = self.table.find(port, self.spec.crafting_addr, sport)
         return rows[0] if rows else None
 
-    def wait_state(self, sport: int, port: int, want: str, limit: float) -> SocketRow | None:
-        """Poll the kernel's table until the connection (sport -> port) is in state `want`, an
-        RFC 9293 name ("LISTEN": the port's listener; "CLOSED": no socket), or `limit` s pass.
+    def wait_state(self, sport: int, port: int, want: State, limit: float) -> SocketRow | None:
+        """Poll the kernel's table until the connection (sport -> port) is in state `want`
+        (LISTEN: the port's listener; CLOSED: no socket), or `limit` s pass.
         Returns what was last seen (None: no socket)."""
         deadline = time.monotonic() + limit
         while True:
-            row = self.listener(port) if want == "LISTEN" else self.connection(sport, port)
-            got = "CLOSED" if row is None else row.state.value
-            if got == want or time.monotonic() >= deadline:
+            row = self.listener(port) if want is State.LISTEN else self.connection(sport, port)
+            got = State.CLOSED if row is None else row.state
+            if got is want or time.monotonic() >= deadline:
                 return row
             time.sleep(0.002)
 

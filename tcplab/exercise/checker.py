@@ -95,7 +95,7 @@ class Sampler(threading.Thread):
         now = time.time()
         seen: set[tuple[int, int]] = set()
         for r in rows:
-            sample = Sample(now, r.state.value, r.timer, r.expires_ms, r.rqueue)
+            sample = Sample(now, r.state, r.timer, r.expires_ms, r.rqueue)
             if r.linux_state == 10:
                 if r.sport in self.ports:
                     self._keep(self.listener, sample)
@@ -106,8 +106,8 @@ class Sampler(threading.Thread):
             seen.add(key)
             self._keep(self.history.setdefault(key, []), sample)
         for key, samples in self.history.items():
-            if key not in seen and samples and samples[-1].state != "CLOSED":
-                samples.append(Sample(now, "CLOSED", "off", 0, 0))
+            if key not in seen and samples and samples[-1].state is not State.CLOSED:
+                samples.append(Sample(now, State.CLOSED, "off", 0, 0))
 
     @staticmethod
     def _keep(samples: list[Sample], sample: Sample) -> None:
@@ -297,7 +297,7 @@ def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
     report.sync(s)
     events = [(row.time or 0.0, i, row) for i, row in enumerate(report.rows)]
     for conn in obs.conns:
-        prev: str | None = None
+        prev: State | None = None
         for sample in conn.samples:
             if prev is not None and sample.state == prev:
                 continue
@@ -314,5 +314,6 @@ def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
     return report
 
 
-def _state(name: str | None) -> State | None:
-    return None if name is None or name == "CLOSED" else State.parse(name)
+def _state(state: State | None) -> State | None:
+    """A sample's state on the ladder: CLOSED there is "no socket"."""
+    return None if state is State.CLOSED else state

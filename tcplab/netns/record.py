@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.model.kept import KeptConnection
 from tcplab.netns import lock
 from tcplab.netns.proc import ProcessId, valid
 
@@ -455,7 +456,7 @@ def record_using(name: str) -> LabRecord | None:
 CONNECTIONS = "connections.json"
 
 
-def _read_connections(spec: LabSpec) -> dict[str, dict[str, int]]:
+def _read_connections(spec: LabSpec) -> dict[str, Any]:
     with record_dir(spec.crafting) as dfd:
         if dfd is None:
             return {}
@@ -466,19 +467,18 @@ def _read_connections(spec: LabSpec) -> dict[str, dict[str, int]]:
     return data if isinstance(data, dict) else {}
 
 
-def load_connection(spec: LabSpec, sport: int) -> dict[str, int] | None:
+def load_connection(spec: LabSpec, sport: int) -> KeptConnection | None:
     """What tcplab knows of a connection it left open (`handshake --keep`): ISNs, next numbers."""
-    found = _read_connections(spec).get(str(sport))
-    return found if isinstance(found, dict) else None
+    return KeptConnection.from_json(_read_connections(spec).get(str(sport)))
 
 
-def save_connection(spec: LabSpec, sport: int, numbers: dict[str, int] | None) -> None:
+def save_connection(spec: LabSpec, sport: int, numbers: KeptConnection | None) -> None:
     """Remember (or, with None, forget) a connection's numbers in the lab's record folder."""
     data = _read_connections(spec)
     if numbers is None:
         data.pop(str(sport), None)
     else:
-        data[str(sport)] = numbers
+        data[str(sport)] = numbers.to_json()
     with record_dir(spec.crafting) as dfd:
         if dfd is None:
             return

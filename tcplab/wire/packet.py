@@ -18,6 +18,7 @@ from scapy.layers.l2 import Ether  # noqa: E402
 from scapy.packet import Raw  # noqa: E402
 from scapy.utils import checksum  # noqa: E402
 
+from tcplab.model.flags import Flags  # noqa: E402
 from tcplab.model.segment import Option, Segment  # noqa: E402
 
 _TO_SCAPY = {
@@ -89,7 +90,7 @@ def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> A
         dport=seg.dport,
         seq=seg.seq,
         ack=seg.ack,
-        flags=seg.flags,
+        flags=int(seg.flags),
         window=seg.window,
         urgptr=seg.urgptr,
         options=[_scapy_option(o) for o in seg.options],
@@ -118,7 +119,7 @@ def from_packet(pkt: Any) -> Segment:
     return Segment(
         sport=tcp.sport,
         dport=tcp.dport,
-        flags=str(tcp.flags),
+        flags=Flags.from_bits(int(tcp.flags)),  # ValueError for the NS bit: not a segment
         seq=tcp.seq,
         ack=tcp.ack,
         window=tcp.window,

@@ -19,6 +19,7 @@ from tcplab.engine.report import SHOWN_FIRST, SHOWN_LAST, Report, Row, cap_rows
 from tcplab.engine.scenario import KEYS, SCENARIO_KEYS, load
 from tcplab.engine.session import Seen
 from tcplab.errors import DefinitionError
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.text import printable, shorten
 from tcplab.userfile import Refused, check_folder, check_writable, open_output, read_bytes
@@ -28,8 +29,8 @@ def flood_report(n: int) -> Report:
     """n SYNs to a closed port and the kernel's n RST+ACKs, with a note between each pair."""
     report = Report("run flood", "ns1 10.77.0.1", "ns2 10.77.0.2")
     for i in range(n):
-        syn = Segment(40000 + i, 9, "S", seq=i)
-        rst = Segment(9, 40000 + i, "RA", seq=0, ack=i + 1, window=0)
+        syn = Segment(40000 + i, 9, Flags.SYN, seq=i)
+        rst = Segment(9, 40000 + i, Flags.RST | Flags.ACK, seq=0, ack=i + 1, window=0)
         report.rows.append(
             Row("segment", i, seen=Seen(syn, "10.77.0.1", "10.77.0.2", i, False, True))
         )
