@@ -76,7 +76,7 @@ class Lab:
         from scapy.layers.inet import TCP
         from scapy.layers.l2 import Ether
 
-        want = Flags.parse(flags) if isinstance(flags, str) else flags
+        want = Flags.from_letters(flags) if isinstance(flags, str) else flags
 
         def wanted(pkt: Any) -> bool:
             tcp = pkt[TCP]

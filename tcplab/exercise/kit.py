@@ -56,7 +56,7 @@ class Conn:
         return self._segments(True, flags)
 
     def _segments(self, from_kernel: bool, flags: Flags | str | None) -> list[Segment]:
-        want = Flags.parse(flags) if isinstance(flags, str) else flags
+        want = Flags.from_letters(flags) if isinstance(flags, str) else flags
         return [
             s.segment
             for s in self.segments

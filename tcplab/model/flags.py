@@ -48,6 +48,11 @@ class Flags(IntFlag):
         return out
 
     @classmethod
+    def from_letters(cls, text: str) -> Flags:
+        """Like `parse`, but '' is no flags (a segment may carry none)."""
+        return cls.parse(text) if text else cls(0)
+
+    @classmethod
     def from_bits(cls, value: int) -> Flags:
         """The flags of a header's eight flag bits; ValueError for any other bit (NS, reserved)."""
         if not 0 <= value <= 0xFF:

@@ -3,6 +3,10 @@
 Linux numbers its states in include/net/tcp_states.h; sock_diag reports those numbers. A server's
 half-open connection is a request sock, TCP_NEW_SYN_RECV (12), which `ss` shows as SYN-RECV: to the
 student it is SYN_RECEIVED.
+
+Inside tcplab a state is a `State`, compared by identity; its value, str() and format() are the RFC
+name. Text is read at the edges: `State.parse` takes either spelling (a scenario's expect_state),
+`State.from_ss` only `ss`'s; `state.ss` is the spelling shown beside the RFC name.
 """
 
 from __future__ import annotations

@@ -60,6 +60,13 @@ def test_unknown_or_empty_flags_are_refused_with_the_letters_allowed(text):
         Flags.parse(text)
 
 
+def test_letters_may_name_no_flags_where_a_segment_is_matched():
+    assert Flags.from_letters("") == Flags(0)
+    assert Flags.from_letters("S.") == Flags.SYN | Flags.ACK
+    with pytest.raises(ValueError, match="FSRPAUEC"):
+        Flags.from_letters("X")
+
+
 def test_flag_bits_outside_the_eight_are_refused():
     assert Flags.from_bits(0x12) == Flags.SYN | Flags.ACK
     with pytest.raises(ValueError, match="0x102"):

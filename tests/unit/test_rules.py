@@ -13,9 +13,7 @@ from tcplab.model.state import State
 ESTABLISHED = Context(State.ESTABLISHED, snd_nxt=5000, rcv_nxt=9000, rcv_wnd=1000)
 
 
-def letters(text):
-    """Flags from scapy's letters, '' for none."""
-    return Flags.parse(text) if text else Flags(0)
+letters = Flags.from_letters  # scapy's letters, '' for no flags
 
 
 def seg(flags, seq=100, ack=0, payload=b""):

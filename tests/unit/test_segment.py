@@ -5,10 +5,7 @@ from hypothesis import strategies as st
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Option, Segment, parse_options
 
-
-def letters(text: str) -> Flags:
-    """Flags from scapy's letters, '' for none."""
-    return Flags.parse(text) if text else Flags(0)
+letters = Flags.from_letters  # scapy's letters, '' for no flags
 
 
 @pytest.mark.parametrize(
