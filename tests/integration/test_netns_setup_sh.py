@@ -61,9 +61,8 @@ def lab_spec() -> LabSpec:
 
 
 def spec_args(spec: LabSpec) -> list[str]:
-    return [f"--crafting={spec.crafting}", f"--kernel={spec.kernel}", f"--subnet={spec.subnet}"] + [
-        f"--port={spec.port}"
-    ]
+    names = [f"--crafting={spec.crafting}", f"--kernel={spec.kernel}"]
+    return [*names, f"--subnet={spec.subnet}", f"--port={spec.port}"]
 
 
 def app_pids(spec: LabSpec) -> list[int]:
@@ -123,7 +122,7 @@ def snapshot(spec: LabSpec) -> Built:
 
 @pytest.fixture(scope="module")
 def both() -> Iterator[tuple[Built, Built]]:
-    """A lab built by the script and one built by `tcplab setup`, each seen right after it is built."""
+    """A lab built by the script and one built by `tcplab setup`, seen before any test uses them."""
     by_script, by_tcplab = lab_spec(), lab_spec()
     try:
         out = sh("up", *spec_args(by_script))
