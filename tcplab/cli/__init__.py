@@ -60,10 +60,21 @@ def setup(
     kernel: Kernel = "ns2",
     subnet: Annotated[str, typer.Option(help="IPv4 subnet of the lab's link.")] = "10.77.0.0/24",
     port: Annotated[int, typer.Option(help="Port the kernel-side application listens on.")] = 7788,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Take over namespaces netns_setup.sh built: check them, start the application, "
+            "record the lab.",
+        ),
+    ] = False,
 ) -> None:
     """Build the lab: two namespaces, a veth pair, the crafting host's rule, the application."""
     from tcplab.cli import labcmd
 
+    if adopt:
+        labcmd.adopt(crafting, kernel, subnet, port)
+        return
     labcmd.setup(crafting, kernel, subnet, port)
 
 
