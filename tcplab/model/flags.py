@@ -77,6 +77,30 @@ class Flags(IntFlag):
         """'SYN+ACK', 'no flags' for none."""
         return "+".join(name for flag, _, _, name in _TABLE if flag in self) or "no flags"
 
+    # A course's own checks.py written before flags were typed compares them with letters
+    # (`seg.flags == "SA"`, `"S" in seg.flags`); both keep their old meaning.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                return int(self) == int(Flags.from_letters(other))
+            except ValueError:
+                return False
+        return int.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = IntFlag.__hash__
+
+    def __contains__(self, other: object) -> bool:
+        if isinstance(other, str):
+            try:
+                want = Flags.from_letters(other)
+            except ValueError:
+                return False
+            return bool(want) and (self & want) == want
+        return isinstance(other, Flags) and (self & other) == other
+
     def __str__(self) -> str:
         return self.letters
 

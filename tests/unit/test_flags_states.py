@@ -158,3 +158,12 @@ def test_a_kept_connection_record_that_is_not_five_numbers_is_none(data):
 def test_a_kept_connection_is_frozen():
     with pytest.raises(AttributeError):
         KEPT.snd_nxt = 5  # type: ignore[misc]
+
+
+def test_flags_still_compare_with_letters_as_a_course_s_old_checks_do() -> None:
+    synack = Flags.SYN | Flags.ACK
+    assert synack == "SA" and synack == "AS" and synack == "S."
+    assert synack != "S" and synack != "not flags"
+    assert "S" in synack and "A" in synack and "SA" in synack
+    assert "F" not in synack and "bogus" not in synack
+    assert {synack: 1}[Flags.SYN | Flags.ACK] == 1
