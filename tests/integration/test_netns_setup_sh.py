@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from tcplab.netns.enter import netns_cookie
-from tcplab.netns.record import LABS_DIR, RUN_DIR, AppRecord, LabRecord, LabSpec
+from tcplab.netns.record import AppRecord, LabRecord, LabSpec, labs_path, run_path
 from tcplab.netns.topology import app_alive
 from tests.conftest import IN_CI, REPO, remove_lab, run_cli, unique_names
 
@@ -75,12 +75,12 @@ def in_ns(ns: str, *cmd: str) -> str:
 
 
 def record_of(spec: LabSpec) -> LabRecord:
-    return LabRecord.load(LABS_DIR / spec.crafting / "lab.json")
+    return LabRecord.load(labs_path() / spec.crafting / "lab.json")
 
 
 def edit_record(spec: LabSpec, change) -> None:
     """Change the lab's record as JSON (change(data) edits it in place), written back atomically."""
-    path = LABS_DIR / spec.crafting / "lab.json"
+    path = labs_path() / spec.crafting / "lab.json"
     data = json.loads(path.read_text())
     change(data)
     tmp = path.with_suffix(".edit")
@@ -137,7 +137,7 @@ def cleanup(spec: LabSpec) -> None:
         sh("down", *spec_args(spec))
     finally:
         try:
-            if (LABS_DIR / spec.crafting).exists():
+            if (labs_path() / spec.crafting).exists():
                 remove_lab(spec.crafting, spec.kernel)
         finally:
             for name in (spec.crafting, spec.kernel):
@@ -257,7 +257,7 @@ def test_up_writes_the_record_tcplab_writes(shlab: ShLab):
 @pytest.mark.netns
 def test_the_record_round_trips_through_tcplab(shlab: ShLab):
     spec = shlab.spec
-    path = LABS_DIR / spec.crafting / "lab.json"
+    path = labs_path() / spec.crafting / "lab.json"
     rec = LabRecord.load(path)
     cookies = {name: netns_cookie(name) for name in (spec.crafting, spec.kernel)}
     if None in cookies.values():
@@ -308,15 +308,15 @@ def test_script_status_shows_every_part(shlab: ShLab):
 @pytest.mark.netns
 def test_up_again_changes_nothing(shlab: ShLab):
     spec = shlab.spec
-    before = (LABS_DIR / spec.crafting / "lab.json").read_text()
+    before = (labs_path() / spec.crafting / "lab.json").read_text()
     out = sh("up", *spec_args(spec))
     assert out.returncode == 0, out.stderr
     assert "already set up" in out.stdout
-    assert (LABS_DIR / spec.crafting / "lab.json").read_text() == before
+    assert (labs_path() / spec.crafting / "lab.json").read_text() == before
     # and tcplab's own setup sees a whole lab too
     again = run_cli("setup", *spec_args(spec))
     assert again.returncode == 0 and "already set up" in again.stdout
-    assert (LABS_DIR / spec.crafting / "lab.json").read_text() == before
+    assert (labs_path() / spec.crafting / "lab.json").read_text() == before
 
 
 @pytest.mark.netns
@@ -339,10 +339,10 @@ def test_down_removes_the_lab_and_nothing_else():
         assert out.returncode == 0, out.stderr
         assert "removed lab" in out.stdout
         assert not ns_listed(spec.crafting) and not ns_listed(spec.kernel)
-        assert not (LABS_DIR / spec.crafting).exists()
+        assert not (labs_path() / spec.crafting).exists()
         assert not app_running(rec.app)
         assert running_pids_with(f"/labs/{spec.crafting}/app.sock") == []
-        assert RUN_DIR.is_dir() and LABS_DIR.is_dir()  # the lock (and its labs folder) stay
+        assert run_path().is_dir() and labs_path().is_dir()  # the lock (and its labs folder) stay
         again = sh("down", *spec_args(spec))
         assert again.returncode == 0 and "nothing to remove" in again.stdout
     finally:
@@ -361,7 +361,7 @@ def test_down_removes_a_lab_tcplab_built_and_leaves_a_stranger_alone():
         assert out.returncode == 0, out.stderr
         assert ns_exists(spec.kernel), "down removed a namespace tcplab did not create"
         assert "left alone" in out.stdout
-        assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
+        assert not ns_exists(spec.crafting) and not (labs_path() / spec.crafting).exists()
         assert not app_running(rec.app)
     finally:
         cleanup(spec)
@@ -393,7 +393,7 @@ def test_down_leaves_alone_a_namespace_with_the_recorded_inode_but_another_cooki
             "down removed a namespace whose cookie is not the recorded one"
         )
         assert f"left alone: namespace {spec.kernel}" in out.stdout
-        assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
+        assert not ns_exists(spec.crafting) and not (labs_path() / spec.crafting).exists()
         assert not app_running(rec.app)
     finally:
         cleanup(spec)
@@ -476,7 +476,7 @@ def test_up_names_itself_builder_without_holding_the_lock_and_rolls_back_when_st
         assert proc.returncode == 143, err
         assert "removing what it made" in err
         assert not ns_exists(spec.crafting) and not ns_exists(spec.kernel)
-        assert not (LABS_DIR / spec.crafting).exists()
+        assert not (labs_path() / spec.crafting).exists()
         assert not app_running(rec.app)
     finally:
         if proc.poll() is None:
@@ -515,7 +515,7 @@ def test_a_failing_up_rolls_back_everything(tmp_path):
         assert out.returncode == 3
         assert "did not start" in out.stderr and "removing what it made" in out.stderr
         assert not ns_exists(spec.crafting) and not ns_exists(spec.kernel)
-        assert not (LABS_DIR / spec.crafting).exists()
+        assert not (labs_path() / spec.crafting).exists()
     finally:
         cleanup(spec)
 
@@ -528,7 +528,7 @@ def test_up_refuses_a_namespace_it_did_not_create_and_creates_nothing():
         out = sh("up", *spec_args(spec))
         assert out.returncode == 3
         assert len(out.stderr.splitlines()) == 1 and "not created by tcplab" in out.stderr
-        assert not ns_exists(spec.crafting) and not (LABS_DIR / spec.crafting).exists()
+        assert not ns_exists(spec.crafting) and not (labs_path() / spec.crafting).exists()
     finally:
         subprocess.run(["ip", "netns", "del", spec.kernel], check=False)
         cleanup(spec)
