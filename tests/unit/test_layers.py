@@ -97,3 +97,17 @@ def test_one_violating_import_breaks_its_contract(
     assert done.returncode != 0, done.stdout
     assert status(done.stdout, contract) == "BROKEN", done.stdout
     assert named in done.stdout, done.stdout
+
+
+def test_the_ci_command_runs_lint_imports_and_stops_on_a_broken_contract() -> None:
+    """CI runs .ci/run, which runs `./install.sh --test` (the README's test command): its lint
+    step runs lint-imports under `set -e`, before the tests."""
+    assert "./install.sh --test" in (REPO / ".ci" / "run").read_text()
+    script = (REPO / "install.sh").read_text()
+    assert "set -euo pipefail" in script
+    test_block = script[script.index('if [ "$mode" = --test ]; then\n  cd "$here"') :]
+    lines = [line.strip() for line in test_block.splitlines()]
+    lint = next(i for i, line in enumerate(lines) if line.startswith('"$venv/bin/lint-imports"'))
+    tests = next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    assert lint < tests and "||" not in lines[lint]
+    assert "lint-imports" in (REPO / "README.md").read_text()
