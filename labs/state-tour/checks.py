@@ -7,8 +7,7 @@ exact sequence numbers, so a check never depends on the sampler's luck. TIME_WAI
 always sampled.
 """
 
-from tcplab.engine.session import Seen
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Conn, Observation, Seen
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State

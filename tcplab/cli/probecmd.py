@@ -7,6 +7,7 @@ import json
 import typer
 
 from tcplab.cli.tidy import tidy
+from tcplab.engine.report import Report
 from tcplab.errors import EXIT_KERNEL, UsageError
 from tcplab.netns.topology import require_root
 from tcplab.userfile import Refused, check_writable
@@ -136,10 +137,7 @@ def send(
     _show(report, json_out)
 
 
-def _show(report: object, json_out: bool) -> None:
-    from tcplab.engine.report import Report
-
-    assert isinstance(report, Report)
+def _show(report: Report, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

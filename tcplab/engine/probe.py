@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, replace
 
 from tcplab.engine.check import check_answer
-from tcplab.engine.report import Report
+from tcplab.engine.report import How, Report, Side
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
 from tcplab.model.flags import Flags
@@ -69,7 +69,7 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             crafting_isn=known.iss if known else None,
             kernel_isn=known.kisn if known else None,
         )
-        report.change("kernel", state, state, "observed", where)
+        report.change(Side.KERNEL, state, state, How.OBSERVED, where)
         ctx = Context(state)
         if known is not None:
             ctx = Context(state, snd_nxt=known.rcv_nxt, rcv_nxt=known.snd_nxt, rcv_wnd=known.window)
@@ -83,7 +83,7 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
         if reply is not None:
             report.timing["reply_ms"] = (reply.seen_ns - sent_ns) / 1e6
             s.drain(0.05)  # anything more (a retransmission, a second segment) is shown too
-        report.sync(s, (sport, port))
+        report.add_segments(s.unreported(), (sport, port))
         if reply is None:
             report.note(f"no reply within {probe.wait:g} s")
         if not expected.predicted:
@@ -120,7 +120,7 @@ def _after(
     """Show the kernel's socket after the segment; keep a kept connection's numbers current."""
     row = s.connection(sport, port)
     after = row.state if row else (State.LISTEN if before is State.LISTEN else None)
-    report.change("kernel", before, after, "observed", "after the segment")
+    report.change(Side.KERNEL, before, after, How.OBSERVED, "after the segment")
     if known is None:
         return
     if row is None:

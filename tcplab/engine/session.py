@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from tcplab.app.client import AppClient
+from tcplab.engine.seen import Seen
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
 from tcplab.netns.diag import SocketRow, SocketTable
@@ -24,26 +24,16 @@ from tcplab.wire.packet import Endpoints, parse_frame, to_frame
 from tcplab.wire.pcap import write_pcap
 
 
-@dataclass(frozen=True)
-class Seen:
-    """A segment on the lab's link: who sent it, when (kernel time), and whether its checksum holds."""
-
-    segment: Segment
-    src: str
-    dst: str
-    time: float
-    from_kernel: bool
-    checksum_ok: bool
-    seen_ns: int = field(default=0, compare=False)
-
-
 class Session:
+    """A driver: the lab's sockets and capture, and the record of what the link carried (`seen`)."""
+
     def __init__(self, spec: LabSpec) -> None:
         self.spec = spec
         self.record: LabRecord | None = find_record(spec.crafting)
         self.ends = Endpoints(spec.crafting_addr, spec.kernel_addr, CRAFTING_MAC, KERNEL_MAC)
         self.frames: list[Frame] = []
         self.seen: list[Seen] = []
+        self._reported = 0  # how many of `seen` unreported() has handed out
         self._pending: list[Seen] = []
         self._ip_id = random.randrange(1, 0xFFFF)
         self._table: SocketTable | None = None
@@ -116,6 +106,12 @@ class Session:
                 return out
             if seen.from_kernel:
                 out.append(seen)
+
+    def unreported(self) -> list[Seen]:
+        """The segments seen since the last call (each handed out once): what a report adds next."""
+        out = self.seen[self._reported :]
+        self._reported = len(self.seen)
+        return out
 
     # -- the kernel host -------------------------------------------------------------------------
     @property

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tcplab import child_env
-from tcplab.engine.report import Report, Row, StateChange
+from tcplab.engine.report import How, Report, SegmentRow, Side, StateRow
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.kit import Conn, Observation, Result, Sample
@@ -294,21 +294,23 @@ def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
         "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"
     )
     report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
-    report.sync(s)
-    events = [(row.time or 0.0, i, row) for i, row in enumerate(report.rows)]
+    report.add_segments(s.unreported())
+    events: list[tuple[float, int, SegmentRow | StateRow]] = [
+        (row.seen.time, i, row) for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)
+    ]
     for conn in obs.conns:
         prev: State | None = None
         for sample in conn.samples:
             if prev is not None and sample.state == prev:
                 continue
-            change = StateChange(
-                "kernel",
+            change = StateRow(
+                Side.KERNEL,
                 _state(prev),
                 _state(sample.state),
-                "observed",
+                How.OBSERVED,
                 f"connection from port {conn.sport}",
             )
-            events.append((sample.time, len(events), Row("state", None, change=change)))
+            events.append((sample.time, len(events), change))
             prev = sample.state
     report.rows = [row for _, _, row in sorted(events, key=lambda e: (e[0], e[1]))]
     return report

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tcplab.engine.session import Seen
+from tcplab.engine.seen import Seen as Seen  # labs' checks read segments as Seen
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative

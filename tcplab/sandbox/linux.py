@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 
@@ -43,7 +44,11 @@ KEYCTL_CLEAR = 7
 KEY_SPEC_USER_KEYRING = -4
 KEY_SPEC_USER_SESSION_KEYRING = -5
 
-_libc = ctypes.CDLL(None, use_errno=True)
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """The C library, loaded at the first call (never when this module loads)."""
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def _check(result: int, what: str) -> None:
@@ -56,11 +61,11 @@ def setns_net(fd: int) -> None:
     if hasattr(os, "setns"):  # Python 3.12+
         os.setns(fd, CLONE_NEWNET)
         return
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNET)), "setns")
+    _check(_libc().setns(ctypes.c_int(fd), ctypes.c_int(CLONE_NEWNET)), "setns")
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_libc().unshare(ctypes.c_int(flags)), "unshare")
 
 
 def mount(
@@ -69,19 +74,21 @@ def mount(
     def enc(s: str | None) -> bytes | None:
         return None if s is None else s.encode()
 
-    result = _libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
+    result = _libc().mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data))
     _check(result, f"mount {target}")
 
 
 def umount(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
+    _check(_libc().umount2(target.encode(), ctypes.c_int(flags)), f"umount {target}")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
     number = _SYS_PIVOT_ROOT.get(platform.machine())
     if number is None:
         raise OSError(0, f"pivot_root: unknown system call number on {platform.machine()}")
-    _check(_libc.syscall(ctypes.c_long(number), new_root.encode(), put_old.encode()), "pivot_root")
+    _check(
+        _libc().syscall(ctypes.c_long(number), new_root.encode(), put_old.encode()), "pivot_root"
+    )
 
 
 def keyctl(operation: int, arg2: int = 0) -> int:
@@ -90,7 +97,7 @@ def keyctl(operation: int, arg2: int = 0) -> int:
     if number is None:
         raise OSError(0, f"keyctl: unknown system call number on {platform.machine()}")
     result = int(
-        _libc.syscall(ctypes.c_long(number), ctypes.c_long(operation), ctypes.c_long(arg2))
+        _libc().syscall(ctypes.c_long(number), ctypes.c_long(operation), ctypes.c_long(arg2))
     )
     if result < 0:
         _check(result, f"keyctl {operation}")
@@ -119,11 +126,11 @@ def die_with_parent(parent: int) -> None:
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
+    _check(_libc().sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0) -> None:
-    result = _libc.prctl(
+    result = _libc().prctl(
         ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), ctypes.c_ulong(0),
         ctypes.c_ulong(0),
     )  # fmt: skip
@@ -149,7 +156,7 @@ def capset(caps: int) -> None:
     for i in range(2):
         word = (caps >> (32 * i)) & 0xFFFFFFFF
         data[i].effective = data[i].permitted = data[i].inheritable = word
-    _check(_libc.capset(ctypes.byref(header), ctypes.byref(data)), "capset")
+    _check(_libc().capset(ctypes.byref(header), ctypes.byref(data)), "capset")
 
 
 def last_cap() -> int:

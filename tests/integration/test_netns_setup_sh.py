@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tcplab.netns.record import LABS_DIR, LabRecord, LabSpec
+from tcplab.netns.record import LabRecord, LabSpec, labs_path
 from tests.conftest import IN_CI, REPO, remove_lab, unique_names
 
 SCRIPT = REPO / "netns_setup.sh"
@@ -84,7 +84,7 @@ def left_of(spec: LabSpec) -> list[str]:
     found = [
         f"namespace {n}" for n in (spec.crafting, spec.kernel) if os.path.lexists(f"/run/netns/{n}")
     ]
-    found += [f"record {spec.crafting}"] if os.path.lexists(LABS_DIR / spec.crafting) else []
+    found += [f"record {spec.crafting}"] if os.path.lexists(labs_path() / spec.crafting) else []
     return found + [f"process {pid}" for pid in app_pids(spec)]
 
 
@@ -115,7 +115,7 @@ def plain_facts(ns: str) -> str:
 def snapshot(spec: LabSpec) -> Built:
     out = tcplab("status", "--crafting", spec.crafting, "--json")
     assert out.returncode == 0, out.stdout + out.stderr
-    record = LabRecord.load(LABS_DIR / spec.crafting / "lab.json").to_json()
+    record = LabRecord.load(labs_path() / spec.crafting / "lab.json").to_json()
     facts = {"crafting": plain_facts(spec.crafting), "kernel": plain_facts(spec.kernel)}
     return Built(spec, json.loads(out.stdout)[0], record, facts)
 
@@ -319,7 +319,9 @@ def test_tcplab_adopts_only_a_pair_built_as_the_script_builds_it():
 @pytest.mark.parametrize("moment", ["a namespace is made", "tcplab is adopting the lab"])
 def test_an_interrupted_up_leaves_nothing_behind(moment: str):
     spec = lab_spec()
-    mark = LABS_DIR / spec.crafting if "adopting" in moment else Path("/run/netns", spec.crafting)
+    mark = (
+        labs_path() / spec.crafting if "adopting" in moment else Path("/run/netns", spec.crafting)
+    )
     cmd = ["bash", str(SCRIPT), "up", *spec_args(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     try:

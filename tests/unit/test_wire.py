@@ -10,6 +10,9 @@ from tcplab.wire.capture import tcp_between
 from tcplab.wire.packet import Endpoints, parse_frame, to_frame, to_packet
 
 ENDS = Endpoints("10.77.0.1", "10.77.0.2", "02:74:6c:00:00:01", "02:74:6c:00:00:02")
+to_frame(
+    Segment(1, 2, Flags.SYN), ENDS
+)  # scapy loads at the first frame: here, not in a timed example
 
 u32 = st.integers(0, (1 << 32) - 1)
 u16 = st.integers(0, 65535)
