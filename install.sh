@@ -60,10 +60,11 @@ echo "tcplab $("$venv/bin/tcplab" --version | cut -d' ' -f2) is installed: $bin/
 
 if [ "$mode" = --test ]; then
   cd "$here"
-  echo "lint: ruff, mypy, shellcheck"
+  echo "lint: ruff, mypy, the import layers, shellcheck"
   "$venv/bin/ruff" check .
   "$venv/bin/ruff" format --check .
   "$venv/bin/mypy"
+  "$venv/bin/lint-imports" --no-cache  # the contracts in pyproject.toml [tool.importlinter]
   shellcheck install.sh netns_setup.sh .ci/run
   echo "tests"
   "$venv/bin/python" -m pytest

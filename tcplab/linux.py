@@ -49,6 +49,7 @@ KEY_SPEC_USER_SESSION_KEYRING = -5
 
 @functools.cache
 def _libc() -> ctypes.CDLL:
+    """The C library, loaded at the first call (never when this module loads)."""
     return ctypes.CDLL(None, use_errno=True)
 
 

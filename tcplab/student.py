@@ -25,6 +25,7 @@ from typing import Any
 
 from tcplab.app.client import AppClient
 from tcplab.errors import EnvironmentProblem
+from tcplab.model.flags import Flags
 from tcplab.wire.capture import Capture, Sender
 
 CONTEXT_ENV = "TCPLAB_CONTEXT"
@@ -68,18 +69,18 @@ class Lab:
         self._sender.send(bytes(pkt))
 
     def expect(
-        self, timeout: float = 1.0, flags: str | None = None, port: int | None = None
+        self, timeout: float = 1.0, flags: str | Flags | None = None, port: int | None = None
     ) -> Any | None:
         """The next TCP segment the kernel sends to us (optionally with exactly these `flags`,
         e.g. "SA", and to this `port` of ours), or None after `timeout` seconds."""
         from scapy.layers.inet import TCP
         from scapy.layers.l2 import Ether
 
+        want = Flags.from_letters(flags) if isinstance(flags, str) else flags
+
         def wanted(pkt: Any) -> bool:
             tcp = pkt[TCP]
-            return (flags is None or str(tcp.flags) == flags) and (
-                port is None or tcp.dport == port
-            )
+            return (want is None or int(tcp.flags) == want) and (port is None or tcp.dport == port)
 
         for i, pkt in enumerate(self._pending):
             if wanted(pkt):
@@ -98,7 +99,7 @@ class Lab:
             self._pending.append(pkt)
         return None
 
-    def sr(self, pkt: Any, timeout: float = 1.0, flags: str | None = None) -> Any | None:
+    def sr(self, pkt: Any, timeout: float = 1.0, flags: str | Flags | None = None) -> Any | None:
         """Send `pkt`, then return the kernel's next segment to the same port (or None)."""
         from scapy.layers.inet import TCP
 

@@ -1,8 +1,10 @@
 """Checks for lab 3 (active close from your side, and half-close), on what the kernel host saw."""
 
 from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add
+from tcplab.model.state import State
 
 checks = Checklist()
 
@@ -24,7 +26,7 @@ def _your_fin(obs: Observation) -> tuple[Conn | None, Segment | None]:
     conn = _conn(obs)
     if conn is None:
         return None, None
-    fins = [s for s in conn.crafted() if "F" in s.flags and "S" not in s.flags]
+    fins = [s for s in conn.crafted() if Flags.FIN in s.flags and Flags.SYN not in s.flags]
     return conn, (fins[0] if fins else None)
 
 
@@ -49,7 +51,7 @@ def _kernel_data_after_fin(obs: Observation) -> tuple[Conn | None, Segment | Non
 
 
 def _kernel_fin(conn: Conn) -> Segment | None:
-    fins = [s for s in conn.kernel() if "F" in s.flags and "R" not in s.flags]
+    fins = [s for s in conn.kernel() if Flags.FIN in s.flags and Flags.RST not in s.flags]
     return fins[0] if fins else None
 
 
@@ -64,7 +66,7 @@ def fin_flags(obs: Observation) -> tuple[bool, str]:
     _, fin = _your_fin(obs)
     if fin is None:
         return False, "you sent no FIN"
-    return "A" in fin.flags, f"flags {fin.flags}"
+    return Flags.ACK in fin.flags, f"flags {fin.flags.letters}"
 
 
 @checks.add(
@@ -96,16 +98,20 @@ def close_wait(obs: Observation) -> tuple[bool, str]:
         return False, "no connection"
     acked = False  # an ACK of your FIN (ack = ISN + 2) before the kernel sent any FIN of its own
     for s in conn.kernel():
-        if "F" in s.flags or "R" in s.flags:
+        if Flags.FIN in s.flags or Flags.RST in s.flags:
             break
-        if "A" in s.flags and "S" not in s.flags and conn.rel_ack(s, from_kernel=True) == 2:
+        if (
+            Flags.ACK in s.flags
+            and Flags.SYN not in s.flags
+            and conn.rel_ack(s, from_kernel=True) == 2
+        ):
             acked = True
             break
     seen = conn.states()
     detail = " -> ".join(seen) or "no socket"
     if not acked:
         return False, detail + "; no ACK of your FIN"
-    if "CLOSE_WAIT" in seen or "LAST_ACK" in seen:
+    if State.CLOSE_WAIT in seen or State.LAST_ACK in seen:
         return True, detail
     # CLOSE_WAIT may end before the socket table is read: its FIN acknowledging yours shows it
     fin = _kernel_fin(conn)
@@ -125,8 +131,8 @@ def data_acked(obs: Observation) -> tuple[bool, str]:
     if data is None:
         return False, "the kernel sent no data after your FIN (call lab.app_send())"
     end = seq_add(data.seq, len(data.payload))
-    mine = [s for s in _after(conn, data, from_kernel=False) if "A" in s.flags]
-    ok = any(s.ack == end and "R" not in s.flags for s in mine)
+    mine = [s for s in _after(conn, data, from_kernel=False) if Flags.ACK in s.flags]
+    ok = any(s.ack == end and Flags.RST not in s.flags for s in mine)
     return ok, f"{len(data.payload)} bytes from the kernel; your acks: " + (
         ", ".join(f"its {_isn(conn.rel_ack(s, from_kernel=False))}" for s in mine) or "none"
     )
@@ -143,7 +149,7 @@ def seq_after_fin(obs: Observation) -> tuple[bool, str]:
     conn, fin = _your_fin(obs)
     if fin is None:
         return False, "you sent no FIN"
-    later = [s for s in _after(conn, fin, from_kernel=False) if "F" not in s.flags]
+    later = [s for s in _after(conn, fin, from_kernel=False) if Flags.FIN not in s.flags]
     if not later:
         return False, "you sent nothing after your FIN"
     rels = sorted({conn.rel_seq(s, from_kernel=False) for s in later})
@@ -162,12 +168,12 @@ def last_ack(obs: Observation) -> tuple[bool, str]:
     if conn is None:
         return False, "no connection"
     seen = conn.states()
-    if "LAST_ACK" in seen:
+    if State.LAST_ACK in seen:
         return True, " -> ".join(seen)
     # LAST_ACK may end before the socket table is read: a FIN that acknowledges yours (ack =
     # your ISN + 2), sent from CLOSE_WAIT, shows it on the wire
     fin = _kernel_fin(conn)
-    ok = "CLOSE_WAIT" in seen and fin is not None and conn.rel_ack(fin, from_kernel=True) == 2
+    ok = State.CLOSE_WAIT in seen and fin is not None and conn.rel_ack(fin, from_kernel=True) == 2
     return ok, " -> ".join(seen) + (" (its FIN from CLOSE_WAIT seen on the wire)" if ok else "")
 
 
@@ -182,7 +188,7 @@ def final_ack(obs: Observation) -> tuple[bool, str]:
     fin = _kernel_fin(conn) if conn else None
     if fin is None:
         return False, "the kernel sent no FIN"
-    mine = [s for s in _after(conn, fin, from_kernel=False) if s.flags == "A"]
+    mine = [s for s in _after(conn, fin, from_kernel=False) if s.flags == Flags.ACK]
     if not mine:
         return False, "no ACK from you after the kernel's FIN"
     want = fin.end_seq  # the FIN's own number + 1 (after any data it carries)
@@ -202,7 +208,7 @@ def gone(obs: Observation) -> tuple[bool, str]:
     if conn is None or not conn.samples:
         return False, "no socket"
     seen = conn.states()
-    return seen[-1] == "CLOSED" and "TIME_WAIT" not in seen, " -> ".join(seen)
+    return seen[-1] is State.CLOSED and State.TIME_WAIT not in seen, " -> ".join(seen)
 
 
 @checks.add(
@@ -212,4 +218,4 @@ def gone(obs: Observation) -> tuple[bool, str]:
     why="an orderly close uses FIN and ACK only",
 )
 def no_reset(obs: Observation) -> bool:
-    return bool(obs.conns) and not any("R" in s.flags for s in obs.crafted())
+    return bool(obs.conns) and not any(Flags.RST in s.flags for s in obs.crafted())

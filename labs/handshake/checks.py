@@ -2,15 +2,17 @@
 
 from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Observation
+from tcplab.model.flags import Flags
+from tcplab.model.state import State
 
 checks = Checklist()
 
 
 def _ack_after_synack(obs: Observation):
     conn = obs.conn(0)
-    if conn is None or not conn.kernel("SA"):
+    if conn is None or not conn.kernel(Flags.SYN | Flags.ACK):
         return None, None
-    acks = [s for s in conn.crafted() if "A" in s.flags and "S" not in s.flags]
+    acks = [s for s in conn.crafted() if Flags.ACK in s.flags and Flags.SYN not in s.flags]
     return conn, (acks[0] if acks else None)
 
 
@@ -22,7 +24,7 @@ def _ack_after_synack(obs: Observation):
 )
 def syn_sent(obs: Observation) -> bool:
     conn = obs.conn(0)
-    return conn is not None and conn.kport == APP_PORT and bool(conn.crafted("S"))
+    return conn is not None and conn.kport == APP_PORT and bool(conn.crafted(Flags.SYN))
 
 
 @checks.add(
@@ -63,8 +65,8 @@ def states(obs: Observation) -> tuple[bool, str]:
     conn = obs.conn(0)
     seen = conn.states() if conn else []
     # a request sock may live for less than one sample of the socket table: its SYN+ACK shows it
-    half_open = "SYN_RECEIVED" in seen or bool(conn and conn.kernel("SA"))
-    return half_open and "ESTABLISHED" in seen, " -> ".join(seen) or "no socket"
+    half_open = State.SYN_RECEIVED in seen or bool(conn and conn.kernel(Flags.SYN | Flags.ACK))
+    return half_open and State.ESTABLISHED in seen, " -> ".join(seen) or "no socket"
 
 
 @checks.add(
@@ -74,4 +76,4 @@ def states(obs: Observation) -> tuple[bool, str]:
     why="a handshake needs only S and A from you",
 )
 def no_reset(obs: Observation) -> bool:
-    return bool(obs.conns) and not any("R" in s.flags for s in obs.crafted())
+    return bool(obs.conns) and not any(Flags.RST in s.flags for s in obs.crafted())

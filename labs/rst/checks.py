@@ -7,7 +7,9 @@ ephemeral port); (b) your SYN to a closed port; (c) your connection to the appli
 
 from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 
 checks = Checklist()
 
@@ -24,7 +26,7 @@ def _kernel_connect(obs: Observation) -> Conn | None:
     """(a) The connection the kernel opened: its first segment is the kernel's SYN."""
     for c in obs.conns:
         first = c.segments[0] if c.segments else None
-        if first is not None and first.from_kernel and first.segment.flags == "S":
+        if first is not None and first.from_kernel and first.segment.flags == Flags.SYN:
             return c
     return None
 
@@ -33,7 +35,12 @@ def _closed_port(obs: Observation) -> Conn | None:
     """(b) Your SYN to a port other than the application's."""
     for c in obs.conns:
         first = c.segments[0] if c.segments else None
-        if first and not first.from_kernel and first.segment.flags == "S" and c.kport != APP_PORT:
+        if (
+            first
+            and not first.from_kernel
+            and first.segment.flags == Flags.SYN
+            and c.kport != APP_PORT
+        ):
             return c
     return None
 
@@ -41,7 +48,7 @@ def _closed_port(obs: Observation) -> Conn | None:
 def _established(obs: Observation) -> Conn | None:
     """(c) Your connection to the application's port: you completed its handshake."""
     for c in obs.conns:
-        if c.kport == APP_PORT and any(c.rel_ack(a, False) == 1 for a in c.crafted("A")):
+        if c.kport == APP_PORT and any(c.rel_ack(a, False) == 1 for a in c.crafted(Flags.ACK)):
             return c
     return None
 
@@ -49,7 +56,7 @@ def _established(obs: Observation) -> Conn | None:
 def _stale(conn: Conn) -> tuple[int, Segment] | None:
     """Your first SYN+ACK with a wrong ack (index, segment), if it came before any right one."""
     for i, s in enumerate(conn.segments):
-        if not s.from_kernel and s.segment.flags == "SA":
+        if not s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK:
             return None if conn.rel_ack(s.segment, False) == 1 else (i, s.segment)
     return None
 
@@ -57,7 +64,7 @@ def _stale(conn: Conn) -> tuple[int, Segment] | None:
 def _reset_of(conn: Conn, index: int) -> int | None:
     """Index of the kernel's RST answering the stale SYN+ACK at `index`."""
     for i, s in enumerate(conn.segments[index + 1 :], start=index + 1):
-        if s.from_kernel and "R" in s.segment.flags:
+        if s.from_kernel and Flags.RST in s.segment.flags:
             return i
     return None
 
@@ -99,8 +106,8 @@ def stale_reset(obs: Observation) -> tuple[bool, str]:
     if r is None:
         return False, "the kernel did not answer with RST"
     rst = conn.segments[r].segment
-    ok = rst.flags == "R" and rst.seq == stale.ack
-    return ok, f"the kernel sent {rst.flags}, seq = your ack {_signed(rst.seq - stale.ack)}"
+    ok = rst.flags == Flags.RST and rst.seq == stale.ack
+    return ok, f"the kernel sent {rst.flags.letters}, seq = your ack {_signed(rst.seq - stale.ack)}"
 
 
 @checks.add(
@@ -123,19 +130,25 @@ def completes(obs: Observation) -> tuple[bool, str]:
     good = [
         s.segment
         for s in later
-        if not s.from_kernel and s.segment.flags == "SA" and conn.rel_ack(s.segment, False) == 1
+        if not s.from_kernel
+        and s.segment.flags == Flags.SYN | Flags.ACK
+        and conn.rel_ack(s.segment, False) == 1
     ]
     if not good:
         return False, "no SYN+ACK with ack = the kernel's ISN + 1 after its RST"
     acked = any(
         s.from_kernel
-        and s.segment.flags == "A"
+        and s.segment.flags == Flags.ACK
         and conn.rel_seq(s.segment, True) == 1
         and any(s.segment.ack == (g.seq + 1) % 2**32 for g in good)
         for s in later
     )
     seen = conn.states()
-    ok = acked and "ESTABLISHED" in seen and "CLOSED" not in seen[: seen.index("ESTABLISHED")]
+    ok = (
+        acked
+        and State.ESTABLISHED in seen
+        and State.CLOSED not in seen[: seen.index(State.ESTABLISHED)]
+    )
     return ok, " -> ".join(seen)
 
 
@@ -151,24 +164,32 @@ def closed_port(obs: Observation) -> tuple[bool, str]:
     conn = _closed_port(obs)
     if conn is None:
         return False, f"no SYN from you to a port other than {APP_PORT}"
-    syn = conn.crafted("S")[0]
-    rst = next((s for s in conn.kernel() if "R" in s.flags), None)
+    syn = conn.crafted(Flags.SYN)[0]
+    rst = next((s for s in conn.kernel() if Flags.RST in s.flags), None)
     if rst is None:
         return False, f"port {conn.kport} did not answer with RST"
-    ok = rst.flags == "RA" and rst.seq == 0 and rst.ack == (syn.seq + syn.seg_len) % 2**32
+    ok = (
+        rst.flags == Flags.RST | Flags.ACK
+        and rst.seq == 0
+        and rst.ack == (syn.seq + syn.seg_len) % 2**32
+    )
     return (
         ok,
-        f"port {conn.kport}: {rst.flags} seq {rst.seq} ack = your seq {_signed(rst.ack - syn.seq)}",
+        f"port {conn.kport}: {rst.flags.letters} seq {rst.seq} ack = your seq {_signed(rst.ack - syn.seq)}",
     )
 
 
 def _challenge(conn: Conn) -> tuple[int, Segment, Segment] | None:
     """Your SYN on the established connection, the kernel's answer (index of the answer)."""
-    syns = [i for i, s in enumerate(conn.segments) if not s.from_kernel and s.segment.flags == "S"]
+    syns = [
+        i for i, s in enumerate(conn.segments) if not s.from_kernel and s.segment.flags == Flags.SYN
+    ]
     acked = [
         i
         for i, s in enumerate(conn.segments)
-        if not s.from_kernel and s.segment.flags == "A" and conn.rel_ack(s.segment, False) == 1
+        if not s.from_kernel
+        and s.segment.flags == Flags.ACK
+        and conn.rel_ack(s.segment, False) == 1
     ]
     for i in syns:
         if not acked or i < acked[0]:
@@ -200,8 +221,11 @@ def challenge_ack(obs: Observation) -> tuple[bool, str]:
         return False, "no SYN from you after the handshake (or no answer to it)"
     _, _, ack = got
     seq_rel, ack_rel = conn.rel_seq(ack, True), conn.rel_ack(ack, True)
-    ok = ack.flags == "A" and (seq_rel, ack_rel) == (1, 1)
-    return ok, f"the kernel answered {ack.flags} seq ISN + {seq_rel} ack your ISN + {ack_rel}"
+    ok = ack.flags == Flags.ACK and (seq_rel, ack_rel) == (1, 1)
+    return (
+        ok,
+        f"the kernel answered {ack.flags.letters} seq ISN + {seq_rel} ack your ISN + {ack_rel}",
+    )
 
 
 @checks.add(
@@ -219,13 +243,15 @@ def exact_reset(obs: Observation) -> tuple[bool, str]:
         return False, "no challenge ACK to answer"
     j, _, challenge = got
     rsts = [
-        s.segment for s in conn.segments[j + 1 :] if not s.from_kernel and "R" in s.segment.flags
+        s.segment
+        for s in conn.segments[j + 1 :]
+        if not s.from_kernel and Flags.RST in s.segment.flags
     ]
     if not rsts:
         return False, "you sent no RST after the challenge ACK"
     exact = any(r.seq == challenge.ack for r in rsts)
     seen = conn.states()
-    closed = bool(seen) and seen[-1] == "CLOSED"
+    closed = bool(seen) and seen[-1] is State.CLOSED
     off = _signed(rsts[0].seq - challenge.ack)
     return exact and closed, f"your RST's seq was the challenge ACK's ack {off}; " + " -> ".join(
         seen

@@ -2,6 +2,8 @@
 
 from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.model.flags import Flags
+from tcplab.model.state import State
 
 checks = Checklist()
 
@@ -26,14 +28,14 @@ def _close_conn(obs: Observation) -> Conn | None:
 def _open_conn(obs: Observation) -> Conn | None:
     """Part 2: the first connection the kernel's application opened to you (its SYN came first)."""
     return next(
-        (c for c in obs.conns if c.segments and c.segments[0].from_kernel and c.kernel("S")),
+        (c for c in obs.conns if c.segments and c.segments[0].from_kernel and c.kernel(Flags.SYN)),
         None,
     )
 
 
 def _first_fin(conn: Conn, from_kernel: bool):
     for s in conn.segments:
-        if s.from_kernel == from_kernel and "F" in s.segment.flags:
+        if s.from_kernel == from_kernel and Flags.FIN in s.segment.flags:
             return s
     return None
 
@@ -73,7 +75,9 @@ def crossing_fin(obs: Observation) -> tuple[bool, str]:
         return False, "you never sent a FIN"
     seq = _signed(conn.rel_seq(fin.segment, from_kernel=False))
     ack = (
-        _signed(conn.rel_ack(fin.segment, from_kernel=False)) if "A" in fin.segment.flags else None
+        _signed(conn.rel_ack(fin.segment, from_kernel=False))
+        if Flags.ACK in fin.segment.flags
+        else None
     )
     return seq == 1 and ack == 1, f"your FIN had seq ISN + {seq}, ack the kernel's ISN + {ack}"
 
@@ -84,12 +88,12 @@ def _closing_from_capture(conn: Conn) -> bool:
     theirs, yours = _first_fin(conn, True), _first_fin(conn, False)
     if theirs is None or yours is None or theirs.time > yours.time:
         return False
-    if "A" in yours.segment.flags and conn.rel_ack(yours.segment, False) != 1:
+    if Flags.ACK in yours.segment.flags and conn.rel_ack(yours.segment, False) != 1:
         return False
     return any(
         s.from_kernel
         and s.time >= yours.time
-        and "F" not in s.segment.flags
+        and Flags.FIN not in s.segment.flags
         and conn.rel_ack(s.segment, True) == (conn.rel_seq(yours.segment, False) + 1) % 2**32
         for s in conn.segments
     )
@@ -109,14 +113,14 @@ def close_states(obs: Observation) -> tuple[bool, str]:
         return False, "no connection to the application's port"
     seen = conn.states()
     path = " -> ".join(seen) or "no socket"
-    wrong = {"FIN_WAIT_2", "CLOSE_WAIT", "LAST_ACK"} & set(seen)
+    wrong = {State.FIN_WAIT_2, State.CLOSE_WAIT, State.LAST_ACK} & set(seen)
     if wrong:
         return False, path
-    fin_wait_1 = "FIN_WAIT_1" in seen or _first_fin(conn, True) is not None
-    closing = "CLOSING" in seen or _closing_from_capture(conn)
-    time_wait = "TIME_WAIT" in seen
-    if "CLOSING" in seen and time_wait:
-        time_wait = seen.index("CLOSING") < seen.index("TIME_WAIT")
+    fin_wait_1 = State.FIN_WAIT_1 in seen or _first_fin(conn, True) is not None
+    closing = State.CLOSING in seen or _closing_from_capture(conn)
+    time_wait = State.TIME_WAIT in seen
+    if State.CLOSING in seen and time_wait:
+        time_wait = seen.index(State.CLOSING) < seen.index(State.TIME_WAIT)
     return fin_wait_1 and closing and time_wait, path
 
 
@@ -136,7 +140,7 @@ def last_ack(obs: Observation) -> tuple[bool, str]:
     acks = [
         s.segment
         for s in conn.segments
-        if not s.from_kernel and s.time > fin.time and s.segment.flags == "A"
+        if not s.from_kernel and s.time > fin.time and s.segment.flags == Flags.ACK
     ]
     if not acks:
         return False, "no ACK from you after your FIN"
@@ -161,7 +165,7 @@ def own_syn(obs: Observation) -> tuple[bool, str]:
     yours = conn.crafted()
     if not yours:
         return False, "you sent nothing on the kernel's connection"
-    return yours[0].flags == "S", f"your first segment had flags {yours[0].flags}"
+    return yours[0].flags == Flags.SYN, f"your first segment had flags {yours[0].flags.letters}"
 
 
 @checks.add(
@@ -176,7 +180,7 @@ def own_synack(obs: Observation) -> tuple[bool, str]:
     conn = _open_conn(obs)
     if conn is None:
         return False, "the kernel's application never connected to you (lab.app_connect)"
-    synacks = conn.crafted("SA")
+    synacks = conn.crafted(Flags.SYN | Flags.ACK)
     if not synacks:
         return False, "you sent no SYN+ACK"
     seq = _signed(conn.rel_seq(synacks[0], False))
@@ -198,19 +202,22 @@ def open_states(obs: Observation) -> tuple[bool, str]:
         return False, "the kernel's application never connected to you (lab.app_connect)"
     seen = conn.states()
     path = " -> ".join(seen) or "no socket"
-    if "ESTABLISHED" not in seen:
+    if State.ESTABLISHED not in seen:
         return False, path
-    if "SYN_RECEIVED" in seen:
-        return seen.index("SYN_RECEIVED") < seen.index("ESTABLISHED"), path
+    if State.SYN_RECEIVED in seen:
+        return seen.index(State.SYN_RECEIVED) < seen.index(State.ESTABLISHED), path
     return _syn_received_from_capture(conn), path
 
 
 def _syn_received_from_capture(conn: Conn) -> bool:
     """SYN_RECEIVED in the capture: the kernel answered your bare SYN with a SYN+ACK (a state
     shorter than one sample of the socket table still shows this way)."""
-    syn = next((s for s in conn.segments if not s.from_kernel and s.segment.flags == "S"), None)
+    syn = next(
+        (s for s in conn.segments if not s.from_kernel and s.segment.flags == Flags.SYN), None
+    )
     return syn is not None and any(
-        s.from_kernel and s.segment.flags == "SA" and s.time >= syn.time for s in conn.segments
+        s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK and s.time >= syn.time
+        for s in conn.segments
     )
 
 
@@ -221,4 +228,4 @@ def _syn_received_from_capture(conn: Conn) -> bool:
     why="a simultaneous close and a simultaneous open need only S, A and F",
 )
 def no_reset(obs: Observation) -> bool:
-    return bool(obs.conns) and not any("R" in s.flags for s in obs.crafted())
+    return bool(obs.conns) and not any(Flags.RST in s.flags for s in obs.crafted())

@@ -8,9 +8,10 @@ always sampled.
 """
 
 from tcplab.defaults import APP_PORT
-from tcplab.engine.session import Seen
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Conn, Observation, Seen
+from tcplab.model.flags import Flags
 from tcplab.model.seqnum import seq_add
+from tcplab.model.state import State
 
 checks = Checklist()
 PORT = APP_PORT  # the application's listener (lab.toml)
@@ -26,17 +27,21 @@ def _ours(conn: Conn) -> list[tuple[int, Seen]]:
     return [(i, s) for i, s in enumerate(conn.segments) if not s.from_kernel]
 
 
-def _first(items: list[tuple[int, Seen]], flag: str, after: int = -1) -> tuple[int, Seen] | None:
+def _first(items: list[tuple[int, Seen]], flag: Flags, after: int = -1) -> tuple[int, Seen] | None:
     return next(((i, s) for i, s in items if i > after and flag in s.segment.flags), None)
 
 
 def _kernel_fin(conn: Conn) -> tuple[int, Seen] | None:
-    return _first(_theirs(conn), "F")
+    return _first(_theirs(conn), Flags.FIN)
 
 
 def _student_fin(conn: Conn) -> tuple[int, Seen] | None:
     return next(
-        ((i, s) for i, s in _ours(conn) if "F" in s.segment.flags and "R" not in s.segment.flags),
+        (
+            (i, s)
+            for i, s in _ours(conn)
+            if Flags.FIN in s.segment.flags and Flags.RST not in s.segment.flags
+        ),
         None,
     )
 
@@ -44,7 +49,8 @@ def _student_fin(conn: Conn) -> tuple[int, Seen] | None:
 def _kernel_acks(conn: Conn, after: int, ack: int) -> bool:
     """The kernel sent, after segment `after`, a segment acknowledging exactly `ack`."""
     return any(
-        i > after and "A" in s.segment.flags and s.segment.ack == ack for i, s in _theirs(conn)
+        i > after and Flags.ACK in s.segment.flags and s.segment.ack == ack
+        for i, s in _theirs(conn)
     )
 
 
@@ -59,32 +65,32 @@ def _kernel_closed_first(conn: Conn) -> tuple[int, Seen] | None:
 # -- what the capture proves ---------------------------------------------------------------------
 def syn_sent_on_wire(conn: Conn) -> bool:
     """The kernel sent a bare SYN: connect() puts the socket in SYN_SENT."""
-    return bool(conn.kernel("S"))
+    return bool(conn.kernel(Flags.SYN))
 
 
 def syn_received_on_wire(conn: Conn) -> bool:
     """The kernel answered a SYN with SYN+ACK: it holds a half-open connection."""
-    return bool(conn.kernel("SA"))
+    return bool(conn.kernel(Flags.SYN | Flags.ACK))
 
 
 def established_on_wire(conn: Conn) -> bool:
     """Our ACK with exactly the right numbers answered the kernel's SYN+ACK (as server), or the
     kernel ACKed our SYN+ACK (as client)."""
-    synack = _first(_theirs(conn), "S")
-    if synack is not None and synack[1].segment.flags == "SA":
+    synack = _first(_theirs(conn), Flags.SYN)
+    if synack is not None and synack[1].segment.flags == Flags.SYN | Flags.ACK:
         i, sa = synack[0], synack[1].segment
         return any(
             j > i
-            and "A" in s.segment.flags
-            and not ({"S", "R"} & set(s.segment.flags))
+            and Flags.ACK in s.segment.flags
+            and not s.segment.flags & (Flags.SYN | Flags.RST)
             and s.segment.seq == sa.ack
             and s.segment.ack == seq_add(sa.seq, 1)
             for j, s in _ours(conn)
         )
-    ours = _first(_ours(conn), "S")
+    ours = _first(_ours(conn), Flags.SYN)
     return (
         ours is not None
-        and ours[1].segment.flags == "SA"
+        and ours[1].segment.flags == Flags.SYN | Flags.ACK
         and _kernel_acks(conn, ours[0], seq_add(ours[1].segment.seq, 1))
     )
 
@@ -115,7 +121,7 @@ def closed_after_last_ack_on_wire(conn: Conn) -> bool:
     i, kf = _kernel_fin(conn)  # type: ignore[misc]
     return any(
         j > i
-        and s.segment.flags == "A"
+        and s.segment.flags == Flags.ACK
         and s.segment.ack == kf.segment.end_seq
         and s.segment.seq == kf.segment.ack
         for j, s in _ours(conn)
@@ -135,7 +141,7 @@ def fin_wait_2_on_wire(conn: Conn) -> bool:
     end = sf[0] if sf is not None else len(conn.segments)
     return any(
         kf[0] < j < end
-        and s.segment.flags == "A"
+        and s.segment.flags == Flags.ACK
         and s.segment.ack == kf[1].segment.end_seq
         and s.segment.seq == kf[1].segment.ack
         for j, s in _ours(conn)
@@ -151,7 +157,7 @@ def closing_on_wire(conn: Conn) -> bool:
         return False
     fin = sf[1].segment
     return (
-        "A" in fin.flags
+        Flags.ACK in fin.flags
         and fin.ack == kf[1].segment.seq
         and fin.seq == kf[1].segment.ack
         and _kernel_acks(conn, sf[0], fin.end_seq)
@@ -160,20 +166,20 @@ def closing_on_wire(conn: Conn) -> bool:
 
 def refused_on_wire(conn: Conn) -> bool:
     """In SYN_SENT, our RST+ACK acknowledged the kernel's SYN: connect() fails, the socket goes."""
-    syn = _first(_theirs(conn), "S")
-    if syn is None or syn[1].segment.flags != "S":
+    syn = _first(_theirs(conn), Flags.SYN)
+    if syn is None or syn[1].segment.flags != Flags.SYN:
         return False
     want = seq_add(syn[1].segment.seq, 1)
     for j, s in _ours(conn):
-        if j > syn[0] and "S" in s.segment.flags:
+        if j > syn[0] and Flags.SYN in s.segment.flags:
             return False  # we answered the connect() some other way first
-        if j > syn[0] and s.segment.flags == "RA" and s.segment.ack == want:
+        if j > syn[0] and s.segment.flags == Flags.RST | Flags.ACK and s.segment.ack == want:
             return True
     return False
 
 
 # -- evidence over the whole observation ---------------------------------------------------------
-def _evidence(obs: Observation, state: str, on_wire) -> tuple[bool, str]:
+def _evidence(obs: Observation, state: State, on_wire) -> tuple[bool, str]:
     sampled = [c for c in obs.conns if state in c.states()]
     if sampled:
         c = sampled[0]
@@ -185,13 +191,13 @@ def _evidence(obs: Observation, state: str, on_wire) -> tuple[bool, str]:
     return False, f"never seen in {state}"
 
 
-def _sampled_after(conn: Conn, before: str, after: str) -> bool:
+def _sampled_after(conn: Conn, before: State, after: State) -> bool:
     states = conn.states()
-    return any(a == before and b == after for a, b in zip(states, states[1:], strict=False))
+    return any(a is before and b is after for a, b in zip(states, states[1:], strict=False))
 
 
 def _no_reset(conn: Conn) -> bool:
-    return not any("R" in s.flags for s in conn.crafted())
+    return not any(Flags.RST in s.flags for s in conn.crafted())
 
 
 @checks.add(
@@ -202,8 +208,8 @@ def _no_reset(conn: Conn) -> bool:
     "new ones for each SYN",
 )
 def listen(obs: Observation) -> tuple[bool, str]:
-    listening = any(s.state == "LISTEN" for s in obs.listener_samples)
-    answered = [c for c in obs.conns if c.kport == PORT and c.kernel("SA")]
+    listening = any(s.state is State.LISTEN for s in obs.listener_samples)
+    answered = [c for c in obs.conns if c.kport == PORT and c.kernel(Flags.SYN | Flags.ACK)]
     if not listening:
         return False, "no listener in the socket table"
     return bool(answered), "seen in the socket table" if answered else "your SYN got no SYN+ACK"
@@ -216,7 +222,7 @@ def listen(obs: Observation) -> tuple[bool, str]:
     why="LISTEN -> SYN_RECEIVED on a SYN: the kernel answers SYN+ACK and keeps a request sock",
 )
 def syn_received(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "SYN_RECEIVED", syn_received_on_wire)
+    return _evidence(obs, State.SYN_RECEIVED, syn_received_on_wire)
 
 
 @checks.add(
@@ -226,7 +232,7 @@ def syn_received(obs: Observation) -> tuple[bool, str]:
     why="SYN_RECEIVED -> ESTABLISHED when the ACK acknowledges the kernel's SYN",
 )
 def established(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "ESTABLISHED", established_on_wire)
+    return _evidence(obs, State.ESTABLISHED, established_on_wire)
 
 
 @checks.add(
@@ -238,7 +244,7 @@ def established(obs: Observation) -> tuple[bool, str]:
     "application closes",
 )
 def close_wait(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "CLOSE_WAIT", close_wait_on_wire)
+    return _evidence(obs, State.CLOSE_WAIT, close_wait_on_wire)
 
 
 @checks.add(
@@ -248,7 +254,7 @@ def close_wait(obs: Observation) -> tuple[bool, str]:
     why="CLOSE_WAIT -> LAST_ACK on close(): the kernel's FIN waits for its ACK",
 )
 def last_ack(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "LAST_ACK", last_ack_on_wire)
+    return _evidence(obs, State.LAST_ACK, last_ack_on_wire)
 
 
 @checks.add(
@@ -260,13 +266,13 @@ def last_ack(obs: Observation) -> tuple[bool, str]:
 )
 def closed(obs: Observation) -> tuple[bool, str]:
     for c in obs.conns:
-        if _no_reset(c) and _sampled_after(c, "LAST_ACK", "CLOSED"):
+        if _no_reset(c) and _sampled_after(c, State.LAST_ACK, State.CLOSED):
             return True, f"the socket went away; your port {c.sport}"
     for c in obs.conns:
         if _no_reset(c) and closed_after_last_ack_on_wire(c):
             return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
     for c in obs.conns:
-        if "LAST_ACK" in c.states() or last_ack_on_wire(c):
+        if State.LAST_ACK in c.states() or last_ack_on_wire(c):
             if not _no_reset(c):
                 return False, f"you reset it (your port {c.sport}): a RST aborts, it does not close"
             return False, f"still in LAST_ACK; your port {c.sport}"
@@ -281,7 +287,7 @@ def closed(obs: Observation) -> tuple[bool, str]:
     why="ESTABLISHED -> FIN_WAIT_1 on close(): the kernel's FIN is not yet acknowledged",
 )
 def fin_wait_1(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "FIN_WAIT_1", fin_wait_1_on_wire)
+    return _evidence(obs, State.FIN_WAIT_1, fin_wait_1_on_wire)
 
 
 @checks.add(
@@ -293,7 +299,7 @@ def fin_wait_1(obs: Observation) -> tuple[bool, str]:
     "FIN_WAIT_2 with a timewait timer (tcp_fin_timeout, 60 s)",
 )
 def fin_wait_2(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "FIN_WAIT_2", fin_wait_2_on_wire)
+    return _evidence(obs, State.FIN_WAIT_2, fin_wait_2_on_wire)
 
 
 @checks.add(
@@ -305,7 +311,7 @@ def fin_wait_2(obs: Observation) -> tuple[bool, str]:
 )
 def time_wait(obs: Observation) -> tuple[bool, str]:
     for c in obs.conns:
-        last = c.last("TIME_WAIT")
+        last = c.last(State.TIME_WAIT)
         if last is not None:
             left = f", {last.expires_ms / 1000:.1f} s left" if last.timer == "timewait" else ""
             return True, f"seen in the socket table; your port {c.sport}{left}"
@@ -321,7 +327,7 @@ def time_wait(obs: Observation) -> tuple[bool, str]:
     "(simultaneous close); the ACK of our FIN then gives TIME_WAIT",
 )
 def closing(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "CLOSING", closing_on_wire)
+    return _evidence(obs, State.CLOSING, closing_on_wire)
 
 
 @checks.add(
@@ -332,7 +338,7 @@ def closing(obs: Observation) -> tuple[bool, str]:
     why="CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits for a SYN+ACK",
 )
 def syn_sent(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, "SYN_SENT", syn_sent_on_wire)
+    return _evidence(obs, State.SYN_SENT, syn_sent_on_wire)
 
 
 @checks.add(
@@ -346,10 +352,10 @@ def syn_sent(obs: Observation) -> tuple[bool, str]:
 )
 def refused(obs: Observation) -> tuple[bool, str]:
     for c in obs.conns:
-        if syn_sent_on_wire(c) and _sampled_after(c, "SYN_SENT", "CLOSED"):
+        if syn_sent_on_wire(c) and _sampled_after(c, State.SYN_SENT, State.CLOSED):
             return True, f"the socket went away; your port {c.sport}"
     for c in obs.conns:
         if refused_on_wire(c):
             return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
-    stuck = [c.sport for c in obs.conns if c.states()[-1:] == ["SYN_SENT"]]
+    stuck = [c.sport for c in obs.conns if c.states()[-1:] == [State.SYN_SENT]]
     return False, f"still in SYN_SENT; your port {stuck[0]}" if stuck else "never seen"

@@ -5,6 +5,8 @@ connection answered with a SYN cookie never has one, which is how the checks tel
 """
 
 from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.model.flags import Flags
+from tcplab.model.state import State
 
 checks = Checklist()
 
@@ -21,15 +23,15 @@ WATCHED = 1.5  # a cookie's SYN+ACK must be watched this long to show it is neve
 
 
 def _syns(obs: Observation) -> list[Conn]:
-    return [c for c in obs.conns if c.kport == PORT and c.crafted("S")]
+    return [c for c in obs.conns if c.kport == PORT and c.crafted(Flags.SYN)]
 
 
 def _queued(obs: Observation) -> list[Conn]:
     """Connections that had a request sock in the SYN queue (seen as SYN_RECEIVED)."""
-    return [c for c in _syns(obs) if "SYN_RECEIVED" in c.states()]
+    return [c for c in _syns(obs) if State.SYN_RECEIVED in c.states()]
 
 
-def _time(conn: Conn, from_kernel: bool, flags: str) -> float | None:
+def _time(conn: Conn, from_kernel: bool, flags: Flags) -> float | None:
     return next(
         (
             s.time
@@ -45,16 +47,18 @@ def _cookies(obs: Observation) -> list[Conn]:
     queued = _queued(obs)
     out = []
     for c in _syns(obs):
-        if c in queued or not c.kernel("SA"):
+        if c in queued or not c.kernel(Flags.SYN | Flags.ACK):
             continue
-        syn = _time(c, False, "S")
-        if sum(1 for q in queued if _time(q, False, "S") < syn) >= 2:
+        syn = _time(c, False, Flags.SYN)
+        if sum(1 for q in queued if _time(q, False, Flags.SYN) < syn) >= 2:
             out.append(c)
     return out
 
 
 def _synack_times(conn: Conn) -> list[float]:
-    return [s.time for s in conn.segments if s.from_kernel and s.segment.flags == "SA"]
+    return [
+        s.time for s in conn.segments if s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK
+    ]
 
 
 @checks.add(
@@ -121,7 +125,7 @@ def retransmissions(obs: Observation) -> tuple[bool, str]:
 
 def _watched(obs: Observation, conn: Conn) -> float:
     """How long the cookie's SYN+ACK was watched before you answered it (or the run ended)."""
-    sent = _time(conn, True, "SA")
+    sent = _time(conn, True, Flags.SYN | Flags.ACK)
     answers = [s.time for s in conn.segments if not s.from_kernel and s.time > sent]
     end = min(answers) if answers else max(s.time for s in obs.segments)
     return end - sent
@@ -139,7 +143,7 @@ def cookie_not_retransmitted(obs: Observation) -> tuple[bool, str]:
     cookies = _cookies(obs)
     if not cookies:
         return False, "no cookie SYN+ACK"
-    watched = [(len(c.kernel("SA")), _watched(obs, c)) for c in cookies]
+    watched = [(len(c.kernel(Flags.SYN | Flags.ACK)), _watched(obs, c)) for c in cookies]
     ok = any(n == 1 and w >= WATCHED for n, w in watched)
     return ok, "; ".join(f"{n} SYN+ACK(s) in {w:.1f} s" for n, w in watched)
 
@@ -148,7 +152,7 @@ def _cookie_acks(obs: Observation) -> list[tuple[Conn, int | None, int | None]]:
     return [
         (c, _signed(c.rel_seq(a, False)), _signed(c.rel_ack(a, False)))
         for c in _cookies(obs)
-        for a in c.crafted("A")
+        for a in c.crafted(Flags.ACK)
     ]
 
 
@@ -179,7 +183,7 @@ def cookie_ack(obs: Observation) -> tuple[bool, str]:
     "ESTABLISHED (it waits in the accept queue)",
 )
 def cookie_established(obs: Observation) -> tuple[bool, str]:
-    done = [c for c in _cookies(obs) if "ESTABLISHED" in c.states()]
+    done = [c for c in _cookies(obs) if State.ESTABLISHED in c.states()]
     return bool(done), (f"port {done[0].sport}: " + " -> ".join(done[0].states())) if done else ""
 
 
@@ -190,4 +194,4 @@ def cookie_established(obs: Observation) -> tuple[bool, str]:
     why="filling the queue needs only SYNs, completing a cookie only an ACK",
 )
 def no_reset(obs: Observation) -> bool:
-    return bool(obs.conns) and not any("R" in s.flags for s in obs.crafted())
+    return bool(obs.conns) and not any(Flags.RST in s.flags for s in obs.crafted())

@@ -2,7 +2,9 @@
 host saw."""
 
 from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 
 checks = Checklist()
 
@@ -27,16 +29,20 @@ def _third(obs: Observation) -> tuple[Conn | None, Segment | None]:
         return None, None
     after = False
     for seen in conn.segments:
-        if seen.from_kernel and seen.segment.flags == "SA":
+        if seen.from_kernel and seen.segment.flags == Flags.SYN | Flags.ACK:
             after = True
-        elif after and not seen.from_kernel and "S" not in seen.segment.flags:
+        elif after and not seen.from_kernel and Flags.SYN not in seen.segment.flags:
             return conn, seen.segment
     return conn, None
 
 
 def _data(conn: Conn) -> list[Segment]:
     """Your segments that carry data, in the order sent."""
-    return [s for s in conn.crafted() if s.payload and "S" not in s.flags and "R" not in s.flags]
+    return [
+        s
+        for s in conn.crafted()
+        if s.payload and Flags.SYN not in s.flags and Flags.RST not in s.flags
+    ]
 
 
 def _kernel_acks(conn: Conn) -> list[int]:
@@ -44,7 +50,7 @@ def _kernel_acks(conn: Conn) -> list[int]:
     return [
         conn.rel_ack(s, from_kernel=True)
         for s in conn.kernel()
-        if "A" in s.flags and "S" not in s.flags and "R" not in s.flags
+        if Flags.ACK in s.flags and Flags.SYN not in s.flags and Flags.RST not in s.flags
     ]
 
 
@@ -58,7 +64,7 @@ def third_has_data(obs: Observation) -> tuple[bool, str]:
     _, third = _third(obs)
     if third is None:
         return False, "nothing from you after the SYN+ACK"
-    return bool(third.payload), f"{len(third.payload)} bytes, flags {third.flags}"
+    return bool(third.payload), f"{len(third.payload)} bytes, flags {third.flags.letters}"
 
 
 @checks.add(
@@ -69,7 +75,7 @@ def third_has_data(obs: Observation) -> tuple[bool, str]:
 )
 def third_ack(obs: Observation) -> tuple[bool, str]:
     conn, third = _third(obs)
-    if third is None or "A" not in third.flags:
+    if third is None or Flags.ACK not in third.flags:
         return False, "no ACK after the SYN+ACK"
     rel = conn.rel_ack(third, from_kernel=False)
     return rel == 1, f"your ack was the kernel's {_isn(rel)}"
@@ -120,7 +126,7 @@ def established(obs: Observation) -> tuple[bool, str]:
     if conn is None or not conn.samples:
         return False, "no socket"
     seen = conn.states()
-    half_open = "SYN_RECEIVED" in seen or bool(conn.kernel("SA"))
+    half_open = State.SYN_RECEIVED in seen or bool(conn.kernel(Flags.SYN | Flags.ACK))
     acks = [a for a in _kernel_acks(conn) if a is not None]
     accepted = max(acks, default=1) - 1
     last = conn.samples[-1]
@@ -128,7 +134,12 @@ def established(obs: Observation) -> tuple[bool, str]:
         f"{' -> '.join(seen)}; {accepted} bytes acknowledged: {last.rqueue} still queued, "
         f"{accepted - last.rqueue} read by the application"
     )
-    ok = half_open and last.state == "ESTABLISHED" and accepted > 0 and 0 <= last.rqueue <= accepted
+    ok = (
+        half_open
+        and last.state is State.ESTABLISHED
+        and accepted > 0
+        and 0 <= last.rqueue <= accepted
+    )
     return ok, detail
 
 
@@ -147,7 +158,7 @@ def bare_ack(obs: Observation) -> tuple[bool, str]:
     first = data[0]
     crafted = conn.crafted()
     later = crafted[crafted.index(first) + 1 :]
-    bare = [s for s in later if s.flags == "A" and not s.payload]
+    bare = [s for s in later if s.flags == Flags.ACK and not s.payload]
     if not bare:
         return False, "no bare ACK (flags 'A', no data) after your first data"
     want = conn.rel_seq(first, from_kernel=False) + len(first.payload)
@@ -202,6 +213,6 @@ def kernel_acked_second(obs: Observation) -> tuple[bool, str]:
 def no_reset(obs: Observation) -> tuple[bool, str]:
     if not obs.conns:
         return False, "no connection"
-    mine = sum("R" in s.flags for s in obs.crafted())
-    theirs = sum("R" in s.flags for s in obs.kernel())
+    mine = sum(Flags.RST in s.flags for s in obs.crafted())
+    theirs = sum(Flags.RST in s.flags for s in obs.kernel())
     return mine == 0 and theirs == 0, f"{mine} RST from you, {theirs} from the kernel"

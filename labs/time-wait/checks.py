@@ -6,7 +6,9 @@ kernel's snd_nxt is 2; your FIN is your seq 1, so the kernel's rcv_nxt ends at 2
 
 from tcplab.defaults import APP_PORT
 from tcplab.exercise.kit import Checklist, Conn, Observation, Sample
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 
 checks = Checklist()
 
@@ -16,7 +18,7 @@ SLACK_S = 0.25  # the sampler's and the capture's clocks agree far better than t
 
 def _conn(obs: Observation) -> Conn | None:
     """The connection to the application's port that the student opened."""
-    return next((c for c in obs.conns if c.kport == APP_PORT and c.crafted("S")), None)
+    return next((c for c in obs.conns if c.kport == APP_PORT and c.crafted(Flags.SYN)), None)
 
 
 def _rel(conn: Conn, seg: Segment, from_kernel: bool) -> tuple[int | None, int | None]:
@@ -39,7 +41,7 @@ def _after(a: int, b: int) -> bool:
 def _kernel_fin(conn: Conn) -> int | None:
     """Index of the kernel's FIN in conn.segments."""
     return next(
-        (i for i, s in enumerate(conn.segments) if s.from_kernel and "F" in s.segment.flags),
+        (i for i, s in enumerate(conn.segments) if s.from_kernel and Flags.FIN in s.segment.flags),
         None,
     )
 
@@ -47,14 +49,19 @@ def _kernel_fin(conn: Conn) -> int | None:
 def _tw_entry(conn: Conn) -> int | None:
     """Index of the kernel's ACK of your FIN (seq 2, ack 2), when the socket really reached
     TIME_WAIT: from here on, the connection is in TIME_WAIT."""
-    if "TIME_WAIT" not in conn.states():
+    if State.TIME_WAIT not in conn.states():
         return None
     fin_sent = False
     for i, s in enumerate(conn.segments):
         seg = s.segment
-        if not s.from_kernel and "F" in seg.flags and "R" not in seg.flags:
+        if not s.from_kernel and Flags.FIN in seg.flags and Flags.RST not in seg.flags:
             fin_sent = True
-        elif s.from_kernel and fin_sent and seg.flags == "A" and _rel(conn, seg, True) == (2, 2):
+        elif (
+            s.from_kernel
+            and fin_sent
+            and seg.flags == Flags.ACK
+            and _rel(conn, seg, True) == (2, 2)
+        ):
             return i
     return None
 
@@ -74,7 +81,7 @@ def _answer(conn: Conn, index: int) -> Segment | None:
 def _tw_sample(conn: Conn) -> tuple[Sample, float | None] | None:
     """The first TIME_WAIT stretch of the socket table, and the time the next stretch began."""
     for i, s in enumerate(conn.samples):
-        if s.state == "TIME_WAIT":
+        if s.state is State.TIME_WAIT:
             nxt = conn.samples[i + 1].time if i + 1 < len(conn.samples) else None
             return s, nxt
     return None
@@ -96,8 +103,11 @@ def ack_of_fin(obs: Observation) -> tuple[bool, str]:
         seg = s.segment
         if s.from_kernel:
             continue
-        if seg.flags != "A":
-            return False, f"your first segment after its FIN was {seg.flags}, not a bare ACK"
+        if seg.flags != Flags.ACK:
+            return (
+                False,
+                f"your first segment after its FIN was {seg.flags.letters}, not a bare ACK",
+            )
         rel = conn.rel_ack(seg, False)
         return rel == 2, f"your ack was the kernel's ISN {_signed(rel)}; its FIN was ISN + 1"
     return False, "you sent nothing after the kernel's FIN"
@@ -117,13 +127,13 @@ def states(obs: Observation) -> tuple[bool, str]:
         return False, "no connection"
     seen = conn.states()
     # FIN_WAIT_1 may last less than a sample: the kernel's FIN shows it
-    fw1 = "FIN_WAIT_1" in seen or _kernel_fin(conn) is not None
+    fw1 = State.FIN_WAIT_1 in seen or _kernel_fin(conn) is not None
     # a closed socket's FIN_WAIT_2 is a timewait mini socket with its own timer (a full socket
     # passes FIN_WAIT_2 for microseconds when FIN and ACK arrive together); if the table was not
     # read in time, your bare ACK of the FIN, before your own FIN, shows it
-    fw2 = any(s.state == "FIN_WAIT_2" and s.timer == "timewait" for s in conn.samples)
+    fw2 = any(s.state is State.FIN_WAIT_2 and s.timer == "timewait" for s in conn.samples)
     fw2 = fw2 or (ack_of_fin(obs)[0] and _bare_ack_seq(conn) == 1)
-    return fw1 and fw2 and "TIME_WAIT" in seen, " -> ".join(seen)
+    return fw1 and fw2 and State.TIME_WAIT in seen, " -> ".join(seen)
 
 
 @checks.add(
@@ -141,13 +151,13 @@ def your_fin(obs: Observation) -> tuple[bool, str]:
     closing = [
         s.segment
         for s in conn.segments[k + 1 :]
-        if not s.from_kernel and ("F" in s.segment.flags or "R" in s.segment.flags)
+        if not s.from_kernel and (Flags.FIN in s.segment.flags or Flags.RST in s.segment.flags)
     ]
     if not closing:
         return False, "you sent no FIN"
     fin = closing[0]
-    if fin.flags != "FA":
-        return False, f"you closed with {fin.flags}, not FIN+ACK (FA)"
+    if fin.flags != Flags.FIN | Flags.ACK:
+        return False, f"you closed with {fin.flags.letters}, not FIN+ACK (FA)"
     seq, ack = _rel(conn, fin, False)
     ok = (seq, ack) == (1, 2)
     return ok, f"your FIN had seq ISN {_signed(seq)}, ack the kernel's ISN {_signed(ack)}"
@@ -180,8 +190,8 @@ def _fin_in_tw(conn: Conn) -> tuple[int, Segment] | None:
         seg = s.segment
         if (
             not s.from_kernel
-            and "F" in seg.flags
-            and "S" not in seg.flags
+            and Flags.FIN in seg.flags
+            and Flags.SYN not in seg.flags
             and not _tw_ended(conn, i)
         ):
             found = (i, seg)
@@ -192,7 +202,7 @@ def _tw_ended(conn: Conn, index: int) -> bool:
     """The kernel had left TIME_WAIT (a new SYN+ACK went out) before segment `index`."""
     entry = _tw_entry(conn)
     return entry is None or any(
-        s.from_kernel and "S" in s.segment.flags for s in conn.segments[entry:index]
+        s.from_kernel and Flags.SYN in s.segment.flags for s in conn.segments[entry:index]
     )
 
 
@@ -216,7 +226,11 @@ def fin_again(obs: Observation) -> tuple[bool, str]:
     if reply is None:
         return False, "the kernel did not answer"
     seq, ack = _rel(conn, reply, True)
-    return (reply.flags, seq, ack) == ("A", 2, 2), f"answer {reply.flags} seq {seq} ack {ack}"
+    return (reply.flags, seq, ack) == (
+        Flags.ACK,
+        2,
+        2,
+    ), f"answer {reply.flags.letters} seq {seq} ack {ack}"
 
 
 @checks.add(
@@ -268,7 +282,7 @@ def old_syn(obs: Observation) -> tuple[bool, str]:
     detail = "no old SYN from you in TIME_WAIT"
     for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
         seg = s.segment
-        if s.from_kernel or seg.flags != "S" or _tw_ended(conn, i):
+        if s.from_kernel or seg.flags != Flags.SYN or _tw_ended(conn, i):
             continue
         if _after(seg.seq, rcv_nxt):
             continue
@@ -277,9 +291,9 @@ def old_syn(obs: Observation) -> tuple[bool, str]:
             detail = "your old SYN got no answer (a second one within 500 ms is rate-limited)"
             continue
         seq, ack = _rel(conn, reply, True)
-        if (reply.flags, seq, ack) == ("A", 2, 2):
-            return True, f"answer {reply.flags} seq {seq} ack {ack}"
-        detail = f"answer {reply.flags} seq {seq} ack {ack}"
+        if (reply.flags, seq, ack) == (Flags.ACK, 2, 2):
+            return True, f"answer {reply.flags.letters} seq {seq} ack {ack}"
+        detail = f"answer {reply.flags.letters} seq {seq} ack {ack}"
     return False, detail
 
 
@@ -299,11 +313,14 @@ def new_syn(obs: Observation) -> tuple[bool, str]:
     rcv_nxt = conn.iss + 2
     for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
         seg = s.segment
-        if s.from_kernel or seg.flags != "S" or not _after(seg.seq, rcv_nxt):
+        if s.from_kernel or seg.flags != Flags.SYN or not _after(seg.seq, rcv_nxt):
             continue
         reply = _answer(conn, i)
-        if reply is None or reply.flags != "SA":
-            return False, f"your SYN above rcv_nxt got {reply.flags if reply else 'no answer'}"
+        if reply is None or reply.flags != Flags.SYN | Flags.ACK:
+            return (
+                False,
+                f"your SYN above rcv_nxt got {reply.flags.letters if reply else 'no answer'}",
+            )
         isn = conn.rel_seq(reply, True)
         ok = isn == 2 + 65537 and reply.ack == (seg.seq + 1) % 2**32
         return ok, f"new ISN = the old ISN + {isn} (old snd_nxt = the old ISN + 2)"
@@ -322,11 +339,14 @@ def new_handshake(obs: Observation) -> tuple[bool, str]:
     if entry is None:
         return False, "the kernel never reached TIME_WAIT"
     later = conn.segments[entry + 1 :]
-    synack = next((s.segment for s in later if s.from_kernel and s.segment.flags == "SA"), None)
+    synack = next(
+        (s.segment for s in later if s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK),
+        None,
+    )
     if synack is None:
         return False, "the connection was not reopened"
-    acks = [s.segment for s in later if not s.from_kernel and s.segment.flags == "A"]
+    acks = [s.segment for s in later if not s.from_kernel and s.segment.flags == Flags.ACK]
     good = any(a.ack == (synack.seq + 1) % 2**32 and a.seq == synack.ack for a in acks)
     seen = conn.states()
-    again = "ESTABLISHED" in seen[seen.index("TIME_WAIT") :]
+    again = State.ESTABLISHED in seen[seen.index(State.TIME_WAIT) :]
     return good and again, " -> ".join(seen)

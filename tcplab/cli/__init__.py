@@ -62,10 +62,21 @@ def setup(
     port: Annotated[
         int, typer.Option(help="Port the kernel-side application listens on.")
     ] = defaults.APP_PORT,
+    adopt: Annotated[
+        bool,
+        typer.Option(
+            "--adopt",
+            help="Take over namespaces netns_setup.sh built: check them, start the application, "
+            "record the lab.",
+        ),
+    ] = False,
 ) -> None:
     """Build the lab: two namespaces, a veth pair, the crafting host's rule, the application."""
     from tcplab.cli import labcmd
 
+    if adopt:
+        labcmd.adopt(crafting, kernel, subnet, port)
+        return
     labcmd.setup(crafting, kernel, subnet, port)
 
 

@@ -62,7 +62,7 @@ def show(name: str, labs_dir: str | None = None) -> None:
 
         from tcplab.cli.render import console
 
-        console.print(Markdown(text))
+        console().print(Markdown(text))
     else:
         typer.echo(text)
 

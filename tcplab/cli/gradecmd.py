@@ -113,13 +113,13 @@ def grade(
         limits=Limits(memory=memory << 20),
     )
     for line in skipped:
-        console.print(f"[yellow]skipped[/] {escape(line)}")
+        console().print(f"[yellow]skipped[/] {escape(line)}")
     outcomes: list[Outcome] = []
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     quiet = json_out
     if not quiet:
-        console.print(
+        console().print(
             f"grading {len({s.student for s in subs})} students × {len(labs)} lab(s), "
             f"{jobs} at a time, seed {settings.seed}"
         )
@@ -174,7 +174,7 @@ def _progress(o: Outcome, n: int, total: int) -> None:
     color = COLORS[o.verdict]
     score = "—" if o.score is None else f"{o.score}/{o.max_score}"
     message = escape(text.line(o.message, 160))
-    console.print(
+    console().print(
         f"  [{n:>{len(str(total))}}/{total}] {escape(o.student):<16} {escape(o.lab):<14} "
         f"{score:>7}  [{color}]{o.verdict.value}[/] [dim]{message}[/]"
     )
@@ -244,28 +244,28 @@ def summary(
     for student in sorted(by_student):
         cells = [_cell(by_student[student].get(lab.name)) for lab in labs]
         table.add_row(escape(student), *cells)
-    console.print()
-    console.print(table)
+    console().print()
+    console().print(table)
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.verdict.value] = counts.get(o.verdict.value, 0) + 1
     full = sum(o.full_marks for o in outcomes)
-    console.print(
+    console().print(
         f"\n{len(outcomes)} graded in {meta['seconds']:.1f} s: {full} full marks; "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
     flagged = [o for o in sorted(outcomes, key=lambda o: (o.student, o.lab)) if o.flags]
     if flagged:
-        console.print(f"[bold red]{len(flagged)} flagged[/] (the score stands; look at these):")
+        console().print(f"[bold red]{len(flagged)} flagged[/] (the score stands; look at these):")
         for o in flagged:
             why = escape(text.line("; ".join(o.flags), 200))
-            console.print(f"  {escape(o.student)}/{escape(o.lab)}: {why}")
+            console().print(f"  {escape(o.student)}/{escape(o.lab)}: {why}")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
-        console.print(
+        console().print(
             "[magenta]environment errors are not the students': they have no score; "
             "grade those again[/]"
         )
-    console.print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
+    console().print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
 
 
 def _cell(o: Outcome | None) -> str:

@@ -43,6 +43,21 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
     typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
 
 
+def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
+    """`setup --adopt`: namespaces built by hand (netns_setup.sh up) become tcplab's lab."""
+    from tcplab.netns import topology
+
+    spec = LabSpec(crafting, kernel, subnet, port).validate()
+    require_root("setup")
+    tidy()
+    s = topology.adopt(spec).spec
+    typer.echo(
+        f"lab ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
+        f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
+    )
+    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+
+
 def teardown(crafting: str, all_labs: bool) -> None:
     from tcplab.netns import topology
 

@@ -7,6 +7,7 @@ import json
 import typer
 
 from tcplab.cli.tidy import tidy
+from tcplab.engine.report import Report
 from tcplab.errors import EXIT_KERNEL, UsageError
 from tcplab.netns.topology import require_root
 from tcplab.userfile import Refused, check_writable
@@ -108,18 +109,18 @@ def send(
     pcap: str | None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
-    from tcplab.model.segment import normalize_flags
+    from tcplab.model.flags import Flags
 
     parse_target(target)
     try:
-        flags = normalize_flags(flags)
+        parsed = Flags.parse(flags)
     except ValueError as exc:
         raise UsageError(str(exc), "e.g. --flags S, --flags SA, --flags FA") from None
     from tcplab.engine.probe import Probe, run_send
 
     _fits(_options_text(options), _payload(data))
     probe = Probe(
-        flags=flags,
+        flags=parsed,
         sport=sport,
         seq=seq,
         ack=ack,
@@ -136,10 +137,7 @@ def send(
     _show(report, json_out)
 
 
-def _show(report: object, json_out: bool) -> None:
-    from tcplab.engine.report import Report
-
-    assert isinstance(report, Report)
+def _show(report: Report, json_out: bool) -> None:
     if json_out:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -10,14 +10,19 @@ from rich.markup import escape
 from rich.table import Table
 
 from tcplab.engine.check import Check
-from tcplab.engine.report import Report
+from tcplab.engine.report import ExpectRow, How, NoteRow, Report, Row, SegmentRow, Side, StateRow
+from tcplab.model.flags import Flags
 from tcplab.netns.diag import SocketRow
 from tcplab.text import printable
 
-# piped output is not cut to 80 columns (tables would lose their addresses)
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
+
+
+def console() -> Console:
+    """The terminal, as it is now: piped output is not cut to 80 columns (tables would lose their
+    addresses). Made at each use, so nothing about the terminal is fixed when this module loads."""
+    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 def safe(text: str) -> str:
@@ -25,47 +30,22 @@ def safe(text: str) -> str:
     return escape(printable(text))
 
 
-def _side_name(report: Report, side: str) -> str:
-    return (report.crafting if side == "crafting" else report.kernel).split()[0]
+def _side_name(report: Report, side: Side) -> str:
+    return (report.crafting if side is Side.CRAFTING else report.kernel).split()[0]
 
 
 def ladder(
     report: Report, only_failed: bool = False, show_checks: bool = True, out: Console | None = None
 ) -> None:
     """The ladder diagram on `out` (default: the terminal)."""
-    con = out or console
+    con = out or console()
     con.print(
         f"[bold]{safe(report.crafting)}[/] (crafted by tcplab)  ⇄  "
         f"[bold]{safe(report.kernel)}[/] (Linux {safe(report.kernel_release)})"
     )
     con.print()
     for row in report.shown_rows():
-        if row.kind == "segment" and row.seen is not None:
-            seen = row.seen
-            t = report.rel_time(seen.time) or 0.0
-            seq_base, ack_base = report.bases(seen)
-            seg = seen.segment
-            text = safe(seg.notation(seq_base, ack_base if "A" in seg.flags else None))
-            arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
-            who = _side_name(report, "kernel" if seen.from_kernel else "crafting")
-            bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"
-            con.print(f"  {t * 1000:9.3f} ms  {arrow} {who:<5} {text}{bad}")
-        elif row.kind == "state" and row.change is not None:
-            c = row.change
-            name = _side_name(report, c.side)
-            before = c.before.value if c.before else "no socket"
-            after = c.after.value if c.after else "no socket"
-            moved = before if before == after else f"{before} → {after}"
-            how = "seen in its socket table" if c.how == "observed" else "tcplab's side"
-            note = f"; {c.note}" if c.note else ""
-            con.print(f"               [magenta]{name}: {moved}[/] [dim]({how}{safe(note)})[/]")
-        elif row.kind == "expect":
-            mark = OK if row.ok else BAD
-            con.print(f"               [bold]{safe(row.text)}[/] expected {safe(row.expected)}")
-            pad = " " * len(row.text)
-            con.print(f"               {pad} observed {safe(row.observed)} {mark}")
-        else:
-            con.print(f"               [dim]{safe(row.text)}[/]")
+        con.print(_row(report, row))
     con.print()
     if show_checks:
         checks(report.checks, only_failed=only_failed)
@@ -74,28 +54,59 @@ def ladder(
         con.print(f"[dim]timing: {', '.join(parts)}[/]")
 
 
+def _row(report: Report, row: Row) -> str:
+    """One ladder row as rich markup."""
+    match row:
+        case SegmentRow(seen=seen):
+            t = report.rel_time(seen.time) or 0.0
+            seq_base, ack_base = report.bases(seen)
+            seg = seen.segment
+            text = safe(seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None))
+            arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
+            who = _side_name(report, Side.KERNEL if seen.from_kernel else Side.CRAFTING)
+            bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"
+            return f"  {t * 1000:9.3f} ms  {arrow} {who:<5} {text}{bad}"
+        case StateRow():
+            name = _side_name(report, row.side)
+            before = row.before.value if row.before else "no socket"
+            after = row.after.value if row.after else "no socket"
+            moved = before if before == after else f"{before} → {after}"
+            how = "seen in its socket table" if row.how is How.OBSERVED else "tcplab's side"
+            note = f"; {row.note}" if row.note else ""
+            return f"               [magenta]{name}: {moved}[/] [dim]({how}{safe(note)})[/]"
+        case ExpectRow():
+            mark = OK if row.ok else BAD
+            pad = " " * len(row.step)
+            return (
+                f"               [bold]{safe(row.step)}[/] expected {safe(row.expected)}\n"
+                f"               {pad} observed {safe(row.observed)} {mark}"
+            )
+        case NoteRow():
+            return f"               [dim]{safe(row.text)}[/]"
+
+
 def checks(items: list[Check], only_failed: bool = False) -> None:
+    con = console()
     shown = [c for c in items if not c.ok] if only_failed else items
     for i, c in enumerate(shown):
         mark = OK if c.ok else BAD
         line = f" {mark} {safe(c.name)}"
         if not c.ok:
             line += f": expected {safe(c.expected)}, got {safe(c.observed)}"
-        console.print(line)
+        con.print(line)
         last = i + 1 == len(shown) or shown[i + 1].why != c.why
         if not last:
             continue  # the explanation shared with the next check is printed once, after it
-        console.print(
-            f"     [dim]{safe(c.why)}" + (f" ({safe(c.source)})" if c.source else "") + "[/]"
-        )
+        con.print(f"     [dim]{safe(c.why)}" + (f" ({safe(c.source)})" if c.source else "") + "[/]")
         if c.linux_note:
-            console.print(f"     [dim]Linux: {safe(c.linux_note)}[/]")
+            con.print(f"     [dim]Linux: {safe(c.linux_note)}[/]")
     passed = sum(c.ok for c in items)
     color = "green" if passed == len(items) else "red"
-    console.print(f"[{color}]{passed}/{len(items)} checks passed[/]")
+    con.print(f"[{color}]{passed}/{len(items)} checks passed[/]")
 
 
 def socket_table(rows: list[SocketRow], title: str) -> None:
+    con = console()
     table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     for col in (
         "State",
@@ -122,15 +133,16 @@ def socket_table(rows: list[SocketRow], title: str) -> None:
             timer,
         )
     if not rows:
-        console.print(f"{title}\n  (no TCP sockets)")
+        con.print(f"{title}\n  (no TCP sockets)")
     else:
-        console.print(table)
+        con.print(table)
 
 
 def lab_status(st: dict[str, Any]) -> None:
+    con = console()
     spec = st["spec"]
     health = "[green]healthy[/]" if st["healthy"] else "[red]broken[/]"
-    console.print(
+    con.print(
         f"[bold]lab {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
         f"port {spec['port']}: {health}"
     )
@@ -150,52 +162,53 @@ def lab_status(st: dict[str, Any]) -> None:
                 f"{' '.join(link['addresses'])}  routes: {routes}"
                 + (" (no route out)" if closed else " [red](a route out!)[/]")
             )
-        console.print(line)
+        con.print(line)
     rule = st.get("rule")
     if rule:
-        console.print(
+        con.print(
             f"  rule in {spec['crafting']}: {safe(rule['text'])}  "
             f"[dim](dropped {rule['dropped']} of its kernel's RSTs so far)[/]"
         )
     else:
-        console.print(f"  rule in {spec['crafting']}: [red]missing[/]")
+        con.print(f"  rule in {spec['crafting']}: [red]missing[/]")
     app = st.get("app")
     if app and app.get("alive"):
         listeners = ", ".join(str(s["local"][1]) for s in app["sockets"] if s["kind"] == "listener")
         conns = sum(1 for s in app["sockets"] if s["kind"] == "connection")
-        console.print(
+        con.print(
             f"  application in {spec['kernel']}: pid {app['pid']}, listening on "
             f"{listeners or 'nothing'}, {conns} open connection(s)"
         )
     else:
-        console.print(f"  application in {spec['kernel']}: [red]not running[/]")
+        con.print(f"  application in {spec['kernel']}: [red]not running[/]")
     for problem in st["problems"]:
-        console.print(f"  [red]problem:[/] {safe(problem)}")
+        con.print(f"  [red]problem:[/] {safe(problem)}")
     if st.get("sockets") is not None:
         socket_table(st["sockets"], f"  sockets in {spec['kernel']}")
 
 
 def lab_result(result: Any) -> None:
     """A lab check: the ladder, then each check with its points, explanation and hint."""
+    con = console()
     lab = result.lab
-    console.print(f"[bold]lab {lab.name}[/]: {safe(lab.title)}  ({safe(str(result.solution))})")
+    con.print(f"[bold]lab {lab.name}[/]: {safe(lab.title)}  ({safe(str(result.solution))})")
     ladder(result.report, show_checks=False)
     if result.timed_out:
-        console.print(f"[red]your solution was stopped after {lab.time_limit:g} s[/]")
+        con.print(f"[red]your solution was stopped after {lab.time_limit:g} s[/]")
     elif result.exit_code:
         tail = result.output.strip().splitlines()[-3:]
-        console.print(f"[red]your solution exited with status {result.exit_code}[/]")
+        con.print(f"[red]your solution exited with status {result.exit_code}[/]")
         for line in tail:
-            console.print(f"  [dim]{safe(line)}[/]")
+            con.print(f"  [dim]{safe(line)}[/]")
     for r in result.results:
         mark = OK if r.ok else BAD
-        console.print(
+        con.print(
             f" {mark} {r.earned}/{r.points}  {safe(r.title)}"
             + (f" [dim]({safe(r.detail)})[/]" if r.detail else "")
         )
         if r.why:
-            console.print(f"        [dim]{safe(r.why)}[/]")
+            con.print(f"        [dim]{safe(r.why)}[/]")
         if not r.ok:
-            console.print(f"        [yellow]hint: {safe(r.hint)}[/]")
+            con.print(f"        [yellow]hint: {safe(r.hint)}[/]")
     color = "green" if result.score == result.max_score else "red"
-    console.print(f"[{color}]score {result.score}/{result.max_score}[/]")
+    con.print(f"[{color}]score {result.score}/{result.max_score}[/]")

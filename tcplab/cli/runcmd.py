@@ -121,9 +121,11 @@ def _show(result: Result, verbose: bool) -> None:
     sc = result.scenario
     mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
     name = render.safe(sc.name)
-    render.console.print(f"[bold]{name}[/]: {render.safe(sc.title)}  ({render.safe(str(sc.path))})")
+    render.console().print(
+        f"[bold]{name}[/]: {render.safe(sc.title)}  ({render.safe(str(sc.path))})"
+    )
     render.ladder(result.report, only_failed=not verbose)
-    render.console.print(f"{mark} {name}\n")
+    render.console().print(f"{mark} {name}\n")
 
 
 def _summary(results: list[Result]) -> None:
@@ -131,7 +133,7 @@ def _summary(results: list[Result]) -> None:
 
     failed = [render.safe(r.scenario.name) for r in results if not r.ok]
     passed = len(results) - len(failed)
-    render.console.print(
+    render.console().print(
         f"{passed} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else "")
     )
 

@@ -2,6 +2,9 @@
 
 A kernel that answers differently is not an exception but a finding: expected, observed and why, with
 the rule's source. Every field is compared, so every mismatch is reported, not only the first.
+
+Pure: checks are made from model segments and patterns, never from sockets or packets. A check is
+built with keywords only (seven strings in a row are too easy to put in the wrong order).
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tcplab.model.flags import Flags
 from tcplab.model.notation import SegmentPattern
 from tcplab.model.rules import Expectation
-from tcplab.model.segment import Segment, flag_names
+from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Check:
     name: str
     ok: bool
@@ -33,6 +37,7 @@ def match_pattern(
     pattern: SegmentPattern,
     seg: Segment,
     what: str,
+    *,
     why: str,
     source: str = "",
     linux_note: str = "",
@@ -44,10 +49,10 @@ def match_pattern(
     common = {"why": why, "source": source, "linux_note": linux_note}
     checks = [
         Check(
-            f"{what} is {flag_names(pattern.flags)}",
-            seg.flags == pattern.flags,
-            flag_names(pattern.flags),
-            flag_names(seg.flags),
+            name=f"{what} is {pattern.flags.names}",
+            ok=seg.flags == pattern.flags,
+            expected=pattern.flags.names,
+            observed=seg.flags.names,
             **common,
         )
     ]
@@ -57,12 +62,18 @@ def match_pattern(
         ("window", pattern.window, seg.window),
         ("urgent pointer", pattern.urgptr, seg.urgptr),
     ]
-    if "A" in pattern.flags and "A" in seg.flags:
+    if Flags.ACK in pattern.flags and Flags.ACK in seg.flags:
         fields.insert(1, ("ack", pattern.ack, relative(seg.ack, ack_base)))
     for name, want, got in fields:
         if want is not None:
             checks.append(
-                Check(f"{name} of {what} is {want}", got == want, str(want), str(got), **common)
+                Check(
+                    name=f"{name} of {what} is {want}",
+                    ok=got == want,
+                    expected=str(want),
+                    observed=str(got),
+                    **common,
+                )
             )
     if pattern.options is not None:
         checks.append(_options_check(pattern, seg, what, common))
@@ -89,27 +100,55 @@ def _options_check(
         else f"{shown} (missing: {', '.join(missing) or '-'}; "
         f"not expected: {', '.join(extra) or '-'})"
     )
-    return Check(f"options of {what}", ok, expected or "none", observed, **common)
+    return Check(
+        name=f"options of {what}",
+        ok=ok,
+        expected=expected or "none",
+        observed=observed,
+        **common,
+    )
 
 
 def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Check]:
     """Compare the kernel's reply to `what` (e.g. 'the SYN') with the model's expected answer."""
-    common = {"source": exp.source, "linux_note": exp.linux_note}
+    because = {"why": exp.why, "source": exp.source, "linux_note": exp.linux_note}
     if not exp.predicted:
         return []  # nothing to check: the caller shows the reply and says why it is not predicted
     if exp.silence:
-        got = "no reply" if reply is None else f"{flag_names(reply.flags)} seq {reply.seq}"
-        return [Check(f"no answer to {what}", reply is None, "no reply", got, exp.why, **common)]
+        got = "no reply" if reply is None else f"{reply.flags.names} seq {reply.seq}"
+        return [
+            Check(
+                name=f"no answer to {what}",
+                ok=reply is None,
+                expected="no reply",
+                observed=got,
+                **because,
+            )
+        ]
     pattern = exp.pattern()
     assert pattern is not None
     if reply is None:
-        return [Check(f"answer to {what}", False, exp.describe(), "no reply", exp.why, **common)]
+        return [
+            Check(
+                name=f"answer to {what}",
+                ok=False,
+                expected=exp.describe(),
+                observed="no reply",
+                **because,
+            )
+        ]
     return match_pattern(
-        pattern, reply, f"the answer to {what}", exp.why, exp.source, exp.linux_note
+        pattern,
+        reply,
+        f"the answer to {what}",
+        why=exp.why,
+        source=exp.source,
+        linux_note=exp.linux_note,
     )
 
 
 def fact(
+    *,
     name: str,
     ok: bool,
     expected: object,
@@ -118,5 +157,14 @@ def fact(
     source: str = "",
     linux_note: str = "",
 ) -> Check:
-    """A check of anything else: a socket's state, a queue, a timer, an option."""
-    return Check(name, ok, str(expected), str(observed), why, source, linux_note)
+    """A check of anything else (a socket's state, a queue, a timer, an option): expected and
+    observed are shown as text."""
+    return Check(
+        name=name,
+        ok=ok,
+        expected=str(expected),
+        observed=str(observed),
+        why=why,
+        source=source,
+        linux_note=linux_note,
+    )

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 from tcplab import defaults
 from tcplab.engine.check import check_answer, fact
-from tcplab.engine.report import Report
-from tcplab.engine.session import Seen, Session
+from tcplab.engine.report import How, Report, Side
+from tcplab.engine.seen import Seen
+from tcplab.engine.session import Session
 from tcplab.engine.target import Target
 from tcplab.errors import UsageError
+from tcplab.model.flags import Flags
+from tcplab.model.kept import KeptConnection
 from tcplab.model.rules import Context, expect_answer
 from tcplab.model.segment import Option, Segment, parse_options
 from tcplab.model.seqnum import seq_add
@@ -52,7 +55,7 @@ def run_handshake(target: Target, opts: HandshakeOptions) -> Report:
             run.go()
         finally:
             run.tidy_up()
-            run.report.sync(s, run.ports)
+            run.report.add_segments(s.unreported(), run.ports)
             if opts.pcap:
                 s.write_pcap(opts.pcap)
         return run.report
@@ -101,28 +104,33 @@ class _Handshake:
         listener = s.listener(port)
         kstate = State.LISTEN if listener else None
         report.change(
-            "kernel",
+            Side.KERNEL,
             None,
             kstate,
-            "observed",
+            How.OBSERVED,
             f"port {port} {'has a listener' if listener else 'has no socket'}",
         )
         syn = Segment(
-            self.sport, port, "S", seq=self.isn, window=defaults.WINDOW, options=self._syn_options()
+            self.sport,
+            port,
+            Flags.SYN,
+            seq=self.isn,
+            window=defaults.WINDOW,
+            options=self._syn_options(),
         )
         report.change(
-            "crafting",
+            Side.CRAFTING,
             State.CLOSED,
             next_state(State.CLOSED, Event.APP_CONNECT),
-            "model",
+            How.MODEL,
             "the SYN is sent",
         )
         sent_ns = s.send(syn)
         reply = s.next_from_kernel(self.opts.timeout, self._from_kernel)
-        report.sync(s, self.ports)
+        report.add_segments(s.unreported(), self.ports)
         expected = expect_answer(Context(kstate), syn)
         report.checks += check_answer(expected, reply.segment if reply else None, "the SYN")
-        if reply is None or reply.segment.flags != "SA":
+        if reply is None or reply.segment.flags != Flags.SYN | Flags.ACK:
             self._failed_open(reply, kstate)
             return
         report.timing["syn_to_synack_ms"] = (reply.seen_ns - sent_ns) / 1e6
@@ -133,7 +141,7 @@ class _Handshake:
         self.kisn = reply.segment.seq
         report.kernel_isn = self.kisn
         predicted = next_state(State.LISTEN, Event.RECV_SYN)
-        row = self.s.wait_state(self.sport, self.port, predicted.value, 0.1)
+        row = self.s.wait_state(self.sport, self.port, predicted, 0.1)
         self._state_check(
             "after its SYN+ACK",
             predicted,
@@ -141,13 +149,15 @@ class _Handshake:
             "RFC 9293 §3.10.7.2",
             "a SYN at a listener makes a half-open connection: a request sock, SYN-RECV in ss",
         )
-        report.change("kernel", kstate, row.state if row else None, "observed")
+        report.change(Side.KERNEL, kstate, row.state if row else None, How.OBSERVED)
         self._third_segment(syn, reply, row.state if row else None)
 
     def _failed_open(self, reply: Seen | None, kstate: State | None) -> None:
-        if reply is not None and "R" in reply.segment.flags:
+        if reply is not None and Flags.RST in reply.segment.flags:
             got = "refused with RST"
-            self.report.change("crafting", State.SYN_SENT, State.CLOSED, "model", "RST received")
+            self.report.change(
+                Side.CRAFTING, State.SYN_SENT, State.CLOSED, How.MODEL, "RST received"
+            )
         else:
             got = "no SYN+ACK" if reply is None else f"answered with {reply.segment.notation()}"
         why = (
@@ -157,7 +167,14 @@ class _Handshake:
             else "a listener answers a SYN with SYN+ACK; without it the handshake cannot go on"
         )
         self.report.checks.append(
-            fact("the handshake completes", False, "SYN+ACK", got, why, "RFC 9293 §3.5")
+            fact(
+                name="the handshake completes",
+                ok=False,
+                expected="SYN+ACK",
+                observed=got,
+                why=why,
+                source="RFC 9293 §3.5",
+            )
         )
 
     def _check_synack(self, syn: Segment, reply: Seen) -> None:
@@ -177,24 +194,24 @@ class _Handshake:
             echoed = theirs[1] if theirs else None
             self.report.checks.append(
                 fact(
-                    "the SYN+ACK echoes our timestamp",
-                    echoed == ours[0],
-                    f"TS ecr {ours[0]}",
-                    "no timestamp" if echoed is None else f"TS ecr {echoed}",
-                    "with timestamps offered in the SYN, the SYN+ACK carries its own TS val and "
-                    "echoes ours in TS ecr, which is how each side measures round-trip time",
-                    "RFC 7323 §3",
+                    name="the SYN+ACK echoes our timestamp",
+                    ok=echoed == ours[0],
+                    expected=f"TS ecr {ours[0]}",
+                    observed="no timestamp" if echoed is None else f"TS ecr {echoed}",
+                    why="with timestamps offered in the SYN, the SYN+ACK carries its own TS val "
+                    "and echoes ours in TS ecr, which is how each side measures round-trip time",
+                    source="RFC 7323 §3",
                 )
             )
         self.report.checks.append(
             fact(
-                "the SYN+ACK has a valid checksum",
-                reply.checksum_ok,
-                "valid",
-                "valid" if reply.checksum_ok else "bad",
-                "tcplab turns checksum offload off on the "
+                name="the SYN+ACK has a valid checksum",
+                ok=reply.checksum_ok,
+                expected="valid",
+                observed="valid" if reply.checksum_ok else "bad",
+                why="tcplab turns checksum offload off on the "
                 "lab's link, so the kernel's segments carry real checksums",
-                "RFC 9293 §3.1",
+                source="RFC 9293 §3.1",
             )
         )
 
@@ -203,12 +220,12 @@ class _Handshake:
     ) -> None:
         self.report.checks.append(
             fact(
-                f"the kernel's socket is {want.value} {when}",
-                row is not None and row.state is want,
-                want.value,
-                _state_of(row),
-                why,
-                source,
+                name=f"the kernel's socket is {want.value} {when}",
+                ok=row is not None and row.state is want,
+                expected=want.value,
+                observed=_state_of(row),
+                why=why,
+                source=source,
             )
         )
 
@@ -225,7 +242,7 @@ class _Handshake:
         ack = Segment(
             self.sport,
             self.port,
-            "PA" if opts.data else "A",
+            Flags.PSH | Flags.ACK if opts.data else Flags.ACK,
             seq=seq_add(self.isn, 1),
             ack=seq_add(self.kisn, 1),
             window=defaults.WINDOW >> shift,
@@ -233,10 +250,10 @@ class _Handshake:
             payload=opts.data,
         )
         report.change(
-            "crafting",
+            Side.CRAFTING,
             State.SYN_SENT,
             next_state(State.SYN_SENT, Event.RECV_SYN_ACK),
-            "model",
+            How.MODEL,
             "the SYN+ACK acknowledges our SYN; the ACK is sent",
         )
         s.send(ack)
@@ -246,14 +263,14 @@ class _Handshake:
             reply = s.next_from_kernel(opts.quiet, self._from_kernel)
         else:
             reply = s.next_from_kernel(
-                opts.timeout, lambda g: self._from_kernel(g) and "A" in g.flags
+                opts.timeout, lambda g: self._from_kernel(g) and Flags.ACK in g.flags
             )
-        report.sync(s, self.ports)
+        report.add_segments(s.unreported(), self.ports)
         report.checks += check_answer(
             expected, reply.segment if reply else None, "the third segment"
         )
         predicted = next_state(State.SYN_RECEIVED, Event.RECV_ACK)
-        row = self.s.wait_state(self.sport, self.port, predicted.value, 0.2)
+        row = self.s.wait_state(self.sport, self.port, predicted, 0.2)
         self._state_check(
             "after the ACK",
             predicted,
@@ -261,17 +278,17 @@ class _Handshake:
             "RFC 9293 §3.10.7.4",
             "the ACK of its SYN completes the kernel's side of the handshake",
         )
-        report.change("kernel", kstate, row.state if row else None, "observed")
+        report.change(Side.KERNEL, kstate, row.state if row else None, How.OBSERVED)
         if opts.data and row is not None:
             report.checks.append(
                 fact(
-                    "the data waits in the kernel's receive queue",
-                    row.rqueue == len(opts.data),
-                    f"{len(opts.data)} bytes",
-                    f"{row.rqueue} bytes",
-                    "the application has not read yet, so the payload the kernel acknowledged is "
-                    "queued",
-                    "RFC 9293 §3.10.7.4 (seventh check)",
+                    name="the data waits in the kernel's receive queue",
+                    ok=row.rqueue == len(opts.data),
+                    expected=f"{len(opts.data)} bytes",
+                    observed=f"{row.rqueue} bytes",
+                    why="the application has not read yet, so the payload the kernel acknowledged "
+                    "is queued",
+                    source="RFC 9293 §3.10.7.4 (seventh check)",
                 )
             )
         self._check_accepted()
@@ -279,13 +296,13 @@ class _Handshake:
             save_connection(
                 s.spec,
                 self.sport,
-                {
-                    "iss": self.isn,
-                    "kisn": self.kisn,
-                    "snd_nxt": ack.end_seq,
-                    "rcv_nxt": seq_add(self.kisn, 1),
-                    "window": synack.segment.window,
-                },
+                KeptConnection(
+                    iss=self.isn,
+                    kisn=self.kisn,
+                    snd_nxt=ack.end_seq,
+                    rcv_nxt=seq_add(self.kisn, 1),
+                    window=synack.segment.window,
+                ),
             )
             report.note(
                 f"the connection stays open (--keep): see it with "
@@ -304,13 +321,13 @@ class _Handshake:
                 time.sleep(0.005)
         self.report.checks.append(
             fact(
-                "the application accepted the connection",
-                found is not None,
-                "accepted",
-                "accepted" if found else "not accepted",
-                "the kernel completes the handshake on its own; accept() then hands the connection "
-                "to the application",
-                "Linux inet_csk_accept",
+                name="the application accepted the connection",
+                ok=found is not None,
+                expected="accepted",
+                observed="accepted" if found else "not accepted",
+                why="the kernel completes the handshake on its own; accept() then hands the "
+                "connection to the application",
+                source="Linux inet_csk_accept",
             )
         )
 
@@ -319,10 +336,14 @@ class _Handshake:
         if self.opts.keep or not self.established:
             return
         rst = Segment(
-            self.sport, self.port, "R", seq=seq_add(self.isn, 1 + len(self.opts.data)), window=0
+            self.sport,
+            self.port,
+            Flags.RST,
+            seq=seq_add(self.isn, 1 + len(self.opts.data)),
+            window=0,
         )
         self.s.send(rst, echo=True)
-        self.report.sync(self.s, self.ports)
+        self.report.add_segments(self.s.unreported(), self.ports)
         self.report.note(
             "tidy-up: tcplab reset the connection with a RST at the kernel's rcv_nxt; "
             "use --keep to leave it open"

@@ -8,13 +8,15 @@ rcv_nxt or merely in the window) and the ladder shows relative numbers.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tcplab import defaults
 from tcplab.engine.check import check_answer
-from tcplab.engine.report import Report
+from tcplab.engine.report import How, Report, Side
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
+from tcplab.model.flags import Flags
+from tcplab.model.kept import KeptConnection
 from tcplab.model.rules import Context, Expectation, expect_answer
 from tcplab.model.segment import Segment, parse_options
 from tcplab.model.seqnum import seq_add, seq_gt
@@ -24,7 +26,7 @@ from tcplab.netns.record import load_connection, save_connection
 
 @dataclass(frozen=True)
 class Probe:
-    flags: str
+    flags: Flags
     sport: int | None = None
     seq: int | None = None
     ack: int = 0
@@ -47,7 +49,7 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
         seq = (
             probe.seq
             if probe.seq is not None
-            else (known["snd_nxt"] if known else random.randrange(1 << 32))
+            else (known.snd_nxt if known else random.randrange(1 << 32))
         )
         seg = Segment(
             sport,
@@ -65,18 +67,16 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             "send",
             f"{spec.crafting} {spec.crafting_addr}:{sport}",
             f"{spec.kernel} {spec.kernel_addr}:{port}",
-            crafting_isn=known["iss"] if known else None,
-            kernel_isn=known["kisn"] if known else None,
+            crafting_isn=known.iss if known else None,
+            kernel_isn=known.kisn if known else None,
         )
-        report.change("kernel", state, state, "observed", where)
+        report.change(Side.KERNEL, state, state, How.OBSERVED, where)
         ctx = Context(state)
         if known is not None:
-            ctx = Context(
-                state, snd_nxt=known["rcv_nxt"], rcv_nxt=known["snd_nxt"], rcv_wnd=known["window"]
-            )
+            ctx = Context(state, snd_nxt=known.rcv_nxt, rcv_nxt=known.snd_nxt, rcv_wnd=known.window)
             report.note(
                 f"tcplab knows this connection's numbers from 'handshake --keep': "
-                f"kernel snd_nxt {known['rcv_nxt']}, rcv_nxt {known['snd_nxt']}"
+                f"kernel snd_nxt {known.rcv_nxt}, rcv_nxt {known.snd_nxt}"
             )
         expected = expect_answer(ctx, seg)
         sent_ns = s.send(seg, echo=True)
@@ -84,7 +84,7 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
         if reply is not None:
             report.timing["reply_ms"] = (reply.seen_ns - sent_ns) / 1e6
             s.drain(0.05)  # anything more (a retransmission, a second segment) is shown too
-        report.sync(s, (sport, port))
+        report.add_segments(s.unreported(), (sport, port))
         if reply is None:
             report.note(f"no reply within {probe.wait:g} s")
         if not expected.predicted:
@@ -116,22 +116,23 @@ def _after(
     port: int,
     seg: Segment,
     reply: Segment | None,
-    known: dict[str, int] | None,
+    known: KeptConnection | None,
 ) -> None:
     """Show the kernel's socket after the segment; keep a kept connection's numbers current."""
     row = s.connection(sport, port)
     after = row.state if row else (State.LISTEN if before is State.LISTEN else None)
-    report.change("kernel", before, after, "observed", "after the segment")
+    report.change(Side.KERNEL, before, after, How.OBSERVED, "after the segment")
     if known is None:
         return
     if row is None:
         save_connection(s.spec, sport, None)
         return
-    if reply is not None and "A" in reply.flags:
-        known["rcv_nxt"] = (
-            reply.end_seq if seq_gt(reply.end_seq, known["rcv_nxt"]) else known["rcv_nxt"]
+    if reply is not None and Flags.ACK in reply.flags:
+        known = replace(
+            known,
+            rcv_nxt=reply.end_seq if seq_gt(reply.end_seq, known.rcv_nxt) else known.rcv_nxt,
+            snd_nxt=reply.ack if seq_gt(reply.ack, known.snd_nxt) else known.snd_nxt,
         )
-        known["snd_nxt"] = reply.ack if seq_gt(reply.ack, known["snd_nxt"]) else known["snd_nxt"]
-    elif seg.seg_len and seq_gt(seg.end_seq, known["snd_nxt"]):
-        known["snd_nxt"] = seq_add(seg.end_seq, 0)
+    elif seg.seg_len and seq_gt(seg.end_seq, known.snd_nxt):
+        known = replace(known, snd_nxt=seq_add(seg.end_seq, 0))
     save_connection(s.spec, sport, known)

@@ -1,5 +1,10 @@
 """What an exchange showed: the ladder (segments and state transitions, in order) and the checks.
 
+Pure data: a driver (the handshake, a probe, the scenario runner, the lab checker) pushes what it saw
+into a Report (segments with add_segments, state changes, notes, a step's expected vs observed); the
+report never reads a session. Each kind of ladder row is its own class, and says itself how it is
+written as JSON; the CLI draws each class.
+
 A ladder shows at most SHOWN_FIRST + SHOWN_LAST segments (a SYN flood sends thousands): the first
 ones, a note saying how many are left out, and the last ones; the pcap keeps every segment.
 """
@@ -7,36 +12,97 @@ ones, a note saying how many are left out, and the last ones; the pcap keeps eve
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from enum import Enum
+from typing import Any, ClassVar
 
 from tcplab.engine.check import Check
-from tcplab.engine.session import Seen, Session
-from tcplab.model.segment import tcpdump_flags
+from tcplab.engine.seen import Seen
+from tcplab.model.flags import Flags
 from tcplab.model.seqnum import relative
 from tcplab.model.state import State
 
 
+class Side(str, Enum):
+    """Which host a state change is about."""
+
+    CRAFTING = "crafting"
+    KERNEL = "kernel"
+
+
+class How(str, Enum):
+    """How a state is known: tcplab's own side from the model, the kernel's from its socket table."""
+
+    MODEL = "model"
+    OBSERVED = "observed"
+
+
 @dataclass(frozen=True)
-class StateChange:
-    side: str  # "crafting" or "kernel"
-    before: State | None  # None: no socket
+class SegmentRow:
+    """A segment the capture saw."""
+
+    seen: Seen
+    kind: ClassVar[str] = "segment"
+
+    def to_json(self, report: Report) -> dict[str, Any]:
+        return {"kind": self.kind, **report.segment_json(self.seen)}
+
+
+@dataclass(frozen=True)
+class StateRow:
+    """A host's state before and after something (None: no socket)."""
+
+    side: Side
+    before: State | None
     after: State | None
-    how: str  # "model" (tcplab's own side) or "observed" (the kernel's socket table)
+    how: How
     note: str = ""
+    kind: ClassVar[str] = "state"
+
+    def to_json(self, report: Report) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "side": self.side.value,
+            "how": self.how.value,
+            "note": self.note,
+            "from": self.before.value if self.before else "no socket",
+            "to": self.after.value if self.after else "no socket",
+        }
 
 
 @dataclass(frozen=True)
-class Row:
-    kind: str  # "segment", "state", "note" or "expect" (a scenario step: expected vs observed)
-    time: float | None
-    seen: Seen | None = None
-    change: StateChange | None = None
-    text: str = ""
-    expected: str = ""
-    observed: str = ""
-    ok: bool | None = None
+class NoteRow:
+    """A line of text between the segments."""
 
+    text: str
+    kind: ClassVar[str] = "note"
+
+    def to_json(self, report: Report) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ExpectRow:
+    """A scenario step: what it expected and what was observed."""
+
+    step: str
+    expected: str
+    observed: str
+    ok: bool
+    kind: ClassVar[str] = "expect"
+
+    def to_json(self, report: Report) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "expected": self.expected,
+            "observed": self.observed,
+            "ok": self.ok,
+        }
+
+
+Row = SegmentRow | StateRow | NoteRow | ExpectRow
 
 SHOWN_FIRST = 200  # segments a ladder shows from its start ...
 SHOWN_LAST = 50  # ... and from its end; those between are counted in one note
@@ -48,17 +114,21 @@ def cap_rows(
     """`rows` with the rows between the `first`-th segment and the last `last` segments replaced
     by one note ("… K segments not shown (see the pcap)"); unchanged when there are not more
     than first + last segments."""
-    at = [i for i, row in enumerate(rows) if row.kind == "segment"]
+    at = [i for i, row in enumerate(rows) if isinstance(row, SegmentRow)]
     if len(at) <= first + last:
         return rows
     start = at[first]  # the first row left out
     stop = at[-last] if last else len(rows)  # the first row shown again
     hidden = len(at) - first - last
-    others = sum(1 for row in rows[start:stop] if row.kind != "segment")
+    others = sum(1 for row in rows[start:stop] if not isinstance(row, SegmentRow))
     text = f"… {hidden} segments not shown (see {where})"
     if others:
         text += f", with {others} other rows between them"
-    return [*rows[:start], Row("note", None, text=text), *rows[stop:]]
+    return [*rows[:start], NoteRow(text), *rows[stop:]]
+
+
+def _segments(rows: Iterable[Row]) -> int:
+    return sum(1 for row in rows if isinstance(row, SegmentRow))
 
 
 @dataclass
@@ -74,37 +144,33 @@ class Report:
     kernel_isn: int | None = None
     kernel_release: str = field(default_factory=platform.release)
     conn_isns: dict[tuple[int, int], tuple[int | None, int | None]] = field(default_factory=dict)
-    _synced: int = 0
     _t0: float | None = None
 
     @property
     def ok(self) -> bool:
         return all(c.ok for c in self.checks)
 
-    def sync(self, session: Session, ports: tuple[int, int] | None = None) -> None:
-        """Add a row for every segment the capture has seen since the last sync; with `ports`
-        (crafting port, kernel port), only that connection's (the pcap keeps everything)."""
-        for seen in session.seen[self._synced :]:
-            seg = seen.segment
+    def add_segments(self, seen: Iterable[Seen], ports: tuple[int, int] | None = None) -> None:
+        """A row for each segment; with `ports` (crafting port, kernel port), only that
+        connection's (the pcap keeps everything). Times are shown from the first one."""
+        for one in seen:
+            seg = one.segment
             if ports is not None and {seg.sport, seg.dport} != set(ports):
                 continue
             if self._t0 is None:
-                self._t0 = seen.time
-            self.rows.append(Row("segment", seen.time, seen=seen))
-        self._synced = len(session.seen)
+                self._t0 = one.time
+            self.rows.append(SegmentRow(one))
 
     def change(
-        self, side: str, before: State | None, after: State | None, how: str, note: str = ""
+        self, side: Side, before: State | None, after: State | None, how: How, note: str = ""
     ) -> None:
-        self.rows.append(Row("state", None, change=StateChange(side, before, after, how, note)))
+        self.rows.append(StateRow(side, before, after, how, note))
 
     def note(self, text: str) -> None:
-        self.rows.append(Row("note", None, text=text))
+        self.rows.append(NoteRow(text))
 
-    def expect(self, text: str, expected: str, observed: str, ok: bool) -> None:
-        self.rows.append(
-            Row("expect", None, text=text, expected=expected, observed=observed, ok=ok)
-        )
+    def expect(self, step: str, expected: str, observed: str, ok: bool) -> None:
+        self.rows.append(ExpectRow(step, expected, observed, ok))
 
     def shown_rows(self) -> list[Row]:
         """The rows a ladder shows: every row, or with a long middle left out (cap_rows)."""
@@ -118,12 +184,11 @@ class Report:
         if rows is self.rows:
             return self
         out = replace(self, rows=rows)
-        kept = sum(1 for r in rows if r.kind == "segment")
-        out.info = {**self.info, "segments_not_shown": self.segment_count() - kept}
+        out.info = {**self.info, "segments_not_shown": self.segment_count() - _segments(rows)}
         return out
 
     def segment_count(self) -> int:
-        return sum(1 for r in self.rows if r.kind == "segment")
+        return _segments(self.rows)
 
     def rel_time(self, t: float | None) -> float | None:
         if t is None or self._t0 is None:
@@ -146,49 +211,21 @@ class Report:
             "from": "kernel" if seen.from_kernel else "crafting",
             "src": f"{seen.src}:{seg.sport}",
             "dst": f"{seen.dst}:{seg.dport}",
-            "flags": tcpdump_flags(seg.flags),
+            "flags": seg.flags.tcpdump,
             "seq": seg.seq,
-            "ack": seg.ack if "A" in seg.flags else None,
+            "ack": seg.ack if Flags.ACK in seg.flags else None,
             "rel_seq": None if seq_base is None else relative(seg.seq, seq_base),
             "rel_ack": None
-            if ack_base is None or "A" not in seg.flags
+            if ack_base is None or Flags.ACK not in seg.flags
             else relative(seg.ack, ack_base),
             "window": seg.window,
             "options": [o.notation() for o in seg.options],
             "length": len(seg.payload),
             "checksum_ok": seen.checksum_ok,
-            "text": seg.notation(seq_base, ack_base if "A" in seg.flags else None),
+            "text": seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None),
         }
 
     def to_json(self) -> dict[str, Any]:
-        ladder: list[dict[str, Any]] = []
-        for row in self.shown_rows():
-            if row.kind == "segment" and row.seen is not None:
-                ladder.append({"kind": "segment", **self.segment_json(row.seen)})
-            elif row.kind == "state" and row.change is not None:
-                c = row.change
-                ladder.append(
-                    {
-                        "kind": "state",
-                        "side": c.side,
-                        "how": c.how,
-                        "note": c.note,
-                        "from": c.before.value if c.before else "no socket",
-                        "to": c.after.value if c.after else "no socket",
-                    }
-                )
-            elif row.kind == "expect":
-                ladder.append(
-                    {
-                        "kind": "expect",
-                        "step": row.text,
-                        "expected": row.expected,
-                        "observed": row.observed,
-                        "ok": row.ok,
-                    }
-                )
-            else:
-                ladder.append({"kind": "note", "text": row.text})
         return {
             "command": self.command,
             "ok": self.ok,
@@ -197,7 +234,7 @@ class Report:
             "kernel_release": self.kernel_release,
             "crafting_isn": self.crafting_isn,
             "kernel_isn": self.kernel_isn,
-            "ladder": ladder,
+            "ladder": [row.to_json(self) for row in self.shown_rows()],
             "checks": [c.to_json() for c in self.checks],
             "timing": self.timing,
             "info": self.info,

@@ -19,8 +19,10 @@ from tcplab.app.client import AppError
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.report import Report
 from tcplab.engine.scenario import Scenario, Step
-from tcplab.engine.session import Seen, Session
+from tcplab.engine.seen import Seen
+from tcplab.engine.session import Session
 from tcplab.errors import DefinitionError
+from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment, to_options
 from tcplab.model.rules import Context, Expectation, expect_answer
 from tcplab.model.segment import Segment
@@ -115,10 +117,10 @@ class Runner:
             if self.stop is not None and self.stop.is_set():
                 raise Stopped
             getattr(self, f"_{step.kind}")(step)
-            self.report.sync(self.s)
+            self.report.add_segments(self.s.unreported())
         if not self.scenario.ignore_extra:
             self._extra()
-        self.report.sync(self.s)
+        self.report.add_segments(self.s.unreported())
 
     def conn(self, name: str) -> Conn:
         if name not in self.conns:
@@ -142,12 +144,12 @@ class Runner:
             self._check(
                 [
                     fact(
-                        f"line {step.line}: app {step.call} succeeds",
-                        False,
-                        "success",
-                        str(exc),
-                        step.why or "the application's call failed",
-                        step.rfc,
+                        name=f"line {step.line}: app {step.call} succeeds",
+                        ok=False,
+                        expected="success",
+                        observed=str(exc),
+                        why=step.why or "the application's call failed",
+                        source=step.rfc,
                     )
                 ]
             )
@@ -213,7 +215,7 @@ class Runner:
         pat = step.pattern
         assert pat is not None and pat.seq is not None
         ack = 0
-        if "A" in pat.flags:
+        if Flags.ACK in pat.flags:
             assert pat.ack is not None
             ack = seq_add(conn.irs or 0, pat.ack)  # absolute while the kernel's ISN is unknown
         seg = Segment(
@@ -248,30 +250,47 @@ class Runner:
         assert pat is not None
         within = step.within or (step.delay[1] + 0.5 if step.delay else DEFAULT_WITHIN)
         seen = self.s.next_from_kernel(within, conn.match)
-        self.report.sync(self.s)
+        self.report.add_segments(self.s.unreported())
         why, source, note = self._explanation(step, conn)
         what = f"the kernel's segment (line {step.line})"
         if seen is None:
             self.report.expect(f"line {step.line}", pat.text, f"nothing within {within:g} s", False)
             self._check(
-                [Check(what, False, pat.text, f"no segment within {within:g} s", why, source, note)]
+                [
+                    Check(
+                        name=what,
+                        ok=False,
+                        expected=pat.text,
+                        observed=f"no segment within {within:g} s",
+                        why=why,
+                        source=source,
+                        linux_note=note,
+                    )
+                ]
             )
             return
         self._learn(conn, seen)
         checks = match_pattern(
-            pat, seen.segment, what, why, source, note, seq_base=conn.irs or 0, ack_base=conn.iss
+            pat,
+            seen.segment,
+            what,
+            why=why,
+            source=source,
+            linux_note=note,
+            seq_base=conn.irs or 0,
+            ack_base=conn.iss,
         )
         if step.delay is not None and conn.last_time is not None:
             gap = seen.time - conn.last_time
             lo, hi = step.delay
             checks.append(
                 fact(
-                    f"{what} comes {lo:g}-{hi:g} s after the previous one",
-                    lo <= gap <= hi,
-                    f"{lo:g}-{hi:g} s",
-                    f"{gap:.3f} s",
-                    why,
-                    source,
+                    name=f"{what} comes {lo:g}-{hi:g} s after the previous one",
+                    ok=lo <= gap <= hi,
+                    expected=f"{lo:g}-{hi:g} s",
+                    observed=f"{gap:.3f} s",
+                    why=why,
+                    source=source,
                 )
             )
         conn.last_time = seen.time
@@ -298,17 +317,17 @@ class Runner:
 
     def _learn(self, conn: Conn, seen: Seen) -> None:
         seg = seen.segment
-        if "S" in seg.flags and conn.irs is None:
+        if Flags.SYN in seg.flags and conn.irs is None:
             conn.irs = seg.seq
         if conn.k_snd_nxt is None or seq_gt(seg.end_seq, conn.k_snd_nxt):
             conn.k_snd_nxt = seg.end_seq
-        if "A" in seg.flags:
+        if Flags.ACK in seg.flags:
             conn.k_rcv_nxt = seg.ack
 
     def _expect_silence(self, step: Step) -> None:
         conn = self.conn(step.conn)
         seen = self.s.next_from_kernel(step.seconds, conn.match)
-        self.report.sync(self.s)
+        self.report.add_segments(self.s.unreported())
         why = step.why or (
             conn.predicted.why
             if conn.predicted and conn.predicted.silence
@@ -323,13 +342,13 @@ class Runner:
         self._check(
             [
                 fact(
-                    f"line {step.line}: no segment from the kernel for {step.seconds:g} s",
-                    seen is None,
-                    "nothing",
-                    observed,
-                    why,
-                    step.rfc,
-                    step.linux,
+                    name=f"line {step.line}: no segment from the kernel for {step.seconds:g} s",
+                    ok=seen is None,
+                    expected="nothing",
+                    observed=observed,
+                    why=why,
+                    source=step.rfc,
+                    linux_note=step.linux,
                 )
             ]
         )
@@ -341,11 +360,21 @@ class Runner:
         assert want is not None
         limit = step.within if step.within is not None else STATE_WITHIN
         row = self.s.wait_state(conn.sport, conn.kport, want, limit)
-        got = "CLOSED" if row is None else row.state.value
+        got = State.CLOSED if row is None else row.state
         shown = "CLOSED (no socket)" if row is None else f"{got} (ss: {row.ss_state})"
         what = f"the kernel's socket (line {step.line})"
         why = step.why or "the scenario expects this state"
-        checks = [fact(f"{what} is {want}", got == want, want, shown, why, step.rfc, step.linux)]
+        checks = [
+            fact(
+                name=f"{what} is {want}",
+                ok=got == want,
+                expected=want,
+                observed=shown,
+                why=why,
+                source=step.rfc,
+                linux_note=step.linux,
+            )
+        ]
         if row is not None:
             checks += self._socket_details(step, row, what, why)
         self.report.expect(f"line {step.line}", f"state {want}", shown, all(c.ok for c in checks))
@@ -356,13 +385,13 @@ class Runner:
         if step.timer is not None:
             out.append(
                 fact(
-                    f"{what} has the {step.timer} timer",
-                    row.timer == step.timer,
-                    step.timer,
-                    row.timer,
-                    why,
-                    step.rfc,
-                    step.linux,
+                    name=f"{what} has the {step.timer} timer",
+                    ok=row.timer == step.timer,
+                    expected=step.timer,
+                    observed=row.timer,
+                    why=why,
+                    source=step.rfc,
+                    linux_note=step.linux,
                 )
             )
         if step.expires is not None:
@@ -370,13 +399,13 @@ class Runner:
             left = row.expires_ms / 1000
             out.append(
                 fact(
-                    f"{what}'s timer has {lo:g}-{hi:g} s left",
-                    lo <= left <= hi,
-                    f"{lo:g}-{hi:g} s",
-                    f"{left:.3f} s",
-                    why,
-                    step.rfc,
-                    step.linux,
+                    name=f"{what}'s timer has {lo:g}-{hi:g} s left",
+                    ok=lo <= left <= hi,
+                    expected=f"{lo:g}-{hi:g} s",
+                    observed=f"{left:.3f} s",
+                    why=why,
+                    source=step.rfc,
+                    linux_note=step.linux,
                 )
             )
         for name, want in (("rqueue", step.rqueue), ("wqueue", step.wqueue)):
@@ -384,13 +413,13 @@ class Runner:
                 got = getattr(row, name)
                 out.append(
                     fact(
-                        f"{what}'s {name} is {want}",
-                        got == want,
-                        want,
-                        got,
-                        why,
-                        step.rfc,
-                        step.linux,
+                        name=f"{what}'s {name} is {want}",
+                        ok=got == want,
+                        expected=want,
+                        observed=got,
+                        why=why,
+                        source=step.rfc,
+                        linux_note=step.linux,
                     )
                 )
         return out
@@ -408,11 +437,11 @@ class Runner:
             self._check(
                 [
                     fact(
-                        "the kernel sends nothing no step expected",
-                        False,
-                        "nothing",
-                        f"{shown} (conn {conn.name})",
-                        "every segment the kernel sends "
+                        name="the kernel sends nothing no step expected",
+                        ok=False,
+                        expected="nothing",
+                        observed=f"{shown} (conn {conn.name})",
+                        why="every segment the kernel sends "
                         "must be expected by a step; add an expect step, or "
                         "ignore_extra = true",
                     )

@@ -109,7 +109,7 @@ class Step:
     within: float | None = None  # expect, expect_state
     delay: tuple[float, float] | None = None  # expect
     seconds: float = 0.0  # expect_silence, sleep
-    state: str | None = None  # expect_state: a State name or CLOSED
+    state: State | None = None  # expect_state (CLOSED: no socket)
     timer: str | None = None
     expires: tuple[float, float] | None = None
     rqueue: int | None = None
@@ -575,7 +575,7 @@ def _state_step(
     if not isinstance(name, str) or len(name) > 20:
         raise where.fail(line, f"expect_state = {_shown(name)} is not a TCP state", _STATE_HINT)
     try:
-        state = State.parse(name).value
+        state = State.parse(name)
     except ValueError as exc:
         raise where.fail(line, str(exc), "CLOSED means: no socket for this connection") from None
     timer = raw.get("timer")
@@ -585,13 +585,13 @@ def _state_step(
             f"unknown timer {_shown(timer)}",
             f"use one of: {', '.join(sorted(TIMERS))}",
         )
-    if timer == "timewait" and state not in ("TIME_WAIT", "FIN_WAIT_2"):
+    if timer == "timewait" and state not in (State.TIME_WAIT, State.FIN_WAIT_2):
         raise where.fail(
             where.key("timer", start, end),
             f"a socket in {state} never has the timewait timer",
             "the timewait timer belongs to TIME_WAIT (and an orphaned FIN_WAIT_2)",
         )
-    if state == "CLOSED" and any(k in raw for k in ("timer", "expires", "rqueue", "wqueue")):
+    if state is State.CLOSED and any(k in raw for k in ("timer", "expires", "rqueue", "wqueue")):
         raise where.fail(
             line,
             "a CLOSED socket does not exist: it has no timer or queues",

@@ -11,10 +11,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from tcplab.app.client import AppClient
+from tcplab.engine.seen import Seen
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
 from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec, find_record
@@ -23,26 +24,16 @@ from tcplab.wire.packet import Endpoints, parse_frame, to_frame
 from tcplab.wire.pcap import write_pcap
 
 
-@dataclass(frozen=True)
-class Seen:
-    """A segment on the lab's link: who sent it, when (kernel time), and whether its checksum holds."""
-
-    segment: Segment
-    src: str
-    dst: str
-    time: float
-    from_kernel: bool
-    checksum_ok: bool
-    seen_ns: int = field(default=0, compare=False)
-
-
 class Session:
+    """A driver: the lab's sockets and capture, and the record of what the link carried (`seen`)."""
+
     def __init__(self, spec: LabSpec) -> None:
         self.spec = spec
         self.record: LabRecord | None = find_record(spec.crafting)
         self.ends = Endpoints(spec.crafting_addr, spec.kernel_addr, CRAFTING_MAC, KERNEL_MAC)
         self.frames: list[Frame] = []
         self.seen: list[Seen] = []
+        self._reported = 0  # how many of `seen` unreported() has handed out
         self._pending: list[Seen] = []
         self._ip_id = random.randrange(1, 0xFFFF)
         self._table: SocketTable | None = None
@@ -116,6 +107,12 @@ class Session:
             if seen.from_kernel:
                 out.append(seen)
 
+    def unreported(self) -> list[Seen]:
+        """The segments seen since the last call (each handed out once): what a report adds next."""
+        out = self.seen[self._reported :]
+        self._reported = len(self.seen)
+        return out
+
     # -- the kernel host -------------------------------------------------------------------------
     @property
     def table(self) -> SocketTable:
@@ -128,15 +125,15 @@ class Session:
         rows = self.table.find(port, self.spec.crafting_addr, sport)
         return rows[0] if rows else None
 
-    def wait_state(self, sport: int, port: int, want: str, limit: float) -> SocketRow | None:
-        """Poll the kernel's table until the connection (sport -> port) is in state `want`, an
-        RFC 9293 name ("LISTEN": the port's listener; "CLOSED": no socket), or `limit` s pass.
+    def wait_state(self, sport: int, port: int, want: State, limit: float) -> SocketRow | None:
+        """Poll the kernel's table until the connection (sport -> port) is in state `want`
+        (LISTEN: the port's listener; CLOSED: no socket), or `limit` s pass.
         Returns what was last seen (None: no socket)."""
         deadline = time.monotonic() + limit
         while True:
-            row = self.listener(port) if want == "LISTEN" else self.connection(sport, port)
-            got = "CLOSED" if row is None else row.state.value
-            if got == want or time.monotonic() >= deadline:
+            row = self.listener(port) if want is State.LISTEN else self.connection(sport, port)
+            got = State.CLOSED if row is None else row.state
+            if got is want or time.monotonic() >= deadline:
                 return row
             time.sleep(0.002)
 

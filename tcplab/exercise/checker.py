@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tcplab import child_env, defaults
-from tcplab.engine.report import Report, Row, StateChange
+from tcplab.engine.report import How, Report, SegmentRow, Side, StateRow
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.kit import Conn, Observation, Result, Sample
@@ -95,7 +95,7 @@ class Sampler(threading.Thread):
         now = time.time()
         seen: set[tuple[int, int]] = set()
         for r in rows:
-            sample = Sample(now, r.state.value, r.timer, r.expires_ms, r.rqueue)
+            sample = Sample(now, r.state, r.timer, r.expires_ms, r.rqueue)
             if r.linux_state == 10:
                 if r.sport in self.ports:
                     self._keep(self.listener, sample)
@@ -106,8 +106,8 @@ class Sampler(threading.Thread):
             seen.add(key)
             self._keep(self.history.setdefault(key, []), sample)
         for key, samples in self.history.items():
-            if key not in seen and samples and samples[-1].state != "CLOSED":
-                samples.append(Sample(now, "CLOSED", "off", 0, 0))
+            if key not in seen and samples and samples[-1].state is not State.CLOSED:
+                samples.append(Sample(now, State.CLOSED, "off", 0, 0))
 
     @staticmethod
     def _keep(samples: list[Sample], sample: Sample) -> None:
@@ -282,25 +282,28 @@ def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
         "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"
     )
     report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
-    report.sync(s)
-    events = [(row.time or 0.0, i, row) for i, row in enumerate(report.rows)]
+    report.add_segments(s.unreported())
+    events: list[tuple[float, int, SegmentRow | StateRow]] = [
+        (row.seen.time, i, row) for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)
+    ]
     for conn in obs.conns:
-        prev: str | None = None
+        prev: State | None = None
         for sample in conn.samples:
             if prev is not None and sample.state == prev:
                 continue
-            change = StateChange(
-                "kernel",
+            change = StateRow(
+                Side.KERNEL,
                 _state(prev),
                 _state(sample.state),
-                "observed",
+                How.OBSERVED,
                 f"connection from port {conn.sport}",
             )
-            events.append((sample.time, len(events), Row("state", None, change=change)))
+            events.append((sample.time, len(events), change))
             prev = sample.state
     report.rows = [row for _, _, row in sorted(events, key=lambda e: (e[0], e[1]))]
     return report
 
 
-def _state(name: str | None) -> State | None:
-    return None if name is None or name == "CLOSED" else State.parse(name)
+def _state(state: State | None) -> State | None:
+    """A sample's state on the ladder: CLOSED there is "no socket"."""
+    return None if state is State.CLOSED else state

@@ -11,15 +11,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tcplab.engine.session import Seen
+from tcplab.engine.seen import Seen as Seen  # labs' checks read segments as Seen
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative
+from tcplab.model.state import State
 
 
 @dataclass
 class Sample:
     time: float
-    state: str  # RFC 9293 name, or "CLOSED" when the socket is gone
+    state: State  # CLOSED when the socket is gone
     timer: str
     expires_ms: int
     rqueue: int
@@ -38,25 +40,27 @@ class Conn:
 
     def add(self, seen: Seen) -> None:
         self.segments.append(seen)
-        if "S" in seen.segment.flags:
+        if Flags.SYN in seen.segment.flags:
             if seen.from_kernel and self.irs is None:
                 self.irs = seen.segment.seq
             if not seen.from_kernel and self.iss is None:
                 self.iss = seen.segment.seq
 
-    def crafted(self, flags: str | None = None) -> list[Segment]:
-        """The student's segments on this connection (optionally with exactly these flags)."""
-        return [
-            s.segment
-            for s in self.segments
-            if not s.from_kernel and (flags is None or s.segment.flags == flags)
-        ]
+    def crafted(self, flags: Flags | str | None = None) -> list[Segment]:
+        """The student's segments on this connection (optionally with exactly these flags,
+        e.g. Flags.SYN | Flags.ACK, or in letters "SA")."""
+        return self._segments(False, flags)
 
-    def kernel(self, flags: str | None = None) -> list[Segment]:
+    def kernel(self, flags: Flags | str | None = None) -> list[Segment]:
+        """The kernel's segments on this connection (optionally with exactly these flags)."""
+        return self._segments(True, flags)
+
+    def _segments(self, from_kernel: bool, flags: Flags | str | None) -> list[Segment]:
+        want = Flags.from_letters(flags) if isinstance(flags, str) else flags
         return [
             s.segment
             for s in self.segments
-            if s.from_kernel and (flags is None or s.segment.flags == flags)
+            if s.from_kernel == from_kernel and (want is None or s.segment.flags == want)
         ]
 
     def rel_seq(self, seg: Segment, from_kernel: bool) -> int | None:
@@ -67,15 +71,15 @@ class Conn:
         base = self.iss if from_kernel else self.irs
         return None if base is None else relative(seg.ack, base)
 
-    def states(self) -> list[str]:
+    def states(self) -> list[State]:
         """The kernel's states for this connection, in order, each once per stretch."""
-        out: list[str] = []
+        out: list[State] = []
         for s in self.samples:
             if not out or out[-1] != s.state:
                 out.append(s.state)
         return out
 
-    def last(self, state: str) -> Sample | None:
+    def last(self, state: State) -> Sample | None:
         return next((s for s in reversed(self.samples) if s.state == state), None)
 
 
@@ -91,10 +95,10 @@ class Observation:
         """The student's index-th connection, in the order they began."""
         return self.conns[index] if index < len(self.conns) else None
 
-    def crafted(self, flags: str | None = None) -> list[Segment]:
+    def crafted(self, flags: Flags | str | None = None) -> list[Segment]:
         return [s for c in self.conns for s in c.crafted(flags)]
 
-    def kernel(self, flags: str | None = None) -> list[Segment]:
+    def kernel(self, flags: Flags | str | None = None) -> list[Segment]:
         return [s for c in self.conns for s in c.kernel(flags)]
 
 

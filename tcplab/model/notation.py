@@ -20,14 +20,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tcplab.model.flags import Flags
 from tcplab.model.segment import (
     MAX_OPTIONS,
     Option,
     Segment,
-    normalize_flags,
     options_length,
     parse_options,
-    tcpdump_flags,
 )
 
 WILD = "*"
@@ -70,7 +69,7 @@ class OptionPattern:
 class SegmentPattern:
     """A segment with optional fields: None means "any" (a wildcard, or not given)."""
 
-    flags: str
+    flags: Flags
     seq: int | None = None
     length: int | None = None
     ack: int | None = None
@@ -154,16 +153,16 @@ def parse_pattern(text: str, wild_ok: bool) -> SegmentPattern:
         raise ValueError("empty segment; write e.g. 'S 0:0(0)' or '. 1:1(0) ack 1'")
     if tokens[0] == WILD:
         raise ValueError("flags cannot be a wildcard; name them, e.g. 'S.' or 'R'")
-    flags = normalize_flags(tokens[0])
+    flags = Flags.parse(tokens[0])
     if len(tokens) < 2:
         raise ValueError(
             f"{text.strip()!r} has no sequence number; write e.g. '{tokens[0]} 0:0(0)'"
         )
     seq, length = _seq_field(tokens[1], wild_ok)
     fields = _keyword_fields(tokens[2:], wild_ok)
-    if "ack" in fields and "A" not in flags:
+    if "ack" in fields and Flags.ACK not in flags:
         raise ValueError(f"an ack number needs the ACK flag: write '{tokens[0]}.' instead")
-    if "A" in flags and "ack" not in fields and not wild_ok:
+    if Flags.ACK in flags and "ack" not in fields and not wild_ok:
         raise ValueError("a segment with ACK to send needs 'ack N'")
     return SegmentPattern(
         flags,
@@ -224,11 +223,11 @@ def format_segment(seg: Segment, seq_base: int | None, ack_base: int | None) -> 
         return value if base is None else (value - base) % (1 << 32)
 
     seq = rel(seg.seq, seq_base)
-    parts = [tcpdump_flags(seg.flags), f"{seq}:{seq + len(seg.payload)}({len(seg.payload)})"]
-    if "A" in seg.flags:
+    parts = [seg.flags.tcpdump, f"{seq}:{seq + len(seg.payload)}({len(seg.payload)})"]
+    if Flags.ACK in seg.flags:
         parts.append(f"ack {rel(seg.ack, ack_base)}")
     parts.append(f"win {seg.window}")
-    if "U" in seg.flags:
+    if Flags.URG in seg.flags:
         parts.append(f"urg {seg.urgptr}")
     if seg.options:
         parts.append("<" + ",".join(o.notation() for o in seg.options) + ">")

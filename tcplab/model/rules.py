@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from tcplab.model.flags import Flags
 from tcplab.model.notation import SegmentPattern
-from tcplab.model.segment import Segment, flag_names
+from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add, seq_in_window
 from tcplab.model.state import State
 
@@ -33,23 +34,23 @@ class Input(str, Enum):
 
 class Situation(str, Enum):
     NO_SOCKET = "no socket (CLOSED)"
-    LISTEN = "LISTEN"
-    SYN_SENT = "SYN_SENT"
-    SYN_RECEIVED = "SYN_RECEIVED"
+    LISTEN = State.LISTEN.value
+    SYN_SENT = State.SYN_SENT.value
+    SYN_RECEIVED = State.SYN_RECEIVED.value
     SYNCHRONIZED = "synchronized"
-    TIME_WAIT = "TIME_WAIT"
+    TIME_WAIT = State.TIME_WAIT.value
 
 
 def classify(seg: Segment) -> Input:
     """The kind of input a segment is, in the order RFC 9293 §3.10.7 checks the bits."""
     f = seg.flags
-    if "R" in f:
+    if Flags.RST in f:
         return Input.RST
-    if "S" in f:
-        if "A" in f:  # with ACK, SYN+FIN+ACK is answered like any SYN+ACK
+    if Flags.SYN in f:
+        if Flags.ACK in f:  # with ACK, SYN+FIN+ACK is answered like any SYN+ACK
             return Input.SYN_ACK
-        return Input.SYN_FIN if "F" in f else Input.SYN
-    return Input.ACK if "A" in f else Input.NO_ACK
+        return Input.SYN_FIN if Flags.FIN in f else Input.SYN
+    return Input.ACK if Flags.ACK in f else Input.NO_ACK
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class Expectation:
     why: str
     source: str
     silence: bool = False
-    flags: str | None = None
+    flags: Flags | None = None
     seq: int | None = None
     ack: int | None = None
     linux_note: str = ""
@@ -101,7 +102,7 @@ class Expectation:
             return "no prediction"
         if self.silence:
             return "no reply"
-        parts = [flag_names(self.flags or "")]
+        parts = [(self.flags or Flags(0)).names]
         if self.seq is not None:
             parts.append(f"seq {self.seq}")
         if self.ack is not None:
@@ -122,7 +123,7 @@ def _reset_from_ack(rule: str, source: str) -> Answer:
             f"a segment with ACK that no connection expects is answered with RST, seq = its ack "
             f"({seg.ack}) and no ACK flag, so the sender's own check accepts it"
         )
-        return Expectation(rule, why, source, flags="R", seq=seg.ack)
+        return Expectation(rule, why, source, flags=Flags.RST, seq=seg.ack)
 
     return answer
 
@@ -137,7 +138,7 @@ def _closed_reset(ctx: Context, seg: Segment) -> Expectation:
         "closed-port-no-ack",
         why,
         "RFC 9293 §3.10.7.1; Linux tcp_v4_send_reset",
-        flags="RA",
+        flags=Flags.RST | Flags.ACK,
         seq=0,
         ack=ack,
     )
@@ -149,7 +150,9 @@ def _listen_syn(ctx: Context, seg: Segment) -> Expectation:
         f"a listener answers a SYN with SYN+ACK: the kernel's own ISN as seq, and ack = the SYN's "
         f"seq + 1 = {ack}, because the SYN occupies one sequence number"
     )
-    return Expectation("listen-syn", why, "RFC 9293 §3.10.7.2", flags="SA", ack=ack)
+    return Expectation(
+        "listen-syn", why, "RFC 9293 §3.10.7.2", flags=Flags.SYN | Flags.ACK, ack=ack
+    )
 
 
 def _synsent_syn_ack(ctx: Context, seg: Segment) -> Expectation:
@@ -159,10 +162,10 @@ def _synsent_syn_ack(ctx: Context, seg: Segment) -> Expectation:
             f"the SYN+ACK acknowledges {seg.ack}, not the kernel's ISN + 1 = {ctx.snd_nxt}: an old "
             "duplicate, so the kernel resets it with seq = its ack and stays in SYN_SENT"
         )
-        return Expectation("syn-sent-bad-ack", why, source, flags="R", seq=seg.ack)
+        return Expectation("syn-sent-bad-ack", why, source, flags=Flags.RST, seq=seg.ack)
     why = "an acceptable SYN+ACK completes the kernel's active open: it answers ACK"
     ack = seq_add(seg.seq, 1)
-    return Expectation("syn-sent-syn-ack", why, source, flags="A", seq=ctx.snd_nxt, ack=ack)
+    return Expectation("syn-sent-syn-ack", why, source, flags=Flags.ACK, seq=ctx.snd_nxt, ack=ack)
 
 
 def _synsent_syn(ctx: Context, seg: Segment) -> Expectation:
@@ -171,7 +174,7 @@ def _synsent_syn(ctx: Context, seg: Segment) -> Expectation:
         "simultaneous-open",
         why,
         "RFC 9293 §3.10.7.3",
-        flags="SA",
+        flags=Flags.SYN | Flags.ACK,
         seq=None if ctx.snd_nxt is None else seq_add(ctx.snd_nxt, -1),
         ack=seq_add(seg.seq, 1),
     )
@@ -198,7 +201,7 @@ def _synrecv_ack(ctx: Context, seg: Segment) -> Expectation:
             predicted=False,
         )
     if seg.ack == ctx.snd_nxt:
-        if seg.payload or "F" in seg.flags:
+        if seg.payload or Flags.FIN in seg.flags:
             end = seq_add(seg.seq, seg.seg_len)
             why = (
                 f"the ACK completes the handshake and the {len(seg.payload)} bytes it carries are "
@@ -208,7 +211,7 @@ def _synrecv_ack(ctx: Context, seg: Segment) -> Expectation:
                 "syn-received-ack-data",
                 why,
                 "RFC 9293 §3.10.7.4 (fifth and seventh checks)",
-                flags="A",
+                flags=Flags.ACK,
                 seq=ctx.snd_nxt,
                 ack=end,
                 linux_note="Linux may delay this ACK by a few milliseconds (delayed ACK)",
@@ -220,7 +223,7 @@ def _synrecv_ack(ctx: Context, seg: Segment) -> Expectation:
         "syn-received-bad-ack",
         why,
         "RFC 9293 §3.10.7.4; Linux tcp_check_req",
-        flags="R",
+        flags=Flags.RST,
         seq=seg.ack,
     )
 
@@ -239,7 +242,7 @@ def _challenge_ack(rule: str, what: str, source: str) -> Answer:
             rule,
             why,
             source,
-            flags="A",
+            flags=Flags.ACK,
             seq=ctx.snd_nxt,
             ack=ctx.rcv_nxt,
             linux_note=note,

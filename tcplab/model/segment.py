@@ -1,8 +1,8 @@
 """TCP segments as plain values, and their tcpdump-like notation.
 
 Field names match scapy's (`sport`, `dport`, `seq`, `ack`, `flags`, `window`), so tcplab.wire converts
-without a mapping table. Flags are a string of scapy's letters (F S R P A U E C) in that canonical order;
-tcpdump prints them as `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.` (`.` is ACK), and so does `notation()`.
+without a mapping table. Flags are a `Flags` value (tcplab.model.flags); `notation()` shows them as
+tcpdump does: `S`, `S.`, `.`, `P.`, `F.`, `R`, `R.` (`.` is ACK).
 """
 
 from __future__ import annotations
@@ -10,57 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tcplab.model.flags import Flags
 from tcplab.model.seqnum import relative, seq_add
-
-FLAG_ORDER = "FSRPAUEC"
-_TCPDUMP_LETTERS = {"F": "F", "S": "S", "R": "R", "P": "P", "A": ".", "U": "U", "E": "E", "C": "W"}
-_FLAG_NAMES = {
-    "F": "FIN",
-    "S": "SYN",
-    "R": "RST",
-    "P": "PSH",
-    "A": "ACK",
-    "U": "URG",
-    "E": "ECE",
-    "C": "CWR",
-}
-
-
-def normalize_flags(text: str) -> str:
-    """'sa', 'AS', 'S.' or 'SYN,ACK' -> 'SA' (scapy's letters, canonical order); raise ValueError."""
-    raw = text.strip().upper()
-    if not raw:
-        raise ValueError("empty flags; use letters from FSRPAUEC, e.g. S, SA, FA, R, PA")
-    words = [w for w in re.split(r"[,+| ]+", raw) if w]
-    letters: set[str] = set()
-    by_name = {name: letter for letter, name in _FLAG_NAMES.items()}
-    for word in words:
-        if word in by_name:
-            letters.add(by_name[word])
-            continue
-        for ch in word:
-            letter = "A" if ch == "." else "C" if ch == "W" else ch
-            if letter not in FLAG_ORDER:
-                raise ValueError(
-                    f"unknown TCP flag {ch!r} in {text!r}; use letters from FSRPAUEC"
-                    " (or tcpdump's '.' for ACK), e.g. S, SA, FA, R, PA"
-                )
-            letters.add(letter)
-    return "".join(ch for ch in FLAG_ORDER if ch in letters)
-
-
-def tcpdump_flags(flags: str) -> str:
-    """'SA' -> 'S.', 'A' -> '.', '' -> 'none' (tcpdump's spelling)."""
-    if not flags:
-        return "none"
-    return "".join(_TCPDUMP_LETTERS[ch] for ch in FLAG_ORDER if ch in flags and ch != "A") + (
-        "." if "A" in flags else ""
-    )
-
-
-def flag_names(flags: str) -> str:
-    """'SA' -> 'SYN+ACK'."""
-    return "+".join(_FLAG_NAMES[ch] for ch in FLAG_ORDER if ch in flags) or "no flags"
 
 
 @dataclass(frozen=True)
@@ -134,7 +85,7 @@ class Segment:
 
     sport: int
     dport: int
-    flags: str
+    flags: Flags
     seq: int = 0
     ack: int = 0
     window: int = 64240
@@ -142,13 +93,10 @@ class Segment:
     payload: bytes = b""
     urgptr: int = 0
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "flags", normalize_flags(self.flags) if self.flags else "")
-
     @property
     def seg_len(self) -> int:
         """Sequence space this segment occupies: payload, +1 for SYN, +1 for FIN (RFC 9293 §3.4)."""
-        return len(self.payload) + ("S" in self.flags) + ("F" in self.flags)
+        return len(self.payload) + (Flags.SYN in self.flags) + (Flags.FIN in self.flags)
 
     @property
     def end_seq(self) -> int:
@@ -168,11 +116,11 @@ class Segment:
 
     def notation(self, seq_base: int | None = None, ack_base: int | None = None) -> str:
         """tcpdump-like text; with bases, seq/ack are shown absolute and (relative)."""
-        parts = [f"[{tcpdump_flags(self.flags)}]", f"seq {_num(self.seq, seq_base)}"]
-        if "A" in self.flags:
+        parts = [f"[{self.flags.tcpdump}]", f"seq {_num(self.seq, seq_base)}"]
+        if Flags.ACK in self.flags:
             parts.append(f"ack {_num(self.ack, ack_base)}")
         parts.append(f"win {self.window}")
-        if "U" in self.flags:
+        if Flags.URG in self.flags:
             parts.append(f"urg {self.urgptr}")
         if self.options:
             parts.append("<" + ",".join(o.notation() for o in self.options) + ">")

@@ -3,6 +3,10 @@
 Linux numbers its states in include/net/tcp_states.h; sock_diag reports those numbers. A server's
 half-open connection is a request sock, TCP_NEW_SYN_RECV (12), which `ss` shows as SYN-RECV: to the
 student it is SYN_RECEIVED.
+
+Inside tcplab a state is a `State`, compared by identity; its value, str() and format() are the RFC
+name. Text is read at the edges: `State.parse` takes either spelling (a scenario's expect_state),
+`State.from_ss` only `ss`'s; `state.ss` is the spelling shown beside the RFC name.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from enum import Enum
 
 
 class State(str, Enum):
+    """A connection's state by its RFC 9293 name, which is also its value and its text."""
+
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
     SYN_SENT = "SYN_SENT"
@@ -23,9 +29,15 @@ class State(str, Enum):
     LAST_ACK = "LAST_ACK"
     TIME_WAIT = "TIME_WAIT"
 
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
     @property
-    def ss_name(self) -> str:
-        """How `ss` spells this state."""
+    def ss(self) -> str:
+        """How tcplab shows this state in `ss`'s spelling (SYN-RECV, ESTAB, TIME-WAIT)."""
         return _SS_NAMES[self]
 
     @property
@@ -34,18 +46,30 @@ class State(str, Enum):
         return self not in (State.CLOSED, State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED)
 
     @classmethod
+    def from_ss(cls, text: str) -> State:
+        """The state `ss` names so, in any case: its column (ESTAB, SYN-RECV, UNCONN) or its
+        state filter (established, listening, closed); ValueError for anything else."""
+        state = _FROM_SS.get(text.strip().upper())
+        if state is None:
+            names = ", ".join(_SS_NAMES.values())
+            raise ValueError(f"unknown ss state {text!r}; expected one of {names}")
+        return state
+
+    @classmethod
     def parse(cls, text: str) -> State:
         """Accept the RFC name or the `ss` spelling, in any case (SYN-RECV, syn_received, ESTAB)."""
         key = text.strip().upper().replace("-", "_")
         if key in cls.__members__:
             return cls[key]
-        for state, ss in _SS_NAMES.items():
-            if ss.replace("-", "_") == key:
-                return state
+        state = _FROM_SS.get(key.replace("_", "-"))
+        if state is not None:
+            return state
         names = ", ".join(s.value for s in cls)
         raise ValueError(f"unknown TCP state {text!r}; expected one of {names}")
 
 
+# tcplab's spelling of each state as `ss` shows it (iproute2 misc/ss.c, sstate_name). ss itself
+# shows a socket in CLOSE (a bound, unconnected one) as UNCONN; tcplab has always shown CLOSE.
 _SS_NAMES = {
     State.CLOSED: "CLOSE",
     State.LISTEN: "LISTEN",
@@ -58,6 +82,15 @@ _SS_NAMES = {
     State.CLOSING: "CLOSING",
     State.LAST_ACK: "LAST-ACK",
     State.TIME_WAIT: "TIME-WAIT",
+}
+# every spelling `ss` uses, upper case: its columns, and the names of its state filter
+_FROM_SS: dict[str, State] = {
+    **{ss: state for state, ss in _SS_NAMES.items()},
+    "UNCONN": State.CLOSED,
+    "CLOSED": State.CLOSED,
+    "UNCONNECTED": State.CLOSED,
+    "ESTABLISHED": State.ESTABLISHED,
+    "LISTENING": State.LISTEN,
 }
 
 # include/net/tcp_states.h

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
 
@@ -34,45 +35,49 @@ class Transition:
     state: State
     event: Event
     next: State
-    sends: str  # flags of the segment sent on this transition, '' for none
+    sends: Flags  # flags of the segment sent on this transition, NONE for none
     source: str
 
 
 S = State
 E = Event
+NONE = Flags(0)
+SYN, SYN_ACK, ACK, FIN_ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.ACK, Flags.FIN | Flags.ACK
 _ROWS = [
-    Transition(S.CLOSED, E.APP_LISTEN, S.LISTEN, "", "RFC 9293 §3.10.1 (passive OPEN)"),
-    Transition(S.CLOSED, E.APP_CONNECT, S.SYN_SENT, "S", "RFC 9293 §3.10.1 (active OPEN)"),
-    Transition(S.LISTEN, E.RECV_SYN, S.SYN_RECEIVED, "SA", "RFC 9293 §3.10.7.2"),
-    Transition(S.LISTEN, E.APP_CLOSE, S.CLOSED, "", "RFC 9293 §3.10.4"),
-    Transition(S.SYN_SENT, E.RECV_SYN_ACK, S.ESTABLISHED, "A", "RFC 9293 §3.10.7.3"),
+    Transition(S.CLOSED, E.APP_LISTEN, S.LISTEN, NONE, "RFC 9293 §3.10.1 (passive OPEN)"),
+    Transition(S.CLOSED, E.APP_CONNECT, S.SYN_SENT, SYN, "RFC 9293 §3.10.1 (active OPEN)"),
+    Transition(S.LISTEN, E.RECV_SYN, S.SYN_RECEIVED, SYN_ACK, "RFC 9293 §3.10.7.2"),
+    Transition(S.LISTEN, E.APP_CLOSE, S.CLOSED, NONE, "RFC 9293 §3.10.4"),
+    Transition(S.SYN_SENT, E.RECV_SYN_ACK, S.ESTABLISHED, ACK, "RFC 9293 §3.10.7.3"),
     Transition(
-        S.SYN_SENT, E.RECV_SYN, S.SYN_RECEIVED, "SA", "RFC 9293 §3.10.7.3 (simultaneous open)"
+        S.SYN_SENT, E.RECV_SYN, S.SYN_RECEIVED, SYN_ACK, "RFC 9293 §3.10.7.3 (simultaneous open)"
     ),
     Transition(
-        S.SYN_SENT, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.3 (RST with acceptable ACK)"
+        S.SYN_SENT, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.3 (RST with acceptable ACK)"
     ),
-    Transition(S.SYN_SENT, E.APP_CLOSE, S.CLOSED, "", "RFC 9293 §3.10.4"),
-    Transition(S.SYN_SENT, E.TIMEOUT_SYN, S.CLOSED, "", "RFC 9293 §3.8.1 (SYN retries exhausted)"),
-    Transition(S.SYN_RECEIVED, E.RECV_ACK, S.ESTABLISHED, "", "RFC 9293 §3.10.7.4 (fifth check)"),
-    Transition(S.SYN_RECEIVED, E.RECV_RST, S.LISTEN, "", "RFC 9293 §3.10.7.4 (passive open)"),
-    Transition(S.SYN_RECEIVED, E.APP_CLOSE, S.FIN_WAIT_1, "FA", "RFC 9293 §3.10.4"),
-    Transition(S.ESTABLISHED, E.APP_CLOSE, S.FIN_WAIT_1, "FA", "RFC 9293 §3.10.4"),
-    Transition(S.ESTABLISHED, E.RECV_FIN, S.CLOSE_WAIT, "A", "RFC 9293 §3.10.7.4 (eighth check)"),
-    Transition(S.ESTABLISHED, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.4; RFC 5961 §3.2"),
-    Transition(S.FIN_WAIT_1, E.RECV_ACK_OF_FIN, S.FIN_WAIT_2, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_1, E.RECV_FIN, S.CLOSING, "A", "RFC 9293 §3.10.7.4 (simultaneous close)"),
-    Transition(S.FIN_WAIT_1, E.RECV_FIN_ACK_OF_FIN, S.TIME_WAIT, "A", "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_1, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_2, E.RECV_FIN, S.TIME_WAIT, "A", "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_2, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.CLOSE_WAIT, E.APP_CLOSE, S.LAST_ACK, "FA", "RFC 9293 §3.10.4"),
-    Transition(S.CLOSE_WAIT, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.CLOSING, E.RECV_ACK_OF_FIN, S.TIME_WAIT, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.CLOSING, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.LAST_ACK, E.RECV_ACK_OF_FIN, S.CLOSED, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.LAST_ACK, E.RECV_RST, S.CLOSED, "", "RFC 9293 §3.10.7.4"),
-    Transition(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, "", "RFC 9293 §3.10.8 (Linux: 60 s)"),
+    Transition(S.SYN_SENT, E.APP_CLOSE, S.CLOSED, NONE, "RFC 9293 §3.10.4"),
+    Transition(
+        S.SYN_SENT, E.TIMEOUT_SYN, S.CLOSED, NONE, "RFC 9293 §3.8.1 (SYN retries exhausted)"
+    ),
+    Transition(S.SYN_RECEIVED, E.RECV_ACK, S.ESTABLISHED, NONE, "RFC 9293 §3.10.7.4 (fifth check)"),
+    Transition(S.SYN_RECEIVED, E.RECV_RST, S.LISTEN, NONE, "RFC 9293 §3.10.7.4 (passive open)"),
+    Transition(S.SYN_RECEIVED, E.APP_CLOSE, S.FIN_WAIT_1, FIN_ACK, "RFC 9293 §3.10.4"),
+    Transition(S.ESTABLISHED, E.APP_CLOSE, S.FIN_WAIT_1, FIN_ACK, "RFC 9293 §3.10.4"),
+    Transition(S.ESTABLISHED, E.RECV_FIN, S.CLOSE_WAIT, ACK, "RFC 9293 §3.10.7.4 (eighth check)"),
+    Transition(S.ESTABLISHED, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4; RFC 5961 §3.2"),
+    Transition(S.FIN_WAIT_1, E.RECV_ACK_OF_FIN, S.FIN_WAIT_2, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.FIN_WAIT_1, E.RECV_FIN, S.CLOSING, ACK, "RFC 9293 §3.10.7.4 (simultaneous close)"),
+    Transition(S.FIN_WAIT_1, E.RECV_FIN_ACK_OF_FIN, S.TIME_WAIT, ACK, "RFC 9293 §3.10.7.4"),
+    Transition(S.FIN_WAIT_1, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.FIN_WAIT_2, E.RECV_FIN, S.TIME_WAIT, ACK, "RFC 9293 §3.10.7.4"),
+    Transition(S.FIN_WAIT_2, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.CLOSE_WAIT, E.APP_CLOSE, S.LAST_ACK, FIN_ACK, "RFC 9293 §3.10.4"),
+    Transition(S.CLOSE_WAIT, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.CLOSING, E.RECV_ACK_OF_FIN, S.TIME_WAIT, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.CLOSING, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.LAST_ACK, E.RECV_ACK_OF_FIN, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.LAST_ACK, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
+    Transition(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, NONE, "RFC 9293 §3.10.8 (Linux: 60 s)"),
 ]
 
 TABLE: dict[tuple[State, Event], Transition] = {(t.state, t.event): t for t in _ROWS}

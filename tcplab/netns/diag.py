@@ -37,7 +37,8 @@ class SocketRow:
 
     @property
     def ss_state(self) -> str:
-        return "SYN-RECV" if self.linux_state == 12 else self.state.ss_name
+        """The state as `ss` spells it (a request sock, TCP_NEW_SYN_RECV, too is SYN-RECV)."""
+        return self.state.ss
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -37,9 +37,9 @@ def notify(text: str) -> None:
 
 
 def _run_dir() -> Path:
-    from tcplab.netns import record  # the module's RUN_DIR, which tests may point elsewhere
+    from tcplab.netns import record  # (record imports this module)
 
-    return record.RUN_DIR
+    return record.run_path()
 
 
 def _problem(path: Path, what: str) -> EnvironmentProblem:

@@ -31,11 +31,10 @@ from typing import Any
 
 from tcplab import defaults
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.model.kept import KeptConnection
 from tcplab.netns import lock
 from tcplab.netns.proc import ProcessId, valid
 
-RUN_DIR = Path(os.environ.get("TCPLAB_RUN_DIR", "/run/tcplab"))
-LABS_DIR = RUN_DIR / "labs"
 IFNAME = "tcplab0"
 CRAFTING_MAC = "02:74:6c:00:00:01"
 KERNEL_MAC = "02:74:6c:00:00:02"
@@ -62,7 +61,6 @@ LAB_SPACE = tuple(
     ipaddress.IPv4Network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
-Builder = ProcessId  # the process building a lab right now (cleared when setup completes)
 
 
 def valid_name(name: object, role: str = "namespace") -> str:
@@ -74,6 +72,17 @@ def valid_name(name: object, role: str = "namespace") -> str:
             "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit (no '/')",
         )
     return name
+
+
+def run_path() -> Path:
+    """Where tcplab keeps its lock and the labs' records: $TCPLAB_RUN_DIR (tests point it
+    elsewhere), else /run/tcplab. Read at each use, never when this module loads."""
+    return Path(os.environ.get("TCPLAB_RUN_DIR", "/run/tcplab"))
+
+
+def labs_path() -> Path:
+    """The folder of the labs' record folders."""
+    return run_path() / "labs"
 
 
 @dataclass(frozen=True)
@@ -185,7 +194,7 @@ class LabRecord:
 
     @property
     def dir(self) -> Path:
-        return LABS_DIR / valid_name(self.spec.crafting)
+        return labs_path() / valid_name(self.spec.crafting)
 
     @property
     def control_path(self) -> Path:
@@ -244,7 +253,7 @@ def _open_dir_at(parent: int | None, name: str, path: Path, create: bool) -> int
 def labs_dir(create: bool = False, labs: Path | None = None) -> Iterator[int | None]:
     """An fd of the labs folder (root's, a real directory; a group- or world-writable mode is
     fixed), or None if there is none and `create` is false."""
-    labs = LABS_DIR if labs is None else labs
+    labs = labs_path() if labs is None else labs
     if create:
         lock.ensure_run_dir()
     elif not os.path.lexists(labs):
@@ -262,7 +271,7 @@ def record_dir(name: str, create: bool = False, labs: Path | None = None) -> Ite
     """An fd of one lab's record folder (checked as a record's folder must be), or None."""
     valid_name(name)
     with labs_dir(create, labs) as lfd:
-        path = (LABS_DIR if labs is None else labs) / name
+        path = (labs_path() if labs is None else labs) / name
         fd = None if lfd is None else _open_dir_at(lfd, name, path, create)
         try:
             yield fd
@@ -360,7 +369,7 @@ def _record_from(data: dict[str, Any]) -> LabRecord:
         app = _strict(AppRecord, data["app"], pid=int, start_ticks=int, control=str, cmdline=list)
         if not valid(ProcessId(app.pid, app.start_ticks, app.cmdline)):
             raise ValueError("the application's pid, start time or command line is bad")
-        if app.control != str(LABS_DIR / spec.crafting / "app.sock"):
+        if app.control != str(labs_path() / spec.crafting / "app.sock"):
             raise ValueError("the application's control socket is not in the lab's folder")
     if type(data.get("complete", False)) is not bool:
         raise TypeError("complete is not true or false")
@@ -394,7 +403,7 @@ def scan_records() -> tuple[list[LabRecord], list[BrokenRecord]]:
         if lfd is None:
             return good, broken
         for name in sorted(os.listdir(lfd)):
-            path = LABS_DIR / name / RECORD
+            path = labs_path() / name / RECORD
             try:
                 good.append(_load_at(lfd, name, path))
             except FileNotFoundError:
@@ -438,7 +447,7 @@ def find_record(crafting: str) -> LabRecord | None:
         if lfd is None:
             return None
         try:
-            return _load_at(lfd, crafting, LABS_DIR / crafting / RECORD)
+            return _load_at(lfd, crafting, labs_path() / crafting / RECORD)
         except FileNotFoundError:
             return None
 
@@ -456,30 +465,31 @@ def record_using(name: str) -> LabRecord | None:
 CONNECTIONS = "connections.json"
 
 
-def _read_connections(spec: LabSpec) -> dict[str, dict[str, int]]:
+def _read_connections(spec: LabSpec) -> dict[str, Any]:
     with record_dir(spec.crafting) as dfd:
         if dfd is None:
             return {}
         try:
-            data = json.loads(read_file(dfd, CONNECTIONS, LABS_DIR / spec.crafting / CONNECTIONS))
+            data = json.loads(
+                read_file(dfd, CONNECTIONS, labs_path() / spec.crafting / CONNECTIONS)
+            )
         except (OSError, ValueError, RecursionError, UntrustedRecord):
             return {}
     return data if isinstance(data, dict) else {}
 
 
-def load_connection(spec: LabSpec, sport: int) -> dict[str, int] | None:
+def load_connection(spec: LabSpec, sport: int) -> KeptConnection | None:
     """What tcplab knows of a connection it left open (`handshake --keep`): ISNs, next numbers."""
-    found = _read_connections(spec).get(str(sport))
-    return found if isinstance(found, dict) else None
+    return KeptConnection.from_json(_read_connections(spec).get(str(sport)))
 
 
-def save_connection(spec: LabSpec, sport: int, numbers: dict[str, int] | None) -> None:
+def save_connection(spec: LabSpec, sport: int, numbers: KeptConnection | None) -> None:
     """Remember (or, with None, forget) a connection's numbers in the lab's record folder."""
     data = _read_connections(spec)
     if numbers is None:
         data.pop(str(sport), None)
     else:
-        data[str(sport)] = numbers
+        data[str(sport)] = numbers.to_json()
     with record_dir(spec.crafting) as dfd:
         if dfd is None:
             return

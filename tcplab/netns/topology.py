@@ -304,6 +304,70 @@ def _tune_namespace(ns: str) -> None:
         Path(f"/proc/sys/net/ipv6/conf/{IFNAME}/disable_ipv6").write_text("1")
 
 
+# -- adopting a lab built by hand (netns_setup.sh) ------------------------------------------------
+def adopt(spec: LabSpec) -> LabRecord:
+    """Make a namespace pair built by hand, as netns_setup.sh builds it, tcplab's lab: check that
+    it looks as setup builds it, start the application and write the record, so status, handshake
+    and teardown treat it as any other lab. On failure only the application and the record are
+    removed: the namespaces are left to whoever made them."""
+    require_root("setup")
+    spec.validate()
+    nft.nft_path()
+    with labs_locked():
+        find_record(spec.crafting)  # an untrusted record of this name: refused, nothing touched
+        rec = LabRecord(spec=spec, builder=self_id())
+        for name, addr, mac in (
+            (spec.crafting, spec.crafting_addr, CRAFTING_MAC),
+            (spec.kernel, spec.kernel_addr, KERNEL_MAC),
+        ):
+            _check_adoptable(rec, name, f"{addr}/{spec.prefixlen}", mac)
+        if nft.read(spec) is None:
+            raise _not_a_lab(spec.crafting, f"the rule in {spec.crafting} is missing")
+        rec.save()
+    try:
+        rec.app = start_app(rec)
+        rec.complete, rec.builder = True, None
+        rec.save()
+    except BaseException:
+        rec.namespaces.clear()  # not ours to remove: teardown then stops the application only
+        with signals_held(), lock.locked():
+            _teardown(rec)
+        raise
+    return rec
+
+
+def _check_adoptable(rec: LabRecord, name: str, addr: str, mac: str) -> None:
+    """The namespace exists, belongs to no lab, and has the lab's link; recorded in `rec`."""
+    other = record_using(name)
+    if other is not None:
+        raise UsageError(
+            f"namespace {name} already belongs to the lab of {other.spec.crafting}",
+            f"remove that lab first: sudo tcplab teardown --crafting {other.spec.crafting}",
+        )
+    inode = netns_inode(name)
+    if inode is None:
+        raise EnvironmentProblem(
+            f"network namespace {name} does not exist", "build it first: sudo ./netns_setup.sh up"
+        )
+    rec.namespaces[name] = inode
+    cookie = netns_cookie(name)
+    if cookie is not None:
+        rec.cookies[name] = cookie
+    link = link_status(name)
+    found = _link_problems(name, link, addr, rec.spec)
+    if link and link.get("mac") != mac:
+        found.append(f"the link {IFNAME} in {name} has mac {link.get('mac')}, not {mac}")
+    if found:
+        raise _not_a_lab(name, found[0])
+
+
+def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"namespace {name} is not a lab as netns_setup.sh builds it: {why}",
+        "remove it and build it again with netns_setup.sh up, or use 'tcplab setup'",
+    )
+
+
 # -- the application -----------------------------------------------------------------------------
 _children: dict[int, subprocess.Popen[bytes]] = {}  # applications this process started, by pid
 

@@ -1,24 +1,21 @@
 """Model segments to Ethernet frames and back, through scapy.
 
-Only the scapy layers needed are imported (not scapy.all), which keeps a command's start-up short.
+Only the scapy layers needed are imported (not scapy.all), and only at the first segment, which keeps
+a command's start-up short; importing this module loads no scapy and changes nothing.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from socket import inet_ntoa
-from typing import Any
+from typing import Any, NamedTuple
 
-logging.getLogger("scapy").setLevel(logging.ERROR)
-
-from scapy.layers.inet import IP, TCP  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
-from scapy.utils import checksum  # noqa: E402
-
-from tcplab.model.segment import Option, Segment  # noqa: E402
+from tcplab.model.flags import Flags
+from tcplab.model.segment import Option, Segment
 
 _TO_SCAPY = {
     "mss": "MSS",
@@ -30,6 +27,32 @@ _TO_SCAPY = {
     "sack": "SAck",
 }
 _FROM_SCAPY = {v: k for k, v in _TO_SCAPY.items()}
+
+
+def quiet_scapy() -> None:
+    """Before scapy is first imported: its logger shows errors only. Its warnings (about interfaces
+    and routes as it loads, about the odd segments a student crafts) are not tcplab's to show."""
+    logging.getLogger("scapy").setLevel(logging.ERROR)
+
+
+class _Scapy(NamedTuple):
+    IP: Any
+    TCP: Any
+    Ether: Any
+    Raw: Any
+    checksum: Callable[[bytes], int]
+
+
+@functools.cache
+def _scapy() -> _Scapy:
+    """scapy's layers that tcplab uses, imported at the first call."""
+    quiet_scapy()
+    from scapy.layers.inet import IP, TCP
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+    from scapy.utils import checksum
+
+    return _Scapy(IP, TCP, Ether, Raw, checksum)
 
 
 @dataclass(frozen=True)
@@ -81,23 +104,24 @@ def _option_or_none(name: str, value: Any) -> Option | None:
 
 def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> Any:
     """The scapy packet for a segment on this path."""
-    tcp = TCP(
+    scapy = _scapy()
+    tcp = scapy.TCP(
         sport=seg.sport,
         dport=seg.dport,
         seq=seg.seq,
         ack=seg.ack,
-        flags=seg.flags,
+        flags=int(seg.flags),
         window=seg.window,
         urgptr=seg.urgptr,
         options=[_scapy_option(o) for o in seg.options],
     )
     pkt = (
-        Ether(src=ends.src_mac, dst=ends.dst_mac)
-        / IP(src=ends.src, dst=ends.dst, id=ip_id, ttl=ttl, flags="DF")
+        scapy.Ether(src=ends.src_mac, dst=ends.dst_mac)
+        / scapy.IP(src=ends.src, dst=ends.dst, id=ip_id, ttl=ttl, flags="DF")
         / tcp
     )
     if seg.payload:
-        pkt = pkt / Raw(seg.payload)
+        pkt = pkt / scapy.Raw(seg.payload)
     return pkt
 
 
@@ -107,7 +131,7 @@ def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1) -> bytes:
 
 def from_packet(pkt: Any) -> Segment:
     """The model segment in a scapy packet that has a TCP layer."""
-    tcp = pkt[TCP]
+    tcp = pkt[_scapy().TCP]
     opts = [o for o in (_option_or_none(n, v) for n, v in tcp.options) if o is not None]
     while opts and opts[-1].kind == "eol":  # padding to a 32-bit boundary, not an option
         opts.pop()
@@ -115,7 +139,7 @@ def from_packet(pkt: Any) -> Segment:
     return Segment(
         sport=tcp.sport,
         dport=tcp.dport,
-        flags=str(tcp.flags),
+        flags=Flags.from_bits(int(tcp.flags)),  # ValueError for the NS bit: not a segment
         seq=tcp.seq,
         ack=tcp.ack,
         window=tcp.window,
@@ -143,5 +167,6 @@ def _parse_frame(frame: bytes) -> tuple[str, str, Segment, bool] | None:
     tcp_bytes = frame[14 + ihl : 14 + total]
     src, dst = inet_ntoa(frame[26:30]), inet_ntoa(frame[30:34])
     pseudo = frame[26:34] + b"\x00\x06" + len(tcp_bytes).to_bytes(2, "big")
-    ok = checksum(pseudo + tcp_bytes) == 0
-    return src, dst, from_packet(TCP(tcp_bytes)), ok
+    scapy = _scapy()
+    ok = scapy.checksum(pseudo + tcp_bytes) == 0
+    return src, dst, from_packet(scapy.TCP(tcp_bytes)), ok

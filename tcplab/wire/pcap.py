@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from scapy.utils import RawPcapWriter
-
 from tcplab.errors import EnvironmentProblem
 from tcplab.userfile import Refused, open_output
 from tcplab.wire.capture import Frame
+from tcplab.wire.packet import quiet_scapy
 
 
 def write_pcap(path: str | Path, frames: Iterable[Frame]) -> None:
@@ -24,6 +23,9 @@ def write_pcap(path: str | Path, frames: Iterable[Frame]) -> None:
         raise EnvironmentProblem(
             f"cannot write the capture {exc}", "name a regular file in a folder you can write to"
         ) from None
+    quiet_scapy()
+    from scapy.utils import RawPcapWriter
+
     writer = RawPcapWriter(out, linktype=1, sync=False, nano=True)
     try:
         writer.write_header(None)

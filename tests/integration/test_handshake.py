@@ -224,7 +224,7 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
 
 
 def test_no_lab_at_all_is_an_environment_error(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr("tcplab.netns.record.LABS_DIR", tmp_path / "labs")
+    monkeypatch.setenv("TCPLAB_RUN_DIR", str(tmp_path))
     for args in (
         ["handshake", "--target", "ns2:7788"],
         ["send", "--target", "10.77.0.2:80"],

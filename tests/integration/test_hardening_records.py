@@ -24,7 +24,7 @@ import pytest
 
 from tcplab.netns import lock
 from tcplab.netns.proc import identify, start_ticks
-from tcplab.netns.record import LABS_DIR, RUN_DIR
+from tcplab.netns.record import labs_path, run_path
 from tests.conftest import REPO, remove_lab, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
@@ -66,7 +66,7 @@ def crafted(foreign: str, victim: subprocess.Popen[bytes], crafting: str) -> dic
         "app": {
             "pid": victim.pid,
             "start_ticks": start_ticks(victim.pid),
-            "control": str(LABS_DIR / crafting / "app.sock"),
+            "control": str(labs_path() / crafting / "app.sock"),
         },
         "complete": True,
         "created": time.time(),
@@ -81,7 +81,7 @@ def test_teardown_with_a_path_removes_and_signals_nothing(how):
         target.mkdir(parents=True)
         (target / "lab.json").write_text(json.dumps(crafted(foreign, victim, "x")))
         (target / "precious").write_text("keep me")
-        arg = str(target) if how == "absolute" else os.path.relpath(target, LABS_DIR / "x")
+        arg = str(target) if how == "absolute" else os.path.relpath(target, labs_path() / "x")
         for command in (["teardown", "--crafting", arg], ["status", "--crafting", arg]):
             out = run_cli(*command)
             assert out.returncode == 2, out
@@ -92,7 +92,7 @@ def test_teardown_with_a_path_removes_and_signals_nothing(how):
 
 
 def make_record_folder(name: str) -> Path:
-    folder = LABS_DIR / name
+    folder = labs_path() / name
     folder.mkdir(mode=0o700, parents=True)
     (folder / "app.log").write_text("kept")
     return folder
@@ -104,7 +104,7 @@ def make_record_folder(name: str) -> Path:
 def test_a_crafted_record_in_the_labs_folder_removes_and_signals_nothing(kind, tmp_path):
     crafting, _ = unique_names()
     with foreign_namespace() as foreign, sleeper() as victim:
-        folder = LABS_DIR / crafting
+        folder = labs_path() / crafting
         data = crafted(foreign, victim, crafting)
         if kind in ("legacy app", "wrong command line"):  # the app named is someone else's
             data["namespaces"] = {}
@@ -184,14 +184,14 @@ def test_an_unprivileged_user_cannot_block_tcplab():
         "print('holding', held, flush=True)\n"
         "time.sleep(60)\n"
     )
-    paths = [str(RUN_DIR / "lock"), str(RUN_DIR), str(LABS_DIR)]
+    paths = [str(run_path() / "lock"), str(run_path()), str(labs_path())]
     user = subprocess.Popen(
         [*NOBODY, sys.executable, "-c", grab, *paths], stdout=subprocess.PIPE, text=True
     )
     try:
         assert user.stdout is not None
         lines = [user.stdout.readline() for _ in range(2)]
-        assert lines[0].startswith(f"refused {RUN_DIR / 'lock'} 13"), lines  # EACCES
+        assert lines[0].startswith(f"refused {run_path() / 'lock'} 13"), lines  # EACCES
         crafting, _ = unique_names()
         started = time.monotonic()
         out = run_cli("teardown", "--crafting", crafting, timeout=20)
@@ -235,7 +235,7 @@ def test_a_command_waiting_for_the_lock_says_for_whom_and_answers_ctrl_c_at_once
         assert time.monotonic() - sent < 1
         text = err.read_text()
         assert "Traceback" not in text and text.count("waiting for") == 1
-        assert not ns_exists(crafting) and not (LABS_DIR / crafting).exists()
+        assert not ns_exists(crafting) and not (labs_path() / crafting).exists()
     finally:
         os.close(fd)
         remove_lab(crafting, kernel)
@@ -245,7 +245,7 @@ def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path)
     crafting, kernel = unique_names()
     try:
         assert run_cli("setup", "--crafting", crafting, "--kernel", kernel).returncode == 0
-        path = LABS_DIR / crafting / "lab.json"
+        path = labs_path() / crafting / "lab.json"
         err = tmp_path / "err"
         with sleeper() as builder, err.open("w") as stderr:
             me = identify(builder.pid)

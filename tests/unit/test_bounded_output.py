@@ -15,10 +15,11 @@ import pytest
 from rich.console import Console
 
 from tcplab.cli.render import ladder
-from tcplab.engine.report import SHOWN_FIRST, SHOWN_LAST, Report, Row, cap_rows
+from tcplab.engine.report import SHOWN_FIRST, SHOWN_LAST, NoteRow, Report, SegmentRow, cap_rows
 from tcplab.engine.scenario import KEYS, SCENARIO_KEYS, load
-from tcplab.engine.session import Seen
+from tcplab.engine.seen import Seen
 from tcplab.errors import DefinitionError
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.text import printable, shorten
 from tcplab.userfile import Refused, check_folder, check_writable, open_output, read_bytes
@@ -28,28 +29,24 @@ def flood_report(n: int) -> Report:
     """n SYNs to a closed port and the kernel's n RST+ACKs, with a note between each pair."""
     report = Report("run flood", "ns1 10.77.0.1", "ns2 10.77.0.2")
     for i in range(n):
-        syn = Segment(40000 + i, 9, "S", seq=i)
-        rst = Segment(9, 40000 + i, "RA", seq=0, ack=i + 1, window=0)
-        report.rows.append(
-            Row("segment", i, seen=Seen(syn, "10.77.0.1", "10.77.0.2", i, False, True))
-        )
+        syn = Segment(40000 + i, 9, Flags.SYN, seq=i)
+        rst = Segment(9, 40000 + i, Flags.RST | Flags.ACK, seq=0, ack=i + 1, window=0)
+        report.rows.append(SegmentRow(Seen(syn, "10.77.0.1", "10.77.0.2", i, False, True)))
         report.note(f"syn {i}")
-        report.rows.append(
-            Row("segment", i, seen=Seen(rst, "10.77.0.2", "10.77.0.1", i, True, True))
-        )
+        report.rows.append(SegmentRow(Seen(rst, "10.77.0.2", "10.77.0.1", i, True, True)))
     return report
 
 
 def test_a_syn_flood_ladder_lists_the_first_and_last_segments_and_counts_the_rest() -> None:
     report = flood_report(5000)
     rows = report.shown_rows()
-    segments = [r for r in rows if r.kind == "segment"]
+    segments = [r for r in rows if isinstance(r, SegmentRow)]
     assert len(segments) == SHOWN_FIRST + SHOWN_LAST
-    notes = [r.text for r in rows if r.kind == "note" and "not shown" in r.text]
+    notes = [r.text for r in rows if isinstance(r, NoteRow) and "not shown" in r.text]
     assert notes == [
         f"… {10000 - 250} segments not shown (see the pcap), with 4875 other rows between them"
     ]
-    assert segments[0].seen is report.rows[0].seen and segments[-1].seen is report.rows[-1].seen
+    assert segments[0] is report.rows[0] and segments[-1] is report.rows[-1]
     as_json = json.dumps(report.to_json())
     assert len(as_json) < 200_000 and "segments not shown" in as_json
     out = Console(file=io.StringIO(), width=200, record=True)
@@ -65,7 +62,9 @@ def test_a_capped_report_names_its_capture_and_counts_what_was_left_out() -> Non
     assert report.segment_count() == 2000 and short.segment_count() == SHOWN_FIRST + SHOWN_LAST
     assert short.to_json()["info"]["segments_not_shown"] == 2000 - 250
     assert any(
-        r.text.startswith("… 1750 segments not shown (see handshake.pcap)") for r in short.rows
+        isinstance(r, NoteRow)
+        and r.text.startswith("… 1750 segments not shown (see handshake.pcap)")
+        for r in short.rows
     )
     assert short.capped("x.pcap") is short  # capping twice changes nothing
 
@@ -73,7 +72,8 @@ def test_a_capped_report_names_its_capture_and_counts_what_was_left_out() -> Non
 def test_a_short_ladder_is_left_whole() -> None:
     report = flood_report((SHOWN_FIRST + SHOWN_LAST) // 2)
     assert report.shown_rows() == report.rows
-    assert cap_rows(report.rows, 0, 0)[0].text.startswith("… 250 segments not shown")
+    first = cap_rows(report.rows, 0, 0)[0]
+    assert isinstance(first, NoteRow) and first.text.startswith("… 250 segments not shown")
 
 
 def test_control_characters_become_visible_escapes() -> None:

@@ -13,7 +13,7 @@ from tcplab.engine.scenario import Scenario
 from tcplab.exercise.catalog import LabDef, Listener
 from tcplab.model.segment import Segment
 from tcplab.netns.fresh import unique_names
-from tcplab.netns.record import LABS_DIR, LabSpec, valid_name
+from tcplab.netns.record import LabSpec, labs_path, valid_name
 from tests.conftest import REPO
 
 PREFIXES = {
@@ -49,7 +49,7 @@ def test_a_run_s_namespaces_are_valid_and_name_what_made_them(made_by: str) -> N
     assert crafting.endswith("-c") and kernel == crafting[:-1] + "k"
     assert valid_name(crafting) == crafting and valid_name(kernel) == kernel
     # the application's control socket (a sun_path holds 107 bytes and a NUL)
-    assert len(str(LABS_DIR / crafting / "app.sock").encode()) < 108
+    assert len(str(labs_path() / crafting / "app.sock").encode()) < 108
     assert unique_names(PREFIXES[made_by]) != (crafting, kernel)
 
 

@@ -52,8 +52,7 @@ def test_private_subnets_are_accepted(subnet):
 @pytest.fixture
 def labs(tmp_path, monkeypatch) -> Path:
     """A private record folder owned by whoever runs the tests."""
-    monkeypatch.setattr(record, "RUN_DIR", tmp_path / "run")
-    monkeypatch.setattr(record, "LABS_DIR", tmp_path / "run" / "labs")
+    monkeypatch.setenv("TCPLAB_RUN_DIR", str(tmp_path / "run"))
     monkeypatch.setattr(lock, "OWNER_UID", os.getuid())
     (tmp_path / "run" / "labs").mkdir(parents=True, mode=0o755)
     return tmp_path / "run" / "labs"

@@ -2,14 +2,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tcplab.model.segment import (
-    Option,
-    Segment,
-    flag_names,
-    normalize_flags,
-    parse_options,
-    tcpdump_flags,
-)
+from tcplab.model.flags import Flags
+from tcplab.model.segment import Option, Segment, parse_options
+
+letters = Flags.from_letters  # scapy's letters, '' for no flags
 
 
 @pytest.mark.parametrize(
@@ -32,13 +28,13 @@ from tcplab.model.segment import (
     ],
 )
 def test_flags_normalize_to_scapy_letters_in_canonical_order(text, flags):
-    assert normalize_flags(text) == flags
+    assert Flags.parse(text).letters == flags
 
 
 @pytest.mark.parametrize("text", ["", "  ", "X", "SYNACK", "S-A", "Q"])
 def test_bad_flags_say_which_letters_are_allowed(text):
     with pytest.raises(ValueError, match="FSRPAUEC|empty flags"):
-        normalize_flags(text)
+        Flags.parse(text)
 
 
 @pytest.mark.parametrize(
@@ -56,12 +52,12 @@ def test_bad_flags_say_which_letters_are_allowed(text):
     ],
 )
 def test_tcpdump_spelling(flags, shown):
-    assert tcpdump_flags(flags) == shown
+    assert letters(flags).tcpdump == shown
 
 
 def test_flag_names():
-    assert flag_names("SA") == "SYN+ACK"
-    assert flag_names("") == "no flags"
+    assert letters("SA").names == "SYN+ACK"
+    assert letters("").names == "no flags"
 
 
 def test_options_parse_the_tcpdump_notation():
@@ -93,16 +89,18 @@ def test_bad_options_are_refused_with_the_reason(text, message):
 
 
 def test_sequence_space_counts_syn_fin_and_payload():
-    assert Segment(1, 2, "S").seg_len == 1
-    assert Segment(1, 2, "FA", payload=b"abc").seg_len == 4
-    assert Segment(1, 2, "A").seg_len == 0
-    assert Segment(1, 2, "SF", seq=(1 << 32) - 1).end_seq == 1
+    assert Segment(1, 2, letters("S")).seg_len == 1
+    assert Segment(1, 2, letters("FA"), payload=b"abc").seg_len == 4
+    assert Segment(1, 2, letters("A")).seg_len == 0
+    assert Segment(1, 2, letters("SF"), seq=(1 << 32) - 1).end_seq == 1
 
 
 def test_notation_shows_absolute_and_relative_numbers():
-    s = Segment(1, 2, "SA", seq=1000, ack=5001, window=65160, options=(Option("mss", 1460),))
+    s = Segment(
+        1, 2, letters("SA"), seq=1000, ack=5001, window=65160, options=(Option("mss", 1460),)
+    )
     assert s.notation(1000, 5000) == "[S.] seq 1000 (0) ack 5001 (1) win 65160 <mss 1460> len 0"
-    assert Segment(1, 2, "S", seq=7).notation() == "[S] seq 7 win 64240 len 0"
+    assert Segment(1, 2, letters("S"), seq=7).notation() == "[S] seq 7 win 64240 len 0"
 
 
 @given(

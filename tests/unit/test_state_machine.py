@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tcplab.model.flags import Flags
 from tcplab.model.state import LINUX_STATE_NUMBERS, State
 from tcplab.model.transition import TABLE, Event, next_state, step
 
@@ -46,11 +47,11 @@ def test_only_opening_and_closing_calls_send_a_syn_or_a_fin(state, event):
     row = step(state, event)
     if row is None:
         return
-    if "S" in row.sends:
+    if Flags.SYN in row.sends:
         assert event in (Event.APP_CONNECT, Event.RECV_SYN)
-    if "F" in row.sends:
+    if Flags.FIN in row.sends:
         assert event is Event.APP_CLOSE
-    assert row.sends == "" or row.next is not State.CLOSED
+    assert not row.sends or row.next is not State.CLOSED
 
 
 def test_every_state_is_reachable_from_closed():

@@ -1,0 +1,137 @@
+"""The report is pure data: a driver pushes recorded segments, state changes, notes and a step's
+expected vs observed into it; each row kind is a class that writes its own JSON, and the CLI draws
+each class. Facts and checks are built with keywords only."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from tcplab.cli.render import ladder
+from tcplab.engine.check import Check, check_answer, fact, match_pattern
+from tcplab.engine.report import (
+    ExpectRow,
+    How,
+    NoteRow,
+    Report,
+    SegmentRow,
+    Side,
+    StateRow,
+)
+from tcplab.engine.seen import Seen
+from tcplab.model.flags import Flags
+from tcplab.model.notation import parse_pattern
+from tcplab.model.rules import Context, expect_answer
+from tcplab.model.segment import Segment
+from tcplab.model.state import State
+
+CRAFTING, KERNEL = "10.77.0.1", "10.77.0.2"
+
+
+def recorded() -> list[Seen]:
+    """A handshake's SYN and SYN+ACK as the capture saw them, and a segment of another connection."""
+    syn = Segment(40000, 7788, Flags.SYN, seq=1000, window=64240)
+    synack = Segment(7788, 40000, Flags.SYN | Flags.ACK, seq=5000, ack=1001, window=65160)
+    other = Segment(40001, 7788, Flags.SYN, seq=7, window=64240)
+    return [
+        Seen(syn, CRAFTING, KERNEL, 10.0, False, True),
+        Seen(other, CRAFTING, KERNEL, 10.0005, False, True),
+        Seen(synack, KERNEL, CRAFTING, 10.001, True, False),
+    ]
+
+
+def sample_report() -> Report:
+    report = Report("handshake", f"ns1 {CRAFTING}:40000", f"ns2 {KERNEL}:7788", crafting_isn=1000)
+    report.kernel_isn = 5000
+    report.change(Side.KERNEL, None, State.LISTEN, How.OBSERVED, "port 7788 has a listener")
+    report.add_segments(recorded(), (40000, 7788))
+    report.change(Side.CRAFTING, State.CLOSED, State.SYN_SENT, How.MODEL)
+    report.expect("line 3", "SA 0:1(0)", "SA 0:1(0)", True)
+    report.note("tidy-up")
+    return report
+
+
+def test_a_driver_pushes_segments_and_the_ports_keep_one_connection() -> None:
+    report = sample_report()
+    kinds = [type(row) for row in report.rows]
+    assert kinds == [StateRow, SegmentRow, SegmentRow, StateRow, ExpectRow, NoteRow]
+    segments = [row.seen.segment.flags for row in report.rows if isinstance(row, SegmentRow)]
+    # port 40001's SYN is another connection's
+    assert segments == [Flags.SYN, Flags.SYN | Flags.ACK]
+    assert report.rel_time(10.001) == pytest.approx(0.001)  # times count from the first segment
+
+
+def test_each_row_kind_writes_its_own_json() -> None:
+    ladder_json = sample_report().to_json()["ladder"]
+    assert [row["kind"] for row in ladder_json] == [
+        "state",
+        "segment",
+        "segment",
+        "state",
+        "expect",
+        "note",
+    ]
+    assert ladder_json[0] == {
+        "kind": "state",
+        "side": "kernel",
+        "how": "observed",
+        "note": "port 7788 has a listener",
+        "from": "no socket",
+        "to": "LISTEN",
+    }
+    synack = ladder_json[2]
+    assert (synack["from"], synack["flags"], synack["rel_seq"], synack["rel_ack"]) == (
+        "kernel",
+        "S.",
+        0,
+        1,
+    )
+    assert synack["time"] == pytest.approx(0.001) and synack["checksum_ok"] is False
+    assert ladder_json[4] == {
+        "kind": "expect",
+        "step": "line 3",
+        "expected": "SA 0:1(0)",
+        "observed": "SA 0:1(0)",
+        "ok": True,
+    }
+    assert ladder_json[5] == {"kind": "note", "text": "tidy-up"}
+
+
+def test_the_ladder_draws_every_row_class() -> None:
+    out = Console(file=io.StringIO(), width=200, record=True)
+    ladder(sample_report(), show_checks=False, out=out)
+    text = out.export_text()
+    assert "ns2: no socket → LISTEN (seen in its socket table; port 7788 has a listener)" in text
+    assert "ns1: CLOSED → SYN_SENT (tcplab's side)" in text
+    assert "──▶ ns1" in text and "◀── ns2" in text and "(bad checksum)" in text
+    assert "line 3 expected SA 0:1(0)" in text and "observed SA 0:1(0) ✓" in text
+    assert "tidy-up" in text
+
+
+def test_facts_checks_and_patterns_take_their_fields_by_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        fact("the socket is LISTEN", True, "LISTEN", "LISTEN", "why")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Check("the socket is LISTEN", True, "LISTEN", "LISTEN", "why")  # type: ignore[misc]
+    seg = Segment(7788, 40000, Flags.SYN | Flags.ACK, seq=5000, ack=1001)
+    with pytest.raises(TypeError):
+        match_pattern(parse_pattern("SA"), seg, "x", "why")  # type: ignore[misc]
+    made = fact(name="n", ok=False, expected=3, observed=None, why="w", source="RFC 9293")
+    assert made == Check(
+        name="n", ok=False, expected="3", observed="None", why="w", source="RFC 9293"
+    )
+    assert made.to_json()["linux_note"] == ""
+
+
+def test_a_recorded_answer_is_checked_without_a_lab() -> None:
+    syn = Segment(40000, 7788, Flags.SYN, seq=1000)
+    expected = expect_answer(Context(State.LISTEN), syn)
+    synack = recorded()[2].segment
+    checks = check_answer(expected, synack, "the SYN")
+    assert checks and all(c.ok for c in checks), checks
+    wrong = check_answer(
+        expected, Segment(7788, 40000, Flags.RST | Flags.ACK, seq=0, ack=1001), "the SYN"
+    )
+    assert not all(c.ok for c in wrong)
