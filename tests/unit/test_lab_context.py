@@ -51,7 +51,9 @@ def test_no_context_or_a_garbled_one_is_an_environment_problem() -> None:
 
 
 def test_the_context_module_loads_no_scapy() -> None:
-    code = "import sys, tcplab.exercise.context; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    code = (
+        "import sys, tcplab.exercise.context; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout.replace("'", '"'))
     assert "scapy" not in loaded and "pyroute2" not in loaded
