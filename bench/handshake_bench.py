@@ -170,6 +170,7 @@ def abort_plain_connection(crafting: str, crafting_addr: str, sport: int) -> boo
     """Untimed tidy-up after the plain script: the kernel-side application aborts the connection it
     accepted (as tcplab's own handshake does at its end). Returns whether it had been accepted."""
     from tcplab.app.client import AppClient
+    from tcplab.app.protocol import Abort, ListAccepted
     from tcplab.netns.record import find_record
 
     rec = find_record(crafting)
@@ -177,13 +178,13 @@ def abort_plain_connection(crafting: str, crafting_addr: str, sport: int) -> boo
     with AppClient(str(rec.control_path), timeout=5) as cli:
         deadline = time.monotonic() + 0.5
         while True:
-            conns = cli.call("accepted", port=PORT)["connections"]
-            found = [c for c in conns if c["peer"] == [crafting_addr, sport]]
+            conns = cli.call(ListAccepted(port=PORT)).connections
+            found = [c for c in conns if c.peer == (crafting_addr, sport)]
             if found or time.monotonic() >= deadline:
                 break
             time.sleep(0.01)
         for c in found:
-            cli.call("abort", id=c["id"])
+            cli.call(Abort(id=c.id))
     return bool(found)
 
 

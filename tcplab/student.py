@@ -12,42 +12,64 @@ exactly as it wants them, and uses this context to send them and to see the kern
     print(synack[TCP].seq, synack[TCP].ack)
 
 The capture starts when Lab() is created, so no reply is ever missed. `lab.app_*` ask the kernel host's
-application to make a socket call (close, send, connect...), as a real server would.
+application to make a socket call (close, send, connect...), as a real server would; `lab.app(call)`
+makes any call of tcplab.app.protocol (e.g. `lab.app(ListSockets())`) and returns its typed reply.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
+from tcplab import defaults
 from tcplab.app.client import AppClient
+from tcplab.app.protocol import (
+    Abort,
+    Close,
+    Connect,
+    ListAccepted,
+    Listen,
+    ListSockets,
+    Recv,
+    Reply,
+    Send,
+    Shutdown,
+)
+from tcplab.app.protocol import Call as AppCall
+from tcplab.context import CONTEXT_ENV, LabContext
 from tcplab.errors import EnvironmentProblem
 from tcplab.model.flags import Flags
 from tcplab.wire.capture import Capture, Sender
 
-CONTEXT_ENV = "TCPLAB_CONTEXT"
+__all__ = ["CONTEXT_ENV", "Lab", "LabContext"]
+R = TypeVar("R", bound=Reply)
 
 
 class Lab:
     """Addresses (`src`, `dst`), ports (`sport` is yours, `dport` the kernel's), the interface, and
     send/expect helpers. Fields of the segments are never filled in or changed behind your back."""
 
-    def __init__(self, context: dict[str, Any] | None = None) -> None:
-        ctx = context if context is not None else _context_from_env()
-        self.name: str = ctx.get("lab", "")
-        self.src: str = ctx["crafting_addr"]
-        self.dst: str = ctx["kernel_addr"]
-        self.iface: str = ctx["iface"]
-        self.dport: int = int(ctx["port"])
+    def __init__(self, context: LabContext | Mapping[str, Any] | None = None) -> None:
+        if context is None:
+            ctx = LabContext.from_env()
+        elif isinstance(context, LabContext):
+            ctx = context
+        else:
+            ctx = LabContext.from_mapping(context)
+        self.context = ctx
+        self.name: str = ctx.lab
+        self.src: str = ctx.crafting_addr
+        self.dst: str = ctx.kernel_addr
+        self.iface: str = ctx.iface
+        self.dport: int = ctx.port
         # when grading, each student gets their own ports (only these reach the kernel) and ISN
-        self.ports: list[int] = [int(p) for p in ctx.get("ports", [])]
-        self.sport: int = int(ctx.get("sport") or random.randrange(40000, 60000))
-        self.isn: int = int(ctx.get("isn") or random.randrange(1, 2**31))
-        self._macs = (ctx["crafting_mac"], ctx["kernel_mac"])
-        self._control: str = ctx["app_control"]
+        self.ports: list[int] = list(ctx.ports)
+        self.sport: int = ctx.sport or random.randrange(40000, 60000)
+        self.isn: int = ctx.isn or random.randrange(1, 2**31)
+        self._macs = (ctx.crafting_mac, ctx.kernel_mac)
+        self._control: str = ctx.app_control
         self._capture = Capture(self.iface, self.src, self.dst)
         self._sender = Sender(self.iface)
         self._pending: list[Any] = []
@@ -124,20 +146,20 @@ class Lab:
                 return port
 
     # -- the kernel host's application -----------------------------------------------------------
-    def _call(self, op: str, **args: Any) -> dict[str, Any]:
-        with AppClient(self._control) as app:
-            return app.call(op, **args)
+    def app(self, call: AppCall[R]) -> R:
+        """Make any call of the application's protocol (tcplab.app.protocol); its typed reply.
+        A refused call raises tcplab.app.protocol.AppError."""
+        with AppClient(self._control) as client:
+            return client.call(call)
 
     def _conn_id(self, port: int | None) -> int:
-        peer = [self.src, port or self.sport]
+        peer = (self.src, port or self.sport)
         for _ in range(100):
-            self._call("accepted", port=self.dport)  # takes in what the listener has completed
-            socks = self._call("list")["sockets"]  # accepted ones and those it connect()ed
-            found = next(
-                (c for c in socks if c["kind"] == "connection" and c["peer"] == peer), None
-            )
+            self.app(ListAccepted(port=self.dport))  # takes in what the listener has completed
+            socks = self.app(ListSockets()).sockets  # accepted ones and those it connect()ed
+            found = next((c for c in socks if c.kind == "connection" and c.peer == peer), None)
             if found is not None:
-                return int(found["id"])
+                return found.id
             time.sleep(0.01)
         raise EnvironmentProblem(
             f"the application has no connection from port {peer[1]}",
@@ -146,44 +168,29 @@ class Lab:
 
     def app_close(self, port: int | None = None) -> None:
         """The application close()s its connection from our `port` (default: lab.sport)."""
-        self._call("close", id=self._conn_id(port))
+        self.app(Close(id=self._conn_id(port)))
 
     def app_shutdown(self, how: str = "wr", port: int | None = None) -> None:
         """The application calls shutdown(how) on its connection ("wr" sends a FIN)."""
-        self._call("shutdown", id=self._conn_id(port), how=how)
+        self.app(Shutdown(id=self._conn_id(port), how=how))
 
     def app_abort(self, port: int | None = None) -> None:
         """The application closes with SO_LINGER 0 (the kernel sends RST)."""
-        self._call("abort", id=self._conn_id(port))
+        self.app(Abort(id=self._conn_id(port)))
 
     def app_send(self, data: str, port: int | None = None) -> None:
         """The application send()s `data` on its connection."""
-        self._call("send", id=self._conn_id(port), data=data)
+        self.app(Send(id=self._conn_id(port), data=data))
 
     def app_recv(self, port: int | None = None, timeout: float = 1.0) -> bytes:
         """The application recv()s what has arrived (b"" at the end of the stream)."""
-        import base64
-
-        got = self._call("recv", id=self._conn_id(port), timeout=timeout)
-        return base64.b64decode(got["data"])
+        return self.app(Recv(id=self._conn_id(port), timeout=timeout)).data
 
     def app_connect(self, port: int | None = None) -> int:
         """The application connect()s to us at `port` (default lab.sport); returns the kernel's
         own port. Answer its SYN yourself."""
-        got = self._call("connect", addr=self.src, port=port or self.sport)
-        return int(got["local"][1])
+        return self.app(Connect(addr=self.src, port=port or self.sport)).local[1]
 
-    def app_listen(self, port: int, backlog: int = 128) -> None:
+    def app_listen(self, port: int, backlog: int = defaults.BACKLOG) -> None:
         """The application listens on another port (it does not accept by itself)."""
-        self._call("listen", port=port, backlog=backlog)
-
-
-def _context_from_env() -> dict[str, Any]:
-    raw = os.environ.get(CONTEXT_ENV)
-    if not raw:
-        raise EnvironmentProblem(
-            "no lab context: this code runs inside a lab",
-            "run it with 'tcplab lab check NAME FILE', or work in 'tcplab shell'",
-        )
-    data: dict[str, Any] = json.loads(raw)
-    return data
+        self.app(Listen(port=port, backlog=backlog))

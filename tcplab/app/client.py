@@ -1,16 +1,17 @@
-"""Talking to the kernel-side application over its root-only Unix control socket."""
+"""Talking to the kernel-side application over its root-only Unix control socket (or, for a graded
+solution, the grading proxy's socket): typed calls in, typed replies out (tcplab.app.protocol)."""
 
 from __future__ import annotations
 
-import json
 import socket
-from typing import Any
+from typing import Any, TypeVar
 
+from tcplab.app.protocol import AppError, Call, Error, Reply, decode_reply, encode_call
 from tcplab.errors import EnvironmentProblem
 
+__all__ = ["AppClient", "AppError"]
 
-class AppError(Exception):
-    """The application refused a call (e.g. listen on a port in use); the message says why."""
+R = TypeVar("R", bound=Reply)
 
 
 class AppClient:
@@ -30,9 +31,24 @@ class AppClient:
             ) from exc
         self._buf = b""
 
-    def call(self, op: str, **args: Any) -> dict[str, Any]:
+    def call(self, req: Call[R]) -> R:
+        """Make the call; its reply, or AppError with the application's typed Error."""
+        line = self.exchange(encode_call(req))
         try:
-            self.sock.sendall(json.dumps({"op": op, **args}).encode() + b"\n")
+            reply = decode_reply(req, line)
+        except ValueError as exc:
+            raise EnvironmentProblem(
+                f"the kernel-side application's answer to {req.op} is not understood: {exc}",
+                "run 'sudo tcplab setup' to restart it",
+            ) from exc
+        if isinstance(reply, Error):
+            raise AppError(reply)
+        return reply
+
+    def exchange(self, line: bytes) -> bytes:
+        """Send one line as it is, return the answering line (for tests: malformed calls too)."""
+        try:
+            self.sock.sendall(line)
             while b"\n" not in self._buf:
                 chunk = self.sock.recv(65536)
                 if not chunk:
@@ -43,11 +59,8 @@ class AppClient:
                 f"the kernel-side application stopped answering ({exc})",
                 "run 'sudo tcplab status' to see it, 'sudo tcplab setup' to restart it",
             ) from exc
-        line, self._buf = self._buf.split(b"\n", 1)
-        reply: dict[str, Any] = json.loads(line)
-        if not reply.pop("ok", False):
-            raise AppError(reply.get("error", "unknown error"))
-        return reply
+        answer, self._buf = self._buf.split(b"\n", 1)
+        return answer
 
     def close(self) -> None:
         self.sock.close()
@@ -55,5 +68,5 @@ class AppClient:
     def __enter__(self) -> AppClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.close()

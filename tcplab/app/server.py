@@ -4,9 +4,9 @@ Run by `tcplab setup` inside the kernel host's namespace:
 
     python -m tcplab.app.server --control PATH [--listen PORT] [--ready-fd FD] [--owner-fd FD]
 
-It answers one JSON object per line on a Unix socket (mode 0600 in a 0700 directory: root only). Calls:
-ping, listen, accept, connect, send, recv, shutdown, close, abort (SO_LINGER 0), setsockopt, list,
-accepted. Listeners made with auto_accept accept every connection as soon as it completes, like a
+It answers one JSON object per line on a Unix socket (mode 0600 in a 0700 directory: root only); the
+calls and replies are those of tcplab.app.protocol, each made by the method `serves` enters in the
+dispatch table. Listeners made with auto_accept accept every connection as soon as it completes, like a
 server's accept loop; others accept only when told. Nothing is ever read unless asked: unread data is
 part of what a lab observes (close() with unread data sends RST).
 
@@ -22,7 +22,6 @@ import argparse
 import base64
 import contextlib
 import errno
-import json
 import os
 import select
 import selectors
@@ -30,8 +29,43 @@ import signal
 import socket
 import struct
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from tcplab import defaults
+from tcplab.app.protocol import (
+    Abort,
+    Accept,
+    Address,
+    Call,
+    Close,
+    Connect,
+    Connecting,
+    Connections,
+    Done,
+    Error,
+    ListAccepted,
+    Listen,
+    Listening,
+    ListSockets,
+    NewConnection,
+    Peer,
+    Ping,
+    Pong,
+    Reason,
+    Received,
+    Recv,
+    Reply,
+    Send,
+    Sent,
+    SetSockOpt,
+    Shutdown,
+    SocketInfo,
+    Sockets,
+    encode_reply,
+    read_call,
+)
 
 SHUT = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}
 SOCKOPT_NAMES = {
@@ -59,7 +93,7 @@ def _tcp_state(sock: socket.socket) -> int:
 
 
 class CallError(Exception):
-    """A call the application cannot make; sent back as {"ok": false, "error": ...}."""
+    """A call the application cannot make; sent back as an Error reply."""
 
 
 @dataclass
@@ -69,8 +103,23 @@ class Sock:
     kind: str  # "listener" or "connection"
     auto_accept: bool = False
     accepted_from: int | None = None
-    peer: tuple[str, int] | None = None
-    accepted: list[tuple[str, int]] = field(default_factory=list)
+    peer: Address | None = None
+    accepted: list[Address] = field(default_factory=list)
+
+
+C = TypeVar("C", bound=Call[Any])
+Handler = Callable[["App", Any], Reply]
+HANDLERS: dict[type[Call[Any]], Handler] = {}  # the dispatch table: call class -> App method
+
+
+def serves(call: type[C]) -> Callable[[Callable[[App, C], Reply]], Callable[[App, C], Reply]]:
+    """Enter the decorated method in the dispatch table as the one that makes `call`."""
+
+    def enter(method: Callable[[App, C], Reply]) -> Callable[[App, C], Reply]:
+        HANDLERS[call] = method
+        return method
+
+    return enter
 
 
 class App:
@@ -86,26 +135,32 @@ class App:
         self.socks[s.id] = s
         return s
 
-    def _get(self, ident: Any, kind: str | None = None) -> Sock:
-        s = self.socks.get(int(ident))
+    def _get(self, ident: int, kind: str | None = None) -> Sock:
+        s = self.socks.get(ident)
         if s is None:
             raise CallError(f"no socket with id {ident}")
         if kind and s.kind != kind:
             raise CallError(f"socket {ident} is a {s.kind}, not a {kind}")
         return s
 
-    def _describe(self, s: Sock) -> dict[str, Any]:
+    def _describe(self, s: Sock) -> SocketInfo:
         try:
-            local = s.sock.getsockname()
+            name = s.sock.getsockname()
+            local: Address | None = (name[0], name[1])
         except OSError:
             local = None
-        out: dict[str, Any] = {"id": s.id, "kind": s.kind, "local": local, "peer": s.peer}
         if s.kind == "listener":
-            out["auto_accept"] = s.auto_accept
-            out["accepted"] = s.accepted
-        else:
-            out["accepted_from"] = s.accepted_from
-        return out
+            return SocketInfo(
+                id=s.id,
+                kind=s.kind,
+                local=local,
+                peer=s.peer,
+                auto_accept=s.auto_accept,
+                accepted=tuple(s.accepted),
+            )
+        return SocketInfo(
+            id=s.id, kind=s.kind, local=local, peer=s.peer, accepted_from=s.accepted_from
+        )
 
     def _accept_one(self, lst: Sock) -> Sock:
         conn, peer = lst.sock.accept()
@@ -123,85 +178,93 @@ class App:
             sel.close()
 
     # -- calls -----------------------------------------------------------------------------------
-    def call_ping(self) -> dict[str, Any]:
-        return {"pid": os.getpid()}
+    @serves(Ping)
+    def ping(self, call: Ping) -> Pong:
+        return Pong(pid=os.getpid())
 
-    def call_listen(
-        self,
-        port: int,
-        backlog: int = 128,
-        addr: str = "0.0.0.0",
-        auto_accept: bool = False,
-        reuseaddr: bool = True,
-    ) -> dict[str, Any]:
+    @serves(Listen)
+    def listen(self, call: Listen) -> Listening:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            if reuseaddr:
+            if call.reuseaddr:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((addr, int(port)))
-            sock.listen(int(backlog))
+            sock.bind((call.addr, call.port))
+            sock.listen(call.backlog)
         except OSError as exc:
             sock.close()
-            raise CallError(f"listen on {addr}:{port} failed: {exc.strerror}") from exc
+            raise CallError(f"listen on {call.addr}:{call.port} failed: {exc.strerror}") from exc
         sock.setblocking(False)
-        s = self._add(sock, "listener", auto_accept=bool(auto_accept))
+        s = self._add(sock, "listener", auto_accept=call.auto_accept)
         if s.auto_accept:
             self.sel.register(sock, selectors.EVENT_READ, s)
-        return {"id": s.id}
+        return Listening(id=s.id)
 
-    def call_accept(self, id: int, timeout: float = 1.0) -> dict[str, Any]:
-        lst = self._get(id, "listener")
-        if not self._wait(lst.sock, selectors.EVENT_READ, float(timeout)):
-            raise CallError(f"no connection to accept on listener {id} within {timeout} s")
+    @serves(Accept)
+    def accept(self, call: Accept) -> NewConnection:
+        lst = self._get(call.id, "listener")
+        if not self._wait(lst.sock, selectors.EVENT_READ, call.timeout):
+            raise CallError(
+                f"no connection to accept on listener {call.id} within {call.timeout} s"
+            )
         c = self._accept_one(lst)
-        return {"id": c.id, "peer": c.peer}
+        assert c.peer is not None
+        return NewConnection(id=c.id, peer=c.peer)
 
-    def call_connect(
-        self, addr: str, port: int, sport: int = 0, bind: str = "0.0.0.0"
-    ) -> dict[str, Any]:
+    @serves(Connect)
+    def connect(self, call: Connect) -> Connecting:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
+        where = f"{call.addr}:{call.port}"
         try:
-            if sport:
+            if call.sport:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((bind, int(sport)))
-            err = sock.connect_ex((addr, int(port)))
+                sock.bind((call.bind, call.sport))
+            err = sock.connect_ex((call.addr, call.port))
         except OSError as exc:
             sock.close()
-            raise CallError(f"connect to {addr}:{port} failed: {exc.strerror}") from exc
+            raise CallError(f"connect to {where} failed: {exc.strerror}") from exc
         if err not in (0, errno.EINPROGRESS):
             sock.close()
-            raise CallError(f"connect to {addr}:{port} failed: {os.strerror(err)}")
-        c = self._add(sock, "connection", peer=(addr, int(port)))
-        return {"id": c.id, "local": sock.getsockname()}
+            raise CallError(f"connect to {where} failed: {os.strerror(err)}")
+        c = self._add(sock, "connection", peer=(call.addr, call.port))
+        name = sock.getsockname()
+        return Connecting(id=c.id, local=(name[0], name[1]))
 
-    def call_send(self, id: int, data: str, encoding: str = "utf-8") -> dict[str, Any]:
-        c = self._get(id, "connection")
-        raw = base64.b64decode(data) if encoding == "base64" else data.encode(encoding)
+    @serves(Send)
+    def send(self, call: Send) -> Sent:
+        c = self._get(call.id, "connection")
         try:
-            return {"sent": c.sock.send(raw)}
+            raw = (
+                base64.b64decode(call.data, validate=True)
+                if call.encoding == "base64"
+                else call.data.encode()
+            )
+        except (ValueError, UnicodeError) as exc:
+            raise CallError(f"send on socket {call.id}: data is not {call.encoding}") from exc
+        try:
+            return Sent(sent=c.sock.send(raw))
         except OSError as exc:
-            raise CallError(f"send on socket {id} failed: {exc.strerror}") from exc
+            raise CallError(f"send on socket {call.id} failed: {exc.strerror}") from exc
 
-    def call_recv(self, id: int, max: int = 65536, timeout: float = 1.0) -> dict[str, Any]:
-        c = self._get(id, "connection")
-        if not self._wait(c.sock, selectors.EVENT_READ, float(timeout)):
-            return {"data": "", "eof": False, "timeout": True}
+    @serves(Recv)
+    def recv(self, call: Recv) -> Received:
+        c = self._get(call.id, "connection")
+        if not self._wait(c.sock, selectors.EVENT_READ, call.timeout):
+            return Received(data=b"", eof=False, timeout=True)
         try:
-            raw = c.sock.recv(int(max))
+            raw = c.sock.recv(call.max)
         except OSError as exc:
-            raise CallError(f"recv on socket {id} failed: {exc.strerror}") from exc
-        return {"data": base64.b64encode(raw).decode(), "eof": raw == b"", "timeout": False}
+            raise CallError(f"recv on socket {call.id} failed: {exc.strerror}") from exc
+        return Received(data=raw, eof=raw == b"", timeout=False)
 
-    def call_shutdown(self, id: int, how: str = "wr") -> dict[str, Any]:
-        c = self._get(id, "connection")
-        if how not in SHUT:
-            raise CallError(f"shutdown how={how!r}; use rd, wr or rdwr")
+    @serves(Shutdown)
+    def shutdown(self, call: Shutdown) -> Done:
+        c = self._get(call.id, "connection")
         try:
-            c.sock.shutdown(SHUT[how])
+            c.sock.shutdown(SHUT[call.how])
         except OSError as exc:
-            raise CallError(f"shutdown on socket {id} failed: {exc.strerror}") from exc
-        return {}
+            raise CallError(f"shutdown on socket {call.id} failed: {exc.strerror}") from exc
+        return Done()
 
     def _close(self, s: Sock) -> None:
         if s.kind == "listener" and s.auto_accept:
@@ -209,24 +272,29 @@ class App:
         s.sock.close()
         del self.socks[s.id]
 
-    def call_close(self, id: int) -> dict[str, Any]:
-        self._close(self._get(id))
-        return {}
+    @serves(Close)
+    def close(self, call: Close) -> Done:
+        self._close(self._get(call.id))
+        return Done()
 
-    def call_abort(self, id: int) -> dict[str, Any]:
-        s = self._get(id)
+    @serves(Abort)
+    def abort(self, call: Abort) -> Done:
+        s = self._get(call.id)
         s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self._close(s)
-        return {}
+        return Done()
 
-    def call_setsockopt(self, id: int, name: str, value: int | list[int]) -> dict[str, Any]:
-        s = self._get(id)
-        if name not in SOCKOPT_NAMES:
-            raise CallError(f"unknown socket option {name!r}; known: {', '.join(SOCKOPT_NAMES)}")
-        level, opt = SOCKOPT_NAMES[name]
-        packed = struct.pack("ii", *value) if isinstance(value, list) else int(value)
-        s.sock.setsockopt(level, opt, packed)
-        return {}
+    @serves(SetSockOpt)
+    def setsockopt(self, call: SetSockOpt) -> Done:
+        s = self._get(call.id)
+        level, opt = SOCKOPT_NAMES[call.name]
+        value = call.value
+        packed = struct.pack("ii", *value) if isinstance(value, tuple) else value
+        try:
+            s.sock.setsockopt(level, opt, packed)
+        except OSError as exc:
+            raise CallError(f"setsockopt {call.name} on socket {call.id}: {exc.strerror}") from exc
+        return Done()
 
     def _prune(self) -> None:
         """Forget connections the kernel has already closed (reset by the peer, say)."""
@@ -234,25 +302,27 @@ class App:
             if s.kind == "connection" and _tcp_state(s.sock) == TCP_CLOSE:
                 self._close(s)
 
-    def call_list(self) -> dict[str, Any]:
+    @serves(ListSockets)
+    def list(self, call: ListSockets) -> Sockets:
         self._prune()
-        return {"sockets": [self._describe(s) for s in self.socks.values()]}
+        return Sockets(sockets=tuple(self._describe(s) for s in self.socks.values()))
 
-    def call_accepted(self, port: int) -> dict[str, Any]:
+    @serves(ListAccepted)
+    def accepted(self, call: ListAccepted) -> Connections:
         """Open connections accepted on listeners of this port: id and peer of each."""
         for s in list(self.socks.values()):
-            if s.kind == "listener" and s.sock.getsockname()[1] == int(port):
+            if s.kind == "listener" and s.sock.getsockname()[1] == call.port:
                 self._drain_accepts(s)
         self._prune()
-        conns = [
-            {"id": c.id, "peer": c.peer}
+        conns = tuple(
+            Peer(id=c.id, peer=c.peer)
             for c in self.socks.values()
             if c.kind == "connection"
             and c.accepted_from is not None
             and self.socks.get(c.accepted_from) is not None
-            and self.socks[c.accepted_from].sock.getsockname()[1] == int(port)
-        ]
-        return {"connections": conns}
+            and self.socks[c.accepted_from].sock.getsockname()[1] == call.port
+        )
+        return Connections(connections=conns)
 
     def _drain_accepts(self, lst: Sock) -> None:
         if not lst.auto_accept:
@@ -263,18 +333,19 @@ class App:
             except (BlockingIOError, InterruptedError):
                 return
 
-    def handle(self, line: bytes) -> dict[str, Any]:
+    def make(self, call: Call[Any]) -> Reply:
+        """Make one call: its reply, or an Error (a refused or failed call never stops the app)."""
         try:
-            req = json.loads(line)
-            op = req.pop("op")
-            fn = getattr(self, f"call_{op}", None)
-            if fn is None:
-                raise CallError(f"unknown call {op!r}")
-            return {"ok": True, **fn(**req)}
+            return HANDLERS[type(call)](self, call)
         except CallError as exc:
-            return {"ok": False, "error": str(exc)}
+            return Error(error=str(exc), reason=Reason.FAILED)
         except Exception as exc:  # one bad call must never stop the application
-            return {"ok": False, "error": f"bad call: {type(exc).__name__}: {exc}"}
+            return Error(error=f"bad call: {type(exc).__name__}: {exc}", reason=Reason.FAILED)
+
+    def handle(self, line: bytes) -> bytes:
+        """One line from a client -> one reply line."""
+        call = read_call(line)
+        return encode_reply(call if isinstance(call, Error) else self.make(call))
 
 
 def serve(
@@ -286,7 +357,7 @@ def serve(
             return  # the owner is already gone
         app.sel.register(owner_fd, selectors.EVENT_READ, "owner")
     if listen_port:
-        app.call_listen(listen_port, backlog=128, auto_accept=True)
+        app.listen(Listen(port=listen_port, backlog=defaults.BACKLOG, auto_accept=True))
     old = os.umask(0o177)
     try:
         if os.path.exists(control):
@@ -348,7 +419,7 @@ def _serve_client(app: App, conn: socket.socket, buffers: dict[socket.socket, by
     buffers[conn] += chunk
     while b"\n" in buffers[conn]:
         line, buffers[conn] = buffers[conn].split(b"\n", 1)
-        reply = json.dumps(app.handle(line)).encode() + b"\n"
+        reply = app.handle(line)
         conn.setblocking(True)
         conn.sendall(reply)
         conn.setblocking(False)

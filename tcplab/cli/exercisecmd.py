@@ -170,9 +170,8 @@ def _check_solution_file(path: Path, lab: str) -> None:
 def shell(crafting: str) -> None:
     """Replace this process with an interactive Python inside the crafting namespace."""
     from tcplab.netns.enter import inside
-    from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, find_record
+    from tcplab.netns.record import find_record, lab_context
     from tcplab.netns.topology import healthy, require_root
-    from tcplab.student import CONTEXT_ENV
 
     require_root("shell")
     tidy()
@@ -181,18 +180,8 @@ def shell(crafting: str) -> None:
         raise EnvironmentProblem(
             f"no working lab with crafting host {crafting}", "run 'tcplab setup' first"
         )
-    spec = rec.spec
-    ctx = {
-        "lab": "shell",
-        "crafting_addr": spec.crafting_addr,
-        "kernel_addr": spec.kernel_addr,
-        "iface": IFNAME,
-        "port": spec.port,
-        "crafting_mac": CRAFTING_MAC,
-        "kernel_mac": KERNEL_MAC,
-        "app_control": rec.app.control,
-    }
+    ctx = lab_context(rec, "shell", rec.spec.port)
     startup = Path(__file__).resolve().parents[1] / "shell_startup.py"
-    env = child_env(**{CONTEXT_ENV: json.dumps(ctx)}, PYTHONSTARTUP=str(startup))
-    with inside(spec.crafting):
+    env = child_env(**ctx.to_env(), PYTHONSTARTUP=str(startup))
+    with inside(rec.spec.crafting):
         os.execvpe(sys.executable, [sys.executable, "-q", "-i"], env)

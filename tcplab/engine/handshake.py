@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from tcplab import defaults
+from tcplab.app.protocol import ListAccepted
 from tcplab.engine.check import check_answer, fact
 from tcplab.engine.report import How, Report, Side
 from tcplab.engine.seen import Seen
@@ -311,12 +312,12 @@ class _Handshake:
             )
 
     def _check_accepted(self) -> None:
-        peer = [self.s.spec.crafting_addr, self.sport]
+        peer = (self.s.spec.crafting_addr, self.sport)
         deadline = time.monotonic() + 0.5
         found = None
         while found is None and time.monotonic() < deadline:
-            conns = self.s.app.call("accepted", port=self.port)["connections"]
-            found = next((c for c in conns if c["peer"] == peer), None)
+            conns = self.s.app.call(ListAccepted(port=self.port)).connections
+            found = next((c for c in conns if c.peer == peer), None)
             if found is None:
                 time.sleep(0.005)
         self.report.checks.append(

@@ -15,10 +15,34 @@ import time
 from dataclasses import dataclass, field
 
 from tcplab import defaults
-from tcplab.app.client import AppError
+from tcplab.app.protocol import (
+    Accept,
+    AppError,
+    Call,
+    Connect,
+    Connecting,
+    Done,
+    Listen,
+    Listening,
+    NewConnection,
+    Received,
+    Reply,
+    Sent,
+    SetSockOpt,
+    Shutdown,
+)
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.report import Report
-from tcplab.engine.scenario import Scenario, Step
+from tcplab.engine.scenario import (
+    AppStep,
+    ExpectStep,
+    Scenario,
+    SendStep,
+    SilenceStep,
+    SleepStep,
+    StateStep,
+    Step,
+)
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.errors import DefinitionError
@@ -116,7 +140,7 @@ class Runner:
         for step in self.scenario.steps:
             if self.stop is not None and self.stop.is_set():
                 raise Stopped
-            getattr(self, f"_{step.kind}")(step)
+            self._step(step)
             self.report.add_segments(self.s.unreported())
         if not self.scenario.ignore_extra:
             self._extra()
@@ -134,17 +158,35 @@ class Runner:
     def _check(self, checks: list[Check]) -> None:
         self.report.checks += checks
 
+    def _step(self, step: Step) -> None:
+        """Run one step: what it does depends on its class."""
+        match step:
+            case AppStep():
+                self._app(step)
+            case SendStep():
+                self._send(step)
+            case ExpectStep():
+                self._expect(step)
+            case SilenceStep():
+                self._expect_silence(step)
+            case StateStep():
+                self._expect_state(step)
+            case SleepStep():
+                time.sleep(step.seconds)
+            case _:
+                raise TypeError(f"the runner has no way to run a {type(step).__name__}")
+
     # -- the application ---------------------------------------------------------------------------
-    def _app(self, step: Step) -> None:
+    def _app(self, step: AppStep) -> None:
         conn = self.conn(step.conn)
         try:
             detail = self._app_call(step, conn)
         except AppError as exc:
-            self.report.note(f"line {step.line}: app {step.call} failed: {exc}")
+            self.report.note(f"line {step.line}: app {step.call.op} failed: {exc}")
             self._check(
                 [
                     fact(
-                        name=f"line {step.line}: app {step.call} succeeds",
+                        name=f"line {step.line}: app {step.call.op} succeeds",
                         ok=False,
                         expected="success",
                         observed=str(exc),
@@ -154,66 +196,57 @@ class Runner:
                 ]
             )
             return
-        self.report.note(f"app {step.call}{detail}")
+        self.report.note(f"app {step.call.op}{detail}")
 
-    def _app_call(self, step: Step, conn: Conn) -> str:
-        app, a = self.s.app, step.args
-        if step.call == "listen":
-            port = int(a.get("port", self.scenario.port))
-            self.listener = app.call("listen", port=port, backlog=int(a.get("backlog", 128)))["id"]
-            return f"(port {port}, backlog {a.get('backlog', 128)})"
-        if step.call == "accept":
+    def _app_call(self, step: AppStep, conn: Conn) -> str:
+        """Make the step's call on the socket it means; what the report says of its reply."""
+        req = self._request(step, conn)
+        reply = self.s.app.call(req)
+        match reply:
+            case Listening():
+                self.listener = reply.id
+                assert isinstance(req, Listen)
+                return f"(port {req.port}, backlog {req.backlog})"
+            case NewConnection():
+                conn.app_id = reply.id
+                return f" -> connection from port {reply.peer[1]}"
+            case Connecting():
+                conn.app_id, conn.kport = reply.id, reply.local[1]
+                return f"({self.spec.crafting_addr}:{conn.sport}) from port {conn.kport}"
+            case Sent():
+                return f"({reply.sent} bytes)"
+            case Received():
+                return f" -> {reply.data!r}" + (" (end of stream)" if reply.eof else "")
+        return _done(req, reply)
+
+    def _request(self, step: AppStep, conn: Conn) -> Call[Reply]:
+        """The step's call with what only the run knows: the listener's port by default, the
+        crafting host's address and port to connect to, the id of the socket it acts on."""
+        if step.call is Listen:
+            return Listen(**{"port": self.scenario.port, **step.args})
+        if step.call is Connect:
+            return Connect(addr=self.spec.crafting_addr, port=conn.sport)
+        if step.call is Accept:
             if self.listener is None:
                 raise DefinitionError(
                     f"{self.scenario.path}:{step.line}: accept before listen",
                     'add an app = "listen" step first',
                 )
-            got = app.call("accept", id=self.listener, timeout=float(a.get("timeout", 1.0)))
-            conn.app_id = got["id"]
-            return f" -> connection from port {got['peer'][1]}"
-        if step.call == "connect":
-            got = app.call("connect", addr=self.spec.crafting_addr, port=conn.sport)
-            conn.app_id, conn.kport = got["id"], got["local"][1]
-            return f"({self.spec.crafting_addr}:{conn.sport}) from port {conn.kport}"
-        return self._app_conn_call(step, conn)
-
-    def _app_conn_call(self, step: Step, conn: Conn) -> str:
-        app, a = self.s.app, step.args
-        target = self.listener if a.get("target") == "listener" else conn.app_id
+            return Accept(id=self.listener, **step.args)
+        target = self.listener if step.target == "listener" else conn.app_id
         if target is None:
             raise DefinitionError(
-                f"{self.scenario.path}:{step.line}: app {step.call} on "
+                f"{self.scenario.path}:{step.line}: app {step.call.op} on "
                 f"{step.conn!r}, which the application has no socket for",
                 "accept or connect that conn first",
             )
-        if step.call == "send":
-            sent = app.call("send", id=target, data=str(a.get("data", "")))["sent"]
-            return f"({sent} bytes)"
-        if step.call == "recv":
-            got = app.call(
-                "recv",
-                id=target,
-                max=int(a.get("bytes", 65536)),
-                timeout=float(a.get("timeout", 1.0)),
-            )
-            import base64
-
-            data = base64.b64decode(got["data"])
-            return f" -> {data!r}" + (" (end of stream)" if got["eof"] else "")
-        if step.call == "shutdown":
-            app.call("shutdown", id=target, how=str(a.get("how", "wr")))
-            return f"({a.get('how', 'wr')})"
-        if step.call == "setsockopt":
-            app.call("setsockopt", id=target, name=str(a["name"]), value=a["value"])
-            return f"({a['name']} = {a['value']})"
-        app.call(step.call, id=target)  # close, abort
-        return ""
+        return step.call(**{"id": target, **step.args})
 
     # -- segments ----------------------------------------------------------------------------------
-    def _send(self, step: Step) -> None:
+    def _send(self, step: SendStep) -> None:
         conn = self.conn(step.conn)
         pat = step.pattern
-        assert pat is not None and pat.seq is not None
+        assert pat.seq is not None
         ack = 0
         if Flags.ACK in pat.flags:
             assert pat.ack is not None
@@ -244,10 +277,9 @@ class Runner:
             state = None
         return Context(state, snd_nxt=conn.k_snd_nxt, rcv_nxt=conn.k_rcv_nxt, rcv_wnd=65535)
 
-    def _expect(self, step: Step) -> None:
+    def _expect(self, step: ExpectStep) -> None:
         conn = self.conn(step.conn)
         pat = step.pattern
-        assert pat is not None
         within = step.within or (step.delay[1] + 0.5 if step.delay else DEFAULT_WITHIN)
         seen = self.s.next_from_kernel(within, conn.match)
         self.report.add_segments(self.s.unreported())
@@ -298,17 +330,12 @@ class Runner:
         self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
         self._check(checks)
 
-    def _explanation(self, step: Step, conn: Conn) -> tuple[str, str, str]:
+    def _explanation(self, step: ExpectStep, conn: Conn) -> tuple[str, str, str]:
         """The scenario's own words first; else the model's rule for our last segment."""
         pred = conn.predicted
         if step.why:
             return step.why, step.rfc, step.linux
-        if (
-            pred is not None
-            and pred.predicted
-            and step.pattern is not None
-            and (pred.flags == step.pattern.flags)
-        ):
+        if pred is not None and pred.predicted and pred.flags == step.pattern.flags:
             return pred.why, step.rfc or pred.source, step.linux or pred.linux_note
         if pred is not None and pred.predicted:
             why = f"tcplab's model predicts {pred.describe()} here ({pred.rule}): {pred.why}"
@@ -324,7 +351,7 @@ class Runner:
         if Flags.ACK in seg.flags:
             conn.k_rcv_nxt = seg.ack
 
-    def _expect_silence(self, step: Step) -> None:
+    def _expect_silence(self, step: SilenceStep) -> None:
         conn = self.conn(step.conn)
         seen = self.s.next_from_kernel(step.seconds, conn.match)
         self.report.add_segments(self.s.unreported())
@@ -354,10 +381,9 @@ class Runner:
         )
 
     # -- the kernel's socket -----------------------------------------------------------------------
-    def _expect_state(self, step: Step) -> None:
+    def _expect_state(self, step: StateStep) -> None:
         conn = self.conn(step.conn)
         want = step.state
-        assert want is not None
         limit = step.within if step.within is not None else STATE_WITHIN
         row = self.s.wait_state(conn.sport, conn.kport, want, limit)
         got = State.CLOSED if row is None else row.state
@@ -380,7 +406,7 @@ class Runner:
         self.report.expect(f"line {step.line}", f"state {want}", shown, all(c.ok for c in checks))
         self._check(checks)
 
-    def _socket_details(self, step: Step, row: SocketRow, what: str, why: str) -> list[Check]:
+    def _socket_details(self, step: StateStep, row: SocketRow, what: str, why: str) -> list[Check]:
         out = []
         if step.timer is not None:
             out.append(
@@ -424,9 +450,6 @@ class Runner:
                 )
         return out
 
-    def _sleep(self, step: Step) -> None:
-        time.sleep(step.seconds)
-
     def _extra(self) -> None:
         """Segments the kernel sent on a scenario's connection that no step expected."""
         for seen in self.s.drain(0.05):
@@ -447,3 +470,14 @@ class Runner:
                     )
                 ]
             )
+
+
+def _done(req: Call[Reply], reply: Reply) -> str:
+    """What the report says of a call that returns nothing but success."""
+    assert isinstance(reply, Done), reply
+    match req:
+        case Shutdown():
+            return f"({req.how})"
+        case SetSockOpt():
+            return f"({req.name} = {req.value})"
+    return ""  # close, abort

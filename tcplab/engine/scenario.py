@@ -12,9 +12,22 @@ import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from tcplab import defaults
+from tcplab.app.protocol import (
+    CALLS,
+    Accept,
+    Arg,
+    Call,
+    Connect,
+    Kind,
+    Listen,
+    Problem,
+    args_of,
+    choice_list,
+    shown,
+)
 from tcplab.errors import DefinitionError
 from tcplab.model.notation import SegmentPattern, parse_pattern
 from tcplab.model.state import State
@@ -25,55 +38,25 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-ACTIONS = ("app", "send", "expect", "expect_silence", "expect_state", "sleep")
-APP_CALLS = {
-    "listen": {"port", "backlog"},
-    "accept": {"timeout"},
-    "connect": set(),
-    "send": {"data"},
-    "recv": {"bytes", "timeout"},
-    "shutdown": {"how"},
-    "close": {"target"},
-    "abort": set(),
-    "setsockopt": {"name", "value", "target"},
-}
 COMMON = {"conn", "why", "rfc", "linux", "repeat"}
-_APP_ARG_TYPES: dict[str, Any] = {
-    "port": int,
-    "backlog": int,
-    "timeout": (int, float),
-    "bytes": int,
-    "data": str,
-    "how": str,
-    "target": str,
-    "name": str,
-    "value": int,
+_TARGET = Arg(Kind.TEXT, example='target = "listener"')
+
+
+def _scenario_args(call: type[Call[Any]]) -> dict[str, tuple[str, Arg]]:
+    """An app call's keys in a scenario step -> (the protocol's argument, its checks); `target`
+    (which socket: the conn's, or "listener") for calls a scenario may aim at the listener."""
+    out = {
+        spec.scenario: (name, spec) for name, (spec, _) in args_of(call).items() if spec.scenario
+    }
+    if call.listener_too:
+        out["target"] = ("", _TARGET)
+    return out
+
+
+APP_CALLS = {  # op -> the keys its step takes, derived from tcplab.app.protocol
+    op: set(_scenario_args(call)) for op, call in CALLS.items() if call.in_scenarios
 }
-_APP_ARG_EXAMPLES = {
-    "port": "port = 8080",
-    "backlog": "backlog = 1",
-    "timeout": "timeout = 1.0",
-    "bytes": "bytes = 100",
-    "data": 'data = "hello"',
-    "how": 'how = "wr"',
-    "target": 'target = "listener"',
-    "name": 'name = "TCP_NODELAY"',
-    "value": "value = 1",
-}
-_APP_ARG_RANGES: dict[str, tuple[float, float]] = {  # the application waits for one call at a time
-    "port": (1, 65535),
-    "backlog": (0, 4096),
-    "timeout": (0, 10),  # the application answers each call within 10 s
-    "bytes": (0, 1 << 20),
-}
-KEYS = {
-    "app": COMMON | set().union(*APP_CALLS.values()),
-    "send": COMMON | {"data"},
-    "expect": COMMON | {"within", "delay"},
-    "expect_silence": COMMON,
-    "expect_state": COMMON | {"within", "timer", "expires", "rqueue", "wqueue"},
-    "sleep": COMMON,
-}
+_APP_KEYS: set[str] = set().union(*APP_CALLS.values())
 SCENARIO_KEYS = {
     "title",
     "description",
@@ -97,36 +80,96 @@ MAX_WAIT = 3600.0  # seconds of sleep and expect_silence in all; the corpus' lon
 _STEP_RE = re.compile(r"^\s*\[\[\s*step\s*\]\]")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Step:
-    kind: str
+    """What every step has. Each kind of step is a subclass; `kind` is its action key."""
+
+    kind: ClassVar[str]
+    keys: ClassVar[frozenset[str]]  # what it may have besides its action and COMMON
     line: int
     conn: str = "main"
-    call: str = ""  # app
-    args: dict[str, Any] = field(default_factory=dict)  # app
-    pattern: SegmentPattern | None = None  # send, expect
-    data: bytes = b""  # send
-    within: float | None = None  # expect, expect_state
-    delay: tuple[float, float] | None = None  # expect
-    seconds: float = 0.0  # expect_silence, sleep
-    state: State | None = None  # expect_state (CLOSED: no socket)
-    timer: str | None = None
-    expires: tuple[float, float] | None = None
-    rqueue: int | None = None
-    wqueue: int | None = None
     why: str = ""
     rfc: str = ""
     linux: str = ""
 
-    def describe(self) -> str:
-        if self.kind == "app":
-            args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
-            return f"app {self.call}({args})"
-        if self.kind in ("send", "expect") and self.pattern is not None:
-            return f"{self.kind} {self.pattern.text}"
-        if self.kind == "expect_state":
-            return f"expect_state {self.state}"
-        return f"{self.kind} {self.seconds:g} s"
+
+@dataclass(frozen=True, kw_only=True)
+class AppStep(Step):
+    """The application makes `call` (a protocol class) with `args` (by the protocol's names); the
+    runner adds the socket: the conn's, the listener's (`target = "listener"`, and accept), or
+    for connect the conn's address."""
+
+    kind = "app"
+    keys = frozenset(_APP_KEYS)
+    call: type[Call[Any]]
+    args: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendStep(Step):
+    """The crafting host sends a segment (seq and ack relative to the ISNs)."""
+
+    kind = "send"
+    keys = frozenset({"data"})
+    pattern: SegmentPattern
+    data: bytes = b""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpectStep(Step):
+    """The kernel's next segment on the conn matches the pattern, within a time (and a delay)."""
+
+    kind = "expect"
+    keys = frozenset({"within", "delay"})
+    pattern: SegmentPattern
+    within: float | None = None
+    delay: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SilenceStep(Step):
+    """The kernel sends nothing on the conn for `seconds`."""
+
+    kind = "expect_silence"
+    keys = frozenset()
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StateStep(Step):
+    """The kernel's socket for the conn is in `state` (CLOSED: there is none), with
+    the timer, the time it has left and the queue sizes given."""
+
+    kind = "expect_state"
+    keys = frozenset({"within", "timer", "expires", "rqueue", "wqueue"})
+    state: State
+    timer: str | None = None
+    expires: tuple[float, float] | None = None
+    rqueue: int | None = None
+    wqueue: int | None = None
+    within: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SleepStep(Step):
+    """Nothing happens for `seconds`."""
+
+    kind = "sleep"
+    keys = frozenset()
+    seconds: float = 0.0
+
+
+STEP_KINDS: tuple[type[Step], ...] = (
+    AppStep,
+    SendStep,
+    ExpectStep,
+    SilenceStep,
+    StateStep,
+    SleepStep,
+)
+ACTIONS = tuple(k.kind for k in STEP_KINDS)  # a scenario file's action keys, in this order
+KEYS = {k.kind: COMMON | k.keys for k in STEP_KINDS}
 
 
 @dataclass(frozen=True)
@@ -219,19 +262,13 @@ def _text(p: Path) -> str:
         ) from None
 
 
-def _shown(value: Any, limit: int = 40) -> str:
-    """A value from the file, quoted for a message: at most `limit` characters."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
     unknown = set(data) - {"scenario", "step"}
     if unknown:
         key = sorted(unknown)[0]
         raise where.fail(
             where.key(key),
-            f"unknown top-level key {_shown(key)}",
+            f"unknown top-level key {shown(key)}",
             "a scenario has a [scenario] table and [[step]] tables",
         )
     head = data.get("scenario")
@@ -245,7 +282,7 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         if key not in SCENARIO_KEYS:
             raise where.fail(
                 where.key(key),
-                f"unknown [scenario] key {_shown(key)}",
+                f"unknown [scenario] key {shown(key)}",
                 f"known keys: {', '.join(sorted(SCENARIO_KEYS))}",
             )
     raw_steps = data.get("step")
@@ -295,7 +332,7 @@ def _sysctl(table: Any, where: _Where) -> dict[str, str]:
         if not _SYSCTL_RE.match(key):
             raise where.fail(
                 where.key(key),
-                f"bad sysctl name {_shown(key)}",
+                f"bad sysctl name {shown(key)}",
                 "use a per-namespace net.ipv4/net.core sysctl, e.g. net.ipv4.tcp_syncookies",
             )
         if not (Path("/proc/sys") / key.replace(".", "/")).is_file():
@@ -308,7 +345,7 @@ def _sysctl(table: Any, where: _Where) -> dict[str, str]:
         if not isinstance(text, str) or not _SYSCTL_VALUE_RE.match(text):
             raise where.fail(
                 where.key(key),
-                f"sysctl {key} = {_shown(value)} is not an integer value",
+                f"sysctl {key} = {shown(value)} is not an integer value",
                 f'write e.g. "{key}" = 1, or "4096 131072 6291456" for several integers',
             )
         out[key] = text
@@ -328,7 +365,7 @@ def _check_ports(first: int, steps: list[Step], where: _Where) -> None:
 
 
 def _check_wait(steps: list[Step], where: _Where) -> None:
-    total = sum(st.seconds for st in steps if st.kind in ("sleep", "expect_silence"))
+    total = sum(st.seconds for st in steps if isinstance(st, (SleepStep, SilenceStep)))
     if total > MAX_WAIT:
         raise where.fail(
             1,
@@ -343,29 +380,30 @@ def _check_sockets(steps: list[Step], where: _Where) -> None:
     listening = False
     owned: set[str] = set()
     for st in steps:
-        if st.kind != "app":
+        if not isinstance(st, AppStep):
             continue
-        if st.call == "listen":
+        if st.call is Listen:
             listening = True
-        elif st.call == "accept":
+        elif st.call is Accept:
             if not listening:
                 raise where.fail(
                     st.line, "accept before any listen", 'add an app = "listen" step before it'
                 )
             owned.add(st.conn)
-        elif st.call == "connect":
+        elif st.call is Connect:
             owned.add(st.conn)
-        elif st.args.get("target") == "listener":
+        elif st.target == "listener":
             if not listening:
                 raise where.fail(
                     st.line,
-                    f"app {st.call} on the listener before any listen",
+                    f"app {st.call.op} on the listener before any listen",
                     'add an app = "listen" step before it',
                 )
         elif st.conn not in owned:
             raise where.fail(
                 st.line,
-                f"app {st.call} on conn {st.conn!r}, for which the application has no socket yet",
+                f"app {st.call.op} on conn {st.conn!r}, for which the application has no socket "
+                "yet",
                 f"accept (or connect) conn {st.conn!r} first",
             )
 
@@ -386,7 +424,7 @@ def _int(
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {_shown(value)} is not a number from {lo} to {hi}",
+            f"{key} = {shown(value)} is not a number from {lo} to {hi}",
             f"write e.g. {key} = {lo}",
         )
     return value
@@ -399,7 +437,7 @@ def _seconds(raw: dict[str, Any], key: str, where: _Where, start: int, end: int)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600:
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {_shown(value)} is not a number of seconds",
+            f"{key} = {shown(value)} is not a number of seconds",
             f"write e.g. {key} = 0.5",
         )
     return float(value)
@@ -419,7 +457,7 @@ def _range(
     ):
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {_shown(value)} is not a [min, max] range",
+            f"{key} = {shown(value)} is not a [min, max] range",
             f"write e.g. {key} = [0.8, 1.5] (seconds)",
         )
     return float(value[0]), float(value[1])
@@ -434,7 +472,7 @@ def _steps(raw: Any, index: int, where: _Where, room: int) -> list[Step]:
     if not actions and strange:
         raise where.fail(
             where.key(strange[0], start, end),
-            f"unknown step {_shown(strange[0])}",
+            f"unknown step {shown(strange[0])}",
             f"a step is one of: {', '.join(ACTIONS)}",
         )
     if len(actions) != 1:
@@ -449,7 +487,7 @@ def _steps(raw: Any, index: int, where: _Where, room: int) -> list[Step]:
         if key != kind and key not in KEYS[kind]:
             raise where.fail(
                 where.key(key, start, end),
-                f"unknown key {_shown(key)} in this {kind} step",
+                f"unknown key {shown(key)} in this {kind} step",
                 f"known keys: {', '.join(sorted(KEYS[kind]))}",
             )
     line = where.key(kind, start, end)
@@ -471,11 +509,10 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
     if not isinstance(conn, str) or not re.match(r"^[A-Za-z0-9_{}-]{1,32}$", conn):
         raise where.fail(
             where.key("conn", start, end),
-            f"bad conn name {_shown(conn)}",
+            f"bad conn name {shown(conn)}",
             "use letters, digits, '_', '-' (and {i} with repeat)",
         )
     base: dict[str, Any] = {
-        "kind": kind,
         "line": line,
         "conn": conn,
         "why": str(raw.get("why", "")),
@@ -485,83 +522,94 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
     if kind == "app":
         return _app_step(raw, base, where, start, end)
     if kind in ("send", "expect"):
-        text = raw[kind]
-        if not isinstance(text, str):
-            raise where.fail(line, f"{kind} must be a segment in quotes", 'e.g. send = "S 0:0(0)"')
-        try:
-            pattern = parse_pattern(text, wild_ok=kind == "expect")
-        except ValueError as exc:
-            raise where.fail(
-                line,
-                f"bad segment {_shown(text, 60)}: {exc}",
-                "see the segment notation in scenarios/README.md",
-            ) from None
-        data = raw.get("data", "")
-        if not isinstance(data, str):
-            raise where.fail(
-                where.key("data", start, end),
-                f"data = {_shown(data)} is not text",
-                'write e.g. data = "hello"',
-            )
-        payload = data.encode()
-        if kind == "send":
-            assert pattern.length is not None
-            if payload and len(payload) != pattern.length:
-                raise where.fail(
-                    where.key("data", start, end),
-                    f"data has {len(payload)} bytes but the segment says ({pattern.length})",
-                    "make LEN in SEQ:END(LEN) the data's length",
-                )
-            payload = payload or b"x" * pattern.length
-        delay = _range(raw, "delay", where, start, end)
-        within = _seconds(raw, "within", where, start, end)
-        return Step(**base, pattern=pattern, data=payload, delay=delay, within=within)
+        return _segment_step(kind, raw, base, where, start, end)
     if kind in ("expect_silence", "sleep"):
-        seconds = _seconds(raw, kind, where, start, end)
-        return Step(**base, seconds=seconds or 0.0)
+        seconds = _seconds(raw, kind, where, start, end) or 0.0
+        return (
+            SleepStep(**base, seconds=seconds)
+            if kind == "sleep"
+            else SilenceStep(**base, seconds=seconds)
+        )
     return _state_step(raw, base, where, start, end)
+
+
+def _segment_step(
+    kind: str, raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
+) -> Step:
+    line = base["line"]
+    text = raw[kind]
+    if not isinstance(text, str):
+        raise where.fail(line, f"{kind} must be a segment in quotes", 'e.g. send = "S 0:0(0)"')
+    try:
+        pattern = parse_pattern(text, wild_ok=kind == "expect")
+    except ValueError as exc:
+        raise where.fail(
+            line,
+            f"bad segment {shown(text, 60)}: {exc}",
+            "see the segment notation in scenarios/README.md",
+        ) from None
+    data = raw.get("data", "")
+    if not isinstance(data, str):
+        raise where.fail(
+            where.key("data", start, end),
+            f"data = {shown(data)} is not text",
+            'write e.g. data = "hello"',
+        )
+    payload = data.encode()
+    delay = _range(raw, "delay", where, start, end)
+    within = _seconds(raw, "within", where, start, end)
+    if kind == "expect":
+        return ExpectStep(**base, pattern=pattern, within=within, delay=delay)
+    assert pattern.length is not None
+    if payload and len(payload) != pattern.length:
+        raise where.fail(
+            where.key("data", start, end),
+            f"data has {len(payload)} bytes but the segment says ({pattern.length})",
+            "make LEN in SEQ:END(LEN) the data's length",
+        )
+    return SendStep(**base, pattern=pattern, data=payload or b"x" * pattern.length)
 
 
 def _app_step(
     raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
 ) -> Step:
-    call = raw["app"]
-    if not isinstance(call, str) or call not in APP_CALLS:
+    """An app step's call and arguments, checked by the protocol's own rules (types, ranges,
+    choices), in the file's words: its keys, line numbers and examples."""
+    op = raw["app"]
+    if not isinstance(op, str) or op not in APP_CALLS:
         raise where.fail(
-            base["line"], f"unknown app call {_shown(call)}", f"use one of: {', '.join(APP_CALLS)}"
+            base["line"], f"unknown app call {shown(op)}", f"use one of: {', '.join(APP_CALLS)}"
         )
-    args = {k: v for k, v in raw.items() if k in set().union(*APP_CALLS.values())}
-    for key in args:
-        if key not in APP_CALLS[call]:
+    call = CALLS[op]
+    given = {k: v for k, v in raw.items() if k in _APP_KEYS}
+    for key in given:
+        if key not in APP_CALLS[op]:
             raise where.fail(
                 where.key(key, start, end),
-                f"app {call} takes no {_shown(key)}",
-                f"it takes: {', '.join(sorted(APP_CALLS[call])) or 'nothing'}",
+                f"app {op} takes no {shown(key)}",
+                f"it takes: {', '.join(sorted(APP_CALLS[op])) or 'nothing'}",
             )
-    for key, value in args.items():
-        want = _APP_ARG_TYPES.get(key)
-        if want is not None and (isinstance(value, bool) or not isinstance(value, want)):
-            kind = "text" if want is str else "a number"
-            raise where.fail(
-                where.key(key, start, end),
-                f"{key} = {_shown(value)} is not {kind}",
-                f"write e.g. {_APP_ARG_EXAMPLES[key]}",
-            )
-    for key, value in args.items():
-        bounds = _APP_ARG_RANGES.get(key)
-        if bounds is not None and not bounds[0] <= value <= bounds[1]:  # nan fails both
-            raise where.fail(
-                where.key(key, start, end),
-                f"{key} = {_shown(value)} is out of range",
-                f"use {bounds[0]:g} to {bounds[1]:g}, e.g. {_APP_ARG_EXAMPLES[key]}",
-            )
-    if call == "shutdown" and args.get("how", "wr") not in ("rd", "wr", "rdwr"):
-        raise where.fail(
-            where.key("how", start, end),
-            f"shutdown how = {_shown(args['how'])}",
-            'use how = "rd", "wr" or "rdwr"',
+    specs = _scenario_args(call)
+    for wanted in (Problem.TYPE, Problem.RANGE, Problem.CHOICE):  # every type first, as ever
+        for key, value in given.items():
+            spec = specs[key][1]
+            if spec.problem(value) is wanted:
+                message, hint = _arg_problem(op, key, value, spec, wanted)
+                raise where.fail(where.key(key, start, end), message, hint)
+    args = {specs[k][0]: specs[k][1].normal(v) for k, v in given.items() if k != "target"}
+    return AppStep(**base, call=call, args=args, target=given.get("target"))
+
+
+def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: Problem) -> tuple[str, str]:
+    """(message, hint) for an app argument the protocol refuses."""
+    if problem is Problem.TYPE:
+        return f"{key} = {shown(value)} is not {spec.kind.shown}", f"write e.g. {spec.example}"
+    if problem is Problem.RANGE:
+        return (
+            f"{key} = {shown(value)} is out of range",
+            f"use {spec.lo:g} to {spec.hi:g}, e.g. {spec.example}",
         )
-    return Step(**base, call=call, args=args)
+    return f"{op} {key} = {shown(value)}", f"use {key} = {choice_list(spec.choices)}"
 
 
 _STATE_HINT = 'write e.g. expect_state = "ESTABLISHED" (CLOSED: no socket)'
@@ -569,11 +617,11 @@ _STATE_HINT = 'write e.g. expect_state = "ESTABLISHED" (CLOSED: no socket)'
 
 def _state_step(
     raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
-) -> Step:
+) -> StateStep:
     name = raw["expect_state"]
     line = base["line"]
     if not isinstance(name, str) or len(name) > 20:
-        raise where.fail(line, f"expect_state = {_shown(name)} is not a TCP state", _STATE_HINT)
+        raise where.fail(line, f"expect_state = {shown(name)} is not a TCP state", _STATE_HINT)
     try:
         state = State.parse(name)
     except ValueError as exc:
@@ -582,7 +630,7 @@ def _state_step(
     if timer is not None and (not isinstance(timer, str) or timer not in TIMERS):
         raise where.fail(
             where.key("timer", start, end),
-            f"unknown timer {_shown(timer)}",
+            f"unknown timer {shown(timer)}",
             f"use one of: {', '.join(sorted(TIMERS))}",
         )
     if timer == "timewait" and state not in (State.TIME_WAIT, State.FIN_WAIT_2):
@@ -597,7 +645,7 @@ def _state_step(
             "a CLOSED socket does not exist: it has no timer or queues",
             "drop timer, expires, rqueue and wqueue from this step",
         )
-    return Step(
+    return StateStep(
         **base,
         state=state,
         timer=timer,

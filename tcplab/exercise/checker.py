@@ -6,7 +6,6 @@ The solution's output and exit code are kept for the student but never decide a 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,11 +13,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from tcplab import child_env, defaults
+from tcplab.app.protocol import Listen
+from tcplab.context import LabContext
 from tcplab.engine.report import How, Report, SegmentRow, Side, StateRow
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
@@ -28,8 +29,7 @@ from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
 from tcplab.netns.fresh import fresh_lab
-from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec
-from tcplab.student import CONTEXT_ENV
+from tcplab.netns.record import LabRecord, LabSpec, lab_context
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
 
@@ -120,19 +120,12 @@ class Sampler(threading.Thread):
             )
 
 
-def _context(lab: LabDef, spec: LabSpec, rec: LabRecord) -> dict[str, Any]:
-    assert rec.app is not None
-    return {
-        "lab": lab.name,
-        "crafting_addr": spec.crafting_addr,
-        "kernel_addr": spec.kernel_addr,
-        "iface": IFNAME,
-        "port": lab.port,
-        "crafting_mac": CRAFTING_MAC,
-        "kernel_mac": KERNEL_MAC,
-        "app_control": rec.app.control,
-        "sport": 40000 + int(uuid.uuid4().int % 20000),
-    }
+def _context(lab: LabDef, rec: LabRecord, opts: Options) -> LabContext:
+    """`lab check`: a random port of ours; grading: the student's own ports and ISN."""
+    ctx = lab_context(rec, lab.name, lab.port)
+    if opts.ports:
+        return replace(ctx, ports=tuple(opts.ports), sport=opts.ports[0], isn=opts.isn)
+    return replace(ctx, sport=40000 + int(uuid.uuid4().int % 20000), isn=opts.isn)
 
 
 class Ran(Protocol):
@@ -152,16 +145,16 @@ class LocalRun:
     output: str
 
 
-Launch = Callable[[Path, LabSpec, dict[str, Any], float], Ran]
+Launch = Callable[[Path, LabSpec, LabContext, float], Ran]
 
 
-def run_as_root(path: Path, spec: LabSpec, ctx: dict[str, Any], limit: float) -> LocalRun:
+def run_as_root(path: Path, spec: LabSpec, ctx: LabContext, limit: float) -> LocalRun:
     """The student's own check: their file, as root, in the crafting namespace (their machine).
     It and all it starts die with `lab check` (tether.py): at the time limit, at the end, and
     when `lab check` itself is killed (at once, or at the next tcplab command for what it forked)."""
     from tcplab.sandbox import tether
 
-    env = child_env(**{CONTEXT_ENV: json.dumps(ctx)})
+    env = child_env(**ctx.to_env())
     with tether.watched(f"check-{uuid.uuid4().hex[:12]}") as watch:
         with inside(spec.crafting):
             proc = subprocess.Popen(
@@ -195,7 +188,7 @@ class Options:
     prefix: str = defaults.CHECK_PREFIX  # namespace names: PREFIX + 8 hex digits + -c/-k
     time_limit: float | None = None  # default: the lab's
     pinned: dict[str, str] = field(default_factory=dict)  # sysctls for both namespaces
-    context: dict[str, Any] = field(default_factory=dict)  # added to the solution's context
+    isn: int | None = None  # the solution's ISN (grading: the student's own); None: its choice
     ports: list[int] | None = None  # only these crafting ports reach the kernel; others ignored
     pcap: Path | None = None  # write the capture here
 
@@ -224,9 +217,9 @@ def _observe(
     lab: LabDef, solution: Path, spec: LabSpec, rec: LabRecord, s: Session, opts: Options
 ) -> LabResult:
     for extra in lab.listeners:
-        s.app.call("listen", port=extra.port, backlog=extra.backlog)
+        s.app.call(Listen(port=extra.port, backlog=extra.backlog))
     ports = {lab.port, *(x.port for x in lab.listeners)}
-    ctx = {**_context(lab, spec, rec), **opts.context}
+    ctx = _context(lab, rec, opts)
     sampler = Sampler(spec, ports)
     sampler.start()
     try:

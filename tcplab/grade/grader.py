@@ -9,7 +9,6 @@ and resource use decide the verdict (how it ended), never the score.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import random
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab import __version__, defaults, text
+from tcplab.context import LabContext
 from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
@@ -37,7 +37,6 @@ from tcplab.sandbox.cgroup import unified
 from tcplab.sandbox.jail import LAB_DIR, Job
 from tcplab.sandbox.runner import Limits, Ran
 from tcplab.sandbox.zygote import Zygote
-from tcplab.student import CONTEXT_ENV
 
 PORTS_PER_STUDENT = 16
 # Pinned in both namespaces of every graded lab (a lab's own sysctls are applied on top), so a
@@ -230,7 +229,7 @@ class Grader:
             prefix=defaults.GRADE_PREFIX,
             time_limit=limits.wall_s,
             pinned=PINNED_SYSCTLS,
-            context={"ports": base.ports, "sport": base.ports[0], "isn": base.isn},
+            isn=base.isn,
             ports=base.ports,
             pcap=pcap,
         )
@@ -265,14 +264,14 @@ class Grader:
 
     def _launcher(
         self, source: bytes, filename: str, limits: Limits
-    ) -> Callable[[Path, LabSpec, dict[str, Any], float], Ran]:
-        def launch(_: Path, spec: LabSpec, ctx: dict[str, Any], wall: float) -> Ran:
+    ) -> Callable[[Path, LabSpec, LabContext, float], Ran]:
+        def launch(_: Path, spec: LabSpec, ctx: LabContext, wall: float) -> Ran:
             tag = uuid.uuid4().hex[:12]
             with runner.uid_slot() as uid, runner.workspace(tag, uid, source) as ws:
                 sock = ws.lab / "app.sock"
-                proxy = Proxy(sock, uid, ctx["app_control"], spec.crafting_addr)
+                proxy = Proxy(sock, uid, ctx.app_control, spec.crafting_addr)
                 try:
-                    ctx = {**ctx, "app_control": f"{LAB_DIR}/app.sock"}
+                    ctx = replace(ctx, app_control=f"{LAB_DIR}/app.sock")
                     job = self._job(tag, spec, ws, uid, filename, ctx, limits)
                     return runner.run(self.zygote, job, replace(limits, wall_s=wall), self.stop)
                 finally:
@@ -287,7 +286,7 @@ class Grader:
         ws: runner.Workspace,
         uid: int,
         filename: str,
-        ctx: dict[str, Any],
+        ctx: LabContext,
         limits: Limits,
     ) -> Job:
         env = {
@@ -296,7 +295,7 @@ class Grader:
             "LANG": "C.UTF-8",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
-            CONTEXT_ENV: json.dumps(ctx),
+            **ctx.to_env(),
         }
         return Job(
             tag=tag, netns=netns_path(spec.crafting), cgroup_procs=[], root=str(ws.root),

@@ -1,7 +1,8 @@
 """The application proxy: a sandboxed solution's only way to ask the kernel host's application for a
 socket call (lab.app_close(), app_send()...). The application's own control socket is root's; the
-proxy listens on a socket the sandbox user may use and passes on only the calls the student API
-makes, with checked arguments, a size cap and a call budget.
+proxy listens on a socket the sandbox user may use and passes on only the calls the protocol offers
+to solutions (tcplab.app.protocol: `for_solutions`, and of each only the arguments marked
+`solutions`), checked and capped there, with a size cap and a call budget here.
 
 Everything is bounded per submission: at most MAX_CONNECTIONS connections are served at once, by a
 fixed pool of as many threads (one more accepts); a connection past that, or past MAX_ACCEPTED in
@@ -12,7 +13,7 @@ connections costs the grader nine threads and a few file descriptors, not a thou
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import os
 import selectors
 import socket
@@ -22,7 +23,22 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tcplab.app.client import AppClient, AppError
+from tcplab.app.client import AppClient
+from tcplab.app.protocol import (
+    CALLS,
+    AppError,
+    Call,
+    Connect,
+    Error,
+    Listen,
+    Reason,
+    Reply,
+    args_of,
+    decode_call,
+    encode_reply,
+    parse,
+    shown,
+)
 from tcplab.errors import TcplabError
 
 MAX_LINE = 256 << 10
@@ -33,21 +49,15 @@ MAX_ACCEPTED = 10_000  # in all, over the run
 BACKLOG = 16
 MAX_LINGERING = 64  # refused connections kept open a moment, so their call can still be written
 LINGER_S = 1.0
-ALLOWED = {
-    "accepted": {"port"},
-    "list": set(),
-    "close": {"id"},
-    "shutdown": {"id", "how"},
-    "abort": {"id"},
-    "send": {"id", "data"},
-    "recv": {"id", "timeout"},
-    "connect": {"addr", "port"},
-    "listen": {"port", "backlog"},
+OFFERED = {op: cls for op, cls in CALLS.items() if cls.for_solutions}
+ALLOWED = {  # op -> the arguments a solution may give
+    op: {name for name, (spec, _) in args_of(cls).items() if spec.solutions}
+    for op, cls in OFFERED.items()
 }
 
 
-class Refused(Exception):
-    pass
+def _refused(why: str) -> AppError:
+    return AppError(Error(error=why, reason=Reason.REFUSED))
 
 
 class Proxy:
@@ -119,7 +129,7 @@ class Proxy:
         self.refused += 1
         with contextlib.suppress(OSError):
             conn.setblocking(False)
-            conn.send(json.dumps({"ok": False, "error": why}).encode() + b"\n")
+            conn.send(encode_reply(Error(error=why, reason=Reason.REFUSED)))
             conn.shutdown(socket.SHUT_WR)
         if len(lingering) >= MAX_LINGERING:
             conn.close()
@@ -145,42 +155,52 @@ class Proxy:
                 line = rfile.readline(MAX_LINE + 1)
                 if not line:
                     return
+                reply: Reply
                 try:
-                    if len(line) > MAX_LINE:
-                        raise Refused(f"a call longer than {MAX_LINE} bytes")
-                    op, args = self._checked(json.loads(line))
+                    call = self._checked(line)
                     if app is None:
                         app = stack.enter_context(AppClient(self.upstream))
-                    reply = {"ok": True, **app.call(op, **args)}
-                except (Refused, AppError, ValueError) as exc:
-                    reply = {"ok": False, "error": str(exc)}
+                    reply = app.call(call)
+                except AppError as exc:
+                    reply = exc.reply
                 except TcplabError as exc:
-                    reply = {"ok": False, "error": exc.message}
-                wfile.write(json.dumps(reply).encode() + b"\n")
+                    reply = Error(error=exc.message, reason=Reason.FAILED)
+                wfile.write(encode_reply(reply))
                 wfile.flush()
 
-    def _checked(self, call: Any) -> tuple[str, dict[str, Any]]:
-        if not isinstance(call, dict):
-            raise Refused("a call is a JSON object")
-        op = call.pop("op", None)
-        if op not in ALLOWED:
-            raise Refused(f"the application does not offer {op!r} to solutions")
-        extra = set(call) - ALLOWED[op]
+    def _checked(self, line: bytes) -> Call[Any]:
+        """The call a solution's line asks for, if it is offered, within the limits and checked
+        by the protocol (AppError with the reply otherwise); arguments with a cap are capped."""
+        if len(line) > MAX_LINE:
+            raise _refused(f"a call longer than {MAX_LINE} bytes")
+        data = parse(line)
+        if isinstance(data, Error):
+            raise AppError(data)
+        if not isinstance(data, dict):
+            raise _refused("a call is a JSON object")
+        op = data.get("op")
+        if not isinstance(op, str) or op not in ALLOWED:
+            raise _refused(f"the application does not offer {shown(op)} to solutions")
+        extra = set(data) - {"op"} - ALLOWED[op]
         if extra:
-            raise Refused(f"{op}: unknown arguments {sorted(extra)}")
+            raise _refused(f"{op}: unknown arguments {sorted(extra)}")
+        self._count(op)
+        call = decode_call(data, OFFERED)
+        if isinstance(call, Error):
+            raise AppError(call)
+        if isinstance(call, Connect) and call.addr != self.crafting_addr:
+            raise _refused("the application connects only to the crafting host")
+        return _capped(call)
+
+    def _count(self, op: str) -> None:
         with self.lock:
             self.calls += 1
             if self.calls > MAX_CALLS:
-                raise Refused(f"more than {MAX_CALLS} calls to the application")
-            if op == "listen":
+                raise _refused(f"more than {MAX_CALLS} calls to the application")
+            if op == Listen.op:
                 self.listeners += 1
                 if self.listeners > MAX_LISTENERS:
-                    raise Refused(f"more than {MAX_LISTENERS} listeners")
-        if op == "connect" and call.get("addr") != self.crafting_addr:
-            raise Refused("the application connects only to the crafting host")
-        if op == "recv":
-            call["timeout"] = min(float(call.get("timeout", 1.0)), 2.0)
-        return op, call
+                    raise _refused(f"more than {MAX_LISTENERS} listeners")
 
     def close(self) -> None:
         """Stop accepting, hang up on every connection and let the pool's threads end."""
@@ -192,6 +212,16 @@ class Proxy:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _capped(call: Call[Any]) -> Call[Any]:
+    """The call with each argument that has a cap for solutions lowered to it."""
+    over = {
+        name: spec.cap
+        for name, (spec, _) in args_of(type(call)).items()
+        if spec.cap is not None and getattr(call, name) > spec.cap
+    }
+    return dataclasses.replace(call, **over) if over else call
 
 
 def _drain(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab import defaults
+from tcplab.context import LabContext
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.model.kept import KeptConnection
 from tcplab.netns import lock
@@ -498,3 +499,20 @@ def save_connection(spec: LabSpec, sport: int, numbers: KeptConnection | None) -
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(data))
         os.replace("connections.tmp", CONNECTIONS, src_dir_fd=dfd, dst_dir_fd=dfd)
+
+
+def lab_context(rec: LabRecord, name: str, port: int) -> LabContext:
+    """The context handed to a solution on a lab whose application runs (`lab check`, grading,
+    `tcplab shell`)."""
+    assert rec.app is not None
+    spec = rec.spec
+    return LabContext(
+        lab=name,
+        crafting_addr=spec.crafting_addr,
+        kernel_addr=spec.kernel_addr,
+        iface=IFNAME,
+        port=port,
+        crafting_mac=CRAFTING_MAC,
+        kernel_mac=KERNEL_MAC,
+        app_control=rec.app.control,
+    )

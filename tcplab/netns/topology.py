@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tcplab import child_env
-from tcplab.app.client import AppClient
+from tcplab.app import supervise
 from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
 from tcplab.netns import lock, nft
 from tcplab.netns.enter import create_netns, inside, netns_cookie, netns_inode, netns_path
@@ -369,135 +365,51 @@ def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
 
 
 # -- the application -----------------------------------------------------------------------------
-_children: dict[int, subprocess.Popen[bytes]] = {}  # applications this process started, by pid
-
-
-def app_argv(rec: LabRecord, ready_fd: int, owner_fd: int | None) -> list[str]:
-    """The application's command line (recorded: a process is signalled only if it matches)."""
-    cmd = [sys.executable, "-m", "tcplab.app.server", "--control", str(rec.control_path)]
-    cmd += ["--listen", str(rec.spec.port if rec.spec.listen else 0), "--ready-fd", str(ready_fd)]
-    return cmd + (["--owner-fd", str(owner_fd)] if owner_fd is not None else [])
-
-
-def _owner_fd(rec: LabRecord) -> int | None:
-    """A pidfd of this process for an ephemeral lab's application: readable once this process is
-    gone, however it ended (SIGKILL too), so the application exits with it. (PR_SET_PDEATHSIG would
-    fire when the *thread* that started it ends, and labs are built from worker threads.)"""
-    if rec.owner is None or rec.owner.pid != os.getpid() or not hasattr(os, "pidfd_open"):
-        return None
-    try:
-        return os.pidfd_open(os.getpid())
-    except OSError:
-        return None
-
-
 def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
-    """Start the kernel-side application in the kernel namespace, listening on the lab's port."""
-    read_fd, write_fd = os.pipe()
-    owner_fd = _owner_fd(rec)
-    cmd = app_argv(rec, write_fd, owner_fd)
-    keep = (write_fd,) if owner_fd is None else (write_fd, owner_fd)
-    try:
-        with signals_held(), _open_log(rec) as log, inside(rec.spec.kernel):
-            proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                pass_fds=keep,
-                start_new_session=True,
-                cwd="/",
-                env=child_env(),
+    """Start the kernel-side application in the kernel namespace (tcplab.app.supervise), listening
+    on the lab's port if it should; recorded by pid, start time and command line before it runs
+    on. An ephemeral lab's application watches this process (its owner) and exits with it."""
+    port = rec.spec.port if rec.spec.listen else 0
+    mine = rec.owner is not None and rec.owner.pid == os.getpid()
+    with supervise.Launch(str(rec.control_path), port, watch_owner=mine) as launch:
+        with signals_held(), supervise.open_log(rec.log_path) as log, inside(rec.spec.kernel):
+            proc = launch.spawn(log)
+            app = AppRecord(
+                proc.pid, start_ticks(proc.pid) or 0, str(rec.control_path), launch.argv
             )
-            _children[proc.pid] = proc
-            app = AppRecord(proc.pid, start_ticks(proc.pid) or 0, str(rec.control_path), cmd)
             rec.app = app
             rec.save()
-    finally:
-        for fd in keep:
-            os.close(fd)
-    _await_ready(rec, read_fd, timeout)
+        if not launch.ready(timeout):
+            raise EnvironmentProblem(
+                f"the kernel-side application did not start in {rec.spec.kernel}: {_log_tail(rec)}",
+                f"see {rec.log_path}",
+            )
     return app
-
-
-def _open_log(rec: LabRecord) -> Any:
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    return os.fdopen(os.open(rec.log_path, flags, 0o600), "ab")
-
-
-def _await_ready(rec: LabRecord, read_fd: int, timeout: float) -> None:
-    try:
-        ready, _, _ = select.select([read_fd], [], [], timeout)
-        line = os.read(read_fd, 64) if ready else b""
-    finally:
-        os.close(read_fd)
-    if line.strip() != b"ready":
-        tail = _log_tail(rec)
-        raise EnvironmentProblem(
-            f"the kernel-side application did not start in {rec.spec.kernel}: {tail}",
-            f"see {rec.log_path}",
-        )
 
 
 def _log_tail(rec: LabRecord) -> str:
     try:
         with record_dir(rec.spec.crafting) as dfd:
-            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-            fd = os.open("app.log", flags, dir_fd=dfd)
-            with os.fdopen(fd, "rb") as f:
-                f.seek(max(0, os.fstat(fd).st_size - 4096))
-                lines = f.read().decode(errors="replace").strip().splitlines()
+            return supervise.log_tail(dfd) if dfd is not None else "no output"
     except (OSError, TcplabError):
-        lines = []
-    return "".join(c if c.isprintable() else "?" for c in (lines[-1:] or ["no output"])[0])
-
-
-def _looks_like_app(argv: list[str] | None, control: str) -> bool:
-    """A record of an older version has no command line: the application is recognised by its
-    module and its control socket, which is in the lab's own folder."""
-    if not argv:
-        return False
-    marks = ["-m", "tcplab.app.server", "--control", control]
-    return any(argv[i : i + 4] == marks for i in range(len(argv)))
+        return "no output"
 
 
 def app_alive(app: AppRecord | None) -> bool:
     """The recorded application runs: same pid, start time and command line."""
     if app is None or start_ticks(app.pid) != app.start_ticks:
         return False
-    child = _children.get(app.pid)
-    if child is not None and child.poll() is None:
+    if supervise.child_running(app.pid):
         return True  # ours, perhaps still between fork and exec
     argv = cmdline(app.pid)
-    return argv == app.cmdline if app.cmdline is not None else _looks_like_app(argv, app.control)
-
-
-def _reap(pid: int) -> None:
-    """Collect the exit status if the application is this process's child (setup in-process)."""
-    child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        _children.pop(pid, None)
-        return
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+    if app.cmdline is not None:
+        return argv == app.cmdline
+    return supervise.looks_like_app(argv, app.control)
 
 
 def stop_app(app: AppRecord) -> None:
     """SIGTERM, then SIGKILL, the recorded application, only while it is provably the one."""
-    if not app_alive(app):
-        return
-    os.kill(app.pid, signal.SIGTERM)
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        _reap(app.pid)
-        if not app_alive(app):
-            break
-        time.sleep(0.005)
-    else:
-        os.kill(app.pid, signal.SIGKILL)
-        time.sleep(0.01)
-    _reap(app.pid)
-    _children.pop(app.pid, None)
+    supervise.stop(app.pid, lambda: app_alive(app))
 
 
 # -- health, teardown ----------------------------------------------------------------------------
@@ -565,8 +477,7 @@ def _app_state(rec: LabRecord) -> dict[str, Any]:
     app: dict[str, Any] = {"alive": app_alive(rec.app), "pid": rec.app.pid if rec.app else None}
     if app["alive"] and rec.app is not None:
         try:
-            with AppClient(rec.app.control, timeout=2) as cli:
-                app["sockets"] = cli.call("list")["sockets"]
+            app["sockets"] = supervise.sockets(rec.app.control)
         except TcplabError:
             app["alive"] = False
     return app

@@ -310,17 +310,18 @@ def test_status_without_nft_says_nft_is_missing(lab: LabSpec, tmp_path):
 
 
 def test_a_bad_call_does_not_stop_the_application(lab: LabSpec):
-    from tcplab.app.client import AppClient, AppError
+    from tcplab.app.client import AppClient
+    from tcplab.app.protocol import Ping
 
     rec = find_record(lab.crafting)
     assert rec is not None and rec.app is not None
     with AppClient(rec.app.control) as app:
-        for bad in (
-            {"op": "listen", "port": 70000},
-            {"op": "setsockopt", "id": 1, "name": "SO_LINGER", "value": [1]},
-            {"op": "nonsense"},
+        for bad, reason in (
+            (b'{"op": "listen", "port": 70000}', "bad_argument"),
+            (b'{"op": "setsockopt", "id": 1, "name": "SO_LINGER", "value": [1]}', "bad_argument"),
+            (b'{"op": "nonsense"}', "unknown_call"),
+            (b"not json", "malformed"),
         ):
-            op = bad.pop("op")
-            with pytest.raises(AppError):
-                app.call(op, **bad)
-        assert app.call("ping")["pid"] == rec.app.pid
+            reply = json.loads(app.exchange(bad + b"\n"))
+            assert reply["ok"] is False and reply["reason"] == reason, reply
+        assert app.call(Ping()).pid == rec.app.pid
