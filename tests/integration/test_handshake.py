@@ -330,7 +330,12 @@ def test_an_unpredicted_answer_is_shown_but_not_counted_as_a_pass(lab: LabSpec):
     report = json.loads(out.stdout)
     assert report["checks"] == []
     assert any("not checked" in r.get("text", "") for r in report["ladder"])
-    assert segments(report)[1]["flags"] == "R"
+    # the kernel's answer follows our ACK; a SYN+ACK it retransmits (about 1 s after the SYN) may
+    # come before it, as may the ACK itself
+    shown = segments(report)
+    ours = next(i for i, row in enumerate(shown) if row["from"] == "crafting")
+    answer = [row["flags"] for row in shown[ours + 1 :] if row["from"] == "kernel"]
+    assert answer[:1] == ["R"] or answer[:2] == ["S.", "R"], shown
 
 
 @pytest.mark.parametrize("port", [9, 7788])
