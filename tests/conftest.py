@@ -70,13 +70,13 @@ def remove_lab(crafting: str, kernel: str) -> None:
 
 
 @pytest.fixture
-def lab() -> Iterator[LabSpec]:  # noqa: F821
+def lab() -> Iterator[TestbedSpec]:  # noqa: F821
     """A fresh, uniquely named lab (crafting, kernel), removed afterwards whatever happens."""
-    from tcplab.netns.record import LabSpec
+    from tcplab.netns.record import TestbedSpec
     from tcplab.netns.topology import setup
 
     crafting, kernel = unique_names()
-    spec = LabSpec(crafting=crafting, kernel=kernel)
+    spec = TestbedSpec(crafting=crafting, kernel=kernel)
     try:
         setup(spec)
         yield spec

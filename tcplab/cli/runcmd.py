@@ -1,4 +1,4 @@
-"""tcplab run: scenarios, each in a fresh lab; a ladder with expected vs observed; JSON and JUnit."""
+"""tcplab run: scenarios, each in a fresh testbed; a ladder with expected vs observed; JSON and JUnit."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def _run_all(
     scenarios: list[Scenario], captures: list[str | None], jobs: int, json_out: bool, verbose: bool
 ) -> list[Result]:
     """Run the scenarios, `jobs` at a time; results are shown in the order given. Ctrl-C stops
-    every runner between two steps; each removes its lab on the way out."""
+    every runner between two steps; each removes its testbed on the way out."""
     stop = threading.Event()
 
     def one(job: tuple[Scenario, str | None]) -> Result:

@@ -1,4 +1,4 @@
-"""Running a scenario on a fresh lab: each step, the kernel observed independently, every mismatch kept.
+"""Running a scenario on a fresh testbed: each step, the kernel observed independently, every mismatch kept.
 
 Theory of operation: the runner plays the crafting host for one or more connections ("conns"), each with
 its own port and ISN; seq/ack in the scenario are relative to the ISNs, the kernel's learned from its
@@ -54,8 +54,8 @@ from tcplab.model.seqnum import seq_add, seq_gt
 from tcplab.model.state import State
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
-from tcplab.netns.fresh import fresh_lab
-from tcplab.netns.record import LabSpec
+from tcplab.netns.fresh import fresh_testbed
+from tcplab.netns.record import TestbedSpec
 
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
@@ -97,8 +97,8 @@ class Stopped(KeyboardInterrupt):
 def run_scenario(
     scenario: Scenario, pcap: str | None = None, stop: threading.Event | None = None
 ) -> Result:
-    """Build a fresh lab, run the scenario on it, remove the lab (whatever happens)."""
-    with fresh_lab(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
+    """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens)."""
+    with fresh_testbed(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
         spec = rec.spec
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
@@ -117,7 +117,7 @@ class Runner:
     def __init__(
         self,
         scenario: Scenario,
-        spec: LabSpec,
+        spec: TestbedSpec,
         session: Session,
         stop: threading.Event | None = None,
     ) -> None:
