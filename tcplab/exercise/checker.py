@@ -23,7 +23,7 @@ from tcplab.context import LabContext
 from tcplab.engine.report import How, Report, SegmentRow, Side, StateRow
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
-from tcplab.exercise.kit import Conn, Observation, Result, Sample
+from tcplab.exercise.kit import Observation, ObservedConn, Sample, ScoredCheck
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
@@ -38,13 +38,13 @@ SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
 class LabResult:
     lab: LabDef
     solution: Path
-    results: list[Result]
+    results: list[ScoredCheck]
     report: Report
     exit_code: int | None
     timed_out: bool
     output: str
     sysctls: dict[str, str] = field(default_factory=dict)
-    ran: Any = None  # the launcher's own record of the run (the sandbox's Ran when grading)
+    ran: Any = None  # the launcher's own record of the run (a SandboxRun when grading)
     foreign_segments: int = 0
 
     @property
@@ -128,7 +128,7 @@ def _context(lab: LabDef, rec: TestbedRecord, opts: Options) -> LabContext:
     return replace(ctx, sport=40000 + int(uuid.uuid4().int % 20000), isn=opts.isn)
 
 
-class Ran(Protocol):
+class SolutionRun(Protocol):
     """How a solution's run ended, as far as the checks may know (never what it printed)."""
 
     exit_code: int | None
@@ -145,7 +145,7 @@ class LocalRun:
     output: str
 
 
-Launch = Callable[[Path, TestbedSpec, LabContext, float], Ran]
+Launch = Callable[[Path, TestbedSpec, LabContext, float], SolutionRun]
 
 
 def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) -> LocalRun:
@@ -244,11 +244,11 @@ def _observe(
 
 
 def _observation(
-    s: Session, sampler: Sampler, ran: Ran, allowed: list[int] | None
+    s: Session, sampler: Sampler, ran: SolutionRun, allowed: list[int] | None
 ) -> tuple[Observation, int]:
     """The observation, keeping only connections from `allowed` crafting ports (when given);
     also how many segments came from other ports (the kernel never saw those)."""
-    conns: dict[tuple[int, int], Conn] = {}
+    conns: dict[tuple[int, int], ObservedConn] = {}
     seen_ok = []
     foreign = 0
     for seen in s.seen:
@@ -259,11 +259,11 @@ def _observation(
             continue
         seen_ok.append(seen)
         if key not in conns:
-            conns[key] = Conn(key[0], key[1])
+            conns[key] = ObservedConn(key[0], key[1])
         conns[key].add(seen)
     for key, samples in sampler.history.items():
         if allowed is None or key[0] in allowed:
-            conns.setdefault(key, Conn(key[0], key[1])).samples = samples
+            conns.setdefault(key, ObservedConn(key[0], key[1])).samples = samples
     ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
     obs = Observation(ordered, seen_ok, ran.exit_code, ran.timed_out, sampler.listener)
     return obs, foreign
