@@ -117,7 +117,7 @@ def test_teardown_removes_exactly_what_setup_made():
         assert rec is not None and rec.app is not None
         out = run_cli("teardown", "--crafting", crafting)
         assert out.returncode == 0, out.stderr
-        assert "removed lab" in out.stdout
+        assert "removed testbed" in out.stdout
         assert not ns_exists(crafting) and not ns_exists(kernel)
         assert not rec.dir.exists()
         assert not app_alive(rec.app)
