@@ -12,7 +12,7 @@ import pytest
 
 from tcplab.cli import main
 from tcplab.netns.record import TestbedSpec
-from tests.conftest import remove_lab, run_cli, unique_names
+from tests.conftest import remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
 MOD = 1 << 32
@@ -220,7 +220,7 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
             assert out.returncode == 2, target
             assert phrase in out.stderr and "Traceback" not in out.stderr
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_no_lab_at_all_is_an_environment_error(monkeypatch, tmp_path, capsys):
@@ -247,7 +247,7 @@ def test_a_broken_lab_is_reported_not_used():
         out = run_cli("handshake", "--target", f"{kernel}:7788")
         assert out.returncode == 3 and "broken" in out.stderr and "setup" in out.stderr
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_the_third_segment_seen_independently_has_the_right_seq(lab: TestbedSpec, tmp_path):

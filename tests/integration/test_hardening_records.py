@@ -25,7 +25,7 @@ import pytest
 from tcplab.netns import lock
 from tcplab.netns.proc import identify, start_ticks
 from tcplab.netns.record import run_path, testbeds_path
-from tests.conftest import REPO, remove_lab, run_cli, unique_names
+from tests.conftest import REPO, remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
 
@@ -238,7 +238,7 @@ def test_a_command_waiting_for_the_lock_says_for_whom_and_answers_ctrl_c_at_once
         assert not ns_exists(crafting) and not (testbeds_path() / crafting).exists()
     finally:
         os.close(fd)
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path):
@@ -280,7 +280,7 @@ def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path)
         assert second.returncode == 0, err.read_text()
         assert "already set up" in out and err.read_text().count("waiting for") == 1
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 # -- ephemeral labs and orphans, in a private run folder --------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 
 from tcplab.netns.record import TestbedSpec, find_record
 from tcplab.netns.topology import app_alive
-from tests.conftest import remove_lab, run_cli, unique_names
+from tests.conftest import remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
 
@@ -122,7 +122,7 @@ def test_teardown_removes_exactly_what_setup_made():
         assert not rec.dir.exists()
         assert not app_alive(rec.app)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_teardown_with_nothing_to_remove_says_so():
@@ -143,7 +143,7 @@ def test_teardown_never_touches_a_namespace_someone_else_made_under_the_same_nam
         assert ns_exists(kernel), "teardown removed a namespace tcplab did not create"
         assert "left alone" in out.stdout and not ns_exists(crafting)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_setup_refuses_a_namespace_it_did_not_create_and_creates_nothing():
@@ -171,7 +171,7 @@ def test_setup_without_nft_fails_before_creating_anything(tmp_path):
         ]
         assert not ns_exists(crafting) and not ns_exists(kernel)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("injected"), KeyboardInterrupt()])
@@ -190,7 +190,7 @@ def test_a_setup_that_fails_midway_leaves_nothing_behind(monkeypatch, failure):
         assert not ns_exists(crafting) and not ns_exists(kernel)
         assert find_record(crafting) is None
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_two_labs_live_side_by_side_with_the_same_addresses():
@@ -203,7 +203,7 @@ def test_two_labs_live_side_by_side_with_the_same_addresses():
             assert out.returncode == 0 and json.loads(out.stdout)["ok"]
     finally:
         for c, k in (first, second):
-            remove_lab(c, k)
+            remove_testbed(c, k)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -230,7 +230,7 @@ def test_an_interrupted_setup_process_leaves_a_whole_lab_or_nothing(signum, dela
             assert proc.returncode != 130 or "interrupted" in err
             assert not ns_exists(crafting) and not ns_exists(kernel)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_a_namespace_whose_cookie_differs_is_not_tcplabs():
@@ -246,7 +246,7 @@ def test_a_namespace_whose_cookie_differs_is_not_tcplabs():
         assert out.returncode == 0
         assert ns_exists(kernel) and "left alone" in out.stdout
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_two_setups_of_the_same_lab_at_once_leave_one_whole_lab():
@@ -276,7 +276,7 @@ def test_two_setups_of_the_same_lab_at_once_leave_one_whole_lab():
             assert code == 0, err
         assert run_cli("status", "--crafting", crafting).returncode == 0
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_a_lab_missing_its_rule_is_reported_and_repaired(lab: TestbedSpec):

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from tcplab.netns.record import TestbedRecord, TestbedSpec, testbeds_path
-from tests.conftest import IN_CI, REPO, remove_lab, unique_names
+from tests.conftest import IN_CI, REPO, remove_testbed, unique_names
 
 SCRIPT = REPO / "netns_setup.sh"
 TCPLAB = Path(sys.executable).parent / "tcplab"  # the script calls `tcplab`: this one, on PATH
@@ -90,7 +90,7 @@ def left_of(spec: TestbedSpec) -> list[str]:
 
 def remove(*specs: TestbedSpec) -> None:
     for spec in specs:
-        remove_lab(spec.crafting, spec.kernel)
+        remove_testbed(spec.crafting, spec.kernel)
 
 
 # -- one lab each way ---------------------------------------------------------------------------
