@@ -211,7 +211,7 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
         ok = run_cli("send", "--target", "10.199.77.2:9", "--flags", "S")
         assert ok.returncode == 0 and "[R.]" in ok.stdout
         for target, phrase in (
-            ("8.8.8.8:80", "outside the lab"),
+            ("8.8.8.8:80", "outside the testbed"),
             ("10.199.77.1:80", "crafting host's own address"),
             (f"{crafting}:80", "is the crafting host"),
             ("nosuchns:80", "unknown namespace"),

@@ -351,7 +351,7 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
 
         out = run_cli("teardown", "--all", env=env)
         assert out.returncode == 0, out.stderr
-        assert f"left alone: lab {lc} ⇄ {lk} is in use by pid {live.pid}" in out.stdout
+        assert f"left alone: testbed {lc} ⇄ {lk} is in use by pid {live.pid}" in out.stdout
         assert f"removed testbed {other_c} ⇄ {other_k}" in out.stdout
         assert ns_exists(lc) and ns_exists(lk) and start_ticks(live_app) is not None
         assert not ns_exists(other_c)
