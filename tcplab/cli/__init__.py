@@ -103,7 +103,7 @@ def status(
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Show namespaces, link, addresses, the rule, the application and the kernel's sockets."""
+    """Show each testbed: namespaces, link, addresses, the rule, the application, the kernel's sockets."""
     from tcplab.cli import testbedcmd
 
     testbedcmd.status(crafting, json_out)
