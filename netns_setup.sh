@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# sudo ./netns_setup.sh up|down|status: the tcplab lab, built with plain ip, ethtool, nft and sysctl.
+# sudo ./netns_setup.sh up|down|status: the tcplab testbed, built with plain ip, ethtool, nft and sysctl.
 #
 # The readable account of what 'tcplab setup' builds (tcplab/netns/topology.py is the implementation
 # of record; tests/integration/test_netns_setup_sh.py holds the two equal): two network namespaces,
@@ -9,16 +9,16 @@
 #
 # Ownership lives in tcplab: 'up' builds the namespaces, then 'tcplab setup --adopt' checks that they
 # look as built here, starts the application (tcplab's own) and writes tcplab's record under its
-# lock; from then on 'tcplab status', 'handshake' and 'teardown' work on the lab, and 'down' and
+# lock; from then on 'tcplab status', 'handshake' and 'teardown' work on the testbed, and 'down' and
 # 'status' here are those commands.
 #
 # Not as tcplab does it: tcplab records each step before taking it, so the next 'tcplab teardown'
 # removes even a setup killed with SIGKILL. This script rolls back what it made when a step fails or
-# it is interrupted; killed outright before tcplab adopts the lab, it leaves namespaces that are
+# it is interrupted; killed outright before tcplab adopts the testbed, it leaves namespaces that are
 # nobody's (remove them with 'ip netns del').
 #
 # Exit codes, as tcplab's: 0 done, 2 bad arguments, 3 environment (not root, a tool missing, a name
-# taken, a step failed; for 'status', the lab is missing or broken).
+# taken, a step failed; for 'status', the testbed is missing or broken).
 
 set -euo pipefail
 export LC_ALL=C
@@ -35,9 +35,9 @@ CIDR_RE="^$OCTET\.$OCTET\.$OCTET\.$OCTET/([0-9]|[12][0-9]|3[0-2])$"
 usage() {
     cat <<EOF
 usage: $PROG up|down|status [--crafting ns1] [--kernel ns2] [--subnet 10.77.0.0/24] [--port 7788]
-  up      build the lab with ip, ethtool, nft and sysctl, then hand it to 'tcplab setup --adopt'
-  down    remove the lab: 'tcplab teardown --crafting NS'
-  status  show the lab: 'tcplab status --crafting NS' (exit 3 if it is missing or broken)
+  up      build the testbed with ip, ethtool, nft and sysctl, then hand it to 'tcplab setup --adopt'
+  down    remove the testbed: 'tcplab teardown --crafting NS'
+  status  show the testbed: 'tcplab status --crafting NS' (exit 3 if it is missing or broken)
 EOF
 }
 
@@ -72,7 +72,7 @@ parse_args() {
     [[ -n $CMD ]] || die 2 "no command given" "$PROG up|down|status (see '$PROG --help')"
 }
 
-# The checks of LabSpec.validate (tcplab/netns/record.py), with the same limits.
+# The checks of TestbedSpec.validate (tcplab/netns/record.py), with the same limits.
 validate() {
     local a b c d hint="use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit (no '/')"
     [[ $CRAFTING =~ $NAME_RE ]] || die 2 "bad crafting namespace name '$CRAFTING'" "$hint"
@@ -86,14 +86,14 @@ validate() {
     IFS=./ read -r a b c d PREFIX <<<"$SUBNET"
     ((PREFIX <= 30)) || die 2 "subnet $SUBNET has no room for two hosts" "use a /30 or larger"
     NET=$(((a << 24 | b << 16 | c << 8 | d) & (0xFFFFFFFF << (32 - PREFIX)) & 0xFFFFFFFF))
-    in_lab_space "$NET" "$PREFIX" || die 2 "subnet $SUBNET is not private lab address space" \
+    in_testbed_space "$NET" "$PREFIX" || die 2 "subnet $SUBNET is not private testbed address space" \
         "use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, e.g. 10.77.0.0/24"
     CRAFTING_ADDR=$(ip4 $((NET + 1))) # the first host of the subnet, and the second
     KERNEL_ADDR=$(ip4 $((NET + 2)))
 }
 
-# in_lab_space NET LEN: NET/LEN lies inside the lab's address space (record.py: LAB_SPACE)
-in_lab_space() {
+# in_testbed_space NET LEN: NET/LEN lies inside the testbed's address space (record.py: TESTBED_SPACE)
+in_testbed_space() {
     local space a b c d len
     for space in 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10; do
         IFS=./ read -r a b c d len <<<"$space"
@@ -126,7 +126,7 @@ make_ns() {
     release || exit "$SIG"
 }
 
-# link_end NS ADDR PEER_ADDR PEER_MAC: one end of the lab's link
+# link_end NS ADDR PEER_ADDR PEER_MAC: one end of the testbed's link
 link_end() {
     # offloads off, so captures show real segments with real checksums: every tx-checksum-*, tx-tcp*,
     # tx-generic-segmentation, rx-gro, rx-gro-list and rx-lro (a fixed one stays as it is)
@@ -147,7 +147,7 @@ cmd_up() {
     done
     for ns in "$CRAFTING" "$KERNEL"; do
         [[ ! -e /run/netns/$ns ]] || die 3 "network namespace $ns already exists" \
-            "choose other names, or remove it first (a lab's: sudo tcplab teardown --crafting NAME)"
+            "choose other names, or remove it first (a testbed's: sudo tcplab teardown --crafting NAME)"
     done
     trap rollback EXIT
     make_ns "$CRAFTING" ip netns add "$CRAFTING"
@@ -159,7 +159,7 @@ cmd_up() {
         sh "$KERNEL"
 
     # one veth pair, made in the crafting host with its peer in the kernel host: no end in the host's
-    run "building the lab link" ip -n "$CRAFTING" link add "$IFNAME" address "$CRAFTING_MAC" \
+    run "building the testbed link" ip -n "$CRAFTING" link add "$IFNAME" address "$CRAFTING_MAC" \
         type veth peer name "$IFNAME" address "$KERNEL_MAC" netns "$KERNEL"
     link_end "$CRAFTING" "$CRAFTING_ADDR" "$KERNEL_ADDR" "$KERNEL_MAC"
     link_end "$KERNEL" "$KERNEL_ADDR" "$CRAFTING_ADDR" "$CRAFTING_MAC"
@@ -176,10 +176,10 @@ table ip tcplab {
 EOF
 
     # tcplab checks what was built, starts its kernel-side application in the kernel host and records
-    # the lab as its own; if it refuses, its error is shown and the rollback removes the namespaces
+    # the testbed as its own; if it refuses, its error is shown and the rollback removes the namespaces
     hold
     tcplab setup --adopt --crafting "$CRAFTING" --kernel "$KERNEL" --subnet "$SUBNET" --port "$PORT"
-    MADE=() # the lab is tcplab's now: a signal that came meanwhile has tcplab remove it
+    MADE=() # the testbed is tcplab's now: a signal that came meanwhile has tcplab remove it
     release || { tcplab teardown --crafting "$CRAFTING" >/dev/null || true; exit "$SIG"; }
 }
 

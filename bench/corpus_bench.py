@@ -69,7 +69,7 @@ def main() -> None:
         "samples": times,
     }
     print(
-        f"\n{len(quick)} scenarios without long timers, each in a fresh lab (median of "
+        f"\n{len(quick)} scenarios without long timers, each in a fresh testbed (median of "
         f"{args.runs}):"
     )
     print(

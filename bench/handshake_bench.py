@@ -498,11 +498,11 @@ def main() -> int:
     if shutil.which("ip") is None:
         sys.exit("the ip command (iproute2) is needed for 'ip netns exec'")
 
-    from tcplab.netns.record import LabSpec
+    from tcplab.netns.record import TestbedSpec
 
     tcplab = find_tcplab(args.tcplab)
     crafting, kernel, subnet = pick_lab()
-    spec = LabSpec(crafting, kernel, subnet, PORT)
+    spec = TestbedSpec(crafting, kernel, subnet, PORT)
     ctx = {
         "tcplab": tcplab,
         "python": sys.executable,

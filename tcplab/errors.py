@@ -7,7 +7,7 @@ from __future__ import annotations
 
 EXIT_KERNEL = 1  # the kernel did not behave as expected
 EXIT_USAGE = 2  # bad input: fix the command line or the file
-EXIT_ENVIRONMENT = 3  # not root, lab not set up, a tool missing
+EXIT_ENVIRONMENT = 3  # not root, testbed not set up, a tool missing
 
 
 class TcplabError(Exception):
@@ -35,6 +35,6 @@ class DefinitionError(UsageError):
 
 
 class EnvironmentProblem(TcplabError):
-    """The machine is not ready: not root, lab missing, a tool missing, netlink refused."""
+    """The machine is not ready: not root, testbed missing, a tool missing, netlink refused."""
 
     exit_code = EXIT_ENVIRONMENT

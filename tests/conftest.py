@@ -1,7 +1,7 @@
-"""Shared fixtures: uniquely named real labs, and the rule that namespace tests run under CI=true.
+"""Shared fixtures: uniquely named real testbeds, and the rule that namespace tests run under CI=true.
 
 Outside root the `netns` tests skip with a reason; under CI=true they must run, so there they fail
-loudly instead. Every lab a test builds is removed in `finally`, tolerating what is already gone, and
+loudly instead. Every testbed a test builds is removed in `finally`, tolerating what is already gone, and
 the session ends by checking that no test namespace is left.
 """
 
@@ -53,8 +53,8 @@ def unique_names() -> tuple[str, str]:
     return names
 
 
-def remove_lab(crafting: str, kernel: str) -> None:
-    """Tear a test lab down through tcplab, then make sure its namespaces are gone."""
+def remove_testbed(crafting: str, kernel: str) -> None:
+    """Tear a test testbed down through tcplab, then make sure its namespaces are gone."""
     from tcplab.netns.record import find_record
     from tcplab.netns.topology import teardown
 
@@ -70,18 +70,18 @@ def remove_lab(crafting: str, kernel: str) -> None:
 
 
 @pytest.fixture
-def lab() -> Iterator[LabSpec]:  # noqa: F821
-    """A fresh, uniquely named lab (crafting, kernel), removed afterwards whatever happens."""
-    from tcplab.netns.record import LabSpec
+def lab() -> Iterator[TestbedSpec]:  # noqa: F821
+    """A fresh, uniquely named testbed (crafting, kernel), removed afterwards whatever happens."""
+    from tcplab.netns.record import TestbedSpec
     from tcplab.netns.topology import setup
 
     crafting, kernel = unique_names()
-    spec = LabSpec(crafting=crafting, kernel=kernel)
+    spec = TestbedSpec(crafting=crafting, kernel=kernel)
     try:
         setup(spec)
         yield spec
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def run_cli(

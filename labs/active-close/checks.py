@@ -1,6 +1,6 @@
 """Checks for lab 3 (active close from your side, and half-close), on what the kernel host saw."""
 
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add
@@ -17,12 +17,12 @@ def _isn(rel: int | None, whose: str = "ISN") -> str:
     return f"{whose} + {n}" if n >= 0 else f"{whose} - {-n}"
 
 
-def _conn(obs: Observation) -> Conn | None:
+def _conn(obs: Observation) -> ObservedConn | None:
     conn = obs.conn(0)
     return conn if conn is not None and conn.iss is not None and conn.irs is not None else None
 
 
-def _your_fin(obs: Observation) -> tuple[Conn | None, Segment | None]:
+def _your_fin(obs: Observation) -> tuple[ObservedConn | None, Segment | None]:
     conn = _conn(obs)
     if conn is None:
         return None, None
@@ -30,7 +30,7 @@ def _your_fin(obs: Observation) -> tuple[Conn | None, Segment | None]:
     return conn, (fins[0] if fins else None)
 
 
-def _after(conn: Conn, seg: Segment, from_kernel: bool) -> list[Segment]:
+def _after(conn: ObservedConn, seg: Segment, from_kernel: bool) -> list[Segment]:
     """The segments (of one side) sent after `seg`, in order."""
     out: list[Segment] = []
     found = False
@@ -42,7 +42,7 @@ def _after(conn: Conn, seg: Segment, from_kernel: bool) -> list[Segment]:
     return out
 
 
-def _kernel_data_after_fin(obs: Observation) -> tuple[Conn | None, Segment | None]:
+def _kernel_data_after_fin(obs: Observation) -> tuple[ObservedConn | None, Segment | None]:
     conn, fin = _your_fin(obs)
     if fin is None:
         return conn, None
@@ -50,7 +50,7 @@ def _kernel_data_after_fin(obs: Observation) -> tuple[Conn | None, Segment | Non
     return conn, (data[0] if data else None)
 
 
-def _kernel_fin(conn: Conn) -> Segment | None:
+def _kernel_fin(conn: ObservedConn) -> Segment | None:
     fins = [s for s in conn.kernel() if Flags.FIN in s.flags and Flags.RST not in s.flags]
     return fins[0] if fins else None
 

@@ -6,7 +6,7 @@ ephemeral port); (b) your SYN to a closed port; (c) your connection to the appli
 """
 
 from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
@@ -22,7 +22,7 @@ def _signed(n: int | None) -> str:
     return f"+ {n}" if n < 2**31 else f"- {2**32 - n}"
 
 
-def _kernel_connect(obs: Observation) -> Conn | None:
+def _kernel_connect(obs: Observation) -> ObservedConn | None:
     """(a) The connection the kernel opened: its first segment is the kernel's SYN."""
     for c in obs.conns:
         first = c.segments[0] if c.segments else None
@@ -31,7 +31,7 @@ def _kernel_connect(obs: Observation) -> Conn | None:
     return None
 
 
-def _closed_port(obs: Observation) -> Conn | None:
+def _closed_port(obs: Observation) -> ObservedConn | None:
     """(b) Your SYN to a port other than the application's."""
     for c in obs.conns:
         first = c.segments[0] if c.segments else None
@@ -45,7 +45,7 @@ def _closed_port(obs: Observation) -> Conn | None:
     return None
 
 
-def _established(obs: Observation) -> Conn | None:
+def _established(obs: Observation) -> ObservedConn | None:
     """(c) Your connection to the application's port: you completed its handshake."""
     for c in obs.conns:
         if c.kport == APP_PORT and any(c.rel_ack(a, False) == 1 for a in c.crafted(Flags.ACK)):
@@ -53,7 +53,7 @@ def _established(obs: Observation) -> Conn | None:
     return None
 
 
-def _stale(conn: Conn) -> tuple[int, Segment] | None:
+def _stale(conn: ObservedConn) -> tuple[int, Segment] | None:
     """Your first SYN+ACK with a wrong ack (index, segment), if it came before any right one."""
     for i, s in enumerate(conn.segments):
         if not s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK:
@@ -61,7 +61,7 @@ def _stale(conn: Conn) -> tuple[int, Segment] | None:
     return None
 
 
-def _reset_of(conn: Conn, index: int) -> int | None:
+def _reset_of(conn: ObservedConn, index: int) -> int | None:
     """Index of the kernel's RST answering the stale SYN+ACK at `index`."""
     for i, s in enumerate(conn.segments[index + 1 :], start=index + 1):
         if s.from_kernel and Flags.RST in s.segment.flags:
@@ -179,7 +179,7 @@ def closed_port(obs: Observation) -> tuple[bool, str]:
     )
 
 
-def _challenge(conn: Conn) -> tuple[int, Segment, Segment] | None:
+def _challenge(conn: ObservedConn) -> tuple[int, Segment, Segment] | None:
     """Your SYN on the established connection, the kernel's answer (index of the answer)."""
     syns = [
         i for i, s in enumerate(conn.segments) if not s.from_kernel and s.segment.flags == Flags.SYN

@@ -1,7 +1,7 @@
 """Checks for lab 6 (simultaneous close and simultaneous open), on what the kernel host saw."""
 
 from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
@@ -13,7 +13,7 @@ def _signed(n: int | None) -> int | None:
     return None if n is None else n - 2**32 if n >= 2**31 else n
 
 
-def _close_conn(obs: Observation) -> Conn | None:
+def _close_conn(obs: Observation) -> ObservedConn | None:
     """Part 1: the first connection you opened to the application's port."""
     return next(
         (
@@ -25,7 +25,7 @@ def _close_conn(obs: Observation) -> Conn | None:
     )
 
 
-def _open_conn(obs: Observation) -> Conn | None:
+def _open_conn(obs: Observation) -> ObservedConn | None:
     """Part 2: the first connection the kernel's application opened to you (its SYN came first)."""
     return next(
         (c for c in obs.conns if c.segments and c.segments[0].from_kernel and c.kernel(Flags.SYN)),
@@ -33,7 +33,7 @@ def _open_conn(obs: Observation) -> Conn | None:
     )
 
 
-def _first_fin(conn: Conn, from_kernel: bool):
+def _first_fin(conn: ObservedConn, from_kernel: bool):
     for s in conn.segments:
         if s.from_kernel == from_kernel and Flags.FIN in s.segment.flags:
             return s
@@ -82,7 +82,7 @@ def crossing_fin(obs: Observation) -> tuple[bool, str]:
     return seq == 1 and ack == 1, f"your FIN had seq ISN + {seq}, ack the kernel's ISN + {ack}"
 
 
-def _closing_from_capture(conn: Conn) -> bool:
+def _closing_from_capture(conn: ObservedConn) -> bool:
     """CLOSING in the capture: the kernel sent FIN, got yours without the ACK of its own, and ACKed
     yours (a state shorter than one sample of the socket table still shows this way)."""
     theirs, yours = _first_fin(conn, True), _first_fin(conn, False)
@@ -209,7 +209,7 @@ def open_states(obs: Observation) -> tuple[bool, str]:
     return _syn_received_from_capture(conn), path
 
 
-def _syn_received_from_capture(conn: Conn) -> bool:
+def _syn_received_from_capture(conn: ObservedConn) -> bool:
     """SYN_RECEIVED in the capture: the kernel answered your bare SYN with a SYN+ACK (a state
     shorter than one sample of the socket table still shows this way)."""
     syn = next(

@@ -8,7 +8,7 @@ always sampled.
 """
 
 from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Conn, Observation, Seen
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn, Seen
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
@@ -19,11 +19,11 @@ PAUSE_TIP = "; pause (time.sleep(0.05)) to see it in the socket table too"
 
 
 # -- reading one connection ------------------------------------------------------------------------
-def _theirs(conn: Conn) -> list[tuple[int, Seen]]:
+def _theirs(conn: ObservedConn) -> list[tuple[int, Seen]]:
     return [(i, s) for i, s in enumerate(conn.segments) if s.from_kernel]
 
 
-def _ours(conn: Conn) -> list[tuple[int, Seen]]:
+def _ours(conn: ObservedConn) -> list[tuple[int, Seen]]:
     return [(i, s) for i, s in enumerate(conn.segments) if not s.from_kernel]
 
 
@@ -31,11 +31,11 @@ def _first(items: list[tuple[int, Seen]], flag: Flags, after: int = -1) -> tuple
     return next(((i, s) for i, s in items if i > after and flag in s.segment.flags), None)
 
 
-def _kernel_fin(conn: Conn) -> tuple[int, Seen] | None:
+def _kernel_fin(conn: ObservedConn) -> tuple[int, Seen] | None:
     return _first(_theirs(conn), Flags.FIN)
 
 
-def _student_fin(conn: Conn) -> tuple[int, Seen] | None:
+def _student_fin(conn: ObservedConn) -> tuple[int, Seen] | None:
     return next(
         (
             (i, s)
@@ -46,7 +46,7 @@ def _student_fin(conn: Conn) -> tuple[int, Seen] | None:
     )
 
 
-def _kernel_acks(conn: Conn, after: int, ack: int) -> bool:
+def _kernel_acks(conn: ObservedConn, after: int, ack: int) -> bool:
     """The kernel sent, after segment `after`, a segment acknowledging exactly `ack`."""
     return any(
         i > after and Flags.ACK in s.segment.flags and s.segment.ack == ack
@@ -54,7 +54,7 @@ def _kernel_acks(conn: Conn, after: int, ack: int) -> bool:
     )
 
 
-def _kernel_closed_first(conn: Conn) -> tuple[int, Seen] | None:
+def _kernel_closed_first(conn: ObservedConn) -> tuple[int, Seen] | None:
     """The kernel's FIN, if it came before any FIN of ours: sent from ESTABLISHED (FIN_WAIT_1)."""
     kf, sf = _kernel_fin(conn), _student_fin(conn)
     if kf is None or (sf is not None and sf[0] < kf[0]):
@@ -63,17 +63,17 @@ def _kernel_closed_first(conn: Conn) -> tuple[int, Seen] | None:
 
 
 # -- what the capture proves ---------------------------------------------------------------------
-def syn_sent_on_wire(conn: Conn) -> bool:
+def syn_sent_on_wire(conn: ObservedConn) -> bool:
     """The kernel sent a bare SYN: connect() puts the socket in SYN_SENT."""
     return bool(conn.kernel(Flags.SYN))
 
 
-def syn_received_on_wire(conn: Conn) -> bool:
+def syn_received_on_wire(conn: ObservedConn) -> bool:
     """The kernel answered a SYN with SYN+ACK: it holds a half-open connection."""
     return bool(conn.kernel(Flags.SYN | Flags.ACK))
 
 
-def established_on_wire(conn: Conn) -> bool:
+def established_on_wire(conn: ObservedConn) -> bool:
     """Our ACK with exactly the right numbers answered the kernel's SYN+ACK (as server), or the
     kernel ACKed our SYN+ACK (as client)."""
     synack = _first(_theirs(conn), Flags.SYN)
@@ -95,7 +95,7 @@ def established_on_wire(conn: Conn) -> bool:
     )
 
 
-def close_wait_on_wire(conn: Conn) -> bool:
+def close_wait_on_wire(conn: ObservedConn) -> bool:
     """Our FIN came first and the kernel acknowledged it: it waits for its application."""
     sf, kf = _student_fin(conn), _kernel_fin(conn)
     if sf is None or (kf is not None and kf[0] < sf[0]):
@@ -103,7 +103,7 @@ def close_wait_on_wire(conn: Conn) -> bool:
     return _kernel_acks(conn, sf[0], sf[1].segment.end_seq)
 
 
-def last_ack_on_wire(conn: Conn) -> bool:
+def last_ack_on_wire(conn: ObservedConn) -> bool:
     """The kernel's first FIN acknowledges our FIN: it closed from CLOSE_WAIT."""
     sf, kf = _student_fin(conn), _kernel_fin(conn)
     return (
@@ -114,7 +114,7 @@ def last_ack_on_wire(conn: Conn) -> bool:
     )
 
 
-def closed_after_last_ack_on_wire(conn: Conn) -> bool:
+def closed_after_last_ack_on_wire(conn: ObservedConn) -> bool:
     """In LAST_ACK, our ACK (no RST) acknowledged the kernel's FIN with exactly the right seq."""
     if not last_ack_on_wire(conn):
         return False
@@ -128,11 +128,11 @@ def closed_after_last_ack_on_wire(conn: Conn) -> bool:
     )
 
 
-def fin_wait_1_on_wire(conn: Conn) -> bool:
+def fin_wait_1_on_wire(conn: ObservedConn) -> bool:
     return _kernel_closed_first(conn) is not None
 
 
-def fin_wait_2_on_wire(conn: Conn) -> bool:
+def fin_wait_2_on_wire(conn: ObservedConn) -> bool:
     """After the kernel's FIN and before any FIN of ours, our bare ACK acknowledged that FIN."""
     kf = _kernel_closed_first(conn)
     if kf is None:
@@ -148,7 +148,7 @@ def fin_wait_2_on_wire(conn: Conn) -> bool:
     )
 
 
-def closing_on_wire(conn: Conn) -> bool:
+def closing_on_wire(conn: ObservedConn) -> bool:
     """Our FIN (right seq, ack = the kernel's FIN's seq: not acknowledging it) reached the kernel in
     FIN_WAIT_1, and the kernel acknowledged it."""
     kf = _kernel_closed_first(conn)
@@ -164,7 +164,7 @@ def closing_on_wire(conn: Conn) -> bool:
     )
 
 
-def refused_on_wire(conn: Conn) -> bool:
+def refused_on_wire(conn: ObservedConn) -> bool:
     """In SYN_SENT, our RST+ACK acknowledged the kernel's SYN: connect() fails, the socket goes."""
     syn = _first(_theirs(conn), Flags.SYN)
     if syn is None or syn[1].segment.flags != Flags.SYN:
@@ -191,12 +191,12 @@ def _evidence(obs: Observation, state: State, on_wire) -> tuple[bool, str]:
     return False, f"never seen in {state}"
 
 
-def _sampled_after(conn: Conn, before: State, after: State) -> bool:
+def _sampled_after(conn: ObservedConn, before: State, after: State) -> bool:
     states = conn.states()
     return any(a is before and b is after for a, b in zip(states, states[1:], strict=False))
 
 
-def _no_reset(conn: Conn) -> bool:
+def _no_reset(conn: ObservedConn) -> bool:
     return not any(Flags.RST in s.flags for s in conn.crafted())
 
 

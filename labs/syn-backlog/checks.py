@@ -4,7 +4,7 @@ A connection the kernel queued shows a request sock (SYN_RECEIVED) in its socket
 connection answered with a SYN cookie never has one, which is how the checks tell them apart.
 """
 
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
@@ -22,16 +22,16 @@ SECOND_RETRY = (2.6, 4.0)  # then 2 s more: 3 s after the first
 WATCHED = 1.5  # a cookie's SYN+ACK must be watched this long to show it is never sent again
 
 
-def _syns(obs: Observation) -> list[Conn]:
+def _syns(obs: Observation) -> list[ObservedConn]:
     return [c for c in obs.conns if c.kport == PORT and c.crafted(Flags.SYN)]
 
 
-def _queued(obs: Observation) -> list[Conn]:
+def _queued(obs: Observation) -> list[ObservedConn]:
     """Connections that had a request sock in the SYN queue (seen as SYN_RECEIVED)."""
     return [c for c in _syns(obs) if State.SYN_RECEIVED in c.states()]
 
 
-def _time(conn: Conn, from_kernel: bool, flags: Flags) -> float | None:
+def _time(conn: ObservedConn, from_kernel: bool, flags: Flags) -> float | None:
     return next(
         (
             s.time
@@ -42,7 +42,7 @@ def _time(conn: Conn, from_kernel: bool, flags: Flags) -> float | None:
     )
 
 
-def _cookies(obs: Observation) -> list[Conn]:
+def _cookies(obs: Observation) -> list[ObservedConn]:
     """Connections answered with a SYN+ACK but never queued, whose SYN came after two queued ones."""
     queued = _queued(obs)
     out = []
@@ -55,7 +55,7 @@ def _cookies(obs: Observation) -> list[Conn]:
     return out
 
 
-def _synack_times(conn: Conn) -> list[float]:
+def _synack_times(conn: ObservedConn) -> list[float]:
     return [
         s.time for s in conn.segments if s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK
     ]
@@ -123,7 +123,7 @@ def retransmissions(obs: Observation) -> tuple[bool, str]:
     return ok, "; ".join(details)
 
 
-def _watched(obs: Observation, conn: Conn) -> float:
+def _watched(obs: Observation, conn: ObservedConn) -> float:
     """How long the cookie's SYN+ACK was watched before you answered it (or the run ended)."""
     sent = _time(conn, True, Flags.SYN | Flags.ACK)
     answers = [s.time for s in conn.segments if not s.from_kernel and s.time > sent]
@@ -148,7 +148,7 @@ def cookie_not_retransmitted(obs: Observation) -> tuple[bool, str]:
     return ok, "; ".join(f"{n} SYN+ACK(s) in {w:.1f} s" for n, w in watched)
 
 
-def _cookie_acks(obs: Observation) -> list[tuple[Conn, int | None, int | None]]:
+def _cookie_acks(obs: Observation) -> list[tuple[ObservedConn, int | None, int | None]]:
     return [
         (c, _signed(c.rel_seq(a, False)), _signed(c.rel_ack(a, False)))
         for c in _cookies(obs)

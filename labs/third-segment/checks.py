@@ -1,7 +1,7 @@
 """Checks for lab 2 (data on the third segment; what uses sequence numbers), on what the kernel
 host saw."""
 
-from tcplab.exercise.kit import Checklist, Conn, Observation
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
@@ -17,12 +17,12 @@ def _isn(rel: int | None, whose: str = "ISN") -> str:
     return f"{whose} + {n}" if n >= 0 else f"{whose} - {-n}"
 
 
-def _conn(obs: Observation) -> Conn | None:
+def _conn(obs: Observation) -> ObservedConn | None:
     conn = obs.conn(0)
     return conn if conn is not None and conn.iss is not None and conn.irs is not None else None
 
 
-def _third(obs: Observation) -> tuple[Conn | None, Segment | None]:
+def _third(obs: Observation) -> tuple[ObservedConn | None, Segment | None]:
     """Your first segment after the kernel's SYN+ACK (the one that should complete the handshake)."""
     conn = _conn(obs)
     if conn is None:
@@ -36,7 +36,7 @@ def _third(obs: Observation) -> tuple[Conn | None, Segment | None]:
     return conn, None
 
 
-def _data(conn: Conn) -> list[Segment]:
+def _data(conn: ObservedConn) -> list[Segment]:
     """Your segments that carry data, in the order sent."""
     return [
         s
@@ -45,7 +45,7 @@ def _data(conn: Conn) -> list[Segment]:
     ]
 
 
-def _kernel_acks(conn: Conn) -> list[int]:
+def _kernel_acks(conn: ObservedConn) -> list[int]:
     """The relative ack of every segment the kernel sent after its SYN+ACK."""
     return [
         conn.rel_ack(s, from_kernel=True)

@@ -5,7 +5,7 @@ kernel's snd_nxt is 2; your FIN is your seq 1, so the kernel's rcv_nxt ends at 2
 """
 
 from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Conn, Observation, Sample
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn, Sample
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
@@ -16,12 +16,12 @@ TIMEWAIT_S = 60.0  # TCP_TIMEWAIT_LEN (include/net/tcp.h)
 SLACK_S = 0.25  # the sampler's and the capture's clocks agree far better than this
 
 
-def _conn(obs: Observation) -> Conn | None:
+def _conn(obs: Observation) -> ObservedConn | None:
     """The connection to the application's port that the student opened."""
     return next((c for c in obs.conns if c.kport == APP_PORT and c.crafted(Flags.SYN)), None)
 
 
-def _rel(conn: Conn, seg: Segment, from_kernel: bool) -> tuple[int | None, int | None]:
+def _rel(conn: ObservedConn, seg: Segment, from_kernel: bool) -> tuple[int | None, int | None]:
     return conn.rel_seq(seg, from_kernel), conn.rel_ack(seg, from_kernel)
 
 
@@ -38,7 +38,7 @@ def _after(a: int, b: int) -> bool:
     return 0 < (a - b) % 2**32 < 2**31
 
 
-def _kernel_fin(conn: Conn) -> int | None:
+def _kernel_fin(conn: ObservedConn) -> int | None:
     """Index of the kernel's FIN in conn.segments."""
     return next(
         (i for i, s in enumerate(conn.segments) if s.from_kernel and Flags.FIN in s.segment.flags),
@@ -46,7 +46,7 @@ def _kernel_fin(conn: Conn) -> int | None:
     )
 
 
-def _tw_entry(conn: Conn) -> int | None:
+def _tw_entry(conn: ObservedConn) -> int | None:
     """Index of the kernel's ACK of your FIN (seq 2, ack 2), when the socket really reached
     TIME_WAIT: from here on, the connection is in TIME_WAIT."""
     if State.TIME_WAIT not in conn.states():
@@ -66,19 +66,19 @@ def _tw_entry(conn: Conn) -> int | None:
     return None
 
 
-def _bare_ack_seq(conn: Conn) -> int | None:
+def _bare_ack_seq(conn: ObservedConn) -> int | None:
     """The relative seq of your first segment after the kernel's FIN."""
     k = _kernel_fin(conn)
     mine = [s.segment for s in conn.segments[k + 1 :] if not s.from_kernel] if k is not None else []
     return conn.rel_seq(mine[0], False) if mine else None
 
 
-def _answer(conn: Conn, index: int) -> Segment | None:
+def _answer(conn: ObservedConn, index: int) -> Segment | None:
     """The kernel's next segment after conn.segments[index]."""
     return next((s.segment for s in conn.segments[index + 1 :] if s.from_kernel), None)
 
 
-def _tw_sample(conn: Conn) -> tuple[Sample, float | None] | None:
+def _tw_sample(conn: ObservedConn) -> tuple[Sample, float | None] | None:
     """The first TIME_WAIT stretch of the socket table, and the time the next stretch began."""
     for i, s in enumerate(conn.samples):
         if s.state is State.TIME_WAIT:
@@ -180,7 +180,7 @@ def timer(obs: Observation) -> tuple[bool, str]:
     return ok, f"timer {s.timer}, {s.expires_ms / 1000:.1f} s left"
 
 
-def _fin_in_tw(conn: Conn) -> tuple[int, Segment] | None:
+def _fin_in_tw(conn: ObservedConn) -> tuple[int, Segment] | None:
     """Your last FIN sent in TIME_WAIT (index and segment)."""
     entry = _tw_entry(conn)
     if entry is None:
@@ -198,7 +198,7 @@ def _fin_in_tw(conn: Conn) -> tuple[int, Segment] | None:
     return found
 
 
-def _tw_ended(conn: Conn, index: int) -> bool:
+def _tw_ended(conn: ObservedConn, index: int) -> bool:
     """The kernel had left TIME_WAIT (a new SYN+ACK went out) before segment `index`."""
     entry = _tw_entry(conn)
     return entry is None or any(

@@ -82,7 +82,9 @@ class Kind(enum.Enum):
         return names.get(self, "a number")
 
 
-class Problem(enum.Enum):
+class ArgProblem(enum.Enum):
+    """What is wrong with an argument's value: its type, its range, or not one of the choices."""
+
     TYPE = "type"
     RANGE = "range"
     CHOICE = "choice"
@@ -101,16 +103,16 @@ class Arg:
     solutions: bool = False  # a graded solution may set it (through the proxy)
     cap: float | None = None  # a graded solution's value is lowered to this
 
-    def problem(self, value: object) -> Problem | None:
+    def problem(self, value: object) -> ArgProblem | None:
         """What is wrong with `value` for this argument, if anything (nan and inf are out of range)."""
         if not self._typed(value):
-            return Problem.TYPE
+            return ArgProblem.TYPE
         if isinstance(value, str):
-            return Problem.CHOICE if self.choices and value not in self.choices else None
+            return ArgProblem.CHOICE if self.choices and value not in self.choices else None
         if isinstance(value, bool):
             return None
         items = value if isinstance(value, (list, tuple)) else (value,)
-        return None if all(self._within(v) for v in items) else Problem.RANGE
+        return None if all(self._within(v) for v in items) else ArgProblem.RANGE
 
     def _within(self, v: Any) -> bool:
         return (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi)
@@ -136,12 +138,12 @@ class Arg:
             return tuple(value)
         return value
 
-    def explain(self, name: str, value: object, problem: Problem) -> str:
+    def explain(self, name: str, value: object, problem: ArgProblem) -> str:
         """A message for the wire (a scenario's loader words its own, with line numbers)."""
         text = shown(value)
-        if problem is Problem.TYPE:
+        if problem is ArgProblem.TYPE:
             return f"{name} = {text} is not {self.kind.shown}"
-        if problem is Problem.RANGE:
+        if problem is ArgProblem.RANGE:
             return f"{name} = {text} is out of range: use {self.lo:g} to {self.hi:g}"
         return f"{name} = {text}: use {choice_list(self.choices)}"
 

@@ -10,7 +10,7 @@ dispatch table. Listeners made with auto_accept accept every connection as soon 
 server's accept loop; others accept only when told. Nothing is ever read unless asked: unread data is
 part of what a lab observes (close() with unread data sends RST).
 
-With --owner-fd (a pidfd of the process that owns an ephemeral lab: a run, a check, a grading) it exits
+With --owner-fd (a pidfd of the process that owns an ephemeral testbed: a run, a check, a grading) it exits
 as soon as that process is gone, however it ended, SIGKILL included.
 
 Only the standard library is imported, so the process starts in a few tens of milliseconds.
@@ -386,7 +386,7 @@ def serve(
                     buffers[conn] = b""
                     app.sel.register(conn, selectors.EVENT_READ, "client")
                 elif key.data == "owner":
-                    raise _Stop  # the lab's owner is gone: so is its application
+                    raise _Stop  # the testbed's owner is gone: so is its application
                 elif key.data == "client":
                     _serve_client(app, key.fileobj, buffers)  # type: ignore[arg-type]
                 else:

@@ -1,12 +1,12 @@
 """Supervising the kernel-side application: starting it, waiting until it is ready, asking it how it
 is, stopping it.
 
-Theory of operation: the lab's builder (tcplab.netns.topology) enters the kernel host's namespace
+Theory of operation: the testbed's builder (tcplab.netns.topology) enters the kernel host's namespace
 and calls `Launch.spawn`, which starts `python -m tcplab.app.server` with the write end of a pipe
-the application writes "ready" to once its control socket listens, and, for an ephemeral lab this
+the application writes "ready" to once its control socket listens, and, for an ephemeral testbed this
 process owns, a pidfd of this process: readable once this process is gone, however it ended
 (SIGKILL too), so the application exits with it. (PR_SET_PDEATHSIG would fire when the *thread*
-that started it ends, and labs are built from worker threads.)
+that started it ends, and testbeds are built from worker threads.)
 
 The builder records the process by pid, start time and command line, and judges from that record
 whether a pid is still the application (tcplab.netns.proc): `stop` signals only while that judgement
@@ -32,7 +32,7 @@ from tcplab.app.client import AppClient
 from tcplab.app.protocol import ListSockets
 
 MODULE = "tcplab.app.server"
-LOG = "app.log"  # in the lab's record folder, beside the control socket
+LOG = "app.log"  # in the testbed's record folder, beside the control socket
 STOP_WAIT = 3.0  # s: SIGTERM, then SIGKILL after this
 _children: dict[int, subprocess.Popen[bytes]] = {}  # applications this process started, by pid
 
@@ -46,7 +46,7 @@ def argv(control: str, listen_port: int, ready_fd: int, owner_fd: int | None) ->
 
 def looks_like_app(cmd: list[str] | None, control: str) -> bool:
     """A record of an older version has no command line: the application is recognised by its
-    module and its control socket, which is in the lab's own folder."""
+    module and its control socket, which is in the testbed's own folder."""
     if not cmd:
         return False
     marks = ["-m", MODULE, "--control", control]

@@ -58,7 +58,9 @@ def _main(
 def setup(
     crafting: Crafting = defaults.CRAFTING,
     kernel: Kernel = defaults.KERNEL,
-    subnet: Annotated[str, typer.Option(help="IPv4 subnet of the lab's link.")] = defaults.SUBNET,
+    subnet: Annotated[
+        str, typer.Option(help="IPv4 subnet of the testbed's link.")
+    ] = defaults.SUBNET,
     port: Annotated[
         int, typer.Option(help="Port the kernel-side application listens on.")
     ] = defaults.APP_PORT,
@@ -67,52 +69,55 @@ def setup(
         typer.Option(
             "--adopt",
             help="Take over namespaces netns_setup.sh built: check them, start the application, "
-            "record the lab.",
+            "record the testbed.",
         ),
     ] = False,
 ) -> None:
-    """Build the lab: two namespaces, a veth pair, the crafting host's rule, the application."""
-    from tcplab.cli import labcmd
+    """Build the testbed: two namespaces, a veth pair, the crafting host's rule, the application."""
+    from tcplab.cli import testbedcmd
 
     if adopt:
-        labcmd.adopt(crafting, kernel, subnet, port)
+        testbedcmd.adopt(crafting, kernel, subnet, port)
         return
-    labcmd.setup(crafting, kernel, subnet, port)
+    testbedcmd.setup(crafting, kernel, subnet, port)
 
 
 @app.command()
 def teardown(
     crafting: Crafting = defaults.CRAFTING,
-    all_labs: Annotated[bool, typer.Option("--all", help="Remove every lab tcplab made.")] = False,
+    all_testbeds: Annotated[
+        bool, typer.Option("--all", help="Remove every testbed tcplab made.")
+    ] = False,
 ) -> None:
-    """Remove exactly what tcplab created for the lab (also after a crash)."""
-    from tcplab.cli import labcmd
+    """Remove exactly what tcplab created for the testbed (also after a crash)."""
+    from tcplab.cli import testbedcmd
 
-    labcmd.teardown(crafting, all_labs)
+    testbedcmd.teardown(crafting, all_testbeds)
 
 
 @app.command()
 def status(
     crafting: Annotated[
-        str | None, typer.Option("--crafting", help="Show only this lab (default: every lab).")
+        str | None,
+        typer.Option("--crafting", help="Show only this testbed (default: every testbed)."),
     ] = None,
     json_out: Json = False,
 ) -> None:
-    """Show namespaces, link, addresses, the rule, the application and the kernel's sockets."""
-    from tcplab.cli import labcmd
+    """Show each testbed: namespaces, link, addresses, the rule, the application, the kernel's sockets."""
+    from tcplab.cli import testbedcmd
 
-    labcmd.status(crafting, json_out)
+    testbedcmd.status(crafting, json_out)
 
 
 @app.command()
 def sockets(
-    namespace: Annotated[str, typer.Argument(help="A lab namespace.")] = defaults.KERNEL,
+    namespace: Annotated[str, typer.Argument(help="A testbed namespace.")] = defaults.KERNEL,
     json_out: Json = False,
 ) -> None:
     """Print a namespace's TCP socket table (like ss -tano, with RFC 9293 state names)."""
-    from tcplab.cli import labcmd
+    from tcplab.cli import testbedcmd
 
-    labcmd.sockets(namespace, json_out)
+    testbedcmd.sockets(namespace, json_out)
 
 
 def seconds(option: str, lo: float, hi: float) -> Callable[[float | None], float | None]:
@@ -234,7 +239,7 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
     ] = False,
 ) -> None:
-    """Run scenarios, each in its own fresh lab, and list every way the kernel differed."""
+    """Run scenarios, each in its own fresh testbed, and list every way the kernel differed."""
     from tcplab.cli import runcmd
 
     runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose)
@@ -249,9 +254,9 @@ app.add_typer(lab_app, name="lab")
 @lab_app.command("list")
 def lab_list(json_out: Json = False, labs: LabsDir = None) -> None:
     """List the labs."""
-    from tcplab.cli import exercisecmd
+    from tcplab.cli import labcmd
 
-    exercisecmd.list_labs(json_out, labs)
+    labcmd.list_labs(json_out, labs)
 
 
 @lab_app.command("show")
@@ -259,9 +264,9 @@ def lab_show(
     name: Annotated[str, typer.Argument(help="The lab's name.")], labs: LabsDir = None
 ) -> None:
     """Print a lab's handout."""
-    from tcplab.cli import exercisecmd
+    from tcplab.cli import labcmd
 
-    exercisecmd.show(name, labs)
+    labcmd.show(name, labs)
 
 
 @lab_app.command("start")
@@ -271,9 +276,9 @@ def lab_start(
     labs: LabsDir = None,
 ) -> None:
     """Copy the lab's starter to ./NAME.py, and say what to do next."""
-    from tcplab.cli import exercisecmd
+    from tcplab.cli import labcmd
 
-    exercisecmd.start(name, force, labs)
+    labcmd.start(name, force, labs)
 
 
 @lab_app.command("check")
@@ -286,10 +291,10 @@ def lab_check(
     json_out: Json = False,
     labs: LabsDir = None,
 ) -> None:
-    """Run a solution in a fresh lab, observe the kernel, score every check (exit 0 at full marks)."""
-    from tcplab.cli import exercisecmd
+    """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full marks)."""
+    from tcplab.cli import labcmd
 
-    exercisecmd.check(name, file, reference, json_out, labs)
+    labcmd.check(name, file, reference, json_out, labs)
 
 
 @app.command()
@@ -327,7 +332,7 @@ def grade(
     json_out: Json = False,
     labs: LabsDir = None,
 ) -> None:
-    """Grade every student's solution, each in its own fresh lab and sandbox; write the gradebook,
+    """Grade every student's solution, each in its own fresh testbed and sandbox; write the gradebook,
     Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
     Exit 0 when every submission was graded, 3 when some could not be (they have no score)."""
     from tcplab.cli import gradecmd
@@ -341,9 +346,9 @@ def grade(
 @app.command()
 def shell(crafting: Crafting = defaults.CRAFTING) -> None:
     """An interactive Python with scapy inside the crafting namespace, the lab context as `lab`."""
-    from tcplab.cli import exercisecmd
+    from tcplab.cli import labcmd
 
-    exercisecmd.shell(crafting)
+    labcmd.shell(crafting)
 
 
 # typer vendors click in newer releases; find its UsageError through a class it exports

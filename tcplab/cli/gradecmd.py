@@ -1,4 +1,4 @@
-"""tcplab grade: a whole class, each submission in its own lab and sandbox; scores in --out."""
+"""tcplab grade: a whole class, each submission in its own testbed and sandbox; scores in --out."""
 
 from __future__ import annotations
 

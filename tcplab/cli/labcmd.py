@@ -1,222 +1,187 @@
-"""setup, teardown, status, sockets."""
+"""tcplab lab list|show|start|check, and tcplab shell."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
-from typing import Any
+import os
+import stat
+import sys
+from pathlib import Path
 
 import typer
 
-from tcplab import defaults
-from tcplab.cli.tidy import leftovers, tidy
-from tcplab.errors import EnvironmentProblem, UsageError
-from tcplab.netns.enter import netns_inode
-from tcplab.netns.record import (
-    BrokenRecord,
-    LabRecord,
-    LabSpec,
-    all_records,
-    find_record,
-    record_using,
-    scan_records,
-    valid_name,
-)
-from tcplab.netns.topology import namespace_ours, problems, require_root
+from tcplab import child_env
+from tcplab.cli.tidy import tidy
+from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
+from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
+from tcplab.text import printable
+from tcplab.userfile import Refused, kind, read_bytes
 
 
-def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
-    from tcplab.netns import topology
-
-    spec = LabSpec(crafting, kernel, subnet, port).validate()
-    require_root("setup")
-    tidy()
-    rec, created = topology.setup(spec)
-    s = rec.spec
-    if created:
-        typer.echo(
-            f"lab ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
-            f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
-        )
-    else:
-        typer.echo(f"lab already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
-    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+def _root(labs_dir: str | None) -> Path | None:
+    return course_labs(labs_dir) if labs_dir is not None else None
 
 
-def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
-    """`setup --adopt`: namespaces built by hand (netns_setup.sh up) become tcplab's lab."""
-    from tcplab.netns import topology
-
-    spec = LabSpec(crafting, kernel, subnet, port).validate()
-    require_root("setup")
-    tidy()
-    s = topology.adopt(spec).spec
-    typer.echo(
-        f"lab ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
-        f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
-    )
-    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+def _get(name: str, labs_dir: str | None) -> LabDef:
+    return get(name, _root(labs_dir))
 
 
-def teardown(crafting: str, all_labs: bool) -> None:
-    from tcplab.netns import topology
-
-    if not all_labs:
-        valid_name(crafting, "crafting namespace")  # before any path is formed
-    require_root("teardown")
-    if all_labs:
-        _teardown_all()
-        return
-    tidy()
-    rec = find_record(crafting)  # an untrusted record: one error, nothing removed
-    if rec is None:
-        other = record_using(crafting)
-        if other is not None:
-            raise UsageError(
-                f"{crafting} is the kernel host of the lab of {other.spec.crafting}",
-                f"name the crafting host: tcplab teardown --crafting {other.spec.crafting}",
-            )
-        typer.echo(f"nothing to remove: no tcplab lab with crafting host {crafting}")
-        return
-    _report_removed(rec, topology.teardown(rec))
-
-
-def _report_removed(rec: LabRecord, removed: list[str], why: str = "") -> None:
-    done = [r for r in removed if not r.startswith("kept ")]
-    what = ", ".join(done) if done else "only its record (the rest was already gone)"
-    typer.echo(f"removed lab {rec.spec.crafting} ⇄ {rec.spec.kernel}{why}: {what}")
-    for line in removed:
-        if line.startswith("kept "):
-            typer.echo(f"left alone: {line[5:]}")
-    for name in (rec.spec.crafting, rec.spec.kernel):
-        if netns_inode(name) is not None and f"namespace {name}" not in done:
-            typer.echo(f"left alone: namespace {name} exists but was not created by tcplab")
-
-
-def _teardown_all() -> None:
-    """Every lab whose builder and owner are gone (orphans too); labs in use are listed and left,
-    untrusted records are listed and left, and the command goes on past each."""
-    from tcplab.netns import topology
-
-    tidied = leftovers()  # orphaned labs, dead runs' control groups, folders and processes
-    for line in tidied:
-        typer.echo(line)
-    good, broken = scan_records()
-    if not good and not broken:
-        if not tidied:
-            typer.echo("nothing to remove: no tcplab lab")
-        return
-    for rec in good:
-        busy = topology.in_use(rec)
-        if busy is None:
-            try:
-                removed = topology.teardown(rec)
-            except topology.LabBusy as exc:
-                busy = exc.message
-            else:
-                owner = rec.owner
-                why = f" (orphaned: its owner, pid {owner.pid}, is gone)" if owner else ""
-                _report_removed(rec, removed, why)
-                continue
-        typer.echo(f"left alone: lab {rec.spec.crafting} ⇄ {rec.spec.kernel} is {busy}")
-    for bad in broken:
-        typer.echo(f"left alone: record {bad.path} is not trusted: {bad.reason}")
-    if broken:
-        raise _untrusted(broken)
-
-
-def _untrusted(broken: list[BrokenRecord]) -> EnvironmentProblem:
-    paths = ", ".join(str(b.path.parent) for b in broken[:3])
-    return EnvironmentProblem(
-        f"{len(broken)} record(s) not trusted, nothing they name was touched: {paths}",
-        "check each, then remove its folder by hand",
-    )
-
-
-def status_of(rec: LabRecord) -> dict[str, Any]:
-    from tcplab.netns.diag import SocketTable
-
-    details: dict[str, Any] = {}
-    found = problems(rec, details)
-    sockets = None
-    if namespace_ours(rec, rec.spec.kernel):
-        with SocketTable(rec.spec.kernel) as table:
-            sockets = table.rows()
-    return {
-        "spec": asdict(rec.spec),
-        "healthy": not found,
-        **details,
-        "sockets": sockets,
-        "problems": found,
-    }
-
-
-def status(crafting: str | None, json_out: bool) -> None:
-    if crafting is not None:
-        valid_name(crafting, "crafting namespace")
-    require_root("status")
-    tidy()
-    records, broken = scan_records()
-    if crafting is not None:
-        records = [r for r in records if r.spec.crafting == crafting]
-        broken = [b for b in broken if b.name == crafting]
-    if not records and not broken:
-        which = f" with crafting host {crafting}" if crafting else ""
-        raise EnvironmentProblem(f"no tcplab lab is set up{which}", "run 'sudo tcplab setup'")
-    states = [status_of(r) for r in records]
+def list_labs(json_out: bool, labs_dir: str | None = None) -> None:
+    labs = all_labs(_root(labs_dir))
     if json_out:
-        for st in states:
-            st["sockets"] = [r.to_json() for r in st["sockets"] or []]
-        states += [_broken_state(b) for b in broken]
-        typer.echo(json.dumps(states, indent=2))
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": lab.name,
+                        "title": lab.title,
+                        "summary": lab.summary,
+                        "order": lab.order,
+                    }
+                    for lab in labs
+                ],
+                indent=2,
+            )
+        )
+        return
+    width = max((len(lab.name) for lab in labs), default=0)
+    for lab in labs:
+        typer.echo(f"{lab.name:<{width}}  {lab.title}")
+
+
+def show(name: str, labs_dir: str | None = None) -> None:
+    lab = _get(name, labs_dir)
+    try:
+        text = printable(read_bytes(str(lab.handout), 1 << 20).decode("utf-8", "replace"))
+    except Refused as exc:
+        raise EnvironmentProblem(
+            f"lab {lab.name} has no readable handout: {exc}", "the lab folder needs a README.md"
+        ) from None
+    if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        from tcplab.cli.render import console
+
+        console().print(Markdown(text))
+    else:
+        typer.echo(text)
+
+
+def start(name: str, force: bool, labs_dir: str | None = None) -> None:
+    lab = _get(name, labs_dir)
+    try:
+        here = Path.cwd()
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot find the current folder: {exc.strerror}", "cd to a folder that exists"
+        ) from None
+    target = here / f"{lab.name}.py"
+    _copy_starter(lab.starter, target, force)
+    typer.echo(f"lab {lab.name}: {lab.title}")
+    typer.echo(f"your file: {target} (from the starter)")
+    typer.echo(f"handout:   tcplab lab show {lab.name}")
+    typer.echo("try ideas: tcplab setup && tcplab shell")
+    typer.echo(f"check:     tcplab lab check {lab.name} {target.name}")
+
+
+def _copy_starter(starter: Path, target: Path, force: bool) -> None:
+    """Write the starter as `target`, whole or not at all: through a new file in the same folder,
+    renamed over `target`, so a symlink there is replaced, never followed."""
+    try:
+        st = target.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot look at {target}: {exc.strerror}", _CD_HINT) from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError(f"{target} is a folder", "rename or remove it, or start in another folder")
+    if st is not None and not force:
+        raise UsageError(f"{target} already exists", "edit it, or use --force to start afresh")
+    tmp = target.with_name(f".{target.name}.tcplab-{os.getpid()}")
+    try:
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
+    except OSError as exc:
+        raise EnvironmentProblem(
+            f"cannot write {target.name} in {target.parent}: {exc.strerror}", _CD_HINT
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(starter.read_bytes())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentProblem(f"cannot write {target}: {exc.strerror}", _CD_HINT) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+_CD_HINT = "cd to a folder you can write to (e.g. your home folder) and run it again"
+
+
+def check(
+    name: str, file: str | None, reference: bool, json_out: bool, labs_dir: str | None = None
+) -> None:
+    lab = _get(name, labs_dir)
+    if reference and file:
+        raise UsageError("give a FILE or --reference, not both", "tcplab lab check NAME FILE")
+    if reference:
+        path = lab.reference()
+    else:
+        path = Path(file or f"{lab.name}.py")
+        _check_solution_file(path, lab.name)
+    from tcplab.exercise.checker import check_solution
+    from tcplab.netns.topology import require_root
+
+    require_root("lab check")
+    tidy()
+    result = check_solution(lab, path.resolve())
+    if json_out:
+        typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         from tcplab.cli import render
 
-        for st in states:
-            render.lab_status(st)
-        for b in broken:
-            typer.echo(f"lab {b.name}: BROKEN record {b.path}: {b.reason}")
-            typer.echo(
-                "  tcplab acts on nothing it names; check it, then remove its folder by hand"
-            )
-    if broken or not all(st["healthy"] for st in states):
-        raise typer.Exit(3)
+        render.lab_result(result)
+    if result.score != result.max_score:
+        raise typer.Exit(EXIT_KERNEL)
 
 
-def _broken_state(b: BrokenRecord) -> dict[str, Any]:
-    return {
-        "spec": {"crafting": b.name},
-        "healthy": False,
-        "record": str(b.path),
-        "problems": [f"the record is not trusted: {b.reason}"],
-    }
-
-
-def sockets(namespace: str, json_out: bool) -> None:
-    valid_name(namespace)
-    require_root("sockets")
-    tidy()
-    rec = record_using(namespace)
-    if rec is None:
-        if not list(all_records()):
-            raise EnvironmentProblem(
-                f"no lab is set up (namespace {namespace})", "run 'sudo tcplab setup' first"
-            )
+def _check_solution_file(path: Path, lab: str) -> None:
+    """A solution is a regular file, named itself (not through a symlink), before any lab is made."""
+    try:
+        st = path.lstat()
+    except OSError:
         raise UsageError(
-            f"{namespace!r} is not a namespace of a tcplab lab",
-            f"name a lab's namespace, e.g. {defaults.KERNEL}",
+            f"no solution file {path}",
+            f"start one with 'tcplab lab start {lab}', or name the file",
+        ) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UsageError(
+            f"{path} is a symbolic link", f"name the file itself: tcplab lab check {lab} FILE"
         )
-    if not namespace_ours(rec, namespace):
+    if not stat.S_ISREG(st.st_mode):
+        raise UsageError(
+            f"{path} is {kind(st.st_mode)}, not a file", "name your solution's .py file"
+        )
+
+
+def shell(crafting: str) -> None:
+    """Replace this process with an interactive Python inside the crafting namespace."""
+    from tcplab.netns.enter import inside
+    from tcplab.netns.record import find_record, lab_context
+    from tcplab.netns.topology import healthy, require_root
+
+    require_root("shell")
+    tidy()
+    rec = find_record(crafting)
+    if rec is None or not healthy(rec) or rec.app is None:
         raise EnvironmentProblem(
-            f"namespace {namespace} is missing or not tcplab's", "run 'sudo tcplab setup' again"
+            f"no working lab with crafting host {crafting}", "run 'tcplab setup' first"
         )
-    from tcplab.netns.diag import SocketTable
-
-    with SocketTable(namespace) as table:
-        rows = table.rows()
-    if json_out:
-        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
-        return
-    from tcplab.cli import render
-
-    render.socket_table(rows, f"TCP sockets in {namespace}")
+    ctx = lab_context(rec, "shell", rec.spec.port)
+    startup = Path(__file__).resolve().parents[1] / "shell_startup.py"
+    env = child_env(**ctx.to_env(), PYTHONSTARTUP=str(startup))
+    with inside(rec.spec.crafting):
+        os.execvpe(sys.executable, [sys.executable, "-q", "-i"], env)

@@ -1,4 +1,4 @@
-"""Text for people: the ladder, the checks, the socket table and the lab's status (rich)."""
+"""Text for people: the ladder, the checks, the socket table and the testbed's status (rich)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def lab_status(st: dict[str, Any]) -> None:
     spec = st["spec"]
     health = "[green]healthy[/]" if st["healthy"] else "[red]broken[/]"
     con.print(
-        f"[bold]lab {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
+        f"[bold]testbed {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
         f"port {spec['port']}: {health}"
     )
     for ns in st["namespaces"]:

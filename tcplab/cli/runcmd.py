@@ -1,4 +1,4 @@
-"""tcplab run: scenarios, each in a fresh lab; a ladder with expected vs observed; JSON and JUnit."""
+"""tcplab run: scenarios, each in a fresh testbed; a ladder with expected vs observed; JSON and JUnit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 
 from tcplab import junit
 from tcplab.cli.tidy import stop_waiting, tidy
-from tcplab.engine.runner import Result, run_scenario
+from tcplab.engine.runner import ScenarioResult, run_scenario
 from tcplab.engine.scenario import Scenario, collect
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.netns.topology import require_root
@@ -92,15 +92,15 @@ def _check_outputs(junit: str | None, captures: list[str | None]) -> None:
 
 def _run_all(
     scenarios: list[Scenario], captures: list[str | None], jobs: int, json_out: bool, verbose: bool
-) -> list[Result]:
+) -> list[ScenarioResult]:
     """Run the scenarios, `jobs` at a time; results are shown in the order given. Ctrl-C stops
-    every runner between two steps; each removes its lab on the way out."""
+    every runner between two steps; each removes its testbed on the way out."""
     stop = threading.Event()
 
-    def one(job: tuple[Scenario, str | None]) -> Result:
+    def one(job: tuple[Scenario, str | None]) -> ScenarioResult:
         return run_scenario(job[0], job[1], stop)
 
-    results: list[Result] = []
+    results: list[ScenarioResult] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
         for result in pool.map(one, zip(scenarios, captures, strict=True)):
@@ -115,7 +115,7 @@ def _run_all(
     return results
 
 
-def _show(result: Result, verbose: bool) -> None:
+def _show(result: ScenarioResult, verbose: bool) -> None:
     from tcplab.cli import render
 
     sc = result.scenario
@@ -128,7 +128,7 @@ def _show(result: Result, verbose: bool) -> None:
     render.console().print(f"{mark} {name}\n")
 
 
-def _summary(results: list[Result]) -> None:
+def _summary(results: list[ScenarioResult]) -> None:
     from tcplab.cli import render
 
     failed = [render.safe(r.scenario.name) for r in results if not r.ok]
@@ -138,7 +138,7 @@ def _summary(results: list[Result]) -> None:
     )
 
 
-def result_json(r: Result) -> dict[str, Any]:
+def result_json(r: ScenarioResult) -> dict[str, Any]:
     return {
         "scenario": r.scenario.name,
         "file": str(r.scenario.path),
@@ -149,7 +149,7 @@ def result_json(r: Result) -> dict[str, Any]:
     }
 
 
-def write_junit(path: str, results: list[Result]) -> None:
+def write_junit(path: str, results: list[ScenarioResult]) -> None:
     """JUnit XML (text from scenario files goes through printable(): XML 1.0 has no control
     characters), written without following a symlink or blocking on a FIFO."""
     cases = [
@@ -173,7 +173,7 @@ def write_junit(path: str, results: list[Result]) -> None:
         ) from None
 
 
-def _problem(r: Result) -> junit.Problem | None:
+def _problem(r: ScenarioResult) -> junit.Problem | None:
     bad = [c for c in r.report.checks if not c.ok]
     if not bad:
         return None

@@ -1,8 +1,8 @@
 """Leftovers of killed runs, removed before a command makes anything new.
 
 A `tcplab run`, `lab check` or `grade` killed outright (SIGKILL, a lost terminal) cannot remove what
-it made. What it made says whose it is: an ephemeral lab's record names its owner process, a sandboxed
-run holds a claim (an flock) for its whole life. So the next command that makes a lab, and
+it made. What it made says whose it is: an ephemeral testbed's record names its owner process, a sandboxed
+run holds a claim (an flock) for its whole life. So the next command that makes a testbed, and
 `teardown --all`, find what belongs to no living process and remove exactly that.
 """
 
@@ -14,7 +14,7 @@ import typer
 
 
 def leftovers() -> list[str]:
-    """Remove orphaned labs, then dead runs' control groups, folders and processes; one line each."""
+    """Remove orphaned testbeds, then dead runs' control groups, folders and processes; one line each."""
     from tcplab.netns.topology import reap_orphans
     from tcplab.sandbox.reaper import reap_stale
 
@@ -28,7 +28,7 @@ def tidy() -> None:
 
 
 def stop_waiting(stop: threading.Event | None = None) -> None:
-    """A command is being stopped: worker threads waiting for the lab lock give up at once."""
+    """A command is being stopped: worker threads waiting for the testbed lock give up at once."""
     from tcplab.netns import lock
 
     lock.cancelled.set()

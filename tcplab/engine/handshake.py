@@ -211,7 +211,7 @@ class _Handshake:
                 expected="valid",
                 observed="valid" if reply.checksum_ok else "bad",
                 why="tcplab turns checksum offload off on the "
-                "lab's link, so the kernel's segments carry real checksums",
+                "testbed's link, so the kernel's segments carry real checksums",
                 source="RFC 9293 §3.1",
             )
         )

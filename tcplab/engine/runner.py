@@ -1,4 +1,4 @@
-"""Running a scenario on a fresh lab: each step, the kernel observed independently, every mismatch kept.
+"""Running a scenario on a fresh testbed: each step, the kernel observed independently, every mismatch kept.
 
 Theory of operation: the runner plays the crafting host for one or more connections ("conns"), each with
 its own port and ISN; seq/ack in the scenario are relative to the ISNs, the kernel's learned from its
@@ -54,15 +54,15 @@ from tcplab.model.seqnum import seq_add, seq_gt
 from tcplab.model.state import State
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
-from tcplab.netns.fresh import fresh_lab
-from tcplab.netns.record import LabSpec
+from tcplab.netns.fresh import fresh_testbed
+from tcplab.netns.record import TestbedSpec
 
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
 
 
 @dataclass
-class Conn:
+class ScenarioConn:
     name: str
     sport: int  # the crafting host's port
     kport: int  # the kernel host's port
@@ -80,7 +80,7 @@ class Conn:
 
 
 @dataclass
-class Result:
+class ScenarioResult:
     scenario: Scenario
     report: Report
     sysctls: dict[str, str] = field(default_factory=dict)
@@ -96,9 +96,9 @@ class Stopped(KeyboardInterrupt):
 
 def run_scenario(
     scenario: Scenario, pcap: str | None = None, stop: threading.Event | None = None
-) -> Result:
-    """Build a fresh lab, run the scenario on it, remove the lab (whatever happens)."""
-    with fresh_lab(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
+) -> ScenarioResult:
+    """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens)."""
+    with fresh_testbed(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
         spec = rec.spec
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
@@ -110,14 +110,14 @@ def run_scenario(
                 if pcap:
                     session.write_pcap(pcap)
             values = sysctl.read(spec.kernel, sorted(scenario.sysctl)) if scenario.sysctl else {}
-            return Result(scenario, runner.report, values)
+            return ScenarioResult(scenario, runner.report, values)
 
 
 class Runner:
     def __init__(
         self,
         scenario: Scenario,
-        spec: LabSpec,
+        spec: TestbedSpec,
         session: Session,
         stop: threading.Event | None = None,
     ) -> None:
@@ -125,7 +125,7 @@ class Runner:
         self.scenario = scenario
         self.spec = spec
         self.s = session
-        self.conns: dict[str, Conn] = {}
+        self.conns: dict[str, ScenarioConn] = {}
         self.listener: int | None = None
         self.report = Report(
             f"run {scenario.name}",
@@ -146,11 +146,11 @@ class Runner:
             self._extra()
         self.report.add_segments(self.s.unreported())
 
-    def conn(self, name: str) -> Conn:
+    def conn(self, name: str) -> ScenarioConn:
         if name not in self.conns:
             index = len(self.conns)
             iss = self.scenario.iss if self.scenario.iss is not None else random.randrange(1 << 32)
-            self.conns[name] = Conn(
+            self.conns[name] = ScenarioConn(
                 name, self.scenario.crafting_port + index, self.scenario.port, iss, snd_nxt=iss
             )
         return self.conns[name]
@@ -198,7 +198,7 @@ class Runner:
             return
         self.report.note(f"app {step.call.op}{detail}")
 
-    def _app_call(self, step: AppStep, conn: Conn) -> str:
+    def _app_call(self, step: AppStep, conn: ScenarioConn) -> str:
         """Make the step's call on the socket it means; what the report says of its reply."""
         req = self._request(step, conn)
         reply = self.s.app.call(req)
@@ -219,7 +219,7 @@ class Runner:
                 return f" -> {reply.data!r}" + (" (end of stream)" if reply.eof else "")
         return _done(req, reply)
 
-    def _request(self, step: AppStep, conn: Conn) -> Call[Reply]:
+    def _request(self, step: AppStep, conn: ScenarioConn) -> Call[Reply]:
         """The step's call with what only the run knows: the listener's port by default, the
         crafting host's address and port to connect to, the id of the socket it acts on."""
         if step.call is Listen:
@@ -267,7 +267,7 @@ class Runner:
         if seq_gt(seg.end_seq, conn.snd_nxt) or conn.snd_nxt == conn.iss:
             conn.snd_nxt = seg.end_seq
 
-    def _context(self, conn: Conn) -> Context:
+    def _context(self, conn: ScenarioConn) -> Context:
         row = self.s.connection(conn.sport, conn.kport) if conn.kport else None
         if row is not None:
             state: State | None = row.state
@@ -330,7 +330,7 @@ class Runner:
         self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
         self._check(checks)
 
-    def _explanation(self, step: ExpectStep, conn: Conn) -> tuple[str, str, str]:
+    def _explanation(self, step: ExpectStep, conn: ScenarioConn) -> tuple[str, str, str]:
         """The scenario's own words first; else the model's rule for our last segment."""
         pred = conn.predicted
         if step.why:
@@ -342,7 +342,7 @@ class Runner:
             return why, step.rfc or pred.source, step.linux or pred.linux_note
         return "the scenario expects this segment", step.rfc, step.linux
 
-    def _learn(self, conn: Conn, seen: Seen) -> None:
+    def _learn(self, conn: ScenarioConn, seen: Seen) -> None:
         seg = seen.segment
         if Flags.SYN in seg.flags and conn.irs is None:
             conn.irs = seg.seq

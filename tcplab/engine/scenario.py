@@ -19,11 +19,11 @@ from tcplab.app.protocol import (
     CALLS,
     Accept,
     Arg,
+    ArgProblem,
     Call,
     Connect,
     Kind,
     Listen,
-    Problem,
     args_of,
     choice_list,
     shown,
@@ -590,7 +590,11 @@ def _app_step(
                 f"it takes: {', '.join(sorted(APP_CALLS[op])) or 'nothing'}",
             )
     specs = _scenario_args(call)
-    for wanted in (Problem.TYPE, Problem.RANGE, Problem.CHOICE):  # every type first, as ever
+    for wanted in (
+        ArgProblem.TYPE,
+        ArgProblem.RANGE,
+        ArgProblem.CHOICE,
+    ):  # every type first, as ever
         for key, value in given.items():
             spec = specs[key][1]
             if spec.problem(value) is wanted:
@@ -600,11 +604,11 @@ def _app_step(
     return AppStep(**base, call=call, args=args, target=given.get("target"))
 
 
-def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: Problem) -> tuple[str, str]:
+def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: ArgProblem) -> tuple[str, str]:
     """(message, hint) for an app argument the protocol refuses."""
-    if problem is Problem.TYPE:
+    if problem is ArgProblem.TYPE:
         return f"{key} = {shown(value)} is not {spec.kind.shown}", f"write e.g. {spec.example}"
-    if problem is Problem.RANGE:
+    if problem is ArgProblem.RANGE:
         return (
             f"{key} = {shown(value)} is out of range",
             f"use {spec.lo:g} to {spec.hi:g}, e.g. {spec.example}",

@@ -1,4 +1,4 @@
-"""What the kernel host's capture saw: one segment on the lab's link, with who sent it and when.
+"""What the kernel host's capture saw: one segment on the testbed's link, with who sent it and when.
 
 Pure data (no scapy, no sockets): the session (a driver) makes these from captured frames; reports,
 checks and the lab kit read them, and can be tested from recorded ones without root.
@@ -13,7 +13,7 @@ from tcplab.model.segment import Segment
 
 @dataclass(frozen=True)
 class Seen:
-    """A segment on the lab's link: who sent it, when (kernel time), and whether its checksum holds."""
+    """A segment on the testbed's link: who sent it, when (kernel time), and whether its checksum holds."""
 
     segment: Segment
     src: str

@@ -1,7 +1,7 @@
-"""A session on one lab: the sending socket in the crafting host, the capture and the socket table in
+"""A session on one testbed: the sending socket in the crafting host, the capture and the socket table in
 the kernel host, and a connection to the kernel-side application.
 
-Everything the kernel host's interface carries between the two lab addresses is recorded, in order, with
+Everything the kernel host's interface carries between the two testbed addresses is recorded, in order, with
 kernel timestamps: that record, not what the sending code believes it sent, is what the ladder shows and
 what checks read.
 """
@@ -18,18 +18,25 @@ from tcplab.model.segment import Segment
 from tcplab.model.state import State
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
-from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC, LabRecord, LabSpec, find_record
+from tcplab.netns.record import (
+    CRAFTING_MAC,
+    IFNAME,
+    KERNEL_MAC,
+    TestbedRecord,
+    TestbedSpec,
+    find_record,
+)
 from tcplab.wire.capture import Capture, Frame, Sender
 from tcplab.wire.packet import Endpoints, parse_frame, to_frame
 from tcplab.wire.pcap import write_pcap
 
 
 class Session:
-    """A driver: the lab's sockets and capture, and the record of what the link carried (`seen`)."""
+    """A driver: the testbed's sockets and capture, and the record of what the link carried (`seen`)."""
 
-    def __init__(self, spec: LabSpec) -> None:
+    def __init__(self, spec: TestbedSpec) -> None:
         self.spec = spec
-        self.record: LabRecord | None = find_record(spec.crafting)
+        self.record: TestbedRecord | None = find_record(spec.crafting)
         self.ends = Endpoints(spec.crafting_addr, spec.kernel_addr, CRAFTING_MAC, KERNEL_MAC)
         self.frames: list[Frame] = []
         self.seen: list[Seen] = []

@@ -1,4 +1,4 @@
-"""Targets: 'ns2:7788' or 'ADDRESS:PORT', checked and resolved to a lab before anything is sent."""
+"""Targets: 'ns2:7788' or 'ADDRESS:PORT', checked and resolved to a testbed before anything is sent."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tcplab import defaults
 from tcplab.errors import EnvironmentProblem, UsageError
-from tcplab.netns.record import LabRecord, LabSpec, all_records
+from tcplab.netns.record import TestbedRecord, TestbedSpec, all_records
 from tcplab.netns.topology import healthy
 
 TARGET_HINT = f"write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {defaults.TARGET}"
@@ -15,7 +15,7 @@ TARGET_HINT = f"write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {defaul
 
 @dataclass(frozen=True)
 class Target:
-    spec: LabSpec
+    spec: TestbedSpec
     port: int
 
 
@@ -62,23 +62,25 @@ def _is_address(host: str) -> bool:
 
 
 def resolve(text: str, need_healthy: bool = True) -> Target:
-    """The lab and port a target names; raises UsageError or EnvironmentProblem with a hint."""
+    """The testbed and port a target names; raises UsageError or EnvironmentProblem with a hint."""
     host, port = parse_target(text)
     records = list(all_records())
     rec = _by_address(host, records) if _is_address(host) else _by_name(host, records)
     if need_healthy and not healthy(rec):
         raise EnvironmentProblem(
-            f"the lab of {rec.spec.crafting}/{rec.spec.kernel} is incomplete or broken",
+            f"the testbed of {rec.spec.crafting}/{rec.spec.kernel} is incomplete or broken",
             "run 'sudo tcplab setup' again to repair it ('sudo tcplab status' shows what is wrong)",
         )
     return Target(rec.spec, port)
 
 
 def _no_lab(host: str) -> EnvironmentProblem:
-    return EnvironmentProblem(f"no lab is set up (target {host})", "run 'sudo tcplab setup' first")
+    return EnvironmentProblem(
+        f"no testbed is set up (target {host})", "run 'sudo tcplab setup' first"
+    )
 
 
-def _by_name(host: str, records: list[LabRecord]) -> LabRecord:
+def _by_name(host: str, records: list[TestbedRecord]) -> TestbedRecord:
     for rec in records:
         if rec.spec.kernel == host:
             return rec
@@ -91,18 +93,18 @@ def _by_name(host: str, records: list[LabRecord]) -> LabRecord:
         raise _no_lab(host)
     known = ", ".join(r.spec.kernel for r in records)
     raise UsageError(
-        f"unknown namespace {host!r} in the target", f"kernel hosts of labs here: {known}"
+        f"unknown namespace {host!r} in the target", f"kernel hosts of testbeds here: {known}"
     )
 
 
-def _by_address(host: str, records: list[LabRecord]) -> LabRecord:
+def _by_address(host: str, records: list[TestbedRecord]) -> TestbedRecord:
     found = [r for r in records if r.spec.kernel_addr == host]
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
         names = ", ".join(r.spec.kernel for r in found)
         raise UsageError(
-            f"address {host} is the kernel host of several labs ({names})",
+            f"address {host} is the kernel host of several testbeds ({names})",
             f"name the namespace instead, e.g. {defaults.KERNEL}:PORT",
         )
     if any(r.spec.crafting_addr == host for r in records):
@@ -113,6 +115,6 @@ def _by_address(host: str, records: list[LabRecord]) -> LabRecord:
         raise _no_lab(host)
     inside = ", ".join(f"{r.spec.kernel} = {r.spec.kernel_addr}" for r in records)
     raise UsageError(
-        f"address {host} is outside the lab; tcplab sends only to a lab's kernel host",
+        f"address {host} is outside the testbed; tcplab sends only to a testbed's kernel host",
         f"kernel hosts here: {inside}",
     )

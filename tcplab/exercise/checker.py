@@ -1,4 +1,4 @@
-"""Checking a solution: a fresh lab, the solution run in the crafting namespace, the kernel observed
+"""Checking a solution: a fresh testbed, the solution run in the crafting namespace, the kernel observed
 from the kernel host (its own capture and a sampler of its socket table), then the lab's checks.
 
 The solution's output and exit code are kept for the student but never decide a check.
@@ -23,13 +23,13 @@ from tcplab.context import LabContext
 from tcplab.engine.report import How, Report, SegmentRow, Side, StateRow
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
-from tcplab.exercise.kit import Conn, Observation, Result, Sample
+from tcplab.exercise.kit import Observation, ObservedConn, Sample, ScoredCheck
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
-from tcplab.netns.fresh import fresh_lab
-from tcplab.netns.record import LabRecord, LabSpec, lab_context
+from tcplab.netns.fresh import fresh_testbed
+from tcplab.netns.record import TestbedRecord, TestbedSpec, lab_context
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
 
@@ -38,13 +38,13 @@ SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
 class LabResult:
     lab: LabDef
     solution: Path
-    results: list[Result]
+    results: list[ScoredCheck]
     report: Report
     exit_code: int | None
     timed_out: bool
     output: str
     sysctls: dict[str, str] = field(default_factory=dict)
-    ran: Any = None  # the launcher's own record of the run (the sandbox's Ran when grading)
+    ran: Any = None  # the launcher's own record of the run (a SandboxRun when grading)
     foreign_segments: int = 0
 
     @property
@@ -73,7 +73,7 @@ class LabResult:
 class Sampler(threading.Thread):
     """Reads the kernel host's socket table every few milliseconds and keeps each change."""
 
-    def __init__(self, spec: LabSpec, ports: set[int]) -> None:
+    def __init__(self, spec: TestbedSpec, ports: set[int]) -> None:
         super().__init__(daemon=True)
         self.spec, self.ports = spec, ports
         self.stop = threading.Event()
@@ -120,7 +120,7 @@ class Sampler(threading.Thread):
             )
 
 
-def _context(lab: LabDef, rec: LabRecord, opts: Options) -> LabContext:
+def _context(lab: LabDef, rec: TestbedRecord, opts: Options) -> LabContext:
     """`lab check`: a random port of ours; grading: the student's own ports and ISN."""
     ctx = lab_context(rec, lab.name, lab.port)
     if opts.ports:
@@ -128,7 +128,7 @@ def _context(lab: LabDef, rec: LabRecord, opts: Options) -> LabContext:
     return replace(ctx, sport=40000 + int(uuid.uuid4().int % 20000), isn=opts.isn)
 
 
-class Ran(Protocol):
+class SolutionRun(Protocol):
     """How a solution's run ended, as far as the checks may know (never what it printed)."""
 
     exit_code: int | None
@@ -145,10 +145,10 @@ class LocalRun:
     output: str
 
 
-Launch = Callable[[Path, LabSpec, LabContext, float], Ran]
+Launch = Callable[[Path, TestbedSpec, LabContext, float], SolutionRun]
 
 
-def run_as_root(path: Path, spec: LabSpec, ctx: LabContext, limit: float) -> LocalRun:
+def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) -> LocalRun:
     """The student's own check: their file, as root, in the crafting namespace (their machine).
     It and all it starts die with `lab check` (tether.py): at the time limit, at the end, and
     when `lab check` itself is killed (at once, or at the next tcplab command for what it forked)."""
@@ -194,15 +194,15 @@ class Options:
 
 
 def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:
-    """Run `solution` in a fresh, uniquely named lab and score it with the lab's checks."""
+    """Run `solution` in a fresh, uniquely named testbed and score it with the lab's checks."""
     opts = opts or Options()
-    with fresh_lab(opts.prefix, lab.port, lab.listen) as rec:
+    with fresh_testbed(opts.prefix, lab.port, lab.listen) as rec:
         _prepare(lab, rec.spec, opts)
         with Session(rec.spec) as s:
             return _observe(lab, solution, rec.spec, rec, s, opts)
 
 
-def _prepare(lab: LabDef, spec: LabSpec, opts: Options) -> None:
+def _prepare(lab: LabDef, spec: TestbedSpec, opts: Options) -> None:
     nft.crafted_only(spec)
     if opts.ports is not None:
         nft.only_ports(spec, opts.ports)
@@ -214,7 +214,7 @@ def _prepare(lab: LabDef, spec: LabSpec, opts: Options) -> None:
 
 
 def _observe(
-    lab: LabDef, solution: Path, spec: LabSpec, rec: LabRecord, s: Session, opts: Options
+    lab: LabDef, solution: Path, spec: TestbedSpec, rec: TestbedRecord, s: Session, opts: Options
 ) -> LabResult:
     for extra in lab.listeners:
         s.app.call(Listen(port=extra.port, backlog=extra.backlog))
@@ -244,11 +244,11 @@ def _observe(
 
 
 def _observation(
-    s: Session, sampler: Sampler, ran: Ran, allowed: list[int] | None
+    s: Session, sampler: Sampler, ran: SolutionRun, allowed: list[int] | None
 ) -> tuple[Observation, int]:
     """The observation, keeping only connections from `allowed` crafting ports (when given);
     also how many segments came from other ports (the kernel never saw those)."""
-    conns: dict[tuple[int, int], Conn] = {}
+    conns: dict[tuple[int, int], ObservedConn] = {}
     seen_ok = []
     foreign = 0
     for seen in s.seen:
@@ -259,17 +259,17 @@ def _observation(
             continue
         seen_ok.append(seen)
         if key not in conns:
-            conns[key] = Conn(key[0], key[1])
+            conns[key] = ObservedConn(key[0], key[1])
         conns[key].add(seen)
     for key, samples in sampler.history.items():
         if allowed is None or key[0] in allowed:
-            conns.setdefault(key, Conn(key[0], key[1])).samples = samples
+            conns.setdefault(key, ObservedConn(key[0], key[1])).samples = samples
     ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
     obs = Observation(ordered, seen_ok, ran.exit_code, ran.timed_out, sampler.listener)
     return obs, foreign
 
 
-def _ladder(s: Session, spec: LabSpec, obs: Observation) -> Report:
+def _ladder(s: Session, spec: TestbedSpec, obs: Observation) -> Report:
     """Segments and the kernel's state changes, in the order they happened."""
     report = Report(
         "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"

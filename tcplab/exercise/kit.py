@@ -28,7 +28,7 @@ class Sample:
 
 
 @dataclass
-class Conn:
+class ObservedConn:
     """One connection (the crafting host's port, the kernel's port), as the kernel host saw it."""
 
     sport: int
@@ -85,13 +85,13 @@ class Conn:
 
 @dataclass
 class Observation:
-    conns: list[Conn]
+    conns: list[ObservedConn]
     segments: list[Seen]
     exit_code: int | None
     timed_out: bool
     listener_samples: list[Sample] = field(default_factory=list)
 
-    def conn(self, index: int = 0) -> Conn | None:
+    def conn(self, index: int = 0) -> ObservedConn | None:
         """The student's index-th connection, in the order they began."""
         return self.conns[index] if index < len(self.conns) else None
 
@@ -103,7 +103,9 @@ class Observation:
 
 
 @dataclass(frozen=True)
-class Check:
+class LabCheck:
+    """One check of a lab, as checks.add registers it: its points and the test that earns them."""
+
     title: str
     points: int
     hint: str
@@ -112,7 +114,9 @@ class Check:
 
 
 @dataclass
-class Result:
+class ScoredCheck:
+    """A lab check scored on one run: the points earned, and why (one row of a lab check's result)."""
+
     title: str
     points: int
     earned: int
@@ -125,11 +129,15 @@ class Result:
         return asdict(self)
 
 
+# The names of earlier versions, kept so a course's own checks.py that imports them keeps working.
+Conn = ObservedConn
+
+
 class Checklist:
     """A lab's checks, registered with @checks.add(title, points, hint=..., why=...)."""
 
     def __init__(self) -> None:
-        self.items: list[Check] = []
+        self.items: list[LabCheck] = []
 
     def add(
         self, title: str, points: int, hint: str, why: str = ""
@@ -140,7 +148,7 @@ class Checklist:
         def register(
             fn: Callable[[Observation], bool | tuple[bool, str]],
         ) -> Callable[[Observation], bool | tuple[bool, str]]:
-            self.items.append(Check(title, points, hint, why, fn))
+            self.items.append(LabCheck(title, points, hint, why, fn))
             return fn
 
         return register
@@ -149,7 +157,7 @@ class Checklist:
     def max_score(self) -> int:
         return sum(c.points for c in self.items)
 
-    def run(self, obs: Observation) -> list[Result]:
+    def run(self, obs: Observation) -> list[ScoredCheck]:
         out = []
         for c in self.items:
             try:
@@ -158,7 +166,7 @@ class Checklist:
                 got = (False, f"not observed ({type(exc).__name__})")
             ok, detail = got if isinstance(got, tuple) else (bool(got), "")
             out.append(
-                Result(
+                ScoredCheck(
                     c.title,
                     c.points,
                     c.points if ok else 0,

@@ -1,1 +1,1 @@
-"""Grading a class: every submission in its own lab and sandbox, scored from what the kernel did."""
+"""Grading a class: every submission in its own testbed and sandbox, scored from what the kernel did."""

@@ -1,4 +1,4 @@
-"""Grading a class: find the submissions, run each in its own fresh lab and sandbox (several at a
+"""Grading a class: find the submissions, run each in its own fresh testbed and sandbox (several at a
 time), and turn what the grader observed into an Outcome per student and lab.
 
 Nothing a solution prints, writes or returns decides a check: the lab's checks read only the
@@ -31,15 +31,15 @@ from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
 from tcplab.grade.submission import Submission, Unusable, read_solution
 from tcplab.netns.enter import netns_path
-from tcplab.netns.record import IFNAME, LabSpec
+from tcplab.netns.record import IFNAME, TestbedSpec
 from tcplab.sandbox import runner
 from tcplab.sandbox.cgroup import unified
 from tcplab.sandbox.jail import LAB_DIR, Job
-from tcplab.sandbox.runner import Limits, Ran
+from tcplab.sandbox.runner import Limits, SandboxRun
 from tcplab.sandbox.zygote import Zygote
 
 PORTS_PER_STUDENT = 16
-# Pinned in both namespaces of every graded lab (a lab's own sysctls are applied on top), so a
+# Pinned in both namespaces of every graded testbed (a lab's own sysctls are applied on top), so a
 # machine's or a kernel's defaults cannot change a score; what was in force goes into each result.
 PINNED_SYSCTLS = {
     "net.ipv4.tcp_syncookies": "1",
@@ -89,7 +89,7 @@ def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
     return rng.sample(range(20000, 60000), PORTS_PER_STUDENT), rng.randrange(1, 2**31)
 
 
-def judge(ran: Ran, limits: Limits) -> tuple[Verdict, str]:
+def judge(ran: SandboxRun, limits: Limits) -> tuple[Verdict, str]:
     """The verdict and its one-line reason, from what the grader measured of the run: the sandbox's
     report, the control group's counters (OOM kills, refused forks, CPU), the timer, the output cap
     and the exit status. What the solution printed never decides a verdict; the last line of its
@@ -237,7 +237,7 @@ class Grader:
         return self._outcome(base, result, limits, pcap)
 
     def _outcome(self, base: Outcome, result: LabResult, limits: Limits, pcap: Path) -> Outcome:
-        ran: Ran = result.ran
+        ran: SandboxRun = result.ran
         verdict, message = judge(ran, limits)
         ladder = result.report.capped(pcap.name)
         env = {**base.environment, "sysctl": result.sysctls, "limits": limits.to_json()}
@@ -264,8 +264,8 @@ class Grader:
 
     def _launcher(
         self, source: bytes, filename: str, limits: Limits
-    ) -> Callable[[Path, LabSpec, LabContext, float], Ran]:
-        def launch(_: Path, spec: LabSpec, ctx: LabContext, wall: float) -> Ran:
+    ) -> Callable[[Path, TestbedSpec, LabContext, float], SandboxRun]:
+        def launch(_: Path, spec: TestbedSpec, ctx: LabContext, wall: float) -> SandboxRun:
             tag = uuid.uuid4().hex[:12]
             with runner.uid_slot() as uid, runner.workspace(tag, uid, source) as ws:
                 sock = ws.lab / "app.sock"
@@ -282,7 +282,7 @@ class Grader:
     def _job(
         self,
         tag: str,
-        spec: LabSpec,
+        spec: TestbedSpec,
         ws: runner.Workspace,
         uid: int,
         filename: str,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from tcplab.exercise.kit import Result
+from tcplab.exercise.kit import ScoredCheck
 
 
 class Verdict(str, Enum):
@@ -36,7 +36,7 @@ class Outcome:
     message: str  # one line for people: why this verdict
     max_score: int
     score: int | None  # None for an environment error
-    checks: list[Result] = field(default_factory=list)
+    checks: list[ScoredCheck] = field(default_factory=list)
     stdout: str = ""  # capped excerpts, for the student's eyes only
     stderr: str = ""
     exit_code: int | None = None

@@ -27,7 +27,7 @@ from typing import Any
 from tcplab import junit
 from tcplab import text as untrusted
 from tcplab.errors import UsageError
-from tcplab.exercise.kit import Result
+from tcplab.exercise.kit import ScoredCheck
 from tcplab.grade.outcome import Outcome, Verdict
 
 GRADEBOOK_COLUMNS = (
@@ -226,7 +226,7 @@ def _case(o: Outcome, name: str, problem: junit.Problem | None = None) -> junit.
     return junit.Case(clean(f"{o.student}.{o.lab}"), clean(name), time=0.0, problem=problem)
 
 
-def _check_case(o: Outcome, r: Result) -> junit.Case:
+def _check_case(o: Outcome, r: ScoredCheck) -> junit.Case:
     if r.ok:
         return _case(o, r.title)
     return _case(o, r.title, junit.Problem(clean(r.hint or "check failed"), clean(r.detail)))
@@ -287,7 +287,7 @@ def fence(text: str, info: str = "text") -> str:
 # ---- results.json (Gradescope) -------------------------------------------------------------
 
 
-def _gs_output(r: Result) -> str:
+def _gs_output(r: ScoredCheck) -> str:
     parts = [r.why] if r.why else []
     if r.detail:
         parts.append("Observed:\n\n" + fence(r.detail))
@@ -454,7 +454,7 @@ def _cr_tests(o: Outcome) -> list[dict[str, Any]]:
     return tests
 
 
-def _cr_message(r: Result) -> str:
+def _cr_message(r: ScoredCheck) -> str:
     if r.ok:
         return ""
     return f"{r.hint} ({r.detail})" if r.detail and r.hint else r.hint or r.detail

@@ -157,6 +157,6 @@ def check_fits(options: tuple[Option, ...], payload: bytes) -> None:
     room = LAB_MTU - 20 - 20 - opt
     if len(payload) > room:
         raise ValueError(
-            f"{len(payload)} bytes of data do not fit one segment on the lab's link "
+            f"{len(payload)} bytes of data do not fit one segment on the testbed's link "
             f"(at most {room} with these options, MTU {LAB_MTU})"
         )

@@ -29,7 +29,8 @@ def open_netns(name: str) -> int:
         return os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise EnvironmentProblem(
-            f"network namespace {name!r} does not exist", "run 'sudo tcplab setup' to build the lab"
+            f"network namespace {name!r} does not exist",
+            "run 'sudo tcplab setup' to build the testbed",
         ) from None
     except PermissionError as exc:
         raise EnvironmentProblem(
@@ -68,7 +69,7 @@ def netns_inode(name: str) -> int | None:
 
 
 # A namespace made with this sysctl set in the namespace it is made from gets its own small table
-# of TCP connections instead of sharing the host's (sized for all of its memory). Reading a lab's
+# of TCP connections instead of sharing the host's (sized for all of its memory). Reading a testbed's
 # socket table (sock_diag) walks the whole table, so this makes each read ~20 times cheaper: the
 # lab checker reads it every millisecond. (Linux 6.1+; older kernels share the host's table.)
 CHILD_EHASH_ENTRIES = 1024

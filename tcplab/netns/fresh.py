@@ -1,6 +1,6 @@
-"""A fresh lab around one run (`tcplab run`, `lab check`, `grade`): uniquely named after the command
+"""A fresh testbed around one run (`tcplab run`, `lab check`, `grade`): uniquely named after the command
 that made it, built ephemeral (its record names this process as the owner, so if the process is
-killed outright the next tcplab command removes the lab), and removed when the run ends, whatever
+killed outright the next tcplab command removes the testbed), and removed when the run ends, whatever
 ends it: a return, an exception, Ctrl-C.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tcplab import defaults
-from tcplab.netns.record import LabRecord, LabSpec
+from tcplab.netns.record import TestbedRecord, TestbedSpec
 from tcplab.netns.topology import setup, teardown
 
 
@@ -22,12 +22,12 @@ def unique_names(prefix: str) -> tuple[str, str]:
 
 
 @contextmanager
-def fresh_lab(
+def fresh_testbed(
     prefix: str, port: int = defaults.APP_PORT, listen: bool = True
-) -> Iterator[LabRecord]:
-    """Build a new lab named PREFIX…, yield its record, remove it on the way out."""
+) -> Iterator[TestbedRecord]:
+    """Build a new testbed named PREFIX…, yield its record, remove it on the way out."""
     crafting, kernel = unique_names(prefix)
-    spec = LabSpec(crafting=crafting, kernel=kernel, port=port, listen=listen)
+    spec = TestbedSpec(crafting=crafting, kernel=kernel, port=port, listen=listen)
     rec = None
     try:
         rec, _ = setup(spec, ephemeral=True)

@@ -2,9 +2,9 @@
 
 The crafting host's own kernel owns no socket for the connections the student crafts, so it would answer
 the kernel host's SYN+ACK or data with a RST of its own and spoil the exercise. The rule drops exactly
-those: RSTs that the crafting host's *kernel* sends from its lab address to the kernel host on the lab's
-link. Segments crafted by tcplab or scapy leave through AF_PACKET, which netfilter does not see, so a
-student's own RST still goes out; nothing arriving is filtered, so every reply is seen.
+those: RSTs that the crafting host's *kernel* sends from its testbed address to the kernel host on the
+testbed's link. Segments crafted by tcplab or scapy leave through AF_PACKET, which netfilter does not
+see, so a student's own RST still goes out; nothing arriving is filtered, so every reply is seen.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from tcplab.errors import EnvironmentProblem
 from tcplab.netns.enter import inside
-from tcplab.netns.record import IFNAME, LabSpec
+from tcplab.netns.record import IFNAME, TestbedSpec
 
 TABLE = "tcplab"
 COMMENT = "tcplab: the crafting host's kernel must not reset crafted connections"
@@ -31,7 +31,7 @@ def nft_path() -> str:
     return path
 
 
-def ruleset(spec: LabSpec) -> str:
+def ruleset(spec: TestbedSpec) -> str:
     return (
         f"table ip {TABLE} {{\n"
         "  chain output {\n"
@@ -55,12 +55,12 @@ def _nft(ns: str, args: list[str], stdin: str | None = None) -> str:
     return proc.stdout
 
 
-def install(spec: LabSpec) -> None:
+def install(spec: TestbedSpec) -> None:
     """Add the rule in the crafting namespace (replacing an earlier copy of tcplab's table)."""
     _nft(spec.crafting, ["-f", "-"], f"table ip {TABLE}\ndelete table ip {TABLE}\n" + ruleset(spec))
 
 
-def read(spec: LabSpec) -> dict[str, Any] | None:
+def read(spec: TestbedSpec) -> dict[str, Any] | None:
     """The rule as nft shows it (with its counter), or None if tcplab's table is not there."""
     nft_path()  # a missing nft is said as such, not as a missing rule
     try:
@@ -85,7 +85,7 @@ def read(spec: LabSpec) -> dict[str, Any] | None:
 CRAFTED_ONLY = "tcplab: during a check only crafted segments leave the crafting host"
 
 
-def crafted_only(spec: LabSpec) -> None:
+def crafted_only(spec: TestbedSpec) -> None:
     """Drop every TCP segment the crafting host's own stack would send: while a solution is being
     checked, a kernel socket in ns1 (socket.create_connection) must not do the student's work.
     Segments sent through AF_PACKET (tcplab, scapy's send/sendp/sr) never pass this hook."""
@@ -99,7 +99,7 @@ def crafted_only(spec: LabSpec) -> None:
 ONLY_PORTS = "tcplab: when grading, only the student's assigned ports reach the kernel"
 
 
-def only_ports(spec: LabSpec, ports: list[int]) -> None:
+def only_ports(spec: TestbedSpec, ports: list[int]) -> None:
     """In the kernel host, drop TCP from the crafting host unless it comes from one of `ports`
     (the ports a grading run assigned to the student): hard-coded numbers copied from somebody
     else's run never reach the kernel. The grader's capture still sees them, and reports them."""

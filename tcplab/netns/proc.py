@@ -1,5 +1,5 @@
 """Which process is which: a pid alone names nobody for long (pids are reused), so tcplab identifies a
-process it started, or one that builds or uses a lab, by pid, start time and command line together,
+process it started, or one that builds or uses a testbed, by pid, start time and command line together,
 and signals or trusts it only while all three still match.
 """
 
@@ -81,7 +81,7 @@ def valid(proc: object) -> bool:
 
 
 def self_id() -> ProcessId:
-    """This process, as a record names it (builder or owner of a lab)."""
+    """This process, as a record names it (builder or owner of a testbed)."""
     me = identify(os.getpid())
     assert me is not None
     return me

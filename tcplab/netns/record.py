@@ -1,11 +1,13 @@
 """Ownership records: what tcplab created, so teardown removes exactly that and nothing else.
 
-A lab's record lives in /run/tcplab/labs/CRAFTING/lab.json (a tmpfs: gone after a reboot, like the
-namespaces it describes). It is written *before* anything is created and updated after each step, so a
+A testbed's record lives in /run/tcplab/labs/CRAFTING/lab.json (a tmpfs: gone after a reboot, like the
+namespaces it describes). The on-disk names ("labs", "lab.json", the format tag "tcplab-lab/1") date
+from when the testbed was called "the lab"; they are kept so older versions and netns_setup.sh read
+and write the same records. It is written *before* anything is created and updated after each step, so a
 crash at any point leaves a record teardown can finish from. Each namespace is recorded with its inode
 and cookie: a namespace of the same name made later by someone else is never touched.
 
-A record is acted on only when it is one tcplab wrote: the lab's name is a namespace name (checked
+A record is acted on only when it is one tcplab wrote: the testbed's name is a namespace name (checked
 before any path is formed), its folder and file are real (no symlink, no FIFO: opened with O_NOFOLLOW
 and O_NONBLOCK), owned by root and writable by nobody else, the file is small, carries tcplab's format
 tag and passes the same validation as the command line. Anything else is an untrusted record: listed,
@@ -39,10 +41,10 @@ from tcplab.netns.proc import ProcessId, valid
 IFNAME = "tcplab0"
 CRAFTING_MAC = "02:74:6c:00:00:01"
 KERNEL_MAC = "02:74:6c:00:00:02"
-FORMAT = "tcplab-lab/1"
+FORMAT = "tcplab-lab/1"  # on-disk names kept for compatibility (see above)
 RECORD = "lab.json"
 MAX_RECORD_BYTES = 64 * 1024
-# Every file tcplab (or netns_setup.sh) writes in a lab's record folder; teardown removes these only.
+# Every file tcplab (or netns_setup.sh) writes in a testbed's record folder; teardown removes these only.
 RECORD_FILES = (
     RECORD,
     f"{RECORD}.tmp",
@@ -57,8 +59,8 @@ RECORD_FILES = (
 # As `ip netns` (no '/', not '.' or '..', shorter than NAME_MAX), and stricter: a letter or digit
 # first, then letters, digits, '_', '.', '-', at most 64 in all.
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# Address space a lab may use: private (RFC 1918) and shared (RFC 6598), nothing routed elsewhere.
-LAB_SPACE = tuple(
+# Address space a testbed may use: private (RFC 1918) and shared (RFC 6598), nothing routed elsewhere.
+TESTBED_SPACE = tuple(
     ipaddress.IPv4Network(n)
     for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
 )
@@ -76,27 +78,27 @@ def valid_name(name: object, role: str = "namespace") -> str:
 
 
 def run_path() -> Path:
-    """Where tcplab keeps its lock and the labs' records: $TCPLAB_RUN_DIR (tests point it
+    """Where tcplab keeps its lock and the testbeds' records: $TCPLAB_RUN_DIR (tests point it
     elsewhere), else /run/tcplab. Read at each use, never when this module loads."""
     return Path(os.environ.get("TCPLAB_RUN_DIR", "/run/tcplab"))
 
 
-def labs_path() -> Path:
-    """The folder of the labs' record folders."""
+def testbeds_path() -> Path:
+    """The folder of the testbeds' record folders (named "labs" on disk, for compatibility)."""
     return run_path() / "labs"
 
 
 @dataclass(frozen=True)
-class LabSpec:
-    """What a lab is made of: two namespace names, a subnet and the application's port."""
+class TestbedSpec:
+    """What a testbed is made of: two namespace names, a subnet and the application's port."""
 
     crafting: str = defaults.CRAFTING
     kernel: str = defaults.KERNEL
     subnet: str = defaults.SUBNET
     port: int = defaults.APP_PORT
-    listen: bool = True  # the application listens on `port` from the start (scenario labs: no)
+    listen: bool = True  # the application listens on `port` from the start (scenario testbeds: no)
 
-    def validate(self) -> LabSpec:
+    def validate(self) -> TestbedSpec:
         valid_name(self.crafting, "crafting namespace")
         valid_name(self.kernel, "kernel namespace")
         if self.crafting == self.kernel:
@@ -145,9 +147,9 @@ def _check_subnet(text: str, net: ipaddress.IPv4Network) -> None:
             f"subnet {text} is {kind.replace('_', '-')} address space",
             f"use a private subnet such as {defaults.SUBNET}",
         )
-    if not any(net.subnet_of(space) for space in LAB_SPACE):
+    if not any(net.subnet_of(space) for space in TESTBED_SPACE):
         raise UsageError(
-            f"subnet {text} is not private lab address space",
+            f"subnet {text} is not private testbed address space",
             "use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, "
             f"e.g. {defaults.SUBNET}",
         )
@@ -183,19 +185,19 @@ class BrokenRecord:
 
 
 @dataclass
-class LabRecord:
-    spec: LabSpec
+class TestbedRecord:
+    spec: TestbedSpec
     namespaces: dict[str, int] = field(default_factory=dict)  # name -> inode
     cookies: dict[str, int] = field(default_factory=dict)  # name -> netns cookie (never reused)
     app: AppRecord | None = None
     complete: bool = False
     created: float = field(default_factory=time.time)
     builder: ProcessId | None = None
-    owner: ProcessId | None = None  # the process using an ephemeral lab (run, lab check, grade)
+    owner: ProcessId | None = None  # the process using an ephemeral testbed (run, lab check, grade)
 
     @property
     def dir(self) -> Path:
-        return labs_path() / valid_name(self.spec.crafting)
+        return testbeds_path() / valid_name(self.spec.crafting)
 
     @property
     def control_path(self) -> Path:
@@ -219,10 +221,10 @@ class LabRecord:
             os.replace(tmp, RECORD, src_dir_fd=dfd, dst_dir_fd=dfd)
 
     @classmethod
-    def load(cls, path: Path) -> LabRecord:
+    def load(cls, path: Path) -> TestbedRecord:
         """The record at LABS/NAME/lab.json, if it is trusted (UntrustedRecord if not)."""
         name = valid_name(path.parent.name)
-        with record_dir(name, labs=path.parent.parent) as dfd:
+        with record_dir(name, testbeds=path.parent.parent) as dfd:
             if dfd is None:
                 raise FileNotFoundError(errno.ENOENT, "no such record", str(path))
             return _parse(read_file(dfd, RECORD, path), path)
@@ -251,16 +253,16 @@ def _open_dir_at(parent: int | None, name: str, path: Path, create: bool) -> int
 
 
 @contextmanager
-def labs_dir(create: bool = False, labs: Path | None = None) -> Iterator[int | None]:
-    """An fd of the labs folder (root's, a real directory; a group- or world-writable mode is
+def testbeds_dir(create: bool = False, testbeds: Path | None = None) -> Iterator[int | None]:
+    """An fd of the testbeds' folder (root's, a real directory; a group- or world-writable mode is
     fixed), or None if there is none and `create` is false."""
-    labs = labs_path() if labs is None else labs
+    testbeds = testbeds_path() if testbeds is None else testbeds
     if create:
         lock.ensure_run_dir()
-    elif not os.path.lexists(labs):
+    elif not os.path.lexists(testbeds):
         yield None
         return
-    fd = lock.secure_dir(labs, 0o755)
+    fd = lock.secure_dir(testbeds, 0o755)
     try:
         yield fd
     finally:
@@ -268,11 +270,13 @@ def labs_dir(create: bool = False, labs: Path | None = None) -> Iterator[int | N
 
 
 @contextmanager
-def record_dir(name: str, create: bool = False, labs: Path | None = None) -> Iterator[int | None]:
-    """An fd of one lab's record folder (checked as a record's folder must be), or None."""
+def record_dir(
+    name: str, create: bool = False, testbeds: Path | None = None
+) -> Iterator[int | None]:
+    """An fd of one testbed's record folder (checked as a record's folder must be), or None."""
     valid_name(name)
-    with labs_dir(create, labs) as lfd:
-        path = (labs_path() if labs is None else labs) / name
+    with testbeds_dir(create, testbeds) as lfd:
+        path = (testbeds_path() if testbeds is None else testbeds) / name
         fd = None if lfd is None else _open_dir_at(lfd, name, path, create)
         try:
             yield fd
@@ -312,7 +316,7 @@ def _kind(mode: int) -> str:
     return next((text for test, text in kinds.items() if test(mode)), "a device")
 
 
-def _parse(raw: bytes, path: Path) -> LabRecord:
+def _parse(raw: bytes, path: Path) -> TestbedRecord:
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
@@ -355,13 +359,15 @@ def _inodes(data: object, names: tuple[str, str]) -> dict[str, int]:
         raise TypeError("namespaces or cookies is not an object")
     for name, number in data.items():
         if name not in names or type(number) is not int or number <= 0:
-            raise ValueError(f"a recorded namespace ({str(name)[:70]!r}) is not one of this lab's")
+            raise ValueError(
+                f"a recorded namespace ({str(name)[:70]!r}) is not one of this testbed's"
+            )
     return dict(data)
 
 
-def _record_from(data: dict[str, Any]) -> LabRecord:
+def _record_from(data: dict[str, Any]) -> TestbedRecord:
     spec = _strict(
-        LabSpec, data["spec"], crafting=str, kernel=str, subnet=str, port=int, listen=bool
+        TestbedSpec, data["spec"], crafting=str, kernel=str, subnet=str, port=int, listen=bool
     )
     spec.validate()
     names = (spec.crafting, spec.kernel)
@@ -370,14 +376,14 @@ def _record_from(data: dict[str, Any]) -> LabRecord:
         app = _strict(AppRecord, data["app"], pid=int, start_ticks=int, control=str, cmdline=list)
         if not valid(ProcessId(app.pid, app.start_ticks, app.cmdline)):
             raise ValueError("the application's pid, start time or command line is bad")
-        if app.control != str(labs_path() / spec.crafting / "app.sock"):
-            raise ValueError("the application's control socket is not in the lab's folder")
+        if app.control != str(testbeds_path() / spec.crafting / "app.sock"):
+            raise ValueError("the application's control socket is not in the testbed's folder")
     if type(data.get("complete", False)) is not bool:
         raise TypeError("complete is not true or false")
     created = data.get("created", 0)
     if type(created) not in (int, float):
         raise TypeError("created is not a number")
-    return LabRecord(
+    return TestbedRecord(
         spec=spec,
         namespaces=_inodes(data.get("namespaces", {}), names),
         cookies=_inodes(data.get("cookies", {}), names),
@@ -389,22 +395,22 @@ def _record_from(data: dict[str, Any]) -> LabRecord:
     )
 
 
-def labs_locked() -> AbstractContextManager[None]:
+def testbeds_locked() -> AbstractContextManager[None]:
     """Hold tcplab's lock (shared with netns_setup.sh) while deciding what to build or remove."""
     from tcplab.netns import topology  # its signal holding tells a wait that Ctrl-C came
 
     return lock.locked(topology.signal_pending)
 
 
-def scan_records() -> tuple[list[LabRecord], list[BrokenRecord]]:
-    """Every lab tcplab has a trusted record of, and every record folder it does not trust."""
-    good: list[LabRecord] = []
+def scan_records() -> tuple[list[TestbedRecord], list[BrokenRecord]]:
+    """Every testbed tcplab has a trusted record of, and every record folder it does not trust."""
+    good: list[TestbedRecord] = []
     broken: list[BrokenRecord] = []
-    with labs_dir() as lfd:
+    with testbeds_dir() as lfd:
         if lfd is None:
             return good, broken
         for name in sorted(os.listdir(lfd)):
-            path = labs_path() / name / RECORD
+            path = testbeds_path() / name / RECORD
             try:
                 good.append(_load_at(lfd, name, path))
             except FileNotFoundError:
@@ -420,7 +426,7 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-def _load_at(lfd: int, name: str, path: Path) -> LabRecord:
+def _load_at(lfd: int, name: str, path: Path) -> TestbedRecord:
     valid_name(name, "record folder")
     fd = _open_dir_at(lfd, name, path.parent, create=False)
     if fd is None:
@@ -435,26 +441,26 @@ def _load_at(lfd: int, name: str, path: Path) -> LabRecord:
         os.close(fd)
 
 
-def all_records() -> list[LabRecord]:
-    """Every lab tcplab has a trusted record of (see scan_records for the others)."""
+def all_records() -> list[TestbedRecord]:
+    """Every testbed tcplab has a trusted record of (see scan_records for the others)."""
     return scan_records()[0]
 
 
-def find_record(crafting: str) -> LabRecord | None:
-    """The lab of this crafting host; None if there is none, UntrustedRecord if its record is not
+def find_record(crafting: str) -> TestbedRecord | None:
+    """The testbed of this crafting host; None if there is none, UntrustedRecord if its record is not
     one tcplab can trust, UsageError if the name is not a namespace name."""
     valid_name(crafting, "crafting namespace")
-    with labs_dir() as lfd:
+    with testbeds_dir() as lfd:
         if lfd is None:
             return None
         try:
-            return _load_at(lfd, crafting, labs_path() / crafting / RECORD)
+            return _load_at(lfd, crafting, testbeds_path() / crafting / RECORD)
         except FileNotFoundError:
             return None
 
 
-def record_using(name: str) -> LabRecord | None:
-    """The lab that has a namespace of this name, as crafting or kernel host."""
+def record_using(name: str) -> TestbedRecord | None:
+    """The testbed that has a namespace of this name, as crafting or kernel host."""
     valid_name(name)
     for rec in all_records():
         if name in (rec.spec.crafting, rec.spec.kernel):
@@ -466,26 +472,26 @@ def record_using(name: str) -> LabRecord | None:
 CONNECTIONS = "connections.json"
 
 
-def _read_connections(spec: LabSpec) -> dict[str, Any]:
+def _read_connections(spec: TestbedSpec) -> dict[str, Any]:
     with record_dir(spec.crafting) as dfd:
         if dfd is None:
             return {}
         try:
             data = json.loads(
-                read_file(dfd, CONNECTIONS, labs_path() / spec.crafting / CONNECTIONS)
+                read_file(dfd, CONNECTIONS, testbeds_path() / spec.crafting / CONNECTIONS)
             )
         except (OSError, ValueError, RecursionError, UntrustedRecord):
             return {}
     return data if isinstance(data, dict) else {}
 
 
-def load_connection(spec: LabSpec, sport: int) -> KeptConnection | None:
+def load_connection(spec: TestbedSpec, sport: int) -> KeptConnection | None:
     """What tcplab knows of a connection it left open (`handshake --keep`): ISNs, next numbers."""
     return KeptConnection.from_json(_read_connections(spec).get(str(sport)))
 
 
-def save_connection(spec: LabSpec, sport: int, numbers: KeptConnection | None) -> None:
-    """Remember (or, with None, forget) a connection's numbers in the lab's record folder."""
+def save_connection(spec: TestbedSpec, sport: int, numbers: KeptConnection | None) -> None:
+    """Remember (or, with None, forget) a connection's numbers in the testbed's record folder."""
     data = _read_connections(spec)
     if numbers is None:
         data.pop(str(sport), None)
@@ -501,8 +507,8 @@ def save_connection(spec: LabSpec, sport: int, numbers: KeptConnection | None) -
         os.replace("connections.tmp", CONNECTIONS, src_dir_fd=dfd, dst_dir_fd=dfd)
 
 
-def lab_context(rec: LabRecord, name: str, port: int) -> LabContext:
-    """The context handed to a solution on a lab whose application runs (`lab check`, grading,
+def lab_context(rec: TestbedRecord, name: str, port: int) -> LabContext:
+    """The context handed to a solution on a testbed whose application runs (`lab check`, grading,
     `tcplab shell`)."""
     assert rec.app is not None
     spec = rec.spec

@@ -1,4 +1,4 @@
-"""Per-namespace sysctls (net.*), read and written inside a lab namespace through /proc/sys."""
+"""Per-namespace sysctls (net.*), read and written inside a testbed namespace through /proc/sys."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Building, checking and removing a lab: two namespaces, a veth pair, a rule and the application.
+"""Building, checking and removing a testbed: two namespaces, a veth pair, a rule and the application.
 
-Theory of operation: `setup` writes the lab's ownership record first and updates it after each step, so
+Theory of operation: `setup` writes the testbed's ownership record first and updates it after each step, so
 an interrupted or failed setup is rolled back by `teardown`, which removes only what the record names
-(namespaces by inode, the application by pid and start time). The lab's link is one veth pair made
+(namespaces by inode, the application by pid and start time). The testbed's link is one veth pair made
 inside the crafting namespace with its peer in the kernel namespace: nothing is left in the host's
 namespace, no route leads out, and both ends have fixed MACs and permanent neighbour entries, so no ARP
 exchange ever delays or clutters an exercise.
@@ -30,17 +30,17 @@ from tcplab.netns.record import (
     KERNEL_MAC,
     RECORD_FILES,
     AppRecord,
-    LabRecord,
-    LabSpec,
+    TestbedRecord,
+    TestbedSpec,
     all_records,
     find_record,
-    labs_dir,
-    labs_locked,
     record_dir,
     record_using,
+    testbeds_dir,
+    testbeds_locked,
 )
 
-BUILD_WAIT = 60.0  # s: how long setup waits for another process to finish building the same lab
+BUILD_WAIT = 60.0  # s: how long setup waits for another process to finish building the same testbed
 
 _held_depth = 0
 _held_signal: int | None = None
@@ -96,14 +96,14 @@ def _netlink_error(step: str, exc: Exception) -> EnvironmentProblem:
 
 
 # -- setup ---------------------------------------------------------------------------------------
-class LabBusy(EnvironmentProblem):
-    """The lab is being built, or used, by another living process: it is left alone."""
+class TestbedBusy(EnvironmentProblem):
+    """The testbed is being built, or used, by another living process: it is left alone."""
 
 
-def setup(spec: LabSpec, ephemeral: bool = False) -> tuple[LabRecord, bool]:
-    """Build the lab (or keep it, if it is already whole). Returns (record, created).
+def setup(spec: TestbedSpec, ephemeral: bool = False) -> tuple[TestbedRecord, bool]:
+    """Build the testbed (or keep it, if it is already whole). Returns (record, created).
 
-    An `ephemeral` lab (made for one run, check or grading) names this process as its owner: it
+    An `ephemeral` testbed (made for one run, check or grading) names this process as its owner: it
     is removed by `reap_orphans` once the owner is gone, and its application exits with it."""
     require_root("setup")
     spec.validate()
@@ -111,7 +111,7 @@ def setup(spec: LabSpec, ephemeral: bool = False) -> tuple[LabRecord, bool]:
     me = self_id()
     started, told = time.monotonic(), False
     while True:
-        with labs_locked():
+        with testbeds_locked():
             existing = find_record(spec.crafting)
             if existing is None or _builder(existing) is None:
                 rec = _decide(spec, existing, me, ephemeral)
@@ -129,8 +129,8 @@ def setup(spec: LabSpec, ephemeral: bool = False) -> tuple[LabRecord, bool]:
     return rec, True
 
 
-def _wait_for_builder(rec: LabRecord, started: float, told: bool) -> bool:
-    """Another process is building this lab: wait for it (Ctrl-C works), saying so once."""
+def _wait_for_builder(rec: TestbedRecord, started: float, told: bool) -> bool:
+    """Another process is building this testbed: wait for it (Ctrl-C works), saying so once."""
     builder = rec.builder
     assert builder is not None
     waited = time.monotonic() - started
@@ -144,14 +144,14 @@ def _wait_for_builder(rec: LabRecord, started: float, told: bool) -> bool:
 
 
 def _decide(
-    spec: LabSpec, existing: LabRecord | None, me: ProcessId, ephemeral: bool
-) -> LabRecord | None:
-    """Under the lock: None to keep the existing lab, else the new record (saved, nothing built)."""
+    spec: TestbedSpec, existing: TestbedRecord | None, me: ProcessId, ephemeral: bool
+) -> TestbedRecord | None:
+    """Under the lock: None to keep the existing testbed, else the new record (saved, nothing built)."""
     if existing is not None:
         _refuse_in_use(existing)
         if existing.spec != spec:
             raise UsageError(
-                f"a lab with crafting host {spec.crafting} already exists with "
+                f"a testbed with crafting host {spec.crafting} already exists with "
                 f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
                 f"port {existing.spec.port}",
                 "run 'sudo tcplab teardown' first, or give the same options",
@@ -160,57 +160,57 @@ def _decide(
             return None
         _teardown(existing)
     _check_names_free(spec)
-    rec = LabRecord(spec=spec, builder=me, owner=me if ephemeral else None)
+    rec = TestbedRecord(spec=spec, builder=me, owner=me if ephemeral else None)
     rec.save()
     return rec
 
 
-def _builder(rec: LabRecord) -> ProcessId | None:
-    """The living process (not this one) building this lab right now, if any."""
+def _builder(rec: TestbedRecord) -> ProcessId | None:
+    """The living process (not this one) building this testbed right now, if any."""
     b = rec.builder
     if b is None or b.pid == os.getpid() or not alive(b):
         return None
     return b
 
 
-def _user(rec: LabRecord) -> ProcessId | None:
-    """The living process (not this one) an ephemeral lab belongs to, if any."""
+def _user(rec: TestbedRecord) -> ProcessId | None:
+    """The living process (not this one) an ephemeral testbed belongs to, if any."""
     o = rec.owner
     if o is None or o.pid == os.getpid() or not alive(o):
         return None
     return o
 
 
-def _busy(rec: LabRecord, builder: ProcessId) -> LabBusy:
-    return LabBusy(
-        f"the lab of {rec.spec.crafting} is being set up right now by process {builder.pid}",
+def _busy(rec: TestbedRecord, builder: ProcessId) -> TestbedBusy:
+    return TestbedBusy(
+        f"the testbed of {rec.spec.crafting} is being set up right now by process {builder.pid}",
         "wait for that command to finish, then try again",
     )
 
 
-def _refuse_busy(rec: LabRecord) -> None:
-    """Another living process is building this lab: leave it alone."""
+def _refuse_busy(rec: TestbedRecord) -> None:
+    """Another living process is building this testbed: leave it alone."""
     b = _builder(rec)
     if b is not None:
         raise _busy(rec, b)
 
 
-def _refuse_in_use(rec: LabRecord) -> None:
-    """Another living process uses this ephemeral lab: leave it alone."""
+def _refuse_in_use(rec: TestbedRecord) -> None:
+    """Another living process uses this ephemeral testbed: leave it alone."""
     o = _user(rec)
     if o is not None:
-        raise LabBusy(
-            f"the lab of {rec.spec.crafting} is in use by {describe(o)}",
+        raise TestbedBusy(
+            f"the testbed of {rec.spec.crafting} is in use by {describe(o)}",
             "it is removed when that command ends; wait for it",
         )
 
 
-def _check_names_free(spec: LabSpec) -> None:
+def _check_names_free(spec: TestbedSpec) -> None:
     for name in (spec.crafting, spec.kernel):
         other = record_using(name)
         if other is not None and other.spec.crafting != spec.crafting:
             raise UsageError(
-                f"namespace {name} already belongs to the lab of {other.spec.crafting}",
+                f"namespace {name} already belongs to the testbed of {other.spec.crafting}",
                 f"choose other names, or run 'sudo tcplab teardown --crafting {other.spec.crafting}'",
             )
         if os.path.exists(netns_path(name)):
@@ -220,7 +220,7 @@ def _check_names_free(spec: LabSpec) -> None:
             )
 
 
-def _build(rec: LabRecord) -> None:
+def _build(rec: TestbedRecord) -> None:
     spec = rec.spec
     for name in (spec.crafting, spec.kernel):
         with signals_held():  # created and recorded, or neither
@@ -246,7 +246,7 @@ def _build(rec: LabRecord) -> None:
     rec.save()
 
 
-def _build_link(spec: LabSpec) -> None:
+def _build_link(spec: TestbedSpec) -> None:
     from pyroute2 import IPRoute
     from pyroute2.netlink.exceptions import NetlinkError
 
@@ -271,7 +271,7 @@ def _build_link(spec: LabSpec) -> None:
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
                 ipr.neigh("add", dst=peer_addr, lladdr=peer_mac, ifindex=idx, state="permanent")
     except NetlinkError as exc:
-        raise _netlink_error("building the lab link", exc) from exc
+        raise _netlink_error("building the testbed link", exc) from exc
 
 
 def _offload_off(name: str) -> bool:
@@ -300,18 +300,18 @@ def _tune_namespace(ns: str) -> None:
         Path(f"/proc/sys/net/ipv6/conf/{IFNAME}/disable_ipv6").write_text("1")
 
 
-# -- adopting a lab built by hand (netns_setup.sh) ------------------------------------------------
-def adopt(spec: LabSpec) -> LabRecord:
-    """Make a namespace pair built by hand, as netns_setup.sh builds it, tcplab's lab: check that
+# -- adopting a testbed built by hand (netns_setup.sh) ------------------------------------------------
+def adopt(spec: TestbedSpec) -> TestbedRecord:
+    """Make a namespace pair built by hand, as netns_setup.sh builds it, tcplab's testbed: check that
     it looks as setup builds it, start the application and write the record, so status, handshake
-    and teardown treat it as any other lab. On failure only the application and the record are
+    and teardown treat it as any other testbed. On failure only the application and the record are
     removed: the namespaces are left to whoever made them."""
     require_root("setup")
     spec.validate()
     nft.nft_path()
-    with labs_locked():
+    with testbeds_locked():
         find_record(spec.crafting)  # an untrusted record of this name: refused, nothing touched
-        rec = LabRecord(spec=spec, builder=self_id())
+        rec = TestbedRecord(spec=spec, builder=self_id())
         for name, addr, mac in (
             (spec.crafting, spec.crafting_addr, CRAFTING_MAC),
             (spec.kernel, spec.kernel_addr, KERNEL_MAC),
@@ -332,13 +332,13 @@ def adopt(spec: LabSpec) -> LabRecord:
     return rec
 
 
-def _check_adoptable(rec: LabRecord, name: str, addr: str, mac: str) -> None:
-    """The namespace exists, belongs to no lab, and has the lab's link; recorded in `rec`."""
+def _check_adoptable(rec: TestbedRecord, name: str, addr: str, mac: str) -> None:
+    """The namespace exists, belongs to no testbed, and has the testbed's link; recorded in `rec`."""
     other = record_using(name)
     if other is not None:
         raise UsageError(
-            f"namespace {name} already belongs to the lab of {other.spec.crafting}",
-            f"remove that lab first: sudo tcplab teardown --crafting {other.spec.crafting}",
+            f"namespace {name} already belongs to the testbed of {other.spec.crafting}",
+            f"remove that testbed first: sudo tcplab teardown --crafting {other.spec.crafting}",
         )
     inode = netns_inode(name)
     if inode is None:
@@ -359,16 +359,16 @@ def _check_adoptable(rec: LabRecord, name: str, addr: str, mac: str) -> None:
 
 def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
     return EnvironmentProblem(
-        f"namespace {name} is not a lab as netns_setup.sh builds it: {why}",
+        f"namespace {name} is not a testbed as netns_setup.sh builds it: {why}",
         "remove it and build it again with netns_setup.sh up, or use 'tcplab setup'",
     )
 
 
 # -- the application -----------------------------------------------------------------------------
-def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
+def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
     """Start the kernel-side application in the kernel namespace (tcplab.app.supervise), listening
     on the lab's port if it should; recorded by pid, start time and command line before it runs
-    on. An ephemeral lab's application watches this process (its owner) and exits with it."""
+    on. An ephemeral testbed's application watches this process (its owner) and exits with it."""
     port = rec.spec.port if rec.spec.listen else 0
     mine = rec.owner is not None and rec.owner.pid == os.getpid()
     with supervise.Launch(str(rec.control_path), port, watch_owner=mine) as launch:
@@ -387,7 +387,7 @@ def start_app(rec: LabRecord, timeout: float = 10.0) -> AppRecord:
     return app
 
 
-def _log_tail(rec: LabRecord) -> str:
+def _log_tail(rec: TestbedRecord) -> str:
     try:
         with record_dir(rec.spec.crafting) as dfd:
             return supervise.log_tail(dfd) if dfd is not None else "no output"
@@ -413,7 +413,7 @@ def stop_app(app: AppRecord) -> None:
 
 
 # -- health, teardown ----------------------------------------------------------------------------
-def namespace_ours(rec: LabRecord, name: str) -> bool:
+def namespace_ours(rec: TestbedRecord, name: str) -> bool:
     """The namespace of this name is still the one tcplab made: same inode, and same cookie (an
     inode is reused once a namespace is freed; a cookie never is). Where the kernel has cookies
     (Linux 5.14+), a record without one proves nothing: tcplab always records it there."""
@@ -423,12 +423,12 @@ def namespace_ours(rec: LabRecord, name: str) -> bool:
     return netns_cookie(name) == rec.cookies.get(name)
 
 
-def healthy(rec: LabRecord) -> bool:
+def healthy(rec: TestbedRecord) -> bool:
     return not problems(rec)
 
 
-def problems(rec: LabRecord, details: dict[str, Any] | None = None) -> list[str]:
-    """Everything that keeps the lab from being whole; empty when it is. `details`, if given, is
+def problems(rec: TestbedRecord, details: dict[str, Any] | None = None) -> list[str]:
+    """Everything that keeps the testbed from being whole; empty when it is. `details`, if given, is
     filled with what was found (namespaces, links, the rule, the application)."""
     spec = rec.spec
     found: list[str] = []
@@ -459,7 +459,7 @@ def problems(rec: LabRecord, details: dict[str, Any] | None = None) -> list[str]
     return found
 
 
-def _link_problems(ns: str, link: dict[str, Any], addr: str, spec: LabSpec) -> list[str]:
+def _link_problems(ns: str, link: dict[str, Any], addr: str, spec: TestbedSpec) -> list[str]:
     if not link:
         return [f"the link {IFNAME} in {ns} is missing"]
     found = []
@@ -469,11 +469,11 @@ def _link_problems(ns: str, link: dict[str, Any], addr: str, spec: LabSpec) -> l
         found.append(f"{ns} lacks its address {addr}")
     out = [r for r in link.get("routes", []) if r != str(spec.network)]
     if out:
-        found.append(f"{ns} has routes out of the lab: {', '.join(out)}")
+        found.append(f"{ns} has routes out of the testbed: {', '.join(out)}")
     return found
 
 
-def _app_state(rec: LabRecord) -> dict[str, Any]:
+def _app_state(rec: TestbedRecord) -> dict[str, Any]:
     app: dict[str, Any] = {"alive": app_alive(rec.app), "pid": rec.app.pid if rec.app else None}
     if app["alive"] and rec.app is not None:
         try:
@@ -483,13 +483,13 @@ def _app_state(rec: LabRecord) -> dict[str, Any]:
     return app
 
 
-def teardown(rec: LabRecord) -> list[str]:
+def teardown(rec: TestbedRecord) -> list[str]:
     """Remove what the record names, tolerating what is already gone. Returns what was removed.
-    A lab another living process is building or using is refused (LabBusy). Removing a lab this
+    A testbed another living process is building or using is refused (TestbedBusy). Removing a testbed this
     process made for itself is a clean-up: its wait for the lock is never cut short (a command
     being stopped cancels its threads' other waits)."""
     own = rec.owner is not None and rec.owner.pid == os.getpid()
-    with lock.locked() if own else labs_locked():
+    with lock.locked() if own else testbeds_locked():
         fresh = find_record(rec.spec.crafting) or rec
         _refuse_busy(fresh)
         _refuse_in_use(fresh)
@@ -497,26 +497,26 @@ def teardown(rec: LabRecord) -> list[str]:
 
 
 def reap_orphans() -> list[str]:
-    """Remove every ephemeral lab whose owner process is gone (a run, check or grading that was
-    killed): its application, namespaces, rule and record. One line per lab removed."""
+    """Remove every ephemeral testbed whose owner process is gone (a run, check or grading that was
+    killed): its application, namespaces, rule and record. One line per testbed removed."""
     lines = []
-    with labs_locked():
+    with testbeds_locked():
         for rec in all_records():
             if rec.owner is None or alive(rec.owner) or _builder(rec) is not None:
                 continue
             if rec.owner.pid == os.getpid():
-                continue  # this process's own lab (its identity changed? never reap ourselves)
+                continue  # this process's own testbed (its identity changed? never reap ourselves)
             removed = _teardown(rec)
             what = ", ".join(removed) or "only its record"
             lines.append(
-                f"removed orphaned lab {rec.spec.crafting} ⇄ {rec.spec.kernel} "
+                f"removed orphaned testbed {rec.spec.crafting} ⇄ {rec.spec.kernel} "
                 f"(its owner, pid {rec.owner.pid}, is gone): {what}"
             )
     return lines
 
 
-def in_use(rec: LabRecord) -> str | None:
-    """Why teardown --all must leave this lab alone (built or used by a living process), or None."""
+def in_use(rec: TestbedRecord) -> str | None:
+    """Why teardown --all must leave this testbed alone (built or used by a living process), or None."""
     b = _builder(rec)
     if b is not None:
         return f"being set up right now by {describe(b)}"
@@ -524,12 +524,12 @@ def in_use(rec: LabRecord) -> str | None:
     return f"in use by {describe(o)}" if o is not None else None
 
 
-def _teardown(rec: LabRecord) -> list[str]:
+def _teardown(rec: TestbedRecord) -> list[str]:
     with signals_held():  # a second Ctrl-C must not cut a teardown (or a rollback) short
         return _remove(rec)
 
 
-def _remove(rec: LabRecord) -> list[str]:
+def _remove(rec: TestbedRecord) -> list[str]:
     from pyroute2 import netns
 
     removed = []
@@ -546,9 +546,10 @@ def _remove(rec: LabRecord) -> list[str]:
     return removed + _remove_dir(rec)
 
 
-def _remove_dir(rec: LabRecord) -> list[str]:
+def _remove_dir(rec: TestbedRecord) -> list[str]:
     """Remove the files tcplab writes in the record folder, then the folder; never anything else
-    (a folder holding other files is kept and named). /run/tcplab and its labs folder stay."""
+    (a folder holding other files is kept and named). /run/tcplab and its labs/ folder (every
+    testbed's record folder) stay."""
     name = rec.spec.crafting
     with record_dir(name) as dfd:
         if dfd is None:
@@ -560,7 +561,7 @@ def _remove_dir(rec: LabRecord) -> list[str]:
     if left:
         shown = ", ".join("".join(c if c.isprintable() else "?" for c in n) for n in left[:5])
         return [f"kept the folder {rec.dir}: it holds files tcplab did not write ({shown})"]
-    with labs_dir() as lfd, contextlib.suppress(FileNotFoundError):
+    with testbeds_dir() as lfd, contextlib.suppress(FileNotFoundError):
         os.rmdir(name, dir_fd=lfd)
     return []
 

@@ -1,7 +1,7 @@
 """The sandbox a student's solution runs in, built by a freshly forked process (see zygote.py).
 
 Theory of operation. The zygote forks; the child (stage A, root) joins the run's control groups,
-enters the lab's crafting network namespace, unshares mount, PID, IPC and UTS namespaces and forks
+enters the testbed's crafting network namespace, unshares mount, PID, IPC and UTS namespaces and forks
 again. That child is PID 1 of the new PID namespace (init, root): it builds a new root on tmpfs that
 holds only what Python needs (read-only binds of /usr, the interpreter and the tcplab package), the
 solution in /home/student, a private /tmp, a fresh /proc of its own PID namespace and the socket of the

@@ -56,7 +56,7 @@ class Limits:
 
 
 @dataclass
-class Ran:
+class SandboxRun:
     """How a sandboxed run ended and what it used; the solution's output is kept for people only."""
 
     exit_code: int | None = None
@@ -190,13 +190,15 @@ def workspace(tag: str, uid: int, solution: bytes) -> Iterator[Workspace]:
             shutil.rmtree(ws.dir, ignore_errors=True)
 
 
-def run(zygote: Zygote, job: Job, limits: Limits, stop: threading.Event | None = None) -> Ran:
+def run(
+    zygote: Zygote, job: Job, limits: Limits, stop: threading.Event | None = None
+) -> SandboxRun:
     """Run `job` in a fresh control group; kill it at the wall-clock limit, at the output cap, or
     when `stop` is set (the grader was interrupted: a sandbox error, not the student's)."""
     with claim(job.tag):
         group = Cgroup(job.tag)
         group.create(limits.memory, limits.pids)
-        ran = Ran(uid=job.uid)
+        ran = SandboxRun(uid=job.uid)
         try:
             job.cgroup_procs = group.procs_files()
             _run_in(group, zygote, job, limits, ran, stop)
@@ -209,7 +211,12 @@ def run(zygote: Zygote, job: Job, limits: Limits, stop: threading.Event | None =
 
 
 def _run_in(
-    group: Cgroup, zygote: Zygote, job: Job, limits: Limits, ran: Ran, stop: threading.Event | None
+    group: Cgroup,
+    zygote: Zygote,
+    job: Job,
+    limits: Limits,
+    ran: SandboxRun,
+    stop: threading.Event | None,
 ) -> None:
     pipes = [os.pipe() for _ in range(3)]  # stdout, stderr, status
     began = time.monotonic()
@@ -238,7 +245,7 @@ def _collect(
     fds: list[int],
     deadline: float,
     limits: Limits,
-    ran: Ran,
+    ran: SandboxRun,
     stop: threading.Event | None,
 ) -> list[dict[str, Any]]:
     """Read stdout, stderr and the status pipe until all are closed (the jail is gone)."""

@@ -1,7 +1,7 @@
-"""Kernel-filtered capture and raw sending on the lab's link (AF_PACKET).
+"""Kernel-filtered capture and raw sending on the testbed's link (AF_PACKET).
 
 The capture socket is armed before anything is sent: it is opened with protocol 0 (so it queues
-nothing), gets its classic-BPF filter (IPv4 TCP between the lab's two addresses), and only then is bound
+nothing), gets its classic-BPF filter (IPv4 TCP between the testbed's two addresses), and only then is bound
 to the interface for all protocols. No frame can slip in unfiltered, and no reply, however fast, arrives
 before the socket listens. Every frame carries the kernel's receive timestamp (SO_TIMESTAMPNS).
 

@@ -57,7 +57,7 @@ def _scapy() -> _Scapy:
 
 @dataclass(frozen=True)
 class Endpoints:
-    """Addresses of one direction of the lab's link."""
+    """Addresses of one direction of the testbed's link."""
 
     src: str
     dst: str

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from tcplab.cli import main
-from tcplab.netns.record import LabSpec
-from tests.conftest import remove_lab, run_cli, unique_names
+from tcplab.netns.record import TestbedSpec
+from tests.conftest import remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
 MOD = 1 << 32
@@ -28,7 +28,7 @@ def transitions(report: dict, side: str) -> list[tuple[str, str]]:
     ]
 
 
-def test_handshake_is_seen_by_an_independent_tcpdump_in_the_kernel_host(lab: LabSpec, tmp_path):
+def test_handshake_is_seen_by_an_independent_tcpdump_in_the_kernel_host(lab: TestbedSpec, tmp_path):
     pcap = tmp_path / "own.pcap"
     dump = subprocess.Popen(
         [
@@ -71,7 +71,7 @@ def test_handshake_is_seen_by_an_independent_tcpdump_in_the_kernel_host(lab: Lab
     assert "Flags [.]," in text[2] and f"ack {(kisn + 1) % MOD}," in text[2]
 
 
-def test_handshake_shows_each_side_and_checks_every_reply(lab: LabSpec, tmp_path):
+def test_handshake_shows_each_side_and_checks_every_reply(lab: TestbedSpec, tmp_path):
     pcap = tmp_path / "hs.pcap"
     out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--json", "--pcap", str(pcap))
     assert out.returncode == 0, out.stdout + out.stderr
@@ -96,7 +96,7 @@ def test_handshake_shows_each_side_and_checks_every_reply(lab: LabSpec, tmp_path
     assert dump.returncode == 0 and dump.stdout.count("IP 10.77.0.") >= 3
 
 
-def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: LabSpec):
+def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: TestbedSpec):
     out = run_cli(
         "handshake", "--target", f"{lab.kernel}:7788", "--sport", "40000", "--isn", "1000"
     )
@@ -119,7 +119,7 @@ def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: LabSpec):
     assert "✗" not in text
 
 
-def test_data_on_the_third_segment_is_acknowledged(lab: LabSpec):
+def test_data_on_the_third_segment_is_acknowledged(lab: TestbedSpec):
     out = run_cli(
         "handshake", "--target", f"{lab.kernel}:7788", "--data", "hello", "--isn", "0", "--json"
     )
@@ -132,7 +132,7 @@ def test_data_on_the_third_segment_is_acknowledged(lab: LabSpec):
     assert queued["ok"] and queued["observed"] == "5 bytes"
 
 
-def test_keep_leaves_the_connection_established(lab: LabSpec):
+def test_keep_leaves_the_connection_established(lab: TestbedSpec):
     out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--sport", "41234", "--keep")
     assert out.returncode == 0
     rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
@@ -141,7 +141,7 @@ def test_keep_leaves_the_connection_established(lab: LabSpec):
     assert again.returncode == 2 and "already has a connection" in again.stderr
 
 
-def test_handshake_to_a_port_without_listener_reports_the_rst_and_exits_1(lab: LabSpec):
+def test_handshake_to_a_port_without_listener_reports_the_rst_and_exits_1(lab: TestbedSpec):
     out = run_cli("handshake", "--target", f"{lab.kernel}:9", "--json")
     assert out.returncode == 1
     report = json.loads(out.stdout)
@@ -155,7 +155,7 @@ def test_handshake_to_a_port_without_listener_reports_the_rst_and_exits_1(lab: L
     assert text.returncode == 1 and "✗ the handshake completes" in text.stdout
 
 
-def test_send_syn_to_a_closed_port_reports_rst_ack(lab: LabSpec):
+def test_send_syn_to_a_closed_port_reports_rst_ack(lab: TestbedSpec):
     out = run_cli("send", "--target", f"{lab.kernel}:9", "--flags", "S", "--seq", "100")
     assert out.returncode == 0, out.stdout + out.stderr
     assert "[R.] seq 0 ack 101" in out.stdout
@@ -172,13 +172,13 @@ def test_send_syn_to_a_closed_port_reports_rst_ack(lab: LabSpec):
         (["--flags", "SF", "--wait", "0.3"], "no reply within 0.3 s"),
     ],
 )
-def test_send_to_a_listener(lab: LabSpec, args, answer):
+def test_send_to_a_listener(lab: TestbedSpec, args, answer):
     out = run_cli("send", "--target", f"{lab.kernel}:7788", *args)
     assert out.returncode == 0, out.stdout + out.stderr
     assert answer in out.stdout
 
 
-def test_send_syn_to_a_listener_gets_syn_ack_with_options(lab: LabSpec):
+def test_send_syn_to_a_listener_gets_syn_ack_with_options(lab: TestbedSpec):
     out = run_cli(
         "send",
         "--target",
@@ -211,7 +211,7 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
         ok = run_cli("send", "--target", "10.199.77.2:9", "--flags", "S")
         assert ok.returncode == 0 and "[R.]" in ok.stdout
         for target, phrase in (
-            ("8.8.8.8:80", "outside the lab"),
+            ("8.8.8.8:80", "outside the testbed"),
             ("10.199.77.1:80", "crafting host's own address"),
             (f"{crafting}:80", "is the crafting host"),
             ("nosuchns:80", "unknown namespace"),
@@ -220,7 +220,7 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
             assert out.returncode == 2, target
             assert phrase in out.stderr and "Traceback" not in out.stderr
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_no_lab_at_all_is_an_environment_error(monkeypatch, tmp_path, capsys):
@@ -235,7 +235,7 @@ def test_no_lab_at_all_is_an_environment_error(monkeypatch, tmp_path, capsys):
             main(args)
         err = capsys.readouterr().err
         assert exc.value.code == 3, args
-        assert "no lab is set up" in err or "no tcplab lab is set up" in err
+        assert "no testbed is set up" in err or "no tcplab testbed is set up" in err
         assert "sudo tcplab setup" in err
 
 
@@ -247,10 +247,10 @@ def test_a_broken_lab_is_reported_not_used():
         out = run_cli("handshake", "--target", f"{kernel}:7788")
         assert out.returncode == 3 and "broken" in out.stderr and "setup" in out.stderr
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
-def test_the_third_segment_seen_independently_has_the_right_seq(lab: LabSpec, tmp_path):
+def test_the_third_segment_seen_independently_has_the_right_seq(lab: TestbedSpec, tmp_path):
     from scapy.layers.inet import TCP
     from scapy.utils import rdpcap
 
@@ -262,7 +262,7 @@ def test_the_third_segment_seen_independently_has_the_right_seq(lab: LabSpec, tm
     assert tcp[2].seq == 78 and tcp[2].ack == (tcp[1].seq + 1) % MOD
 
 
-def test_send_on_a_kept_connection_predicts_exact_numbers(lab: LabSpec):
+def test_send_on_a_kept_connection_predicts_exact_numbers(lab: TestbedSpec):
     assert (
         run_cli(
             "handshake",
@@ -307,7 +307,7 @@ def test_send_on_a_kept_connection_predicts_exact_numbers(lab: LabSpec):
     assert not any(r["dport"] == 41000 for r in rows)
 
 
-def test_an_unpredicted_answer_is_shown_but_not_counted_as_a_pass(lab: LabSpec):
+def test_an_unpredicted_answer_is_shown_but_not_counted_as_a_pass(lab: TestbedSpec):
     assert (
         run_cli(
             "send", "--target", f"{lab.kernel}:7788", "--sport", "42000", "--flags", "S"
@@ -339,13 +339,13 @@ def test_an_unpredicted_answer_is_shown_but_not_counted_as_a_pass(lab: LabSpec):
 
 
 @pytest.mark.parametrize("port", [9, 7788])
-def test_syn_fin_ack_is_reset_like_any_ack(lab: LabSpec, port):
+def test_syn_fin_ack_is_reset_like_any_ack(lab: TestbedSpec, port):
     out = run_cli("send", "--target", f"{lab.kernel}:{port}", "--flags", "FSA", "--ack", "777")
     assert out.returncode == 0, out.stdout
     assert "[R] seq 777" in out.stdout
 
 
-def test_handshake_leaves_no_connection_behind(lab: LabSpec):
+def test_handshake_leaves_no_connection_behind(lab: TestbedSpec):
     for data in ("", "abc"):
         args = ["handshake", "--target", f"{lab.kernel}:7788"] + (["--data", data] if data else [])
         assert run_cli(*args).returncode == 0
@@ -356,7 +356,7 @@ def test_handshake_leaves_no_connection_behind(lab: LabSpec):
 
 
 @pytest.mark.parametrize("delay", [1.0, 1.1, 1.2, 1.3])
-def test_an_interrupted_handshake_leaves_no_connection(lab: LabSpec, delay):
+def test_an_interrupted_handshake_leaves_no_connection(lab: TestbedSpec, delay):
     proc = subprocess.Popen(
         [sys.executable, "-m", "tcplab", "handshake", "--target", f"{lab.kernel}:7788"],
         stdout=subprocess.PIPE,

@@ -24,8 +24,8 @@ import pytest
 
 from tcplab.netns import lock
 from tcplab.netns.proc import identify, start_ticks
-from tcplab.netns.record import labs_path, run_path
-from tests.conftest import REPO, remove_lab, run_cli, unique_names
+from tcplab.netns.record import run_path, testbeds_path
+from tests.conftest import REPO, remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
 
@@ -66,7 +66,7 @@ def crafted(foreign: str, victim: subprocess.Popen[bytes], crafting: str) -> dic
         "app": {
             "pid": victim.pid,
             "start_ticks": start_ticks(victim.pid),
-            "control": str(labs_path() / crafting / "app.sock"),
+            "control": str(testbeds_path() / crafting / "app.sock"),
         },
         "complete": True,
         "created": time.time(),
@@ -81,7 +81,7 @@ def test_teardown_with_a_path_removes_and_signals_nothing(how):
         target.mkdir(parents=True)
         (target / "lab.json").write_text(json.dumps(crafted(foreign, victim, "x")))
         (target / "precious").write_text("keep me")
-        arg = str(target) if how == "absolute" else os.path.relpath(target, labs_path() / "x")
+        arg = str(target) if how == "absolute" else os.path.relpath(target, testbeds_path() / "x")
         for command in (["teardown", "--crafting", arg], ["status", "--crafting", arg]):
             out = run_cli(*command)
             assert out.returncode == 2, out
@@ -92,7 +92,7 @@ def test_teardown_with_a_path_removes_and_signals_nothing(how):
 
 
 def make_record_folder(name: str) -> Path:
-    folder = labs_path() / name
+    folder = testbeds_path() / name
     folder.mkdir(mode=0o700, parents=True)
     (folder / "app.log").write_text("kept")
     return folder
@@ -104,7 +104,7 @@ def make_record_folder(name: str) -> Path:
 def test_a_crafted_record_in_the_labs_folder_removes_and_signals_nothing(kind, tmp_path):
     crafting, _ = unique_names()
     with foreign_namespace() as foreign, sleeper() as victim:
-        folder = labs_path() / crafting
+        folder = testbeds_path() / crafting
         data = crafted(foreign, victim, crafting)
         if kind in ("legacy app", "wrong command line"):  # the app named is someone else's
             data["namespaces"] = {}
@@ -184,7 +184,7 @@ def test_an_unprivileged_user_cannot_block_tcplab():
         "print('holding', held, flush=True)\n"
         "time.sleep(60)\n"
     )
-    paths = [str(run_path() / "lock"), str(run_path()), str(labs_path())]
+    paths = [str(run_path() / "lock"), str(run_path()), str(testbeds_path())]
     user = subprocess.Popen(
         [*NOBODY, sys.executable, "-c", grab, *paths], stdout=subprocess.PIPE, text=True
     )
@@ -235,17 +235,17 @@ def test_a_command_waiting_for_the_lock_says_for_whom_and_answers_ctrl_c_at_once
         assert time.monotonic() - sent < 1
         text = err.read_text()
         assert "Traceback" not in text and text.count("waiting for") == 1
-        assert not ns_exists(crafting) and not (labs_path() / crafting).exists()
+        assert not ns_exists(crafting) and not (testbeds_path() / crafting).exists()
     finally:
         os.close(fd)
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path):
     crafting, kernel = unique_names()
     try:
         assert run_cli("setup", "--crafting", crafting, "--kernel", kernel).returncode == 0
-        path = labs_path() / crafting / "lab.json"
+        path = testbeds_path() / crafting / "lab.json"
         err = tmp_path / "err"
         with sleeper() as builder, err.open("w") as stderr:
             me = identify(builder.pid)
@@ -280,15 +280,15 @@ def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path)
         assert second.returncode == 0, err.read_text()
         assert "already set up" in out and err.read_text().count("waiting for") == 1
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 # -- ephemeral labs and orphans, in a private run folder --------------------------------------------
 OWNER = """
 import sys, time
-from tcplab.netns.record import LabSpec
+from tcplab.netns.record import TestbedSpec
 from tcplab.netns.topology import setup
-rec, _ = setup(LabSpec(sys.argv[1], sys.argv[2], listen=True), ephemeral=True)
+rec, _ = setup(TestbedSpec(sys.argv[1], sys.argv[2], listen=True), ephemeral=True)
 print(rec.app.pid, flush=True)
 time.sleep(300)
 """
@@ -341,7 +341,7 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
         # stderr: stdout may be JSON in other commands)
         single = run_cli("teardown", "--crafting", lc, env=env)
         assert single.returncode == 3 and f"in use by pid {live.pid}" in single.stderr
-        assert f"removed orphaned lab {dc} ⇄ {dk} (its owner, pid {dead.pid}, is gone)" in (
+        assert f"removed orphaned testbed {dc} ⇄ {dk} (its owner, pid {dead.pid}, is gone)" in (
             single.stderr
         )
         assert not ns_exists(dc) and not ns_exists(dk)
@@ -351,8 +351,8 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
 
         out = run_cli("teardown", "--all", env=env)
         assert out.returncode == 0, out.stderr
-        assert f"left alone: lab {lc} ⇄ {lk} is in use by pid {live.pid}" in out.stdout
-        assert f"removed lab {other_c} ⇄ {other_k}" in out.stdout
+        assert f"left alone: testbed {lc} ⇄ {lk} is in use by pid {live.pid}" in out.stdout
+        assert f"removed testbed {other_c} ⇄ {other_k}" in out.stdout
         assert ns_exists(lc) and ns_exists(lk) and start_ticks(live_app) is not None
         assert not ns_exists(other_c)
 
@@ -361,7 +361,7 @@ def test_orphans_are_removed_and_labs_in_use_are_left_alone(private_run):
         live.wait()
         assert wait_gone(live_app, live_ticks, 2.0)
         out = run_cli("teardown", "--all", env=env)
-        assert f"removed orphaned lab {lc} ⇄ {lk} (its owner, pid {live.pid}, is gone)" in (
+        assert f"removed orphaned testbed {lc} ⇄ {lk} (its owner, pid {live.pid}, is gone)" in (
             out.stdout
         )
         assert not ns_exists(lc) and not ns_exists(lk)
@@ -391,9 +391,9 @@ def test_teardown_all_goes_past_a_lab_being_built_and_an_untrusted_record(privat
         out = run_cli("teardown", "--all", env=env)
         assert out.returncode == 3 and "Traceback" not in out.stderr
         assert f"is being set up right now by pid {builder.pid}" in out.stdout
-        assert f"removed lab {whole[0]} ⇄ {whole[1]}" in out.stdout
+        assert f"removed testbed {whole[0]} ⇄ {whole[1]}" in out.stdout
         assert "record(s) not trusted" in out.stderr and (bad / "lab.json").exists()
         assert ns_exists(building[0]) and not ns_exists(whole[0])
         status = run_cli("status", env=env)
-        assert status.returncode == 3 and "lab tltgarbled: BROKEN record" in status.stdout
+        assert status.returncode == 3 and "testbed tltgarbled: BROKEN record" in status.stdout
         shutil.rmtree(bad)

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from tcplab.netns.record import LabSpec, find_record
+from tcplab.netns.record import TestbedSpec, find_record
 from tcplab.netns.topology import app_alive
-from tests.conftest import remove_lab, run_cli, unique_names
+from tests.conftest import remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
 
@@ -29,7 +29,7 @@ def ip(ns: str, *args: str) -> str:
     ).stdout
 
 
-def test_setup_builds_an_isolated_lab_with_a_listener(lab: LabSpec):
+def test_setup_builds_an_isolated_lab_with_a_listener(lab: TestbedSpec):
     for ns, addr in ((lab.crafting, "10.77.0.1/24"), (lab.kernel, "10.77.0.2/24")):
         assert addr in ip(ns, "-br", "addr", "show", "tcplab0")
         routes = ip(ns, "route").strip().splitlines()
@@ -56,7 +56,7 @@ def test_setup_builds_an_isolated_lab_with_a_listener(lab: LabSpec):
     assert any(r["state"] == "LISTEN" and r["sport"] == 7788 for r in rows)
 
 
-def test_status_shows_every_part_of_the_lab(lab: LabSpec):
+def test_status_shows_every_part_of_the_lab(lab: TestbedSpec):
     out = run_cli("status", "--crafting", lab.crafting)
     assert out.returncode == 0, out.stderr
     for phrase in (
@@ -73,7 +73,7 @@ def test_status_shows_every_part_of_the_lab(lab: LabSpec):
     assert data["healthy"] and data["rule"]["chain"] == "output" and data["app"]["alive"]
 
 
-def test_control_channel_is_root_only(lab: LabSpec):
+def test_control_channel_is_root_only(lab: TestbedSpec):
     rec = find_record(lab.crafting)
     assert rec is not None
     assert stat.S_IMODE(os.stat(rec.control_path).st_mode) == 0o600
@@ -81,7 +81,7 @@ def test_control_channel_is_root_only(lab: LabSpec):
     assert os.stat(rec.control_path).st_uid == 0
 
 
-def test_setup_twice_changes_nothing(lab: LabSpec):
+def test_setup_twice_changes_nothing(lab: TestbedSpec):
     before = find_record(lab.crafting)
     out = run_cli("setup", "--crafting", lab.crafting, "--kernel", lab.kernel)
     assert out.returncode == 0
@@ -91,13 +91,13 @@ def test_setup_twice_changes_nothing(lab: LabSpec):
     assert after.namespaces == before.namespaces and after.app == before.app
 
 
-def test_setup_with_other_options_for_an_existing_lab_is_refused(lab: LabSpec):
+def test_setup_with_other_options_for_an_existing_lab_is_refused(lab: TestbedSpec):
     out = run_cli("setup", "--crafting", lab.crafting, "--kernel", lab.kernel, "--port", "9999")
     assert out.returncode == 2
     assert "already exists" in out.stderr and "teardown" in out.stderr
 
 
-def test_setup_repairs_a_lab_whose_application_died(lab: LabSpec):
+def test_setup_repairs_a_lab_whose_application_died(lab: TestbedSpec):
     rec = find_record(lab.crafting)
     assert rec is not None and rec.app is not None
     os.kill(rec.app.pid, 9)
@@ -117,12 +117,12 @@ def test_teardown_removes_exactly_what_setup_made():
         assert rec is not None and rec.app is not None
         out = run_cli("teardown", "--crafting", crafting)
         assert out.returncode == 0, out.stderr
-        assert "removed lab" in out.stdout
+        assert "removed testbed" in out.stdout
         assert not ns_exists(crafting) and not ns_exists(kernel)
         assert not rec.dir.exists()
         assert not app_alive(rec.app)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_teardown_with_nothing_to_remove_says_so():
@@ -143,7 +143,7 @@ def test_teardown_never_touches_a_namespace_someone_else_made_under_the_same_nam
         assert ns_exists(kernel), "teardown removed a namespace tcplab did not create"
         assert "left alone" in out.stdout and not ns_exists(crafting)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_setup_refuses_a_namespace_it_did_not_create_and_creates_nothing():
@@ -171,7 +171,7 @@ def test_setup_without_nft_fails_before_creating_anything(tmp_path):
         ]
         assert not ns_exists(crafting) and not ns_exists(kernel)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 @pytest.mark.parametrize("failure", [RuntimeError("injected"), KeyboardInterrupt()])
@@ -180,17 +180,17 @@ def test_a_setup_that_fails_midway_leaves_nothing_behind(monkeypatch, failure):
 
     crafting, kernel = unique_names()
 
-    def broken(spec: LabSpec) -> None:
+    def broken(spec: TestbedSpec) -> None:
         raise failure
 
     monkeypatch.setattr(topology.nft, "install", broken)
     try:
         with pytest.raises(type(failure)):
-            topology.setup(LabSpec(crafting, kernel))
+            topology.setup(TestbedSpec(crafting, kernel))
         assert not ns_exists(crafting) and not ns_exists(kernel)
         assert find_record(crafting) is None
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_two_labs_live_side_by_side_with_the_same_addresses():
@@ -203,7 +203,7 @@ def test_two_labs_live_side_by_side_with_the_same_addresses():
             assert out.returncode == 0 and json.loads(out.stdout)["ok"]
     finally:
         for c, k in (first, second):
-            remove_lab(c, k)
+            remove_testbed(c, k)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -230,7 +230,7 @@ def test_an_interrupted_setup_process_leaves_a_whole_lab_or_nothing(signum, dela
             assert proc.returncode != 130 or "interrupted" in err
             assert not ns_exists(crafting) and not ns_exists(kernel)
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_a_namespace_whose_cookie_differs_is_not_tcplabs():
@@ -246,7 +246,7 @@ def test_a_namespace_whose_cookie_differs_is_not_tcplabs():
         assert out.returncode == 0
         assert ns_exists(kernel) and "left alone" in out.stdout
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
 def test_two_setups_of_the_same_lab_at_once_leave_one_whole_lab():
@@ -276,10 +276,10 @@ def test_two_setups_of_the_same_lab_at_once_leave_one_whole_lab():
             assert code == 0, err
         assert run_cli("status", "--crafting", crafting).returncode == 0
     finally:
-        remove_lab(crafting, kernel)
+        remove_testbed(crafting, kernel)
 
 
-def test_a_lab_missing_its_rule_is_reported_and_repaired(lab: LabSpec):
+def test_a_lab_missing_its_rule_is_reported_and_repaired(lab: TestbedSpec):
     subprocess.run(
         ["ip", "netns", "exec", lab.crafting, "nft", "delete", "table", "ip", "tcplab"], check=True
     )
@@ -288,20 +288,20 @@ def test_a_lab_missing_its_rule_is_reported_and_repaired(lab: LabSpec):
     hs = run_cli("handshake", "--target", f"{lab.kernel}:7788")
     assert hs.returncode == 3 and "broken" in hs.stderr
     fixed = run_cli("setup", "--crafting", lab.crafting, "--kernel", lab.kernel)
-    assert fixed.returncode == 0 and "lab ready" in fixed.stdout
+    assert fixed.returncode == 0 and "testbed ready" in fixed.stdout
     assert run_cli("status", "--crafting", lab.crafting).returncode == 0
 
 
-def test_a_route_out_of_the_lab_is_a_problem(lab: LabSpec):
+def test_a_route_out_of_the_lab_is_a_problem(lab: TestbedSpec):
     subprocess.run(
         ["ip", "-n", lab.crafting, "route", "add", "default", "via", "10.77.0.2"], check=True
     )
     out = run_cli("status", "--crafting", lab.crafting)
     assert out.returncode == 3
-    assert "has routes out of the lab: default" in out.stdout and "(no route out)" in out.stdout
+    assert "has routes out of the testbed: default" in out.stdout and "(no route out)" in out.stdout
 
 
-def test_status_without_nft_says_nft_is_missing(lab: LabSpec, tmp_path):
+def test_status_without_nft_says_nft_is_missing(lab: TestbedSpec, tmp_path):
     python_dir = os.path.dirname(os.path.realpath(sys.executable))
     env = dict(os.environ, PATH=f"{tmp_path}:{python_dir}")
     out = run_cli("status", "--crafting", lab.crafting, env=env)
@@ -309,7 +309,7 @@ def test_status_without_nft_says_nft_is_missing(lab: LabSpec, tmp_path):
     assert out.stderr.startswith("error: nft (nftables) is not installed")
 
 
-def test_a_bad_call_does_not_stop_the_application(lab: LabSpec):
+def test_a_bad_call_does_not_stop_the_application(lab: TestbedSpec):
     from tcplab.app.client import AppClient
     from tcplab.app.protocol import Ping
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from tcplab.netns.record import LabRecord, LabSpec, labs_path
-from tests.conftest import IN_CI, REPO, remove_lab, unique_names
+from tcplab.netns.record import TestbedRecord, TestbedSpec, testbeds_path
+from tests.conftest import IN_CI, REPO, remove_testbed, unique_names
 
 SCRIPT = REPO / "netns_setup.sh"
 TCPLAB = Path(sys.executable).parent / "tcplab"  # the script calls `tcplab`: this one, on PATH
@@ -55,18 +55,18 @@ def tcplab(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=ENV, check=False)
 
 
-def lab_spec() -> LabSpec:
+def lab_spec() -> TestbedSpec:
     crafting, kernel = unique_names()
-    return LabSpec(crafting, kernel)  # every test lab has the same subnet and port
+    return TestbedSpec(crafting, kernel)  # every test lab has the same subnet and port
 
 
-def spec_args(spec: LabSpec) -> list[str]:
+def spec_args(spec: TestbedSpec) -> list[str]:
     names = [f"--crafting={spec.crafting}", f"--kernel={spec.kernel}"]
     return [*names, f"--subnet={spec.subnet}", f"--port={spec.port}"]
 
 
-def app_pids(spec: LabSpec) -> list[int]:
-    """Living processes of this lab's application (by its control socket on the command line)."""
+def app_pids(spec: TestbedSpec) -> list[int]:
+    """Living processes of this testbed's application (by its control socket on the command line)."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
@@ -79,24 +79,24 @@ def app_pids(spec: LabSpec) -> list[int]:
     return found
 
 
-def left_of(spec: LabSpec) -> list[str]:
+def left_of(spec: TestbedSpec) -> list[str]:
     """Whatever of this lab exists: namespaces, its record folder, its application."""
     found = [
         f"namespace {n}" for n in (spec.crafting, spec.kernel) if os.path.lexists(f"/run/netns/{n}")
     ]
-    found += [f"record {spec.crafting}"] if os.path.lexists(labs_path() / spec.crafting) else []
+    found += [f"record {spec.crafting}"] if os.path.lexists(testbeds_path() / spec.crafting) else []
     return found + [f"process {pid}" for pid in app_pids(spec)]
 
 
-def remove(*specs: LabSpec) -> None:
+def remove(*specs: TestbedSpec) -> None:
     for spec in specs:
-        remove_lab(spec.crafting, spec.kernel)
+        remove_testbed(spec.crafting, spec.kernel)
 
 
 # -- one lab each way ---------------------------------------------------------------------------
 @dataclass
 class Built:
-    spec: LabSpec
+    spec: TestbedSpec
     status: dict[str, Any]
     record: dict[str, Any]
     facts: dict[str, str]  # role -> what the plain tools show in that namespace
@@ -112,10 +112,10 @@ def plain_facts(ns: str) -> str:
     return "\n".join(shown)
 
 
-def snapshot(spec: LabSpec) -> Built:
+def snapshot(spec: TestbedSpec) -> Built:
     out = tcplab("status", "--crafting", spec.crafting, "--json")
     assert out.returncode == 0, out.stdout + out.stderr
-    record = LabRecord.load(labs_path() / spec.crafting / "lab.json").to_json()
+    record = TestbedRecord.load(testbeds_path() / spec.crafting / "lab.json").to_json()
     facts = {"crafting": plain_facts(spec.crafting), "kernel": plain_facts(spec.kernel)}
     return Built(spec, json.loads(out.stdout)[0], record, facts)
 
@@ -127,7 +127,7 @@ def both() -> Iterator[tuple[Built, Built]]:
     try:
         out = sh("up", *spec_args(by_script))
         assert out.returncode == 0 and out.stderr == "", out.stdout + out.stderr
-        assert "lab ready" in out.stdout
+        assert "testbed ready" in out.stdout
         out = tcplab("setup", *spec_args(by_tcplab))
         assert out.returncode == 0, out.stdout + out.stderr
         yield snapshot(by_script), snapshot(by_tcplab)
@@ -184,7 +184,7 @@ def test_down_removes_everything_the_script_made():
         assert sh("up", *spec_args(spec)).returncode == 0
         assert len(left_of(spec)) == 4  # two namespaces, the record, the application
         out = sh("down", "--crafting", spec.crafting)
-        assert out.returncode == 0 and out.stdout.startswith(f"removed lab {spec.crafting}")
+        assert out.returncode == 0 and out.stdout.startswith(f"removed testbed {spec.crafting}")
         assert left_of(spec) == []
         assert sh("status", "--crafting", spec.crafting).returncode == 3
     finally:
@@ -282,7 +282,7 @@ def test_a_lab_tcplab_will_not_adopt_is_rolled_back():
         error, _, rolled_back = out.stderr.splitlines()
         assert (
             error
-            == f"error: namespace {other.kernel} already belongs to the lab of {other.crafting}"
+            == f"error: namespace {other.kernel} already belongs to the testbed of {other.crafting}"
         )
         assert rolled_back.endswith(f"removed what it made: {spec.crafting} {spec.kernel}")
         assert left_of(spec) == []
@@ -307,7 +307,7 @@ def test_tcplab_adopts_only_a_pair_built_as_the_script_builds_it():
         out = tcplab("setup", "--adopt", *spec_args(spec))
         assert out.returncode == 3
         assert out.stderr.splitlines()[0] == (
-            f"error: namespace {spec.crafting} is not a lab as netns_setup.sh builds it: "
+            f"error: namespace {spec.crafting} is not a testbed as netns_setup.sh builds it: "
             f"the link tcplab0 in {spec.crafting} is missing"
         )
         assert left_of(spec) == [f"namespace {spec.crafting}", f"namespace {spec.kernel}"]
@@ -320,7 +320,9 @@ def test_tcplab_adopts_only_a_pair_built_as_the_script_builds_it():
 def test_an_interrupted_up_leaves_nothing_behind(moment: str):
     spec = lab_spec()
     mark = (
-        labs_path() / spec.crafting if "adopting" in moment else Path("/run/netns", spec.crafting)
+        testbeds_path() / spec.crafting
+        if "adopting" in moment
+        else Path("/run/netns", spec.crafting)
     )
     cmd = ["bash", str(SCRIPT), "up", *spec_args(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)

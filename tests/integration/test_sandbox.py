@@ -20,7 +20,7 @@ import pytest
 from tcplab import linux
 from tcplab.defaults import CHECK_PREFIX, GRADE_PREFIX
 from tcplab.sandbox import cgroup, reaper, runner, tether
-from tests.conftest import REPO, remove_lab, run_cli
+from tests.conftest import REPO, remove_testbed, run_cli
 
 pytestmark = pytest.mark.netns
 
@@ -140,7 +140,7 @@ def kill_and_check(
             proc.kill()
             proc.wait()
         if crafting is not None:
-            remove_lab(crafting, crafting[:-1] + "k")
+            remove_testbed(crafting, crafting[:-1] + "k")
 
 
 def assert_reaped(group: str) -> None:
@@ -491,7 +491,7 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
             assert made.returncode == 0, made.stderr
             assert f"orphaned lab {crafting}" in made.stderr and group in made.stderr, made.stderr
         finally:
-            remove_lab(mine, theirs)
+            remove_testbed(mine, theirs)
         for ns in (crafting, crafting[:-1] + "k"):
             assert not os.path.exists(f"/run/netns/{ns}"), ns
         assert not Path(f"/run/tcplab/labs/{crafting}").exists()
@@ -501,7 +501,7 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
             proc.kill()
             proc.wait()
         if crafting is not None:
-            remove_lab(crafting, crafting[:-1] + "k")
+            remove_testbed(crafting, crafting[:-1] + "k")
 
 
 def test_the_zygote_never_imports_from_the_graders_working_folder(

@@ -13,7 +13,7 @@ from tcplab.engine.scenario import Scenario
 from tcplab.exercise.catalog import LabDef, Listener
 from tcplab.model.segment import Segment
 from tcplab.netns.fresh import unique_names
-from tcplab.netns.record import LabSpec, labs_path, valid_name
+from tcplab.netns.record import TestbedSpec, testbeds_path, valid_name
 from tests.conftest import REPO
 
 PREFIXES = {
@@ -30,7 +30,7 @@ def test_the_model_s_default_window_is_the_default_window() -> None:
 
 
 def test_the_lab_without_options_is_the_default_lab() -> None:
-    spec = LabSpec()
+    spec = TestbedSpec()
     assert (spec.crafting, spec.kernel, spec.subnet, spec.port) == (
         defaults.CRAFTING, defaults.KERNEL, defaults.SUBNET, defaults.APP_PORT,
     )  # fmt: skip
@@ -49,7 +49,7 @@ def test_a_run_s_namespaces_are_valid_and_name_what_made_them(made_by: str) -> N
     assert crafting.endswith("-c") and kernel == crafting[:-1] + "k"
     assert valid_name(crafting) == crafting and valid_name(kernel) == kernel
     # the application's control socket (a sun_path holds 107 bytes and a NUL)
-    assert len(str(labs_path() / crafting / "app.sock").encode()) < 108
+    assert len(str(testbeds_path() / crafting / "app.sock").encode()) < 108
     assert unique_names(PREFIXES[made_by]) != (crafting, kernel)
 
 

@@ -24,7 +24,7 @@ from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import MAX_CONNECTIONS, Proxy
 from tcplab.grade.submission import MAX_SOLUTION, Unusable, discover, read_solution
 from tcplab.sandbox.cgroup import Usage
-from tcplab.sandbox.runner import Limits, Ran
+from tcplab.sandbox.runner import Limits, SandboxRun
 
 NASTY_LINE = "a\x1b[2Kb\x1b]0;title\x07c\x9b31md\u202eevil\u202ce\u200bf\ufeffg\x00i\x7fj"
 NASTY = "a\x1b[2Kb\x1b]0;title\x07c\x9b31md\u202eevil\u202ce\u200bf\ufeffg\rh\x00i\x7fj\u2028k"
@@ -106,8 +106,8 @@ def test_entries_that_are_not_folders_become_invalid_students(tmp_path: Path) ->
 # ---- verdicts only from what was measured --------------------------------------------------
 
 
-def ran(**kw: object) -> Ran:
-    r = Ran(exit_code=0, usage=Usage(0.1, 1 << 20, 0, 0))
+def ran(**kw: object) -> SandboxRun:
+    r = SandboxRun(exit_code=0, usage=Usage(0.1, 1 << 20, 0, 0))
     for k, v in kw.items():
         setattr(r, k, v)
     return r
@@ -145,9 +145,9 @@ def test_text_keeps_what_people_read_and_drops_what_terminals_obey() -> None:
 
 
 def _nasty_outcome() -> Outcome:
-    from tcplab.exercise.kit import Result
+    from tcplab.exercise.kit import ScoredCheck
 
-    check = Result("t <b>", 1, 0, False, "why", "hint", f"detail <script>x</script> | {NASTY}")
+    check = ScoredCheck("t <b>", 1, 0, False, "why", "hint", f"detail <script>x</script> | {NASTY}")
     return Outcome(
         "erin", "handshake", "Handshake", Verdict.RUNTIME_ERROR, f"=boom <img src=x> {NASTY}",
         10, 0, checks=[check], stdout=f"<script>alert(1)</script>\n{NASTY}",

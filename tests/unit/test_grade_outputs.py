@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from tcplab.errors import UsageError
-from tcplab.exercise.kit import Result
+from tcplab.exercise.kit import ScoredCheck
 from tcplab.grade import outputs
 from tcplab.grade.outcome import Outcome, Verdict
 
@@ -45,9 +45,9 @@ JSON_FILES = {
 }
 
 
-def results(lab: str, oks: list[bool], detail: str = "seq 1001") -> list[Result]:
+def results(lab: str, oks: list[bool], detail: str = "seq 1001") -> list[ScoredCheck]:
     return [
-        Result(
+        ScoredCheck(
             title, pts, pts if ok else 0, ok, f"why {title}", "" if ok else f"hint {title}", detail
         )
         for (title, pts), ok in zip(CHECKS[lab], oks, strict=True)
@@ -474,7 +474,7 @@ def test_any_student_text_keeps_every_output_well_formed(stdout, stderr, detail,
 
 def clean_copy(o: Outcome) -> Outcome:
     """The same outcome with harmless text, to compare which tags a page has."""
-    checks = [Result(r.title, r.points, r.earned, r.ok, r.why, r.hint, "x") for r in o.checks]
+    checks = [ScoredCheck(r.title, r.points, r.earned, r.ok, r.why, r.hint, "x") for r in o.checks]
     return outcome(
         o.student, o.lab, o.verdict, None, checks=checks, score=o.score,
         stdout="x", stderr="x", message="x", ladder_html="",

@@ -14,7 +14,7 @@ import pytest
 
 from tcplab.errors import UsageError
 from tcplab.netns import lock, proc, record
-from tcplab.netns.record import LabRecord, LabSpec, UntrustedRecord, valid_name
+from tcplab.netns.record import TestbedRecord, TestbedSpec, UntrustedRecord, valid_name
 
 
 @pytest.mark.parametrize("name", ["ns1", "a", "tlt0123abcdc", "A.b-c_d", "x" * 64])
@@ -38,7 +38,7 @@ def test_names_that_would_form_another_path_are_refused(name):
 )
 def test_subnets_outside_private_lab_space_are_refused(subnet):
     with pytest.raises(UsageError) as exc:
-        LabSpec(subnet=subnet).validate()
+        TestbedSpec(subnet=subnet).validate()
     assert "address space" in exc.value.message and "10.0.0.0/8" in exc.value.hint
 
 
@@ -46,7 +46,7 @@ def test_subnets_outside_private_lab_space_are_refused(subnet):
     "subnet", ["10.77.0.0/24", "10.0.0.0/8", "172.16.5.0/24", "192.168.1.0/30", "100.64.3.0/24"]
 )
 def test_private_subnets_are_accepted(subnet):
-    assert LabSpec(subnet=subnet).validate().subnet == subnet
+    assert TestbedSpec(subnet=subnet).validate().subnet == subnet
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def write(labs: Path, data: object, name: str = "tlu1c") -> Path:
 
 
 def test_a_record_tcplab_wrote_round_trips(labs):
-    rec = LabRecord(LabSpec("tlu2c", "tlu2k"), owner=proc.self_id())
+    rec = TestbedRecord(TestbedSpec("tlu2c", "tlu2k"), owner=proc.self_id())
     rec.save()
     raw = json.loads((labs / "tlu2c" / "lab.json").read_text())
     assert raw["format"] == "tcplab-lab/1"
@@ -110,8 +110,8 @@ GARBLED = [
     (lambda d: d["spec"].update(kernel="../x"), "bad kernel namespace name"),
     (lambda d: d["spec"].update(subnet="0.0.0.0/0"), "not private"),
     (lambda d: d["spec"].update(port="80"), "port"),
-    (lambda d: d["namespaces"].update(ns9=5), "not one of this lab's"),
-    (lambda d: d["namespaces"].update(tlu1k=-1), "not one of this lab's"),
+    (lambda d: d["namespaces"].update(ns9=5), "not one of this testbed's"),
+    (lambda d: d["namespaces"].update(tlu1k=-1), "not one of this testbed's"),
     (lambda d: d["app"].update(pid=0), "pid"),
     (lambda d: d["app"].update(pid=True), "pid"),
     (lambda d: d["app"].update(control="/tmp/evil.sock"), "control socket"),
@@ -210,8 +210,14 @@ def test_a_process_is_the_same_only_with_the_same_start_time_and_command_line():
 @pytest.mark.parametrize(
     ("args", "phrase"),
     [
-        (["setup", "--subnet", "0.0.0.0/0"], "subnet 0.0.0.0/0 is not private lab address space"),
-        (["setup", "--subnet", "8.8.8.0/24"], "subnet 8.8.8.0/24 is not private lab address space"),
+        (
+            ["setup", "--subnet", "0.0.0.0/0"],
+            "subnet 0.0.0.0/0 is not private testbed address space",
+        ),
+        (
+            ["setup", "--subnet", "8.8.8.0/24"],
+            "subnet 8.8.8.0/24 is not private testbed address space",
+        ),
         (["setup", "--crafting", "../../../x"], "bad crafting namespace name '../../../x'"),
         (["setup", "--kernel", "a/b"], "bad kernel namespace name 'a/b'"),
         (["teardown", "--crafting", "/some/dir"], "bad crafting namespace name '/some/dir'"),

@@ -1,0 +1,222 @@
+"""setup, teardown, status, sockets."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+import typer
+
+from tcplab import defaults
+from tcplab.cli.tidy import leftovers, tidy
+from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.netns.enter import netns_inode
+from tcplab.netns.record import (
+    BrokenRecord,
+    TestbedRecord,
+    TestbedSpec,
+    all_records,
+    find_record,
+    record_using,
+    scan_records,
+    valid_name,
+)
+from tcplab.netns.topology import namespace_ours, problems, require_root
+
+
+def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
+    from tcplab.netns import topology
+
+    spec = TestbedSpec(crafting, kernel, subnet, port).validate()
+    require_root("setup")
+    tidy()
+    rec, created = topology.setup(spec)
+    s = rec.spec
+    if created:
+        typer.echo(
+            f"testbed ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
+            f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
+        )
+    else:
+        typer.echo(f"testbed already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
+    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+
+
+def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
+    """`setup --adopt`: namespaces built by hand (netns_setup.sh up) become tcplab's testbed."""
+    from tcplab.netns import topology
+
+    spec = TestbedSpec(crafting, kernel, subnet, port).validate()
+    require_root("setup")
+    tidy()
+    s = topology.adopt(spec).spec
+    typer.echo(
+        f"testbed ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
+        f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
+    )
+    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+
+
+def teardown(crafting: str, all_testbeds: bool) -> None:
+    from tcplab.netns import topology
+
+    if not all_testbeds:
+        valid_name(crafting, "crafting namespace")  # before any path is formed
+    require_root("teardown")
+    if all_testbeds:
+        _teardown_all()
+        return
+    tidy()
+    rec = find_record(crafting)  # an untrusted record: one error, nothing removed
+    if rec is None:
+        other = record_using(crafting)
+        if other is not None:
+            raise UsageError(
+                f"{crafting} is the kernel host of the testbed of {other.spec.crafting}",
+                f"name the crafting host: tcplab teardown --crafting {other.spec.crafting}",
+            )
+        typer.echo(f"nothing to remove: no tcplab testbed with crafting host {crafting}")
+        return
+    _report_removed(rec, topology.teardown(rec))
+
+
+def _report_removed(rec: TestbedRecord, removed: list[str], why: str = "") -> None:
+    done = [r for r in removed if not r.startswith("kept ")]
+    what = ", ".join(done) if done else "only its record (the rest was already gone)"
+    typer.echo(f"removed testbed {rec.spec.crafting} ⇄ {rec.spec.kernel}{why}: {what}")
+    for line in removed:
+        if line.startswith("kept "):
+            typer.echo(f"left alone: {line[5:]}")
+    for name in (rec.spec.crafting, rec.spec.kernel):
+        if netns_inode(name) is not None and f"namespace {name}" not in done:
+            typer.echo(f"left alone: namespace {name} exists but was not created by tcplab")
+
+
+def _teardown_all() -> None:
+    """Every testbed whose builder and owner are gone (orphans too); testbeds in use are listed and left,
+    untrusted records are listed and left, and the command goes on past each."""
+    from tcplab.netns import topology
+
+    tidied = leftovers()  # orphaned testbeds, dead runs' control groups, folders and processes
+    for line in tidied:
+        typer.echo(line)
+    good, broken = scan_records()
+    if not good and not broken:
+        if not tidied:
+            typer.echo("nothing to remove: no tcplab testbed")
+        return
+    for rec in good:
+        busy = topology.in_use(rec)
+        if busy is None:
+            try:
+                removed = topology.teardown(rec)
+            except topology.TestbedBusy as exc:
+                busy = exc.message
+            else:
+                owner = rec.owner
+                why = f" (orphaned: its owner, pid {owner.pid}, is gone)" if owner else ""
+                _report_removed(rec, removed, why)
+                continue
+        typer.echo(f"left alone: testbed {rec.spec.crafting} ⇄ {rec.spec.kernel} is {busy}")
+    for bad in broken:
+        typer.echo(f"left alone: record {bad.path} is not trusted: {bad.reason}")
+    if broken:
+        raise _untrusted(broken)
+
+
+def _untrusted(broken: list[BrokenRecord]) -> EnvironmentProblem:
+    paths = ", ".join(str(b.path.parent) for b in broken[:3])
+    return EnvironmentProblem(
+        f"{len(broken)} record(s) not trusted, nothing they name was touched: {paths}",
+        "check each, then remove its folder by hand",
+    )
+
+
+def status_of(rec: TestbedRecord) -> dict[str, Any]:
+    from tcplab.netns.diag import SocketTable
+
+    details: dict[str, Any] = {}
+    found = problems(rec, details)
+    sockets = None
+    if namespace_ours(rec, rec.spec.kernel):
+        with SocketTable(rec.spec.kernel) as table:
+            sockets = table.rows()
+    return {
+        "spec": asdict(rec.spec),
+        "healthy": not found,
+        **details,
+        "sockets": sockets,
+        "problems": found,
+    }
+
+
+def status(crafting: str | None, json_out: bool) -> None:
+    if crafting is not None:
+        valid_name(crafting, "crafting namespace")
+    require_root("status")
+    tidy()
+    records, broken = scan_records()
+    if crafting is not None:
+        records = [r for r in records if r.spec.crafting == crafting]
+        broken = [b for b in broken if b.name == crafting]
+    if not records and not broken:
+        which = f" with crafting host {crafting}" if crafting else ""
+        raise EnvironmentProblem(f"no tcplab testbed is set up{which}", "run 'sudo tcplab setup'")
+    states = [status_of(r) for r in records]
+    if json_out:
+        for st in states:
+            st["sockets"] = [r.to_json() for r in st["sockets"] or []]
+        states += [_broken_state(b) for b in broken]
+        typer.echo(json.dumps(states, indent=2))
+    else:
+        from tcplab.cli import render
+
+        for st in states:
+            render.lab_status(st)
+        for b in broken:
+            typer.echo(f"testbed {b.name}: BROKEN record {b.path}: {b.reason}")
+            typer.echo(
+                "  tcplab acts on nothing it names; check it, then remove its folder by hand"
+            )
+    if broken or not all(st["healthy"] for st in states):
+        raise typer.Exit(3)
+
+
+def _broken_state(b: BrokenRecord) -> dict[str, Any]:
+    return {
+        "spec": {"crafting": b.name},
+        "healthy": False,
+        "record": str(b.path),
+        "problems": [f"the record is not trusted: {b.reason}"],
+    }
+
+
+def sockets(namespace: str, json_out: bool) -> None:
+    valid_name(namespace)
+    require_root("sockets")
+    tidy()
+    rec = record_using(namespace)
+    if rec is None:
+        if not list(all_records()):
+            raise EnvironmentProblem(
+                f"no testbed is set up (namespace {namespace})", "run 'sudo tcplab setup' first"
+            )
+        raise UsageError(
+            f"{namespace!r} is not a namespace of a tcplab testbed",
+            f"name a testbed's namespace, e.g. {defaults.KERNEL}",
+        )
+    if not namespace_ours(rec, namespace):
+        raise EnvironmentProblem(
+            f"namespace {namespace} is missing or not tcplab's", "run 'sudo tcplab setup' again"
+        )
+    from tcplab.netns.diag import SocketTable
+
+    with SocketTable(namespace) as table:
+        rows = table.rows()
+    if json_out:
+        typer.echo(json.dumps([r.to_json() for r in rows], indent=2))
+        return
+    from tcplab.cli import render
+
+    render.socket_table(rows, f"TCP sockets in {namespace}")
