@@ -63,7 +63,8 @@ def main() -> int:
                 loads[tree] = (scapy, pyroute2)
         medians = [statistics.median(times[t]) / 1000 for t in trees]
         cells = "".join(
-            f"{m:>9.1f} ms {loads[t][0]:>3} sc {loads[t][1]:>3} pr" for m, t in zip(medians, trees)
+            f"{m:>9.1f} ms {loads[t][0]:>3} sc {loads[t][1]:>3} pr"
+            for m, t in zip(medians, trees, strict=True)
         )
         ratio = f"{medians[-1] / medians[0]:>7.2f}" if len(trees) > 1 else ""
         print(f"{module:<22}{cells}{ratio}")

@@ -489,7 +489,9 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
         made = run_cli("setup", "--crafting", mine, "--kernel", theirs, "--subnet", "10.231.0.0/24")
         try:
             assert made.returncode == 0, made.stderr
-            assert f"orphaned testbed {crafting}" in made.stderr and group in made.stderr, made.stderr
+            assert f"orphaned testbed {crafting}" in made.stderr and group in made.stderr, (
+                made.stderr
+            )
         finally:
             remove_testbed(mine, theirs)
         for ns in (crafting, crafting[:-1] + "k"):
