@@ -92,6 +92,7 @@ def testbeds_path() -> Path:
 class TestbedSpec:
     """What a testbed is made of: two namespace names, a subnet and the application's port."""
 
+    __test__ = False  # a testbed, not a class of pytest tests
     crafting: str = defaults.CRAFTING
     kernel: str = defaults.KERNEL
     subnet: str = defaults.SUBNET
@@ -186,6 +187,7 @@ class BrokenRecord:
 
 @dataclass
 class TestbedRecord:
+    __test__ = False  # a testbed's record, not a class of pytest tests
     spec: TestbedSpec
     namespaces: dict[str, int] = field(default_factory=dict)  # name -> inode
     cookies: dict[str, int] = field(default_factory=dict)  # name -> netns cookie (never reused)
