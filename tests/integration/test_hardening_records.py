@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from tcplab.netns import lock
+from tcplab.netns import record as records
 from tcplab.netns.proc import identify, start_ticks
-from tcplab.netns.record import run_path, testbeds_path
+from tcplab.netns.record import run_path
 from tests.conftest import REPO, remove_testbed, run_cli, unique_names
 
 pytestmark = pytest.mark.netns
@@ -66,7 +67,7 @@ def crafted(foreign: str, victim: subprocess.Popen[bytes], crafting: str) -> dic
         "app": {
             "pid": victim.pid,
             "start_ticks": start_ticks(victim.pid),
-            "control": str(testbeds_path() / crafting / "app.sock"),
+            "control": str(records.testbeds_path() / crafting / "app.sock"),
         },
         "complete": True,
         "created": time.time(),
@@ -81,7 +82,11 @@ def test_teardown_with_a_path_removes_and_signals_nothing(how):
         target.mkdir(parents=True)
         (target / "lab.json").write_text(json.dumps(crafted(foreign, victim, "x")))
         (target / "precious").write_text("keep me")
-        arg = str(target) if how == "absolute" else os.path.relpath(target, testbeds_path() / "x")
+        arg = (
+            str(target)
+            if how == "absolute"
+            else os.path.relpath(target, records.testbeds_path() / "x")
+        )
         for command in (["teardown", "--crafting", arg], ["status", "--crafting", arg]):
             out = run_cli(*command)
             assert out.returncode == 2, out
@@ -92,7 +97,7 @@ def test_teardown_with_a_path_removes_and_signals_nothing(how):
 
 
 def make_record_folder(name: str) -> Path:
-    folder = testbeds_path() / name
+    folder = records.testbeds_path() / name
     folder.mkdir(mode=0o700, parents=True)
     (folder / "app.log").write_text("kept")
     return folder
@@ -104,7 +109,7 @@ def make_record_folder(name: str) -> Path:
 def test_a_crafted_record_in_the_labs_folder_removes_and_signals_nothing(kind, tmp_path):
     crafting, _ = unique_names()
     with foreign_namespace() as foreign, sleeper() as victim:
-        folder = testbeds_path() / crafting
+        folder = records.testbeds_path() / crafting
         data = crafted(foreign, victim, crafting)
         if kind in ("legacy app", "wrong command line"):  # the app named is someone else's
             data["namespaces"] = {}
@@ -184,7 +189,7 @@ def test_an_unprivileged_user_cannot_block_tcplab():
         "print('holding', held, flush=True)\n"
         "time.sleep(60)\n"
     )
-    paths = [str(run_path() / "lock"), str(run_path()), str(testbeds_path())]
+    paths = [str(run_path() / "lock"), str(run_path()), str(records.testbeds_path())]
     user = subprocess.Popen(
         [*NOBODY, sys.executable, "-c", grab, *paths], stdout=subprocess.PIPE, text=True
     )
@@ -235,7 +240,7 @@ def test_a_command_waiting_for_the_lock_says_for_whom_and_answers_ctrl_c_at_once
         assert time.monotonic() - sent < 1
         text = err.read_text()
         assert "Traceback" not in text and text.count("waiting for") == 1
-        assert not ns_exists(crafting) and not (testbeds_path() / crafting).exists()
+        assert not ns_exists(crafting) and not (records.testbeds_path() / crafting).exists()
     finally:
         os.close(fd)
         remove_testbed(crafting, kernel)
@@ -245,7 +250,7 @@ def test_a_second_setup_waits_for_the_builder_then_finds_the_lab_whole(tmp_path)
     crafting, kernel = unique_names()
     try:
         assert run_cli("setup", "--crafting", crafting, "--kernel", kernel).returncode == 0
-        path = testbeds_path() / crafting / "lab.json"
+        path = records.testbeds_path() / crafting / "lab.json"
         err = tmp_path / "err"
         with sleeper() as builder, err.open("w") as stderr:
             me = identify(builder.pid)

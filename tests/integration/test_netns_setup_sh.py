@@ -27,7 +27,8 @@ from typing import Any
 
 import pytest
 
-from tcplab.netns.record import TestbedRecord, TestbedSpec, testbeds_path
+from tcplab.netns import record as records
+from tcplab.netns.record import TestbedRecord, TestbedSpec
 from tests.conftest import IN_CI, REPO, remove_testbed, unique_names
 
 SCRIPT = REPO / "netns_setup.sh"
@@ -84,7 +85,11 @@ def left_of(spec: TestbedSpec) -> list[str]:
     found = [
         f"namespace {n}" for n in (spec.crafting, spec.kernel) if os.path.lexists(f"/run/netns/{n}")
     ]
-    found += [f"record {spec.crafting}"] if os.path.lexists(testbeds_path() / spec.crafting) else []
+    found += (
+        [f"record {spec.crafting}"]
+        if os.path.lexists(records.testbeds_path() / spec.crafting)
+        else []
+    )
     return found + [f"process {pid}" for pid in app_pids(spec)]
 
 
@@ -115,7 +120,7 @@ def plain_facts(ns: str) -> str:
 def snapshot(spec: TestbedSpec) -> Built:
     out = tcplab("status", "--crafting", spec.crafting, "--json")
     assert out.returncode == 0, out.stdout + out.stderr
-    record = TestbedRecord.load(testbeds_path() / spec.crafting / "lab.json").to_json()
+    record = TestbedRecord.load(records.testbeds_path() / spec.crafting / "lab.json").to_json()
     facts = {"crafting": plain_facts(spec.crafting), "kernel": plain_facts(spec.kernel)}
     return Built(spec, json.loads(out.stdout)[0], record, facts)
 
@@ -320,7 +325,7 @@ def test_tcplab_adopts_only_a_pair_built_as_the_script_builds_it():
 def test_an_interrupted_up_leaves_nothing_behind(moment: str):
     spec = lab_spec()
     mark = (
-        testbeds_path() / spec.crafting
+        records.testbeds_path() / spec.crafting
         if "adopting" in moment
         else Path("/run/netns", spec.crafting)
     )

@@ -12,8 +12,9 @@ from tcplab import defaults
 from tcplab.engine.scenario import Scenario
 from tcplab.exercise.catalog import LabDef, Listener
 from tcplab.model.segment import Segment
+from tcplab.netns import record as records
 from tcplab.netns.fresh import unique_names
-from tcplab.netns.record import TestbedSpec, testbeds_path, valid_name
+from tcplab.netns.record import TestbedSpec, valid_name
 from tests.conftest import REPO
 
 PREFIXES = {
@@ -49,7 +50,7 @@ def test_a_run_s_namespaces_are_valid_and_name_what_made_them(made_by: str) -> N
     assert crafting.endswith("-c") and kernel == crafting[:-1] + "k"
     assert valid_name(crafting) == crafting and valid_name(kernel) == kernel
     # the application's control socket (a sun_path holds 107 bytes and a NUL)
-    assert len(str(testbeds_path() / crafting / "app.sock").encode()) < 108
+    assert len(str(records.testbeds_path() / crafting / "app.sock").encode()) < 108
     assert unique_names(PREFIXES[made_by]) != (crafting, kernel)
 
 
