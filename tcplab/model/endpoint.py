@@ -64,6 +64,30 @@ class Prediction:
     def silence(self) -> bool:
         return self.pattern is None
 
+    def text(self) -> str | None:
+        """tcpdump-style text of the predicted segment ('R. seq 5001 ack 1006'), None for silence;
+        a number the model cannot know (a fresh ISN) shows as '*'."""
+        if self.pattern is None:
+            return None
+        p = self.pattern
+        parts = [p.flags.tcpdump, f"seq {'*' if p.seq is None else p.seq}"]
+        if Flags.ACK in p.flags:
+            parts.append(f"ack {'*' if p.ack is None else p.ack}")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        """The `prediction` object of issue 10's --json (without `agrees`, which the engine adds)."""
+        return {
+            "pattern": self.text(),
+            "rule": self.rule,
+            "cause": self.cause,
+            "why": self.why,
+            "rfc": self.rfc,
+            "linux": self.linux,
+            "delayed": self.delayed,
+            "place": self.place.value,
+        }
+
 
 @dataclass
 class Endpoint:

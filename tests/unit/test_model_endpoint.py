@@ -246,3 +246,15 @@ def test_closed_port_answers():
 def test_no_ack_in_a_synchronized_state_is_dropped():
     p = server().receive(seg("F"), 1.0)
     assert p.silence and p.rule == "no-ack-dropped"
+
+
+def test_prediction_text_and_json():
+    ep = server()
+    p = ep.receive(seg("S", seq=77, ack=0), 1.0)
+    assert p.text() == ". seq 5001 ack 1001"
+    data = p.to_json()
+    assert data["pattern"] == ". seq 5001 ack 1001" and data["rule"] == "syn-challenge-ack"
+    assert data["cause"] == "segment" and data["place"] == "ESTABLISHED"
+    assert ep.receive(seg("S", seq=78, ack=0), 1.1).to_json()["pattern"] is None
+    fresh = listener().receive(seg("S", seq=PEER_ISN, ack=0), 0.0)
+    assert fresh.text() == "S. seq * ack 1001"
