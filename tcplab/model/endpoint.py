@@ -138,9 +138,11 @@ class Endpoint:
 
     def observe(self, seg: Segment) -> None:
         """A segment the kernel sent: learn its ISN, window, SACK edge and snd_nxt."""
+        if Flags.RST in seg.flags:
+            return  # its seq may be the peer's ack (a reset of a stray segment), not our snd_nxt
         if Flags.SYN in seg.flags:
-            self.iss = seg.seq
-            self.snd_una = seg.seq if self.snd_una is None else self.snd_una
+            self.iss = self.snd_una = seg.seq
+            self.snd_nxt = seg.end_seq
             wscale = seg.option("wscale")
             if wscale is not None and isinstance(wscale.value, int):
                 self.wscale = wscale.value

@@ -86,6 +86,6 @@ class EndpointMachine(RuleBasedStateMachine):
 
 
 EndpointMachine.TestCase.settings = settings(
-    max_examples=150, stateful_step_count=30, deadline=None
+    max_examples=300, stateful_step_count=30, deadline=None
 )
 TestEndpointMachine = EndpointMachine.TestCase
