@@ -110,6 +110,7 @@ class Endpoint:
     syn_queue: int = 0
     accept_queue: int = 0
     cookies: set[int] = field(default_factory=set)  # acks that complete a cookie SYN+ACK
+    ts_recent: int | None = None  # the peer's last TS val the kernel took (RFC 7323)
     last_oow: float | None = None  # when the last rate-limited ACK went out
     retries: int = 0
     deadline: float | None = None  # the next timer, if any
@@ -245,7 +246,12 @@ class Endpoint:
             self.irs, self.rcv_nxt = seg.seq, seg.end_seq
             self.iss = self.snd_una = self.snd_nxt = None
             self.syn_queue += 1
-        if seg is None or not case.accept:
+        if seg is None or not (case.accept or case.next is Place.REQUEST):
+            return
+        ts = seg.timestamps()
+        if ts is not None:
+            self.ts_recent = ts[0]
+        if not case.accept:
             return
         if Flags.SYN in seg.flags:
             self.irs = seg.seq
@@ -322,16 +328,26 @@ def classify(ep: Endpoint, seg: Segment) -> Input:
             return Input.SYN_ACK_GOOD if good else Input.SYN_ACK_BAD
         if Flags.FIN in f:
             return Input.SYN_FIN
-        if ep.irs is not None and seg.seq == ep.irs:
-            return Input.SYN_REPEAT
-        if ep.place is Place.LISTEN or ep.rcv_nxt is None or seq_gt(seg.seq, ep.rcv_nxt):
-            return Input.SYN_NEW
-        if ep.place is Place.ORPHAN_FIN_WAIT_2 and seg.seq == ep.rcv_nxt:
-            return Input.SYN_NEW
-        return Input.SYN_OLD
+        return _classify_syn(ep, seg)
     if Flags.ACK not in f:
         return Input.NO_ACK
     return _classify_ack(ep, seg)
+
+
+def _classify_syn(ep: Endpoint, seg: Segment) -> Input:
+    if ep.place is Place.LISTEN or ep.rcv_nxt is None:
+        return Input.SYN_NEW
+    if ep.irs is not None and seg.seq == ep.irs:
+        return Input.SYN_REPEAT
+    ts = seg.timestamps()
+    if ep.place is Place.TIME_WAIT and ts is not None and ep.ts_recent is not None:
+        # RFC 6191 / tcp_timewait_state_process: a newer timestamp reopens, an older one is PAWS
+        return Input.SYN_NEW if seq_gt(ts[0], ep.ts_recent) else Input.SYN_OLD
+    if seq_gt(seg.seq, ep.rcv_nxt):
+        return Input.SYN_NEW
+    if ep.place is Place.ORPHAN_FIN_WAIT_2 and seg.seq == ep.rcv_nxt:
+        return Input.SYN_NEW
+    return Input.SYN_OLD
 
 
 def _classify_rst(ep: Endpoint, seg: Segment) -> Input:

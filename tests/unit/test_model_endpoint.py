@@ -258,3 +258,26 @@ def test_prediction_text_and_json():
     assert ep.receive(seg("S", seq=78, ack=0), 1.1).to_json()["pattern"] is None
     fresh = listener().receive(seg("S", seq=PEER_ISN, ack=0), 0.0)
     assert fresh.text() == "S. seq * ack 1001"
+
+
+def test_a_syn_into_time_wait_reopens_by_timestamp_not_by_seq():
+    ts = (Option("TS", (500, 0)),)
+    ep = listener()
+    ep.receive(seg("S", seq=PEER_ISN, ack=0, options=ts), 0.0)
+    ep.observe(synack())
+    ep.receive(seg("A"), 0.0)
+    active_close_to_time_wait(ep)
+    older = ep.receive(seg("S", seq=9000, ack=0, options=(Option("TS", (400, 0)),)), 2.0)
+    assert (
+        older.rule == "time-wait-ack" and ep.place is Place.TIME_WAIT
+    )  # PAWS: seq alone not enough
+    newer = ep.receive(seg("S", seq=10, ack=0, options=(Option("TS", (600, 0)),)), 3.0)
+    assert newer.rule == "time-wait-reopen" and ep.place is Place.REQUEST
+
+
+def test_a_syn_into_time_wait_without_a_listener_gets_the_time_wait_ack():
+    ep = server()
+    active_close_to_time_wait(ep)
+    ep.listener = False
+    p = ep.receive(seg("S", seq=9000, ack=0), 3.0)
+    assert p.rule == "time-wait-ack" and (p.pattern.seq, p.pattern.ack) == (5002, 1002)
