@@ -15,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tcplab.model.flags import Flags
+from tcplab.model.kept import KeptConnection
 from tcplab.model.notation import SegmentPattern
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add, seq_gt, seq_lt
+from tcplab.model.state import State
 from tcplab.model.table import (
     MINI,
     Case,
@@ -114,6 +116,48 @@ class Endpoint:
     last_oow: float | None = None  # when the last rate-limited ACK went out
     retries: int = 0
     deadline: float | None = None  # the next timer, if any
+
+    # ---- building one for a connection tcplab did not follow from the start ----
+
+    @classmethod
+    def from_kept(cls, kept: KeptConnection, sysctls: Sysctls | None = None) -> Endpoint:
+        """The kernel's side of a connection left open by `handshake --keep` (its numbers are the
+        crafting side's mirrored: the kernel's snd_nxt is our rcv_nxt)."""
+        return cls(
+            sysctls=sysctls or Sysctls(),
+            place=Place.ESTABLISHED,
+            iss=kept.kisn,
+            irs=kept.iss,
+            snd_una=kept.rcv_nxt,
+            snd_nxt=kept.rcv_nxt,
+            rcv_nxt=kept.snd_nxt,
+            rcv_wnd=kept.window,
+        )
+
+    @classmethod
+    def seen(
+        cls,
+        state: State | None,
+        *,
+        snd_nxt: int | None = None,
+        rcv_nxt: int | None = None,
+        rcv_wnd: int = 65535,
+        orphan: bool = False,
+        listener: bool = False,
+        sysctls: Sysctls | None = None,
+    ) -> Endpoint:
+        """An endpoint at the state `ss`/sock_diag showed (None: no socket); `orphan` for a socket
+        with sock_diag's timewait timer (an orphaned FIN_WAIT_2)."""
+        return cls(
+            sysctls=sysctls or Sysctls(),
+            place=place_of(state, orphan),
+            snd_una=snd_nxt,
+            snd_nxt=snd_nxt,
+            rcv_nxt=rcv_nxt,
+            rcv_wnd=rcv_wnd,
+            orphan=orphan,
+            listener=listener or state is State.LISTEN,
+        )
 
     # ---- inputs ----
 
@@ -315,6 +359,18 @@ class Endpoint:
             linear = self.sysctls.tcp_syn_linear_timeouts
             return 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))
         return float(2 ** (k - 1))
+
+
+def place_of(state: State | None, orphan: bool = False) -> Place:
+    """The table's place for a state as the kernel reports it: SYN_RECEIVED is a request sock
+    (a simultaneous open is rare), FIN_WAIT_2 with the timewait timer an orphan mini socket."""
+    if state is None or state is State.CLOSED:
+        return Place.NO_SOCKET
+    if state is State.SYN_RECEIVED:
+        return Place.REQUEST
+    if state is State.FIN_WAIT_2 and orphan:
+        return Place.ORPHAN_FIN_WAIT_2
+    return Place[state.name]
 
 
 def classify(ep: Endpoint, seg: Segment) -> Input:

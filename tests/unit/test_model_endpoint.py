@@ -281,3 +281,25 @@ def test_a_syn_into_time_wait_without_a_listener_gets_the_time_wait_ack():
     ep.listener = False
     p = ep.receive(seg("S", seq=9000, ack=0), 3.0)
     assert p.rule == "time-wait-ack" and (p.pattern.seq, p.pattern.ack) == (5002, 1002)
+
+
+def test_from_kept_mirrors_the_crafting_sides_numbers():
+    from tcplab.model.kept import KeptConnection
+
+    ep = Endpoint.from_kept(
+        KeptConnection(iss=1000, kisn=5000, snd_nxt=1001, rcv_nxt=5001, window=64240)
+    )
+    assert (ep.place, ep.snd_nxt, ep.rcv_nxt, ep.rcv_wnd) == (Place.ESTABLISHED, 5001, 1001, 64240)
+    p = ep.receive(seg("R", seq=1002, ack=0), 0.0)
+    assert p.rule == "rst-in-window" and (p.pattern.seq, p.pattern.ack) == (5001, 1001)
+
+
+def test_seen_places_each_state():
+    from tcplab.model.state import State
+
+    assert Endpoint.seen(None).place is Place.NO_SOCKET
+    assert Endpoint.seen(State.SYN_RECEIVED).place is Place.REQUEST
+    assert Endpoint.seen(State.FIN_WAIT_2, orphan=True).place is Place.ORPHAN_FIN_WAIT_2
+    assert Endpoint.seen(State.TIME_WAIT).place is Place.TIME_WAIT
+    ep = Endpoint.seen(State.LISTEN)
+    assert ep.listener and ep.receive(seg("S", seq=1, ack=0), 0.0).rule == "listen-syn"
