@@ -426,9 +426,9 @@ def _classify_rst(ep: Endpoint, seg: Segment) -> Input:
 def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
     if ep.place is Place.LISTEN:
         return Input.ACK_COOKIE if seg.ack in ep.cookies else Input.ACK_PURE
-    if ep.snd_nxt is None or ep.rcv_nxt is None:
-        return Input.ACK_PURE
-    if ep.place in (Place.SYN_SENT, Place.REQUEST):
+    if ep.snd_nxt is None:
+        pass  # the kernel's numbers are unknown: the ack is taken as acceptable
+    elif ep.place in (Place.SYN_SENT, Place.REQUEST):
         if seg.ack != ep.snd_nxt:
             return Input.ACK_BAD
     elif seq_gt(seg.ack, ep.snd_nxt):
@@ -436,13 +436,14 @@ def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
     elif ep.snd_una is not None and seq_lt(seg.ack, seq_add(ep.snd_una, -ep.max_window)):
         return Input.ACK_OLD
     data = bool(seg.payload) or Flags.FIN in seg.flags
-    if not _acceptable(ep, seg, ep.rcv_nxt):
+    rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
+    if not _acceptable(ep, seg, rcv_nxt):
         return Input.ACK_OOW_DATA if data else Input.ACK_OOW
     acks_fin = ep.fin_sent and seg.ack == ep.snd_nxt
-    if Flags.FIN in seg.flags and seg.seq == ep.rcv_nxt:
+    if Flags.FIN in seg.flags and seg.seq == rcv_nxt:
         return Input.ACK_FIN_OF_FIN if acks_fin else Input.ACK_FIN
     if seg.payload:
-        return Input.ACK_DATA if seg.seq == ep.rcv_nxt else Input.ACK_DATA_AHEAD
+        return Input.ACK_DATA if seg.seq == rcv_nxt else Input.ACK_DATA_AHEAD
     if Flags.FIN in seg.flags:
         return Input.ACK_DATA_AHEAD
     return Input.ACK_OF_FIN if acks_fin else Input.ACK_PURE
