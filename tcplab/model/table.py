@@ -272,10 +272,17 @@ ROWS: tuple[Row, ...] = (
     # ---- a listener (tcp_rcv_state_process, tcp_conn_request) ----
     _row(
         [P.LISTEN],
-        RSTS | {I.SYN_FIN, I.NO_ACK},
-        _drop("listen-drop", "a listener drops a RST, SYN+FIN or a segment without SYN or ACK"),
+        RSTS | {I.NO_ACK},
+        _drop("listen-drop", "a listener drops a RST, or a segment without SYN or ACK"),
         rfc="RFC 9293 §3.10.7.2",
-        linux="SYN+FIN is dropped by Linux (RFC: answer the SYN)",
+    ),
+    _row(
+        [P.LISTEN],
+        [I.SYN_FIN],
+        _drop("listen-syn-fin", "Linux drops a SYN+FIN at a listener"),
+        rfc="RFC 9293 §3.10.7.2",
+        linux="RFC 9293 would answer the SYN and ignore the FIN; Linux discards SYN+FIN, "
+        "a combination scanners use (tcp_rcv_state_process)",
     ),
     _row(
         [P.LISTEN],
