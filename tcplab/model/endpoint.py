@@ -235,10 +235,15 @@ class Endpoint:
     ) -> Prediction:
         case = case_for(row, self.guards(seg, now))
         pattern = None
+        why = case.why
         if case.reply is not None:
             seq = self._num(case.reply.seq, seg)
             ack = self._num(case.reply.ack, seg) if case.reply.ack else None
             pattern = SegmentPattern(case.reply.flags, seq=seq, ack=ack)
+            shown = [_number("seq", case.reply.seq, seq, seg)]
+            if case.reply.ack is not None:
+                shown.append(_number("ack", case.reply.ack, ack, seg))
+            why = f"{why}: {', '.join(shown)}"
             if any(c.guard is Guard.RATE_LIMITED for c in row.cases):
                 self.last_oow = now
         before = self.place
@@ -255,7 +260,7 @@ class Endpoint:
             pattern,
             case.rule,
             cause,
-            case.why,
+            why,
             row.rfc,
             row.linux,
             self.place,
@@ -359,6 +364,19 @@ class Endpoint:
             linear = self.sysctls.tcp_syn_linear_timeouts
             return 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))
         return float(2 ** (k - 1))
+
+
+def _number(field: str, num: Num, value: int | None, seg: Segment | None) -> str:
+    """'ack = seq + length = 100 + 1 = 101': a reply's number with where it comes from."""
+    if value is None:
+        return f"{field} = {num.value} (not known to tcplab)"
+    if num is Num.SEG_END and seg is not None:
+        return f"{field} = seq + length = {seg.seq} + {seg.seg_len} = {value}"
+    if num is Num.SEG_ACK:
+        return f"{field} = its ack = {value}"
+    if num is Num.ZERO:
+        return f"{field} 0"
+    return f"{field} = {num.value} = {value}"
 
 
 def place_of(state: State | None, orphan: bool = False) -> Place:

@@ -234,7 +234,7 @@ ROWS: tuple[Row, ...] = (
         Case(
             G.ALWAYS,
             "closed-ack",
-            "no socket: RST with seq = the segment's ack, no ACK flag",
+            "no socket owns this port: a segment with ACK gets a RST without ACK",
             RST_FROM_ACK,
         ),
         rfc="RFC 9293 §3.10.7.1",
@@ -242,7 +242,12 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.NO_SOCKET],
         SYNS | {I.SYN_FIN, I.NO_ACK},
-        Case(G.ALWAYS, "closed-no-ack", "no socket: RST+ACK, seq 0, ack = seq + len", RST_NO_ACK),
+        Case(
+            G.ALWAYS,
+            "closed-no-ack",
+            "no socket owns this port: a segment without ACK gets RST+ACK",
+            RST_NO_ACK,
+        ),
         rfc="RFC 9293 §3.10.7.1",
     ),
     _row(
