@@ -70,3 +70,20 @@ def test_the_diagram_has_the_rfc_arrows():
         (State.TIME_WAIT, State.CLOSED, None),
     ]:
         assert arrow in arrows, arrow
+
+
+RULE_IDS = {case.rule for row in ROWS for case in row.cases}
+_flags = st.sets(st.sampled_from("FSRPA")).map(lambda s: Flags.from_letters("".join(s)))
+_u32 = st.integers(0, (1 << 32) - 1)
+
+
+@given(st.one_of(st.none(), st.sampled_from(State)), _flags, _u32, _u32, st.binary(max_size=3))
+def test_rules_and_transitions_answer_from_this_table_only(state, flags, seq, ack, payload):
+    from tcplab.model.rules import Context, expect_answer
+    from tcplab.model.segment import Segment
+    from tcplab.model.transition import TABLE
+
+    ctx = Context(state, snd_nxt=5000, rcv_nxt=9000, rcv_wnd=64240)
+    exp = expect_answer(ctx, Segment(1, 2, flags, seq=seq, ack=ack, payload=payload))
+    assert exp.predicted and exp.rule in RULE_IDS
+    assert {t.rule for t in TABLE.values()} <= RULE_IDS
