@@ -170,8 +170,6 @@ class Endpoint:
         """An application call (Input.APP_*)."""
         if not inp.name.startswith("APP_"):
             raise ValueError(f"{inp.name} is not an application call")
-        if inp is Input.APP_CLOSE and self.unread:
-            inp = Input.APP_ABORT
         return self._apply(lookup(self.place, inp), inp, None, now, f"app: {inp.value}")
 
     def fire(self, now: float) -> Prediction | None:
@@ -208,7 +206,11 @@ class Endpoint:
 
     # ---- the table, applied ----
 
-    def guards(self, seg: Segment | None, now: float) -> frozenset[Guard]:
+    def read(self) -> None:
+        """The application reads everything received (no segment: not a table input)."""
+        self.unread = 0
+
+    def guards(self, seg: Segment | None, now: float, inp: Input | None = None) -> frozenset[Guard]:
         s = self.sysctls
         full = self.syn_queue > self.backlog
         held = {
@@ -218,7 +220,7 @@ class Endpoint:
             Guard.COOKIES: s.tcp_syncookies == 2 or (full and s.tcp_syncookies == 1),
             Guard.RFC1337: s.tcp_rfc1337 == 1,
             Guard.ORPHAN: self.orphan,
-            Guard.UNREAD_DATA: self.unread > 0,
+            Guard.UNREAD_DATA: self.unread > 0 and inp is Input.APP_CLOSE,
             Guard.LISTENER: self.listener,
         }
         return frozenset(g for g, on in held.items() if on)
@@ -233,7 +235,7 @@ class Endpoint:
     def _apply(
         self, row: Row, inp: Input, seg: Segment | None, now: float, cause: str
     ) -> Prediction:
-        case = case_for(row, self.guards(seg, now))
+        case = case_for(row, self.guards(seg, now, inp))
         pattern = None
         why = case.why
         if case.reply is not None:

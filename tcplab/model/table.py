@@ -121,7 +121,7 @@ class Guard(str, Enum):
     COOKIES = "SYN queue longer than the backlog with tcp_syncookies = 1, or tcp_syncookies = 2"
     RFC1337 = "tcp_rfc1337 = 1"
     ORPHAN = "the application has closed the socket"
-    UNREAD_DATA = "close() with unread data"
+    UNREAD_DATA = "close() (not shutdown) with unread data"
     LISTENER = "a listener exists on the port"
 
 
@@ -850,6 +850,13 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.CLOSE_WAIT],
         [I.APP_CLOSE, I.APP_SHUTDOWN],
+        Case(
+            G.UNREAD_DATA,
+            "close-unread-rst",
+            "close() with unread data sends RST+ACK, no TIME_WAIT",
+            Reply(RA, N.SND_NXT, N.RCV_NXT),
+            P.NO_SOCKET,
+        ),
         Case(
             G.ALWAYS,
             "close-wait-fin",

@@ -169,7 +169,7 @@ def test_close_with_unread_data_sends_rst():
     ep = server()
     ep.receive(seg("PA", payload=b"hello"), 1.0)
     p = ep.call(Input.APP_CLOSE, 2.0)
-    assert p.rule == "abort-rst" and (p.pattern.flags, p.pattern.seq, p.pattern.ack) == (
+    assert p.rule == "close-unread-rst" and (p.pattern.flags, p.pattern.seq, p.pattern.ack) == (
         Flags.RST | Flags.ACK,
         5001,
         1006,
@@ -303,3 +303,20 @@ def test_seen_places_each_state():
     assert Endpoint.seen(State.TIME_WAIT).place is Place.TIME_WAIT
     ep = Endpoint.seen(State.LISTEN)
     assert ep.listener and ep.receive(seg("S", seq=1, ack=0), 0.0).rule == "listen-syn"
+
+
+def test_close_after_reading_sends_fin_and_shutdown_with_unread_data_too():
+    ep = server()
+    ep.receive(seg("PA", payload=b"hello"), 1.0)
+    ep.read()
+    assert ep.call(Input.APP_CLOSE, 2.0).rule == "close-fin"
+    ep = server()
+    ep.receive(seg("PA", payload=b"hello"), 1.0)
+    p = ep.call(Input.APP_SHUTDOWN, 2.0)
+    assert p.rule == "close-fin" and ep.place is Place.FIN_WAIT_1 and not ep.orphan
+
+
+def test_so_linger_0_aborts_with_rst():
+    ep = server()
+    p = ep.call(Input.APP_ABORT, 2.0)
+    assert p.rule == "abort-rst" and (p.pattern.seq, p.pattern.ack) == (5001, 1001)
