@@ -228,7 +228,7 @@ class Endpoint:
     def _rate_limited(self, seg: Segment | None, now: float) -> bool:
         if seg is None or self.last_oow is None:
             return False
-        if seg.seg_len and Flags.SYN not in seg.flags:  # data and FINs are always answered
+        if _exempt(seg):
             return False
         return (now - self.last_oow) * 1000 < self.sysctls.tcp_invalid_ratelimit
 
@@ -246,7 +246,8 @@ class Endpoint:
             if case.reply.ack is not None:
                 shown.append(_number("ack", case.reply.ack, ack, seg))
             why = f"{why}: {', '.join(shown)}"
-            if any(c.guard is Guard.RATE_LIMITED for c in row.cases):
+            limited = any(c.guard is Guard.RATE_LIMITED for c in row.cases)
+            if limited and (seg is None or not _exempt(seg)):
                 self.last_oow = now
         before = self.place
         self._effects(case, inp, seg, now)
@@ -366,6 +367,11 @@ class Endpoint:
             linear = self.sysctls.tcp_syn_linear_timeouts
             return 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))
         return float(2 ** (k - 1))
+
+
+def _exempt(seg: Segment) -> bool:
+    """Data and FINs are always answered and do not count (tcp_oow_rate_limited)."""
+    return bool(seg.seg_len) and Flags.SYN not in seg.flags
 
 
 def _number(field: str, num: Num, value: int | None, seg: Segment | None) -> str:

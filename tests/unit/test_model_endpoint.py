@@ -320,3 +320,9 @@ def test_so_linger_0_aborts_with_rst():
     ep = server()
     p = ep.call(Input.APP_ABORT, 2.0)
     assert p.rule == "abort-rst" and (p.pattern.seq, p.pattern.ack) == (5001, 1001)
+
+
+def test_an_answered_data_segment_does_not_start_the_rate_limit():
+    ep = server()
+    assert ep.receive(seg("PA", seq=PEER_ISN - 100, payload=b"old"), 1.0).rule == "dup-ack-data"
+    assert ep.receive(seg("S", seq=77, ack=0), 1.1).rule == "syn-challenge-ack"
