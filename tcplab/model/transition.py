@@ -1,9 +1,11 @@
-"""The TCP state machine as one table: (state, event) -> (next state, what is sent).
+"""The state changes of RFC 9293 §3.3.2 by event, derived from tcplab.model.table (no second table).
 
-Theory of operation: every transition of RFC 9293 §3.3.2 (Figure 5) and §3.10 is one row, read top to
-bottom, with the section beside it. Events read as what happened (RECV_SYN, APP_CLOSE, TIMEOUT_2MSL).
-Anything not in the table does not change the state; what the kernel *answers* to a segment that does not
-move the state (a RST, a challenge ACK, silence) is decided in tcplab.model.rules.
+Theory of operation: the engine asks four questions of the form "after this event in this state, which
+state?" (tcplab.engine.handshake). Each `Event` names one input of the table; `step` looks the pair up
+there, takes the case that holds when no Linux guard does (the RFC's ordinary path) and reports it as a
+`Transition` when it changes the state. A SYN_RECEIVED state is looked up as the listener's request
+sock first, then as the full socket of a simultaneous open. This module is a compatibility layer for
+the callers of the old table; new code uses tcplab.model.endpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from enum import Enum
 
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
+from tcplab.model.table import Input, Place, case_for, lookup
 
 
 class Event(str, Enum):
@@ -30,6 +33,22 @@ class Event(str, Enum):
     TIMEOUT_2MSL = "TIMEOUT_2MSL"
 
 
+INPUT_OF: dict[Event, Input] = {
+    Event.APP_LISTEN: Input.APP_LISTEN,
+    Event.APP_CONNECT: Input.APP_CONNECT,
+    Event.APP_CLOSE: Input.APP_CLOSE,
+    Event.RECV_SYN: Input.SYN_NEW,
+    Event.RECV_SYN_ACK: Input.SYN_ACK_GOOD,
+    Event.RECV_ACK: Input.ACK_PURE,
+    Event.RECV_ACK_OF_FIN: Input.ACK_OF_FIN,
+    Event.RECV_FIN: Input.ACK_FIN,
+    Event.RECV_FIN_ACK_OF_FIN: Input.ACK_FIN_OF_FIN,
+    Event.RECV_RST: Input.RST_EXACT,
+    Event.TIMEOUT_SYN: Input.TIMER_GIVE_UP,
+    Event.TIMEOUT_2MSL: Input.TIMER_EXPIRE,
+}
+
+
 @dataclass(frozen=True)
 class Transition:
     state: State
@@ -37,50 +56,30 @@ class Transition:
     next: State
     sends: Flags  # flags of the segment sent on this transition, NONE for none
     source: str
+    rule: str = ""
 
 
-S = State
-E = Event
-NONE = Flags(0)
-SYN, SYN_ACK, ACK, FIN_ACK = Flags.SYN, Flags.SYN | Flags.ACK, Flags.ACK, Flags.FIN | Flags.ACK
-_ROWS = [
-    Transition(S.CLOSED, E.APP_LISTEN, S.LISTEN, NONE, "RFC 9293 §3.10.1 (passive OPEN)"),
-    Transition(S.CLOSED, E.APP_CONNECT, S.SYN_SENT, SYN, "RFC 9293 §3.10.1 (active OPEN)"),
-    Transition(S.LISTEN, E.RECV_SYN, S.SYN_RECEIVED, SYN_ACK, "RFC 9293 §3.10.7.2"),
-    Transition(S.LISTEN, E.APP_CLOSE, S.CLOSED, NONE, "RFC 9293 §3.10.4"),
-    Transition(S.SYN_SENT, E.RECV_SYN_ACK, S.ESTABLISHED, ACK, "RFC 9293 §3.10.7.3"),
-    Transition(
-        S.SYN_SENT, E.RECV_SYN, S.SYN_RECEIVED, SYN_ACK, "RFC 9293 §3.10.7.3 (simultaneous open)"
-    ),
-    Transition(
-        S.SYN_SENT, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.3 (RST with acceptable ACK)"
-    ),
-    Transition(S.SYN_SENT, E.APP_CLOSE, S.CLOSED, NONE, "RFC 9293 §3.10.4"),
-    Transition(
-        S.SYN_SENT, E.TIMEOUT_SYN, S.CLOSED, NONE, "RFC 9293 §3.8.1 (SYN retries exhausted)"
-    ),
-    Transition(S.SYN_RECEIVED, E.RECV_ACK, S.ESTABLISHED, NONE, "RFC 9293 §3.10.7.4 (fifth check)"),
-    Transition(S.SYN_RECEIVED, E.RECV_RST, S.LISTEN, NONE, "RFC 9293 §3.10.7.4 (passive open)"),
-    Transition(S.SYN_RECEIVED, E.APP_CLOSE, S.FIN_WAIT_1, FIN_ACK, "RFC 9293 §3.10.4"),
-    Transition(S.ESTABLISHED, E.APP_CLOSE, S.FIN_WAIT_1, FIN_ACK, "RFC 9293 §3.10.4"),
-    Transition(S.ESTABLISHED, E.RECV_FIN, S.CLOSE_WAIT, ACK, "RFC 9293 §3.10.7.4 (eighth check)"),
-    Transition(S.ESTABLISHED, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4; RFC 5961 §3.2"),
-    Transition(S.FIN_WAIT_1, E.RECV_ACK_OF_FIN, S.FIN_WAIT_2, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_1, E.RECV_FIN, S.CLOSING, ACK, "RFC 9293 §3.10.7.4 (simultaneous close)"),
-    Transition(S.FIN_WAIT_1, E.RECV_FIN_ACK_OF_FIN, S.TIME_WAIT, ACK, "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_1, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_2, E.RECV_FIN, S.TIME_WAIT, ACK, "RFC 9293 §3.10.7.4"),
-    Transition(S.FIN_WAIT_2, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.CLOSE_WAIT, E.APP_CLOSE, S.LAST_ACK, FIN_ACK, "RFC 9293 §3.10.4"),
-    Transition(S.CLOSE_WAIT, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.CLOSING, E.RECV_ACK_OF_FIN, S.TIME_WAIT, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.CLOSING, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.LAST_ACK, E.RECV_ACK_OF_FIN, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.LAST_ACK, E.RECV_RST, S.CLOSED, NONE, "RFC 9293 §3.10.7.4"),
-    Transition(S.TIME_WAIT, E.TIMEOUT_2MSL, S.CLOSED, NONE, "RFC 9293 §3.10.8 (Linux: 60 s)"),
-]
+def _places(state: State) -> list[Place]:
+    if state is State.CLOSED:
+        return [Place.NO_SOCKET]
+    if state is State.SYN_RECEIVED:
+        return [Place.REQUEST, Place.SYN_RECEIVED]
+    return [Place[state.name]]
 
-TABLE: dict[tuple[State, Event], Transition] = {(t.state, t.event): t for t in _ROWS}
+
+def _derive(state: State, event: Event) -> Transition | None:
+    for place in _places(state):
+        row = lookup(place, INPUT_OF[event])
+        case = case_for(row, frozenset())
+        if case.next is not None and case.next is not place:
+            sends = case.reply.flags if case.reply else Flags(0)
+            return Transition(state, event, case.next.state, sends, row.rfc, case.rule)
+    return None
+
+
+TABLE: dict[tuple[State, Event], Transition] = {
+    (s, e): t for s in State for e in Event if (t := _derive(s, e)) is not None
+}
 
 
 def step(state: State, event: Event) -> Transition | None:

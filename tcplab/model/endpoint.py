@@ -1,0 +1,483 @@
+"""A sans-IO model of the kernel's side of one connection: what it will send next, and why.
+
+Theory of operation: an `Endpoint` holds the kernel's TCB as the model expects it (iss, irs, snd_una,
+snd_nxt, rcv_nxt, the window it advertised with its scale, the place in tcplab.model.table, timers as
+deadlines) and the listener's queue lengths. It is fed with what happens, in the manner of aioquic's
+connection object: `receive` a segment the kernel gets (a crafted one), `observe` a segment the kernel
+sent (its ISN, window and SACK blocks are learnt from it), `call` an application call, `fire` the timers
+due at a time. Time is always an argument (seconds, any origin), never a clock. Each answer is a
+`Prediction`: the pattern of the next kernel segment (or silence), the table's rule id, its cause, why,
+the RFC section and the Linux note. Every decision comes from one row of tcplab.model.table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tcplab.model.flags import Flags
+from tcplab.model.kept import KeptConnection
+from tcplab.model.notation import SegmentPattern
+from tcplab.model.segment import Segment
+from tcplab.model.seqnum import seq_add, seq_gt, seq_lt
+from tcplab.model.state import State
+from tcplab.model.table import (
+    MINI,
+    Case,
+    Guard,
+    Input,
+    Num,
+    Place,
+    Row,
+    case_for,
+    lookup,
+)
+
+TIME_WAIT_LEN = 60.0  # TCP_TIMEWAIT_LEN, include/net/tcp.h: not a sysctl
+
+
+@dataclass(frozen=True)
+class Sysctls:
+    """The kernel host's values (net.ipv4.*); the engine reads them, these are Linux's defaults."""
+
+    tcp_rfc1337: int = 0
+    tcp_syncookies: int = 1
+    tcp_invalid_ratelimit: int = 500  # ms
+    tcp_syn_retries: int = 6
+    tcp_syn_linear_timeouts: int = 4
+    tcp_synack_retries: int = 5
+    tcp_fin_timeout: int = 60
+    tcp_window_scaling: int = 1
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The kernel's next segment (pattern None: silence) and its explanation."""
+
+    pattern: SegmentPattern | None
+    rule: str
+    cause: str  # "segment", "app: close()", "timer: retransmission timer"
+    why: str
+    rfc: str
+    linux: str
+    place: Place  # where the connection is afterwards
+    delayed: bool = False
+
+    @property
+    def silence(self) -> bool:
+        return self.pattern is None
+
+    def text(self) -> str | None:
+        """tcpdump-style text of the predicted segment ('R. seq 5001 ack 1006'), None for silence;
+        a number the model cannot know (a fresh ISN) shows as '*'."""
+        if self.pattern is None:
+            return None
+        p = self.pattern
+        parts = [p.flags.tcpdump, f"seq {'*' if p.seq is None else p.seq}"]
+        if Flags.ACK in p.flags:
+            parts.append(f"ack {'*' if p.ack is None else p.ack}")
+        return " ".join(parts)
+
+    def to_json(self) -> dict[str, object]:
+        """The `prediction` object of issue 10's --json (without `agrees`, which the engine adds)."""
+        return {
+            "pattern": self.text(),
+            "rule": self.rule,
+            "cause": self.cause,
+            "why": self.why,
+            "rfc": self.rfc,
+            "linux": self.linux,
+            "delayed": self.delayed,
+            "place": self.place.value,
+        }
+
+
+@dataclass
+class Endpoint:
+    sysctls: Sysctls = field(default_factory=Sysctls)
+    place: Place = Place.NO_SOCKET
+    iss: int | None = None
+    irs: int | None = None
+    snd_una: int | None = None
+    snd_nxt: int | None = None
+    rcv_nxt: int | None = None
+    rcv_wnd: int = 65535  # the window the kernel advertised last, scaled
+    wscale: int = 0  # the kernel's own shift (from its SYN or SYN+ACK), used once synchronized
+    max_window: int = 65535  # the largest window the peer advertised
+    sack_edge: int | None = None  # right edge of the highest SACK block the kernel advertised
+    fin_sent: bool = False
+    orphan: bool = False  # the application has closed
+    unread: int = 0  # bytes received and not read by the application
+    listener: bool = False  # a listener owns the port (for a SYN into TIME_WAIT)
+    backlog: int = 128
+    syn_queue: int = 0
+    accept_queue: int = 0
+    cookies: set[int] = field(default_factory=set)  # acks that complete a cookie SYN+ACK
+    ts_recent: int | None = None  # the peer's last TS val the kernel took (RFC 7323)
+    last_oow: float | None = None  # when the last rate-limited ACK went out
+    retries: int = 0
+    deadline: float | None = None  # the next timer, if any
+
+    # ---- building one for a connection tcplab did not follow from the start ----
+
+    @classmethod
+    def from_kept(cls, kept: KeptConnection, sysctls: Sysctls | None = None) -> Endpoint:
+        """The kernel's side of a connection left open by `handshake --keep` (its numbers are the
+        crafting side's mirrored: the kernel's snd_nxt is our rcv_nxt)."""
+        return cls(
+            sysctls=sysctls or Sysctls(),
+            place=Place.ESTABLISHED,
+            iss=kept.kisn,
+            irs=kept.iss,
+            snd_una=kept.rcv_nxt,
+            snd_nxt=kept.rcv_nxt,
+            rcv_nxt=kept.snd_nxt,
+            rcv_wnd=kept.window,
+        )
+
+    @classmethod
+    def seen(
+        cls,
+        state: State | None,
+        *,
+        snd_nxt: int | None = None,
+        rcv_nxt: int | None = None,
+        rcv_wnd: int = 65535,
+        orphan: bool = False,
+        listener: bool = False,
+        sysctls: Sysctls | None = None,
+    ) -> Endpoint:
+        """An endpoint at the state `ss`/sock_diag showed (None: no socket); `orphan` for a socket
+        with sock_diag's timewait timer (an orphaned FIN_WAIT_2)."""
+        return cls(
+            sysctls=sysctls or Sysctls(),
+            place=place_of(state, orphan),
+            snd_una=snd_nxt,
+            snd_nxt=snd_nxt,
+            rcv_nxt=rcv_nxt,
+            rcv_wnd=rcv_wnd,
+            orphan=orphan,
+            listener=listener or state is State.LISTEN,
+        )
+
+    # ---- inputs ----
+
+    def receive(self, seg: Segment, now: float) -> Prediction:
+        """What the kernel answers to `seg` arriving now, and the TCB after it."""
+        inp = classify(self, seg)
+        return self._apply(lookup(self.place, inp), inp, seg, now, "segment")
+
+    def call(self, inp: Input, now: float) -> Prediction:
+        """An application call (Input.APP_*)."""
+        if not inp.name.startswith("APP_"):
+            raise ValueError(f"{inp.name} is not an application call")
+        return self._apply(lookup(self.place, inp), inp, None, now, f"app: {inp.value}")
+
+    def fire(self, now: float) -> Prediction | None:
+        """The timer due at `now`, if one is: its prediction; None before the deadline."""
+        if self.deadline is None or now < self.deadline:
+            return None
+        inp = self._timer_input()
+        return self._apply(lookup(self.place, inp), inp, None, now, f"timer: {inp.value}")
+
+    def observe(self, seg: Segment) -> None:
+        """A segment the kernel sent: learn its ISN, window, SACK edge and snd_nxt."""
+        if Flags.RST in seg.flags:
+            return  # its seq may be the peer's ack (a reset of a stray segment), not our snd_nxt
+        if Flags.SYN in seg.flags:
+            self.iss = self.snd_una = seg.seq
+            self.snd_nxt = seg.end_seq
+            wscale = seg.option("wscale")
+            if wscale is not None and isinstance(wscale.value, int):
+                self.wscale = wscale.value
+            if self.place is Place.LISTEN and Flags.ACK in seg.flags:
+                self.cookies.add(seq_add(seg.seq, 1))
+            self.rcv_wnd = seg.window
+        else:
+            self.rcv_wnd = seg.window << self.wscale
+        if self.snd_nxt is None or seq_gt(seg.end_seq, self.snd_nxt):
+            self.snd_nxt = seg.end_seq
+        sack = seg.option("sack")
+        if sack is not None and isinstance(sack.value, tuple):
+            for block in sack.value:
+                if isinstance(block, tuple):
+                    edge = block[1]
+                    if self.sack_edge is None or seq_gt(edge, self.sack_edge):
+                        self.sack_edge = edge
+
+    # ---- the table, applied ----
+
+    def read(self) -> None:
+        """The application reads everything received (no segment: not a table input)."""
+        self.unread = 0
+
+    def guards(self, seg: Segment | None, now: float, inp: Input | None = None) -> frozenset[Guard]:
+        s = self.sysctls
+        full = self.syn_queue > self.backlog
+        held = {
+            Guard.RATE_LIMITED: self._rate_limited(seg, now),
+            Guard.SYN_QUEUE_FULL_DROP: full and s.tcp_syncookies == 0,
+            Guard.ACCEPT_QUEUE_FULL: self.accept_queue > self.backlog,
+            Guard.COOKIES: s.tcp_syncookies == 2 or (full and s.tcp_syncookies == 1),
+            Guard.RFC1337: s.tcp_rfc1337 == 1,
+            Guard.ORPHAN: self.orphan,
+            Guard.UNREAD_DATA: self.unread > 0 and inp is Input.APP_CLOSE,
+            Guard.LISTENER: self.listener,
+        }
+        return frozenset(g for g, on in held.items() if on)
+
+    def _rate_limited(self, seg: Segment | None, now: float) -> bool:
+        if seg is None or self.last_oow is None:
+            return False
+        if _exempt(seg):
+            return False
+        return (now - self.last_oow) * 1000 < self.sysctls.tcp_invalid_ratelimit
+
+    def _apply(
+        self, row: Row, inp: Input, seg: Segment | None, now: float, cause: str
+    ) -> Prediction:
+        case = case_for(row, self.guards(seg, now, inp))
+        pattern = None
+        why = case.why
+        if case.reply is not None:
+            seq = self._num(case.reply.seq, seg)
+            ack = self._num(case.reply.ack, seg) if case.reply.ack else None
+            pattern = SegmentPattern(case.reply.flags, seq=seq, ack=ack)
+            shown = [_number("seq", case.reply.seq, seq, seg)]
+            if case.reply.ack is not None:
+                shown.append(_number("ack", case.reply.ack, ack, seg))
+            why = f"{why}: {', '.join(shown)}"
+            limited = any(c.guard is Guard.RATE_LIMITED for c in row.cases)
+            if limited and (seg is None or not _exempt(seg)):
+                self.last_oow = now
+        before = self.place
+        self._effects(case, inp, seg, now)
+        if case.next is Place.REQUEST and pattern is not None and pattern.seq is not None:
+            self.iss = self.snd_una = pattern.seq  # reopened from TIME_WAIT: the ISN is known
+            self.snd_nxt = seq_add(pattern.seq, 1)
+        if case.reply is not None and Flags.FIN in case.reply.flags and not self.fin_sent:
+            self.fin_sent = True
+            if self.snd_nxt is not None:
+                self.snd_nxt = seq_add(self.snd_nxt, 1)
+        self._enter(before, inp, now, case)
+        return Prediction(
+            pattern,
+            case.rule,
+            cause,
+            why,
+            row.rfc,
+            row.linux,
+            self.place,
+            bool(case.reply and case.reply.delayed),
+        )
+
+    def _num(self, num: Num, seg: Segment | None) -> int | None:
+        if num is Num.ZERO:
+            return 0
+        if num is Num.SEG_ACK:
+            return seg.ack if seg else None
+        if num is Num.SEG_END:
+            return seg.end_seq if seg else None
+        if num is Num.NEW_ISS:
+            if self.place is Place.TIME_WAIT and self.snd_nxt is not None:
+                return seq_add(self.snd_nxt, 65537)
+            return None  # a fresh ISN: not predictable
+        if num is Num.ISS:
+            return self.iss
+        if num is Num.RCV_NXT:
+            return self.rcv_nxt
+        if self.snd_nxt is None:
+            return None
+        return seq_add(self.snd_nxt, -1) if num is Num.SND_NXT_LESS_1 else self.snd_nxt
+
+    def _effects(self, case: Case, inp: Input, seg: Segment | None, now: float) -> None:
+        if inp is Input.APP_LISTEN:
+            self.listener = True
+        if inp in (Input.APP_CLOSE, Input.APP_ABORT):
+            self.orphan = True
+        if seg is not None and case.next is Place.REQUEST:  # a SYN at a listener (or TIME_WAIT)
+            self.irs, self.rcv_nxt = seg.seq, seg.end_seq
+            self.iss = self.snd_una = self.snd_nxt = None
+            self.syn_queue += 1
+        if seg is None or not (case.accept or case.next is Place.REQUEST):
+            return
+        ts = seg.timestamps()
+        if ts is not None:
+            self.ts_recent = ts[0]
+        if not case.accept:
+            return
+        if Flags.SYN in seg.flags:
+            self.irs = seg.seq
+            self.rcv_nxt = seg.end_seq
+        elif self.rcv_nxt is None or (
+            seq_lt(self.rcv_nxt, seg.end_seq) and not seq_gt(seg.seq, self.rcv_nxt)
+        ):
+            self.unread += len(seg.payload)
+            self.rcv_nxt = seg.end_seq
+        if Flags.ACK in seg.flags and (self.snd_una is None or seq_gt(seg.ack, self.snd_una)):
+            self.snd_una = seg.ack
+            if self.snd_nxt is None or seq_gt(seg.ack, self.snd_nxt):
+                self.snd_nxt = seg.ack
+        self.max_window = max(self.max_window, seg.window)
+        if inp is Input.ACK_COOKIE:
+            self.iss = seq_add(seg.ack, -1)
+            self.irs, self.rcv_nxt = seq_add(seg.seq, -1), seg.seq
+
+    def _enter(self, before: Place, inp: Input, now: float, case: Case) -> None:
+        after = case.next or before
+        if before is Place.REQUEST and after is not Place.REQUEST:
+            self.syn_queue = max(0, self.syn_queue - 1)
+            if after is Place.ESTABLISHED:
+                self.accept_queue += 1
+        self.place = after
+        if after is not before:
+            self.retries = 0
+            self.deadline = self._first_deadline(now)
+        elif case.restart_timer and after in MINI:
+            self.deadline = now + TIME_WAIT_LEN
+        elif inp is Input.TIMER_RETRANSMIT and case.reply is not None:
+            self.retries += 1
+            self.deadline = now + self._gap(self.retries + 1)
+        elif inp.name.startswith("TIMER_"):
+            self.deadline = None
+
+    # ---- timers ----
+
+    def _first_deadline(self, now: float) -> float | None:
+        if self.place in (Place.SYN_SENT, Place.REQUEST, Place.SYN_RECEIVED):
+            return now + self._gap(1)
+        if self.place is Place.TIME_WAIT:
+            return now + TIME_WAIT_LEN
+        if self.place is Place.ORPHAN_FIN_WAIT_2:
+            return now + self.sysctls.tcp_fin_timeout
+        return None  # FIN retransmission depends on the RTO: not modelled as a deadline
+
+    def _timer_input(self) -> Input:
+        if self.place in MINI:
+            return Input.TIMER_EXPIRE
+        limit = (
+            self.sysctls.tcp_syn_retries
+            if self.place is Place.SYN_SENT
+            else self.sysctls.tcp_synack_retries
+        )
+        return Input.TIMER_GIVE_UP if self.retries >= limit else Input.TIMER_RETRANSMIT
+
+    def _gap(self, k: int) -> float:
+        """Seconds before the k-th transmission's timer fires (k = 1: after the first send)."""
+        if self.place is Place.SYN_SENT:
+            linear = self.sysctls.tcp_syn_linear_timeouts
+            return 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))
+        return float(2 ** (k - 1))
+
+
+def _exempt(seg: Segment) -> bool:
+    """Data and FINs are always answered and do not count (tcp_oow_rate_limited)."""
+    return bool(seg.seg_len) and Flags.SYN not in seg.flags
+
+
+def _number(field: str, num: Num, value: int | None, seg: Segment | None) -> str:
+    """'ack = seq + length = 100 + 1 = 101': a reply's number with where it comes from."""
+    if value is None:
+        return f"{field} = {num.value} (not known to tcplab)"
+    if num is Num.SEG_END and seg is not None:
+        return f"{field} = seq + length = {seg.seq} + {seg.seg_len} = {value}"
+    if num is Num.SEG_ACK:
+        return f"{field} = its ack = {value}"
+    if num is Num.ZERO:
+        return f"{field} 0"
+    return f"{field} = {num.value} = {value}"
+
+
+def place_of(state: State | None, orphan: bool = False) -> Place:
+    """The table's place for a state as the kernel reports it: SYN_RECEIVED is a request sock
+    (a simultaneous open is rare), FIN_WAIT_2 with the timewait timer an orphan mini socket."""
+    if state is None or state is State.CLOSED:
+        return Place.NO_SOCKET
+    if state is State.SYN_RECEIVED:
+        return Place.REQUEST
+    if state is State.FIN_WAIT_2 and orphan:
+        return Place.ORPHAN_FIN_WAIT_2
+    return Place[state.name]
+
+
+def classify(ep: Endpoint, seg: Segment) -> Input:
+    """The table's input class of `seg` at the endpoint's place, in RFC 9293 §3.10.7's order."""
+    f = seg.flags
+    if Flags.RST in f:
+        return _classify_rst(ep, seg)
+    if Flags.SYN in f:
+        if Flags.ACK in f:
+            good = ep.snd_nxt is not None and seg.ack == ep.snd_nxt
+            return Input.SYN_ACK_GOOD if good else Input.SYN_ACK_BAD
+        if Flags.FIN in f:
+            return Input.SYN_FIN
+        return _classify_syn(ep, seg)
+    if Flags.ACK not in f:
+        return Input.NO_ACK
+    return _classify_ack(ep, seg)
+
+
+def _classify_syn(ep: Endpoint, seg: Segment) -> Input:
+    if ep.place is Place.LISTEN or ep.rcv_nxt is None:
+        return Input.SYN_NEW
+    if ep.irs is not None and seg.seq == ep.irs:
+        return Input.SYN_REPEAT
+    ts = seg.timestamps()
+    if ep.place is Place.TIME_WAIT and ts is not None and ep.ts_recent is not None:
+        # RFC 6191 / tcp_timewait_state_process: a newer timestamp reopens, an older one is PAWS
+        return Input.SYN_NEW if seq_gt(ts[0], ep.ts_recent) else Input.SYN_OLD
+    if seq_gt(seg.seq, ep.rcv_nxt):
+        return Input.SYN_NEW
+    if ep.place is Place.ORPHAN_FIN_WAIT_2 and seg.seq == ep.rcv_nxt:
+        return Input.SYN_NEW
+    return Input.SYN_OLD
+
+
+def _classify_rst(ep: Endpoint, seg: Segment) -> Input:
+    if ep.place is Place.SYN_SENT:
+        good = Flags.ACK in seg.flags and ep.snd_nxt is not None and seg.ack == ep.snd_nxt
+        return Input.RST_EXACT if good else Input.RST_OUT_OF_WINDOW
+    if ep.rcv_nxt is None:
+        return Input.RST_OUT_OF_WINDOW
+    if seg.seq == ep.rcv_nxt:
+        return Input.RST_EXACT
+    if seg.seq == seq_add(ep.rcv_nxt, -1):
+        return Input.RST_BEFORE_BY_ONE
+    if ep.sack_edge is not None and seg.seq == ep.sack_edge:
+        return Input.RST_SACK_EDGE
+    if not seq_lt(seg.seq, ep.rcv_nxt) and not seq_gt(seg.seq, seq_add(ep.rcv_nxt, ep.rcv_wnd)):
+        return Input.RST_IN_WINDOW
+    return Input.RST_OUT_OF_WINDOW
+
+
+def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
+    if ep.place is Place.LISTEN:
+        return Input.ACK_COOKIE if seg.ack in ep.cookies else Input.ACK_PURE
+    if ep.snd_nxt is None:
+        pass  # the kernel's numbers are unknown: the ack is taken as acceptable
+    elif ep.place in (Place.SYN_SENT, Place.REQUEST):
+        if seg.ack != ep.snd_nxt:
+            return Input.ACK_BAD
+    elif seq_gt(seg.ack, ep.snd_nxt):
+        return Input.ACK_BAD
+    elif ep.snd_una is not None and seq_lt(seg.ack, seq_add(ep.snd_una, -ep.max_window)):
+        return Input.ACK_OLD
+    data = bool(seg.payload) or Flags.FIN in seg.flags
+    rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
+    if not _acceptable(ep, seg, rcv_nxt):
+        return Input.ACK_OOW_DATA if data else Input.ACK_OOW
+    acks_fin = ep.fin_sent and seg.ack == ep.snd_nxt
+    if Flags.FIN in seg.flags and seg.seq == rcv_nxt:
+        return Input.ACK_FIN_OF_FIN if acks_fin else Input.ACK_FIN
+    if seg.payload:
+        return Input.ACK_DATA if seg.seq == rcv_nxt else Input.ACK_DATA_AHEAD
+    if Flags.FIN in seg.flags:
+        return Input.ACK_DATA_AHEAD
+    return Input.ACK_OF_FIN if acks_fin else Input.ACK_PURE
+
+
+def _acceptable(ep: Endpoint, seg: Segment, rcv_nxt: int) -> bool:
+    """RFC 9293 §3.10.7.4's acceptability test, as Linux's tcp_sequence does it."""
+    if ep.place is Place.TIME_WAIT:
+        return seg.seq == rcv_nxt
+    right = seq_add(rcv_nxt, ep.rcv_wnd)
+    return not seq_lt(seg.end_seq, rcv_nxt) and not seq_gt(seg.seq, right)

@@ -1,0 +1,1118 @@
+"""The one TCP table: (place, input) -> the kernel's answer, its next place, guarded by Linux's conditions.
+
+Theory of operation: a *place* is where a segment, an application call or a timer meets the kernel: one
+of the 11 RFC 9293 states, the listener's request sock (SYN_RECEIVED before accept) and the two
+mini-sockets Linux keeps after close (TIME_WAIT, orphaned FIN_WAIT_2). An *input* is a segment already
+classified by its flags and by the acceptability tests of the place it meets (tcplab.model.endpoint
+classifies), an application call, or a timer. Each row covers a set of places and a set of inputs and
+lists its *cases* in order: the first whose guard holds decides; the last case's guard is ALWAYS. A
+case's reply is a pattern whose numbers name connection variables (Num), resolved by the endpoint.
+
+Every (place, input) pair has exactly one row (tests/unit/test_model_table.py proves it); there is no
+"unpredicted" pair. `edges()` derives the state diagram from the same rows.
+
+Sources: RFC 9293 §3.10.7; RFC 5961; Linux net/ipv4/tcp_input.c (tcp_rcv_state_process,
+tcp_validate_incoming, tcp_conn_request), tcp_minisocks.c (tcp_check_req, tcp_timewait_state_process),
+tcp_ipv4.c (tcp_v4_send_reset); facts seen on this machine: ../shared/LINUX-TCP.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from tcplab.model.flags import Flags
+from tcplab.model.state import State
+
+
+class Place(str, Enum):
+    """Where an input meets the kernel; `state` is the RFC state a student sees there."""
+
+    NO_SOCKET = "no socket"
+    LISTEN = "LISTEN"
+    SYN_SENT = "SYN_SENT"
+    REQUEST = "request sock"  # a listener's SYN_RECEIVED before the third ACK (ss: SYN-RECV)
+    SYN_RECEIVED = "SYN_RECEIVED"  # a full socket: simultaneous open
+    ESTABLISHED = "ESTABLISHED"
+    FIN_WAIT_1 = "FIN_WAIT_1"
+    FIN_WAIT_2 = "FIN_WAIT_2"
+    CLOSE_WAIT = "CLOSE_WAIT"
+    CLOSING = "CLOSING"
+    LAST_ACK = "LAST_ACK"
+    TIME_WAIT = "TIME_WAIT"  # a mini socket (inet_timewait_sock)
+    ORPHAN_FIN_WAIT_2 = "orphan FIN_WAIT_2"  # after close(): a TIME_WAIT-type mini socket
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def state(self) -> State:
+        return _STATE_OF.get(self) or State[self.name]
+
+
+_STATE_OF = {
+    Place.NO_SOCKET: State.CLOSED,
+    Place.REQUEST: State.SYN_RECEIVED,
+    Place.ORPHAN_FIN_WAIT_2: State.FIN_WAIT_2,
+}
+
+
+class Input(str, Enum):
+    """A classified segment, an application call or a timer. Classes of segments are named for the
+    first test of RFC 9293 §3.10.7 (as Linux orders it) that tells them apart."""
+
+    # RST, by where its seq falls (SYN_SENT: EXACT = RST+ACK acking our SYN)
+    RST_EXACT = "RST at rcv_nxt"
+    RST_BEFORE_BY_ONE = "RST at rcv_nxt-1"
+    RST_SACK_EDGE = "RST at the SACK right edge"
+    RST_IN_WINDOW = "RST in window"
+    RST_OUT_OF_WINDOW = "RST out of window"
+    # SYN without ACK
+    SYN_NEW = "SYN after rcv_nxt (or any SYN at a listener)"
+    SYN_REPEAT = "SYN repeating the peer's ISN"
+    SYN_OLD = "other SYN"
+    SYN_FIN = "SYN+FIN"
+    SYN_ACK_GOOD = "SYN+ACK with acceptable ack"
+    SYN_ACK_BAD = "SYN+ACK with unacceptable ack"
+    # ACK set, no SYN or RST
+    ACK_BAD = "ACK of data never sent"
+    ACK_OLD = "ACK older than snd_una - max window"
+    ACK_OOW = "pure ACK out of window"
+    ACK_OOW_DATA = "data or FIN out of window"
+    ACK_COOKIE = "ACK of a cookie SYN+ACK"
+    ACK_PURE = "pure ACK"
+    ACK_OF_FIN = "ACK of our FIN"
+    ACK_DATA = "data at rcv_nxt"
+    ACK_DATA_AHEAD = "data beyond rcv_nxt"
+    ACK_FIN = "FIN at rcv_nxt"
+    ACK_FIN_OF_FIN = "FIN at rcv_nxt acking our FIN"
+    NO_ACK = "no SYN, RST or ACK"
+    # application calls
+    APP_LISTEN = "listen()"
+    APP_CONNECT = "connect()"
+    APP_CLOSE = "close()"
+    APP_SHUTDOWN = "shutdown(SHUT_WR)"
+    APP_ABORT = "close() with SO_LINGER 0 or unread data"
+    # timers
+    TIMER_RETRANSMIT = "retransmission timer"
+    TIMER_GIVE_UP = "retries exhausted"
+    TIMER_EXPIRE = "TIME_WAIT / tcp_fin_timeout expiry"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_segment(self) -> bool:
+        return not self.name.startswith(("APP_", "TIMER_"))
+
+    @property
+    def is_rst(self) -> bool:
+        return self.name.startswith("RST_")
+
+
+class Guard(str, Enum):
+    """A condition selecting Linux's behaviour; the endpoint decides each from its sysctls and TCB."""
+
+    ALWAYS = "always"
+    RATE_LIMITED = "within tcp_invalid_ratelimit of the last such ACK (pure segments only)"
+    SYN_QUEUE_FULL_DROP = "SYN queue longer than the backlog, tcp_syncookies = 0"
+    ACCEPT_QUEUE_FULL = "accept queue full"
+    COOKIES = "SYN queue longer than the backlog with tcp_syncookies = 1, or tcp_syncookies = 2"
+    RFC1337 = "tcp_rfc1337 = 1"
+    ORPHAN = "the application has closed the socket"
+    UNREAD_DATA = "close() (not shutdown) with unread data"
+    LISTENER = "a listener exists on the port"
+
+
+class Num(str, Enum):
+    """A number of a reply, named by the connection variable it comes from."""
+
+    ZERO = "0"
+    ISS = "iss"  # the kernel's own ISN
+    NEW_ISS = "new iss"  # an ISN not yet known (from TIME_WAIT: old snd_nxt + 65537)
+    SND_NXT = "snd_nxt"
+    SND_NXT_LESS_1 = "snd_nxt - 1"  # a retransmitted FIN
+    RCV_NXT = "rcv_nxt"
+    SEG_ACK = "the segment's ack"
+    SEG_END = "the segment's seq + len"
+
+
+@dataclass(frozen=True)
+class Reply:
+    flags: Flags
+    seq: Num
+    ack: Num | None = None
+    delayed: bool = False  # may come from the delayed-ACK timer, a few ms later
+
+    def text(self) -> str:
+        ack = f" ack {self.ack.value}" if self.ack else ""
+        return f"{self.flags.tcpdump} seq {self.seq.value}{ack}"
+
+
+@dataclass(frozen=True)
+class Case:
+    guard: Guard
+    rule: str  # stable id
+    why: str
+    reply: Reply | None = None  # None: silence
+    next: Place | None = None  # None: the place does not change
+    accept: bool = False  # the segment's ack, data and FIN are taken (snd_una, rcv_nxt move)
+    restart_timer: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    places: frozenset[Place]
+    inputs: frozenset[Input]
+    cases: tuple[Case, ...]
+    rfc: str
+    linux: str = ""
+
+
+P, I, G, N = Place, Input, Guard, Num  # noqa: E741 (the table reads as P.X, I.Y)
+A, R, RA, SA, FA = (
+    Flags.ACK,
+    Flags.RST,
+    Flags.RST | Flags.ACK,
+    Flags.SYN | Flags.ACK,
+    Flags.FIN | Flags.ACK,
+)
+
+RSTS = frozenset(i for i in Input if i.is_rst)
+SYNS = frozenset({I.SYN_NEW, I.SYN_REPEAT, I.SYN_OLD})
+SYN_ACKS = frozenset({I.SYN_ACK_GOOD, I.SYN_ACK_BAD})
+ACKS = frozenset(i for i in Input if i.name.startswith("ACK_"))
+APPS = frozenset(i for i in Input if i.name.startswith("APP_"))
+TIMERS = frozenset(i for i in Input if i.name.startswith("TIMER_"))
+OPEN = frozenset({P.SYN_RECEIVED, P.ESTABLISHED, P.FIN_WAIT_1, P.FIN_WAIT_2})
+AFTER_FIN = frozenset({P.CLOSE_WAIT, P.CLOSING, P.LAST_ACK})
+SYNC = OPEN | AFTER_FIN
+MINI = frozenset({P.TIME_WAIT, P.ORPHAN_FIN_WAIT_2})
+FIN_OUT = frozenset({P.FIN_WAIT_1, P.CLOSING, P.LAST_ACK})  # our FIN is not yet acked
+
+CHALLENGE = Reply(A, N.SND_NXT, N.RCV_NXT)
+ACK_IT = Reply(A, N.SND_NXT, N.SEG_END, delayed=True)
+RST_FROM_ACK = Reply(R, N.SEG_ACK)
+RST_NO_ACK = Reply(RA, N.ZERO, N.SEG_END)
+SYNACK = Reply(SA, N.ISS, N.RCV_NXT)
+_LIMIT_NOTE = "Linux rate-limits these ACKs per socket (tcp_invalid_ratelimit, 500 ms)"
+
+
+def _row(
+    places: Iterable[Place], inputs: Iterable[Input], *cases: Case, rfc: str, linux: str = ""
+) -> Row:
+    return Row(frozenset(places), frozenset(inputs), tuple(cases), rfc, linux)
+
+
+def _drop(rule: str, why: str, nxt: Place | None = None) -> Case:
+    return Case(G.ALWAYS, rule, why, None, nxt)
+
+
+def _limited(
+    rule: str, why: str, reply: Reply = CHALLENGE, restart: bool = False
+) -> tuple[Case, Case]:
+    return (
+        Case(
+            G.RATE_LIMITED, rule + "-rate-limited", why + "; a second one within 500 ms gets none"
+        ),
+        Case(G.ALWAYS, rule, why, reply, restart_timer=restart),
+    )
+
+
+ROWS: tuple[Row, ...] = (
+    # ---- no socket (tcp_v4_send_reset) ----
+    _row(
+        [P.NO_SOCKET],
+        RSTS,
+        _drop("closed-rst", "a RST is never answered"),
+        rfc="RFC 9293 §3.10.7.1",
+    ),
+    _row(
+        [P.NO_SOCKET],
+        SYN_ACKS | ACKS,
+        Case(
+            G.ALWAYS,
+            "closed-ack",
+            "no socket owns this port: a segment with ACK gets a RST without ACK",
+            RST_FROM_ACK,
+        ),
+        rfc="RFC 9293 §3.10.7.1",
+    ),
+    _row(
+        [P.NO_SOCKET],
+        SYNS | {I.SYN_FIN, I.NO_ACK},
+        Case(
+            G.ALWAYS,
+            "closed-no-ack",
+            "no socket owns this port: a segment without ACK gets RST+ACK",
+            RST_NO_ACK,
+        ),
+        rfc="RFC 9293 §3.10.7.1",
+    ),
+    _row(
+        [P.NO_SOCKET],
+        [I.APP_LISTEN],
+        _drop("listen", "listen() opens a listener", P.LISTEN),
+        rfc="RFC 9293 §3.10.1",
+    ),
+    _row(
+        [P.NO_SOCKET],
+        [I.APP_CONNECT],
+        Case(
+            G.ALWAYS,
+            "connect-syn",
+            "connect() sends a SYN with the kernel's ISN",
+            Reply(Flags.SYN, N.ISS),
+            P.SYN_SENT,
+        ),
+        rfc="RFC 9293 §3.10.1",
+    ),
+    _row(
+        [P.NO_SOCKET],
+        (APPS - {I.APP_LISTEN, I.APP_CONNECT}) | TIMERS,
+        _drop("closed-idle", "nothing to do"),
+        rfc="-",
+    ),
+    # ---- a listener (tcp_rcv_state_process, tcp_conn_request) ----
+    _row(
+        [P.LISTEN],
+        RSTS | {I.NO_ACK},
+        _drop("listen-drop", "a listener drops a RST, or a segment without SYN or ACK"),
+        rfc="RFC 9293 §3.10.7.2",
+    ),
+    _row(
+        [P.LISTEN],
+        [I.SYN_FIN],
+        _drop("listen-syn-fin", "Linux drops a SYN+FIN at a listener"),
+        rfc="RFC 9293 §3.10.7.2",
+        linux="RFC 9293 would answer the SYN and ignore the FIN; Linux discards SYN+FIN, "
+        "a combination scanners use (tcp_rcv_state_process)",
+    ),
+    _row(
+        [P.LISTEN],
+        SYNS,
+        Case(
+            G.SYN_QUEUE_FULL_DROP,
+            "listen-syn-queue-full",
+            "the SYN queue is longer than the backlog and cookies are off: the SYN is dropped",
+        ),
+        Case(
+            G.ACCEPT_QUEUE_FULL,
+            "listen-syn-accept-queue-full",
+            "the accept queue is full: the SYN is dropped",
+        ),
+        Case(
+            G.COOKIES,
+            "listen-syn-cookie",
+            "SYN+ACK with a cookie as ISN; no request sock, never retransmitted",
+            Reply(SA, N.NEW_ISS, N.SEG_END),
+        ),
+        Case(
+            G.ALWAYS,
+            "listen-syn",
+            "a listener answers a SYN with SYN+ACK, ack = seq + 1",
+            Reply(SA, N.NEW_ISS, N.SEG_END),
+            P.REQUEST,
+        ),
+        rfc="RFC 9293 §3.10.7.2; RFC 4987 (cookies)",
+        linux="full only when its length exceeds the backlog; TCPReqQFullDrop, ListenOverflows",
+    ),
+    _row(
+        [P.LISTEN],
+        [I.ACK_COOKIE],
+        Case(
+            G.ACCEPT_QUEUE_FULL,
+            "listen-cookie-ack-accept-queue-full",
+            "the accept queue is full: the cookie ACK is dropped",
+        ),
+        Case(
+            G.ALWAYS,
+            "listen-cookie-ack",
+            "the ACK of a cookie SYN+ACK builds an ESTABLISHED socket",
+            None,
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        rfc="RFC 4987 §3.6",
+        linux="cookie_v4_check",
+    ),
+    _row(
+        [P.LISTEN],
+        SYN_ACKS | (ACKS - {I.ACK_COOKIE}),
+        Case(
+            G.ALWAYS,
+            "listen-ack",
+            "a listener answers a segment with ACK with RST, seq = its ack",
+            RST_FROM_ACK,
+        ),
+        rfc="RFC 9293 §3.10.7.2",
+    ),
+    _row(
+        [P.LISTEN],
+        [I.APP_CLOSE, I.APP_ABORT],
+        _drop("listen-close", "closing a listener", P.NO_SOCKET),
+        rfc="RFC 9293 §3.10.4",
+    ),
+    _row(
+        [P.LISTEN],
+        [I.APP_LISTEN, I.APP_CONNECT, I.APP_SHUTDOWN] + list(TIMERS),
+        _drop("listen-idle", "nothing is sent"),
+        rfc="-",
+    ),
+    # ---- a request sock (tcp_check_req) ----
+    _row(
+        [P.REQUEST],
+        [I.SYN_REPEAT],
+        *_limited("request-syn-again", "a retransmitted SYN gets the SYN+ACK again", SYNACK),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="inet_rtx_syn_ack, rate-limited (TCPACKSkippedSynRecv)",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.SYN_OLD, I.ACK_OOW, I.ACK_OOW_DATA],
+        *_limited("request-out-of-window", "a segment out of the window gets an ACK"),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="TCPACKSkippedSynRecv",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.SYN_NEW, I.SYN_FIN],
+        Case(
+            G.ALWAYS,
+            "request-syn-reset",
+            "a new SYN in the window resets the request",
+            RST_NO_ACK,
+            P.LISTEN,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="embryonic_reset",
+    ),
+    _row(
+        [P.REQUEST],
+        RSTS - {I.RST_OUT_OF_WINDOW, I.RST_BEFORE_BY_ONE},
+        _drop("request-rst", "a RST in the window removes the request silently", P.LISTEN),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.RST_OUT_OF_WINDOW, I.RST_BEFORE_BY_ONE, I.NO_ACK],
+        _drop("request-drop", "dropped: out of window RST, or no ACK"),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.SYN_ACK_GOOD, I.SYN_ACK_BAD, I.ACK_BAD, I.ACK_OLD, I.ACK_COOKIE],
+        Case(
+            G.ALWAYS,
+            "request-bad-ack",
+            "the ACK does not acknowledge the SYN+ACK: RST, seq = its ack",
+            RST_FROM_ACK,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.ACK_PURE, I.ACK_OF_FIN],
+        Case(
+            G.ACCEPT_QUEUE_FULL,
+            "request-ack-accept-queue-full",
+            "accept queue full: the third ACK is dropped, the request stays, SYN+ACK resent",
+        ),
+        Case(
+            G.ALWAYS,
+            "request-ack",
+            "the ACK of the SYN+ACK completes the handshake (before accept())",
+            None,
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="ListenOverflows; tcp_abort_on_overflow = 0",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.ACK_DATA, I.ACK_DATA_AHEAD],
+        Case(
+            G.ACCEPT_QUEUE_FULL,
+            "request-ack-accept-queue-full",
+            "the accept queue is full: the third ACK is dropped",
+        ),
+        Case(
+            G.ALWAYS,
+            "request-ack-data",
+            "the handshake completes and the data is acknowledged",
+            ACK_IT,
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.ACK_FIN, I.ACK_FIN_OF_FIN],
+        Case(
+            G.ACCEPT_QUEUE_FULL,
+            "request-ack-accept-queue-full",
+            "the accept queue is full: the third ACK is dropped",
+        ),
+        Case(
+            G.ALWAYS,
+            "request-ack-fin",
+            "the handshake completes and the FIN is acknowledged",
+            ACK_IT,
+            P.CLOSE_WAIT,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.TIMER_RETRANSMIT],
+        Case(
+            G.ALWAYS,
+            "request-synack-retransmit",
+            "the SYN+ACK is retransmitted (tcp_synack_retries)",
+            SYNACK,
+        ),
+        rfc="RFC 6298",
+        linux="1 s, doubling",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.TIMER_GIVE_UP],
+        _drop(
+            "request-expired", "after tcp_synack_retries the request is dropped silently", P.LISTEN
+        ),
+        rfc="RFC 9293 §3.8.1",
+    ),
+    _row([P.REQUEST], APPS | {I.TIMER_EXPIRE}, _drop("request-idle", "nothing is sent"), rfc="-"),
+    # ---- the kernel as client (tcp_rcv_synsent_state_process) ----
+    _row(
+        [P.SYN_SENT],
+        [I.RST_EXACT],
+        _drop(
+            "syn-sent-rst",
+            "a RST acking our SYN refuses the connection (ECONNREFUSED)",
+            P.NO_SOCKET,
+        ),
+        rfc="RFC 9293 §3.10.7.3",
+    ),
+    _row(
+        [P.SYN_SENT],
+        RSTS - {I.RST_EXACT},
+        _drop("syn-sent-rst-ignored", "a RST without an acceptable ACK is dropped"),
+        rfc="RFC 9293 §3.10.7.3",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.SYN_ACK_GOOD],
+        Case(
+            G.ALWAYS,
+            "syn-sent-syn-ack",
+            "the SYN+ACK completes the active open: ACK",
+            Reply(A, N.SND_NXT, N.SEG_END),
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.3",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.SYN_ACK_BAD, I.ACK_BAD],
+        Case(
+            G.ALWAYS,
+            "syn-sent-bad-ack",
+            "an old duplicate: RST with seq = its ack; the SYN is resent",
+            RST_FROM_ACK,
+        ),
+        rfc="RFC 9293 §3.5",
+    ),
+    _row(
+        [P.SYN_SENT],
+        SYNS | {I.SYN_FIN},
+        Case(
+            G.ALWAYS,
+            "simultaneous-open",
+            "a SYN while ours is out: SYN+ACK",
+            Reply(SA, N.ISS, N.SEG_END),
+            P.SYN_RECEIVED,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.3",
+    ),
+    _row(
+        [P.SYN_SENT],
+        (ACKS - {I.ACK_BAD}) | {I.NO_ACK},
+        _drop("syn-sent-drop", "without SYN or RST a segment is dropped in SYN_SENT"),
+        rfc="RFC 9293 §3.10.7.3 (fifth check)",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.TIMER_RETRANSMIT],
+        Case(
+            G.ALWAYS,
+            "syn-retransmit",
+            "the SYN is retransmitted (tcp_syn_retries, tcp_syn_linear_timeouts)",
+            Reply(Flags.SYN, N.ISS),
+        ),
+        rfc="RFC 6298",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.TIMER_GIVE_UP, I.APP_CLOSE, I.APP_ABORT],
+        _drop("syn-sent-close", "the connection attempt ends", P.NO_SOCKET),
+        rfc="RFC 9293 §3.10.4",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.APP_LISTEN, I.APP_CONNECT, I.APP_SHUTDOWN, I.TIMER_EXPIRE],
+        _drop("syn-sent-idle", "nothing is sent"),
+        rfc="-",
+    ),
+    # ---- synchronized full sockets (tcp_validate_incoming, RFC 5961) ----
+    _row(
+        SYNC,
+        [I.RST_EXACT],
+        _drop("rst-exact", "a RST with seq = rcv_nxt resets the connection", P.NO_SOCKET),
+        rfc="RFC 5961 §3.2",
+    ),
+    _row(
+        AFTER_FIN,
+        [I.RST_BEFORE_BY_ONE],
+        _drop(
+            "rst-before-fin", "after the peer's FIN, a RST at rcv_nxt - 1 also resets", P.NO_SOCKET
+        ),
+        rfc="RFC 5961 §3.2",
+        linux="tcp_reset_check",
+    ),
+    _row(
+        SYNC,
+        [I.RST_SACK_EDGE],
+        _drop(
+            "rst-sack-edge", "a RST at the right edge of the highest SACK block resets", P.NO_SOCKET
+        ),
+        rfc="RFC 5961 §3.2",
+        linux="tcp_validate_incoming: RST at the SACK right edge",
+    ),
+    _row(
+        SYNC,
+        [I.RST_IN_WINDOW],
+        *_limited("rst-in-window", "a RST in the window but not at rcv_nxt: challenge ACK"),
+        rfc="RFC 5961 §3.2",
+        linux=_LIMIT_NOTE,
+    ),
+    _row(
+        SYNC,
+        [I.RST_OUT_OF_WINDOW],
+        _drop("rst-out-of-window", "a RST outside the window is dropped"),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        OPEN,
+        [I.RST_BEFORE_BY_ONE],
+        _drop("rst-out-of-window", "a RST before rcv_nxt is outside the window: dropped"),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        SYNC,
+        SYNS | SYN_ACKS | {I.SYN_FIN},
+        *_limited("syn-challenge-ack", "a SYN on a synchronized connection: challenge ACK"),
+        rfc="RFC 5961 §4.2",
+        linux=_LIMIT_NOTE,
+    ),
+    _row(
+        SYNC,
+        [I.NO_ACK],
+        _drop("no-ack-dropped", "a segment without ACK is dropped in a synchronized state"),
+        rfc="RFC 9293 §3.10.7.4 (fifth check)",
+    ),
+    _row(
+        SYNC,
+        [I.ACK_BAD],
+        _drop("ack-unsent", "an ACK of data never sent is dropped"),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="RFC: send an ACK; Linux discards (TCP_ACK_UNSENT_DATA)",
+    ),
+    _row(
+        SYNC,
+        [I.ACK_OLD, I.ACK_OOW, I.ACK_COOKIE],
+        *_limited("dup-ack", "a segment out of the window gets a duplicate ACK"),
+        rfc="RFC 9293 §3.10.7.4; RFC 5961 §5.2",
+        linux=_LIMIT_NOTE,
+    ),
+    _row(
+        SYNC,
+        [I.ACK_OOW_DATA],
+        Case(
+            G.ALWAYS,
+            "dup-ack-data",
+            "data or a FIN out of the window: duplicate ACK, never rate-limited",
+            CHALLENGE,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.SYN_RECEIVED],
+        [I.ACK_PURE, I.ACK_OF_FIN],
+        Case(
+            G.ALWAYS,
+            "syn-received-ack",
+            "the ACK of our SYN completes the handshake",
+            None,
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        SYNC - {P.SYN_RECEIVED},
+        [I.ACK_PURE],
+        Case(G.ALWAYS, "ack", "an acceptable pure ACK needs no answer", accept=True),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.ESTABLISHED, P.FIN_WAIT_2, P.CLOSE_WAIT],
+        [I.ACK_OF_FIN],
+        Case(G.ALWAYS, "ack", "an acceptable pure ACK needs no answer", accept=True),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.FIN_WAIT_1],
+        [I.ACK_OF_FIN],
+        Case(
+            G.ORPHAN,
+            "fin-wait-1-acked-orphan",
+            "our FIN is acked, the application closed: orphan FIN_WAIT_2 (tcp_fin_timeout)",
+            None,
+            P.ORPHAN_FIN_WAIT_2,
+            accept=True,
+        ),
+        Case(
+            G.ALWAYS,
+            "fin-wait-1-acked",
+            "our FIN is acked: FIN_WAIT_2",
+            None,
+            P.FIN_WAIT_2,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.CLOSING],
+        [I.ACK_OF_FIN],
+        Case(
+            G.ALWAYS,
+            "closing-acked",
+            "our FIN is acked: TIME_WAIT (60 s)",
+            None,
+            P.TIME_WAIT,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.LAST_ACK],
+        [I.ACK_OF_FIN],
+        Case(
+            G.ALWAYS,
+            "last-ack-acked",
+            "our FIN is acked: the connection is gone",
+            None,
+            P.NO_SOCKET,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        OPEN - {P.SYN_RECEIVED},
+        [I.ACK_DATA],
+        Case(
+            G.ORPHAN,
+            "orphan-data-rst",
+            "data for a closed application: RST, seq = its ack",
+            RST_FROM_ACK,
+            P.NO_SOCKET,
+        ),
+        Case(
+            G.ALWAYS,
+            "data-ack",
+            "data at rcv_nxt is acknowledged, ack = seq + len",
+            ACK_IT,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4 (seventh check)",
+        linux="the ACK may be delayed (delayed ACK); TCPAbortOnData",
+    ),
+    _row(
+        [P.SYN_RECEIVED],
+        [I.ACK_DATA],
+        Case(
+            G.ALWAYS,
+            "syn-received-data",
+            "the ACK completes the handshake and its data is acked",
+            ACK_IT,
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        OPEN,
+        [I.ACK_DATA_AHEAD],
+        Case(
+            G.ALWAYS,
+            "out-of-order",
+            "data beyond rcv_nxt: an immediate duplicate ACK with a SACK block",
+            CHALLENGE,
+        ),
+        rfc="RFC 9293 §3.10.7.4; RFC 2018",
+    ),
+    _row(
+        AFTER_FIN,
+        [I.ACK_DATA, I.ACK_DATA_AHEAD, I.ACK_FIN, I.ACK_FIN_OF_FIN],
+        _drop("data-after-fin", "data after the peer's FIN is ignored"),
+        rfc="RFC 9293 §3.10.7.4 (seventh check)",
+    ),
+    _row(
+        [P.ESTABLISHED, P.SYN_RECEIVED],
+        [I.ACK_FIN, I.ACK_FIN_OF_FIN],
+        Case(
+            G.ALWAYS,
+            "fin",
+            "the peer's FIN is acknowledged: CLOSE_WAIT",
+            ACK_IT,
+            P.CLOSE_WAIT,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4 (eighth check)",
+        linux="the ACK may come from the delayed-ACK timer",
+    ),
+    _row(
+        [P.FIN_WAIT_1],
+        [I.ACK_FIN],
+        Case(
+            G.ALWAYS,
+            "simultaneous-close",
+            "the peer's FIN before the ACK of ours: CLOSING",
+            ACK_IT,
+            P.CLOSING,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.FIN_WAIT_1, P.FIN_WAIT_2],
+        [I.ACK_FIN_OF_FIN],
+        Case(
+            G.ALWAYS,
+            "fin-to-time-wait",
+            "the peer's FIN with the ACK of ours: TIME_WAIT",
+            ACK_IT,
+            P.TIME_WAIT,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.FIN_WAIT_2],
+        [I.ACK_FIN],
+        Case(
+            G.ALWAYS,
+            "fin-to-time-wait",
+            "the peer's FIN in FIN_WAIT_2: TIME_WAIT",
+            ACK_IT,
+            P.TIME_WAIT,
+            accept=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.ESTABLISHED, P.SYN_RECEIVED],
+        [I.APP_CLOSE, I.APP_SHUTDOWN],
+        Case(
+            G.UNREAD_DATA,
+            "close-unread-rst",
+            "close() with unread data sends RST+ACK, no TIME_WAIT",
+            Reply(RA, N.SND_NXT, N.RCV_NXT),
+            P.NO_SOCKET,
+        ),
+        Case(
+            G.ALWAYS,
+            "close-fin",
+            "close() sends FIN: FIN_WAIT_1",
+            Reply(FA, N.SND_NXT, N.RCV_NXT),
+            P.FIN_WAIT_1,
+        ),
+        rfc="RFC 9293 §3.10.4; RFC 2525 §2.17",
+        linux="TCPAbortOnClose",
+    ),
+    _row(
+        [P.CLOSE_WAIT],
+        [I.APP_CLOSE, I.APP_SHUTDOWN],
+        Case(
+            G.UNREAD_DATA,
+            "close-unread-rst",
+            "close() with unread data sends RST+ACK, no TIME_WAIT",
+            Reply(RA, N.SND_NXT, N.RCV_NXT),
+            P.NO_SOCKET,
+        ),
+        Case(
+            G.ALWAYS,
+            "close-wait-fin",
+            "close() sends FIN: LAST_ACK",
+            Reply(FA, N.SND_NXT, N.RCV_NXT),
+            P.LAST_ACK,
+        ),
+        rfc="RFC 9293 §3.10.4",
+    ),
+    _row(
+        SYNC,
+        [I.APP_ABORT],
+        Case(
+            G.ALWAYS,
+            "abort-rst",
+            "SO_LINGER 0 or unread data: RST+ACK, no TIME_WAIT",
+            Reply(RA, N.SND_NXT, N.RCV_NXT),
+            P.NO_SOCKET,
+        ),
+        rfc="RFC 9293 §3.10.5",
+        linux="TCPAbortOnClose / TCPAbortOnData",
+    ),
+    _row(
+        FIN_OUT | {P.FIN_WAIT_2},
+        [I.APP_CLOSE, I.APP_SHUTDOWN],
+        _drop("already-closed", "our FIN is already sent"),
+        rfc="RFC 9293 §3.10.4",
+    ),
+    _row(
+        SYNC,
+        [I.APP_LISTEN, I.APP_CONNECT],
+        _drop("sync-app-idle", "the call fails (EISCONN/EINVAL); nothing is sent"),
+        rfc="-",
+    ),
+    _row(
+        FIN_OUT,
+        [I.TIMER_RETRANSMIT],
+        Case(
+            G.ALWAYS,
+            "fin-retransmit",
+            "our FIN is retransmitted",
+            Reply(FA, N.SND_NXT_LESS_1, N.RCV_NXT),
+        ),
+        rfc="RFC 6298",
+    ),
+    _row(
+        [P.SYN_RECEIVED],
+        [I.TIMER_RETRANSMIT],
+        Case(G.ALWAYS, "synack-retransmit", "our SYN+ACK is retransmitted", SYNACK),
+        rfc="RFC 6298",
+    ),
+    _row(
+        FIN_OUT | {P.SYN_RECEIVED},
+        [I.TIMER_GIVE_UP],
+        _drop("retries-exhausted", "retries exhausted: the connection is dropped", P.NO_SOCKET),
+        rfc="RFC 9293 §3.8.3",
+    ),
+    _row(
+        [P.ESTABLISHED, P.FIN_WAIT_2, P.CLOSE_WAIT],
+        [I.TIMER_RETRANSMIT, I.TIMER_GIVE_UP],
+        _drop("no-timer", "nothing outstanding: no retransmission"),
+        rfc="-",
+    ),
+    _row(
+        SYNC,
+        [I.TIMER_EXPIRE],
+        _drop("no-timer", "a full socket has no TIME_WAIT timer", None),
+        rfc="-",
+        linux="FIN_WAIT_2 after shutdown() has no timer",
+    ),
+    # ---- TIME_WAIT mini socket (tcp_timewait_state_process) ----
+    _row(
+        [P.TIME_WAIT],
+        [I.RST_EXACT],
+        Case(G.RFC1337, "time-wait-rst-rfc1337", "tcp_rfc1337 = 1: the RST is ignored"),
+        Case(
+            G.ALWAYS,
+            "time-wait-rst",
+            "a RST at rcv_nxt kills TIME_WAIT (TIME-WAIT assassination)",
+            None,
+            P.NO_SOCKET,
+        ),
+        rfc="RFC 1337",
+        linux="tcp_rfc1337 = 0 by default",
+    ),
+    _row(
+        [P.TIME_WAIT],
+        RSTS - {I.RST_EXACT},
+        _drop("time-wait-rst-ignored", "a RST not at rcv_nxt is dropped"),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.TIME_WAIT],
+        [I.SYN_NEW],
+        Case(
+            G.LISTENER,
+            "time-wait-reopen",
+            "a SYN above rcv_nxt (or newer timestamp) reopens: ISN = old snd_nxt + 65537",
+            Reply(SA, N.NEW_ISS, N.SEG_END),
+            P.REQUEST,
+        ),
+        Case(G.ALWAYS, "time-wait-ack", "TIME_WAIT answers with its ACK", CHALLENGE),
+        rfc="RFC 6191",
+        linux="TCP_TW_SYN",
+    ),
+    _row(
+        [P.TIME_WAIT],
+        [I.SYN_REPEAT, I.SYN_OLD, I.SYN_FIN, I.NO_ACK],
+        *_limited("time-wait-ack", "TIME_WAIT answers with its ACK"),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="TCPACKSkippedTimeWait",
+    ),
+    _row(
+        [P.TIME_WAIT],
+        [I.ACK_PURE],
+        _drop("time-wait-ack-in-window", "a bare ACK at rcv_nxt is dropped"),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.TIME_WAIT],
+        SYN_ACKS | (ACKS - {I.ACK_PURE}),
+        *_limited(
+            "time-wait-ack",
+            "TIME_WAIT answers with its ACK and restarts its 60 s timer",
+            CHALLENGE,
+            restart=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="a retransmitted FIN is ACKed again (not rate-limited) and restarts the timer",
+    ),
+    # ---- orphaned FIN_WAIT_2 mini socket ----
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        [I.RST_EXACT, I.RST_IN_WINDOW, I.RST_SACK_EDGE],
+        _drop("orphan-rst", "a RST in the window kills the orphan", P.NO_SOCKET),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        [
+            I.RST_OUT_OF_WINDOW,
+            I.RST_BEFORE_BY_ONE,
+            I.NO_ACK,
+            I.ACK_PURE,
+            I.ACK_OF_FIN,
+            I.ACK_BAD,
+            I.ACK_COOKIE,
+        ],
+        _drop("orphan-drop", "dropped: out-of-window RST, no ACK, or a duplicate ACK"),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="not verified on this kernel for RSTs out of window",
+    ),
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        [I.SYN_OLD, I.ACK_OOW, I.ACK_OOW_DATA, I.ACK_OLD],
+        *_limited("orphan-dup-ack", "out of the window: ACK"),
+        rfc="RFC 9293 §3.10.7.4",
+        linux="TCPACKSkippedFinWait2",
+    ),
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        [I.SYN_NEW, I.SYN_REPEAT, I.SYN_FIN],
+        Case(G.ALWAYS, "orphan-syn-rst", "a SYN in the window: RST", RST_NO_ACK, P.NO_SOCKET),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        SYN_ACKS | {I.ACK_DATA, I.ACK_DATA_AHEAD},
+        Case(
+            G.ALWAYS,
+            "orphan-data-rst",
+            "data for a closed application: RST, seq = its ack",
+            RST_FROM_ACK,
+            P.NO_SOCKET,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        [I.ACK_FIN, I.ACK_FIN_OF_FIN],
+        Case(
+            G.ALWAYS,
+            "orphan-fin",
+            "the peer's FIN: TIME_WAIT, ACK at once, 60 s",
+            Reply(A, N.SND_NXT, N.SEG_END),
+            P.TIME_WAIT,
+            accept=True,
+            restart_timer=True,
+        ),
+        rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        MINI,
+        [I.TIMER_EXPIRE],
+        _drop("mini-expired", "the mini socket's timer ran out", P.NO_SOCKET),
+        rfc="RFC 9293 §3.10.8",
+        linux="TIME_WAIT 60 s (TCP_TIMEWAIT_LEN); orphan FIN_WAIT_2: tcp_fin_timeout",
+    ),
+    _row(
+        MINI,
+        APPS | {I.TIMER_RETRANSMIT, I.TIMER_GIVE_UP},
+        _drop("mini-idle", "no application owns a mini socket; nothing is sent"),
+        rfc="-",
+    ),
+)
+
+
+def _index() -> dict[tuple[Place, Input], Row]:
+    out: dict[tuple[Place, Input], Row] = {}
+    for row in ROWS:
+        for place in row.places:
+            for inp in row.inputs:
+                out.setdefault((place, inp), row)
+    return out
+
+
+INDEX = _index()
+
+
+def rows_for(place: Place, inp: Input) -> list[Row]:
+    """Every row covering the pair (exactly one in a sound table)."""
+    return [r for r in ROWS if place in r.places and inp in r.inputs]
+
+
+def lookup(place: Place, inp: Input) -> Row:
+    return INDEX[(place, inp)]
+
+
+def case_for(row: Row, holds: frozenset[Guard]) -> Case:
+    """The first case whose guard holds (ALWAYS always does)."""
+    return next(c for c in row.cases if c.guard is Guard.ALWAYS or c.guard in holds)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One arrow of the state diagram: from a state to another, on an input, sending a segment."""
+
+    source: State
+    target: State
+    input: Input
+    guard: Guard
+    sends: Flags | None
+    rule: str
+
+
+def edges() -> list[Edge]:
+    """The state diagram, derived from ROWS: every case that changes the RFC state (or the place)."""
+    out: list[Edge] = []
+    for row in ROWS:
+        for place in sorted(row.places, key=list(Place).index):
+            for inp in sorted(row.inputs, key=list(Input).index):
+                for case in row.cases:
+                    if case.next is None or case.next is place:
+                        continue
+                    sends = case.reply.flags if case.reply else None
+                    out.append(
+                        Edge(place.state, case.next.state, inp, case.guard, sends, case.rule)
+                    )
+    return out
