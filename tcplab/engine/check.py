@@ -9,9 +9,10 @@ built with keywords only (seven strings in a row are too easy to put in the wron
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from tcplab.engine.predicted import Predicted
 from tcplab.model.flags import Flags
 from tcplab.model.notation import SegmentPattern
 from tcplab.model.rules import Expectation
@@ -28,9 +29,13 @@ class Check:
     why: str
     source: str = ""
     linux_note: str = ""
+    prediction: Predicted | None = field(default=None, compare=False)  # the model's, if any
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = {k: v for k, v in vars(self).items() if k != "prediction"}
+        if self.prediction is not None:
+            out["prediction"] = self.prediction.to_json()
+        return out
 
 
 def match_pattern(
@@ -46,7 +51,7 @@ def match_pattern(
 ) -> list[Check]:
     """Every field of `seg` against the pattern: one check for the flags, one per field the pattern
     fixes, so every mismatch is reported. Numbers are compared relative to the bases."""
-    common = {"why": why, "source": source, "linux_note": linux_note}
+    common: dict[str, Any] = {"why": why, "source": source, "linux_note": linux_note}
     checks = [
         Check(
             name=f"{what} is {pattern.flags.names}",
@@ -81,7 +86,7 @@ def match_pattern(
 
 
 def _options_check(
-    pattern: SegmentPattern, seg: Segment, what: str, common: dict[str, str]
+    pattern: SegmentPattern, seg: Segment, what: str, common: dict[str, Any]
 ) -> Check:
     got = [o for o in seg.options if o.kind not in ("nop", "eol")]
     want = [o for o in pattern.options or () if o.kind not in ("nop", "eol")]
@@ -111,7 +116,7 @@ def _options_check(
 
 def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Check]:
     """Compare the kernel's reply to `what` (e.g. 'the SYN') with the model's expected answer."""
-    because = {"why": exp.why, "source": exp.source, "linux_note": exp.linux_note}
+    because: dict[str, Any] = {"why": exp.why, "source": exp.source, "linux_note": exp.linux_note}
     if not exp.predicted:
         return []  # nothing to check: the caller shows the reply and says why it is not predicted
     if exp.silence:
@@ -156,6 +161,7 @@ def fact(
     why: str,
     source: str = "",
     linux_note: str = "",
+    prediction: Predicted | None = None,
 ) -> Check:
     """A check of anything else (a socket's state, a queue, a timer, an option): expected and
     observed are shown as text."""
@@ -167,4 +173,5 @@ def fact(
         why=why,
         source=source,
         linux_note=linux_note,
+        prediction=prediction,
     )

@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from tcplab.engine.check import Check
+from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import relative
@@ -46,7 +47,11 @@ class SegmentRow:
     kind: ClassVar[str] = "segment"
 
     def to_json(self, report: Report) -> dict[str, Any]:
-        return {"kind": self.kind, **report.segment_json(self.seen)}
+        out = {"kind": self.kind, **report.segment_json(self.seen)}
+        predicted = report.predictions.get(id(self.seen))
+        if predicted is not None:
+            out["prediction"] = predicted.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,9 @@ class Report:
     kernel_isn: int | None = None
     kernel_release: str = field(default_factory=platform.release)
     conn_isns: dict[tuple[int, int], tuple[int | None, int | None]] = field(default_factory=dict)
+    # the model's prediction for a segment (by id of its Seen, which the rows keep alive): a crafted
+    # segment's own prediction, or the one that explains a kernel segment
+    predictions: dict[int, Predicted] = field(default_factory=dict)
     _t0: float | None = None
 
     @property

@@ -12,13 +12,17 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 from tcplab import defaults
 from tcplab.app.protocol import (
+    Abort,
     Accept,
     AppError,
     Call,
+    Close,
     Connect,
     Connecting,
     Done,
@@ -26,12 +30,14 @@ from tcplab.app.protocol import (
     Listening,
     NewConnection,
     Received,
+    Recv,
     Reply,
     Sent,
     SetSockOpt,
     Shutdown,
 )
 from tcplab.engine.check import Check, fact, match_pattern
+from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import Report
 from tcplab.engine.scenario import (
     AppStep,
@@ -46,37 +52,50 @@ from tcplab.engine.scenario import (
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.errors import DefinitionError
+from tcplab.model.endpoint import Endpoint, Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment, to_options
-from tcplab.model.rules import Context, Expectation, expect_answer
 from tcplab.model.segment import Segment
-from tcplab.model.seqnum import seq_add, seq_gt
+from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
+from tcplab.model.table import Input, Place
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.fresh import fresh_testbed
 from tcplab.netns.record import TestbedSpec
 
+_P = TypeVar("_P")
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
 
 
+TIMER_SLACK = (
+    0.1  # s: a kernel timer's segment may be captured this much before the model's deadline
+)
+
+
 @dataclass
 class ScenarioConn:
+    """One connection of the scenario: the crafting side's port and ISN (the scenario's numbers are
+    relative to them), and the model's endpoint for the kernel's side with its open predictions."""
+
     name: str
     sport: int  # the crafting host's port
     kport: int  # the kernel host's port
-    iss: int
-    irs: int | None = None
+    iss: int  # the crafting side's ISN: the base of the scenario's seq numbers
+    endpoint: Endpoint
+    irs: int | None = None  # the kernel's first ISN: the base of the scenario's ack numbers
     app_id: int | None = None
     last_time: float | None = None
-    snd_nxt: int = 0  # ours
-    k_snd_nxt: int | None = None  # the kernel's, as far as seen
-    k_rcv_nxt: int | None = None
-    predicted: Expectation | None = None  # the model's answer to our last segment
+    linger0: bool = False  # SO_LINGER [1, 0] set: close() is an abort
+    open: list[Predicted] = field(default_factory=list)  # predictions not yet decided
 
     def match(self, seg: Segment) -> bool:
         return seg.sport == self.kport and seg.dport == self.sport
+
+    def mine(self, seg: Segment) -> bool:
+        """A segment of this connection, in either direction."""
+        return self.match(seg) or (seg.sport == self.sport and seg.dport == self.kport)
 
 
 @dataclass
@@ -102,8 +121,9 @@ def run_scenario(
         spec = rec.spec
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
+        sysctls = sysctl.model_sysctls(spec.kernel)
         with Session(spec) as session:
-            runner = Runner(scenario, spec, session, stop)
+            runner = Runner(scenario, spec, session, stop, sysctls)
             try:
                 runner.run()
             finally:
@@ -120,13 +140,19 @@ class Runner:
         spec: TestbedSpec,
         session: Session,
         stop: threading.Event | None = None,
+        sysctls: Sysctls | None = None,
     ) -> None:
         self.stop = stop
         self.scenario = scenario
         self.spec = spec
         self.s = session
+        self.sysctls = sysctls or Sysctls()
         self.conns: dict[str, ScenarioConn] = {}
         self.listener: int | None = None
+        self.backlog: int | None = None  # the listener's, once listening
+        self.auto_accept = False
+        self.queues = (0, 0)  # the listener's SYN and accept queue lengths, as the model counts
+        self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
         self.report = Report(
             f"run {scenario.name}",
             f"{spec.crafting} {spec.crafting_addr}",
@@ -141,17 +167,23 @@ class Runner:
             if self.stop is not None and self.stop.is_set():
                 raise Stopped
             self._step(step)
-            self.report.add_segments(self.s.unreported())
+            self._absorb()
         if not self.scenario.ignore_extra:
             self._extra()
-        self.report.add_segments(self.s.unreported())
+        else:
+            self.s.drain(0.05)  # what the kernel still sends, for the model's agreement
+        self._absorb()
+        self._close_open()
 
     def conn(self, name: str) -> ScenarioConn:
         if name not in self.conns:
             index = len(self.conns)
             iss = self.scenario.iss if self.scenario.iss is not None else random.randrange(1 << 32)
+            ep = Endpoint(sysctls=self.sysctls)
+            if self.backlog is not None:
+                ep.place, ep.listener, ep.backlog = Place.LISTEN, True, self.backlog
             self.conns[name] = ScenarioConn(
-                name, self.scenario.crafting_port + index, self.scenario.port, iss, snd_nxt=iss
+                name, self.scenario.crafting_port + index, self.scenario.port, iss, ep
             )
         return self.conns[name]
 
@@ -179,6 +211,8 @@ class Runner:
     # -- the application ---------------------------------------------------------------------------
     def _app(self, step: AppStep) -> None:
         conn = self.conn(step.conn)
+        self._absorb()
+        started = time.time()
         try:
             detail = self._app_call(step, conn)
         except AppError as exc:
@@ -197,6 +231,41 @@ class Runner:
             )
             return
         self.report.note(f"app {step.call.op}{detail}")
+        self._app_model(step, conn, started)
+
+    def _app_model(self, step: AppStep, conn: ScenarioConn, now: float) -> None:
+        """The call, told to the model: what it makes the kernel send is open until seen."""
+        req = step.call
+        if req is Listen:
+            self._listen(step, now)
+            return
+        if req is Accept:
+            syn, acc = self.queues
+            self.queues = (syn, max(0, acc - 1))
+            return
+        if req is Recv:
+            conn.endpoint.read()
+            return
+        if req is SetSockOpt:
+            if step.args.get("name") == "SO_LINGER":
+                conn.linger0 = list(step.args.get("value", ())) == [1, 0]
+            return
+        inp = _app_input(step, conn.linger0)
+        if inp is None or step.target == "listener":
+            return
+        pred = conn.endpoint.call(inp, now)
+        if not pred.silence:
+            conn.open.append(Predicted(pred, f"line {step.line}: app {req.op}", now))
+
+    def _listen(self, step: AppStep, now: float) -> None:
+        backlog = step.args.get("backlog", defaults.BACKLOG)
+        self.backlog = backlog if isinstance(backlog, int) else defaults.BACKLOG
+        self.auto_accept = bool(step.args.get("auto_accept", False))
+        for conn in self.conns.values():
+            ep = conn.endpoint
+            ep.listener, ep.backlog = True, self.backlog
+            if ep.place is Place.NO_SOCKET:
+                ep.call(Input.APP_LISTEN, now)
 
     def _app_call(self, step: AppStep, conn: ScenarioConn) -> str:
         """Make the step's call on the socket it means; what the report says of its reply."""
@@ -262,28 +331,100 @@ class Runner:
             payload=step.data,
             urgptr=pat.urgptr or 0,
         )
-        conn.predicted = expect_answer(self._context(conn), seg)
+        self._absorb()
+        self._unsent.append((seg, step))
         self.s.send(seg, echo=True)
-        if seq_gt(seg.end_seq, conn.snd_nxt) or conn.snd_nxt == conn.iss:
-            conn.snd_nxt = seg.end_seq
+        self._absorb()
 
-    def _context(self, conn: ScenarioConn) -> Context:
-        row = self.s.connection(conn.sport, conn.kport) if conn.kport else None
-        if row is not None:
-            state: State | None = row.state
-        elif self.s.listener(conn.kport) is not None:
-            state = State.LISTEN
+    # -- the model: every captured segment in capture order, each kernel one explained ---------
+    def _absorb(self) -> None:
+        """The segments captured since the last call: to the ladder, and to the model (a crafted
+        one is received and predicted, a kernel one observed and explained by its own cause)."""
+        new = self.s.unreported()
+        self.report.add_segments(new)
+        for seen in new:
+            conn = next((c for c in self.conns.values() if c.mine(seen.segment)), None)
+            if conn is None:
+                continue
+            if seen.from_kernel:
+                self._timers(conn, seen.time + TIMER_SLACK)
+                self._explain(conn, seen)
+            else:
+                self._timers(conn, seen.time)
+                self._receive(conn, seen)
+
+    def _receive(self, conn: ScenarioConn, seen: Seen) -> None:
+        at = next((i for i, (seg, _) in enumerate(self._unsent) if seg == seen.segment), None)
+        step = None if at is None else self._unsent.pop(at)[1]
+        for p in conn.open:  # no kernel segment came between: a predicted silence held
+            if p.crafted and p.silence:
+                p.decide(True, "nothing")
+        conn.open = [p for p in conn.open if p.agrees is None]
+        pred = self._model(conn, lambda ep: ep.receive(seen.segment, seen.time))
+        cause = f"line {step.line}: send" if step is not None else "a crafted segment"
+        rec = Predicted(pred, cause, seen.time, crafted=True)
+        conn.open.append(rec)
+        self.report.predictions[id(seen)] = rec
+
+    def _explain(self, conn: ScenarioConn, seen: Seen) -> None:
+        seg = seen.segment
+        if conn.irs is None and Flags.SYN in seg.flags:
+            conn.irs = seg.seq
+        shown = format_segment(seg, conn.irs, conn.iss)
+        due = [p for p in conn.open if p.time <= seen.time + TIMER_SLACK]
+        rec = next((p for p in due if not p.silence and p.matches(seg)), None)
+        if rec is not None:
+            rec.decide(True, shown)
         else:
-            state = None
-        return Context(state, snd_nxt=conn.k_snd_nxt, rcv_nxt=conn.k_rcv_nxt, rcv_wnd=65535)
+            rec = next((p for p in due if not p.silence), None) or next(iter(due), None)
+            if rec is not None:
+                rec.decide(False, shown)
+                self.report.note(f"finding: {rec.finding()}")
+        conn.open = [p for p in conn.open if p is not rec]
+        conn.endpoint.observe(seg)
+        if rec is not None:
+            self.report.predictions[id(seen)] = rec
+
+    def _timers(self, conn: ScenarioConn, now: float) -> None:
+        """The connection's timers due at `now`: what they make the kernel send is open."""
+        for _ in range(16):
+            pred = self._model(conn, lambda ep: ep.fire(now))
+            if pred is None:
+                return
+            if not pred.silence:
+                conn.open.append(Predicted(pred, pred.cause, now))
+
+    def _model(self, conn: ScenarioConn, act: Callable[[Endpoint], _P]) -> _P:
+        """`act` on the connection's endpoint with the listener's queues, which its connections share."""
+        ep = conn.endpoint
+        ep.syn_queue, ep.accept_queue = self.queues
+        out = act(ep)
+        self.queues = (ep.syn_queue, 0 if self.auto_accept else ep.accept_queue)
+        return out
+
+    def _close_open(self) -> None:
+        """At the end: a predicted silence held; a predicted segment that never came is a finding."""
+        for conn in self.conns.values():
+            for p in conn.open:
+                if p.silence:
+                    p.decide(True, "nothing")
+                elif not p.cause.startswith("timer"):
+                    p.decide(False, "nothing")
+                    self.report.note(f"finding: {p.finding()}")
+            conn.open = []
+
+    def _due(self, conn: ScenarioConn, now: float) -> Predicted | None:
+        """The oldest open prediction of a segment on the connection whose cause has happened."""
+        return next((p for p in conn.open if not p.silence and p.time <= now), None)
 
     def _expect(self, step: ExpectStep) -> None:
         conn = self.conn(step.conn)
         pat = step.pattern
         within = step.within or (step.delay[1] + 0.5 if step.delay else DEFAULT_WITHIN)
         seen = self.s.next_from_kernel(within, conn.match)
-        self.report.add_segments(self.s.unreported())
-        why, source, note = self._explanation(step, conn)
+        self._absorb()
+        rec = self.report.predictions.get(id(seen)) if seen else self._due(conn, time.time())
+        why, source, note = self._explanation(step, rec)
         what = f"the kernel's segment (line {step.line})"
         if seen is None:
             self.report.expect(f"line {step.line}", pat.text, f"nothing within {within:g} s", False)
@@ -297,11 +438,11 @@ class Runner:
                         why=why,
                         source=source,
                         linux_note=note,
+                        prediction=rec,
                     )
                 ]
             )
             return
-        self._learn(conn, seen)
         checks = match_pattern(
             pat,
             seen.segment,
@@ -312,6 +453,7 @@ class Runner:
             seq_base=conn.irs or 0,
             ack_base=conn.iss,
         )
+        checks = [replace(c, prediction=rec) for c in checks]
         if step.delay is not None and conn.last_time is not None:
             gap = seen.time - conn.last_time
             lo, hi = step.delay
@@ -330,39 +472,27 @@ class Runner:
         self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
         self._check(checks)
 
-    def _explanation(self, step: ExpectStep, conn: ScenarioConn) -> tuple[str, str, str]:
-        """The scenario's own words first; else the model's rule for our last segment."""
-        pred = conn.predicted
+    def _explanation(self, step: ExpectStep, rec: Predicted | None) -> tuple[str, str, str]:
+        """The scenario's own words first; else the prediction of the segment's own cause (the
+        crafted segment it answers, the app call, the timer), or the finding where they differ."""
         if step.why:
             return step.why, step.rfc, step.linux
-        if pred is not None and pred.predicted and pred.flags == step.pattern.flags:
-            return pred.why, step.rfc or pred.source, step.linux or pred.linux_note
-        if pred is not None and pred.predicted:
-            why = f"tcplab's model predicts {pred.describe()} here ({pred.rule}): {pred.why}"
-            return why, step.rfc or pred.source, step.linux or pred.linux_note
-        return "the scenario expects this segment", step.rfc, step.linux
-
-    def _learn(self, conn: ScenarioConn, seen: Seen) -> None:
-        seg = seen.segment
-        if Flags.SYN in seg.flags and conn.irs is None:
-            conn.irs = seg.seq
-        if conn.k_snd_nxt is None or seq_gt(seg.end_seq, conn.k_snd_nxt):
-            conn.k_snd_nxt = seg.end_seq
-        if Flags.ACK in seg.flags:
-            conn.k_rcv_nxt = seg.ack
+        if rec is None:
+            return "the scenario expects this segment", step.rfc, step.linux
+        p = rec.prediction
+        rfc = step.rfc or ("" if p.rfc == "-" else p.rfc)
+        why = f"{p.why} (cause: {rec.cause})" if rec.agrees else rec.finding()
+        return why, rfc, step.linux or p.linux
 
     def _expect_silence(self, step: SilenceStep) -> None:
         conn = self.conn(step.conn)
         seen = self.s.next_from_kernel(step.seconds, conn.match)
-        self.report.add_segments(self.s.unreported())
-        why = step.why or (
-            conn.predicted.why
-            if conn.predicted and conn.predicted.silence
-            else "the scenario expects no segment here"
-        )
+        self._absorb()
         observed = "nothing" if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
-        if seen is not None:
-            self._learn(conn, seen)
+        rec = self._silence_prediction(conn, seen)
+        why = step.why or "the scenario expects no segment here"
+        if rec is not None and not step.why:
+            why = f"{rec.prediction.why} (cause: {rec.cause})" if rec.agrees else rec.finding()
         self.report.expect(
             f"line {step.line}", f"silence for {step.seconds:g} s", observed, seen is None
         )
@@ -376,9 +506,28 @@ class Runner:
                     why=why,
                     source=step.rfc,
                     linux_note=step.linux,
+                    prediction=rec,
                 )
             ]
         )
+
+    def _silence_prediction(self, conn: ScenarioConn, seen: Seen | None) -> Predicted | None:
+        """What the model said of this silence: a segment it predicted and the kernel did not send
+        (a finding), the predicted silence of the last crafted segment, or what explains the
+        segment the kernel sent instead."""
+        if seen is not None:
+            return self.report.predictions.get(id(seen))
+        due = self._due(conn, time.time())
+        if due is not None:
+            due.decide(False, "nothing")
+            self.report.note(f"finding: {due.finding()}")
+            conn.open.remove(due)
+            return due
+        rec = next((p for p in reversed(conn.open) if p.crafted and p.silence), None)
+        if rec is not None:
+            rec.decide(True, "nothing")
+            conn.open.remove(rec)
+        return rec
 
     # -- the kernel's socket -----------------------------------------------------------------------
     def _expect_state(self, step: StateStep) -> None:
@@ -452,11 +601,14 @@ class Runner:
 
     def _extra(self) -> None:
         """Segments the kernel sent on a scenario's connection that no step expected."""
-        for seen in self.s.drain(0.05):
+        extra = self.s.drain(0.05)
+        self._absorb()
+        for seen in extra:
             conn = next((c for c in self.conns.values() if c.match(seen.segment)), None)
             if conn is None:
                 continue
             shown = format_segment(seen.segment, conn.irs, conn.iss)
+            rec = self.report.predictions.get(id(seen))
             self._check(
                 [
                     fact(
@@ -467,9 +619,23 @@ class Runner:
                         why="every segment the kernel sends "
                         "must be expected by a step; add an expect step, or "
                         "ignore_extra = true",
+                        prediction=rec,
                     )
                 ]
             )
+
+
+def _app_input(step: AppStep, linger0: bool) -> Input | None:
+    """The model's input for an application call that makes the kernel send (None: no segment)."""
+    if step.call is Connect:
+        return Input.APP_CONNECT
+    if step.call is Abort or (step.call is Close and linger0):
+        return Input.APP_ABORT
+    if step.call is Close:
+        return Input.APP_CLOSE
+    if step.call is Shutdown and str(step.args.get("how", "")).lower() in ("wr", "rdwr"):
+        return Input.APP_SHUTDOWN
+    return None
 
 
 def _done(req: Call[Reply], reply: Reply) -> str:

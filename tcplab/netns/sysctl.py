@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 from tcplab.errors import DefinitionError, EnvironmentProblem
+from tcplab.model.endpoint import Sysctls
 from tcplab.netns.enter import inside
 
 
@@ -34,3 +36,16 @@ def apply(ns: str, values: dict[str, str]) -> None:
 def read(ns: str, keys: list[str]) -> dict[str, str]:
     with inside(ns):
         return {k: _path(k).read_text().strip() for k in keys if _path(k).exists()}
+
+
+def model_sysctls(ns: str) -> Sysctls:
+    """The kernel host's values of the sysctls tcplab's model reads (net.ipv4.<field>); Linux's
+    default for one this kernel does not have (tcp_syn_linear_timeouts is new in 6.x)."""
+    names = [f.name for f in fields(Sysctls)]
+    values = read(ns, [f"net.ipv4.{name}" for name in names])
+    found: dict[str, int] = {}
+    for name in names:
+        text = values.get(f"net.ipv4.{name}", "")
+        if text.lstrip("-").isdigit():
+            found[name] = int(text)
+    return Sysctls(**found)
