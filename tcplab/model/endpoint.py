@@ -465,7 +465,8 @@ def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
     rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
     if not _acceptable(ep, seg, rcv_nxt):
         return Input.ACK_OOW_DATA if data else Input.ACK_OOW
-    acks_fin = ep.fin_sent and seg.ack == ep.snd_nxt
+    # in TIME_WAIT the FIN was ACKed already: a bare ACK at rcv_nxt is the dropped ACK_PURE
+    acks_fin = ep.fin_sent and seg.ack == ep.snd_nxt and ep.place is not Place.TIME_WAIT
     if Flags.FIN in seg.flags and seg.seq == rcv_nxt:
         return Input.ACK_FIN_OF_FIN if acks_fin else Input.ACK_FIN
     if seg.payload:

@@ -390,9 +390,21 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.REQUEST],
-        RSTS - {I.RST_OUT_OF_WINDOW, I.RST_BEFORE_BY_ONE},
-        _drop("request-rst", "a RST in the window removes the request silently", P.LISTEN),
+        [I.RST_EXACT],
+        _drop("request-rst", "a RST at rcv_nxt removes the request silently", P.LISTEN),
         rfc="RFC 9293 §3.10.7.4",
+    ),
+    _row(
+        [P.REQUEST],
+        [I.RST_IN_WINDOW, I.RST_SACK_EDGE],
+        Case(
+            G.ALWAYS,
+            "rst-in-window-request",
+            "a RST in the window but not at rcv_nxt gets a challenge ACK, from the request sock too",
+            CHALLENGE,
+        ),
+        rfc="RFC 5961 §3.2",
+        linux="tcp_check_req: the request stays (seen on 6.x, scenarios/linux-syn-received-segments)",
     ),
     _row(
         [P.REQUEST],
