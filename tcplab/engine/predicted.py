@@ -50,7 +50,7 @@ class Predicted:
     def finding(self) -> str:
         """The plain sentence for a disagreement."""
         p = self.prediction
-        rfc = f", RFC {p.rfc}" if p.rfc and p.rfc != "-" else ""
+        rfc = "" if p.rfc in ("", "-") else f", RFC {p.rfc.removeprefix('RFC ')}"
         return (
             f"tcplab's model predicted {self.predicted_text()} after {self.cause} "
             f"(rule {p.rule}{rfc}); the kernel did {self.observed or 'something else'}"
