@@ -2,9 +2,13 @@
 
 Theory of operation: the runner plays the crafting host for one or more connections ("conns"), each with
 its own port and ISN; seq/ack in the scenario are relative to the ISNs, the kernel's learned from its
-first SYN. Before each crafted segment it reads the kernel's socket for that connection, so the model
-(tcplab.model.rules) can say what TCP predicts and why; an expectation that fails is reported with that
-rule. Nothing stops at the first mismatch: every step runs and every difference is listed.
+first SYN. Each conn has one model Endpoint (tcplab.model.endpoint) built with the kernel host's sysctls
+and the listener's backlog; every captured segment goes to it in capture order (a crafted one is
+received and predicted, a kernel one observed), and so do the app calls and the timers due at each
+capture time. A kernel segment is explained by the open prediction of its own cause (the crafted
+segment it answers, the app call, the timer); where the kernel differs, a "finding" note says so. An
+expectation that fails is reported with that explanation. Nothing stops at the first mismatch: every
+step runs and every difference is listed.
 """
 
 from __future__ import annotations
