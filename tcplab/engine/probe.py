@@ -1,8 +1,10 @@
 """One crafted segment and the kernel's answer, predicted by the model and explained (`tcplab send`).
 
-For a connection left open by `tcplab handshake --keep`, tcplab remembers the ISNs and next sequence
-numbers, so the model can predict exact numbers (a challenge ACK's seq and ack, whether a RST is at
-rcv_nxt or merely in the window) and the ladder shows relative numbers.
+The model is an Endpoint (tcplab.model.endpoint) at the state the kernel host shows, with the kernel
+host's sysctls. For a connection left open by `tcplab handshake --keep` it is built from the kept
+numbers (Endpoint.from_kept), so the model predicts exact numbers (a challenge ACK's seq and ack,
+whether a RST is at rcv_nxt or merely in the window) and the ladder shows relative numbers. The crafted
+segment and the kernel's answer carry the same `prediction` object in --json.
 """
 
 from __future__ import annotations
@@ -12,16 +14,23 @@ from dataclasses import dataclass, replace
 
 from tcplab import defaults
 from tcplab.engine.check import check_answer
+from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import How, Report, Side
+from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
+from tcplab.model.endpoint import Endpoint, Sysctls, place_of
 from tcplab.model.flags import Flags
 from tcplab.model.kept import KeptConnection
-from tcplab.model.rules import Context, Expectation, expect_answer
+from tcplab.model.rules import Expectation, from_prediction
 from tcplab.model.segment import Segment, parse_options
 from tcplab.model.seqnum import seq_add, seq_gt
 from tcplab.model.state import State
 from tcplab.netns.record import load_connection, save_connection
+from tcplab.netns.sysctl import model_sysctls
+
+# states where a RST's fate depends on rcv_nxt, which tcplab knows only for a kept connection
+_SYNCHRONIZED = frozenset(State) - {State.LISTEN, State.SYN_SENT, State.SYN_RECEIVED}
 
 
 @dataclass(frozen=True)
@@ -71,29 +80,73 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             kernel_isn=known.kisn if known else None,
         )
         report.change(Side.KERNEL, state, state, How.OBSERVED, where)
-        ctx = Context(state)
         if known is not None:
-            ctx = Context(state, snd_nxt=known.rcv_nxt, rcv_nxt=known.snd_nxt, rcv_wnd=known.window)
             report.note(
                 f"tcplab knows this connection's numbers from 'handshake --keep': "
                 f"kernel snd_nxt {known.rcv_nxt}, rcv_nxt {known.snd_nxt}"
             )
-        expected = expect_answer(ctx, seg)
+        ep = _endpoint(state, known, s.listener(port) is not None, model_sysctls(spec.kernel))
+        unknown = _unknown(state, known, seg)
+        pred = None if unknown else Predicted(ep.receive(seg, 0.0), "send", 0.0, crafted=True)
+        expected = (
+            Expectation("unpredicted", unknown, "", predicted=False)
+            if pred is None
+            else from_prediction(pred.prediction)
+        )
         sent_ns = s.send(seg, echo=True)
         reply = s.next_from_kernel(probe.wait, lambda g: g.dport == sport and g.sport == port)
         if reply is not None:
             report.timing["reply_ms"] = (reply.seen_ns - sent_ns) / 1e6
             s.drain(0.05)  # anything more (a retransmission, a second segment) is shown too
-        report.add_segments(s.unreported(), (sport, port))
+        seen = s.unreported()
+        report.add_segments(seen, (sport, port))
         if reply is None:
             report.note(f"no reply within {probe.wait:g} s")
         if not expected.predicted:
             report.note(f"not checked: {expected.why}")
-        report.checks += check_answer(expected, reply.segment if reply else None, "the segment")
+        if pred is not None:
+            _decide(report, pred, seg, seen, reply)
+        checks = check_answer(expected, reply.segment if reply else None, "the segment")
+        report.checks += [replace(c, prediction=pred) for c in checks]
         _after(s, report, state, sport, port, seg, reply.segment if reply else None, known)
         if probe.pcap:
             s.write_pcap(probe.pcap)
         return report, expected
+
+
+def _endpoint(
+    state: State | None, known: KeptConnection | None, listener: bool, sysctls: Sysctls
+) -> Endpoint:
+    """The model's kernel side: from the kept numbers if tcplab has them, else at the state seen."""
+    if known is None:
+        return Endpoint.seen(state, listener=listener, sysctls=sysctls)
+    return replace(Endpoint.from_kept(known, sysctls), place=place_of(state), listener=listener)
+
+
+def _unknown(state: State | None, known: KeptConnection | None, seg: Segment) -> str:
+    """Why the answer is not predicted: it hangs on a number tcplab does not know ('' if none)."""
+    if known is not None:
+        return ""
+    if Flags.RST in seg.flags and state in _SYNCHRONIZED:
+        return "the kernel's rcv_nxt is not known, so the RST's fate is not predicted"
+    bare_ack = Flags.ACK in seg.flags and not seg.flags & (Flags.SYN | Flags.RST)
+    if bare_ack and state is State.SYN_RECEIVED:
+        return "the kernel's ISN is not known, so whether this ACK acknowledges its SYN is not predicted"
+    return ""
+
+
+def _decide(
+    report: Report, pred: Predicted, seg: Segment, seen: list[Seen], reply: Seen | None
+) -> None:
+    """Did the kernel do what the model predicted: the crafted segment and the answer carry it."""
+    got = reply.segment if reply is not None else None
+    agrees = got is None if pred.silence else got is not None and pred.matches(got)
+    pred.decide(agrees, got.flags.names if got is not None else "nothing")
+    for one in seen:
+        if (not one.from_kernel and one.segment == seg) or one is reply:
+            report.predictions[id(one)] = pred
+    if not agrees:
+        report.note(f"finding: {pred.finding()}")
 
 
 def _situation(s: Session, conn: object, sport: int, port: int) -> tuple[State | None, str]:

@@ -286,6 +286,11 @@ def test_send_on_a_kept_connection_predicts_exact_numbers(lab: TestbedSpec):
     assert names["ack of the answer to the segment is 5001"]["ok"]
     assert any(n.startswith("seq of the answer") for n in names)
     assert segments(syn)[1]["rel_ack"] == 1
+    crafted, answer = segments(syn)[:2]
+    assert crafted["from"] == "crafting" and crafted["prediction"]["rule"] == "syn-challenge-ack"
+    assert crafted["prediction"]["agrees"] is True and crafted["prediction"]["cause"] == "send"
+    assert answer["prediction"] == crafted["prediction"]
+    assert names["ack of the answer to the segment is 5001"]["prediction"]["agrees"] is True
     time.sleep(0.6)  # challenge ACKs are rate-limited per socket (500 ms)
     in_window = run_cli(
         "send",
