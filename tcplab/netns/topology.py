@@ -154,7 +154,8 @@ def _decide(
                 f"a testbed with crafting host {spec.crafting} already exists with "
                 f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
                 f"port {existing.spec.port}",
-                "run 'sudo tcplab teardown' first, or give the same options",
+                f"run 'sudo tcplab teardown --crafting {spec.crafting}' first, or give the"
+                " same options",
             )
         if not problems(existing):
             return None
