@@ -368,7 +368,7 @@ def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
 # -- the application -----------------------------------------------------------------------------
 def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
     """Start the kernel-side application in the kernel namespace (tcplab.app.supervise), listening
-    on the lab's port if it should; recorded by pid, start time and command line before it runs
+    on the testbed's port if it should; recorded by pid, start time and command line before it runs
     on. An ephemeral testbed's application watches this process (its owner) and exits with it."""
     port = rec.spec.port if rec.spec.listen else 0
     mine = rec.owner is not None and rec.owner.pid == os.getpid()
