@@ -69,7 +69,8 @@ class LabContext:
         raw = (os.environ if environ is None else environ).get(CONTEXT_ENV)
         if not raw:
             raise EnvironmentProblem(
-                "no lab context: this code runs inside a lab",
+                f"no lab context ({CONTEXT_ENV} is not set): a solution runs under"
+                " 'tcplab lab check NAME FILE' or in 'tcplab shell', not on its own",
                 "run it with 'tcplab lab check NAME FILE', or work in 'tcplab shell'",
             )
         try:

@@ -30,6 +30,7 @@ from typing import IO, Any
 from tcplab import child_env
 from tcplab.app.client import AppClient
 from tcplab.app.protocol import ListSockets
+from tcplab.text import printable
 
 MODULE = "tcplab.app.server"
 LOG = "app.log"  # in the testbed's record folder, beside the control socket
@@ -135,7 +136,7 @@ def log_tail(dfd: int) -> str:
             lines = f.read().decode(errors="replace").strip().splitlines()
     except OSError:
         lines = []
-    return "".join(c if c.isprintable() else "?" for c in (lines[-1:] or ["no output"])[0])
+    return printable((lines[-1:] or ["no output"])[0], one_line=True)
 
 
 def child_running(pid: int) -> bool:

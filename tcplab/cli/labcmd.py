@@ -170,15 +170,17 @@ def _check_solution_file(path: Path, lab: str) -> None:
 def shell(crafting: str) -> None:
     """Replace this process with an interactive Python inside the crafting namespace."""
     from tcplab.netns.enter import inside
-    from tcplab.netns.record import find_record, lab_context
+    from tcplab.netns.record import all_records, find_record, lab_context
     from tcplab.netns.topology import healthy, require_root
 
     require_root("shell")
     tidy()
     rec = find_record(crafting)
     if rec is None or not healthy(rec) or rec.app is None:
+        others = ", ".join(r.spec.crafting for r in all_records() if r.spec.crafting != crafting)
         raise EnvironmentProblem(
-            f"no working lab with crafting host {crafting}", "run 'tcplab setup' first"
+            f"no working testbed with crafting host {crafting}",
+            f"give --crafting with one of: {others}" if others else "run 'sudo tcplab setup' first",
         )
     ctx = lab_context(rec, "shell", rec.spec.port)
     startup = Path(__file__).resolve().parents[1] / "shell_startup.py"

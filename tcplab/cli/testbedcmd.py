@@ -8,7 +8,6 @@ from typing import Any
 
 import typer
 
-from tcplab import defaults
 from tcplab.cli.tidy import leftovers, tidy
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.enter import netns_inode
@@ -202,9 +201,10 @@ def sockets(namespace: str, json_out: bool) -> None:
             raise EnvironmentProblem(
                 f"no testbed is set up (namespace {namespace})", "run 'sudo tcplab setup' first"
             )
+        names = ", ".join(n for r in all_records() for n in (r.spec.crafting, r.spec.kernel))
         raise UsageError(
             f"{namespace!r} is not a namespace of a tcplab testbed",
-            f"name a testbed's namespace, e.g. {defaults.KERNEL}",
+            f"namespaces of testbeds here: {names}",
         )
     if not namespace_ours(rec, namespace):
         raise EnvironmentProblem(

@@ -98,7 +98,7 @@ class Flags(IntFlag):
                 want = Flags.from_letters(other)
             except ValueError:
                 return False
-            return bool(want) and (self & want) == want
+            return (self & want) == want  # "" is in any flags, as in a string
         return isinstance(other, Flags) and (self & other) == other
 
     def __str__(self) -> str:

@@ -93,6 +93,10 @@ class Segment:
     payload: bytes = b""
     urgptr: int = 0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.flags, Flags):  # letters from a course's own code: "SA"
+            object.__setattr__(self, "flags", Flags.from_letters(str(self.flags)))
+
     @property
     def seg_len(self) -> int:
         """Sequence space this segment occupies: payload, +1 for SYN, +1 for FIN (RFC 9293 §3.4)."""

@@ -43,12 +43,13 @@ CRAFTING_MAC = "02:74:6c:00:00:01"
 KERNEL_MAC = "02:74:6c:00:00:02"
 FORMAT = "tcplab-lab/1"  # on-disk names kept for compatibility (see above)
 RECORD = "lab.json"
+CONTROL = "app.sock"  # the application's control socket
 MAX_RECORD_BYTES = 64 * 1024
 # Every file tcplab (or netns_setup.sh) writes in a testbed's record folder; teardown removes these only.
 RECORD_FILES = (
     RECORD,
     f"{RECORD}.tmp",
-    "app.sock",
+    CONTROL,
     "app.log",
     "connections.json",
     "connections.tmp",
@@ -86,6 +87,11 @@ def run_path() -> Path:
 def testbeds_path() -> Path:
     """The folder of the testbeds' record folders (named "labs" on disk, for compatibility)."""
     return run_path() / "labs"
+
+
+def control_path(crafting: str) -> Path:
+    """The kernel-side application's control socket, in the testbed's folder."""
+    return testbeds_path() / valid_name(crafting) / CONTROL
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ class TestbedRecord:
 
     @property
     def control_path(self) -> Path:
-        return self.dir / "app.sock"
+        return control_path(self.spec.crafting)
 
     @property
     def log_path(self) -> Path:
@@ -378,7 +384,7 @@ def _record_from(data: dict[str, Any]) -> TestbedRecord:
         app = _strict(AppRecord, data["app"], pid=int, start_ticks=int, control=str, cmdline=list)
         if not valid(ProcessId(app.pid, app.start_ticks, app.cmdline)):
             raise ValueError("the application's pid, start time or command line is bad")
-        if app.control != str(testbeds_path() / spec.crafting / "app.sock"):
+        if app.control != str(control_path(spec.crafting)):
             raise ValueError("the application's control socket is not in the testbed's folder")
     if type(data.get("complete", False)) is not bool:
         raise TypeError("complete is not true or false")

@@ -154,7 +154,8 @@ def _decide(
                 f"a testbed with crafting host {spec.crafting} already exists with "
                 f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
                 f"port {existing.spec.port}",
-                "run 'sudo tcplab teardown' first, or give the same options",
+                f"run 'sudo tcplab teardown --crafting {spec.crafting}' first, or give the"
+                " same options",
             )
         if not problems(existing):
             return None
@@ -367,7 +368,7 @@ def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
 # -- the application -----------------------------------------------------------------------------
 def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
     """Start the kernel-side application in the kernel namespace (tcplab.app.supervise), listening
-    on the lab's port if it should; recorded by pid, start time and command line before it runs
+    on the testbed's port if it should; recorded by pid, start time and command line before it runs
     on. An ephemeral testbed's application watches this process (its owner) and exits with it."""
     port = rec.spec.port if rec.spec.listen else 0
     mine = rec.owner is not None and rec.owner.pid == os.getpid()

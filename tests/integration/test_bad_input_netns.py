@@ -93,3 +93,17 @@ def test_a_symlink_swapped_in_for_the_junit_file_is_not_followed(tmp_path: Path)
     assert p.returncode in (2, 3), err
     assert err.startswith("error: cannot write --junit") and "symbolic link" in err
     assert victim.read_text() == "keep me"
+
+
+def test_hints_name_the_testbeds_that_exist(lab) -> None:
+    """A wrong name gets a hint naming the testbeds here, not the default names."""
+    sockets = run_cli("sockets", "tcplab-nosuch")
+    assert sockets.returncode == 2
+    assert "namespaces of testbeds here: " in sockets.stderr and lab.kernel in sockets.stderr
+    shell = run_cli("shell", "--crafting", lab.kernel)  # the kernel host is no crafting host
+    assert shell.returncode == 3
+    assert f"no working testbed with crafting host {lab.kernel}" in shell.stderr
+    assert "give --crafting with one of: " in shell.stderr and lab.crafting in shell.stderr
+    again = run_cli("setup", "--crafting", lab.crafting, "--kernel", "tcplab-other-k")
+    assert again.returncode == 2
+    assert f"run 'sudo tcplab teardown --crafting {lab.crafting}' first" in again.stderr

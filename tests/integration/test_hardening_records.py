@@ -67,7 +67,7 @@ def crafted(foreign: str, victim: subprocess.Popen[bytes], crafting: str) -> dic
         "app": {
             "pid": victim.pid,
             "start_ticks": start_ticks(victim.pid),
-            "control": str(records.testbeds_path() / crafting / "app.sock"),
+            "control": str(records.control_path(crafting)),
         },
         "complete": True,
         "created": time.time(),

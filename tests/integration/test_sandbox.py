@@ -136,11 +136,16 @@ def kill_and_check(
         gone_within(run, starts, 2.0)
         return {p: starts[p] for p in run if start_time(p) == starts[p]}, group
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if crafting is not None:
-            remove_testbed(crafting, crafting[:-1] + "k")
+        end_grade(proc, crafting)
+
+
+def end_grade(proc: subprocess.Popen[bytes], crafting: str | None) -> None:
+    """Whatever a test left: the grade it started (killed), and the testbed it was grading on."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    if crafting is not None:
+        remove_testbed(crafting, crafting[:-1] + "k")
 
 
 def assert_reaped(group: str) -> None:
@@ -499,11 +504,7 @@ def test_after_a_sigkilled_grade_the_next_command_leaves_nothing(tmp_path: Path)
         assert not Path(f"/run/tcplab/labs/{crafting}").exists()
         assert_run_gone(tag)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if crafting is not None:
-            remove_testbed(crafting, crafting[:-1] + "k")
+        end_grade(proc, crafting)
 
 
 def test_the_zygote_never_imports_from_the_graders_working_folder(

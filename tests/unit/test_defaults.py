@@ -1,5 +1,5 @@
-"""tcplab.defaults: the one place for the lab's defaults, the copies that cannot import it held
-equal to it, and names for the labs of a run that are valid and say what made them."""
+"""tcplab.defaults: the one place for the defaults, the copies that cannot import it held equal to
+it, and names for the testbeds of a run that are valid and say what made them."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from tcplab import defaults
 from tcplab.engine.scenario import Scenario
 from tcplab.exercise.catalog import LabDef, Listener
+from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.netns import record as records
 from tcplab.netns.fresh import unique_names
@@ -27,10 +28,10 @@ PREFIXES = {
 
 def test_the_model_s_default_window_is_the_default_window() -> None:
     # the model imports nothing of tcplab, so Segment repeats the number
-    assert Segment(1, 2, "S").window == defaults.WINDOW
+    assert Segment(1, 2, Flags.SYN).window == defaults.WINDOW
 
 
-def test_the_lab_without_options_is_the_default_lab() -> None:
+def test_the_testbed_without_options_is_the_default_testbed() -> None:
     spec = TestbedSpec()
     assert (spec.crafting, spec.kernel, spec.subnet, spec.port) == (
         defaults.CRAFTING, defaults.KERNEL, defaults.SUBNET, defaults.APP_PORT,

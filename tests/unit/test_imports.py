@@ -18,16 +18,18 @@ import sys
 import pytest
 
 import tcplab.model
+from tests.conftest import REPO
 
-PURE = [
-    "tcplab.exercise.kit",
-    "tcplab.grade.outputs",
-    "tcplab.grade.outcome",
-    "tcplab.engine.check",
-    "tcplab.engine.report",
-    "tcplab.engine.seen",
-    "tcplab.engine.scenario",
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+# the pure modules are the ones the import-linter contract "pure" names (pyproject.toml)
+_CONTRACTS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"][
+    "contracts"
 ]
+PURE = next(c["source_modules"] for c in _CONTRACTS if c["id"] == "pure")
 MODEL = ["tcplab.model"] + [
     f"tcplab.model.{m.name}" for m in pkgutil.iter_modules(tcplab.model.__path__)
 ]
@@ -116,6 +118,7 @@ watch(logging, "disable", "configures logging")
 watch(rich.console.Console, "__init__", "makes a console")
 watch(builtins, "open", "opens a file")
 watch(io, "open", "opens a file")
+watch(os, "open", "opens a file")
 watch(threading.Thread, "start", "starts a thread")
 watch(subprocess.Popen, "__init__", "starts a process")
 watch(signal, "signal", "takes over a signal")
