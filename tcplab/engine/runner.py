@@ -16,9 +16,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
 
 from tcplab import defaults
 from tcplab.app.protocol import (
@@ -41,6 +39,7 @@ from tcplab.app.protocol import (
     Shutdown,
 )
 from tcplab.engine.check import Check, fact, match_pattern
+from tcplab.engine.explain import Explainer, Followed, Key
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import Report
 from tcplab.engine.scenario import (
@@ -56,43 +55,44 @@ from tcplab.engine.scenario import (
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.errors import DefinitionError
-from tcplab.model.endpoint import Endpoint, Sysctls
+from tcplab.model.endpoint import Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment, to_options
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
-from tcplab.model.table import Input, Place
+from tcplab.model.table import Input
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.fresh import fresh_testbed
 from tcplab.netns.record import TestbedSpec
 
-_P = TypeVar("_P")
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
-
-
-TIMER_SLACK = (
-    0.1  # s: a kernel timer's segment may be captured this much before the model's deadline
-)
 
 
 @dataclass
 class ScenarioConn:
     """One connection of the scenario: the crafting side's port and ISN (the scenario's numbers are
-    relative to them), and the model's endpoint for the kernel's side with its open predictions."""
+    relative to them), and what the model follows of it."""
 
     name: str
     sport: int  # the crafting host's port
     kport: int  # the kernel host's port
     iss: int  # the crafting side's ISN: the base of the scenario's seq numbers
-    endpoint: Endpoint
-    irs: int | None = None  # the kernel's first ISN: the base of the scenario's ack numbers
+    followed: Followed  # the model's endpoint for the kernel's side, its open predictions
     app_id: int | None = None
     last_time: float | None = None
     linger0: bool = False  # SO_LINGER [1, 0] set: close() is an abort
-    open: list[Predicted] = field(default_factory=list)  # predictions not yet decided
+
+    @property
+    def key(self) -> Key:
+        return self.sport, self.kport
+
+    @property
+    def irs(self) -> int | None:
+        """The kernel's first ISN: the base of the scenario's ack numbers."""
+        return self.followed.irs
 
     def match(self, seg: Segment) -> bool:
         return seg.sport == self.kport and seg.dport == self.sport
@@ -153,9 +153,6 @@ class Runner:
         self.sysctls = sysctls or Sysctls()
         self.conns: dict[str, ScenarioConn] = {}
         self.listener: int | None = None
-        self.backlog: int | None = None  # the listener's, once listening
-        self.auto_accept = False
-        self.queues = (0, 0)  # the listener's SYN and accept queue lengths, as the model counts
         self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
         self.report = Report(
             f"run {scenario.name}",
@@ -164,6 +161,8 @@ class Runner:
         )
         if scenario.linux:
             self.report.note(f"Linux and the RFC: {scenario.linux}")
+        self.model = Explainer(self.sysctls, self.report.note)
+        self.report.predictions = self.model.predictions
 
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -177,18 +176,15 @@ class Runner:
         else:
             self.s.drain(0.05)  # what the kernel still sends, for the model's agreement
         self._absorb()
-        self._close_open()
+        self.model.close()
 
     def conn(self, name: str) -> ScenarioConn:
         if name not in self.conns:
             index = len(self.conns)
             iss = self.scenario.iss if self.scenario.iss is not None else random.randrange(1 << 32)
-            ep = Endpoint(sysctls=self.sysctls)
-            if self.backlog is not None:
-                ep.place, ep.listener, ep.backlog = Place.LISTEN, True, self.backlog
-            self.conns[name] = ScenarioConn(
-                name, self.scenario.crafting_port + index, self.scenario.port, iss, ep
-            )
+            sport = self.scenario.crafting_port + index
+            followed = self.model.follow((sport, self.scenario.port), iss)
+            self.conns[name] = ScenarioConn(name, sport, self.scenario.port, iss, followed)
         return self.conns[name]
 
     def _check(self, checks: list[Check]) -> None:
@@ -241,14 +237,20 @@ class Runner:
         """The call, told to the model: what it makes the kernel send is open until seen."""
         req = step.call
         if req is Listen:
-            self._listen(step, now)
+            backlog = step.args.get("backlog", defaults.BACKLOG)
+            port = step.args.get("port", self.scenario.port)
+            self.model.listen(
+                port if isinstance(port, int) else self.scenario.port,
+                backlog if isinstance(backlog, int) else defaults.BACKLOG,
+                now,
+                auto_accept=bool(step.args.get("auto_accept", False)),
+            )
             return
         if req is Accept:
-            syn, acc = self.queues
-            self.queues = (syn, max(0, acc - 1))
+            self.model.accepted(conn.kport)
             return
         if req is Recv:
-            conn.endpoint.read()
+            self.model.read(conn.key)
             return
         if req is SetSockOpt:
             if step.args.get("name") == "SO_LINGER":
@@ -257,19 +259,7 @@ class Runner:
         inp = _app_input(step, conn.linger0)
         if inp is None or step.target == "listener":
             return
-        pred = conn.endpoint.call(inp, now)
-        if not pred.silence:
-            conn.open.append(Predicted(pred, f"line {step.line}: app {req.op}", now))
-
-    def _listen(self, step: AppStep, now: float) -> None:
-        backlog = step.args.get("backlog", defaults.BACKLOG)
-        self.backlog = backlog if isinstance(backlog, int) else defaults.BACKLOG
-        self.auto_accept = bool(step.args.get("auto_accept", False))
-        for conn in self.conns.values():
-            ep = conn.endpoint
-            ep.listener, ep.backlog = True, self.backlog
-            if ep.place is Place.NO_SOCKET:
-                ep.call(Input.APP_LISTEN, now)
+        self.model.app(conn.key, inp, now, f"line {step.line}: app {req.op}")
 
     def _app_call(self, step: AppStep, conn: ScenarioConn) -> str:
         """Make the step's call on the socket it means; what the report says of its reply."""
@@ -284,7 +274,9 @@ class Runner:
                 conn.app_id = reply.id
                 return f" -> connection from port {reply.peer[1]}"
             case Connecting():
+                old = conn.key
                 conn.app_id, conn.kport = reply.id, reply.local[1]
+                self.model.moved(old, conn.key)
                 return f"({self.spec.crafting_addr}:{conn.sport}) from port {conn.kport}"
             case Sent():
                 return f"({reply.sent} bytes)"
@@ -346,80 +338,14 @@ class Runner:
         one is received and predicted, a kernel one observed and explained by its own cause)."""
         new = self.s.unreported()
         self.report.add_segments(new)
-        for seen in new:
-            conn = next((c for c in self.conns.values() if c.mine(seen.segment)), None)
-            if conn is None:
-                continue
-            if seen.from_kernel:
-                self._timers(conn, seen.time + TIMER_SLACK)
-                self._explain(conn, seen)
-            else:
-                self._timers(conn, seen.time)
-                self._receive(conn, seen)
+        self.model.absorb(new, self._cause)
 
-    def _receive(self, conn: ScenarioConn, seen: Seen) -> None:
+    def _cause(self, seen: Seen) -> str:
+        """A crafted segment's cause: the send step that made it."""
         at = next((i for i, (seg, _) in enumerate(self._unsent) if seg == seen.segment), None)
-        step = None if at is None else self._unsent.pop(at)[1]
-        for p in conn.open:  # no kernel segment came between: a predicted silence held
-            if p.crafted and p.silence:
-                p.decide(True, "nothing")
-        conn.open = [p for p in conn.open if p.agrees is None]
-        pred = self._model(conn, lambda ep: ep.receive(seen.segment, seen.time))
-        cause = f"line {step.line}: send" if step is not None else "a crafted segment"
-        rec = Predicted(pred, cause, seen.time, crafted=True)
-        conn.open.append(rec)
-        self.report.predictions[id(seen)] = rec
-
-    def _explain(self, conn: ScenarioConn, seen: Seen) -> None:
-        seg = seen.segment
-        if conn.irs is None and Flags.SYN in seg.flags:
-            conn.irs = seg.seq
-        shown = format_segment(seg, conn.irs, conn.iss)
-        due = [p for p in conn.open if p.time <= seen.time + TIMER_SLACK]
-        rec = next((p for p in due if not p.silence and p.matches(seg)), None)
-        if rec is not None:
-            rec.decide(True, shown)
-        else:
-            rec = next((p for p in due if not p.silence), None) or next(iter(due), None)
-            if rec is not None:
-                rec.decide(False, shown)
-                self.report.note(f"finding: {rec.finding()}")
-        conn.open = [p for p in conn.open if p is not rec]
-        conn.endpoint.observe(seg)
-        if rec is not None:
-            self.report.predictions[id(seen)] = rec
-
-    def _timers(self, conn: ScenarioConn, now: float) -> None:
-        """The connection's timers due at `now`: what they make the kernel send is open."""
-        for _ in range(16):
-            pred = self._model(conn, lambda ep: ep.fire(now))
-            if pred is None:
-                return
-            if not pred.silence:
-                conn.open.append(Predicted(pred, pred.cause, now))
-
-    def _model(self, conn: ScenarioConn, act: Callable[[Endpoint], _P]) -> _P:
-        """`act` on the connection's endpoint with the listener's queues, which its connections share."""
-        ep = conn.endpoint
-        ep.syn_queue, ep.accept_queue = self.queues
-        out = act(ep)
-        self.queues = (ep.syn_queue, 0 if self.auto_accept else ep.accept_queue)
-        return out
-
-    def _close_open(self) -> None:
-        """At the end: a predicted silence held; a predicted segment that never came is a finding."""
-        for conn in self.conns.values():
-            for p in conn.open:
-                if p.silence:
-                    p.decide(True, "nothing")
-                elif not p.cause.startswith("timer"):
-                    p.decide(False, "nothing")
-                    self.report.note(f"finding: {p.finding()}")
-            conn.open = []
-
-    def _due(self, conn: ScenarioConn, now: float) -> Predicted | None:
-        """The oldest open prediction of a segment on the connection whose cause has happened."""
-        return next((p for p in conn.open if not p.silence and p.time <= now), None)
+        if at is None:
+            return "a crafted segment"
+        return f"line {self._unsent.pop(at)[1].line}: send"
 
     def _expect(self, step: ExpectStep) -> None:
         conn = self.conn(step.conn)
@@ -427,7 +353,9 @@ class Runner:
         within = step.within or (step.delay[1] + 0.5 if step.delay else DEFAULT_WITHIN)
         seen = self.s.next_from_kernel(within, conn.match)
         self._absorb()
-        rec = self.report.predictions.get(id(seen)) if seen else self._due(conn, time.time())
+        rec = (
+            self.report.predictions.get(id(seen)) if seen else self.model.due(conn.key, time.time())
+        )
         why, source, note = self._explanation(step, rec)
         what = f"the kernel's segment (line {step.line})"
         if seen is None:
@@ -493,7 +421,7 @@ class Runner:
         seen = self.s.next_from_kernel(step.seconds, conn.match)
         self._absorb()
         observed = "nothing" if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
-        rec = self._silence_prediction(conn, seen)
+        rec = self.model.silence(conn.key, seen, time.time())
         why = step.why or "the scenario expects no segment here"
         if rec is not None and not step.why:
             why = f"{rec.prediction.why} (cause: {rec.cause})" if rec.agrees else rec.finding()
@@ -514,24 +442,6 @@ class Runner:
                 )
             ]
         )
-
-    def _silence_prediction(self, conn: ScenarioConn, seen: Seen | None) -> Predicted | None:
-        """What the model said of this silence: a segment it predicted and the kernel did not send
-        (a finding), the predicted silence of the last crafted segment, or what explains the
-        segment the kernel sent instead."""
-        if seen is not None:
-            return self.report.predictions.get(id(seen))
-        due = self._due(conn, time.time())
-        if due is not None:
-            due.decide(False, "nothing")
-            self.report.note(f"finding: {due.finding()}")
-            conn.open.remove(due)
-            return due
-        rec = next((p for p in reversed(conn.open) if p.crafted and p.silence), None)
-        if rec is not None:
-            rec.decide(True, "nothing")
-            conn.open.remove(rec)
-        return rec
 
     # -- the kernel's socket -----------------------------------------------------------------------
     def _expect_state(self, step: StateStep) -> None:
