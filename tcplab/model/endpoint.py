@@ -33,6 +33,9 @@ from tcplab.model.table import (
 )
 
 TIME_WAIT_LEN = 60.0  # TCP_TIMEWAIT_LEN, include/net/tcp.h: not a sysctl
+# TCP_TIMEOUT_MIN, include/net/tcp.h: 2 jiffies, 8 ms at CONFIG_HZ=250 (this kernel: the SYN went out
+# 11-12 ms after the segment, the timer wheel rounding up), 2 ms at HZ=1000; not a sysctl
+TCP_TIMEOUT_MIN = 0.008
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class Endpoint:
     last_oow: float | None = None  # when the last rate-limited ACK went out
     retries: int = 0
     deadline: float | None = None  # the next timer, if any
+    shortened: bool = False  # the deadline is TCP_TIMEOUT_MIN after an unacceptable ack
 
     # ---- building one for a connection tcplab did not follow from the start ----
 
@@ -222,6 +226,8 @@ class Endpoint:
             Guard.ORPHAN: self.orphan,
             Guard.UNREAD_DATA: self.unread > 0 and inp is Input.APP_CLOSE,
             Guard.LISTENER: self.listener,
+            Guard.SYN_RETRANSMITTED: self.retries > 0,
+            Guard.TIMER_SHORTENED: self.shortened,
         }
         return frozenset(g for g, on in held.items() if on)
 
@@ -331,12 +337,19 @@ class Endpoint:
         self.place = after
         if after is not before:
             self.retries = 0
+            self.shortened = False
             self.deadline = self._first_deadline(now)
+        elif case.rearm_min:
+            self.shortened = True
+            self.deadline = now + TCP_TIMEOUT_MIN
         elif case.restart_timer and after in MINI:
             self.deadline = now + TIME_WAIT_LEN
         elif inp is Input.TIMER_RETRANSMIT and case.reply is not None:
+            # the kernel rearms when its timer runs, at the deadline, however late `now` comes
+            fired = now if self.deadline is None else self.deadline
             self.retries += 1
-            self.deadline = now + self._gap(self.retries + 1)
+            self.shortened = False
+            self.deadline = fired + self._gap(self.retries + 1)
         elif inp.name.startswith("TIMER_"):
             self.deadline = None
 
@@ -433,9 +446,11 @@ def _classify_syn(ep: Endpoint, seg: Segment) -> Input:
 
 
 def _classify_rst(ep: Endpoint, seg: Segment) -> Input:
-    if ep.place is Place.SYN_SENT:
-        good = Flags.ACK in seg.flags and ep.snd_nxt is not None and seg.ack == ep.snd_nxt
-        return Input.RST_EXACT if good else Input.RST_OUT_OF_WINDOW
+    if ep.place is Place.SYN_SENT:  # the ACK bit first (tcp_rcv_synsent_state_process)
+        if Flags.ACK not in seg.flags:
+            return Input.RST_OUT_OF_WINDOW
+        good = ep.snd_nxt is not None and seg.ack == ep.snd_nxt
+        return Input.RST_EXACT if good else Input.RST_BAD_ACK
     if ep.rcv_nxt is None:
         return Input.RST_OUT_OF_WINDOW
     if seg.seq == ep.rcv_nxt:

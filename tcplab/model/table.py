@@ -62,12 +62,15 @@ class Input(str, Enum):
     """A classified segment, an application call or a timer. Classes of segments are named for the
     first test of RFC 9293 §3.10.7 (as Linux orders it) that tells them apart."""
 
-    # RST, by where its seq falls (SYN_SENT: EXACT = RST+ACK acking our SYN)
+    # RST, by where its seq falls (SYN_SENT: EXACT = RST+ACK acking our SYN, OUT_OF_WINDOW = no ACK)
     RST_EXACT = "RST at rcv_nxt"
     RST_BEFORE_BY_ONE = "RST at rcv_nxt-1"
     RST_SACK_EDGE = "RST at the SACK right edge"
     RST_IN_WINDOW = "RST in window"
     RST_OUT_OF_WINDOW = "RST out of window"
+    # SYN_SENT only, where the ACK bit is tested before the RST bit; elsewhere a RST is judged by its
+    # seq alone, so other places list this class with the RSTs they drop
+    RST_BAD_ACK = "RST+ACK with unacceptable ack"
     # SYN without ACK
     SYN_NEW = "SYN after rcv_nxt (or any SYN at a listener)"
     SYN_REPEAT = "SYN repeating the peer's ISN"
@@ -123,6 +126,8 @@ class Guard(str, Enum):
     ORPHAN = "the application has closed the socket"
     UNREAD_DATA = "close() (not shutdown) with unread data"
     LISTENER = "a listener exists on the port"
+    SYN_RETRANSMITTED = "the SYN was retransmitted already (icsk_retransmits > 0)"
+    TIMER_SHORTENED = "the retransmission timer was cut to TCP_TIMEOUT_MIN by an unacceptable ack"
 
 
 class Num(str, Enum):
@@ -159,6 +164,7 @@ class Case:
     next: Place | None = None  # None: the place does not change
     accept: bool = False  # the segment's ack, data and FIN are taken (snd_una, rcv_nxt move)
     restart_timer: bool = False
+    rearm_min: bool = False  # the retransmission timer is rearmed to TCP_TIMEOUT_MIN (a few ms)
 
 
 @dataclass(frozen=True)
@@ -197,6 +203,11 @@ RST_FROM_ACK = Reply(R, N.SEG_ACK)
 RST_NO_ACK = Reply(RA, N.ZERO, N.SEG_END)
 SYNACK = Reply(SA, N.ISS, N.RCV_NXT)
 _LIMIT_NOTE = "Linux rate-limits these ACKs per socket (tcp_invalid_ratelimit, 500 ms)"
+_BAD_ACK_NOTE = (
+    "tcp_rcv_synsent_state_process: an ack <= ISS or > snd_nxt rearms ICSK_TIME_RETRANS to "
+    "TCP_TIMEOUT_MIN (2 jiffies) while icsk_retransmits == 0, then reset_and_undo; "
+    "tcp_v4_send_reset answers it with a RST unless it is a RST itself"
+)
 
 
 def _row(
@@ -408,7 +419,7 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.REQUEST],
-        [I.RST_OUT_OF_WINDOW, I.RST_BEFORE_BY_ONE, I.NO_ACK],
+        [I.RST_OUT_OF_WINDOW, I.RST_BAD_ACK, I.RST_BEFORE_BY_ONE, I.NO_ACK],
         _drop("request-drop", "dropped: out of window RST, or no ACK"),
         rfc="RFC 9293 §3.10.7.4",
     ),
@@ -512,9 +523,29 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.SYN_SENT],
-        RSTS - {I.RST_EXACT},
-        _drop("syn-sent-rst-ignored", "a RST without an acceptable ACK is dropped"),
+        RSTS - {I.RST_EXACT, I.RST_BAD_ACK},
+        _drop("syn-sent-rst-ignored", "a RST without ACK is dropped"),
         rfc="RFC 9293 §3.10.7.3",
+        linux="tcp_rcv_synsent_state_process: discard_and_undo, the SYN timer is not touched",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.RST_BAD_ACK],
+        Case(
+            G.SYN_RETRANSMITTED,
+            "syn-sent-rst-bad-ack-retransmitted",
+            "a RST whose ack is not ISS + 1 is dropped; the SYN was resent already, so its timer "
+            "runs on",
+        ),
+        Case(
+            G.ALWAYS,
+            "syn-sent-rst-bad-ack",
+            "a RST whose ack is not ISS + 1 is dropped, but it cuts the SYN's retransmission "
+            "timer to TCP_TIMEOUT_MIN: the SYN goes out again a few ms later",
+            rearm_min=True,
+        ),
+        rfc="RFC 9293 §3.10.7.3",
+        linux=_BAD_ACK_NOTE,
     ),
     _row(
         [P.SYN_SENT],
@@ -533,12 +564,20 @@ ROWS: tuple[Row, ...] = (
         [P.SYN_SENT],
         [I.SYN_ACK_BAD, I.ACK_BAD],
         Case(
-            G.ALWAYS,
-            "syn-sent-bad-ack",
-            "an old duplicate: RST with seq = its ack; the SYN is resent",
+            G.SYN_RETRANSMITTED,
+            "syn-sent-bad-ack-retransmitted",
+            "an old duplicate: RST with seq = its ack; the SYN was resent already, its timer runs on",
             RST_FROM_ACK,
         ),
+        Case(
+            G.ALWAYS,
+            "syn-sent-bad-ack",
+            "an old duplicate: RST with seq = its ack; the SYN is resent a few ms later",
+            RST_FROM_ACK,
+            rearm_min=True,
+        ),
         rfc="RFC 9293 §3.5",
+        linux=_BAD_ACK_NOTE,
     ),
     _row(
         [P.SYN_SENT],
@@ -562,6 +601,13 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.SYN_SENT],
         [I.TIMER_RETRANSMIT],
+        Case(
+            G.TIMER_SHORTENED,
+            "syn-retransmit-early",
+            "the retransmission timer, cut to TCP_TIMEOUT_MIN by an unacceptable ack, fires: "
+            "the SYN is retransmitted",
+            Reply(Flags.SYN, N.ISS),
+        ),
         Case(
             G.ALWAYS,
             "syn-retransmit",
@@ -616,7 +662,7 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         SYNC,
-        [I.RST_OUT_OF_WINDOW],
+        [I.RST_OUT_OF_WINDOW, I.RST_BAD_ACK],
         _drop("rst-out-of-window", "a RST outside the window is dropped"),
         rfc="RFC 9293 §3.10.7.4",
     ),
@@ -1010,6 +1056,7 @@ ROWS: tuple[Row, ...] = (
         [P.ORPHAN_FIN_WAIT_2],
         [
             I.RST_OUT_OF_WINDOW,
+            I.RST_BAD_ACK,
             I.RST_BEFORE_BY_ONE,
             I.NO_ACK,
             I.ACK_PURE,
