@@ -13,6 +13,7 @@ step runs and every difference is listed.
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import time
@@ -36,6 +37,7 @@ from tcplab.app.protocol import (
     Received,
     Recv,
     Reply,
+    Send,
     Sent,
     SetSockOpt,
     Shutdown,
@@ -257,9 +259,11 @@ class Runner:
         inp = _app_input(step, conn.linger0)
         if inp is None or step.target == "listener":
             return
-        pred = conn.endpoint.call(inp, now)
-        if not pred.silence:
-            conn.open.append(Predicted(pred, f"line {step.line}: app {req.op}", now))
+        ep = conn.endpoint
+        preds = ep.send(_send_length(step), now) if inp is Input.APP_SEND else [ep.call(inp, now)]
+        for pred in preds:
+            if not pred.silence:
+                conn.open.append(Predicted(pred, f"line {step.line}: app {req.op}", now))
 
     def _listen(self, step: AppStep, now: float) -> None:
         backlog = step.args.get("backlog", defaults.BACKLOG)
@@ -639,7 +643,17 @@ def _app_input(step: AppStep, linger0: bool) -> Input | None:
         return Input.APP_CLOSE
     if step.call is Shutdown and str(step.args.get("how", "")).lower() in ("wr", "rdwr"):
         return Input.APP_SHUTDOWN
+    if step.call is Send:
+        return Input.APP_SEND
     return None
+
+
+def _send_length(step: AppStep) -> int:
+    """The bytes a send step gives the kernel (the application accepted its data already)."""
+    data = str(step.args.get("data", ""))
+    if step.args.get("encoding") == "base64":
+        return len(base64.b64decode(data))
+    return len(data.encode())
 
 
 def _done(req: Call[Reply], reply: Reply) -> str:
