@@ -105,6 +105,26 @@ def test_every_crafted_segment_is_predicted_and_agrees(corpus):
     assert not disagree, disagree
 
 
+def test_every_kernel_segment_is_explained_by_its_own_cause(corpus):
+    """Each segment the kernel sent has the prediction of what caused it (a crafted segment, an
+    application call such as send(), or a timer such as the SYN's), and the kernel did it."""
+    kernel = [
+        (name, e)
+        for name, result in sorted(corpus.items())
+        for e in result["report"]["ladder"]
+        if e["kind"] == "segment" and e["from"] == "kernel"
+    ]
+    assert len(kernel) >= 110, f"the corpus shrank to {len(kernel)} kernel segments"
+    unexplained = [(n, e["text"]) for n, e in kernel if e.get("prediction") is None]
+    assert not unexplained, unexplained
+    wrong = [
+        (n, e["text"], e["prediction"]) for n, e in kernel if e["prediction"]["agrees"] is not True
+    ]
+    assert not wrong, wrong
+    causes = {e["prediction"]["cause"].split(":")[0] for _, e in kernel}
+    assert all(c == "timer" or c.startswith("line ") for c in causes), causes
+
+
 @pytest.mark.parametrize(
     "key",
     sorted(KNOWN_DISAGREEMENTS) or [_NONE_KNOWN],
