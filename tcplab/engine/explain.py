@@ -125,16 +125,17 @@ class Explainer:
 
     # ---- what happened ----
 
-    def app(self, key: Key, inp: Input, now: float, cause: str) -> Predicted | None:
-        """An application call on the connection that may make the kernel send (Input.APP_*):
-        what it makes the kernel send is open until seen."""
+    def app(self, key: Key, inp: Input, now: float, cause: str, length: int = 0) -> list[Predicted]:
+        """An application call on the connection that may make the kernel send (Input.APP_*;
+        APP_SEND with the bytes written): what it makes the kernel send is open until seen."""
         conn = self.follow(key)
-        pred = self._model(conn, lambda ep: ep.call(inp, now))
-        if pred.silence:
-            return None
-        rec = Predicted(pred, cause, now)
-        conn.open.append(rec)
-        return rec
+        if inp is Input.APP_SEND:
+            preds = self._model(conn, lambda ep: ep.send(length, now))
+        else:
+            preds = [self._model(conn, lambda ep: ep.call(inp, now))]
+        recs = [Predicted(p, cause, now) for p in preds if not p.silence]
+        conn.open += recs
+        return recs
 
     def read(self, key: Key) -> None:
         """The application read everything the connection received."""

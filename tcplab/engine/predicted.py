@@ -39,6 +39,8 @@ class Predicted:
             return False
         if p.seq is not None and seg.seq != p.seq:
             return False
+        if p.length is not None and len(seg.payload) != p.length:
+            return False
         return p.ack is None or Flags.ACK not in seg.flags or seg.ack == p.ack
 
     def decide(self, agrees: bool, observed: str) -> None:

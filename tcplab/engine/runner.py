@@ -13,6 +13,7 @@ step runs and every difference is listed.
 
 from __future__ import annotations
 
+import base64
 import random
 import threading
 import time
@@ -34,6 +35,7 @@ from tcplab.app.protocol import (
     Received,
     Recv,
     Reply,
+    Send,
     Sent,
     SetSockOpt,
     Shutdown,
@@ -259,7 +261,8 @@ class Runner:
         inp = _app_input(step, conn.linger0)
         if inp is None or step.target == "listener":
             return
-        self.model.app(conn.key, inp, now, f"line {step.line}: app {req.op}")
+        cause = f"line {step.line}: app {req.op}"
+        self.model.app(conn.key, inp, now, cause, length=_send_length(step))
 
     def _app_call(self, step: AppStep, conn: ScenarioConn) -> str:
         """Make the step's call on the socket it means; what the report says of its reply."""
@@ -549,7 +552,17 @@ def _app_input(step: AppStep, linger0: bool) -> Input | None:
         return Input.APP_CLOSE
     if step.call is Shutdown and str(step.args.get("how", "")).lower() in ("wr", "rdwr"):
         return Input.APP_SHUTDOWN
+    if step.call is Send:
+        return Input.APP_SEND
     return None
+
+
+def _send_length(step: AppStep) -> int:
+    """The bytes a send step gives the kernel (the application accepted its data already)."""
+    data = str(step.args.get("data", ""))
+    if step.args.get("encoding") == "base64":
+        return len(base64.b64decode(data))
+    return len(data.encode())
 
 
 def _done(req: Call[Reply], reply: Reply) -> str:

@@ -33,6 +33,12 @@ from tcplab.model.table import (
 )
 
 TIME_WAIT_LEN = 60.0  # TCP_TIMEWAIT_LEN, include/net/tcp.h: not a sysctl
+# TCP_TIMEOUT_MIN, include/net/tcp.h: 2 jiffies, 8 ms at CONFIG_HZ=250 (this kernel: the SYN went out
+# 11-12 ms after the segment, the timer wheel rounding up), 2 ms at HZ=1000; not a sysctl
+TCP_TIMEOUT_MIN = 0.008
+TCP_TIMEOUT_INIT = 1.0  # the first SYN and SYN+ACK timeout (tcp_timeout_init without BPF)
+TCP_MSS_DEFAULT = 536  # the peer's MSS when its SYN carries no MSS option (RFC 9293 §3.7.1)
+TCPOLEN_TSTAMP_ALIGNED = 12  # the timestamp option in every segment once both SYNs carried it
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Sysctls:
     tcp_synack_retries: int = 5
     tcp_fin_timeout: int = 60
     tcp_window_scaling: int = 1
+    tcp_rto_max_ms: int = 120000  # kernel 6.15+; TCP_RTO_MAX before
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,8 @@ class Prediction:
         parts = [p.flags.tcpdump, f"seq {'*' if p.seq is None else p.seq}"]
         if Flags.ACK in p.flags:
             parts.append(f"ack {'*' if p.ack is None else p.ack}")
+        if p.length:
+            parts.append(f"len {p.length}")
         return " ".join(parts)
 
     def to_json(self) -> dict[str, object]:
@@ -116,6 +125,11 @@ class Endpoint:
     last_oow: float | None = None  # when the last rate-limited ACK went out
     retries: int = 0
     deadline: float | None = None  # the next timer, if any
+    started: float | None = None  # when the first SYN or SYN+ACK went out (retrans_stamp)
+    peer_mss: int = TCP_MSS_DEFAULT  # the MSS option of the peer's SYN
+    own_mss: int | None = None  # the MSS option of the kernel's SYN or SYN+ACK
+    timestamps: tuple[bool, bool] = (False, False)  # the peer's SYN, the kernel's SYN carried them
+    shortened: bool = False  # the deadline is TCP_TIMEOUT_MIN after an unacceptable ack
 
     # ---- building one for a connection tcplab did not follow from the start ----
 
@@ -167,10 +181,33 @@ class Endpoint:
         return self._apply(lookup(self.place, inp), inp, seg, now, "segment")
 
     def call(self, inp: Input, now: float) -> Prediction:
-        """An application call (Input.APP_*)."""
+        """An application call (Input.APP_*) other than send(), which is `send`."""
         if not inp.name.startswith("APP_"):
             raise ValueError(f"{inp.name} is not an application call")
+        if inp is Input.APP_SEND:
+            raise ValueError("send() needs its length: Endpoint.send(length, now)")
         return self._apply(lookup(self.place, inp), inp, None, now, f"app: {inp.value}")
+
+    def send(self, length: int, now: float) -> list[Prediction]:
+        """The application's send() of `length` bytes: one prediction per segment the kernel sends
+        at once (cut at `mss`), or one silent prediction; a send() of nothing sends nothing."""
+        row, out, left = lookup(self.place, Input.APP_SEND), [], length
+        cause = f"app: send() of {length} bytes"
+        while left > 0:
+            size = min(left, self.mss)
+            p = self._apply(row, Input.APP_SEND, None, now, cause, size, more=left > size)
+            out.append(p)
+            left -= size
+            if p.silence:
+                break
+        return out
+
+    @property
+    def mss(self) -> int:
+        """The kernel's sending MSS (mss_cache, tcp_sync_mss): the peer's MSS, at most its own,
+        less the timestamp option when both SYNs carried it."""
+        mss = self.peer_mss if self.own_mss is None else min(self.peer_mss, self.own_mss)
+        return mss - (TCPOLEN_TSTAMP_ALIGNED if all(self.timestamps) else 0)
 
     def fire(self, now: float) -> Prediction | None:
         """The timer due at `now`, if one is: its prediction; None before the deadline."""
@@ -186,6 +223,9 @@ class Endpoint:
         if Flags.SYN in seg.flags:
             self.iss = self.snd_una = seg.seq
             self.snd_nxt = seg.end_seq
+            mss = seg.option("mss")
+            self.own_mss = mss.value if mss is not None and isinstance(mss.value, int) else None
+            self.timestamps = (self.timestamps[0], seg.timestamps() is not None)
             wscale = seg.option("wscale")
             if wscale is not None and isinstance(wscale.value, int):
                 self.wscale = wscale.value
@@ -210,7 +250,9 @@ class Endpoint:
         """The application reads everything received (no segment: not a table input)."""
         self.unread = 0
 
-    def guards(self, seg: Segment | None, now: float, inp: Input | None = None) -> frozenset[Guard]:
+    def guards(
+        self, seg: Segment | None, now: float, inp: Input | None = None, more: bool = False
+    ) -> frozenset[Guard]:
         s = self.sysctls
         full = self.syn_queue > self.backlog
         held = {
@@ -222,6 +264,9 @@ class Endpoint:
             Guard.ORPHAN: self.orphan,
             Guard.UNREAD_DATA: self.unread > 0 and inp is Input.APP_CLOSE,
             Guard.LISTENER: self.listener,
+            Guard.SYN_RETRANSMITTED: self.retries > 0,
+            Guard.TIMER_SHORTENED: self.shortened,
+            Guard.MORE_DATA: more,
         }
         return frozenset(g for g, on in held.items() if on)
 
@@ -233,18 +278,31 @@ class Endpoint:
         return (now - self.last_oow) * 1000 < self.sysctls.tcp_invalid_ratelimit
 
     def _apply(
-        self, row: Row, inp: Input, seg: Segment | None, now: float, cause: str
+        self,
+        row: Row,
+        inp: Input,
+        seg: Segment | None,
+        now: float,
+        cause: str,
+        size: int = 0,
+        more: bool = False,
     ) -> Prediction:
-        case = case_for(row, self.guards(seg, now, inp))
+        """`size`, `more`: a send()'s segment, its bytes, and whether more of them follow."""
+        case = case_for(row, self.guards(seg, now, inp, more))
         pattern = None
         why = case.why
         if case.reply is not None:
             seq = self._num(case.reply.seq, seg)
             ack = self._num(case.reply.ack, seg) if case.reply.ack else None
-            pattern = SegmentPattern(case.reply.flags, seq=seq, ack=ack)
+            length = size if case.reply.data else None
+            pattern = SegmentPattern(case.reply.flags, seq=seq, length=length, ack=ack)
             shown = [_number("seq", case.reply.seq, seq, seg)]
             if case.reply.ack is not None:
                 shown.append(_number("ack", case.reply.ack, ack, seg))
+            if length is not None:
+                shown.append(f"len {length} (mss {self.mss})")
+                if self.snd_nxt is not None:
+                    self.snd_nxt = seq_add(self.snd_nxt, length)
             why = f"{why}: {', '.join(shown)}"
             limited = any(c.guard is Guard.RATE_LIMITED for c in row.cases)
             if limited and (seg is None or not _exempt(seg)):
@@ -300,6 +358,10 @@ class Endpoint:
             self.syn_queue += 1
         if seg is None or not (case.accept or case.next is Place.REQUEST):
             return
+        if Flags.SYN in seg.flags:
+            mss = seg.option("mss")
+            self.peer_mss = mss.value if mss and isinstance(mss.value, int) else TCP_MSS_DEFAULT
+            self.timestamps = (seg.timestamps() is not None, self.timestamps[1])
         ts = seg.timestamps()
         if ts is not None:
             self.ts_recent = ts[0]
@@ -331,12 +393,20 @@ class Endpoint:
         self.place = after
         if after is not before:
             self.retries = 0
+            self.shortened = False
+            self.started = now
             self.deadline = self._first_deadline(now)
+        elif case.rearm_min:
+            self.shortened = True
+            self.deadline = now + TCP_TIMEOUT_MIN
         elif case.restart_timer and after in MINI:
             self.deadline = now + TIME_WAIT_LEN
         elif inp is Input.TIMER_RETRANSMIT and case.reply is not None:
+            # the kernel rearms when its timer runs, at the deadline, however late `now` comes
+            fired = now if self.deadline is None else self.deadline
             self.retries += 1
-            self.deadline = now + self._gap(self.retries + 1)
+            self.shortened = False
+            self.deadline = fired + self._gap(self.retries + 1)
         elif inp.name.startswith("TIMER_"):
             self.deadline = None
 
@@ -354,19 +424,48 @@ class Endpoint:
     def _timer_input(self) -> Input:
         if self.place in MINI:
             return Input.TIMER_EXPIRE
-        limit = (
-            self.sysctls.tcp_syn_retries
-            if self.place is Place.SYN_SENT
-            else self.sysctls.tcp_synack_retries
-        )
-        return Input.TIMER_GIVE_UP if self.retries >= limit else Input.TIMER_RETRANSMIT
+        return Input.TIMER_GIVE_UP if self._timed_out() else Input.TIMER_RETRANSMIT
+
+    def _timed_out(self) -> bool:
+        """Whether the timer running at its deadline gives up instead of retransmitting.
+
+        A request sock counts (reqsk_timer_handler -> syn_ack_recalc: num_timeout >=
+        tcp_synack_retries). A full socket in SYN_SENT or SYN_RECEIVED (tcp_write_timeout) gives
+        up after tcp_syn_retries retransmissions (plus tcp_syn_linear_timeouts in SYN_SENT), or,
+        once it has retransmitted, when the time since its first SYN (retrans_stamp) reaches
+        tcp_model_timeout(tcp_syn_retries) (retransmits_timed_out): with linear timeouts that
+        time comes first (tcp_syn_retries = 1: SYNs at 0, 1 and 2 s, given up at 3 s)."""
+        s = self.sysctls
+        if self.place is Place.REQUEST:
+            return self.retries >= s.tcp_synack_retries
+        limit = s.tcp_syn_retries
+        if self.place is Place.SYN_SENT:
+            limit += s.tcp_syn_linear_timeouts
+        if self.retries >= limit:
+            return True
+        if self.retries == 0 or self.started is None or self.deadline is None:
+            return False
+        return self.deadline - self.started >= model_timeout(s.tcp_syn_retries, s.tcp_rto_max_ms)
 
     def _gap(self, k: int) -> float:
-        """Seconds before the k-th transmission's timer fires (k = 1: after the first send)."""
+        """Seconds before the k-th transmission's timer fires (k = 1: after the first send),
+        the RTO doubling up to tcp_rto_max_ms (SYN_SENT: after tcp_syn_linear_timeouts at 1 s)."""
         if self.place is Place.SYN_SENT:
             linear = self.sysctls.tcp_syn_linear_timeouts
-            return 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))
-        return float(2 ** (k - 1))
+            gap = 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))
+        else:
+            gap = float(2 ** (k - 1))
+        return min(gap * TCP_TIMEOUT_INIT, self.sysctls.tcp_rto_max_ms / 1000)
+
+
+def model_timeout(boundary: int, rto_max_ms: int, rto_base: float = TCP_TIMEOUT_INIT) -> float:
+    """tcp_model_timeout (net/ipv4/tcp_timer.c), in seconds: how long `boundary` retransmissions
+    take if the RTO doubles from `rto_base` up to rto_max and stays there."""
+    rto_max = rto_max_ms / 1000
+    thresh = int(rto_max // rto_base).bit_length() - 1  # ilog2(rto_max / rto_base)
+    if boundary <= thresh:
+        return ((2 << boundary) - 1) * rto_base
+    return ((2 << thresh) - 1) * rto_base + (boundary - thresh) * rto_max
 
 
 def _exempt(seg: Segment) -> bool:
@@ -433,9 +532,11 @@ def _classify_syn(ep: Endpoint, seg: Segment) -> Input:
 
 
 def _classify_rst(ep: Endpoint, seg: Segment) -> Input:
-    if ep.place is Place.SYN_SENT:
-        good = Flags.ACK in seg.flags and ep.snd_nxt is not None and seg.ack == ep.snd_nxt
-        return Input.RST_EXACT if good else Input.RST_OUT_OF_WINDOW
+    if ep.place is Place.SYN_SENT:  # the ACK bit first (tcp_rcv_synsent_state_process)
+        if Flags.ACK not in seg.flags:
+            return Input.RST_OUT_OF_WINDOW
+        good = ep.snd_nxt is not None and seg.ack == ep.snd_nxt
+        return Input.RST_EXACT if good else Input.RST_BAD_ACK
     if ep.rcv_nxt is None:
         return Input.RST_OUT_OF_WINDOW
     if seg.seq == ep.rcv_nxt:

@@ -62,12 +62,15 @@ class Input(str, Enum):
     """A classified segment, an application call or a timer. Classes of segments are named for the
     first test of RFC 9293 §3.10.7 (as Linux orders it) that tells them apart."""
 
-    # RST, by where its seq falls (SYN_SENT: EXACT = RST+ACK acking our SYN)
+    # RST, by where its seq falls (SYN_SENT: EXACT = RST+ACK acking our SYN, OUT_OF_WINDOW = no ACK)
     RST_EXACT = "RST at rcv_nxt"
     RST_BEFORE_BY_ONE = "RST at rcv_nxt-1"
     RST_SACK_EDGE = "RST at the SACK right edge"
     RST_IN_WINDOW = "RST in window"
     RST_OUT_OF_WINDOW = "RST out of window"
+    # SYN_SENT only, where the ACK bit is tested before the RST bit; elsewhere a RST is judged by its
+    # seq alone, so other places list this class with the RSTs they drop
+    RST_BAD_ACK = "RST+ACK with unacceptable ack"
     # SYN without ACK
     SYN_NEW = "SYN after rcv_nxt (or any SYN at a listener)"
     SYN_REPEAT = "SYN repeating the peer's ISN"
@@ -94,6 +97,7 @@ class Input(str, Enum):
     APP_CLOSE = "close()"
     APP_SHUTDOWN = "shutdown(SHUT_WR)"
     APP_ABORT = "close() with SO_LINGER 0 or unread data"
+    APP_SEND = "send()"  # with the number of bytes (Endpoint.send)
     # timers
     TIMER_RETRANSMIT = "retransmission timer"
     TIMER_GIVE_UP = "retries exhausted"
@@ -123,6 +127,9 @@ class Guard(str, Enum):
     ORPHAN = "the application has closed the socket"
     UNREAD_DATA = "close() (not shutdown) with unread data"
     LISTENER = "a listener exists on the port"
+    SYN_RETRANSMITTED = "the SYN was retransmitted already (icsk_retransmits > 0)"
+    TIMER_SHORTENED = "the retransmission timer was cut to TCP_TIMEOUT_MIN by an unacceptable ack"
+    MORE_DATA = "the send() holds more than one MSS: this segment is full and more follow"
 
 
 class Num(str, Enum):
@@ -144,10 +151,12 @@ class Reply:
     seq: Num
     ack: Num | None = None
     delayed: bool = False  # may come from the delayed-ACK timer, a few ms later
+    data: bool = False  # carries the application's bytes (its share of a send(), at most one MSS)
 
     def text(self) -> str:
         ack = f" ack {self.ack.value}" if self.ack else ""
-        return f"{self.flags.tcpdump} seq {self.seq.value}{ack}"
+        data = " len <= mss" if self.data else ""
+        return f"{self.flags.tcpdump} seq {self.seq.value}{ack}{data}"
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,7 @@ class Case:
     next: Place | None = None  # None: the place does not change
     accept: bool = False  # the segment's ack, data and FIN are taken (snd_una, rcv_nxt move)
     restart_timer: bool = False
+    rearm_min: bool = False  # the retransmission timer is rearmed to TCP_TIMEOUT_MIN (a few ms)
 
 
 @dataclass(frozen=True)
@@ -197,6 +207,23 @@ RST_FROM_ACK = Reply(R, N.SEG_ACK)
 RST_NO_ACK = Reply(RA, N.ZERO, N.SEG_END)
 SYNACK = Reply(SA, N.ISS, N.RCV_NXT)
 _LIMIT_NOTE = "Linux rate-limits these ACKs per socket (tcp_invalid_ratelimit, 500 ms)"
+_SEND_NOTE = (
+    "tcp_sendmsg_locked cuts the bytes into segments of mss_cache (the peer's MSS option, 536 "
+    "without one, less 12 bytes when timestamps are on); tcp_push -> tcp_mark_push sets PSH on "
+    "the last; not modelled: Nagle (tcp_nagle_check), the congestion window (10 segments at "
+    "first, 1 after an RTO), the peer's window"
+)
+_SYN_GIVE_UP_NOTE = (
+    "tcp_write_timeout, when the timer runs: give up once icsk_retransmits >= tcp_syn_retries + "
+    "tcp_syn_linear_timeouts, or, after a retransmission, once the time since the first SYN "
+    "(retrans_stamp) reaches tcp_model_timeout(tcp_syn_retries): (2 << n) - 1 s as if the 1 s "
+    "RTO doubled n times (retransmits_timed_out); linear timeouts reach that time sooner"
+)
+_BAD_ACK_NOTE = (
+    "tcp_rcv_synsent_state_process: an ack <= ISS or > snd_nxt rearms ICSK_TIME_RETRANS to "
+    "TCP_TIMEOUT_MIN (2 jiffies) while icsk_retransmits == 0, then reset_and_undo; "
+    "tcp_v4_send_reset answers it with a RST unless it is a RST itself"
+)
 
 
 def _row(
@@ -356,7 +383,7 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.LISTEN],
-        [I.APP_LISTEN, I.APP_CONNECT, I.APP_SHUTDOWN] + list(TIMERS),
+        [I.APP_LISTEN, I.APP_CONNECT, I.APP_SHUTDOWN, I.APP_SEND] + list(TIMERS),
         _drop("listen-idle", "nothing is sent"),
         rfc="-",
     ),
@@ -408,7 +435,7 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.REQUEST],
-        [I.RST_OUT_OF_WINDOW, I.RST_BEFORE_BY_ONE, I.NO_ACK],
+        [I.RST_OUT_OF_WINDOW, I.RST_BAD_ACK, I.RST_BEFORE_BY_ONE, I.NO_ACK],
         _drop("request-drop", "dropped: out of window RST, or no ACK"),
         rfc="RFC 9293 §3.10.7.4",
     ),
@@ -497,6 +524,9 @@ ROWS: tuple[Row, ...] = (
             "request-expired", "after tcp_synack_retries the request is dropped silently", P.LISTEN
         ),
         rfc="RFC 9293 §3.8.1",
+        linux="reqsk_timer_handler -> syn_ack_recalc counts retransmissions (num_timeout >= "
+        "tcp_synack_retries), not time: 1, 3, 7 s ... then dropped; with the SYN queue over half "
+        "full (qlen * 2 > max(8, backlog)) old requests get fewer retries (not modelled)",
     ),
     _row([P.REQUEST], APPS | {I.TIMER_EXPIRE}, _drop("request-idle", "nothing is sent"), rfc="-"),
     # ---- the kernel as client (tcp_rcv_synsent_state_process) ----
@@ -512,9 +542,29 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.SYN_SENT],
-        RSTS - {I.RST_EXACT},
-        _drop("syn-sent-rst-ignored", "a RST without an acceptable ACK is dropped"),
+        RSTS - {I.RST_EXACT, I.RST_BAD_ACK},
+        _drop("syn-sent-rst-ignored", "a RST without ACK is dropped"),
         rfc="RFC 9293 §3.10.7.3",
+        linux="tcp_rcv_synsent_state_process: discard_and_undo, the SYN timer is not touched",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.RST_BAD_ACK],
+        Case(
+            G.SYN_RETRANSMITTED,
+            "syn-sent-rst-bad-ack-retransmitted",
+            "a RST whose ack is not ISS + 1 is dropped; the SYN was resent already, so its timer "
+            "runs on",
+        ),
+        Case(
+            G.ALWAYS,
+            "syn-sent-rst-bad-ack",
+            "a RST whose ack is not ISS + 1 is dropped, but it cuts the SYN's retransmission "
+            "timer to TCP_TIMEOUT_MIN: the SYN goes out again a few ms later",
+            rearm_min=True,
+        ),
+        rfc="RFC 9293 §3.10.7.3",
+        linux=_BAD_ACK_NOTE,
     ),
     _row(
         [P.SYN_SENT],
@@ -533,12 +583,20 @@ ROWS: tuple[Row, ...] = (
         [P.SYN_SENT],
         [I.SYN_ACK_BAD, I.ACK_BAD],
         Case(
-            G.ALWAYS,
-            "syn-sent-bad-ack",
-            "an old duplicate: RST with seq = its ack; the SYN is resent",
+            G.SYN_RETRANSMITTED,
+            "syn-sent-bad-ack-retransmitted",
+            "an old duplicate: RST with seq = its ack; the SYN was resent already, its timer runs on",
             RST_FROM_ACK,
         ),
+        Case(
+            G.ALWAYS,
+            "syn-sent-bad-ack",
+            "an old duplicate: RST with seq = its ack; the SYN is resent a few ms later",
+            RST_FROM_ACK,
+            rearm_min=True,
+        ),
         rfc="RFC 9293 §3.5",
+        linux=_BAD_ACK_NOTE,
     ),
     _row(
         [P.SYN_SENT],
@@ -563,6 +621,13 @@ ROWS: tuple[Row, ...] = (
         [P.SYN_SENT],
         [I.TIMER_RETRANSMIT],
         Case(
+            G.TIMER_SHORTENED,
+            "syn-retransmit-early",
+            "the retransmission timer, cut to TCP_TIMEOUT_MIN by an unacceptable ack, fires: "
+            "the SYN is retransmitted",
+            Reply(Flags.SYN, N.ISS),
+        ),
+        Case(
             G.ALWAYS,
             "syn-retransmit",
             "the SYN is retransmitted (tcp_syn_retries, tcp_syn_linear_timeouts)",
@@ -572,9 +637,20 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         [P.SYN_SENT],
-        [I.TIMER_GIVE_UP, I.APP_CLOSE, I.APP_ABORT],
+        [I.APP_CLOSE, I.APP_ABORT],
         _drop("syn-sent-close", "the connection attempt ends", P.NO_SOCKET),
         rfc="RFC 9293 §3.10.4",
+    ),
+    _row(
+        [P.SYN_SENT],
+        [I.TIMER_GIVE_UP],
+        _drop(
+            "syn-sent-timed-out",
+            "the SYN's retries are over: connect() fails with ETIMEDOUT, nothing more is sent",
+            P.NO_SOCKET,
+        ),
+        rfc="RFC 9293 §3.8.3",
+        linux=_SYN_GIVE_UP_NOTE,
     ),
     _row(
         [P.SYN_SENT],
@@ -616,7 +692,7 @@ ROWS: tuple[Row, ...] = (
     ),
     _row(
         SYNC,
-        [I.RST_OUT_OF_WINDOW],
+        [I.RST_OUT_OF_WINDOW, I.RST_BAD_ACK],
         _drop("rst-out-of-window", "a RST outside the window is dropped"),
         rfc="RFC 9293 §3.10.7.4",
     ),
@@ -897,6 +973,46 @@ ROWS: tuple[Row, ...] = (
         _drop("already-closed", "our FIN is already sent"),
         rfc="RFC 9293 §3.10.4",
     ),
+    # ---- send() (tcp_sendmsg_locked) ----
+    _row(
+        [P.ESTABLISHED, P.CLOSE_WAIT],
+        [I.APP_SEND],
+        Case(
+            G.MORE_DATA,
+            "send-data-full",
+            "send(): a full segment of the application's bytes, more follow",
+            Reply(A, N.SND_NXT, N.RCV_NXT, data=True),
+        ),
+        Case(
+            G.ALWAYS,
+            "send-data",
+            "send(): the application's bytes go out at once, PSH on the last segment",
+            Reply(Flags.PSH | Flags.ACK, N.SND_NXT, N.RCV_NXT, data=True),
+        ),
+        rfc="RFC 9293 §3.10.2",
+        linux=_SEND_NOTE,
+    ),
+    _row(
+        [P.SYN_SENT, P.SYN_RECEIVED],
+        [I.APP_SEND],
+        _drop(
+            "send-not-connected",
+            "send() before the handshake completes: nothing is sent (a non-blocking socket "
+            "gets EAGAIN, a blocking one waits)",
+        ),
+        rfc="RFC 9293 §3.10.2",
+        linux="tcp_sendmsg_locked -> sk_stream_wait_connect",
+    ),
+    _row(
+        FIN_OUT | {P.FIN_WAIT_2},
+        [I.APP_SEND],
+        _drop(
+            "send-after-shutdown",
+            "send() after shutdown or close fails with EPIPE: nothing is sent",
+        ),
+        rfc="RFC 9293 §3.10.2",
+        linux="tcp_sendmsg_locked: sk_shutdown & SEND_SHUTDOWN -> EPIPE (and SIGPIPE)",
+    ),
     _row(
         SYNC,
         [I.APP_LISTEN, I.APP_CONNECT],
@@ -1010,6 +1126,7 @@ ROWS: tuple[Row, ...] = (
         [P.ORPHAN_FIN_WAIT_2],
         [
             I.RST_OUT_OF_WINDOW,
+            I.RST_BAD_ACK,
             I.RST_BEFORE_BY_ONE,
             I.NO_ACK,
             I.ACK_PURE,

@@ -142,7 +142,10 @@ def test_syn_schedule_with_linear_timeouts():
         if p.rule == "syn-retransmit":
             sent.append(due)
             assert p.pattern.seq == KERNEL_ISN
-    assert sent == [1, 2, 3, 4, 5, 7]
+    # tcp_syn_retries 6 + 4 linear: ten retransmissions, then the timer at 131 s gives up (the
+    # time limit, tcp_model_timeout(6) = 127 s, is never what ends it with these defaults)
+    assert sent == [1, 2, 3, 4, 5, 7, 11, 19, 35, 67]
+    assert p.rule == "syn-sent-timed-out" and due == 131
 
 
 def test_client_handshake_and_a_bad_syn_ack():

@@ -14,7 +14,7 @@ from tcplab.model.table import Input, Place, case_for, lookup
 
 FLAGS = st.sampled_from(["S", "SA", "A", "PA", "FA", "R", "RA", "F", "", "SF", "FPA"])
 OFFSETS = st.sampled_from([0, 0, 0, -1, 1, 5, 100, 64000, 65000, -70000, 1 << 31])
-APPS = st.sampled_from([i for i in Input if i.name.startswith("APP_")])
+APPS = st.sampled_from([i for i in Input if i.name.startswith("APP_") and i is not Input.APP_SEND])
 
 
 class EndpointMachine(RuleBasedStateMachine):
@@ -63,6 +63,18 @@ class EndpointMachine(RuleBasedStateMachine):
     def app(self, call, dt):
         self.now += dt
         self._send_like(self.ep.call(call, self.now))
+
+    @rule(length=st.sampled_from([0, 1, 9, 536, 1448, 3000]), dt=st.floats(0, 2))
+    def send(self, length, dt):
+        self.now += dt
+        before = self.ep.snd_nxt
+        preds = self.ep.send(length, self.now)
+        sent = sum(p.pattern.length or 0 for p in preds if p.pattern is not None)
+        assert sent in (0, length) and (sent == 0) == all(p.silence for p in preds)
+        if sent and before is not None:
+            assert self.ep.snd_nxt == seq_add(before, length)
+        for p in preds:
+            self._send_like(p)
 
     @rule()
     def timer(self):
