@@ -117,6 +117,13 @@ class Explainer:
             if ep.place is Place.NO_SOCKET:
                 ep.call(Input.APP_LISTEN, now)
 
+    def unlisten(self, port: int) -> None:
+        """The application closed the listener: a SYN into TIME_WAIT no longer finds one."""
+        self.listeners.pop(port, None)
+        for conn in self.conns.values():
+            if conn.key[1] == port:
+                conn.endpoint.listener = False
+
     def accepted(self, port: int) -> None:
         """The application accepted a connection: one fewer in the port's accept queue."""
         lis = self.listeners.get(port)

@@ -259,6 +259,8 @@ class Runner:
                 conn.linger0 = list(step.args.get("value", ())) == [1, 0]
             return
         inp = _app_input(step, conn.linger0)
+        if step.target == "listener" and inp is Input.APP_CLOSE:
+            self.model.unlisten(conn.kport)
         if inp is None or step.target == "listener":
             return
         cause = f"line {step.line}: app {req.op}"

@@ -18,10 +18,11 @@ from tcplab.model.flags import Flags
 from tcplab.model.kept import KeptConnection
 from tcplab.model.notation import SegmentPattern
 from tcplab.model.segment import Segment
-from tcplab.model.seqnum import seq_add, seq_gt, seq_lt
+from tcplab.model.seqnum import seq_add, seq_gt, seq_lt, seq_sub
 from tcplab.model.state import State
 from tcplab.model.table import (
     MINI,
+    SYNC,
     Case,
     Guard,
     Input,
@@ -113,6 +114,7 @@ class Endpoint:
     wscale: int = 0  # the kernel's own shift (from its SYN or SYN+ACK), used once synchronized
     max_window: int = 65535  # the largest window the peer advertised
     sack_edge: int | None = None  # right edge of the highest SACK block the kernel advertised
+    queued: list[tuple[int, int]] = field(default_factory=list)  # out-of-order (seq, end_seq)
     fin_sent: bool = False
     orphan: bool = False  # the application has closed
     unread: int = 0  # bytes received and not read by the application
@@ -256,7 +258,7 @@ class Endpoint:
         s = self.sysctls
         full = self.syn_queue > self.backlog
         held = {
-            Guard.RATE_LIMITED: self._rate_limited(seg, now),
+            Guard.RATE_LIMITED: self._rate_limited(seg, now, inp or _input_of(self, seg)),
             Guard.SYN_QUEUE_FULL_DROP: full and s.tcp_syncookies == 0,
             Guard.ACCEPT_QUEUE_FULL: self.accept_queue > self.backlog,
             Guard.COOKIES: s.tcp_syncookies == 2 or (full and s.tcp_syncookies == 1),
@@ -270,10 +272,10 @@ class Endpoint:
         }
         return frozenset(g for g, on in held.items() if on)
 
-    def _rate_limited(self, seg: Segment | None, now: float) -> bool:
+    def _rate_limited(self, seg: Segment | None, now: float, inp: Input | None) -> bool:
         if seg is None or self.last_oow is None:
             return False
-        if _exempt(seg):
+        if _exempt(seg, inp):
             return False
         return (now - self.last_oow) * 1000 < self.sysctls.tcp_invalid_ratelimit
 
@@ -305,7 +307,7 @@ class Endpoint:
                     self.snd_nxt = seq_add(self.snd_nxt, length)
             why = f"{why}: {', '.join(shown)}"
             limited = any(c.guard is Guard.RATE_LIMITED for c in row.cases)
-            if limited and (seg is None or not _exempt(seg)):
+            if limited and (seg is None or not _exempt(seg, inp)):
                 self.last_oow = now
         before = self.place
         self._effects(case, inp, seg, now)
@@ -334,7 +336,7 @@ class Endpoint:
         if num is Num.SEG_ACK:
             return seg.ack if seg else None
         if num is Num.SEG_END:
-            return seg.end_seq if seg else None
+            return self._after_queue(seg.end_seq) if seg else None
         if num is Num.NEW_ISS:
             if self.place is Place.TIME_WAIT and self.snd_nxt is not None:
                 return seq_add(self.snd_nxt, 65537)
@@ -357,6 +359,8 @@ class Endpoint:
             self.iss = self.snd_una = self.snd_nxt = None
             self.syn_queue += 1
         if seg is None or not (case.accept or case.next is Place.REQUEST):
+            if seg is not None and inp is Input.ACK_DATA_AHEAD and case.reply is not None:
+                self.queued.append((seg.seq, seg.end_seq))  # tcp_data_queue_ofo keeps it
             return
         if Flags.SYN in seg.flags:
             mss = seg.option("mss")
@@ -373,8 +377,10 @@ class Endpoint:
         elif self.rcv_nxt is None or (
             seq_lt(self.rcv_nxt, seg.end_seq) and not seq_gt(seg.seq, self.rcv_nxt)
         ):
-            self.unread += len(seg.payload)
-            self.rcv_nxt = seg.end_seq
+            end = self._after_queue(seg.end_seq)
+            self.unread += len(seg.payload) + seq_sub(end, seg.end_seq)
+            self.rcv_nxt = end
+            self.queued = [q for q in self.queued if seq_gt(q[1], end)]
         if Flags.ACK in seg.flags and (self.snd_una is None or seq_gt(seg.ack, self.snd_una)):
             self.snd_una = seg.ack
             if self.snd_nxt is None or seq_gt(seg.ack, self.snd_nxt):
@@ -383,6 +389,14 @@ class Endpoint:
         if inp is Input.ACK_COOKIE:
             self.iss = seq_add(seg.ack, -1)
             self.irs, self.rcv_nxt = seq_add(seg.seq, -1), seg.seq
+
+    def _after_queue(self, end: int) -> int:
+        """rcv_nxt once data up to `end` is in: queued out-of-order data it reaches is in too
+        (tcp_ofo_queue), so the ACK covers it."""
+        for seq, q_end in sorted(self.queued, key=lambda q: seq_sub(q[0], end)):
+            if not seq_gt(seq, end) and seq_gt(q_end, end):
+                end = q_end
+        return end
 
     def _enter(self, before: Place, inp: Input, now: float, case: Case) -> None:
         after = case.next or before
@@ -468,8 +482,15 @@ def model_timeout(boundary: int, rto_max_ms: int, rto_base: float = TCP_TIMEOUT_
     return ((2 << thresh) - 1) * rto_base + (boundary - thresh) * rto_max
 
 
-def _exempt(seg: Segment) -> bool:
-    """Data and FINs are always answered and do not count (tcp_oow_rate_limited)."""
+def _input_of(ep: Endpoint, seg: Segment | None) -> Input | None:
+    return classify(ep, seg) if seg is not None else None
+
+
+def _exempt(seg: Segment, inp: Input | None = None) -> bool:
+    """Data and FINs are always answered and do not count (tcp_oow_rate_limited), except where
+    the ack is unacceptable: tcp_send_challenge_ack limits those whatever they carry."""
+    if inp in (Input.ACK_BAD, Input.ACK_OLD):
+        return False
     return bool(seg.seg_len) and Flags.SYN not in seg.flags
 
 
@@ -566,6 +587,8 @@ def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
     rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
     if not _acceptable(ep, seg, rcv_nxt):
         return Input.ACK_OOW_DATA if data else Input.ACK_OOW
+    if data and ep.place in SYNC and not seq_gt(seg.end_seq, rcv_nxt):
+        return Input.ACK_OOW_DATA  # all of it old (a retransmission): tcp_data_queue ACKs at once
     # in TIME_WAIT the FIN was ACKed already: a bare ACK at rcv_nxt is the dropped ACK_PURE
     acks_fin = ep.fin_sent and seg.ack == ep.snd_nxt and ep.place is not Place.TIME_WAIT
     if Flags.FIN in seg.flags and seg.seq == rcv_nxt:

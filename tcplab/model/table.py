@@ -119,7 +119,10 @@ class Guard(str, Enum):
     """A condition selecting Linux's behaviour; the endpoint decides each from its sysctls and TCB."""
 
     ALWAYS = "always"
-    RATE_LIMITED = "within tcp_invalid_ratelimit of the last such ACK (pure segments only)"
+    RATE_LIMITED = (
+        "within tcp_invalid_ratelimit of the last such ACK (pure segments only, but any segment "
+        "whose ack is unacceptable)"
+    )
     SYN_QUEUE_FULL_DROP = "SYN queue longer than the backlog, tcp_syncookies = 0"
     ACCEPT_QUEUE_FULL = "accept queue full"
     COOKIES = "SYN queue longer than the backlog with tcp_syncookies = 1, or tcp_syncookies = 2"
@@ -718,9 +721,10 @@ ROWS: tuple[Row, ...] = (
     _row(
         SYNC,
         [I.ACK_BAD],
-        _drop("ack-unsent", "an ACK of data never sent is dropped"),
-        rfc="RFC 9293 §3.10.7.4",
-        linux="RFC: send an ACK; Linux discards (TCP_ACK_UNSENT_DATA)",
+        *_limited("ack-unsent", "an ACK of data never sent is dropped, and answered with an ACK"),
+        rfc="RFC 9293 §3.10.7.4 (fifth check); RFC 5961 §5.2",
+        linux="tcp_ack drops ack > snd_nxt (TCP_ACK_UNSENT_DATA); the answer is a challenge ACK, "
+        "rate-limited per socket even when the segment carries data (tcp_send_challenge_ack)",
     ),
     _row(
         SYNC,

@@ -116,3 +116,20 @@ def test_a_connect_moves_the_followed_connection_to_the_kernel_port():
     syn = kernel(S, KISN, t=1.0001)
     ex.absorb([syn])
     assert ex.predictions[id(syn)].agrees and ex.conns[(ME, K)].irs == KISN
+
+
+def test_a_closed_listener_no_longer_reopens_time_wait():
+    """linux-time-wait-segments: after close(listener) a new SYN gets the TIME_WAIT ACK."""
+    ex, _ = replay(
+        mine(S, ISS, t=1.0),
+        kernel(S | A, KISN, ISS + 1, t=1.0001),
+        mine(A, ISS + 1, KISN + 1, t=1.01),
+    )
+    ex.app((ME, K), Input.APP_CLOSE, 1.1, "close")
+    ex.absorb([kernel(F | A, KISN + 1, ISS + 1, t=1.1001), mine(F | A, ISS + 1, KISN + 2, t=1.2)])
+    ex.absorb([kernel(A, KISN + 2, ISS + 2, t=1.2001)])
+    ex.unlisten(K)
+    syn = mine(S, ISS + 100, t=1.3)
+    ex.absorb([syn])
+    assert ex.predictions[id(syn)].prediction.rule == "time-wait-ack"
+    assert K not in ex.listeners

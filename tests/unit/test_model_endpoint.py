@@ -329,3 +329,44 @@ def test_an_answered_data_segment_does_not_start_the_rate_limit():
     ep = server()
     assert ep.receive(seg("PA", seq=PEER_ISN - 100, payload=b"old"), 1.0).rule == "dup-ack-data"
     assert ep.receive(seg("S", seq=77, ack=0), 1.1).rule == "syn-challenge-ack"
+
+
+# ---- recorded by scenarios/linux-*-segments.toml on kernel 6.18 ----
+
+
+def test_an_ack_of_unsent_data_gets_a_challenge_ack_rate_limited_even_with_data():
+    """linux-established-segments: `. ack 1000` -> `. 1:1 ack 1`; `P. 1:6 ack 1000` 3 ms later -> none."""
+    ep = server()
+    p = ep.receive(seg("A", ack=KERNEL_ISN + 1000), 1.0)
+    assert p.rule == "ack-unsent" and (p.pattern.seq, p.pattern.ack) == (5001, 1001)
+    p = ep.receive(seg("PA", ack=KERNEL_ISN + 1000, payload=b"hello"), 1.003)
+    assert p.silence and p.rule == "ack-unsent-rate-limited" and ep.rcv_nxt == PEER_ISN + 1
+    assert ep.receive(seg("PA", ack=KERNEL_ISN + 1000, payload=b"hello"), 1.6).rule == "ack-unsent"
+
+
+def test_data_filling_a_hole_is_acked_with_the_queued_data_too():
+    """linux-established-segments: `P. 101:106` -> `. ack 1`; `P. 1:101` -> `. ack 106`."""
+    ep = server()
+    p = ep.receive(seg("PA", seq=PEER_ISN + 101, payload=b"x" * 5), 1.0)
+    assert p.rule == "out-of-order" and p.pattern.ack == PEER_ISN + 1
+    p = ep.receive(seg("PA", payload=b"x" * 100), 1.01)
+    assert p.rule == "data-ack" and p.pattern.ack == PEER_ISN + 106
+    assert ep.rcv_nxt == PEER_ISN + 106 and ep.unread == 105 and not ep.queued
+
+
+def test_a_retransmitted_fin_in_close_wait_is_acked_at_once():
+    """linux-close-wait-segments: `F. 1:1 ack 1` twice -> `. ack 2` twice; then data -> none."""
+    ep = server()
+    ep.receive(seg("FA"), 1.0)
+    p = ep.receive(seg("FA"), 1.1)
+    assert p.rule == "dup-ack-data" and p.pattern.ack == PEER_ISN + 2 and not p.delayed
+    assert ep.place is Place.CLOSE_WAIT
+    p = ep.receive(seg("PA", seq=PEER_ISN + 2, payload=b"x" * 5), 1.2)
+    assert p.silence and p.rule == "data-after-fin"
+
+
+def test_old_data_already_received_is_a_duplicate_not_out_of_order():
+    ep = server()
+    ep.receive(seg("PA", payload=b"hello"), 1.0)
+    p = ep.receive(seg("PA", payload=b"hello"), 1.1)
+    assert p.rule == "dup-ack-data" and p.pattern.ack == PEER_ISN + 6 and not ep.queued
