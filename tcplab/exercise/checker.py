@@ -277,7 +277,9 @@ def _replay(s: Session, spec: TestbedSpec, obs: Observation, allowed: list[int] 
     gets the model's view (each crafted segment's prediction, each kernel segment's cause)."""
     log = s.app.call(History())
     isns = {(c.sport, c.kport): c.iss for c in obs.conns}
-    model = replay(obs.segments, log.events, sysctl.model_sysctls(spec.kernel), isns, allowed)
+    t0 = s.seen[0].time if s.seen else None  # the ladder's first segment, foreign ones too
+    sysctls = sysctl.model_sysctls(spec.kernel)
+    model = replay(obs.segments, log.events, sysctls, isns, allowed, t0)
     obs.predictions.update(model.explainer.predictions)
     obs.findings.extend(text for _, text in model.findings)
     if log.dropped:

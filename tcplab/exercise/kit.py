@@ -22,6 +22,7 @@ from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative
 from tcplab.model.state import State
+from tcplab.model.table import Place
 
 
 @dataclass
@@ -118,6 +119,46 @@ class ObservedConn:
             ),
             None,
         )
+
+    def verdict(self, seg: Seen | Segment, *rules: str) -> tuple[bool, str]:
+        """Did the kernel do what tcplab's model predicts for this crafted segment under one of
+        `rules` (the table's rule ids, e.g. "rst-exact")? (ok, what the model said and whether
+        the kernel agreed): False when the model applied another rule (the student sent something
+        else) or the kernel did otherwise (a finding)."""
+        rec = self.predicted(seg)
+        if rec is None:
+            return False, "tcplab's model has no prediction for this segment"
+        p = rec.prediction
+        said = f"{p.text() or 'no segment'} (rule {p.rule})"
+        if rules and p.rule not in rules:
+            return False, f"tcplab's model predicts {said}, not {' or '.join(rules)}"
+        if not rec.agrees:
+            return False, rec.finding()
+        return True, f"as tcplab's model predicts: {said}"
+
+    def model_places(self) -> list[Place]:
+        """Where tcplab's model puts the kernel's side of this connection after each of its
+        predictions here that the kernel agreed with (a crafted segment's, an application
+        call's, a timer's), in order: a state the capture proves even when the socket table's
+        sampler missed it."""
+        out: list[Place] = []
+        done: set[int] = set()
+        for s in self.segments:
+            rec = self.predictions.get(id(s))
+            if rec is None or id(rec) in done or not rec.agrees:
+                continue
+            done.add(id(rec))
+            out.append(rec.prediction.place)
+        return out
+
+    def model_states(self) -> list[State]:
+        """model_places as the states a student sees (a request sock is SYN_RECEIVED, no socket
+        is CLOSED), each once per stretch."""
+        out: list[State] = []
+        for place in self.model_places():
+            if not out or out[-1] != place.state:
+                out.append(place.state)
+        return out
 
     def states(self) -> list[State]:
         """The kernel's states for this connection, in order, each once per stretch."""

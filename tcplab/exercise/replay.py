@@ -95,11 +95,14 @@ def replay(
     sysctls: Sysctls | None = None,
     isns: dict[Key, int | None] | None = None,
     allowed: Iterable[int] | None = None,
+    t0: float | None = None,
 ) -> Replay:
     """Feed `seen` (capture order) and the application's `events` (by time) to a new Explainer.
     `isns`: each connection's crafting-side ISN as the lab kit captured it (the base of the
-    relative numbers); `allowed`: the crafting ports whose connections count (None: all)."""
-    feed = _Feed(Explainer(sysctls, follow_new=True), seen[0].time if seen else 0.0)
+    relative numbers); `allowed`: the crafting ports whose connections count (None: all); `t0`:
+    the time causes are counted from (default: the first segment's, as the ladder's)."""
+    start = t0 if t0 is not None else seen[0].time if seen else 0.0
+    feed = _Feed(Explainer(sysctls, follow_new=True), start)
     out = Replay(feed.ex)
     feed.ex.note = lambda text: out.findings.append((feed.now, text))
     ports = None if allowed is None else set(allowed)

@@ -11,6 +11,7 @@ from tcplab.exercise.kit import Observation, ObservedConn
 from tcplab.exercise.replay import replay
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 
 S, A, F, R, P = Flags.SYN, Flags.ACK, Flags.FIN, Flags.RST, Flags.PSH
 ME, K = 40000, 7788
@@ -145,3 +146,40 @@ def test_the_kit_gives_checks_the_models_view():
     assert conn.explanation(challenge) is got and conn.predicted(challenge) is None
     assert conn.explanation(synack.segment) is conn.predicted(syn)
     assert conn.answer(ack.segment) is None  # the third ACK: nothing answers it
+
+
+def observed(seen: list[Seen], events: list[Event]) -> ObservedConn:
+    conn = ObservedConn(ME, K)
+    for s in seen:
+        conn.add(s)
+    obs = Observation([conn], seen, 0, False)
+    obs.predictions.update(replay(seen, events, isns={(ME, K): conn.iss}).explainer.predictions)
+    return conn
+
+
+def test_a_checks_verdict_names_the_rule_and_the_kernels_disagreement():
+    syn, synack, ack = handshake()
+    fin = mine(F | A, ISS + 1, KISN + 1, t=1.1)
+    wrong = kernel(R, KISN + 1, t=1.1001)  # the model says ACK (CLOSE_WAIT)
+    seen = [syn, synack, ack, fin, wrong]
+    conn = observed(seen, [LISTEN])
+    assert conn.verdict(syn, "listen-syn") == (
+        True,
+        "as tcplab's model predicts: S. seq * ack 1001 (rule listen-syn)",
+    )
+    ok, said = conn.verdict(fin, "fin")
+    assert not ok and said.startswith("tcplab's model predicted .") and "the kernel did R" in said
+    ok, said = conn.verdict(ack, "rst-exact")
+    assert not ok and "not rst-exact" in said
+
+
+def test_model_states_prove_states_the_sampler_missed_and_only_agreed_ones():
+    syn, synack, ack = handshake()
+    fin = kernel(F | A, KISN + 1, ISS + 1, t=2.0001)
+    last = mine(A, ISS + 1, KISN + 2, t=2.01)
+    conn = observed([syn, synack, ack, fin, last], [LISTEN, event("close", 2.0)])
+    assert conn.model_states() == [
+        State.SYN_RECEIVED, State.ESTABLISHED, State.FIN_WAIT_1, State.FIN_WAIT_2,
+    ]  # fmt: skip
+    nothing = observed([syn, synack, ack], [LISTEN, event("close", 2.0)])  # no FIN came
+    assert nothing.model_states() == [State.SYN_RECEIVED, State.ESTABLISHED]
