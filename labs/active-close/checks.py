@@ -93,29 +93,19 @@ def fin_seq(obs: Observation) -> tuple[bool, str]:
     "its application has been told end-of-stream and the kernel waits for it to close()",
 )
 def close_wait(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
+    conn, fin = _your_fin(obs)
     if conn is None:
         return False, "no connection"
-    acked = False  # an ACK of your FIN (ack = ISN + 2) before the kernel sent any FIN of its own
-    for s in conn.kernel():
-        if Flags.FIN in s.flags or Flags.RST in s.flags:
-            break
-        if (
-            Flags.ACK in s.flags
-            and Flags.SYN not in s.flags
-            and conn.rel_ack(s, from_kernel=True) == 2
-        ):
-            acked = True
-            break
     seen = conn.states()
     detail = " -> ".join(seen) or "no socket"
+    # what the kernel must do with your FIN is tcplab's model's: its ACK, and CLOSE_WAIT
+    acked, said = conn.verdict(fin, "fin") if fin is not None else (False, "")
     if not acked:
-        return False, detail + "; no ACK of your FIN"
+        return False, detail + "; no ACK of your FIN" + (f" ({said})" if fin is not None else "")
     if State.CLOSE_WAIT in seen or State.LAST_ACK in seen:
         return True, detail
-    # CLOSE_WAIT may end before the socket table is read: its FIN acknowledging yours shows it
-    fin = _kernel_fin(conn)
-    ok = fin is not None and conn.rel_ack(fin, from_kernel=True) == 2
+    # CLOSE_WAIT may end before the socket table is read: the capture shows it through the model
+    ok = State.CLOSE_WAIT in conn.model_states()
     return ok, detail + (" (CLOSE_WAIT seen on the wire)" if ok else "")
 
 
@@ -170,10 +160,9 @@ def last_ack(obs: Observation) -> tuple[bool, str]:
     seen = conn.states()
     if State.LAST_ACK in seen:
         return True, " -> ".join(seen)
-    # LAST_ACK may end before the socket table is read: a FIN that acknowledges yours (ack =
-    # your ISN + 2), sent from CLOSE_WAIT, shows it on the wire
-    fin = _kernel_fin(conn)
-    ok = State.CLOSE_WAIT in seen and fin is not None and conn.rel_ack(fin, from_kernel=True) == 2
+    # LAST_ACK may end before the socket table is read: the FIN that tcplab's model predicts for
+    # close() in CLOSE_WAIT, and the kernel sent, shows it on the wire
+    ok = State.CLOSE_WAIT in seen and State.LAST_ACK in conn.model_states()
     return ok, " -> ".join(seen) + (" (its FIN from CLOSE_WAIT seen on the wire)" if ok else "")
 
 

@@ -3,6 +3,8 @@ host saw.
 
 Three connections: (a) the kernel's own connect() to your lab.sport, keyed (lab.sport, the kernel's
 ephemeral port); (b) your SYN to a closed port; (c) your connection to the application's port 7788.
+What the kernel must answer comes from tcplab's model (the rule it applies to your segment, and
+whether the kernel did what it predicts); these checks judge your own segments.
 """
 
 from tcplab.defaults import APP_PORT
@@ -62,11 +64,9 @@ def _stale(conn: ObservedConn) -> tuple[int, Segment] | None:
 
 
 def _reset_of(conn: ObservedConn, index: int) -> int | None:
-    """Index of the kernel's RST answering the stale SYN+ACK at `index`."""
-    for i, s in enumerate(conn.segments[index + 1 :], start=index + 1):
-        if s.from_kernel and Flags.RST in s.segment.flags:
-            return i
-    return None
+    """Index of the kernel's answer to the stale SYN+ACK at `index` (as the model explains it)."""
+    answer = conn.answer(conn.segments[index])
+    return next((i for i, s in enumerate(conn.segments) if s.segment is answer), None)
 
 
 @checks.add(
@@ -102,11 +102,11 @@ def stale_reset(obs: Observation) -> tuple[bool, str]:
     if got is None:
         return False, "no SYN+ACK with a wrong ack from you"
     index, stale = got
+    ok, said = conn.verdict(stale, "syn-sent-bad-ack")
     r = _reset_of(conn, index)
     if r is None:
-        return False, "the kernel did not answer with RST"
+        return False, f"the kernel did not answer; {said}"
     rst = conn.segments[r].segment
-    ok = rst.flags == Flags.RST and rst.seq == stale.ack
     return ok, f"the kernel sent {rst.flags.letters}, seq = your ack {_signed(rst.seq - stale.ack)}"
 
 
@@ -136,13 +136,7 @@ def completes(obs: Observation) -> tuple[bool, str]:
     ]
     if not good:
         return False, "no SYN+ACK with ack = the kernel's ISN + 1 after its RST"
-    acked = any(
-        s.from_kernel
-        and s.segment.flags == Flags.ACK
-        and conn.rel_seq(s.segment, True) == 1
-        and any(s.segment.ack == (g.seq + 1) % 2**32 for g in good)
-        for s in later
-    )
+    acked = any(conn.verdict(g, "syn-sent-syn-ack")[0] for g in good)
     seen = conn.states()
     ok = (
         acked
@@ -165,14 +159,10 @@ def closed_port(obs: Observation) -> tuple[bool, str]:
     if conn is None:
         return False, f"no SYN from you to a port other than {APP_PORT}"
     syn = conn.crafted(Flags.SYN)[0]
-    rst = next((s for s in conn.kernel() if Flags.RST in s.flags), None)
+    ok, said = conn.verdict(syn, "closed-no-ack")
+    rst = conn.answer(syn)
     if rst is None:
-        return False, f"port {conn.kport} did not answer with RST"
-    ok = (
-        rst.flags == Flags.RST | Flags.ACK
-        and rst.seq == 0
-        and rst.ack == (syn.seq + syn.seg_len) % 2**32
-    )
+        return False, f"port {conn.kport} did not answer; {said}"
     return (
         ok,
         f"port {conn.kport}: {rst.flags.letters} seq {rst.seq} ack = your seq {_signed(rst.ack - syn.seq)}",
@@ -180,7 +170,8 @@ def closed_port(obs: Observation) -> tuple[bool, str]:
 
 
 def _challenge(conn: ObservedConn) -> tuple[int, Segment, Segment] | None:
-    """Your SYN on the established connection, the kernel's answer (index of the answer)."""
+    """Your SYN on the established connection, the kernel's answer (index of the answer: the
+    kernel segment the model explains by that SYN)."""
     syns = [
         i for i, s in enumerate(conn.segments) if not s.from_kernel and s.segment.flags == Flags.SYN
     ]
@@ -194,12 +185,10 @@ def _challenge(conn: ObservedConn) -> tuple[int, Segment, Segment] | None:
     for i in syns:
         if not acked or i < acked[0]:
             continue  # the first SYN, or one before the handshake completed
-        reply = next(
-            ((j, s.segment) for j, s in enumerate(conn.segments[i + 1 :], i + 1) if s.from_kernel),
-            None,
-        )
-        if reply is not None:
-            return reply[0], conn.segments[i].segment, reply[1]
+        answer = conn.answer(conn.segments[i])
+        j = next((j for j, s in enumerate(conn.segments) if s.segment is answer), None)
+        if answer is not None and j is not None:
+            return j, conn.segments[i].segment, answer
     return None
 
 
@@ -219,13 +208,11 @@ def challenge_ack(obs: Observation) -> tuple[bool, str]:
     got = _challenge(conn)
     if got is None:
         return False, "no SYN from you after the handshake (or no answer to it)"
-    _, _, ack = got
+    _, syn, ack = got
+    ok, said = conn.verdict(syn, "syn-challenge-ack")
     seq_rel, ack_rel = conn.rel_seq(ack, True), conn.rel_ack(ack, True)
-    ok = ack.flags == Flags.ACK and (seq_rel, ack_rel) == (1, 1)
-    return (
-        ok,
-        f"the kernel answered {ack.flags.letters} seq ISN + {seq_rel} ack your ISN + {ack_rel}",
-    )
+    shown = f"the kernel answered {ack.flags.letters} seq ISN + {seq_rel} ack your ISN + {ack_rel}"
+    return ok, shown if ok else f"{shown}; {said}"
 
 
 @checks.add(
@@ -249,10 +236,11 @@ def exact_reset(obs: Observation) -> tuple[bool, str]:
     ]
     if not rsts:
         return False, "you sent no RST after the challenge ACK"
-    exact = any(r.seq == challenge.ack for r in rsts)
+    exact = [r for r in rsts if r.seq == challenge.ack]
+    reset = any(conn.verdict(r, "rst-exact")[0] for r in exact)
     seen = conn.states()
-    closed = bool(seen) and seen[-1] is State.CLOSED
+    closed = reset and bool(seen) and seen[-1] is State.CLOSED
     off = _signed(rsts[0].seq - challenge.ack)
-    return exact and closed, f"your RST's seq was the challenge ACK's ack {off}; " + " -> ".join(
-        seen
-    )
+    return bool(
+        exact
+    ) and closed, f"your RST's seq was the challenge ACK's ack {off}; " + " -> ".join(seen)

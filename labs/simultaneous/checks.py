@@ -83,20 +83,10 @@ def crossing_fin(obs: Observation) -> tuple[bool, str]:
 
 
 def _closing_from_capture(conn: ObservedConn) -> bool:
-    """CLOSING in the capture: the kernel sent FIN, got yours without the ACK of its own, and ACKed
-    yours (a state shorter than one sample of the socket table still shows this way)."""
-    theirs, yours = _first_fin(conn, True), _first_fin(conn, False)
-    if theirs is None or yours is None or theirs.time > yours.time:
-        return False
-    if Flags.ACK in yours.segment.flags and conn.rel_ack(yours.segment, False) != 1:
-        return False
-    return any(
-        s.from_kernel
-        and s.time >= yours.time
-        and Flags.FIN not in s.segment.flags
-        and conn.rel_ack(s.segment, True) == (conn.rel_seq(yours.segment, False) + 1) % 2**32
-        for s in conn.segments
-    )
+    """CLOSING in the capture: tcplab's model put the kernel there (your FIN crossing its own)
+    and the kernel did what the model predicted (a state shorter than one sample of the socket
+    table still shows this way)."""
+    return State.CLOSING in conn.model_states()
 
 
 @checks.add(
@@ -210,15 +200,10 @@ def open_states(obs: Observation) -> tuple[bool, str]:
 
 
 def _syn_received_from_capture(conn: ObservedConn) -> bool:
-    """SYN_RECEIVED in the capture: the kernel answered your bare SYN with a SYN+ACK (a state
-    shorter than one sample of the socket table still shows this way)."""
-    syn = next(
-        (s for s in conn.segments if not s.from_kernel and s.segment.flags == Flags.SYN), None
-    )
-    return syn is not None and any(
-        s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK and s.time >= syn.time
-        for s in conn.segments
-    )
+    """SYN_RECEIVED in the capture: tcplab's model put the kernel there (your bare SYN crossing
+    its own) and the kernel answered as predicted (a state shorter than one sample of the socket
+    table still shows this way)."""
+    return State.SYN_RECEIVED in conn.model_states()
 
 
 @checks.add(

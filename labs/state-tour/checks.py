@@ -1,16 +1,16 @@
 """Checks for lab 8 (the state tour), on what the kernel host saw.
 
 Each state counts when tcplab's sampler saw it in the kernel's socket table. Where the student did not
-pause and a state lived too briefly to be sampled, the capture can prove it too: each `*_on_wire`
-function below says which segments the kernel can only have sent (or accepted) in that state, with
-exact sequence numbers, so a check never depends on the sampler's luck. TIME_WAIT lasts 60 s and is
-always sampled.
+pause and a state lived too briefly to be sampled, the capture proves it through tcplab's model: the
+exchange is replayed through it, and a state counts when the model put the kernel's side there after a
+segment or an application call and the kernel did what the model predicted (ObservedConn.model_states),
+so a check never depends on the sampler's luck and no rule of TCP is written twice. TIME_WAIT lasts
+60 s and is always sampled.
 """
 
 from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Observation, ObservedConn, Seen
+from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
-from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
 
 checks = Checklist()
@@ -18,173 +18,24 @@ PORT = APP_PORT  # the application's listener (lab.toml)
 PAUSE_TIP = "; pause (time.sleep(0.05)) to see it in the socket table too"
 
 
-# -- reading one connection ------------------------------------------------------------------------
-def _theirs(conn: ObservedConn) -> list[tuple[int, Seen]]:
-    return [(i, s) for i, s in enumerate(conn.segments) if s.from_kernel]
+# -- what the capture proves, through the model ---------------------------------------------------
+def on_wire(state: State):
+    """The model put the connection in `state`, and the kernel agreed with it there."""
+    return lambda conn: state in conn.model_states()
 
 
-def _ours(conn: ObservedConn) -> list[tuple[int, Seen]]:
-    return [(i, s) for i, s in enumerate(conn.segments) if not s.from_kernel]
-
-
-def _first(items: list[tuple[int, Seen]], flag: Flags, after: int = -1) -> tuple[int, Seen] | None:
-    return next(((i, s) for i, s in items if i > after and flag in s.segment.flags), None)
-
-
-def _kernel_fin(conn: ObservedConn) -> tuple[int, Seen] | None:
-    return _first(_theirs(conn), Flags.FIN)
-
-
-def _student_fin(conn: ObservedConn) -> tuple[int, Seen] | None:
-    return next(
-        (
-            (i, s)
-            for i, s in _ours(conn)
-            if Flags.FIN in s.segment.flags and Flags.RST not in s.segment.flags
-        ),
-        None,
-    )
-
-
-def _kernel_acks(conn: ObservedConn, after: int, ack: int) -> bool:
-    """The kernel sent, after segment `after`, a segment acknowledging exactly `ack`."""
-    return any(
-        i > after and Flags.ACK in s.segment.flags and s.segment.ack == ack
-        for i, s in _theirs(conn)
-    )
-
-
-def _kernel_closed_first(conn: ObservedConn) -> tuple[int, Seen] | None:
-    """The kernel's FIN, if it came before any FIN of ours: sent from ESTABLISHED (FIN_WAIT_1)."""
-    kf, sf = _kernel_fin(conn), _student_fin(conn)
-    if kf is None or (sf is not None and sf[0] < kf[0]):
-        return None
-    return kf
-
-
-# -- what the capture proves ---------------------------------------------------------------------
-def syn_sent_on_wire(conn: ObservedConn) -> bool:
-    """The kernel sent a bare SYN: connect() puts the socket in SYN_SENT."""
-    return bool(conn.kernel(Flags.SYN))
-
-
-def syn_received_on_wire(conn: ObservedConn) -> bool:
-    """The kernel answered a SYN with SYN+ACK: it holds a half-open connection."""
-    return bool(conn.kernel(Flags.SYN | Flags.ACK))
-
-
-def established_on_wire(conn: ObservedConn) -> bool:
-    """Our ACK with exactly the right numbers answered the kernel's SYN+ACK (as server), or the
-    kernel ACKed our SYN+ACK (as client)."""
-    synack = _first(_theirs(conn), Flags.SYN)
-    if synack is not None and synack[1].segment.flags == Flags.SYN | Flags.ACK:
-        i, sa = synack[0], synack[1].segment
-        return any(
-            j > i
-            and Flags.ACK in s.segment.flags
-            and not s.segment.flags & (Flags.SYN | Flags.RST)
-            and s.segment.seq == sa.ack
-            and s.segment.ack == seq_add(sa.seq, 1)
-            for j, s in _ours(conn)
-        )
-    ours = _first(_ours(conn), Flags.SYN)
-    return (
-        ours is not None
-        and ours[1].segment.flags == Flags.SYN | Flags.ACK
-        and _kernel_acks(conn, ours[0], seq_add(ours[1].segment.seq, 1))
-    )
-
-
-def close_wait_on_wire(conn: ObservedConn) -> bool:
-    """Our FIN came first and the kernel acknowledged it: it waits for its application."""
-    sf, kf = _student_fin(conn), _kernel_fin(conn)
-    if sf is None or (kf is not None and kf[0] < sf[0]):
-        return False
-    return _kernel_acks(conn, sf[0], sf[1].segment.end_seq)
-
-
-def last_ack_on_wire(conn: ObservedConn) -> bool:
-    """The kernel's first FIN acknowledges our FIN: it closed from CLOSE_WAIT."""
-    sf, kf = _student_fin(conn), _kernel_fin(conn)
-    return (
-        sf is not None
-        and kf is not None
-        and sf[0] < kf[0]
-        and kf[1].segment.ack == sf[1].segment.end_seq
-    )
-
-
-def closed_after_last_ack_on_wire(conn: ObservedConn) -> bool:
-    """In LAST_ACK, our ACK (no RST) acknowledged the kernel's FIN with exactly the right seq."""
-    if not last_ack_on_wire(conn):
-        return False
-    i, kf = _kernel_fin(conn)  # type: ignore[misc]
-    return any(
-        j > i
-        and s.segment.flags == Flags.ACK
-        and s.segment.ack == kf.segment.end_seq
-        and s.segment.seq == kf.segment.ack
-        for j, s in _ours(conn)
-    )
-
-
-def fin_wait_1_on_wire(conn: ObservedConn) -> bool:
-    return _kernel_closed_first(conn) is not None
-
-
-def fin_wait_2_on_wire(conn: ObservedConn) -> bool:
-    """After the kernel's FIN and before any FIN of ours, our bare ACK acknowledged that FIN."""
-    kf = _kernel_closed_first(conn)
-    if kf is None:
-        return False
-    sf = _student_fin(conn)
-    end = sf[0] if sf is not None else len(conn.segments)
-    return any(
-        kf[0] < j < end
-        and s.segment.flags == Flags.ACK
-        and s.segment.ack == kf[1].segment.end_seq
-        and s.segment.seq == kf[1].segment.ack
-        for j, s in _ours(conn)
-    )
-
-
-def closing_on_wire(conn: ObservedConn) -> bool:
-    """Our FIN (right seq, ack = the kernel's FIN's seq: not acknowledging it) reached the kernel in
-    FIN_WAIT_1, and the kernel acknowledged it."""
-    kf = _kernel_closed_first(conn)
-    sf = _student_fin(conn)
-    if kf is None or sf is None or fin_wait_2_on_wire(conn):
-        return False
-    fin = sf[1].segment
-    return (
-        Flags.ACK in fin.flags
-        and fin.ack == kf[1].segment.seq
-        and fin.seq == kf[1].segment.ack
-        and _kernel_acks(conn, sf[0], fin.end_seq)
-    )
-
-
-def refused_on_wire(conn: ObservedConn) -> bool:
-    """In SYN_SENT, our RST+ACK acknowledged the kernel's SYN: connect() fails, the socket goes."""
-    syn = _first(_theirs(conn), Flags.SYN)
-    if syn is None or syn[1].segment.flags != Flags.SYN:
-        return False
-    want = seq_add(syn[1].segment.seq, 1)
-    for j, s in _ours(conn):
-        if j > syn[0] and Flags.SYN in s.segment.flags:
-            return False  # we answered the connect() some other way first
-        if j > syn[0] and s.segment.flags == Flags.RST | Flags.ACK and s.segment.ack == want:
-            return True
-    return False
+def _model_after(conn: ObservedConn, before: State, after: State) -> bool:
+    states = conn.model_states()
+    return any(a is before and b is after for a, b in zip(states, states[1:], strict=False))
 
 
 # -- evidence over the whole observation ---------------------------------------------------------
-def _evidence(obs: Observation, state: State, on_wire) -> tuple[bool, str]:
+def _evidence(obs: Observation, state: State, proved) -> tuple[bool, str]:
     sampled = [c for c in obs.conns if state in c.states()]
     if sampled:
         c = sampled[0]
         return True, f"seen in the socket table; your port {c.sport}, the kernel's {c.kport}"
-    wired = [c for c in obs.conns if on_wire(c)]
+    wired = [c for c in obs.conns if proved(c)]
     if wired:
         c = wired[0]
         return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
@@ -222,7 +73,7 @@ def listen(obs: Observation) -> tuple[bool, str]:
     why="LISTEN -> SYN_RECEIVED on a SYN: the kernel answers SYN+ACK and keeps a request sock",
 )
 def syn_received(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.SYN_RECEIVED, syn_received_on_wire)
+    return _evidence(obs, State.SYN_RECEIVED, on_wire(State.SYN_RECEIVED))
 
 
 @checks.add(
@@ -232,7 +83,7 @@ def syn_received(obs: Observation) -> tuple[bool, str]:
     why="SYN_RECEIVED -> ESTABLISHED when the ACK acknowledges the kernel's SYN",
 )
 def established(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.ESTABLISHED, established_on_wire)
+    return _evidence(obs, State.ESTABLISHED, on_wire(State.ESTABLISHED))
 
 
 @checks.add(
@@ -244,7 +95,7 @@ def established(obs: Observation) -> tuple[bool, str]:
     "application closes",
 )
 def close_wait(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.CLOSE_WAIT, close_wait_on_wire)
+    return _evidence(obs, State.CLOSE_WAIT, on_wire(State.CLOSE_WAIT))
 
 
 @checks.add(
@@ -254,7 +105,7 @@ def close_wait(obs: Observation) -> tuple[bool, str]:
     why="CLOSE_WAIT -> LAST_ACK on close(): the kernel's FIN waits for its ACK",
 )
 def last_ack(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.LAST_ACK, last_ack_on_wire)
+    return _evidence(obs, State.LAST_ACK, on_wire(State.LAST_ACK))
 
 
 @checks.add(
@@ -269,10 +120,10 @@ def closed(obs: Observation) -> tuple[bool, str]:
         if _no_reset(c) and _sampled_after(c, State.LAST_ACK, State.CLOSED):
             return True, f"the socket went away; your port {c.sport}"
     for c in obs.conns:
-        if _no_reset(c) and closed_after_last_ack_on_wire(c):
+        if _no_reset(c) and _model_after(c, State.LAST_ACK, State.CLOSED):
             return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
     for c in obs.conns:
-        if State.LAST_ACK in c.states() or last_ack_on_wire(c):
+        if State.LAST_ACK in c.states() or State.LAST_ACK in c.model_states():
             if not _no_reset(c):
                 return False, f"you reset it (your port {c.sport}): a RST aborts, it does not close"
             return False, f"still in LAST_ACK; your port {c.sport}"
@@ -287,7 +138,7 @@ def closed(obs: Observation) -> tuple[bool, str]:
     why="ESTABLISHED -> FIN_WAIT_1 on close(): the kernel's FIN is not yet acknowledged",
 )
 def fin_wait_1(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.FIN_WAIT_1, fin_wait_1_on_wire)
+    return _evidence(obs, State.FIN_WAIT_1, on_wire(State.FIN_WAIT_1))
 
 
 @checks.add(
@@ -299,7 +150,7 @@ def fin_wait_1(obs: Observation) -> tuple[bool, str]:
     "FIN_WAIT_2 with a timewait timer (tcp_fin_timeout, 60 s)",
 )
 def fin_wait_2(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.FIN_WAIT_2, fin_wait_2_on_wire)
+    return _evidence(obs, State.FIN_WAIT_2, on_wire(State.FIN_WAIT_2))
 
 
 @checks.add(
@@ -327,7 +178,7 @@ def time_wait(obs: Observation) -> tuple[bool, str]:
     "(simultaneous close); the ACK of our FIN then gives TIME_WAIT",
 )
 def closing(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.CLOSING, closing_on_wire)
+    return _evidence(obs, State.CLOSING, on_wire(State.CLOSING))
 
 
 @checks.add(
@@ -338,7 +189,7 @@ def closing(obs: Observation) -> tuple[bool, str]:
     why="CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits for a SYN+ACK",
 )
 def syn_sent(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.SYN_SENT, syn_sent_on_wire)
+    return _evidence(obs, State.SYN_SENT, on_wire(State.SYN_SENT))
 
 
 @checks.add(
@@ -352,10 +203,10 @@ def syn_sent(obs: Observation) -> tuple[bool, str]:
 )
 def refused(obs: Observation) -> tuple[bool, str]:
     for c in obs.conns:
-        if syn_sent_on_wire(c) and _sampled_after(c, State.SYN_SENT, State.CLOSED):
+        if c.kernel(Flags.SYN) and _sampled_after(c, State.SYN_SENT, State.CLOSED):
             return True, f"the socket went away; your port {c.sport}"
     for c in obs.conns:
-        if refused_on_wire(c):
+        if _model_after(c, State.SYN_SENT, State.CLOSED):
             return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
     stuck = [c.sport for c in obs.conns if c.states()[-1:] == [State.SYN_SENT]]
     return False, f"still in SYN_SENT; your port {stuck[0]}" if stuck else "never seen"

@@ -45,6 +45,17 @@ def _data(conn: ObservedConn) -> list[Segment]:
     ]
 
 
+def _acked_by_model(conn: ObservedConn, data: Segment, want: int) -> bool:
+    """Your bytes end at your ISN + `want` (all of them after your SYN: your own numbers), and
+    tcplab's model predicts the kernel acknowledges up to that end, and the kernel did."""
+    rec = conn.predicted(data)
+    pattern = rec.prediction.pattern if rec is not None else None
+    end = conn.rel_seq(data, from_kernel=False)
+    if rec is None or pattern is None or end is None or not rec.agrees:
+        return False
+    return (end + len(data.payload)) % 2**32 == want and pattern.ack == data.end_seq
+
+
 def _kernel_acks(conn: ObservedConn) -> list[int]:
     """The relative ack of every segment the kernel sent after its SYN+ACK."""
     return [
@@ -109,7 +120,7 @@ def kernel_acked_first(obs: Observation) -> tuple[bool, str]:
     want = 1 + len(third.payload)
     acks = _kernel_acks(conn)
     return (
-        want in acks,
+        _acked_by_model(conn, third, want),
         f"the kernel's acks: {', '.join(map(_isn, acks)) or 'none'}; wanted ISN + {want}",
     )
 
@@ -198,7 +209,7 @@ def kernel_acked_second(obs: Observation) -> tuple[bool, str]:
     want = 1 + len(data[0].payload) + len(data[1].payload)
     acks = _kernel_acks(conn)
     return (
-        want in acks,
+        _acked_by_model(conn, data[1], want),
         f"the kernel's acks: {', '.join(map(_isn, acks)) or 'none'}; wanted ISN + {want}",
     )
 

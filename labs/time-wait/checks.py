@@ -1,7 +1,8 @@
 """Checks for lab 4 (passive close and TIME_WAIT), on what the kernel host saw.
 
-Sequence numbers are relative to the first handshake: the kernel's FIN is its seq 1, so after it the
-kernel's snd_nxt is 2; your FIN is your seq 1, so the kernel's rcv_nxt ends at 2.
+Sequence numbers are relative to the first handshake: the kernel's FIN is its seq 1; your FIN is your
+seq 1. What the kernel must answer in TIME_WAIT (an old SYN or one that reopens, a retransmitted FIN)
+comes from tcplab's model: the rule it applies to your segment, and whether the kernel did it.
 """
 
 from tcplab.defaults import APP_PORT
@@ -9,6 +10,7 @@ from tcplab.exercise.kit import Checklist, Observation, ObservedConn, Sample
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
+from tcplab.model.table import Place
 
 checks = Checklist()
 
@@ -33,11 +35,6 @@ def _signed(n: int | None) -> str:
     return f"+ {n}" if n < 2**31 else f"- {2**32 - n}"
 
 
-def _after(a: int, b: int) -> bool:
-    """Sequence number a is after b (RFC 1982 arithmetic, as the kernel's after())."""
-    return 0 < (a - b) % 2**32 < 2**31
-
-
 def _kernel_fin(conn: ObservedConn) -> int | None:
     """Index of the kernel's FIN in conn.segments."""
     return next(
@@ -47,22 +44,20 @@ def _kernel_fin(conn: ObservedConn) -> int | None:
 
 
 def _tw_entry(conn: ObservedConn) -> int | None:
-    """Index of the kernel's ACK of your FIN (seq 2, ack 2), when the socket really reached
-    TIME_WAIT: from here on, the connection is in TIME_WAIT."""
+    """Index of the kernel's ACK of your FIN, when the socket really reached TIME_WAIT: the
+    kernel segment the model explains by the FIN that takes it to TIME_WAIT. From here on, the
+    connection is in TIME_WAIT."""
     if State.TIME_WAIT not in conn.states():
         return None
-    fin_sent = False
-    for i, s in enumerate(conn.segments):
+    for s in conn.segments:
         seg = s.segment
-        if not s.from_kernel and Flags.FIN in seg.flags and Flags.RST not in seg.flags:
-            fin_sent = True
-        elif (
-            s.from_kernel
-            and fin_sent
-            and seg.flags == Flags.ACK
-            and _rel(conn, seg, True) == (2, 2)
-        ):
-            return i
+        if s.from_kernel or Flags.FIN not in seg.flags or Flags.RST in seg.flags:
+            continue
+        rec = conn.predicted(s)
+        if rec is None or rec.prediction.place is not Place.TIME_WAIT or not rec.agrees:
+            continue
+        ack = conn.answer(s)
+        return next((i for i, x in enumerate(conn.segments) if x.segment is ack), None)
     return None
 
 
@@ -71,11 +66,6 @@ def _bare_ack_seq(conn: ObservedConn) -> int | None:
     k = _kernel_fin(conn)
     mine = [s.segment for s in conn.segments[k + 1 :] if not s.from_kernel] if k is not None else []
     return conn.rel_seq(mine[0], False) if mine else None
-
-
-def _answer(conn: ObservedConn, index: int) -> Segment | None:
-    """The kernel's next segment after conn.segments[index]."""
-    return next((s.segment for s in conn.segments[index + 1 :] if s.from_kernel), None)
 
 
 def _tw_sample(conn: ObservedConn) -> tuple[Sample, float | None] | None:
@@ -222,15 +212,13 @@ def fin_again(obs: Observation) -> tuple[bool, str]:
     i, fin = got
     if _rel(conn, fin, False) != (1, 2):
         return False, "your FIN in TIME_WAIT was not the same as your first FIN"
-    reply = _answer(conn, i)
+    ok, said = conn.verdict(fin, "time-wait-ack")
+    reply = conn.answer(fin)
     if reply is None:
-        return False, "the kernel did not answer"
+        return False, f"the kernel did not answer; {said}"
     seq, ack = _rel(conn, reply, True)
-    return (reply.flags, seq, ack) == (
-        Flags.ACK,
-        2,
-        2,
-    ), f"answer {reply.flags.letters} seq {seq} ack {ack}"
+    shown = f"answer {reply.flags.letters} seq {seq} ack {ack}"
+    return ok, shown if ok else f"{shown}; {said}"
 
 
 @checks.add(
@@ -276,24 +264,26 @@ def timer_restart(obs: Observation) -> tuple[bool, str]:
 def old_syn(obs: Observation) -> tuple[bool, str]:
     conn = _conn(obs)
     entry = _tw_entry(conn) if conn else None
-    if entry is None or conn.iss is None:
+    if entry is None:
         return False, "the kernel never reached TIME_WAIT"
-    rcv_nxt = conn.iss + 2
     detail = "no old SYN from you in TIME_WAIT"
     for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
         seg = s.segment
         if s.from_kernel or seg.flags != Flags.SYN or _tw_ended(conn, i):
             continue
-        if _after(seg.seq, rcv_nxt):
-            continue
-        reply = _answer(conn, i)
-        if reply is None:
+        rec = conn.predicted(s)
+        if rec is None or rec.prediction.rule == "time-wait-reopen":
+            continue  # not an old SYN: it reopens
+        if rec.prediction.rule == "time-wait-ack-rate-limited":
             detail = "your old SYN got no answer (a second one within 500 ms is rate-limited)"
             continue
-        seq, ack = _rel(conn, reply, True)
-        if (reply.flags, seq, ack) == (Flags.ACK, 2, 2):
-            return True, f"answer {reply.flags.letters} seq {seq} ack {ack}"
-        detail = f"answer {reply.flags.letters} seq {seq} ack {ack}"
+        ok, said = conn.verdict(s, "time-wait-ack")
+        reply = conn.answer(s)
+        seq, ack = _rel(conn, reply, True) if reply else (None, None)
+        shown = f"answer {reply.flags.letters} seq {seq} ack {ack}" if reply else "no answer"
+        if ok:
+            return True, shown
+        detail = f"{shown}; {said}"
     return False, detail
 
 
@@ -308,22 +298,21 @@ def old_syn(obs: Observation) -> tuple[bool, str]:
 def new_syn(obs: Observation) -> tuple[bool, str]:
     conn = _conn(obs)
     entry = _tw_entry(conn) if conn else None
-    if entry is None or conn.iss is None:
+    if entry is None:
         return False, "the kernel never reached TIME_WAIT"
-    rcv_nxt = conn.iss + 2
-    for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
-        seg = s.segment
-        if s.from_kernel or seg.flags != Flags.SYN or not _after(seg.seq, rcv_nxt):
+    for s in conn.segments[entry + 1 :]:
+        rec = conn.predicted(s)
+        if s.segment.flags != Flags.SYN or rec is None:
             continue
-        reply = _answer(conn, i)
+        if rec.prediction.rule != "time-wait-reopen":
+            continue  # an old SYN (not above rcv_nxt): it does not reopen
+        ok, said = conn.verdict(s, "time-wait-reopen")
+        reply = conn.answer(s)
         if reply is None or reply.flags != Flags.SYN | Flags.ACK:
-            return (
-                False,
-                f"your SYN above rcv_nxt got {reply.flags.letters if reply else 'no answer'}",
-            )
+            got = reply.flags.letters if reply else "no answer"
+            return False, f"your SYN above rcv_nxt got {got}; {said}"
         isn = conn.rel_seq(reply, True)
-        ok = isn == 2 + 65537 and reply.ack == (seg.seq + 1) % 2**32
-        return ok, f"new ISN = the old ISN + {isn} (old snd_nxt = the old ISN + 2)"
+        return ok, f"new ISN = the old ISN + {isn} ({said})"
     return False, "no SYN above rcv_nxt from you in TIME_WAIT"
 
 

@@ -41,6 +41,7 @@ SOCKET_OPTIONS = (  # what setsockopt may set (server.py maps each to its level 
     "TCP_DEFER_ACCEPT",
     "TCP_SYNCNT",
 )
+HISTORY_LIMIT = 10_000  # calls the application's log keeps (History)
 MAX_WAIT = 10  # s: the application answers each call within this (the client waits as long)
 _C_INT = (1 << 31) - 1
 
@@ -363,6 +364,34 @@ class Connections(Reply):
     connections: tuple[Peer, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Event(Reply):
+    """One call the application served that changes a socket, as its log keeps it. `time` is
+    time.time() (the capture's clock: a segment's Seen.time): when the call began for a call that
+    makes the kernel send (listen, connect, send, shutdown, close, abort, setsockopt), when it
+    returned for one that takes something in (accept, recv)."""
+
+    op: str  # the call's op; "accept" also for the auto-accept loop's (auto = True)
+    time: float
+    id: int  # the socket's id (0 when the call failed before it had one)
+    local_port: int | None  # the kernel host's port of the socket
+    peer_port: int | None  # the crafting host's port (None for a listener)
+    ok: bool
+    error: str = ""
+    how: str = ""  # shutdown: "rd", "wr" or "rdwr"
+    linger0: bool = False  # abort, or setsockopt SO_LINGER [1, 0]: a later close() sends RST
+    nbytes: int = 0  # send: bytes sent; recv: bytes read
+    eof: bool = False  # recv: the end of the stream was read
+    backlog: int = 0  # listen
+    auto: bool = False  # listen with auto_accept; an accept by that listener's own loop
+
+
+@dataclass(frozen=True, kw_only=True)
+class Log(Reply):
+    events: tuple[Event, ...]
+    dropped: int  # calls after the log was full (HISTORY_LIMIT), not kept
+
+
 # -- calls -----------------------------------------------------------------------------------------
 R = TypeVar("R", bound=Reply, covariant=True)  # Call[Listening] is a Call[Reply]
 CALLS: dict[str, type[Call[Any]]] = {}  # op -> call class, in the order defined below
@@ -547,6 +576,14 @@ class ListAccepted(Call[Connections]):
     op = "accepted"
     for_solutions = True
     port: int = arg(Kind.COUNT, lo=1, hi=65535, solutions=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class History(Call[Log]):
+    """The application's log of the calls it served that change a socket, oldest first (at most
+    HISTORY_LIMIT). Never offered to solutions: only the checker, on the control socket, reads it."""
+
+    op = "history"
 
 
 # -- the wire --------------------------------------------------------------------------------------

@@ -6,9 +6,12 @@ Run by `tcplab setup` inside the kernel host's namespace:
 
 It answers one JSON object per line on a Unix socket (mode 0600 in a 0700 directory: root only); the
 calls and replies are those of tcplab.app.protocol, each made by the method `serves` enters in the
-dispatch table. Listeners made with auto_accept accept every connection as soon as it completes, like a
-server's accept loop; others accept only when told. Nothing is ever read unless asked: unread data is
-part of what a lab observes (close() with unread data sends RST).
+dispatch table. Every call that changes a socket (listen, accept, connect, send, recv, shutdown,
+close, abort, setsockopt) is kept in a bounded log with its time, ports and outcome; the `history`
+call, which the grading proxy never offers to solutions, returns it to the lab checker. Listeners
+made with auto_accept accept every connection as soon as it completes, like a server's accept loop;
+others accept only when told. Nothing is ever read unless asked: unread data is part of what a lab
+observes (close() with unread data sends RST).
 
 With --owner-fd (a pidfd of the process that owns an ephemeral testbed: a run, a check, a grading) it exits
 as soon as that process is gone, however it ended, SIGKILL included.
@@ -29,12 +32,14 @@ import signal
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tcplab import defaults
 from tcplab.app.protocol import (
+    HISTORY_LIMIT,
     Abort,
     Accept,
     Address,
@@ -45,10 +50,13 @@ from tcplab.app.protocol import (
     Connections,
     Done,
     Error,
+    Event,
+    History,
     ListAccepted,
     Listen,
     Listening,
     ListSockets,
+    Log,
     NewConnection,
     Peer,
     Ping,
@@ -106,10 +114,29 @@ class Sock:
     peer: Address | None = None
     accepted: list[Address] = field(default_factory=list)
 
+    def ports(self) -> tuple[int | None, int | None]:
+        """(local port, peer port) as the log keeps them."""
+        try:
+            local: int | None = self.sock.getsockname()[1]
+        except OSError:
+            local = None
+        return local, (self.peer[1] if self.peer else None)
+
 
 C = TypeVar("C", bound=Call[Any])
 Handler = Callable[["App", Any], Reply]
 HANDLERS: dict[type[Call[Any]], Handler] = {}  # the dispatch table: call class -> App method
+LOGGED = (
+    Listen,
+    Accept,
+    Connect,
+    Send,
+    Recv,
+    Shutdown,
+    Close,
+    Abort,
+    SetSockOpt,
+)  # History's calls
 
 
 def serves(call: type[C]) -> Callable[[Callable[[App, C], Reply]], Callable[[App, C], Reply]]:
@@ -127,6 +154,10 @@ class App:
         self.socks: dict[int, Sock] = {}
         self.next_id = 1
         self.sel = selectors.DefaultSelector()
+        self.log: list[
+            Event
+        ] = []  # the calls that changed a socket (History), at most HISTORY_LIMIT
+        self.dropped = 0
 
     # -- helpers ---------------------------------------------------------------------------------
     def _add(self, sock: socket.socket, kind: str, **kw: Any) -> Sock:
@@ -296,6 +327,10 @@ class App:
             raise CallError(f"setsockopt {call.name} on socket {call.id}: {exc.strerror}") from exc
         return Done()
 
+    @serves(History)
+    def history(self, call: History) -> Log:
+        return Log(events=tuple(self.log), dropped=self.dropped)
+
     def _prune(self) -> None:
         """Forget connections the kernel has already closed (reset by the peer, say)."""
         for s in list(self.socks.values()):
@@ -329,18 +364,74 @@ class App:
             return
         while True:
             try:
-                self._accept_one(lst)
+                c = self._accept_one(lst)
             except (BlockingIOError, InterruptedError):
                 return
+            local, peer = c.ports()
+            self._keep(Event(op=Accept.op, time=time.time(), id=c.id, local_port=local,
+                             peer_port=peer, ok=True, auto=True))  # fmt: skip
 
     def make(self, call: Call[Any]) -> Reply:
-        """Make one call: its reply, or an Error (a refused or failed call never stops the app)."""
+        """Make one call: its reply, or an Error (a refused or failed call never stops the app).
+        A call that changes a socket is kept in the log (History)."""
+        started = time.time()
+        before = self.socks.get(getattr(call, "id", 0))
+        ports = before.ports() if before is not None else (None, None)
         try:
-            return HANDLERS[type(call)](self, call)
+            reply = HANDLERS[type(call)](self, call)
         except CallError as exc:
-            return Error(error=str(exc), reason=Reason.FAILED)
+            reply = Error(error=str(exc), reason=Reason.FAILED)
         except Exception as exc:  # one bad call must never stop the application
-            return Error(error=f"bad call: {type(exc).__name__}: {exc}", reason=Reason.FAILED)
+            reply = Error(error=f"bad call: {type(exc).__name__}: {exc}", reason=Reason.FAILED)
+        if type(call) in LOGGED:
+            self._log_call(call, reply, started, ports)
+        return reply
+
+    # -- the log ---------------------------------------------------------------------------------
+    def _keep(self, event: Event) -> None:
+        if len(self.log) < HISTORY_LIMIT:
+            self.log.append(event)
+        else:
+            self.dropped += 1
+
+    def _log_call(
+        self,
+        call: Call[Any],
+        reply: Reply,
+        started: float,
+        ports: tuple[int | None, int | None],
+    ) -> None:
+        """The call as the log keeps it: when it began (when it returned, for accept and recv),
+        the socket's ports and the outcome."""
+        ok = not isinstance(reply, Error)
+        at = time.time() if isinstance(call, (Accept, Recv)) else started
+        ident = getattr(call, "id", 0)
+        extra: dict[str, Any] = {}
+        match call, reply:
+            case Listen(), Listening():
+                ident, ports = reply.id, (call.port, None)
+                extra = {"backlog": call.backlog, "auto": call.auto_accept}
+            case Listen(), _:
+                ports, extra = (call.port, None), {"backlog": call.backlog}
+            case Accept(), NewConnection():
+                ident, ports = reply.id, self.socks[reply.id].ports()
+            case Connect(), Connecting():
+                ident, ports = reply.id, (reply.local[1], call.port)
+            case Connect(), _:
+                ports = (call.sport or None, call.port)
+            case Send(), Sent():
+                extra = {"nbytes": reply.sent}
+            case Recv(), Received():
+                extra = {"nbytes": len(reply.data), "eof": reply.eof}
+            case Shutdown(), _:
+                extra = {"how": call.how}
+            case Abort(), _:
+                extra = {"linger0": True}
+            case SetSockOpt(), _:
+                extra = {"linger0": call.name == "SO_LINGER" and call.value == (1, 0)}
+        error = reply.error if isinstance(reply, Error) else ""
+        self._keep(Event(op=call.op, time=at, id=ident, local_port=ports[0],
+                         peer_port=ports[1], ok=ok, error=error, **extra))  # fmt: skip
 
     def handle(self, line: bytes) -> bytes:
         """One line from a client -> one reply line."""
@@ -357,7 +448,9 @@ def serve(
             return  # the owner is already gone
         app.sel.register(owner_fd, selectors.EVENT_READ, "owner")
     if listen_port:
-        app.listen(Listen(port=listen_port, backlog=defaults.BACKLOG, auto_accept=True))
+        made = app.make(Listen(port=listen_port, backlog=defaults.BACKLOG, auto_accept=True))
+        if isinstance(made, Error):
+            raise OSError(made.error)
     old = os.umask(0o177)
     try:
         if os.path.exists(control):

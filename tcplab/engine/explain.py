@@ -22,9 +22,9 @@ from typing import TypeVar
 
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
-from tcplab.model.endpoint import Endpoint, Sysctls
+from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
 from tcplab.model.flags import Flags
-from tcplab.model.notation import format_segment
+from tcplab.model.notation import SegmentPattern, format_segment
 from tcplab.model.segment import Segment
 from tcplab.model.table import Input, Place
 
@@ -143,6 +143,22 @@ class Explainer:
         recs = [Predicted(p, cause, now) for p in preds if not p.silence]
         conn.open += recs
         return recs
+
+    def sent(self, key: Key, nbytes: int, now: float, cause: str) -> Predicted | None:
+        """The application send()s `nbytes` on an open connection: the kernel sends them at once
+        from snd_nxt. The table has no send() input yet: the explainer's own rule "app-send"."""
+        conn = self.follow(key)
+        ep = conn.endpoint
+        if nbytes <= 0 or ep.place not in (Place.ESTABLISHED, Place.CLOSE_WAIT):
+            return None
+        pattern = SegmentPattern(Flags.PSH | Flags.ACK, seq=ep.snd_nxt, ack=ep.rcv_nxt)
+        why = (
+            "the application's send() hands the kernel data: it sends it at once (nothing unacked)"
+        )
+        pred = Prediction(pattern, "app-send", "app: send()", why, "RFC 9293 §3.10.2", "", ep.place)
+        rec = Predicted(pred, cause, now)
+        conn.open.append(rec)
+        return rec
 
     def read(self, key: Key) -> None:
         """The application read everything the connection received."""

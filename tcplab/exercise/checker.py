@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tcplab import child_env, defaults
-from tcplab.app.protocol import Listen
+from tcplab.app.protocol import History, Listen
 from tcplab.context import LabContext
-from tcplab.engine.report import How, Report, SegmentRow, Side, StateRow
+from tcplab.engine.report import How, NoteRow, Report, SegmentRow, Side, StateRow
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.kit import Observation, ObservedConn, Sample, ScoredCheck
+from tcplab.exercise.replay import Replay, replay
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
@@ -231,8 +232,9 @@ def _observe(
     if sampler.error is not None:
         raise sampler.error
     obs, foreign = _observation(s, sampler, ran, opts.ports)
+    model = _replay(s, spec, obs, opts.ports)
     results = lab.checklist().run(obs)
-    report = _ladder(s, spec, obs)
+    report = _ladder(s, spec, obs, model)
     if opts.pcap is not None:
         s.write_pcap(str(opts.pcap))
     keys = sorted({*opts.pinned, *lab.sysctl})
@@ -269,16 +271,39 @@ def _observation(
     return obs, foreign
 
 
-def _ladder(s: Session, spec: TestbedSpec, obs: Observation) -> Report:
-    """Segments and the kernel's state changes, in the order they happened."""
+def _replay(s: Session, spec: TestbedSpec, obs: Observation, allowed: list[int] | None) -> Replay:
+    """The exchange replayed through the model, with the application's log of the calls it
+    served (asked on its own control socket, never through the grading proxy); the observation
+    gets the model's view (each crafted segment's prediction, each kernel segment's cause)."""
+    log = s.app.call(History())
+    isns = {(c.sport, c.kport): c.iss for c in obs.conns}
+    t0 = s.seen[0].time if s.seen else None  # the ladder's first segment, foreign ones too
+    sysctls = sysctl.model_sysctls(spec.kernel)
+    model = replay(obs.segments, log.events, sysctls, isns, allowed, t0)
+    obs.predictions.update(model.explainer.predictions)
+    obs.findings.extend(text for _, text in model.findings)
+    if log.dropped:
+        obs.findings.append(
+            f"note: the application's log kept its first {len(log.events)} calls; "
+            f"{log.dropped} later ones are not explained"
+        )
+    return model
+
+
+def _ladder(s: Session, spec: TestbedSpec, obs: Observation, model: Replay) -> Report:
+    """Segments, the kernel's state changes and the model's findings, in the order they
+    happened; each segment with the model's prediction (crafted) or its cause (kernel)."""
     report = Report(
         "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"
     )
     report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
+    report.predictions = model.explainer.predictions
     report.add_segments(s.unreported())
-    events: list[tuple[float, int, SegmentRow | StateRow]] = [
+    events: list[tuple[float, int, SegmentRow | StateRow | NoteRow]] = [
         (row.seen.time, i, row) for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)
     ]
+    for when, text in model.findings:
+        events.append((when, len(report.rows) + len(events), NoteRow(text)))
     for conn in obs.conns:
         prev: State | None = None
         for sample in conn.samples:

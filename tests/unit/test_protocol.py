@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -317,3 +318,37 @@ def test_the_server_answers_every_line_and_keeps_running(
     if not reply["ok"]:
         assert isinstance(reply["error"], str) and p.Reason(reply["reason"])
     assert _exchange(sock, b'{"op": "ping"}') == {"ok": True, "pid": pid}
+
+
+def test_the_server_logs_each_call_that_changes_a_socket_with_its_time_and_ports(
+    server: tuple[socket.socket, int],
+) -> None:
+    """History: the calls that change a socket, with time.time() (the capture's clock), the
+    socket's ports and the outcome; a call that changes nothing (list, ping) is not kept."""
+    sock, _ = server
+    before = time.time()
+    made = _exchange(sock, b'{"op": "listen", "port": 9100, "backlog": 3}')
+    _exchange(sock, b'{"op": "list"}')
+    _exchange(sock, json.dumps({"op": "shutdown", "id": made["id"], "how": "rd"}).encode())
+    _exchange(sock, json.dumps({"op": "close", "id": made["id"]}).encode())
+    _exchange(sock, b'{"op": "connect", "addr": "10.77.0.1", "port": 9}')  # no route: fails
+    after = time.time()
+    log = _exchange(sock, b'{"op": "history"}')
+    assert log["ok"] and log["dropped"] == 0
+    first = log["events"][0]  # the application's own listener, made at start
+    assert (first["op"], first["local_port"], first["auto"]) == ("listen", 7788, True)
+    mine = [e for e in log["events"] if before <= e["time"] <= after]
+    assert [(e["op"], e["ok"]) for e in mine] == [
+        ("listen", True), ("shutdown", False), ("close", True), ("connect", False),
+    ]  # fmt: skip
+    listen, shut, close, connect = mine
+    assert listen["backlog"] == 3 and listen["id"] == made["id"] == close["id"]
+    assert listen["local_port"] == close["local_port"] == 9100 and close["peer_port"] is None
+    assert shut["how"] == "rd" and "not a connection" in shut["error"]
+    assert connect["peer_port"] == 9 and connect["error"]
+    assert p.History.reply.from_wire({k: v for k, v in log.items() if k != "ok"}).events
+
+
+def test_the_log_is_never_offered_to_solutions() -> None:
+    assert "history" in p.CALLS and "history" not in OFFERED and "history" not in ALLOWED
+    assert not p.History.in_scenarios
