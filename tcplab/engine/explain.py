@@ -22,15 +22,17 @@ from typing import TypeVar
 
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
-from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
+from tcplab.model.endpoint import Endpoint, Sysctls
 from tcplab.model.flags import Flags
-from tcplab.model.notation import SegmentPattern, format_segment
+from tcplab.model.notation import format_segment
 from tcplab.model.segment import Segment
 from tcplab.model.table import Input, Place
 
 _P = TypeVar("_P")
 # s: a kernel timer's segment may be captured this much before the model's deadline
 TIMER_SLACK = 0.1
+# s: a kernel timer's segment captured later than this after the model's deadline is late (a finding)
+TIMER_LATE = 0.25
 
 Key = tuple[int, int]  # (the crafting host's port, the kernel host's port)
 
@@ -144,22 +146,6 @@ class Explainer:
         conn.open += recs
         return recs
 
-    def sent(self, key: Key, nbytes: int, now: float, cause: str) -> Predicted | None:
-        """The application send()s `nbytes` on an open connection: the kernel sends them at once
-        from snd_nxt. The table has no send() input yet: the explainer's own rule "app-send"."""
-        conn = self.follow(key)
-        ep = conn.endpoint
-        if nbytes <= 0 or ep.place not in (Place.ESTABLISHED, Place.CLOSE_WAIT):
-            return None
-        pattern = SegmentPattern(Flags.PSH | Flags.ACK, seq=ep.snd_nxt, ack=ep.rcv_nxt)
-        why = (
-            "the application's send() hands the kernel data: it sends it at once (nothing unacked)"
-        )
-        pred = Prediction(pattern, "app-send", "app: send()", why, "RFC 9293 §3.10.2", "", ep.place)
-        rec = Predicted(pred, cause, now)
-        conn.open.append(rec)
-        return rec
-
     def read(self, key: Key) -> None:
         """The application read everything the connection received."""
         self.follow(key).endpoint.read()
@@ -200,7 +186,11 @@ class Explainer:
         shown = conn.shown(seg)
         due = [p for p in conn.open if p.time <= seen.time + TIMER_SLACK]
         rec = next((p for p in due if not p.silence and p.matches(seg)), None)
-        if rec is not None:
+        late = 0.0 if rec is None or not rec.cause.startswith("timer") else seen.time - rec.time
+        if rec is not None and late > TIMER_LATE:
+            rec.decide(False, f"{shown} {late:.2f} s after the model's deadline")
+            self._finding(rec)
+        elif rec is not None:
             rec.decide(True, shown)
         else:
             rec = next((p for p in due if not p.silence), None) or next(iter(due), None)
@@ -215,11 +205,13 @@ class Explainer:
     def _timers(self, conn: Followed, now: float) -> None:
         """The connection's timers due at `now`: what they make the kernel send is open."""
         for _ in range(16):
+            deadline = conn.endpoint.deadline
             pred = self._model(conn, lambda ep: ep.fire(now))
             if pred is None:
                 return
-            if not pred.silence:
-                conn.open.append(Predicted(pred, pred.cause, now))
+            if not pred.silence:  # kept with the time it was due, not the time it was fired
+                due = now if deadline is None else min(deadline, now)
+                conn.open.append(Predicted(pred, pred.cause, due))
 
     def _model(self, conn: Followed, act: Callable[[Endpoint], _P]) -> _P:
         """`act` on the endpoint with its listener's queues, which its port's connections share."""

@@ -66,7 +66,7 @@ class _Feed:
         elif ev.op == "recv" and (ev.nbytes or ev.eof):
             self.ex.read(key)
         elif ev.op == "send":
-            self.ex.sent(key, ev.nbytes, ev.time, self._cause(ev))
+            self.ex.app(key, Input.APP_SEND, ev.time, self._cause(ev), length=ev.nbytes)
         else:
             inp = self._input(ev)
             if inp is not None:

@@ -74,13 +74,7 @@ def test_reference_solution_gets_full_marks(lab):
 
 # Kernel segments of the references that tcplab's model does not explain, with the reason: a real
 # disagreement of model and kernel (a finding on the ladder). Any other fails the test below.
-UNEXPLAINED = {
-    ("rst", "S"): (
-        "the kernel's SYN sent again ~12 ms after it reset the stale SYN+ACK in SYN_SENT: Linux "
-        "re-arms the SYN's retransmission timer to TCP_TIMEOUT_MIN after an unacceptable ACK "
-        "(tcp_rcv_synsent_state_process); the model waits for the 1 s timer"
-    ),
-}
+UNEXPLAINED: dict[tuple[str, str], str] = {}  # (lab, flags) -> why the model cannot yet
 
 
 def ladder_segments(result: dict[str, Any], side: str) -> list[dict[str, Any]]:

@@ -133,3 +133,12 @@ def test_a_closed_listener_no_longer_reopens_time_wait():
     ex.absorb([syn])
     assert ex.predictions[id(syn)].prediction.rule == "time-wait-ack"
     assert K not in ex.listeners
+
+
+def test_a_timer_segment_far_past_its_deadline_is_a_finding():
+    ex, _ = replay(mine(S, ISS, t=1.0), kernel(S | A, KISN, ISS + 1, t=1.0001))
+    late = kernel(S | A, KISN, ISS + 1, t=2.6)  # the retransmission was due at 2.0 s
+    ex.absorb([late])
+    rec = ex.predictions[id(late)]
+    assert rec.cause.startswith("timer") and rec.agrees is False
+    assert "0.60 s after the model's deadline" in ex.findings[0]
