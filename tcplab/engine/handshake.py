@@ -233,6 +233,7 @@ class _Handshake:
                 "kernel_sack_permitted": seg.option("sackOK") is not None,
             }
         )
+        pred = self._prediction(syn)  # what explains the SYN+ACK: the SYN
         ours, theirs = syn.timestamps(), seg.timestamps()
         if ours is not None:
             echoed = theirs[1] if theirs else None
@@ -245,6 +246,7 @@ class _Handshake:
                     why="with timestamps offered in the SYN, the SYN+ACK carries its own TS val "
                     "and echoes ours in TS ecr, which is how each side measures round-trip time",
                     source="RFC 7323 §3",
+                    prediction=pred,
                 )
             )
         self.report.checks.append(
@@ -256,6 +258,7 @@ class _Handshake:
                 why="tcplab turns checksum offload off on the "
                 "testbed's link, so the kernel's segments carry real checksums",
                 source="RFC 9293 §3.1",
+                prediction=pred,
             )
         )
 
@@ -391,13 +394,15 @@ class _Handshake:
         """Reset the connection (unless kept) with a RST at the kernel's rcv_nxt: the crafting
         endpoint's snd_nxt, known before the ACK left (so also after Ctrl-C). Then everything
         captured is explained, and the model's open predictions decided."""
-        if not self.opts.keep and self.opened and self.me.snd_nxt is not None:
+        reset = not self.opts.keep and self.opened and self.me.snd_nxt is not None
+        if reset and self.me.snd_nxt is not None:
             rst = Segment(self.sport, self.port, Flags.RST, seq=self.me.snd_nxt, window=0)
             self._send(rst, "the tidy-up RST", echo=True)
             self.s.drain(self.opts.quiet)  # a RST that did not reset would be answered
+        self._absorb()
+        if reset:
             self.report.note(
                 "tidy-up: tcplab reset the connection with a RST at the kernel's rcv_nxt; "
                 "use --keep to leave it open"
             )
-        self._absorb()
         self.model.close()

@@ -120,14 +120,14 @@ def run_send(target: Target, probe: Probe) -> Report:
 def _check(
     report: Report, model: Explainer, seg: Segment, seen: list[Seen], reply: Seen | None
 ) -> None:
-    """The kernel's answer against the crafted segment's own prediction; a predicted silence is
-    decided here (nothing came within the wait)."""
+    """The kernel's answer against the crafted segment's own prediction; with no answer within
+    the wait, the prediction is decided here."""
     mine = next((x for x in seen if not x.from_kernel and x.segment == seg), None)
     pred = model.predictions.get(id(mine)) if mine is not None else None
     if pred is None:
         report.note("not checked: the capture did not see the crafted segment")
         return
-    if pred.silence and reply is None:
+    if reply is None:  # a predicted silence held, or a predicted answer never came (a finding)
         model.silence((seg.sport, seg.dport), None, time.time())
     report.checks += check_answer(pred, reply.segment if reply else None, "the segment")
 
