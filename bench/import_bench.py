@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 MODULES = (
-    "tcplab.model.rules",
+    "tcplab.model.endpoint",
     "tcplab.exercise.kit",
     "tcplab.grade.outputs",
     "tcplab.engine.report",

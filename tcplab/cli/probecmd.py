@@ -133,7 +133,7 @@ def send(
     )
     require_root("send")
     tidy()
-    report, _expected = run_send(resolve(target), probe)
+    report = run_send(resolve(target), probe)
     _show(report, json_out)
 
 

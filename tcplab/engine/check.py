@@ -9,13 +9,12 @@ built with keywords only (seven strings in a row are too easy to put in the wron
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tcplab.engine.predicted import Predicted
 from tcplab.model.flags import Flags
 from tcplab.model.notation import SegmentPattern
-from tcplab.model.rules import Expectation
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative
 
@@ -114,12 +113,20 @@ def _options_check(
     )
 
 
-def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Check]:
-    """Compare the kernel's reply to `what` (e.g. 'the SYN') with the model's expected answer."""
-    because: dict[str, Any] = {"why": exp.why, "source": exp.source, "linux_note": exp.linux_note}
-    if not exp.predicted:
-        return []  # nothing to check: the caller shows the reply and says why it is not predicted
-    if exp.silence:
+def check_answer(pred: Predicted, reply: Segment | None, what: str) -> list[Check]:
+    """Compare the kernel's reply to `what` (e.g. 'the SYN') with the model's prediction; each check
+    carries the prediction. Where they disagree, `why` is the finding ("tcplab's model predicted X
+    (rule R, RFC …); the kernel did Y")."""
+    p = pred.prediction.pattern
+    agrees = reply is None if p is None else reply is not None and pred.matches(reply)
+    if pred.agrees is None:  # not decided by an Explainer: decided here
+        pred.decide(agrees, "nothing" if reply is None else reply.notation())
+    because: dict[str, Any] = {
+        "why": pred.prediction.why if agrees else pred.finding(),
+        "source": pred.prediction.rfc,
+        "linux_note": pred.prediction.linux,
+    }
+    if p is None:
         got = "no reply" if reply is None else f"{reply.flags.names} seq {reply.seq}"
         return [
             Check(
@@ -127,29 +134,32 @@ def check_answer(exp: Expectation, reply: Segment | None, what: str) -> list[Che
                 ok=reply is None,
                 expected="no reply",
                 observed=got,
+                prediction=pred,
                 **because,
             )
         ]
-    pattern = exp.pattern()
-    assert pattern is not None
     if reply is None:
         return [
             Check(
                 name=f"answer to {what}",
                 ok=False,
-                expected=exp.describe(),
+                expected=_described(p),
                 observed="no reply",
+                prediction=pred,
                 **because,
             )
         ]
-    return match_pattern(
-        pattern,
-        reply,
-        f"the answer to {what}",
-        why=exp.why,
-        source=exp.source,
-        linux_note=exp.linux_note,
-    )
+    checks = match_pattern(p, reply, f"the answer to {what}", **because)
+    return [replace(c, prediction=pred) for c in checks]
+
+
+def _described(p: SegmentPattern) -> str:
+    """'SYN+ACK ack 1001': the predicted segment with the numbers the model knows."""
+    parts = [p.flags.names]
+    parts += [
+        f"{name} {value}" for name, value in (("seq", p.seq), ("ack", p.ack)) if value is not None
+    ]
+    return " ".join(parts)
 
 
 def fact(

@@ -1,9 +1,15 @@
 """The manual three-way handshake: SYN, the kernel's SYN+ACK, the ACK, each step checked.
 
-The crafting host's states come from the model's transition table (tcplab plays that side); the kernel
-host's states are read from its socket table at each step and compared with the table's prediction.
+Both sides come from tcplab's one TCP model (tcplab.model.table). The kernel's side is an Explainer
+(tcplab.engine.explain) following the connection from the listener or the missing socket the socket
+table shows, with the kernel host's sysctls: every crafted segment gets its prediction, and every
+kernel segment is explained by its own cause (the SYN+ACK by the SYN, a retransmitted SYN+ACK by its
+timer). The crafting side, which tcplab plays, is a second Endpoint: connect() puts it in SYN_SENT,
+the kernel's SYN+ACK takes it to ESTABLISHED and gives the ACK it sends (its numbers too). The kernel
+host's states are read from its socket table at each step and compared with the model's place.
 Unless told to keep it, the connection is reset at the end (also after an error or Ctrl-C) with a RST
-at exactly the kernel's rcv_nxt, so no connection is left behind.
+at the crafting side's snd_nxt, which is the kernel's rcv_nxt once it took what we sent, so no
+connection is left behind; `--keep` saves the kernel endpoint's numbers for `tcplab send`.
 """
 
 from __future__ import annotations
@@ -15,20 +21,21 @@ from dataclasses import dataclass
 from tcplab import defaults
 from tcplab.app.protocol import ListAccepted
 from tcplab.engine.check import check_answer, fact
+from tcplab.engine.explain import Explainer, Followed
+from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import How, Report, Side
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
 from tcplab.errors import UsageError
+from tcplab.model.endpoint import Endpoint, Prediction
 from tcplab.model.flags import Flags
-from tcplab.model.kept import KeptConnection
-from tcplab.model.rules import Context, expect_answer
 from tcplab.model.segment import Option, Segment, parse_options
-from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
-from tcplab.model.transition import Event, next_state
+from tcplab.model.table import Input
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.record import save_connection
+from tcplab.netns.sysctl import model_sysctls
 
 DEFAULT_SYN_OPTIONS = "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"
 
@@ -56,7 +63,6 @@ def run_handshake(target: Target, opts: HandshakeOptions) -> Report:
             run.go()
         finally:
             run.tidy_up()
-            run.report.add_segments(s.unreported(), run.ports)
             if opts.pcap:
                 s.write_pcap(opts.pcap)
         return run.report
@@ -67,8 +73,7 @@ class _Handshake:
         self.s, self.opts, self.port = s, opts, target.port
         self.sport = opts.sport or s.free_port(target.port)
         self.isn = opts.isn if opts.isn is not None else random.randrange(1 << 32)
-        self.kisn: int | None = None
-        self.established = False
+        self.opened = False  # the ACK is sent: from here on the kernel may hold a connection
         spec = target.spec
         self.report = Report(
             "handshake",
@@ -83,6 +88,11 @@ class _Handshake:
                 f"({row.state.value})",
                 "choose another --sport, or leave --sport out to get a free one",
             )
+        self.model = Explainer(model_sysctls(spec.kernel), self.report.note)
+        self.report.predictions = self.model.predictions
+        self.me = Endpoint()  # the crafting side, which tcplab plays
+        self._causes: list[tuple[Segment, str]] = []  # crafted, their capture not absorbed yet
+        self.kernel: Followed | None = None
 
     @property
     def ports(self) -> tuple[int, int]:
@@ -100,10 +110,50 @@ class _Handshake:
             for o in parse_options(DEFAULT_SYN_OPTIONS)
         )
 
+    # ---- the model: crafted segments predicted, kernel segments explained, in capture order ----
+
+    def _send(self, seg: Segment, cause: str, echo: bool = False) -> int:
+        self._causes.append((seg, cause))
+        return self.s.send(seg, echo=echo)
+
+    def _absorb(self) -> None:
+        new = self.s.unreported()
+        self.report.add_segments(new, self.ports)
+        self.model.absorb(new, self._cause)
+
+    def _cause(self, seen: Seen) -> str:
+        at = next((i for i, (seg, _) in enumerate(self._causes) if seg == seen.segment), None)
+        return "a crafted segment" if at is None else self._causes.pop(at)[1]
+
+    def _prediction(self, seg: Segment) -> Predicted | None:
+        """The prediction of a crafted segment the capture saw."""
+        seen = next((x for x in self.s.seen if not x.from_kernel and x.segment == seg), None)
+        return None if seen is None else self.model.predictions.get(id(seen))
+
+    def _answer(self, seg: Segment, reply: Seen | None, what: str) -> None:
+        """Check the kernel's answer to a crafted segment against that segment's prediction."""
+        if reply is None:  # decide a predicted silence, or a predicted segment that never came
+            self.model.silence(self.ports, None, time.time())
+        pred = self._prediction(seg)
+        if pred is None:
+            self.report.note(f"not checked: the capture did not see {what}")
+            return
+        self.report.checks += check_answer(pred, reply.segment if reply else None, what)
+
+    def _crafting(self, act: Prediction, why: str, before: State) -> None:
+        """The crafting side's change of state, as its endpoint made it."""
+        self.report.change(Side.CRAFTING, before, act.place.state, How.MODEL, why)
+
+    # ---- the steps ----
+
     def go(self) -> None:
         s, report, port = self.s, self.report, self.port
         listener = s.listener(port)
         kstate = State.LISTEN if listener else None
+        if listener is not None:  # a LISTEN socket's write queue in sock_diag is its backlog
+            backlog = listener.wqueue or defaults.BACKLOG
+            self.model.listen(port, backlog, time.time(), auto_accept=True)
+        self.kernel = self.model.follow(self.ports, self.isn)
         report.change(
             Side.KERNEL,
             None,
@@ -119,18 +169,13 @@ class _Handshake:
             window=defaults.WINDOW,
             options=self._syn_options(),
         )
-        report.change(
-            Side.CRAFTING,
-            State.CLOSED,
-            next_state(State.CLOSED, Event.APP_CONNECT),
-            How.MODEL,
-            "the SYN is sent",
-        )
-        sent_ns = s.send(syn)
+        before = self.me.place.state
+        self._crafting(self.me.call(Input.APP_CONNECT, time.time()), "the SYN is sent", before)
+        self.me.observe(syn)  # our ISN is tcplab's choice: the endpoint learns it from the SYN
+        sent_ns = self._send(syn, "the SYN")
         reply = s.next_from_kernel(self.opts.timeout, self._from_kernel)
-        report.add_segments(s.unreported(), self.ports)
-        expected = expect_answer(Context(kstate), syn)
-        report.checks += check_answer(expected, reply.segment if reply else None, "the SYN")
+        self._absorb()
+        self._answer(syn, reply, "the SYN")
         if reply is None or reply.segment.flags != Flags.SYN | Flags.ACK:
             self._failed_open(reply, kstate)
             return
@@ -139,9 +184,8 @@ class _Handshake:
         if syn_seen is not None:
             report.timing["kernel_synack_after_syn_ms"] = (reply.time - syn_seen.time) * 1e3
         self._check_synack(syn, reply)
-        self.kisn = reply.segment.seq
-        report.kernel_isn = self.kisn
-        predicted = next_state(State.LISTEN, Event.RECV_SYN)
+        report.kernel_isn = self.kernel.endpoint.iss
+        predicted = self.kernel.endpoint.place.state
         row = self.s.wait_state(self.sport, self.port, predicted, 0.1)
         self._state_check(
             "after its SYN+ACK",
@@ -156,9 +200,8 @@ class _Handshake:
     def _failed_open(self, reply: Seen | None, kstate: State | None) -> None:
         if reply is not None and Flags.RST in reply.segment.flags:
             got = "refused with RST"
-            self.report.change(
-                Side.CRAFTING, State.SYN_SENT, State.CLOSED, How.MODEL, "RST received"
-            )
+            before = self.me.place.state
+            self._crafting(self.me.receive(reply.segment, reply.time), "RST received", before)
         else:
             got = "no SYN+ACK" if reply is None else f"answered with {reply.segment.notation()}"
         why = (
@@ -190,6 +233,7 @@ class _Handshake:
                 "kernel_sack_permitted": seg.option("sackOK") is not None,
             }
         )
+        pred = self._prediction(syn)  # what explains the SYN+ACK: the SYN
         ours, theirs = syn.timestamps(), seg.timestamps()
         if ours is not None:
             echoed = theirs[1] if theirs else None
@@ -202,6 +246,7 @@ class _Handshake:
                     why="with timestamps offered in the SYN, the SYN+ACK carries its own TS val "
                     "and echoes ours in TS ecr, which is how each side measures round-trip time",
                     source="RFC 7323 §3",
+                    prediction=pred,
                 )
             )
         self.report.checks.append(
@@ -213,6 +258,7 @@ class _Handshake:
                 why="tcplab turns checksum offload off on the "
                 "testbed's link, so the kernel's segments carry real checksums",
                 source="RFC 9293 §3.1",
+                prediction=pred,
             )
         )
 
@@ -230,9 +276,24 @@ class _Handshake:
             )
         )
 
-    def _third_segment(self, syn: Segment, synack: Seen, kstate: State | None) -> None:
-        s, report, opts = self.s, self.report, self.opts
-        assert self.kisn is not None
+    def _third(self, syn: Segment, synack: Seen) -> Segment | None:
+        """The crafting side's answer to the SYN+ACK, from its endpoint: the ACK (with the data)."""
+        before = self.me.place.state
+        answer = self.me.receive(synack.segment, synack.time)
+        p = answer.pattern
+        if p is None or p.flags != Flags.ACK or p.seq is None or p.ack is None:
+            self.report.checks.append(
+                fact(
+                    name="the SYN+ACK acknowledges our SYN",
+                    ok=False,
+                    expected="an ACK to send",
+                    observed=answer.text() or "nothing to send",
+                    why=answer.why,
+                    source=answer.rfc,
+                )
+            )
+            return None
+        self._crafting(answer, "the SYN+ACK acknowledges our SYN; the ACK is sent", before)
         theirs, ours = synack.segment.timestamps(), syn.timestamps()
         options: tuple[Option, ...] = ()
         if theirs is not None and ours is not None:  # agreed: every segment carries them
@@ -243,34 +304,35 @@ class _Handshake:
         ack = Segment(
             self.sport,
             self.port,
-            Flags.PSH | Flags.ACK if opts.data else Flags.ACK,
-            seq=seq_add(self.isn, 1),
-            ack=seq_add(self.kisn, 1),
+            p.flags | Flags.PSH if self.opts.data else p.flags,
+            seq=p.seq,
+            ack=p.ack,
             window=defaults.WINDOW >> shift,
             options=options,
-            payload=opts.data,
+            payload=self.opts.data,
         )
-        report.change(
-            Side.CRAFTING,
-            State.SYN_SENT,
-            next_state(State.SYN_SENT, Event.RECV_SYN_ACK),
-            How.MODEL,
-            "the SYN+ACK acknowledges our SYN; the ACK is sent",
-        )
-        s.send(ack)
-        self.established = True  # from here on the kernel may hold a connection to tidy up
-        expected = expect_answer(Context(State.SYN_RECEIVED, snd_nxt=seq_add(self.kisn, 1)), ack)
-        if expected.silence:
+        self.me.observe(ack)  # our snd_nxt moves past the data
+        return ack
+
+    def _third_segment(self, syn: Segment, synack: Seen, kstate: State | None) -> None:
+        s, report, opts = self.s, self.report, self.opts
+        ack = self._third(syn, synack)
+        if ack is None:
+            return
+        self.opened = True  # from here on the kernel may hold a connection to tidy up
+        self._send(ack, "the third segment", echo=True)
+        self._absorb()
+        pred = self._prediction(ack)
+        if pred is None or pred.silence:
             reply = s.next_from_kernel(opts.quiet, self._from_kernel)
         else:
             reply = s.next_from_kernel(
                 opts.timeout, lambda g: self._from_kernel(g) and Flags.ACK in g.flags
             )
-        report.add_segments(s.unreported(), self.ports)
-        report.checks += check_answer(
-            expected, reply.segment if reply else None, "the third segment"
-        )
-        predicted = next_state(State.SYN_RECEIVED, Event.RECV_ACK)
+        self._absorb()
+        self._answer(ack, reply, "the third segment")
+        assert self.kernel is not None
+        predicted = self.kernel.endpoint.place.state
         row = self.s.wait_state(self.sport, self.port, predicted, 0.2)
         self._state_check(
             "after the ACK",
@@ -294,22 +356,18 @@ class _Handshake:
             )
         self._check_accepted()
         if opts.keep:
-            save_connection(
-                s.spec,
-                self.sport,
-                KeptConnection(
-                    iss=self.isn,
-                    kisn=self.kisn,
-                    snd_nxt=ack.end_seq,
-                    rcv_nxt=seq_add(self.kisn, 1),
-                    window=synack.segment.window,
-                ),
-            )
-            report.note(
-                f"the connection stays open (--keep): see it with "
-                f"'tcplab sockets {s.spec.kernel}', probe it with "
-                f"'tcplab send --sport {self.sport} ...'"
-            )
+            self._keep()
+
+    def _keep(self) -> None:
+        """Save the kernel endpoint's numbers for `tcplab send --sport N`."""
+        assert self.kernel is not None
+        s = self.s
+        save_connection(s.spec, self.sport, self.kernel.endpoint.kept())
+        self.report.note(
+            f"the connection stays open (--keep): see it with "
+            f"'tcplab sockets {s.spec.kernel}', probe it with "
+            f"'tcplab send --sport {self.sport} ...'"
+        )
 
     def _check_accepted(self) -> None:
         peer = (self.s.spec.crafting_addr, self.sport)
@@ -333,19 +391,18 @@ class _Handshake:
         )
 
     def tidy_up(self) -> None:
-        """Reset the connection (unless kept) with a RST at exactly the kernel's rcv_nxt."""
-        if self.opts.keep or not self.established:
-            return
-        rst = Segment(
-            self.sport,
-            self.port,
-            Flags.RST,
-            seq=seq_add(self.isn, 1 + len(self.opts.data)),
-            window=0,
-        )
-        self.s.send(rst, echo=True)
-        self.report.add_segments(self.s.unreported(), self.ports)
-        self.report.note(
-            "tidy-up: tcplab reset the connection with a RST at the kernel's rcv_nxt; "
-            "use --keep to leave it open"
-        )
+        """Reset the connection (unless kept) with a RST at the kernel's rcv_nxt: the crafting
+        endpoint's snd_nxt, known before the ACK left (so also after Ctrl-C). Then everything
+        captured is explained, and the model's open predictions decided."""
+        reset = not self.opts.keep and self.opened and self.me.snd_nxt is not None
+        if reset and self.me.snd_nxt is not None:
+            rst = Segment(self.sport, self.port, Flags.RST, seq=self.me.snd_nxt, window=0)
+            self._send(rst, "the tidy-up RST", echo=True)
+            self.s.drain(self.opts.quiet)  # a RST that did not reset would be answered
+        self._absorb()
+        if reset:
+            self.report.note(
+                "tidy-up: tcplab reset the connection with a RST at the kernel's rcv_nxt; "
+                "use --keep to leave it open"
+            )
+        self.model.close()

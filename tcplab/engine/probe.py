@@ -1,20 +1,24 @@
 """One crafted segment and the kernel's answer, predicted by the model and explained (`tcplab send`).
 
 The model is an Endpoint (tcplab.model.endpoint) at the state the kernel host shows, with the kernel
-host's sysctls. For a connection left open by `tcplab handshake --keep` it is built from the kept
-numbers (Endpoint.from_kept), so the model predicts exact numbers (a challenge ACK's seq and ack,
-whether a RST is at rcv_nxt or merely in the window) and the ladder shows relative numbers. The crafted
-segment and the kernel's answer carry the same `prediction` object in --json.
+host's sysctls, followed by an Explainer (tcplab.engine.explain): it receives the crafted segment as
+captured and explains the kernel's answer by it. For a connection left open by `tcplab handshake
+--keep` the endpoint is built from the kept numbers (Endpoint.from_kept), so the model predicts exact
+numbers (a challenge ACK's seq and ack, whether a RST is at rcv_nxt or merely in the window), the
+ladder shows relative numbers, and the numbers saved afterwards are the endpoint's (Endpoint.kept):
+tcplab keeps no sequence arithmetic of its own here. The crafted segment, the kernel's answer and
+its checks carry the same `prediction` object in --json.
 """
 
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass, replace
 
 from tcplab import defaults
 from tcplab.engine.check import check_answer
-from tcplab.engine.predicted import Predicted
+from tcplab.engine.explain import Explainer, Followed
 from tcplab.engine.report import How, Report, Side
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
@@ -22,9 +26,7 @@ from tcplab.engine.target import Target
 from tcplab.model.endpoint import Endpoint, Sysctls, place_of
 from tcplab.model.flags import Flags
 from tcplab.model.kept import KeptConnection
-from tcplab.model.rules import Expectation, from_prediction
 from tcplab.model.segment import Segment, parse_options
-from tcplab.model.seqnum import seq_add, seq_gt
 from tcplab.model.state import State
 from tcplab.netns.record import load_connection, save_connection
 from tcplab.netns.sysctl import model_sysctls
@@ -47,7 +49,7 @@ class Probe:
     pcap: str | None = None
 
 
-def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
+def run_send(target: Target, probe: Probe) -> Report:
     spec, port = target.spec, target.port
     with Session(spec) as s:
         sport = probe.sport or s.free_port(port)
@@ -71,7 +73,7 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             payload=probe.data,
             urgptr=probe.urgptr,
         )
-        state, where = _situation(s, conn, sport, port)
+        state, where = _situation(s, sport, port)
         report = Report(
             "send",
             f"{spec.crafting} {spec.crafting_addr}:{sport}",
@@ -85,14 +87,15 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
                 f"tcplab knows this connection's numbers from 'handshake --keep': "
                 f"kernel snd_nxt {known.rcv_nxt}, rcv_nxt {known.snd_nxt}"
             )
-        ep = _endpoint(state, known, s.listener(port) is not None, model_sysctls(spec.kernel))
+        sysctls = model_sysctls(spec.kernel)
+        model = Explainer(sysctls, report.note)
+        report.predictions = model.predictions
         unknown = _unknown(state, known, seg)
-        pred = None if unknown else Predicted(ep.receive(seg, 0.0), "send", 0.0, crafted=True)
-        expected = (
-            Expectation("unpredicted", unknown, "", predicted=False)
-            if pred is None
-            else from_prediction(pred.prediction)
-        )
+        followed = None
+        if not unknown:  # the model follows the connection: the segment and the answer
+            ep = _endpoint(state, known, s.listener(port) is not None, sysctls)
+            followed = model.follow((sport, port), known.iss if known else None, endpoint=ep)
+            followed.irs = known.kisn if known else None
         sent_ns = s.send(seg, echo=True)
         reply = s.next_from_kernel(probe.wait, lambda g: g.dport == sport and g.sport == port)
         if reply is not None:
@@ -100,18 +103,33 @@ def run_send(target: Target, probe: Probe) -> tuple[Report, Expectation]:
             s.drain(0.05)  # anything more (a retransmission, a second segment) is shown too
         seen = s.unreported()
         report.add_segments(seen, (sport, port))
+        model.absorb(seen, lambda _seen: "send")
         if reply is None:
             report.note(f"no reply within {probe.wait:g} s")
-        if not expected.predicted:
-            report.note(f"not checked: {expected.why}")
-        if pred is not None:
-            _decide(report, pred, seg, seen, reply)
-        checks = check_answer(expected, reply.segment if reply else None, "the segment")
-        report.checks += [replace(c, prediction=pred) for c in checks]
-        _after(s, report, state, sport, port, seg, reply.segment if reply else None, known)
+        if unknown:
+            report.note(f"not checked: {unknown}")
+        else:
+            _check(report, model, seg, seen, reply)
+        model.close()
+        _after(s, report, state, sport, port, followed if known else None)
         if probe.pcap:
             s.write_pcap(probe.pcap)
-        return report, expected
+        return report
+
+
+def _check(
+    report: Report, model: Explainer, seg: Segment, seen: list[Seen], reply: Seen | None
+) -> None:
+    """The kernel's answer against the crafted segment's own prediction; with no answer within
+    the wait, the prediction is decided here."""
+    mine = next((x for x in seen if not x.from_kernel and x.segment == seg), None)
+    pred = model.predictions.get(id(mine)) if mine is not None else None
+    if pred is None:
+        report.note("not checked: the capture did not see the crafted segment")
+        return
+    if reply is None:  # a predicted silence held, or a predicted answer never came (a finding)
+        model.silence((seg.sport, seg.dport), None, time.time())
+    report.checks += check_answer(pred, reply.segment if reply else None, "the segment")
 
 
 def _endpoint(
@@ -135,21 +153,7 @@ def _unknown(state: State | None, known: KeptConnection | None, seg: Segment) ->
     return ""
 
 
-def _decide(
-    report: Report, pred: Predicted, seg: Segment, seen: list[Seen], reply: Seen | None
-) -> None:
-    """Did the kernel do what the model predicted: the crafted segment and the answer carry it."""
-    got = reply.segment if reply is not None else None
-    agrees = got is None if pred.silence else got is not None and pred.matches(got)
-    pred.decide(agrees, got.flags.names if got is not None else "nothing")
-    for one in seen:
-        if (not one.from_kernel and one.segment == seg) or one is reply:
-            report.predictions[id(one)] = pred
-    if not agrees:
-        report.note(f"finding: {pred.finding()}")
-
-
-def _situation(s: Session, conn: object, sport: int, port: int) -> tuple[State | None, str]:
+def _situation(s: Session, sport: int, port: int) -> tuple[State | None, str]:
     row = s.connection(sport, port)
     if row is not None:
         return (
@@ -167,25 +171,13 @@ def _after(
     before: State | None,
     sport: int,
     port: int,
-    seg: Segment,
-    reply: Segment | None,
-    known: KeptConnection | None,
+    kept: Followed | None,
 ) -> None:
-    """Show the kernel's socket after the segment; keep a kept connection's numbers current."""
+    """Show the kernel's socket after the segment; a kept connection's numbers are the model's
+    endpoint's after it (the crafted segment received, the kernel's answer observed)."""
     row = s.connection(sport, port)
     after = row.state if row else (State.LISTEN if before is State.LISTEN else None)
     report.change(Side.KERNEL, before, after, How.OBSERVED, "after the segment")
-    if known is None:
+    if kept is None:
         return
-    if row is None:
-        save_connection(s.spec, sport, None)
-        return
-    if reply is not None and Flags.ACK in reply.flags:
-        known = replace(
-            known,
-            rcv_nxt=reply.end_seq if seq_gt(reply.end_seq, known.rcv_nxt) else known.rcv_nxt,
-            snd_nxt=reply.ack if seq_gt(reply.ack, known.snd_nxt) else known.snd_nxt,
-        )
-    elif seg.seg_len and seq_gt(seg.end_seq, known.snd_nxt):
-        known = replace(known, snd_nxt=seq_add(seg.end_seq, 0))
-    save_connection(s.spec, sport, known)
+    save_connection(s.spec, sport, kept.endpoint.kept() if row is not None else None)

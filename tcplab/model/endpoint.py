@@ -148,7 +148,17 @@ class Endpoint:
             snd_nxt=kept.rcv_nxt,
             rcv_nxt=kept.snd_nxt,
             rcv_wnd=kept.window,
+            wscale=kept.wscale,
         )
+
+    def kept(self) -> KeptConnection | None:
+        """The crafting side's record of this connection (from_kept's inverse), None while a
+        number is not known."""
+        nums = (self.irs, self.iss, self.rcv_nxt, self.snd_nxt)
+        if any(n is None for n in nums):
+            return None
+        irs, iss, rcv_nxt, snd_nxt = (n or 0 for n in nums)
+        return KeptConnection(irs, iss, rcv_nxt, snd_nxt, self.rcv_wnd, self.wscale)
 
     @classmethod
     def seen(

@@ -375,3 +375,73 @@ def test_an_interrupted_handshake_leaves_no_connection(lab: TestbedSpec, delay):
     time.sleep(0.1)
     rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
     assert [r["state"] for r in rows] == ["LISTEN"], rows
+
+
+def test_handshake_json_predicts_every_crafted_segment_and_the_model_agrees(lab: TestbedSpec):
+    out = run_cli(
+        "handshake", "--target", f"{lab.kernel}:7788", "--data", "hi", "--isn", "1000", "--json"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    segs = segments(report)
+    crafted = [s for s in segs if s["from"] == "crafting"]
+    assert [s["flags"] for s in crafted] == ["S", "P.", "R"]  # the last: the tidy-up RST
+    assert all(s["prediction"]["agrees"] is True for s in crafted), crafted
+    syn, third, rst = (s["prediction"] for s in crafted)
+    assert (syn["rule"], syn["cause"], syn["pattern"]) == (
+        "listen-syn",
+        "the SYN",
+        "S. seq * ack 1001",
+    )
+    assert third["cause"] == "the third segment" and third["pattern"].startswith(". seq ")
+    assert rst["pattern"] is None and rst["cause"] == "the tidy-up RST"
+    kernel = [s for s in segs if s["from"] == "kernel"]
+    assert [s["prediction"] for s in kernel[:2]] == [syn, third]  # each by its own cause
+    answers = [c for c in report["checks"] if "answer to" in c["name"]]
+    assert answers and all(c["prediction"]["agrees"] is True for c in answers)
+    assert {c["prediction"]["cause"] for c in answers} == {"the SYN", "the third segment"}
+
+
+def test_send_of_a_rst_in_the_window_gets_the_predicted_challenge_ack(lab: TestbedSpec):
+    assert (
+        run_cli(
+            "handshake",
+            "--target",
+            f"{lab.kernel}:7788",
+            "--sport",
+            "41500",
+            "--isn",
+            "7000",
+            "--keep",
+        ).returncode
+        == 0
+    )
+    out = run_cli(
+        "send",
+        "--target",
+        f"{lab.kernel}:7788",
+        "--sport",
+        "41500",
+        "--flags",
+        "R",
+        "--seq",
+        "7100",
+        "--json",
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    crafted, answer = segments(report)[:2]
+    pred = crafted["prediction"]
+    assert pred["rule"].startswith("rst-in-window") and pred["agrees"] is True
+    assert answer["flags"] == "." and answer["prediction"] == pred
+    assert pred["pattern"] == f". seq {(report['kernel_isn'] + 1) % MOD} ack 7001"
+    assert report["checks"] and all(c["prediction"] == pred for c in report["checks"])
+    # the kept numbers follow the model: a RST at the kernel's rcv_nxt now resets the connection
+    exact = json.loads(
+        run_cli(
+            "send", "--target", f"{lab.kernel}:7788", "--sport", "41500", "--flags", "R", "--json"
+        ).stdout
+    )
+    rst = segments(exact)[0]
+    assert rst["seq"] == 7001 and rst["prediction"]["pattern"] is None
+    assert rst["prediction"]["agrees"] is True and exact["ok"]

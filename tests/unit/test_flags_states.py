@@ -131,10 +131,12 @@ def test_ss_spellings_shown_are_unchanged():
 KEPT = KeptConnection(iss=1000, kisn=2000, snd_nxt=1001, rcv_nxt=2001, window=65160)
 
 
-def test_the_kept_connection_is_written_as_before():
+def test_the_kept_connection_is_written_as_before_with_its_window_scale():
     old = {"iss": 1000, "kisn": 2000, "snd_nxt": 1001, "rcv_nxt": 2001, "window": 65160}
-    assert json.dumps(KEPT.to_json()) == json.dumps(old)
-    assert KeptConnection.from_json(json.loads(json.dumps(old))) == KEPT
+    assert json.dumps(KEPT.to_json()) == json.dumps({**old, "wscale": 0})
+    assert KeptConnection.from_json(json.loads(json.dumps(old))) == KEPT  # an older record
+    scaled = KeptConnection.from_json({**old, "wscale": 7})
+    assert scaled is not None and scaled.wscale == 7
 
 
 @pytest.mark.parametrize(

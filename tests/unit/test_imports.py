@@ -54,7 +54,7 @@ def adapters(loaded: list[str], also: tuple[str, ...] = ()) -> list[str]:
 
 
 def test_the_lists_name_real_modules() -> None:
-    assert len(MODEL) >= 7 and "tcplab.model.rules" in MODEL
+    assert len(MODEL) >= 7 and "tcplab.model.endpoint" in MODEL
 
 
 @pytest.mark.parametrize("module", PURE + MODEL)

@@ -78,12 +78,11 @@ _u32 = st.integers(0, (1 << 32) - 1)
 
 
 @given(st.one_of(st.none(), st.sampled_from(State)), _flags, _u32, _u32, st.binary(max_size=3))
-def test_rules_and_transitions_answer_from_this_table_only(state, flags, seq, ack, payload):
-    from tcplab.model.rules import Context, expect_answer
+def test_the_endpoint_answers_from_this_table_only(state, flags, seq, ack, payload):
+    from tcplab.model.endpoint import Endpoint
     from tcplab.model.segment import Segment
-    from tcplab.model.transition import TABLE
 
-    ctx = Context(state, snd_nxt=5000, rcv_nxt=9000, rcv_wnd=64240)
-    exp = expect_answer(ctx, Segment(1, 2, flags, seq=seq, ack=ack, payload=payload))
-    assert exp.predicted and exp.rule in RULE_IDS
-    assert {t.rule for t in TABLE.values()} <= RULE_IDS
+    ep = Endpoint.seen(state, snd_nxt=5000, rcv_nxt=9000, rcv_wnd=64240)
+    pred = ep.receive(Segment(1, 2, flags, seq=seq, ack=ack, payload=payload), 0.0)
+    assert pred.rule in RULE_IDS
+    assert {e.rule for e in edges()} <= RULE_IDS

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from tcplab.cli.render import ladder
 from tcplab.engine.check import Check, check_answer, fact, match_pattern
+from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import (
     ExpectRow,
     How,
@@ -21,9 +22,9 @@ from tcplab.engine.report import (
     StateRow,
 )
 from tcplab.engine.seen import Seen
+from tcplab.model.endpoint import Endpoint
 from tcplab.model.flags import Flags
 from tcplab.model.notation import parse_pattern
-from tcplab.model.rules import Context, expect_answer
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
 
@@ -127,11 +128,36 @@ def test_facts_checks_and_patterns_take_their_fields_by_keyword_only() -> None:
 
 def test_a_recorded_answer_is_checked_without_a_lab() -> None:
     syn = Segment(40000, 7788, Flags.SYN, seq=1000)
-    expected = expect_answer(Context(State.LISTEN), syn)
+    listener = Endpoint.seen(State.LISTEN)
+    expected = Predicted(listener.receive(syn, 0.0), "the SYN", 0.0, crafted=True)
     synack = recorded()[2].segment
     checks = check_answer(expected, synack, "the SYN")
     assert checks and all(c.ok for c in checks), checks
-    wrong = check_answer(
-        expected, Segment(7788, 40000, Flags.RST | Flags.ACK, seq=0, ack=1001), "the SYN"
-    )
-    assert not all(c.ok for c in wrong)
+    assert all(c.prediction is expected for c in checks) and expected.agrees is True
+    assert checks[0].to_json()["prediction"]["rule"] == "listen-syn"
+
+
+def test_a_disagreement_is_checked_and_said_plainly() -> None:
+    syn = Segment(40000, 7788, Flags.SYN, seq=1000)
+    expected = Predicted(Endpoint.seen(State.LISTEN).receive(syn, 0.0), "the SYN", 0.0)
+    refused = Segment(7788, 40000, Flags.RST | Flags.ACK, seq=0, ack=1001)
+    wrong = check_answer(expected, refused, "the SYN")
+    assert not all(c.ok for c in wrong) and expected.agrees is False
+    assert wrong[0].why.startswith("tcplab's model predicted S. seq * ack 1001 after the SYN")
+    assert "(rule listen-syn, RFC 9293 §3.10.7.2" in wrong[0].why
+    assert wrong[0].why.endswith("the kernel did " + refused.notation())
+    assert wrong[0].to_json()["prediction"]["agrees"] is False
+
+
+def test_a_predicted_silence_is_checked_with_its_prediction() -> None:
+    rst = Segment(40000, 7788, Flags.RST, seq=1000)
+    quiet = Predicted(Endpoint.seen(State.LISTEN).receive(rst, 0.0), "the RST", 0.0)
+    (held,) = check_answer(quiet, None, "the RST")
+    assert held.ok and held.name == "no answer to the RST" and quiet.agrees is True
+    assert held.to_json()["prediction"]["pattern"] is None
+    missing = Predicted(Endpoint.seen(None).receive(rst, 0.0), "x", 0.0)
+    assert missing.silence  # a RST to no socket: never answered
+    syn = Segment(40000, 7788, Flags.SYN, seq=1)
+    lost = Predicted(Endpoint.seen(None).receive(syn, 0.0), "the SYN", 0.0)
+    (none,) = check_answer(lost, None, "the SYN")
+    assert not none.ok and none.expected == "RST+ACK seq 0 ack 2" and none.observed == "no reply"
