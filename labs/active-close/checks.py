@@ -3,7 +3,6 @@
 from tcplab.exercise.kit import Checklist, Observation, ObservedConn
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
-from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
 
 checks = Checklist()
@@ -120,7 +119,7 @@ def data_acked(obs: Observation) -> tuple[bool, str]:
     conn, data = _kernel_data_after_fin(obs)
     if data is None:
         return False, "the kernel sent no data after your FIN (call lab.app_send())"
-    end = seq_add(data.seq, len(data.payload))
+    end = data.end_seq
     mine = [s for s in _after(conn, data, from_kernel=False) if Flags.ACK in s.flags]
     ok = any(s.ack == end and Flags.RST not in s.flags for s in mine)
     return ok, f"{len(data.payload)} bytes from the kernel; your acks: " + (
