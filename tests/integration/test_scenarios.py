@@ -71,16 +71,6 @@ def test_sysctls_are_per_lab_and_recorded(corpus):
     assert host == "5", "the host's own value must be untouched"
 
 
-# Crafted segments where the kernel and tcplab's model still disagree, with the reason: (scenario,
-# cause) -> why. Any other disagreement fails test_every_crafted_segment_is_predicted_and_agrees.
-# Empty: every crafted segment of the corpus agrees (the last one, a RST+ACK with a bad ack in
-# SYN_SENT, is the table's rule syn-sent-rst-bad-ack since the model cuts the SYN's timer as Linux).
-KNOWN_DISAGREEMENTS: dict[tuple[str, str], str] = {}
-_NONE_KNOWN = pytest.param(
-    None, marks=pytest.mark.skip(reason="no known disagreements: every crafted segment agrees")
-)
-
-
 def crafted_predictions(corpus: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """(scenario, ladder entry) for every segment the crafting host sent, over the whole corpus."""
     return [
@@ -93,14 +83,13 @@ def crafted_predictions(corpus: dict[str, dict[str, Any]]) -> list[tuple[str, di
 
 def test_every_crafted_segment_is_predicted_and_agrees(corpus):
     crafted = crafted_predictions(corpus)
-    assert len(crafted) >= 150, f"the corpus shrank to {len(crafted)} crafted segments"
+    assert len(crafted) >= 290, f"the corpus shrank to {len(crafted)} crafted segments"
     unpredicted = [(n, e["text"]) for n, e in crafted if e.get("prediction") is None]
     assert not unpredicted, unpredicted
     disagree = [
         (n, e["prediction"]["cause"], e["text"], e["prediction"]["rule"])
         for n, e in crafted
         if e["prediction"]["agrees"] is not True
-        and (n, e["prediction"]["cause"]) not in KNOWN_DISAGREEMENTS
     ]
     assert not disagree, disagree
 
@@ -114,7 +103,7 @@ def test_every_kernel_segment_is_explained_by_its_own_cause(corpus):
         for e in result["report"]["ladder"]
         if e["kind"] == "segment" and e["from"] == "kernel"
     ]
-    assert len(kernel) >= 110, f"the corpus shrank to {len(kernel)} kernel segments"
+    assert len(kernel) >= 215, f"the corpus shrank to {len(kernel)} kernel segments"
     unexplained = [(n, e["text"]) for n, e in kernel if e.get("prediction") is None]
     assert not unexplained, unexplained
     wrong = [
@@ -123,25 +112,6 @@ def test_every_kernel_segment_is_explained_by_its_own_cause(corpus):
     assert not wrong, wrong
     causes = {e["prediction"]["cause"].split(":")[0] for _, e in kernel}
     assert all(c == "timer" or c.startswith("line ") for c in causes), causes
-
-
-@pytest.mark.parametrize(
-    "key",
-    sorted(KNOWN_DISAGREEMENTS) or [_NONE_KNOWN],
-    ids=lambda k: f"{k[0]}:{k[1]}" if k else "none",
-)
-def test_known_disagreement_is_still_there(corpus, key):
-    """Strict: once the model learns the case, this fails so the exception is removed."""
-    name, cause = key
-    found = [
-        e["prediction"]
-        for n, e in crafted_predictions(corpus)
-        if n == name and e["prediction"] and e["prediction"]["cause"] == cause
-    ]
-    assert len(found) == 1, f"{name} has no crafted segment at {cause}"
-    if found[0]["agrees"] is True:
-        pytest.fail(f"now agrees, remove it from KNOWN_DISAGREEMENTS: {KNOWN_DISAGREEMENTS[key]}")
-    assert found[0]["agrees"] is False, KNOWN_DISAGREEMENTS[key]
 
 
 def test_text_output_shows_expected_and_observed_side_by_side():
