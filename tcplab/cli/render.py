@@ -100,6 +100,8 @@ def checks(items: list[Check], only_failed: bool = False) -> None:
         con.print(f"     [dim]{safe(c.why)}" + (f" ({safe(c.source)})" if c.source else "") + "[/]")
         if c.linux_note:
             con.print(f"     [dim]Linux: {safe(c.linux_note)}[/]")
+        if c.prediction is not None and not c.ok and c.prediction.agrees is not False:
+            con.print(f"     [dim]{safe(c.prediction.summary())}[/]")  # a finding is in `why`
     passed = sum(c.ok for c in items)
     color = "green" if passed == len(items) else "red"
     con.print(f"[{color}]{passed}/{len(items)} checks passed[/]")

@@ -170,7 +170,7 @@ class Explainer:
     def _receive(self, conn: Followed, seen: Seen, cause: str) -> None:
         for p in conn.open:  # no kernel segment came between: a predicted silence held
             if p.crafted and p.silence:
-                p.decide(True, "nothing")
+                self._decide(conn, p, True, "nothing")
         conn.open = [p for p in conn.open if p.agrees is None]
         if conn.iss is None:
             conn.iss = seen.segment.seq
@@ -188,14 +188,14 @@ class Explainer:
         rec = next((p for p in due if not p.silence and p.matches(seg)), None)
         late = 0.0 if rec is None or not rec.cause.startswith("timer") else seen.time - rec.time
         if rec is not None and late > TIMER_LATE:
-            rec.decide(False, f"{shown} {late:.2f} s after the model's deadline")
+            self._decide(conn, rec, False, f"{shown} {late:.2f} s after the model's deadline")
             self._finding(rec)
         elif rec is not None:
-            rec.decide(True, shown)
+            self._decide(conn, rec, True, shown)
         else:
             rec = next((p for p in due if not p.silence), None) or next(iter(due), None)
             if rec is not None:
-                rec.decide(False, shown)
+                self._decide(conn, rec, False, shown)
                 self._finding(rec)
         conn.open = [p for p in conn.open if p is not rec]
         conn.endpoint.observe(seg)
@@ -225,6 +225,11 @@ class Explainer:
             lis.accept_queue = 0 if lis.auto_accept else ep.accept_queue
         return out
 
+    @staticmethod
+    def _decide(conn: Followed, rec: Predicted, agrees: bool, observed: str) -> None:
+        rec.isns = (conn.irs, conn.iss)  # its numbers shown relative to the ISNs known by now
+        rec.decide(agrees, observed)
+
     def _finding(self, rec: Predicted) -> None:
         text = f"finding: {rec.finding()}"
         self.findings.append(text)
@@ -250,13 +255,13 @@ class Explainer:
             return None
         due = self.due(key, now)
         if due is not None:
-            due.decide(False, "nothing")
+            self._decide(conn, due, False, "nothing")
             self._finding(due)
             conn.open.remove(due)
             return due
         rec = next((p for p in reversed(conn.open) if p.crafted and p.silence), None)
         if rec is not None:
-            rec.decide(True, "nothing")
+            self._decide(conn, rec, True, "nothing")
             conn.open.remove(rec)
         return rec
 
@@ -266,9 +271,9 @@ class Explainer:
         for conn in self.conns.values():
             for p in conn.open:
                 if p.silence:
-                    p.decide(True, "nothing")
+                    self._decide(conn, p, True, "nothing")
                 elif not p.cause.startswith("timer"):
-                    p.decide(False, "nothing")
+                    self._decide(conn, p, False, "nothing")
                     self._finding(p)
             conn.open = []
 

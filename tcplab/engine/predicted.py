@@ -27,6 +27,7 @@ class Predicted:
     crafted: bool = False  # caused by a crafted segment (what the agreement figures count)
     agrees: bool | None = None  # None: not decided yet
     observed: str | None = None  # what the kernel did, once decided
+    isns: tuple[int | None, int | None] | None = None  # (the kernel's, the crafting side's) ISN
 
     @property
     def silence(self) -> bool:
@@ -47,7 +48,8 @@ class Predicted:
         self.agrees, self.observed = agrees, observed
 
     def predicted_text(self) -> str:
-        return self.prediction.text() or "no segment"
+        """The predicted segment, numbers relative to the ISNs when they are known."""
+        return self.prediction.text(self.isns) or "no segment"
 
     def finding(self) -> str:
         """The plain sentence for a disagreement."""
@@ -58,10 +60,19 @@ class Predicted:
             f"(rule {p.rule}{rfc}); the kernel did {self.observed or 'something else'}"
         )
 
+    def summary(self) -> str:
+        """One line for a check: what the model predicted, from what, and whether the kernel did it."""
+        verdict = {True: "the kernel did so", False: "the kernel did not", None: "not decided"}
+        return (
+            f"tcplab's model: {self.predicted_text()} after {self.cause} "
+            f"(rule {self.prediction.rule}); {verdict[self.agrees]}"
+        )
+
     def to_json(self) -> dict[str, Any]:
         p = self.prediction
         return {
             "pattern": p.text(),
+            "relative": p.text(self.isns) if self.isns else None,
             "rule": p.rule,
             "cause": self.cause,
             "agrees": self.agrees,

@@ -358,9 +358,7 @@ class Runner:
         within = step.within or (step.delay[1] + 0.5 if step.delay else DEFAULT_WITHIN)
         seen = self.s.next_from_kernel(within, conn.match)
         self._absorb()
-        rec = (
-            self.report.predictions.get(id(seen)) if seen else self.model.due(conn.key, time.time())
-        )
+        rec = self.model.silence(conn.key, seen, time.time())  # what explains it, or the silence
         why, source, note = self._explanation(step, rec)
         what = f"the kernel's segment (line {step.line})"
         if seen is None:

@@ -18,7 +18,7 @@ from tcplab.model.flags import Flags
 from tcplab.model.kept import KeptConnection
 from tcplab.model.notation import SegmentPattern
 from tcplab.model.segment import Segment
-from tcplab.model.seqnum import seq_add, seq_gt, seq_lt, seq_sub
+from tcplab.model.seqnum import seq_add, seq_gt, seq_lt, seq_sub, signed
 from tcplab.model.state import State
 from tcplab.model.table import (
     MINI,
@@ -74,15 +74,17 @@ class Prediction:
     def silence(self) -> bool:
         return self.pattern is None
 
-    def text(self) -> str | None:
+    def text(self, isns: tuple[int | None, int | None] | None = None) -> str | None:
         """tcpdump-style text of the predicted segment ('R. seq 5001 ack 1006'), None for silence;
-        a number the model cannot know (a fresh ISN) shows as '*'."""
+        a number the model cannot know (a fresh ISN) shows as '*'. With `isns` (the kernel's ISN,
+        the crafting side's), seq and ack are relative to them, signed ('. seq 1 ack -1')."""
         if self.pattern is None:
             return None
         p = self.pattern
-        parts = [p.flags.tcpdump, f"seq {'*' if p.seq is None else p.seq}"]
+        kernel, crafting = isns or (None, None)
+        parts = [p.flags.tcpdump, f"seq {_shown(p.seq, kernel)}"]
         if Flags.ACK in p.flags:
-            parts.append(f"ack {'*' if p.ack is None else p.ack}")
+            parts.append(f"ack {_shown(p.ack, crafting)}")
         if p.length:
             parts.append(f"len {p.length}")
         return " ".join(parts)
@@ -515,6 +517,12 @@ def _number(field: str, num: Num, value: int | None, seg: Segment | None) -> str
     if num is Num.ZERO:
         return f"{field} 0"
     return f"{field} = {num.value} = {value}"
+
+
+def _shown(value: int | None, base: int | None) -> str:
+    if value is None:
+        return "*"
+    return str(value if base is None else signed(value, base))
 
 
 def place_of(state: State | None, orphan: bool = False) -> Place:

@@ -46,3 +46,8 @@ def seq_in_window(seq: int, left: int, size: int) -> bool:
 def relative(value: int, base: int) -> int:
     """value relative to base (an ISN), as tcpdump prints it."""
     return (value - base) % MOD
+
+
+def signed(value: int, base: int) -> int:
+    """value relative to base, signed: -1 for one below the base, never 4294967295."""
+    return (value - base + (1 << 31)) % MOD - (1 << 31)

@@ -142,3 +142,19 @@ def test_a_timer_segment_far_past_its_deadline_is_a_finding():
     rec = ex.predictions[id(late)]
     assert rec.cause.startswith("timer") and rec.agrees is False
     assert "0.60 s after the model's deadline" in ex.findings[0]
+
+
+def test_a_finding_and_a_summary_show_numbers_relative_to_the_right_isn():
+    ex, (*_, rst, reply) = replay(
+        mine(S, ISS, t=1.0),
+        kernel(S | A, KISN, ISS + 1, t=1.0001),
+        mine(A, ISS + 1, KISN + 1, t=1.01),
+        mine(R, ISS + 10, t=1.03),  # in the window, not at rcv_nxt: a challenge ACK
+        kernel(R, KISN + 1, t=1.0301),
+    )
+    rec = ex.predictions[id(reply)]
+    assert rec.predicted_text() == ". seq 1 ack 1"  # the kernel's seq from its ISN, ack from ours
+    assert "predicted . seq 1 ack 1 after segment at 1.03 s (rule " in ex.findings[0]
+    assert rec.summary().endswith("the kernel did not")
+    assert rec.to_json()["relative"] == ". seq 1 ack 1"
+    assert rec.to_json()["pattern"] == f". seq {KISN + 1} ack {ISS + 1}"

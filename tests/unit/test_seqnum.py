@@ -52,3 +52,12 @@ def test_wraparound_example():
     assert seq_add(MOD - 1, 1) == 0
     assert seq_lt(MOD - 10, 5)
     assert seq_sub(5, MOD - 10) == 15
+
+
+def test_signed_relative_numbers_read_as_a_person_would():
+    from tcplab.model.seqnum import signed
+
+    assert signed(1001, 1000) == 1
+    assert signed(999, 1000) == -1
+    assert signed(5, (1 << 32) - 5) == 10  # across the wrap
+    assert signed((1 << 32) - 1, 0) == -1
