@@ -14,7 +14,7 @@ from typing import Any
 
 from tcplab.engine.predicted import Predicted
 from tcplab.model.flags import Flags
-from tcplab.model.notation import SegmentPattern
+from tcplab.model.notation import Bases, SegmentPattern, option_text
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import relative
 
@@ -47,9 +47,11 @@ def match_pattern(
     linux_note: str = "",
     seq_base: int = 0,
     ack_base: int = 0,
+    ts_first: int | None = None,
 ) -> list[Check]:
     """Every field of `seg` against the pattern: one check for the flags, one per field the pattern
-    fixes, so every mismatch is reported. Numbers are compared relative to the bases."""
+    fixes, so every mismatch is reported. Numbers are compared relative to the bases (SACK edges
+    as the ack; a TS number the kernel chose to its first TS val, `ts_first`)."""
     common: dict[str, Any] = {"why": why, "source": source, "linux_note": linux_note}
     checks = [
         Check(
@@ -80,23 +82,27 @@ def match_pattern(
                 )
             )
     if pattern.options is not None:
-        checks.append(_options_check(pattern, seg, what, common))
+        checks.append(_options_check(pattern, seg, what, Bases(ack_base, ts_first), common))
     return checks
 
 
 def _options_check(
-    pattern: SegmentPattern, seg: Segment, what: str, common: dict[str, Any]
+    pattern: SegmentPattern, seg: Segment, what: str, bases: Bases, common: dict[str, Any]
 ) -> Check:
     got = [o for o in seg.options if o.kind not in ("nop", "eol")]
     want = [o for o in pattern.options or () if o.kind not in ("nop", "eol")]
-    missing = [w.notation() for w in want if not any(w.matches(o) for o in got)]
+    missing = [w.notation() for w in want if not any(w.matches(o, bases) for o in got)]
     extra = (
         []
         if pattern.more_options
-        else [o.notation() for o in got if not any(w.matches(o) for w in want)]
+        else [
+            option_text(o, bases.ack, bases.ts_first)
+            for o in got
+            if not any(w.matches(o, bases) for w in want)
+        ]
     )
     ok = not missing and not extra
-    shown = ",".join(o.notation() for o in seg.options) or "none"
+    shown = _options_shown(seg, bases)
     expected = ",".join([w.notation() for w in want] + (["*"] if pattern.more_options else []))
     observed = (
         shown
@@ -111,6 +117,12 @@ def _options_check(
         observed=observed,
         **common,
     )
+
+
+def _options_shown(seg: Segment, bases: Bases) -> str:
+    """The segment's options as a pattern writes them: SACK edges relative, and the kernel's TS
+    val also relative to its first one ('TS val 3375014999 (+2) ecr 100')."""
+    return ",".join(option_text(o, bases.ack, bases.ts_first) for o in seg.options) or "none"
 
 
 def check_answer(pred: Predicted, reply: Segment | None, what: str) -> list[Check]:

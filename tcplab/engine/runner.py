@@ -59,8 +59,8 @@ from tcplab.engine.session import Session
 from tcplab.errors import DefinitionError
 from tcplab.model.endpoint import Sysctls
 from tcplab.model.flags import Flags
-from tcplab.model.notation import format_segment, to_options
-from tcplab.model.segment import Segment
+from tcplab.model.notation import Bases, format_segment, to_options
+from tcplab.model.segment import Option, Segment
 from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
 from tcplab.model.table import Input
@@ -86,6 +86,8 @@ class ScenarioConn:
     app_id: int | None = None
     last_time: float | None = None
     linger0: bool = False  # SO_LINGER [1, 0] set: close() is an abort
+    ts_first: int | None = None  # the kernel's first TS val on the conn: base of `TS val +N`
+    ts_last: int | None = None  # its latest: what `ecr echo` sends
 
     @property
     def key(self) -> Key:
@@ -102,6 +104,18 @@ class ScenarioConn:
     def mine(self, seg: Segment) -> bool:
         """A segment of this connection, in either direction."""
         return self.match(seg) or (seg.sport == self.sport and seg.dport == self.kport)
+
+    def learn(self, seg: Segment) -> None:
+        """A kernel segment on this conn: its TS val (the first one is the base of `TS val +N`)."""
+        ts = seg.timestamps()
+        if ts is not None:
+            self.ts_last = ts[0]
+            if self.ts_first is None:
+                self.ts_first = ts[0]
+
+    def bases(self) -> Bases:
+        """What a crafted segment's SACK edges and `echo`/`+N` timestamps are relative to."""
+        return Bases(self.irs or 0, self.ts_first, self.ts_last)
 
 
 @dataclass
@@ -318,6 +332,7 @@ class Runner:
         pat = step.pattern
         assert pat.seq is not None
         ack = 0
+        self._absorb()  # the kernel's latest TS val, for `ecr echo`
         if Flags.ACK in pat.flags:
             assert pat.ack is not None
             ack = seq_add(conn.irs or 0, pat.ack)  # absolute while the kernel's ISN is unknown
@@ -328,22 +343,47 @@ class Runner:
             seq=seq_add(conn.iss, pat.seq),
             ack=ack,
             window=defaults.WINDOW if pat.window is None else pat.window,
-            options=to_options(pat.options or ()),
+            options=self._options(step, conn),
             payload=step.data,
             urgptr=pat.urgptr or 0,
         )
-        self._absorb()
         self._unsent.append((seg, step))
         self.s.send(seg, echo=True)
         self._absorb()
 
+    def _options(self, step: SendStep, conn: ScenarioConn) -> tuple[Option, ...]:
+        """The step's options with the numbers the kernel chose filled in (SACK edges from its
+        ISN, `echo` and `+N` from its TS vals)."""
+        try:
+            return to_options(step.pattern.options or (), conn.bases())
+        except ValueError as exc:
+            raise DefinitionError(
+                f"{self.scenario.path}:{step.line}: {exc}",
+                "expect a segment with timestamps from the kernel first (its SYN or SYN+ACK)",
+            ) from None
+
     # -- the model: every captured segment in capture order, each kernel one explained ---------
     def _absorb(self) -> None:
         """The segments captured since the last call: to the ladder, and to the model (a crafted
-        one is received and predicted, a kernel one observed and explained by its own cause)."""
+        one is received and predicted, a kernel one observed and explained by its own cause); each
+        conn learns the kernel's TS vals, and the report every conn's ISNs (for relative numbers)."""
         new = self.s.unreported()
         self.report.add_segments(new)
         self.model.absorb(new, self._cause)
+        for seen in new:
+            for conn in self.conns.values():
+                if seen.from_kernel and conn.match(seen.segment):
+                    conn.learn(seen.segment)
+        self._isns()
+
+    def _isns(self) -> None:
+        """Every conn's ISNs to the report: each ladder row and --json segment is shown relative
+        to its own conn's (the first conn's are the report's crafting_isn and kernel_isn)."""
+        for conn in self.conns.values():
+            self.report.conn_isns[conn.key] = (conn.iss, conn.irs)
+        first = next(iter(self.conns.values()), None)
+        if first is not None:
+            self.report.crafting_isn, self.report.kernel_isn = first.iss, first.irs
 
     def _cause(self, seen: Seen) -> str:
         """A crafted segment's cause: the send step that made it."""
@@ -387,6 +427,7 @@ class Runner:
             linux_note=note,
             seq_base=conn.irs or 0,
             ack_base=conn.iss,
+            ts_first=conn.ts_first,
         )
         checks = [replace(c, prediction=rec) for c in checks]
         if step.delay is not None and conn.last_time is not None:
@@ -403,7 +444,7 @@ class Runner:
                 )
             )
         conn.last_time = seen.time
-        observed = format_segment(seen.segment, conn.irs, conn.iss)
+        observed = format_segment(seen.segment, conn.irs, conn.iss, conn.ts_first)
         self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
         self._check(checks)
 

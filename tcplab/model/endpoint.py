@@ -126,6 +126,7 @@ class Endpoint:
     accept_queue: int = 0
     cookies: set[int] = field(default_factory=set)  # acks that complete a cookie SYN+ACK
     ts_recent: int | None = None  # the peer's last TS val the kernel took (RFC 7323)
+    synack_ts: tuple[int, int] | None = None  # TS val of the kernel's first and latest SYN+ACK
     last_oow: float | None = None  # when the last rate-limited ACK went out
     retries: int = 0
     deadline: float | None = None  # the next timer, if any
@@ -245,6 +246,10 @@ class Endpoint:
                 self.wscale = wscale.value
             if self.place is Place.LISTEN and Flags.ACK in seg.flags:
                 self.cookies.add(seq_add(seg.seq, 1))
+            ts = seg.timestamps()
+            if Flags.ACK in seg.flags and ts is not None:
+                first = ts[0] if self.synack_ts is None else self.synack_ts[0]
+                self.synack_ts = (first, ts[0])
             self.rcv_wnd = seg.window
         else:
             self.rcv_wnd = seg.window << self.wscale
@@ -603,7 +608,7 @@ def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
         return Input.ACK_OLD
     data = bool(seg.payload) or Flags.FIN in seg.flags
     rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
-    if not _acceptable(ep, seg, rcv_nxt):
+    if not _acceptable(ep, seg, rcv_nxt) or _tsecr_rejected(ep, seg):
         return Input.ACK_OOW_DATA if data else Input.ACK_OOW
     if data and ep.place in SYNC and not seq_gt(seg.end_seq, rcv_nxt):
         return Input.ACK_OOW_DATA  # all of it old (a retransmission): tcp_data_queue ACKs at once
@@ -616,6 +621,17 @@ def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
     if Flags.FIN in seg.flags:
         return Input.ACK_DATA_AHEAD
     return Input.ACK_OF_FIN if acks_fin else Input.ACK_PURE
+
+
+def _tsecr_rejected(ep: Endpoint, seg: Segment) -> bool:
+    """A request sock's check of the third ACK's TS ecr (tcp_check_req, Linux 6.x: tsecr_reject):
+    a non-zero ecr must lie between the TS vals of the first and the latest SYN+ACK, or the ACK is
+    treated as out of window (answered with an ACK, the request kept)."""
+    ts = seg.timestamps()
+    if ep.place is not Place.REQUEST or ts is None or ts[1] == 0 or ep.synack_ts is None:
+        return False
+    first, last = ep.synack_ts
+    return seq_lt(ts[1], first) or seq_gt(ts[1], last)
 
 
 def _acceptable(ep: Endpoint, seg: Segment, rcv_nxt: int) -> bool:

@@ -21,19 +21,33 @@ class Option:
     kind: str
     value: int | tuple[int, int] | tuple[tuple[int, int], ...] | None = None
 
-    def notation(self) -> str:
+    def notation(self, ack_base: int | None = None) -> str:
+        """packetdrill-like text; SACK blocks relative to `ack_base` (the ISN the segment's ack is
+        relative to: blocks acknowledge the same data as the ack), absolute without it."""
         if self.kind == "TS":
             assert isinstance(self.value, tuple)
             return f"TS val {self.value[0]} ecr {self.value[1]}"
         if self.kind == "sack":
-            assert isinstance(self.value, tuple)
-            blocks = " ".join(f"{{{lo}:{hi}}}" for lo, hi in self.value)  # type: ignore[misc]
-            return f"sack {len(self.value)} {blocks}"
+            return "sack " + " ".join(
+                f"{_rel(lo, ack_base)}:{_rel(hi, ack_base)}" for lo, hi in self.blocks()
+            )
         if self.value is None:
             return self.kind
         return f"{self.kind} {self.value}"
 
+    def blocks(self) -> tuple[tuple[int, int], ...]:
+        """A SACK option's blocks (left edge, right edge), absolute; () for another option."""
+        if self.kind != "sack" or not isinstance(self.value, tuple):
+            return ()
+        return tuple(b for b in self.value if isinstance(b, tuple))
 
+
+def _rel(value: int, base: int | None) -> int:
+    return value if base is None else relative(value, base)
+
+
+MAX_SACK_BLOCKS = 4  # 2 + 8 * 4 = 34 option bytes (RFC 2018 §3); 3 beside a timestamp
+_SACK_RE = re.compile(r"^sack((?: [0-9]{1,10}:[0-9]{1,10})+)$", re.I)
 _OPTION_RE = {
     "mss": re.compile(r"^mss (\d+)$", re.I),
     "wscale": re.compile(r"^wscale (\d+)$", re.I),
@@ -52,6 +66,10 @@ def parse_options(text: str) -> tuple[Option, ...]:
         if low in ("sackok", "nop", "eol"):
             out.append(Option({"sackok": "sackOK"}.get(low, low)))
             continue
+        sack = _SACK_RE.match(" ".join(part.split()))
+        if sack:
+            out.append(_sack_option(sack.group(1)))
+            continue
         for kind, rx in _OPTION_RE.items():
             m = rx.match(part)
             if m:
@@ -59,9 +77,21 @@ def parse_options(text: str) -> tuple[Option, ...]:
                 break
         else:
             raise ValueError(
-                f"unknown TCP option {part!r}; use mss N, wscale N, sackOK, TS val N ecr N, nop, eol"
+                f"unknown TCP option {part!r}; use mss N, wscale N, sackOK, TS val N ecr N, "
+                "sack L:R [L:R ...], nop, eol"
             )
     return tuple(out)
+
+
+def _sack_option(text: str) -> Option:
+    """' 1001:2001 3001:4001' -> a SACK option (RFC 2018); each edge in 32 bits, at most four."""
+    pairs = [tuple(int(n) for n in b.split(":")) for b in text.split()]
+    if len(pairs) > MAX_SACK_BLOCKS:
+        raise ValueError(f"{len(pairs)} SACK blocks; an option holds at most {MAX_SACK_BLOCKS}")
+    for n in (n for pair in pairs for n in pair):
+        if n >= 1 << 32:
+            raise ValueError(f"SACK edge {n} does not fit in 32 bits")
+    return Option("sack", tuple((lo, hi) for lo, hi in pairs))
 
 
 def _checked_option(kind: str, nums: list[int]) -> Option:
@@ -127,7 +157,7 @@ class Segment:
         if Flags.URG in self.flags:
             parts.append(f"urg {self.urgptr}")
         if self.options:
-            parts.append("<" + ",".join(o.notation() for o in self.options) + ">")
+            parts.append("<" + ",".join(o.notation(ack_base) for o in self.options) + ">")
         parts.append(f"len {len(self.payload)}")
         return " ".join(parts)
 
