@@ -214,6 +214,8 @@ class Report:
     def segment_json(self, seen: Seen) -> dict[str, Any]:
         seq_base, ack_base = self.bases(seen)
         seg = seen.segment
+        if Flags.ACK not in seg.flags:
+            ack_base = None
         return {
             "time": self.rel_time(seen.time),
             "from": "kernel" if seen.from_kernel else "crafting",
@@ -223,14 +225,12 @@ class Report:
             "seq": seg.seq,
             "ack": seg.ack if Flags.ACK in seg.flags else None,
             "rel_seq": None if seq_base is None else relative(seg.seq, seq_base),
-            "rel_ack": None
-            if ack_base is None or Flags.ACK not in seg.flags
-            else relative(seg.ack, ack_base),
+            "rel_ack": None if ack_base is None else relative(seg.ack, ack_base),
             "window": seg.window,
-            "options": [o.notation() for o in seg.options],
+            "options": [o.notation(ack_base) for o in seg.options],  # SACK edges as the ack
             "length": len(seg.payload),
             "checksum_ok": seen.checksum_ok,
-            "text": seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None),
+            "text": seg.notation(seq_base, ack_base),
         }
 
     def to_json(self) -> dict[str, Any]:
