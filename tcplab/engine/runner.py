@@ -378,12 +378,14 @@ class Runner:
 
     def _isns(self) -> None:
         """Every conn's ISNs to the report: each ladder row and --json segment is shown relative
-        to its own conn's (the first conn's are the report's crafting_isn and kernel_isn)."""
+        to its own conn's (the first conn's are the report's crafting_isn and kernel_isn). Where
+        the kernel never chose an ISN (a RST from a closed port), its base is 0: the scenario's
+        numbers are absolute there, and so are the relative ones shown."""
         for conn in self.conns.values():
-            self.report.conn_isns[conn.key] = (conn.iss, conn.irs)
+            self.report.conn_isns[conn.key] = (conn.iss, conn.irs or 0)
         first = next(iter(self.conns.values()), None)
         if first is not None:
-            self.report.crafting_isn, self.report.kernel_isn = first.iss, first.irs
+            self.report.crafting_isn, self.report.kernel_isn = first.iss, first.irs or 0
 
     def _cause(self, seen: Seen) -> str:
         """A crafted segment's cause: the send step that made it."""
