@@ -623,7 +623,8 @@ def _counters_step(
         )
     expect: dict[str, counters.Bound] = {}
     for name, value in table.items():
-        at = where.key(name, start, end) if where.key(name, start, end) != start else line
+        found = where.key(name, start, end)  # its own line in a [step.expect_counters] table
+        at = found if found != start else line
         hint = counters.unknown(name)
         if hint is not None:
             raise where.fail(at, f"this kernel has no counter {shown(name)}", hint)
