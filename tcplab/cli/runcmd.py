@@ -6,15 +6,22 @@ import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import typer
 
 from tcplab import junit
 from tcplab.cli.tidy import stop_waiting, tidy
-from tcplab.engine.runner import ScenarioResult, run_scenario
+from tcplab.engine.runner import ScenarioResult, could_not_run, run_scenario
 from tcplab.engine.scenario import Scenario, collect
-from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
+from tcplab.errors import (
+    EXIT_KERNEL,
+    DefinitionError,
+    EnvironmentProblem,
+    TcplabError,
+    UsageError,
+)
 from tcplab.netns.topology import require_root
 from tcplab.text import printable
 from tcplab.userfile import Refused, check_folder, check_writable, open_output
@@ -40,6 +47,7 @@ def run(
     captures = _capture_paths(scenarios, pcap)
     _check_outputs(junit, captures)
     require_root("run")
+    check_sysctls(scenarios)
     tidy()
     results = _run_all(scenarios, captures, jobs, json_out, verbose)
     if json_out:
@@ -48,8 +56,59 @@ def run(
         _summary(results)
     if junit:
         write_junit(junit, results)
+    _raise_errors(results)
     if not all(r.ok for r in results):
         raise typer.Exit(EXIT_KERNEL)
+
+
+def check_sysctls(scenarios: list[Scenario]) -> None:
+    """Every sysctl value a scenario writes, tried in a throw-away namespace before anything runs:
+    the kernel's refusal (tcp_ecn = 4, a congestion control a namespace may not use) is exit 2
+    with the file and line, not a failure half-way through a batch."""
+    from tcplab.netns.sysctl import try_values
+
+    writes = [(sc, key, value, line) for sc in scenarios for key, value, line in sc.sysctl_writes()]
+    if not writes:
+        return
+    refused = {
+        (r.key, r.value): r.reason for r in try_values(sorted({(k, v) for _, k, v, _ in writes}))
+    }
+    for sc, key, value, line in writes:
+        reason = refused.get((key, value))
+        if reason is not None:
+            raise DefinitionError(
+                f"{sc.path}:{line}: the kernel refuses sysctl {key} = {value}: {reason}",
+                _sysctl_hint(key, reason),
+            )
+
+
+def _sysctl_hint(key: str, reason: str) -> str:
+    if key.endswith("congestion_control"):
+        try:
+            allowed = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control").read_text().split()
+        except OSError:
+            allowed = []
+        return "a network namespace may use only those in tcp_allowed_congestion_control" + (
+            f": {', '.join(allowed)}" if allowed else ""
+        )
+    if reason.startswith("it is not"):
+        return "use a sysctl that each network namespace has (most net.ipv4.tcp_* do)"
+    return f"use a value this kernel takes for {key} (see the kernel's ip-sysctl documentation)"
+
+
+def _raise_errors(results: list[ScenarioResult]) -> None:
+    """After every result is shown: the scenarios that could not run, as one error (its code)."""
+    failed = [r for r in results if r.error is not None]
+    if not failed:
+        return
+    first = failed[0].error
+    assert first is not None
+    names = ", ".join(r.scenario.name for r in failed)
+    cls = type(first) if isinstance(first, UsageError) else EnvironmentProblem
+    raise cls(
+        f"{len(failed)} of {len(results)} scenarios could not run ({names}): {first.message}",
+        first.hint or "the others ran; their results are above",
+    )
 
 
 def _capture_paths(scenarios: list[Scenario], folder: str | None) -> list[str | None]:
@@ -98,7 +157,10 @@ def _run_all(
     stop = threading.Event()
 
     def one(job: tuple[Scenario, str | None]) -> ScenarioResult:
-        return run_scenario(job[0], job[1], stop)
+        try:
+            return run_scenario(job[0], job[1], stop)
+        except (TcplabError, OSError) as exc:  # one scenario's failure never stops the others
+            return could_not_run(job[0], exc)
 
     results: list[ScenarioResult] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
@@ -125,6 +187,9 @@ def _show(result: ScenarioResult, verbose: bool) -> None:
         f"[bold]{name}[/]: {render.safe(sc.title)}  ({render.safe(str(sc.path))})"
     )
     render.ladder(result.report, only_failed=not verbose)
+    if result.error is not None:
+        mark = "[red]ERROR[/]"
+        render.console().print(f"could not run: {render.safe(result.error.message)}")
     render.console().print(f"{mark} {name}\n")
 
 
@@ -145,6 +210,9 @@ def result_json(r: ScenarioResult) -> dict[str, Any]:
         "title": r.scenario.title,
         "ok": r.ok,
         "sysctl": r.sysctls,
+        "error": None
+        if r.error is None
+        else {"message": r.error.message, "hint": r.error.hint, "exit": r.error.exit_code},
         "report": r.report.to_json(),
     }
 
@@ -174,6 +242,8 @@ def write_junit(path: str, results: list[ScenarioResult]) -> None:
 
 
 def _problem(r: ScenarioResult) -> junit.Problem | None:
+    if r.error is not None:
+        return junit.Problem("could not run", printable(r.error.message))
     bad = [c for c in r.report.checks if not c.ok]
     if not bad:
         return None

@@ -40,12 +40,14 @@ from tcplab.app.protocol import (
     SetSockOpt,
     Shutdown,
 )
+from tcplab.engine import counters
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.explain import Explainer, Followed, Key
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import Report
 from tcplab.engine.scenario import (
     AppStep,
+    CountersStep,
     ExpectStep,
     Scenario,
     SendStep,
@@ -53,10 +55,11 @@ from tcplab.engine.scenario import (
     SleepStep,
     StateStep,
     Step,
+    SysctlStep,
 )
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
-from tcplab.errors import DefinitionError
+from tcplab.errors import DefinitionError, EnvironmentProblem, TcplabError
 from tcplab.model.endpoint import Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, format_segment, to_options
@@ -64,6 +67,7 @@ from tcplab.model.segment import Option, Segment
 from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
 from tcplab.model.table import Input
+from tcplab.netns import counters as kernel_counters
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.fresh import fresh_testbed
@@ -123,10 +127,25 @@ class ScenarioResult:
     scenario: Scenario
     report: Report
     sysctls: dict[str, str] = field(default_factory=dict)
+    error: TcplabError | None = None  # the scenario could not run to its end: why
 
     @property
     def ok(self) -> bool:
-        return self.report.ok
+        return self.report.ok and self.error is None
+
+
+def could_not_run(scenario: Scenario, exc: TcplabError | OSError) -> ScenarioResult:
+    """The result of a scenario that failed before its runner had a report."""
+    return ScenarioResult(scenario, Report(f"run {scenario.name}", "", ""), error=as_error(exc))
+
+
+def as_error(exc: TcplabError | OSError) -> TcplabError:
+    """An OSError from a driver (a send the kernel refused, say) as an environment problem."""
+    if isinstance(exc, TcplabError):
+        return exc
+    return EnvironmentProblem(
+        f"{exc.strerror or exc}".lower(), "run the scenario alone to see where it stopped"
+    )
 
 
 class Stopped(KeyboardInterrupt):
@@ -144,13 +163,18 @@ def run_scenario(
         sysctls = sysctl.model_sysctls(spec.kernel)
         with Session(spec) as session:
             runner = Runner(scenario, spec, session, stop, sysctls)
+            error: TcplabError | None = None
             try:
                 runner.run()
+            except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
+                error = as_error(exc)
+                runner.report.note(f"stopped: {error.message}")
             finally:
                 if pcap:
                     session.write_pcap(pcap)
-            values = sysctl.read(spec.kernel, sorted(scenario.sysctl)) if scenario.sysctl else {}
-            return ScenarioResult(scenario, runner.report, values)
+            keys = sorted({key for key, _, _ in scenario.sysctl_writes()})
+            values = sysctl.read(spec.kernel, keys) if keys else {}
+            return ScenarioResult(scenario, runner.report, values, error)
 
 
 class Runner:
@@ -179,12 +203,16 @@ class Runner:
             self.report.note(f"Linux and the RFC: {scenario.linux}")
         self.model = Explainer(self.sysctls, self.report.note)
         self.report.predictions = self.model.predictions
+        self.marks: dict[str, dict[str, int]] = {}  # label -> the counters just before its step
+        self._marked = {st.since for st in scenario.steps if isinstance(st, CountersStep)}
 
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> None:
+        self._mark("start")
         for step in self.scenario.steps:
             if self.stop is not None and self.stop.is_set():
                 raise Stopped
+            self._mark(step.label)
             self._step(step)
             self._absorb()
         if not self.scenario.ignore_extra:
@@ -221,6 +249,10 @@ class Runner:
                 self._expect_state(step)
             case SleepStep():
                 time.sleep(step.seconds)
+            case CountersStep():
+                self._expect_counters(step)
+            case SysctlStep():
+                self._sysctl(step)
             case _:
                 raise TypeError(f"the runner has no way to run a {type(step).__name__}")
 
@@ -558,6 +590,54 @@ class Runner:
                     )
                 )
         return out
+
+    # -- the kernel host's counters and sysctls ------------------------------------------------------
+    def _counters(self) -> dict[str, int]:
+        return counters.parse(*kernel_counters.read_texts(self.spec.kernel))
+
+    def _mark(self, label: str) -> None:
+        """The counters now, kept under `label` if a later expect_counters step needs them."""
+        if label and label in self._marked:
+            self.marks[label] = self._counters()
+
+    def _expect_counters(self, step: CountersStep) -> None:
+        """Each counter's increase since the mark, read again until all hold or `within` ends."""
+        self._absorb()
+        before, names = self.marks[step.since], sorted(step.expect)
+        deadline = time.monotonic() + step.within
+        while True:
+            got = counters.deltas(before, self._counters(), names)
+            if all(step.expect[n].holds(got[n]) for n in names) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        since = "the start" if step.since == "start" else f"step {step.since!r}"
+        checks = [
+            fact(
+                name=f"line {step.line}: {n} went up by {step.expect[n]} since {since}",
+                ok=step.expect[n].holds(got[n]),
+                expected=f"{n} +{step.expect[n]}",
+                observed=f"{n} +{got[n]}",
+                why=step.why or "the scenario expects the kernel to count this",
+                source=step.rfc,
+                linux_note=step.linux,
+            )
+            for n in names
+        ]
+        shown = ", ".join(f"{n} +{got[n]}" for n in names)
+        wanted = ", ".join(f"{n} +{step.expect[n]}" for n in names)
+        self.report.expect(f"line {step.line}", wanted, shown, all(c.ok for c in checks))
+        self._check(checks)
+
+    def _sysctl(self, step: SysctlStep) -> None:
+        """Write the sysctls in the kernel host; the model predicts with them from here on."""
+        self._absorb()
+        sysctl.apply(self.spec.kernel, step.values)
+        self.sysctls = sysctl.model_sysctls(self.spec.kernel)
+        self.model.sysctls = self.sysctls
+        for followed in self.model.conns.values():
+            followed.endpoint.sysctls = self.sysctls
+        shown = ", ".join(f"{k} = {v}" for k, v in step.values.items())
+        self.report.note(f"line {step.line}: sysctl {shown}")
 
     def _extra(self) -> None:
         """Segments the kernel sent on a scenario's connection that no step expected."""

@@ -28,8 +28,10 @@ from tcplab.app.protocol import (
     choice_list,
     shown,
 )
+from tcplab.engine import counters
 from tcplab.errors import DefinitionError
-from tcplab.model.notation import SegmentPattern, parse_pattern
+from tcplab.model.notation import SegmentPattern, parse_pattern, to_options
+from tcplab.model.segment import options_length
 from tcplab.model.state import State
 from tcplab.userfile import Refused, read_bytes
 
@@ -38,7 +40,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-COMMON = {"conn", "why", "rfc", "linux", "repeat"}
+COMMON = {"conn", "why", "rfc", "linux", "repeat", "label"}
 _TARGET = Arg(Kind.TEXT, example='target = "listener"')
 
 
@@ -74,6 +76,10 @@ TIMERS = {"off", "on", "keepalive", "timewait", "persist"}
 _SYSCTL_RE = re.compile(r"^net\.(ipv4|core|ipv6)\.[a-z0-9_.]+$")
 # what the kernel takes in a numeric sysctl: integers, several separated by spaces or tabs
 _SYSCTL_VALUE_RE = re.compile(r"^-?[0-9]{1,20}([ \t]+-?[0-9]{1,20}){0,7}$")
+_SYSCTL_WORD_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")  # a name: tcp_congestion_control = "reno"
+_SHORT_SYSCTL_RE = re.compile(r"^[a-z0-9_]{1,64}$")  # in a sysctl step: tcp_rfc1337 = net.ipv4.…
+LINK_MTU = 1500  # the testbed's veth pair; an IPv4 packet of a crafted segment must fit
+_LABEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_FILE_BYTES = 1 << 20  # the corpus' largest file is 1.3 KB
 MAX_STEPS = 5000  # after `repeat`; the corpus' largest scenario has 16, a flood of 1000 SYNs 2000
 MAX_WAIT = 3600.0  # seconds of sleep and expect_silence in all; the corpus' longest runs 63 s
@@ -91,6 +97,7 @@ class Step:
     why: str = ""
     rfc: str = ""
     linux: str = ""
+    label: str = ""  # a name later steps can refer to (expect_counters' since)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,6 +167,28 @@ class SleepStep(Step):
     seconds: float = 0.0
 
 
+@dataclass(frozen=True, kw_only=True)
+class CountersStep(Step):
+    """The kernel host's counters (nstat names) went up by `expect` since the start of the run or
+    since just before the step labelled `since`; read until they do, for up to `within` seconds."""
+
+    kind = "expect_counters"
+    keys = frozenset({"since", "within"})
+    expect: dict[str, counters.Bound]
+    since: str = "start"
+    within: float = 0.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class SysctlStep(Step):
+    """Set per-namespace sysctls of the kernel host at this point (net.ipv4.NAME for a short NAME);
+    the model predicts with the new values from here on."""
+
+    kind = "sysctl"
+    keys = frozenset()
+    values: dict[str, str]
+
+
 STEP_KINDS: tuple[type[Step], ...] = (
     AppStep,
     SendStep,
@@ -167,6 +196,8 @@ STEP_KINDS: tuple[type[Step], ...] = (
     SilenceStep,
     StateStep,
     SleepStep,
+    CountersStep,
+    SysctlStep,
 )
 ACTIONS = tuple(k.kind for k in STEP_KINDS)  # a scenario file's action keys, in this order
 KEYS = {k.kind: COMMON | k.keys for k in STEP_KINDS}
@@ -188,6 +219,16 @@ class Scenario:
     mutant_of: str = ""
     fails_with: str = ""
     ignore_extra: bool = False
+    sysctl_lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def sysctl_writes(self) -> list[tuple[str, str, int]]:
+        """Every sysctl value the run will write, (key, value, line): [scenario.sysctl] and the
+        sysctl steps, for checking against the kernel before anything runs."""
+        out = [(k, v, self.sysctl_lines.get(k, 1)) for k, v in self.sysctl.items()]
+        for st in self.steps:
+            if isinstance(st, SysctlStep):
+                out += [(k, v, st.line) for k, v in st.values.items()]
+        return out
 
 
 class _Where:
@@ -297,6 +338,8 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         steps.extend(_steps(raw, i, where, MAX_STEPS - len(steps)))
     _check_sockets(steps, where)
     _check_wait(steps, where)
+    _check_labels(steps, where)
+    _check_sizes(steps, where)
     sysctl = _sysctl(head.get("sysctl", {}), where)
     crafting_port = _int(head, "crafting_port", 40000, where, 1, 65535)
     _check_ports(crafting_port, steps, where)
@@ -315,6 +358,7 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         mutant_of=str(head.get("mutant_of", "")),
         fails_with=str(head.get("fails_with", "")),
         ignore_extra=bool(head.get("ignore_extra", False)),
+        sysctl_lines={k: where.key(k) for k in sysctl},
     )
 
 
@@ -341,15 +385,22 @@ def _sysctl(table: Any, where: _Where) -> dict[str, str]:
                 f"this kernel has no sysctl {key}",
                 "remove it, or use one that `sysctl -a` lists",
             )
-        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-        if not isinstance(text, str) or not _SYSCTL_VALUE_RE.match(text):
-            raise where.fail(
-                where.key(key),
-                f"sysctl {key} = {shown(value)} is not an integer value",
-                f'write e.g. "{key}" = 1, or "4096 131072 6291456" for several integers',
-            )
-        out[key] = text
+        out[key] = _sysctl_value(key, value, where, where.key(key))
     return out
+
+
+def _sysctl_value(key: str, value: Any, where: _Where, line: int) -> str:
+    """A sysctl value as the kernel takes it: integers, or one name (a congestion control)."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not (
+        _SYSCTL_VALUE_RE.match(text) or _SYSCTL_WORD_RE.match(text)
+    ):
+        raise where.fail(
+            line,
+            f"sysctl {key} = {shown(value)} is not an integer value or a name",
+            f'write e.g. "{key}" = 1, "4096 131072 6291456" for several integers, or "reno"',
+        )
+    return text
 
 
 def _check_ports(first: int, steps: list[Step], where: _Where) -> None:
@@ -501,7 +552,10 @@ def _steps(raw: Any, index: int, where: _Where, room: int) -> list[Step]:
         )
     if repeat == 1:
         return [step]
-    return [replace(step, conn=step.conn.replace("{i}", str(i))) for i in range(1, repeat + 1)]
+    return [  # a label names the first of the repeated steps
+        replace(step, conn=step.conn.replace("{i}", str(i)), label=step.label if i == 1 else "")
+        for i in range(1, repeat + 1)
+    ]
 
 
 def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, end: int) -> Step:
@@ -518,7 +572,12 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
         "why": str(raw.get("why", "")),
         "rfc": str(raw.get("rfc", "")),
         "linux": str(raw.get("linux", "")),
+        "label": _label(raw, where, start, end),
     }
+    if kind == "expect_counters":
+        return _counters_step(raw, base, where, start, end)
+    if kind == "sysctl":
+        return _sysctl_step(raw, base, where, start, end)
     if kind == "app":
         return _app_step(raw, base, where, start, end)
     if kind in ("send", "expect"):
@@ -531,6 +590,128 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
             else SilenceStep(**base, seconds=seconds)
         )
     return _state_step(raw, base, where, start, end)
+
+
+def _label(raw: dict[str, Any], where: _Where, start: int, end: int) -> str:
+    label = raw.get("label", "")
+    if not isinstance(label, str) or not _LABEL_RE.match(label) and label != "":
+        raise where.fail(
+            where.key("label", start, end),
+            f"bad label {shown(label)}",
+            'use letters, digits, "_" and "-", e.g. label = "flood"',
+        )
+    if label == "start":
+        raise where.fail(
+            where.key("label", start, end),
+            'label "start" is taken: since = "start" means the start of the run',
+            'choose another name, e.g. label = "begin"',
+        )
+    return label
+
+
+def _counters_step(
+    raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
+) -> CountersStep:
+    """expect_counters = { NAME = N or ">=N", ... }: names this kernel has (as nstat prints them)."""
+    line = base["line"]
+    table = raw["expect_counters"]
+    if not isinstance(table, dict) or not table:
+        raise where.fail(
+            line,
+            "expect_counters must be a table of counters",
+            'write e.g. expect_counters = { TcpExtListenOverflows = 1, TcpExtSyncookiesSent = ">=1" }',
+        )
+    expect: dict[str, counters.Bound] = {}
+    for name, value in table.items():
+        found = where.key(name, start, end)  # its own line in a [step.expect_counters] table
+        at = found if found != start else line
+        hint = counters.unknown(name)
+        if hint is not None:
+            raise where.fail(at, f"this kernel has no counter {shown(name)}", hint)
+        try:
+            expect[name] = counters.Bound.parse(value)
+        except ValueError:
+            raise where.fail(
+                at,
+                f"counter {name} = {shown(value)} is not a count",
+                f'write {name} = 1 (went up by exactly 1), or ">=1", "<=2", ">0", "<3"',
+            ) from None
+    since = raw.get("since", "start")
+    if not isinstance(since, str) or not (since == "start" or _LABEL_RE.match(since)):
+        raise where.fail(
+            where.key("since", start, end),
+            f"since = {shown(since)} is not a label",
+            'write since = "start" (the default) or the label of an earlier step',
+        )
+    within = _seconds(raw, "within", where, start, end)
+    return CountersStep(
+        **base, expect=expect, since=since, within=0.5 if within is None else within
+    )
+
+
+def _sysctl_step(
+    raw: dict[str, Any], base: dict[str, Any], where: _Where, start: int, end: int
+) -> SysctlStep:
+    """sysctl = { tcp_rfc1337 = 1 }: a short name is net.ipv4's; a full net.* name as in
+    [scenario.sysctl]."""
+    line = base["line"]
+    table = raw["sysctl"]
+    if not isinstance(table, dict) or not table:
+        raise where.fail(line, "sysctl must be a table", "write e.g. sysctl = { tcp_rfc1337 = 1 }")
+    full: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"net.ipv4.{key}" if _SHORT_SYSCTL_RE.match(key) else key
+        full[name] = value
+    values = _sysctl(full, _StepWhere(where, line))
+    return SysctlStep(**base, values=values)
+
+
+class _StepWhere(_Where):
+    """A _Where that puts every key on one line (an inline table's)."""
+
+    def __init__(self, where: _Where, line: int) -> None:
+        self.path, self.lines, self.step_lines = where.path, where.lines, where.step_lines
+        self.line = line
+
+    def key(self, key: str, start: int = 1, end: int | None = None) -> int:
+        return self.line
+
+
+def _check_labels(steps: list[Step], where: _Where) -> None:
+    """Labels are unique; since names a label of an earlier step."""
+    seen: set[str] = set()
+    for st in steps:
+        if isinstance(st, CountersStep) and st.since != "start" and st.since not in seen:
+            raise where.fail(
+                st.line,
+                f"since = {st.since!r} names no earlier step",
+                f'add label = "{st.since}" to an earlier step, or write since = "start"',
+            )
+        if st.label:
+            if st.label in seen:
+                raise where.fail(
+                    st.line,
+                    f"label {st.label!r} is used twice",
+                    "give each labelled step its own name",
+                )
+            seen.add(st.label)
+
+
+def _check_sizes(steps: list[Step], where: _Where, mtu: int = LINK_MTU) -> None:
+    """A crafted segment fits in one IPv4 packet on the link: 20 bytes of IP header, 20 of TCP,
+    the options padded, the data."""
+    for st in steps:
+        if not isinstance(st, SendStep):
+            continue
+        opts = options_length(to_options(st.pattern.options or ()))
+        size = 40 + opts + len(st.data)
+        if size > mtu:
+            room = mtu - 40 - opts
+            raise where.fail(
+                st.line,
+                f"the segment is {size} bytes as an IPv4 packet, more than the link's MTU of {mtu}",
+                f"send at most {room} bytes of data in one segment; split it into several sends",
+            )
 
 
 def _segment_step(

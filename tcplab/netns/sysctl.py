@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+import errno
+import os
+import threading
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from tcplab import linux
 from tcplab.errors import DefinitionError, EnvironmentProblem
 from tcplab.model.endpoint import Sysctls
 from tcplab.netns.enter import inside
@@ -49,3 +53,59 @@ def model_sysctls(ns: str) -> Sysctls:
         if text.lstrip("-").isdigit():
             found[name] = int(text)
     return Sysctls(**found)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A sysctl value the kernel would not take, and why (strerror, or that it has no such key)."""
+
+    key: str
+    value: str
+    reason: str
+
+
+def try_values(values: list[tuple[str, str]]) -> list[Refusal]:
+    """Write each (key, value) in a throw-away network namespace, never the host's or a lab's: what
+    the kernel refuses (EINVAL for tcp_ecn = 4, ENOENT for a congestion control it lacks, a key
+    that is not per-namespace). The namespace lives in one thread, unshared, and goes with it."""
+    out: list[Refusal] = []
+    failed: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            linux.unshare(linux.CLONE_NEWNET)
+        except OSError as exc:
+            failed.append(exc)
+            return
+        for key, value in values:
+            problem = _try_one(key, value)
+            if problem:
+                out.append(Refusal(key, value, problem))
+
+    worker = threading.Thread(target=body, name="tcplab-sysctl-try")
+    worker.start()
+    worker.join()
+    if failed:
+        exc = failed[0]
+        raise EnvironmentProblem(
+            f"cannot make a network namespace to try sysctl values: {exc}",
+            "run tcplab as root (sudo)",
+        )
+    return out
+
+
+def _try_one(key: str, value: str) -> str:
+    path = _path(key)  # /proc/sys/net follows the calling thread's namespace
+    if not path.exists():
+        return "it is not a per-namespace sysctl on this kernel"
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError as exc:
+        return os.strerror(exc.errno or errno.EACCES).lower()
+    try:
+        os.write(fd, f"{value}\n".encode())
+    except OSError as exc:
+        return os.strerror(exc.errno or errno.EINVAL).lower()
+    finally:
+        os.close(fd)
+    return ""

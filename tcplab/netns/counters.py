@@ -1,0 +1,25 @@
+"""The kernel host's counters: /proc/net/snmp and /proc/net/netstat read inside its namespace.
+
+/proc/self/net follows the thread-group leader's namespace; /proc/thread-self/net follows the
+calling thread's, which is the one `inside()` entered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tcplab.errors import EnvironmentProblem
+from tcplab.netns.enter import inside
+
+PROC_FILES = ("snmp", "netstat")
+
+
+def read_texts(ns: str) -> tuple[str, ...]:
+    """The texts of /proc/net/snmp and /proc/net/netstat in namespace `ns`."""
+    with inside(ns):
+        try:
+            return tuple((Path("/proc/thread-self/net") / f).read_text() for f in PROC_FILES)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot read the counters of {ns}: {exc.strerror}", "check that /proc is mounted"
+            ) from exc
