@@ -30,7 +30,7 @@ from tcplab.app.protocol import (
 )
 from tcplab.engine import counters
 from tcplab.errors import DefinitionError
-from tcplab.model.notation import SegmentPattern, parse_pattern, to_options
+from tcplab.model.notation import Bases, SegmentPattern, parse_pattern, to_options
 from tcplab.model.segment import options_length
 from tcplab.model.state import State
 from tcplab.userfile import Refused, read_bytes
@@ -703,7 +703,10 @@ def _check_sizes(steps: list[Step], where: _Where, mtu: int = LINK_MTU) -> None:
     for st in steps:
         if not isinstance(st, SendStep):
             continue
-        opts = options_length(to_options(st.pattern.options or ()))
+        sized = Bases(
+            ts_first=0, ts_last=0
+        )  # the kernel's TS numbers take 4 bytes, whatever they are
+        opts = options_length(to_options(st.pattern.options or (), sized))
         size = 40 + opts + len(st.data)
         if size > mtu:
             room = mtu - 40 - opts
