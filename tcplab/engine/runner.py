@@ -160,6 +160,7 @@ class Runner:
         self.listener: int | None = None
         self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
         self._times: dict[int, float] = {}  # a step's line -> when it happened (0: the start)
+        self._burst = False  # the next step is a send too: no pause between them
         self.report = Report(
             f"run {scenario.name}",
             f"{spec.crafting} {spec.crafting_addr}",
@@ -180,10 +181,13 @@ class Runner:
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> None:
         self._times[0] = time.time()
-        for step in self.scenario.steps:
+        steps = self.scenario.steps
+        for i, step in enumerate(steps):
             if self.stop is not None and self.stop.is_set():
                 raise Stopped
             started = time.time()
+            # back to back: a send followed by a send goes without waiting to see it captured
+            self._burst = i + 1 < len(steps) and isinstance(steps[i + 1], SendStep)
             self._step(step)
             if isinstance(step, (SendStep, ExpectStep)):  # the capture time, once seen
                 self._times.setdefault(step.line, started)
@@ -352,8 +356,9 @@ class Runner:
         self._absorb()
         self._unsent.append((seg, step))
         self._times.pop(step.line, None)  # a repeated step: this time's capture
-        self.s.send(seg, echo=True, bad_checksum=step.bad_checksum)
-        self._absorb()
+        self.s.send(seg, echo=not self._burst, bad_checksum=step.bad_checksum)
+        if not self._burst:
+            self._absorb()
 
     # -- the model: every captured segment in capture order, each kernel one explained ---------
     def _absorb(self) -> None:
