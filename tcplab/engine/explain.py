@@ -174,7 +174,7 @@ class Explainer:
         conn.open = [p for p in conn.open if p.agrees is None]
         if conn.iss is None:
             conn.iss = seen.segment.seq
-        pred = self._model(conn, lambda ep: ep.receive(seen.segment, seen.time))
+        pred = self._model(conn, lambda ep: ep.receive(seen.segment, seen.time, seen.checksum_ok))
         rec = Predicted(pred, cause, seen.time, crafted=True)
         conn.open.append(rec)
         self.predictions[id(seen)] = rec

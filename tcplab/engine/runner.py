@@ -49,6 +49,7 @@ from tcplab.engine.scenario import (
     AppStep,
     CountersStep,
     ExpectStep,
+    Link,
     Scenario,
     SendStep,
     SilenceStep,
@@ -68,7 +69,7 @@ from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
 from tcplab.model.table import Input
 from tcplab.netns import counters as kernel_counters
-from tcplab.netns import sysctl
+from tcplab.netns import nft, sysctl, topology
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.fresh import fresh_testbed
 from tcplab.netns.record import TestbedSpec
@@ -160,12 +161,14 @@ def run_scenario(
         spec = rec.spec
         if scenario.sysctl:
             sysctl.apply(spec.kernel, scenario.sysctl)
+        _set_link(spec, scenario.link)
         sysctls = sysctl.model_sysctls(spec.kernel)
         with Session(spec) as session:
             runner = Runner(scenario, spec, session, stop, sysctls)
             error: TcplabError | None = None
             try:
                 runner.run()
+                runner.link_notes()
             except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
                 error = as_error(exc)
                 runner.report.note(f"stopped: {error.message}")
@@ -194,6 +197,8 @@ class Runner:
         self.conns: dict[str, ScenarioConn] = {}
         self.listener: int | None = None
         self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
+        self._times: dict[int, float] = {}  # a step's line -> when it happened (0: the start)
+        self._burst = False  # the next step is a send too: no pause between them
         self.report = Report(
             f"run {scenario.name}",
             f"{spec.crafting} {spec.crafting_addr}",
@@ -206,14 +211,30 @@ class Runner:
         self.marks: dict[str, dict[str, int]] = {}  # label -> the counters just before its step
         self._marked = {st.since for st in scenario.steps if isinstance(st, CountersStep)}
 
+    def link_notes(self) -> None:
+        """What the scenario's link did: the segments its drop rules lost."""
+        if not self.scenario.link.drop:
+            return
+        for rule, count in nft.dropped(self.spec).items():
+            self.report.note(f"the link lost {count} segment(s) by the rule drop {rule!r}")
+
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> None:
         self._mark("start")
-        for step in self.scenario.steps:
+        self._times[0] = time.time()
+        steps = self.scenario.steps
+        for i, step in enumerate(steps):
             if self.stop is not None and self.stop.is_set():
                 raise Stopped
             self._mark(step.label)
+            started = time.time()
+            # back to back: a send followed by a send goes without waiting to see it captured
+            self._burst = i + 1 < len(steps) and isinstance(steps[i + 1], SendStep)
             self._step(step)
+            if isinstance(step, (SendStep, ExpectStep)):  # the capture time, once seen
+                self._times.setdefault(step.line, started)
+            else:
+                self._times[step.line] = started
             self._absorb()
         if not self.scenario.ignore_extra:
             self._extra()
@@ -380,8 +401,10 @@ class Runner:
             urgptr=pat.urgptr or 0,
         )
         self._unsent.append((seg, step))
-        self.s.send(seg, echo=True)
-        self._absorb()
+        self._times.pop(step.line, None)  # a repeated step: this time's capture
+        self.s.send(seg, echo=not self._burst, bad_checksum=step.bad_checksum)
+        if not self._burst:
+            self._absorb()
 
     def _options(self, step: SendStep, conn: ScenarioConn) -> tuple[Option, ...]:
         """The step's options with the numbers the kernel chose filled in (SACK edges from its
@@ -424,7 +447,9 @@ class Runner:
         at = next((i for i, (seg, _) in enumerate(self._unsent) if seg == seen.segment), None)
         if at is None:
             return "a crafted segment"
-        return f"line {self._unsent.pop(at)[1].line}: send"
+        line = self._unsent.pop(at)[1].line
+        self._times[line] = seen.time
+        return f"line {line}: send"
 
     def _expect(self, step: ExpectStep) -> None:
         conn = self.conn(step.conn)
@@ -464,23 +489,39 @@ class Runner:
             ts_first=conn.ts_first,
         )
         checks = [replace(c, prediction=rec) for c in checks]
-        if step.delay is not None and conn.last_time is not None:
-            gap = seen.time - conn.last_time
-            lo, hi = step.delay
-            checks.append(
-                fact(
-                    name=f"{what} comes {lo:g}-{hi:g} s after the previous one",
-                    ok=lo <= gap <= hi,
-                    expected=f"{lo:g}-{hi:g} s",
-                    observed=f"{gap:.3f} s",
-                    why=why,
-                    source=source,
-                )
-            )
-        conn.last_time = seen.time
+        checks += self._timing(step, conn, seen, what, why, source)
+        checks += _checksum_checks(step, seen, what)
+        conn.last_time = self._times[step.line] = seen.time
         observed = format_segment(seen.segment, conn.irs, conn.iss, conn.ts_first)
         self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
         self._check(checks)
+
+    def _timing(
+        self, step: ExpectStep, conn: ScenarioConn, seen: Seen, what: str, why: str, source: str
+    ) -> list[Check]:
+        """`delay`: the time since the conn's previous kernel segment, or since the step `from`
+        names (its crafted segment's capture, its app call, its segment; "start")."""
+        if step.delay is None:
+            return []
+        if step.since is None:
+            since, after = conn.last_time, "the previous one"
+        else:
+            since = self._times.get(step.since)
+            after = "the start" if step.since == 0 else f"line {step.since}"
+        if since is None:
+            return []
+        gap = seen.time - since
+        lo, hi = step.delay
+        return [
+            fact(
+                name=f"{what} comes {lo:g}-{hi:g} s after {after}",
+                ok=lo <= gap <= hi,
+                expected=f"{lo:g}-{hi:g} s",
+                observed=f"{gap:.3f} s",
+                why=why,
+                source=source,
+            )
+        ]
 
     def _explanation(self, step: ExpectStep, rec: Predicted | None) -> tuple[str, str, str]:
         """The scenario's own words first; else the prediction of the segment's own cause (the
@@ -575,7 +616,11 @@ class Runner:
                     linux_note=step.linux,
                 )
             )
-        for name, want in (("rqueue", step.rqueue), ("wqueue", step.wqueue)):
+        for name, want in (
+            ("rqueue", step.rqueue),
+            ("wqueue", step.wqueue),
+            ("retrans", step.retrans),
+        ):
             if want is not None:
                 got = getattr(row, name)
                 out.append(
@@ -663,6 +708,38 @@ class Runner:
                     )
                 ]
             )
+
+
+def _set_link(spec: TestbedSpec, link: Link) -> None:
+    """The scenario's link settings, on a fresh testbed (they go with its namespaces)."""
+    if link.offloads or link.mtu is not None:
+        topology.set_link(spec, link.offloads, link.mtu)
+    nft.drop_kernel(spec, list(link.drop))
+
+
+def _checksum_checks(step: ExpectStep, seen: Seen, what: str) -> list[Check]:
+    """`checksum`: the kernel's segment as captured carries a valid sum, or a partial one (the
+    pseudo-header's only, with tx checksum offload on)."""
+    if step.checksum is None:
+        return []
+    got = "valid" if seen.checksum_ok else "partial" if seen.checksum_partial else "bad"
+    return [
+        fact(
+            name=f"{what} has a {step.checksum} checksum",
+            ok=got == step.checksum,
+            expected=step.checksum,
+            observed=got,
+            why=step.why
+            or (
+                "with tx checksum offload off the kernel fills in the checksum itself"
+                if step.checksum == "valid"
+                else "with tx checksum offload on the device finishes the sum: the capture "
+                "on the sending host sees the pseudo-header's sum only"
+            ),
+            source=step.rfc or "RFC 9293 §3.1",
+            linux_note=step.linux,
+        )
+    ]
 
 
 def _app_input(step: AppStep, linger0: bool) -> Input | None:

@@ -71,6 +71,7 @@ SCENARIO_KEYS = {
     "mutant_of",
     "fails_with",
     "ignore_extra",
+    *("offloads", "mtu", "drop"),  # the link (Link)
 }
 TIMERS = {"off", "on", "keepalive", "timewait", "persist"}
 _SYSCTL_RE = re.compile(r"^net\.(ipv4|core|ipv6)\.[a-z0-9_.]+$")
@@ -115,12 +116,14 @@ class AppStep(Step):
 
 @dataclass(frozen=True, kw_only=True)
 class SendStep(Step):
-    """The crafting host sends a segment (seq and ack relative to the ISNs)."""
+    """The crafting host sends a segment (seq and ack relative to the ISNs); `checksum = "bad"`
+    spoils its TCP checksum."""
 
     kind = "send"
-    keys = frozenset({"data"})
+    keys = frozenset({"data", "checksum"})
     pattern: SegmentPattern
     data: bytes = b""
+    bad_checksum: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,10 +131,12 @@ class ExpectStep(Step):
     """The kernel's next segment on the conn matches the pattern, within a time (and a delay)."""
 
     kind = "expect"
-    keys = frozenset({"within", "delay"})
+    keys = frozenset({"within", "delay", "from", "checksum"})
     pattern: SegmentPattern
     within: float | None = None
     delay: tuple[float, float] | None = None
+    since: int | None = None  # `from`: delay counts from the step on this line (0: the start)
+    checksum: str | None = None  # "valid" or "partial" (CHECKSUMS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,13 +154,14 @@ class StateStep(Step):
     the timer, the time it has left and the queue sizes given."""
 
     kind = "expect_state"
-    keys = frozenset({"within", "timer", "expires", "rqueue", "wqueue"})
+    keys = frozenset({"within", "timer", "expires", "rqueue", "wqueue", "retrans"})
     state: State
     timer: str | None = None
     expires: tuple[float, float] | None = None
     rqueue: int | None = None
     wqueue: int | None = None
     within: float | None = None
+    retrans: int | None = None  # sock_diag's idiag_retrans: retransmissions of the running timer
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -203,6 +209,20 @@ ACTIONS = tuple(k.kind for k in STEP_KINDS)  # a scenario file's action keys, in
 KEYS = {k.kind: COMMON | k.keys for k in STEP_KINDS}
 
 
+DROPS = ("data",)  # what `drop` can name: the kernel's Nth segment of that kind
+CHECKSUMS = ("valid", "partial")  # what an expect step's checksum can require
+
+
+@dataclass(frozen=True)
+class Link:
+    """The testbed's link for one scenario: tx offloads (off by default: captured checksums are
+    real), the MTU of both ends, and kernel segments dropped on their way out (kind, nth)."""
+
+    offloads: bool = False
+    mtu: int | None = None
+    drop: tuple[tuple[str, int], ...] = ()
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -229,6 +249,8 @@ class Scenario:
             if isinstance(st, SysctlStep):
                 out += [(k, v, st.line) for k, v in st.values.items()]
         return out
+
+    link: Link = field(default_factory=Link)
 
 
 class _Where:
@@ -339,7 +361,9 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
     _check_sockets(steps, where)
     _check_wait(steps, where)
     _check_labels(steps, where)
-    _check_sizes(steps, where)
+    _check_since(steps, where)
+    link = _link(head, where)
+    _check_sizes(steps, where, link.mtu or LINK_MTU)
     sysctl = _sysctl(head.get("sysctl", {}), where)
     crafting_port = _int(head, "crafting_port", 40000, where, 1, 65535)
     _check_ports(crafting_port, steps, where)
@@ -359,7 +383,34 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         fails_with=str(head.get("fails_with", "")),
         ignore_extra=bool(head.get("ignore_extra", False)),
         sysctl_lines={k: where.key(k) for k in sysctl},
+        link=link,
     )
+
+
+def _link(head: dict[str, Any], where: _Where) -> Link:
+    """The [scenario] table's link keys: offloads, mtu, drop."""
+    offloads = head.get("offloads", False)
+    if not isinstance(offloads, bool):
+        raise where.fail(
+            where.key("offloads"),
+            f"offloads = {shown(offloads)} is not true or false",
+            "write offloads = true (tx checksum and segmentation offloads on) or false",
+        )
+    mtu = _int(head, "mtu", None, where, 576, 9000)
+    raw = head.get("drop", [])
+    if not isinstance(raw, list):
+        raise where.fail(where.key("drop"), "drop must be a list", _DROP_HINT)
+    return Link(offloads, mtu, tuple(_drop(item, where) for item in raw))
+
+
+_DROP_HINT = 'write e.g. drop = ["data"] (the kernel\'s first data segment) or ["data 2"]'
+
+
+def _drop(item: Any, where: _Where) -> tuple[str, int]:
+    m = re.fullmatch(r"([a-z]+)(?: ([1-9][0-9]{0,3}))?", item) if isinstance(item, str) else None
+    if m is None or m.group(1) not in DROPS:
+        raise where.fail(where.key("drop"), f"cannot drop {shown(item)}", _DROP_HINT)
+    return m.group(1), int(m.group(2) or 1)
 
 
 def _sysctl(table: Any, where: _Where) -> dict[str, str]:
@@ -413,6 +464,21 @@ def _check_ports(first: int, steps: list[Step], where: _Where) -> None:
             f"crafting_port = {first} and {conns} connections need ports up to {last}",
             f"each conn takes the next port: use crafting_port = {65536 - conns} or lower",
         )
+
+
+def _check_since(steps: list[Step], where: _Where) -> None:
+    """Each expect's `from = "line N"` names a step that runs before it."""
+    earlier: list[int] = []
+    for st in steps:
+        if isinstance(st, ExpectStep) and st.since and st.since not in earlier:
+            shown_lines = ", ".join(str(n) for n in earlier[-8:]) or "none"
+            raise where.fail(
+                where.key("from", st.line),
+                f'from = "line {st.since}" names no earlier step',
+                f"name the line of an earlier step's action (earlier steps: {shown_lines}), "
+                'or "start"',
+            )
+        earlier.append(st.line)
 
 
 def _check_wait(steps: list[Step], where: _Where) -> None:
@@ -742,8 +808,12 @@ def _segment_step(
     payload = data.encode()
     delay = _range(raw, "delay", where, start, end)
     within = _seconds(raw, "within", where, start, end)
+    checksum = _checksum(kind, raw, where, start, end)
     if kind == "expect":
-        return ExpectStep(**base, pattern=pattern, within=within, delay=delay)
+        since = _since(raw, delay, where, start, end)
+        return ExpectStep(
+            **base, pattern=pattern, within=within, delay=delay, since=since, checksum=checksum
+        )
     assert pattern.length is not None
     if payload and len(payload) != pattern.length:
         raise where.fail(
@@ -751,7 +821,47 @@ def _segment_step(
             f"data has {len(payload)} bytes but the segment says ({pattern.length})",
             "make LEN in SEQ:END(LEN) the data's length",
         )
-    return SendStep(**base, pattern=pattern, data=payload or b"x" * pattern.length)
+    return SendStep(
+        **base,
+        pattern=pattern,
+        data=payload or b"x" * pattern.length,
+        bad_checksum=checksum == "bad",
+    )
+
+
+def _checksum(kind: str, raw: dict[str, Any], where: _Where, start: int, end: int) -> str | None:
+    """send: "bad" (or "valid"); expect: "valid" or "partial"."""
+    value = raw.get("checksum")
+    if value is None:
+        return None
+    allowed = ("bad", "valid") if kind == "send" else CHECKSUMS
+    if value not in allowed:
+        raise where.fail(
+            where.key("checksum", start, end),
+            f"{kind} checksum = {shown(value)}",
+            f"use checksum = {choice_list(allowed)}",
+        )
+    return str(value)
+
+
+def _since(
+    raw: dict[str, Any], delay: tuple[float, float] | None, where: _Where, start: int, end: int
+) -> int | None:
+    """`from`: "start", or "line N" naming an earlier step; 0 stands for the start."""
+    value = raw.get("from")
+    if value is None:
+        return None
+    line = where.key("from", start, end)
+    if delay is None:
+        raise where.fail(line, "from without delay", "add delay = [min, max] (seconds)")
+    if value == "start":
+        return 0
+    m = re.fullmatch(r"line ([0-9]{1,7})", value) if isinstance(value, str) else None
+    if m is None:
+        raise where.fail(
+            line, f"from = {shown(value)}", 'write from = "line 12" (an earlier step) or "start"'
+        )
+    return int(m.group(1))
 
 
 def _app_step(
@@ -827,11 +937,12 @@ def _state_step(
             f"a socket in {state} never has the timewait timer",
             "the timewait timer belongs to TIME_WAIT (and an orphaned FIN_WAIT_2)",
         )
-    if state is State.CLOSED and any(k in raw for k in ("timer", "expires", "rqueue", "wqueue")):
+    details = ("timer", "expires", "rqueue", "wqueue", "retrans")
+    if state is State.CLOSED and any(k in raw for k in details):
         raise where.fail(
             line,
             "a CLOSED socket does not exist: it has no timer or queues",
-            "drop timer, expires, rqueue and wqueue from this step",
+            "drop timer, expires, rqueue, wqueue and retrans from this step",
         )
     return StateStep(
         **base,
@@ -841,6 +952,7 @@ def _state_step(
         rqueue=_int(raw, "rqueue", None, where, 0, 1 << 30, start, end),
         wqueue=_int(raw, "wqueue", None, where, 0, 1 << 30, start, end),
         within=_seconds(raw, "within", where, start, end),
+        retrans=_int(raw, "retrans", None, where, 0, 255, start, end),
     )
 
 

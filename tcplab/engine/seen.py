@@ -22,3 +22,4 @@ class Seen:
     from_kernel: bool
     checksum_ok: bool
     seen_ns: int = field(default=0, compare=False)
+    checksum_partial: bool = field(default=False, compare=False)  # offloaded: pseudo-header only

@@ -27,7 +27,7 @@ from tcplab.netns.record import (
     find_record,
 )
 from tcplab.wire.capture import Capture, Frame, Sender
-from tcplab.wire.packet import Endpoints, parse_frame, to_frame
+from tcplab.wire.packet import Endpoints, parse_frame, partial_checksum, to_frame
 from tcplab.wire.pcap import write_pcap
 
 
@@ -55,13 +55,13 @@ class Session:
             raise
 
     # -- sending and receiving -------------------------------------------------------------------
-    def send(self, seg: Segment, echo: bool = False) -> int:
+    def send(self, seg: Segment, echo: bool = False, bad_checksum: bool = False) -> int:
         """Send a crafted segment from the crafting host; returns perf_counter_ns at the send.
 
         With `echo`, wait (briefly) until the kernel host's capture has seen it, so the record
         stays in order; kernel segments read meanwhile are kept for next_from_kernel."""
         self._ip_id = (self._ip_id + 1) & 0xFFFF
-        sent = self.sender.send(to_frame(seg, self.ends, self._ip_id))
+        sent = self.sender.send(to_frame(seg, self.ends, self._ip_id, bad_checksum))
         if echo:
             deadline = time.monotonic() + 0.05
             while (left := deadline - time.monotonic()) > 0:
@@ -81,7 +81,10 @@ class Session:
         if parsed is None:
             return self._read_one(0)
         src, dst, seg, ok = parsed
-        seen = Seen(seg, src, dst, frame.time, src == self.spec.kernel_addr, ok, frame.seen)
+        partial = not ok and partial_checksum(frame.data)
+        seen = Seen(
+            seg, src, dst, frame.time, src == self.spec.kernel_addr, ok, frame.seen, partial
+        )
         self.seen.append(seen)
         return seen
 

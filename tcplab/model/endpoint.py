@@ -38,6 +38,10 @@ TIME_WAIT_LEN = 60.0  # TCP_TIMEWAIT_LEN, include/net/tcp.h: not a sysctl
 # 11-12 ms after the segment, the timer wheel rounding up), 2 ms at HZ=1000; not a sysctl
 TCP_TIMEOUT_MIN = 0.008
 TCP_TIMEOUT_INIT = 1.0  # the first SYN and SYN+ACK timeout (tcp_timeout_init without BPF)
+# TCP_RTO_MIN (tcp_rto_min): the first data RTO is srtt/8 + rttvar >= 200 ms; the handshake's RTT on
+# the testbed adds a few ms (0.208 s measured), which the explainer's timer slack covers
+TCP_RTO_MIN = 0.2
+DATA_TIMER = frozenset({Place.ESTABLISHED, Place.CLOSE_WAIT})  # where the model runs a data RTO
 TCP_MSS_DEFAULT = 536  # the peer's MSS when its SYN carries no MSS option (RFC 9293 §3.7.1)
 TCPOLEN_TSTAMP_ALIGNED = 12  # the timestamp option in every segment once both SYNs carried it
 
@@ -190,9 +194,10 @@ class Endpoint:
 
     # ---- inputs ----
 
-    def receive(self, seg: Segment, now: float) -> Prediction:
-        """What the kernel answers to `seg` arriving now, and the TCB after it."""
-        inp = classify(self, seg)
+    def receive(self, seg: Segment, now: float, checksum_ok: bool = True) -> Prediction:
+        """What the kernel answers to `seg` arriving now, and the TCB after it (a segment whose
+        checksum does not hold: dropped before anything else)."""
+        inp = classify(self, seg) if checksum_ok else Input.BAD_CHECKSUM
         return self._apply(lookup(self.place, inp), inp, seg, now, "segment")
 
     def call(self, inp: Input, now: float) -> Prediction:
@@ -215,6 +220,8 @@ class Endpoint:
             left -= size
             if p.silence:
                 break
+        if out and not out[0].silence and self.place in DATA_TIMER and self.deadline is None:
+            self.retries, self.started, self.deadline = 0, now, now + self._gap(1)
         return out
 
     @property
@@ -229,7 +236,14 @@ class Endpoint:
         if self.deadline is None or now < self.deadline:
             return None
         inp = self._timer_input()
-        return self._apply(lookup(self.place, inp), inp, None, now, f"timer: {inp.value}")
+        size = self._unacked() if inp is Input.TIMER_RETRANSMIT else 0
+        return self._apply(lookup(self.place, inp), inp, None, now, f"timer: {inp.value}", size)
+
+    def _unacked(self) -> int:
+        """The bytes a data retransmission carries: from snd_una, at most one MSS."""
+        if self.place not in DATA_TIMER or self.snd_una is None or self.snd_nxt is None:
+            return 0
+        return max(0, min(seq_sub(self.snd_nxt, self.snd_una), self.mss))
 
     def observe(self, seg: Segment) -> None:
         """A segment the kernel sent: learn its ISN, window, SACK edge and snd_nxt."""
@@ -320,7 +334,7 @@ class Endpoint:
                 shown.append(_number("ack", case.reply.ack, ack, seg))
             if length is not None:
                 shown.append(f"len {length} (mss {self.mss})")
-                if self.snd_nxt is not None:
+                if self.snd_nxt is not None and case.reply.seq is not Num.SND_UNA:
                     self.snd_nxt = seq_add(self.snd_nxt, length)
             why = f"{why}: {', '.join(shown)}"
             limited = any(c.guard is Guard.RATE_LIMITED for c in row.cases)
@@ -362,6 +376,8 @@ class Endpoint:
             return self.iss
         if num is Num.RCV_NXT:
             return self.rcv_nxt
+        if num is Num.SND_UNA:
+            return self.snd_una
         if self.snd_nxt is None:
             return None
         return seq_add(self.snd_nxt, -1) if num is Num.SND_NXT_LESS_1 else self.snd_nxt
@@ -402,10 +418,20 @@ class Endpoint:
             self.snd_una = seg.ack
             if self.snd_nxt is None or seq_gt(seg.ack, self.snd_nxt):
                 self.snd_nxt = seg.ack
+            self._rearm_data_timer(now)
         self.max_window = max(self.max_window, seg.window)
         if inp is Input.ACK_COOKIE:
             self.iss = seq_add(seg.ack, -1)
             self.irs, self.rcv_nxt = seq_add(seg.seq, -1), seg.seq
+
+    def _rearm_data_timer(self, now: float) -> None:
+        """An ACK of new data: the RTO stops when nothing is outstanding, else starts again
+        (tcp_rearm_rto)."""
+        if self.place not in DATA_TIMER or self.deadline is None:
+            return
+        self.retries = 0
+        done = self.snd_nxt is None or self.snd_una == self.snd_nxt
+        self.deadline = None if done else now + self._gap(1)
 
     def _after_queue(self, end: int) -> int:
         """rcv_nxt once data up to `end` is in: queued out-of-order data it reaches is in too
@@ -469,6 +495,8 @@ class Endpoint:
         s = self.sysctls
         if self.place is Place.REQUEST:
             return self.retries >= s.tcp_synack_retries
+        if self.place in DATA_TIMER:
+            return False  # tcp_retries2 (15) retransmissions, many minutes: not modelled
         limit = s.tcp_syn_retries
         if self.place is Place.SYN_SENT:
             limit += s.tcp_syn_linear_timeouts
@@ -481,6 +509,8 @@ class Endpoint:
     def _gap(self, k: int) -> float:
         """Seconds before the k-th transmission's timer fires (k = 1: after the first send),
         the RTO doubling up to tcp_rto_max_ms (SYN_SENT: after tcp_syn_linear_timeouts at 1 s)."""
+        if self.place in DATA_TIMER:
+            return min(float(2 ** (k - 1)) * TCP_RTO_MIN, self.sysctls.tcp_rto_max_ms / 1000)
         if self.place is Place.SYN_SENT:
             linear = self.sysctls.tcp_syn_linear_timeouts
             gap = 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))

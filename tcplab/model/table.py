@@ -91,6 +91,8 @@ class Input(str, Enum):
     ACK_FIN = "FIN at rcv_nxt"
     ACK_FIN_OF_FIN = "FIN at rcv_nxt acking our FIN"
     NO_ACK = "no SYN, RST or ACK"
+    # any segment whose TCP checksum does not hold: tested before everything else
+    BAD_CHECKSUM = "segment with a bad checksum"
     # application calls
     APP_LISTEN = "listen()"
     APP_CONNECT = "connect()"
@@ -146,6 +148,7 @@ class Num(str, Enum):
     RCV_NXT = "rcv_nxt"
     SEG_ACK = "the segment's ack"
     SEG_END = "the segment's seq + len"
+    SND_UNA = "snd_una"  # the first byte not yet acknowledged (a retransmission)
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,16 @@ _SYN_GIVE_UP_NOTE = (
     "tcp_syn_linear_timeouts, or, after a retransmission, once the time since the first SYN "
     "(retrans_stamp) reaches tcp_model_timeout(tcp_syn_retries): (2 << n) - 1 s as if the 1 s "
     "RTO doubled n times (retransmits_timed_out); linear timeouts reach that time sooner"
+)
+_CSUM_NOTE = (
+    "tcp_v4_rcv: tcp_checksum_complete fails -> csum_error: counted in TcpInCsumErrors (and "
+    "TcpInErrs), dropped before any socket sees it, so a closed port sends no RST either"
+)
+_RTO_NOTE = (
+    "tcp_retransmit_timer: the first RTO is srtt/8 + rttvar, rttvar at least tcp_rto_min (200 ms): "
+    "about 0.2 s plus the handshake's RTT on a fast link (0.208 s measured here), doubling each "
+    "time (tcp_retries2 = 15 before giving up: not modelled); the segment goes again as it was "
+    "(its PSH too), at snd_una"
 )
 _BAD_ACK_NOTE = (
     "tcp_rcv_synsent_state_process: an ack <= ISS or > snd_nxt rearms ICSK_TIME_RETRANS to "
@@ -303,6 +316,14 @@ ROWS: tuple[Row, ...] = (
         (APPS - {I.APP_LISTEN, I.APP_CONNECT}) | TIMERS,
         _drop("closed-idle", "nothing to do"),
         rfc="-",
+    ),
+    # ---- a bad checksum, wherever it arrives (tcp_v4_rcv) ----
+    _row(
+        list(Place),
+        [I.BAD_CHECKSUM],
+        _drop("bad-checksum", "a segment whose checksum does not hold is dropped unseen"),
+        rfc="RFC 9293 §3.1 (checksum), §3.10.7",
+        linux=_CSUM_NOTE,
     ),
     # ---- a listener (tcp_rcv_state_process, tcp_conn_request) ----
     _row(
@@ -1047,10 +1068,30 @@ ROWS: tuple[Row, ...] = (
         rfc="RFC 9293 §3.8.3",
     ),
     _row(
-        [P.ESTABLISHED, P.FIN_WAIT_2, P.CLOSE_WAIT],
-        [I.TIMER_RETRANSMIT, I.TIMER_GIVE_UP],
+        [P.ESTABLISHED, P.CLOSE_WAIT],
+        [I.TIMER_RETRANSMIT],
+        Case(
+            G.ALWAYS,
+            "data-retransmit",
+            "the retransmission timer ran out with data unacknowledged: the first "
+            "unacknowledged segment goes again",
+            Reply(Flags.PSH | Flags.ACK, N.SND_UNA, N.RCV_NXT, data=True),
+        ),
+        rfc="RFC 6298 §5.4",
+        linux=_RTO_NOTE,
+    ),
+    _row(
+        [P.FIN_WAIT_2],
+        [I.TIMER_RETRANSMIT],
         _drop("no-timer", "nothing outstanding: no retransmission"),
         rfc="-",
+    ),
+    _row(
+        [P.ESTABLISHED, P.FIN_WAIT_2, P.CLOSE_WAIT],
+        [I.TIMER_GIVE_UP],
+        _drop("no-timer", "nothing outstanding: no retransmission"),
+        rfc="-",
+        linux="ESTABLISHED gives up after tcp_retries2 (15) retransmissions: not modelled",
     ),
     _row(
         SYNC,

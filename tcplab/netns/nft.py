@@ -117,3 +117,53 @@ def only_ports(spec: TestbedSpec, ports: list[int]) -> None:
         "  }\n"
         "}\n",
     )
+
+
+LINK_TABLE = "tcplab_link"
+DROP = "tcplab: the link loses this kernel segment on its way to the crafting host"
+_DROP_MATCH = {  # what a scenario's `drop` names, as nft matches it
+    "data": "tcp flags & (fin | syn | rst | psh) == psh",
+}
+
+
+def drop_kernel(spec: TestbedSpec, drops: list[tuple[str, int]]) -> None:
+    """Lose the kernel's `nth` segment of each kind on the link: dropped as it enters the crafting
+    host (prerouting), after the kernel host sent it and its capture saw it, so the kernel's TCP
+    takes it for a loss on the wire and retransmits. The rules live in the crafting namespace and
+    go with it. numgen counts the matching segments from 0."""
+    if not drops:
+        return
+    rules = "".join(
+        f'    iifname "{IFNAME}" ip saddr {spec.kernel_addr} ip daddr {spec.crafting_addr} '
+        f"{_DROP_MATCH[kind]} numgen inc mod 1000000 {nth - 1} counter drop "
+        f'comment "{DROP}: {kind} {nth}"\n'
+        for kind, nth in drops
+    )
+    _nft(
+        spec.crafting,
+        ["-f", "-"],
+        f"table ip {LINK_TABLE} {{\n"
+        "  chain prerouting {\n"
+        "    type filter hook prerouting priority raw; policy accept;\n"
+        f"{rules}"
+        "  }\n"
+        "}\n",
+    )
+
+
+def dropped(spec: TestbedSpec) -> dict[str, int]:
+    """How many segments each drop rule lost ("data 1" -> 1)."""
+    try:
+        out = _nft(spec.crafting, ["-j", "list", "table", "ip", LINK_TABLE])
+    except EnvironmentProblem:
+        return {}
+    counts = {}
+    for item in json.loads(out).get("nftables", []):
+        rule = item.get("rule") or {}
+        comment = str(rule.get("comment", ""))
+        if comment.startswith(DROP):
+            packets = next(
+                (e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e), 0
+            )
+            counts[comment.removeprefix(DROP + ": ")] = packets
+    return counts

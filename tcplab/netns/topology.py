@@ -286,19 +286,67 @@ def _offload_off(name: str) -> bool:
 
 def _tune_namespace(ns: str) -> None:
     """Offloads off, so captures show real segments with real checksums; no IPv6 chatter."""
+    set_offloads(ns, False)
+    with inside(ns):
+        Path(f"/proc/sys/net/ipv6/conf/{IFNAME}/disable_ipv6").write_text("1")
+
+
+def set_offloads(ns: str, on: bool) -> None:
+    """Turn the link end's tx checksum and segmentation offloads (and GRO/LRO) on or off."""
     from pyroute2.ethtool import Ethtool
+    from pyroute2.ethtool.ioctl import NotSupportedError
 
     with inside(ns):
         eth = Ethtool()
         try:
             features = eth.get_features(IFNAME)
             for name, feature in features.features.items():
-                if _offload_off(name):
-                    feature.enable = False
+                if _offload_off(name) and (feature.available or not on):
+                    feature.enable = on
             eth.set_features(IFNAME, features)
+        except NotSupportedError as exc:
+            raise EnvironmentProblem(
+                f"cannot turn offloads {'on' if on else 'off'} on {IFNAME} in {ns}",
+                "check 'ethtool -k' on the testbed's veth",
+            ) from exc
         finally:
             eth.close()
-        Path(f"/proc/sys/net/ipv6/conf/{IFNAME}/disable_ipv6").write_text("1")
+
+
+def set_link(spec: TestbedSpec, offloads: bool = False, mtu: int | None = None) -> None:
+    """One scenario's link: offloads on or off and the MTU, on both ends. Both live in the
+    testbed's namespaces and go with them."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    for ns in (spec.crafting, spec.kernel):
+        if offloads:
+            set_offloads(ns, True)
+        if mtu is None:
+            continue
+        try:
+            with inside(ns), IPRoute() as ipr:
+                ipr.link("set", index=ipr.link_lookup(ifname=IFNAME)[0], mtu=mtu)
+        except NetlinkError as exc:
+            raise _netlink_error(f"setting mtu {mtu} in {ns}", exc) from exc
+
+
+def link_settings(ns: str) -> dict[str, Any]:
+    """The link end's MTU and whether tx checksum offload is on (what a scenario ran with)."""
+    from pyroute2 import IPRoute
+    from pyroute2.ethtool import Ethtool
+
+    with inside(ns), IPRoute() as ipr:
+        link = ipr.get_links(ipr.link_lookup(ifname=IFNAME)[0])[0]
+        mtu = link.get("IFLA_MTU")
+    with inside(ns):
+        eth = Ethtool()
+        try:
+            feats = eth.get_features(IFNAME).features
+        finally:
+            eth.close()
+    csum = [f.enable for n, f in feats.items() if n.startswith("tx-checksum")]
+    return {"mtu": mtu, "tx_checksum_offload": any(csum)}
 
 
 # -- adopting a testbed built by hand (netns_setup.sh) ------------------------------------------------

@@ -125,8 +125,31 @@ def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> A
     return pkt
 
 
-def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1) -> bytes:
-    return bytes(to_packet(seg, ends, ip_id))
+_TCP_CHECK = 14 + 16  # the TCP checksum's offset: Ethernet header, (the IP header), 16 into TCP
+
+
+def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1, bad_checksum: bool = False) -> bytes:
+    """The Ethernet frame; with `bad_checksum`, its TCP checksum is off by one bit (never the other
+    spelling of a valid sum: 0x0000 and 0xffff are the same in ones' complement)."""
+    frame = bytes(to_packet(seg, ends, ip_id))
+    if not bad_checksum:
+        return frame
+    at = _TCP_CHECK + (frame[14] & 0x0F) * 4
+    good = int.from_bytes(frame[at : at + 2], "big")
+    return frame[:at] + (good ^ 1).to_bytes(2, "big") + frame[at + 2 :]
+
+
+def partial_checksum(frame: bytes) -> bool:
+    """Whether the frame's TCP checksum is a partial one: the pseudo-header's sum only, left for
+    the device to finish (CHECKSUM_PARTIAL, what a veth with tx checksum offload on carries)."""
+    ihl = (frame[14] & 0x0F) * 4 if len(frame) > 14 else 0
+    total = int.from_bytes(frame[16:18], "big")
+    at = _TCP_CHECK + ihl
+    if len(frame) < at + 2 or not 0 <= total - ihl < 1 << 16:
+        return False
+    field = int.from_bytes(frame[at : at + 2], "big")
+    pseudo = frame[26:34] + b"\x00\x06" + (total - ihl).to_bytes(2, "big")
+    return field == (~_scapy().checksum(pseudo)) & 0xFFFF
 
 
 def from_packet(pkt: Any) -> Segment:

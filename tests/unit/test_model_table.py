@@ -15,7 +15,7 @@ def test_every_place_and_input_has_exactly_one_row(place, inp):
 
 def test_table_size():
     pairs = len(Place) * len(Input)
-    assert pairs == 13 * 33 == sum(len(r.places) * len(r.inputs) for r in ROWS)
+    assert pairs == 13 * 34 == sum(len(r.places) * len(r.inputs) for r in ROWS)
 
 
 def test_every_row_ends_with_an_unconditional_case_and_guards_are_not_repeated():
