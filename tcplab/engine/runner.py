@@ -13,7 +13,6 @@ step runs and every difference is listed.
 
 from __future__ import annotations
 
-import base64
 import random
 import threading
 import time
@@ -28,10 +27,12 @@ from tcplab.app.protocol import (
     Close,
     Connect,
     Connecting,
+    Created,
     Done,
     Listen,
     Listening,
     NewConnection,
+    OptionValue,
     Received,
     Recv,
     Reply,
@@ -39,7 +40,9 @@ from tcplab.app.protocol import (
     Sent,
     SetSockOpt,
     Shutdown,
+    Socket,
 )
+from tcplab.engine.appexpect import Context, app_checks, received_text
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.explain import Explainer, Followed, Key
 from tcplab.engine.predicted import Predicted
@@ -155,6 +158,7 @@ class Runner:
         self.sysctls = sysctls or Sysctls()
         self.conns: dict[str, ScenarioConn] = {}
         self.listener: int | None = None
+        self._made: set[int] = set()  # sockets `app = "socket"` made, not yet listening/connected
         self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
         self.report = Report(
             f"run {scenario.name}",
@@ -215,27 +219,20 @@ class Runner:
         conn = self.conn(step.conn)
         self._absorb()
         started = time.time()
+        ctx = Context(
+            step.line, step.call.op, str(step.args.get("name", "")), step.why, step.rfc, step.linux
+        )
         try:
-            detail = self._app_call(step, conn)
+            reply, detail = self._app_call(step, conn)
         except AppError as exc:
             self.report.note(f"line {step.line}: app {step.call.op} failed: {exc}")
-            self._check(
-                [
-                    fact(
-                        name=f"line {step.line}: app {step.call.op} succeeds",
-                        ok=False,
-                        expected="success",
-                        observed=str(exc),
-                        why=step.why or "the application's call failed",
-                        source=step.rfc,
-                    )
-                ]
-            )
+            self._check(app_checks(ctx, step.expect, exc.reply))
             return
         self.report.note(f"app {step.call.op}{detail}")
-        self._app_model(step, conn, started)
+        self._check(app_checks(ctx, step.expect, reply))
+        self._app_model(step, conn, started, reply)
 
-    def _app_model(self, step: AppStep, conn: ScenarioConn, now: float) -> None:
+    def _app_model(self, step: AppStep, conn: ScenarioConn, now: float, reply: Reply) -> None:
         """The call, told to the model: what it makes the kernel send is open until seen."""
         req = step.call
         if req is Listen:
@@ -255,7 +252,7 @@ class Runner:
             self.model.read(conn.key)
             return
         if req is SetSockOpt:
-            if step.args.get("name") == "SO_LINGER":
+            if step.args.get("name") == "SO_LINGER":  # [1, N > 0]: close() sends FIN, then waits
                 conn.linger0 = list(step.args.get("value", ())) == [1, 0]
             return
         inp = _app_input(step, conn.linger0)
@@ -264,13 +261,25 @@ class Runner:
         if inp is None or step.target == "listener":
             return
         cause = f"line {step.line}: app {req.op}"
-        self.model.app(conn.key, inp, now, cause, length=_send_length(step))
+        length = reply.sent if isinstance(reply, Sent) else 0
+        self.model.app(conn.key, inp, now, cause, length=length)
 
-    def _app_call(self, step: AppStep, conn: ScenarioConn) -> str:
-        """Make the step's call on the socket it means; what the report says of its reply."""
+    def _app_call(self, step: AppStep, conn: ScenarioConn) -> tuple[Reply, str]:
+        """Make the step's call on the socket it means; its reply, and what the report says."""
         req = self._request(step, conn)
         reply = self.s.app.call(req)
+        return reply, self._app_reply(step, conn, req, reply)
+
+    def _app_reply(self, step: AppStep, conn: ScenarioConn, req: Call[Reply], reply: Reply) -> str:
+        """Keep what the reply tells (the socket ids); what the report says of it."""
         match reply:
+            case Created():
+                self._made.add(reply.id)
+                if step.target == "listener":
+                    self.listener = reply.id
+                else:
+                    conn.app_id = reply.id
+                return f" -> socket {reply.id}"
             case Listening():
                 self.listener = reply.id
                 assert isinstance(req, Listen)
@@ -286,23 +295,31 @@ class Runner:
             case Sent():
                 return f"({reply.sent} bytes)"
             case Received():
-                return f" -> {reply.data!r}" + (" (end of stream)" if reply.eof else "")
+                return f" -> {received_text(reply)}"
+            case OptionValue():
+                return f"({step.args.get('name')}) -> {received_text(reply)}" + (
+                    f" {reply.info}" if reply.info is not None else ""
+                )
         return _done(req, reply)
 
     def _request(self, step: AppStep, conn: ScenarioConn) -> Call[Reply]:
         """The step's call with what only the run knows: the listener's port by default, the
         crafting host's address and port to connect to, the id of the socket it acts on."""
+        if step.call is Socket:
+            return Socket()
         if step.call is Listen:
-            return Listen(**{"port": self.scenario.port, **step.args})
+            made = self._take_made(self.listener)
+            return Listen(**{"port": self.scenario.port, "id": made, **step.args})
         if step.call is Connect:
-            return Connect(addr=self.spec.crafting_addr, port=conn.sport)
+            made = self._take_made(conn.app_id)
+            return Connect(addr=self.spec.crafting_addr, port=conn.sport, id=made)
         if step.call is Accept:
             if self.listener is None:
                 raise DefinitionError(
                     f"{self.scenario.path}:{step.line}: accept before listen",
                     'add an app = "listen" step first',
                 )
-            return Accept(id=self.listener, **step.args)
+            return Accept(id=self.listener, peer_port=conn.sport, **step.args)
         target = self.listener if step.target == "listener" else conn.app_id
         if target is None:
             raise DefinitionError(
@@ -311,6 +328,13 @@ class Runner:
                 "accept or connect that conn first",
             )
         return step.call(**{"id": target, **step.args})
+
+    def _take_made(self, ident: int | None) -> int:
+        """The id of a socket `app = "socket"` made for this listen or connect (0: none)."""
+        if ident is None or ident not in self._made:
+            return 0
+        self._made.discard(ident)
+        return ident
 
     # -- segments ----------------------------------------------------------------------------------
     def _send(self, step: SendStep) -> None:
@@ -555,14 +579,6 @@ def _app_input(step: AppStep, linger0: bool) -> Input | None:
     if step.call is Send:
         return Input.APP_SEND
     return None
-
-
-def _send_length(step: AppStep) -> int:
-    """The bytes a send step gives the kernel (the application accepted its data already)."""
-    data = str(step.args.get("data", ""))
-    if step.args.get("encoding") == "base64":
-        return len(base64.b64decode(data))
-    return len(data.encode())
 
 
 def _done(req: Call[Reply], reply: Reply) -> str:
