@@ -155,7 +155,7 @@ class Arg:
         if problem is ArgProblem.TYPE:
             return f"{name} = {text} is not {self.kind.shown}"
         if problem is ArgProblem.RANGE:
-            return f"{name} = {text} is out of range: use {self.lo:g} to {self.hi:g}"
+            return f"{name} = {text} is out of range: use {number(self.lo)} to {number(self.hi)}"
         return f"{name} = {text}: use {choice_list(self.choices)}"
 
 
@@ -175,6 +175,13 @@ def shown(value: object, limit: int = 40) -> str:
     """A value from a client, quoted for a message: at most `limit` characters."""
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def number(value: float | None) -> str:
+    """A bound as a person writes it: 1048576, 0.5 (never 1.04858e+06)."""
+    if value is None:
+        return "any"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 def choice_list(choices: tuple[str, ...]) -> str:

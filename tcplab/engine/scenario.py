@@ -26,6 +26,7 @@ from tcplab.app.protocol import (
     Listen,
     args_of,
     choice_list,
+    number,
     shown,
 )
 from tcplab.engine.appexpect import EXPECT_KEYS, AppExpect, parse_expect
@@ -627,7 +628,7 @@ def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: ArgProblem) 
     if problem is ArgProblem.RANGE:
         return (
             f"{key} = {shown(value)} is out of range",
-            f"use {spec.lo:g} to {spec.hi:g}, e.g. {spec.example}",
+            f"use {number(spec.lo)} to {number(spec.hi)}, e.g. {spec.example}",
         )
     return f"{op} {key} = {shown(value)}", f"use {key} = {choice_list(spec.choices)}"
 
