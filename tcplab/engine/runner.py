@@ -65,7 +65,7 @@ from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment, to_options
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add
-from tcplab.model.state import State
+from tcplab.model.state import LINUX_STATE_NUMBERS, State
 from tcplab.model.table import Input
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketRow
@@ -297,9 +297,7 @@ class Runner:
             case Received():
                 return f" -> {received_text(reply)}"
             case OptionValue():
-                return f"({step.args.get('name')}) -> {received_text(reply)}" + (
-                    f" {reply.info}" if reply.info is not None else ""
-                )
+                return f"({step.args.get('name')}) -> {_info_text(reply)}"
         return _done(req, reply)
 
     def _request(self, step: AppStep, conn: ScenarioConn) -> Call[Reply]:
@@ -579,6 +577,18 @@ def _app_input(step: AppStep, linger0: bool) -> Input | None:
     if step.call is Send:
         return Input.APP_SEND
     return None
+
+
+def _info_text(reply: OptionValue) -> str:
+    """getsockopt's or ioctl's value; for TCP_INFO its state and a few fields."""
+    info = reply.info
+    if info is None:
+        return received_text(reply)
+    state = LINUX_STATE_NUMBERS.get(info.state, info.state)
+    return (
+        f"state {state}, retransmits {info.retransmits}, rto {info.rto} us, snd_mss "
+        f"{info.snd_mss}, rcv_mss {info.rcv_mss}, unacked {info.unacked}"
+    )
 
 
 def _done(req: Call[Reply], reply: Reply) -> str:
