@@ -39,8 +39,9 @@ def test_a_refused_app_call_is_a_mismatch_not_a_crash(tmp_path: Path) -> None:
     )
     out = run_cli("run", str(path))
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "line 6: app accept failed: no connection to accept on listener 1 within 0.1 s" in (
-        out.stdout
+    assert (
+        "line 6: app accept failed: no connection from port 40000 to accept on listener 1 within 0.1 s"
+        in (out.stdout)
     )
 
 
