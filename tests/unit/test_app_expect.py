@@ -120,3 +120,15 @@ def test_getsockopt_values_and_tcp_info_fields_are_shown_by_name() -> None:
         "CLOSE_WAIT (8)",
     )
     assert rtx.ok and rtx.name == "line 6: app getsockopt TCP_INFO retransmits"
+
+
+def test_new_replies_cross_the_wire_with_their_errno_and_tcp_info() -> None:
+    from tcplab.app.protocol import GetSockOpt, Ioctl, Send, decode_reply, encode_reply
+
+    failed = Error(error="send on socket 2 failed: Broken pipe", errno="EPIPE")
+    assert decode_reply(Send(id=2, size=5), encode_reply(failed)) == failed
+    info = TcpInfo(**dict.fromkeys(TCP_INFO_FIELDS, 7))
+    value = OptionValue(value=1, info=info)
+    assert decode_reply(GetSockOpt(id=1, name="TCP_INFO"), encode_reply(value)) == value
+    inq = OptionValue(value=1000)
+    assert decode_reply(Ioctl(id=1, name="SIOCINQ"), encode_reply(inq)) == inq
