@@ -328,6 +328,7 @@ class Listening(Reply):
 class NewConnection(Reply):
     id: int
     peer: Address
+    taken: int = 1  # connections this accept took from the kernel's queue (0: one held earlier)
 
 
 @dataclass(frozen=True, kw_only=True)

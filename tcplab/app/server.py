@@ -287,6 +287,7 @@ class App:
     def accept(self, call: Accept) -> NewConnection:
         lst = self._get(call.id, "listener")
         deadline = time.monotonic() + call.timeout
+        taken = 0
         while True:
             c = self._take_held(lst, call.peer_port)
             if c is not None:
@@ -298,12 +299,13 @@ class App:
                 c = self._accept_one(lst)
             except (BlockingIOError, InterruptedError):
                 continue
+            taken += 1
             assert c.peer is not None
             if call.peer_port in (0, c.peer[1]):
                 break
             lst.held.append(c.id)
         assert c.peer is not None
-        return NewConnection(id=c.id, peer=c.peer)
+        return NewConnection(id=c.id, peer=c.peer, taken=taken)
 
     def _take_held(self, lst: Sock, port: int) -> Sock | None:
         """A connection accepted earlier for another accept, from `port` (any, if 0)."""

@@ -245,8 +245,9 @@ class Runner:
                 auto_accept=bool(step.args.get("auto_accept", False)),
             )
             return
-        if req is Accept:
-            self.model.accepted(conn.kport)
+        if req is Accept:  # each connection taken from the kernel's queue, held ones too
+            for _ in range(reply.taken if isinstance(reply, NewConnection) else 0):
+                self.model.accepted(conn.kport)
             return
         if req is Recv:
             self.model.read(conn.key)
