@@ -25,6 +25,7 @@ import argparse
 import base64
 import contextlib
 import errno
+import fcntl
 import os
 import select
 import selectors
@@ -48,16 +49,20 @@ from tcplab.app.protocol import (
     Connect,
     Connecting,
     Connections,
+    Created,
     Done,
     Error,
     Event,
+    GetSockOpt,
     History,
+    Ioctl,
     ListAccepted,
     Listen,
     Listening,
     ListSockets,
     Log,
     NewConnection,
+    OptionValue,
     Peer,
     Ping,
     Pong,
@@ -69,8 +74,10 @@ from tcplab.app.protocol import (
     Sent,
     SetSockOpt,
     Shutdown,
+    Socket,
     SocketInfo,
     Sockets,
+    TcpInfo,
     encode_reply,
     read_call,
 )
@@ -86,7 +93,17 @@ SOCKOPT_NAMES = {
     "TCP_QUICKACK": (socket.IPPROTO_TCP, socket.TCP_QUICKACK),
     "TCP_DEFER_ACCEPT": (socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT),
     "TCP_SYNCNT": (socket.IPPROTO_TCP, socket.TCP_SYNCNT),
+    "SO_KEEPALIVE": (socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+    "TCP_KEEPIDLE": (socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+    "TCP_KEEPINTVL": (socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+    "TCP_KEEPCNT": (socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+    "TCP_USER_TIMEOUT": (socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT),
+    "TCP_LINGER2": (socket.IPPROTO_TCP, socket.TCP_LINGER2),
+    "TCP_WINDOW_CLAMP": (socket.IPPROTO_TCP, socket.TCP_WINDOW_CLAMP),
+    "SO_ERROR": (socket.SOL_SOCKET, socket.SO_ERROR),
 }
+IOCTL_NUMBERS = {"SIOCINQ": 0x541B, "SIOCOUTQ": 0x5411}  # FIONREAD, TIOCOUTQ (asm-generic/ioctls.h)
+_TCP_INFO = struct.Struct("8B24I")  # struct tcp_info up to tcpi_total_retrans (104 bytes)
 
 
 TCP_CLOSE = 7  # include/net/tcp_states.h
@@ -101,7 +118,29 @@ def _tcp_state(sock: socket.socket) -> int:
 
 
 class CallError(Exception):
-    """A call the application cannot make; sent back as an Error reply."""
+    """A call the application cannot make; sent back as an Error reply (with the errno's name
+    when a system call failed)."""
+
+    def __init__(self, message: str, errno_name: str = "") -> None:
+        super().__init__(message)
+        self.errno_name = errno_name
+
+
+def _failed(message: str, exc: OSError) -> CallError:
+    """`message` with the system call's error, its errno kept by name."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    return CallError(f"{message}: {exc.strerror}", name)
+
+
+def _tcp_info(sock: socket.socket) -> TcpInfo:
+    """The fields of struct tcp_info that TcpInfo keeps."""
+    raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO.size)
+    v = _TCP_INFO.unpack(raw.ljust(_TCP_INFO.size, b"\0"))
+    return TcpInfo(
+        state=v[0], ca_state=v[1], retransmits=v[2], probes=v[3], backoff=v[4], rto=v[8],
+        ato=v[9], snd_mss=v[10], rcv_mss=v[11], unacked=v[12], retrans=v[15],
+        total_retrans=v[31], snd_cwnd=v[25], rtt=v[22],
+    )  # fmt: skip
 
 
 @dataclass
@@ -113,6 +152,7 @@ class Sock:
     accepted_from: int | None = None
     peer: Address | None = None
     accepted: list[Address] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # accepted for a later accept of their port
 
     def ports(self) -> tuple[int | None, int | None]:
         """(local port, peer port) as the log keeps them."""
@@ -213,9 +253,22 @@ class App:
     def ping(self, call: Ping) -> Pong:
         return Pong(pid=os.getpid())
 
+    def _new_or_made(self, ident: int) -> socket.socket:
+        """The socket `socket` made (taken out of the table), or a new one."""
+        if not ident:
+            return socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        made = self._get(ident, "socket")
+        del self.socks[ident]
+        return made.sock
+
+    @serves(Socket)
+    def make_socket(self, call: Socket) -> Created:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        return Created(id=self._add(sock, "socket").id)
+
     @serves(Listen)
     def listen(self, call: Listen) -> Listening:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = self._new_or_made(call.id)
         try:
             if call.reuseaddr:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -223,7 +276,7 @@ class App:
             sock.listen(call.backlog)
         except OSError as exc:
             sock.close()
-            raise CallError(f"listen on {call.addr}:{call.port} failed: {exc.strerror}") from exc
+            raise _failed(f"listen on {call.addr}:{call.port} failed", exc) from exc
         sock.setblocking(False)
         s = self._add(sock, "listener", auto_accept=call.auto_accept)
         if s.auto_accept:
@@ -233,17 +286,47 @@ class App:
     @serves(Accept)
     def accept(self, call: Accept) -> NewConnection:
         lst = self._get(call.id, "listener")
-        if not self._wait(lst.sock, selectors.EVENT_READ, call.timeout):
-            raise CallError(
-                f"no connection to accept on listener {call.id} within {call.timeout} s"
-            )
-        c = self._accept_one(lst)
+        deadline = time.monotonic() + call.timeout
+        taken = 0
+        while True:
+            c = self._take_held(lst, call.peer_port)
+            if c is not None:
+                break
+            left = deadline - time.monotonic()
+            if not self._wait(lst.sock, selectors.EVENT_READ, max(left, 0.0)):
+                raise self._nothing_to_accept(lst, call)
+            try:
+                c = self._accept_one(lst)
+            except (BlockingIOError, InterruptedError):
+                continue
+            taken += 1
+            assert c.peer is not None
+            if call.peer_port in (0, c.peer[1]):
+                break
+            lst.held.append(c.id)
         assert c.peer is not None
-        return NewConnection(id=c.id, peer=c.peer)
+        return NewConnection(id=c.id, peer=c.peer, taken=taken)
+
+    def _take_held(self, lst: Sock, port: int) -> Sock | None:
+        """A connection accepted earlier for another accept, from `port` (any, if 0)."""
+        for ident in lst.held:
+            c = self.socks.get(ident)
+            if c is not None and c.peer is not None and port in (0, c.peer[1]):
+                lst.held.remove(ident)
+                return c
+        return None
+
+    def _nothing_to_accept(self, lst: Sock, call: Accept) -> CallError:
+        what = f" from port {call.peer_port}" if call.peer_port else ""
+        message = f"no connection{what} to accept on listener {call.id} within {call.timeout} s"
+        others = [self.socks[i].ports()[1] for i in lst.held if i in self.socks]
+        if others:
+            message += f" (the kernel offered port {', '.join(map(str, others))})"
+        return CallError(message, "EAGAIN")
 
     @serves(Connect)
     def connect(self, call: Connect) -> Connecting:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = self._new_or_made(call.id)
         sock.setblocking(False)
         where = f"{call.addr}:{call.port}"
         try:
@@ -253,10 +336,10 @@ class App:
             err = sock.connect_ex((call.addr, call.port))
         except OSError as exc:
             sock.close()
-            raise CallError(f"connect to {where} failed: {exc.strerror}") from exc
+            raise _failed(f"connect to {where} failed", exc) from exc
         if err not in (0, errno.EINPROGRESS):
             sock.close()
-            raise CallError(f"connect to {where} failed: {os.strerror(err)}")
+            raise CallError(f"connect to {where} failed: {os.strerror(err)}", errno.errorcode[err])
         c = self._add(sock, "connection", peer=(call.addr, call.port))
         name = sock.getsockname()
         return Connecting(id=c.id, local=(name[0], name[1]))
@@ -273,9 +356,9 @@ class App:
         except (ValueError, UnicodeError) as exc:
             raise CallError(f"send on socket {call.id}: data is not {call.encoding}") from exc
         try:
-            return Sent(sent=c.sock.send(raw))
+            return Sent(sent=c.sock.send(raw or b"x" * call.size))
         except OSError as exc:
-            raise CallError(f"send on socket {call.id} failed: {exc.strerror}") from exc
+            raise _failed(f"send on socket {call.id} failed", exc) from exc
 
     @serves(Recv)
     def recv(self, call: Recv) -> Received:
@@ -285,7 +368,7 @@ class App:
         try:
             raw = c.sock.recv(call.max)
         except OSError as exc:
-            raise CallError(f"recv on socket {call.id} failed: {exc.strerror}") from exc
+            raise _failed(f"recv on socket {call.id} failed", exc) from exc
         return Received(data=raw, eof=raw == b"", timeout=False)
 
     @serves(Shutdown)
@@ -294,7 +377,7 @@ class App:
         try:
             c.sock.shutdown(SHUT[call.how])
         except OSError as exc:
-            raise CallError(f"shutdown on socket {call.id} failed: {exc.strerror}") from exc
+            raise _failed(f"shutdown on socket {call.id} failed", exc) from exc
         return Done()
 
     def _close(self, s: Sock) -> None:
@@ -324,8 +407,32 @@ class App:
         try:
             s.sock.setsockopt(level, opt, packed)
         except OSError as exc:
-            raise CallError(f"setsockopt {call.name} on socket {call.id}: {exc.strerror}") from exc
+            raise _failed(f"setsockopt {call.name} on socket {call.id}", exc) from exc
         return Done()
+
+    @serves(GetSockOpt)
+    def getsockopt(self, call: GetSockOpt) -> OptionValue:
+        s = self._get(call.id)
+        try:
+            if call.name == "TCP_INFO":
+                info = _tcp_info(s.sock)
+                return OptionValue(value=info.state, info=info)
+            level, opt = SOCKOPT_NAMES[call.name]
+            if call.name == "SO_LINGER":
+                on, seconds = struct.unpack("ii", s.sock.getsockopt(level, opt, 8))
+                return OptionValue(value=seconds if on else -1)
+            return OptionValue(value=s.sock.getsockopt(level, opt))
+        except OSError as exc:
+            raise _failed(f"getsockopt {call.name} on socket {call.id}", exc) from exc
+
+    @serves(Ioctl)
+    def ioctl(self, call: Ioctl) -> OptionValue:
+        s = self._get(call.id)
+        try:
+            raw = fcntl.ioctl(s.sock.fileno(), IOCTL_NUMBERS[call.name], b"\0" * 4)
+        except OSError as exc:
+            raise _failed(f"ioctl {call.name} on socket {call.id}", exc) from exc
+        return OptionValue(value=struct.unpack("i", raw)[0])
 
     @serves(History)
     def history(self, call: History) -> Log:
@@ -380,7 +487,7 @@ class App:
         try:
             reply = HANDLERS[type(call)](self, call)
         except CallError as exc:
-            reply = Error(error=str(exc), reason=Reason.FAILED)
+            reply = Error(error=str(exc), reason=Reason.FAILED, errno=exc.errno_name)
         except Exception as exc:  # one bad call must never stop the application
             reply = Error(error=f"bad call: {type(exc).__name__}: {exc}", reason=Reason.FAILED)
         if type(call) in LOGGED:

@@ -13,7 +13,6 @@ step runs and every difference is listed.
 
 from __future__ import annotations
 
-import base64
 import random
 import threading
 import time
@@ -28,10 +27,12 @@ from tcplab.app.protocol import (
     Close,
     Connect,
     Connecting,
+    Created,
     Done,
     Listen,
     Listening,
     NewConnection,
+    OptionValue,
     Received,
     Recv,
     Reply,
@@ -39,8 +40,10 @@ from tcplab.app.protocol import (
     Sent,
     SetSockOpt,
     Shutdown,
+    Socket,
 )
 from tcplab.engine import counters
+from tcplab.engine.appexpect import Context, app_checks, received_text
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.explain import Explainer, Followed, Key
 from tcplab.engine.predicted import Predicted
@@ -66,7 +69,7 @@ from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, format_segment, to_options
 from tcplab.model.segment import Option, Segment
 from tcplab.model.seqnum import seq_add
-from tcplab.model.state import State
+from tcplab.model.state import LINUX_STATE_NUMBERS, State
 from tcplab.model.table import Input
 from tcplab.netns import counters as kernel_counters
 from tcplab.netns import nft, sysctl, topology
@@ -196,6 +199,7 @@ class Runner:
         self.sysctls = sysctls or Sysctls()
         self.conns: dict[str, ScenarioConn] = {}
         self.listener: int | None = None
+        self._made: set[int] = set()  # sockets `app = "socket"` made, not yet listening/connected
         self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
         self._times: dict[int, float] = {}  # a step's line -> when it happened (0: the start)
         self._burst = False  # the next step is a send too: no pause between them
@@ -282,27 +286,20 @@ class Runner:
         conn = self.conn(step.conn)
         self._absorb()
         started = time.time()
+        ctx = Context(
+            step.line, step.call.op, str(step.args.get("name", "")), step.why, step.rfc, step.linux
+        )
         try:
-            detail = self._app_call(step, conn)
+            reply, detail = self._app_call(step, conn)
         except AppError as exc:
             self.report.note(f"line {step.line}: app {step.call.op} failed: {exc}")
-            self._check(
-                [
-                    fact(
-                        name=f"line {step.line}: app {step.call.op} succeeds",
-                        ok=False,
-                        expected="success",
-                        observed=str(exc),
-                        why=step.why or "the application's call failed",
-                        source=step.rfc,
-                    )
-                ]
-            )
+            self._check(app_checks(ctx, step.expect, exc.reply))
             return
         self.report.note(f"app {step.call.op}{detail}")
-        self._app_model(step, conn, started)
+        self._check(app_checks(ctx, step.expect, reply))
+        self._app_model(step, conn, started, reply)
 
-    def _app_model(self, step: AppStep, conn: ScenarioConn, now: float) -> None:
+    def _app_model(self, step: AppStep, conn: ScenarioConn, now: float, reply: Reply) -> None:
         """The call, told to the model: what it makes the kernel send is open until seen."""
         req = step.call
         if req is Listen:
@@ -315,14 +312,15 @@ class Runner:
                 auto_accept=bool(step.args.get("auto_accept", False)),
             )
             return
-        if req is Accept:
-            self.model.accepted(conn.kport)
+        if req is Accept:  # each connection taken from the kernel's queue, held ones too
+            for _ in range(reply.taken if isinstance(reply, NewConnection) else 0):
+                self.model.accepted(conn.kport)
             return
         if req is Recv:
             self.model.read(conn.key)
             return
         if req is SetSockOpt:
-            if step.args.get("name") == "SO_LINGER":
+            if step.args.get("name") == "SO_LINGER":  # [1, N > 0]: close() sends FIN, then waits
                 conn.linger0 = list(step.args.get("value", ())) == [1, 0]
             return
         inp = _app_input(step, conn.linger0)
@@ -331,13 +329,25 @@ class Runner:
         if inp is None or step.target == "listener":
             return
         cause = f"line {step.line}: app {req.op}"
-        self.model.app(conn.key, inp, now, cause, length=_send_length(step))
+        length = reply.sent if isinstance(reply, Sent) else 0
+        self.model.app(conn.key, inp, now, cause, length=length)
 
-    def _app_call(self, step: AppStep, conn: ScenarioConn) -> str:
-        """Make the step's call on the socket it means; what the report says of its reply."""
+    def _app_call(self, step: AppStep, conn: ScenarioConn) -> tuple[Reply, str]:
+        """Make the step's call on the socket it means; its reply, and what the report says."""
         req = self._request(step, conn)
         reply = self.s.app.call(req)
+        return reply, self._app_reply(step, conn, req, reply)
+
+    def _app_reply(self, step: AppStep, conn: ScenarioConn, req: Call[Reply], reply: Reply) -> str:
+        """Keep what the reply tells (the socket ids); what the report says of it."""
         match reply:
+            case Created():
+                self._made.add(reply.id)
+                if step.target == "listener":
+                    self.listener = reply.id
+                else:
+                    conn.app_id = reply.id
+                return f" -> socket {reply.id}"
             case Listening():
                 self.listener = reply.id
                 assert isinstance(req, Listen)
@@ -353,23 +363,29 @@ class Runner:
             case Sent():
                 return f"({reply.sent} bytes)"
             case Received():
-                return f" -> {reply.data!r}" + (" (end of stream)" if reply.eof else "")
+                return f" -> {received_text(reply)}"
+            case OptionValue():
+                return f"({step.args.get('name')}) -> {_info_text(reply)}"
         return _done(req, reply)
 
     def _request(self, step: AppStep, conn: ScenarioConn) -> Call[Reply]:
         """The step's call with what only the run knows: the listener's port by default, the
         crafting host's address and port to connect to, the id of the socket it acts on."""
+        if step.call is Socket:
+            return Socket()
         if step.call is Listen:
-            return Listen(**{"port": self.scenario.port, **step.args})
+            made = self._take_made(self.listener)
+            return Listen(**{"port": self.scenario.port, "id": made, **step.args})
         if step.call is Connect:
-            return Connect(addr=self.spec.crafting_addr, port=conn.sport)
+            made = self._take_made(conn.app_id)
+            return Connect(addr=self.spec.crafting_addr, port=conn.sport, id=made)
         if step.call is Accept:
             if self.listener is None:
                 raise DefinitionError(
                     f"{self.scenario.path}:{step.line}: accept before listen",
                     'add an app = "listen" step first',
                 )
-            return Accept(id=self.listener, **step.args)
+            return Accept(id=self.listener, peer_port=conn.sport, **step.args)
         target = self.listener if step.target == "listener" else conn.app_id
         if target is None:
             raise DefinitionError(
@@ -378,6 +394,13 @@ class Runner:
                 "accept or connect that conn first",
             )
         return step.call(**{"id": target, **step.args})
+
+    def _take_made(self, ident: int | None) -> int:
+        """The id of a socket `app = "socket"` made for this listen or connect (0: none)."""
+        if ident is None or ident not in self._made:
+            return 0
+        self._made.discard(ident)
+        return ident
 
     # -- segments ----------------------------------------------------------------------------------
     def _send(self, step: SendStep) -> None:
@@ -757,12 +780,16 @@ def _app_input(step: AppStep, linger0: bool) -> Input | None:
     return None
 
 
-def _send_length(step: AppStep) -> int:
-    """The bytes a send step gives the kernel (the application accepted its data already)."""
-    data = str(step.args.get("data", ""))
-    if step.args.get("encoding") == "base64":
-        return len(base64.b64decode(data))
-    return len(data.encode())
+def _info_text(reply: OptionValue) -> str:
+    """getsockopt's or ioctl's value; for TCP_INFO its state and a few fields."""
+    info = reply.info
+    if info is None:
+        return received_text(reply)
+    state = LINUX_STATE_NUMBERS.get(info.state, info.state)
+    return (
+        f"state {state}, retransmits {info.retransmits}, rto {info.rto} us, snd_mss "
+        f"{info.snd_mss}, rcv_mss {info.rcv_mss}, unacked {info.unacked}"
+    )
 
 
 def _done(req: Call[Reply], reply: Reply) -> str:

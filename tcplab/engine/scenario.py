@@ -26,9 +26,11 @@ from tcplab.app.protocol import (
     Listen,
     args_of,
     choice_list,
+    number,
     shown,
 )
 from tcplab.engine import counters
+from tcplab.engine.appexpect import EXPECT_KEYS, AppExpect, parse_expect
 from tcplab.errors import DefinitionError
 from tcplab.model.notation import Bases, SegmentPattern, parse_pattern, to_options
 from tcplab.model.segment import options_length
@@ -108,10 +110,11 @@ class AppStep(Step):
     for connect the conn's address."""
 
     kind = "app"
-    keys = frozenset(_APP_KEYS)
+    keys = frozenset(_APP_KEYS | set(EXPECT_KEYS))
     call: type[Call[Any]]
     args: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
+    expect: AppExpect | None = None  # the outcome the step states (tcplab.engine.appexpect)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -501,6 +504,9 @@ def _check_sockets(steps: list[Step], where: _Where) -> None:
             continue
         if st.call is Listen:
             listening = True
+        elif st.call.op == "socket":  # a socket for options before listen or connect
+            listening = listening or st.target == "listener"
+            owned.add(st.conn)
         elif st.call is Accept:
             if not listening:
                 raise where.fail(
@@ -895,7 +901,18 @@ def _app_step(
                 message, hint = _arg_problem(op, key, value, spec, wanted)
                 raise where.fail(where.key(key, start, end), message, hint)
     args = {specs[k][0]: specs[k][1].normal(v) for k, v in given.items() if k != "target"}
-    return AppStep(**base, call=call, args=args, target=given.get("target"))
+    if "data" in given and "bytes" in given:
+        raise where.fail(
+            where.key("bytes", start, end),
+            f"app {op} has both data and bytes",
+            'write data = "..." (these bytes) or bytes = N (N bytes of x), not both',
+        )
+
+    def fail(key: str, message: str, hint: str) -> DefinitionError:
+        return where.fail(where.key(key, start, end), message, hint)
+
+    expect = parse_expect(raw, op, str(given.get("name", "")), fail)
+    return AppStep(**base, call=call, args=args, target=given.get("target"), expect=expect)
 
 
 def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: ArgProblem) -> tuple[str, str]:
@@ -905,7 +922,7 @@ def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: ArgProblem) 
     if problem is ArgProblem.RANGE:
         return (
             f"{key} = {shown(value)} is out of range",
-            f"use {spec.lo:g} to {spec.hi:g}, e.g. {spec.example}",
+            f"use {number(spec.lo)} to {number(spec.hi)}, e.g. {spec.example}",
         )
     return f"{op} {key} = {shown(value)}", f"use {key} = {choice_list(spec.choices)}"
 

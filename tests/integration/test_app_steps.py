@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.netns
 SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "every-app-call.toml"
@@ -38,6 +39,76 @@ def test_a_refused_app_call_is_a_mismatch_not_a_crash(tmp_path: Path) -> None:
     )
     out = run_cli("run", str(path))
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "line 6: app accept failed: no connection to accept on listener 1 within 0.1 s" in (
-        out.stdout
+    assert (
+        "line 6: app accept failed: no connection from port 40000 to accept on listener 1 within 0.1 s"
+        in (out.stdout)
     )
+
+
+HANDSHAKE = (
+    '[[step]]\nsend = "S 0:0(0) win 64240"\n'
+    '[[step]]\nexpect = "S. 0:0(0) ack 1 <mss 1460>"\n'
+    '[[step]]\nsend = ". 1:1(0) ack 1"\n'
+)
+
+
+def run_text(tmp_path: Path, text: str) -> tuple[int, str]:
+    path = tmp_path / "s.toml"
+    path.write_text('[scenario]\ntitle = "t"\n' + text)
+    out = run_cli("run", str(path))
+    return out.returncode, out.stdout + out.stderr
+
+
+def test_a_recv_that_gets_nothing_fails_an_expected_result(tmp_path: Path) -> None:
+    """The old defect: `app recv -> b''` passed; an unmet expectation now fails, with both sides."""
+    code, out = run_text(
+        tmp_path,
+        '[[step]]\napp = "listen"\n' + HANDSHAKE + '[[step]]\napp = "accept"\n'
+        '[[step]]\napp = "recv"\ntimeout = 0.2\nexpect_data = "hello"\n',
+    )
+    assert code == 1, out
+    assert "app recv returns the data: expected b'hello', got nothing (timed out)" in out
+
+
+def test_accept_waits_for_the_conns_own_port_and_says_which_port_came(tmp_path: Path) -> None:
+    text = '[[step]]\napp = "listen"\n' + HANDSHAKE.replace("[[step]]\n", '[[step]]\nconn = "a"\n')
+    code, out = run_text(tmp_path, text + '[[step]]\nconn = "b"\napp = "accept"\ntimeout = 0.3\n')
+    assert code == 1, out
+    assert (
+        "app accept failed: no connection from port 40002 to accept on listener 1 within 0.3 s "
+        "(the kernel offered port 40001)" in out
+    )
+
+
+def test_two_completed_connections_each_conn_gets_its_own_socket() -> None:
+    out = run_cli("run", str(REPO / "scenarios" / "app-accept-by-port.toml"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    first = out.stdout.index("app accept -> connection from port 40002")
+    assert first < out.stdout.index("app accept -> connection from port 40001")
+    assert "app recv -> b'from b'" in out.stdout
+
+
+def test_siocinq_leaves_the_fin_out_where_rqueue_counts_it() -> None:
+    """1000 bytes and a FIN unread: SIOCINQ says 1000, sock_diag's rqueue 1001."""
+    out = run_cli("run", str(REPO / "scenarios" / "app-results.toml"), "--json")
+    assert out.returncode == 0, out.stderr
+    checks = {c["name"]: c for c in json.loads(out.stdout)[0]["report"]["checks"]}
+    inq = checks["line 61: app ioctl SIOCINQ value"]
+    assert inq["ok"] and inq["observed"] == "1000"
+    rqueue = checks["the kernel's socket (line 56)'s rqueue is 1001"]
+    assert rqueue["ok"] and rqueue["observed"] == "1001"
+
+
+def test_options_set_on_the_listeners_socket_before_listen(tmp_path: Path) -> None:
+    code, out = run_text(
+        tmp_path,
+        '[[step]]\napp = "socket"\ntarget = "listener"\n'
+        '[[step]]\napp = "setsockopt"\ntarget = "listener"\nname = "TCP_MAXSEG"\nvalue = 1000\n'
+        '[[step]]\napp = "listen"\n'
+        '[[step]]\napp = "getsockopt"\ntarget = "listener"\nname = "TCP_INFO"\n'
+        'expect_info = { state = "LISTEN" }\n'
+        '[[step]]\nsend = "S 0:0(0) win 64240 <mss 1460>"\n'
+        '[[step]]\nexpect = "S. 0:0(0) ack 1 <mss 1000>"\n',
+    )
+    assert code == 0, out
+    assert "app socket -> socket 1" in out and "app listen(port 7788" in out

@@ -75,7 +75,7 @@ def test_an_app_step_wraps_a_protocol_call_with_the_protocols_argument_names() -
             '[[step]]\napp = "accept"\n[[step]]\napp = "recv"\nbytes = 2000000\n',
             9,
             "bytes = 2000000 is out of range",
-            "use 0 to 1.04858e+06, e.g. bytes = 100",
+            "use 0 to 1048576, e.g. bytes = 100",
         ),
         (
             '[[step]]\napp = "accept"\n[[step]]\napp = "shutdown"\nhow = "both"\n',

@@ -1,0 +1,297 @@
+"""What an app step expects of its call's result, read from the scenario and checked against the reply.
+
+An `app = "..."` step may state its outcome with `expect_*` keys (scenarios/README.md, "Application
+steps"): the data recv returns (exact bytes or a length), the end of the stream, a recv that timed
+out, the errno a call failed with (by name), the bytes send wrote, the integer getsockopt or ioctl
+returned, and fields of TCP_INFO. Without any, a call that fails is a mismatch and a call that
+succeeds passes, whatever it returned. Pure: no sockets, tested without root.
+"""
+
+from __future__ import annotations
+
+import difflib
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tcplab.app.protocol import (
+    TCP_INFO_FIELDS,
+    Error,
+    OptionValue,
+    Received,
+    Reply,
+    Sent,
+    shown,
+)
+from tcplab.engine.check import Check, fact
+from tcplab.model.state import LINUX_STATE_NUMBERS, State
+
+# key -> the calls that may have it (None: every call)
+EXPECT_KEYS: dict[str, tuple[str, ...] | None] = {
+    "expect_data": ("recv",),
+    "expect_len": ("recv",),
+    "expect_eof": ("recv",),
+    "expect_timeout": ("recv",),
+    "expect_sent": ("send",),
+    "expect_value": ("getsockopt", "ioctl"),
+    "expect_info": ("getsockopt",),
+    "expect_error": None,
+}
+ERRNO_HINT = "use an errno name such as ECONNRESET, ECONNREFUSED, EPIPE, EAGAIN or ENOTCONN"
+_STATE_FIELD = "state"
+_FIELDS = {"expect_len": "length"}  # a key whose AppExpect field is named otherwise
+
+Fail = Callable[[str, str, str], Exception]  # (key, message, hint) -> the loader's error
+
+
+def errno_number(name: str) -> int | None:
+    """The errno a name means (EWOULDBLOCK too), None if it is not one."""
+    value = getattr(errno, name, None) if name.isupper() and name.startswith("E") else None
+    return value if isinstance(value, int) and value in errno.errorcode else None
+
+
+@dataclass(frozen=True)
+class AppExpect:
+    """The outcome an app step states; None: not stated."""
+
+    data: bytes | None = None
+    length: int | None = None
+    eof: bool | None = None
+    timeout: bool | None = None
+    error: str | None = None  # an errno name
+    sent: int | None = None
+    value: int | None = None
+    info: tuple[tuple[str, int], ...] = ()  # TCP_INFO field -> value (state as its number)
+
+
+def parse_expect(raw: dict[str, Any], op: str, option: str, fail: Fail) -> AppExpect | None:
+    """The step's expect_* keys, checked: each one allowed for this call and well typed.
+    `option` is the step's `name` (getsockopt's option), "" if none."""
+    given = {k: v for k, v in raw.items() if k in EXPECT_KEYS}
+    if not given:
+        return None
+    for key in given:
+        calls = EXPECT_KEYS[key]
+        if calls is not None and op not in calls:
+            raise fail(key, f"app {op} takes no {key}", f"{key} is for app {' and '.join(calls)}")
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        out[_FIELDS.get(key, key.removeprefix("expect_"))] = _value(key, value, option, fail)
+    if "info" in out and option != "TCP_INFO":
+        raise fail("expect_info", 'expect_info needs name = "TCP_INFO"', 'add name = "TCP_INFO"')
+    return AppExpect(**out)
+
+
+def _value(key: str, value: Any, option: str, fail: Fail) -> Any:
+    if key == "expect_data":
+        if not isinstance(value, str):
+            raise fail(
+                key, f"{key} = {shown(value)} is not text", 'write e.g. expect_data = "hello"'
+            )
+        return value.encode()
+    if key in ("expect_eof", "expect_timeout"):
+        if not isinstance(value, bool):
+            raise fail(key, f"{key} = {shown(value)} is not true or false", f"write {key} = true")
+        return value
+    if key == "expect_error":
+        return _errno_name(key, value, fail)
+    if key == "expect_info":
+        return _info(value, fail)
+    if key == "expect_value" and isinstance(value, str) and option == "SO_ERROR":
+        number = errno_number(_errno_name(key, value, fail))
+        return number
+    return _count(key, value, fail)
+
+
+def _count(key: str, value: Any, fail: Fail, lo: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value < 1 << 32:
+        raise fail(
+            key, f"{key} = {shown(value)} is not a number from {lo}", f"write e.g. {key} = 5"
+        )
+    return value
+
+
+def _errno_name(key: str, value: Any, fail: Fail) -> str:
+    if isinstance(value, str) and errno_number(value) is not None:
+        return value
+    close = difflib.get_close_matches(str(value).upper(), errno.errorcode.values(), 1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise fail(key, f"{key} = {shown(value)} is not an errno name", hint + ERRNO_HINT)
+
+
+def _info(value: Any, fail: Fail) -> tuple[tuple[str, int], ...]:
+    key = "expect_info"
+    example = 'write e.g. expect_info = { state = "ESTABLISHED", retransmits = 0 }'
+    if not isinstance(value, dict) or not value:
+        raise fail(key, f"{key} = {shown(value)} is not a table of TCP_INFO fields", example)
+    out = []
+    for name, want in value.items():
+        if name not in TCP_INFO_FIELDS:
+            raise fail(
+                key, f"TCP_INFO has no field {shown(name)}", f"use {', '.join(TCP_INFO_FIELDS)}"
+            )
+        if name == _STATE_FIELD and isinstance(want, str):
+            out.append((name, _state_number(want, fail)))
+        else:
+            out.append((name, _count(f"{key}.{name}", want, fail)))
+    return tuple(out)
+
+
+def _state_number(text: str, fail: Fail) -> int:
+    try:
+        state = State.parse(text)
+    except ValueError as exc:
+        raise fail("expect_info", str(exc), "use an RFC 9293 state name") from None
+    return next(n for n, s in LINUX_STATE_NUMBERS.items() if s is state)
+
+
+# -- checking --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Context:
+    """Who the checks are for: the step's line, call, option and words."""
+
+    line: int
+    op: str
+    option: str = ""
+    why: str = ""
+    source: str = ""
+    linux: str = ""
+
+
+def app_checks(ctx: Context, expect: AppExpect | None, reply: Reply) -> list[Check]:
+    """The checks of a call's outcome (its reply, or its Error) against what the step expects."""
+    if isinstance(reply, Error) or (expect is not None and expect.error is not None):
+        return [_error_check(ctx, expect, reply)]
+    if expect is None:
+        return []
+    out: list[tuple[str, bool, object, object]] = []  # (what, ok, expected, observed)
+    if isinstance(reply, Received):
+        out += _recv(expect, reply)
+    if isinstance(reply, Sent) and expect.sent is not None:
+        out.append(
+            ("writes", reply.sent == expect.sent, f"{expect.sent} bytes", f"{reply.sent} bytes")
+        )
+    if isinstance(reply, OptionValue):
+        out += _option(ctx, expect, reply)
+    why = ctx.why or f"the scenario expects this result of app {ctx.op}"
+    return [
+        fact(
+            name=f"line {ctx.line}: app {ctx.op} {what}",
+            ok=ok,
+            expected=exp,
+            observed=obs,
+            why=why,
+            source=ctx.source,
+            linux_note=ctx.linux,
+        )
+        for what, ok, exp, obs in out
+    ]
+
+
+def _error_check(ctx: Context, expect: AppExpect | None, reply: Reply) -> Check:
+    want = expect.error if expect is not None else None
+    if isinstance(reply, Error):
+        got = reply.errno or "no errno"
+        ok = want is not None and errno_number(want) == errno_number(reply.errno)
+        observed = f"{got} ({reply.error})"
+    else:
+        ok, observed = False, f"success ({received_text(reply)})"
+    name = f"line {ctx.line}: app {ctx.op} " + (f"fails with {want}" if want else "succeeds")
+    why = ctx.why or (
+        f"the scenario expects app {ctx.op} to fail with {want}"
+        if want
+        else "the application's call failed"
+    )
+    return fact(
+        name=name,
+        ok=ok,
+        expected=want or "success",
+        observed=observed if want else str(getattr(reply, "error", observed)),
+        why=why,
+        source=ctx.source,
+        linux_note=ctx.linux,
+    )
+
+
+def received_text(reply: Reply) -> str:
+    """A reply in a few words: what recv returned, the bytes sent, the value read."""
+    if isinstance(reply, Received):
+        if reply.timeout:
+            return "nothing (timed out)"
+        return "end of stream" if reply.eof else shown(reply.data, 60)
+    if isinstance(reply, Sent):
+        return f"{reply.sent} bytes sent"
+    if isinstance(reply, OptionValue):
+        return f"value {reply.value}"
+    return type(reply).__name__.lower()
+
+
+def _recv(expect: AppExpect, reply: Received) -> list[tuple[str, bool, object, object]]:
+    got = received_text(reply)
+    out: list[tuple[str, bool, object, object]] = []
+    if expect.data is not None:
+        out.append(
+            (
+                "returns the data",
+                reply.data == expect.data and not reply.timeout,
+                repr(expect.data),
+                got,
+            )
+        )
+    if expect.length is not None:
+        n = len(reply.data)
+        out.append(
+            (
+                "returns the length",
+                n == expect.length,
+                f"{expect.length} bytes",
+                f"{n} bytes ({got})",
+            )
+        )
+    if expect.eof is not None:
+        out.append(
+            (
+                "reads the end of stream" if expect.eof else "does not read the end of stream",
+                reply.eof == expect.eof,
+                "end of stream" if expect.eof else "no end of stream",
+                got,
+            )
+        )
+    if expect.timeout is not None:
+        want = "nothing (timed out)" if expect.timeout else "something to read"
+        out.append(
+            (
+                "times out" if expect.timeout else "does not time out",
+                reply.timeout == expect.timeout,
+                want,
+                got,
+            )
+        )
+    return out  # fmt: skip
+
+
+def _option(
+    ctx: Context, expect: AppExpect, reply: OptionValue
+) -> list[tuple[str, bool, object, object]]:
+    out: list[tuple[str, bool, object, object]] = []
+    what = f"{ctx.option} value"
+    if expect.value is not None:
+        want, got = _shown(ctx.option, expect.value), _shown(ctx.option, reply.value)
+        out.append((what, reply.value == expect.value, want, got))
+    for name, want_n in expect.info:
+        got_n = getattr(reply.info, name, None) if reply.info is not None else None
+        show = _state_text if name == _STATE_FIELD else str
+        out.append((f"TCP_INFO {name}", got_n == want_n, show(want_n), show(got_n)))
+    return out
+
+
+def _shown(option: str, value: int) -> str:
+    if option == "SO_ERROR":
+        return errno.errorcode.get(value, str(value)) if value else "0 (no error)"
+    return str(value)
+
+
+def _state_text(number: object) -> str:
+    state = LINUX_STATE_NUMBERS.get(number) if isinstance(number, int) else None
+    return f"{state} ({number})" if state is not None else str(number)
