@@ -64,7 +64,7 @@ from tcplab.engine.scenario import (
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.errors import DefinitionError, EnvironmentProblem, TcplabError
-from tcplab.model.endpoint import Sysctls
+from tcplab.model.endpoint import Endpoint, Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, format_segment, to_options
 from tcplab.model.segment import Option, Segment
@@ -283,7 +283,7 @@ class Runner:
 
     # -- the application ---------------------------------------------------------------------------
     def _app(self, step: AppStep) -> None:
-        conn = self.conn(step.conn)
+        conn = self._app_conn(step)
         self._absorb()
         started = time.time()
         ctx = Context(
@@ -298,6 +298,14 @@ class Runner:
         self.report.note(f"app {step.call.op}{detail}")
         self._check(app_checks(ctx, step.expect, reply))
         self._app_model(step, conn, started, reply)
+
+    def _app_conn(self, step: AppStep) -> ScenarioConn:
+        """The conn an app step acts on. A step on the listener (listen, or `target = "listener"`)
+        is on no connection: it takes no crafting port, so the conns keep theirs in order."""
+        if step.call is not Listen and step.target != "listener":
+            return self.conn(step.conn)
+        port = self.scenario.port
+        return ScenarioConn("listener", 0, port, 0, Followed((0, port), Endpoint(self.sysctls)))
 
     def _app_model(self, step: AppStep, conn: ScenarioConn, now: float, reply: Reply) -> None:
         """The call, told to the model: what it makes the kernel send is open until seen."""

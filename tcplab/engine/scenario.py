@@ -139,6 +139,7 @@ class ExpectStep(Step):
     within: float | None = None
     delay: tuple[float, float] | None = None
     since: int | None = None  # `from`: delay counts from the step on this line (0: the start)
+    since_label: str = ""  # `from` named a label: resolved to its step's line once all are read
     checksum: str | None = None  # "valid" or "partial" (CHECKSUMS)
 
 
@@ -364,6 +365,7 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
     _check_sockets(steps, where)
     _check_wait(steps, where)
     _check_labels(steps, where)
+    steps = _resolve_from(steps, where)
     _check_since(steps, where)
     link = _link(head, where)
     _check_sizes(steps, where, link.mtu or LINK_MTU)
@@ -467,6 +469,26 @@ def _check_ports(first: int, steps: list[Step], where: _Where) -> None:
             f"crafting_port = {first} and {conns} connections need ports up to {last}",
             f"each conn takes the next port: use crafting_port = {65536 - conns} or lower",
         )
+
+
+def _resolve_from(steps: list[Step], where: _Where) -> list[Step]:
+    """An expect's `from = "LABEL"` becomes the line of the earlier step with that label."""
+    lines: dict[str, int] = {}
+    out: list[Step] = []
+    for st in steps:
+        if isinstance(st, ExpectStep) and st.since_label:
+            if st.since_label not in lines:
+                raise where.fail(
+                    where.key("from", st.line),
+                    f"from = {shown(st.since_label)} names no earlier step's label",
+                    f"label an earlier step (label = {shown(st.since_label)}), or write "
+                    'from = "line N" or "start"',
+                )
+            st = replace(st, since=lines[st.since_label], since_label="")
+        if st.label:
+            lines.setdefault(st.label, st.line)
+        out.append(st)
+    return out
 
 
 def _check_since(steps: list[Step], where: _Where) -> None:
@@ -817,8 +839,15 @@ def _segment_step(
     checksum = _checksum(kind, raw, where, start, end)
     if kind == "expect":
         since = _since(raw, delay, where, start, end)
+        label = raw["from"] if since == _LABELLED else ""
         return ExpectStep(
-            **base, pattern=pattern, within=within, delay=delay, since=since, checksum=checksum
+            **base,
+            pattern=pattern,
+            within=within,
+            delay=delay,
+            since=None if label else since,
+            since_label=label,
+            checksum=checksum,
         )
     assert pattern.length is not None
     if payload and len(payload) != pattern.length:
@@ -850,10 +879,13 @@ def _checksum(kind: str, raw: dict[str, Any], where: _Where, start: int, end: in
     return str(value)
 
 
+_LABELLED = -1  # _since's answer for `from` naming a label
+
+
 def _since(
     raw: dict[str, Any], delay: tuple[float, float] | None, where: _Where, start: int, end: int
 ) -> int | None:
-    """`from`: "start", or "line N" naming an earlier step; 0 stands for the start."""
+    """`from`: "start", "line N" or a label naming an earlier step; 0 stands for the start."""
     value = raw.get("from")
     if value is None:
         return None
@@ -863,9 +895,13 @@ def _since(
     if value == "start":
         return 0
     m = re.fullmatch(r"line ([0-9]{1,7})", value) if isinstance(value, str) else None
+    if m is None and isinstance(value, str) and _LABEL_RE.match(value):
+        return _LABELLED
     if m is None:
         raise where.fail(
-            line, f"from = {shown(value)}", 'write from = "line 12" (an earlier step) or "start"'
+            line,
+            f"from = {shown(value)}",
+            'write from = "line 12" or the label of an earlier step, or "start"',
         )
     return int(m.group(1))
 

@@ -112,3 +112,25 @@ def test_options_set_on_the_listeners_socket_before_listen(tmp_path: Path) -> No
     )
     assert code == 0, out
     assert "app socket -> socket 1" in out and "app listen(port 7788" in out
+
+
+def test_a_listen_step_takes_no_crafting_port(tmp_path: Path) -> None:
+    """Regression: a listen step once made the default conn, so conn "a" got crafting port + 1."""
+    path = tmp_path / "two-conns.toml"
+    path.write_text(
+        '[scenario]\ntitle = "two conns after a listen"\ncrafting_port = 41000\n'
+        '[[step]]\napp = "listen"\n'
+        '[[step]]\nconn = "a"\nsend = "S 0:0(0)"\n'
+        '[[step]]\nconn = "a"\nexpect = "S. 0:0(0) ack 1 <mss 1460>"\n'
+        '[[step]]\nconn = "b"\nsend = "S 0:0(0)"\n'
+        '[[step]]\nconn = "b"\nexpect = "S. 0:0(0) ack 1 <mss 1460>"\n'
+    )
+    out = run_cli("run", str(path), "--json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    ladder = json.loads(out.stdout)[0]["report"]["ladder"]
+    ports = [
+        int(e["src"].rsplit(":", 1)[1])
+        for e in ladder
+        if e["kind"] == "segment" and e["from"] == "crafting"
+    ]
+    assert ports == [41000, 41001]

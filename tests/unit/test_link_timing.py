@@ -109,3 +109,27 @@ def test_a_partial_checksum_is_the_pseudo_headers_sum():
     assert not partial_checksum(to_frame(seg, ENDS))
     parsed = parse_frame(bytes(frame))
     assert parsed is not None and not parsed[3]
+
+
+def test_from_names_the_label_of_an_earlier_step(tmp_path):
+    sc = load(
+        scenario(
+            tmp_path,
+            '[[step]]\nsend = "S 0:0(0)"\nlabel = "syn"\n'
+            '[[step]]\nexpect = "R. 0:0(0) ack 1"\ndelay = [0, 0.1]\nfrom = "syn"\n',
+        )
+    )
+    send, expect = sc.steps
+    assert isinstance(expect, ExpectStep) and expect.since == send.line and not expect.since_label
+
+
+def test_from_a_label_no_earlier_step_has_is_refused_with_its_line(tmp_path):
+    with pytest.raises(DefinitionError) as err:
+        load(
+            scenario(
+                tmp_path,
+                '[[step]]\nexpect = "R. 0:0(0) ack 1"\ndelay = [0, 0.1]\nfrom = "later"\n'
+                '[[step]]\nsend = "S 0:0(0)"\nlabel = "later"\n',
+            )
+        )
+    assert ":6: from = 'later' names no earlier step's label" in str(err.value)
