@@ -75,16 +75,16 @@ def test_accept_waits_for_the_conns_own_port_and_says_which_port_came(tmp_path: 
     code, out = run_text(tmp_path, text + '[[step]]\nconn = "b"\napp = "accept"\ntimeout = 0.3\n')
     assert code == 1, out
     assert (
-        "app accept failed: no connection from port 40002 to accept on listener 1 within 0.3 s "
-        "(the kernel offered port 40001)" in out
+        "app accept failed: no connection from port 40001 to accept on listener 1 within 0.3 s "
+        "(the kernel offered port 40000)" in out
     )
 
 
 def test_two_completed_connections_each_conn_gets_its_own_socket() -> None:
     out = run_cli("run", str(REPO / "scenarios" / "app-accept-by-port.toml"))
     assert out.returncode == 0, out.stdout + out.stderr
-    first = out.stdout.index("app accept -> connection from port 40002")
-    assert first < out.stdout.index("app accept -> connection from port 40001")
+    first = out.stdout.index("app accept -> connection from port 40001")  # conn b
+    assert first < out.stdout.index("app accept -> connection from port 40000")  # conn a
     assert "app recv -> b'from b'" in out.stdout
 
 
