@@ -544,14 +544,7 @@ class Runner:
         gap = seen.time - since
         lo, hi = step.delay
         return [
-            fact(
-                name=f"{what} comes {lo:g}-{hi:g} s after {after}",
-                ok=lo <= gap <= hi,
-                expected=f"{lo:g}-{hi:g} s",
-                observed=f"{gap:.3f} s",
-                why=why,
-                source=source,
-            )
+            _in_range(f"{what} comes {lo:g}-{hi:g} s after {after}", gap, step.delay, why, source)
         ]
 
     def _explanation(self, step: ExpectStep, rec: Predicted | None) -> tuple[str, str, str]:
@@ -635,18 +628,9 @@ class Runner:
             )
         if step.expires is not None:
             lo, hi = step.expires
+            name = f"{what}'s timer has {lo:g}-{hi:g} s left"
             left = row.expires_ms / 1000
-            out.append(
-                fact(
-                    name=f"{what}'s timer has {lo:g}-{hi:g} s left",
-                    ok=lo <= left <= hi,
-                    expected=f"{lo:g}-{hi:g} s",
-                    observed=f"{left:.3f} s",
-                    why=why,
-                    source=step.rfc,
-                    linux_note=step.linux,
-                )
-            )
+            out.append(_in_range(name, left, step.expires, why, step.rfc, step.linux))
         for name, want in (
             ("rqueue", step.rqueue),
             ("wqueue", step.wqueue),
@@ -771,6 +755,22 @@ def _checksum_checks(step: ExpectStep, seen: Seen, what: str) -> list[Check]:
             linux_note=step.linux,
         )
     ]
+
+
+def _in_range(
+    name: str, seconds: float, bounds: tuple[float, float], why: str, source: str, note: str = ""
+) -> Check:
+    """A time within [lo, hi] seconds, shown to the millisecond."""
+    lo, hi = bounds
+    return fact(
+        name=name,
+        ok=lo <= seconds <= hi,
+        expected=f"{lo:g}-{hi:g} s",
+        observed=f"{seconds:.3f} s",
+        why=why,
+        source=source,
+        linux_note=note,
+    )
 
 
 def _app_input(step: AppStep, linger0: bool) -> Input | None:
