@@ -263,6 +263,15 @@ def _limited(
     )
 
 
+# close() (or shutdown) with unread data: Linux resets instead of closing (tcp_close)
+_CLOSE_UNREAD = Case(
+    G.UNREAD_DATA,
+    "close-unread-rst",
+    "close() with unread data sends RST+ACK, no TIME_WAIT",
+    Reply(RA, N.SND_NXT, N.RCV_NXT),
+    P.NO_SOCKET,
+)
+
 ROWS: tuple[Row, ...] = (
     # ---- no socket (tcp_v4_send_reset) ----
     _row(
@@ -943,13 +952,7 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.ESTABLISHED, P.SYN_RECEIVED],
         [I.APP_CLOSE, I.APP_SHUTDOWN],
-        Case(
-            G.UNREAD_DATA,
-            "close-unread-rst",
-            "close() with unread data sends RST+ACK, no TIME_WAIT",
-            Reply(RA, N.SND_NXT, N.RCV_NXT),
-            P.NO_SOCKET,
-        ),
+        _CLOSE_UNREAD,
         Case(
             G.ALWAYS,
             "close-fin",
@@ -963,13 +966,7 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.CLOSE_WAIT],
         [I.APP_CLOSE, I.APP_SHUTDOWN],
-        Case(
-            G.UNREAD_DATA,
-            "close-unread-rst",
-            "close() with unread data sends RST+ACK, no TIME_WAIT",
-            Reply(RA, N.SND_NXT, N.RCV_NXT),
-            P.NO_SOCKET,
-        ),
+        _CLOSE_UNREAD,
         Case(
             G.ALWAYS,
             "close-wait-fin",
