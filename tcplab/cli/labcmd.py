@@ -148,7 +148,7 @@ def check(
     attempts = Attempts()
     level = hint_level or (lambda title: attempts.level(lab.name, title))
     result = check_solution(lab, path.resolve(), Options(hint_level=level, record=record_to))
-    if not reference:
+    if not reference and hint_level is None:
         attempts.update(lab.name, result.results)
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))

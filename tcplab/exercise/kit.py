@@ -81,6 +81,33 @@ class ObservedConn:
             if not seen.from_kernel and self.iss is None:
                 self.iss = seen.segment.seq
 
+    def incarnations(self) -> list[ObservedConn]:
+        """This 4-tuple's connections one after another: a SYN (no ACK) begins the next when it
+        carries a new ISN, or when the model found no connection there (no socket, a listener,
+        TIME_WAIT); a SYN repeating the ISN of a live one is a retransmission. Socket-table
+        samples go to the incarnation whose time they fall in."""
+        parts: list[ObservedConn] = []
+        cur: ObservedConn | None = None
+        for s in self.segments:
+            seg = s.segment
+            fresh = seg.flags & (Flags.SYN | Flags.ACK | Flags.RST) == Flags.SYN
+            if cur is not None and fresh:
+                mine = cur.irs if s.from_kernel else cur.iss
+                before = None if s.from_kernel else self.expected(s)
+                gone = before is not None and before.place in _NO_CONNECTION
+                fresh = (mine is not None and seg.seq != mine) or gone
+            if cur is None or fresh:
+                cur = ObservedConn(self.sport, self.kport, predictions=self.predictions)
+                parts.append(cur)
+            cur.add(s)
+        if not parts:
+            return [self]
+        for i, part in enumerate(parts):
+            start = part.segments[0].time if i else float("-inf")
+            end = parts[i + 1].segments[0].time if i + 1 < len(parts) else float("inf")
+            part.samples = [x for x in self.samples if start <= x.time < end]
+        return parts
+
     def crafted(self, flags: Flags | str | None = None) -> list[Segment]:
         """The student's segments on this connection (optionally with exactly these flags,
         e.g. Flags.SYN | Flags.ACK, or in letters "SA")."""
@@ -337,6 +364,9 @@ class ObservedConn:
         return next((s for s in reversed(self.samples) if s.state == state), None)
 
 
+_NO_CONNECTION = frozenset({Place.NO_SOCKET, Place.LISTEN, Place.TIME_WAIT})
+
+
 def _segment(seg: Seen | Segment) -> Segment:
     return seg.segment if isinstance(seg, Seen) else seg
 
@@ -555,7 +585,8 @@ class Checklist:
         """Score `obs`: hints of tier `level` (or level(title) per check)."""
         if not self.per_connection:
             return Judgement(self._score(obs, level, ""))
-        tried = obs.attempts()
+        tried = [part for c in obs.attempts() for part in c.incarnations()]
+        tried = [part for part in tried if part.crafted()]
         if not tried:
             empty = ObservedConn(0, 0)
             empty.predictions = obs.predictions
@@ -585,10 +616,10 @@ class Checklist:
                 row.earned, row.ok, row.status = c.points, True, Status.PASS.value
             elif isinstance(verdict, NotReached) and blocked is not None:
                 row.status = Status.NOT_REACHED.value
-                row.detail = f"not reached: see ✗ {blocked!r} above ({verdict.detail})"
+                row.detail = f"not reached: see ✗ {blocked!r} above"
             elif isinstance(verdict, Fail) and verdict.cause and verdict.cause in causes:
                 row.status, row.cause = Status.SAME_CAUSE.value, verdict.cause
-                row.detail = f"same cause as ✗ {causes[verdict.cause]!r} above ({verdict.detail})"
+                row.detail = f"same cause as ✗ {causes[verdict.cause]!r} above"
             else:
                 row.status = Status.FAIL.value
                 row.cause = verdict.cause if isinstance(verdict, Fail) else ""

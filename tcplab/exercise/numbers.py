@@ -32,8 +32,9 @@ def signed(n: int) -> str:
 
 
 def rel_text(value: int, base: int | None, who: str = "") -> str:
-    """'your ISN+1' for value = base + 1 (who = "your"); the absolute value when base is unknown."""
-    if base is None:
+    """'your ISN+1' for value = base + 1 (who = "your"); the absolute value when base is unknown or
+    the value is nowhere near it (then it was not counted from that ISN)."""
+    if base is None or abs(_signed(value, base)) > NEAR:
         return str(value)
     prefix = f"{who} " if who else ""
     return f"{prefix}ISN{signed(_signed(value, base))}"
@@ -72,7 +73,11 @@ def diagnose(n: Numbers, field: Field) -> str | None:
     if want is None or got == want:
         return None
     said = f"your {field.value} was {rel_text(got, base, whose)}"
-    expected = f"the kernel expected {rel_text(want, base, whose)}"
+    expected = (
+        f"the kernel expected {rel_text(want, base, 'its' if field is Field.ACK else 'your')}"
+    )
+    if base is not None and abs(_signed(got, base)) > NEAR:
+        expected += f" ({want})"
     off = _signed(got, want)
     reason = _confusion(n, field, got, want, base, other, others, off)
     return f"{said}, {expected}: {reason}" if reason else f"{said}, {expected} ({signed(off)})"
@@ -89,10 +94,7 @@ def _confusion(
     off: int,
 ) -> str:
     if base is not None and base != 0 and got == (want - base) % MOD:
-        return (
-            f"{got} is the relative number (as Wireshark shows it); on the wire the number is "
-            f"absolute, {want}"
-        )
+        return f"{got} is the relative number (as Wireshark shows it); on the wire numbers are absolute"
     swapped = n.want_ack if field is Field.SEQ else n.want_seq
     mine = n.ack if field is Field.SEQ else n.seq
     if swapped is not None and got == swapped and mine == want:
