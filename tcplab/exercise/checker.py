@@ -230,6 +230,7 @@ def _observe(
     sampler.start()
     try:
         ran = opts.launch(solution, spec, ctx, opts.time_limit or lab.time_limit)
+        ended = time.time()
         s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
     finally:
         sampler.stop.set()
@@ -237,6 +238,7 @@ def _observe(
     if sampler.error is not None:
         raise sampler.error
     recording = _recording(lab, spec, s, sampler, ran, opts, ports)
+    recording.ended = ended
     if opts.record is not None:
         recording.save(opts.record)
     if opts.pcap is not None:

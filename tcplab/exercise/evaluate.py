@@ -59,7 +59,13 @@ def observation(rec: Recording) -> tuple[Observation, int]:
             conns.setdefault(key, ObservedConn(key[0], key[1])).samples = samples
     ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
     obs = Observation(
-        ordered, kept, rec.exit_code, rec.timed_out, rec.listener, ports=frozenset(rec.ports)
+        ordered,
+        kept,
+        rec.exit_code,
+        rec.timed_out,
+        rec.listener,
+        ports=frozenset(rec.ports),
+        ended=rec.ended,
     )
     return obs, foreign
 

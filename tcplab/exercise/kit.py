@@ -395,6 +395,7 @@ class Observation:
     predictions: dict[int, Predicted] = field(default_factory=dict, repr=False)  # see ObservedConn
     findings: list[str] = field(default_factory=list)  # where the kernel and the model disagreed
     ports: frozenset[int] = frozenset()  # the lab's listening ports (empty: any)
+    ended: float | None = None  # when the program ended (the capture's clock); None: not known
 
     def __post_init__(self) -> None:
         for c in self.conns:
@@ -429,6 +430,11 @@ class Observation:
             if value >= top:
                 found, top = c, value
         return found
+
+    def ran_for(self) -> float | None:
+        """Seconds from the program's first segment to its end (what it watched), if known."""
+        first = next((s.time for s in self.segments if not s.from_kernel), None)
+        return None if first is None or self.ended is None else self.ended - first
 
     def crafted(self, flags: Flags | str | None = None) -> list[Segment]:
         return [s for c in self.conns for s in c.crafted(flags)]

@@ -77,6 +77,7 @@ class Recording:
             "ports": self.ports,
             "output": self.output,
             "hosts": list(self.hosts),
+            "ended": self.ended,
         }
 
     @classmethod
@@ -107,6 +108,7 @@ class Recording:
             ports=[int(p) for p in data.get("ports", [])],
             output=str(data.get("output", "")),
             hosts=(str(data["hosts"][0]), str(data["hosts"][1])),
+            ended=data.get("ended"),
         )
 
     def save(self, path: Path) -> None:
