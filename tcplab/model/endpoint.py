@@ -304,17 +304,17 @@ class Endpoint:
             Guard.SYN_RETRANSMITTED: self.retries > 0,
             Guard.TIMER_SHORTENED: self.shortened,
             Guard.MORE_DATA: more,
-            Guard.TW_REUSE: self._tw_reusable(now),
+            Guard.TW_REUSE_OFF: self.sysctls.tcp_tw_reuse != 1,
+            Guard.TW_NO_TIMESTAMPS: not all(self.timestamps),
+            Guard.TW_TOO_SOON: self._tw_too_soon(now),
         }
         return frozenset(g for g, on in held.items() if on)
 
-    def _tw_reusable(self, now: float) -> bool:
-        """connect() may take over this TIME_WAIT's 4-tuple (tcp_twsk_unique, ephemeral port):
-        the testbed is never loopback, so tcp_tw_reuse = 2 allows nothing."""
-        s = self.sysctls
-        if self.place is not Place.TIME_WAIT or s.tcp_tw_reuse != 1 or self.started is None:
+    def _tw_too_soon(self, now: float) -> bool:
+        """TIME_WAIT began tcp_tw_reuse_delay ms ago or less (tcp_twsk_unique: tw_entry_stamp)."""
+        if self.place is not Place.TIME_WAIT or self.started is None:
             return False
-        return all(self.timestamps) and (now - self.started) * 1000 > s.tcp_tw_reuse_delay
+        return (now - self.started) * 1000 <= self.sysctls.tcp_tw_reuse_delay
 
     def _rate_limited(self, seg: Segment | None, now: float, inp: Input | None) -> bool:
         if seg is None or self.last_oow is None:

@@ -135,10 +135,9 @@ class Guard(str, Enum):
     SYN_RETRANSMITTED = "the SYN was retransmitted already (icsk_retransmits > 0)"
     TIMER_SHORTENED = "the retransmission timer was cut to TCP_TIMEOUT_MIN by an unacceptable ack"
     MORE_DATA = "the send() holds more than one MSS: this segment is full and more follow"
-    TW_REUSE = (
-        "tcp_tw_reuse = 1 (2: loopback only), the old connection used timestamps, and "
-        "tcp_tw_reuse_delay has passed since it entered TIME_WAIT"
-    )
+    TW_REUSE_OFF = "tcp_tw_reuse is 0, or 2 (loopback only) on a link that is not loopback"
+    TW_NO_TIMESTAMPS = "the connection in TIME_WAIT did not use timestamps"
+    TW_TOO_SOON = "less than tcp_tw_reuse_delay since the connection entered TIME_WAIT"
 
 
 class Num(str, Enum):
@@ -1242,17 +1241,29 @@ ROWS: tuple[Row, ...] = (
         [P.TIME_WAIT],
         [I.APP_CONNECT],
         Case(
-            G.TW_REUSE,
+            G.TW_REUSE_OFF,
+            "time-wait-connect-off",
+            "tcp_tw_reuse does not let connect() take a 4-tuple from TIME_WAIT here: "
+            "EADDRNOTAVAIL when no other port is free, nothing is sent",
+        ),
+        Case(
+            G.TW_NO_TIMESTAMPS,
+            "time-wait-connect-no-timestamps",
+            "the old connection had no timestamps, so PAWS could not tell its old segments "
+            "from the new one's: EADDRNOTAVAIL when no other port is free, nothing is sent",
+        ),
+        Case(
+            G.TW_TOO_SOON,
+            "time-wait-connect-too-soon",
+            "TIME_WAIT began less than tcp_tw_reuse_delay ago: EADDRNOTAVAIL when no other "
+            "port is free, nothing is sent",
+        ),
+        Case(
+            G.ALWAYS,
             "time-wait-reuse",
             "connect() takes over the 4-tuple from TIME_WAIT: SYN with ISN = old snd_nxt + 65537",
             Reply(Flags.SYN, N.NEW_ISS),
             P.SYN_SENT,
-        ),
-        Case(
-            G.ALWAYS,
-            "time-wait-connect-refused",
-            "the 4-tuple is in TIME_WAIT and may not be reused: connect() fails with "
-            "EADDRNOTAVAIL (no other port) and nothing is sent",
         ),
         rfc="RFC 9293 §3.6.1; RFC 6191",
         linux=_TW_REUSE_NOTE,
