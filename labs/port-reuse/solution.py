@@ -33,7 +33,8 @@ def kernel_closes(port, kport=None, ecr=None):
 
 
 # -- Part 1: a server that closes first holds one TIME_WAIT per 4-tuple ------------------------
-for port in (lab.sport, lab.new_port(), lab.new_port()):
+for n, port in enumerate((lab.sport, lab.new_port(), lab.new_port())):
+    isn = 1000 + 100000 * n  # each connection its own ISN
     synack = lab.sr(seg(port, "S", isn))
     if synack is None:
         raise SystemExit("no answer to the SYN")
