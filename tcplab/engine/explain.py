@@ -160,10 +160,13 @@ class Explainer:
 
     def refused_connect(self, port: int, now: float, cause: str) -> Refused:
         """connect() to the crafting `port` failed (EADDRNOTAVAIL: no 4-tuple free): asked of a
-        copy of the connection to that port in TIME_WAIT, so nothing changes. If the model
+        copy of the kernel's outgoing connection to that port in TIME_WAIT (not one on a
+        listener's port, which connect() never uses), so nothing changes. If the model
         would have sent a SYN there, that is a finding."""
         tw = [
-            c for k, c in self.conns.items() if k[0] == port and c.endpoint.place is Place.TIME_WAIT
+            c
+            for k, c in self.conns.items()
+            if k[0] == port and k[1] not in self.listeners and c.endpoint.place is Place.TIME_WAIT
         ]
         pred = copy.deepcopy(tw[-1].endpoint).call(Input.APP_CONNECT, now) if tw else None
         out = Refused(now, port, pred)

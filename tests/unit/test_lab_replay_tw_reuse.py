@@ -80,3 +80,25 @@ def test_a_refused_connect_the_model_would_have_reused_is_a_finding():
 def test_a_failed_connect_with_no_time_wait_followed_has_no_prediction():
     out = replay([], [connect(1.0, ok=False)], REUSE)
     assert out.explainer.refused[0].prediction is None
+
+
+def test_a_time_wait_on_a_listeners_port_is_not_the_one_connect_met():
+    def seen(flags: Flags, seq: int, ack: int, t: float, from_kernel: bool) -> Seen:
+        ports = (7788, ME) if from_kernel else (ME, 7788)
+        seg = Segment(*ports, flags, seq=seq, ack=ack)
+        return Seen(seg, "10.77.0.1", "10.77.0.2", t, from_kernel=from_kernel, checksum_ok=True)
+
+    server = [
+        seen(S, ISS, 0, 0.6, False),
+        seen(S | A, KISN, ISS + 1, 0.6001, True),
+        seen(A, ISS + 1, KISN + 1, 0.7, False),
+        seen(F | A, KISN + 1, ISS + 1, 0.8001, True),
+        seen(A, ISS + 1, KISN + 2, 0.85, False),
+        seen(F | A, ISS + 1, KISN + 2, 0.9, False),
+        seen(A, KISN + 2, ISS + 2, 0.9001, True),
+    ]
+    listen = Event(op="listen", time=0.5, id=1, local_port=7788, peer_port=None, ok=True, auto=True)
+    close = Event(op="close", time=0.8, id=2, local_port=7788, peer_port=ME, ok=True)
+    out = replay(server, [listen, close, connect(3.0, ok=False)], REUSE)
+    assert out.explainer.conns[(ME, 7788)].endpoint.place.value == "TIME_WAIT"
+    assert out.explainer.refused[-1].prediction is None
