@@ -16,13 +16,14 @@ shared by the connections to the same port.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
-from tcplab.model.endpoint import Endpoint, Sysctls
+from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment
 from tcplab.model.segment import Segment
@@ -50,6 +51,16 @@ class Followed:
     def shown(self, seg: Segment) -> str:
         """The segment in tcpdump style, numbers relative to the right ISN."""
         return format_segment(seg, self.irs, self.iss)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A connect() that failed, and the model's word on it: asked of the connection to that
+    crafting port the kernel holds in TIME_WAIT (None: the model follows none there)."""
+
+    time: float
+    port: int  # the crafting host's port connect() aimed at
+    prediction: Prediction | None
 
 
 @dataclass
@@ -82,6 +93,7 @@ class Explainer:
         self.listeners: dict[int, _Listener] = {}
         self.predictions: dict[int, Predicted] = {}  # id(seen) -> what explains it
         self.findings: list[str] = []
+        self.refused: list[Refused] = []  # connect() calls that failed, with the model's word
 
     # ---- connections and the listener ----
 
@@ -145,6 +157,28 @@ class Explainer:
         recs = [Predicted(p, cause, now) for p in preds if not p.silence]
         conn.open += recs
         return recs
+
+    def refused_connect(self, port: int, now: float, cause: str) -> Refused:
+        """connect() to the crafting `port` failed (EADDRNOTAVAIL: no 4-tuple free): asked of a
+        copy of the kernel's outgoing connection to that port in TIME_WAIT (not one on a
+        listener's port, which connect() never uses), so nothing changes. If the model
+        would have sent a SYN there, that is a finding."""
+        tw = [
+            c
+            for k, c in self.conns.items()
+            if k[0] == port and k[1] not in self.listeners and c.endpoint.place is Place.TIME_WAIT
+        ]
+        pred = copy.deepcopy(tw[-1].endpoint).call(Input.APP_CONNECT, now) if tw else None
+        out = Refused(now, port, pred)
+        self.refused.append(out)
+        if pred is not None and not pred.silence:
+            text = (
+                f"finding: {cause} failed, but tcplab's model predicted {pred.text()} "
+                f"({pred.rule}: {pred.why})"
+            )
+            self.findings.append(text)
+            self.note(text)
+        return out
 
     def read(self, key: Key) -> None:
         """The application read everything the connection received."""

@@ -79,6 +79,7 @@ def _replay(rec: Recording, obs: Observation) -> Replay:
     model = replay(obs.segments, rec.events, rec.sysctls, isns, rec.allowed, t0)
     obs.predictions.update(model.explainer.predictions)
     obs.findings.extend(text for _, text in model.findings)
+    obs.refused.extend(model.explainer.refused)
     if rec.dropped:
         obs.findings.append(
             f"note: the application's log kept its first {len(rec.events)} calls; "

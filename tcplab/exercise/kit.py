@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from tcplab.engine.explain import Refused as Refused  # a connect() that failed, the model's word
 from tcplab.engine.predicted import Predicted as Predicted  # what the model said, and if it held
 from tcplab.engine.seen import Seen as Seen  # labs' checks read segments as Seen
 from tcplab.exercise.numbers import Field, Numbers, diagnose, rel_text, signed
@@ -42,6 +43,7 @@ __all__ = [
     "ObservedConn",
     "Pass",
     "Predicted",
+    "Refused",
     "Sample",
     "ScoredCheck",
     "Seen",
@@ -394,6 +396,7 @@ class Observation:
     listener_samples: list[Sample] = field(default_factory=list)
     predictions: dict[int, Predicted] = field(default_factory=dict, repr=False)  # see ObservedConn
     findings: list[str] = field(default_factory=list)  # where the kernel and the model disagreed
+    refused: list[Refused] = field(default_factory=list)  # failed connect()s, the model's word
     ports: frozenset[int] = frozenset()  # the lab's listening ports (empty: any)
     ended: float | None = None  # when the program ended (the capture's clock); None: not known
 

@@ -50,6 +50,8 @@ class _Feed:
     def event(self, ev: Event, allowed: Iterable[int] | None) -> None:
         """One call from the application's log, told to the model."""
         if not ev.ok:
+            if ev.op == "connect" and ev.peer_port is not None:
+                self.ex.refused_connect(ev.peer_port, ev.time, self._cause(ev))
             return
         if ev.op == "listen" and ev.local_port is not None:
             self.ex.listen(ev.local_port, ev.backlog, ev.time, auto_accept=ev.auto)

@@ -12,7 +12,7 @@ the RFC section and the Linux note. Every decision comes from one row of tcplab.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tcplab.model.flags import Flags
 from tcplab.model.kept import KeptConnection
@@ -44,6 +44,8 @@ TCP_RTO_MIN = 0.2
 DATA_TIMER = frozenset({Place.ESTABLISHED, Place.CLOSE_WAIT})  # where the model runs a data RTO
 TCP_MSS_DEFAULT = 536  # the peer's MSS when its SYN carries no MSS option (RFC 9293 §3.7.1)
 TCPOLEN_TSTAMP_ALIGNED = 12  # the timestamp option in every segment once both SYNs carried it
+_OPENED = (Place.REQUEST, Place.SYN_SENT)  # places whose SYN's ISN the model may know ahead
+_KEPT = frozenset({"sysctls", "place", "syn_queue", "accept_queue", "started", "deadline"})
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Sysctls:
     tcp_fin_timeout: int = 60
     tcp_window_scaling: int = 1
     tcp_rto_max_ms: int = 120000  # kernel 6.15+; TCP_RTO_MAX before
+    tcp_tw_reuse: int = 2  # 2: reuse TIME_WAIT for connect() on loopback only
+    tcp_tw_reuse_delay: int = 1000  # ms; kernel 6.14+ (a fixed 1 s before)
 
 
 @dataclass(frozen=True)
@@ -315,8 +319,17 @@ class Endpoint:
             Guard.SYN_RETRANSMITTED: self.retries > 0,
             Guard.TIMER_SHORTENED: self.shortened,
             Guard.MORE_DATA: more,
+            Guard.TW_REUSE_OFF: self.sysctls.tcp_tw_reuse != 1,
+            Guard.TW_NO_TIMESTAMPS: not all(self.timestamps),
+            Guard.TW_TOO_SOON: self._tw_too_soon(now),
         }
         return frozenset(g for g, on in held.items() if on)
+
+    def _tw_too_soon(self, now: float) -> bool:
+        """TIME_WAIT began tcp_tw_reuse_delay ms ago or less (tcp_twsk_unique: tw_entry_stamp)."""
+        if self.place is not Place.TIME_WAIT or self.started is None:
+            return False
+        return (now - self.started) * 1000 <= self.sysctls.tcp_tw_reuse_delay
 
     def _rate_limited(self, seg: Segment | None, now: float, inp: Input | None) -> bool:
         if seg is None or self.last_oow is None:
@@ -358,7 +371,9 @@ class Endpoint:
         before = self.place
         tcb = Before(before, self.rcv_nxt, self.snd_nxt, self.snd_una, self.rcv_wnd)
         self._effects(case, inp, seg, now)
-        if case.next is Place.REQUEST and pattern is not None and pattern.seq is not None:
+        if before is Place.TIME_WAIT and case.next is Place.SYN_SENT:
+            self._reincarnate()  # connect() took over the 4-tuple: a new connection
+        if case.next in _OPENED and pattern is not None and pattern.seq is not None:
             self.iss = self.snd_una = pattern.seq  # reopened from TIME_WAIT: the ISN is known
             self.snd_nxt = seq_add(pattern.seq, 1)
         if case.reply is not None and Flags.FIN in case.reply.flags and not self.fin_sent:
@@ -379,6 +394,13 @@ class Endpoint:
             tcb,
             case.accept or self.place is not before,
         )
+
+    def _reincarnate(self) -> None:
+        """Forget the old connection's TCB: everything but the sysctls and the listener."""
+        fresh = Endpoint(sysctls=self.sysctls, listener=self.listener, backlog=self.backlog)
+        for f in fields(self):
+            if f.name not in _KEPT:
+                setattr(self, f.name, getattr(fresh, f.name))
 
     def _num(self, num: Num, seg: Segment | None) -> int | None:
         if num is Num.ZERO:

@@ -135,6 +135,9 @@ class Guard(str, Enum):
     SYN_RETRANSMITTED = "the SYN was retransmitted already (icsk_retransmits > 0)"
     TIMER_SHORTENED = "the retransmission timer was cut to TCP_TIMEOUT_MIN by an unacceptable ack"
     MORE_DATA = "the send() holds more than one MSS: this segment is full and more follow"
+    TW_REUSE_OFF = "tcp_tw_reuse is 0, or 2 (loopback only) on a link that is not loopback"
+    TW_NO_TIMESTAMPS = "the connection in TIME_WAIT did not use timestamps"
+    TW_TOO_SOON = "less than tcp_tw_reuse_delay since the connection entered TIME_WAIT"
 
 
 class Num(str, Enum):
@@ -228,6 +231,14 @@ _SYN_GIVE_UP_NOTE = (
 _CSUM_NOTE = (
     "tcp_v4_rcv: tcp_checksum_complete fails -> csum_error: counted in TcpInCsumErrors (and "
     "TcpInErrs), dropped before any socket sees it, so a closed port sends no RST either"
+)
+_TW_REUSE_NOTE = (
+    "__inet_check_established -> tcp_twsk_unique: an ephemeral port may take over a 4-tuple in "
+    "TIME_WAIT only with tcp_tw_reuse = 1 (2, the default: only if an address is loopback), "
+    "timestamps on the old connection (tw_ts_recent_stamp, so PAWS guards the new one) and "
+    "tcp_tw_reuse_delay ms (1000) since TIME_WAIT began; write_seq = tw_snd_nxt + 65535 + 2. "
+    "Otherwise that port is skipped: with none left, EADDRNOTAVAIL. A port bound with bind() "
+    "and SO_REUSEADDR skips tcp_tw_reuse and the delay (not modelled: the call log does not say)"
 )
 _RTO_NOTE = (
     "tcp_retransmit_timer: the first RTO is srtt/8 + rttvar, rttvar at least tcp_rto_min (200 ms): "
@@ -1227,10 +1238,48 @@ ROWS: tuple[Row, ...] = (
         linux="TIME_WAIT 60 s (TCP_TIMEWAIT_LEN); orphan FIN_WAIT_2: tcp_fin_timeout",
     ),
     _row(
+        [P.TIME_WAIT],
+        [I.APP_CONNECT],
+        Case(
+            G.TW_REUSE_OFF,
+            "time-wait-connect-off",
+            "tcp_tw_reuse does not let connect() take a 4-tuple from TIME_WAIT here: "
+            "EADDRNOTAVAIL when no other port is free, nothing is sent",
+        ),
+        Case(
+            G.TW_NO_TIMESTAMPS,
+            "time-wait-connect-no-timestamps",
+            "the old connection had no timestamps, so PAWS could not tell its old segments "
+            "from the new one's: EADDRNOTAVAIL when no other port is free, nothing is sent",
+        ),
+        Case(
+            G.TW_TOO_SOON,
+            "time-wait-connect-too-soon",
+            "TIME_WAIT began less than tcp_tw_reuse_delay ago: EADDRNOTAVAIL when no other "
+            "port is free, nothing is sent",
+        ),
+        Case(
+            G.ALWAYS,
+            "time-wait-reuse",
+            "connect() takes over the 4-tuple from TIME_WAIT: SYN with ISN = old snd_nxt + 65537",
+            Reply(Flags.SYN, N.NEW_ISS),
+            P.SYN_SENT,
+        ),
+        rfc="RFC 9293 §3.6.1; RFC 6191",
+        linux=_TW_REUSE_NOTE,
+    ),
+    _row(
         MINI,
-        APPS | {I.TIMER_RETRANSMIT, I.TIMER_GIVE_UP},
+        (APPS - {I.APP_CONNECT}) | {I.TIMER_RETRANSMIT, I.TIMER_GIVE_UP},
         _drop("mini-idle", "no application owns a mini socket; nothing is sent"),
         rfc="-",
+    ),
+    _row(
+        [P.ORPHAN_FIN_WAIT_2],
+        [I.APP_CONNECT],
+        _drop("mini-idle", "no application owns a mini socket; nothing is sent"),
+        rfc="-",
+        linux="a connect() onto an orphan FIN_WAIT_2's 4-tuple: not verified on this kernel",
     ),
 )
 
