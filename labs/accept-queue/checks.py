@@ -65,6 +65,16 @@ def _refused(conn: ObservedConn, seen: Seen) -> str:
     return f"port {conn.sport}: " + (f"{wrong}; " if wrong else "") + conn.reaction(seen)
 
 
+def _answers(seen: Seen) -> bool:
+    """A crafted segment that could complete the handshake: ACK, neither SYN nor RST."""
+    flags = seen.segment.flags
+    return Flags.ACK in flags and not flags & (Flags.SYN | Flags.RST)
+
+
+def _stopped(conn: ObservedConn) -> str:
+    return f"port {conn.sport}: you sent nothing more on this connection after the dropped ACK"
+
+
 def _most_queued(obs: Observation) -> int:
     return max((x.rqueue for x in obs.listener_samples), default=0)
 
@@ -171,27 +181,26 @@ def overflow(obs: Observation) -> Pass | Fail | NotReached:
     needs=(OVERFLOW,),
 )
 def answer_again(obs: Observation) -> Pass | Fail | NotReached:
-    waited: list[tuple[ObservedConn, Seen]] = []
+    waited: list[tuple[ObservedConn, Seen]] = []  # SYN+ACKs sent again after an ACK of yours
     for c in _conns(obs):
-        for r in _resent(c):
-            if any(Flags.ACK in s.segment.flags for s in c.segments if s.time < r.time):
-                waited.append((c, r))
+        acks = [s.time for s in c.segments if not s.from_kernel and Flags.ACK in s.segment.flags]
+        waited += [(c, r) for r in _resent(c) if acks and acks[0] < r.time]
     for c, r in waited:
-        answers = [s for s in c.crafted_after(r) if Flags.ACK in s.segment.flags]
-        if any(_numbers(c, s) is None for s in answers):
-            return Pass(f"port {c.sport}: {c.show(answers[0])}")
+        right = [s for s in c.crafted_after(r) if _answers(s) and _numbers(c, s) is None]
+        if right:
+            return Pass(f"port {c.sport}: {c.show(right[0])}")
     for c, r in waited:
-        answers = [s for s in c.crafted_after(r) if Flags.ACK in s.segment.flags]
+        answers = [s for s in c.crafted_after(r) if _answers(s)]
         if answers:
             return Fail(_refused(c, answers[0]), cause="retry-numbers")
     if waited:
         c, r = waited[0]
-        first = c.kernel_synack()
-        after = f", {r.time - first.time:.1f} s after the first," if first else ""
-        return Fail(
-            f"port {c.sport}: the kernel sent its SYN+ACK again{after} and you did not answer it",
-            cause="no-answer",
-        )
+        first = c.kernel_synack() or r
+        again = f"the kernel sent its SYN+ACK again {r.time - first.time:.1f} s after the first"
+        dropped = _crafted(c, DROPPED)
+        if dropped and not c.crafted_after(dropped[0]):
+            return Fail(f"{_stopped(c)}; {again}", cause="no-answer")
+        return Fail(f"port {c.sport}: {again}; no ACK of yours answered it", cause="no-answer")
     for c in _conns(obs):
         dropped = _crafted(c, DROPPED)
         done = [s for s in _crafted(c, *COMPLETES) if dropped and s.time > dropped[0].time]
@@ -200,6 +209,8 @@ def answer_again(obs: Observation) -> Pass | Fail | NotReached:
                 f"port {c.sport}: your connection completed {done[0].time - dropped[0].time:.1f}"
                 " s after the dropped ACK, before the kernel sent its SYN+ACK again"
             )
+        if dropped and not c.crafted_after(dropped[0]):
+            return Fail(_stopped(c), cause="no-answer")
     return NotReached("the kernel sent no SYN+ACK again after an ACK of yours")
 
 
@@ -234,8 +245,5 @@ def completes(obs: Observation) -> Pass | Fail | NotReached:
                 cause="no-accept",
             )
         if dropped and not c.crafted_after(dropped[0]):
-            return Fail(
-                f"port {c.sport}: you sent nothing more after the dropped ACK",
-                cause="no-answer",
-            )
+            return Fail(_stopped(c), cause="no-answer")
     return NotReached("no ACK of yours completed a handshake after the queue was full")
