@@ -539,10 +539,10 @@ class Accept(Call[NewConnection]):
     the connection from that port: others accepted meanwhile are held for a later accept."""
 
     op = "accept"
-    in_scenarios = True
+    in_scenarios = for_solutions = True
     id: int = socket_id()
-    timeout: float = arg(Kind.SECONDS, 1.0, **_TIMEOUT)
-    peer_port: int = arg(Kind.COUNT, 0, lo=0, hi=65535)
+    timeout: float = arg(Kind.SECONDS, 1.0, **_TIMEOUT, solutions=True, cap=2.0)
+    peer_port: int = arg(Kind.COUNT, 0, lo=0, hi=65535, solutions=True)
 
 
 @dataclass(frozen=True, kw_only=True)

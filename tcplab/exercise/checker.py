@@ -101,8 +101,9 @@ class Sampler(threading.Thread):
         for r in rows:
             sample = Sample(now, r.state, r.timer, r.expires_ms, r.rqueue)
             if r.linux_state == 10:
-                if r.sport in self.ports:
-                    self._keep(self.listener, sample)
+                last = self.listener[-1] if self.listener else None
+                if r.sport in self.ports and (last is None or last.rqueue != r.rqueue):
+                    self.listener.append(sample)  # each length of its accept queue (Recv-Q)
                 continue
             if r.dst != self.spec.crafting_addr:
                 continue

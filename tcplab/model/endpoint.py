@@ -63,6 +63,7 @@ class Sysctls:
     tcp_rto_max_ms: int = 120000  # kernel 6.15+; TCP_RTO_MAX before
     tcp_tw_reuse: int = 2  # 2: reuse TIME_WAIT for connect() on loopback only
     tcp_tw_reuse_delay: int = 1000  # ms; kernel 6.14+ (a fixed 1 s before)
+    tcp_abort_on_overflow: int = 0
 
 
 @dataclass(frozen=True)
@@ -307,10 +308,12 @@ class Endpoint:
     ) -> frozenset[Guard]:
         s = self.sysctls
         full = self.syn_queue > self.backlog
+        overflow = self.accept_queue > self.backlog  # sk_acceptq_is_full
         held = {
             Guard.RATE_LIMITED: self._rate_limited(seg, now, inp or _input_of(self, seg)),
             Guard.SYN_QUEUE_FULL_DROP: full and s.tcp_syncookies == 0,
-            Guard.ACCEPT_QUEUE_FULL: self.accept_queue > self.backlog,
+            Guard.ACCEPT_QUEUE_ABORT: overflow and s.tcp_abort_on_overflow == 1,
+            Guard.ACCEPT_QUEUE_FULL: overflow,
             Guard.COOKIES: s.tcp_syncookies == 2 or (full and s.tcp_syncookies == 1),
             Guard.RFC1337: s.tcp_rfc1337 == 1,
             Guard.ORPHAN: self.orphan,

@@ -126,6 +126,7 @@ class Guard(str, Enum):
         "whose ack is unacceptable)"
     )
     SYN_QUEUE_FULL_DROP = "SYN queue longer than the backlog, tcp_syncookies = 0"
+    ACCEPT_QUEUE_ABORT = "accept queue full, tcp_abort_on_overflow = 1"
     ACCEPT_QUEUE_FULL = "accept queue full"
     COOKIES = "SYN queue longer than the backlog with tcp_syncookies = 1, or tcp_syncookies = 2"
     RFC1337 = "tcp_rfc1337 = 1"
@@ -227,6 +228,20 @@ _SYN_GIVE_UP_NOTE = (
     "tcp_syn_linear_timeouts, or, after a retransmission, once the time since the first SYN "
     "(retrans_stamp) reaches tcp_model_timeout(tcp_syn_retries): (2 << n) - 1 s as if the 1 s "
     "RTO doubled n times (retransmits_timed_out); linear timeouts reach that time sooner"
+)
+_OVERFLOW_NOTE = (
+    "tcp_check_req: syn_recv_sock makes no child while sk_acceptq_is_full (its length exceeds the "
+    "backlog): listen_overflow counts ListenOverflows; with tcp_abort_on_overflow = 0 the request "
+    "is marked acked and kept (its timer resends the SYN+ACK), with 1 embryonic_reset: "
+    "tcp_v4_send_reset (seq = its ack) and the request is dropped"
+)
+# the accept queue is full and tcp_abort_on_overflow = 1: the third ACK is answered with RST
+_OVERFLOW_ABORT = Case(
+    G.ACCEPT_QUEUE_ABORT,
+    "request-ack-accept-queue-abort",
+    "the accept queue is full and tcp_abort_on_overflow = 1: RST, seq = its ack; request removed",
+    RST_FROM_ACK,
+    P.LISTEN,
 )
 _CSUM_NOTE = (
     "tcp_v4_rcv: tcp_checksum_complete fails -> csum_error: counted in TcpInCsumErrors (and "
@@ -497,6 +512,7 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.REQUEST],
         [I.ACK_PURE, I.ACK_OF_FIN],
+        _OVERFLOW_ABORT,
         Case(
             G.ACCEPT_QUEUE_FULL,
             "request-ack-accept-queue-full",
@@ -511,11 +527,12 @@ ROWS: tuple[Row, ...] = (
             accept=True,
         ),
         rfc="RFC 9293 §3.10.7.4",
-        linux="ListenOverflows; tcp_abort_on_overflow = 0",
+        linux=_OVERFLOW_NOTE,
     ),
     _row(
         [P.REQUEST],
         [I.ACK_DATA, I.ACK_DATA_AHEAD],
+        _OVERFLOW_ABORT,
         Case(
             G.ACCEPT_QUEUE_FULL,
             "request-ack-accept-queue-full",
@@ -534,6 +551,7 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.REQUEST],
         [I.ACK_FIN, I.ACK_FIN_OF_FIN],
+        _OVERFLOW_ABORT,
         Case(
             G.ACCEPT_QUEUE_FULL,
             "request-ack-accept-queue-full",

@@ -370,3 +370,46 @@ def test_old_data_already_received_is_a_duplicate_not_out_of_order():
     ep.receive(seg("PA", payload=b"hello"), 1.0)
     p = ep.receive(seg("PA", payload=b"hello"), 1.1)
     assert p.rule == "dup-ack-data" and p.pattern.ack == PEER_ISN + 6 and not ep.queued
+
+
+def _overflowing(**kw) -> Endpoint:
+    """A listen(1) request sock whose SYN+ACK went out while two completed connections wait in
+    the accept queue (nobody accept()ed them): the queue is full, its length exceeds the backlog."""
+    ep = listener(backlog=1, **kw)
+    ep.receive(seg("S", seq=PEER_ISN, ack=0), 0.0)
+    ep.observe(synack())
+    ep.accept_queue = 2
+    return ep
+
+
+def test_abort_on_overflow_answers_the_third_ack_with_rst_and_drops_the_request():
+    ep = _overflowing(sysctls=Sysctls(tcp_abort_on_overflow=1))
+    p = ep.receive(seg("A"), 0.2)
+    assert p.rule == "request-ack-accept-queue-abort" and ep.place is Place.LISTEN
+    assert (p.pattern.flags, p.pattern.seq) == (Flags.RST, KERNEL_ISN + 1)
+    assert ep.syn_queue == 0 and ep.accept_queue == 2
+    assert ep.fire(1.0) is None  # no request left: no SYN+ACK again
+
+
+def test_abort_on_overflow_resets_a_third_segment_with_data_too():
+    ep = _overflowing(sysctls=Sysctls(tcp_abort_on_overflow=1))
+    p = ep.receive(seg("PA", payload=b"hi"), 0.2)
+    assert p.rule == "request-ack-accept-queue-abort" and p.pattern.flags == Flags.RST
+
+
+def test_abort_on_overflow_changes_nothing_while_the_accept_queue_has_room():
+    ep = _overflowing(sysctls=Sysctls(tcp_abort_on_overflow=1))
+    ep.accept_queue = 1  # one accept()ed: listen(1) holds two
+    p = ep.receive(seg("A"), 0.2)
+    assert p.rule == "request-ack" and p.silence and ep.place is Place.ESTABLISHED
+    assert ep.accept_queue == 2
+
+
+def test_without_abort_on_overflow_the_retried_ack_completes_once_one_is_accepted():
+    ep = _overflowing()
+    assert ep.receive(seg("A"), 0.2).rule == "request-ack-accept-queue-full"
+    assert ep.fire(1.0).rule == "request-synack-retransmit"
+    assert ep.receive(seg("A"), 1.01).rule == "request-ack-accept-queue-full"
+    ep.accept_queue = 1
+    p = ep.receive(seg("A"), 1.5)
+    assert p.rule == "request-ack" and ep.place is Place.ESTABLISHED

@@ -209,6 +209,7 @@ def test_the_server_makes_every_call_and_knows_every_socket_option() -> None:
 def test_solutions_are_offered_the_student_apis_calls_with_its_arguments_only() -> None:
     assert {
         "accepted": {"port"},
+        "accept": {"id", "timeout", "peer_port"},
         "list": set(),
         "close": {"id"},
         "shutdown": {"id", "how"},
