@@ -370,3 +370,18 @@ def test_old_data_already_received_is_a_duplicate_not_out_of_order():
     ep.receive(seg("PA", payload=b"hello"), 1.0)
     p = ep.receive(seg("PA", payload=b"hello"), 1.1)
     assert p.rule == "dup-ack-data" and p.pattern.ack == PEER_ISN + 6 and not ep.queued
+
+
+def test_a_repeated_syn_restarts_the_requests_synack_timer():
+    """Measured on 6.18: SYN at 0, the same SYN again at 0.614 -> SYN+ACKs at 0.614, 1.633 (not
+    1.0), 3.649; the same SYN at 1.534 after the timer ran once -> SYN+ACKs at 1.534, 3.558."""
+    ep = listener()
+    ep.receive(seg("S", seq=PEER_ISN, ack=0), 0.0)
+    ep.observe(synack())
+    p = ep.receive(seg("S", seq=PEER_ISN, ack=0), 0.6)
+    assert p.rule == "request-syn-again" and p.pattern.seq == KERNEL_ISN
+    assert ep.deadline == 0.6 + 1.0
+    assert ep.fire(ep.deadline).rule == "request-synack-retransmit"
+    assert ep.deadline == 1.6 + 2.0
+    p = ep.receive(seg("S", seq=PEER_ISN, ack=0), 2.0)
+    assert p.rule == "request-syn-again" and ep.deadline == 2.0 + 2.0
