@@ -502,6 +502,10 @@ class Endpoint:
             self.deadline = now + TCP_TIMEOUT_MIN
         elif case.restart_timer and after in MINI:
             self.deadline = now + TIME_WAIT_LEN
+        elif case.restart_timer and after is Place.REQUEST:
+            # tcp_check_req: the SYN+ACK resent for a repeated SYN restarts the request's timer,
+            # at TCP_TIMEOUT_INIT << num_timeout (the timer's own firings so far)
+            self.deadline = now + self._gap(self.retries + 1)
         elif inp is Input.TIMER_RETRANSMIT and case.reply is not None:
             # the kernel rearms when its timer runs, at the deadline, however late `now` comes
             fired = now if self.deadline is None else self.deadline

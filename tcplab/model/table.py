@@ -450,9 +450,11 @@ ROWS: tuple[Row, ...] = (
     _row(
         [P.REQUEST],
         [I.SYN_REPEAT],
-        *_limited("request-syn-again", "a retransmitted SYN gets the SYN+ACK again", SYNACK),
+        *_limited(
+            "request-syn-again", "a retransmitted SYN gets the SYN+ACK again", SYNACK, restart=True
+        ),
         rfc="RFC 9293 §3.10.7.4",
-        linux="inet_rtx_syn_ack, rate-limited (TCPACKSkippedSynRecv)",
+        linux="inet_rtx_syn_ack, rate-limited (TCPACKSkippedSynRecv); restarts the request's timer",
     ),
     _row(
         [P.REQUEST],

@@ -413,3 +413,18 @@ def test_without_abort_on_overflow_the_retried_ack_completes_once_one_is_accepte
     ep.accept_queue = 1
     p = ep.receive(seg("A"), 1.5)
     assert p.rule == "request-ack" and ep.place is Place.ESTABLISHED
+
+
+def test_a_repeated_syn_restarts_the_requests_synack_timer():
+    """Measured on 6.18: SYN at 0, the same SYN again at 0.614 -> SYN+ACKs at 0.614, 1.633 (not
+    1.0), 3.649; the same SYN at 1.534 after the timer ran once -> SYN+ACKs at 1.534, 3.558."""
+    ep = listener()
+    ep.receive(seg("S", seq=PEER_ISN, ack=0), 0.0)
+    ep.observe(synack())
+    p = ep.receive(seg("S", seq=PEER_ISN, ack=0), 0.6)
+    assert p.rule == "request-syn-again" and p.pattern.seq == KERNEL_ISN
+    assert ep.deadline == 0.6 + 1.0
+    assert ep.fire(ep.deadline).rule == "request-synack-retransmit"
+    assert ep.deadline == 1.6 + 2.0
+    p = ep.receive(seg("S", seq=PEER_ISN, ack=0), 2.0)
+    assert p.rule == "request-syn-again" and ep.deadline == 2.0 + 2.0
