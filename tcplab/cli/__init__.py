@@ -290,11 +290,20 @@ def lab_check(
     ] = False,
     json_out: Json = False,
     labs: LabsDir = None,
+    pcap: Annotated[
+        str | None,
+        typer.Option("--pcap", help="Write the kernel host's whole capture to this pcap file."),
+    ] = None,
+    html: Annotated[
+        str | None,
+        typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
+    ] = None,
 ) -> None:
-    """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full marks)."""
+    """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
+    marks); show what the solution printed."""
     from tcplab.cli import labcmd
 
-    labcmd.check(name, file, reference, json_out, labs)
+    labcmd.check(name, file, reference, json_out, labs, pcap=pcap, html=html)
 
 
 @app.command()
