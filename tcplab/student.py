@@ -255,15 +255,26 @@ class Lab:
 
 # -- run directly: the testbed of `tcplab setup` ----------------------------------------------------
 def _context_or_stop() -> LabContext:
-    """The lab context of this process: from the environment (lab check, tcplab shell), else the
-    testbed of `tcplab setup` (see the module's docstring); a problem stops the program with one
-    error line and one hint, no traceback."""
+    """The lab context of this process: from the environment (lab check, tcplab shell), else, for
+    a program's own Lab(), the testbed of `tcplab setup` (see the module's docstring); a problem
+    stops that program with one error line and one hint, no traceback. A Lab() made by imported
+    code (a test, a library) only reads the environment, and raises EnvironmentProblem."""
+    if not _made_by_main():
+        return LabContext.from_env()
     try:
         if os.environ.get(CONTEXT_ENV):
             return LabContext.from_env()
         return _setup_testbed()
     except TcplabError as exc:
         _stop(exc)
+
+
+def _made_by_main() -> bool:
+    """Whether the code that called Lab() is the program being run (the `__main__` module)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame is not None and frame.f_globals.get("__name__") == "__main__"
 
 
 def _stop(problem: TcplabError) -> NoReturn:
