@@ -217,3 +217,39 @@ def test_a_bad_output_path_is_one_error_line_and_exit_2(
     assert phrase in lines[0]
     assert solution.read_text() == "print('hi')\n"
     assert sorted(p.name for p in solution.parent.iterdir()) == ["a-folder", "handshake.py"]
+
+
+# -- the text section of `lab check` -------------------------------------------------------------
+
+
+def _result(stdout: str, stderr: str, exit_code: int | None, timed_out: bool = False) -> object:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        program_output=lambda: program_output(stdout, stderr, f"{MINE}/deep.py", exit_code),
+        exit_code=exit_code,
+        timed_out=timed_out,
+        lab=SimpleNamespace(time_limit=10.0),
+    )
+
+
+def test_the_section_shows_both_streams_the_cut_and_where_it_stopped(capsys):
+    from tcplab.cli.render import program_output as section
+
+    many = "".join(f"step {i}\n" for i in range(100))
+    section(_result(many, stderr_of("deep"), 1))
+    out = capsys.readouterr().out
+    assert "your program printed:" in out
+    assert "stdout (its last 40 lines; 60 earlier ones not shown):" in out
+    assert "│ step 99" in out and "│ step 59\n" not in out
+    assert '│   File "deep.py", line 3, in <module>' in out
+    assert "your program stopped at deep.py line 3: socket.gaierror: [Errno -2]" in out
+
+
+def test_the_section_says_when_nothing_was_printed_and_when_time_ran_out(capsys):
+    from tcplab.cli.render import program_output as section
+
+    section(_result("", "", None, timed_out=True))
+    out = capsys.readouterr().out
+    assert "your program printed nothing" in out
+    assert "your program was stopped after 10 s" in out
