@@ -297,7 +297,7 @@ def _setup_testbed() -> LabContext:
     check = f"sudo tcplab lab check {name} {script or 'FILE'}"
     if not script or script == "-c" or sys.flags.interactive:
         raise EnvironmentProblem(
-            "no lab context in this interactive python", "work in it with: sudo tcplab shell"
+            "no lab context in an interactive python or python -c", "work in: sudo tcplab shell"
         )
     if os.geteuid() != 0:
         raise EnvironmentProblem(
