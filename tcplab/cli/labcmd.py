@@ -133,6 +133,8 @@ def check(
     reference: bool,
     json_out: bool,
     labs_dir: str | None = None,
+    hint_level: int | None = None,
+    record: str | None = None,
     pcap: str | None = None,
     html: str | None = None,
 ) -> None:
@@ -145,12 +147,20 @@ def check(
         path = Path(file or f"{lab.name}.py")
         _check_solution_file(path, lab.name)
     outputs = _output_paths(path, pcap=pcap, html=html)
+    record_to = _output_file(record, "--record") if record else None
+    from tcplab.exercise.attempts import Attempts
     from tcplab.exercise.checker import Options, check_solution
     from tcplab.netns.topology import require_root
 
     require_root("lab check")
     tidy()
-    result = check_solution(lab, path.resolve(), Options(pcap=outputs.get("pcap")))
+    attempts = Attempts()
+    level = hint_level or (lambda title: attempts.level(lab.name, title))
+    result = check_solution(
+        lab, path.resolve(), Options(hint_level=level, record=record_to, pcap=outputs.get("pcap"))
+    )
+    if not reference and hint_level is None:
+        attempts.update(lab.name, result.results)
     if "html" in outputs:
         _write_html(result, outputs["html"], outputs.get("pcap"))
     if json_out:
@@ -247,6 +257,19 @@ def _verdict(result: Any, out: ProgramOutput) -> tuple[Verdict, str]:
         at = f" at {out.raised.file} line {out.raised.line}" if out.raised.file else ""
         where = f": {out.raised.exception}{at}"
     return Verdict.RUNTIME_ERROR, f"your program exited with status {result.exit_code}{where}"
+
+
+def _output_file(name: str, option: str) -> Path:
+    """A file an option writes: its folder must exist, and it must not be a folder itself."""
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"{option} {name} is a folder", f"give {option} a file name")
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"{option} {name}: no folder {path.parent}",
+            f"make the folder, or give {option} another path",
+        )
+    return path.resolve()
 
 
 def _check_solution_file(path: Path, lab: str) -> None:

@@ -17,6 +17,7 @@ from tcplab.text import printable
 
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
+NOT_REACHED = "[dim]–[/]"  # not reached, or the same cause as a check above: charged there
 
 
 def console() -> Console:
@@ -196,16 +197,19 @@ def lab_result(result: Any) -> None:
     con.print(f"[bold]lab {lab.name}[/]: {safe(lab.title)}  ({safe(str(result.solution))})")
     ladder(result.report, show_checks=False)
     program_output(result)
+    if getattr(result, "judged", ""):
+        con.print(f"[dim]{safe(result.judged)}[/]")
     for r in result.results:
-        mark = OK if r.ok else BAD
+        mark = OK if r.ok else NOT_REACHED if r.status in ("not_reached", "same_cause") else BAD
         con.print(
             f" {mark} {r.earned}/{r.points}  {safe(r.title)}"
             + (f" [dim]({safe(r.detail)})[/]" if r.detail else "")
         )
         if r.why:
             con.print(f"        [dim]{safe(r.why)}[/]")
-        if not r.ok:
-            con.print(f"        [yellow]hint: {safe(r.hint)}[/]")
+        if not r.ok and r.hint:
+            tier = f" ({r.hint_level} of {r.hint_levels})" if r.hint_levels > 1 else ""
+            con.print(f"        [yellow]hint{tier}: {safe(r.hint)}[/]")
     color = "green" if result.score == result.max_score else "red"
     con.print(f"[{color}]score {result.score}/{result.max_score}[/]")
 
