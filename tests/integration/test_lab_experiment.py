@@ -48,6 +48,11 @@ ack = IP(dst="kernel-host") / TCP(sport=lab.sport, dport=lab.dport, flags="A")
 """
 
 
+def own_state(tmp_path: Path) -> dict[str, str]:
+    """The environment for a `lab check` whose count of attempts stays in the test's folder."""
+    return dict(os.environ, TCPLAB_STATE_DIR=str(tmp_path / "state"))
+
+
 def run_directly(
     script: Path, crafting: str, *prefix: str, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
@@ -180,11 +185,12 @@ def test_lab_check_shows_the_output_and_writes_pcap_and_html(tmp_path):
     assert '│   File "handshake.py", line 7, in <module>' in text
     assert "frames in scapy" in text and "site-packages" not in text
     assert "your program stopped at handshake.py line 7: socket.gaierror" in text
+    from scapy.layers.inet import TCP  # also binds IP and TCP under Ether
     from scapy.layers.l2 import Ether
     from scapy.utils import RawPcapReader
 
     frames = [Ether(data) for data, _ in RawPcapReader(str(pcap))]
-    assert [str(f["TCP"].flags) for f in frames[:2]] == ["S", "SA"]
+    assert [str(f[TCP].flags) for f in frames[:2]] == ["S", "SA"]
     page = html.read_text()
     assert page.startswith("<!DOCTYPE html>") and "handshake: The three-way handshake" in page
     assert "sending my SYN" in page and "runtime error" in page.lower()
@@ -194,7 +200,7 @@ def test_lab_check_shows_the_output_and_writes_pcap_and_html(tmp_path):
 def test_lab_check_json_has_stdout_stderr_and_the_traceback(tmp_path):
     script = tmp_path / "handshake.py"
     script.write_text(BROKEN)
-    out = run_cli("lab", "check", "handshake", str(script), "--json")
+    out = run_cli("lab", "check", "handshake", str(script), "--json", env=own_state(tmp_path))
     data = json.loads(out.stdout)
     assert data["stdout"] == "sending my SYN" and data["exit_code"] == 1
     assert data["traceback"]["file"] == "handshake.py" and data["traceback"]["line"] == 7
