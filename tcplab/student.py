@@ -11,19 +11,30 @@ exactly as it wants them, and uses this context to send them and to see the kern
     synack = lab.sr(syn)                 # send, then wait for the kernel's answer
     print(synack[TCP].seq, synack[TCP].ack)
 
-The capture starts when Lab() is created, so no reply is ever missed. `lab.app_*` ask the kernel host's
-application to make a socket call (close, send, connect...), as a real server would; `lab.app(call)`
-makes any call of tcplab.app.protocol (e.g. `lab.app(ListSockets())`) and returns its typed reply.
+The capture starts when Lab() is created, so no reply is ever missed. `lab.sr()` and `lab.expect()`
+return only segments captured after your last send (a queued retransmission or an earlier FIN is
+never taken for the answer to a later segment); `lab.pending()` hands out those earlier, unread
+ones. `lab.app_*` ask the kernel host's application to make a socket call (close, send,
+connect...), as a real server would; `lab.app(call)` makes any call of tcplab.app.protocol (e.g.
+`lab.app(ListSockets())`) and returns its typed reply.
+
+Run directly (`sudo python3 handshake.py`), with no lab context from `tcplab lab check` or
+`tcplab shell`, Lab() uses the testbed `sudo tcplab setup` made (ns1/ns2; $TCPLAB_CRAFTING names
+another): it runs the program again inside ns1 if it is not there already (what the program did
+before Lab() happens twice). Without such a testbed, or without root, it stops the program with
+one error line and the command to run instead (exit status 3).
 """
 
 from __future__ import annotations
 
+import os
 import random
+import sys
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
-from tcplab import defaults
+from tcplab import child_env, defaults
 from tcplab.app.client import AppClient
 from tcplab.app.protocol import (
     Abort,
@@ -41,12 +52,14 @@ from tcplab.app.protocol import (
 )
 from tcplab.app.protocol import Call as AppCall
 from tcplab.context import CONTEXT_ENV, LabContext
-from tcplab.errors import EnvironmentProblem
+from tcplab.errors import EnvironmentProblem, TcplabError
 from tcplab.model.flags import Flags
+from tcplab.text import printable
 from tcplab.wire.capture import Capture, Sender
 
-__all__ = ["CONTEXT_ENV", "Lab", "LabContext"]
+__all__ = ["CONTEXT_ENV", "TESTBED_ENV", "Lab", "LabContext"]
 R = TypeVar("R", bound=Reply)
+TESTBED_ENV = "TCPLAB_CRAFTING"  # run directly: the crafting host of this testbed (default ns1)
 
 
 class Lab:
@@ -55,7 +68,7 @@ class Lab:
 
     def __init__(self, context: LabContext | Mapping[str, Any] | None = None) -> None:
         if context is None:
-            ctx = LabContext.from_env()
+            ctx = _context_or_stop()
         elif isinstance(context, LabContext):
             ctx = context
         else:
@@ -74,7 +87,8 @@ class Lab:
         self._control: str = ctx.app_control
         self._capture = Capture(self.iface, self.src, self.dst)
         self._sender = Sender(self.iface)
-        self._pending: list[Any] = []
+        self._pending: list[Any] = []  # kernel segments read from the capture, not handed out yet
+        self._sent_at = time.time()  # when the last send left (at first: when the capture began)
         self._used = {self.sport}
 
     # -- segments ----------------------------------------------------------------------------------
@@ -90,45 +104,88 @@ class Lab:
             pkt[IP].src = self.src
         if not pkt.haslayer(Ether):
             pkt = Ether(src=self._macs[0], dst=self._macs[1]) / pkt
-        self._sender.send(bytes(pkt))
+        frame = bytes(pkt)
+        self._sent_at = time.time()
+        self._sender.send(frame)
 
     def expect(
-        self, timeout: float = 1.0, flags: str | Flags | None = None, port: int | None = None
+        self,
+        timeout: float = 1.0,
+        flags: str | Flags | None = None,
+        port: int | None = None,
+        since: float | None = None,
+        old: bool = False,
     ) -> Any | None:
         """The next TCP segment the kernel sends to us (optionally with exactly these `flags`,
-        e.g. "SA", and to this `port` of ours), or None after `timeout` seconds."""
-        from scapy.layers.inet import TCP
-        from scapy.layers.l2 import Ether
+        e.g. "SA", and to this `port` of ours), or None after `timeout` seconds.
 
+        Only a segment captured after your last send counts (or after `since`, a time.time()
+        value): one that arrived before it (a retransmitted SYN+ACK, an earlier FIN) is not the
+        answer to what you just sent. Those stay unread: `old=True` takes them too, oldest first,
+        and lab.pending() hands them all out."""
         want = Flags.from_letters(flags) if isinstance(flags, str) else flags
+        after = None if old else (self._sent_at if since is None else since)
 
         def wanted(pkt: Any) -> bool:
-            tcp = pkt[TCP]
-            return (want is None or int(tcp.flags) == want) and (port is None or tcp.dport == port)
+            tcp = pkt["TCP"]
+            return (
+                (after is None or pkt.time >= after)
+                and (want is None or int(tcp.flags) == want)
+                and (port is None or tcp.dport == port)
+            )
 
         for i, pkt in enumerate(self._pending):
             if wanted(pkt):
                 return self._pending.pop(i)
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
-            frame = self._capture.read(left)
-            if frame is None:
+            pkt = self._read(left)
+            if pkt is None:
                 return None
-            pkt = Ether(frame.data)
-            if TCP not in pkt or frame.outgoing or pkt["IP"].src != self.dst:
-                continue
-            pkt.time = frame.time
             if wanted(pkt):
                 return pkt
             self._pending.append(pkt)
         return None
 
     def sr(self, pkt: Any, timeout: float = 1.0, flags: str | Flags | None = None) -> Any | None:
-        """Send `pkt`, then return the kernel's next segment to the same port (or None)."""
+        """Send `pkt`, then return the kernel's next segment to the same port captured after it
+        left (or None): never one that was already waiting (see lab.pending())."""
         from scapy.layers.inet import TCP
 
         self.send(pkt)
         return self.expect(timeout, flags, port=pkt[TCP].sport)
+
+    def pending(self, flags: str | Flags | None = None, port: int | None = None) -> list[Any]:
+        """Every segment the kernel has sent us that no expect() or sr() handed out (with these
+        `flags`, to this `port`, when given), oldest first; each is handed out once. Among them:
+        those that arrived before your last send, which expect() and sr() skip."""
+        while (pkt := self._read(0)) is not None:
+            self._pending.append(pkt)
+        want = Flags.from_letters(flags) if isinstance(flags, str) else flags
+        taken = [
+            p
+            for p in self._pending
+            if (want is None or int(p["TCP"].flags) == want)
+            and (port is None or p["TCP"].dport == port)
+        ]
+        self._pending = [p for p in self._pending if all(p is not t for t in taken)]
+        return taken
+
+    def _read(self, timeout: float) -> Any | None:
+        """The next segment from the kernel host in the capture (its `time` the kernel's
+        timestamp), or None after `timeout` seconds."""
+        from scapy.layers.inet import TCP
+        from scapy.layers.l2 import Ether
+
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self._capture.read(max(deadline - time.monotonic(), 0))
+            if frame is None:
+                return None
+            pkt = Ether(frame.data)
+            if TCP in pkt and not frame.outgoing and pkt["IP"].src == self.dst:
+                pkt.time = frame.time
+                return pkt
 
     def new_port(self) -> int:
         """Another port of ours, for a second connection (the next of `lab.ports` when grading)."""
@@ -216,3 +273,76 @@ class Lab:
     def app_listen(self, port: int, backlog: int = defaults.BACKLOG) -> None:
         """The application listens on another port (it does not accept by itself)."""
         self.app(Listen(port=port, backlog=backlog))
+
+
+# -- run directly: the testbed of `tcplab setup` ----------------------------------------------------
+def _context_or_stop() -> LabContext:
+    """The lab context of this process: from the environment (lab check, tcplab shell), else, for
+    a program's own Lab(), the testbed of `tcplab setup` (see the module's docstring); a problem
+    stops that program with one error line and one hint, no traceback. A Lab() made by imported
+    code (a test, a library) only reads the environment, and raises EnvironmentProblem."""
+    if not _made_by_main():
+        return LabContext.from_env()
+    try:
+        if os.environ.get(CONTEXT_ENV):
+            return LabContext.from_env()
+        return _setup_testbed()
+    except TcplabError as exc:
+        _stop(exc)
+
+
+def _made_by_main() -> bool:
+    """Whether the code that called Lab() is the program being run (the `__main__` module)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    return frame is not None and frame.f_globals.get("__name__") == "__main__"
+
+
+def _stop(problem: TcplabError) -> NoReturn:
+    sys.stdout.flush()
+    print(f"error: {printable(problem.message, one_line=True)}", file=sys.stderr)
+    if problem.hint:
+        print(f"hint: {printable(problem.hint, one_line=True)}", file=sys.stderr)
+    raise SystemExit(problem.exit_code)
+
+
+def _setup_testbed() -> LabContext:
+    """The context for the testbed of `tcplab setup`, once this process runs in its crafting
+    namespace; if it does not yet, this program is run again there (and this never returns)."""
+    from tcplab.netns.enter import inside, netns_inode
+    from tcplab.netns.record import find_record, lab_context
+    from tcplab.netns.topology import healthy
+
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    name = script.removesuffix(".py") if script.endswith(".py") else "NAME"
+    check = f"sudo tcplab lab check {name} {script or 'FILE'}"
+    if not script or script == "-c" or sys.flags.interactive:
+        raise EnvironmentProblem(
+            "no lab context in an interactive python or python -c", "work in: sudo tcplab shell"
+        )
+    if os.geteuid() != 0:
+        raise EnvironmentProblem(
+            f"{script} needs root to send crafted segments",
+            f"run it as root: sudo python3 {script} (or score it: {check})",
+        )
+    crafting = os.environ.get(TESTBED_ENV) or defaults.CRAFTING
+    rec = find_record(crafting)
+    if rec is None or rec.app is None or not healthy(rec):
+        raise EnvironmentProblem(
+            f"no lab context, and no working testbed {crafting} from 'tcplab setup' to run against",
+            f"run 'sudo tcplab setup' first (or score it in a testbed of its own: {check})",
+        )
+    ctx = lab_context(rec, name, rec.spec.port)
+    if os.stat("/proc/thread-self/ns/net").st_ino == netns_inode(crafting):
+        return ctx
+    print(
+        f"tcplab: running {script} again inside {crafting}, the crafting host of 'tcplab setup'",
+        file=sys.stderr,
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, *sys.orig_argv[1:]]
+    with inside(crafting):
+        os.execve(sys.executable, argv, child_env(**ctx.to_env()))
+    raise AssertionError("execve returned")  # pragma: no cover

@@ -304,11 +304,20 @@ def lab_check(
         str | None,
         typer.Option("--record", help="Also save what the checks saw as JSON (to score it again)."),
     ] = None,
+    pcap: Annotated[
+        str | None,
+        typer.Option("--pcap", help="Write the kernel host's whole capture to this pcap file."),
+    ] = None,
+    html: Annotated[
+        str | None,
+        typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
+    ] = None,
 ) -> None:
-    """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full marks)."""
+    """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
+    marks); show what the solution printed."""
     from tcplab.cli import labcmd
 
-    labcmd.check(name, file, reference, json_out, labs, hint_level, record)
+    labcmd.check(name, file, reference, json_out, labs, hint_level, record, pcap=pcap, html=html)
 
 
 @app.command()

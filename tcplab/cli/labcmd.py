@@ -7,6 +7,7 @@ import os
 import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -14,8 +15,13 @@ from tcplab import child_env
 from tcplab.cli.tidy import tidy
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
+from tcplab.exercise.output import JSON_LINES
 from tcplab.text import printable
 from tcplab.userfile import Refused, kind, read_bytes
+
+if TYPE_CHECKING:
+    from tcplab.exercise.output import ProgramOutput
+    from tcplab.grade.outcome import Verdict
 
 
 def _root(labs_dir: str | None) -> Path | None:
@@ -129,6 +135,8 @@ def check(
     labs_dir: str | None = None,
     hint_level: int | None = None,
     record: str | None = None,
+    pcap: str | None = None,
+    html: str | None = None,
 ) -> None:
     lab = _get(name, labs_dir)
     if reference and file:
@@ -138,6 +146,7 @@ def check(
     else:
         path = Path(file or f"{lab.name}.py")
         _check_solution_file(path, lab.name)
+    outputs = _output_paths(path, pcap=pcap, html=html)
     record_to = _output_file(record, "--record") if record else None
     from tcplab.exercise.attempts import Attempts
     from tcplab.exercise.checker import Options, check_solution
@@ -147,9 +156,13 @@ def check(
     tidy()
     attempts = Attempts()
     level = hint_level or (lambda title: attempts.level(lab.name, title))
-    result = check_solution(lab, path.resolve(), Options(hint_level=level, record=record_to))
+    result = check_solution(
+        lab, path.resolve(), Options(hint_level=level, record=record_to, pcap=outputs.get("pcap"))
+    )
     if not reference and hint_level is None:
         attempts.update(lab.name, result.results)
+    if "html" in outputs:
+        _write_html(result, outputs["html"], outputs.get("pcap"))
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -158,6 +171,92 @@ def check(
         render.lab_result(result)
     if result.score != result.max_score:
         raise typer.Exit(EXIT_KERNEL)
+
+
+def _output_paths(solution: Path, **paths: str | None) -> dict[str, Path]:
+    """Each given output (--pcap, --html) as a file that can be written, and is not the solution
+    nor another output: UsageError before any lab is built."""
+    from tcplab.userfile import check_writable
+
+    found: dict[str, Path] = {}
+    for option, value in paths.items():
+        if value is None:
+            continue
+        try:
+            check_writable(value)
+        except Refused as exc:
+            raise UsageError(
+                f"cannot write --{option} {exc}",
+                f"name a file in a folder you can write to, e.g. {solution.stem}.{option}",
+            ) from None
+        out = Path(value)
+        for other, taken in [("solution", solution), *found.items()]:
+            if _same_file(out, taken):
+                what = "your solution" if other == "solution" else f"also --{other}"
+                raise UsageError(
+                    f"--{option} {value} is {what}",
+                    f"name another file, e.g. {solution.stem}.{option}",
+                )
+        found[option] = out
+    return found
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # one is not made yet
+        return a.resolve() == b.resolve()
+
+
+def _write_html(result: Any, path: Path, pcap: Path | None) -> None:
+    """The report `tcplab grade` writes for one submission (report.html), for this check."""
+    import getpass
+    import platform
+    from datetime import datetime, timezone
+
+    from tcplab import __version__
+    from tcplab.cli.gradecmd import render_ladder
+    from tcplab.grade import outputs
+    from tcplab.grade.outcome import Outcome
+    from tcplab.text import block
+    from tcplab.userfile import open_output
+
+    out = result.program_output(JSON_LINES)
+    verdict, message = _verdict(result, out)
+    env = {"kernel": platform.release(), "tcplab": __version__, "python": platform.python_version()}
+    outcome = Outcome(
+        student=os.environ.get("SUDO_USER") or getpass.getuser(),
+        lab=result.lab.name, lab_title=result.lab.title, verdict=verdict, message=message,
+        max_score=result.max_score, score=result.score, checks=result.results,
+        stdout=block(out.stdout.text), stderr=block(out.stderr.text), exit_code=result.exit_code,
+        environment={**env, "sysctl": result.sysctls}, ladder=result.report.to_json(),
+        report=result.report, pcap=str(pcap.resolve()) if pcap else None,
+    )  # fmt: skip
+    outcome.ladder_text, outcome.ladder_html = render_ladder(result.report)
+    meta = {
+        "tcplab_version": __version__, "kernel": env["kernel"], "seed": "none (lab check)",
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"), "jobs": 1,
+        "limits": {"time_limit_s": result.lab.time_limit}, "sysctl": result.sysctls,
+    }  # fmt: skip
+    try:
+        with open_output(str(path)) as f:
+            f.write(outputs.report_html([outcome], meta).encode("utf-8", "replace"))
+    except Refused as exc:
+        raise EnvironmentProblem(f"cannot write --html {exc}", "name another file") from None
+
+
+def _verdict(result: Any, out: ProgramOutput) -> tuple[Verdict, str]:
+    from tcplab.grade.outcome import Verdict
+
+    if result.timed_out:
+        return Verdict.TIME_LIMIT, f"stopped after {result.lab.time_limit:g} s"
+    if not result.exit_code:
+        return Verdict.SCORED, "your program ended with status 0"
+    where = ""
+    if out.raised is not None:
+        at = f" at {out.raised.file} line {out.raised.line}" if out.raised.file else ""
+        where = f": {out.raised.exception}{at}"
+    return Verdict.RUNTIME_ERROR, f"your program exited with status {result.exit_code}{where}"
 
 
 def _output_file(name: str, option: str) -> Path:

@@ -196,13 +196,7 @@ def lab_result(result: Any) -> None:
     lab = result.lab
     con.print(f"[bold]lab {lab.name}[/]: {safe(lab.title)}  ({safe(str(result.solution))})")
     ladder(result.report, show_checks=False)
-    if result.timed_out:
-        con.print(f"[red]your solution was stopped after {lab.time_limit:g} s[/]")
-    elif result.exit_code:
-        tail = result.output.strip().splitlines()[-3:]
-        con.print(f"[red]your solution exited with status {result.exit_code}[/]")
-        for line in tail:
-            con.print(f"  [dim]{safe(line)}[/]")
+    program_output(result)
     if getattr(result, "judged", ""):
         con.print(f"[dim]{safe(result.judged)}[/]")
     for r in result.results:
@@ -218,3 +212,30 @@ def lab_result(result: Any) -> None:
             con.print(f"        [yellow]hint{tier}: {safe(r.hint)}[/]")
     color = "green" if result.score == result.max_score else "red"
     con.print(f"[{color}]score {result.score}/{result.max_score}[/]")
+
+
+def program_output(result: Any) -> None:
+    """What the solution printed (the last lines of each stream, tracebacks folded to the
+    student's own frames) and how it ended."""
+    con = console()
+    out = result.program_output()
+    if not out.stdout.lines and not out.stderr.lines:
+        con.print("[bold]your program printed nothing[/]")
+    else:
+        con.print("[bold]your program printed:[/]")
+    for name, part in (("stdout", out.stdout), ("stderr", out.stderr)):
+        if not part.lines:
+            continue
+        head = name
+        if part.cut:
+            head += f" (its last {len(part.lines)} lines; {part.cut} earlier ones not shown)"
+        con.print(f"  [dim]{head}:[/]")
+        for line in part.lines:
+            con.print(f"  [dim]│[/] {safe(line)}".rstrip())
+    if result.timed_out:
+        con.print(f"[red]your program was stopped after {result.lab.time_limit:g} s[/]")
+    elif out.raised is not None and out.raised.file is not None:
+        where = f"{out.raised.file} line {out.raised.line}"
+        con.print(f"[red]your program stopped at {safe(where)}: {safe(out.raised.exception)}[/]")
+    elif result.exit_code:
+        con.print(f"[red]your program exited with status {result.exit_code}[/]")

@@ -25,6 +25,7 @@ from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
+from tcplab.exercise.output import JSON_LINES, SHOWN_LINES, ProgramOutput, program_output
 from tcplab.exercise.recording import Recording
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
@@ -58,6 +59,20 @@ class LabResult:
     def max_score(self) -> int:
         return sum(r.points for r in self.results)
 
+    @property
+    def stdout(self) -> str:
+        """What the program wrote on stdout (a recording scored again has only both at once)."""
+        return str(getattr(self.ran, "stdout", self.output))
+
+    @property
+    def stderr(self) -> str:
+        return str(getattr(self.ran, "stderr", ""))
+
+    def program_output(self, limit: int = SHOWN_LINES) -> ProgramOutput:
+        """What the solution printed, for its author: each stream's last `limit` lines, its
+        tracebacks folded to the student's own frames, and what it raised."""
+        return program_output(self.stdout, self.stderr, str(self.solution), self.exit_code, limit)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "lab": self.lab.name,
@@ -69,6 +84,7 @@ class LabResult:
             "checks": [r.to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
+            **self.program_output(JSON_LINES).to_json(),
             "sysctl": self.sysctls,
             "ladder": self.report.to_json(),
         }
@@ -134,10 +150,13 @@ def _context(lab: LabDef, rec: TestbedRecord, opts: Options) -> LabContext:
 
 
 class SolutionRun(Protocol):
-    """How a solution's run ended, as far as the checks may know (never what it printed)."""
+    """How a solution's run ended, as far as the checks may know (never what it printed), and
+    what it printed, for the student."""
 
     exit_code: int | None
     timed_out: bool
+    stdout: str
+    stderr: str
 
     @property
     def output(self) -> str: ...
@@ -147,7 +166,12 @@ class SolutionRun(Protocol):
 class LocalRun:
     exit_code: int | None
     timed_out: bool
-    output: str
+    stdout: str = ""
+    stderr: str = ""
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
 
 
 Launch = Callable[[Path, TestbedSpec, LabContext, float], SolutionRun]
@@ -166,23 +190,26 @@ def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) ->
                 tether.command([sys.executable, str(path)], watch.procs),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
+                stderr=subprocess.PIPE,
                 env=env,
                 cwd=str(path.parent),
                 start_new_session=True,
             )
         try:
-            out, _ = proc.communicate(timeout=limit)
-            return LocalRun(proc.returncode, False, out.decode(errors="replace"))
+            out, err = _texts(proc.communicate(timeout=limit))
+            return LocalRun(proc.returncode, False, out, err)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, 9)
             watch.kill()  # also what left the process group (a daemon holding the output)
-            out, _ = proc.communicate()
-            return LocalRun(None, True, out.decode(errors="replace"))
+            return LocalRun(None, True, *_texts(proc.communicate()))
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+
+
+def _texts(streams: tuple[bytes, bytes]) -> tuple[str, str]:
+    return streams[0].decode(errors="replace"), streams[1].decode(errors="replace")
 
 
 @dataclass
