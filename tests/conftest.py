@@ -22,6 +22,19 @@ REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_hint_attempts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`lab check` counts failed attempts per check for its hint tiers: tests keep theirs apart
+    from the user's (~/.local/state/tcplab), in one folder for the session."""
+    old = os.environ.get("TCPLAB_STATE_DIR")
+    os.environ["TCPLAB_STATE_DIR"] = str(tmp_path_factory.mktemp("tcplab-state"))
+    yield
+    if old is None:
+        os.environ.pop("TCPLAB_STATE_DIR", None)
+    else:
+        os.environ["TCPLAB_STATE_DIR"] = old
+
+
 def _netns_problem() -> str | None:
     if os.geteuid() != 0:
         return "namespace tests need root"
