@@ -118,3 +118,18 @@ def reflow(markdown: str, cols: int) -> list[str]:
         prev_blank = not line.strip()
     flush()
     return out
+
+
+def handout(markdown: str) -> None:
+    """Print a handout: on a terminal as rich Markdown wrapped to its width, else as its Markdown
+    source reflowed (`reflow`)."""
+    import sys
+
+    if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        from tcplab.cli.render import console
+
+        console().print(Markdown(markdown), soft_wrap=False)
+    else:
+        sys.stdout.write("".join(line + "\n" for line in reflow(markdown, width())))
