@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-
-from rich.console import Console
-from rich.markup import escape
+from typing import TYPE_CHECKING
 
 from tcplab.text import NO_BREAK, columns, keep, wrap
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 MIN_WIDTH = 40  # narrower than this, tcplab's text stops being readable: lay out for 40
 
@@ -34,6 +35,8 @@ def para(
     the first line opens with `indent` (or the markup `lead`, as wide as `indent`), the others with
     `hang` (spaces; default as wide as `indent`). Texts are shown as given, markup escaped: pass
     text tcplab did not write through printable() first."""
+    from rich.markup import escape
+
     if isinstance(parts, str):
         parts = [(parts, "")]
     src = "".join(text for text, _ in parts)
