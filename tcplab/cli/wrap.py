@@ -33,9 +33,9 @@ def para(
 ) -> None:
     """Print `parts` ((text, rich style) pairs, or one unstyled text) wrapped to the console's width:
     the first line opens with `indent` (or the markup `lead`, as wide as `indent`), the others with
-    `hang` (spaces; default as wide as `indent`). Texts are shown as given, markup escaped: pass
-    text tcplab did not write through printable() first."""
-    from rich.markup import escape
+    `hang` (spaces; default as wide as `indent`). Texts are shown as given, never read as markup:
+    pass text tcplab did not write through printable() first."""
+    from rich.text import Text
 
     if isinstance(parts, str):
         parts = [(parts, "")]
@@ -44,19 +44,13 @@ def para(
     pos = 0
     for i, line in enumerate(wrap(src, con.width, indent, hang)):
         head = indent if i == 0 else line[: len(line) - len(line.lstrip(" "))]
-        out = [lead if i == 0 and lead is not None else escape(head)]
-        runs: list[tuple[str, str]] = []
+        out = Text.from_markup(lead) if i == 0 and lead is not None else Text(head)
         for ch in line[len(head) :]:
             while pos < len(src) and src[pos] != ch and not (ch == " " and src[pos] == NO_BREAK):
                 pos += 1  # a separator wrap() dropped at a break
-            style = styles[pos] if pos < len(src) else ""
+            out.append(ch, styles[pos] if pos < len(src) else "")
             pos += 1
-            if runs and runs[-1][1] == style:
-                runs[-1] = (runs[-1][0] + ch, style)
-            else:
-                runs.append((ch, style))
-        out += [f"[{s}]{escape(t)}[/]" if s else escape(t) for t, s in runs]
-        con.print("".join(out))
+        con.print(out)
 
 
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
