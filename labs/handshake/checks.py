@@ -1,79 +1,99 @@
-"""Checks for lab 1 (the handshake), on what the kernel host saw."""
+"""Checks for lab 1 (the handshake), on what the kernel host saw.
 
-from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Observation
+Each connection you open to the application's port is judged on its own and the best one counts:
+probing other ports or running the handout's experiments first costs nothing. Your ACK's numbers are
+judged against what the kernel expected (its rcv_nxt and snd_nxt, from tcplab's model), and points
+come only for what the kernel accepted.
+"""
+
+from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
-checks = Checklist()
+checks = Checklist(per_connection=True)
 
 
-def _ack_after_synack(obs: Observation):
-    conn = obs.conn(0)
-    if conn is None or not conn.kernel(Flags.SYN | Flags.ACK):
-        return None, None
-    acks = [s for s in conn.crafted() if Flags.ACK in s.flags and Flags.SYN not in s.flags]
-    return conn, (acks[0] if acks else None)
+def _third(conn: ObservedConn) -> Seen | None:
+    """Your ACK after the kernel's SYN+ACK: the one the kernel accepted, else your first."""
+    synack = conn.kernel_synack()
+    if synack is None:
+        return None
+    acks = [
+        s
+        for s in conn.crafted_after(synack)
+        if Flags.ACK in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
+    ]
+    return next((a for a in acks if conn.accepted(a)), acks[0] if acks else None)
+
+
+def _no_third(conn: ObservedConn) -> NotReached:
+    if conn.kernel_synack() is None:
+        syn = conn.first_crafted(flags=Flags.SYN)
+        if syn is None:
+            return NotReached("you sent no SYN to the application's port")
+        return NotReached(f"the kernel did not answer your SYN with SYN+ACK: {conn.reaction(syn)}")
+    other = conn.crafted_after(conn.kernel_synack())
+    if other:
+        return NotReached(f"after the SYN+ACK you sent {conn.show(other[0])}, not an ACK")
+    return NotReached("you sent nothing after the kernel's SYN+ACK")
 
 
 @checks.add(
-    "your SYN reaches the application's port",
-    1,
-    hint="send IP(dst=lab.dst)/TCP(sport=lab.sport, dport=lab.dport, flags='S', seq=...)",
-    why="a connection begins with a SYN to a port where an application listens",
+    "your ACK acknowledges the kernel's SYN",
+    4,
+    hints=(
+        "look at the kernel's SYN+ACK: which of its numbers does your ACK answer?",
+        "an ACK names the next number it expects; the kernel's SYN occupied one number",
+        "ack = the SYN+ACK's seq + 1",
+    ),
+    why="acknowledging the kernel's ISN + 1 tells it its SYN arrived; nothing else completes it",
 )
-def syn_sent(obs: Observation) -> bool:
-    conn = obs.conn(0)
-    return conn is not None and conn.kport == APP_PORT and bool(conn.crafted(Flags.SYN))
-
-
-@checks.add(
-    "your ACK acknowledges the kernel's ISN + 1",
-    3,
-    hint="ack = the SYN+ACK's seq + 1: the kernel's SYN occupies one sequence number",
-    why="acknowledging y + 1 tells the kernel its SYN arrived; nothing else completes it",
-)
-def ack_number(obs: Observation) -> tuple[bool, str]:
-    conn, ack = _ack_after_synack(obs)
+def ack_number(conn: ObservedConn) -> Pass | Fail | NotReached:
+    ack = _third(conn)
     if ack is None:
-        return False, "no ACK after the SYN+ACK"
-    rel = conn.rel_ack(ack, from_kernel=False)
-    return rel == 1, f"your ack was the kernel's ISN + {rel}"
+        return _no_third(conn)
+    wrong = conn.diagnose(ack, "ack")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(ack)}", cause="ack")
+    return Pass(f"your ack was {conn.ack_text(ack)}")
 
 
 @checks.add(
-    "your ACK's seq is your ISN + 1",
-    2,
-    hint="your SYN used one sequence number, so the next segment starts at ISN + 1",
-    why="sequence numbers count bytes and the SYN; the ACK comes right after the SYN",
-)
-def seq_number(obs: Observation) -> tuple[bool, str]:
-    conn, ack = _ack_after_synack(obs)
-    if ack is None:
-        return False, "no ACK after the SYN+ACK"
-    rel = conn.rel_seq(ack, from_kernel=False)
-    return rel == 1, f"your seq was your ISN + {rel}"
-
-
-@checks.add(
-    "the kernel's socket goes SYN_RECEIVED -> ESTABLISHED",
+    "your ACK's seq follows your SYN",
     3,
-    hint="the kernel reaches ESTABLISHED only when your ACK acknowledges its SYN",
+    hints=(
+        "compare your ACK's seq with your SYN's seq",
+        "your SYN occupied one sequence number of your own",
+        "seq = your ISN + 1",
+    ),
+    why="sequence numbers count the SYN and the bytes; the ACK comes right after the SYN",
+)
+def seq_number(conn: ObservedConn) -> Pass | Fail | NotReached:
+    ack = _third(conn)
+    if ack is None:
+        return _no_third(conn)
+    wrong = conn.diagnose(ack, "seq")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(ack)}", cause="seq")
+    return Pass(f"your seq was {conn.seq_text(ack)}")
+
+
+@checks.add(
+    "the kernel's socket reaches ESTABLISHED",
+    3,
+    hints=(
+        "watch the kernel's socket: 'tcplab sockets' or ss in the kernel host",
+        "a listener's request becomes a connection only when the third segment is acceptable",
+        "LISTEN -> SYN_RECEIVED on your SYN, -> ESTABLISHED on your ACK",
+    ),
     why="LISTEN -> SYN_RECEIVED on your SYN, -> ESTABLISHED on your ACK (RFC 9293 §3.5)",
+    needs=("your ACK acknowledges the kernel's SYN", "your ACK's seq follows your SYN"),
 )
-def states(obs: Observation) -> tuple[bool, str]:
-    conn = obs.conn(0)
-    seen = conn.states() if conn else []
-    # a request sock may live for less than one sample of the socket table: its SYN+ACK shows it
-    half_open = State.SYN_RECEIVED in seen or bool(conn and conn.kernel(Flags.SYN | Flags.ACK))
-    return half_open and State.ESTABLISHED in seen, " -> ".join(seen) or "no socket"
-
-
-@checks.add(
-    "you never reset the connection",
-    1,
-    hint="do not send R: a RST ends the connection at once",
-    why="a handshake needs only S and A from you",
-)
-def no_reset(obs: Observation) -> bool:
-    return bool(obs.conns) and not any(Flags.RST in s.flags for s in obs.crafted())
+def established(conn: ObservedConn) -> Pass | Fail | NotReached:
+    ack = _third(conn)
+    if ack is None:
+        return _no_third(conn)
+    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    if not conn.accepted(ack) or not conn.reached(State.ESTABLISHED):
+        return NotReached(f"the kernel's socket: {shown}; {conn.reaction(ack)}")
+    return Pass(f"the kernel's socket: {shown}")

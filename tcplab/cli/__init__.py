@@ -290,11 +290,25 @@ def lab_check(
     ] = False,
     json_out: Json = False,
     labs: LabsDir = None,
+    hint_level: Annotated[
+        int | None,
+        typer.Option(
+            "--hint-level",
+            help="Hints' tier: 1 where to look, 2 the concept, 3 the formula "
+            "(default: one more for each failed attempt in a row).",
+            min=1,
+            max=3,
+        ),
+    ] = None,
+    record: Annotated[
+        str | None,
+        typer.Option("--record", help="Also save what the checks saw as JSON (to score it again)."),
+    ] = None,
 ) -> None:
     """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full marks)."""
     from tcplab.cli import labcmd
 
-    labcmd.check(name, file, reference, json_out, labs)
+    labcmd.check(name, file, reference, json_out, labs, hint_level, record)
 
 
 @app.command()
@@ -331,6 +345,15 @@ def grade(
     ] = False,
     json_out: Json = False,
     labs: LabsDir = None,
+    hint_level: Annotated[
+        int,
+        typer.Option(
+            "--hint-level",
+            help="Hints students get: 1 where to look, 2 the concept, 3 the formula.",
+            min=1,
+            max=3,
+        ),
+    ] = 1,
 ) -> None:
     """Grade every student's solution, each in its own fresh testbed and sandbox; write the gradebook,
     Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
@@ -338,7 +361,7 @@ def grade(
     from tcplab.cli import gradecmd
 
     code = gradecmd.grade(
-        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs
+        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level
     )
     raise typer.Exit(code)
 

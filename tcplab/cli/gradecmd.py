@@ -87,6 +87,7 @@ def grade(
     force: bool,
     json_out: bool,
     labs_dir: str | None = None,
+    hint_level: int = 1,
 ) -> int:
     from tcplab.grade.grader import Settings, grade_all
     from tcplab.grade.submission import discover
@@ -111,6 +112,7 @@ def grade(
         seed=seed if seed is not None else secrets.token_hex(8),
         time_limit=time_limit,
         limits=Limits(memory=memory << 20),
+        hint_level=hint_level,
     )
     for line in skipped:
         console().print(f"[yellow]skipped[/] {escape(line)}")

@@ -121,7 +121,13 @@ _CD_HINT = "cd to a folder you can write to (e.g. your home folder) and run it a
 
 
 def check(
-    name: str, file: str | None, reference: bool, json_out: bool, labs_dir: str | None = None
+    name: str,
+    file: str | None,
+    reference: bool,
+    json_out: bool,
+    labs_dir: str | None = None,
+    hint_level: int | None = None,
+    record: str | None = None,
 ) -> None:
     lab = _get(name, labs_dir)
     if reference and file:
@@ -131,12 +137,18 @@ def check(
     else:
         path = Path(file or f"{lab.name}.py")
         _check_solution_file(path, lab.name)
-    from tcplab.exercise.checker import check_solution
+    record_to = _output_file(record, "--record") if record else None
+    from tcplab.exercise.attempts import Attempts
+    from tcplab.exercise.checker import Options, check_solution
     from tcplab.netns.topology import require_root
 
     require_root("lab check")
     tidy()
-    result = check_solution(lab, path.resolve())
+    attempts = Attempts()
+    level = hint_level or (lambda title: attempts.level(lab.name, title))
+    result = check_solution(lab, path.resolve(), Options(hint_level=level, record=record_to))
+    if not reference and hint_level is None:
+        attempts.update(lab.name, result.results)
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -145,6 +157,19 @@ def check(
         render.lab_result(result)
     if result.score != result.max_score:
         raise typer.Exit(EXIT_KERNEL)
+
+
+def _output_file(name: str, option: str) -> Path:
+    """A file an option writes: its folder must exist, and it must not be a folder itself."""
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"{option} {name} is a folder", f"give {option} a file name")
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"{option} {name}: no folder {path.parent}",
+            f"make the folder, or give {option} another path",
+        )
+    return path.resolve()
 
 
 def _check_solution_file(path: Path, lab: str) -> None:

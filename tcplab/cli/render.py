@@ -17,6 +17,7 @@ from tcplab.text import MAY_BREAK, columns, keep, printable
 
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
+NOT_REACHED = "[dim]–[/]"  # not reached, or the same cause as a check above: charged there
 
 
 def console() -> Console:
@@ -273,6 +274,8 @@ def lab_result(result: Any) -> None:
         para(con, [(f"your solution exited with status {result.exit_code}", "red")])
         for line in tail:
             para(con, [(printable(line), "dim")], "  ", hang="    ")
+    if getattr(result, "judged", ""):
+        para(con, [(printable(result.judged), "dim")])
     for r in result.results:
         _check_result(con, r)
     color = "green" if result.score == result.max_score else "red"
@@ -281,12 +284,16 @@ def lab_result(result: Any) -> None:
 
 def _check_result(con: Console, r: Any) -> None:
     """One scored check: mark, points and title, its detail, why, and (failed) the hint."""
+    mark = OK if r.ok else NOT_REACHED if r.status in ("not_reached", "same_cause") else BAD
     indent = f" ✓ {r.earned}/{r.points}  "
-    lead = f" {OK if r.ok else BAD} {r.earned}/{r.points}  "
+    lead = f" {mark} {r.earned}/{r.points}  "
     under = " " * columns(indent)
     detail = [(f" ({printable(r.detail)})", "dim")] if r.detail else []
     para(con, [(printable(r.title), ""), *detail], indent, lead=lead)
     if r.why:
         para(con, [(printable(r.why), "dim")], under)
-    if not r.ok:
-        para(con, [(f"hint: {printable(r.hint)}", "yellow")], under, hang=under + "      ")
+    if not r.ok and r.hint:
+        tier = f" ({r.hint_level} of {r.hint_levels})" if r.hint_levels > 1 else ""
+        hint = f"hint{tier}: "
+        text = f"{hint}{printable(r.hint)}"
+        para(con, [(text, "yellow")], under, hang=under + " " * len(hint))

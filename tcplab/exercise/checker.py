@@ -20,11 +20,12 @@ from typing import Any, Protocol
 from tcplab import child_env, defaults
 from tcplab.app.protocol import History, Listen
 from tcplab.context import LabContext
-from tcplab.engine.report import How, NoteRow, Report, SegmentRow, Side, StateRow
+from tcplab.engine.report import Report
 from tcplab.engine.session import Session
 from tcplab.exercise.catalog import LabDef
-from tcplab.exercise.kit import Observation, ObservedConn, Sample, ScoredCheck
-from tcplab.exercise.replay import Replay, replay
+from tcplab.exercise.evaluate import evaluate
+from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
+from tcplab.exercise.recording import Recording
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
@@ -47,6 +48,7 @@ class LabResult:
     sysctls: dict[str, str] = field(default_factory=dict)
     ran: Any = None  # the launcher's own record of the run (a SandboxRun when grading)
     foreign_segments: int = 0
+    judged: str = ""  # which connection a per-connection checklist judged, and what it ignored
 
     @property
     def score(self) -> int:
@@ -63,6 +65,7 @@ class LabResult:
             "score": self.score,
             "max_score": self.max_score,
             "full_marks": self.score == self.max_score,
+            "judged": self.judged,
             "checks": [r.to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
@@ -192,6 +195,8 @@ class Options:
     isn: int | None = None  # the solution's ISN (grading: the student's own); None: its choice
     ports: list[int] | None = None  # only these crafting ports reach the kernel; others ignored
     pcap: Path | None = None  # write the capture here
+    record: Path | None = None  # write the Recording (what the checks saw) here, as JSON
+    hint_level: HintLevel = 1  # the hints' tier: one for all, or per check title
 
 
 def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:
@@ -225,103 +230,75 @@ def _observe(
     sampler.start()
     try:
         ran = opts.launch(solution, spec, ctx, opts.time_limit or lab.time_limit)
+        ended = time.time()
         s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
     finally:
         sampler.stop.set()
         sampler.join()
     if sampler.error is not None:
         raise sampler.error
-    obs, foreign = _observation(s, sampler, ran, opts.ports)
-    model = _replay(s, spec, obs, opts.ports)
-    results = lab.checklist().run(obs)
-    report = _ladder(s, spec, obs, model)
+    recording = _recording(lab, spec, s, sampler, ran, opts, ports)
+    recording.ended = ended
+    if opts.record is not None:
+        recording.save(opts.record)
     if opts.pcap is not None:
         s.write_pcap(str(opts.pcap))
     keys = sorted({*opts.pinned, *lab.sysctl})
     values = sysctl.read(spec.kernel, keys) if keys else {}
-    return LabResult(
-        lab, solution, results, report, ran.exit_code, ran.timed_out, ran.output, values, ran,
-        foreign,
-    )  # fmt: skip
+    return result_of(lab, solution, recording, opts.hint_level, values, ran)
 
 
-def _observation(
-    s: Session, sampler: Sampler, ran: SolutionRun, allowed: list[int] | None
-) -> tuple[Observation, int]:
-    """The observation, keeping only connections from `allowed` crafting ports (when given);
-    also how many segments came from other ports (the kernel never saw those)."""
-    conns: dict[tuple[int, int], ObservedConn] = {}
-    seen_ok = []
-    foreign = 0
-    for seen in s.seen:
-        seg = seen.segment
-        key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
-        if allowed is not None and key[0] not in allowed:
-            foreign += 1
-            continue
-        seen_ok.append(seen)
-        if key not in conns:
-            conns[key] = ObservedConn(key[0], key[1])
-        conns[key].add(seen)
-    for key, samples in sampler.history.items():
-        if allowed is None or key[0] in allowed:
-            conns.setdefault(key, ObservedConn(key[0], key[1])).samples = samples
-    ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
-    obs = Observation(ordered, seen_ok, ran.exit_code, ran.timed_out, sampler.listener)
-    return obs, foreign
-
-
-def _replay(s: Session, spec: TestbedSpec, obs: Observation, allowed: list[int] | None) -> Replay:
-    """The exchange replayed through the model, with the application's log of the calls it
-    served (asked on its own control socket, never through the grading proxy); the observation
-    gets the model's view (each crafted segment's prediction, each kernel segment's cause)."""
+def _recording(
+    lab: LabDef,
+    spec: TestbedSpec,
+    s: Session,
+    sampler: Sampler,
+    ran: SolutionRun,
+    opts: Options,
+    ports: set[int],
+) -> Recording:
+    """All the checks may know of the run; the application's log is asked on its own control
+    socket, never through the grading proxy."""
     log = s.app.call(History())
-    isns = {(c.sport, c.kport): c.iss for c in obs.conns}
-    t0 = s.seen[0].time if s.seen else None  # the ladder's first segment, foreign ones too
-    sysctls = sysctl.model_sysctls(spec.kernel)
-    model = replay(obs.segments, log.events, sysctls, isns, allowed, t0)
-    obs.predictions.update(model.explainer.predictions)
-    obs.findings.extend(text for _, text in model.findings)
-    if log.dropped:
-        obs.findings.append(
-            f"note: the application's log kept its first {len(log.events)} calls; "
-            f"{log.dropped} later ones are not explained"
-        )
-    return model
-
-
-def _ladder(s: Session, spec: TestbedSpec, obs: Observation, model: Replay) -> Report:
-    """Segments, the kernel's state changes and the model's findings, in the order they
-    happened; each segment with the model's prediction (crafted) or its cause (kernel)."""
-    report = Report(
-        "lab check", f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"
+    return Recording(
+        lab=lab.name,
+        kernel_addr=spec.kernel_addr,
+        frames=list(s.frames),
+        samples=sampler.history,
+        listener=sampler.listener,
+        events=list(log.events),
+        sysctls=sysctl.model_sysctls(spec.kernel),
+        exit_code=ran.exit_code,
+        timed_out=ran.timed_out,
+        dropped=log.dropped,
+        allowed=opts.ports,
+        ports=sorted(ports),
+        output=ran.output,
+        hosts=(f"{spec.crafting} {spec.crafting_addr}", f"{spec.kernel} {spec.kernel_addr}"),
+        seen=list(s.seen),
     )
-    report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
-    report.predictions = model.explainer.predictions
-    report.add_segments(s.unreported())
-    events: list[tuple[float, int, SegmentRow | StateRow | NoteRow]] = [
-        (row.seen.time, i, row) for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)
-    ]
-    for when, text in model.findings:
-        events.append((when, len(report.rows) + len(events), NoteRow(text)))
-    for conn in obs.conns:
-        prev: State | None = None
-        for sample in conn.samples:
-            if prev is not None and sample.state == prev:
-                continue
-            change = StateRow(
-                Side.KERNEL,
-                _state(prev),
-                _state(sample.state),
-                How.OBSERVED,
-                f"connection from port {conn.sport}",
-            )
-            events.append((sample.time, len(events), change))
-            prev = sample.state
-    report.rows = [row for _, _, row in sorted(events, key=lambda e: (e[0], e[1]))]
-    return report
 
 
-def _state(state: State | None) -> State | None:
-    """A sample's state on the ladder: CLOSED there is "no socket"."""
-    return None if state is State.CLOSED else state
+def result_of(
+    lab: LabDef,
+    solution: Path,
+    recording: Recording,
+    level: HintLevel = 1,
+    sysctls: dict[str, str] | None = None,
+    ran: Any = None,
+) -> LabResult:
+    """The lab's result of a recorded run (live or loaded from a file: the same judgement)."""
+    ev = evaluate(lab, recording, level)
+    return LabResult(
+        lab,
+        solution,
+        ev.judgement.results,
+        ev.report,
+        recording.exit_code,
+        recording.timed_out,
+        recording.output,
+        sysctls or {},
+        ran,
+        ev.foreign,
+        ev.judgement.judged_text(),
+    )

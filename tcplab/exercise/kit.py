@@ -8,21 +8,46 @@ model's view comes with it: the checker replays the exchange through tcplab's on
 (`ObservedConn.predicted`), what caused a kernel segment (`ObservedConn.explanation`) and which
 kernel segment answered a crafted one (`ObservedConn.answer`), instead of re-deriving TCP's rules.
 A check judges the student's own numbers itself; what the kernel must do comes from the model.
+
+Judging like a teacher (issue 12): `Checklist(per_connection=True)` scores every connection the
+student tried and keeps the best, so other experiments cost nothing; a check returns Pass, Fail (with
+the root cause's id) or NotReached, and one whose `needs` failed says "not reached" instead of blaming;
+hints come in tiers (where to look, the concept, the formula); every number in feedback is relative to
+the right ISN and signed (tcplab.exercise.numbers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
 from tcplab.engine.predicted import Predicted as Predicted  # what the model said, and if it held
 from tcplab.engine.seen import Seen as Seen  # labs' checks read segments as Seen
+from tcplab.exercise.numbers import Field, Numbers, diagnose, rel_text, signed
+from tcplab.model.endpoint import Before
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
-from tcplab.model.seqnum import relative
+from tcplab.model.seqnum import signed as signed_diff
 from tcplab.model.state import State
-from tcplab.model.table import Place
+from tcplab.model.table import Input, Place
+
+__all__ = [
+    "Before",
+    "Checklist",
+    "Fail",
+    "NotReached",
+    "Observation",
+    "ObservedConn",
+    "Pass",
+    "Predicted",
+    "Sample",
+    "ScoredCheck",
+    "Seen",
+    "rel_text",
+    "signed",
+]
 
 
 @dataclass
@@ -56,6 +81,33 @@ class ObservedConn:
             if not seen.from_kernel and self.iss is None:
                 self.iss = seen.segment.seq
 
+    def incarnations(self) -> list[ObservedConn]:
+        """This 4-tuple's connections one after another: a SYN (no ACK) begins the next when it
+        carries a new ISN, or when the model found no connection there (no socket, a listener,
+        TIME_WAIT); a SYN repeating the ISN of a live one is a retransmission. Socket-table
+        samples go to the incarnation whose time they fall in."""
+        parts: list[ObservedConn] = []
+        cur: ObservedConn | None = None
+        for s in self.segments:
+            seg = s.segment
+            fresh = seg.flags & (Flags.SYN | Flags.ACK | Flags.RST) == Flags.SYN
+            if cur is not None and fresh:
+                mine = cur.irs if s.from_kernel else cur.iss
+                before = None if s.from_kernel else self.expected(s)
+                gone = before is not None and before.place in _NO_CONNECTION
+                fresh = (mine is not None and seg.seq != mine) or gone
+            if cur is None or fresh:
+                cur = ObservedConn(self.sport, self.kport, predictions=self.predictions)
+                parts.append(cur)
+            cur.add(s)
+        if not parts:
+            return [self]
+        for i, part in enumerate(parts):
+            start = part.segments[0].time if i else float("-inf")
+            end = parts[i + 1].segments[0].time if i + 1 < len(parts) else float("inf")
+            part.samples = [x for x in self.samples if start <= x.time < end]
+        return parts
+
     def crafted(self, flags: Flags | str | None = None) -> list[Segment]:
         """The student's segments on this connection (optionally with exactly these flags,
         e.g. Flags.SYN | Flags.ACK, or in letters "SA")."""
@@ -74,12 +126,152 @@ class ObservedConn:
         ]
 
     def rel_seq(self, seg: Segment, from_kernel: bool) -> int | None:
+        """seg's seq relative to its sender's ISN, signed (-1, never 4294967295)."""
         base = self.irs if from_kernel else self.iss
-        return None if base is None else relative(seg.seq, base)
+        return None if base is None else signed_diff(seg.seq, base)
 
     def rel_ack(self, seg: Segment, from_kernel: bool) -> int | None:
+        """seg's ack relative to the other side's ISN, signed."""
         base = self.iss if from_kernel else self.irs
-        return None if base is None else relative(seg.ack, base)
+        return None if base is None else signed_diff(seg.ack, base)
+
+    # -- finding segments ---------------------------------------------------------------------------
+    def _index(self, seg: Seen | Segment | None) -> int:
+        """Position of `seg` in self.segments (-1 for None: before everything)."""
+        if seg is None:
+            return -1
+        seen = self.seen_of(seg)
+        return next((i for i, s in enumerate(self.segments) if s is seen), len(self.segments))
+
+    def _first(
+        self, from_kernel: bool, after: Seen | Segment | None, flags: Flags | str | None
+    ) -> Seen | None:
+        want = Flags.from_letters(flags) if isinstance(flags, str) else flags
+        start = self._index(after) + 1
+        return next(
+            (
+                s
+                for s in self.segments[start:]
+                if s.from_kernel == from_kernel and (want is None or s.segment.flags == want)
+            ),
+            None,
+        )
+
+    def first_crafted(
+        self, after: Seen | Segment | None = None, flags: Flags | str | None = None
+    ) -> Seen | None:
+        """The student's first segment (after `after`, with exactly `flags`), or None."""
+        return self._first(False, after, flags)
+
+    def first_kernel(
+        self, after: Seen | Segment | None = None, flags: Flags | str | None = None
+    ) -> Seen | None:
+        """The kernel's first segment (after `after`, with exactly `flags`), or None."""
+        return self._first(True, after, flags)
+
+    def crafted_after(self, seg: Seen | Segment | None) -> list[Seen]:
+        return [s for s in self.segments[self._index(seg) + 1 :] if not s.from_kernel]
+
+    def kernel_after(self, seg: Seen | Segment | None) -> list[Seen]:
+        return [s for s in self.segments[self._index(seg) + 1 :] if s.from_kernel]
+
+    def kernel_synack(self) -> Seen | None:
+        """The kernel's first SYN+ACK on this connection."""
+        return self.first_kernel(flags=Flags.SYN | Flags.ACK)
+
+    def kernel_fin(self) -> Seen | None:
+        """The kernel's first segment carrying FIN on this connection."""
+        return next(
+            (s for s in self.segments if s.from_kernel and Flags.FIN in s.segment.flags), None
+        )
+
+    # -- numbers as a student reads them -------------------------------------------------------------
+    def seq_text(self, seg: Seen | Segment) -> str:
+        """'your ISN+1' (a crafted segment's seq) or "the kernel's ISN+1"."""
+        seen = self.seen_of(seg)
+        s = seen.segment if seen else _segment(seg)
+        kernel = bool(seen and seen.from_kernel)
+        return rel_text(
+            s.seq, self.irs if kernel else self.iss, "the kernel's" if kernel else "your"
+        )
+
+    def ack_text(self, seg: Seen | Segment) -> str:
+        """The ack relative to the other side's ISN: "the kernel's ISN+1" for a crafted segment."""
+        seen = self.seen_of(seg)
+        s = seen.segment if seen else _segment(seg)
+        kernel = bool(seen and seen.from_kernel)
+        return rel_text(
+            s.ack, self.iss if kernel else self.irs, "your" if kernel else "the kernel's"
+        )
+
+    def show(self, seg: Seen | Segment) -> str:
+        """A segment as feedback shows it: 'FIN+ACK seq your ISN+1 ack the kernel's ISN+2'."""
+        seen = self.seen_of(seg)
+        s = seen.segment if seen else _segment(seg)
+        out = f"{_flag_names(s.flags)} seq {self.seq_text(seg)}"
+        if Flags.ACK in s.flags:
+            out += f" ack {self.ack_text(seg)}"
+        return out + (f" len {len(s.payload)}" if s.payload else "")
+
+    def expected(self, seg: Seen | Segment) -> Before | None:
+        """What the kernel's TCB held when this crafted segment arrived (the model's numbers)."""
+        rec = self.predicted(seg)
+        return None if rec is None else rec.prediction.before
+
+    def input_of(self, seg: Seen | Segment) -> Input | None:
+        """The table's class of this crafted segment where it arrived ("pure ACK", ...)."""
+        rec = self.predicted(seg)
+        return None if rec is None else rec.prediction.input
+
+    def diagnose(self, seg: Seen | Segment, field: str) -> str | None:
+        """None when the crafted segment's `field` ("seq" or "ack") is what the kernel expected;
+        else one sentence with both numbers (relative, signed) and the confusion recognised."""
+        seen = self.seen_of(seg)
+        exp = self.expected(seg)
+        if seen is None or exp is None:
+            return None
+        s = seen.segment
+        index = self._index(seen)
+        mine = next((x for x in reversed(self.segments[:index]) if not x.from_kernel), None)
+        theirs = next((x for x in reversed(self.segments[:index]) if x.from_kernel), None)
+        nums = Numbers(
+            s.seq,
+            s.ack,
+            exp.rcv_nxt,
+            exp.snd_nxt if Flags.ACK in s.flags else None,
+            self.iss,
+            self.irs,
+            _brief(mine),
+            _brief(theirs),
+        )
+        return diagnose(nums, Field(field))
+
+    def accepted(self, seg: Seen | Segment) -> bool:
+        """The model says the kernel took this crafted segment (its ack, data or FIN, or it moved
+        the connection: a SYN to a listener, a RST in the right place) and the kernel agreed."""
+        rec = self.predicted(seg)
+        return bool(rec is not None and rec.agrees and rec.prediction.taken)
+
+    def reaction(self, seg: Seen | Segment) -> str:
+        """What the kernel did with this crafted segment and why, in the model's words."""
+        rec = self.predicted(seg)
+        if rec is None:
+            return "tcplab's model has no prediction for it"
+        p = rec.prediction
+        reply = self.answer(seg)
+        why = p.why.split(":", 1)[0]
+        if reply is not None:
+            did = f"the kernel answered with {self.show(reply)}"
+        elif p.silence:
+            did = "the kernel sent nothing"
+        else:
+            did = "the kernel did not answer"
+        text = f"{did} ({why}; rule {p.rule})"
+        return text if rec.agrees is not False else f"{text}; {rec.finding()}"
+
+    def reached(self, state: State) -> bool:
+        """The kernel's side reached `state`: by the model (proved by the capture) or the table."""
+        return state in self.model_states() or state in self.states()
 
     # -- the model's view ---------------------------------------------------------------------------
     def seen_of(self, seg: Seen | Segment) -> Seen | None:
@@ -172,6 +364,27 @@ class ObservedConn:
         return next((s for s in reversed(self.samples) if s.state == state), None)
 
 
+_NO_CONNECTION = frozenset({Place.NO_SOCKET, Place.LISTEN, Place.TIME_WAIT})
+
+
+def _segment(seg: Seen | Segment) -> Segment:
+    return seg.segment if isinstance(seg, Seen) else seg
+
+
+def _brief(seen: Seen | None) -> tuple[str, int] | None:
+    return None if seen is None else (seen.segment.flags.letters, len(seen.segment.payload))
+
+
+_NAMES = {"S": "SYN", "F": "FIN", "R": "RST", "P": "PSH", "A": "ACK", "U": "URG"}
+
+
+def _flag_names(flags: Flags) -> str:
+    """'SYN+ACK', 'FIN+ACK', 'ACK', 'no flags': how feedback names a segment's flags."""
+    names = [_NAMES.get(c, c) for c in flags.letters if c in _NAMES]
+    order = ["SYN", "FIN", "RST", "PSH", "URG", "ACK"]
+    return "+".join(sorted(names, key=order.index)) or "no flags"
+
+
 @dataclass
 class Observation:
     conns: list[ObservedConn]
@@ -181,14 +394,47 @@ class Observation:
     listener_samples: list[Sample] = field(default_factory=list)
     predictions: dict[int, Predicted] = field(default_factory=dict, repr=False)  # see ObservedConn
     findings: list[str] = field(default_factory=list)  # where the kernel and the model disagreed
+    ports: frozenset[int] = frozenset()  # the lab's listening ports (empty: any)
+    ended: float | None = None  # when the program ended (the capture's clock); None: not known
 
     def __post_init__(self) -> None:
         for c in self.conns:
             c.predictions = self.predictions  # one view, filled in by the checker
 
     def conn(self, index: int = 0) -> ObservedConn | None:
-        """The student's index-th connection, in the order they began."""
+        """The student's index-th connection, in the order they began (prefer `attempts`)."""
         return self.conns[index] if index < len(self.conns) else None
+
+    def attempts(self, port: int | None = None) -> list[ObservedConn]:
+        """The connections on which the student sent something, in the order they began: to
+        `port`, or to any of the lab's ports when None."""
+        return [
+            c
+            for c in self.conns
+            if c.crafted()
+            and (c.kport == port if port is not None else not self.ports or c.kport in self.ports)
+        ]
+
+    def conns_with(self, keep: Callable[[ObservedConn], bool]) -> list[ObservedConn]:
+        return [c for c in self.conns if keep(c)]
+
+    @staticmethod
+    def best(
+        conns: Iterable[ObservedConn], score: Callable[[ObservedConn], float]
+    ) -> ObservedConn | None:
+        """The connection with the highest score (ties: the later one), None for none."""
+        found: ObservedConn | None = None
+        top = float("-inf")
+        for c in conns:
+            value = score(c)
+            if value >= top:
+                found, top = c, value
+        return found
+
+    def ran_for(self) -> float | None:
+        """Seconds from the program's first segment to its end (what it watched), if known."""
+        first = next((s.time for s in self.segments if not s.from_kernel), None)
+        return None if first is None or self.ended is None else self.ended - first
 
     def crafted(self, flags: Flags | str | None = None) -> list[Segment]:
         return [s for c in self.conns for s in c.crafted(flags)]
@@ -197,15 +443,61 @@ class Observation:
         return [s for c in self.conns for s in c.kernel(flags)]
 
 
+# -- verdicts --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Pass:
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The check failed; `cause` names its root cause (a failure with the cause of an earlier failed
+    check is shown as that one's consequence)."""
+
+    detail: str
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class NotReached:
+    """What the check judges never happened (the kernel never got there, or the student did not)."""
+
+    detail: str
+
+
+Verdict = Pass | Fail | NotReached
+Outcome = Pass | Fail | NotReached | bool | tuple[bool, str]
+Test = Callable[[Any], Outcome]
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_REACHED = "not_reached"  # a check it needs failed: its cause is charged there
+    SAME_CAUSE = "same_cause"  # the same root cause as an earlier failed check
+
+
 @dataclass(frozen=True)
 class LabCheck:
     """One check of a lab, as checks.add registers it: its points and the test that earns them."""
 
     title: str
     points: int
-    hint: str
+    hints: tuple[str, ...]
     why: str
-    test: Callable[[Observation], bool | tuple[bool, str]]
+    test: Test
+    needs: tuple[str, ...] = ()
+
+    @property
+    def hint(self) -> str:
+        return self.hints[0] if self.hints else ""
+
+    def hint_at(self, level: int) -> str:
+        """The hint of tier `level` (1: where to look, 2: the concept, 3: the formula), the last
+        one there is when the check has fewer."""
+        if not self.hints:
+            return ""
+        return self.hints[max(1, min(level, len(self.hints))) - 1]
 
 
 @dataclass
@@ -219,31 +511,71 @@ class ScoredCheck:
     why: str
     hint: str
     detail: str = ""
+    status: str = Status.PASS.value
+    cause: str = ""
+    hint_level: int = 0  # the tier shown (0: none)
+    hint_levels: int = 0  # how many tiers the check has
+    conn: str = ""  # the connection judged ("40123>7788"), for a per-connection checklist
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@dataclass
+class Judgement:
+    """A checklist's results on one observation, and which connection was judged."""
+
+    results: list[ScoredCheck]
+    judged: ObservedConn | None = None
+    others: int = 0  # other attempts, ignored (a per-connection checklist)
+
+    @property
+    def score(self) -> int:
+        return sum(r.earned for r in self.results)
+
+    def judged_text(self) -> str:
+        if self.judged is None:
+            return ""
+        text = f"judged: your connection from port {self.judged.sport} to {self.judged.kport}"
+        if self.others:
+            n = self.others
+            text += f"; {n} other attempt{'s' if n > 1 else ''} ignored (they cost nothing)"
+        return text
+
+
 # The names of earlier versions, kept so a course's own checks.py that imports them keeps working.
 Conn = ObservedConn
+HintLevel = int | Callable[[str], int]  # one tier for all, or per check title
 
 
 class Checklist:
-    """A lab's checks, registered with @checks.add(title, points, hint=..., why=...)."""
+    """A lab's checks, registered with @checks.add(title, points, hints=(...), why=..., needs=...).
 
-    def __init__(self) -> None:
+    per_connection: each check takes one ObservedConn; every connection the student tried to the
+    lab's ports is scored and the best counts. Otherwise each check takes the Observation."""
+
+    def __init__(self, per_connection: bool = False) -> None:
         self.items: list[LabCheck] = []
+        self.per_connection = per_connection
 
     def add(
-        self, title: str, points: int, hint: str, why: str = ""
-    ) -> Callable[
-        [Callable[[Observation], bool | tuple[bool, str]]],
-        Callable[[Observation], bool | tuple[bool, str]],
-    ]:
-        def register(
-            fn: Callable[[Observation], bool | tuple[bool, str]],
-        ) -> Callable[[Observation], bool | tuple[bool, str]]:
-            self.items.append(LabCheck(title, points, hint, why, fn))
+        self,
+        title: str,
+        points: int,
+        hint: str = "",
+        why: str = "",
+        *,
+        hints: Sequence[str] = (),
+        needs: Sequence[str] = (),
+    ) -> Callable[[Test], Test]:
+        tiers = tuple(hints) or ((hint,) if hint else ())
+        known = {c.title for c in self.items}
+        for need in needs:
+            if need not in known:
+                raise ValueError(f"check {title!r} needs {need!r}, which is not an earlier check")
+
+        def register(fn: Test) -> Test:
+            self.items.append(LabCheck(title, points, tiers, why, fn, tuple(needs)))
             return fn
 
         return register
@@ -252,23 +584,66 @@ class Checklist:
     def max_score(self) -> int:
         return sum(c.points for c in self.items)
 
-    def run(self, obs: Observation) -> list[ScoredCheck]:
-        out = []
+    def run(self, obs: Observation, level: HintLevel = 1) -> list[ScoredCheck]:
+        return self.judge(obs, level).results
+
+    def judge(self, obs: Observation, level: HintLevel = 1) -> Judgement:
+        """Score `obs`: hints of tier `level` (or level(title) per check)."""
+        if not self.per_connection:
+            return Judgement(self._score(obs, level, ""))
+        tried = [part for c in obs.attempts() for part in c.incarnations()]
+        tried = [part for part in tried if part.crafted()]
+        if not tried:
+            empty = ObservedConn(0, 0)
+            empty.predictions = obs.predictions
+            return Judgement(self._score(empty, level, ""))
+        best: Judgement | None = None
+        for conn in tried:
+            got = Judgement(self._score(conn, level, f"{conn.sport}>{conn.kport}"), conn)
+            if best is None or got.score >= best.score:
+                best = got
+        assert best is not None
+        best.others = len(tried) - 1
+        return best
+
+    def _score(self, subject: Any, level: HintLevel, conn: str) -> list[ScoredCheck]:
+        out: list[ScoredCheck] = []
+        failed: dict[str, ScoredCheck] = {}  # title -> result, of checks that did not pass
+        causes: dict[str, str] = {}  # cause -> title of the first check failed by it
         for c in self.items:
-            try:
-                got = c.test(obs)
-            except (AttributeError, IndexError, KeyError, TypeError) as exc:
-                got = (False, f"not observed ({type(exc).__name__})")
-            ok, detail = got if isinstance(got, tuple) else (bool(got), "")
-            out.append(
-                ScoredCheck(
-                    c.title,
-                    c.points,
-                    c.points if ok else 0,
-                    ok,
-                    c.why,
-                    "" if ok else c.hint,
-                    detail,
-                )
-            )
+            verdict = _verdict(c, subject)
+            tier = level(c.title) if callable(level) else level
+            row = ScoredCheck(
+                c.title, c.points, 0, False, c.why, "", verdict.detail if verdict else "",
+                conn=conn, hint_levels=len(c.hints),
+            )  # fmt: skip
+            blocked = next((n for n in c.needs if n in failed), None)
+            if isinstance(verdict, Pass):
+                row.earned, row.ok, row.status = c.points, True, Status.PASS.value
+            elif isinstance(verdict, NotReached) and blocked is not None:
+                row.status = Status.NOT_REACHED.value
+                row.detail = f"not reached: see ✗ {blocked!r} above"
+            elif isinstance(verdict, Fail) and verdict.cause and verdict.cause in causes:
+                row.status, row.cause = Status.SAME_CAUSE.value, verdict.cause
+                row.detail = f"same cause as ✗ {causes[verdict.cause]!r} above"
+            else:
+                row.status = Status.FAIL.value
+                row.cause = verdict.cause if isinstance(verdict, Fail) else ""
+                row.hint, row.hint_level = c.hint_at(tier), min(max(tier, 1), len(c.hints))
+                if row.cause:
+                    causes.setdefault(row.cause, c.title)
+            if not row.ok:
+                failed[c.title] = row
+            out.append(row)
         return out
+
+
+def _verdict(check: LabCheck, subject: Any) -> Verdict:
+    try:
+        got = check.test(subject)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        return Fail(f"not observed ({type(exc).__name__})")
+    if isinstance(got, (Pass, Fail, NotReached)):
+        return got
+    ok, detail = got if isinstance(got, tuple) else (bool(got), "")
+    return Pass(detail) if ok else Fail(detail)

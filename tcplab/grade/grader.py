@@ -80,6 +80,9 @@ class Settings:
     seed: str = ""
     time_limit: float | None = None  # default: each lab's own
     limits: Limits = field(default_factory=Limits)
+    hint_level: int = (
+        1  # the hints' tier students get: 1 where to look, 2 the concept, 3 the formula
+    )
 
 
 def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
@@ -232,6 +235,7 @@ class Grader:
             isn=base.isn,
             ports=base.ports,
             pcap=pcap,
+            hint_level=self.settings.hint_level,
         )
         result = check_solution(lab, Path(f"{lab.name}.py"), opts)
         return self._outcome(base, result, limits, pcap)

@@ -62,6 +62,18 @@ class Sysctls:
 
 
 @dataclass(frozen=True)
+class Before:
+    """The kernel's TCB as the model held it when an input arrived: what a crafted segment's numbers
+    are judged against (absolute numbers; None where not known yet)."""
+
+    place: Place
+    rcv_nxt: int | None
+    snd_nxt: int | None
+    snd_una: int | None
+    window: int  # the window the kernel advertised last, scaled
+
+
+@dataclass(frozen=True)
 class Prediction:
     """The kernel's next segment (pattern None: silence) and its explanation."""
 
@@ -73,6 +85,9 @@ class Prediction:
     linux: str
     place: Place  # where the connection is afterwards
     delayed: bool = False
+    input: Input | None = None  # the table's class of the input (a segment's, a call's, a timer's)
+    before: Before | None = None  # the TCB when the input arrived
+    taken: bool = False  # the kernel took the segment: its ack/data/FIN, or it moved the connection
 
     @property
     def silence(self) -> bool:
@@ -341,6 +356,7 @@ class Endpoint:
             if limited and (seg is None or not _exempt(seg, inp)):
                 self.last_oow = now
         before = self.place
+        tcb = Before(before, self.rcv_nxt, self.snd_nxt, self.snd_una, self.rcv_wnd)
         self._effects(case, inp, seg, now)
         if case.next is Place.REQUEST and pattern is not None and pattern.seq is not None:
             self.iss = self.snd_una = pattern.seq  # reopened from TIME_WAIT: the ISN is known
@@ -359,6 +375,9 @@ class Endpoint:
             row.linux,
             self.place,
             bool(case.reply and case.reply.delayed),
+            inp,
+            tcb,
+            case.accept or self.place is not before,
         )
 
     def _num(self, num: Num, seg: Segment | None) -> int | None:

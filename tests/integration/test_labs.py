@@ -5,49 +5,28 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-import tomllib
 
 from tcplab.exercise.catalog import all_labs
+from tests import labcases
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.netns
 LABS = all_labs()
-FIXTURES = REPO / "tests" / "fixtures" / "labs"
 
 
 def cases() -> list[tuple[str, dict[str, Any]]]:
-    out = []
-    for lab in LABS:
-        path = FIXTURES / lab.name / "cases.toml"
-        for case in tomllib.loads(path.read_text())["case"] if path.is_file() else []:
-            out.append((lab.name, case))
-    return out
+    return [(lab.name, case) for lab in LABS for case in labcases.cases(lab.name)]
 
 
 def case_id(lab: str, case: dict[str, Any]) -> str:
-    return f"{lab}-{case.get('file') or case['name']}"
-
-
-def wrong_solution(lab: str, case: dict[str, Any], tmp_path: Path) -> Path:
-    """A case is a file, or the lab's `base` file (its reference) with `change`s: each `old` must
-    stand exactly once in it, so a reference that drifted fails here instead of testing nothing."""
-    if "file" in case:
-        return FIXTURES / lab / str(case["file"])
-    text = (REPO / "labs" / lab / str(case["base"])).read_text()
-    for change in case["change"]:
-        assert text.count(change["old"]) == 1, f"{case['name']}: change no longer applies"
-        text = text.replace(change["old"], change["new"])
-    path = tmp_path / f"{case['name']}.py"
-    path.write_text(f'"""Wrong: {case["what"]}"""\n' + text.split("\n", 1)[1])
-    return path
+    return f"{lab}-{labcases.case_name(case)}"
 
 
 def check(lab: str, *args: str) -> tuple[int, dict[str, Any]]:
-    out = run_cli("lab", "check", lab, *args, "--json", timeout=180)
+    out = run_cli("lab", "check", lab, *args, "--json", "--hint-level", "1", timeout=180)
     assert out.returncode in (0, 1), out.stderr
     return out.returncode, json.loads(out.stdout)
 
@@ -130,12 +109,11 @@ def test_the_starter_runs_but_does_not_get_full_marks(lab):
 
 
 @pytest.mark.parametrize(("lab", "case"), cases(), ids=[case_id(*c) for c in cases()])
-def test_wrong_solution_gets_its_exact_score_and_hint(lab, case, tmp_path):
-    code, result = check(lab, str(wrong_solution(lab, case, tmp_path)))
-    hints = [c["hint"] for c in result["checks"] if not c["ok"]]  # type: ignore[union-attr]
-    assert code == 1
-    assert result["score"] == case["score"], (result["score"], hints)
-    assert any(str(case["hint"]) in h for h in hints), hints
+def test_each_case_gets_its_exact_score_and_feedback(lab, case, tmp_path):
+    code, result = check(lab, str(labcases.write_solution(lab, case, tmp_path)))
+    labcases.assert_feedback(case, result)
+    labcases.assert_readable_numbers(result)
+    assert code == (0 if result["full_marks"] else 1)
 
 
 def test_every_lab_has_two_wrong_solutions_at_least():

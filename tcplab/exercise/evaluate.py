@@ -1,0 +1,122 @@
+"""A lab's judgement of one recorded run: the observation, the model's replay, the checks, the ladder.
+
+Theory of operation: a Recording (tcplab.exercise.recording) is all the checks may know of a run.
+`evaluate` groups its segments into connections (keeping only the crafting ports grading allowed),
+replays them with the application's log through tcplab's one TCP model (tcplab.exercise.replay), lets
+the lab's Checklist judge the Observation, and lays out the ladder. `lab check`, `tcplab grade` and
+the unit tests that score recorded runs all go through here, so the same rules apply everywhere.
+
+Pure: no session, no namespace, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcplab.engine.report import How, NoteRow, Report, SegmentRow, Side, StateRow
+from tcplab.exercise.catalog import LabDef
+from tcplab.exercise.kit import HintLevel, Judgement, Observation, ObservedConn
+from tcplab.exercise.recording import Recording
+from tcplab.exercise.replay import Replay, replay
+from tcplab.model.state import State
+
+
+@dataclass
+class Evaluated:
+    judgement: Judgement
+    observation: Observation
+    model: Replay
+    report: Report
+    foreign: int  # segments from crafting ports grading did not allow (the kernel never saw them)
+
+
+def evaluate(lab: LabDef, rec: Recording, level: HintLevel = 1) -> Evaluated:
+    obs, foreign = observation(rec)
+    model = _replay(rec, obs)
+    judgement = lab.checklist().judge(obs, level)
+    return Evaluated(judgement, obs, model, _ladder(rec, obs, model), foreign)
+
+
+def observation(rec: Recording) -> tuple[Observation, int]:
+    """The observation, keeping only connections from `rec.allowed` crafting ports (when given);
+    also how many segments came from other ports."""
+    allowed = rec.allowed
+    conns: dict[tuple[int, int], ObservedConn] = {}
+    kept = []
+    foreign = 0
+    for seen in rec.seen:
+        seg = seen.segment
+        key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
+        if allowed is not None and key[0] not in allowed:
+            foreign += 1
+            continue
+        kept.append(seen)
+        if key not in conns:
+            conns[key] = ObservedConn(key[0], key[1])
+        conns[key].add(seen)
+    for key, samples in rec.samples.items():
+        if allowed is None or key[0] in allowed:
+            conns.setdefault(key, ObservedConn(key[0], key[1])).samples = samples
+    ordered = sorted(conns.values(), key=lambda c: c.segments[0].time if c.segments else 1e18)
+    obs = Observation(
+        ordered,
+        kept,
+        rec.exit_code,
+        rec.timed_out,
+        rec.listener,
+        ports=frozenset(rec.ports),
+        ended=rec.ended,
+    )
+    return obs, foreign
+
+
+def _replay(rec: Recording, obs: Observation) -> Replay:
+    """The exchange replayed through the model with the application's log of the calls it served;
+    the observation gets the model's view (each crafted segment's prediction, each kernel
+    segment's cause)."""
+    isns = {(c.sport, c.kport): c.iss for c in obs.conns}
+    t0 = rec.seen[0].time if rec.seen else None  # the ladder's first segment, foreign ones too
+    model = replay(obs.segments, rec.events, rec.sysctls, isns, rec.allowed, t0)
+    obs.predictions.update(model.explainer.predictions)
+    obs.findings.extend(text for _, text in model.findings)
+    if rec.dropped:
+        obs.findings.append(
+            f"note: the application's log kept its first {len(rec.events)} calls; "
+            f"{rec.dropped} later ones are not explained"
+        )
+    return model
+
+
+def _ladder(rec: Recording, obs: Observation, model: Replay) -> Report:
+    """Segments, the kernel's state changes and the model's findings, in the order they
+    happened; each segment with the model's prediction (crafted) or its cause (kernel)."""
+    report = Report("lab check", rec.hosts[0], rec.hosts[1])
+    report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
+    report.predictions = model.explainer.predictions
+    report.add_segments(rec.seen)
+    events: list[tuple[float, int, SegmentRow | StateRow | NoteRow]] = [
+        (row.seen.time, i, row) for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)
+    ]
+    for when, text in model.findings:
+        events.append((when, len(report.rows) + len(events), NoteRow(text)))
+    for conn in obs.conns:
+        prev: State | None = None
+        for sample in conn.samples:
+            if prev is not None and sample.state == prev:
+                continue
+            change = StateRow(
+                Side.KERNEL,
+                _state(prev),
+                _state(sample.state),
+                How.OBSERVED,
+                f"connection from port {conn.sport}",
+            )
+            events.append((sample.time, len(events), change))
+            prev = sample.state
+    report.rows = [row for _, _, row in sorted(events, key=lambda e: (e[0], e[1]))]
+    return report
+
+
+def _state(state: State | None) -> State | None:
+    """A sample's state on the ladder: CLOSED there is "no socket"."""
+    return None if state is State.CLOSED else state
