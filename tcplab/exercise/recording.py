@@ -44,10 +44,8 @@ class Recording:
     allowed: list[int] | None = None  # grading: only these crafting ports reach the kernel
     ports: list[int] = field(default_factory=list)  # the lab's listening ports
     output: str = ""  # what the program printed (never read by a check)
-    hosts: tuple[str, str] = (
-        "crafting host",
-        "kernel host",
-    )  # "ns 10.x.y.z" of each, for the ladder
+    ended: float | None = None  # when the program ended (time.time(), the capture's clock)
+    hosts: tuple[str, str] = ("crafting host", "kernel host")  # "ns 10.x.y.z", for the ladder
     seen: list[Seen] = field(default_factory=list)  # the frames parsed (the live session's own)
 
     def __post_init__(self) -> None:
