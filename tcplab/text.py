@@ -73,11 +73,13 @@ def cell(text: object) -> str:
 # Wrapping. A text's breakable places are its spaces, a zero-width space (U+200B, shown as
 # nothing) and the place between two wide characters (Chinese and Japanese have no spaces); a
 # no-break space (U+00A0, shown as a space) is not one, and neither is the space before a number
-# ("seq 1000", "port 7788") or an operator ("seq +", so no line starts like a list item), unless
-# the line cannot be filled otherwise.
+# ("seq 1000", "port 7788") or around an operator (a formula "ack = seq + 1" or "SYN_SENT →
+# ESTABLISHED" stays on one line, and no line starts like a list item "+ 1"), unless the line
+# cannot be filled otherwise.
 NO_BREAK = "\u00a0"
 MAY_BREAK = "\u200b"
 _TOKENS = re.compile(f"[^ {NO_BREAK}{MAY_BREAK}]+| +|{NO_BREAK}+|{MAY_BREAK}")
+_OPERATOR = re.compile(r"^[-+−=<>→*/×]+$")
 _GLUED = re.compile(r"^(?:[(\[<+\-−§]?\d|[-+−=<>→*/×]+$|[.,;:!?)\]]+$)")
 _MIN_TEXT = 20  # columns a continuation line keeps for text, however deep its indent
 
@@ -129,10 +131,10 @@ _Atom = list[tuple[str, str]]  # (separator before it, text): the parts of one u
 def _atoms(line: str) -> list[tuple[str, _Atom]]:
     """A line as (breakable separator, atom) pairs."""
     atoms: list[tuple[str, _Atom]] = []
-    sep, breakable = "", True
+    sep, breakable, operator = "", True, False
     for tok in _TOKENS.findall(line):
         if tok[0] == " ":
-            sep, breakable = tok, True
+            sep, breakable = tok, not operator
         elif tok == MAY_BREAK:
             sep, breakable = "", True
         elif tok[0] == NO_BREAK:
@@ -140,6 +142,7 @@ def _atoms(line: str) -> list[tuple[str, _Atom]]:
         else:
             if sep and breakable and _GLUED.match(tok):
                 breakable = False
+            operator = bool(_OPERATOR.match(tok))
             for piece, may in _pieces(tok):
                 if (breakable or may) or not atoms:
                     atoms.append((sep, [("", piece)]))

@@ -51,12 +51,9 @@ def ladder(
     con = out or console()
     crafting, kernel = printable(report.crafting), printable(report.kernel)
     release = printable(report.kernel_release)
-    para(
-        con,
-        [(crafting, "bold"), (" (crafted by tcplab)  ⇄  ", ""), (kernel, "bold")]
-        + [(f" (Linux {release})", "")],
-        hang="    ",
-    )
+    crafted = [(keep(crafting), "bold"), (keep(" (crafted by tcplab)"), "")]
+    linux = [(keep(kernel), "bold"), (keep(f" (Linux {release})"), "")]
+    para(con, [*crafted, ("  ⇄  ", ""), *linux], hang="    ")
     con.print()
     for row in report.shown_rows():
         _row(con, report, row)
