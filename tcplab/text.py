@@ -11,12 +11,17 @@ paragraph separators. Two ways to make it safe, for two audiences:
 - `block`, `line` and `cell` *drop* them: for a student's output shown to an instructor (a
   terminal progress line, a CSV cell, a report), where only what a person reads should remain.
 
-Pure (the standard library's re only), so every layer can use it.
+`columns` and `wrap` lay such text (and tcplab's own) out for a terminal of a given width: display
+columns counted as a terminal does (East Asian wide characters take two), and lines broken with a
+hanging indent, never inside a number or a run the caller marked with `keep`.
+
+Pure (the standard library's re and unicodedata only), so every layer can use it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _UNSAFE = (
     "\x00-\x08\x0b-\x1f\x7f-\x9f"  # C0 but \t \n, DEL, C1
@@ -63,3 +68,148 @@ def cell(text: object) -> str:
     """A spreadsheet cell that is shown as text: one line, never read as a formula."""
     flat = line(text)
     return "'" + flat if flat.startswith(_FORMULA_START) else flat
+
+
+# Wrapping. A text's breakable places are its spaces, a zero-width space (U+200B, shown as
+# nothing) and the place between two wide characters (Chinese and Japanese have no spaces); a
+# no-break space (U+00A0, shown as a space) is not one, and neither is the space before a number
+# ("seq 1000", "port 7788") or around an operator (a formula "ack = seq + 1" or "SYN_SENT →
+# ESTABLISHED" stays on one line, and no line starts like a list item "+ 1"), unless the line
+# cannot be filled otherwise.
+NO_BREAK = "\u00a0"
+MAY_BREAK = "\u200b"
+_TOKENS = re.compile(f"[^ {NO_BREAK}{MAY_BREAK}]+| +|{NO_BREAK}+|{MAY_BREAK}")
+_OPERATOR = re.compile(r"^[-+−=<>→*/×]+$")
+_GLUED = re.compile(r"^(?:[(\[<+\-−§]?\d|[-+−=<>→*/×]+$|[.,;:!?)\]]+$)")
+_MIN_TEXT = 20  # columns a continuation line keeps for text, however deep its indent
+
+
+def _char_columns(c: str) -> int:
+    if unicodedata.combining(c) or c in "\u200b\u200c\u200d\ufe0f":
+        return 0
+    return 2 if unicodedata.east_asian_width(c) in "WF" else 1
+
+
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes: wide and fullwidth characters (中, Ａ) count two,
+    combining marks none."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_columns(c) for c in text)
+
+
+def keep(text: str) -> str:
+    """`text` as one unit for `wrap` (a segment "[S.] seq 1 ack 1"): broken only if it cannot fit
+    a line of its own."""
+    return text.replace(" ", NO_BREAK)
+
+
+def _pieces(word: str) -> list[tuple[str, bool]]:
+    """A word cut between wide characters: (piece, may break before it); punctuation stays on the
+    line of the character before it."""
+    out: list[tuple[str, bool]] = []
+    for c in word:
+        wide = _char_columns(c) == 2
+        prev_wide = bool(out) and _char_columns(out[-1][0][-1]) == 2
+        if (
+            out
+            and not wide
+            and not prev_wide
+            or out
+            and wide
+            and unicodedata.category(c).startswith("P")
+        ):
+            out[-1] = (out[-1][0] + c, out[-1][1])
+        else:
+            out.append((c, bool(out)))
+    return out
+
+
+_Atom = list[tuple[str, str]]  # (separator before it, text): the parts of one unbreakable run
+
+
+def _atoms(line: str) -> list[tuple[str, _Atom]]:
+    """A line as (breakable separator, atom) pairs."""
+    atoms: list[tuple[str, _Atom]] = []
+    sep, breakable, operator = "", True, False
+    for tok in _TOKENS.findall(line):
+        if tok[0] == " ":
+            sep, breakable = tok, not operator
+        elif tok == MAY_BREAK:
+            sep, breakable = "", True
+        elif tok[0] == NO_BREAK:
+            sep, breakable = " " * len(tok), False
+        else:
+            if sep and breakable and _GLUED.match(tok):
+                breakable = False
+            operator = bool(_OPERATOR.match(tok))
+            for piece, may in _pieces(tok):
+                if (breakable or may) or not atoms:
+                    atoms.append((sep, [("", piece)]))
+                else:
+                    atoms[-1][1].append((sep, piece))
+                sep, breakable = "", False
+    return atoms
+
+
+class _Filler:
+    """Greedy filling of lines: `first` opens the first line, `hang` each later one."""
+
+    def __init__(self, width: int, first: str, hang: str) -> None:
+        self.width, self.hang = width, hang
+        self.lines: list[str] = []
+        self.line, self.used, self.empty = first, columns(first), True
+
+    def fits(self, sep: str, text: str) -> bool:
+        return self.used + (0 if self.empty else columns(sep)) + columns(text) <= self.width
+
+    def newline(self) -> None:
+        self.lines.append(self.line.rstrip())
+        self.line, self.used, self.empty = self.hang, columns(self.hang), True
+
+    def put(self, sep: str, text: str) -> None:
+        """`text` after `sep` on this line, else on the next; cut by columns when longer than a line."""
+        if not self.fits(sep, text) and not self.empty:
+            self.newline()
+        if self.empty:
+            sep = ""
+        while not self.fits(sep, text):
+            cut = self._cut(text)
+            self.line += text[:cut]
+            self.newline()
+            text = text[cut:]
+        self.line += sep + text
+        self.used += columns(sep + text)
+        self.empty = False
+
+    def _cut(self, text: str) -> int:
+        room, cut = max(self.width - self.used, 1), 0
+        while cut < len(text) and columns(text[: cut + 1]) <= room:
+            cut += 1
+        return max(cut, 1)
+
+    def atom(self, sep: str, parts: _Atom) -> None:
+        text = "".join(s + t for s, t in parts)
+        if self.fits(sep, text) or columns(self.hang + text) <= self.width:
+            self.put(sep, text)
+            return
+        for i, (inner, part) in enumerate(parts):  # longer than a line: break it inside
+            self.put(sep if i == 0 else inner, part)
+
+
+def wrap(text: str, width: int, indent: str = "", hang: str | None = None) -> list[str]:
+    """`text` as lines of at most `width` columns where it can be: the first starts with `indent`,
+    the others with `hang` (default: spaces as wide as `indent`, so the text lines up under
+    itself). Its own newlines stay; trailing spaces go."""
+    if hang is None:
+        hang = " " * columns(indent)
+    if columns(hang) > width - _MIN_TEXT:
+        hang = " " * max(width - _MIN_TEXT, 0)
+    filler = _Filler(width, indent, hang)
+    for i, line in enumerate(text.split("\n")):
+        if i:
+            filler.newline()
+        for sep, parts in _atoms(line):
+            filler.atom(sep, parts)
+    filler.newline()
+    return filler.lines

@@ -395,10 +395,21 @@ INTERRUPTED_TEXT = "interrupted; what this command had made was removed"
 
 def _fail(message: str, hint: str, code: int) -> None:
     """One error line and one hint line: whatever they echo is shown as escapes, and cut short."""
-    print(f"error: {shorten(printable(message, one_line=True), 400)}", file=sys.stderr)
+    print(_fit(f"error: {shorten(printable(message, one_line=True), 400)}"), file=sys.stderr)
     if hint:
-        print(f"hint: {shorten(printable(hint, one_line=True), 400)}", file=sys.stderr)
+        print(_fit(f"hint: {shorten(printable(hint, one_line=True), 400)}"), file=sys.stderr)
     sys.exit(code)
+
+
+def _fit(line: str) -> str:
+    """On a terminal, a long error or hint wraps under its text; piped, it stays one line (scripts
+    and logs read one `error:` and one `hint:` line)."""
+    if not sys.stderr.isatty():
+        return line
+    from tcplab.cli.wrap import width
+    from tcplab.text import wrap
+
+    return "\n".join(wrap(line, width(), hang=" " * (line.index(":") + 2)))
 
 
 def _usage(exc: Any) -> tuple[str, str]:

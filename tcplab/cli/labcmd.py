@@ -50,9 +50,13 @@ def list_labs(json_out: bool, labs_dir: str | None = None) -> None:
             )
         )
         return
+    from tcplab.cli.wrap import width as columns
+    from tcplab.text import wrap
+
     width = max((len(lab.name) for lab in labs), default=0)
     for lab in labs:
-        typer.echo(f"{lab.name:<{width}}  {lab.title}")
+        for line in wrap(printable(lab.title), columns(), f"{lab.name:<{width}}  "):
+            typer.echo(line)
 
 
 def show(name: str, labs_dir: str | None = None) -> None:
@@ -63,14 +67,9 @@ def show(name: str, labs_dir: str | None = None) -> None:
         raise EnvironmentProblem(
             f"lab {lab.name} has no readable handout: {exc}", "the lab folder needs a README.md"
         ) from None
-    if sys.stdout.isatty():
-        from rich.markdown import Markdown
+    from tcplab.cli.wrap import handout
 
-        from tcplab.cli.render import console
-
-        console().print(Markdown(text))
-    else:
-        typer.echo(text)
+    handout(text)
 
 
 def start(name: str, force: bool, labs_dir: str | None = None) -> None:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sys
+import re
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
+from tcplab.cli.wrap import para, width
 from tcplab.engine.check import Check
 from tcplab.engine.report import ExpectRow, How, NoteRow, Report, Row, SegmentRow, Side, StateRow
 from tcplab.model.flags import Flags
 from tcplab.netns.diag import SocketRow
-from tcplab.text import printable
+from tcplab.text import MAY_BREAK, columns, keep, printable
 
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
@@ -21,9 +21,10 @@ NOT_REACHED = "[dim]–[/]"  # not reached, or the same cause as a check above: 
 
 
 def console() -> Console:
-    """The terminal, as it is now: piped output is not cut to 80 columns (tables would lose their
-    addresses). Made at each use, so nothing about the terminal is fixed when this module loads."""
-    return Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+    """The terminal, as it is now: COLUMNS wide, else the terminal's width, else 80 (piped). Text is
+    wrapped by tcplab (`para`), so rich neither wraps nor crops it. Made at each use, so nothing
+    about the terminal is fixed when this module loads."""
+    return Console(highlight=False, soft_wrap=True, width=width())
 
 
 def safe(text: str) -> str:
@@ -32,7 +33,15 @@ def safe(text: str) -> str:
 
 
 def _side_name(report: Report, side: Side) -> str:
-    return (report.crafting if side is Side.CRAFTING else report.kernel).split()[0]
+    """A side's namespace in the ladder's rows; a long one (a lab check's tcplab-check-1a2b3c4d-c)
+    as its role, so the segments keep their room (the header names both)."""
+    name = (report.crafting if side is Side.CRAFTING else report.kernel).split()[0]
+    if len(name) <= SIDE_NAME:
+        return name
+    return "crafting" if side is Side.CRAFTING else "kernel"
+
+
+SIDE_NAME = 8
 
 
 def ladder(
@@ -40,176 +49,226 @@ def ladder(
 ) -> None:
     """The ladder diagram on `out` (default: the terminal)."""
     con = out or console()
-    con.print(
-        f"[bold]{safe(report.crafting)}[/] (crafted by tcplab)  ⇄  "
-        f"[bold]{safe(report.kernel)}[/] (Linux {safe(report.kernel_release)})"
-    )
+    crafting, kernel = printable(report.crafting), printable(report.kernel)
+    release = printable(report.kernel_release)
+    crafted = [(keep(crafting), "bold"), (keep(" (crafted by tcplab)"), "")]
+    linux = [(keep(kernel), "bold"), (keep(f" (Linux {release})"), "")]
+    para(con, [*crafted, ("  ⇄  ", ""), *linux], hang="    ")
     con.print()
     for row in report.shown_rows():
-        con.print(_row(report, row))
+        _row(con, report, row)
     con.print()
     if show_checks:
-        checks(report.checks, only_failed=only_failed)
+        checks(report.checks, only_failed=only_failed, out=con)
     if report.timing:
         parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
-        con.print(f"[dim]timing: {', '.join(parts)}[/]")
+        para(con, [(f"timing: {', '.join(parts)}", "dim")])
 
 
-def _row(report: Report, row: Row) -> str:
-    """One ladder row as rich markup."""
+ROW = " " * 15  # a ladder's state, expect and note rows start under its segments' arrows
+_OPTIONS = re.compile(r"<[^>]*>")
+
+
+def segment_text(notation: str) -> str:
+    """A segment's tcpdump-like text for `para`: its fields (seq 1000 (1), each option) are never
+    broken, the options' list may break after a comma."""
+    return _OPTIONS.sub(lambda m: keep(m.group()).replace(",", "," + MAY_BREAK), notation)
+
+
+def _row(con: Console, report: Report, row: Row) -> None:
+    """One ladder row, wrapped under its own text."""
     match row:
         case SegmentRow(seen=seen):
             t = report.rel_time(seen.time) or 0.0
             seq_base, ack_base = report.bases(seen)
             seg = seen.segment
-            text = safe(seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None))
-            arrow = "[cyan]◀──[/]" if seen.from_kernel else "[yellow]──▶[/]"
+            text = printable(seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None))
+            arrow, color = ("◀──", "cyan") if seen.from_kernel else ("──▶", "yellow")
             who = _side_name(report, Side.KERNEL if seen.from_kernel else Side.CRAFTING)
-            bad = "" if seen.checksum_ok else " [red](bad checksum)[/]"
-            return f"  {t * 1000:9.3f} ms  {arrow} {who:<5} {text}{bad}"
+            head = f"  {t * 1000:9.3f} ms  {arrow} {who:<5} "
+            lead = f"  {t * 1000:9.3f} ms  [{color}]{arrow}[/] {safe(f'{who:<5}')} "
+            bad = [] if seen.checksum_ok else [(" (bad checksum)", "red")]
+            para(con, [(segment_text(text), ""), *bad], indent=head, lead=lead)
         case StateRow():
             name = _side_name(report, row.side)
             before = row.before.value if row.before else "no socket"
             after = row.after.value if row.after else "no socket"
             moved = before if before == after else f"{before} → {after}"
             how = "seen in its socket table" if row.how is How.OBSERVED else "tcplab's side"
-            note = f"; {row.note}" if row.note else ""
-            return f"               [magenta]{name}: {moved}[/] [dim]({how}{safe(note)})[/]"
+            note = f"; {printable(row.note)}" if row.note else ""
+            parts = [(f"{printable(name)}: {keep(moved)}", "magenta"), (f" ({how}{note})", "dim")]
+            para(con, parts, indent=ROW, hang=ROW + "  ")
         case ExpectRow():
-            mark = OK if row.ok else BAD
-            pad = " " * len(row.step)
-            return (
-                f"               [bold]{safe(row.step)}[/] expected {safe(row.expected)}\n"
-                f"               {pad} observed {safe(row.observed)} {mark}"
+            mark = ("✓", "green") if row.ok else ("✗", "red")
+            step = printable(row.step)
+            para(
+                con, [(step, "bold"), (" expected ", ""), (keep(printable(row.expected)), "")], ROW
             )
+            observed = f"observed {keep(printable(row.observed))} "
+            para(con, [(observed, ""), mark], ROW + " " * (len(step) + 1))
         case NoteRow():
-            return f"               [dim]{safe(row.text)}[/]"
+            para(con, [(printable(row.text), "dim")], ROW)
 
 
-def checks(items: list[Check], only_failed: bool = False) -> None:
-    con = console()
+def checks(items: list[Check], only_failed: bool = False, out: Console | None = None) -> None:
+    """Each check (or only the failed ones) with its explanation, wrapped under its own text."""
+    con = out or console()
     shown = [c for c in items if not c.ok] if only_failed else items
     for i, c in enumerate(shown):
-        mark = OK if c.ok else BAD
-        line = f" {mark} {safe(c.name)}"
+        text = printable(c.name)
         if not c.ok:
-            line += f": expected {safe(c.expected)}, got {safe(c.observed)}"
-        con.print(line)
+            text += f": expected {keep(printable(c.expected))}, got {keep(printable(c.observed))}"
+        para(con, text, "   ", lead=f" {OK if c.ok else BAD} ")
         last = i + 1 == len(shown) or shown[i + 1].why != c.why
         if not last:
             continue  # the explanation shared with the next check is printed once, after it
-        con.print(f"     [dim]{safe(c.why)}" + (f" ({safe(c.source)})" if c.source else "") + "[/]")
+        source = f" ({keep(printable(c.source))})" if c.source else ""
+        para(con, [(printable(c.why) + source, "dim")], "     ")
         if c.linux_note:
-            con.print(f"     [dim]Linux: {safe(c.linux_note)}[/]")
+            para(con, [(f"Linux: {printable(c.linux_note)}", "dim")], "     ")
         if c.prediction is not None and not c.ok and c.prediction.agrees is not False:
-            con.print(f"     [dim]{safe(c.prediction.summary())}[/]")  # a finding is in `why`
+            summary = printable(c.prediction.summary())  # a finding is in `why`
+            para(con, [(summary, "dim")], "     ")
     passed = sum(c.ok for c in items)
     color = "green" if passed == len(items) else "red"
     con.print(f"[{color}]{passed}/{len(items)} checks passed[/]")
 
 
-def socket_table(rows: list[SocketRow], title: str) -> None:
-    con = console()
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-    for col in (
-        "State",
-        "ss",
-        "Recv-Q",
-        "Send-Q",
-        "Local Address:Port",
-        "Peer Address:Port",
-        "Timer",
-    ):
-        table.add_column(col, justify="right" if col.endswith("-Q") else "left")
-    for r in rows:
-        timer = "" if r.timer == "off" else f"{r.timer} {r.expires_ms / 1000:.3f}s"
-        if r.retrans:
-            timer += f" retrans {r.retrans}"
-        peer = "*:*" if r.dport == 0 else f"{r.dst}:{r.dport}"
-        table.add_row(
-            r.state.value,
-            r.ss_state,
-            str(r.rqueue),
-            str(r.wqueue),
-            f"{r.src}:{r.sport}",
-            peer,
-            timer,
-        )
+def socket_table(rows: list[SocketRow], title: str, out: Console | None = None) -> None:
+    """The socket table like `ss -tano`, fitted to the terminal: one line per socket when it fits;
+    else the timer, then ss's spelling of the state, move to a second line under the addresses;
+    addresses are never broken."""
+    con = out or console()
+    text = title.lstrip(" ")
+    para(con, text, title[: len(title) - len(text)])
     if not rows:
-        con.print(f"{title}\n  (no TCP sockets)")
-    else:
-        con.print(table)
+        con.print("  (no TCP sockets)")
+        return
+    cells = [_socket_cells(r) for r in rows]
+    for moved in range(3):  # how many of the last columns (Timer, ss) go to a second line
+        names = [c for i, c in enumerate(_SOCKET_COLUMNS) if i not in _MOVED[:moved]]
+        columns = list(zip(names, *_kept(cells, moved), strict=True))
+        widths = [max(len(v) for v in col) for col in columns]
+        if sum(widths) + 2 * (len(widths) - 1) <= con.width:
+            break
+    else:  # narrower than any table: each socket as a few lines
+        for c in cells:
+            timer = f", timer {c[6]}" if c[6] else ""
+            ss = keep(f"(ss {c[1]})")
+            text = f"{c[0]} {ss} {c[4]} ⇄ {c[5]}, Recv-Q {c[2]}, Send-Q {c[3]}{timer}"
+            para(con, text, hang="  ")
+        return
+    right = {i for i, n in enumerate(names) if n.endswith("-Q")}
+
+    def cols(values: list[str]) -> str:
+        padded = (
+            v.rjust(w) if i in right else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    con.print(f"[bold]{escape(cols(names))}[/]")
+    at = names.index("Local Address:Port")
+    under = " " * (sum(widths[:at]) + 2 * at)  # a second line starts under the addresses
+    for c, kept in zip(cells, _kept(cells, moved), strict=True):
+        con.print(escape(cols(kept)))
+        extra = [f"{_SOCKET_COLUMNS[i].lower()} {c[i]}" for i in sorted(_MOVED[:moved]) if c[i]]
+        if extra:
+            para(con, ", ".join(extra), under)
+
+
+_SOCKET_COLUMNS = (
+    "State",
+    "ss",
+    "Recv-Q",
+    "Send-Q",
+    "Local Address:Port",
+    "Peer Address:Port",
+    "Timer",
+)
+_MOVED = (6, 1)  # the columns a narrow table moves to a second line, in this order
+
+
+def _kept(cells: list[list[str]], moved: int) -> list[list[str]]:
+    return [[v for i, v in enumerate(c) if i not in _MOVED[:moved]] for c in cells]
+
+
+def _socket_cells(r: SocketRow) -> list[str]:
+    timer = "" if r.timer == "off" else f"{r.timer} {r.expires_ms / 1000:.3f}s"
+    if r.retrans:
+        timer += f" retrans {r.retrans}"
+    peer = "*:*" if r.dport == 0 else f"{r.dst}:{r.dport}"
+    state = [r.state.value, r.ss_state, str(r.rqueue), str(r.wqueue)]
+    return [printable(v) for v in (*state, f"{r.src}:{r.sport}", peer, timer)]
 
 
 def lab_status(st: dict[str, Any]) -> None:
+    """A testbed's status: one paragraph per namespace, the rule, the application, the sockets."""
     con = console()
     spec = st["spec"]
-    health = "[green]healthy[/]" if st["healthy"] else "[red]broken[/]"
-    con.print(
-        f"[bold]testbed {spec['crafting']} ⇄ {spec['kernel']}[/]  subnet {spec['subnet']}, "
-        f"port {spec['port']}: {health}"
-    )
+    crafting, kernel = printable(spec["crafting"]), printable(spec["kernel"])
+    health = ("healthy", "green") if st["healthy"] else ("broken", "red")
+    head = f"testbed {crafting} ⇄ {kernel}  subnet {spec['subnet']}, port {spec['port']}: "
+    para(con, [(head, "bold"), health], hang="  ")
     for ns in st["namespaces"]:
-        link = ns["link"]
-        where = (
-            "missing"
-            if not ns["present"]
-            else ("[red]not tcplab's[/]" if not ns["ours"] else "present")
-        )
-        line = f"  {ns['name']:<8} {ns['role']:<13} {where}"
-        if link:
-            routes = ", ".join(link["routes"]) or "none"
-            closed = not any(f"{ns['name']} has routes out" in p for p in st["problems"])
-            line += (
-                f"  {link['ifname']} {link['state']} {link['mac']} "
-                f"{' '.join(link['addresses'])}  routes: {routes}"
-                + (" (no route out)" if closed else " [red](a route out!)[/]")
-            )
-        con.print(line)
+        _namespace_status(con, ns, st["problems"])
     rule = st.get("rule")
     if rule:
-        con.print(
-            f"  rule in {spec['crafting']}: {safe(rule['text'])}  "
-            f"[dim](dropped {rule['dropped']} of its kernel's RSTs so far)[/]"
-        )
+        dropped = f"  (dropped {rule['dropped']} of its kernel's RSTs so far)"
+        para(con, [(printable(rule["text"]), ""), (dropped, "dim")], f"  rule in {crafting}: ")
     else:
-        con.print(f"  rule in {spec['crafting']}: [red]missing[/]")
+        para(con, [("missing", "red")], f"  rule in {crafting}: ")
     app = st.get("app")
     if app and app.get("alive"):
         listeners = ", ".join(str(s["local"][1]) for s in app["sockets"] if s["kind"] == "listener")
         conns = sum(1 for s in app["sockets"] if s["kind"] == "connection")
-        con.print(
-            f"  application in {spec['kernel']}: pid {app['pid']}, listening on "
-            f"{listeners or 'nothing'}, {conns} open connection(s)"
+        text = (
+            f"pid {app['pid']}, listening on {listeners or 'nothing'}, {conns} open connection(s)"
         )
+        para(con, text, f"  application in {kernel}: ")
     else:
-        con.print(f"  application in {spec['kernel']}: [red]not running[/]")
+        para(con, [("not running", "red")], f"  application in {kernel}: ")
     for problem in st["problems"]:
-        con.print(f"  [red]problem:[/] {safe(problem)}")
+        para(con, printable(problem), "  problem: ", lead="  [red]problem:[/] ")
     if st.get("sockets") is not None:
-        socket_table(st["sockets"], f"  sockets in {spec['kernel']}")
+        socket_table(st["sockets"], f"  sockets in {kernel}", out=con)
+
+
+def _namespace_status(con: Console, ns: dict[str, Any], found: list[str]) -> None:
+    """One namespace: its role, whether it is there and tcplab's, its link and routes."""
+    name = printable(ns["name"])
+    where, color = "present", ""
+    if not ns["present"]:
+        where = "missing"
+    elif not ns["ours"]:
+        where, color = "not tcplab's", "red"
+    who = f"  {name:<8} {ns['role']:<13} "
+    indent = f"{who}{where}  "
+    lead = escape(who) + (f"[{color}]{escape(where)}[/]  " if color else f"{escape(where)}  ")
+    link = ns["link"]
+    if not link:
+        para(con, "", indent, lead=lead)
+        return
+    routes = ", ".join(link["routes"]) or "none"
+    closed = not any(f"{ns['name']} has routes out" in p for p in found)
+    text = f"{link['ifname']} {link['state']} {link['mac']} {' '.join(link['addresses'])}  "
+    out = (keep(" (no route out)"), "") if closed else (keep(" (a route out!)"), "red")
+    para(con, [(printable(text), ""), (f"routes: {printable(routes)}", ""), out], indent, lead=lead)
 
 
 def lab_result(result: Any) -> None:
-    """A lab check: the ladder, then each check with its points, explanation and hint."""
+    """A lab check: the ladder, then each check with its points, explanation and hint, each wrapped
+    under its own text ("✗ 0/3  your ACK ..." continues under "your")."""
     con = console()
     lab = result.lab
-    con.print(f"[bold]lab {lab.name}[/]: {safe(lab.title)}  ({safe(str(result.solution))})")
-    ladder(result.report, show_checks=False)
+    head = [(f"lab {lab.name}", "bold"), (f": {printable(lab.title)}  ", "")]
+    para(con, [*head, (f"({printable(str(result.solution))})", "")], hang="    ")
+    ladder(result.report, show_checks=False, out=con)
     program_output(result)
     if getattr(result, "judged", ""):
-        con.print(f"[dim]{safe(result.judged)}[/]")
+        para(con, [(printable(result.judged), "dim")])
     for r in result.results:
-        mark = OK if r.ok else NOT_REACHED if r.status in ("not_reached", "same_cause") else BAD
-        con.print(
-            f" {mark} {r.earned}/{r.points}  {safe(r.title)}"
-            + (f" [dim]({safe(r.detail)})[/]" if r.detail else "")
-        )
-        if r.why:
-            con.print(f"        [dim]{safe(r.why)}[/]")
-        if not r.ok and r.hint:
-            tier = f" ({r.hint_level} of {r.hint_levels})" if r.hint_levels > 1 else ""
-            con.print(f"        [yellow]hint{tier}: {safe(r.hint)}[/]")
+        _check_result(con, r)
     color = "green" if result.score == result.max_score else "red"
     con.print(f"[{color}]score {result.score}/{result.max_score}[/]")
 
@@ -231,11 +290,29 @@ def program_output(result: Any) -> None:
             head += f" (its last {len(part.lines)} lines; {part.cut} earlier ones not shown)"
         con.print(f"  [dim]{head}:[/]")
         for line in part.lines:
-            con.print(f"  [dim]│[/] {safe(line)}".rstrip())
+            para(con, [(printable(line), "")], "  │ ", hang="  │   ")
     if result.timed_out:
         con.print(f"[red]your program was stopped after {result.lab.time_limit:g} s[/]")
     elif out.raised is not None and out.raised.file is not None:
         where = f"{out.raised.file} line {out.raised.line}"
-        con.print(f"[red]your program stopped at {safe(where)}: {safe(out.raised.exception)}[/]")
+        text = f"your program stopped at {printable(where)}: {printable(out.raised.exception)}"
+        para(con, [(text, "red")], hang="    ")
     elif result.exit_code:
         con.print(f"[red]your program exited with status {result.exit_code}[/]")
+
+
+def _check_result(con: Console, r: Any) -> None:
+    """One scored check: mark, points and title, its detail, why, and (failed) the hint."""
+    mark = OK if r.ok else NOT_REACHED if r.status in ("not_reached", "same_cause") else BAD
+    indent = f" ✓ {r.earned}/{r.points}  "
+    lead = f" {mark} {r.earned}/{r.points}  "
+    under = " " * columns(indent)
+    detail = [(f" ({printable(r.detail)})", "dim")] if r.detail else []
+    para(con, [(printable(r.title), ""), *detail], indent, lead=lead)
+    if r.why:
+        para(con, [(printable(r.why), "dim")], under)
+    if not r.ok and r.hint:
+        tier = f" ({r.hint_level} of {r.hint_levels})" if r.hint_levels > 1 else ""
+        hint = f"hint{tier}: "
+        text = f"{hint}{printable(r.hint)}"
+        para(con, [(text, "yellow")], under, hang=under + " " * len(hint))

@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from tcplab.cli.tidy import leftovers, tidy
+from tcplab.cli.wrap import width
 from tcplab.errors import EnvironmentProblem, UsageError
 from tcplab.netns.enter import netns_inode
 from tcplab.netns.record import (
@@ -22,6 +23,14 @@ from tcplab.netns.record import (
     valid_name,
 )
 from tcplab.netns.topology import namespace_ours, problems, require_root
+from tcplab.text import keep, wrap
+
+
+def _say(text: str, hang: str = "  ") -> None:
+    """One message, wrapped to the terminal; its later lines indented by `hang`."""
+    body = text.lstrip(" ")
+    for line in wrap(body, width(), text[: len(text) - len(body)], hang):
+        typer.echo(line)
 
 
 def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
@@ -33,13 +42,13 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
     rec, created = topology.setup(spec)
     s = rec.spec
     if created:
-        typer.echo(
+        _say(
             f"testbed ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
             f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
         )
     else:
-        typer.echo(f"testbed already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
-    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+        _say(f"testbed already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
+    _say(f"next: {keep(f'tcplab handshake --target {s.kernel}:{s.port}')}")
 
 
 def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
@@ -50,11 +59,11 @@ def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
     require_root("setup")
     tidy()
     s = topology.adopt(spec).spec
-    typer.echo(
+    _say(
         f"testbed ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
         f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
     )
-    typer.echo(f"next: tcplab handshake --target {s.kernel}:{s.port}")
+    _say(f"next: {keep(f'tcplab handshake --target {s.kernel}:{s.port}')}")
 
 
 def teardown(crafting: str, all_testbeds: bool) -> None:
@@ -174,10 +183,8 @@ def status(crafting: str | None, json_out: bool) -> None:
         for st in states:
             render.lab_status(st)
         for b in broken:
-            typer.echo(f"testbed {b.name}: BROKEN record {b.path}: {b.reason}")
-            typer.echo(
-                "  tcplab acts on nothing it names; check it, then remove its folder by hand"
-            )
+            _say(f"testbed {b.name}: BROKEN record {b.path}: {b.reason}")
+            _say("  tcplab acts on nothing it names; check it, then remove its folder by hand")
     if broken or not all(st["healthy"] for st in states):
         raise typer.Exit(3)
 
