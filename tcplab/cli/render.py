@@ -290,7 +290,9 @@ def program_output(result: Any) -> None:
             head += f" (its last {len(part.lines)} lines; {part.cut} earlier ones not shown)"
         con.print(f"  [dim]{head}:[/]")
         for line in part.lines:
-            para(con, [(printable(line), "")], "  │ ", hang="  │   ")
+            text = printable(line).rstrip()
+            lead = "  │ " + " " * (len(text) - len(text.lstrip()))
+            para(con, [(text.lstrip(), "")], lead, hang=lead + "  ")
     if result.timed_out:
         con.print(f"[red]your program was stopped after {result.lab.time_limit:g} s[/]")
     elif out.raised is not None and out.raised.file is not None:
