@@ -64,6 +64,9 @@ if [ "$mode" = --test ]; then
   "$venv/bin/ruff" check .
   "$venv/bin/ruff" format --check .
   "$venv/bin/mypy"
+  for checks in labs/*/checks.py; do  # each lab's checks, strict (one at a time: all are "checks")
+    "$venv/bin/mypy" "$checks"
+  done
   "$venv/bin/lint-imports" --no-cache  # the contracts in pyproject.toml [tool.importlinter]
   shellcheck install.sh netns_setup.sh .ci/run
   echo "tests"
