@@ -9,7 +9,8 @@ only compares the student's number with it and names the confusion it recognises
 - seq and ack swapped;
 - a number counted from the wrong side's ISN;
 - a SYN or FIN not counted (one short), or a bare ACK counted (one too many);
-- data not counted.
+- data not counted;
+- 0, a placeholder left as it was.
 
 Pure: no session, no clock; unit-tested on numbers.
 """
@@ -72,7 +73,7 @@ def diagnose(n: Numbers, field: Field) -> str | None:
         whose, others = "the kernel's", "your"
     if want is None or got == want:
         return None
-    said = f"your {field.value} was {rel_text(got, base, whose)}"
+    said = f"your {field.value} was {0 if got == 0 else rel_text(got, base, whose)}"
     expected = (
         f"the kernel expected {rel_text(want, base, 'its' if field is Field.ACK else 'your')}"
     )
@@ -93,6 +94,8 @@ def _confusion(
     others: str,
     off: int,
 ) -> str:
+    if got == 0 and base:
+        return "0 is a placeholder (a TODO left as it was), not a number counted from an ISN"
     if base is not None and base != 0 and got == (want - base) % MOD:
         return f"{got} is the relative number (as Wireshark shows it); on the wire numbers are absolute"
     swapped = n.want_ack if field is Field.SEQ else n.want_seq

@@ -90,3 +90,11 @@ def test_otherwise_the_signed_distance():
 
 def test_no_expectation_no_diagnosis():
     assert diagnose(nums(5, 5, want_seq=None, want_ack=None), Field.SEQ) is None
+
+
+def test_a_zero_left_from_the_starter_is_named_a_placeholder():
+    text = diagnose(nums(0, 0), Field.SEQ)
+    assert text is not None and text.startswith("your seq was 0, the kernel expected your ISN+1")
+    assert "placeholder" in text and "ISN-1000" not in text
+    ack = diagnose(nums(ISS + 1, 0), Field.ACK)
+    assert ack is not None and "placeholder" in ack and "own ISN" not in ack
