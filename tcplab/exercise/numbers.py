@@ -34,8 +34,9 @@ def signed(n: int) -> str:
 
 def rel_text(value: int, base: int | None, who: str = "") -> str:
     """'your ISN+1' for value = base + 1 (who = "your"); the absolute value when base is unknown or
-    the value is nowhere near it (then it was not counted from that ISN)."""
-    if base is None or abs(_signed(value, base)) > NEAR:
+    the value is nowhere near it (then it was not counted from that ISN), and 0 as 0 (a placeholder
+    left from a starter, not "ISN-1000")."""
+    if base is None or abs(_signed(value, base)) > NEAR or (value == 0 and base != 0):
         return str(value)
     prefix = f"{who} " if who else ""
     return f"{prefix}ISN{signed(_signed(value, base))}"
