@@ -108,8 +108,8 @@ def fin_accepted(conn: ObservedConn) -> Pass | Fail | NotReached:
         "the side that receives the first FIN acknowledges it and waits for its application",
         "ESTABLISHED -> CLOSE_WAIT on your FIN; its ack is your FIN's seq + 1",
     ),
-    why="the FIN occupies one sequence number, so the kernel acknowledges it with your ISN + 2; "
-    "its application is told end-of-stream and the kernel waits for it to close()",
+    why="the kernel acknowledges your FIN, tells its application end-of-stream, and waits "
+    "for it to close()",
     needs=(FIN_TITLE,),
 )
 def close_wait(conn: ObservedConn) -> Pass | NotReached:
@@ -133,7 +133,7 @@ def close_wait(conn: ObservedConn) -> Pass | NotReached:
         "a FIN occupies one sequence number, exactly like a SYN",
         "after a FIN with seq = your ISN + 1, your next seq is your ISN + 2",
     ),
-    why="a FIN occupies one sequence number, exactly like a SYN",
+    why="what you send after your FIN starts at the next unused sequence number",
     needs=(CLOSE_WAIT_TITLE,),
 )
 def seq_after_fin(conn: ObservedConn) -> Pass | Fail | NotReached:

@@ -120,7 +120,7 @@ def third_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
         "your SYN occupied one sequence number; your first byte of data comes after it",
         "seq = your ISN + 1",
     ),
-    why="the SYN occupies one sequence number; data starts right after it",
+    why="the kernel places your bytes in its stream by their sequence numbers",
 )
 def third_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
     third = _third(conn)
@@ -210,7 +210,7 @@ def bare_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
         "sequence numbers number the SYN, the bytes and the FIN; which of those does a bare ACK have?",
         "a bare ACK uses no number: the next data has the same seq as the bare ACK",
     ),
-    why="sequence numbers number the SYN, the bytes and the FIN, nothing else (RFC 9293 §3.4)",
+    why="the kernel's acks tell you which segments use sequence numbers (RFC 9293 §3.4)",
     needs=(ESTABLISHED_TITLE,),
 )
 def second_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
