@@ -20,6 +20,7 @@ import pytest
 
 from tcplab.defaults import GRADE_PREFIX
 from tcplab.exercise.catalog import all_labs, get
+from tests import labcases
 from tests.conftest import run_cli
 
 if sys.version_info >= (3, 11):
@@ -232,11 +233,10 @@ def _mixed_class(subs: Path) -> dict[tuple[str, str], int]:
         for who, src in (("ref", get(lab).solution), ("starter", get(lab).starter)):
             (subs / who).mkdir(parents=True, exist_ok=True)
             shutil.copy(src, subs / who / f"{lab}.py")
-        cases = tomllib.loads((FIXTURES / "labs" / lab / "cases.toml").read_text())["case"]
-        for case in cases:
-            folder = subs / f"wrong-{case['file'].removesuffix('.py').replace('_', '-')}"
+        for case in labcases.cases(lab):  # a file, or the reference plus a change
+            folder = subs / f"case-{labcases.case_name(case).replace('_', '-')}"
             folder.mkdir(exist_ok=True)
-            shutil.copy(FIXTURES / "labs" / lab / case["file"], folder / f"{lab}.py")
+            (folder / f"{lab}.py").write_text(labcases.solution_text(lab, case))
             expected[(folder.name, lab)] = case["score"]
     for hostile in ("fork_bomb.py", "memory_hog.py"):
         folder = subs / hostile.removesuffix(".py").replace("_", "-")
