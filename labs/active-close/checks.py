@@ -1,209 +1,278 @@
-"""Checks for lab 3 (active close from your side, and half-close), on what the kernel host saw."""
+"""Checks for lab 3 (active close from your side, and half-close), on what the kernel host saw.
 
-from tcplab.exercise.kit import Checklist, Observation, ObservedConn
+Each connection you open to the application's port is judged on its own and the best one counts:
+experiments before, between or after cost nothing. Every number is judged against what the
+kernel's TCB held when your segment arrived (tcplab's model); points come only for what the kernel
+accepted, a mistake is charged where it happened, and a step the kernel never reached because of
+it says "not reached" instead of blaming you again.
+"""
+
+from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
 from tcplab.model.flags import Flags
-from tcplab.model.segment import Segment
 from tcplab.model.state import State
 
-checks = Checklist()
+checks = Checklist(per_connection=True)
+
+FIN_TITLE = "the kernel accepts your FIN: flags, seq and ack"
+CLOSE_WAIT_TITLE = "the kernel ACKs your FIN and goes to CLOSE_WAIT"
+AFTER_TITLE = "your segments after your FIN count the FIN"
+LAST_ACK_TITLE = "the kernel goes to LAST_ACK when its application closes"
+FINAL_TITLE = "your last ACK acknowledges the kernel's FIN"
 
 
-def _isn(rel: int | None, whose: str = "ISN") -> str:
-    """A relative sequence number as text, signed: 'ISN + 6', 'ISN - 1000'."""
-    if rel is None:
-        return "?"
-    n = rel - (1 << 32) if rel >= 1 << 31 else rel
-    return f"{whose} + {n}" if n >= 0 else f"{whose} - {-n}"
+def _fin(conn: ObservedConn) -> Seen | None:
+    """Your FIN after the handshake: the first the kernel accepted, else your first."""
+    synack = conn.kernel_synack()
+    if synack is None:
+        return None
+    fins = [
+        s
+        for s in conn.crafted_after(synack)
+        if Flags.FIN in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
+    ]
+    return next((f for f in fins if conn.accepted(f)), fins[0] if fins else None)
 
 
-def _conn(obs: Observation) -> ObservedConn | None:
-    conn = obs.conn(0)
-    return conn if conn is not None and conn.iss is not None and conn.irs is not None else None
+def _accepted_fin(conn: ObservedConn) -> Seen | None:
+    fin = _fin(conn)
+    return fin if fin is not None and conn.accepted(fin) else None
 
 
-def _your_fin(obs: Observation) -> tuple[ObservedConn | None, Segment | None]:
-    conn = _conn(obs)
-    if conn is None:
-        return None, None
-    fins = [s for s in conn.crafted() if Flags.FIN in s.flags and Flags.SYN not in s.flags]
-    return conn, (fins[0] if fins else None)
+def _no_fin(conn: ObservedConn) -> NotReached:
+    if conn.kernel_synack() is None:
+        return NotReached("no handshake on this connection: the kernel sent no SYN+ACK")
+    return NotReached("you sent no FIN after the handshake")
 
 
-def _after(conn: ObservedConn, seg: Segment, from_kernel: bool) -> list[Segment]:
-    """The segments (of one side) sent after `seg`, in order."""
-    out: list[Segment] = []
-    found = False
-    for seen in conn.segments:
-        if seen.segment == seg and not found:
-            found = True
-        elif found and seen.from_kernel == from_kernel:
-            out.append(seen.segment)
-    return out
+def _kernel_data(conn: ObservedConn, fin: Seen) -> Seen | None:
+    """The kernel's first data after your (accepted) FIN: the half-close."""
+    return next((s for s in conn.kernel_after(fin) if s.segment.payload), None)
 
 
-def _kernel_data_after_fin(obs: Observation) -> tuple[ObservedConn | None, Segment | None]:
-    conn, fin = _your_fin(obs)
-    if fin is None:
-        return conn, None
-    data = [s for s in _after(conn, fin, from_kernel=True) if s.payload]
-    return conn, (data[0] if data else None)
+def _kernel_fin_after(conn: ObservedConn, fin: Seen) -> Seen | None:
+    return next((s for s in conn.kernel_after(fin) if Flags.FIN in s.segment.flags), None)
 
 
-def _kernel_fin(conn: ObservedConn) -> Segment | None:
-    fins = [s for s in conn.kernel() if Flags.FIN in s.flags and Flags.RST not in s.flags]
-    return fins[0] if fins else None
+def _before(conn: ObservedConn, seen: Seen, end: Seen | None) -> list[Seen]:
+    """Your segments after `seen` and before `end` (None: to the end)."""
+    out = conn.crafted_after(seen)
+    if end is None:
+        return out
+    stop = conn.segments.index(end)
+    return [s for s in out if conn.segments.index(s) < stop]
+
+
+def _dropped_for_seq(conn: ObservedConn, seen: Seen) -> str | None:
+    """Why the kernel dropped this segment when its seq is what was wrong (None otherwise)."""
+    if conn.accepted(seen):
+        return None
+    return conn.diagnose(seen, "seq")
 
 
 @checks.add(
-    "your FIN carries the ACK flag",
-    1,
-    hint="send flags 'FA': once a connection is synchronized, the kernel drops any segment "
-    "without ACK, a FIN too",
-    why="every segment after the handshake acknowledges something (RFC 9293 §3.10.7.4)",
+    FIN_TITLE,
+    4,
+    hints=(
+        "look at your FIN's flags, seq and ack: which one would the kernel refuse?",
+        "after the handshake every segment carries ACK; a FIN takes the next unused "
+        "sequence number, as data would",
+        "flags 'FA', seq = your ISN + 1, ack = the kernel's ISN + 1",
+    ),
+    why="a synchronized connection drops a segment without ACK or outside the window "
+    "(RFC 9293 §3.10.7.4)",
 )
-def fin_flags(obs: Observation) -> tuple[bool, str]:
-    _, fin = _your_fin(obs)
+def fin_accepted(conn: ObservedConn) -> Pass | Fail | NotReached:
+    fin = _fin(conn)
     if fin is None:
-        return False, "you sent no FIN"
-    return Flags.ACK in fin.flags, f"flags {fin.flags.letters}"
+        return _no_fin(conn)
+    seg = fin.segment
+    if Flags.ACK not in seg.flags:
+        return Fail(
+            f"your FIN had no ACK flag ({conn.show(fin)}); {conn.reaction(fin)}",
+            cause="fin-flags",
+        )
+    for field in ("seq", "ack"):
+        wrong = conn.diagnose(fin, field)
+        if wrong:
+            return Fail(f"{wrong}; {conn.reaction(fin)}", cause=f"fin-{field}")
+    if not conn.accepted(fin):
+        return Fail(f"{conn.show(fin)}: {conn.reaction(fin)}", cause="fin")
+    return Pass(f"your FIN: {conn.show(fin)}")
 
 
 @checks.add(
-    "your FIN's seq is your ISN + 1",
+    CLOSE_WAIT_TITLE,
     2,
-    hint="nothing has used a sequence number since your SYN (ISN): the FIN's seq is ISN + 1, "
-    "its ack the kernel's ISN + 1",
-    why="the FIN takes the next unused sequence number, and itself occupies one",
+    hints=(
+        "watch the kernel's socket after your FIN: 'tcplab sockets' or ss in the kernel host",
+        "the side that receives the first FIN acknowledges it and waits for its application",
+        "ESTABLISHED -> CLOSE_WAIT on your FIN; its ack is your FIN's seq + 1",
+    ),
+    why="the kernel acknowledges your FIN, tells its application end-of-stream, and waits "
+    "for it to close()",
+    needs=(FIN_TITLE,),
 )
-def fin_seq(obs: Observation) -> tuple[bool, str]:
-    conn, fin = _your_fin(obs)
+def close_wait(conn: ObservedConn) -> Pass | NotReached:
+    fin = _accepted_fin(conn)
     if fin is None:
-        return False, "you sent no FIN"
-    rel = conn.rel_seq(fin, from_kernel=False)
-    return rel == 1, f"your FIN's seq was your {_isn(rel)}"
+        return (
+            _no_fin(conn) if _fin(conn) is None else NotReached("the kernel did not take your FIN")
+        )
+    answer = conn.answer(fin)
+    said = f"the kernel answered {conn.show(answer)}" if answer is not None else ""
+    if not conn.reached(State.CLOSE_WAIT):
+        return NotReached(f"{said}; the kernel's socket: {_ladder(conn)}")
+    return Pass(f"{said}; the kernel's socket: {_ladder(conn)}")
 
 
 @checks.add(
-    "the kernel ACKs your FIN (ack = your ISN + 2) and goes to CLOSE_WAIT",
+    AFTER_TITLE,
     2,
-    hint="a FIN is accepted only with the ACK flag and seq = the next byte the kernel expects "
-    "(ISN + 1 here); pause (time.sleep(0.05)) after it so the kernel's table can be read",
-    why="the FIN occupies one sequence number, so the kernel acknowledges ISN + 2; "
-    "its application has been told end-of-stream and the kernel waits for it to close()",
+    hints=(
+        "compare the seq of what you send after your FIN with your FIN's seq",
+        "a FIN occupies one sequence number, exactly like a SYN",
+        "after a FIN with seq = your ISN + 1, your next seq is your ISN + 2",
+    ),
+    why="what you send after your FIN starts at the next unused sequence number",
+    needs=(CLOSE_WAIT_TITLE,),
 )
-def close_wait(obs: Observation) -> tuple[bool, str]:
-    conn, fin = _your_fin(obs)
-    if conn is None:
-        return False, "no connection"
-    seen = conn.states()
-    detail = " -> ".join(seen) or "no socket"
-    # what the kernel must do with your FIN is tcplab's model's: its ACK, and CLOSE_WAIT
-    acked, said = conn.verdict(fin, "fin") if fin is not None else (False, "")
-    if not acked:
-        return False, detail + "; no ACK of your FIN" + (f" ({said})" if fin is not None else "")
-    if State.CLOSE_WAIT in seen or State.LAST_ACK in seen:
-        return True, detail
-    # CLOSE_WAIT may end before the socket table is read: the capture shows it through the model
-    ok = State.CLOSE_WAIT in conn.model_states()
-    return ok, detail + (" (CLOSE_WAIT seen on the wire)" if ok else "")
+def seq_after_fin(conn: ObservedConn) -> Pass | Fail | NotReached:
+    fin = _accepted_fin(conn)
+    if fin is None:
+        return NotReached("the kernel did not take your FIN")
+    later = [s for s in conn.crafted_after(fin) if Flags.FIN not in s.segment.flags]
+    if not later:
+        return NotReached("you sent nothing after your FIN")
+    wrong = conn.diagnose(later[0], "seq")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(later[0])}", cause="after-fin-seq")
+    return Pass(f"your seq was {conn.seq_text(later[0])}")
 
 
 @checks.add(
     "you ACK the data the kernel sends after your FIN",
     2,
-    hint="your FIN closed only your direction: when lab.app_send() data arrives, acknowledge it "
-    "(ack = its seq + its length) before you call lab.app_close()",
+    hints=(
+        "look at the kernel's data after your FIN: did you acknowledge it before its FIN came?",
+        "your FIN closed only your direction: the kernel may still send, and you still "
+        "acknowledge what arrives",
+        "ack = the data's seq + its length",
+    ),
     why="half-close: the kernel in CLOSE_WAIT may still send, and you in FIN_WAIT_2 still receive",
+    needs=(CLOSE_WAIT_TITLE,),
 )
-def data_acked(obs: Observation) -> tuple[bool, str]:
-    conn, data = _kernel_data_after_fin(obs)
+def data_acked(conn: ObservedConn) -> Pass | Fail | NotReached:
+    fin = _accepted_fin(conn)
+    if fin is None:
+        return NotReached("the kernel did not take your FIN")
+    data = _kernel_data(conn, fin)
     if data is None:
-        return False, "the kernel sent no data after your FIN (call lab.app_send())"
-    end = data.end_seq
-    mine = [s for s in _after(conn, data, from_kernel=False) if Flags.ACK in s.flags]
-    ok = any(s.ack == end and Flags.RST not in s.flags for s in mine)
-    return ok, f"{len(data.payload)} bytes from the kernel; your acks: " + (
-        ", ".join(f"its {_isn(conn.rel_ack(s, from_kernel=False))}" for s in mine) or "none"
-    )
-
-
-@checks.add(
-    "your segments after your FIN have seq = your ISN + 2",
-    2,
-    hint="your FIN used sequence number ISN + 1, so everything you send after it starts at "
-    "ISN + 2 (a segment below that is old to the kernel and is dropped)",
-    why="a FIN occupies one sequence number, exactly like a SYN",
-)
-def seq_after_fin(obs: Observation) -> tuple[bool, str]:
-    conn, fin = _your_fin(obs)
-    if fin is None:
-        return False, "you sent no FIN"
-    later = [s for s in _after(conn, fin, from_kernel=False) if Flags.FIN not in s.flags]
-    if not later:
-        return False, "you sent nothing after your FIN"
-    rels = sorted({conn.rel_seq(s, from_kernel=False) for s in later})
-    return rels == [2], "your seqs: " + ", ".join(map(_isn, rels))
-
-
-@checks.add(
-    "the kernel goes CLOSE_WAIT -> LAST_ACK when its application closes",
-    1,
-    hint="after the data, call lab.app_close(): the kernel sends its FIN and waits in LAST_ACK "
-    "for your ACK",
-    why="the application's close() sends the second FIN; the kernel waits for its acknowledgment",
-)
-def last_ack(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    if conn is None:
-        return False, "no connection"
-    seen = conn.states()
-    if State.LAST_ACK in seen:
-        return True, " -> ".join(seen)
-    # LAST_ACK may end before the socket table is read: the FIN that tcplab's model predicts for
-    # close() in CLOSE_WAIT, and the kernel sent, shows it on the wire
-    ok = State.CLOSE_WAIT in seen and State.LAST_ACK in conn.model_states()
-    return ok, " -> ".join(seen) + (" (its FIN from CLOSE_WAIT seen on the wire)" if ok else "")
-
-
-@checks.add(
-    "your last ACK acknowledges the kernel's FIN: ack = its seq + 1",
-    2,
-    hint="the kernel's FIN occupies one sequence number: ack = the FIN's seq + 1",
-    why="only an ACK of its FIN lets the kernel leave LAST_ACK",
-)
-def final_ack(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    fin = _kernel_fin(conn) if conn else None
-    if fin is None:
-        return False, "the kernel sent no FIN"
-    mine = [s for s in _after(conn, fin, from_kernel=False) if s.flags == Flags.ACK]
+        return NotReached("the kernel sent no data after your FIN (lab.app_send())")
+    size = len(data.segment.payload)
+    mine = [s for s in _before(conn, data, _kernel_fin_after(conn, data)) if _is_ack(s)]
     if not mine:
-        return False, "no ACK from you after the kernel's FIN"
-    want = fin.end_seq  # the FIN's own number + 1 (after any data it carries)
-    ok = any(s.ack == want for s in mine)
-    rels = ", ".join(f"its {_isn(conn.rel_ack(s, from_kernel=False))}" for s in mine)
-    return ok, f"the FIN was its {_isn(conn.rel_seq(fin, from_kernel=True))}; your acks: {rels}"
+        return Fail(f"you sent nothing between the kernel's {size} bytes and its FIN", cause="data")
+    ack = mine[0]
+    dropped = _dropped_for_seq(conn, ack)
+    if dropped:
+        return Fail(f"your ACK of its data was dropped: {dropped}", cause="after-fin-seq")
+    wrong = conn.diagnose(ack, "ack")
+    if wrong or not conn.accepted(ack):
+        return Fail(f"{wrong or conn.show(ack)}; {conn.reaction(ack)}", cause="data")
+    return Pass(f"{size} bytes; your ack was {conn.ack_text(ack)}")
+
+
+@checks.add(
+    LAST_ACK_TITLE,
+    1,
+    hints=(
+        "watch the kernel's socket when its application closes",
+        "the application's close() in CLOSE_WAIT sends the kernel's own FIN",
+        "CLOSE_WAIT -> LAST_ACK on lab.app_close(), with a FIN",
+    ),
+    why="the application's close() sends the second FIN; the kernel waits for its acknowledgment",
+    needs=(CLOSE_WAIT_TITLE,),
+)
+def last_ack(conn: ObservedConn) -> Pass | NotReached:
+    fin = _accepted_fin(conn)
+    if fin is None:
+        return NotReached("the kernel did not take your FIN")
+    theirs = _kernel_fin_after(conn, fin)
+    if theirs is None:
+        return NotReached("the kernel sent no FIN: its application did not close the connection")
+    if not conn.reached(State.LAST_ACK):
+        return NotReached(f"its FIN came, but the kernel's socket: {_ladder(conn)}")
+    return Pass(f"its FIN {conn.show(theirs)}; the kernel's socket: {_ladder(conn)}")
+
+
+@checks.add(
+    FINAL_TITLE,
+    2,
+    hints=(
+        "look at the kernel's FIN: which of its numbers does your last ACK answer?",
+        "the kernel's FIN occupies one sequence number, like its SYN did",
+        "ack = the FIN's seq + 1",
+    ),
+    why="only an ACK of its FIN lets the kernel leave LAST_ACK",
+    needs=(LAST_ACK_TITLE,),
+)
+def final_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
+    fin = _accepted_fin(conn)
+    theirs = _kernel_fin_after(conn, fin) if fin is not None else None
+    if theirs is None:
+        return NotReached("the kernel sent no FIN")
+    after = conn.crafted_after(theirs)
+    if not after:
+        return Fail("you sent nothing after the kernel's FIN", cause="final")
+    if Flags.RST in after[0].segment.flags:
+        return Fail(
+            f"you answered its FIN with {conn.show(after[0])}, not an ACK: "
+            f"{conn.reaction(after[0])}",
+            cause="final-rst",
+        )
+    last = next((s for s in after if _is_ack(s) and conn.accepted(s)), after[0])
+    dropped = _dropped_for_seq(conn, last)
+    if dropped:
+        return Fail(f"your last ACK was dropped: {dropped}", cause="after-fin-seq")
+    wrong = conn.diagnose(last, "ack")
+    if wrong or not conn.accepted(last):
+        return Fail(f"{wrong or conn.show(last)}; {conn.reaction(last)}", cause="final")
+    return Pass(f"your ack was {conn.ack_text(last)}; {conn.reaction(last)}")
 
 
 @checks.add(
     "the kernel's socket is gone at the end, with no TIME_WAIT",
     1,
-    hint="the kernel leaves LAST_ACK only on an acceptable ACK of its FIN (right seq, right ack)",
+    hints=(
+        "watch the kernel's socket after your last ACK",
+        "the side that closes second does not wait: TIME_WAIT belongs to the side that "
+        "closed first",
+        "LAST_ACK -> CLOSED on your ACK of its FIN",
+    ),
     why="the side that closes second goes straight to CLOSED; TIME_WAIT is yours, not its",
+    needs=(FINAL_TITLE,),
 )
-def gone(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    if conn is None or not conn.samples:
-        return False, "no socket"
-    seen = conn.states()
-    return seen[-1] is State.CLOSED and State.TIME_WAIT not in seen, " -> ".join(seen)
+def gone(conn: ObservedConn) -> Pass | Fail | NotReached:
+    fin = _accepted_fin(conn)
+    theirs = _kernel_fin_after(conn, fin) if fin is not None else None
+    if theirs is None or not conn.reached(State.LAST_ACK):
+        return NotReached("the kernel never reached LAST_ACK")
+    ladder = _ladder(conn)
+    last = next((s for s in conn.crafted_after(theirs) if _is_ack(s) and conn.accepted(s)), None)
+    if last is None:
+        return NotReached(f"the kernel took no ACK of its FIN; its socket: {ladder}")
+    if State.TIME_WAIT in conn.states():
+        return Fail(f"the kernel's socket: {ladder}", cause="time-wait")
+    rec = conn.predicted(last)
+    if rec is None or rec.prediction.place.state is not State.CLOSED:
+        return NotReached(f"the kernel's socket: {ladder}")
+    return Pass(f"the kernel's socket: {ladder}")
 
 
-@checks.add(
-    "you never reset the connection",
-    1,
-    hint="do not send R: a RST aborts the connection; a close is FIN and ACK",
-    why="an orderly close uses FIN and ACK only",
-)
-def no_reset(obs: Observation) -> bool:
-    return bool(obs.conns) and not any(Flags.RST in s.flags for s in obs.crafted())
+def _is_ack(seen: Seen) -> bool:
+    flags = seen.segment.flags
+    return Flags.ACK in flags and not flags & (Flags.SYN | Flags.RST | Flags.FIN)
+
+
+def _ladder(conn: ObservedConn) -> str:
+    return " -> ".join(s.value for s in conn.states()) or "no socket seen"

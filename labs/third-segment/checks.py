@@ -1,229 +1,275 @@
 """Checks for lab 2 (data on the third segment; what uses sequence numbers), on what the kernel
-host saw."""
+host saw.
 
-from tcplab.exercise.kit import Checklist, Observation, ObservedConn
+Each connection you open to the application's port is judged on its own and the best one counts:
+experiments before, between or after cost nothing. Every number is judged against what the
+kernel's TCB held when your segment arrived (tcplab's model), so a mistake is charged where it
+happened and later steps are judged against what the kernel actually had; points come only for
+what the kernel accepted.
+"""
+
+from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
 from tcplab.model.flags import Flags
-from tcplab.model.segment import Segment
 from tcplab.model.state import State
 
-checks = Checklist()
+checks = Checklist(per_connection=True)
+
+ACK_TITLE = "your third segment acknowledges the kernel's SYN"
+SEQ_TITLE = "your third segment's seq follows your SYN"
+ESTABLISHED_TITLE = "the kernel's socket reaches ESTABLISHED"
+BARE_TITLE = "your bare ACK's seq is the next byte after your data"
+SECOND_TITLE = "your next data has the bare ACK's seq"
 
 
-def _isn(rel: int | None, whose: str = "ISN") -> str:
-    """A relative sequence number as text, signed: 'ISN + 6', 'ISN - 1000'."""
-    if rel is None:
-        return "?"
-    n = rel - (1 << 32) if rel >= 1 << 31 else rel
-    return f"{whose} + {n}" if n >= 0 else f"{whose} - {-n}"
+def _third(conn: ObservedConn) -> Seen | None:
+    """Your segment that completes the handshake: the first after the kernel's SYN+ACK with ACK
+    (no SYN, no RST) that the kernel accepted, else the first such one."""
+    synack = conn.kernel_synack()
+    if synack is None:
+        return None
+    acks = [
+        s
+        for s in conn.crafted_after(synack)
+        if Flags.ACK in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
+    ]
+    return next((a for a in acks if conn.accepted(a)), acks[0] if acks else None)
 
 
-def _conn(obs: Observation) -> ObservedConn | None:
-    conn = obs.conn(0)
-    return conn if conn is not None and conn.iss is not None and conn.irs is not None else None
+def _no_third(conn: ObservedConn) -> NotReached:
+    synack = conn.kernel_synack()
+    if synack is None:
+        syn = conn.first_crafted(flags=Flags.SYN)
+        if syn is None:
+            return NotReached("you sent no SYN to the application's port")
+        return NotReached(f"the kernel did not answer your SYN with SYN+ACK: {conn.reaction(syn)}")
+    other = conn.crafted_after(synack)
+    if other:
+        return NotReached(f"after the SYN+ACK you sent {conn.show(other[0])}, not an ACK")
+    return NotReached("you sent nothing after the kernel's SYN+ACK")
 
 
-def _third(obs: Observation) -> tuple[ObservedConn | None, Segment | None]:
-    """Your first segment after the kernel's SYN+ACK (the one that should complete the handshake)."""
-    conn = _conn(obs)
-    if conn is None:
-        return None, None
-    after = False
-    for seen in conn.segments:
-        if seen.from_kernel and seen.segment.flags == Flags.SYN | Flags.ACK:
-            after = True
-        elif after and not seen.from_kernel and Flags.SYN not in seen.segment.flags:
-            return conn, seen.segment
-    return conn, None
-
-
-def _data(conn: ObservedConn) -> list[Segment]:
-    """Your segments that carry data, in the order sent."""
+def _data(conn: ObservedConn, after: Seen | None) -> list[Seen]:
+    """Your segments with data after `after` (no SYN, no RST), in the order sent."""
     return [
         s
-        for s in conn.crafted()
-        if s.payload and Flags.SYN not in s.flags and Flags.RST not in s.flags
+        for s in conn.crafted_after(after)
+        if s.segment.payload and not s.segment.flags & (Flags.SYN | Flags.RST)
     ]
 
 
-def _acked_by_model(conn: ObservedConn, data: Segment, want: int) -> bool:
-    """Your bytes end at your ISN + `want` (all of them after your SYN: your own numbers), and
-    tcplab's model predicts the kernel acknowledges up to that end, and the kernel did."""
-    rec = conn.predicted(data)
+def _first_data(conn: ObservedConn) -> Seen | None:
+    """Your first data the kernel accepted (the lab's `hello`)."""
+    return next((s for s in _data(conn, conn.kernel_synack()) if conn.accepted(s)), None)
+
+
+def _bare(conn: ObservedConn, first: Seen) -> Seen | None:
+    """Your first bare ACK (flags A, no data) after your first data."""
+    return next(
+        (
+            s
+            for s in conn.crafted_after(first)
+            if s.segment.flags == Flags.ACK and not s.segment.payload
+        ),
+        None,
+    )
+
+
+def _second(conn: ObservedConn, first: Seen) -> Seen | None:
+    data = _data(conn, first)
+    return data[0] if data else None
+
+
+def _all_taken(conn: ObservedConn, seen: Seen) -> bool:
+    """The kernel took this data in order and acknowledged all of it (the model's answer, which
+    the kernel gave)."""
+    rec = conn.predicted(seen)
     pattern = rec.prediction.pattern if rec is not None else None
-    end = conn.rel_seq(data, from_kernel=False)
-    if rec is None or pattern is None or end is None or not rec.agrees:
-        return False
-    return (end + len(data.payload)) % 2**32 == want and pattern.ack == data.end_seq
-
-
-def _kernel_acks(conn: ObservedConn) -> list[int]:
-    """The relative ack of every segment the kernel sent after its SYN+ACK."""
-    return [
-        conn.rel_ack(s, from_kernel=True)
-        for s in conn.kernel()
-        if Flags.ACK in s.flags and Flags.SYN not in s.flags and Flags.RST not in s.flags
-    ]
+    return (
+        conn.accepted(seen)
+        and conn.diagnose(seen, "seq") is None
+        and pattern is not None
+        and pattern.ack == seen.segment.end_seq
+    )
 
 
 @checks.add(
-    "your third segment carries data",
-    1,
-    hint="complete the handshake with flags 'PA' and a payload: IP(...)/TCP(...)/b'hello'",
-    why="RFC 9293 lets any segment with ACK carry data, the one that completes the handshake too",
-)
-def third_has_data(obs: Observation) -> tuple[bool, str]:
-    _, third = _third(obs)
-    if third is None:
-        return False, "nothing from you after the SYN+ACK"
-    return bool(third.payload), f"{len(third.payload)} bytes, flags {third.flags.letters}"
-
-
-@checks.add(
-    "your third segment acknowledges the kernel's ISN + 1",
+    ACK_TITLE,
     2,
-    hint="ack = the SYN+ACK's seq + 1: the kernel's SYN occupies one sequence number",
+    hints=(
+        "look at the kernel's SYN+ACK: which of its numbers does your third segment answer?",
+        "an ACK names the next number it expects; the kernel's SYN occupied one number",
+        "ack = the SYN+ACK's seq + 1",
+    ),
     why="only an acceptable ack turns the kernel's half-open request into a connection",
 )
-def third_ack(obs: Observation) -> tuple[bool, str]:
-    conn, third = _third(obs)
-    if third is None or Flags.ACK not in third.flags:
-        return False, "no ACK after the SYN+ACK"
-    rel = conn.rel_ack(third, from_kernel=False)
-    return rel == 1, f"your ack was the kernel's {_isn(rel)}"
-
-
-@checks.add(
-    "your third segment's seq is your ISN + 1",
-    1,
-    hint="your SYN used sequence number ISN, so your first byte of data is number ISN + 1",
-    why="the SYN occupies one sequence number; data starts right after it",
-)
-def third_seq(obs: Observation) -> tuple[bool, str]:
-    conn, third = _third(obs)
+def third_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
+    third = _third(conn)
     if third is None:
-        return False, "nothing from you after the SYN+ACK"
-    rel = conn.rel_seq(third, from_kernel=False)
-    return rel == 1, f"your seq was your {_isn(rel)}"
+        return _no_third(conn)
+    wrong = conn.diagnose(third, "ack")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(third)}", cause="third-ack")
+    return Pass(f"your ack was {conn.ack_text(third)}")
 
 
 @checks.add(
-    "the kernel acknowledged all of it: ack = your ISN + 1 + its length",
-    2,
-    hint="the kernel's ack counts the SYN and every byte: send your third segment with "
-    "seq = ISN + 1, ack = the kernel's ISN + 1 and the data",
-    why="an ACK number is the next byte expected: ISN + 1 (the SYN) + 5 for b'hello'",
-)
-def kernel_acked_first(obs: Observation) -> tuple[bool, str]:
-    conn, third = _third(obs)
-    if third is None or not third.payload:
-        return False, "your third segment carried no data"
-    want = 1 + len(third.payload)
-    acks = _kernel_acks(conn)
-    return (
-        _acked_by_model(conn, third, want),
-        f"the kernel's acks: {', '.join(map(_isn, acks)) or 'none'}; wanted ISN + {want}",
-    )
-
-
-@checks.add(
-    "the kernel's socket goes SYN_RECEIVED -> ESTABLISHED and keeps your data",
-    2,
-    hint="the segment that acknowledges the SYN+ACK makes the connection ESTABLISHED, data or "
-    "not; do not close or reset it afterwards",
-    why="the data is queued for the application (lab.app_recv() reads it): nothing is lost",
-)
-def established(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    if conn is None or not conn.samples:
-        return False, "no socket"
-    seen = conn.states()
-    half_open = State.SYN_RECEIVED in seen or bool(conn.kernel(Flags.SYN | Flags.ACK))
-    acks = [a for a in _kernel_acks(conn) if a is not None]
-    accepted = max(acks, default=1) - 1
-    last = conn.samples[-1]
-    detail = (
-        f"{' -> '.join(seen)}; {accepted} bytes acknowledged: {last.rqueue} still queued, "
-        f"{accepted - last.rqueue} read by the application"
-    )
-    ok = (
-        half_open
-        and last.state is State.ESTABLISHED
-        and accepted > 0
-        and 0 <= last.rqueue <= accepted
-    )
-    return ok, detail
-
-
-@checks.add(
-    "your bare ACK's seq is the next byte after your data",
+    SEQ_TITLE,
     1,
-    hint="after b'hello' at ISN + 1, your next sequence number is ISN + 6: send flags 'A', "
-    "no payload, with that seq",
+    hints=(
+        "compare your third segment's seq with your SYN's seq",
+        "your SYN occupied one sequence number; your first byte of data comes after it",
+        "seq = your ISN + 1",
+    ),
+    why="the kernel places your bytes in its stream by their sequence numbers",
+)
+def third_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
+    third = _third(conn)
+    if third is None:
+        return _no_third(conn)
+    wrong = conn.diagnose(third, "seq")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(third)}", cause="third-seq")
+    return Pass(f"your seq was {conn.seq_text(third)}")
+
+
+@checks.add(
+    "your third segment carries data, and the kernel takes it",
+    2,
+    hints=(
+        "look at the segment that answers the SYN+ACK: does it carry any bytes?",
+        "any segment with ACK may carry data, the one that completes the handshake too",
+        "send the third segment with flags 'PA' and the payload: .../TCP(...)/b'hello'",
+    ),
+    why="RFC 9293 §3.5 lets the segment that completes the handshake carry data",
+    needs=(ACK_TITLE, SEQ_TITLE),
+)
+def third_data(conn: ObservedConn) -> Pass | Fail | NotReached:
+    third = _third(conn)
+    if third is None:
+        return _no_third(conn)
+    if not third.segment.payload:
+        later = " (your data came in a later segment)" if _first_data(conn) else ""
+        return Fail(f"your third segment was {conn.show(third)}{later}", cause="no-data")
+    if not conn.accepted(third):
+        return NotReached(f"the kernel did not take it: {conn.reaction(third)}")
+    answer = conn.answer(third)
+    said = f"; it answered {conn.show(answer)}" if answer is not None else ""
+    return Pass(f"{len(third.segment.payload)} bytes{said}")
+
+
+@checks.add(
+    ESTABLISHED_TITLE,
+    2,
+    hints=(
+        "watch the kernel's socket: 'tcplab sockets' or ss in the kernel host",
+        "the segment that acceptably acknowledges the SYN+ACK opens the connection, data or not",
+        "SYN_RECEIVED -> ESTABLISHED on your third segment; its data waits in the receive queue",
+    ),
+    why="the same segment opens the connection and queues its data for the application",
+    needs=(ACK_TITLE, SEQ_TITLE),
+)
+def established(conn: ObservedConn) -> Pass | NotReached:
+    third = _third(conn)
+    if third is None:
+        return _no_third(conn)
+    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    if not conn.accepted(third) or not conn.reached(State.ESTABLISHED):
+        return NotReached(f"the kernel's socket: {shown}; {conn.reaction(third)}")
+    return Pass(f"the kernel's socket: {shown}")
+
+
+@checks.add(
+    BARE_TITLE,
+    1,
+    hints=(
+        "compare your bare ACK's seq with your data segment's seq and length",
+        "every byte of data occupies one sequence number",
+        "seq = your data's seq + its length (your ISN + 6 after b'hello')",
+    ),
     why="the next segment you send starts at the next unused sequence number",
+    needs=(ESTABLISHED_TITLE,),
 )
-def bare_ack(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    data = _data(conn) if conn else []
-    if not data:
-        return False, "you sent no data"
-    first = data[0]
-    crafted = conn.crafted()
-    later = crafted[crafted.index(first) + 1 :]
-    bare = [s for s in later if s.flags == Flags.ACK and not s.payload]
-    if not bare:
-        return False, "no bare ACK (flags 'A', no data) after your first data"
-    want = conn.rel_seq(first, from_kernel=False) + len(first.payload)
-    rel = conn.rel_seq(bare[0], from_kernel=False)
-    return rel == want, f"its seq was your {_isn(rel)}"
+def bare_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
+    first = _first_data(conn)
+    if first is None:
+        return NotReached("the kernel took no data of yours")
+    bare = _bare(conn, first)
+    if bare is None:
+        return NotReached("you sent no bare ACK (flags 'A', no data) after your data")
+    wrong = conn.diagnose(bare, "seq")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(bare)}", cause="bare-seq")
+    return Pass(f"your seq was {conn.seq_text(bare)}; {conn.reaction(bare)}")
 
 
 @checks.add(
-    "your next data starts where the first ended: a bare ACK uses no sequence number",
+    SECOND_TITLE,
     2,
-    hint="SYN and FIN occupy one sequence number each, data one per byte, a bare ACK none: "
-    "the second data segment has the same seq as the bare ACK before it",
-    why="sequence numbers number the SYN, the bytes and the FIN, nothing else (RFC 9293 §3.4)",
+    hints=(
+        "compare your second data segment's seq with your bare ACK's seq",
+        "sequence numbers number the SYN, the bytes and the FIN; which of those does a bare ACK have?",
+        "a bare ACK uses no number: the next data has the same seq as the bare ACK",
+    ),
+    why="the kernel's acks tell you which segments use sequence numbers (RFC 9293 §3.4)",
+    needs=(ESTABLISHED_TITLE,),
 )
-def second_seq(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    data = _data(conn) if conn else []
-    if len(data) < 2:
-        return False, "you sent fewer than two data segments"
-    want = 1 + len(data[0].payload)
-    rel = conn.rel_seq(data[1], from_kernel=False)
-    return rel == want, f"your second data segment's seq was your {_isn(rel)}, wanted ISN + {want}"
+def second_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
+    first = _first_data(conn)
+    if first is None:
+        return NotReached("the kernel took no data of yours")
+    second = _second(conn, first)
+    if second is None:
+        return NotReached("you sent no second data after your first")
+    bare = _bare(conn, first)
+    wrong = conn.diagnose(second, "seq")
+    if wrong is None:
+        return Pass(f"your second data's seq was {conn.seq_text(second)}")
+    if bare is not None and bare.segment.seq == second.segment.seq:
+        # the concept is right; the number repeats the bare ACK's, which is judged above
+        return Pass(f"your second data's seq was your bare ACK's, {conn.seq_text(second)}")
+    return Fail(f"{wrong}; {conn.reaction(second)}", cause="second-seq")
 
 
 @checks.add(
-    "the kernel acknowledged your second data too",
+    "the kernel took all of your second data",
     1,
-    hint="data that does not start at the kernel's next expected byte waits out of order and the "
-    "kernel repeats its last ack: start the second segment right after the first",
+    hints=(
+        "look at the kernel's ack after your second data: does it cover all of it?",
+        "the kernel takes bytes in order: data beyond its next expected byte waits, data "
+        "below it is partly old",
+        "the kernel's ack must be your second data's seq + its length",
+    ),
     why="the kernel's ack moves on only when the bytes arrive in order",
+    needs=(SECOND_TITLE,),
 )
-def kernel_acked_second(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    data = _data(conn) if conn else []
-    if len(data) < 2:
-        return False, "you sent fewer than two data segments"
-    want = 1 + len(data[0].payload) + len(data[1].payload)
-    acks = _kernel_acks(conn)
-    return (
-        _acked_by_model(conn, data[1], want),
-        f"the kernel's acks: {', '.join(map(_isn, acks)) or 'none'}; wanted ISN + {want}",
-    )
+def second_taken(conn: ObservedConn) -> Pass | Fail | NotReached:
+    first = _first_data(conn)
+    second = _second(conn, first) if first is not None else None
+    if first is None or second is None:
+        return NotReached("you sent no second data the kernel could take")
+    if _all_taken(conn, second):
+        return Pass(conn.reaction(second))
+    bare = _bare(conn, first)
+    if bare is not None and bare.segment.seq == second.segment.seq and conn.diagnose(bare, "seq"):
+        return Fail(conn.reaction(second), cause="bare-seq")
+    return NotReached(conn.reaction(second))
 
 
 @checks.add(
-    "no RST either way",
+    "you never reset the connection",
     1,
-    hint="a RST from the kernel means a segment of yours was unacceptable (often a wrong ack); "
-    "never send R yourself in this lab",
+    hints=(
+        "look for flags 'R' in what you sent",
+        "a RST aborts the connection and throws away what the application has not read",
+        "send only 'S', 'A' and 'PA' in this lab",
+    ),
     why="the connection stays open: data, then a bare ACK, then more data",
+    needs=(ESTABLISHED_TITLE,),
 )
-def no_reset(obs: Observation) -> tuple[bool, str]:
-    if not obs.conns:
-        return False, "no connection"
-    mine = sum(Flags.RST in s.flags for s in obs.crafted())
-    theirs = sum(Flags.RST in s.flags for s in obs.kernel())
-    return mine == 0 and theirs == 0, f"{mine} RST from you, {theirs} from the kernel"
+def no_reset(conn: ObservedConn) -> Pass | Fail | NotReached:
+    if not conn.reached(State.ESTABLISHED):
+        return NotReached("the connection never opened")
+    rst = next((s for s in conn.crafted_after(_third(conn)) if Flags.RST in s.segment.flags), None)
+    if rst is not None:
+        return Fail(f"you sent {conn.show(rst)}; {conn.reaction(rst)}", cause="rst")
+    return Pass("no RST from you")

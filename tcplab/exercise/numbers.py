@@ -9,7 +9,8 @@ only compares the student's number with it and names the confusion it recognises
 - seq and ack swapped;
 - a number counted from the wrong side's ISN;
 - a SYN or FIN not counted (one short), or a bare ACK counted (one too many);
-- data not counted.
+- data not counted;
+- 0, a placeholder left as it was.
 
 Pure: no session, no clock; unit-tested on numbers.
 """
@@ -33,8 +34,9 @@ def signed(n: int) -> str:
 
 def rel_text(value: int, base: int | None, who: str = "") -> str:
     """'your ISN+1' for value = base + 1 (who = "your"); the absolute value when base is unknown or
-    the value is nowhere near it (then it was not counted from that ISN)."""
-    if base is None or abs(_signed(value, base)) > NEAR:
+    the value is nowhere near it (then it was not counted from that ISN), and 0 as 0 (a placeholder
+    left from a starter, not "ISN-1000")."""
+    if base is None or abs(_signed(value, base)) > NEAR or (value == 0 and base != 0):
         return str(value)
     prefix = f"{who} " if who else ""
     return f"{prefix}ISN{signed(_signed(value, base))}"
@@ -72,7 +74,7 @@ def diagnose(n: Numbers, field: Field) -> str | None:
         whose = "the kernel's"
     if want is None or got == want:
         return None
-    said = f"your {field.value} was {rel_text(got, base, whose)}"
+    said = f"your {field.value} was {0 if got == 0 else rel_text(got, base, whose)}"
     expected = (
         f"the kernel expected {rel_text(want, base, 'its' if field is Field.ACK else 'your')}"
     )
@@ -92,6 +94,8 @@ def _confusion(
     other: int | None,
     off: int,
 ) -> str:
+    if got == 0 and base:
+        return "0 is a placeholder (a TODO left as it was), not a number counted from an ISN"
     if base is not None and base != 0 and got == (want - base) % MOD:
         return f"{got} is the relative number (as Wireshark shows it); on the wire numbers are absolute"
     swapped = n.want_ack if field is Field.SEQ else n.want_seq

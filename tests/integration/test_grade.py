@@ -233,7 +233,7 @@ def _mixed_class(subs: Path) -> dict[tuple[str, str], int]:
         for who, src in (("ref", get(lab).solution), ("starter", get(lab).starter)):
             (subs / who).mkdir(parents=True, exist_ok=True)
             shutil.copy(src, subs / who / f"{lab}.py")
-        for case in labcases.cases(lab):
+        for case in labcases.cases(lab):  # a file, or the reference plus a change
             folder = subs / f"case-{labcases.case_name(case).replace('_', '-')}"
             folder.mkdir(exist_ok=True)
             (folder / f"{lab}.py").write_text(labcases.solution_text(lab, case))
