@@ -57,6 +57,9 @@ class Sample:
     timer: str
     expires_ms: int
     rqueue: int
+    # when this stretch (time: its first read) was last read, with expires_ms as then; None: not
+    # known (older recordings). Tells a timer's deadline even when the stretch outlives the run.
+    read: float | None = None
 
 
 @dataclass
