@@ -315,8 +315,16 @@ class Endpoint:
             Guard.SYN_RETRANSMITTED: self.retries > 0,
             Guard.TIMER_SHORTENED: self.shortened,
             Guard.MORE_DATA: more,
+            Guard.SYN_ACK_REPEATS_SYN: self._repeats_syn(seg),
         }
         return frozenset(g for g, on in held.items() if on)
+
+    def _repeats_syn(self, seg: Segment | None) -> bool:
+        """A SYN+ACK that is the peer's SYN again (seq + 1 = rcv_nxt), acking snd_nxt exactly:
+        what Linux's SYN_RECV takes in a simultaneous open (tcp_validate_incoming)."""
+        if seg is None or seg.flags & (Flags.SYN | Flags.ACK) != Flags.SYN | Flags.ACK:
+            return False
+        return seg.end_seq == self.rcv_nxt and seg.ack == self.snd_nxt
 
     def _rate_limited(self, seg: Segment | None, now: float, inp: Input | None) -> bool:
         if seg is None or self.last_oow is None:
