@@ -33,7 +33,6 @@ from tcplab.model.table import Place
 checks = Checklist()
 
 TIMEWAIT_S = 60.0  # TCP_TIMEWAIT_LEN (include/net/tcp.h)
-DRAIN_S = 0.3  # the checker keeps reading the socket table this long after the program ends
 TOO_SOON_S = 1.0  # a FIN sent again sooner cannot tell the timer's restart from its start
 
 Verdict = Pass | Fail | NotReached
@@ -182,7 +181,7 @@ def _path(conn: ObservedConn) -> str:
     return " -> ".join(s.value for s in seen) or "no socket seen"
 
 
-def _no_kernel_fin(conn: ObservedConn) -> NotReached:
+def _no_kernel_fin() -> NotReached:
     return NotReached("the kernel sent no FIN: call lab.app_close() after the handshake")
 
 
@@ -212,7 +211,7 @@ NEW_HANDSHAKE = "you complete the new handshake"
 def ack_of_fin(task: Task) -> Verdict:
     conn = task.conn
     if conn.kernel_fin() is None:
-        return _no_kernel_fin(conn)
+        return _no_kernel_fin()
     ack = _bare_ack(conn)
     if ack is None:
         first = next(iter(_close(conn)), None)
@@ -268,7 +267,7 @@ def fin_wait_2(task: Task) -> Verdict:
 def fin_seq(task: Task) -> Verdict:
     conn = task.conn
     if conn.kernel_fin() is None:
-        return _no_kernel_fin(conn)
+        return _no_kernel_fin()
     closing = (s for s in _close(conn) if s.segment.flags & (Flags.FIN | Flags.RST))
     first = next(closing, None)
     if first is not None and Flags.RST in first.segment.flags:
@@ -323,14 +322,11 @@ def _deadline(task: Task) -> tuple[float, float] | None:
     for i, s in enumerate(conn.samples):
         if s.state is not State.TIME_WAIT or s.timer != "timewait":
             continue
-        # when its timer was last read (older recordings: before the next stretch began, or
-        # about when the checker stopped reading, DRAIN_S after the program ended)
+        # when its timer was last read (older recordings: before the next stretch began)
         if s.read is not None:
             read = s.read
         elif i + 1 < len(conn.samples):
             read = conn.samples[i + 1].time
-        elif task.obs.ended is not None:
-            read = task.obs.ended + DRAIN_S
         else:
             return None
         return entry.time, read + s.expires_ms / 1000
