@@ -2,7 +2,7 @@
 
 Two parts on two connections: the close on a connection you open to the application's port, the
 open on a connection the application opens to you (lab.app_connect). Each part is judged on its best
-candidate (ties: the later one), so experiments before, between or after cost nothing.
+candidate (kit.Part; ties: the later one), so experiments before, between or after cost nothing.
 
 Numbers are judged against what the kernel's TCB held when each segment arrived (tcplab's model:
 conn.diagnose / conn.accepted), and where the kernel went is the model's rule for your segment,
@@ -12,16 +12,13 @@ which the kernel must have followed: CLOSING ("simultaneous-close") and SYN_RECE
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import suppress
-from typing import NamedTuple
-
 from tcplab.exercise.kit import (
     Checklist,
     Fail,
     NotReached,
     Observation,
     ObservedConn,
+    Part,
     Pass,
     Seen,
 )
@@ -31,15 +28,6 @@ from tcplab.model.state import State
 checks = Checklist()
 
 Verdict = Pass | Fail | NotReached
-Test = Callable[[ObservedConn], Verdict]
-
-
-class Part(NamedTuple):
-    """One part of the lab: how its candidate connections are found, and its checks."""
-
-    name: str
-    candidates: Callable[[Observation], list[ObservedConn]]
-    tests: list[tuple[int, Test]]
 
 
 def _close_candidates(obs: Observation) -> list[ObservedConn]:
@@ -55,53 +43,12 @@ def _open_candidates(obs: Observation) -> list[ObservedConn]:
     )
 
 
-CLOSE = Part("close", _close_candidates, [])
-OPEN = Part("open", _open_candidates, [])
-_CHOSEN: dict[tuple[str, int], tuple[Observation, ObservedConn | None]] = {}
-
-
-def _chosen(part: Part, obs: Observation) -> ObservedConn | None:
-    """The part's candidate its checks score best (ties: the later one)."""
-    kept = _CHOSEN.get((part.name, id(obs)))
-    if kept is not None and kept[0] is obs:
-        return kept[1]
-    best = obs.best(part.candidates(obs), lambda c: _points(part, c))
-    _CHOSEN[(part.name, id(obs))] = (obs, best)
-    return best
-
-
-def _points(part: Part, conn: ObservedConn) -> int:
-    total = 0
-    for points, fn in part.tests:
-        with suppress(AttributeError, IndexError, KeyError, TypeError, ValueError):
-            total += points if isinstance(fn(conn), Pass) else 0
-    return total
-
-
-def check(
-    part: Part,
-    title: str,
-    points: int,
-    hints: Sequence[str],
-    why: str,
-    needs: Sequence[str] = (),
-    missing: str = "",
-) -> Callable[[Test], Test]:
-    """Register a check of `part`, judged on the part's chosen connection."""
-
-    def register(fn: Test) -> Test:
-        part.tests.append((points, fn))
-
-        def on_observation(obs: Observation) -> Verdict:
-            for old in [k for k in _CHOSEN if _CHOSEN[k][0] is not obs]:
-                del _CHOSEN[old]
-            conn = _chosen(part, obs)
-            return NotReached(missing) if conn is None else fn(conn)
-
-        checks.add(title, points, hints=hints, why=why, needs=needs)(on_observation)
-        return fn
-
-    return register
+CLOSE = Part(checks, _close_candidates, "you opened no connection to the application's port")
+OPEN = Part(
+    checks,
+    _open_candidates,
+    "the kernel's application never connected to you: call lab.app_connect(port)",
+)
 
 
 def _path(conn: ObservedConn) -> str:
@@ -137,15 +84,13 @@ def _last_ack(conn: ObservedConn) -> Seen | None:
     return next((a for a in acks if conn.accepted(a)), acks[0] if acks else None)
 
 
-NO_CLOSE = "you opened no connection to the application's port"
 FIN_SEQ = "your FIN's seq is the one the kernel expects"
 CROSSING = "your FIN crosses the kernel's: CLOSING"
 LAST_ACK = "your last ACK acknowledges the kernel's FIN"
 CLOSE_TIME_WAIT = "the kernel ends in TIME_WAIT"
 
 
-@check(
-    CLOSE,
+@CLOSE.add(
     FIN_SEQ,
     2,
     hints=(
@@ -154,7 +99,6 @@ CLOSE_TIME_WAIT = "the kernel ends in TIME_WAIT"
         "flags 'FA', seq = your ISN + 1",
     ),
     why="the kernel takes a FIN only at exactly rcv_nxt, the next number it expects from you",
-    missing=NO_CLOSE,
 )
 def fin_seq(conn: ObservedConn) -> Verdict:
     fin = _fin(conn)
@@ -168,8 +112,7 @@ def fin_seq(conn: ObservedConn) -> Verdict:
     return Pass(f"your FIN's seq was {conn.seq_text(fin)}")
 
 
-@check(
-    CLOSE,
+@CLOSE.add(
     CROSSING,
     3,
     hints=(
@@ -182,7 +125,6 @@ def fin_seq(conn: ObservedConn) -> Verdict:
     why="FIN_WAIT_1 + the peer's FIN alone -> CLOSING: each FIN is still unacknowledged when the "
     "other side's arrives (RFC 9293 §3.6, case 3)",
     needs=(FIN_SEQ,),
-    missing=NO_CLOSE,
 )
 def crossing(conn: ObservedConn) -> Verdict:
     fin = _fin(conn)
@@ -209,8 +151,7 @@ def crossing(conn: ObservedConn) -> Verdict:
     return Fail(f"{conn.reaction(fin)} ({_path(conn)})", cause="crossing")
 
 
-@check(
-    CLOSE,
+@CLOSE.add(
     LAST_ACK,
     2,
     hints=(
@@ -221,7 +162,6 @@ def crossing(conn: ObservedConn) -> Verdict:
     why="the kernel leaves CLOSING only when its FIN is acknowledged; a FIN occupies one sequence "
     "number on each side",
     needs=(CROSSING,),
-    missing=NO_CLOSE,
 )
 def last_ack(conn: ObservedConn) -> Verdict:
     ack = _last_ack(conn)
@@ -240,8 +180,7 @@ def last_ack(conn: ObservedConn) -> Verdict:
     return Pass(f"your ACK was {conn.show(ack)}")
 
 
-@check(
-    CLOSE,
+@CLOSE.add(
     CLOSE_TIME_WAIT,
     1,
     hints=(
@@ -252,7 +191,6 @@ def last_ack(conn: ObservedConn) -> Verdict:
     why="FIN_WAIT_1 + the peer's FIN -> CLOSING; CLOSING + the ACK of its FIN -> TIME_WAIT "
     "(RFC 9293 §3.3.2)",
     needs=(FIN_SEQ, CROSSING, LAST_ACK),
-    missing=NO_CLOSE,
 )
 def close_time_wait(conn: ObservedConn) -> Verdict:
     if not conn.reached(State.TIME_WAIT):
@@ -261,7 +199,6 @@ def close_time_wait(conn: ObservedConn) -> Verdict:
 
 
 # -- part 2: simultaneous open ---------------------------------------------------------------------
-NO_OPEN = "the kernel's application never connected to you: call lab.app_connect(port)"
 OWN_SYN = "you answer the kernel's SYN with a bare SYN"
 OWN_SYNACK = "your SYN+ACK acknowledges the kernel's SYN"
 OPEN_STATES = "the kernel goes SYN_RECEIVED -> ESTABLISHED"
@@ -271,8 +208,7 @@ def _own_syn(conn: ObservedConn) -> Seen | None:
     return conn.first_crafted(flags=Flags.SYN)
 
 
-@check(
-    OPEN,
+@OPEN.add(
     OWN_SYN,
     3,
     hints=(
@@ -283,7 +219,6 @@ def _own_syn(conn: ObservedConn) -> Seen | None:
     ),
     why="a SYN that reaches a socket in SYN_SENT is a simultaneous open: both sides connected "
     "(RFC 9293 §3.5, figure 7)",
-    missing=NO_OPEN,
 )
 def own_syn(conn: ObservedConn) -> Verdict:
     first = conn.first_crafted()
@@ -303,8 +238,7 @@ def own_syn(conn: ObservedConn) -> Verdict:
     return Fail(f"your SYN {conn.show(syn)}: {conn.reaction(syn)}", cause="own-syn")
 
 
-@check(
-    OPEN,
+@OPEN.add(
     OWN_SYNACK,
     3,
     hints=(
@@ -315,7 +249,6 @@ def own_syn(conn: ObservedConn) -> Verdict:
     ),
     why="in a simultaneous open each side re-sends its SYN with an ACK of the other's; the kernel "
     "accepts it only if its seq is your ISN and its ack covers its own SYN",
-    missing=NO_OPEN,
 )
 def own_synack(conn: ObservedConn) -> Verdict:
     synack = conn.first_crafted(after=_own_syn(conn), flags=Flags.SYN | Flags.ACK)
@@ -332,8 +265,7 @@ def own_synack(conn: ObservedConn) -> Verdict:
     return Pass(f"your SYN+ACK was {conn.show(synack)}")
 
 
-@check(
-    OPEN,
+@OPEN.add(
     OPEN_STATES,
     2,
     hints=(
@@ -344,7 +276,6 @@ def own_synack(conn: ObservedConn) -> Verdict:
     why="SYN_SENT + SYN -> SYN_RECEIVED (it sends SYN+ACK); SYN_RECEIVED + the ACK of its SYN -> "
     "ESTABLISHED (RFC 9293 §3.3.2)",
     needs=(OWN_SYN, OWN_SYNACK),
-    missing=NO_OPEN,
 )
 def open_states(conn: ObservedConn) -> Verdict:
     if not (conn.reached(State.SYN_RECEIVED) and conn.reached(State.ESTABLISHED)):

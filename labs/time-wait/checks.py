@@ -3,7 +3,8 @@
 The task spans two incarnations of one port pair (the close into TIME_WAIT, then the SYN that
 reopens it), so the checklist is observation-wide: every connection the student began to the
 application's port, with all that followed on its port pair, is a candidate, and the one the checks
-score best is judged (ties: the later). Experiments before, between or after cost nothing.
+score best is judged (kit.Part; ties: the later). Experiments before, between or after cost
+nothing.
 
 Numbers are judged against what the kernel's TCB held when each segment arrived (tcplab's model:
 conn.diagnose / conn.accepted), so a mistake costs its own check and a later step is judged on what
@@ -13,15 +14,13 @@ sent again) is the model's rule, and the kernel must have done it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
-
 from tcplab.exercise.kit import (
     Checklist,
     Fail,
     NotReached,
     Observation,
     ObservedConn,
+    Part,
     Pass,
     Seen,
     rel_text,
@@ -38,61 +37,6 @@ TOO_SOON_S = 1.0  # a FIN sent again sooner cannot tell the timer's restart from
 Verdict = Pass | Fail | NotReached
 
 
-class Task(NamedTuple):
-    """One candidate: a connection the student began, with everything after it on its port pair."""
-
-    conn: ObservedConn
-    obs: Observation
-
-
-_TESTS: list[tuple[int, Callable[[Task], Verdict]]] = []
-_CHOSEN: dict[int, tuple[Observation, Task | None]] = {}
-
-
-def check(
-    title: str, points: int, hints: Sequence[str], why: str, needs: Sequence[str] = ()
-) -> Callable[[Callable[[Task], Verdict]], Callable[[Task], Verdict]]:
-    """Register a check judged on the chosen Task (see _task)."""
-
-    def register(fn: Callable[[Task], Verdict]) -> Callable[[Task], Verdict]:
-        _TESTS.append((points, fn))
-
-        def on_observation(obs: Observation) -> Verdict:
-            task = _task(obs)
-            if task is None:
-                return NotReached("you opened no connection to the application's port")
-            return fn(task)
-
-        checks.add(title, points, hints=hints, why=why, needs=needs)(on_observation)
-        return fn
-
-    return register
-
-
-def _task(obs: Observation) -> Task | None:
-    """The candidate the checks score best (ties: the later one)."""
-    kept = _CHOSEN.get(id(obs))
-    if kept is not None and kept[0] is obs:
-        return kept[1]
-    tasks = [Task(c, obs) for c in _candidates(obs)]
-    best = obs.best([t.conn for t in tasks], lambda c: _points(Task(c, obs)))
-    chosen = next((t for t in tasks if t.conn is best), None)
-    _CHOSEN.clear()
-    _CHOSEN[id(obs)] = (obs, chosen)
-    return chosen
-
-
-def _points(task: Task) -> int:
-    return sum(points for points, fn in _TESTS if isinstance(_safe(fn, task), Pass))
-
-
-def _safe(fn: Callable[[Task], Verdict], task: Task) -> Verdict | None:
-    try:
-        return fn(task)
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
-        return None
-
-
 def _candidates(obs: Observation) -> list[ObservedConn]:
     """Each connection the student began with a SYN, and all that followed on its port pair."""
     out: list[ObservedConn] = []
@@ -102,6 +46,9 @@ def _candidates(obs: Observation) -> list[ObservedConn]:
             if part.crafted() and part.segments[0].segment.flags == Flags.SYN:
                 out.append(_from(pair, part.segments[0] if i else None))
     return out
+
+
+STEPS = Part(checks, _candidates, "you opened no connection to the application's port")
 
 
 def _from(pair: ObservedConn, first: Seen | None) -> ObservedConn:
@@ -198,7 +145,7 @@ NEW_SYN = "a SYN above rcv_nxt reopens the connection"
 NEW_HANDSHAKE = "you complete the new handshake"
 
 
-@check(
+@STEPS.add(
     ACK_OF_FIN,
     2,
     hints=(
@@ -208,8 +155,7 @@ NEW_HANDSHAKE = "you complete the new handshake"
     ),
     why="your ACK of its FIN moves the kernel from FIN_WAIT_1 to FIN_WAIT_2",
 )
-def ack_of_fin(task: Task) -> Verdict:
-    conn = task.conn
+def ack_of_fin(conn: ObservedConn) -> Verdict:
     if conn.kernel_fin() is None:
         return _no_kernel_fin()
     ack = _bare_ack(conn)
@@ -234,7 +180,7 @@ def ack_of_fin(task: Task) -> Verdict:
     return Pass(f"your ack was {conn.ack_text(ack)}")
 
 
-@check(
+@STEPS.add(
     FIN_WAIT_2,
     1,
     hints=(
@@ -246,14 +192,13 @@ def ack_of_fin(task: Task) -> Verdict:
     "TIME_WAIT (the peer's FIN ACKed)",
     needs=(ACK_OF_FIN,),
 )
-def fin_wait_2(task: Task) -> Verdict:
-    conn = task.conn
+def fin_wait_2(conn: ObservedConn) -> Verdict:
     if not conn.reached(State.FIN_WAIT_2):
         return NotReached(f"the kernel's socket: {_path(conn)}")
     return Pass(f"the kernel's socket: {_path(conn)}")
 
 
-@check(
+@STEPS.add(
     FIN_SEQ,
     2,
     hints=(
@@ -264,8 +209,7 @@ def fin_wait_2(task: Task) -> Verdict:
     ),
     why="the kernel in FIN_WAIT_2 accepts a FIN only at exactly rcv_nxt; then it enters TIME_WAIT",
 )
-def fin_seq(task: Task) -> Verdict:
-    conn = task.conn
+def fin_seq(conn: ObservedConn) -> Verdict:
     if conn.kernel_fin() is None:
         return _no_kernel_fin()
     closing = (s for s in _close(conn) if s.segment.flags & (Flags.FIN | Flags.RST))
@@ -285,7 +229,7 @@ def fin_seq(task: Task) -> Verdict:
     return Pass(f"your FIN's seq was {conn.seq_text(fin)}")
 
 
-@check(
+@STEPS.add(
     FIN_ACK,
     1,
     hints=(
@@ -296,8 +240,7 @@ def fin_seq(task: Task) -> Verdict:
     why="a FIN+ACK that acknowledges the kernel's FIN leaves no FIN unacknowledged on its side",
     needs=(FIN_SEQ,),
 )
-def fin_ack(task: Task) -> Verdict:
-    conn = task.conn
+def fin_ack(conn: ObservedConn) -> Verdict:
     fin = _fin(conn)
     if fin is None or Flags.ACK not in fin.segment.flags:
         return NotReached("you sent no FIN+ACK after the kernel's FIN")
@@ -313,9 +256,8 @@ def fin_ack(task: Task) -> Verdict:
 
 
 # -- TIME_WAIT -------------------------------------------------------------------------------------
-def _deadline(task: Task) -> tuple[float, float] | None:
+def _deadline(conn: ObservedConn) -> tuple[float, float] | None:
     """(when TIME_WAIT began, when its timer would end as last read), from the socket table."""
-    conn = task.conn
     entry = _into_time_wait(conn)
     if entry is None:
         return None
@@ -333,7 +275,7 @@ def _deadline(task: Task) -> tuple[float, float] | None:
     return None
 
 
-@check(
+@STEPS.add(
     TIME_WAIT,
     1,
     hints=(
@@ -344,11 +286,10 @@ def _deadline(task: Task) -> tuple[float, float] | None:
     why="Linux waits TCP_TIMEWAIT_LEN = 60 s, a constant, not the RFC's 2 MSL",
     needs=(ACK_OF_FIN, FIN_SEQ, FIN_ACK),
 )
-def time_wait(task: Task) -> Verdict:
-    conn = task.conn
+def time_wait(conn: ObservedConn) -> Verdict:
     if _into_time_wait(conn) is None:
         return NotReached(f"the kernel never reached TIME_WAIT: {_path(conn)}")
-    got = _deadline(task)
+    got = _deadline(conn)
     if got is None:
         return NotReached("tcplab could not read the kernel's TIME_WAIT timer")
     start, end = got
@@ -358,7 +299,7 @@ def time_wait(task: Task) -> Verdict:
     return Pass(f"the kernel's socket: {_path(conn)}; timer timewait, about 60 s")
 
 
-@check(
+@STEPS.add(
     FIN_AGAIN,
     2,
     hints=(
@@ -370,8 +311,7 @@ def time_wait(task: Task) -> Verdict:
     "gets it: the first reason TIME_WAIT exists (RFC 9293 §3.6)",
     needs=(FIN_SEQ, FIN_ACK, TIME_WAIT),
 )
-def fin_again(task: Task) -> Verdict:
-    conn = task.conn
+def fin_again(conn: ObservedConn) -> Verdict:
     fins = _fins_in_time_wait(conn)
     if not fins:
         return NotReached("you sent no FIN while the kernel was in TIME_WAIT")
@@ -383,7 +323,7 @@ def fin_again(task: Task) -> Verdict:
     return Pass(f"the kernel answered your FIN again with {answer}")
 
 
-@check(
+@STEPS.add(
     RESTART,
     1,
     hints=(
@@ -395,10 +335,9 @@ def fin_again(task: Task) -> Verdict:
     why="each FIN sent again re-arms TIME_WAIT's full 60 s (inet_twsk_reschedule)",
     needs=(FIN_AGAIN,),
 )
-def restart(task: Task) -> Verdict:
-    conn = task.conn
+def restart(conn: ObservedConn) -> Verdict:
     fins = [f for f in _fins_in_time_wait(conn) if conn.verdict(f, "time-wait-ack")[0]]
-    got = _deadline(task)
+    got = _deadline(conn)
     if not fins or got is None:
         return NotReached("no FIN of yours was ACKed in TIME_WAIT")
     start, end = got
@@ -416,7 +355,7 @@ def restart(task: Task) -> Verdict:
 
 
 # -- SYNs into TIME_WAIT ---------------------------------------------------------------------------
-@check(
+@STEPS.add(
     OLD_SYN,
     2,
     hints=(
@@ -429,8 +368,7 @@ def restart(task: Task) -> Verdict:
     "it from opening a new incarnation (the second reason TIME_WAIT exists)",
     needs=(TIME_WAIT,),
 )
-def old_syn(task: Task) -> Verdict:
-    conn = task.conn
+def old_syn(conn: ObservedConn) -> Verdict:
     old = [s for s in _syns_in_time_wait(conn) if _rule(conn, s) != "time-wait-reopen"]
     if not old:
         return NotReached("you sent no SYN at or below rcv_nxt while the kernel was in TIME_WAIT")
@@ -446,7 +384,7 @@ def _reopen(conn: ObservedConn) -> Seen | None:
     return next((s for s in _syns_in_time_wait(conn) if _rule(conn, s) == "time-wait-reopen"), None)
 
 
-@check(
+@STEPS.add(
     NEW_SYN,
     2,
     hints=(
@@ -460,8 +398,7 @@ def _reopen(conn: ObservedConn) -> Seen | None:
     "everything the old one sent (tcp_timewait_state_process)",
     needs=(TIME_WAIT,),
 )
-def new_syn(task: Task) -> Verdict:
-    conn = task.conn
+def new_syn(conn: ObservedConn) -> Verdict:
     syn = _reopen(conn)
     if syn is None:
         tried = _syns_in_time_wait(conn)
@@ -481,7 +418,7 @@ def new_syn(task: Task) -> Verdict:
     return Pass(f"the kernel's new ISN was {conn.seq_text(reply)} (the old snd_nxt + 65537)")
 
 
-@check(
+@STEPS.add(
     NEW_HANDSHAKE,
     1,
     hints=(
@@ -492,11 +429,11 @@ def new_syn(task: Task) -> Verdict:
     why="the reopened connection is a new incarnation with its own ISNs",
     needs=(NEW_SYN,),
 )
-def new_handshake(task: Task) -> Verdict:
-    syn = _reopen(task.conn)
+def new_handshake(conn: ObservedConn) -> Verdict:
+    syn = _reopen(conn)
     if syn is None:
         return NotReached("the connection was not reopened")
-    new = _from(task.conn, syn)
+    new = _from(conn, syn)
     synack = new.kernel_synack()
     acks = [s for s in new.crafted_after(synack) if s.segment.flags == Flags.ACK]
     if synack is None or not acks:
