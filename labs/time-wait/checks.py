@@ -1,341 +1,445 @@
 """Checks for lab 4 (passive close and TIME_WAIT), on what the kernel host saw.
 
-Sequence numbers are relative to the first handshake: the kernel's FIN is its seq 1; your FIN is your
-seq 1. What the kernel must answer in TIME_WAIT (an old SYN or one that reopens, a retransmitted FIN)
-comes from tcplab's model: the rule it applies to your segment, and whether the kernel did it.
+The task spans two incarnations of one port pair (the close into TIME_WAIT, then the SYN that
+reopens it), so the checklist is observation-wide: every connection the student began to the
+application's port, with all that followed on its port pair, is a candidate, and the one the checks
+score best is judged (kit.Part; ties: the later). Experiments before, between or after cost
+nothing.
+
+Numbers are judged against what the kernel's TCB held when each segment arrived (tcplab's model:
+conn.diagnose / conn.accepted), so a mistake costs its own check and a later step is judged on what
+the kernel really had. What the kernel must answer in TIME_WAIT (an old SYN, a reopening one, a FIN
+sent again) is the model's rule, and the kernel must have done it.
 """
 
-from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Observation, ObservedConn, Sample
+from __future__ import annotations
+
+from tcplab.exercise.kit import (
+    Checklist,
+    Fail,
+    NotReached,
+    Observation,
+    ObservedConn,
+    Part,
+    Pass,
+    Seen,
+    rel_text,
+)
 from tcplab.model.flags import Flags
-from tcplab.model.segment import Segment
 from tcplab.model.state import State
 from tcplab.model.table import Place
 
 checks = Checklist()
 
 TIMEWAIT_S = 60.0  # TCP_TIMEWAIT_LEN (include/net/tcp.h)
-SLACK_S = 0.25  # the sampler's and the capture's clocks agree far better than this
+TOO_SOON_S = 1.0  # a FIN sent again sooner cannot tell the timer's restart from its start
+
+Verdict = Pass | Fail | NotReached
 
 
-def _conn(obs: Observation) -> ObservedConn | None:
-    """The connection to the application's port that the student opened."""
-    return next((c for c in obs.conns if c.kport == APP_PORT and c.crafted(Flags.SYN)), None)
+def _candidates(obs: Observation) -> list[ObservedConn]:
+    """Each connection the student began with a SYN, and all that followed on its port pair."""
+    out: list[ObservedConn] = []
+    for pair in obs.attempts():
+        parts = pair.incarnations()
+        for i, part in enumerate(parts):
+            if part.crafted() and part.segments[0].segment.flags == Flags.SYN:
+                out.append(_from(pair, part.segments[0] if i else None))
+    return out
 
 
-def _rel(conn: ObservedConn, seg: Segment, from_kernel: bool) -> tuple[int | None, int | None]:
-    return conn.rel_seq(seg, from_kernel), conn.rel_ack(seg, from_kernel)
+STEPS = Part(checks, _candidates, "you opened no connection to the application's port")
 
 
-def _signed(n: int | None) -> str:
-    """A relative sequence number, as '+ 1' or '- 999'."""
-    if n is None:
-        return "?"
-    n = n % 2**32
-    return f"+ {n}" if n < 2**31 else f"- {2**32 - n}"
+def _from(pair: ObservedConn, first: Seen | None) -> ObservedConn:
+    """The port pair's segments and socket-table samples from `first` on (None: all)."""
+    start = pair.segments.index(first) if first is not None else 0
+    since = first.time if first is not None else float("-inf")
+    conn = ObservedConn(pair.sport, pair.kport, predictions=pair.predictions)
+    for s in pair.segments[start:]:
+        conn.add(s)
+    conn.samples = [x for x in pair.samples if x.time >= since]
+    return conn
 
 
-def _kernel_fin(conn: ObservedConn) -> int | None:
-    """Index of the kernel's FIN in conn.segments."""
-    return next(
-        (i for i, s in enumerate(conn.segments) if s.from_kernel and Flags.FIN in s.segment.flags),
-        None,
-    )
+# -- what the checks look at ----------------------------------------------------------------------
+def _before(conn: ObservedConn, seg: Seen) -> Place | None:
+    exp = conn.expected(seg)
+    return None if exp is None else exp.place
 
 
-def _tw_entry(conn: ObservedConn) -> int | None:
-    """Index of the kernel's ACK of your FIN, when the socket really reached TIME_WAIT: the
-    kernel segment the model explains by the FIN that takes it to TIME_WAIT. From here on, the
-    connection is in TIME_WAIT."""
-    if State.TIME_WAIT not in conn.states():
-        return None
+def _close(conn: ObservedConn) -> list[Seen]:
+    """Your segments after the kernel's FIN, up to your first SYN after it."""
+    out: list[Seen] = []
+    for s in conn.crafted_after(conn.kernel_fin()):
+        if Flags.SYN in s.segment.flags:
+            break
+        out.append(s)
+    return out
+
+
+def _bare_ack(conn: ObservedConn) -> Seen | None:
+    """Your ACK of the kernel's FIN: the one the kernel took, else your first bare ACK."""
+    acks = [s for s in _close(conn) if s.segment.flags == Flags.ACK and not s.segment.payload]
+    return next((a for a in acks if conn.accepted(a)), acks[0] if acks else None)
+
+
+def _fin(conn: ObservedConn) -> Seen | None:
+    """Your FIN: the first after the kernel's FIN (before any of your SYNs)."""
+    return next((s for s in _close(conn) if Flags.FIN in s.segment.flags), None)
+
+
+def _into_time_wait(conn: ObservedConn) -> Seen | None:
+    """Your segment that took the kernel into TIME_WAIT (as the model says, and the kernel did)."""
     for s in conn.segments:
-        seg = s.segment
-        if s.from_kernel or Flags.FIN not in seg.flags or Flags.RST in seg.flags:
-            continue
         rec = conn.predicted(s)
-        if rec is None or rec.prediction.place is not Place.TIME_WAIT or not rec.agrees:
-            continue
-        ack = conn.answer(s)
-        return next((i for i, x in enumerate(conn.segments) if x.segment is ack), None)
+        into = rec is not None and rec.agrees and rec.prediction.place is Place.TIME_WAIT
+        if into and _before(conn, s) is not Place.TIME_WAIT:
+            return s
     return None
 
 
-def _bare_ack_seq(conn: ObservedConn) -> int | None:
-    """The relative seq of your first segment after the kernel's FIN."""
-    k = _kernel_fin(conn)
-    mine = [s.segment for s in conn.segments[k + 1 :] if not s.from_kernel] if k is not None else []
-    return conn.rel_seq(mine[0], False) if mine else None
+def _in_time_wait(conn: ObservedConn) -> list[Seen]:
+    """Your segments that met the kernel's connection in TIME_WAIT."""
+    return [
+        s for s in conn.crafted_after(_into_time_wait(conn)) if _before(conn, s) is Place.TIME_WAIT
+    ]
 
 
-def _tw_sample(conn: ObservedConn) -> tuple[Sample, float | None] | None:
-    """The first TIME_WAIT stretch of the socket table, and the time the next stretch began."""
-    for i, s in enumerate(conn.samples):
-        if s.state is State.TIME_WAIT:
-            nxt = conn.samples[i + 1].time if i + 1 < len(conn.samples) else None
-            return s, nxt
-    return None
+def _fins_in_time_wait(conn: ObservedConn) -> list[Seen]:
+    return [
+        s
+        for s in _in_time_wait(conn)
+        if Flags.FIN in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
+    ]
 
 
-@checks.add(
-    "you ACK the kernel's FIN on its own: ack = its seq + 1",
+def _syns_in_time_wait(conn: ObservedConn) -> list[Seen]:
+    return [s for s in _in_time_wait(conn) if s.segment.flags == Flags.SYN]
+
+
+def _rule(conn: ObservedConn, seg: Seen) -> str:
+    rec = conn.predicted(seg)
+    return "" if rec is None else rec.prediction.rule
+
+
+def _path(conn: ObservedConn) -> str:
+    seen = conn.model_states() or conn.states()
+    return " -> ".join(s.value for s in seen) or "no socket seen"
+
+
+def _no_kernel_fin() -> NotReached:
+    return NotReached("the kernel sent no FIN: call lab.app_close() after the handshake")
+
+
+# -- the close -------------------------------------------------------------------------------------
+ACK_OF_FIN = "your ACK acknowledges the kernel's FIN"
+FIN_WAIT_2 = "the kernel passes FIN_WAIT_2"
+FIN_SEQ = "the kernel takes your FIN: its seq"
+FIN_ACK = "your FIN acknowledges the kernel's FIN too"
+TIME_WAIT = "the kernel reaches TIME_WAIT, 60 s"
+FIN_AGAIN = "your FIN sent again is ACKed again"
+RESTART = "the FIN sent again restarts the 60 s timer"
+OLD_SYN = "an old SYN gets TIME_WAIT's ACK"
+NEW_SYN = "a SYN above rcv_nxt reopens the connection"
+NEW_HANDSHAKE = "you complete the new handshake"
+
+
+@STEPS.add(
+    ACK_OF_FIN,
     2,
-    hint="after lab.app_close(), answer the FIN with a bare ACK (flags 'A'): ack = the FIN's "
-    "seq + 1, because a FIN occupies one sequence number",
+    hints=(
+        "look at the kernel's FIN and at the ACK you answered it with (flags 'A')",
+        "an ACK names the next number it expects; a FIN occupies one sequence number",
+        "ack = the FIN's seq + 1, seq = your ISN + 1 (your FIN comes after, on its own)",
+    ),
     why="your ACK of its FIN moves the kernel from FIN_WAIT_1 to FIN_WAIT_2",
 )
-def ack_of_fin(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    k = _kernel_fin(conn) if conn else None
-    if conn is None or k is None:
-        return False, "the kernel sent no FIN (call lab.app_close() after the handshake)"
-    for s in conn.segments[k + 1 :]:
-        seg = s.segment
-        if s.from_kernel:
-            continue
-        if seg.flags != Flags.ACK:
-            return (
-                False,
-                f"your first segment after its FIN was {seg.flags.letters}, not a bare ACK",
+def ack_of_fin(conn: ObservedConn) -> Verdict:
+    if conn.kernel_fin() is None:
+        return _no_kernel_fin()
+    ack = _bare_ack(conn)
+    if ack is None:
+        first = next(iter(_close(conn)), None)
+        if first is None:
+            return NotReached("you sent nothing after the kernel's FIN")
+        return Fail(
+            f"your first segment after its FIN was {conn.show(first)}, not a bare ACK: "
+            f"{conn.reaction(first)}",
+            cause="no-bare-ack",
+        )
+    wrong = conn.diagnose(ack, "ack") or conn.diagnose(ack, "seq")
+    if wrong or not conn.accepted(ack):
+        said = wrong or f"your ACK was {conn.show(ack)}"
+        if conn.reached(State.CLOSING):
+            said += (
+                "; then your FIN came while the kernel still waited for the ACK of its FIN: "
+                "you put the kernel in CLOSING — a simultaneous close"
             )
-        rel = conn.rel_ack(seg, False)
-        return rel == 2, f"your ack was the kernel's ISN {_signed(rel)}; its FIN was ISN + 1"
-    return False, "you sent nothing after the kernel's FIN"
+        return Fail(f"{said}; {conn.reaction(ack)}", cause="ack-of-fin")
+    return Pass(f"your ack was {conn.ack_text(ack)}")
 
 
-@checks.add(
-    "the kernel's socket goes FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT",
-    2,
-    hint="ACK the kernel's FIN on its own before you send yours: FIN_WAIT_2 lies between them "
-    "(a FIN+ACK that does both at once takes the kernel from FIN_WAIT_1 straight to TIME_WAIT)",
-    why="the side that closes first passes FIN_WAIT_1 (FIN sent), FIN_WAIT_2 (FIN ACKed), and "
+@STEPS.add(
+    FIN_WAIT_2,
+    1,
+    hints=(
+        "watch the kernel's states between its FIN and yours ('tcplab sockets')",
+        "FIN_WAIT_2 lies between the ACK of the kernel's FIN and your own FIN",
+        "send the bare ACK, pause (time.sleep(0.05)), then your FIN",
+    ),
+    why="the side that closes first passes FIN_WAIT_1 (FIN sent), FIN_WAIT_2 (FIN ACKed), then "
     "TIME_WAIT (the peer's FIN ACKed)",
+    needs=(ACK_OF_FIN,),
 )
-def states(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    if conn is None:
-        return False, "no connection"
-    seen = conn.states()
-    # FIN_WAIT_1 may last less than a sample: the kernel's FIN shows it
-    fw1 = State.FIN_WAIT_1 in seen or _kernel_fin(conn) is not None
-    # a closed socket's FIN_WAIT_2 is a timewait mini socket with its own timer (a full socket
-    # passes FIN_WAIT_2 for microseconds when FIN and ACK arrive together); if the table was not
-    # read in time, your bare ACK of the FIN, before your own FIN, shows it
-    fw2 = any(s.state is State.FIN_WAIT_2 and s.timer == "timewait" for s in conn.samples)
-    fw2 = fw2 or (ack_of_fin(obs)[0] and _bare_ack_seq(conn) == 1)
-    return fw1 and fw2 and State.TIME_WAIT in seen, " -> ".join(seen)
+def fin_wait_2(conn: ObservedConn) -> Verdict:
+    if not conn.reached(State.FIN_WAIT_2):
+        return NotReached(f"the kernel's socket: {_path(conn)}")
+    return Pass(f"the kernel's socket: {_path(conn)}")
 
 
-@checks.add(
-    "your FIN: seq = your ISN + 1, ack = the kernel's FIN + 1",
+@STEPS.add(
+    FIN_SEQ,
     2,
-    hint="close your side with a FIN (flags 'FA', not R); your bare ACK used no sequence "
-    "number, so its seq is still ISN + 1, and it acknowledges the kernel's FIN (its seq + 1)",
+    hints=(
+        "compare your FIN's seq with the seq of your ACK before it",
+        "a bare ACK uses no sequence number; in FIN_WAIT_2 the kernel takes a FIN only at "
+        "exactly rcv_nxt, and only with the ACK flag",
+        "flags 'FA', seq = your ISN + 1",
+    ),
     why="the kernel in FIN_WAIT_2 accepts a FIN only at exactly rcv_nxt; then it enters TIME_WAIT",
 )
-def your_fin(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    k = _kernel_fin(conn) if conn else None
-    if conn is None or k is None:
-        return False, "the kernel sent no FIN"
-    closing = [
-        s.segment
-        for s in conn.segments[k + 1 :]
-        if not s.from_kernel and (Flags.FIN in s.segment.flags or Flags.RST in s.segment.flags)
-    ]
-    if not closing:
-        return False, "you sent no FIN"
-    fin = closing[0]
-    if fin.flags != Flags.FIN | Flags.ACK:
-        return False, f"you closed with {fin.flags.letters}, not FIN+ACK (FA)"
-    seq, ack = _rel(conn, fin, False)
-    ok = (seq, ack) == (1, 2)
-    return ok, f"your FIN had seq ISN {_signed(seq)}, ack the kernel's ISN {_signed(ack)}"
+def fin_seq(conn: ObservedConn) -> Verdict:
+    if conn.kernel_fin() is None:
+        return _no_kernel_fin()
+    closing = (s for s in _close(conn) if s.segment.flags & (Flags.FIN | Flags.RST))
+    first = next(closing, None)
+    if first is not None and Flags.RST in first.segment.flags:
+        return NotReached(f"you closed with {conn.show(first)}, not a FIN: {conn.reaction(first)}")
+    fin = _fin(conn)
+    if fin is None:
+        return NotReached("you sent no FIN after the kernel's FIN")
+    wrong = conn.diagnose(fin, "seq")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(fin)}", cause="fin-seq")
+    if Flags.ACK not in fin.segment.flags:
+        return Fail(f"your FIN had no ACK flag: {conn.reaction(fin)}", cause="fin-flags")
+    if not conn.accepted(fin):
+        return NotReached(f"the kernel did not take your FIN: {conn.reaction(fin)}")
+    return Pass(f"your FIN's seq was {conn.seq_text(fin)}")
 
 
-@checks.add(
-    "TIME_WAIT has a timer near 60 s (not 2 MSL = 4 min)",
+@STEPS.add(
+    FIN_ACK,
     1,
-    hint="the kernel reaches TIME_WAIT when it ACKs your FIN; read its timer with "
-    "'ip netns exec ns2 ss -tano' or 'tcplab sockets'",
-    why="Linux waits TCP_TIMEWAIT_LEN = 60 s, a constant, not the RFC's 2 MSL",
+    hints=(
+        "your FIN carries an ack too: which number of the kernel's does it name?",
+        "the FIN comes after your ACK of the kernel's FIN: it acknowledges the same",
+        "ack = the kernel's FIN's seq + 1",
+    ),
+    why="a FIN+ACK that acknowledges the kernel's FIN leaves no FIN unacknowledged on its side",
+    needs=(FIN_SEQ,),
 )
-def timer(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    got = _tw_sample(conn) if conn else None
-    if got is None:
-        return False, "the kernel never reached TIME_WAIT"
-    s = got[0]
-    ok = s.timer == "timewait" and 50_000 < s.expires_ms <= 60_000
-    return ok, f"timer {s.timer}, {s.expires_ms / 1000:.1f} s left"
+def fin_ack(conn: ObservedConn) -> Verdict:
+    fin = _fin(conn)
+    if fin is None or Flags.ACK not in fin.segment.flags:
+        return NotReached("you sent no FIN+ACK after the kernel's FIN")
+    if conn.diagnose(fin, "seq"):
+        return NotReached("the kernel did not take your FIN: see its seq")
+    wrong = conn.diagnose(fin, "ack")
+    if wrong:
+        closing = "; the kernel went to CLOSING" if conn.reached(State.CLOSING) else ""
+        return Fail(f"{wrong}{closing}; {conn.reaction(fin)}", cause="ack-of-fin")
+    if not conn.accepted(fin):
+        return NotReached(f"the kernel did not take your FIN: {conn.reaction(fin)}")
+    return Pass(f"your FIN's ack was {conn.ack_text(fin)}")
 
 
-def _fin_in_tw(conn: ObservedConn) -> tuple[int, Segment] | None:
-    """Your last FIN sent in TIME_WAIT (index and segment)."""
-    entry = _tw_entry(conn)
+# -- TIME_WAIT -------------------------------------------------------------------------------------
+def _deadline(conn: ObservedConn) -> tuple[float, float] | None:
+    """(when TIME_WAIT began, when its timer would end as last read), from the socket table."""
+    entry = _into_time_wait(conn)
     if entry is None:
         return None
-    found = None
-    for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
-        seg = s.segment
-        if (
-            not s.from_kernel
-            and Flags.FIN in seg.flags
-            and Flags.SYN not in seg.flags
-            and not _tw_ended(conn, i)
-        ):
-            found = (i, seg)
-    return found
+    for i, s in enumerate(conn.samples):
+        if s.state is not State.TIME_WAIT or s.timer != "timewait":
+            continue
+        # when its timer was last read (older recordings: before the next stretch began)
+        if s.read is not None:
+            read = s.read
+        elif i + 1 < len(conn.samples):
+            read = conn.samples[i + 1].time
+        else:
+            return None
+        return entry.time, read + s.expires_ms / 1000
+    return None
 
 
-def _tw_ended(conn: ObservedConn, index: int) -> bool:
-    """The kernel had left TIME_WAIT (a new SYN+ACK went out) before segment `index`."""
-    entry = _tw_entry(conn)
-    return entry is None or any(
-        s.from_kernel and Flags.SYN in s.segment.flags for s in conn.segments[entry:index]
-    )
+@STEPS.add(
+    TIME_WAIT,
+    1,
+    hints=(
+        "read the kernel's timer once it ACKs your FIN: 'tcplab sockets' or ss -tano in ns2",
+        "only the side that closed first waits; Linux waits a constant, not RFC 9293's 2 MSL",
+        "TIME_WAIT lasts TCP_TIMEWAIT_LEN = 60 s on Linux (2 MSL would be 4 minutes)",
+    ),
+    why="Linux waits TCP_TIMEWAIT_LEN = 60 s, a constant, not the RFC's 2 MSL",
+    needs=(ACK_OF_FIN, FIN_SEQ, FIN_ACK),
+)
+def time_wait(conn: ObservedConn) -> Verdict:
+    if _into_time_wait(conn) is None:
+        return NotReached(f"the kernel never reached TIME_WAIT: {_path(conn)}")
+    got = _deadline(conn)
+    if got is None:
+        return NotReached("tcplab could not read the kernel's TIME_WAIT timer")
+    start, end = got
+    starts = [start] + [s.time for s in _fins_in_time_wait(conn)]
+    if min(abs(end - t - TIMEWAIT_S) for t in starts) > 1.5:
+        return Fail(f"TIME_WAIT would end {end - start:.1f} s after it began", cause="timer")
+    return Pass(f"the kernel's socket: {_path(conn)}; timer timewait, about 60 s")
 
 
-@checks.add(
-    "your retransmitted FIN is ACKed again in TIME_WAIT",
+@STEPS.add(
+    FIN_AGAIN,
     2,
-    hint="once in TIME_WAIT, send your FIN again exactly as before (same seq and ack), as if "
-    "the kernel's last ACK had been lost",
+    hints=(
+        "once the kernel is in TIME_WAIT, send your FIN once more",
+        "TIME_WAIT keeps the connection's numbers so a peer whose last ACK was lost still gets it",
+        "after time.sleep(2), send exactly the same FIN (same seq and ack) again",
+    ),
     why="TIME_WAIT keeps the connection's numbers so that a peer whose last ACK was lost still "
     "gets it: the first reason TIME_WAIT exists (RFC 9293 §3.6)",
+    needs=(FIN_SEQ, FIN_ACK, TIME_WAIT),
 )
-def fin_again(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    got = _fin_in_tw(conn) if conn else None
-    if got is None:
-        return False, "no FIN from you while the kernel was in TIME_WAIT"
-    i, fin = got
-    if _rel(conn, fin, False) != (1, 2):
-        return False, "your FIN in TIME_WAIT was not the same as your first FIN"
-    ok, said = conn.verdict(fin, "time-wait-ack")
-    reply = conn.answer(fin)
-    if reply is None:
-        return False, f"the kernel did not answer; {said}"
-    seq, ack = _rel(conn, reply, True)
-    shown = f"answer {reply.flags.letters} seq {seq} ack {ack}"
-    return ok, shown if ok else f"{shown}; {said}"
+def fin_again(conn: ObservedConn) -> Verdict:
+    fins = _fins_in_time_wait(conn)
+    if not fins:
+        return NotReached("you sent no FIN while the kernel was in TIME_WAIT")
+    good = [f for f in fins if conn.verdict(f, "time-wait-ack")[0]]
+    if not good:
+        return Fail(f"your FIN {conn.show(fins[0])}: {conn.reaction(fins[0])}", cause="fin-again")
+    reply = conn.answer(good[0])
+    answer = conn.show(reply) if reply is not None else "nothing"
+    return Pass(f"the kernel answered your FIN again with {answer}")
 
 
-@checks.add(
-    "the retransmitted FIN restarts the 60 s timer",
+@STEPS.add(
+    RESTART,
     1,
-    hint="wait a second or two in TIME_WAIT (time.sleep(2)), retransmit your FIN, pause a "
-    "second (time.sleep(1)) so tcplab reads the timer again, then end TIME_WAIT with your SYNs",
-    why="each retransmitted FIN re-arms TIME_WAIT's full 60 s (inet_twsk_reschedule)",
+    hints=(
+        "compare when TIME_WAIT began with when you sent your FIN again",
+        "each FIN sent again re-arms TIME_WAIT's full 60 s; tcplab sees it only if it came "
+        "a while after TIME_WAIT began",
+        "time.sleep(2) in TIME_WAIT, send the FIN again, then time.sleep(1)",
+    ),
+    why="each FIN sent again re-arms TIME_WAIT's full 60 s (inet_twsk_reschedule)",
+    needs=(FIN_AGAIN,),
 )
-def timer_restart(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    entry = _tw_entry(conn) if conn else None
-    got = _fin_in_tw(conn) if conn else None
-    tw = _tw_sample(conn) if conn else None
-    if entry is None or got is None or tw is None:
-        return False, "no FIN from you while the kernel was in TIME_WAIT"
-    t_tw, t_fin = conn.segments[entry].time, conn.segments[got[0]].time
-    if t_fin - t_tw < 1.0:
-        return False, f"you retransmitted only {t_fin - t_tw:.2f} s into TIME_WAIT"
-    sample, t_next = tw
-    if t_next is None:
-        return False, "TIME_WAIT outlived your program: its last timer reading cannot be timed"
-    # the timer was last read at some t <= t_next, so t_next + what was left is never early:
-    # it reaches t_fin + 60 only if the timer restarted at your FIN (or the sampler stalled for
-    # longer than you waited before the FIN)
-    deadline = t_next + sample.expires_ms / 1000
-    late = deadline - (t_tw + TIMEWAIT_S)
-    return (
-        deadline > t_fin + TIMEWAIT_S - SLACK_S,
-        f"TIME_WAIT ends {late:.2f} s later than 60 s after it began; your FIN came "
-        f"{t_fin - t_tw:.2f} s after it began",
-    )
+def restart(conn: ObservedConn) -> Verdict:
+    fins = [f for f in _fins_in_time_wait(conn) if conn.verdict(f, "time-wait-ack")[0]]
+    got = _deadline(conn)
+    if not fins or got is None:
+        return NotReached("no FIN of yours was ACKed in TIME_WAIT")
+    start, end = got
+    last = fins[-1].time
+    if last - start < TOO_SOON_S:
+        return Fail(
+            f"you sent your FIN again {last - start:.2f} s into TIME_WAIT: too soon to tell "
+            "a restarted timer from the first one",
+            cause="too-soon",
+        )
+    # restarted: the timer ends 60 s after your last FIN, not 60 s after TIME_WAIT began
+    restarted = abs(end - last - TIMEWAIT_S) < abs(end - start - TIMEWAIT_S)
+    said = f"TIME_WAIT would end {end - last:.1f} s after your last FIN, {end - start:.1f} s after it began"
+    return Pass(said) if restarted else Fail(said, cause="restart")
 
 
-@checks.add(
-    "an old SYN (seq not above rcv_nxt) gets the TIME_WAIT ACK",
+# -- SYNs into TIME_WAIT ---------------------------------------------------------------------------
+@STEPS.add(
+    OLD_SYN,
     2,
-    hint="in TIME_WAIT send a SYN whose seq is not above the old connection's (your old ISN, "
-    "say): the kernel answers with its ACK (seq 2, ack 2), not a SYN+ACK",
-    why="a SYN below rcv_nxt may be an old duplicate: TIME_WAIT answers with an ACK and keeps "
+    hints=(
+        "in TIME_WAIT, send a SYN from the same port whose seq is not above the old "
+        "connection's numbers",
+        "a SYN at or below rcv_nxt may be an old duplicate: TIME_WAIT answers it with its ACK",
+        "flags 'S', seq = your old ISN: the answer is the ACK seq K + 2, ack ISN + 2",
+    ),
+    why="a SYN below rcv_nxt may be an old duplicate: TIME_WAIT answers with its ACK and keeps "
     "it from opening a new incarnation (the second reason TIME_WAIT exists)",
+    needs=(TIME_WAIT,),
 )
-def old_syn(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    entry = _tw_entry(conn) if conn else None
-    if entry is None:
-        return False, "the kernel never reached TIME_WAIT"
-    detail = "no old SYN from you in TIME_WAIT"
-    for i, s in enumerate(conn.segments[entry + 1 :], start=entry + 1):
-        seg = s.segment
-        if s.from_kernel or seg.flags != Flags.SYN or _tw_ended(conn, i):
-            continue
-        rec = conn.predicted(s)
-        if rec is None or rec.prediction.rule == "time-wait-reopen":
-            continue  # not an old SYN: it reopens
-        if rec.prediction.rule == "time-wait-ack-rate-limited":
-            detail = "your old SYN got no answer (a second one within 500 ms is rate-limited)"
-            continue
-        ok, said = conn.verdict(s, "time-wait-ack")
-        reply = conn.answer(s)
-        seq, ack = _rel(conn, reply, True) if reply else (None, None)
-        shown = f"answer {reply.flags.letters} seq {seq} ack {ack}" if reply else "no answer"
-        if ok:
-            return True, shown
-        detail = f"{shown}; {said}"
-    return False, detail
+def old_syn(conn: ObservedConn) -> Verdict:
+    old = [s for s in _syns_in_time_wait(conn) if _rule(conn, s) != "time-wait-reopen"]
+    if not old:
+        return NotReached("you sent no SYN at or below rcv_nxt while the kernel was in TIME_WAIT")
+    good = next((s for s in old if conn.verdict(s, "time-wait-ack")[0]), None)
+    if good is None:
+        return Fail(f"your SYN {conn.show(old[0])}: {conn.reaction(old[0])}", cause="old-syn")
+    reply = conn.answer(good)
+    answer = conn.show(reply) if reply is not None else "nothing"
+    return Pass(f"your SYN with seq {conn.seq_text(good)} got {answer}")
 
 
-@checks.add(
-    "a SYN above rcv_nxt reopens the connection (new ISN = old snd_nxt + 65537)",
+def _reopen(conn: ObservedConn) -> Seen | None:
+    return next((s for s in _syns_in_time_wait(conn) if _rule(conn, s) == "time-wait-reopen"), None)
+
+
+@STEPS.add(
+    NEW_SYN,
     2,
-    hint="in TIME_WAIT send a SYN from the same port with a seq above the old connection's "
-    "(your old ISN + 100000, say): TIME_WAIT gives way and the kernel answers SYN+ACK",
+    hints=(
+        "in TIME_WAIT, send a SYN from the same port with a seq well above the old "
+        "connection's numbers",
+        "Linux lets a new incarnation in when its SYN is above rcv_nxt; its new ISN lies above "
+        "everything the old one sent",
+        "flags 'S', seq = your old ISN + 100000: the kernel answers SYN+ACK, ISN = K + 65539",
+    ),
     why="Linux lets a new incarnation in when its SYN is above rcv_nxt, and picks an ISN above "
     "everything the old one sent (tcp_timewait_state_process)",
+    needs=(TIME_WAIT,),
 )
-def new_syn(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    entry = _tw_entry(conn) if conn else None
-    if entry is None:
-        return False, "the kernel never reached TIME_WAIT"
-    for s in conn.segments[entry + 1 :]:
-        rec = conn.predicted(s)
-        if s.segment.flags != Flags.SYN or rec is None:
-            continue
-        if rec.prediction.rule != "time-wait-reopen":
-            continue  # an old SYN (not above rcv_nxt): it does not reopen
-        ok, said = conn.verdict(s, "time-wait-reopen")
-        reply = conn.answer(s)
-        if reply is None or reply.flags != Flags.SYN | Flags.ACK:
-            got = reply.flags.letters if reply else "no answer"
-            return False, f"your SYN above rcv_nxt got {got}; {said}"
-        isn = conn.rel_seq(reply, True)
-        return ok, f"new ISN = the old ISN + {isn} ({said})"
-    return False, "no SYN above rcv_nxt from you in TIME_WAIT"
+def new_syn(conn: ObservedConn) -> Verdict:
+    syn = _reopen(conn)
+    if syn is None:
+        tried = _syns_in_time_wait(conn)
+        if tried:
+            exp = conn.expected(tried[-1])
+            nxt = exp.rcv_nxt if exp is not None else None
+            above = rel_text(nxt, conn.iss, "your") if nxt is not None else "rcv_nxt"
+            return NotReached(
+                f"none of your SYNs in TIME_WAIT was above rcv_nxt ({above}): your last had "
+                f"seq {conn.seq_text(tried[-1])}; {conn.reaction(tried[-1])}"
+            )
+        return NotReached("you sent no SYN while the kernel was in TIME_WAIT")
+    ok, said = conn.verdict(syn, "time-wait-reopen")
+    reply = conn.answer(syn)
+    if not ok or reply is None or reply.flags != Flags.SYN | Flags.ACK:
+        return Fail(f"your SYN {conn.show(syn)}: {conn.reaction(syn)}", cause="reopen")
+    return Pass(f"the kernel's new ISN was {conn.seq_text(reply)} (the old snd_nxt + 65537)")
 
 
-@checks.add(
-    "you complete the new handshake: ESTABLISHED again",
+@STEPS.add(
+    NEW_HANDSHAKE,
     1,
-    hint="answer the new SYN+ACK with ACK: seq = your new ISN + 1, ack = its seq + 1",
+    hints=(
+        "look at the new SYN+ACK: your ACK answers it as in lab 1",
+        "the reopened connection is a new incarnation with its own two ISNs",
+        "ACK with seq = your new ISN + 1, ack = the new SYN+ACK's seq + 1",
+    ),
     why="the reopened connection is a new incarnation with its own ISNs",
+    needs=(NEW_SYN,),
 )
-def new_handshake(obs: Observation) -> tuple[bool, str]:
-    conn = _conn(obs)
-    entry = _tw_entry(conn) if conn else None
-    if entry is None:
-        return False, "the kernel never reached TIME_WAIT"
-    later = conn.segments[entry + 1 :]
-    synack = next(
-        (s.segment for s in later if s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK),
-        None,
-    )
-    if synack is None:
-        return False, "the connection was not reopened"
-    acks = [s.segment for s in later if not s.from_kernel and s.segment.flags == Flags.ACK]
-    good = any(a.ack == (synack.seq + 1) % 2**32 and a.seq == synack.ack for a in acks)
-    seen = conn.states()
-    again = State.ESTABLISHED in seen[seen.index(State.TIME_WAIT) :]
-    return good and again, " -> ".join(seen)
+def new_handshake(conn: ObservedConn) -> Verdict:
+    syn = _reopen(conn)
+    if syn is None:
+        return NotReached("the connection was not reopened")
+    new = _from(conn, syn)
+    synack = new.kernel_synack()
+    acks = [s for s in new.crafted_after(synack) if s.segment.flags == Flags.ACK]
+    if synack is None or not acks:
+        return NotReached("you sent no ACK after the new SYN+ACK")
+    ack = next((a for a in acks if new.accepted(a)), acks[0])
+    wrong = new.diagnose(ack, "ack") or new.diagnose(ack, "seq")
+    if wrong or not new.accepted(ack) or not new.reached(State.ESTABLISHED):
+        return Fail(f"{wrong or new.show(ack)}; {new.reaction(ack)}", cause="new-handshake")
+    return Pass(f"the new connection: {_path(new)}")

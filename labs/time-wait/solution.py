@@ -54,7 +54,7 @@ time.sleep(0.05)
 # 7. A new SYN above rcv_nxt: TIME_WAIT gives way to a new incarnation, whose ISN is the old
 #    snd_nxt (y + 2) + 65537.
 new_isn = isn + 100000
-new = lab.sr(seg("S", new_isn))
+new = lab.sr(seg("S", new_isn), flags="SA")
 print("new SYN answered by", new[TCP].flags, "ISN = y +", new[TCP].seq - y)
 lab.send(seg("A", new_isn + 1, new[TCP].seq + 1))
 time.sleep(0.05)

@@ -115,7 +115,7 @@ class Sampler(threading.Thread):
         now = time.time()
         seen: set[tuple[int, int]] = set()
         for r in rows:
-            sample = Sample(now, r.state, r.timer, r.expires_ms, r.rqueue)
+            sample = Sample(now, r.state, r.timer, r.expires_ms, r.rqueue, now)
             if r.linux_state == 10:
                 last = self.listener[-1] if self.listener else None
                 if r.sport in self.ports and (last is None or last.rqueue != r.rqueue):
@@ -128,7 +128,7 @@ class Sampler(threading.Thread):
             self._keep(self.history.setdefault(key, []), sample)
         for key, samples in self.history.items():
             if key not in seen and samples and samples[-1].state is not State.CLOSED:
-                samples.append(Sample(now, State.CLOSED, "off", 0, 0))
+                samples.append(Sample(now, State.CLOSED, "off", 0, 0, now))
 
     @staticmethod
     def _keep(samples: list[Sample], sample: Sample) -> None:
@@ -137,7 +137,7 @@ class Sampler(threading.Thread):
             samples.append(sample)
         else:
             samples[-1] = Sample(
-                last.time, last.state, last.timer, sample.expires_ms, sample.rqueue
+                last.time, last.state, last.timer, sample.expires_ms, sample.rqueue, sample.read
             )
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "NotReached",
     "Observation",
     "ObservedConn",
+    "Part",
     "Pass",
     "Predicted",
     "Refused",
@@ -59,6 +60,9 @@ class Sample:
     timer: str
     expires_ms: int
     rqueue: int
+    # when this stretch (time: its first read) was last read, with expires_ms as then; None: not
+    # known (older recordings). Tells a timer's deadline even when the stretch outlives the run.
+    read: float | None = None
 
 
 @dataclass
@@ -639,6 +643,71 @@ class Checklist:
                 failed[c.title] = row
             out.append(row)
         return out
+
+
+ConnTest = Callable[[ObservedConn], Verdict]
+
+
+class Part:
+    """One part of an observation-wide lab, judged on its own best connection: time-wait's close
+    and reopen on one port pair, simultaneous's close and its open. Its checks take one
+    ObservedConn: the candidate among `candidates(obs)` that they score best (ties: the later one),
+    so experiments before, between or after cost nothing. `missing` is the NotReached detail when
+    there is no candidate.
+
+        close = Part(checks, lambda obs: obs.attempts(), "you opened no connection")
+
+        @close.add("your FIN's seq is the one the kernel expects", 2, hints=(...), why="...")
+        def fin_seq(conn: ObservedConn) -> Pass | Fail | NotReached: ...
+    """
+
+    def __init__(
+        self,
+        checks: Checklist,
+        candidates: Callable[[Observation], Sequence[ObservedConn]],
+        missing: str,
+    ) -> None:
+        self.checks, self.candidates, self.missing = checks, candidates, missing
+        self.tests: list[tuple[int, ConnTest]] = []
+        self._chosen: tuple[Observation, ObservedConn | None] | None = None
+
+    def add(
+        self,
+        title: str,
+        points: int,
+        hint: str = "",
+        why: str = "",
+        *,
+        hints: Sequence[str] = (),
+        needs: Sequence[str] = (),
+    ) -> Callable[[ConnTest], ConnTest]:
+        def register(fn: ConnTest) -> ConnTest:
+            self.tests.append((points, fn))
+
+            def on_observation(obs: Observation) -> Verdict:
+                conn = self.chosen(obs)
+                return NotReached(self.missing) if conn is None else fn(conn)
+
+            self.checks.add(title, points, hint, why, hints=hints, needs=needs)(on_observation)
+            return fn
+
+        return register
+
+    def chosen(self, obs: Observation) -> ObservedConn | None:
+        """The candidate this part's checks score best on `obs` (None: there is none)."""
+        if self._chosen is None or self._chosen[0] is not obs:
+            self._chosen = (obs, obs.best(self.candidates(obs), self._points))
+        return self._chosen[1]
+
+    def _points(self, conn: ObservedConn) -> int:
+        return sum(points for points, fn in self.tests if isinstance(_verdict_of(fn, conn), Pass))
+
+
+def _verdict_of(fn: ConnTest, conn: ObservedConn) -> Verdict:
+    try:
+        return fn(conn)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        return Fail(f"not observed ({type(exc).__name__})")
 
 
 def _verdict(check: LabCheck, subject: Any) -> Verdict:

@@ -139,10 +139,17 @@ def _sample(s: Sample) -> dict[str, Any]:
         "timer": s.timer,
         "expires_ms": s.expires_ms,
         "rqueue": s.rqueue,
+        "read": s.read,
     }
 
 
 def _unsample(d: dict[str, Any]) -> Sample:
+    read = d.get("read")
     return Sample(
-        float(d["time"]), State[d["state"]], str(d["timer"]), int(d["expires_ms"]), int(d["rqueue"])
+        float(d["time"]),
+        State[d["state"]],
+        str(d["timer"]),
+        int(d["expires_ms"]),
+        int(d["rqueue"]),
+        None if read is None else float(read),
     )

@@ -325,6 +325,7 @@ class Endpoint:
             Guard.TW_REUSE_OFF: self.sysctls.tcp_tw_reuse != 1,
             Guard.TW_NO_TIMESTAMPS: not all(self.timestamps),
             Guard.TW_TOO_SOON: self._tw_too_soon(now),
+            Guard.SYN_ACK_REPEATS_SYN: self._repeats_syn(seg),
         }
         return frozenset(g for g, on in held.items() if on)
 
@@ -333,6 +334,13 @@ class Endpoint:
         if self.place is not Place.TIME_WAIT or self.started is None:
             return False
         return (now - self.started) * 1000 <= self.sysctls.tcp_tw_reuse_delay
+
+    def _repeats_syn(self, seg: Segment | None) -> bool:
+        """A SYN+ACK that is the peer's SYN again (seq + 1 = rcv_nxt), acking snd_nxt exactly:
+        what Linux's SYN_RECV takes in a simultaneous open (tcp_validate_incoming)."""
+        if seg is None or seg.flags & (Flags.SYN | Flags.ACK) != Flags.SYN | Flags.ACK:
+            return False
+        return seg.end_seq == self.rcv_nxt and seg.ack == self.snd_nxt
 
     def _rate_limited(self, seg: Segment | None, now: float, inp: Input | None) -> bool:
         if seg is None or self.last_oow is None:

@@ -139,6 +139,9 @@ class Guard(str, Enum):
     TW_REUSE_OFF = "tcp_tw_reuse is 0, or 2 (loopback only) on a link that is not loopback"
     TW_NO_TIMESTAMPS = "the connection in TIME_WAIT did not use timestamps"
     TW_TOO_SOON = "less than tcp_tw_reuse_delay since the connection entered TIME_WAIT"
+    SYN_ACK_REPEATS_SYN = (
+        "the SYN+ACK repeats the peer's SYN (seq + 1 = rcv_nxt) and acks snd_nxt exactly"
+    )
 
 
 class Num(str, Enum):
@@ -767,8 +770,31 @@ ROWS: tuple[Row, ...] = (
         rfc="RFC 9293 §3.10.7.4",
     ),
     _row(
-        SYNC,
+        [P.SYN_RECEIVED],
+        [I.SYN_ACK_GOOD],
+        # a simultaneous open: the peer's SYN+ACK is its SYN again, now acking ours
+        Case(
+            G.SYN_ACK_REPEATS_SYN,
+            "simultaneous-open-synack",
+            "the peer's SYN+ACK repeats its SYN and acks ours: ESTABLISHED, and an ACK",
+            CHALLENGE,
+            P.ESTABLISHED,
+            accept=True,
+        ),
+        *_limited("syn-challenge-ack", "a SYN on a synchronized connection: challenge ACK"),
+        rfc="RFC 9293 §3.5 (figure 7); RFC 5961 §4.2",
+        linux="tcp_validate_incoming: the SYN_RECV exception for a simultaneous open",
+    ),
+    _row(
+        SYNC - {P.SYN_RECEIVED},
         SYNS | SYN_ACKS | {I.SYN_FIN},
+        *_limited("syn-challenge-ack", "a SYN on a synchronized connection: challenge ACK"),
+        rfc="RFC 5961 §4.2",
+        linux=_LIMIT_NOTE,
+    ),
+    _row(
+        [P.SYN_RECEIVED],
+        SYNS | {I.SYN_ACK_BAD, I.SYN_FIN},
         *_limited("syn-challenge-ack", "a SYN on a synchronized connection: challenge ACK"),
         rfc="RFC 5961 §4.2",
         linux=_LIMIT_NOTE,
