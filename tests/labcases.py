@@ -68,7 +68,8 @@ def assert_feedback(case: dict[str, Any], result: dict[str, Any]) -> None:
         assert not any(phrase in line for line in said), (case_name(case), phrase, lines)
 
 
-WRAP = re.compile(r"\b(42949\d{5}|ISN ?\+ ?-|\+ -)")
+# a relative number shown unsigned ("ISN+4294967295", "(4294967295)" on the ladder) or "+ -"
+WRAP = re.compile(r"ISN ?[+-] ?42949\d{5}|\(42949\d{5}\)|ISN ?\+ ?-|\+ -")
 
 
 def assert_readable_numbers(result: dict[str, Any]) -> None:

@@ -403,7 +403,7 @@ class Endpoint:
             bool(case.reply and case.reply.delayed),
             inp,
             tcb,
-            case.accept or self.place is not before,
+            _taken(case, inp, before, self.place),
         )
 
     def _reincarnate(self) -> None:
@@ -573,6 +573,15 @@ class Endpoint:
         else:
             gap = float(2 ** (k - 1))
         return min(gap * TCP_TIMEOUT_INIT, self.sysctls.tcp_rto_max_ms / 1000)
+
+
+def _taken(case: Case, inp: Input, before: Place, after: Place) -> bool:
+    """The kernel took the segment: its ack, data or FIN, or it moved the connection — but not a
+    segment that only made the kernel reset the connection (its RST answers, it takes nothing)."""
+    if case.accept:
+        return True
+    resets = case.reply is not None and Flags.RST in case.reply.flags and not inp.is_rst
+    return after is not before and not resets
 
 
 def model_timeout(boundary: int, rto_max_ms: int, rto_base: float = TCP_TIMEOUT_INIT) -> float:
