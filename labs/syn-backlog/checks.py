@@ -57,17 +57,21 @@ def _cookies(obs: Observation) -> list[ObservedConn]:
     return [c for c in _syns(obs) if _is_cookie(c)]
 
 
-EXIT = 2.0  # seconds: obs.ended also counts the interpreter's exit (scapy's: 0.5 to 1.7 s measured)
+EXIT = 0.5  # seconds: obs.ended also counts the interpreter's exit (scapy's: 0.5 to 1.7 s measured)
 
 
 def _end(obs: Observation) -> float:
-    """Until when your program watched: its last segment, or, when it went on without sending,
-    its end less the interpreter's exit (a SYN+ACK that came while Python was exiting was seen by
-    no one)."""
-    last = max(s.time for s in obs.segments if not s.from_kernel)
+    """Until when your program watched. When its last segment answers something (the cookie's
+    ACK, the lab's last step), until then: what came later, you did not wait for. When it ended on
+    a SYN or sent nothing after its SYNs, until it ended, less the interpreter's exit (a SYN+ACK
+    that came while Python was exiting was seen by no one)."""
+    crafted = [s for s in obs.segments if not s.from_kernel]
     if obs.ended is None:
         return max(s.time for s in obs.segments)
-    return max(last, obs.ended - EXIT)
+    last = crafted[-1] if crafted else None
+    if last is not None and last.segment.flags != Flags.SYN:
+        return last.time
+    return max(last.time if last else 0.0, obs.ended - EXIT)
 
 
 def _retransmitted(conn: ObservedConn) -> list[Seen]:
