@@ -21,7 +21,7 @@ from tcplab.engine.check import Check
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
 from tcplab.model.flags import Flags
-from tcplab.model.seqnum import relative
+from tcplab.model.seqnum import signed
 from tcplab.model.state import State
 
 
@@ -224,8 +224,8 @@ class Report:
             "flags": seg.flags.tcpdump,
             "seq": seg.seq,
             "ack": seg.ack if Flags.ACK in seg.flags else None,
-            "rel_seq": None if seq_base is None else relative(seg.seq, seq_base),
-            "rel_ack": None if ack_base is None else relative(seg.ack, ack_base),
+            "rel_seq": None if seq_base is None else signed(seg.seq, seq_base),
+            "rel_ack": None if ack_base is None else signed(seg.ack, ack_base),
             "window": seg.window,
             "options": [o.notation(ack_base) for o in seg.options],  # SACK edges as the ack
             "length": len(seg.payload),

@@ -66,10 +66,10 @@ def diagnose(n: Numbers, field: Field) -> str | None:
     the number, what the kernel expected, both relative and signed, and the confusion seen."""
     if field is Field.SEQ:
         got, want, base, other = n.seq, n.want_seq, n.iss, n.irs
-        whose, others = "your", "the kernel's"
+        whose = "your"
     else:
         got, want, base, other = n.ack, n.want_ack, n.irs, n.iss
-        whose, others = "the kernel's", "your"
+        whose = "the kernel's"
     if want is None or got == want:
         return None
     said = f"your {field.value} was {rel_text(got, base, whose)}"
@@ -79,7 +79,7 @@ def diagnose(n: Numbers, field: Field) -> str | None:
     if base is not None and abs(_signed(got, base)) > NEAR:
         expected += f" ({want})"
     off = _signed(got, want)
-    reason = _confusion(n, field, got, want, base, other, others, off)
+    reason = _confusion(n, field, got, want, base, other, off)
     return f"{said}, {expected}: {reason}" if reason else f"{said}, {expected} ({signed(off)})"
 
 
@@ -90,7 +90,6 @@ def _confusion(
     want: int,
     base: int | None,
     other: int | None,
-    others: str,
     off: int,
 ) -> str:
     if base is not None and base != 0 and got == (want - base) % MOD:
@@ -101,8 +100,9 @@ def _confusion(
         return "seq and ack are swapped"
     far = base is None or abs(_signed(got, base)) > NEAR
     if other is not None and far and abs(_signed(got, other)) <= NEAR:
-        count = "your own" if others == "your" else "the kernel's"
-        return f"it counts from {count} ISN; the {field.value} counts the other side's numbers"
+        if field is Field.ACK:
+            return "it counts from your own ISN; an ack counts the kernel's numbers"
+        return "it counts from the kernel's ISN; a seq counts your own numbers"
     before = n.theirs_before if field is Field.ACK else n.mine_before
     if off == -1 and before is not None and ("S" in before[0] or "F" in before[0]):
         what = "SYN" if "S" in before[0] else "FIN"

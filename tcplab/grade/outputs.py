@@ -229,7 +229,9 @@ def _case(o: Outcome, name: str, problem: junit.Problem | None = None) -> junit.
 def _check_case(o: Outcome, r: ScoredCheck) -> junit.Case:
     if r.ok:
         return _case(o, r.title)
-    return _case(o, r.title, junit.Problem(clean(r.hint or "check failed"), clean(r.detail)))
+    return _case(
+        o, r.title, junit.Problem(clean(r.hint or r.detail or "check failed"), clean(r.detail))
+    )
 
 
 def _graded_case(o: Outcome) -> junit.Case:
@@ -405,7 +407,7 @@ def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
             "description": clean(r.why),
             "points": r.earned,
             "max_points": r.points,
-            "message": "" if r.ok else clean(r.hint),
+            "message": "" if r.ok else clean(r.hint or r.detail),
             "output": clean(r.detail),
         }
         for r in o.checks

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from tcplab.model.flags import Flags
-from tcplab.model.seqnum import relative, seq_add
+from tcplab.model.seqnum import relative, seq_add, signed
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ class Segment:
 
 
 def _num(value: int, base: int | None) -> str:
-    return str(value) if base is None else f"{value} ({relative(value, base)})"
+    return str(value) if base is None else f"{value} ({signed(value, base)})"
 
 
 _OPTION_SIZE = {"mss": 4, "wscale": 3, "sackOK": 2, "TS": 10, "nop": 1, "eol": 1}
