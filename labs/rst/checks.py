@@ -1,246 +1,324 @@
 """Checks for lab 5 (RST on a stale SYN+ACK, a closed port, the challenge ACK), on what the kernel
 host saw.
 
-Three connections: (a) the kernel's own connect() to your lab.sport, keyed (lab.sport, the kernel's
-ephemeral port); (b) your SYN to a closed port; (c) your connection to the application's port 7788.
-What the kernel must answer comes from tcplab's model (the rule it applies to your segment, and
-whether the kernel did what it predicts); these checks judge your own segments.
+Three parts on three connections, each found by what it does, never by order: (a) a connection the
+kernel opened (its first segment is the kernel's SYN); (b) your SYN to a port where nothing listens;
+(c) your connection to the application's port on which you sent a SYN once it was established. For
+each part every candidate is judged and the best counts, so other experiments before, between or
+after cost nothing. What the kernel does with each of your segments is tcplab's model's to say
+(conn.verdict / reaction / diagnose); these checks only pick your segments.
 """
 
-from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Observation, ObservedConn
+from collections.abc import Callable
+
+from tcplab.exercise.kit import (
+    Checklist,
+    Fail,
+    NotReached,
+    Observation,
+    ObservedConn,
+    Pass,
+    Seen,
+    signed,
+)
 from tcplab.model.flags import Flags
-from tcplab.model.segment import Segment
 from tcplab.model.state import State
 
 checks = Checklist()
 
-
-def _signed(n: int | None) -> str:
-    """A difference of sequence numbers, as '+ 1' or '- 999'."""
-    if n is None:
-        return "?"
-    n = n % 2**32
-    return f"+ {n}" if n < 2**31 else f"- {2**32 - n}"
+SYN_ACK = Flags.SYN | Flags.ACK
+BAD_ACK_RULES = ("syn-sent-bad-ack", "syn-sent-bad-ack-retransmitted")
+CHALLENGE_RULES = ("syn-challenge-ack",)
+Verdict = Pass | Fail | NotReached
 
 
-def _kernel_connect(obs: Observation) -> ObservedConn | None:
-    """(a) The connection the kernel opened: its first segment is the kernel's SYN."""
-    for c in obs.conns:
-        first = c.segments[0] if c.segments else None
-        if first is not None and first.from_kernel and first.segment.flags == Flags.SYN:
-            return c
-    return None
+def _best(
+    obs: Observation, conns: list[ObservedConn], *steps: Callable[[ObservedConn], Verdict]
+) -> ObservedConn | None:
+    """The candidate that gets furthest through `steps` (ties: the later one)."""
+    return obs.best(conns, lambda c: sum(1 for step in steps if isinstance(step(c), Pass)))
 
 
-def _closed_port(obs: Observation) -> ObservedConn | None:
-    """(b) Your SYN to a port other than the application's."""
-    for c in obs.conns:
-        first = c.segments[0] if c.segments else None
-        if (
-            first
-            and not first.from_kernel
-            and first.segment.flags == Flags.SYN
-            and c.kport != APP_PORT
-        ):
-            return c
-    return None
+# -- (a) the kernel's own connect() -----------------------------------------------------------------
+def _kernel_opened(obs: Observation) -> list[ObservedConn]:
+    """Connections whose first segment is the kernel's SYN (lab.app_connect())."""
+    return obs.conns_with(
+        lambda c: (
+            bool(c.segments)
+            and c.segments[0].from_kernel
+            and c.segments[0].segment.flags == Flags.SYN
+        )
+    )
 
 
-def _established(obs: Observation) -> ObservedConn | None:
-    """(c) Your connection to the application's port: you completed its handshake."""
-    for c in obs.conns:
-        if c.kport == APP_PORT and any(c.rel_ack(a, False) == 1 for a in c.crafted(Flags.ACK)):
-            return c
-    return None
+def _stale(conn: ObservedConn) -> Seen | None:
+    """Your first SYN+ACK on the kernel's connection."""
+    return conn.first_crafted(flags=SYN_ACK)
 
 
-def _stale(conn: ObservedConn) -> tuple[int, Segment] | None:
-    """Your first SYN+ACK with a wrong ack (index, segment), if it came before any right one."""
-    for i, s in enumerate(conn.segments):
-        if not s.from_kernel and s.segment.flags == Flags.SYN | Flags.ACK:
-            return None if conn.rel_ack(s.segment, False) == 1 else (i, s.segment)
-    return None
+def _reset_of(conn: ObservedConn, stale: Seen) -> Seen | None:
+    """The kernel's RST after your stale SYN+ACK."""
+    return next((s for s in conn.kernel_after(stale) if Flags.RST in s.segment.flags), None)
 
 
-def _reset_of(conn: ObservedConn, index: int) -> int | None:
-    """Index of the kernel's answer to the stale SYN+ACK at `index` (as the model explains it)."""
-    answer = conn.answer(conn.segments[index])
-    return next((i for i, s in enumerate(conn.segments) if s.segment is answer), None)
+def _elsewhere(obs: Observation, conn: ObservedConn) -> str:
+    """Where your SYN+ACKs from the same port went instead of the kernel's port, if anywhere."""
+    ports = sorted(
+        {c.kport for c in obs.conns if c.sport == conn.sport and c is not conn and c.crafted("SA")}
+    )
+    if not ports:
+        return ""
+    shown = ", ".join(map(str, ports))
+    return f"your SYN+ACK went to port {shown}, not to the kernel's port {conn.kport}"
+
+
+def _part_a(obs: Observation) -> ObservedConn | None:
+    return _best(obs, _kernel_opened(obs), _stale_test, _reset_test, _completes_test)
 
 
 @checks.add(
-    "(a) you answer the kernel's SYN with a SYN+ACK whose ack is wrong",
+    "(a) your stale SYN+ACK acknowledges a SYN never sent",
     1,
-    hint="after kport = lab.app_connect(), answer the kernel's SYN (lab.expect(flags='S')) "
-    "with flags 'SA' from lab.sport to kport and an ack other than its seq + 1, as an old "
-    "duplicate would carry",
+    hints=(
+        "look at the handout's figure: which SYN did the server answer first?",
+        "an old duplicate's SYN+ACK acknowledges an old SYN, a number the kernel never sent in "
+        "this connection",
+        "send flags 'SA' from lab.sport to kport with ack = X - 999 (X: the SYN's seq)",
+    ),
     why="an old duplicate SYN+ACK from an earlier incarnation acknowledges a SYN the kernel "
     "never sent in this connection",
 )
-def stale_synack(obs: Observation) -> tuple[bool, str]:
-    conn = _kernel_connect(obs)
+def stale_synack(obs: Observation) -> Verdict:
+    conn = _part_a(obs)
     if conn is None:
-        return False, "the kernel never connected (call lab.app_connect())"
-    got = _stale(conn)
-    if got is None:
-        return False, "your first SYN+ACK acknowledged the kernel's ISN + 1, as a valid one does"
-    return True, f"your ack was the kernel's ISN {_signed(conn.rel_ack(got[1], False))}"
+        return NotReached("the kernel never connected to you (lab.app_connect())")
+    got, where = _stale_test(conn), _elsewhere(obs, conn)
+    if isinstance(got, Fail) and where:
+        return Fail(f"{where}; {got.detail}", got.cause)
+    if isinstance(got, NotReached) and where:
+        return NotReached(f"{where}; {got.detail}")
+    return got
+
+
+def _stale_test(conn: ObservedConn) -> Verdict:
+    stale = _stale(conn)
+    if stale is None:
+        return NotReached(f"you sent no SYN+ACK to the kernel's port {conn.kport}")
+    if conn.diagnose(stale, "ack") is None:
+        return Fail(
+            f"your first SYN+ACK acknowledged {conn.ack_text(stale)}, as a valid one does; "
+            f"{conn.reaction(stale)}: the old duplicate must come first, in SYN_SENT",
+            cause="no-old-duplicate",
+        )
+    return Pass(f"your ack was {conn.ack_text(stale)}")
 
 
 @checks.add(
-    "(a) the kernel resets the stale SYN+ACK: RST, seq = its ack, no ACK flag",
+    "(a) the kernel resets your stale SYN+ACK",
     2,
-    hint="send the wrong SYN+ACK and wait for the kernel's answer: lab.expect(flags='R', "
-    "port=lab.sport)",
+    hints=(
+        "wait for the kernel's answer: lab.expect(flags='R', port=lab.sport)",
+        "a SYN+ACK whose ack is not the kernel's ISN + 1 is unacceptable in SYN_SENT",
+        "the RST's seq is your SYN+ACK's ack, so that you would accept it",
+    ),
     why="a SYN+ACK whose ack is not ISN + 1 is unacceptable in SYN_SENT: the kernel resets it "
     "with seq = that ack, so the other end can accept the RST (RFC 9293 §3.5, §3.10.7.3)",
+    needs=("(a) your stale SYN+ACK acknowledges a SYN never sent",),
 )
-def stale_reset(obs: Observation) -> tuple[bool, str]:
-    conn = _kernel_connect(obs)
-    got = _stale(conn) if conn else None
-    if got is None:
-        return False, "no SYN+ACK with a wrong ack from you"
-    index, stale = got
-    ok, said = conn.verdict(stale, "syn-sent-bad-ack")
-    r = _reset_of(conn, index)
-    if r is None:
-        return False, f"the kernel did not answer; {said}"
-    rst = conn.segments[r].segment
-    return ok, f"the kernel sent {rst.flags.letters}, seq = your ack {_signed(rst.seq - stale.ack)}"
+def stale_reset(obs: Observation) -> Verdict:
+    conn = _part_a(obs)
+    return NotReached("the kernel never connected to you") if conn is None else _reset_test(conn)
+
+
+def _reset_test(conn: ObservedConn) -> Verdict:
+    stale = _stale(conn)
+    if stale is None or conn.diagnose(stale, "ack") is None:
+        return NotReached("no SYN+ACK with a wrong ack from you")
+    ok, said = conn.verdict(stale, *BAD_ACK_RULES)
+    rst = _reset_of(conn, stale)
+    if not ok or rst is None:
+        return Fail(f"{conn.reaction(stale)}; {said}", cause="kernel")
+    off = rst.segment.seq - stale.segment.ack
+    same = "equal to your ack" if off == 0 else f"your ack{signed(off)}"
+    return Pass(f"the kernel sent {conn.show(rst)}, {same}")
 
 
 @checks.add(
-    "(a) the kernel stays in SYN_SENT: your right SYN+ACK then completes the connection",
+    "(a) your right SYN+ACK then completes the connection",
     3,
-    hint="after the RST the kernel still waits for a valid answer (it even resends its SYN): "
-    "answer with SYN+ACK, ack = its ISN + 1; it ACKs and is ESTABLISHED",
+    hints=(
+        "after its RST, is the kernel still connecting? Look for its SYN again",
+        "the RST ends only the old duplicate; a SYN+ACK acknowledges the SYN, which occupies "
+        "one sequence number",
+        "answer with SYN+ACK, ack = the SYN's seq + 1; the kernel ACKs and is ESTABLISHED",
+    ),
     why="the RST ends only the old duplicate, not the kernel's own connection attempt: this is "
     "why the handshake has a third segment (RFC 9293 §3.5, figure 8)",
+    needs=("(a) the kernel resets your stale SYN+ACK",),
 )
-def completes(obs: Observation) -> tuple[bool, str]:
-    conn = _kernel_connect(obs)
-    got = _stale(conn) if conn else None
-    if got is None:
-        return False, "no SYN+ACK with a wrong ack from you"
-    r = _reset_of(conn, got[0])
-    if r is None:
-        return False, "the kernel did not reset your stale SYN+ACK"
-    later = conn.segments[r + 1 :]
-    good = [
-        s.segment
-        for s in later
-        if not s.from_kernel
-        and s.segment.flags == Flags.SYN | Flags.ACK
-        and conn.rel_ack(s.segment, False) == 1
-    ]
-    if not good:
-        return False, "no SYN+ACK with ack = the kernel's ISN + 1 after its RST"
-    acked = any(conn.verdict(g, "syn-sent-syn-ack")[0] for g in good)
-    seen = conn.states()
-    ok = (
-        acked
-        and State.ESTABLISHED in seen
-        and State.CLOSED not in seen[: seen.index(State.ESTABLISHED)]
+def completes(obs: Observation) -> Verdict:
+    conn = _part_a(obs)
+    return (
+        NotReached("the kernel never connected to you") if conn is None else _completes_test(conn)
     )
-    return ok, " -> ".join(seen)
+
+
+def _completes_test(conn: ObservedConn) -> Verdict:
+    stale = _stale(conn)
+    rst = _reset_of(conn, stale) if stale is not None else None
+    if stale is None or rst is None:
+        return NotReached("the kernel did not reset a stale SYN+ACK of yours")
+    tries = [s for s in conn.crafted_after(rst) if s.segment.flags == SYN_ACK]
+    if not tries:
+        return NotReached("you sent no SYN+ACK after the kernel's RST")
+    good = next((s for s in tries if conn.accepted(s)), tries[0])
+    wrong = conn.diagnose(good, "ack")
+    if wrong:
+        return Fail(f"{wrong}; {conn.reaction(good)}", cause="a-ack")
+    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    if not conn.accepted(good) or not conn.reached(State.ESTABLISHED):
+        return Fail(f"{conn.reaction(good)}; the kernel's socket: {shown}", cause="kernel")
+    return Pass(f"your ack was {conn.ack_text(good)}; the kernel's socket: {shown}")
+
+
+# -- (b) a closed port --------------------------------------------------------------------------------
+def _closed_syns(obs: Observation) -> list[tuple[ObservedConn, Seen]]:
+    """Your SYNs to ports where, by tcplab's model, no socket was."""
+    out = []
+    for c in obs.conns:
+        for s in c.segments:
+            if not s.from_kernel and s.segment.flags == Flags.SYN:
+                rec = c.predicted(s)
+                if rec is not None and rec.prediction.rule == "closed-no-ack":
+                    out.append((c, s))
+    return out
 
 
 @checks.add(
-    "(b) a SYN to a closed port gets RST+ACK: seq 0, ack = your seq + its length (+1 for SYN)",
+    "(b) a SYN to a closed port gets RST+ACK",
     2,
-    hint="send a SYN from lab.new_port() to a port where nothing listens (9, say) and read "
-    "the answer",
+    hints=(
+        "send a SYN from lab.new_port() to a port where nothing listens (9, say) and read the "
+        "answer",
+        "a segment without ACK to a closed port is answered with RST+ACK",
+        "the RST+ACK has seq 0 and ack = your SYN's seq + 1",
+    ),
     why="a segment without ACK to a closed port is answered with RST+ACK, seq 0, ack = its "
     "seq + its length; the SYN counts one (RFC 9293 §3.10.7.1)",
 )
-def closed_port(obs: Observation) -> tuple[bool, str]:
-    conn = _closed_port(obs)
-    if conn is None:
-        return False, f"no SYN from you to a port other than {APP_PORT}"
-    syn = conn.crafted(Flags.SYN)[0]
-    ok, said = conn.verdict(syn, "closed-no-ack")
+def closed_port(obs: Observation) -> Verdict:
+    found = _closed_syns(obs)
+    if not found:
+        ports = sorted({c.kport for c in obs.conns if c.crafted("S")})
+        where = f"; your SYNs went to port {', '.join(map(str, ports))}" if ports else ""
+        return NotReached(f"you sent no SYN to a port where nothing listens{where}")
+    answered = [(c, s) for c, s in found if c.verdict(s, "closed-no-ack")[0] and c.answer(s)]
+    if not answered:
+        conn, syn = found[-1]
+        return Fail(conn.reaction(syn), cause="kernel")
+    conn, syn = answered[-1]
     rst = conn.answer(syn)
-    if rst is None:
-        return False, f"port {conn.kport} did not answer; {said}"
-    return (
-        ok,
-        f"port {conn.kport}: {rst.flags.letters} seq {rst.seq} ack = your seq {_signed(rst.ack - syn.seq)}",
+    assert rst is not None
+    return Pass(
+        f"port {conn.kport} answered RST+ACK seq {rst.seq}, "
+        f"ack = your seq{signed(rst.ack - syn.segment.seq)}"
     )
 
 
-def _challenge(conn: ObservedConn) -> tuple[int, Segment, Segment] | None:
-    """Your SYN on the established connection, the kernel's answer (index of the answer: the
-    kernel segment the model explains by that SYN)."""
+# -- (c) a SYN on an established connection ------------------------------------------------------------
+def _established_syn(conn: ObservedConn) -> Seen | None:
+    """Your SYN that found the connection synchronized (the model's challenge-ACK rules): the
+    first the kernel answered, else the first."""
     syns = [
-        i for i, s in enumerate(conn.segments) if not s.from_kernel and s.segment.flags == Flags.SYN
-    ]
-    acked = [
-        i
-        for i, s in enumerate(conn.segments)
+        s
+        for s in conn.segments
         if not s.from_kernel
-        and s.segment.flags == Flags.ACK
-        and conn.rel_ack(s.segment, False) == 1
+        and s.segment.flags & (Flags.SYN | Flags.RST) == Flags.SYN
+        and (rec := conn.predicted(s)) is not None
+        and rec.prediction.rule.startswith("syn-challenge-ack")
     ]
-    for i in syns:
-        if not acked or i < acked[0]:
-            continue  # the first SYN, or one before the handshake completed
-        answer = conn.answer(conn.segments[i])
-        j = next((j for j, s in enumerate(conn.segments) if s.segment is answer), None)
-        if answer is not None and j is not None:
-            return j, conn.segments[i].segment, answer
-    return None
+    return next(
+        (s for s in syns if conn.verdict(s, *CHALLENGE_RULES)[0]), syns[0] if syns else None
+    )
+
+
+def _no_challenge(conn: ObservedConn) -> NotReached:
+    synack = conn.kernel_synack()
+    if synack is None:
+        return NotReached(f"the application's port {conn.kport} never answered your SYN")
+    acks = [s for s in conn.crafted_after(synack) if s.segment.flags == Flags.ACK]
+    if not acks:
+        return NotReached(f"you did not complete the handshake from port {conn.sport}")
+    if not any(conn.accepted(a) for a in acks):
+        wrong = conn.diagnose(acks[0], "ack") or conn.diagnose(acks[0], "seq")
+        return NotReached(f"your handshake from port {conn.sport} did not complete: {wrong}")
+    return NotReached(f"you sent no SYN on your established connection from port {conn.sport}")
+
+
+def _challenge_test(conn: ObservedConn) -> Verdict:
+    syn = _established_syn(conn)
+    if syn is None:
+        return _no_challenge(conn)
+    ok, said = conn.verdict(syn, *CHALLENGE_RULES)
+    if not ok:
+        return Fail(f"{conn.reaction(syn)}; {said}", cause="challenge")
+    return Pass(f"{conn.reaction(syn)}; the connection stays ESTABLISHED")
+
+
+def _exact_rst_test(conn: ObservedConn) -> Verdict:
+    syn = _established_syn(conn)
+    challenge = conn.answer(syn) if syn is not None else None
+    if syn is None or challenge is None:
+        return NotReached("no challenge ACK to answer")
+    rsts = [s for s in conn.crafted_after(challenge) if Flags.RST in s.segment.flags]
+    if not rsts:
+        return NotReached("you sent no RST after the challenge ACK")
+    rst = next((r for r in rsts if conn.accepted(r)), rsts[0])
+    if not conn.accepted(rst):
+        wrong = conn.diagnose(rst, "seq") or "the kernel did not take it"
+        return Fail(f"{wrong}; {conn.reaction(rst)}", cause="c-rst")
+    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    return Pass(f"your RST's seq was {conn.seq_text(rst)}; the kernel's socket: {shown}")
+
+
+def _part_c(obs: Observation) -> ObservedConn | None:
+    return _best(obs, obs.attempts(), _challenge_test, _exact_rst_test)
 
 
 @checks.add(
-    "(c) a SYN on an established connection gets a challenge ACK, not a RST",
+    "(c) a SYN on an established connection: challenge ACK",
     3,
-    hint="complete a handshake from a new port to lab.dport, pause (time.sleep(0.05)), then "
-    "send a SYN from that port with another seq, as a rebooted host would",
+    hints=(
+        "complete a handshake from a new port to lab.dport, pause, then send a SYN from that "
+        "port with another seq, as a rebooted host would",
+        "Linux follows RFC 5961 §4 here, not RFC 793",
+        "pause (time.sleep(0.05)) after your ACK, then send flags 'S' with any seq",
+    ),
     why="since RFC 5961 §4 a SYN in a synchronized state is answered with an ACK carrying the "
     "right numbers (seq = snd_nxt, ack = rcv_nxt); a blind attacker learns nothing, and the "
     "connection is not torn down",
 )
-def challenge_ack(obs: Observation) -> tuple[bool, str]:
-    conn = _established(obs)
+def challenge_ack(obs: Observation) -> Verdict:
+    conn = _part_c(obs)
     if conn is None:
-        return False, f"no connection from you to port {APP_PORT}"
-    got = _challenge(conn)
-    if got is None:
-        return False, "no SYN from you after the handshake (or no answer to it)"
-    _, syn, ack = got
-    ok, said = conn.verdict(syn, "syn-challenge-ack")
-    seq_rel, ack_rel = conn.rel_seq(ack, True), conn.rel_ack(ack, True)
-    shown = f"the kernel answered {ack.flags.letters} seq ISN + {seq_rel} ack your ISN + {ack_rel}"
-    return ok, shown if ok else f"{shown}; {said}"
+        ports = ", ".join(map(str, sorted(obs.ports)))
+        return NotReached(f"you opened no connection to the application's port {ports}")
+    return _challenge_test(conn)
 
 
 @checks.add(
-    "(c) your RST with seq = the challenge ACK's ack ends the connection",
+    "(c) your RST after the challenge ACK ends the connection",
     2,
-    hint="a rebooted host answers the challenge ACK with RST whose seq is exactly the "
-    "challenge ACK's ack (the kernel's rcv_nxt)",
+    hints=(
+        "look at the challenge ACK's numbers: which of them names what the kernel expects of "
+        "you next?",
+        "Linux accepts a RST only at exactly seq == rcv_nxt (RFC 5961 §3.2)",
+        "a RST whose seq is the challenge ACK's ack",
+    ),
     why="only the real peer can see the challenge ACK, so only it can send the exact RST "
     "(RFC 5961 §3.2); Linux accepts a RST only at seq == rcv_nxt",
+    needs=("(c) a SYN on an established connection: challenge ACK",),
 )
-def exact_reset(obs: Observation) -> tuple[bool, str]:
-    conn = _established(obs)
-    got = _challenge(conn) if conn else None
-    if got is None:
-        return False, "no challenge ACK to answer"
-    j, _, challenge = got
-    rsts = [
-        s.segment
-        for s in conn.segments[j + 1 :]
-        if not s.from_kernel and Flags.RST in s.segment.flags
-    ]
-    if not rsts:
-        return False, "you sent no RST after the challenge ACK"
-    exact = [r for r in rsts if r.seq == challenge.ack]
-    reset = any(conn.verdict(r, "rst-exact")[0] for r in exact)
-    seen = conn.states()
-    closed = reset and bool(seen) and seen[-1] is State.CLOSED
-    off = _signed(rsts[0].seq - challenge.ack)
-    return bool(
-        exact
-    ) and closed, f"your RST's seq was the challenge ACK's ack {off}; " + " -> ".join(seen)
+def exact_reset(obs: Observation) -> Verdict:
+    conn = _part_c(obs)
+    return NotReached("no challenge ACK to answer") if conn is None else _exact_rst_test(conn)

@@ -1,212 +1,364 @@
 """Checks for lab 8 (the state tour), on what the kernel host saw.
 
-Each state counts when tcplab's sampler saw it in the kernel's socket table. Where the student did not
-pause and a state lived too briefly to be sampled, the capture proves it through tcplab's model: the
-exchange is replayed through it, and a state counts when the model put the kernel's side there after a
-segment or an application call and the kernel did what the model predicted (ObservedConn.model_states),
-so a check never depends on the sampler's luck and no rule of TCP is written twice. TIME_WAIT lasts
-60 s and is always sampled.
+The tour spans four connections, so each check looks at all of them and counts a state on whichever
+connection reached it: other experiments before, between or after cost nothing. A state counts when
+tcplab's sampler saw it in the kernel's socket table, or when the capture proves it through tcplab's
+model (the model put the kernel's side there after a segment or a call and the kernel did what the
+model predicted: ObservedConn.reached). When a state was not reached, the check names what the
+kernel did with your segment and why (conn.reaction, conn.diagnose: numbers against the kernel's TCB
+at that moment), and a later step is judged on its own, against what the kernel actually held.
 """
 
-from tcplab.defaults import APP_PORT
-from tcplab.exercise.kit import Checklist, Observation, ObservedConn
+from tcplab.exercise.kit import (
+    Checklist,
+    Fail,
+    NotReached,
+    Observation,
+    ObservedConn,
+    Pass,
+    Seen,
+)
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
+from tcplab.model.table import Place
 
 checks = Checklist()
-PORT = APP_PORT  # the application's listener (lab.toml)
+
 PAUSE_TIP = "; pause (time.sleep(0.05)) to see it in the socket table too"
+Verdict = Pass | Fail | NotReached
+
+CLOSE_WAIT = "CLOSE_WAIT: the kernel ACKs your FIN"
+LAST_ACK = "LAST_ACK: the application closes after your FIN"
+FIN_WAIT_1 = "FIN_WAIT_1: the kernel closes first"
+SYN_SENT = "SYN_SENT: the kernel's application connects to you"
 
 
-# -- what the capture proves, through the model ---------------------------------------------------
-def on_wire(state: State):
-    """The model put the connection in `state`, and the kernel agreed with it there."""
-    return lambda conn: state in conn.model_states()
-
-
-def _model_after(conn: ObservedConn, before: State, after: State) -> bool:
-    states = conn.model_states()
-    return any(a is before and b is after for a, b in zip(states, states[1:], strict=False))
-
-
-# -- evidence over the whole observation ---------------------------------------------------------
-def _evidence(obs: Observation, state: State, proved) -> tuple[bool, str]:
+# -- what the kernel reached, and where ------------------------------------------------------------
+def _evidence(obs: Observation, state: State) -> Pass | None:
+    """Pass when some connection reached `state`: seen in the socket table, else proved by the
+    capture through the model."""
     sampled = [c for c in obs.conns if state in c.states()]
     if sampled:
         c = sampled[0]
-        return True, f"seen in the socket table; your port {c.sport}, the kernel's {c.kport}"
-    wired = [c for c in obs.conns if proved(c)]
+        return Pass(f"seen in the socket table; your port {c.sport}, the kernel's {c.kport}")
+    wired = [c for c in obs.conns if state in c.model_states()]
     if wired:
-        c = wired[0]
-        return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
-    return False, f"never seen in {state}"
+        return Pass(f"proved by the capture only; your port {wired[0].sport}{PAUSE_TIP}")
+    return None
 
 
-def _sampled_after(conn: ObservedConn, before: State, after: State) -> bool:
-    states = conn.states()
-    return any(a is before and b is after for a, b in zip(states, states[1:], strict=False))
+def _arrived_in(conn: ObservedConn, place: Place) -> list[Seen]:
+    """Your segments that found the kernel's side in `place` (the model's TCB when they came)."""
+    out = []
+    for s in conn.segments:
+        exp = None if s.from_kernel else conn.expected(s)
+        if exp is not None and exp.place is place:
+            out.append(s)
+    return out
 
 
-def _no_reset(conn: ObservedConn) -> bool:
-    return not any(Flags.RST in s.flags for s in conn.crafted())
+def _moved_to(conn: ObservedConn, seg: Seen, state: State) -> bool:
+    """The kernel took `seg` and the model put its side in `state` after it."""
+    rec = conn.predicted(seg)
+    return conn.accepted(seg) and rec is not None and rec.prediction.place.state is state
 
 
+def _wrong_numbers(conn: ObservedConn, seg: Seen) -> str:
+    """Why the kernel did not take `seg`: the number it did not expect, and its reaction."""
+    wrong = conn.diagnose(seg, "ack") or conn.diagnose(seg, "seq")
+    said = f"{wrong}; " if wrong else f"your {conn.show(seg)}: "
+    return said + _reaction(conn, seg)
+
+
+def _reaction(conn: ObservedConn, seg: Seen) -> str:
+    """The kernel's reaction; where the model and the kernel differ on what came next (a timer's
+    retransmission taken for an answer), only where the kernel's side stayed."""
+    rec = conn.predicted(seg)
+    exp = conn.expected(seg)
+    stayed = exp is not None and rec is not None and rec.prediction.place is exp.place
+    if stayed and rec is not None and rec.agrees is False and exp is not None:
+        return f"the kernel did not take it: its side stayed in {exp.place}"
+    return conn.reaction(seg)
+
+
+def _kernel_opened(obs: Observation) -> list[ObservedConn]:
+    return obs.conns_with(
+        lambda c: (
+            bool(c.segments)
+            and c.segments[0].from_kernel
+            and c.segments[0].segment.flags == Flags.SYN
+        )
+    )
+
+
+# -- the checks ------------------------------------------------------------------------------------
 @checks.add(
-    "LISTEN: the application's listener answers your SYN",
+    "LISTEN, SYN_RECEIVED, ESTABLISHED: your handshakes",
     1,
-    hint="send a SYN to lab.dport: the application's listening socket (LISTEN) answers it",
-    why="listen() puts a socket in LISTEN; it never takes part in a connection itself, it makes "
-    "new ones for each SYN",
+    hints=(
+        "the handshake() helper does it: use it for each connection you go on to close",
+        "the listener (LISTEN) answers a SYN with SYN+ACK and keeps a request sock "
+        "(SYN_RECEIVED); the ACK of its SYN makes the connection",
+        "handshake(port, isn) for each new port, then drive the connection on",
+    ),
+    why="listen() puts a socket in LISTEN; each SYN makes a request sock (SYN_RECEIVED), the ACK of "
+    "the kernel's SYN an ESTABLISHED connection (RFC 9293 §3.5)",
 )
-def listen(obs: Observation) -> tuple[bool, str]:
-    listening = any(s.state is State.LISTEN for s in obs.listener_samples)
-    answered = [c for c in obs.conns if c.kport == PORT and c.kernel(Flags.SYN | Flags.ACK)]
-    if not listening:
-        return False, "no listener in the socket table"
-    return bool(answered), "seen in the socket table" if answered else "your SYN got no SYN+ACK"
+def handshakes(obs: Observation) -> Verdict:
+    if not any(s.state is State.LISTEN for s in obs.listener_samples):
+        return Fail("no listener in the socket table", cause="kernel")
+    made = [c for c in obs.attempts() if c.reached(State.ESTABLISHED)]
+    later = (State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSED)
+    toured = [c for c in made if any(c.reached(s) for s in later)]
+    if toured:
+        return Pass(f"your connections from ports {', '.join(str(c.sport) for c in toured)}")
+    if made:
+        return NotReached("your connections stopped at ESTABLISHED: none went on to close")
+    for c in obs.attempts():
+        synack = c.kernel_synack()
+        ack = c.first_crafted(after=synack, flags=Flags.ACK) if synack else None
+        if ack is not None:
+            return Fail(_wrong_numbers(c, ack), cause="handshake")
+    return NotReached("you completed no handshake with the application's port")
 
 
 @checks.add(
-    "SYN_RECEIVED: your SYN makes a half-open connection",
+    CLOSE_WAIT,
     1,
-    hint="send IP(dst=lab.dst)/TCP(sport=port, dport=lab.dport, flags='S', seq=...) and pause",
-    why="LISTEN -> SYN_RECEIVED on a SYN: the kernel answers SYN+ACK and keeps a request sock",
-)
-def syn_received(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.SYN_RECEIVED, on_wire(State.SYN_RECEIVED))
-
-
-@checks.add(
-    "ESTABLISHED: your ACK completes the handshake",
-    1,
-    hint="ACK the SYN+ACK with seq = your ISN + 1 and ack = its seq + 1, then pause",
-    why="SYN_RECEIVED -> ESTABLISHED when the ACK acknowledges the kernel's SYN",
-)
-def established(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.ESTABLISHED, on_wire(State.ESTABLISHED))
-
-
-@checks.add(
-    "CLOSE_WAIT: the kernel ACKs your FIN, its application has not closed yet",
-    1,
-    hint="on an established connection send flags='FA', seq = your next seq, ack = the kernel's "
-    "next seq; wait for its ACK, then pause",
+    hints=(
+        "who closes first on connection 1? You do: what do you send?",
+        "ESTABLISHED -> CLOSE_WAIT on the peer's FIN; a FIN carries your next seq and "
+        "acknowledges what you received",
+        "flags 'FA', seq = your next seq, ack = the kernel's next seq (what handshake() returns)",
+    ),
     why="ESTABLISHED -> CLOSE_WAIT on the peer's FIN: the kernel can still send until its "
     "application closes",
 )
-def close_wait(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.CLOSE_WAIT, on_wire(State.CLOSE_WAIT))
+def close_wait(obs: Observation) -> Verdict:
+    got = _evidence(obs, State.CLOSE_WAIT)
+    if got:
+        return got
+    for c in reversed(obs.attempts()):
+        fins = [s for s in _arrived_in(c, Place.ESTABLISHED) if Flags.FIN in s.segment.flags]
+        if fins:
+            return Fail(_wrong_numbers(c, fins[0]), cause="fin")
+    return NotReached("you sent no FIN on an established connection before the kernel closed")
 
 
 @checks.add(
-    "LAST_ACK: the application closes after your FIN",
+    LAST_ACK,
     1,
-    hint="in CLOSE_WAIT call lab.app_close(port): the kernel sends its FIN; wait for it and pause",
+    hints=(
+        "in CLOSE_WAIT the kernel waits for its application: what does it have to do?",
+        "CLOSE_WAIT -> LAST_ACK on close(): the kernel sends its FIN",
+        "lab.app_close(port), then wait_for(port, 'FA') and pause()",
+    ),
     why="CLOSE_WAIT -> LAST_ACK on close(): the kernel's FIN waits for its ACK",
+    needs=(CLOSE_WAIT,),
 )
-def last_ack(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.LAST_ACK, on_wire(State.LAST_ACK))
+def last_ack(obs: Observation) -> Verdict:
+    got = _evidence(obs, State.LAST_ACK)
+    if got:
+        return got
+    waiting = [c for c in obs.attempts() if c.reached(State.CLOSE_WAIT)]
+    if waiting:
+        return NotReached(
+            f"your connection from port {waiting[-1].sport} stayed in CLOSE_WAIT: its "
+            "application never closed"
+        )
+    return NotReached("no connection reached CLOSE_WAIT")
 
 
 @checks.add(
-    "CLOSED: your ACK of its FIN ends the connection (LAST_ACK -> CLOSED)",
+    "CLOSED: your ACK of its FIN ends the connection",
     1,
-    hint="in LAST_ACK send flags='A' with ack = the kernel's FIN's seq + 1 (the FIN occupies one "
-    "sequence number) and seq = your FIN's seq + 1; no RST",
+    hints=(
+        "look at the kernel's FIN in LAST_ACK: which of its numbers does your ACK answer?",
+        "a FIN occupies one sequence number, like a SYN; a RST would abort, not close",
+        "flags 'A', seq = your FIN's seq + 1, ack = the kernel's FIN's seq + 1",
+    ),
     why="LAST_ACK -> CLOSED on the ACK of the FIN: the side that closed second keeps no TIME_WAIT",
+    needs=(LAST_ACK,),
 )
-def closed(obs: Observation) -> tuple[bool, str]:
-    for c in obs.conns:
-        if _no_reset(c) and _sampled_after(c, State.LAST_ACK, State.CLOSED):
-            return True, f"the socket went away; your port {c.sport}"
-    for c in obs.conns:
-        if _no_reset(c) and _model_after(c, State.LAST_ACK, State.CLOSED):
-            return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
-    for c in obs.conns:
-        if State.LAST_ACK in c.states() or State.LAST_ACK in c.model_states():
-            if not _no_reset(c):
-                return False, f"you reset it (your port {c.sport}): a RST aborts, it does not close"
-            return False, f"still in LAST_ACK; your port {c.sport}"
-    return False, "no connection reached LAST_ACK"
+def closed(obs: Observation) -> Verdict:
+    tried: list[tuple[ObservedConn, Seen]] = []
+    for c in obs.attempts():
+        for s in _arrived_in(c, Place.LAST_ACK):
+            if _moved_to(c, s, State.CLOSED) and Flags.RST not in s.segment.flags:
+                return Pass(f"your {c.show(s)} closed it; your port {c.sport}")
+            tried.append((c, s))
+    if not tried:
+        return NotReached("you sent nothing while the kernel was in LAST_ACK")
+    c, s = tried[-1]
+    if Flags.RST in s.segment.flags:
+        return Fail(
+            f"you reset it: {_reaction(c, s)}; a RST aborts, LAST_ACK waits for the ACK of its FIN",
+            cause="rst",
+        )
+    return Fail(_wrong_numbers(c, s), cause="fin-ack")
 
 
 @checks.add(
-    "FIN_WAIT_1: the kernel closes first",
+    FIN_WAIT_1,
     1,
-    hint="on a second established connection (lab.new_port()) call lab.app_close(port) before "
-    "you send any FIN; wait for its FIN and pause",
+    hints=(
+        "who closes first on connection 2? The kernel's application",
+        "ESTABLISHED -> FIN_WAIT_1 on close(): the kernel sends its FIN",
+        "lab.app_close(port) before any FIN of yours; wait_for(port, 'FA'), pause()",
+    ),
     why="ESTABLISHED -> FIN_WAIT_1 on close(): the kernel's FIN is not yet acknowledged",
 )
-def fin_wait_1(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.FIN_WAIT_1, on_wire(State.FIN_WAIT_1))
+def fin_wait_1(obs: Observation) -> Verdict:
+    got = _evidence(obs, State.FIN_WAIT_1)
+    return got or NotReached("the kernel never closed first on an established connection")
+
+
+def _answers_to_fin(obs: Observation) -> list[tuple[ObservedConn, Seen]]:
+    """Your first segment on each connection after the kernel closed first (in FIN_WAIT_1)."""
+    out = []
+    for c in obs.attempts():
+        got = _arrived_in(c, Place.FIN_WAIT_1)
+        if got:
+            out.append((c, got[0]))
+    return out
 
 
 @checks.add(
-    "FIN_WAIT_2: you ACK its FIN and send no FIN of your own",
+    "FIN_WAIT_2: you ACK its FIN, no FIN of yours yet",
     1,
-    hint="in FIN_WAIT_1 send flags='A' with ack = the kernel's FIN's seq + 1 (the FIN occupies "
-    "one sequence number), then pause before your own FIN",
+    hints=(
+        "look at the kernel's FIN: which of its numbers does your ACK answer?",
+        "FIN_WAIT_1 -> FIN_WAIT_2 when its FIN is acknowledged; a FIN occupies one sequence "
+        "number; your own FIN must wait",
+        "flags 'A', seq = your next seq, ack = the kernel's FIN's seq + 1, then pause()",
+    ),
     why="FIN_WAIT_1 -> FIN_WAIT_2 when its FIN is acknowledged; Linux shows an orphaned "
     "FIN_WAIT_2 with a timewait timer (tcp_fin_timeout, 60 s)",
+    needs=(FIN_WAIT_1,),
 )
-def fin_wait_2(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.FIN_WAIT_2, on_wire(State.FIN_WAIT_2))
+def fin_wait_2(obs: Observation) -> Verdict:
+    got = _evidence(obs, State.FIN_WAIT_2)
+    if got:
+        return got
+    answers = _answers_to_fin(obs)
+    plain = [(c, s) for c, s in answers if Flags.FIN not in s.segment.flags]
+    if plain:
+        c, s = plain[-1]
+        return Fail(_wrong_numbers(c, s), cause="fin-ack")
+    if answers:
+        c, s = answers[-1]
+        return Fail(
+            f"your first answer to the kernel's FIN was {c.show(s)}, a FIN of your own: "
+            f"{_reaction(c, s)}",
+            cause="own-fin",
+        )
+    return NotReached("you sent nothing after the kernel's FIN")
 
 
 @checks.add(
     "TIME_WAIT: the side that closed first waits",
     1,
-    hint="in FIN_WAIT_2 send your FIN (flags='FA', ack = the kernel's FIN's seq + 1), wait for "
-    "its ACK and pause",
+    hints=(
+        "after the kernel's FIN and yours, which side acknowledges last?",
+        "FIN_WAIT_2 (or CLOSING) -> TIME_WAIT when both FINs are acknowledged",
+        "in FIN_WAIT_2 send flags 'FA', ack = the kernel's FIN's seq + 1; wait for its ACK",
+    ),
     why="FIN_WAIT_2 (or CLOSING) -> TIME_WAIT: 60 s on Linux (TCP_TIMEWAIT_LEN), not 2 MSL",
+    needs=(FIN_WAIT_1,),
 )
-def time_wait(obs: Observation) -> tuple[bool, str]:
+def time_wait(obs: Observation) -> Verdict:
     for c in obs.conns:
         last = c.last(State.TIME_WAIT)
         if last is not None:
             left = f", {last.expires_ms / 1000:.1f} s left" if last.timer == "timewait" else ""
-            return True, f"seen in the socket table; your port {c.sport}{left}"
-    return False, "no socket in TIME_WAIT"
+            return Pass(f"seen in the socket table; your port {c.sport}{left}")
+    got = _evidence(obs, State.TIME_WAIT)
+    if got:
+        return got
+    for c in reversed(obs.attempts()):
+        there = _arrived_in(c, Place.FIN_WAIT_2) + _arrived_in(c, Place.ORPHAN_FIN_WAIT_2)
+        there += _arrived_in(c, Place.CLOSING)
+        if there:
+            return Fail(_wrong_numbers(c, there[-1]), cause="fin-ack")
+    return NotReached("no connection reached FIN_WAIT_2 or CLOSING")
 
 
 @checks.add(
     "CLOSING: your FIN crosses the kernel's",
     2,
-    hint="on a third connection, after lab.app_close(port) and its FIN, send your FIN with "
-    "ack = its FIN's seq (not + 1): your FIN must not acknowledge the kernel's FIN",
+    hints=(
+        "on connection 3 both close at once: what has your FIN not seen yet when it leaves?",
+        "FIN_WAIT_1 -> CLOSING when the peer's FIN arrives before the ACK of ours: a FIN "
+        "that crossed the kernel's cannot acknowledge it",
+        "flags 'FA', seq = your next seq, ack = the kernel's FIN's seq (not + 1)",
+    ),
     why="FIN_WAIT_1 -> CLOSING when the peer's FIN arrives before the ACK of our own "
     "(simultaneous close); the ACK of our FIN then gives TIME_WAIT",
+    needs=(FIN_WAIT_1,),
 )
-def closing(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.CLOSING, on_wire(State.CLOSING))
+def closing(obs: Observation) -> Verdict:
+    got = _evidence(obs, State.CLOSING)
+    if got:
+        return got
+    fins = [(c, s) for c, s in _answers_to_fin(obs) if Flags.FIN in s.segment.flags]
+    if not fins:
+        return NotReached("you sent no FIN while the kernel was in FIN_WAIT_1")
+    c, s = fins[-1]
+    return Fail(
+        f"your {c.show(s)} acknowledged the kernel's FIN: {_reaction(c, s)}; the kernel went "
+        f"FIN_WAIT_1 -> {' -> '.join(x.value for x in c.model_states()[-1:])}, not CLOSING",
+        cause="closing",
+    )
 
 
 @checks.add(
-    "SYN_SENT: the kernel's application connects to you",
+    SYN_SENT,
     1,
-    hint="call lab.app_connect(port) with port = lab.new_port(); wait for its SYN "
-    "(lab.expect(flags='S', port=port)) and pause",
+    hints=(
+        "which call makes the kernel's application connect to you?",
+        "CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits",
+        "lab.app_connect(port) with port = lab.new_port(); wait_for(port, 'S'); pause()",
+    ),
     why="CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits for a SYN+ACK",
 )
-def syn_sent(obs: Observation) -> tuple[bool, str]:
-    return _evidence(obs, State.SYN_SENT, on_wire(State.SYN_SENT))
+def syn_sent(obs: Observation) -> Verdict:
+    got = _evidence(obs, State.SYN_SENT)
+    return got or NotReached("the kernel never connected to you")
 
 
 @checks.add(
-    "SYN_SENT -> CLOSED: your RST+ACK refuses the connection",
+    "SYN_SENT -> CLOSED: your RST+ACK refuses it",
     1,
-    hint="answer the kernel's SYN as a closed port does: flags='RA', seq=0, ack = its SYN's seq "
-    "+ 1, from your port to the kernel's port (the SYN's sport); a RST without ACK is ignored "
-    "in SYN_SENT",
+    hints=(
+        "where did the kernel's SYN come from, and what does a closed port answer?",
+        "in SYN_SENT a RST counts only when its ACK acknowledges the SYN",
+        "flags 'RA', seq 0, ack = the SYN's seq + 1, to the SYN's sport",
+    ),
     why="SYN_SENT -> CLOSED on a RST whose ACK acknowledges the SYN (connect() fails with "
     "ECONNREFUSED)",
+    needs=(SYN_SENT,),
 )
-def refused(obs: Observation) -> tuple[bool, str]:
-    for c in obs.conns:
-        if c.kernel(Flags.SYN) and _sampled_after(c, State.SYN_SENT, State.CLOSED):
-            return True, f"the socket went away; your port {c.sport}"
-    for c in obs.conns:
-        if _model_after(c, State.SYN_SENT, State.CLOSED):
-            return True, f"proved by the capture only; your port {c.sport}{PAUSE_TIP}"
-    stuck = [c.sport for c in obs.conns if c.states()[-1:] == [State.SYN_SENT]]
-    return False, f"still in SYN_SENT; your port {stuck[0]}" if stuck else "never seen"
+def refused(obs: Observation) -> Verdict:
+    opened = _kernel_opened(obs)
+    tried: list[tuple[ObservedConn, Seen]] = []
+    for c in opened:
+        for s in _arrived_in(c, Place.SYN_SENT):
+            if _moved_to(c, s, State.CLOSED):
+                return Pass(f"your {c.show(s)} refused it; your port {c.sport}")
+            tried.append((c, s))
+    if tried:
+        c, s = tried[-1]
+        return Fail(_wrong_numbers(c, s), cause="refusal")
+    for k in opened:
+        astray = [
+            c
+            for c in obs.conns
+            if c.sport == k.sport and c is not k and any(Flags.RST in x.flags for x in c.crafted())
+        ]
+        if astray:
+            return Fail(
+                f"your RST went to port {astray[0].kport}, not to the kernel's port {k.kport} "
+                "(its SYN's sport)",
+                cause="refusal",
+            )
+    return NotReached("you sent nothing on the kernel's connection")

@@ -45,15 +45,10 @@ def wait_for(port, flags):
 # 1. We close first: the kernel goes CLOSE_WAIT -> LAST_ACK -> CLOSED.
 port = lab.sport
 seq, ack = handshake(port, 1000)
-lab.send(segment(port, "FA", seq, ack))  # our FIN
-wait_for(port, "A")  # the kernel's ACK of our FIN (it may come a few ms later)
-pause()  # CLOSE_WAIT
-lab.app_close(port)  # the application closes: the kernel sends its FIN
-fin = wait_for(port, "FA")
-pause()  # LAST_ACK
-# TODO: acknowledge the kernel's FIN. Which seq? Which ack? (flags "A")
-lab.send(segment(port, "A", 0, 0))
-pause()  # CLOSED: the socket is gone
+# TODO: send your FIN (flags "FA": which seq, which ack?); wait_for(port, "A"), the
+#       kernel's ACK of it (it may come a few ms later); pause()         (CLOSE_WAIT)
+# TODO: lab.app_close(port): the application closes; wait for its FIN, pause() (LAST_ACK)
+# TODO: acknowledge the kernel's FIN. Which seq? Which ack? pause()      (CLOSED)
 
 # 2. The kernel closes first: FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT.
 port = lab.new_port()
