@@ -22,15 +22,7 @@ FINAL_TITLE = "your last ACK acknowledges the kernel's FIN"
 
 def _fin(conn: ObservedConn) -> Seen | None:
     """Your FIN after the handshake: the first the kernel accepted, else your first."""
-    synack = conn.kernel_synack()
-    if synack is None:
-        return None
-    fins = [
-        s
-        for s in conn.crafted_after(synack)
-        if Flags.FIN in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
-    ]
-    return next((f for f in fins if conn.accepted(f)), fins[0] if fins else None)
+    return conn.taken_or_first(conn.after_synack(Flags.FIN))
 
 
 def _accepted_fin(conn: ObservedConn) -> Seen | None:

@@ -7,35 +7,17 @@ come only for what the kernel accepted.
 """
 
 from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
-from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
 checks = Checklist(per_connection=True)
 
 
 def _third(conn: ObservedConn) -> Seen | None:
-    """Your ACK after the kernel's SYN+ACK: the one the kernel accepted, else your first."""
-    synack = conn.kernel_synack()
-    if synack is None:
-        return None
-    acks = [
-        s
-        for s in conn.crafted_after(synack)
-        if Flags.ACK in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
-    ]
-    return next((a for a in acks if conn.accepted(a)), acks[0] if acks else None)
+    return conn.handshake_ack()
 
 
 def _no_third(conn: ObservedConn) -> NotReached:
-    if conn.kernel_synack() is None:
-        syn = conn.first_crafted(flags=Flags.SYN)
-        if syn is None:
-            return NotReached("you sent no SYN to the application's port")
-        return NotReached(f"the kernel did not answer your SYN with SYN+ACK: {conn.reaction(syn)}")
-    other = conn.crafted_after(conn.kernel_synack())
-    if other:
-        return NotReached(f"after the SYN+ACK you sent {conn.show(other[0])}, not an ACK")
-    return NotReached("you sent nothing after the kernel's SYN+ACK")
+    return NotReached(conn.no_handshake_ack())
 
 
 @checks.add(

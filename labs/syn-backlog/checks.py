@@ -231,12 +231,7 @@ def cookie_not_retransmitted(obs: Observation) -> Verdict:
 
 
 def _cookie_acks(conn: ObservedConn) -> list[Seen]:
-    synack = conn.first_kernel(flags=SYN_ACK)
-    return [
-        s
-        for s in conn.crafted_after(synack)
-        if Flags.ACK in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
-    ]
+    return conn.after_synack(Flags.ACK)
 
 
 def _seq_wrong(conn: ObservedConn, ack: Seen) -> str | None:

@@ -22,30 +22,11 @@ SECOND_TITLE = "your next data has the bare ACK's seq"
 
 
 def _third(conn: ObservedConn) -> Seen | None:
-    """Your segment that completes the handshake: the first after the kernel's SYN+ACK with ACK
-    (no SYN, no RST) that the kernel accepted, else the first such one."""
-    synack = conn.kernel_synack()
-    if synack is None:
-        return None
-    acks = [
-        s
-        for s in conn.crafted_after(synack)
-        if Flags.ACK in s.segment.flags and not s.segment.flags & (Flags.SYN | Flags.RST)
-    ]
-    return next((a for a in acks if conn.accepted(a)), acks[0] if acks else None)
+    return conn.handshake_ack()
 
 
 def _no_third(conn: ObservedConn) -> NotReached:
-    synack = conn.kernel_synack()
-    if synack is None:
-        syn = conn.first_crafted(flags=Flags.SYN)
-        if syn is None:
-            return NotReached("you sent no SYN to the application's port")
-        return NotReached(f"the kernel did not answer your SYN with SYN+ACK: {conn.reaction(syn)}")
-    other = conn.crafted_after(synack)
-    if other:
-        return NotReached(f"after the SYN+ACK you sent {conn.show(other[0])}, not an ACK")
-    return NotReached("you sent nothing after the kernel's SYN+ACK")
+    return NotReached(conn.no_handshake_ack())
 
 
 def _data(conn: ObservedConn, after: Seen | None) -> list[Seen]:

@@ -191,6 +191,43 @@ class ObservedConn:
             (s for s in self.segments if s.from_kernel and Flags.FIN in s.segment.flags), None
         )
 
+    def after_synack(self, flag: Flags = Flags.ACK) -> list[Seen]:
+        """The student's segments after the kernel's first SYN+ACK that carry `flag` and neither
+        SYN nor RST (its third segment and later ones: ACKs, data, FINs)."""
+        synack = self.kernel_synack()
+        if synack is None:
+            return []
+        plain = Flags.SYN | Flags.RST
+        return [
+            s
+            for s in self.crafted_after(synack)
+            if flag in s.segment.flags and not s.segment.flags & plain
+        ]
+
+    def taken_or_first(self, segs: Sequence[Seen]) -> Seen | None:
+        """The first of `segs` the kernel took, else the first (what a check judges of a step the
+        student may have tried more than once)."""
+        return next((s for s in segs if self.accepted(s)), segs[0] if segs else None)
+
+    def handshake_ack(self) -> Seen | None:
+        """The student's segment that completes the handshake: after the kernel's SYN+ACK, with
+        ACK (no SYN or RST); the one the kernel took, else the first."""
+        return self.taken_or_first(self.after_synack(Flags.ACK))
+
+    def no_handshake_ack(self) -> str:
+        """Why there is no handshake_ack(): no SYN, no SYN+ACK (and the kernel's reaction), or
+        what the student sent instead."""
+        synack = self.kernel_synack()
+        if synack is None:
+            syn = self.first_crafted(flags=Flags.SYN)
+            if syn is None:
+                return "you sent no SYN to the application's port"
+            return f"the kernel did not answer your SYN with SYN+ACK: {self.reaction(syn)}"
+        other = self.crafted_after(synack)
+        if other:
+            return f"after the SYN+ACK you sent {self.show(other[0])}, not an ACK"
+        return "you sent nothing after the kernel's SYN+ACK"
+
     # -- numbers as a student reads them -------------------------------------------------------------
     def seq_text(self, seg: Seen | Segment) -> str:
         """'your ISN+1' (a crafted segment's seq) or "the kernel's ISN+1"."""
