@@ -1,15 +1,18 @@
 """Text laid out for the terminal it is read in: its width, styled paragraphs, and handouts.
 
-Every line tcplab prints fits the terminal: COLUMNS when set, else the terminal's own width, else 80
-(piped output is read in a terminal or an editor later, and 80 columns is what a student has). A
+Every line tcplab prints fits the terminal: COLUMNS when set, else the terminal's own width. Piped
+with no COLUMNS, lines are left whole (a pipe has no width; grep and scripts read whole lines, a
+pager or editor wraps), except a handout, which is a page: its prose reflows to 80. A
 paragraph wraps with a hanging indent (`para`), a handout's prose reflows while its code blocks,
 tables and diagrams stay as written (`reflow`).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 from typing import TYPE_CHECKING
 
 from tcplab.text import NO_BREAK, columns, keep, wrap
@@ -20,9 +23,24 @@ if TYPE_CHECKING:
 MIN_WIDTH = 40  # narrower than this, tcplab's text stops being readable: lay out for 40
 
 
+PAGE_WIDTH = 80  # a page piped with no COLUMNS (a handout) is laid out for this
+UNLIMITED = 1 << 16  # piped with no COLUMNS: lines are not wrapped
+
+
 def width() -> int:
-    """Columns to fill: COLUMNS, else the terminal's width, else 80."""
-    return max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH)
+    """Columns to fill: COLUMNS, else the terminal's width; piped with no COLUMNS, no limit."""
+    cols = os.environ.get("COLUMNS", "")
+    if cols.isdigit() and int(cols) > 0:
+        return max(int(cols), MIN_WIDTH)
+    if not sys.stdout.isatty():
+        return UNLIMITED
+    return max(shutil.get_terminal_size((PAGE_WIDTH, 24)).columns, MIN_WIDTH)
+
+
+def page_width() -> int:
+    """width() for text laid out as a page (a handout): PAGE_WIDTH where width() has no limit."""
+    cols = width()
+    return PAGE_WIDTH if cols == UNLIMITED else cols
 
 
 Parts = str | list[tuple[str, str]]
@@ -120,8 +138,6 @@ def reflow(markdown: str, cols: int) -> list[str]:
 def handout(markdown: str) -> None:
     """Print a handout: on a terminal as rich Markdown wrapped to its width, else as its Markdown
     source reflowed (`reflow`)."""
-    import sys
-
     if sys.stdout.isatty():
         from rich.markdown import Markdown
 
@@ -129,4 +145,4 @@ def handout(markdown: str) -> None:
 
         console().print(Markdown(markdown), soft_wrap=False)
     else:
-        sys.stdout.write("".join(line + "\n" for line in reflow(markdown, width())))
+        sys.stdout.write("".join(line + "\n" for line in reflow(markdown, page_width())))

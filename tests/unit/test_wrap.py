@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from tcplab.cli.render import checks, segment_text, socket_table
-from tcplab.cli.wrap import para, reflow, width
+from tcplab.cli.wrap import UNLIMITED, page_width, para, reflow, width
 from tcplab.engine.check import Check
 from tcplab.model.state import State
 from tcplab.netns.diag import SocketRow
@@ -100,7 +100,8 @@ def test_width_is_columns_else_eighty(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "12")
     assert width() == 40  # too narrow to read: laid out for 40
     monkeypatch.delenv("COLUMNS")
-    assert width() == 80  # pytest's stdout is not a terminal
+    assert width() == UNLIMITED  # pytest's stdout is not a terminal: lines left whole
+    assert page_width() == 80  # but a handout is a page
 
 
 def _console(cols: int = 80) -> Console:
