@@ -100,13 +100,15 @@ def lab() -> Iterator[TestbedSpec]:  # noqa: F821
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m tcplab ARGS` as a real process, as a user would."""
+    """Run `python -m tcplab ARGS` as a real process, as a user would. Its environment is
+    os.environ (or `env`), never the C-level one: readline, once loaded in this process, sets
+    COLUMNS and LINES there, and output would be wrapped as if for a terminal."""
     return subprocess.run(
         [sys.executable, "-m", "tcplab", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=env,
+        env=dict(os.environ) if env is None else env,
         cwd=REPO,
         check=False,
     )
