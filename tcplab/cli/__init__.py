@@ -426,9 +426,20 @@ def _usage(exc: Any) -> tuple[str, str]:
     return message.rstrip("."), f"see '{sub} --help'"
 
 
+def _quiet_closed_loop(unraisable: Any) -> None:
+    """sys.unraisablehook: an interrupt can land while pyroute2 awaits netlink; its coroutine is
+    then finalized after its event loop closed ("Event loop is closed"), after tcplab has rolled
+    back. That is noise, not an error: everything else goes to Python's own hook."""
+    exc = unraisable.exc_value
+    if isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed":
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every error into one line, a hint and an exit code."""
     args = sys.argv[1:] if argv is None else argv
+    sys.unraisablehook = _quiet_closed_loop
     try:
         command = typer.main.get_command(app)
         rv = command.main(args, prog_name="tcplab", standalone_mode=False)

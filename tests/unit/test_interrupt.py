@@ -60,3 +60,31 @@ def test_a_signal_while_loading_exits_130_with_one_line(
         else:  # the command was over before the signal came
             assert code == (0 if args == ["--help"] else 2), err
     assert STARTING in seen, "no signal arrived while loading: the test proves nothing"
+
+
+def test_a_coroutine_finalized_after_its_loop_closed_prints_nothing(capsys):
+    """An interrupt during a pyroute2 call leaves a coroutine that Python finalizes after the
+    loop closed: tcplab's hook keeps that noise off stderr, and passes anything else on."""
+    import gc
+    import sys
+
+    from tcplab.cli import _quiet_closed_loop
+
+    class Noisy:
+        def __init__(self, exc: Exception) -> None:
+            self.exc = exc
+
+        def __del__(self) -> None:
+            raise self.exc
+
+    old = sys.unraisablehook
+    sys.unraisablehook = _quiet_closed_loop
+    try:
+        Noisy(RuntimeError("Event loop is closed"))
+        gc.collect()
+        assert capsys.readouterr().err == ""
+        Noisy(ValueError("something else"))
+        gc.collect()
+        assert "something else" in capsys.readouterr().err
+    finally:
+        sys.unraisablehook = old
