@@ -105,20 +105,14 @@ def keep(text: str) -> str:
 
 
 def _pieces(word: str) -> list[tuple[str, bool]]:
-    """A word cut between wide characters: (piece, may break before it); punctuation stays on the
-    line of the character before it."""
+    """A word cut between wide characters: (piece, may break before it); punctuation, wide or
+    narrow, stays on the line of the character before it."""
     out: list[tuple[str, bool]] = []
     for c in word:
         wide = _char_columns(c) == 2
         prev_wide = bool(out) and _char_columns(out[-1][0][-1]) == 2
-        if (
-            out
-            and not wide
-            and not prev_wide
-            or out
-            and wide
-            and unicodedata.category(c).startswith("P")
-        ):
+        punct = unicodedata.category(c).startswith("P")  # never opens a line: "。", ")" after 产生
+        if out and ((not wide and not prev_wide) or (punct and (wide or prev_wide))):
             out[-1] = (out[-1][0] + c, out[-1][1])
         else:
             out.append((c, bool(out)))

@@ -219,3 +219,12 @@ def test_a_handout_reflows_prose_and_keeps_code_and_tables() -> None:
     assert "- a bullet" in lines
     quote = [line for line in lines if line.startswith(">")]
     assert len(quote) >= 2 and all(columns(line) <= 40 for line in quote)
+
+
+def test_narrow_punctuation_after_a_wide_character_never_opens_a_line():
+    from tcplab.text import wrap
+
+    text = "x" * 70 + " " + "随机产生" + ")."
+    for cols in range(72, 80):
+        for line in wrap(text, cols):
+            assert not line.lstrip().startswith(")"), (cols, line)
