@@ -149,6 +149,9 @@ class Endpoint:
     syn_queue: int = 0
     accept_queue: int = 0
     cookies: set[int] = field(default_factory=set)  # acks that complete a cookie SYN+ACK
+    # the seq a cookie SYN+ACK's ACK must carry (the peer's ISN + 1, that SYN+ACK's ack): the
+    # listener keeps no rcv_nxt for a cookie, the number comes back encoded
+    cookie_rcv_nxt: int | None = None
     ts_recent: int | None = None  # the peer's last TS val the kernel took (RFC 7323)
     synack_ts: tuple[int, int] | None = None  # TS val of the kernel's first and latest SYN+ACK
     last_oow: float | None = None  # when the last rate-limited ACK went out
@@ -280,6 +283,7 @@ class Endpoint:
                 self.wscale = wscale.value
             if self.place is Place.LISTEN and Flags.ACK in seg.flags:
                 self.cookies.add(seq_add(seg.seq, 1))
+                self.cookie_rcv_nxt = seg.ack
             ts = seg.timestamps()
             if Flags.ACK in seg.flags and ts is not None:
                 first = ts[0] if self.synack_ts is None else self.synack_ts[0]
@@ -380,7 +384,8 @@ class Endpoint:
             if limited and (seg is None or not _exempt(seg, inp)):
                 self.last_oow = now
         before = self.place
-        tcb = Before(before, self.rcv_nxt, self.snd_nxt, self.snd_una, self.rcv_wnd)
+        rcv_nxt = self.rcv_nxt if self.rcv_nxt is not None else self.cookie_rcv_nxt
+        tcb = Before(before, rcv_nxt, self.snd_nxt, self.snd_una, self.rcv_wnd)
         self._effects(case, inp, seg, now)
         if before is Place.TIME_WAIT and case.next is Place.SYN_SENT:
             self._reincarnate()  # connect() took over the 4-tuple: a new connection

@@ -75,6 +75,17 @@ def test_cookie_syn_ack_then_its_ack_builds_an_established_socket():
     assert (ep.iss, ep.rcv_nxt) == (424242, PEER_ISN + 1)
 
 
+def test_a_cookie_ack_is_judged_against_the_numbers_the_cookie_encodes():
+    """The listener keeps no rcv_nxt for a cookie: what the ACK's seq must be comes back from
+    the cookie SYN+ACK's own ack (the peer's ISN + 1), so a wrong seq can be named."""
+    ep = listener(backlog=1, syn_queue=2)
+    ep.receive(seg("S", seq=PEER_ISN, ack=0), 0.0)
+    ep.observe(synack(seq=424242))
+    p = ep.receive(seg("A", seq=PEER_ISN, ack=424243), 0.5)
+    assert p.before is not None
+    assert (p.before.rcv_nxt, p.before.snd_nxt) == (PEER_ISN + 1, 424243)
+
+
 def test_a_stray_ack_at_a_listener_is_reset_with_its_ack():
     p = listener().receive(seg("A", ack=31337), 0.0)
     assert p.rule == "listen-ack" and (p.pattern.flags, p.pattern.seq) == (Flags.RST, 31337)
