@@ -231,21 +231,19 @@ class ObservedConn:
     # -- numbers as a student reads them -------------------------------------------------------------
     def seq_text(self, seg: Seen | Segment) -> str:
         """'your ISN+1' (a crafted segment's seq) or "the kernel's ISN+1"."""
-        seen = self.seen_of(seg)
-        s = seen.segment if seen else _segment(seg)
-        kernel = bool(seen and seen.from_kernel)
-        return rel_text(
-            s.seq, self.irs if kernel else self.iss, "the kernel's" if kernel else "your"
-        )
+        return self._number_text(seg, ack=False)
 
     def ack_text(self, seg: Seen | Segment) -> str:
         """The ack relative to the other side's ISN: "the kernel's ISN+1" for a crafted segment."""
+        return self._number_text(seg, ack=True)
+
+    def _number_text(self, seg: Seen | Segment, ack: bool) -> str:
         seen = self.seen_of(seg)
         s = seen.segment if seen else _segment(seg)
         kernel = bool(seen and seen.from_kernel)
-        return rel_text(
-            s.ack, self.iss if kernel else self.irs, "your" if kernel else "the kernel's"
-        )
+        kernels = kernel != ack  # whose numbers: the sender's for a seq, the other's for an ack
+        base, who = (self.irs, "the kernel's") if kernels else (self.iss, "your")
+        return rel_text(s.ack if ack else s.seq, base, who)
 
     def show(self, seg: Seen | Segment) -> str:
         """A segment as feedback shows it: 'FIN+ACK seq your ISN+1 ack the kernel's ISN+2'."""
