@@ -22,6 +22,8 @@ class Verdict(str, Enum):
     RUNTIME_ERROR = "runtime_error"  # a traceback, a non-zero status, a signal, too much output
     ENVIRONMENT_ERROR = "environment_error"  # the grader or the machine failed, not the student
     MISSING = "missing"  # no solution file for this lab
+    MISNAMED = "misnamed"  # no LAB.py, but a file that looks meant to be it (Handshake.py, rst.py.txt)
+    REFUSED = "refused"  # a file that is not run: too large, a symlink, not UTF-8 without a coding line
     INVALID = (
         "invalid"  # a file that cannot be a solution: a directory, FIFO, symlink, too large...
     )
@@ -29,7 +31,7 @@ class Verdict(str, Enum):
 
 @dataclass
 class Outcome:
-    student: str
+    student: str  # the safe internal id: out/STUDENT/, keys, merges (see grade/submission.py)
     lab: str
     lab_title: str
     verdict: Verdict
@@ -54,6 +56,14 @@ class Outcome:
     ladder_html: str = ""  # and as HTML
     pcap: str | None = None  # path of the capture, relative to the output folder
     report: Any = field(default=None, repr=False, compare=False)  # the engine's Report, to render
+    name: str = ""  # how people know the student: the folder's real name, or the roster's name
+    student_id: str = ""  # the course's id for the student (the roster's; Moodle's/Canvas's)
+    email: str = ""  # from the roster, when it has one
+
+    @property
+    def display(self) -> str:
+        """The name shown to people (the internal id when no other is known)."""
+        return self.name or self.student
 
     @property
     def full_marks(self) -> bool:
@@ -71,6 +81,9 @@ class Outcome:
     def to_json(self) -> dict[str, Any]:
         return {
             "student": self.student,
+            "name": self.display,
+            "student_id": self.student_id,
+            "email": self.email,
             "lab": self.lab,
             "lab_title": self.lab_title,
             "verdict": self.verdict.value,
