@@ -153,7 +153,8 @@ def course_labs(path: str) -> Path:
     if not lab_folders(folder):
         raise UsageError(
             f"--labs {path}: holds no lab",
-            "a lab is a folder NAME/ with lab.toml, README.md, starter.py, checks.py",
+            "a lab is a folder NAME/ with lab.toml, README.md, starter.py, checks.py "
+            "and, for the instructor, solution.py (the reference)",
         )
     return folder.resolve()
 
