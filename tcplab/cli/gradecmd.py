@@ -33,7 +33,8 @@ COLORS = {
     Verdict.RUNTIME_ERROR: "red",
     Verdict.ENVIRONMENT_ERROR: "magenta",
     Verdict.MISSING: "dim",
-    Verdict.INVALID: "red",
+    Verdict.MISNAMED: "yellow",
+    Verdict.REFUSED: "red",
 }
 LADDER_HTML = '<pre class="ladder">{code}</pre>'
 

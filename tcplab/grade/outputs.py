@@ -609,7 +609,8 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: .5rem; overflow-x: a
 .ok { color: #1a7f37; } .bad { color: #c62828; }
 .verdict { font-weight: bold; }
 .v-scored { color: #1a7f37; } .v-environment_error { color: #8a6d00; }
-.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing, .v-invalid { color: #c62828; }
+.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing, .v-misnamed,
+.v-refused { color: #c62828; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; }
 dt { font-weight: bold; } dd { margin: 0; }
