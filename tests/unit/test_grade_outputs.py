@@ -175,7 +175,8 @@ def test_gradebook_has_exact_columns_sorted_rows_and_empty_score_for_environment
     assert by_key["carol", "handshake"]["score"] == ""
     assert by_key["carol", "handshake"]["verdict"] == "environment_error"
     assert by_key["alice", "handshake"] | {"message": ""} == {
-        "student": "alice", "lab": "handshake", "score": "10", "max_score": "10",
+        "student": "alice", "name": "alice", "student_id": "", "lab": "handshake",
+        "score": "10", "max_score": "10",
         "verdict": "scored", "message": "", "wall_s": "1.250", "cpu_s": "0.500",
         "peak_memory_mib": "30.0", "full_marks": "true",
     }  # fmt: skip
