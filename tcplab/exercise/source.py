@@ -90,15 +90,17 @@ def problem(source: bytes, name: str) -> str | None:
             f"{name} is larger than {MAX_SOLUTION >> 10} KiB ({len(source)} bytes); it was not run"
         )
     declared = _declared(source)
+    encoding = "utf-8-sig"
     if declared is not None:
+        why = _unreadable_codec(declared)
+        if why is not None:
+            return f"{name}: its coding line names {declared!r}, {why}"
+        if source.startswith(codecs.BOM_UTF8) and codecs.lookup(declared).name != "utf-8":
+            return f"{name} starts with a UTF-8 byte order mark, but its coding line names {declared!r}"
         try:
-            codecs.lookup(declared)
-        except LookupError:
-            return f"{name}: its coding line names {declared!r}, a codec Python does not know"
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
-    except SyntaxError as exc:  # a BOM with another coding line, or a codec Python refuses
-        return f"{name}: {exc.msg.lower().rstrip('.')}"
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        except SyntaxError as exc:  # a BOM with another coding line, or a codec Python refuses
+            return f"{name}: {exc.msg.lower().rstrip('.')}"
     try:
         source.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -106,9 +108,25 @@ def problem(source: bytes, name: str) -> str | None:
     return None
 
 
+def _unreadable_codec(declared: str) -> str | None:
+    """Why Python cannot read source in this codec (None when it can): unknown, not a text codec
+    (hex, rot13, zlib), or not one ASCII text reads the same in (utf-16)."""
+    try:
+        info = codecs.lookup(declared)
+    except LookupError:
+        return "a codec Python does not know"
+    if not getattr(info, "_is_text_encoding", True):
+        return "not a text codec"
+    try:
+        same = b"# \n".decode(declared) == "# \n"
+    except (LookupError, UnicodeError, TypeError):
+        same = False
+    return None if same else "a codec Python cannot read source in"
+
+
 def _declared(source: bytes) -> str | None:
     """The codec a coding line names (line 1, or line 2 after a comment or blank line)."""
-    lines = source.splitlines()[:2]
+    lines = source.removeprefix(codecs.BOM_UTF8).splitlines()[:2]
     for i, line in enumerate(lines):
         found = _CODING.match(line)
         if found:
