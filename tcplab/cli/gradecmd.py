@@ -21,6 +21,7 @@ from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.errors import EXIT_ENVIRONMENT, EXIT_KERNEL, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.roster import NOT_IN_ROSTER
 
 if TYPE_CHECKING:
     from tcplab.grade.grader import Settings
@@ -298,12 +299,17 @@ def summary(
         f"\n{len(outcomes)} graded in {meta['seconds']:.1f} s: {full} full marks; "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
-    flagged = [o for o in sorted(outcomes, key=lambda o: (o.student, o.lab)) if o.flags]
+    _not_in_roster(outcomes)
+    flagged = [
+        (o, [f for f in o.flags if f != NOT_IN_ROSTER])
+        for o in sorted(outcomes, key=lambda o: (o.display.casefold(), o.student, o.lab))
+    ]
+    flagged = [(o, flags) for o, flags in flagged if flags]
     if flagged:
         console().print(f"[bold red]{len(flagged)} flagged[/] (the score stands; look at these):")
-        for o in flagged:
-            why = escape(text.line("; ".join(o.flags), 200))
-            console().print(f"  {escape(text.line(o.display))}/{escape(o.lab)}: {why}")
+        for o, flags in flagged:
+            why = escape(text.line("; ".join(flags), 200))
+            console().print(f"  {escape(clip(text.line(o.display), 28))}/{escape(o.lab)}: {why}")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
         console().print(
             "[magenta]environment errors are not the students': they have no score; "
@@ -316,6 +322,17 @@ def summary(
             "file, and exit status 1)"
         )
     console().print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
+
+
+def _not_in_roster(outcomes: list[Outcome]) -> None:
+    """One line for the folders the roster does not name: graded, and listed for the instructor."""
+    names = sorted({o.display for o in outcomes if NOT_IN_ROSTER in o.flags}, key=str.casefold)
+    if names:
+        shown = "; ".join(clip(text.line(n), 28) for n in names[:20])
+        more = f", and {len(names) - 20} more" if len(names) > 20 else ""
+        console().print(
+            f"[yellow]{len(names)} not in the roster[/] (graded): {escape(shown)}{more}"
+        )
 
 
 def _cell(o: Outcome | None) -> str:

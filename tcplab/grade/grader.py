@@ -193,9 +193,9 @@ class Grader:
             except NotRun as exc:
                 return replace(base, verdict=exc.verdict, message=exc.message)
             try:
-                flags = [*sub.flags, *copies.flags(source, lab)]
+                flags = copies.flags(source, lab)
             except Exception as exc:  # noqa: BLE001  # a look at the source never stops a run
-                flags = [*sub.flags, f"not compared with the reference ({type(exc).__name__})"]
+                flags = [f"not compared with the reference ({type(exc).__name__})"]
             return self._flagged(self._run(sub, base, source), flags)
         except TcplabError as exc:
             return self._broken(base, exc.message)
@@ -206,7 +206,8 @@ class Grader:
     def _flagged(o: Outcome, flags: list[str]) -> Outcome:
         if not flags:
             return o
-        return replace(o, flags=flags, message=f"{o.message}; flagged: {'; '.join(flags)}")
+        message = f"{o.message}; flagged: {'; '.join(flags)}"
+        return replace(o, flags=[*o.flags, *flags], message=message)
 
     @staticmethod
     def _broken(base: Outcome, why: str) -> Outcome:

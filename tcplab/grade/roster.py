@@ -37,6 +37,7 @@ MAX_ID = 64
 # written beside the student folders in --out: a student's id must never be one of these
 RESERVED = frozenset({"gradebook.csv", "grade.json", "junit.xml"})
 MAX_ROSTER = 4 << 20
+NOT_IN_ROSTER = "not in the roster"  # the flag of a folder a roster does not name
 
 MOODLE = re.compile(
     r"(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_(?P<plugin>[a-z]+)_(?P<rest>.*)", re.S

@@ -23,6 +23,7 @@ from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.source import MAX_SOLUTION, Unusable, problem, read_solution
 from tcplab.grade.outcome import Verdict
 from tcplab.grade.roster import (
+    NOT_IN_ROSTER,
     RESERVED,
     Place,
     RosterRow,
@@ -188,7 +189,7 @@ def _matches(row: RosterRow, who: Student, mine: list[Place]) -> bool:
 
 
 def _submission(who: Student, mine: list[Place], lab: LabDef) -> Submission:
-    flags = ("not in the roster",) if who.in_roster is False else ()
+    flags = (NOT_IN_ROSTER,) if who.in_roster is False else ()
     sub = Submission(who.id, lab, None, who=who, flags=flags)
     if not mine:
         return replace(

@@ -103,7 +103,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
         "grade", str(subs), "--lab", "handshake", "--out", str(out), "-j", "2",
         "--time-limit", "4", "--seed", "corpus",
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # symlink refused, no-file missing
     after = {p: p.read_bytes() for p in subs.rglob("*.py") if not p.is_symlink()}
     assert after == before, "a submission was changed by grading"
     yield subs, out, proc.stdout
@@ -143,7 +143,7 @@ def test_symlinked_and_missing_solutions_are_refused_without_reading(
     _, out, _ = hostile_run
     outcomes = grade_json(out)
     link = outcomes[("symlink", "handshake")]
-    assert (link["verdict"], link["score"]) == ("invalid", 0)
+    assert (link["verdict"], link["score"]) == ("refused", 0)
     assert "handshake.py is a symbolic link" in link["message"]
     assert "root:" not in json.dumps(link)
     missing = outcomes[("no-file", "handshake")]
