@@ -182,6 +182,9 @@ def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list
             f"not graded: {text.line(why, 300)}",
             s.lab.checklist().max_score,
             None,
+            name=s.who.name if s.who else "",
+            student_id=s.who.student_id if s.who else "",
+            email=s.who.email if s.who else "",
         )  # fmt: skip
         for s in subs
         if (s.student, s.lab.name) not in done

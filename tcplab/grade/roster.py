@@ -13,7 +13,8 @@ Layouts (what each course tool's bulk download makes):
   participant id is the user's (or the blind-marking number) and several plugin folders of one
   student belong together;
 - Canvas, "Download Submissions": flat files `lastfirst_USERID_ATTACHMENTID_FILE` (with `_late_` or
-  `_LATE_` after the name when late); Canvas itself adds `-1`, `-2` to a file uploaded again;
+  `_LATE_` after the name when late; a submitted zip unpacked: a folder of that name); Canvas itself
+  adds `-1`, `-2` to a file uploaded again;
 - GitHub Classroom (`gh classroom clone student-repos`, Classroom Assistant): a folder per repository,
   `ASSIGNMENT-LOGIN`, the assignment's prefix shared by every folder.
 """
@@ -72,6 +73,7 @@ class Place:
     student_id: str = ""
     layout: str = ""
     prefix: str = ""
+    flat: bool = False  # a file of the student's own, not a folder of them
 
 
 def shown(name: str) -> str:
@@ -94,17 +96,12 @@ def safe_id(name: str) -> str:
 def place(path: Path, is_dir: bool) -> Place:
     """An entry of the submissions folder with the layout its name shows."""
     entry = path.name
-    found = MOODLE.fullmatch(entry)
-    if found and (is_dir or found["rest"]):
-        key = f"moodle:{found['id']}"
-        prefix = "" if is_dir else entry[: len(entry) - len(found["rest"])]
-        return Place(path, key, shown(found["name"]), found["id"], "moodle", prefix)
-    found = CANVAS.fullmatch(entry)
-    if found and not is_dir:
-        prefix = entry[: len(entry) - len(found["rest"])]
-        return Place(
-            path, f"canvas:{found['id']}", shown(found["name"]), found["id"], "canvas", prefix
-        )
+    for layout, pattern in (("moodle", MOODLE), ("canvas", CANVAS)):
+        found = pattern.fullmatch(entry)
+        if found and (is_dir or found["rest"]):
+            prefix = "" if is_dir else entry[: len(entry) - len(found["rest"])]
+            key, name = f"{layout}:{found['id']}", shown(found["name"])
+            return Place(path, key, name, found["id"], layout, prefix, flat=not is_dir)
     return Place(path, f"entry:{entry}", shown(entry))
 
 

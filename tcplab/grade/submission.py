@@ -197,7 +197,7 @@ def _submission(who: Student, mine: list[Place], lab: LabDef) -> Submission:
         )
     wanted = f"{lab.name}.py"
     for p in mine:
-        if p.prefix or p.layout == "canvas":
+        if p.flat:
             continue
         why = _not_a_folder(p.path)
         if why is not None and not p.layout:
@@ -222,7 +222,7 @@ def shown_name(name: str, path: Path, depth: int) -> str:
 def _files(mine: list[Place]) -> Iterator[tuple[str, Path, int]]:
     """(the file's own name, its path, 0 or 1 for a subfolder) for each file of the student."""
     for p in mine:
-        if p.prefix or p.layout == "canvas":
+        if p.flat:
             own = p.path.name[len(p.prefix) :]
             yield (canvas_file(own) if p.layout == "canvas" else own), p.path, 0
         elif _not_a_folder(p.path) is None:

@@ -370,3 +370,15 @@ def test_a_bad_roster_stops_grading_before_anything_is_made(
     assert exc.value.code == 2 and len(err) == 2
     assert err[0].startswith("error: --roster") and "no folder or repository column" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_canvas_zip_unpacked_into_a_folder_is_its_students(tmp_path: Path) -> None:
+    folder = tmp_path / "doejane_1234_98765_lab"
+    folder.mkdir()
+    (folder / "rst.py").write_text("print(1)\n")
+    (tmp_path / "doejane_1234_98766_handshake.py").write_text("print(1)\n")
+    subs, _ = discover(tmp_path, [get("handshake"), get("rst")])
+    assert {(s.student, s.lab.name, s.path) for s in subs} == {
+        ("doejane_1234", "handshake", tmp_path / "doejane_1234_98766_handshake.py"),
+        ("doejane_1234", "rst", folder / "rst.py"),
+    }
