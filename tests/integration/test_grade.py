@@ -250,7 +250,7 @@ def test_reruns_are_identical_also_under_load(tmp_path: Path) -> None:
     expected = _mixed_class(subs)
     args = ["--lab", "handshake,third-segment,rst", "--seed", "rerun", "-j", "2"]
     first = tcplab("grade", str(subs), "--out", str(tmp_path / "a"), *args)
-    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.returncode == 1, first.stdout + first.stderr  # each student lacks some labs
     burners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(4)
     ]  # twice as many busy processes as this machine's CPUs
@@ -261,7 +261,7 @@ def test_reruns_are_identical_also_under_load(tmp_path: Path) -> None:
         for p in burners:
             p.kill()
             p.wait()
-    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.returncode == 1, second.stdout + second.stderr
     a, b = fingerprint(tmp_path / "a"), fingerprint(tmp_path / "b")
     assert a == b
     for key, score in expected.items():
