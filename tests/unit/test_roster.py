@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -382,3 +383,24 @@ def test_a_canvas_zip_unpacked_into_a_folder_is_its_students(tmp_path: Path) -> 
         ("doejane_1234", "handshake", tmp_path / "doejane_1234_98766_handshake.py"),
         ("doejane_1234", "rst", folder / "rst.py"),
     }
+
+
+entry_names = file_names.filter(lambda n: len(os.fsencode(n)) <= 255 and not n.startswith("."))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(entry_names, min_size=1, max_size=8, unique=True))
+def test_any_class_folder_has_one_student_per_entry_under_unique_ids(names: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name in names:
+            (root / name).mkdir()
+        subs, skipped = discover(root, [get("rst")])
+        students = {s.student for s in subs}
+    layout = [s for s in subs if s.who is not None and s.who.layout in ("moodle", "canvas")]
+    assert len(subs) == len(students) <= len(names)  # Moodle's plugin folders may be one
+    assert len(students) == len(names) or layout
+    assert all(SAFE_ID.fullmatch(s) for s in students)
+    reserved = [n for n in names if n.lower() in {"gradebook.csv", "grade.json", "junit.xml"}]
+    assert skipped == []  # folders are students, whatever their name
+    assert not reserved or all(s not in reserved for s in students)
