@@ -288,8 +288,8 @@ def _check_solution_file(path: Path, lab: str) -> None:
             f"no solution file {path}",
             f"start one with 'tcplab lab start {lab}', or name the file",
         ) from None
-    try:
-        why = problem(read_solution(path), path.name)
+    try:  # the user's own folder may be reached through a symlink; the file itself may not
+        why = problem(read_solution(path.parent.resolve() / path.name), path.name)
     except Unusable as exc:
         why = str(exc)
     if why is not None:

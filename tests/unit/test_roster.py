@@ -404,3 +404,15 @@ def test_any_class_folder_has_one_student_per_entry_under_unique_ids(names: list
     reserved = [n for n in names if n.lower() in {"gradebook.csv", "grade.json", "junit.xml"}]
     assert skipped == []  # folders are students, whatever their name
     assert not reserved or all(s not in reserved for s in students)
+
+
+def test_lab_check_follows_the_users_own_folder_link_but_not_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "rst.py").write_bytes(b"# caf\xe9\n")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["lab", "check", "rst", "link/rst.py"])
+    assert "error: rst.py is not UTF-8" in capsys.readouterr().err  # read, through the link
