@@ -6,6 +6,7 @@ import io
 import secrets
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,6 +290,8 @@ def summary(
     for o in outcomes:
         by_student.setdefault(o.student, {})[o.lab] = o
     shown = {k: next(iter(v.values())).display for k, v in by_student.items()}
+    twice = {n for n, count in Counter(shown.values()).items() if count > 1}
+    shown = {k: f"{n} ({k})" if n in twice else n for k, n in shown.items()}
     for student in sorted(by_student, key=lambda k: (shown[k].casefold(), k)):
         cells = [_cell(by_student[student].get(lab.name)) for lab in labs]
         table.add_row(escape(text.line(shown[student])), *cells)
