@@ -7,7 +7,8 @@ A student's file may be anything a file system holds: a symlink to a grader's fi
 nothing is waited on, nothing is read past the size cap. Its bytes must then be Python source as
 `python FILE` reads it (PEP 263): UTF-8, or the codec a coding line on line 1 or 2 names. The
 grader runs a file with runpy, which compiles its bytes and, unlike `python FILE`, lets a non-UTF-8
-comment through; `problem` holds both to `python FILE`'s rule, before anything runs.
+comment through (and refuses EBCDIC and UTF-16 source that `python FILE` runs); `problem` refuses
+all of these first, so `lab check` and grading run exactly the same files.
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ def problem(source: bytes, name: str) -> str | None:
 
 
 def _unreadable_codec(declared: str) -> str | None:
-    """Why Python cannot read source in this codec (None when it can): unknown, not a text codec
-    (hex, rot13, zlib), or not one ASCII text reads the same in (utf-16)."""
+    """Why a solution cannot be in this codec (None when it can): unknown, not a text codec (hex,
+    rot13, zlib), or not ASCII-compatible (EBCDIC, UTF-16, UTF-32): `python FILE` runs some of
+    those and runpy (the sandbox) none, so they would score differently in `lab check`."""
     try:
         info = codecs.lookup(declared)
     except LookupError:
@@ -121,7 +123,7 @@ def _unreadable_codec(declared: str) -> str | None:
         same = b"# \n".decode(declared) == "# \n"
     except (LookupError, UnicodeError, TypeError):
         same = False
-    return None if same else "a codec Python cannot read source in"
+    return None if same else "a codec that is not ASCII-compatible; save the file as UTF-8"
 
 
 def _declared(source: bytes) -> str | None:

@@ -5,6 +5,7 @@ rule as `lab check`."""
 
 from __future__ import annotations
 
+import encodings.aliases
 import os
 import re
 import subprocess
@@ -301,31 +302,35 @@ def test_a_roster_that_is_not_utf8_or_not_a_file_is_a_usage_error(tmp_path: Path
 
 # ---- the rule is `python FILE`'s, and `lab check` applies it in the same words ------------------
 
-AGREE = [
-    b"# caf\xe9\nprint(1)\n",
-    b"print(1)  # caf\xe9\n",
-    b"# -*- coding: latin-1 -*-\n# caf\xe9\nprint(1)\n",
-    b"# coding: klingon\nprint(1)\n",
-    b"# coding: hex\nprint(1)\n",
-    b"# coding: utf-16\nprint(1)\n",
-    b"# coding: utf-8-sig\nprint(1)\n",
-    b"# coding: ascii\ns = '\xe9'\n",
-    b"\xef\xbb\xbf# coding: latin-1\nprint(1)\n",
-    "print('张伟')\n".encode(),
-]
+AGREE_CODECS = ["", "latin-1", "cp1252", "utf-8-sig", "klingon", "hex", "utf-16", "utf_16_le",
+                "cp037", "cp424", "shift_jis", "ascii"]  # fmt: skip
+AGREE_BODIES = [b"pass\n", b"s = '\xe9\xe9'\n", b"# \xe9\n"]
 
 
-@pytest.mark.parametrize("source", AGREE)
-def test_refused_exactly_when_python_cannot_read_the_file(tmp_path: Path, source: bytes) -> None:
-    """The judge is the interpreter itself: `python FILE` fails on the source's encoding exactly
-    when `problem` refuses it (runpy, which the sandbox uses, lets some through)."""
-    path = tmp_path / "rst.py"
-    path.write_bytes(source)
-    ran = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=30)
-    python_refuses = ran.returncode != 0 and any(
-        w in ran.stderr for w in ("encoding", "Non-UTF-8", "utf-8", "codec")
-    )
-    assert (problem(source, "rst.py") is not None) == python_refuses, ran.stderr
+def runs(path: Path, *how: str) -> bool:
+    done = subprocess.run([sys.executable, *how], capture_output=True, timeout=30)
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize("codec", AGREE_CODECS)
+def test_run_exactly_when_python_file_and_the_sandbox_both_would(
+    tmp_path: Path, codec: str
+) -> None:
+    """The judges are the interpreter's own two ways in: `python FILE` (lab check) and runpy (the
+    sandbox). A file passes the rule exactly when both run it; they disagree on a non-UTF-8
+    comment without a coding line and on codecs that are not ASCII-compatible, which it refuses."""
+    path = tmp_path / "x.py"
+    for body in AGREE_BODIES:
+        source = (f"# coding: {codec}\n".encode() if codec else b"") + body
+        if codec.startswith("utf-8") and body.startswith(b"#"):
+            # both run a comment a declared UTF-8 cannot decode; the rule is stricter, in both
+            assert "is not utf-8 as its coding line says" in (problem(source, "x.py") or "")
+            continue
+        path.write_bytes(source)
+        both = runs(path, str(path)) and runs(
+            path, "-c", f"import runpy; runpy.run_path({str(path)!r}, run_name='__main__')"
+        )
+        assert (problem(source, "x.py") is None) == both, (source, problem(source, "x.py"))
 
 
 @pytest.mark.parametrize(
@@ -416,3 +421,16 @@ def test_lab_check_follows_the_users_own_folder_link_but_not_the_file(
     with pytest.raises(SystemExit):
         main(["lab", "check", "rst", "link/rst.py"])
     assert "error: rst.py is not UTF-8" in capsys.readouterr().err  # read, through the link
+
+
+CODECS = sorted(set(encodings.aliases.aliases) | set(encodings.aliases.aliases.values()))
+
+
+@settings(max_examples=400)
+@given(st.sampled_from(["", *CODECS]), st.binary(max_size=200), st.booleans())
+def test_no_bytes_and_no_coding_line_make_the_rule_raise(
+    codec: str, body: bytes, bom: bool
+) -> None:
+    source = (b"\xef\xbb\xbf" if bom else b"") + f"# coding: {codec}\n".encode() + body
+    why = problem(source, "x.py")
+    assert why is None or (why.startswith("x.py") and "\n" not in why)
