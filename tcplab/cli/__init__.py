@@ -323,7 +323,11 @@ def lab_check(
 @app.command()
 def grade(
     submissions: Annotated[
-        str, typer.Argument(help="A folder with one folder per student, holding LAB.py per lab.")
+        str,
+        typer.Argument(
+            help="A folder with one folder per student (any name; Moodle's, Canvas's and GitHub "
+            "Classroom's downloads as they come), holding LAB.py per lab."
+        ),
     ],
     lab: Annotated[str, typer.Option("--lab", help="The lab(s) to grade: NAME[,NAME...].")],
     out: Annotated[str, typer.Option("--out", help="Folder for the results (made if missing).")],
