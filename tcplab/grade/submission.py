@@ -10,6 +10,7 @@ named like a class file of --out are listed as skipped, with why.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import stat
@@ -116,12 +117,18 @@ def discover(
 
 def _places(submissions: Path) -> tuple[list[Place], list[str]]:
     places, skipped = [], []
-    for entry in sorted(os.scandir(submissions), key=lambda e: os.fsencode(e.name)):
+    try:
+        entries = sorted(os.scandir(submissions), key=lambda e: os.fsencode(e.name))
+    except OSError as exc:
+        raise UsageError(
+            f"{submissions}: cannot be read ({exc.strerror})", "give a folder you can read"
+        ) from None
+    for entry in entries:
         name = shown(entry.name)
         if entry.name.startswith("."):
             skipped.append(f"{name!r}: a hidden entry; not a student's (rename it to grade it)")
             continue
-        is_dir = entry.is_dir(follow_symlinks=False)
+        is_dir = _is_dir(entry)
         if not is_dir and entry.name.lower() in RESERVED:
             skipped.append(f"{name!r}: the name of a class file of --out; not a student's")
             continue
@@ -232,21 +239,28 @@ def _files(mine: list[Place]) -> Iterator[tuple[str, Path, int]]:
 
 def _listing(folder: Path) -> Iterator[tuple[os.DirEntry[str], int]]:
     """The folder's entries and those of its plain subfolders (not hidden, not symlinks)."""
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)[:MAX_ENTRIES]
-    except OSError:
-        return
+    entries = _entries(folder)
     for entry in entries:
         yield entry, 0
     for entry in entries:
-        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-            continue
-        try:
-            inner = sorted(os.scandir(entry.path), key=lambda e: e.name)[:MAX_ENTRIES]
-        except OSError:
-            continue
-        for sub in inner:
-            yield sub, 1
+        if not entry.name.startswith(".") and _is_dir(entry):
+            yield from ((sub, 1) for sub in _entries(Path(entry.path)))
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    """At most MAX_ENTRIES of a folder's entries, by name (none if it cannot be read)."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(itertools.islice(it, MAX_ENTRIES), key=lambda e: e.name)
+    except OSError:
+        return []
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def looks_like(filename: str, lab: str) -> bool:
