@@ -112,6 +112,9 @@ def test_every_correct_solution_is_scored_under_its_real_name(
     assert {"张伟", 'O\'Brien, "Pat"', "Jane Doe", "Ghost Student"} <= names
     report = (out / by_name["张伟"]["student"] / "report.md").read_text()
     assert report.startswith("# tcplab report: 张伟")
+    suites = {s.get("name") for s in ET.parse(out / "junit.xml").getroot().iter("testsuite")}
+    assert f"张伟 ({by_name['张伟']['student']})/handshake" in suites
+    assert "Alice Liddell (alice)/handshake" in suites
 
 
 def test_what_was_not_run_says_why(graded: tuple[Path, str, int]) -> None:
