@@ -323,7 +323,11 @@ def lab_check(
 @app.command()
 def grade(
     submissions: Annotated[
-        str, typer.Argument(help="A folder with one folder per student, holding LAB.py per lab.")
+        str,
+        typer.Argument(
+            help="A folder with one folder per student (any name; Moodle's, Canvas's and GitHub "
+            "Classroom's downloads as they come), holding LAB.py per lab."
+        ),
     ],
     lab: Annotated[str, typer.Option("--lab", help="The lab(s) to grade: NAME[,NAME...].")],
     out: Annotated[str, typer.Option("--out", help="Folder for the results (made if missing).")],
@@ -363,15 +367,24 @@ def grade(
             max=3,
         ),
     ] = 1,
+    roster: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV: folder or repository, student id, display name, email (a header line; "
+            "',' or ';'). Its students without a folder are graded missing."
+        ),
+    ] = None,
 ) -> None:
     """Grade every student's solution, each in its own fresh testbed and sandbox; write the gradebook,
     Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
-    Exit 0 when every submission was graded, 3 when some could not be (they have no score)."""
+    Exit 0 when every submission was run and scored, 1 when some were not run (missing, misnamed,
+    refused), 3 when some could not be graded (they have no score)."""
     from tcplab.cli import gradecmd
 
     code = gradecmd.grade(
-        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level
-    )
+        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level,
+        roster=roster,
+    )  # fmt: skip
     raise typer.Exit(code)
 
 

@@ -6,6 +6,7 @@ import io
 import secrets
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,10 @@ from rich.table import Table
 from tcplab import __version__, text
 from tcplab.cli.render import console, ladder
 from tcplab.cli.tidy import stop_waiting, tidy
-from tcplab.errors import EXIT_ENVIRONMENT, TcplabError, UsageError
+from tcplab.errors import EXIT_ENVIRONMENT, EXIT_KERNEL, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.roster import NOT_IN_ROSTER
 
 if TYPE_CHECKING:
     from tcplab.grade.grader import Settings
@@ -33,9 +35,14 @@ COLORS = {
     Verdict.RUNTIME_ERROR: "red",
     Verdict.ENVIRONMENT_ERROR: "magenta",
     Verdict.MISSING: "dim",
-    Verdict.INVALID: "red",
+    Verdict.MISNAMED: "yellow",
+    Verdict.REFUSED: "red",
 }
 LADDER_HTML = '<pre class="ladder">{code}</pre>'
+# not scored: nothing was run (the gradebook has their rows; exit 1 says some are there)
+NOT_RUN = (Verdict.MISSING, Verdict.MISNAMED, Verdict.REFUSED)
+EXIT_NOT_SCORED = EXIT_KERNEL  # 1: the class was graded, but not every submission was run
+NAME_COLUMNS, LAB_COLUMNS = 16, 14  # of a progress line
 
 
 def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
@@ -88,8 +95,10 @@ def grade(
     json_out: bool,
     labs_dir: str | None = None,
     hint_level: int = 1,
+    roster: str | None = None,
 ) -> int:
     from tcplab.grade.grader import Settings, grade_all
+    from tcplab.grade.roster import read_roster
     from tcplab.grade.submission import discover
     from tcplab.netns.topology import require_root
     from tcplab.sandbox.runner import Limits
@@ -101,7 +110,8 @@ def grade(
         raise UsageError(f"--time-limit {time_limit:g}: must be in (0, 3600]", "give seconds")
     if not 64 <= memory <= 65536:
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
-    subs, skipped = discover(Path(submissions), labs)
+    rows = read_roster(roster) if roster is not None else None
+    subs, skipped = discover(Path(submissions), labs, rows)
     require_root("grade")
     tidy()
     check_out(Path(out), Path(submissions), force)
@@ -142,6 +152,7 @@ def grade(
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
     meta = _meta(settings, labs, started, time.monotonic() - t0, skipped, interrupted)
+    meta["roster"] = roster
     paths = _write(settings.out, outcomes, meta)
     if json_out:
         typer.echo((settings.out / "grade.json").read_text())
@@ -149,8 +160,15 @@ def grade(
         summary(outcomes, labs, meta, settings.out, len(paths))
     if interrupted:
         raise KeyboardInterrupt
-    broken = any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes)
-    return EXIT_ENVIRONMENT if broken else 0
+    return exit_code(outcomes)
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
+    """3 when some submission could not be graded (grade it again), else 1 when some was not run
+    (missing, misnamed, refused: its row is in every file), else 0, whatever the scores."""
+    if any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes):
+        return EXIT_ENVIRONMENT
+    return EXIT_NOT_SCORED if any(o.verdict in NOT_RUN for o in outcomes) else 0
 
 
 def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list[Outcome]:
@@ -165,6 +183,9 @@ def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list
             f"not graded: {text.line(why, 300)}",
             s.lab.checklist().max_score,
             None,
+            name=s.who.name if s.who else "",
+            student_id=s.who.student_id if s.who else "",
+            email=s.who.email if s.who else "",
         )  # fmt: skip
         for s in subs
         if (s.student, s.lab.name) not in done
@@ -172,14 +193,39 @@ def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list
 
 
 def _progress(o: Outcome, n: int, total: int) -> None:
-    """One line per submission; the message may quote a student's output: cleaned, escaped."""
+    """One line per submission, as wide as the terminal: a long or wide (CJK) name is cut with an
+    ellipsis; the message may quote a student's output: cleaned, escaped, cut to what is left."""
     color = COLORS[o.verdict]
     score = "—" if o.score is None else f"{o.score}/{o.max_score}"
-    message = escape(text.line(o.message, 160))
-    console().print(
-        f"  [{n:>{len(str(total))}}/{total}] {escape(o.student):<16} {escape(o.lab):<14} "
-        f"{score:>7}  [{color}]{o.verdict.value}[/] [dim]{message}[/]"
+    head = (
+        f"  [{n:>{len(str(total))}}/{total}] {pad(o.display, NAME_COLUMNS)} "
+        f"{pad(o.lab, LAB_COLUMNS)} {score:>7}  {o.verdict.value} "
     )
+    room = console().width - text.columns(head)
+    message = clip(text.line(o.message, 300), room) if room >= 10 else ""
+    console().print(
+        f"{escape(head[: -len(o.verdict.value) - 1])}[{color}]{o.verdict.value}[/] "
+        f"[dim]{escape(message)}[/]"
+    )
+
+
+def clip(words: str, width: int) -> str:
+    """At most `width` terminal columns of `words` (a wide character takes two), cut with '…'."""
+    if text.columns(words) <= width:
+        return words
+    out, used = "", 0
+    for c in words:
+        w = text.columns(c)
+        if used + w > width - 1:
+            break
+        out, used = out + c, used + w
+    return out + "…"
+
+
+def pad(words: str, width: int) -> str:
+    """`words` (a name: cleaned to one line) clipped and padded to exactly `width` columns."""
+    cut = clip(text.line(words), width)
+    return cut + " " * (width - text.columns(cut))
 
 
 def _meta(
@@ -237,15 +283,18 @@ def summary(
 ) -> None:
     """The terminal summary: a table of students by labs, then counts and where the files are."""
     table = Table(title="tcplab grade", title_justify="left", box=None, pad_edge=False)
-    table.add_column("student")
+    table.add_column("student", max_width=28, no_wrap=True, overflow="ellipsis")
     for lab in labs:
         table.add_column(lab.name, justify="right")
     by_student: dict[str, dict[str, Outcome]] = {}
     for o in outcomes:
         by_student.setdefault(o.student, {})[o.lab] = o
-    for student in sorted(by_student):
+    shown = {k: next(iter(v.values())).display for k, v in by_student.items()}
+    twice = {n for n, count in Counter(shown.values()).items() if count > 1}
+    shown = {k: f"{n} ({k})" if n in twice else n for k, n in shown.items()}
+    for student in sorted(by_student, key=lambda k: (shown[k].casefold(), k)):
         cells = [_cell(by_student[student].get(lab.name)) for lab in labs]
-        table.add_row(escape(student), *cells)
+        table.add_row(escape(text.line(shown[student])), *cells)
     console().print()
     console().print(table)
     counts: dict[str, int] = {}
@@ -256,18 +305,40 @@ def summary(
         f"\n{len(outcomes)} graded in {meta['seconds']:.1f} s: {full} full marks; "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
-    flagged = [o for o in sorted(outcomes, key=lambda o: (o.student, o.lab)) if o.flags]
+    _not_in_roster(outcomes)
+    flagged = [
+        (o, [f for f in o.flags if f != NOT_IN_ROSTER])
+        for o in sorted(outcomes, key=lambda o: (o.display.casefold(), o.student, o.lab))
+    ]
+    flagged = [(o, flags) for o, flags in flagged if flags]
     if flagged:
         console().print(f"[bold red]{len(flagged)} flagged[/] (the score stands; look at these):")
-        for o in flagged:
-            why = escape(text.line("; ".join(o.flags), 200))
-            console().print(f"  {escape(o.student)}/{escape(o.lab)}: {why}")
+        for o, flags in flagged:
+            why = escape(text.line("; ".join(flags), 200))
+            console().print(f"  {escape(clip(text.line(o.display), 28))}/{escape(o.lab)}: {why}")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
         console().print(
             "[magenta]environment errors are not the students': they have no score; "
             "grade those again[/]"
         )
+    not_run = sum(counts.get(v.value, 0) for v in NOT_RUN)
+    if not_run:
+        console().print(
+            f"[yellow]{not_run} not run[/] (missing, misnamed or refused: a row each in every "
+            "file, and exit status 1)"
+        )
     console().print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
+
+
+def _not_in_roster(outcomes: list[Outcome]) -> None:
+    """One line for the folders the roster does not name: graded, and listed for the instructor."""
+    names = sorted({o.display for o in outcomes if NOT_IN_ROSTER in o.flags}, key=str.casefold)
+    if names:
+        shown = "; ".join(clip(text.line(n), 28) for n in names[:20])
+        more = f", and {len(names) - 20} more" if len(names) > 20 else ""
+        console().print(
+            f"[yellow]{len(names)} not in the roster[/] (graded): {escape(shown)}{more}"
+        )
 
 
 def _cell(o: Outcome | None) -> str:

@@ -17,7 +17,7 @@ from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
 from tcplab.exercise.output import JSON_LINES
 from tcplab.text import printable
-from tcplab.userfile import Refused, kind, read_bytes
+from tcplab.userfile import Refused, read_bytes
 
 if TYPE_CHECKING:
     from tcplab.exercise.output import ProgramOutput
@@ -123,6 +123,10 @@ def _copy_starter(starter: Path, target: Path, force: bool) -> None:
         raise
 
 
+_FILE_HINT = (
+    "tcplab grade refuses it too: give a regular UTF-8 .py file, named itself (not a link), "
+    "of at most 256 KiB"
+)
 _CD_HINT = "cd to a folder you can write to (e.g. your home folder) and run it again"
 
 
@@ -272,22 +276,24 @@ def _output_file(name: str, option: str) -> Path:
 
 
 def _check_solution_file(path: Path, lab: str) -> None:
-    """A solution is a regular file, named itself (not through a symlink), before any lab is made."""
+    """Before any lab is made: the file is one `tcplab grade` would run, by the same rules and in
+    the same words (tcplab/exercise/source.py): a regular file named itself (not a symlink), at
+    most 256 KiB, UTF-8 or with a coding line naming its codec."""
+    from tcplab.exercise.source import Unusable, problem, read_solution
+
     try:
-        st = path.lstat()
+        path.lstat()
     except OSError:
         raise UsageError(
             f"no solution file {path}",
             f"start one with 'tcplab lab start {lab}', or name the file",
         ) from None
-    if stat.S_ISLNK(st.st_mode):
-        raise UsageError(
-            f"{path} is a symbolic link", f"name the file itself: tcplab lab check {lab} FILE"
-        )
-    if not stat.S_ISREG(st.st_mode):
-        raise UsageError(
-            f"{path} is {kind(st.st_mode)}, not a file", "name your solution's .py file"
-        )
+    try:  # the user's own folder may be reached through a symlink; the file itself may not
+        why = problem(read_solution(path.parent.resolve() / path.name), path.name)
+    except Unusable as exc:
+        why = str(exc)
+    if why is not None:
+        raise UsageError(why, _FILE_HINT)
 
 
 def shell(crafting: str) -> None:

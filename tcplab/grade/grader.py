@@ -29,7 +29,7 @@ from tcplab.exercise.checker import LabResult, Options, check_solution
 from tcplab.grade import copies
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
-from tcplab.grade.submission import Submission, Unusable, read_solution
+from tcplab.grade.submission import NotRun, Submission, prepare
 from tcplab.netns.enter import netns_path
 from tcplab.netns.record import IFNAME, TestbedSpec
 from tcplab.sandbox import runner
@@ -179,20 +179,19 @@ class Grader:
         the grader becomes an environment error outcome (not charged)."""
         lab = sub.lab
         ports, isn = assign(self.settings.seed, sub.student, lab.name)
+        who = sub.who
         base = Outcome(
             sub.student, lab.name, lab.title, Verdict.MISSING, "", 0, 0,
-            ports=ports, isn=isn, environment=self.environment(),
+            ports=ports, isn=isn, environment=self.environment(), flags=list(sub.flags),
+            name=who.name if who else "", student_id=who.student_id if who else "",
+            email=who.email if who else "",
         )  # fmt: skip
         try:
             base.max_score = lab.checklist().max_score
-            if sub.problem is not None:
-                return replace(base, verdict=Verdict.INVALID, message=sub.problem)
-            if sub.path is None:
-                return replace(base, message=f"no {lab.name}.py in the student's folder")
             try:
-                source = read_solution(sub.path)
-            except Unusable as exc:
-                return replace(base, verdict=Verdict.INVALID, message=str(exc))
+                source = prepare(sub)
+            except NotRun as exc:
+                return replace(base, verdict=exc.verdict, message=exc.message)
             try:
                 flags = copies.flags(source, lab)
             except Exception as exc:  # noqa: BLE001  # a look at the source never stops a run
@@ -207,7 +206,8 @@ class Grader:
     def _flagged(o: Outcome, flags: list[str]) -> Outcome:
         if not flags:
             return o
-        return replace(o, flags=flags, message=f"{o.message}; flagged: {'; '.join(flags)}")
+        message = f"{o.message}; flagged: {'; '.join(flags)}"
+        return replace(o, flags=[*o.flags, *flags], message=message)
 
     @staticmethod
     def _broken(base: Outcome, why: str) -> Outcome:

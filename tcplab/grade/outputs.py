@@ -32,6 +32,8 @@ from tcplab.grade.outcome import Outcome, Verdict
 
 GRADEBOOK_COLUMNS = (
     "student",
+    "name",
+    "student_id",
     "lab",
     "score",
     "max_score",
@@ -81,6 +83,13 @@ def student_dir(out: Path, student: str) -> Path:
 
 def _key(o: Outcome) -> tuple[str, str]:
     return (o.student, o.lab)
+
+
+def who(o: Outcome) -> str:
+    """The student as people read it, unique in the class: the display name, and the internal id
+    when that is not the same ("Wei Zhang (wzhang)")."""
+    name = untrusted.line(o.display)
+    return name if name == o.student else f"{name} ({o.student})"
 
 
 def _lab_numbers(outcomes: Iterable[Outcome], meta: dict[str, Any]) -> dict[str, int]:
@@ -161,6 +170,8 @@ def gradebook_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
     return [
         {
             "student": o.student,
+            "name": _one_line(o.display),
+            "student_id": _one_line(o.student_id),
             "lab": o.lab,
             "score": "" if o.score is None else str(o.score),
             "max_score": str(o.max_score),
@@ -223,7 +234,7 @@ def write_grade_json(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -
 
 
 def _case(o: Outcome, name: str, problem: junit.Problem | None = None) -> junit.Case:
-    return junit.Case(clean(f"{o.student}.{o.lab}"), clean(name), time=0.0, problem=problem)
+    return junit.Case(clean(f"{who(o)}.{o.lab}"), clean(name), time=0.0, problem=problem)
 
 
 def _check_case(o: Outcome, r: ScoredCheck) -> junit.Case:
@@ -244,6 +255,7 @@ def _graded_case(o: Outcome) -> junit.Case:
 
 def _suite(o: Outcome) -> junit.Suite:
     properties = (
+        ("student", o.student),
         ("verdict", o.verdict.value),
         ("message", clean(o.message)),
         ("score", "" if o.score is None else str(o.score)),
@@ -251,7 +263,7 @@ def _suite(o: Outcome) -> junit.Suite:
     )
     cases = [_graded_case(o)] if _ungraded(o) else [_check_case(o, r) for r in o.checks]
     return junit.Suite(
-        clean(f"{o.student}/{o.lab}"), cases, properties, clean(o.stdout), clean(o.stderr),
+        clean(f"{who(o)}/{o.lab}"), cases, properties, clean(o.stdout), clean(o.stderr),
         o.wall_s, skipped=0,
     )  # fmt: skip
 
@@ -479,9 +491,12 @@ def classroom_results(outcomes: list[Outcome]) -> dict[str, Any]:
 # ---- the reports: what both say -------------------------------------------------------------
 
 
-def _header_facts(student: str, meta: dict[str, Any]) -> list[tuple[str, str]]:
+def _header_facts(o: Outcome, meta: dict[str, Any]) -> list[tuple[str, str]]:
+    ids = [("id", o.student)] if o.display != o.student else []
+    ids += [(k, v) for k, v in (("student id", o.student_id), ("email", o.email)) if v]
     return [
-        ("student", student),
+        ("student", o.display),
+        *ids,
         ("tcplab", str(meta.get("tcplab_version", ""))),
         ("kernel", str(meta.get("kernel", ""))),
         ("seed", str(meta.get("seed", ""))),
@@ -583,8 +598,8 @@ def _md_lab(o: Outcome) -> str:
 
 def report_markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     """One student's report in Markdown."""
-    student = outcomes[0].student
-    parts = [f"# tcplab report: {md(student)}\n", _md_facts(_header_facts(student, meta))]
+    first = outcomes[0]
+    parts = [f"# tcplab report: {md(first.display)}\n", _md_facts(_header_facts(first, meta))]
     note = _regrade_note(outcomes)
     if note:
         parts.append(f"> **{md(note)}**\n")
@@ -609,7 +624,8 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: .5rem; overflow-x: a
 .ok { color: #1a7f37; } .bad { color: #c62828; }
 .verdict { font-weight: bold; }
 .v-scored { color: #1a7f37; } .v-environment_error { color: #8a6d00; }
-.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing, .v-invalid { color: #c62828; }
+.v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing, .v-misnamed,
+.v-refused { color: #c62828; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem; }
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; }
 dt { font-weight: bold; } dd { margin: 0; }
@@ -678,12 +694,12 @@ def _html_lab(o: Outcome) -> str:
 
 def report_html(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     """One student's report as a standalone HTML page (inline CSS, nothing loaded from outside)."""
-    student = outcomes[0].student
+    first = outcomes[0]
     note = _regrade_note(outcomes)
     env = "".join(f"<h3>{h(t)}</h3>{_html_facts(f)}" for t, f in _env_sections(meta))
     body = [
-        f"<h1>tcplab report: {h(student)}</h1>",
-        _html_facts(_header_facts(student, meta)),
+        f"<h1>tcplab report: {h(first.display)}</h1>",
+        _html_facts(_header_facts(first, meta)),
         f'<p class="note">{h(note)}</p>' if note else "",
         *(_html_lab(o) for o in outcomes),
         f'<section class="env"><h2>Environment</h2>{env}</section>',
@@ -691,7 +707,7 @@ def report_html(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>tcplab report: {h(student)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>tcplab report: {h(first.display)}</title>\n<style>{_CSS}</style>\n</head>\n"
         "<body>\n" + "\n".join(p for p in body if p) + "\n</body>\n</html>\n"
     )
 

@@ -73,7 +73,7 @@ def class_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     finally:
         for s in held:
             s.close()
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # refused entries: not run
     yield out, proc.stdout + proc.stderr
 
 
@@ -81,7 +81,7 @@ def outcome(out: Path, student: str) -> dict[str, Any]:
     return grade_json(out)[(student, "handshake")]
 
 
-INVALID = [
+REFUSED = [
     ("dir", "handshake.py is a folder"),
     ("fifo", "handshake.py is a FIFO"),
     ("link-to-file", "handshake.py is a symbolic link"),
@@ -94,13 +94,13 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("student", "phrase"), INVALID, ids=[s for s, _ in INVALID])
-def test_unusable_entry_gets_its_own_invalid_row(
+@pytest.mark.parametrize(("student", "phrase"), REFUSED, ids=[s for s, _ in REFUSED])
+def test_unusable_entry_gets_its_own_refused_row(
     class_run: tuple[Path, str], student: str, phrase: str
 ) -> None:
     out, _ = class_run
     o = outcome(out, student)
-    assert (o["verdict"], o["score"], o["max_score"]) == ("invalid", 0, 10), o["message"]
+    assert (o["verdict"], o["score"], o["max_score"]) == ("refused", 0, 10), o["message"]
     assert phrase in o["message"]
     assert "root:" not in json.dumps(o)
 

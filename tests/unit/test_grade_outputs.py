@@ -90,7 +90,7 @@ def class_outcomes() -> list[Outcome]:
         outcome("carol", "handshake", Verdict.ENVIRONMENT_ERROR, None, pcap=None, ladder_html=""),
         outcome("carol", "teardown", Verdict.MISSING, None, pcap=None, exit_code=None),
         outcome("dave", "handshake", Verdict.TIME_LIMIT, [True, True, False]),
-        outcome("dave", "teardown", Verdict.INVALID, None, pcap=None, exit_code=None),
+        outcome("dave", "teardown", Verdict.REFUSED, None, pcap=None, exit_code=None),
     ]  # fmt: skip
 
 
@@ -175,7 +175,8 @@ def test_gradebook_has_exact_columns_sorted_rows_and_empty_score_for_environment
     assert by_key["carol", "handshake"]["score"] == ""
     assert by_key["carol", "handshake"]["verdict"] == "environment_error"
     assert by_key["alice", "handshake"] | {"message": ""} == {
-        "student": "alice", "lab": "handshake", "score": "10", "max_score": "10",
+        "student": "alice", "name": "alice", "student_id": "", "lab": "handshake",
+        "score": "10", "max_score": "10",
         "verdict": "scored", "message": "", "wall_s": "1.250", "cpu_s": "0.500",
         "peak_memory_mib": "30.0", "full_marks": "true",
     }  # fmt: skip
@@ -201,7 +202,7 @@ def test_grade_json_records_meta_every_outcome_and_totals(graded):
         "submissions": 8,
         "by_verdict": {
             "scored": 2, "time_limit": 1, "memory_limit": 1,
-            "runtime_error": 1, "environment_error": 1, "missing": 1, "misnamed": 0, "refused": 0, "invalid": 1,
+            "runtime_error": 1, "environment_error": 1, "missing": 1, "misnamed": 0, "refused": 1,
         },
         "full_marks": 1,
         "environment_errors": 1,
