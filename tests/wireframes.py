@@ -157,7 +157,7 @@ def recording(frames: list[Frame], allowed: list[int] | None = None) -> Recordin
     )  # fmt: skip
 
 
-def whole_path(frames: list[Frame], lab: str = "handshake") -> dict[str, Any]:
+def whole_path(frames: list[Frame], lab: str = "handshake", render: bool = True) -> dict[str, Any]:
     """Frames through everything grading does with them; the result's JSON (checked to dump)."""
     from tcplab.cli.gradecmd import render_ladder
     from tcplab.exercise.catalog import get
@@ -168,5 +168,6 @@ def whole_path(frames: list[Frame], lab: str = "handshake") -> dict[str, Any]:
     result = result_of(get(lab), Path(f"{lab}.py"), rec)
     data = result.to_json()
     json.dump(data, io.StringIO())
-    render_ladder(result.report.capped(f"{lab}.pcap"))
+    if render:  # rich's wrapping costs ten times the rest: the bench renders a sample
+        render_ladder(result.report.capped(f"{lab}.pcap"))
     return data
