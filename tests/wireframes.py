@@ -149,11 +149,14 @@ def random_frame(rnd: Any) -> bytes:
 # ---- the grader's whole parsing path --------------------------------------------------------
 
 
-def recording(frames: list[Frame], allowed: list[int] | None = None) -> Recording:
-    """A recording of these frames on the handshake lab (no samples, no application calls)."""
+def recording(frames: list[Frame], lab: str = "handshake") -> Recording:
+    """A recording of these frames on a lab (no samples, no application calls)."""
+    from tcplab.exercise.catalog import get
+
+    ports = sorted({get(lab).port, *(x.port for x in get(lab).listeners)})
     return Recording(
-        lab="handshake", kernel_addr=KERNEL, frames=frames, samples={}, listener=[], events=[],
-        sysctls=Sysctls(), exit_code=0, timed_out=False, allowed=allowed, ports=[KPORT],
+        lab=lab, kernel_addr=KERNEL, frames=frames, samples={}, listener=[], events=[],
+        sysctls=Sysctls(), exit_code=0, timed_out=False, ports=ports,
     )  # fmt: skip
 
 
@@ -163,7 +166,7 @@ def whole_path(frames: list[Frame], lab: str = "handshake", render: bool = True)
     from tcplab.exercise.catalog import get
     from tcplab.exercise.checker import result_of
 
-    rec = recording(frames)
+    rec = recording(frames, lab)
     rec = Recording.from_json(json.loads(json.dumps(rec.to_json())))  # saved and loaded
     result = result_of(get(lab), Path(f"{lab}.py"), rec)
     data = result.to_json()

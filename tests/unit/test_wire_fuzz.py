@@ -273,3 +273,14 @@ def test_parse_of_frames_is_what_the_live_session_reads() -> None:
     rec = reference()
     assert parse(rec.frames, rec.kernel_addr) == rec.seen
     assert json.dumps(rec.to_json())
+
+
+LABS = sorted(p.parent.name for p in Path(get("handshake").dir).parent.glob("*/lab.toml"))
+
+
+@pytest.mark.parametrize("lab", LABS)
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(got=st.lists(st.tuples(frames(), st.booleans()), min_size=1, max_size=8))
+def test_no_frames_make_any_labs_checks_raise(lab: str, got: list[tuple[bytes, bool]]) -> None:
+    data = whole_path([Frame(f, 1.0 + i / 1000, out) for i, (f, out) in enumerate(got)], lab, False)
+    assert data["max_score"] > 0
