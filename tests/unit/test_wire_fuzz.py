@@ -284,3 +284,19 @@ LABS = sorted(p.parent.name for p in Path(get("handshake").dir).parent.glob("*/l
 def test_no_frames_make_any_labs_checks_raise(lab: str, got: list[tuple[bytes, bool]]) -> None:
     data = whole_path([Frame(f, 1.0 + i / 1000, out) for i, (f, out) in enumerate(got)], lab, False)
     assert data["max_score"] > 0
+
+
+def test_a_syn_the_kernel_never_got_is_shown_and_costs_nothing() -> None:
+    """A lone first fragment of a SYN (the kernel waits for the rest), sent before the real SYN
+    on the same port with another ISN, is shown as not delivered: full marks still."""
+    rec = reference()
+    syn = next(s for s in rec.seen if not s.from_kernel and s.segment.flags == Flags.SYN)
+    seg = syn.segment
+    body = tcp_bytes(
+        flags=0x02, seq=seg.seq + 5000, sport=seg.sport, dport=seg.dport, payload=b"x" * 8
+    )
+    early = crafted(ip_frame(body, frag=0x2000), rec.frames[0].time - 0.05)
+    result = rescored(rec, [early])
+    assert result["full_marks"], [c for c in result["checks"] if not c["ok"]]
+    rows = [r for r in result["ladder"]["ladder"] if r.get("delivered") is False]
+    assert rows and rows[0]["seq"] == seg.seq + 5000
