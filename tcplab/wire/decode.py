@@ -119,11 +119,12 @@ def _option(kind: int, body: bytes) -> Option | None:
 def _segment(tcp: bytes, problems: list[str]) -> tuple[Segment, bool]:
     """The segment in TCP bytes (at least 4: the ports), and whether Linux's TCP takes it."""
     delivered = True
-    if len(tcp) < 20:
+    cut = len(tcp) < 20
+    if cut:  # the fields past the end read as zeros; only the ports are sure
         problems.append(f"TCP header cut short: {len(tcp)} of 20 bytes")
         tcp, delivered = tcp + bytes(20 - len(tcp)), False
     sport, dport, seq, ack, off, bits, window, _sum, urgptr = struct.unpack("!HHIIBBHHH", tcp[:20])
-    doff = (off >> 4) * 4
+    doff = 20 if cut else (off >> 4) * 4
     if off & 0x01:
         problems.append("NS flag set (Linux ignores it)")
     if off & 0x0E:

@@ -65,6 +65,14 @@ synack = lab.expect(flags="SA")
 ack = synack[TCP].seq + 1
 lab.send(IP(dst=lab.dst) / TCP(sport=lab.sport, dport=lab.dport, flags="A", seq=isn + 1, ack=ack))
 """
+MSS_ZERO = """
+syn = IP(dst=lab.dst) / TCP(sport=lab.sport, dport=lab.dport, flags="S", seq=isn, options=[("MSS", 0)])
+synack = lab.sr(syn)
+ack = synack[TCP].seq + 1
+lab.send(IP(dst=lab.dst) / TCP(sport=lab.sport, dport=lab.dport, flags="A", seq=isn + 1, ack=ack))
+lab.app_send("x" * 200)
+lab.expect(flags="PA")
+"""
 FORGED = """
 lab.send(IP(dst=lab.dst) / TCP(sport=lab.sport, dport=lab.dport, flags="S", seq=isn))
 forged = TCP(sport=lab.dport, dport=lab.sport, flags="SA", seq=5000, ack=isn + 1)
@@ -75,7 +83,8 @@ lab.send(IP(dst=lab.dst) / TCP(sport=lab.sport, dport=lab.dport, flags="A", seq=
 
 def solutions() -> dict[str, str]:
     out = {name: HEAD + f"lab.send({bad})\n" + HANDSHAKE for name, (bad, _) in MALFORMED.items()}
-    return {**out, "fragmented-syn": HEAD + FRAGMENTED_SYN, "forged": HEAD + FORGED}
+    more = {"fragmented-syn": FRAGMENTED_SYN, "forged": FORGED, "mss-zero": MSS_ZERO}
+    return {**out, **{name: HEAD + source for name, source in more.items()}}
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +156,16 @@ def test_a_forged_kernel_synack_is_shown_forged_and_earns_nothing(
     assert all(r["seq"] != 5000 for r in kernel)
     ack_check = next(c for c in o["checks"] if "acknowledges the kernel's SYN" in c["title"])
     assert not ack_check["ok"]
+
+
+def test_a_syn_with_mss_0_then_data_is_graded_as_the_kernel_sends_it(
+    graded: tuple[Path, dict[str, Any]],
+) -> None:
+    """Linux ignores <mss 0> (536 stands): 200 bytes go in one segment, and the model agrees
+    (it once looped forever on this: the whole class stalled)."""
+    _subs, outcomes = graded
+    o = outcomes["mss-zero"]
+    assert o["score"] == o["max_score"], o["message"]
+    data = [r for r in o["ladder"]["ladder"] if r.get("from") == "kernel" and r.get("length")]
+    assert data and {r["length"] for r in data} == {200}  # the data, maybe retransmitted
+    assert all(r["prediction"]["agrees"] is True for r in data)
