@@ -162,15 +162,19 @@ def recording(frames: list[Frame], lab: str = "handshake") -> Recording:
 
 def whole_path(frames: list[Frame], lab: str = "handshake", render: bool = True) -> dict[str, Any]:
     """Frames through everything grading does with them; the result's JSON (checked to dump)."""
+    return judged(recording(frames, lab), render)
+
+
+def judged(rec: Recording, render: bool = True) -> dict[str, Any]:
+    """A recording saved, loaded, judged by its lab, its result dumped and its ladder rendered."""
     from tcplab.cli.gradecmd import render_ladder
     from tcplab.exercise.catalog import get
     from tcplab.exercise.checker import result_of
 
-    rec = recording(frames, lab)
     rec = Recording.from_json(json.loads(json.dumps(rec.to_json())))  # saved and loaded
-    result = result_of(get(lab), Path(f"{lab}.py"), rec)
+    result = result_of(get(rec.lab), Path(f"{rec.lab}.py"), rec)
     data = result.to_json()
     json.dump(data, io.StringIO())
     if render:  # rich's wrapping costs ten times the rest: the bench renders a sample
-        render_ladder(result.report.capped(f"{lab}.pcap"))
+        render_ladder(result.report.capped(f"{rec.lab}.pcap"))
     return data

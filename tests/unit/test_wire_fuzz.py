@@ -300,3 +300,39 @@ def test_a_syn_the_kernel_never_got_is_shown_and_costs_nothing() -> None:
     assert result["full_marks"], [c for c in result["checks"] if not c["ok"]]
     rows = [r for r in result["ladder"]["ladder"] if r.get("delivered") is False]
     assert rows and rows[0]["seq"] == seg.seq + 5000
+
+
+RECORDED = [
+    (lab, p.stem) for lab in LABS for p in sorted(recorded(lab, "reference").parent.glob("*.json"))
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(RECORDED),
+    changes=st.lists(
+        st.tuples(st.integers(0, 1 << 16), st.integers(34, 120), st.integers(0, 255)), max_size=4
+    ),
+    extra=st.lists(frames(), max_size=2),
+)
+def test_no_change_to_a_recorded_run_makes_grading_raise(
+    which: tuple[str, str], changes: list[tuple[int, int, int]], extra: list[bytes]
+) -> None:
+    """Real runs of every lab (with their application calls, so the model sends, closes and
+    times out), with bytes of their crafted frames changed and random frames added."""
+    from tests.wireframes import judged
+
+    rec = Recording.load(recorded(*which))
+    crafted_at = [i for i, f in enumerate(rec.frames) if not f.outgoing]
+    for pick, at, value in changes:
+        if crafted_at:
+            i = crafted_at[pick % len(crafted_at)]
+            data = bytearray(rec.frames[i].data)
+            if at < len(data):
+                data[at] = value
+            rec.frames[i] = Frame(bytes(data), rec.frames[i].time, False)
+    t = rec.frames[0].time if rec.frames else 1.0
+    rec.frames += [crafted(f, t + 0.001 * n) for n, f in enumerate(extra)]
+    rec.frames.sort(key=lambda f: f.time)
+    rec.seen = []
+    judged(rec, render=False)
