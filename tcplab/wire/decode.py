@@ -10,6 +10,12 @@ segment keeps what Linux keeps and is delivered; where Linux drops the packet (a
 a data offset beyond the segment, a lone fragment) it is shown, but not delivered. Fragments are
 reassembled as Linux does (ip_defrag: an overlap discards the datagram).
 
+Seen on 6.18 (a crafted SYN each, answered or not; tests/integration/test_wire_live.py): answered
+with SYN+ACK despite an MSS option of length 2 or 0, a cut-short timestamps option, the NS bit, the
+IP "evil" bit, NOP IP options; not answered with a data offset of 2 or 15 words, a source-route or
+badly sized IP option, a bad IP header checksum, an IP length that cuts the TCP header, or a lone
+first fragment (MF); a SYN in three 8-byte fragments is reassembled and answered.
+
 Pure Python (struct, no scapy): the same code reads the live capture and a saved recording.
 """
 
