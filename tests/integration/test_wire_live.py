@@ -169,3 +169,40 @@ def test_a_syn_with_mss_0_then_data_is_graded_as_the_kernel_sends_it(
     data = [r for r in o["ladder"]["ladder"] if r.get("from") == "kernel" and r.get("length")]
     assert data and {r["length"] for r in data} == {200}  # the data, maybe retransmitted
     assert all(r["prediction"]["agrees"] is True for r in data)
+
+
+KERNEL_DECIDES = (
+    HEAD
+    + """
+def syn(port, **ip):
+    return IP(dst=lab.dst, **ip) / TCP(sport=port, dport=lab.dport, flags="S", seq=isn)
+def tcp(port, flags="S", **kw):
+    return IP(dst=lab.dst) / TCP(sport=port, dport=lab.dport, flags=flags, seq=isn, **kw)
+cases = [
+    tcp(20001, dataofs=2), tcp(20002, dataofs=15), syn(20003, options=b"\\x83\\x07\\x04" + bytes(5)),
+    syn(20004, options=b"\\x44\\x09\\x00\\x00"), syn(20005, options=b"\\x01\\x01\\x01\\x00"),
+    syn(20006, chksum=0x1234), tcp(20007, flags=0x102), tcp(20008, options=[(2, b"")]),
+    tcp(20009, dataofs=6) / Raw(b"\\x02\\x00\\x00\\x00"), syn(20010, flags="MF", id=4242),
+    syn(20011, flags="evil"), syn(20012, len=30), tcp(20013, dataofs=6) / Raw(b"\\x08\\x0a\\x00\\x00"),
+]
+for pkt in cases:
+    lab.sr(pkt, timeout=0.3)
+"""
+)
+
+
+def test_what_tcplab_calls_delivered_is_what_the_kernel_answers(tmp_path: Path) -> None:
+    """Thirteen malformed SYNs, each on its own port: the kernel answers exactly those tcplab
+    reads as delivered (and none is left out of the ladder)."""
+    path = tmp_path / "handshake.py"
+    path.write_text(KERNEL_DECIDES)
+    proc = run_cli("lab", "check", "handshake", str(path), "--json", timeout=120)
+    rows = json.loads(proc.stdout)["ladder"]["ladder"]
+    sent = {int(r["src"].split(":")[1]): r for r in rows if r.get("from") == "crafting"}
+    answered = {int(r["dst"].split(":")[1]) for r in rows if r.get("from") == "kernel"}
+    assert sorted(sent) == list(range(20001, 20014))
+    assert {p for p, r in sent.items() if r["delivered"]} == answered
+    assert answered == {20005, 20007, 20008, 20009, 20011, 20013}
+    assert all(
+        r["malformed"] for p, r in sent.items() if p != 20011
+    )  # the evil bit: nothing to say
