@@ -88,6 +88,7 @@ def _row(con: Console, report: Report, row: Row) -> None:
             head = f"  {t * 1000:9.3f} ms  {arrow} {who:<5} "
             lead = f"  {t * 1000:9.3f} ms  [{color}]{arrow}[/] {safe(f'{who:<5}')} "
             bad = [] if seen.checksum_ok else [(" (bad checksum)", "red")]
+            bad += [(f" ({printable(mark)})", "red") for mark in seen.marks()]
             para(con, [(segment_text(text), ""), *bad], indent=head, lead=lead)
         case StateRow():
             name = _side_name(report, row.side)

@@ -206,10 +206,8 @@ class Report:
     def bases(self, seen: Seen) -> tuple[int | None, int | None]:
         """ISNs that seq and ack of this segment are shown relative to (per connection, where
         several are known: key (crafting port, kernel port) -> (crafting ISN, kernel ISN))."""
-        seg = seen.segment
-        key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
-        ours, theirs = self.conn_isns.get(key, (self.crafting_isn, self.kernel_isn))
-        return (theirs, ours) if seen.from_kernel else (ours, theirs)
+        ours, theirs = self.conn_isns.get(seen.key, (self.crafting_isn, self.kernel_isn))
+        return (theirs, ours) if seen.kernel_side else (ours, theirs)
 
     def segment_json(self, seen: Seen) -> dict[str, Any]:
         seq_base, ack_base = self.bases(seen)
@@ -230,6 +228,9 @@ class Report:
             "options": [o.notation(ack_base) for o in seg.options],  # SACK edges as the ack
             "length": len(seg.payload),
             "checksum_ok": seen.checksum_ok,
+            "forged": seen.forged,  # crafted with the kernel's address: the student's
+            "malformed": list(seen.malformed),  # what Linux finds wrong in it
+            "delivered": seen.delivered,  # False: Linux dropped it before its TCP
             "text": seg.notation(seq_base, ack_base),
         }
 

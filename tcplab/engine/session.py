@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from tcplab.app.client import AppClient
+from tcplab.engine.intake import Intake
 from tcplab.engine.seen import Seen
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
@@ -27,7 +28,7 @@ from tcplab.netns.record import (
     find_record,
 )
 from tcplab.wire.capture import Capture, Frame, Sender
-from tcplab.wire.packet import Endpoints, parse_frame, partial_checksum, to_frame
+from tcplab.wire.packet import Endpoints, to_frame
 from tcplab.wire.pcap import write_pcap
 
 
@@ -43,6 +44,7 @@ class Session:
         self._reported = 0  # how many of `seen` unreported() has handed out
         self._pending: list[Seen] = []
         self._ip_id = random.randrange(1, 0xFFFF)
+        self._intake = Intake(spec.kernel_addr)
         self._table: SocketTable | None = None
         self._app: AppClient | None = None
         with inside(spec.kernel):
@@ -77,14 +79,9 @@ class Session:
         if frame is None:
             return None
         self.frames.append(frame)
-        parsed = parse_frame(frame.data)
-        if parsed is None:
+        seen = self._intake.seen(frame)
+        if seen is None:
             return self._read_one(0)
-        src, dst, seg, ok = parsed
-        partial = not ok and partial_checksum(frame.data)
-        seen = Seen(
-            seg, src, dst, frame.time, src == self.spec.kernel_addr, ok, frame.seen, partial
-        )
         self.seen.append(seen)
         return seen
 

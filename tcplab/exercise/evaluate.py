@@ -45,8 +45,7 @@ def observation(rec: Recording) -> tuple[Observation, int]:
     kept = []
     foreign = 0
     for seen in rec.seen:
-        seg = seen.segment
-        key = (seg.dport, seg.sport) if seen.from_kernel else (seg.sport, seg.dport)
+        key = seen.key  # a forged segment belongs to the connection it claims, as the student's
         if allowed is not None and key[0] not in allowed:
             foreign += 1
             continue
@@ -76,7 +75,8 @@ def _replay(rec: Recording, obs: Observation) -> Replay:
     segment's cause)."""
     isns = {(c.sport, c.kport): c.iss for c in obs.conns}
     t0 = rec.seen[0].time if rec.seen else None  # the ladder's first segment, foreign ones too
-    model = replay(obs.segments, rec.events, rec.sysctls, isns, rec.allowed, t0)
+    delivered = [s for s in obs.segments if s.delivered]  # what the kernel's TCP received
+    model = replay(delivered, rec.events, rec.sysctls, isns, rec.allowed, t0)
     obs.predictions.update(model.explainer.predictions)
     obs.findings.extend(text for _, text in model.findings)
     obs.refused.extend(model.explainer.refused)

@@ -118,18 +118,11 @@ class Recording:
 
 
 def parse(frames: list[Frame], kernel_addr: str) -> list[Seen]:
-    """The frames as the live session parsed them (tcplab.engine.session: the same fields)."""
-    from tcplab.wire.packet import parse_frame, partial_checksum
+    """The frames as the live session parsed them (tcplab.engine.intake: the same reading, the
+    direction from where each frame was captured)."""
+    from tcplab.engine.intake import parse as parse_frames
 
-    out = []
-    for frame in frames:
-        parsed = parse_frame(frame.data)
-        if parsed is None:
-            continue
-        src, dst, seg, ok = parsed
-        partial = not ok and partial_checksum(frame.data)
-        out.append(Seen(seg, src, dst, frame.time, src == kernel_addr, ok, frame.seen, partial))
-    return out
+    return parse_frames(frames, kernel_addr)
 
 
 def _sample(s: Sample) -> dict[str, Any]:

@@ -43,6 +43,7 @@ TCP_TIMEOUT_INIT = 1.0  # the first SYN and SYN+ACK timeout (tcp_timeout_init wi
 TCP_RTO_MIN = 0.2
 DATA_TIMER = frozenset({Place.ESTABLISHED, Place.CLOSE_WAIT})  # where the model runs a data RTO
 TCP_MSS_DEFAULT = 536  # the peer's MSS when its SYN carries no MSS option (RFC 9293 §3.7.1)
+TCP_MIN_SND_MSS = 48  # net.ipv4.tcp_min_snd_mss: the least MSS Linux sends with
 TCPOLEN_TSTAMP_ALIGNED = 12  # the timestamp option in every segment once both SYNs carried it
 _OPENED = (Place.REQUEST, Place.SYN_SENT)  # places whose SYN's ISN the model may know ahead
 _KEPT = frozenset({"sysctls", "place", "syn_queue", "accept_queue", "started", "deadline"})
@@ -252,6 +253,7 @@ class Endpoint:
         """The kernel's sending MSS (mss_cache, tcp_sync_mss): the peer's MSS, at most its own,
         less the timestamp option when both SYNs carried it."""
         mss = self.peer_mss if self.own_mss is None else min(self.peer_mss, self.own_mss)
+        mss = max(mss, TCP_MIN_SND_MSS)  # __tcp_mtu_to_mss: a crafted <mss 1> sends 48 bytes
         return mss - (TCPOLEN_TSTAMP_ALIGNED if all(self.timestamps) else 0)
 
     def fire(self, now: float) -> Prediction | None:
@@ -454,7 +456,8 @@ class Endpoint:
             return
         if Flags.SYN in seg.flags:
             mss = seg.option("mss")
-            self.peer_mss = mss.value if mss and isinstance(mss.value, int) else TCP_MSS_DEFAULT
+            given = mss.value if mss and isinstance(mss.value, int) else 0
+            self.peer_mss = given or TCP_MSS_DEFAULT  # tcp_parse_options ignores <mss 0>
             self.timestamps = (seg.timestamps() is not None, self.timestamps[1])
         ts = seg.timestamps()
         if ts is not None:

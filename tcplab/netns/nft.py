@@ -102,7 +102,9 @@ ONLY_PORTS = "tcplab: when grading, only the student's assigned ports reach the 
 def only_ports(spec: TestbedSpec, ports: list[int]) -> None:
     """In the kernel host, drop TCP from the crafting host unless it comes from one of `ports`
     (the ports a grading run assigned to the student): hard-coded numbers copied from somebody
-    else's run never reach the kernel. The grader's capture still sees them, and reports them."""
+    else's run never reach the kernel. The grader's capture still sees them, and reports them.
+    Only a datagram's first fragment holds its ports (nft's fast path would read a later one's
+    data as ports): later ones pass, and are reassembled only behind an allowed first one."""
     if not ports:
         raise ValueError("only_ports needs at least one port")
     allowed = ", ".join(str(p) for p in sorted(set(ports)))
@@ -112,7 +114,8 @@ def only_ports(spec: TestbedSpec, ports: list[int]) -> None:
         f"table ip {TABLE} {{\n"
         "  chain prerouting {\n"
         "    type filter hook prerouting priority raw; policy accept;\n"
-        f'    iifname "{IFNAME}" ip saddr {spec.crafting_addr} tcp sport != {{ {allowed} }} '
+        f'    iifname "{IFNAME}" ip saddr {spec.crafting_addr} ip frag-off & 0x1fff == 0 '
+        f"tcp sport != {{ {allowed} }} "
         f'counter drop comment "{ONLY_PORTS}"\n'
         "  }\n"
         "}\n",

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from socket import inet_ntoa
 from typing import Any, NamedTuple
 
-from tcplab.model.flags import Flags
 from tcplab.model.segment import Option, Segment
+from tcplab.wire.decode import Decoder
 
 _TO_SCAPY = {
     "mss": "MSS",
@@ -26,7 +24,6 @@ _TO_SCAPY = {
     "eol": "EOL",
     "sack": "SAck",
 }
-_FROM_SCAPY = {v: k for k, v in _TO_SCAPY.items()}
 
 
 def quiet_scapy() -> None:
@@ -78,30 +75,6 @@ def _scapy_option(opt: Option) -> tuple[str, Any]:
     return (name, opt.value)
 
 
-def _model_option(name: str, value: Any) -> Option | None:
-    kind = _FROM_SCAPY.get(name)
-    if kind is None:
-        return None
-    if kind in ("sackOK", "nop", "eol"):
-        return Option(kind)
-    if kind == "sack":
-        pairs = tuple((value[i], value[i + 1]) for i in range(0, len(value) - 1, 2))
-        return Option("sack", pairs)
-    if kind == "TS":
-        return Option("TS", (int(value[0]), int(value[1])))
-    return Option(kind, int(value))
-
-
-def _option_or_none(name: str, value: Any) -> Option | None:
-    """The model option, or None for one whose length or value is malformed (a crafted MSS of
-    length 3, a TS of length 5): like Linux's tcp_parse_options, such an option is skipped and
-    the segment still counts."""
-    try:
-        return _model_option(name, value)
-    except (ValueError, TypeError, IndexError, OverflowError, struct.error):
-        return None
-
-
 def to_packet(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> Any:
     """The scapy packet for a segment on this path."""
     scapy = _scapy()
@@ -142,54 +115,12 @@ def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1, bad_checksum: bool =
 def partial_checksum(frame: bytes) -> bool:
     """Whether the frame's TCP checksum is a partial one: the pseudo-header's sum only, left for
     the device to finish (CHECKSUM_PARTIAL, what a veth with tx checksum offload on carries)."""
-    ihl = (frame[14] & 0x0F) * 4 if len(frame) > 14 else 0
-    total = int.from_bytes(frame[16:18], "big")
-    at = _TCP_CHECK + ihl
-    if len(frame) < at + 2 or not 0 <= total - ihl < 1 << 16:
-        return False
-    field = int.from_bytes(frame[at : at + 2], "big")
-    pseudo = frame[26:34] + b"\x00\x06" + (total - ihl).to_bytes(2, "big")
-    return field == (~_scapy().checksum(pseudo)) & 0xFFFF
-
-
-def from_packet(pkt: Any) -> Segment:
-    """The model segment in a scapy packet that has a TCP layer."""
-    tcp = pkt[_scapy().TCP]
-    opts = [o for o in (_option_or_none(n, v) for n, v in tcp.options) if o is not None]
-    while opts and opts[-1].kind == "eol":  # padding to a 32-bit boundary, not an option
-        opts.pop()
-    options = tuple(opts)
-    return Segment(
-        sport=tcp.sport,
-        dport=tcp.dport,
-        flags=Flags.from_bits(int(tcp.flags)),  # ValueError for the NS bit: not a segment
-        seq=tcp.seq,
-        ack=tcp.ack,
-        window=tcp.window,
-        options=options,
-        payload=bytes(tcp.payload),
-        urgptr=tcp.urgptr,
-    )
+    got = Decoder().decode(frame)
+    return got is not None and got.checksum_partial
 
 
 def parse_frame(frame: bytes) -> tuple[str, str, Segment, bool] | None:
-    """(src, dst, segment, checksum_ok) for an Ethernet/IPv4/TCP frame, None for anything else,
-    including a frame too malformed to be a segment (a crafted IP length shorter than its header,
-    a TCP header cut short): what a student sends can never stop an observation."""
-    try:
-        return _parse_frame(frame)
-    except Exception:  # noqa: BLE001  # scapy's decoders raise many kinds; none is ours to show
-        return None
-
-
-def _parse_frame(frame: bytes) -> tuple[str, str, Segment, bool] | None:
-    if len(frame) < 34 or frame[12:14] != b"\x08\x00" or frame[23] != 6:
-        return None
-    ihl = (frame[14] & 0x0F) * 4
-    total = int.from_bytes(frame[16:18], "big")
-    tcp_bytes = frame[14 + ihl : 14 + total]
-    src, dst = inet_ntoa(frame[26:30]), inet_ntoa(frame[30:34])
-    pseudo = frame[26:34] + b"\x00\x06" + len(tcp_bytes).to_bytes(2, "big")
-    scapy = _scapy()
-    ok = scapy.checksum(pseudo + tcp_bytes) == 0
-    return src, dst, from_packet(scapy.TCP(tcp_bytes)), ok
+    """(src, dst, segment, checksum_ok) for an Ethernet/IPv4/TCP frame, None for anything else
+    (tcplab.wire.decode: a malformed segment is read as Linux reads it, never raised)."""
+    got = Decoder().decode(frame)
+    return None if got is None else (got.src, got.dst, got.segment, got.checksum_ok)
