@@ -27,6 +27,7 @@ from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
 from tcplab.exercise.output import JSON_LINES, SHOWN_LINES, ProgramOutput, program_output
 from tcplab.exercise.recording import Recording
+from tcplab.exercise.rules import PINNED_SYSCTLS, PortsDropped, own_ports, ports_dropped
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
@@ -50,6 +51,8 @@ class LabResult:
     ran: Any = None  # the launcher's own record of the run (a SandboxRun when grading)
     foreign_segments: int = 0
     judged: str = ""  # which connection a per-connection checklist judged, and what it ignored
+    ports: list[int] | None = None  # the crafting ports that reached the kernel (lab.ports)
+    dropped: PortsDropped | None = None  # what the port rule kept from the checks
 
     @property
     def score(self) -> int:
@@ -81,6 +84,8 @@ class LabResult:
             "max_score": self.max_score,
             "full_marks": self.score == self.max_score,
             "judged": self.judged,
+            "ports": self.ports,
+            "port_rule": self.dropped.to_json() if self.dropped else None,
             "checks": [r.to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
@@ -142,11 +147,11 @@ class Sampler(threading.Thread):
 
 
 def _context(lab: LabDef, rec: TestbedRecord, opts: Options) -> LabContext:
-    """`lab check`: a random port of ours; grading: the student's own ports and ISN."""
+    """The solution's own ports (the first is lab.sport) and ISN: drawn for this run by `lab
+    check`, the student's own when grading."""
     ctx = lab_context(rec, lab.name, lab.port)
-    if opts.ports:
-        return replace(ctx, ports=tuple(opts.ports), sport=opts.ports[0], isn=opts.isn)
-    return replace(ctx, sport=40000 + int(uuid.uuid4().int % 20000), isn=opts.isn)
+    ports = opts.ports or []
+    return replace(ctx, ports=tuple(ports), sport=ports[0] if ports else None, isn=opts.isn)
 
 
 class SolutionRun(Protocol):
@@ -214,14 +219,15 @@ def _texts(streams: tuple[bytes, bytes]) -> tuple[str, str]:
 
 @dataclass
 class Options:
-    """How a check is run: `lab check` uses the defaults; `tcplab grade` sets them all."""
+    """How a check is run: `lab check` uses the defaults; `tcplab grade` sets them all. The rules
+    that decide a score are the same in both (tcplab.exercise.rules): own ports, pinned sysctls."""
 
     launch: Launch = run_as_root
     prefix: str = defaults.CHECK_PREFIX  # namespace names: PREFIX + 8 hex digits + -c/-k
     time_limit: float | None = None  # default: the lab's
-    pinned: dict[str, str] = field(default_factory=dict)  # sysctls for both namespaces
-    isn: int | None = None  # the solution's ISN (grading: the student's own); None: its choice
-    ports: list[int] | None = None  # only these crafting ports reach the kernel; others ignored
+    pinned: dict[str, str] = field(default_factory=lambda: dict(PINNED_SYSCTLS))  # both hosts
+    isn: int | None = None  # the solution's ISN (grading: the student's own); None: drawn
+    ports: list[int] | None = None  # only these crafting ports reach the kernel; None: drawn
     pcap: Path | None = None  # write the capture here
     record: Path | None = None  # write the Recording (what the checks saw) here, as JSON
     hint_level: HintLevel = 1  # the hints' tier: one for all, or per check title
@@ -229,17 +235,24 @@ class Options:
 
 def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:
     """Run `solution` in a fresh, uniquely named testbed and score it with the lab's checks."""
-    opts = opts or Options()
+    opts = _settled(opts or Options())
     with fresh_testbed(opts.prefix, lab.port, lab.listen) as rec:
         _prepare(lab, rec.spec, opts)
         with Session(rec.spec) as s:
             return _observe(lab, solution, rec.spec, rec, s, opts)
 
 
+def _settled(opts: Options) -> Options:
+    """`opts` with its ports and ISN: drawn for this run where not given (as grading does)."""
+    if opts.ports and opts.isn is not None:
+        return opts
+    ports, isn = own_ports()
+    return replace(opts, ports=opts.ports or ports, isn=isn if opts.isn is None else opts.isn)
+
+
 def _prepare(lab: LabDef, spec: TestbedSpec, opts: Options) -> None:
     nft.crafted_only(spec)
-    if opts.ports is not None:
-        nft.only_ports(spec, opts.ports)
+    nft.only_ports(spec, opts.ports or [])
     if opts.pinned:
         sysctl.apply(spec.crafting, opts.pinned)
         sysctl.apply(spec.kernel, opts.pinned)
@@ -329,4 +342,6 @@ def result_of(
         ran,
         ev.foreign,
         ev.judgement.judged_text(),
+        recording.allowed,
+        ports_dropped(recording),
     )
