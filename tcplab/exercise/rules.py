@@ -61,8 +61,8 @@ PINNED_SYSCTLS = {
 }
 
 PORT_RULE = (
-    "only your own ports reach the kernel: lab.sport and lab.ports (lab.new_port() hands them "
-    "out); segments from any other port are dropped before the kernel sees them and are not judged"
+    "only your own ports reach the kernel, lab.sport and lab.ports, which lab.new_port() hands "
+    "out; segments from any other port are dropped before the kernel sees them and are not judged"
 )
 PORT_FIX = "send from lab.sport or lab.new_port(), never from a port number of your own"
 
@@ -95,12 +95,16 @@ class PortsDropped:
     def text(self) -> str:
         """One line for people: what the rule kept out, the rule's text, and what to do."""
         froms = _numbers(self.ports)
-        yours = f"lab.sport {self.allowed[0]}, lab.ports {_numbers(self.allowed)}"
         if self.sent:
-            what = f"{_count(self.sent)} you sent from port {froms} were dropped before the kernel"
+            were = "was" if self.sent == 1 else "were"
+            what = f"{_count(self.sent)} you sent from port {froms} {were} dropped before the kernel"
         else:
             what = f"the kernel's {_count(self.segments)} to port {froms} were ignored"
-        return f"port rule: {what} and not judged ({PORT_RULE}; yours: {yours}); {PORT_FIX}"
+        rule = (
+            f"only your own ports reach the kernel, lab.sport ({self.allowed[0]}) and lab.ports "
+            f"({_numbers(self.allowed)}), which lab.new_port() hands out"
+        )
+        return f"port rule: {what} and not judged; rule: {rule}; do: {PORT_FIX}"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -62,9 +62,14 @@ def test_a_fixed_source_port_is_named_with_the_rule_and_what_to_do():
     assert dropped.sent == sum(1 for s in rec.seen if not s.from_kernel)
     assert dropped.segments == len(rec.seen)
     text = dropped.text()
-    assert text.startswith(f"port rule: {dropped.sent} segments you sent from port {used[0]}")
-    assert "lab.sport 20001, lab.ports 20001, 20002" in text
-    assert rules.PORT_RULE in text and rules.PORT_FIX in text
+    assert text.startswith(f"port rule: {dropped.sent} segments you sent from port {used[0]} were")
+    assert "lab.sport (20001) and lab.ports (20001, 20002)" in text
+    assert text.endswith(f"do: {rules.PORT_FIX}")
+    one = replace(dropped, sent=1, ports=(4242,), allowed=tuple(range(20000, 20016)))
+    assert "1 segment you sent from port 4242 was dropped" in one.text()
+    assert "(20000, 20001, 20002, 20003, 20004, 20005 and 10 more)" in one.text()
+    kernel_only = replace(dropped, sent=0, segments=2)
+    assert "the kernel's 2 segments to port" in kernel_only.text()
 
 
 def test_the_result_of_a_run_on_another_port_says_why_it_scored_nothing():
