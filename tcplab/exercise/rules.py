@@ -97,7 +97,9 @@ class PortsDropped:
         froms = _numbers(self.ports)
         if self.sent:
             were = "was" if self.sent == 1 else "were"
-            what = f"{_count(self.sent)} you sent from port {froms} {were} dropped before the kernel"
+            what = (
+                f"{_count(self.sent)} you sent from port {froms} {were} dropped before the kernel"
+            )
         else:
             what = f"the kernel's {_count(self.segments)} to port {froms} were ignored"
         rule = (
