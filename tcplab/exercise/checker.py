@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tcplab import child_env, defaults
 from tcplab.app.protocol import History, Listen
@@ -27,13 +27,24 @@ from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
 from tcplab.exercise.output import JSON_LINES, SHOWN_LINES, ProgramOutput, program_output
 from tcplab.exercise.recording import Recording
-from tcplab.exercise.rules import PINNED_SYSCTLS, PortsDropped, own_ports, ports_dropped
+from tcplab.exercise.rules import (
+    PINNED_SYSCTLS,
+    PortsDropped,
+    beyond_limits,
+    graded_limits,
+    own_ports,
+    ports_dropped,
+)
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
 from tcplab.netns.fresh import fresh_testbed
 from tcplab.netns.record import TestbedRecord, TestbedSpec, lab_context
+from tcplab.sandbox.cgroup import Usage
+
+if TYPE_CHECKING:
+    from tcplab.sandbox.tether import Watch
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
 
@@ -53,6 +64,7 @@ class LabResult:
     judged: str = ""  # which connection a per-connection checklist judged, and what it ignored
     ports: list[int] | None = None  # the crafting ports that reached the kernel (lab.ports)
     dropped: PortsDropped | None = None  # what the port rule kept from the checks
+    beyond: list[str] = field(default_factory=list)  # `lab check`: grading's limits it went past
 
     @property
     def score(self) -> int:
@@ -86,6 +98,7 @@ class LabResult:
             "judged": self.judged,
             "ports": self.ports,
             "port_rule": self.dropped.to_json() if self.dropped else None,
+            "grading_limits": self.beyond,
             "checks": [r.to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
@@ -173,6 +186,8 @@ class LocalRun:
     timed_out: bool
     stdout: str = ""
     stderr: str = ""
+    output_bytes: int = 0
+    usage: Usage | None = None  # its control group's counters (None where groups cannot be made)
 
     @property
     def output(self) -> str:
@@ -201,20 +216,33 @@ def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) ->
                 start_new_session=True,
             )
         try:
-            out, err = _texts(proc.communicate(timeout=limit))
-            return LocalRun(proc.returncode, False, out, err)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            watch.kill()  # also what left the process group (a daemon holding the output)
-            return LocalRun(None, True, *_texts(proc.communicate()))
+            ran = _wait(proc, watch, limit)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+        if watch.group is not None:  # what it used, to compare with grading's limits
+            ran.usage = watch.group.usage()
+        return ran
+
+
+def _wait(proc: subprocess.Popen[bytes], watch: Watch, limit: float) -> LocalRun:
+    try:
+        streams = proc.communicate(timeout=limit)
+        return LocalRun(proc.returncode, False, *_texts(streams), _size(streams))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        watch.kill()  # also what left the process group (a daemon holding the output)
+        streams = proc.communicate()
+        return LocalRun(None, True, *_texts(streams), _size(streams))
 
 
 def _texts(streams: tuple[bytes, bytes]) -> tuple[str, str]:
     return streams[0].decode(errors="replace"), streams[1].decode(errors="replace")
+
+
+def _size(streams: tuple[bytes, bytes]) -> int:
+    return len(streams[0]) + len(streams[1])
 
 
 @dataclass
@@ -286,7 +314,11 @@ def _observe(
         s.write_pcap(str(opts.pcap))
     keys = sorted({*opts.pinned, *lab.sysctl})
     values = sysctl.read(spec.kernel, keys) if keys else {}
-    return result_of(lab, solution, recording, opts.hint_level, values, ran)
+    result = result_of(lab, solution, recording, opts.hint_level, values, ran)
+    if isinstance(ran, LocalRun):  # unsandboxed: what grading's limits would have stopped
+        limits = graded_limits(opts.time_limit or lab.time_limit)
+        result.beyond = beyond_limits(ran.output_bytes, ran.usage, limits)
+    return result
 
 
 def _recording(

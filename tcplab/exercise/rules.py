@@ -8,8 +8,9 @@ namespaces. Grading draws the ports and ISN from its seed and the student's id; 
 them afresh for each run. When the port rule dropped segments, the result says so with the rule's
 text (`PortsDropped`), in `lab check`'s output and in every grading report.
 
-What still differs is listed in DIFFERENCES, each with its reason and what says so; none of them
-changes a score (the checks read only the kernel's capture and socket table).
+What grading adds are its limits (CPU, memory, processes, file size, output) and the sandbox; a
+graded run stopped at a limit says so in its verdict, and a `lab check` run that went past one says
+which, with the limit's text (`beyond_limits`), because graded it would have been stopped there.
 
 Pure: no namespace, no clock beyond the random draw of `own_ports`.
 """
@@ -19,10 +20,12 @@ from __future__ import annotations
 import hashlib
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tcplab.exercise.recording import Recording
+from tcplab.sandbox.cgroup import Usage
+from tcplab.sandbox.runner import Limits
 
 PORTS_PER_STUDENT = 16
 PORT_RANGE = range(20000, 60000)
@@ -145,3 +148,31 @@ def ports_dropped(rec: Recording) -> PortsDropped | None:
     if not segments:
         return None
     return PortsDropped(tuple(rec.allowed), tuple(sorted(ports)), sent, segments)
+
+
+def graded_limits(time_limit: float, base: Limits | None = None) -> Limits:
+    """Grading's limits for a run of `time_limit` seconds (the CPU time follows the clock)."""
+    return replace(base or Limits(), wall_s=time_limit, cpu_s=max(1, int(time_limit + 0.999)))
+
+
+def beyond_limits(output_bytes: int, usage: Usage | None, limits: Limits) -> list[str]:
+    """What a `lab check` run (no limits but the clock) used past grading's limits, each with the
+    limit's text and what grading does there: it stops the program, so the kernel sees less."""
+    notes = []
+    if output_bytes > limits.output:
+        notes.append(
+            f"grading's limit: {limits.output >> 10} KiB of output; your program wrote "
+            f"{output_bytes >> 10} KiB: graded, it is stopped there (runtime_error)"
+        )
+    if usage is not None and usage.cpu_s > limits.cpu_s:
+        notes.append(
+            f"grading's limit: {limits.cpu_s} s of CPU time; your program used {usage.cpu_s:.1f} s:"
+            " graded, it is stopped there (time_limit)"
+        )
+    if usage is not None and usage.peak_memory > limits.memory:
+        notes.append(
+            f"grading's limit: {limits.memory >> 20} MiB of memory; your program's peak was "
+            f"{usage.peak_memory / (1 << 20):.0f} MiB (with the interpreter and scapy, which a "
+            "graded run shares with the grader): graded, it may be stopped there (memory_limit)"
+        )
+    return notes

@@ -24,7 +24,7 @@ from tcplab.context import LabContext
 from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
-from tcplab.exercise.rules import PINNED_SYSCTLS, PORTS_PER_STUDENT, assign
+from tcplab.exercise.rules import PINNED_SYSCTLS, PORTS_PER_STUDENT, assign, graded_limits
 from tcplab.grade import copies
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
@@ -181,8 +181,7 @@ class Grader:
         )
 
     def _limits(self, lab: LabDef) -> Limits:
-        wall = self.settings.time_limit or lab.time_limit
-        return replace(self.settings.limits, wall_s=wall, cpu_s=max(1, int(wall + 0.999)))
+        return graded_limits(self.settings.time_limit or lab.time_limit, self.settings.limits)
 
     def _run(self, sub: Submission, base: Outcome, source: bytes) -> Outcome:
         lab, limits = sub.lab, self._limits(sub.lab)

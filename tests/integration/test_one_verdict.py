@@ -4,7 +4,9 @@ Every lab's reference and every case of tests/fixtures/labs/LAB/cases.toml (refe
 graded once, as one class folder with -j 2. `lab check`'s score of each of those files is the case's
 exact `score` (and the reference's full marks): tests/integration/test_labs.py holds `lab check` to
 them, live, so only the grading side runs here. A solution that sends from a fixed port is run by
-both: both drop its segments by the same port rule, score it the same, and name the rule.
+both: both drop its segments by the same port rule, score it the same, and name the rule. One that
+prints 2 MiB before it starts is stopped by grading's output limit: `lab check` (no limit but the
+clock) names that limit and what grading does there.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def fixed_port_solution() -> str:
     return text.replace("sport=lab.sport", f"sport={FIXED_PORT}")
 
 
+def loud_solution() -> str:
+    """The handshake reference, printing 2 MiB first (grading's output limit is 1 MiB)."""
+    return 'print("x" * (2 << 20))\n' + get("handshake").solution.read_text()
+
+
 def class_folder(subs: Path) -> dict[tuple[str, str], tuple[int | None, str]]:
     """Folder `ref` holds every lab's reference; folder `case-NN` the NN-th case of each lab that
     has one. Returns (folder, lab) -> (`lab check`'s score, None for full marks; the case's name)."""
@@ -48,6 +55,8 @@ def class_folder(subs: Path) -> dict[tuple[str, str], tuple[int | None, str]]:
             expected[(folder.name, lab)] = (int(case["score"]), labcases.case_name(case))
     (subs / "fixed-port").mkdir()
     (subs / "fixed-port" / "handshake.py").write_text(fixed_port_solution())
+    (subs / "loud").mkdir()
+    (subs / "loud" / "handshake.py").write_text(loud_solution())
     return expected
 
 
@@ -106,3 +115,20 @@ def test_a_fixed_source_port_scores_the_same_in_lab_check_and_grade_and_both_nam
     text = run_cli("lab", "check", "handshake", str(solution), "--hint-level", "1", timeout=180)
     said = " ".join(text.stdout.split())  # wrapped to the terminal's width
     assert f"port rule: 1 segment you sent from port {FIXED_PORT} was dropped" in said
+
+
+def test_a_run_past_grading_output_limit_is_named_by_lab_check(graded, tmp_path):
+    outcomes, _ = graded
+    o = outcomes[("loud", "handshake")]
+    assert (o["verdict"], o["score"]) == ("runtime_error", 0)
+    assert o["message"].startswith("wrote more than 1024 KiB of output")
+    solution = tmp_path / "handshake.py"
+    solution.write_text(loud_solution())
+    proc = run_cli("lab", "check", "handshake", str(solution), "--json", "--hint-level", "1",
+                   timeout=180)  # fmt: skip
+    checked = json.loads(proc.stdout)
+    assert proc.returncode == 0 and checked["full_marks"], proc.stderr
+    assert checked["grading_limits"] == [
+        "grading's limit: 1024 KiB of output; your program wrote 2048 KiB: graded, it is stopped"
+        " there (runtime_error)"
+    ]

@@ -13,6 +13,8 @@ from tcplab.exercise.checker import Options, result_of
 from tcplab.exercise.recording import Recording
 from tcplab.grade import grader, outputs
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.sandbox.cgroup import Usage
+from tcplab.sandbox.runner import Limits
 from tests import labcases
 
 
@@ -102,3 +104,32 @@ def test_the_grading_report_names_the_rule_instead_of_a_bare_count():
     assert o.to_json()["port_rule"]["ports"] == list(dropped.ports)
     bare = replace(o, port_rule=None)
     assert "segments from other ports (ignored)" in outputs.report_markdown([bare], {"seed": "s"})
+
+
+def test_grading_limits_follow_the_labs_clock_in_both():
+    limits = rules.graded_limits(20.0)
+    assert (limits.wall_s, limits.cpu_s, limits.memory, limits.output) == (
+        20.0,
+        20,
+        256 << 20,
+        1 << 20,
+    )
+    assert rules.graded_limits(0.2).cpu_s == 1 and rules.graded_limits(20.5).cpu_s == 21
+    custom = rules.graded_limits(30.0, replace(Limits(), memory=64 << 20))
+    assert (custom.memory, custom.cpu_s) == (64 << 20, 30)
+
+
+def test_a_lab_check_run_past_a_grading_limit_is_told_which_and_what_grading_does():
+    limits = rules.graded_limits(20.0)
+    assert rules.beyond_limits(1 << 20, Usage(19.9, 200 << 20, 0, 0), limits) == []
+    assert rules.beyond_limits(0, None, limits) == []
+    notes = rules.beyond_limits(3 << 20, Usage(25.0, 300 << 20, 0, 0), limits)
+    assert notes == [
+        "grading's limit: 1024 KiB of output; your program wrote 3072 KiB: graded, it is stopped"
+        " there (runtime_error)",
+        "grading's limit: 20 s of CPU time; your program used 25.0 s: graded, it is stopped there"
+        " (time_limit)",
+        "grading's limit: 256 MiB of memory; your program's peak was 300 MiB (with the interpreter"
+        " and scapy, which a graded run shares with the grader): graded, it may be stopped there"
+        " (memory_limit)",
+    ]
