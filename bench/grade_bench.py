@@ -2,6 +2,7 @@
 <= 30 s on a 2-core machine), with throughput and peak memory.
 
     sudo python3 bench/grade_bench.py [--students 100] [--runs 3] [--jobs 2,4] [--baseline 10]
+                                      [--output bench/results/grade-NAME.json]
 
 For each -j in --jobs it runs `tcplab grade` over the class --runs times, interleaved, and reports
 the median wall time, submissions per second, and peak memory: the grader's own maximum resident
@@ -10,7 +11,9 @@ sandboxed solution (from its control group), and the most memory the whole machi
 where it started (MemAvailable sampled every 50 ms). As the baseline, side by side, it runs
 `tcplab lab check handshake --reference` --baseline times: one unsandboxed check of one solution,
 the way a student checks their own work. The ratio is the grader's time per submission over the
-baseline's.
+baseline's. `lab check` runs by grading's rules (its own ports, the pinned sysctls), so the
+baseline does the same work per solution as a graded run, less the sandbox. --output keeps the
+figures (and every run's) as JSON.
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--jobs", default="2,4")
     ap.add_argument("--baseline", type=int, default=10)
+    ap.add_argument("--output", type=Path, help="write the figures here as JSON")
     args = ap.parse_args()
     jobs = [int(j) for j in args.jobs.split(",")]
     subs = Path(tempfile.mkdtemp(prefix="tcplab-bench-subs-"))
@@ -125,13 +129,42 @@ def main() -> None:
                 print(f"run {run + 1} -j {j}: {r['wall_s']:.2f} s", file=sys.stderr)
             for _ in range(max(1, args.baseline // args.runs)):
                 base.append(baseline_once())
-        report(results, base, args.students)
+        rows = report(results, base, args.students)
+        if args.output is not None:
+            keep(args.output, args, rows, results, base)
     finally:
         shutil.rmtree(subs, ignore_errors=True)
 
 
-def report(results: dict[int, list[dict[str, Any]]], base: list[float], n: int) -> None:
+def keep(
+    path: Path,
+    args: argparse.Namespace,
+    rows: list[dict[str, Any]],
+    results: dict[int, list[dict[str, Any]]],
+    base: list[float],
+) -> None:
+    """The figures, the runs they come from, and the code and machine they were measured on."""
+    import platform
+
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()  # fmt: skip
+    data = {
+        "bench": "grade_bench", "commit": commit, "kernel": platform.release(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "students": args.students, "runs": args.runs,
+        "baseline_median_s": statistics.median(base), "baseline_runs_s": base,
+        "table": rows, "runs_by_jobs": {str(j): rs for j, rs in results.items()},
+    }  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def report(
+    results: dict[int, list[dict[str, Any]]], base: list[float], n: int
+) -> list[dict[str, Any]]:
     mib = 1 << 20
+    rows = []
     b = statistics.median(base)
     print(f"baseline: tcplab lab check handshake --reference, median {b:.3f} s ({len(base)} runs)")
     print("| -j | median wall (s) | per submission (s) | submissions/s | ratio to baseline |"
@@ -145,6 +178,9 @@ def report(results: dict[int, list[dict[str, Any]]], base: list[float], n: int) 
             f"{max(r['sandbox_peak'] for r in rs) / mib:.0f} | {rss / mib:.0f} | "
             f"{max(r['machine_peak'] for r in rs) / mib:.0f} |"
         )
+        rows.append({"jobs": j, "median_wall_s": wall, "per_submission_s": wall / n,
+                     "per_s": n / wall, "ratio_to_baseline": wall / n / b})  # fmt: skip
+    return rows
 
 
 if __name__ == "__main__":

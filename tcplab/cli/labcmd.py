@@ -234,6 +234,8 @@ def _write_html(result: Any, path: Path, pcap: Path | None) -> None:
         stdout=block(out.stdout.text), stderr=block(out.stderr.text), exit_code=result.exit_code,
         environment={**env, "sysctl": result.sysctls}, ladder=result.report.to_json(),
         report=result.report, pcap=str(pcap.resolve()) if pcap else None,
+        ports=result.ports or [], foreign_segments=result.foreign_segments,
+        port_rule=result.dropped.to_json() if result.dropped else None,
     )  # fmt: skip
     outcome.ladder_text, outcome.ladder_html = render_ladder(result.report)
     meta = {

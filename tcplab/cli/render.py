@@ -268,6 +268,10 @@ def lab_result(result: Any) -> None:
     program_output(result)
     if getattr(result, "judged", ""):
         para(con, [(printable(result.judged), "dim")])
+    if getattr(result, "dropped", None) is not None:  # the port rule kept segments from the checks
+        para(con, [(printable(result.dropped.text()), "yellow")], hang="    ")
+    for note in getattr(result, "beyond", []):  # grading's limits this run went past
+        para(con, [(printable(note), "yellow")], hang="    ")
     for r in result.results:
         _check_result(con, r)
     color = "green" if result.score == result.max_score else "red"

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tcplab import child_env, defaults
 from tcplab.app.protocol import History, Listen
@@ -27,12 +27,24 @@ from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
 from tcplab.exercise.output import JSON_LINES, SHOWN_LINES, ProgramOutput, program_output
 from tcplab.exercise.recording import Recording
+from tcplab.exercise.rules import (
+    PINNED_SYSCTLS,
+    PortsDropped,
+    beyond_limits,
+    graded_limits,
+    own_ports,
+    ports_dropped,
+)
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
 from tcplab.netns.enter import inside
 from tcplab.netns.fresh import fresh_testbed
 from tcplab.netns.record import TestbedRecord, TestbedSpec, lab_context
+from tcplab.sandbox.cgroup import Usage
+
+if TYPE_CHECKING:
+    from tcplab.sandbox.tether import Watch
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
 
@@ -50,6 +62,9 @@ class LabResult:
     ran: Any = None  # the launcher's own record of the run (a SandboxRun when grading)
     foreign_segments: int = 0
     judged: str = ""  # which connection a per-connection checklist judged, and what it ignored
+    ports: list[int] | None = None  # the crafting ports that reached the kernel (lab.ports)
+    dropped: PortsDropped | None = None  # what the port rule kept from the checks
+    beyond: list[str] = field(default_factory=list)  # `lab check`: grading's limits it went past
 
     @property
     def score(self) -> int:
@@ -81,6 +96,9 @@ class LabResult:
             "max_score": self.max_score,
             "full_marks": self.score == self.max_score,
             "judged": self.judged,
+            "ports": self.ports,
+            "port_rule": self.dropped.to_json() if self.dropped else None,
+            "grading_limits": self.beyond,
             "checks": [r.to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
@@ -142,11 +160,11 @@ class Sampler(threading.Thread):
 
 
 def _context(lab: LabDef, rec: TestbedRecord, opts: Options) -> LabContext:
-    """`lab check`: a random port of ours; grading: the student's own ports and ISN."""
+    """The solution's own ports (the first is lab.sport) and ISN: drawn for this run by `lab
+    check`, the student's own when grading."""
     ctx = lab_context(rec, lab.name, lab.port)
-    if opts.ports:
-        return replace(ctx, ports=tuple(opts.ports), sport=opts.ports[0], isn=opts.isn)
-    return replace(ctx, sport=40000 + int(uuid.uuid4().int % 20000), isn=opts.isn)
+    ports = opts.ports or []
+    return replace(ctx, ports=tuple(ports), sport=ports[0] if ports else None, isn=opts.isn)
 
 
 class SolutionRun(Protocol):
@@ -168,6 +186,8 @@ class LocalRun:
     timed_out: bool
     stdout: str = ""
     stderr: str = ""
+    output_bytes: int = 0
+    usage: Usage | None = None  # its control group's counters (None where groups cannot be made)
 
     @property
     def output(self) -> str:
@@ -196,32 +216,46 @@ def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) ->
                 start_new_session=True,
             )
         try:
-            out, err = _texts(proc.communicate(timeout=limit))
-            return LocalRun(proc.returncode, False, out, err)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            watch.kill()  # also what left the process group (a daemon holding the output)
-            return LocalRun(None, True, *_texts(proc.communicate()))
+            ran = _wait(proc, watch, limit)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, 9)
                 proc.wait()
+        if watch.group is not None:  # what it used, to compare with grading's limits
+            ran.usage = watch.group.usage()
+        return ran
+
+
+def _wait(proc: subprocess.Popen[bytes], watch: Watch, limit: float) -> LocalRun:
+    try:
+        streams = proc.communicate(timeout=limit)
+        return LocalRun(proc.returncode, False, *_texts(streams), _size(streams))
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        watch.kill()  # also what left the process group (a daemon holding the output)
+        streams = proc.communicate()
+        return LocalRun(None, True, *_texts(streams), _size(streams))
 
 
 def _texts(streams: tuple[bytes, bytes]) -> tuple[str, str]:
     return streams[0].decode(errors="replace"), streams[1].decode(errors="replace")
 
 
+def _size(streams: tuple[bytes, bytes]) -> int:
+    return len(streams[0]) + len(streams[1])
+
+
 @dataclass
 class Options:
-    """How a check is run: `lab check` uses the defaults; `tcplab grade` sets them all."""
+    """How a check is run: `lab check` uses the defaults; `tcplab grade` sets them all. The rules
+    that decide a score are the same in both (tcplab.exercise.rules): own ports, pinned sysctls."""
 
     launch: Launch = run_as_root
     prefix: str = defaults.CHECK_PREFIX  # namespace names: PREFIX + 8 hex digits + -c/-k
     time_limit: float | None = None  # default: the lab's
-    pinned: dict[str, str] = field(default_factory=dict)  # sysctls for both namespaces
-    isn: int | None = None  # the solution's ISN (grading: the student's own); None: its choice
-    ports: list[int] | None = None  # only these crafting ports reach the kernel; others ignored
+    pinned: dict[str, str] = field(default_factory=lambda: dict(PINNED_SYSCTLS))  # both hosts
+    isn: int | None = None  # the solution's ISN (grading: the student's own); None: drawn
+    ports: list[int] | None = None  # only these crafting ports reach the kernel; None: drawn
     pcap: Path | None = None  # write the capture here
     record: Path | None = None  # write the Recording (what the checks saw) here, as JSON
     hint_level: HintLevel = 1  # the hints' tier: one for all, or per check title
@@ -229,17 +263,24 @@ class Options:
 
 def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> LabResult:
     """Run `solution` in a fresh, uniquely named testbed and score it with the lab's checks."""
-    opts = opts or Options()
+    opts = _settled(opts or Options())
     with fresh_testbed(opts.prefix, lab.port, lab.listen) as rec:
         _prepare(lab, rec.spec, opts)
         with Session(rec.spec) as s:
             return _observe(lab, solution, rec.spec, rec, s, opts)
 
 
+def _settled(opts: Options) -> Options:
+    """`opts` with its ports and ISN: drawn for this run where not given (as grading does)."""
+    if opts.ports and opts.isn is not None:
+        return opts
+    ports, isn = own_ports()
+    return replace(opts, ports=opts.ports or ports, isn=isn if opts.isn is None else opts.isn)
+
+
 def _prepare(lab: LabDef, spec: TestbedSpec, opts: Options) -> None:
     nft.crafted_only(spec)
-    if opts.ports is not None:
-        nft.only_ports(spec, opts.ports)
+    nft.only_ports(spec, opts.ports or [])
     if opts.pinned:
         sysctl.apply(spec.crafting, opts.pinned)
         sysctl.apply(spec.kernel, opts.pinned)
@@ -273,7 +314,11 @@ def _observe(
         s.write_pcap(str(opts.pcap))
     keys = sorted({*opts.pinned, *lab.sysctl})
     values = sysctl.read(spec.kernel, keys) if keys else {}
-    return result_of(lab, solution, recording, opts.hint_level, values, ran)
+    result = result_of(lab, solution, recording, opts.hint_level, values, ran)
+    if isinstance(ran, LocalRun):  # unsandboxed: what grading's limits would have stopped
+        limits = graded_limits(opts.time_limit or lab.time_limit)
+        result.beyond = beyond_limits(ran.output_bytes, ran.usage, limits)
+    return result
 
 
 def _recording(
@@ -329,4 +374,6 @@ def result_of(
         ran,
         ev.foreign,
         ev.judgement.judged_text(),
+        recording.allowed,
+        ports_dropped(recording),
     )

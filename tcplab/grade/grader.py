@@ -8,10 +8,8 @@ and resource use decide the verdict (how it ended), never the score.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
-import random
 import signal
 import threading
 import uuid
@@ -26,6 +24,7 @@ from tcplab.context import LabContext
 from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
 from tcplab.exercise.checker import LabResult, Options, check_solution
+from tcplab.exercise.rules import PINNED_SYSCTLS, PORTS_PER_STUDENT, assign, graded_limits
 from tcplab.grade import copies
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
@@ -38,38 +37,8 @@ from tcplab.sandbox.jail import LAB_DIR, Job
 from tcplab.sandbox.runner import Limits, SandboxRun
 from tcplab.sandbox.zygote import Zygote
 
-PORTS_PER_STUDENT = 16
-# Pinned in both namespaces of every graded testbed (a lab's own sysctls are applied on top), so a
-# machine's or a kernel's defaults cannot change a score; what was in force goes into each result.
-PINNED_SYSCTLS = {
-    "net.ipv4.tcp_syncookies": "1",
-    "net.ipv4.tcp_timestamps": "1",
-    "net.ipv4.tcp_sack": "1",
-    "net.ipv4.tcp_dsack": "1",
-    "net.ipv4.tcp_window_scaling": "1",
-    "net.ipv4.tcp_ecn": "2",
-    "net.ipv4.tcp_syn_retries": "6",
-    "net.ipv4.tcp_synack_retries": "5",
-    "net.ipv4.tcp_fin_timeout": "60",
-    "net.ipv4.tcp_tw_reuse": "2",
-    "net.ipv4.tcp_rfc1337": "0",
-    "net.ipv4.tcp_abort_on_overflow": "0",
-    "net.ipv4.tcp_challenge_ack_limit": "2147483647",
-    "net.ipv4.tcp_invalid_ratelimit": "500",
-    "net.ipv4.tcp_fastopen": "1",
-    "net.ipv4.tcp_mtu_probing": "0",
-    "net.ipv4.tcp_base_mss": "1024",
-    "net.ipv4.tcp_early_retrans": "3",
-    "net.ipv4.tcp_retries2": "15",
-    "net.ipv4.tcp_orphan_retries": "0",
-    "net.ipv4.tcp_keepalive_time": "7200",
-    "net.ipv4.tcp_rmem": "4096 131072 6291456",
-    "net.ipv4.tcp_wmem": "4096 16384 4194304",
-    "net.ipv4.tcp_congestion_control": "reno",  # the one every kernel has and allows
-    "net.ipv4.tcp_max_syn_backlog": "1024",
-    "net.ipv4.tcp_max_tw_buckets": "4096",
-    "net.core.somaxconn": "4096",
-}
+# the rules a graded run shares with `lab check` live in tcplab.exercise.rules; named here too
+__all__ = ["PINNED_SYSCTLS", "PORTS_PER_STUDENT", "Grader", "Settings", "assign", "grade_all"]
 
 
 @dataclass
@@ -83,13 +52,6 @@ class Settings:
     hint_level: int = (
         1  # the hints' tier students get: 1 where to look, 2 the concept, 3 the formula
     )
-
-
-def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
-    """The student's own crafting ports and ISN for a lab: the same for the same seed."""
-    digest = hashlib.sha256(f"{seed}\0{student}\0{lab}".encode()).digest()
-    rng = random.Random(digest)
-    return rng.sample(range(20000, 60000), PORTS_PER_STUDENT), rng.randrange(1, 2**31)
 
 
 def judge(ran: SandboxRun, limits: Limits) -> tuple[Verdict, str]:
@@ -219,8 +181,7 @@ class Grader:
         )
 
     def _limits(self, lab: LabDef) -> Limits:
-        wall = self.settings.time_limit or lab.time_limit
-        return replace(self.settings.limits, wall_s=wall, cpu_s=max(1, int(wall + 0.999)))
+        return graded_limits(self.settings.time_limit or lab.time_limit, self.settings.limits)
 
     def _run(self, sub: Submission, base: Outcome, source: bytes) -> Outcome:
         lab, limits = sub.lab, self._limits(sub.lab)
@@ -260,6 +221,7 @@ class Grader:
             cpu_s=ran.usage.cpu_s,
             peak_memory=ran.usage.peak_memory,
             foreign_segments=result.foreign_segments,
+            port_rule=result.dropped.to_json() if result.dropped else None,
             environment=env,
             ladder=ladder.to_json(),
             report=ladder,

@@ -48,6 +48,7 @@ class Outcome:
     ports: list[int] = field(default_factory=list)  # the crafting ports assigned to the student
     isn: int | None = None  # the ISN suggested to the student (lab.isn)
     foreign_segments: int = 0  # crafted segments from ports not assigned, dropped and ignored
+    port_rule: dict[str, Any] | None = None  # PortsDropped.to_json(): the rule's text, what it kept
     flags: list[str] = field(default_factory=list)  # for the instructor: e.g. a reference's copy
     environment: dict[str, Any] = field(default_factory=dict)  # kernel, sysctls, limits, versions
     ladder: dict[str, Any] | None = None  # Report.to_json() of what was observed
@@ -100,6 +101,7 @@ class Outcome:
             "ports": self.ports,
             "isn": self.isn,
             "foreign_segments": self.foreign_segments,
+            "port_rule": self.port_rule,
             "flags": self.flags,
             "environment": self.environment,
             "pcap": self.pcap,

@@ -521,7 +521,9 @@ def _run_facts(o: Outcome) -> list[tuple[str, str]]:
         facts.append(("your ports", ", ".join(str(p) for p in o.ports)))
     if o.isn is not None:
         facts.append(("suggested ISN", str(o.isn)))
-    if o.foreign_segments:
+    if o.port_rule:
+        facts.append(("port rule", str(o.port_rule.get("text", ""))))
+    elif o.foreign_segments:
         facts.append(("segments from other ports (ignored)", str(o.foreign_segments)))
     return facts
 

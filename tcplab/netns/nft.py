@@ -96,13 +96,14 @@ def crafted_only(spec: TestbedSpec) -> None:
     _nft(spec.crafting, ["-f", "-"], rule)
 
 
-ONLY_PORTS = "tcplab: when grading, only the student's assigned ports reach the kernel"
+ONLY_PORTS = "tcplab: only the solution's own ports reach the kernel"
 
 
 def only_ports(spec: TestbedSpec, ports: list[int]) -> None:
     """In the kernel host, drop TCP from the crafting host unless it comes from one of `ports`
-    (the ports a grading run assigned to the student): hard-coded numbers copied from somebody
-    else's run never reach the kernel. The grader's capture still sees them, and reports them.
+    (the solution's own: drawn for a `lab check` run, assigned to the student when grading), so a
+    solution is judged by the same rule in both: hard-coded numbers, or numbers copied from
+    somebody else's run, never reach the kernel. The capture still sees them, and reports them.
     Only a datagram's first fragment holds its ports (nft's fast path would read a later one's
     data as ports): later ones pass, and are reassembled only behind an allowed first one."""
     if not ports:
