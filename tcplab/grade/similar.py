@@ -1,0 +1,241 @@
+"""Similar submissions, per lab: a hint for the instructor, never a penalty.
+
+Three kinds, strongest first:
+
+- **identical**: the same bytes (comments, layout and names too);
+- **same code**: the same token stream once comments, layout, docstrings, the text of strings and
+  the names the student chose are set aside (copies.tokens, then names and strings made uniform;
+  attribute names such as `lab.sr` stay, they are the API);
+- **near-identical**: most of the code each wrote *themselves* is shared. Each submission becomes a
+  set of winnowed fingerprints (hashes of k-token runs, Schleimer et al. 2003, the method MOSS
+  uses); the fingerprints of the lab's starter and reference are removed first, since every student
+  fills in the same TODOs, and so are fingerprints that a large share of the class has (an idiom
+  everyone writes). The figure is the Jaccard index of what is left: shared / either.
+
+Submissions whose code is the starter's or the reference's (copies.py flags the latter) are not
+listed: they share that with everybody. Pairs are counted through an index from fingerprint to
+submissions, so a lab of 300 submissions costs about as much as reading them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import keyword
+import tokenize
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tcplab.grade.copies import tokens
+
+K = 10  # tokens per fingerprinted run: about a short statement
+WINDOW = 4  # winnowing window: any shared run of K + WINDOW - 1 tokens is always seen
+NEAR = 0.6  # Jaccard index from which two submissions are listed as near-identical
+MIN_PRINTS = 6  # fewer fingerprints of one's own than this: too little to compare
+COMMON = 0.25  # a fingerprint more than this share of the class has is an idiom, not a copy
+MIN_COMMON = 5  # ... but never fewer students than this (a small class)
+
+IDENTICAL, SAME_CODE, NEAR_IDENTICAL = "identical", "same code", "near-identical"
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Submissions of one lab that look alike. `kind` holds for all of them; `similarity` is the
+    lowest figure that joined them (1.0 for identical and same code); `identical` and `same_code`
+    name the tighter groups inside a looser cluster; `own_lines` is how many lines the first one
+    differs from the starter by (a few lines make identical files less telling)."""
+
+    lab: str
+    kind: str
+    students: tuple[str, ...]
+    similarity: float
+    own_lines: int
+    identical: tuple[tuple[str, ...], ...] = ()
+    same_code: tuple[tuple[str, ...], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "lab": self.lab,
+            "kind": self.kind,
+            "students": list(self.students),
+            "similarity": self.similarity,
+            "own_lines": self.own_lines,
+            "identical": [list(g) for g in self.identical],
+            "same_code": [list(g) for g in self.same_code],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Cluster:
+        def groups(key: str) -> tuple[tuple[str, ...], ...]:
+            return tuple(tuple(str(s) for s in g) for g in data.get(key) or [])
+
+        return cls(
+            str(data["lab"]),
+            str(data["kind"]),
+            tuple(str(s) for s in data["students"]),
+            float(data["similarity"]),
+            int(data.get("own_lines", 0)),
+            groups("identical"),
+            groups("same_code"),
+        )
+
+    def words(self, name: Callable[[str], str] = str) -> str:
+        """One line for the terminal summary; `name` shows a student's internal id to people."""
+        figure = "" if self.kind != NEAR_IDENTICAL else f" ({self.similarity:.0%})"
+        line = f"{self.lab}: {', '.join(map(name, self.students))}: {self.kind}{figure}"
+        for label, groups in ((IDENTICAL, self.identical), (SAME_CODE, self.same_code)):
+            line += "".join(f"; {label}: {' = '.join(map(name, g))}" for g in groups)
+        return line
+
+
+Normal = tuple[str, ...]
+
+
+def normal(source: bytes) -> Normal | None:
+    """The token stream with names and strings made uniform; None when it does not tokenize."""
+    found = tokens(source)
+    if found is None:
+        return None
+    out: list[str] = []
+    for kind, word in found:
+        if kind == tokenize.NAME and not keyword.iskeyword(word) and (not out or out[-1] != "."):
+            out.append("N")
+        elif kind == tokenize.STRING or kind in _FSTRING:
+            out.append("S")
+        else:
+            out.append(word)
+    return tuple(out)
+
+
+_FSTRING = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
+            if hasattr(tokenize, n)}  # fmt: skip
+
+
+def fingerprints(stream: Normal) -> frozenset[int]:
+    """Winnowed hashes of every K-token run: the smallest of each WINDOW consecutive ones."""
+    grams = [_hash(stream[i : i + K]) for i in range(len(stream) - K + 1)]
+    if len(grams) <= WINDOW:
+        return frozenset(grams)
+    return frozenset(min(grams[i : i + WINDOW]) for i in range(len(grams) - WINDOW + 1))
+
+
+def _hash(gram: Normal) -> int:
+    # a keyed-free, stable hash: the same figures on every run (Python's hash() is salted)
+    digest = hashlib.blake2b("\x1f".join(gram).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    student: str
+    digest: bytes
+    stream: Normal
+    prints: frozenset[int]
+
+
+def similar(lab: str, sources: Mapping[str, bytes], shared: Sequence[bytes] = ()) -> list[Cluster]:
+    """The clusters of alike submissions of one lab. `sources`: student → solution bytes;
+    `shared`: code every student was given or is compared against (the starter, the reference)."""
+    given = [s for s in (normal(b) for b in shared) if s is not None]
+    discount = frozenset().union(*(fingerprints(s) for s in given))
+    entries = []
+    for student in sorted(sources):
+        stream = normal(sources[student])
+        if stream is None or stream in given:
+            continue
+        digest = hashlib.sha256(sources[student]).digest()
+        entries.append(_Entry(student, digest, stream, fingerprints(stream) - discount))
+    edges = _exact_edges(entries) + _near_edges(entries)
+    starter = shared[0] if shared else b""
+    return [_cluster(lab, group, sources, starter) for group in _groups(entries, edges)]
+
+
+Edge = tuple[str, str, float]
+
+
+def _exact_edges(entries: list[_Entry]) -> list[Edge]:
+    by_code: dict[Normal, list[str]] = {}
+    for e in entries:
+        by_code.setdefault(e.stream, []).append(e.student)
+    return [(group[0], other, 1.0) for group in by_code.values() for other in group[1:]]
+
+
+def _near_edges(entries: list[_Entry]) -> list[Edge]:
+    """Pairs whose own fingerprints overlap by NEAR or more, counted through an inverted index."""
+    big = {e.student: e.prints for e in entries if len(e.prints) >= MIN_PRINTS}
+    holders: dict[int, list[str]] = {}
+    for student, prints in big.items():
+        for p in prints:
+            holders.setdefault(p, []).append(student)
+    common = max(MIN_COMMON, int(COMMON * len(big)))
+    shared: Counter[tuple[str, str]] = Counter()
+    for group in holders.values():
+        if 1 < len(group) <= common:
+            shared.update((a, b) for i, a in enumerate(group) for b in group[i + 1 :])
+    edges = []
+    for (a, b), n in shared.items():
+        jaccard = n / (len(big[a]) + len(big[b]) - n)
+        if jaccard >= NEAR:
+            edges.append((a, b, round(jaccard, 3)))
+    return edges
+
+
+def _groups(entries: list[_Entry], edges: Iterable[Edge]) -> list[tuple[list[_Entry], float]]:
+    """Connected groups of two or more, with the lowest figure that joined each (union-find)."""
+    parent = {e.student: e.student for e in entries}
+
+    def root(s: str) -> str:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+
+    lowest: dict[str, float] = {}
+    for a, b, figure in sorted(edges, key=lambda e: (-e[2], e[0], e[1])):  # strongest first
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[rb] = ra
+            lowest[ra] = min(figure, lowest.pop(ra, 1.0), lowest.pop(rb, 1.0))
+    members: dict[str, list[_Entry]] = {}
+    for e in entries:
+        members.setdefault(root(e.student), []).append(e)
+    groups = [(m, lowest.get(r, 1.0)) for r, m in members.items() if len(m) > 1]
+    return sorted(groups, key=lambda g: (-len(g[0]), g[0][0].student))
+
+
+def _cluster(
+    lab: str, group: tuple[list[_Entry], float], sources: Mapping[str, bytes], starter: bytes
+) -> Cluster:
+    entries, figure = group
+    identical = _alike(entries, lambda e: e.digest)
+    same_code = _alike(entries, lambda e: e.stream)
+    students = tuple(e.student for e in entries)
+    if identical == [students]:
+        kind, identical, same_code = IDENTICAL, [], []
+    elif same_code == [students]:
+        kind, same_code = SAME_CODE, []
+    else:
+        kind = NEAR_IDENTICAL
+    same_code = [g for g in same_code if g not in identical]
+    first = sources[entries[0].student]
+    return Cluster(
+        lab, kind, students, figure, own_lines(first, starter), tuple(identical), tuple(same_code)
+    )
+
+
+def _alike(entries: list[_Entry], key: Callable[[_Entry], Hashable]) -> list[tuple[str, ...]]:
+    """Groups of two or more entries with the same key, in the entries' order."""
+    groups: dict[Hashable, list[str]] = {}
+    for e in entries:
+        groups.setdefault(key(e), []).append(e.student)
+    return [tuple(g) for g in groups.values() if len(g) > 1]
+
+
+def own_lines(source: bytes, starter: bytes) -> int:
+    """Lines of `source` that are not the starter's (added or changed)."""
+    mine = source.decode("utf-8", "replace").splitlines()
+    given = starter.decode("utf-8", "replace").splitlines()
+    matcher = difflib.SequenceMatcher(None, given, mine, autojunk=False)
+    return len(mine) - sum(block.size for block in matcher.get_matching_blocks())
