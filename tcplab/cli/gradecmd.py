@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import io
 import secrets
+import shutil
+import signal
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,9 +26,11 @@ from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.errors import EXIT_ENVIRONMENT, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.similar import Cluster
 
 if TYPE_CHECKING:
     from tcplab.grade.grader import Settings
+    from tcplab.grade.merge import ClassRun
     from tcplab.grade.submission import Submission
 
 COLORS = {
@@ -53,7 +60,9 @@ def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
     return labs
 
 
-def check_out(out: Path, submissions: Path, force: bool) -> None:
+def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) -> ClassRun | None:
+    """--out checked and made; the class it already holds (None: none, or --replace). Grading into
+    a run merges (grade/merge.py); an older tcplab's run, without a record, needs --replace."""
     sub, dest = submissions.resolve(), out.resolve()
     if dest == sub or sub in dest.parents:
         raise UsageError(
@@ -61,10 +70,7 @@ def check_out(out: Path, submissions: Path, force: bool) -> None:
         )
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--out {out} is a file", "name a folder")
-    if (dest / "gradebook.csv").exists() and not force:
-        raise UsageError(
-            f"--out {out} already holds a grading run", "use --force to replace it, or a new folder"
-        )
+    before = None if not dest.is_dir() else _loaded(dest, replace)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         probe = dest / ".tcplab-write-test"
@@ -74,6 +80,39 @@ def check_out(out: Path, submissions: Path, force: bool) -> None:
         raise UsageError(
             f"--out {out}: cannot write there ({exc.strerror})", "name another"
         ) from exc
+    return before
+
+
+def _loaded(out: Path, replace: bool) -> ClassRun | None:
+    """The class in --out; with --replace, whatever of it can be read (its folders are removed)."""
+    from tcplab.grade import merge
+
+    try:
+        return merge.load(out)
+    except UsageError:
+        if replace:
+            return None
+        raise
+
+
+def select(subs: list[Submission], names: list[str]) -> list[Submission]:
+    """The submissions of the students named with --student (a folder's name, or the internal id);
+    all of them when none is named. A name that is no student's is a usage error."""
+    if not names:
+        return subs
+
+    def known(s: Submission) -> set[str]:
+        return {s.student, str(getattr(s, "name", "") or s.student)}
+
+    everyone = set().union(*(known(s) for s in subs))
+    unknown = [n for n in names if n not in everyone]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(everyone), n=3)
+        raise UsageError(
+            f"--student {unknown[0]}: no such student folder in the submissions",
+            f"did you mean {', '.join(close)}?" if close else "name a folder of SUBMISSIONS",
+        )
+    return [s for s in subs if known(s) & set(names)]
 
 
 def grade(
@@ -88,7 +127,10 @@ def grade(
     json_out: bool,
     labs_dir: str | None = None,
     hint_level: int = 1,
+    students: list[str] | None = None,
+    replace: bool = False,
 ) -> int:
+    from tcplab.grade import merge
     from tcplab.grade.grader import Settings, grade_all
     from tcplab.grade.submission import discover
     from tcplab.netns.topology import require_root
@@ -101,19 +143,25 @@ def grade(
         raise UsageError(f"--time-limit {time_limit:g}: must be in (0, 3600]", "give seconds")
     if not 64 <= memory <= 65536:
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
-    subs, skipped = discover(Path(submissions), labs)
+    found, skipped = discover(Path(submissions), labs)
+    chosen = select(found, students or [])
     require_root("grade")
     tidy()
-    check_out(Path(out), Path(submissions), force)
+    before = check_out(Path(out), Path(submissions), force, replace)
+    run_labs_dir = str(labs[0].dir.parent) if labs else None
+    if before is not None and not replace:
+        merge.compatible(before, [lab.name for lab in labs], run_labs_dir, force)
     settings = Settings(
         labs=labs,
         out=Path(out).resolve(),
         jobs=jobs,
-        seed=seed if seed is not None else secrets.token_hex(8),
+        seed=seed or (before.seed if before and not replace else secrets.token_hex(8)),
         time_limit=time_limit,
         limits=Limits(memory=memory << 20),
         hint_level=hint_level,
     )
+    base = None if replace else before  # the class this run merges into
+    subs = _to_grade(chosen, base, bool(students))
     for line in skipped:
         console().print(f"[yellow]skipped[/] {escape(line)}")
     outcomes: list[Outcome] = []
@@ -121,10 +169,7 @@ def grade(
     t0 = time.monotonic()
     quiet = json_out
     if not quiet:
-        console().print(
-            f"grading {len({s.student for s in subs})} students × {len(labs)} lab(s), "
-            f"{jobs} at a time, seed {settings.seed}"
-        )
+        console().print(_opening(subs, chosen, labs, settings, base))
 
     def done(o: Outcome) -> None:
         outcomes.append(o)
@@ -141,16 +186,62 @@ def grade(
     except TcplabError as exc:  # the grader could not go on (its sandbox did not start...)
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
-    meta = _meta(settings, labs, started, time.monotonic() - t0, skipped, interrupted)
-    paths = _write(settings.out, outcomes, meta)
+    graded = {(o.student, o.lab) for o in outcomes}
+    unreached = {(s.student, s.lab.name) for s in subs} - graded
+    after = merge.merged(
+        base,
+        outcomes,
+        (settings.seed, [lab.name for lab in labs], run_labs_dir),
+        unreached,
+        whole_folder=not students,
+    )
+    if not interrupted:
+        after.similar.update(_similarity(found, labs))
+    meta = _meta(settings, after, started, time.monotonic() - t0, skipped)
+    with _interrupts_held():
+        if replace and before is not None:
+            _remove_folders(settings.out, before, after)
+        entry = merge.history_entry({**meta, "seed": settings.seed}, before, outcomes, replace)
+        paths = _write(settings.out, after, outcomes, meta, entry)
     if json_out:
         typer.echo((settings.out / "grade.json").read_text())
     else:
-        summary(outcomes, labs, meta, settings.out, len(paths))
+        everyone = list(after.outcomes.values())
+        summary(everyone, labs, meta, settings.out, len(paths), graded=len(outcomes))
+        _closing(after, outcomes, base, subs)
     if interrupted:
         raise KeyboardInterrupt
     broken = any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes)
     return EXIT_ENVIRONMENT if broken else 0
+
+
+def _to_grade(chosen: list[Submission], before: ClassRun | None, named: bool) -> list[Submission]:
+    """What this run grades: the students named, or the whole folder; but when the class in
+    --out was interrupted and no student is named, only what it has no score for (resuming)."""
+    from tcplab.grade import merge
+
+    if named or before is None or not before.interrupted:
+        return chosen
+    missing = set(merge.still_to_grade(before, [(s.student, s.lab.name) for s in chosen]))
+    return [s for s in chosen if (s.student, s.lab.name) in missing]
+
+
+def _opening(
+    subs: list[Submission],
+    chosen: list[Submission],
+    labs: list[LabDef],
+    settings: Settings,
+    before: ClassRun | None,
+) -> str:
+    line = (
+        f"grading {len({s.student for s in subs})} students × {len(labs)} lab(s), "
+        f"{settings.jobs} at a time, seed {settings.seed}"
+    )
+    if before is not None and before.interrupted and len(subs) < len(chosen):
+        line += f" (finishing an interrupted run: {len(chosen) - len(subs)} already graded)"
+    elif before is not None:
+        line += f" (into the class in --out: {len({s for s, _ in before.outcomes})} students)"
+    return line
 
 
 def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list[Outcome]:
@@ -183,23 +274,18 @@ def _progress(o: Outcome, n: int, total: int) -> None:
 
 
 def _meta(
-    settings: Settings,
-    labs: list[LabDef],
-    started: str,
-    took: float,
-    skipped: list[str],
-    interrupted: bool,
+    settings: Settings, after: ClassRun, started: str, took: float, skipped: list[str]
 ) -> dict[str, Any]:
+    """grade.json's meta: the class's seed, labs and labs folder, this run's facts, and whether the
+    class is partial (an interrupted run left submissions to grade)."""
     import platform
 
+    from tcplab.grade import merge
     from tcplab.grade.grader import PINNED_SYSCTLS
 
     return {
         "tcplab_version": __version__,
         "kernel": platform.release(),
-        "seed": settings.seed,
-        "labs": [lab.name for lab in labs],
-        "labs_dir": str(labs[0].dir.parent) if labs else None,
         "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(took, 2),
@@ -210,17 +296,81 @@ def _meta(
         },
         "sysctl": PINNED_SYSCTLS,
         "skipped": skipped,
-        "interrupted": interrupted,
+        **merge.class_meta(after),
     }
 
 
-def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> list[Path]:
-    from tcplab.grade import outputs
+def _write(
+    out: Path,
+    after: ClassRun,
+    outcomes: list[Outcome],
+    meta: dict[str, Any],
+    entry: dict[str, Any],
+) -> list[Path]:
+    """The class files from the whole class; the folders of the students graded now; the record
+    of the class; a line of history. The record is written first: whatever stops the writing
+    half-way, the next run writes every file again from it."""
+    from tcplab.grade import merge, outputs
 
     for o in outcomes:
         if o.report is not None:
             o.ladder_text, o.ladder_html = render_ladder(o.report)
-    return outputs.write_all(out, outcomes, meta)
+    merge.save(out, after)
+    merge.append_history(out, entry)
+    extra = {
+        "history": merge.history_summary(merge.read_history(out)),
+        "similar": [c for lab in after.labs for c in after.similar.get(lab, [])],
+    }
+    graded = {o.student for o in outcomes}
+    everyone = list(after.outcomes.values())
+    return outputs.write_all(out, everyone, meta, students=graded, extra=extra)
+
+
+def _remove_folders(out: Path, before: ClassRun, after: ClassRun) -> None:
+    """--replace: the folders of the old class's students who are not in the new one."""
+    from tcplab.grade.outputs import student_dir
+
+    gone = {s for s, _ in before.outcomes} - {s for s, _ in after.outcomes}
+    for student in sorted(gone):
+        folder = student_dir(out, student)
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+
+
+def _similarity(found: list[Submission], labs: list[LabDef]) -> dict[str, list[dict[str, Any]]]:
+    """Each lab's similarity hints over every submission in the folder (not only those graded
+    now): read as the grader reads them; a file that cannot be read is left out."""
+    from tcplab.grade.similar import similar
+    from tcplab.grade.submission import Unusable, read_solution
+
+    hints = {}
+    for lab in labs:
+        sources = {}
+        for s in found:
+            if s.lab.name == lab.name and s.path is not None and s.problem is None:
+                try:
+                    sources[s.student] = read_solution(s.path)
+                except Unusable:
+                    continue
+        given = [p.read_bytes() for p in (lab.starter, lab.solution) if p.is_file()]
+        hints[lab.name] = [c.to_json() for c in similar(lab.name, sources, given)]
+    return hints
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C while the files are written waits until they are (then interrupts as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def render_ladder(report: Any) -> tuple[str, str]:
@@ -233,9 +383,15 @@ def render_ladder(report: Any) -> tuple[str, str]:
 
 
 def summary(
-    outcomes: list[Outcome], labs: list[LabDef], meta: dict[str, Any], out: Path, files: int
+    outcomes: list[Outcome],
+    labs: list[LabDef],
+    meta: dict[str, Any],
+    out: Path,
+    files: int,
+    graded: int | None = None,
 ) -> None:
-    """The terminal summary: a table of students by labs, then counts and where the files are."""
+    """The terminal summary: a table of students by labs, then counts and where the files are.
+    `outcomes` is the whole class; `graded`, how many of them this run graded (default: all)."""
     table = Table(title="tcplab grade", title_justify="left", box=None, pad_edge=False)
     table.add_column("student")
     for lab in labs:
@@ -252,8 +408,11 @@ def summary(
     for o in outcomes:
         counts[o.verdict.value] = counts.get(o.verdict.value, 0) + 1
     full = sum(o.full_marks for o in outcomes)
+    now = len(outcomes) if graded is None else graded
     console().print(
-        f"\n{len(outcomes)} graded in {meta['seconds']:.1f} s: {full} full marks; "
+        f"\n{now} graded in {meta['seconds']:.1f} s"
+        + ("" if now == len(outcomes) else f", {len(outcomes)} in the class")
+        + f": {full} full marks; "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
     flagged = [o for o in sorted(outcomes, key=lambda o: (o.student, o.lab)) if o.flags]
@@ -268,6 +427,32 @@ def summary(
             "grade those again[/]"
         )
     console().print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
+
+
+def _closing(
+    after: ClassRun, outcomes: list[Outcome], base: ClassRun | None, subs: list[Submission]
+) -> None:
+    """What this run did to the class in --out: merged, interrupted, similar submissions."""
+    if base is not None:
+        kept = len(after.outcomes) - len(outcomes)
+        console().print(
+            f"merged into the class in --out: {len(outcomes)} row(s) graded now, {kept} kept "
+            "as they were; every run is in history.jsonl"
+        )
+    if after.interrupted:
+        console().print(
+            f"[bold yellow]interrupted[/]: {len(outcomes)} of {len(subs)} graded and written; "
+            f"{len(after.pending)} not graded (no row; grade.json meta.interrupted is true). "
+            "The same command grades only what is missing"
+        )
+    clusters = [c for lab in after.labs for c in after.similar.get(lab, [])]
+    if clusters:
+        console().print(
+            f"[bold]{len(clusters)} group(s) of similar submissions[/] (a hint, not a penalty; "
+            "grade.json lists them):"
+        )
+        for c in clusters:
+            console().print(f"  {escape(Cluster.from_json(c).words())}")
 
 
 def _cell(o: Outcome | None) -> str:

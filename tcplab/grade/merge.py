@@ -123,6 +123,18 @@ class ClassRun:
         )
 
 
+def class_meta(run: ClassRun) -> dict[str, Any]:
+    """grade.json's meta about the class (not this run): its seed, labs and labs folder, and
+    whether it is partial (an interrupted run left (student, lab) pairs without a row)."""
+    return {
+        "seed": run.seed,
+        "labs": run.labs,
+        "labs_dir": run.labs_dir,
+        "interrupted": run.interrupted,
+        "not_graded": [list(k) for k in sorted(run.pending)],
+    }
+
+
 def holds_run(out: Path) -> bool:
     """True when --out holds the files of an earlier run (of this tcplab or an older one)."""
     return any((out / name).exists() for name in ("gradebook.csv", "grade.json", str(STATE)))

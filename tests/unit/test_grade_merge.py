@@ -1,0 +1,233 @@
+"""Regrading without loss: a run's outcomes replace only their (student, lab) rows; every other row
+of every class file, and every other student's folder, stays byte for byte as it was; each run is
+in history.jsonl; an interrupted run is marked partial and the next one finishes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from tcplab.cli import gradecmd
+from tcplab.errors import UsageError
+from tcplab.grade import merge, outputs
+from tcplab.grade.merge import ClassRun
+from tcplab.grade.outcome import Outcome, Verdict
+from tests.unit.test_grade_outputs import META, class_outcomes, outcome
+
+SETTINGS = ("fall", ["handshake", "teardown"], None)
+
+
+def run_into(
+    out: Path, before: ClassRun | None, new: list[Outcome], unreached: set = frozenset()
+) -> ClassRun:
+    """What `tcplab grade` does once it has graded `new`: merge, then write (gradecmd._write)."""
+    after = merge.merged(before, new, SETTINGS, set(unreached), whole_folder=before is None)
+    meta = {**META, **merge.class_meta(after)}
+    entry = merge.history_entry(meta, before, new, replaced=False)
+    gradecmd._write(out, after, new, meta, entry)
+    return after
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and ".tcplab" not in p.parts
+    }
+
+
+def csv_rows(data: bytes) -> dict[tuple[str, str], bytes]:
+    lines = data.split(b"\r\n")[1:-1]
+    return {tuple(line.split(b",")[:2][i].decode() for i in (0, 1)): line for line in lines}
+
+
+def json_rows(data: bytes) -> dict[tuple[str, str], str]:
+    doc = json.loads(data)
+    text = data.decode()
+    rows = {}
+    for o in doc["outcomes"]:
+        block = json.dumps(o, indent=2).replace("\n", "\n    ")
+        assert "    " + block in text  # each row appears in the file exactly as written
+        rows[(o["student"], o["lab"])] = block
+    return rows
+
+
+def junit_rows(data: bytes) -> dict[str, bytes]:
+    root = ET.fromstring(data)
+    return {s.get("name", ""): ET.tostring(s) for s in root}
+
+
+# ---- an outcome kept whole ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("o", class_outcomes(), ids=lambda o: f"{o.student}-{o.lab}")
+def test_an_outcome_comes_back_from_its_record_equal_field_by_field(o):
+    again = merge.restore(json.loads(json.dumps(merge.record(o))))
+    assert again == o
+    assert isinstance(again.verdict, Verdict) and all(
+        type(c) is type(o.checks[0]) for c in again.checks
+    )
+
+
+def test_a_record_with_an_unknown_field_and_without_a_new_one_still_restores():
+    data = merge.record(class_outcomes()[0])
+    data["from_a_newer_tcplab"] = 1
+    del data["email"]
+    assert merge.restore(data).email == ""
+
+
+# ---- regrading one student -----------------------------------------------------------------------
+
+
+def test_regrading_one_student_keeps_every_other_row_and_folder_byte_identical(tmp_path):
+    out = tmp_path / "out"
+    first = run_into(out, None, class_outcomes())
+    before = files(out)
+    again = outcome("bob", "handshake", Verdict.SCORED, [True, True, True], wall_s=2.5)
+    run_into(out, merge.load(out), [again])
+    after = files(out)
+    old_csv, new_csv = csv_rows(before["gradebook.csv"]), csv_rows(after["gradebook.csv"])
+    assert set(old_csv) == set(new_csv) == set(first.outcomes)
+    for key in first.outcomes:
+        if key != ("bob", "handshake"):
+            assert old_csv[key] == new_csv[key], key
+    assert new_csv[("bob", "handshake")] != old_csv[("bob", "handshake")]
+    old_json, new_json = json_rows(before["grade.json"]), json_rows(after["grade.json"])
+    assert {k for k in old_json if old_json[k] != new_json[k]} == {("bob", "handshake")}
+    old_xml, new_xml = junit_rows(before["junit.xml"]), junit_rows(after["junit.xml"])
+    assert {k for k in old_xml if old_xml[k] != new_xml[k]} == {"bob/handshake"}
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert {n for n in changed if "/" not in n} == {*CLASS_FILES, "history.jsonl"}
+    assert {n for n in changed if "/" in n} == {f"bob/{f}" for f in STUDENT_FILES}
+    bob = json.loads(after["bob/results.json"])
+    assert bob["extra_data"]["labs"]["teardown"]["verdict"] == "memory_limit"  # kept, not lost
+
+
+CLASS_FILES = {"gradebook.csv", "grade.json", "junit.xml"}
+STUDENT_FILES = ("results.json", "prairielearn.json", "classroom.json", "report.md", "report.html")
+
+
+def test_a_merged_run_keeps_the_class_and_history_says_old_and_new(tmp_path):
+    out = tmp_path / "out"
+    run_into(out, None, class_outcomes())
+    again = outcome("dave", "handshake", Verdict.SCORED, [True, True, True])
+    run_into(out, merge.load(out), [again])
+    doc = json.loads((out / "grade.json").read_text())
+    assert len(doc["outcomes"]) == 8
+    history = merge.read_history(out)
+    assert [len(h["graded"]) for h in history] == [8, 1]
+    assert history[1]["graded"][0] == {
+        "student": "dave", "lab": "handshake",
+        "old": {"score": 5, "verdict": "time_limit"}, "new": {"score": 10, "verdict": "scored"},
+    }  # fmt: skip
+    assert [(h["run"], h["graded"], h["changed"]) for h in doc["history"]] == [(1, 8, 0), (2, 1, 1)]
+    Draft202012Validator(outputs.schema("grade")).validate(doc)
+
+
+def test_a_torn_last_history_line_is_skipped(tmp_path):
+    merge.append_history(tmp_path, {"graded": []})
+    with (tmp_path / merge.HISTORY).open("a") as f:
+        f.write('{"graded": [{"stud')
+    assert merge.read_history(tmp_path) == [{"graded": []}]
+
+
+# ---- an interrupted run --------------------------------------------------------------------------
+
+
+def test_an_interrupted_run_is_partial_and_the_next_grades_only_what_is_missing(tmp_path):
+    out = tmp_path / "out"
+    everything = class_outcomes()
+    keys = {(o.student, o.lab) for o in everything}
+    done, left = everything[:3], everything[3:]
+    unreached = keys - {(o.student, o.lab) for o in done}
+    first = run_into(out, None, done, unreached)
+    doc = json.loads((out / "grade.json").read_text())
+    assert doc["meta"]["interrupted"] is True and len(doc["outcomes"]) == 3  # no fake rows
+    assert b"partial" in (out / "junit.xml").read_bytes()
+    assert {tuple(k) for k in doc["meta"]["not_graded"]} == unreached
+    todo = merge.still_to_grade(merge.load(out), sorted(keys))
+    assert set(todo) == unreached | {("carol", "handshake")}  # and the environment error
+    second = run_into(out, merge.load(out), [o for o in left if (o.student, o.lab) in todo])
+    assert not second.interrupted and first.interrupted
+    doc = json.loads((out / "grade.json").read_text())
+    assert doc["meta"]["interrupted"] is False and len(doc["outcomes"]) == 8
+    assert b"partial" not in (out / "junit.xml").read_bytes()
+
+
+def test_a_run_of_some_students_leaves_the_others_pending():
+    run = ClassRun("s", ["handshake"], None, pending={("a", "handshake"), ("b", "handshake")})
+    new = [outcome("a", "handshake", Verdict.SCORED, [True, True, True])]
+    after = merge.merged(run, new, ("s", ["handshake"], None), set(), whole_folder=False)
+    assert after.pending == {("b", "handshake")}
+
+
+def test_an_interrupt_while_the_files_are_written_waits_for_them():
+    written = []
+    with pytest.raises(KeyboardInterrupt), gradecmd._interrupts_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        written.append("all")
+    assert written == ["all"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / "gradebook.csv"
+    path.write_bytes(b"old")
+
+    real = Path.write_bytes
+
+    def torn(self: Path, data: bytes) -> int:
+        real(self, data[:3])  # half written, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", torn)
+    with pytest.raises(KeyboardInterrupt):
+        merge.write_atomic(path, b"new contents")
+    monkeypatch.undo()
+    assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["gradebook.csv"]
+
+
+# ---- when a run may merge ------------------------------------------------------------------------
+
+
+def test_a_run_of_other_labs_or_another_labs_folder_is_a_usage_error_unless_forced():
+    run = ClassRun("s", ["handshake", "rst"], None)
+    merge.compatible(run, ["rst"], None, force=False)
+    with pytest.raises(UsageError, match="not on time-wait") as err:
+        merge.compatible(run, ["rst", "time-wait"], None, force=False)
+    assert "--replace" in err.value.hint
+    with pytest.raises(UsageError, match="labs from tcplab itself, not from /course"):
+        merge.compatible(run, ["rst"], "/course", force=False)
+    merge.compatible(run, ["time-wait"], "/course", force=True)
+
+
+def test_a_run_of_an_older_tcplab_cannot_be_merged_into(tmp_path):
+    (tmp_path / "gradebook.csv").write_text("student,lab\n")
+    with pytest.raises(UsageError, match="without tcplab's record") as err:
+        merge.load(tmp_path)
+    assert "--replace" in err.value.hint
+    assert merge.load(tmp_path / "nothing-here") is None
+
+
+def test_a_damaged_record_is_a_usage_error(tmp_path):
+    (tmp_path / ".tcplab").mkdir()
+    (tmp_path / merge.STATE).write_text('{"format": 1, "outcomes": [')
+    with pytest.raises(UsageError, match="cannot be read"):
+        merge.load(tmp_path)
+
+
+def test_the_class_keeps_its_seed_labs_and_folder_when_a_run_merges():
+    kept = outcome("alice", "handshake", Verdict.SCORED, [True, True, True])
+    run = ClassRun("class-seed", ["handshake", "rst"], "/course", {("alice", "handshake"): kept})
+    new = [replace(kept, student="bob")]
+    after = merge.merged(run, new, ("other", ["time-wait"], "/elsewhere"), set(), True)
+    assert (after.seed, after.labs, after.labs_dir) == (
+        "class-seed", ["handshake", "rst", "time-wait"], "/course",
+    )  # fmt: skip
