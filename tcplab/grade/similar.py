@@ -20,15 +20,15 @@ submissions, so a lab of 300 submissions costs about as much as reading them.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import keyword
-import tokenize
+import re
+import zlib
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from tcplab.grade.copies import tokens
 
 K = 10  # tokens per fingerprinted run: about a short statement
 WINDOW = 4  # winnowing window: any shared run of K + WINDOW - 1 tokens is always seen
@@ -93,38 +93,64 @@ class Cluster:
 Normal = tuple[str, ...]
 
 
-def normal(source: bytes) -> Normal | None:
-    """The token stream with names and strings made uniform; None when it does not tokenize."""
-    found = tokens(source)
-    if found is None:
-        return None
+_TOKEN = re.compile(
+    r"""
+     (?P<skip>[ \t\f]+|\\\r?\n|\#[^\r\n]*)
+    |(?P<string>[rRbBuUfF]{0,2}(?:'''[\s\S]*?'''|\"\"\"[\s\S]*?\"\"\"
+                              |'(?:\\.|[^'\\\r\n])*'|"(?:\\.|[^"\\\r\n])*"))
+    |(?P<newline>\r\n|\r|\n)
+    |(?P<name>[^\W\d]\w*)
+    |(?P<number>\.?\d(?:[eE][-+]|[\w.])*)
+    |(?P<op>\*\*=?|//=?|>>=?|<<=?|->|:=|[-+*/%&|^@=!<>]=|\S)
+    """,
+    re.VERBOSE,
+)
+_OPEN, _CLOSE = set("([{"), set(")]}")
+_KEYWORDS = frozenset(keyword.kwlist)
+
+
+def normal(source: bytes) -> Normal:
+    """The code as a stream of tokens without comments, layout and docstrings (a string alone on
+    its line), with the names the student chose and the text of strings made uniform; attribute
+    names (after '.') and keywords stay. A fast lexer (one regular expression, not Python's
+    tokenizer: ten times faster, and it never fails: any bytes give a stream)."""
     out: list[str] = []
-    for kind, word in found:
-        if kind == tokenize.NAME and not keyword.iskeyword(word) and (not out or out[-1] != "."):
-            out.append("N")
-        elif kind == tokenize.STRING or kind in _FSTRING:
-            out.append("S")
-        else:
-            out.append(word)
+    depth = line = 0  # open brackets; where the logical line started in `out`
+    for match in _TOKEN.finditer(source.decode("utf-8", "replace") + "\n"):
+        kind, word = match.lastgroup, match.group()
+        if kind == "skip" or (kind == "newline" and depth):
+            continue
+        if kind == "newline":
+            if out[line:] == ["S"]:
+                del out[line:]  # a docstring, or a string that does nothing
+            if len(out) > line:
+                out.append(";")
+            line = len(out)
+            continue
+        if kind == "name" and word not in _KEYWORDS and (not out or out[-1] != "."):
+            word = "N"
+        elif kind == "string":
+            word = "S"
+        elif word in _OPEN or word in _CLOSE:
+            depth = max(0, depth + (1 if word in _OPEN else -1))
+        out.append(word)
     return tuple(out)
-
-
-_FSTRING = {getattr(tokenize, n) for n in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
-            if hasattr(tokenize, n)}  # fmt: skip
 
 
 def fingerprints(stream: Normal) -> frozenset[int]:
     """Winnowed hashes of every K-token run: the smallest of each WINDOW consecutive ones."""
-    grams = [_hash(stream[i : i + K]) for i in range(len(stream) - K + 1)]
+    ids = list(map(_token_id, stream))
+    grams = list(map(hash, zip(*(ids[j:] for j in range(K)), strict=False)))  # K-token runs
     if len(grams) <= WINDOW:
         return frozenset(grams)
-    return frozenset(min(grams[i : i + WINDOW]) for i in range(len(grams) - WINDOW + 1))
+    return frozenset(map(min, *(grams[j:] for j in range(WINDOW))))
 
 
-def _hash(gram: Normal) -> int:
-    # a keyed-free, stable hash: the same figures on every run (Python's hash() is salted)
-    digest = hashlib.blake2b("\x1f".join(gram).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
+@functools.lru_cache(maxsize=65536)
+def _token_id(token: str) -> int:
+    # a stable number per token: hash() of a tuple of ints is the same on every run (a str's is
+    # salted per process), so the figures are too
+    return zlib.crc32(token.encode("utf-8", "surrogatepass"))
 
 
 @dataclass(frozen=True)
@@ -138,12 +164,12 @@ class _Entry:
 def similar(lab: str, sources: Mapping[str, bytes], shared: Sequence[bytes] = ()) -> list[Cluster]:
     """The clusters of alike submissions of one lab. `sources`: student → solution bytes;
     `shared`: code every student was given or is compared against (the starter, the reference)."""
-    given = [s for s in (normal(b) for b in shared) if s is not None]
+    given = [normal(b) for b in shared]
     discount = frozenset().union(*(fingerprints(s) for s in given))
     entries = []
     for student in sorted(sources):
         stream = normal(sources[student])
-        if stream is None or stream in given:
+        if stream in given:
             continue
         digest = hashlib.sha256(sources[student]).digest()
         entries.append(_Entry(student, digest, stream, fingerprints(stream) - discount))
