@@ -359,16 +359,18 @@ def _similarity(found: list[Submission], labs: list[LabDef]) -> dict[str, list[d
 
 @contextlib.contextmanager
 def _interrupts_held() -> Iterator[None]:
-    """Ctrl-C while the files are written waits until they are (then interrupts as usual)."""
+    """Ctrl-C or SIGTERM while the files are written waits until they are (then interrupts)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum)) for sig in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     if caught:
         raise KeyboardInterrupt
 

@@ -168,13 +168,15 @@ def test_a_run_of_some_students_leaves_the_others_pending():
     assert after.pending == {("b", "handshake")}
 
 
-def test_an_interrupt_while_the_files_are_written_waits_for_them():
-    written = []
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_while_the_files_are_written_waits_for_them(sig):
+    written, before = [], signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt), gradecmd._interrupts_held():
-        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), sig)
         written.append("all")
     assert written == ["all"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is before
 
 
 def test_a_file_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
