@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,6 +116,27 @@ def select(subs: list[Submission], names: list[str]) -> list[Submission]:
     return [s for s in subs if known(s) & set(names)]
 
 
+@dataclass
+class Plan:
+    """What a run grades and into what: the folder's submissions (`found`), the students named
+    (`chosen`), what is graded now (`subs`), the class in --out before (`before`) and the one this
+    run merges into (`base`: None when there is none, or with --replace)."""
+
+    labs: list[LabDef]
+    labs_dir: str | None
+    found: list[Submission]
+    chosen: list[Submission]
+    subs: list[Submission]
+    skipped: list[str]
+    before: ClassRun | None
+    replace: bool
+    named: bool
+
+    @property
+    def base(self) -> ClassRun | None:
+        return None if self.replace else self.before
+
+
 def grade(
     submissions: str,
     labs_spec: str,
@@ -130,10 +152,7 @@ def grade(
     students: list[str] | None = None,
     replace: bool = False,
 ) -> int:
-    from tcplab.grade import merge
-    from tcplab.grade.grader import Settings, grade_all
-    from tcplab.grade.submission import discover
-    from tcplab.netns.topology import require_root
+    from tcplab.grade.grader import Settings
     from tcplab.sandbox.runner import Limits
 
     labs = parse_labs(labs_spec, labs_dir)
@@ -143,33 +162,56 @@ def grade(
         raise UsageError(f"--time-limit {time_limit:g}: must be in (0, 3600]", "give seconds")
     if not 64 <= memory <= 65536:
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
-    found, skipped = discover(Path(submissions), labs)
-    chosen = select(found, students or [])
-    require_root("grade")
-    tidy()
-    before = check_out(Path(out), Path(submissions), force, replace)
-    run_labs_dir = str(labs[0].dir.parent) if labs else None
-    if before is not None and not replace:
-        merge.compatible(before, [lab.name for lab in labs], run_labs_dir, force)
+    plan = _plan(Path(submissions), labs, Path(out), students or [], force, replace)
+    class_seed = plan.base.seed if plan.base else None
     settings = Settings(
         labs=labs,
         out=Path(out).resolve(),
         jobs=jobs,
-        seed=seed or (before.seed if before and not replace else secrets.token_hex(8)),
+        seed=seed or class_seed or secrets.token_hex(8),
         time_limit=time_limit,
         limits=Limits(memory=memory << 20),
         hint_level=hint_level,
     )
-    base = None if replace else before  # the class this run merges into
-    subs = _to_grade(chosen, base, bool(students))
-    for line in skipped:
+    for line in plan.skipped:
         console().print(f"[yellow]skipped[/] {escape(line)}")
-    outcomes: list[Outcome] = []
+    if not json_out:
+        console().print(_opening(plan, settings))
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    quiet = json_out
-    if not quiet:
-        console().print(_opening(subs, chosen, labs, settings, base))
+    outcomes, interrupted = _grade_subs(plan.subs, settings, quiet=json_out)
+    return _finish(plan, settings, outcomes, interrupted, (started, t0), json_out)
+
+
+def _plan(
+    submissions: Path, labs: list[LabDef], out: Path, names: list[str], force: bool, replace: bool
+) -> Plan:
+    """The submissions, the students named, and the class in --out checked against this run."""
+    from tcplab.grade import merge
+    from tcplab.grade.submission import discover
+    from tcplab.netns.topology import require_root
+
+    found, skipped = discover(submissions, labs)
+    chosen = select(found, names)
+    require_root("grade")
+    tidy()
+    before = check_out(out, submissions, force, replace)
+    labs_dir = str(labs[0].dir.parent) if labs else None
+    if before is not None and not replace:
+        merge.compatible(before, [lab.name for lab in labs], labs_dir, force)
+    base = None if replace else before
+    subs = _to_grade(chosen, base, bool(names))
+    return Plan(labs, labs_dir, found, chosen, subs, skipped, before, replace, bool(names))
+
+
+def _grade_subs(
+    subs: list[Submission], settings: Settings, quiet: bool
+) -> tuple[list[Outcome], bool]:
+    """The outcomes of the submissions graded (all of them unless interrupted), and whether a
+    Ctrl-C or SIGTERM stopped the run."""
+    from tcplab.grade.grader import grade_all
+
+    outcomes: list[Outcome] = []
 
     def done(o: Outcome) -> None:
         outcomes.append(o)
@@ -177,38 +219,53 @@ def grade(
             _progress(o, len(outcomes), len(subs))
 
     stop = threading.Event()
-    interrupted = False
     try:
         grade_all(subs, settings, stop, done)
     except KeyboardInterrupt:
         stop_waiting(stop)
-        interrupted = True
+        return outcomes, True
     except TcplabError as exc:  # the grader could not go on (its sandbox did not start...)
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
+    return outcomes, False
+
+
+def _finish(
+    plan: Plan,
+    settings: Settings,
+    outcomes: list[Outcome],
+    interrupted: bool,
+    clock: tuple[str, float],
+    json_out: bool,
+) -> int:
+    """Merge this run into the class, find similar submissions, write every file, and tell."""
+    from tcplab.grade import merge
+
     graded = {(o.student, o.lab) for o in outcomes}
-    unreached = {(s.student, s.lab.name) for s in subs} - graded
+    unreached = {(s.student, s.lab.name) for s in plan.subs} - graded
+    labs = [lab.name for lab in plan.labs]
     after = merge.merged(
-        base,
-        outcomes,
-        (settings.seed, [lab.name for lab in labs], run_labs_dir),
-        unreached,
-        whole_folder=not students,
+        plan.base, outcomes, (settings.seed, labs, plan.labs_dir), unreached, not plan.named
     )
     if not interrupted:
-        after.similar.update(_similarity(found, labs))
-    meta = _meta(settings, after, started, time.monotonic() - t0, skipped)
+        try:
+            after.similar.update(_similarity(plan.found, plan.labs))
+        except KeyboardInterrupt:  # the grades are written all the same; the hints wait
+            interrupted = True
     with _interrupts_held():
-        if replace and before is not None:
-            _remove_folders(settings.out, before, after)
-        entry = merge.history_entry({**meta, "seed": settings.seed}, before, outcomes, replace)
+        meta = _meta(settings, after, clock[0], time.monotonic() - clock[1], plan.skipped)
+        if plan.replace and plan.before is not None:
+            _remove_folders(settings.out, plan.before, after)
+        entry = merge.history_entry(
+            {**meta, "seed": settings.seed}, plan.before, outcomes, plan.replace
+        )
         paths = _write(settings.out, after, outcomes, meta, entry)
     if json_out:
         typer.echo((settings.out / "grade.json").read_text())
     else:
         everyone = list(after.outcomes.values())
-        summary(everyone, labs, meta, settings.out, len(paths), graded=len(outcomes))
-        _closing(after, outcomes, base, subs)
+        summary(everyone, plan.labs, meta, settings.out, len(paths), graded=len(outcomes))
+        _closing(after, outcomes, plan.base, plan.subs)
     if interrupted:
         raise KeyboardInterrupt
     broken = any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes)
@@ -226,21 +283,16 @@ def _to_grade(chosen: list[Submission], before: ClassRun | None, named: bool) ->
     return [s for s in chosen if (s.student, s.lab.name) in missing]
 
 
-def _opening(
-    subs: list[Submission],
-    chosen: list[Submission],
-    labs: list[LabDef],
-    settings: Settings,
-    before: ClassRun | None,
-) -> str:
+def _opening(plan: Plan, settings: Settings) -> str:
+    subs, chosen, base = plan.subs, plan.chosen, plan.base
     line = (
-        f"grading {len({s.student for s in subs})} students × {len(labs)} lab(s), "
+        f"grading {len({s.student for s in subs})} students × {len(plan.labs)} lab(s), "
         f"{settings.jobs} at a time, seed {settings.seed}"
     )
-    if before is not None and before.interrupted and len(subs) < len(chosen):
+    if base is not None and base.interrupted and len(subs) < len(chosen):
         line += f" (finishing an interrupted run: {len(chosen) - len(subs)} already graded)"
-    elif before is not None:
-        line += f" (into the class in --out: {len({s for s, _ in before.outcomes})} students)"
+    elif base is not None:
+        line += f" (into the class in --out: {len({s for s, _ in base.outcomes})} students)"
     return line
 
 
@@ -453,8 +505,10 @@ def _closing(
             f"[bold]{len(clusters)} group(s) of similar submissions[/] (a hint, not a penalty; "
             "grade.json lists them):"
         )
+        shown = {o.student: o.display for o in after.outcomes.values()}
         for c in clusters:
-            console().print(f"  {escape(Cluster.from_json(c).words())}")
+            words = Cluster.from_json(c).words(lambda s: shown.get(s, s))
+            console().print(f"  {escape(text.line(words, 400))}")
 
 
 def _cell(o: Outcome | None) -> str:

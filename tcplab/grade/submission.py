@@ -19,7 +19,7 @@ from tcplab.userfile import kind
 
 STUDENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_SOLUTION = 256 << 10
-CLASS_FILES = {"gradebook.csv", "grade.json", "junit.xml"}  # written beside the student folders
+CLASS_FILES = {"gradebook.csv", "grade.json", "junit.xml", "history.jsonl"}  # beside the students
 
 
 @dataclass(frozen=True)
