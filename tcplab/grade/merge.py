@@ -13,6 +13,7 @@ each (student, lab) with its old and new score and verdict): what a regrade requ
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import os
 import typing
@@ -62,14 +63,21 @@ def restore(data: dict[str, Any]) -> Outcome:
 
 def _typed(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     """The known fields of `cls` from `data`, enums made enums again."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in fields(cls) if f.init} - _NOT_KEPT
+    known, enums = _shape(cls)
     values = {k: v for k, v in data.items() if k in known}
-    for name, value in values.items():
-        kind = _enum_of(hints.get(name))
-        if kind is not None and value is not None:
-            values[name] = kind(value)
+    for name, kind in enums.items():
+        if values.get(name) is not None:
+            values[name] = kind(values[name])
     return values
+
+
+@functools.cache
+def _shape(cls: type) -> tuple[frozenset[str], dict[str, type[enum.Enum]]]:
+    """A dataclass's fields that `record` keeps, and those of them that hold an enum."""
+    hints = typing.get_type_hints(cls)
+    known = frozenset(f.name for f in fields(cls) if f.init) - _NOT_KEPT
+    enums = {name: kind for name in known if (kind := _enum_of(hints.get(name))) is not None}
+    return known, enums
 
 
 def _enum_of(hint: Any) -> type[enum.Enum] | None:
