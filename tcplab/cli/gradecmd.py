@@ -244,8 +244,9 @@ def _finish(
     graded = {(o.student, o.lab) for o in outcomes}
     unreached = {(s.student, s.lab.name) for s in plan.subs} - graded
     labs = [lab.name for lab in plan.labs]
+    considered = {(s.student, s.lab.name) for s in plan.chosen}
     after = merge.merged(
-        plan.base, outcomes, (settings.seed, labs, plan.labs_dir), unreached, not plan.named
+        plan.base, outcomes, (settings.seed, labs, plan.labs_dir), unreached, considered
     )
     if not interrupted:
         try:

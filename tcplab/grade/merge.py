@@ -220,16 +220,17 @@ def merged(
     new: list[Outcome],
     settings: tuple[str, list[str], str | None],
     unreached: set[Key],
-    whole_folder: bool,
+    considered: set[Key],
 ) -> ClassRun:
-    """The class after this run: its outcomes replace those (student, lab) rows; `unreached` (an
-    interrupted run's) join what is pending. A run over the whole folder sets what is pending
-    afresh; a run of a few students leaves the others' pending as it was."""
+    """The class after this run: its outcomes replace those (student, lab) rows. What is pending
+    is worked out again for the (student, lab) pairs this run `considered` (the folder's, or the
+    students named): those it did not reach (`unreached`, when interrupted); the class's other
+    pending pairs stay pending."""
     seed, labs, labs_dir = settings
     if run is None:
         run = ClassRun(seed, [], labs_dir)
     graded = {(o.student, o.lab) for o in new}
-    pending = set() if whole_folder else run.pending - graded
+    pending = run.pending - considered - graded
     return ClassRun(
         seed=run.seed,
         labs=run.labs + [lab for lab in labs if lab not in run.labs],

@@ -59,13 +59,21 @@ def files(out: Path) -> dict[str, bytes]:
     }
 
 
+def _as_written(o: dict[str, object], text: str) -> bytes:
+    """An outcome's lines in grade.json, exactly as they are in the file."""
+    block = "    " + json.dumps(o, indent=2).replace("\n", "\n    ")
+    assert block in text
+    return block.encode()
+
+
 def rows(out: Path) -> dict[str, dict[object, bytes]]:
     """Each class file's rows, as bytes: gradebook lines, grade.json outcomes, junit suites."""
     lines = (out / "gradebook.csv").read_bytes().split(b"\r\n")[1:-1]
-    doc = json.loads((out / "grade.json").read_text())
+    text = (out / "grade.json").read_text()
+    doc = json.loads(text)
     return {
         "csv": {tuple(line.split(b",")[:2]): line for line in lines},
-        "json": {(o["student"], o["lab"]): json.dumps(o).encode() for o in doc["outcomes"]},
+        "json": {(o["student"], o["lab"]): _as_written(o, text) for o in doc["outcomes"]},
         "junit": {
             s.get("name"): ET.tostring(s) for s in ET.fromstring((out / "junit.xml").read_bytes())
         },

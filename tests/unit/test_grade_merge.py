@@ -16,9 +16,11 @@ from jsonschema import Draft202012Validator
 
 from tcplab.cli import gradecmd
 from tcplab.errors import UsageError
+from tcplab.exercise.catalog import get
 from tcplab.grade import merge, outputs
 from tcplab.grade.merge import ClassRun
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.submission import Submission
 from tests.unit.test_grade_outputs import META, class_outcomes, outcome
 
 SETTINGS = ("fall", ["handshake", "teardown"], None)
@@ -27,8 +29,10 @@ SETTINGS = ("fall", ["handshake", "teardown"], None)
 def run_into(
     out: Path, before: ClassRun | None, new: list[Outcome], unreached: set = frozenset()
 ) -> ClassRun:
-    """What `tcplab grade` does once it has graded `new`: merge, then write (gradecmd._write)."""
-    after = merge.merged(before, new, SETTINGS, set(unreached), whole_folder=before is None)
+    """What `tcplab grade` does once it has graded `new` (and not `unreached`, if interrupted):
+    merge, then write (gradecmd._write)."""
+    considered = {(o.student, o.lab) for o in new} | set(unreached)
+    after = merge.merged(before, new, SETTINGS, set(unreached), considered)
     meta = {**META, **merge.class_meta(after)}
     entry = merge.history_entry(meta, before, new, replaced=False)
     gradecmd._write(out, after, new, meta, entry)
@@ -164,8 +168,13 @@ def test_an_interrupted_run_is_partial_and_the_next_grades_only_what_is_missing(
 def test_a_run_of_some_students_leaves_the_others_pending():
     run = ClassRun("s", ["handshake"], None, pending={("a", "handshake"), ("b", "handshake")})
     new = [outcome("a", "handshake", Verdict.SCORED, [True, True, True])]
-    after = merge.merged(run, new, ("s", ["handshake"], None), set(), whole_folder=False)
+    after = merge.merged(run, new, ("s", ["handshake"], None), set(), {("a", "handshake")})
     assert after.pending == {("b", "handshake")}
+    both, b = {("a", "handshake"), ("b", "handshake")}, {("b", "handshake")}
+    stopped = merge.merged(after, [], ("s", ["handshake"], None), b, both)  # interrupted again
+    assert stopped.pending == b and stopped.interrupted
+    done = [outcome("b", "handshake", Verdict.SCORED, [True, True, False])]
+    assert not merge.merged(stopped, done, ("s", ["handshake"], None), set(), both).pending
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -229,7 +238,42 @@ def test_the_class_keeps_its_seed_labs_and_folder_when_a_run_merges():
     kept = outcome("alice", "handshake", Verdict.SCORED, [True, True, True])
     run = ClassRun("class-seed", ["handshake", "rst"], "/course", {("alice", "handshake"): kept})
     new = [replace(kept, student="bob")]
-    after = merge.merged(run, new, ("other", ["time-wait"], "/elsewhere"), set(), True)
+    after = merge.merged(run, new, ("other", ["time-wait"], "/elsewhere"), set(), set())
     assert (after.seed, after.labs, after.labs_dir) == (
         "class-seed", ["handshake", "rst", "time-wait"], "/course",
     )  # fmt: skip
+
+
+# ---- the command's choices -----------------------------------------------------------------------
+
+
+def test_student_names_select_their_submissions_and_an_unknown_one_is_a_usage_error():
+    lab = get("handshake")
+    subs = [Submission(s, lab, None) for s in ("alice", "bob", "carol")]
+    assert [s.student for s in gradecmd.select(subs, ["bob", "alice"])] == ["alice", "bob"]
+    assert gradecmd.select(subs, []) == subs
+    with pytest.raises(UsageError, match="--student bobb: no such student folder") as err:
+        gradecmd.select(subs, ["bobb"])
+    assert "did you mean bob?" in err.value.hint
+
+
+def test_an_interrupted_class_grades_only_what_it_has_no_score_for():
+    lab = get("handshake")
+    subs = [Submission(s, lab, None) for s in ("alice", "bob", "carol")]
+    kept = outcome("alice", "handshake", Verdict.SCORED, [True, True, True])
+    broken = outcome("bob", "handshake", Verdict.ENVIRONMENT_ERROR, None)
+    rows = {("alice", "handshake"): kept, ("bob", "handshake"): broken}
+    run = ClassRun("s", ["handshake"], None, rows, pending={("carol", "handshake")})
+    assert [s.student for s in gradecmd._to_grade(subs, run, named=False)] == ["bob", "carol"]
+    assert gradecmd._to_grade(subs, run, named=True) == subs  # students named: graded again
+    run.pending.clear()
+    assert gradecmd._to_grade(subs, run, named=False) == subs  # a whole class: graded again
+
+
+def test_replace_removes_the_folders_of_students_no_more_in_the_class(tmp_path):
+    out = tmp_path / "out"
+    old = run_into(out, None, class_outcomes())
+    (out / "zed").mkdir()  # not tcplab's: not in the record, left alone
+    new = merge.merged(None, [class_outcomes()[0]], SETTINGS, set(), set())
+    gradecmd._remove_folders(out, old, new)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [".tcplab", "bob", "zed"]
