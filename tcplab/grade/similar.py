@@ -2,7 +2,8 @@
 
 Three kinds, strongest first:
 
-- **identical**: the same bytes (comments, layout and names too);
+- **identical**: the same text, comments, layout and names too (line ends and trailing spaces
+  aside: a Windows editor does not make a copy look different);
 - **same code**: the same token stream once comments, layout, docstrings, the text of strings and
   the names the student chose are set aside (copies.tokens, then names and strings made uniform;
   attribute names such as `lab.sr` stay, they are the API);
@@ -12,9 +13,12 @@ Three kinds, strongest first:
   fills in the same TODOs, and so are fingerprints that a large share of the class has (an idiom
   everyone writes). The figure is the Jaccard index of what is left: shared / either.
 
-Submissions whose code is the starter's or the reference's (copies.py flags the latter) are not
-listed: they share that with everybody. Pairs are counted through an index from fingerprint to
-submissions, so a lab of 300 submissions costs about as much as reading them.
+The starter or the reference as handed out (the same text) is everybody's and is not listed. Code
+that is the starter's or the reference's in other words (copies.py flags the latter) is listed only
+when the text is the same too: comments and layout then tell of a copy.
+
+Pairs are counted through an index from fingerprint to submissions, and the lexer is one regular
+expression: 300 students × 11 labs take about 5 s (bench/similar_bench.py).
 """
 
 from __future__ import annotations
@@ -156,24 +160,25 @@ def _token_id(token: str) -> int:
 @dataclass(frozen=True)
 class _Entry:
     student: str
-    digest: bytes
+    digest: bytes  # of the text (line ends and trailing spaces aside)
     stream: Normal
-    prints: frozenset[int]
+    prints: frozenset[int]  # its own: the starter's and the reference's taken out
+    given: bool  # its code is the starter's or the reference's (only its text can be alike)
 
 
 def similar(lab: str, sources: Mapping[str, bytes], shared: Sequence[bytes] = ()) -> list[Cluster]:
     """The clusters of alike submissions of one lab. `sources`: student → solution bytes;
     `shared`: code every student was given or is compared against (the starter, the reference)."""
     given = [normal(b) for b in shared]
+    given_text = {text_digest(b) for b in shared}
     discount = frozenset().union(*(fingerprints(s) for s in given))
     entries = []
     for student in sorted(sources):
-        stream = normal(sources[student])
-        if stream in given:
-            continue
-        digest = hashlib.sha256(sources[student]).digest()
-        entries.append(_Entry(student, digest, stream, fingerprints(stream) - discount))
-    edges = _exact_edges(entries) + _near_edges(entries)
+        digest, stream = text_digest(sources[student]), normal(sources[student])
+        if digest not in given_text:  # the starter or the reference as handed out: everyone's
+            own = fingerprints(stream) - discount
+            entries.append(_Entry(student, digest, stream, own, stream in given))
+    edges = _exact_edges(entries) + _near_edges([e for e in entries if not e.given])
     starter = shared[0] if shared else b""
     return [_cluster(lab, group, sources, starter) for group in _groups(entries, edges)]
 
@@ -181,11 +186,23 @@ def similar(lab: str, sources: Mapping[str, bytes], shared: Sequence[bytes] = ()
 Edge = tuple[str, str, float]
 
 
+def text_digest(source: bytes) -> bytes:
+    """What "identical" compares: the text, line ends and trailing spaces aside."""
+    lines = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    return hashlib.sha256(b"\n".join(line.rstrip() for line in lines).rstrip()).digest()
+
+
 def _exact_edges(entries: list[_Entry]) -> list[Edge]:
+    """Identical texts; the same code, unless the code is the starter's or the reference's (many
+    arrive at the reference's: only the same text, comments and all, tells of a copy then)."""
+    by_text: dict[bytes, list[str]] = {}
     by_code: dict[Normal, list[str]] = {}
     for e in entries:
-        by_code.setdefault(e.stream, []).append(e.student)
-    return [(group[0], other, 1.0) for group in by_code.values() for other in group[1:]]
+        by_text.setdefault(e.digest, []).append(e.student)
+        if not e.given:
+            by_code.setdefault(e.stream, []).append(e.student)
+    groups = [*by_text.values(), *by_code.values()]
+    return [(group[0], other, 1.0) for group in groups for other in group[1:]]
 
 
 def _near_edges(entries: list[_Entry]) -> list[Edge]:

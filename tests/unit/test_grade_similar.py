@@ -67,6 +67,20 @@ def test_the_starter_and_the_reference_make_nobody_similar():
     assert S.similar("rst", sources("frank", "hugo", "gina", "erin"), shared()) == []
 
 
+def test_the_starter_from_windows_editors_is_still_the_starter():
+    crlf = LAB.starter.read_bytes().replace(b"\n", b"\r\n")
+    assert S.similar("rst", {"w1": crlf, "w2": crlf + b"  \r\n"}, shared()) == []
+
+
+def test_the_reference_with_the_same_own_comments_is_identical_but_not_with_others():
+    ref = LAB.solution.read_text()
+    mine = ref.replace("# (b)", "# (b) the port nobody listens on, see RFC 9293 3.10.7.1")
+    (c,) = S.similar("rst", {"p": mine.encode(), "q": mine.encode()}, shared())
+    assert (c.kind, c.students) == ("identical", ("p", "q"))
+    theirs = ref.replace("# (b)", "# part b")
+    assert S.similar("rst", {"p": mine.encode(), "r": theirs.encode()}, shared()) == []
+
+
 def test_without_the_discount_the_starter_would_join_everybody():
     assert S.similar("rst", sources("frank", "hugo"), []) != []
 
