@@ -64,6 +64,8 @@ def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
 def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) -> ClassRun | None:
     """--out checked and made; the class it already holds (None: none, or --replace). Grading into
     a run merges (grade/merge.py); an older tcplab's run, without a record, needs --replace."""
+    from tcplab.grade import merge
+
     sub, dest = submissions.resolve(), out.resolve()
     if dest == sub or sub in dest.parents:
         raise UsageError(
@@ -71,6 +73,8 @@ def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) 
         )
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--out {out} is a file", "name a folder")
+    if dest.is_dir():
+        merge.hold(dest)  # one run at a time into a class: two would lose each other's rows
     before = None if not dest.is_dir() else _loaded(dest, replace)
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -81,6 +85,7 @@ def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) 
         raise UsageError(
             f"--out {out}: cannot write there ({exc.strerror})", "name another"
         ) from exc
+    merge.hold(dest)
     return before
 
 

@@ -13,6 +13,7 @@ each (student, lab) with its old and new score and verdict): what a regrade requ
 from __future__ import annotations
 
 import enum
+import fcntl
 import functools
 import json
 import os
@@ -174,6 +175,27 @@ def load(out: Path) -> ClassRun | None:
 
 def save(out: Path, run: ClassRun) -> Path:
     return write_atomic(out / STATE, json.dumps(run.to_json(), default=str).encode())
+
+
+_HELD: dict[Path, int] = {}  # --out folders this process holds, and the descriptor of each
+
+
+def hold(out: Path) -> None:
+    """Hold --out for this process's life (a lock on the folder itself: nothing is created), so
+    that two runs into one class cannot lose each other's rows; a usage error when another holds
+    it."""
+    if out in _HELD:
+        return
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(
+            f"--out {out}: another tcplab grade is writing into it",
+            "wait for it to finish, or grade into another --out",
+        ) from None
+    _HELD[out] = fd
 
 
 def write_atomic(path: Path, data: bytes) -> Path:

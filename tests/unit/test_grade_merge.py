@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -277,3 +279,19 @@ def test_replace_removes_the_folders_of_students_no_more_in_the_class(tmp_path):
     new = merge.merged(None, [class_outcomes()[0]], SETTINGS, set(), set())
     gradecmd._remove_folders(out, old, new)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [".tcplab", "bob", "zed"]
+
+
+def test_two_runs_cannot_write_into_one_class_at_once(tmp_path):
+    merge.hold(tmp_path)
+    other = subprocess.run(
+        [sys.executable, "-c", f"from tcplab.grade import merge; merge.hold({str(tmp_path)!r})"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert other.returncode != 0 and "another tcplab grade is writing into it" in other.stderr
+    assert os.listdir(tmp_path) == []  # the lock is on the folder: nothing is made in it
+    os.close(merge._HELD.pop(tmp_path))
+    free = subprocess.run(
+        [sys.executable, "-c", f"from tcplab.grade import merge; merge.hold({str(tmp_path)!r})"],
+        check=False,
+    )
+    assert free.returncode == 0
