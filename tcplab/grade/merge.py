@@ -1,7 +1,7 @@
 """Grading into a results folder that already holds a run: the class is kept, not replaced.
 
 --out keeps, beside the files people read, the whole class as tcplab needs it to write them again
-(`.tcplab/class.json`: every outcome in full, the class's seed, labs and labs folder, what an
+(`.tcplab-class.json`: every outcome in full, the class's seed, labs and labs folder, what an
 interrupted run left to grade, the similarity hints). A run's outcomes replace those (student, lab)
 rows; every other row is written again from the very same outcome, so it comes out byte for byte
 as it was, and the folders of students not graded in this run are not touched.
@@ -27,7 +27,7 @@ from tcplab.errors import UsageError
 from tcplab.exercise.kit import ScoredCheck
 from tcplab.grade.outcome import Outcome, Verdict
 
-STATE = Path(".tcplab") / "class.json"
+STATE = ".tcplab-class.json"  # a dot file: never a student folder, nor taken for one
 HISTORY = "history.jsonl"
 FORMAT = 1
 _NOT_KEPT = {"report"}  # the engine's live Report: its text and HTML are kept instead
@@ -146,7 +146,7 @@ def class_meta(run: ClassRun) -> dict[str, Any]:
 
 def holds_run(out: Path) -> bool:
     """True when --out holds the files of an earlier run (of this tcplab or an older one)."""
-    return any((out / name).exists() for name in ("gradebook.csv", "grade.json", str(STATE)))
+    return any((out / name).exists() for name in ("gradebook.csv", "grade.json", STATE))
 
 
 def load(out: Path) -> ClassRun | None:

@@ -55,7 +55,7 @@ def files(out: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(out)): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and ".tcplab" not in p.parts
+        if p.is_file() and not p.name.startswith(".")
     }
 
 

@@ -45,7 +45,7 @@ def files(out: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(out)): p.read_bytes()
         for p in sorted(out.rglob("*"))
-        if p.is_file() and ".tcplab" not in p.parts
+        if p.is_file() and not p.name.startswith(".")
     }
 
 
@@ -230,7 +230,6 @@ def test_a_run_of_an_older_tcplab_cannot_be_merged_into(tmp_path):
 
 
 def test_a_damaged_record_is_a_usage_error(tmp_path):
-    (tmp_path / ".tcplab").mkdir()
     (tmp_path / merge.STATE).write_text('{"format": 1, "outcomes": [')
     with pytest.raises(UsageError, match="cannot be read"):
         merge.load(tmp_path)
@@ -278,7 +277,7 @@ def test_replace_removes_the_folders_of_students_no_more_in_the_class(tmp_path):
     (out / "zed").mkdir()  # not tcplab's: not in the record, left alone
     new = merge.merged(None, [class_outcomes()[0]], SETTINGS, set(), set())
     gradecmd._remove_folders(out, old, new)
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [".tcplab", "bob", "zed"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["bob", "zed"]
 
 
 def test_two_runs_cannot_write_into_one_class_at_once(tmp_path):
