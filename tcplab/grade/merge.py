@@ -276,8 +276,8 @@ def history_entry(
     """One run, for history.jsonl: its facts, and each (student, lab) it graded, old and new."""
     old = {} if before is None or replaced else before.outcomes
     changes = [
-        {"student": o.student, "lab": o.lab, "old": _score(old.get((o.student, o.lab))),
-         "new": _score(o)}
+        {"student": o.student, "name": o.display, "lab": o.lab,
+         "old": _score(old.get((o.student, o.lab))), "new": _score(o)}
         for o in sorted(new, key=lambda o: (o.student, o.lab))
     ]  # fmt: skip
     return {

@@ -130,7 +130,7 @@ def test_a_merged_run_keeps_the_class_and_history_says_old_and_new(tmp_path):
     history = merge.read_history(out)
     assert [len(h["graded"]) for h in history] == [8, 1]
     assert history[1]["graded"][0] == {
-        "student": "dave", "lab": "handshake",
+        "student": "dave", "name": "dave", "lab": "handshake",
         "old": {"score": 5, "verdict": "time_limit"}, "new": {"score": 10, "verdict": "scored"},
     }  # fmt: skip
     assert [(h["run"], h["graded"], h["changed"]) for h in doc["history"]] == [(1, 8, 0), (2, 1, 1)]
