@@ -17,14 +17,14 @@ import fcntl
 import functools
 import json
 import os
+import types
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from tcplab.errors import UsageError
-from tcplab.exercise.kit import ScoredCheck
 from tcplab.grade.outcome import Outcome, Verdict
 
 STATE = ".tcplab-class.json"  # a dot file: never a student folder, nor taken for one
@@ -46,7 +46,7 @@ def record(o: Outcome) -> dict[str, Any]:
 def _plain(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, ScoredCheck):
+    if is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
@@ -57,36 +57,37 @@ def _plain(value: Any) -> Any:
 
 def restore(data: dict[str, Any]) -> Outcome:
     """The outcome `record` kept; fields it did not know take their defaults."""
-    values = _typed(Outcome, data)
-    values["checks"] = [ScoredCheck(**_typed(ScoredCheck, c)) for c in data.get("checks") or []]
-    return Outcome(**values)
+    revived: Outcome = _revive(Outcome, data)
+    return revived
 
 
-def _typed(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    """The known fields of `cls` from `data`, enums made enums again."""
-    known, enums = _shape(cls)
-    values = {k: v for k, v in data.items() if k in known}
-    for name, kind in enums.items():
-        if values.get(name) is not None:
-            values[name] = kind(values[name])
-    return values
+def _revive(hint: Any, value: Any) -> Any:
+    """`value` (from JSON) made what the type hint says again: dataclasses (their known fields;
+    the others take their defaults), enums, and lists, tuples and dicts of them."""
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        return _revive(options[0], value) if len(options) == 1 else value
+    if origin in (list, tuple) and args:
+        items = [_revive(args[0], v) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict and len(args) == 2:
+        return {k: _revive(args[1], v) for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if isinstance(hint, type) and is_dataclass(hint):
+        hints = _hints(hint)
+        return hint(**{k: _revive(hints[k], v) for k, v in value.items() if k in hints})
+    return value
 
 
 @functools.cache
-def _shape(cls: type) -> tuple[frozenset[str], dict[str, type[enum.Enum]]]:
-    """A dataclass's fields that `record` keeps, and those of them that hold an enum."""
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's fields that `record` keeps, with their types."""
     hints = typing.get_type_hints(cls)
-    known = frozenset(f.name for f in fields(cls) if f.init) - _NOT_KEPT
-    enums = {name: kind for name in known if (kind := _enum_of(hints.get(name))) is not None}
-    return known, enums
-
-
-def _enum_of(hint: Any) -> type[enum.Enum] | None:
-    options = typing.get_args(hint) or (hint,)
-    for option in options:
-        if isinstance(option, type) and issubclass(option, enum.Enum):
-            return option
-    return None
+    return {f.name: hints[f.name] for f in fields(cls) if f.init and f.name not in _NOT_KEPT}
 
 
 # ---- the class in --out -----------------------------------------------------------------------
