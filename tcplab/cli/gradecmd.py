@@ -255,7 +255,7 @@ def _finish(
     )
     if not interrupted:
         try:
-            after.similar.update(_similarity(plan.found, plan.labs))
+            after.similar.update(_similarity(plan.found, _whole_labs(plan, after)))
         except KeyboardInterrupt:  # the grades are written all the same; the hints wait
             interrupted = True
     with _interrupts_held():
@@ -393,6 +393,13 @@ def _remove_folders(out: Path, before: ClassRun, after: ClassRun) -> None:
         folder = student_dir(out, student)
         if folder.is_dir() and not folder.is_symlink():
             shutil.rmtree(folder)
+
+
+def _whole_labs(plan: Plan, after: ClassRun) -> list[LabDef]:
+    """The labs of this run whose every student in the class is in SUBMISSIONS: their similarity
+    hints are worked out again; a folder of a few students keeps the class's hints as they were."""
+    here = {(s.student, s.lab.name) for s in plan.found}
+    return [lab for lab in plan.labs if {k for k in after.outcomes if k[1] == lab.name} <= here]
 
 
 def _similarity(found: list[Submission], labs: list[LabDef]) -> dict[str, list[dict[str, Any]]]:

@@ -107,6 +107,14 @@ def test_regrading_one_student_keeps_the_class_byte_for_byte(tmp_path: Path) -> 
     (change,) = history[1]["graded"]
     assert change["old"]["score"] < change["new"]["score"] == ana["max_score"]
     assert history[1]["seed"] == "regrade"
+    alone = tmp_path / "one-student"  # the case: a folder holding one student, --force
+    (alone / "di").mkdir(parents=True)
+    shutil.copy(HANDSHAKE.starter, alone / "di" / "handshake.py")
+    third = tcplab("grade", str(alone), *args[:-2], "--force")
+    assert third.returncode == 0, third.stdout + third.stderr
+    doc = json.loads((out / "grade.json").read_text())
+    assert len(doc["outcomes"]) == 4 and len(rows(out)["csv"]) == 4  # not 1
+    assert [c["students"] for c in doc["similar"]] == [["bo", "cy"]]  # the class's hint stays
 
 
 def test_regrading_asks_for_a_known_student_and_the_same_labs(tmp_path: Path) -> None:

@@ -323,3 +323,19 @@ def test_every_field_an_outcome_has_comes_back_from_its_record():
     """A field someone adds to Outcome (or to what it holds) must be JSON, an enum or a dataclass
     of those, or a regrade could not write the other students' rows byte for byte again."""
     assert kept_whole(Outcome) == []
+
+
+def test_similarity_is_worked_out_again_only_for_a_lab_whose_whole_class_is_here():
+    lab = get("handshake")
+    rows = {
+        (s, "handshake"): outcome(s, "handshake", Verdict.SCORED, [True, True, True])
+        for s in ("alice", "bob")
+    }
+    after = ClassRun("s", ["handshake"], None, rows)
+
+    def plan(*here: str) -> gradecmd.Plan:
+        found = [Submission(s, lab, None) for s in here]
+        return gradecmd.Plan([lab], None, found, found, found, [], after, False, False)
+
+    assert gradecmd._whole_labs(plan("bob"), after) == []  # a folder of one: the hints stay
+    assert gradecmd._whole_labs(plan("alice", "bob", "carol"), after) == [lab]
