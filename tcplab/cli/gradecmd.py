@@ -6,7 +6,6 @@ import contextlib
 import difflib
 import io
 import secrets
-import shutil
 import signal
 import threading
 import time
@@ -173,7 +172,7 @@ def grade(
         labs=labs,
         out=Path(out).resolve(),
         jobs=jobs,
-        seed=seed or class_seed or secrets.token_hex(8),
+        seed=seed if seed is not None else class_seed or secrets.token_hex(8),
         time_limit=time_limit,
         limits=Limits(memory=memory << 20),
         hint_level=hint_level,
@@ -205,7 +204,7 @@ def _plan(
     if before is not None and not replace:
         merge.compatible(before, [lab.name for lab in labs], labs_dir, force)
     base = None if replace else before
-    subs = _to_grade(chosen, base, bool(names))
+    subs = merge.to_grade(chosen, base, bool(names))
     return Plan(labs, labs_dir, found, chosen, subs, skipped, before, replace, bool(names))
 
 
@@ -255,13 +254,14 @@ def _finish(
     )
     if not interrupted:
         try:
-            after.similar.update(_similarity(plan.found, _whole_labs(plan, after)))
+            whole = merge.whole_labs(plan.found, plan.labs, after)
+            after.similar.update(merge.similarity(plan.found, whole))
         except KeyboardInterrupt:  # the grades are written all the same; the hints wait
             interrupted = True
     with _interrupts_held():
         meta = _meta(settings, after, clock[0], time.monotonic() - clock[1], plan.skipped)
         if plan.replace and plan.before is not None:
-            _remove_folders(settings.out, plan.before, after)
+            merge.remove_folders(settings.out, plan.before, after)
         entry = merge.history_entry(
             {**meta, "seed": settings.seed}, plan.before, outcomes, plan.replace
         )
@@ -276,17 +276,6 @@ def _finish(
         raise KeyboardInterrupt
     broken = any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes)
     return EXIT_ENVIRONMENT if broken else 0
-
-
-def _to_grade(chosen: list[Submission], before: ClassRun | None, named: bool) -> list[Submission]:
-    """What this run grades: the students named, or the whole folder; but when the class in
-    --out was interrupted and no student is named, only what it has no score for (resuming)."""
-    from tcplab.grade import merge
-
-    if named or before is None or not before.interrupted:
-        return chosen
-    missing = set(merge.still_to_grade(before, [(s.student, s.lab.name) for s in chosen]))
-    return [s for s in chosen if (s.student, s.lab.name) in missing]
 
 
 def _opening(plan: Plan, settings: Settings) -> str:
@@ -382,44 +371,6 @@ def _write(
     graded = {o.student for o in outcomes}
     everyone = list(after.outcomes.values())
     return outputs.write_all(out, everyone, meta, students=graded, extra=extra)
-
-
-def _remove_folders(out: Path, before: ClassRun, after: ClassRun) -> None:
-    """--replace: the folders of the old class's students who are not in the new one."""
-    from tcplab.grade.outputs import student_dir
-
-    gone = {s for s, _ in before.outcomes} - {s for s, _ in after.outcomes}
-    for student in sorted(gone):
-        folder = student_dir(out, student)
-        if folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder)
-
-
-def _whole_labs(plan: Plan, after: ClassRun) -> list[LabDef]:
-    """The labs of this run whose every student in the class is in SUBMISSIONS: their similarity
-    hints are worked out again; a folder of a few students keeps the class's hints as they were."""
-    here = {(s.student, s.lab.name) for s in plan.found}
-    return [lab for lab in plan.labs if {k for k in after.outcomes if k[1] == lab.name} <= here]
-
-
-def _similarity(found: list[Submission], labs: list[LabDef]) -> dict[str, list[dict[str, Any]]]:
-    """Each lab's similarity hints over every submission in the folder (not only those graded
-    now): read as the grader reads them; a file that cannot be read is left out."""
-    from tcplab.grade.similar import similar
-    from tcplab.grade.submission import Unusable, read_solution
-
-    hints = {}
-    for lab in labs:
-        sources = {}
-        for s in found:
-            if s.lab.name == lab.name and s.path is not None and s.problem is None:
-                try:
-                    sources[s.student] = read_solution(s.path)
-                except Unusable:
-                    continue
-        given = [p.read_bytes() for p in (lab.starter, lab.solution) if p.is_file()]
-        hints[lab.name] = [c.to_json() for c in similar(lab.name, sources, given)]
-    return hints
 
 
 @contextlib.contextmanager

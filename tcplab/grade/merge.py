@@ -17,6 +17,7 @@ import fcntl
 import functools
 import json
 import os
+import shutil
 import types
 import typing
 from collections.abc import Iterable
@@ -25,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.errors import UsageError
+from tcplab.exercise.catalog import LabDef
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.submission import Submission
 
 STATE = ".tcplab-class.json"  # a dot file: never a student folder, nor taken for one
 HISTORY = "history.jsonl"
@@ -341,3 +344,53 @@ def history_summary(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for i, e in enumerate(entries, 1)
     ]
+
+
+# ---- what a run grades, and what it leaves ----------------------------------------------------
+
+
+def to_grade(chosen: list[Submission], before: ClassRun | None, named: bool) -> list[Submission]:
+    """What this run grades: the students named, or the whole folder; but when the class in
+    --out was interrupted and no student is named, only what it has no score for (resuming)."""
+    if named or before is None or not before.interrupted:
+        return chosen
+    missing = set(still_to_grade(before, [(s.student, s.lab.name) for s in chosen]))
+    return [s for s in chosen if (s.student, s.lab.name) in missing]
+
+
+def remove_folders(out: Path, before: ClassRun, after: ClassRun) -> None:
+    """--replace: the folders of the old class's students who are not in the new one."""
+    from tcplab.grade.outputs import student_dir
+
+    gone = {s for s, _ in before.outcomes} - {s for s, _ in after.outcomes}
+    for student in sorted(gone):
+        folder = student_dir(out, student)
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+
+
+def whole_labs(found: list[Submission], labs: list[LabDef], after: ClassRun) -> list[LabDef]:
+    """The labs whose every student in the class is in SUBMISSIONS (`found`): their similarity
+    hints are worked out again; a folder of a few students keeps the class's hints as they were."""
+    here = {(s.student, s.lab.name) for s in found}
+    return [lab for lab in labs if {k for k in after.outcomes if k[1] == lab.name} <= here]
+
+
+def similarity(found: list[Submission], labs: list[LabDef]) -> dict[str, list[dict[str, Any]]]:
+    """Each lab's similarity hints over every submission in the folder (not only those graded
+    now), read as the grader reads them; a file that cannot be read is left out."""
+    from tcplab.grade.similar import similar
+    from tcplab.grade.submission import Unusable, read_solution
+
+    hints = {}
+    for lab in labs:
+        sources = {}
+        for s in found:
+            if s.lab.name == lab.name and s.path is not None and s.problem is None:
+                try:
+                    sources[s.student] = read_solution(s.path)
+                except Unusable:
+                    continue
+        given = [p.read_bytes() for p in (lab.starter, lab.solution) if p.is_file()]
+        hints[lab.name] = [c.to_json() for c in similar(lab.name, sources, given)]
+    return hints

@@ -269,10 +269,10 @@ def test_an_interrupted_class_grades_only_what_it_has_no_score_for():
     broken = outcome("bob", "handshake", Verdict.ENVIRONMENT_ERROR, None)
     rows = {("alice", "handshake"): kept, ("bob", "handshake"): broken}
     run = ClassRun("s", ["handshake"], None, rows, pending={("carol", "handshake")})
-    assert [s.student for s in gradecmd._to_grade(subs, run, named=False)] == ["bob", "carol"]
-    assert gradecmd._to_grade(subs, run, named=True) == subs  # students named: graded again
+    assert [s.student for s in merge.to_grade(subs, run, named=False)] == ["bob", "carol"]
+    assert merge.to_grade(subs, run, named=True) == subs  # students named: graded again
     run.pending.clear()
-    assert gradecmd._to_grade(subs, run, named=False) == subs  # a whole class: graded again
+    assert merge.to_grade(subs, run, named=False) == subs  # a whole class: graded again
 
 
 def test_replace_removes_the_folders_of_students_no_more_in_the_class(tmp_path):
@@ -280,7 +280,7 @@ def test_replace_removes_the_folders_of_students_no_more_in_the_class(tmp_path):
     old = run_into(out, None, class_outcomes())
     (out / "zed").mkdir()  # not tcplab's: not in the record, left alone
     new = merge.merged(None, [class_outcomes()[0]], SETTINGS, set(), set())
-    gradecmd._remove_folders(out, old, new)
+    merge.remove_folders(out, old, new)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["bob", "zed"]
 
 
@@ -333,9 +333,8 @@ def test_similarity_is_worked_out_again_only_for_a_lab_whose_whole_class_is_here
     }
     after = ClassRun("s", ["handshake"], None, rows)
 
-    def plan(*here: str) -> gradecmd.Plan:
-        found = [Submission(s, lab, None) for s in here]
-        return gradecmd.Plan([lab], None, found, found, found, [], after, False, False)
+    def here(*students: str) -> list[Submission]:
+        return [Submission(s, lab, None) for s in students]
 
-    assert gradecmd._whole_labs(plan("bob"), after) == []  # a folder of one: the hints stay
-    assert gradecmd._whole_labs(plan("alice", "bob", "carol"), after) == [lab]
+    assert merge.whole_labs(here("bob"), [lab], after) == []  # a folder of one: the hints stay
+    assert merge.whole_labs(here("alice", "bob", "carol"), [lab], after) == [lab]
