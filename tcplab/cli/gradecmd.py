@@ -271,7 +271,7 @@ def _finish(
     else:
         everyone = list(after.outcomes.values())
         summary(everyone, plan.labs, meta, settings.out, len(paths), graded=len(outcomes))
-        _closing(after, outcomes, plan.base, plan.subs)
+        _closing(after, outcomes, plan.base, plan.subs, interrupted)
     if interrupted:
         raise KeyboardInterrupt
     broken = any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes)
@@ -448,7 +448,11 @@ def summary(
 
 
 def _closing(
-    after: ClassRun, outcomes: list[Outcome], base: ClassRun | None, subs: list[Submission]
+    after: ClassRun,
+    outcomes: list[Outcome],
+    base: ClassRun | None,
+    subs: list[Submission],
+    interrupted: bool,
 ) -> None:
     """What this run did to the class in --out: merged, interrupted, similar submissions."""
     if base is not None:
@@ -462,6 +466,11 @@ def _closing(
             f"[bold yellow]interrupted[/]: {len(outcomes)} of {len(subs)} graded and written; "
             f"{len(after.pending)} not graded (no row; grade.json meta.interrupted is true). "
             "The same command grades only what is missing"
+        )
+    elif interrupted:
+        console().print(
+            "[bold yellow]interrupted[/] while comparing submissions: every grade is written; "
+            "the similarity hints are those of the last run that finished"
         )
     clusters = [c for lab in after.labs for c in after.similar.get(lab, [])]
     if clusters:
