@@ -18,6 +18,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from tcplab.cli import gradecmd
@@ -338,3 +340,22 @@ def test_similarity_is_worked_out_again_only_for_a_lab_whose_whole_class_is_here
 
     assert merge.whole_labs(here("bob"), [lab], after) == []  # a folder of one: the hints stay
     assert merge.whole_labs(here("alice", "bob", "carol"), [lab], after) == [lab]
+
+
+@given(
+    text=st.text(max_size=40),
+    wall=st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    score=st.one_of(st.none(), st.integers(0, 10)),
+)
+@settings(max_examples=200, deadline=None)
+def test_any_text_and_figures_come_back_from_the_record_and_write_the_same_bytes(text, wall, score):
+    o = outcome(
+        "amy", "handshake", Verdict.RUNTIME_ERROR, [True, False, True], message=text,
+        stdout=text, stderr=text, wall_s=wall, score=score, ladder_text=text, ladder_html=text,
+    )  # fmt: skip
+    kept = json.dumps(merge.ClassRun("s", [], None, {("amy", "x"): o}).to_json())
+    again = merge.restore(json.loads(kept)["outcomes"][0])
+    assert again == o
+    assert outputs.gradebook_rows([again]) == outputs.gradebook_rows([o])
+    assert outputs.junit_xml([again]) == outputs.junit_xml([o])
+    assert outputs.report_html([again], META) == outputs.report_html([o], META)
