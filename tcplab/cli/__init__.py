@@ -354,7 +354,25 @@ def grade(
     ] = None,
     memory: Annotated[int, typer.Option(help="Memory cap per solution, MiB.")] = 256,
     force: Annotated[
-        bool, typer.Option(help="Replace the results of an earlier run in --out.")
+        bool,
+        typer.Option(
+            help="Merge into the class in --out even when its labs or labs folder differ "
+            "(grading into a class always merges)."
+        ),
+    ] = False,
+    student: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--student",
+            help="Grade only this student's folder (repeatable); merged into the class in --out.",
+            metavar="NAME",
+        ),
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace", help="Start over: the class in --out is replaced (its history is kept)."
+        ),
     ] = False,
     json_out: Json = False,
     labs: LabsDir = None,
@@ -384,6 +402,7 @@ def grade(
     code = gradecmd.grade(
         submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level,
         roster=roster,
+        students=student or [], replace=replace,
     )  # fmt: skip
     raise typer.Exit(code)
 

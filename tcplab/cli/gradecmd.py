@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import io
 import secrets
+import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +28,11 @@ from tcplab.errors import EXIT_ENVIRONMENT, EXIT_KERNEL, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.roster import NOT_IN_ROSTER
+from tcplab.grade.similar import Cluster
 
 if TYPE_CHECKING:
     from tcplab.grade.grader import Settings
+    from tcplab.grade.merge import ClassRun
     from tcplab.grade.submission import Submission
 
 COLORS = {
@@ -60,7 +67,11 @@ def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
     return labs
 
 
-def check_out(out: Path, submissions: Path, force: bool) -> None:
+def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) -> ClassRun | None:
+    """--out checked and made; the class it already holds (None: none, or --replace). Grading into
+    a run merges (grade/merge.py); an older tcplab's run, without a record, needs --replace."""
+    from tcplab.grade import merge
+
     sub, dest = submissions.resolve(), out.resolve()
     if dest == sub or sub in dest.parents:
         raise UsageError(
@@ -68,10 +79,9 @@ def check_out(out: Path, submissions: Path, force: bool) -> None:
         )
     if dest.exists() and not dest.is_dir():
         raise UsageError(f"--out {out} is a file", "name a folder")
-    if (dest / "gradebook.csv").exists() and not force:
-        raise UsageError(
-            f"--out {out} already holds a grading run", "use --force to replace it, or a new folder"
-        )
+    if dest.is_dir():
+        merge.hold(dest)  # one run at a time into a class: two would lose each other's rows
+    before = None if not dest.is_dir() else _loaded(dest, replace)
     try:
         dest.mkdir(parents=True, exist_ok=True)
         probe = dest / ".tcplab-write-test"
@@ -81,6 +91,62 @@ def check_out(out: Path, submissions: Path, force: bool) -> None:
         raise UsageError(
             f"--out {out}: cannot write there ({exc.strerror})", "name another"
         ) from exc
+    merge.hold(dest)
+    return before
+
+
+def _loaded(out: Path, replace: bool) -> ClassRun | None:
+    """The class in --out; with --replace, whatever of it can be read (its folders are removed)."""
+    from tcplab.grade import merge
+
+    try:
+        return merge.load(out)
+    except UsageError:
+        if replace:
+            return None
+        raise
+
+
+def select(subs: list[Submission], names: list[str]) -> list[Submission]:
+    """The submissions of the students named with --student (a folder's name, or the internal id);
+    all of them when none is named. A name that is no student's is a usage error."""
+    if not names:
+        return subs
+
+    def known(s: Submission) -> set[str]:
+        return {s.student, str(getattr(s, "name", "") or s.student)}
+
+    everyone = set().union(*(known(s) for s in subs))
+    unknown = [n for n in names if n not in everyone]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(everyone), n=3)
+        raise UsageError(
+            f"--student {unknown[0]}: no such student folder in the submissions",
+            f"did you mean {', '.join(close)}?" if close else "name a folder of SUBMISSIONS",
+        )
+    return [s for s in subs if known(s) & set(names)]
+
+
+@dataclass
+class Plan:
+    """What a run grades and into what: the folder's submissions (`found`), the students named
+    (`chosen`), what is graded now (`subs`), the class in --out before (`before`) and the one this
+    run merges into (`base`: None when there is none, or with --replace)."""
+
+    labs: list[LabDef]
+    labs_dir: str | None
+    found: list[Submission]
+    chosen: list[Submission]
+    subs: list[Submission]
+    skipped: list[str]
+    before: ClassRun | None
+    replace: bool
+    named: bool
+    roster: str | None = None  # the --roster file, recorded in grade.json's meta
+
+    @property
+    def base(self) -> ClassRun | None:
+        return None if self.replace else self.before
 
 
 def grade(
@@ -96,11 +162,10 @@ def grade(
     labs_dir: str | None = None,
     hint_level: int = 1,
     roster: str | None = None,
+    students: list[str] | None = None,
+    replace: bool = False,
 ) -> int:
-    from tcplab.grade.grader import Settings, grade_all
-    from tcplab.grade.roster import read_roster
-    from tcplab.grade.submission import discover
-    from tcplab.netns.topology import require_root
+    from tcplab.grade.grader import Settings
     from tcplab.sandbox.runner import Limits
 
     labs = parse_labs(labs_spec, labs_dir)
@@ -110,31 +175,66 @@ def grade(
         raise UsageError(f"--time-limit {time_limit:g}: must be in (0, 3600]", "give seconds")
     if not 64 <= memory <= 65536:
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
-    rows = read_roster(roster) if roster is not None else None
-    subs, skipped = discover(Path(submissions), labs, rows)
-    require_root("grade")
-    tidy()
-    check_out(Path(out), Path(submissions), force)
+    plan = _plan(Path(submissions), labs, Path(out), students or [], force, replace, roster)
+    class_seed = plan.base.seed if plan.base else None
     settings = Settings(
         labs=labs,
         out=Path(out).resolve(),
         jobs=jobs,
-        seed=seed if seed is not None else secrets.token_hex(8),
+        seed=seed if seed is not None else class_seed or secrets.token_hex(8),
         time_limit=time_limit,
         limits=Limits(memory=memory << 20),
         hint_level=hint_level,
     )
-    for line in skipped:
+    for line in plan.skipped:
         console().print(f"[yellow]skipped[/] {escape(line)}")
-    outcomes: list[Outcome] = []
+    if not json_out:
+        console().print(_opening(plan, settings))
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    quiet = json_out
-    if not quiet:
-        console().print(
-            f"grading {len({s.student for s in subs})} students × {len(labs)} lab(s), "
-            f"{jobs} at a time, seed {settings.seed}"
-        )
+    outcomes, interrupted = _grade_subs(plan.subs, settings, quiet=json_out)
+    return _finish(plan, settings, outcomes, interrupted, (started, t0), json_out)
+
+
+def _plan(
+    submissions: Path,
+    labs: list[LabDef],
+    out: Path,
+    names: list[str],
+    force: bool,
+    replace: bool,
+    roster: str | None = None,
+) -> Plan:
+    """The submissions, the students named, and the class in --out checked against this run."""
+    from tcplab.grade import merge
+    from tcplab.grade.roster import read_roster
+    from tcplab.grade.submission import discover
+    from tcplab.netns.topology import require_root
+
+    rows = read_roster(roster) if roster is not None else None
+    found, skipped = discover(submissions, labs, rows)
+    chosen = select(found, names)
+    require_root("grade")
+    tidy()
+    before = check_out(out, submissions, force, replace)
+    labs_dir = str(labs[0].dir.parent) if labs else None
+    if before is not None and not replace:
+        merge.compatible(before, [lab.name for lab in labs], labs_dir, force)
+    base = None if replace else before
+    subs = merge.to_grade(chosen, base, bool(names))
+    plan = Plan(labs, labs_dir, found, chosen, subs, skipped, before, replace, bool(names))
+    plan.roster = roster
+    return plan
+
+
+def _grade_subs(
+    subs: list[Submission], settings: Settings, quiet: bool
+) -> tuple[list[Outcome], bool]:
+    """The outcomes of the submissions graded (all of them unless interrupted), and whether a
+    Ctrl-C or SIGTERM stopped the run."""
+    from tcplab.grade.grader import grade_all
+
+    outcomes: list[Outcome] = []
 
     def done(o: Outcome) -> None:
         outcomes.append(o)
@@ -142,22 +242,56 @@ def grade(
             _progress(o, len(outcomes), len(subs))
 
     stop = threading.Event()
-    interrupted = False
     try:
         grade_all(subs, settings, stop, done)
     except KeyboardInterrupt:
         stop_waiting(stop)
-        interrupted = True
+        return outcomes, True
     except TcplabError as exc:  # the grader could not go on (its sandbox did not start...)
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
-    meta = _meta(settings, labs, started, time.monotonic() - t0, skipped, interrupted)
-    meta["roster"] = roster
-    paths = _write(settings.out, outcomes, meta)
+    return outcomes, False
+
+
+def _finish(
+    plan: Plan,
+    settings: Settings,
+    outcomes: list[Outcome],
+    interrupted: bool,
+    clock: tuple[str, float],
+    json_out: bool,
+) -> int:
+    """Merge this run into the class, find similar submissions, write every file, and tell."""
+    from tcplab.grade import merge
+
+    graded = {(o.student, o.lab) for o in outcomes}
+    unreached = {(s.student, s.lab.name) for s in plan.subs} - graded
+    labs = [lab.name for lab in plan.labs]
+    considered = {(s.student, s.lab.name) for s in plan.chosen}
+    after = merge.merged(
+        plan.base, outcomes, (settings.seed, labs, plan.labs_dir), unreached, considered
+    )
+    if not interrupted:
+        try:
+            whole = merge.whole_labs(plan.found, plan.labs, after)
+            after.similar.update(merge.similarity(plan.found, whole))
+        except KeyboardInterrupt:  # the grades are written all the same; the hints wait
+            interrupted = True
+    with _interrupts_held():
+        meta = _meta(settings, after, clock[0], time.monotonic() - clock[1], plan.skipped)
+        meta["roster"] = plan.roster
+        if plan.replace and plan.before is not None:
+            merge.remove_folders(settings.out, plan.before, after)
+        entry = merge.history_entry(
+            {**meta, "seed": settings.seed}, plan.before, outcomes, plan.replace
+        )
+        paths = _write(settings.out, after, outcomes, meta, entry)
     if json_out:
         typer.echo((settings.out / "grade.json").read_text())
     else:
-        summary(outcomes, labs, meta, settings.out, len(paths))
+        everyone = list(after.outcomes.values())
+        summary(everyone, plan.labs, meta, settings.out, len(paths), graded=len(outcomes))
+        _closing(after, outcomes, plan.base, plan.subs, interrupted)
     if interrupted:
         raise KeyboardInterrupt
     return exit_code(outcomes)
@@ -169,6 +303,19 @@ def exit_code(outcomes: list[Outcome]) -> int:
     if any(o.verdict is Verdict.ENVIRONMENT_ERROR for o in outcomes):
         return EXIT_ENVIRONMENT
     return EXIT_NOT_SCORED if any(o.verdict in NOT_RUN for o in outcomes) else 0
+
+
+def _opening(plan: Plan, settings: Settings) -> str:
+    subs, chosen, base = plan.subs, plan.chosen, plan.base
+    line = (
+        f"grading {len({s.student for s in subs})} students × {len(plan.labs)} lab(s), "
+        f"{settings.jobs} at a time, seed {settings.seed}"
+    )
+    if base is not None and base.interrupted and len(subs) < len(chosen):
+        line += f" (finishing an interrupted run: {len(chosen) - len(subs)} already graded)"
+    elif base is not None:
+        line += f" (into the class in --out: {len({s for s, _ in base.outcomes})} students)"
+    return line
 
 
 def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list[Outcome]:
@@ -229,23 +376,18 @@ def pad(words: str, width: int) -> str:
 
 
 def _meta(
-    settings: Settings,
-    labs: list[LabDef],
-    started: str,
-    took: float,
-    skipped: list[str],
-    interrupted: bool,
+    settings: Settings, after: ClassRun, started: str, took: float, skipped: list[str]
 ) -> dict[str, Any]:
+    """grade.json's meta: the class's seed, labs and labs folder, this run's facts, and whether the
+    class is partial (an interrupted run left submissions to grade)."""
     import platform
 
+    from tcplab.grade import merge
     from tcplab.grade.grader import PINNED_SYSCTLS
 
     return {
         "tcplab_version": __version__,
         "kernel": platform.release(),
-        "seed": settings.seed,
-        "labs": [lab.name for lab in labs],
-        "labs_dir": str(labs[0].dir.parent) if labs else None,
         "started": started,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(took, 2),
@@ -256,17 +398,52 @@ def _meta(
         },
         "sysctl": PINNED_SYSCTLS,
         "skipped": skipped,
-        "interrupted": interrupted,
+        **merge.class_meta(after),
     }
 
 
-def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> list[Path]:
-    from tcplab.grade import outputs
+def _write(
+    out: Path,
+    after: ClassRun,
+    outcomes: list[Outcome],
+    meta: dict[str, Any],
+    entry: dict[str, Any],
+) -> list[Path]:
+    """The class files from the whole class; the folders of the students graded now; the record
+    of the class; a line of history. The record is written first: whatever stops the writing
+    half-way, the next run writes every file again from it."""
+    from tcplab.grade import merge, outputs
 
     for o in outcomes:
         if o.report is not None:
             o.ladder_text, o.ladder_html = render_ladder(o.report)
-    return outputs.write_all(out, outcomes, meta)
+    merge.save(out, after)
+    merge.append_history(out, entry)
+    extra = {
+        "history": merge.history_summary(merge.read_history(out)),
+        "similar": [c for lab in after.labs for c in after.similar.get(lab, [])],
+    }
+    graded = {o.student for o in outcomes}
+    everyone = list(after.outcomes.values())
+    return outputs.write_all(out, everyone, meta, students=graded, extra=extra)
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ctrl-C or SIGTERM while the files are written waits until they are (then interrupts)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    old = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def render_ladder(report: Any) -> tuple[str, str]:
@@ -279,9 +456,15 @@ def render_ladder(report: Any) -> tuple[str, str]:
 
 
 def summary(
-    outcomes: list[Outcome], labs: list[LabDef], meta: dict[str, Any], out: Path, files: int
+    outcomes: list[Outcome],
+    labs: list[LabDef],
+    meta: dict[str, Any],
+    out: Path,
+    files: int,
+    graded: int | None = None,
 ) -> None:
-    """The terminal summary: a table of students by labs, then counts and where the files are."""
+    """The terminal summary: a table of students by labs, then counts and where the files are.
+    `outcomes` is the whole class; `graded`, how many of them this run graded (default: all)."""
     table = Table(title="tcplab grade", title_justify="left", box=None, pad_edge=False)
     table.add_column("student", max_width=28, no_wrap=True, overflow="ellipsis")
     for lab in labs:
@@ -301,8 +484,11 @@ def summary(
     for o in outcomes:
         counts[o.verdict.value] = counts.get(o.verdict.value, 0) + 1
     full = sum(o.full_marks for o in outcomes)
+    now = len(outcomes) if graded is None else graded
     console().print(
-        f"\n{len(outcomes)} graded in {meta['seconds']:.1f} s: {full} full marks; "
+        f"\n{now} graded in {meta['seconds']:.1f} s"
+        + ("" if now == len(outcomes) else f", {len(outcomes)} in the class")
+        + f": {full} full marks; "
         + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
     )
     _not_in_roster(outcomes)
@@ -339,6 +525,43 @@ def _not_in_roster(outcomes: list[Outcome]) -> None:
         console().print(
             f"[yellow]{len(names)} not in the roster[/] (graded): {escape(shown)}{more}"
         )
+
+
+def _closing(
+    after: ClassRun,
+    outcomes: list[Outcome],
+    base: ClassRun | None,
+    subs: list[Submission],
+    interrupted: bool,
+) -> None:
+    """What this run did to the class in --out: merged, interrupted, similar submissions."""
+    if base is not None:
+        kept = len(after.outcomes) - len(outcomes)
+        console().print(
+            f"merged into the class in --out: {len(outcomes)} row(s) graded now, {kept} kept "
+            "as they were; every run is in history.jsonl"
+        )
+    if after.interrupted:
+        console().print(
+            f"[bold yellow]interrupted[/]: {len(outcomes)} of {len(subs)} graded and written; "
+            f"{len(after.pending)} not graded (no row; grade.json meta.interrupted is true). "
+            "The same command grades only what is missing"
+        )
+    elif interrupted:
+        console().print(
+            "[bold yellow]interrupted[/] while comparing submissions: every grade is written; "
+            "the similarity hints are those of the last run that finished"
+        )
+    clusters = [c for lab in after.labs for c in after.similar.get(lab, [])]
+    if clusters:
+        console().print(
+            f"[bold]{len(clusters)} group(s) of similar submissions[/] (a hint, not a penalty; "
+            "grade.json lists them):"
+        )
+        shown = {o.student: o.display for o in after.outcomes.values()}
+        for c in clusters:
+            words = Cluster.from_json(c).words(lambda s: shown.get(s, s))
+            console().print(f"  {escape(text.line(words, 400))}")
 
 
 def _cell(o: Outcome | None) -> str:

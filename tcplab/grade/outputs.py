@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import html
+import io
 import json
 import posixpath
 import re
@@ -28,6 +29,7 @@ from tcplab import junit
 from tcplab import text as untrusted
 from tcplab.errors import UsageError
 from tcplab.exercise.kit import ScoredCheck
+from tcplab.grade.merge import write_atomic
 from tcplab.grade.outcome import Outcome, Verdict
 
 GRADEBOOK_COLUMNS = (
@@ -149,8 +151,8 @@ def _pcap_link(o: Outcome) -> str | None:
 
 
 def _write_text(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8", errors="replace")
-    return path
+    # atomic (temporary file + rename): an interrupted run never leaves half a file
+    return write_atomic(path, text.encode("utf-8", errors="replace"))
 
 
 def _write_json(path: Path, data: Any) -> Path:
@@ -187,19 +189,21 @@ def gradebook_rows(outcomes: list[Outcome]) -> list[dict[str, str]]:
 
 
 def write_gradebook(out: Path, outcomes: list[Outcome]) -> Path:
-    path = out / "gradebook.csv"
-    with path.open("w", encoding="utf-8", errors="replace", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=GRADEBOOK_COLUMNS)
-        writer.writeheader()
-        writer.writerows(gradebook_rows(outcomes))
-    return path
+    f = io.StringIO(newline="")
+    writer = csv.DictWriter(f, fieldnames=GRADEBOOK_COLUMNS)
+    writer.writeheader()
+    writer.writerows(gradebook_rows(outcomes))
+    return _write_text(out / "gradebook.csv", f.getvalue())
 
 
 # ---- grade.json ----------------------------------------------------------------------------
 
 
-def grade_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
-    """The whole run: its facts, every outcome, and totals."""
+def grade_json(
+    outcomes: list[Outcome], meta: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The whole run: its facts, every outcome, and totals (and `extra` top-level sections: the
+    history of runs and the similarity hints, see grade/merge.py and grade/similar.py)."""
     ordered = sorted(outcomes, key=_key)
     by_verdict = Counter(o.verdict.value for o in ordered)
     return {
@@ -212,6 +216,7 @@ def grade_json(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
             "environment_errors": sum(_env_error(o) for o in ordered),
             "flagged": sum(bool(o.flags) for o in ordered),
         },
+        **(extra or {}),
     }
 
 
@@ -226,8 +231,10 @@ def _clean_tree(value: Any) -> Any:
     return value
 
 
-def write_grade_json(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> Path:
-    return _write_json(out / "grade.json", grade_json(outcomes, meta))
+def write_grade_json(
+    out: Path, outcomes: list[Outcome], meta: dict[str, Any], extra: dict[str, Any] | None = None
+) -> Path:
+    return _write_json(out / "grade.json", grade_json(outcomes, meta, extra))
 
 
 # ---- junit.xml -----------------------------------------------------------------------------
@@ -268,16 +275,15 @@ def _suite(o: Outcome) -> junit.Suite:
     )  # fmt: skip
 
 
-def junit_xml(outcomes: list[Outcome]) -> bytes:
+def junit_xml(outcomes: list[Outcome], name: str = "tcplab grade") -> bytes:
     """<testsuites> for the class: one <testsuite> per (student, lab), one <testcase> per check."""
     suites = [_suite(o) for o in sorted(outcomes, key=_key)]
-    return junit.suites_xml("tcplab grade", suites, indent=True)
+    return junit.suites_xml(name, suites, indent=True)
 
 
-def write_junit(out: Path, outcomes: list[Outcome]) -> Path:
-    path = out / "junit.xml"
-    path.write_bytes(junit_xml(outcomes))
-    return path
+def write_junit(out: Path, outcomes: list[Outcome], partial: bool = False) -> Path:
+    name = "tcplab grade (partial: interrupted)" if partial else "tcplab grade"
+    return write_atomic(out / "junit.xml", junit_xml(outcomes, name))
 
 
 # ---- Markdown pieces (Gradescope and report.md) --------------------------------------------
@@ -755,14 +761,23 @@ def write_student(
     ]
 
 
-def write_all(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> list[Path]:
-    """Write every output of a grading run into `out`; return the paths written."""
+def write_all(
+    out: Path,
+    outcomes: list[Outcome],
+    meta: dict[str, Any],
+    students: set[str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[Path]:
+    """Write every output of a grading run into `out`; return the paths written. `outcomes` is the
+    whole class; only the folders of `students` are written (None: everyone's), the others are
+    left as they are (a merged run, grade/merge.py). `extra`: grade.json's top-level additions."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [
         write_gradebook(out, outcomes),
-        write_grade_json(out, outcomes, meta),
-        write_junit(out, outcomes),
+        write_grade_json(out, outcomes, meta, extra),
+        write_junit(out, outcomes, partial=bool(meta.get("interrupted"))),
     ]
     for student, mine in _by_student(outcomes, meta).items():
-        paths += write_student(out, student, mine, meta)
+        if students is None or student in students:
+            paths += write_student(out, student, mine, meta)
     return paths

@@ -36,7 +36,9 @@ from tcplab.userfile import Refused, read_bytes
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_ID = 64
 # written beside the student folders in --out: a student's id must never be one of these
-RESERVED = frozenset({"gradebook.csv", "grade.json", "junit.xml"})
+RESERVED = frozenset(
+    {"gradebook.csv", "grade.json", "junit.xml", "history.jsonl", "canvas.csv", "moodle.csv"}
+)
 MAX_ROSTER = 4 << 20
 NOT_IN_ROSTER = "not in the roster"  # the flag of a folder a roster does not name
 
