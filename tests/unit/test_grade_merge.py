@@ -4,6 +4,7 @@ in history.jsonl; an interrupted run is marked partial and the next one finishes
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import enum
 import json
@@ -56,8 +57,15 @@ def files(out: Path) -> dict[str, bytes]:
 
 
 def csv_rows(data: bytes) -> dict[tuple[str, str], bytes]:
-    lines = data.split(b"\r\n")[1:-1]
-    return {tuple(line.split(b",")[:2][i].decode() for i in (0, 1)): line for line in lines}
+    """Each gradebook row's bytes by (student, lab), wherever the header puts those columns."""
+    lines = data.split(b"\r\n")
+    head = lines[0].decode().split(",")
+    at = head.index("student"), head.index("lab")
+    rows = {}
+    for line in lines[1:-1]:
+        cells = next(csv.reader([line.decode()]))
+        rows[(cells[at[0]], cells[at[1]])] = line
+    return rows
 
 
 def json_rows(data: bytes) -> dict[tuple[str, str], str]:
