@@ -363,15 +363,23 @@ def grade(
             max=3,
         ),
     ] = 1,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel",
+            help="Write gradebook.csv with a byte order mark, so Excel reads it as UTF-8.",
+        ),
+    ] = False,
 ) -> None:
     """Grade every student's solution, each in its own fresh testbed and sandbox; write the gradebook,
-    Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
+    Gradescope, PrairieLearn, GitHub Classroom, Canvas and Moodle files, reports and JUnit XML to --out.
     Exit 0 when every submission was graded, 3 when some could not be (they have no score)."""
     from tcplab.cli import gradecmd
 
     code = gradecmd.grade(
-        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level
-    )
+        submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level,
+        excel=excel,
+    )  # fmt: skip
     raise typer.Exit(code)
 
 

@@ -88,6 +88,7 @@ def grade(
     json_out: bool,
     labs_dir: str | None = None,
     hint_level: int = 1,
+    excel: bool = False,
 ) -> int:
     from tcplab.grade.grader import Settings, grade_all
     from tcplab.grade.submission import discover
@@ -142,7 +143,7 @@ def grade(
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
     meta = _meta(settings, labs, started, time.monotonic() - t0, skipped, interrupted)
-    paths = _write(settings.out, outcomes, meta)
+    paths = _write(settings.out, outcomes, meta, excel)
     if json_out:
         typer.echo((settings.out / "grade.json").read_text())
     else:
@@ -214,13 +215,16 @@ def _meta(
     }
 
 
-def _write(out: Path, outcomes: list[Outcome], meta: dict[str, Any]) -> list[Path]:
-    from tcplab.grade import outputs
+def _write(
+    out: Path, outcomes: list[Outcome], meta: dict[str, Any], excel: bool = False
+) -> list[Path]:
+    from tcplab.grade import courses, outputs
 
     for o in outcomes:
         if o.report is not None:
             o.ladder_text, o.ladder_html = render_ladder(o.report)
-    return outputs.write_all(out, outcomes, meta)
+    paths = outputs.write_all(out, outcomes, meta)
+    return paths + courses.write_course_files(out, outcomes, meta, excel)
 
 
 def render_ladder(report: Any) -> tuple[str, str]:
@@ -267,7 +271,9 @@ def summary(
             "[magenta]environment errors are not the students': they have no score; "
             "grade those again[/]"
         )
-    console().print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
+    console().print(
+        f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, canvas.csv, moodle.csv, STUDENT/…"
+    )
 
 
 def _cell(o: Outcome | None) -> str:

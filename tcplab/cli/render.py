@@ -268,7 +268,7 @@ def lab_result(result: Any) -> None:
     if getattr(result, "judged", ""):
         para(con, [(printable(result.judged), "dim")])
     for r in result.results:
-        _check_result(con, r)
+        _check_result(con, r.for_students())  # a hidden check: its points, no detail
     color = "green" if result.score == result.max_score else "red"
     con.print(f"[{color}]score {result.score}/{result.max_score}[/]")
 

@@ -81,7 +81,7 @@ class LabResult:
             "max_score": self.max_score,
             "full_marks": self.score == self.max_score,
             "judged": self.judged,
-            "checks": [r.to_json() for r in self.results],
+            "checks": [r.for_students().to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
             **self.program_output(JSON_LINES).to_json(),

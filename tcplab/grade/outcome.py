@@ -22,8 +22,12 @@ class Verdict(str, Enum):
     RUNTIME_ERROR = "runtime_error"  # a traceback, a non-zero status, a signal, too much output
     ENVIRONMENT_ERROR = "environment_error"  # the grader or the machine failed, not the student
     MISSING = "missing"  # no solution file for this lab
-    MISNAMED = "misnamed"  # no LAB.py, but a file that looks meant to be it (Handshake.py, rst.py.txt)
-    REFUSED = "refused"  # a file that is not run: too large, a symlink, not UTF-8 without a coding line
+    MISNAMED = (
+        "misnamed"  # no LAB.py, but a file that looks meant to be it (Handshake.py, rst.py.txt)
+    )
+    REFUSED = (
+        "refused"  # a file that is not run: too large, a symlink, not UTF-8 without a coding line
+    )
     INVALID = (
         "invalid"  # a file that cannot be a solution: a directory, FIFO, symlink, too large...
     )

@@ -201,7 +201,8 @@ def test_grade_json_records_meta_every_outcome_and_totals(graded):
         "submissions": 8,
         "by_verdict": {
             "scored": 2, "time_limit": 1, "memory_limit": 1,
-            "runtime_error": 1, "environment_error": 1, "missing": 1, "misnamed": 0, "refused": 0, "invalid": 1,
+            "runtime_error": 1, "environment_error": 1, "missing": 1, "misnamed": 0,
+            "refused": 0, "invalid": 1,
         },
         "full_marks": 1,
         "environment_errors": 1,
