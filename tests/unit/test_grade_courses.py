@@ -265,3 +265,11 @@ def test_grade_json_and_junit_keep_hidden_checks_in_full_for_the_instructor(tmp_
     grade = (tmp_path / "grade.json").read_text()
     assert "secret isn" in grade and "4242" in grade and '"visibility": "hidden"' in grade
     assert "secret isn" in (tmp_path / "junit.xml").read_text()
+
+
+def test_lab_check_keeps_no_hidden_check_title_in_the_students_attempts_file(tmp_path):
+    from tcplab.exercise.attempts import Attempts
+
+    Attempts(tmp_path).update("handshake", judged())
+    saved = (tmp_path / "attempts.json").read_text()
+    assert "visible one" in saved and "secret isn" not in saved and "later" not in saved
