@@ -9,8 +9,8 @@ the `Points Possible` row. Moodle asks, at import, which column identifies the u
 (the `LAB (feedback)` columns are feedback). The roster (--roster) gives the student ids and emails;
 without one these columns are empty and only the name identifies a student.
 
-An environment error leaves its cell empty: both platforms then keep the grade they had, and the
-submission is graded again. Pure: it writes files, from Outcomes, nothing else.
+An environment error leaves its cell empty, never 0: the submission is to be graded again. Pure: it
+writes files, from Outcomes, nothing else.
 """
 
 from __future__ import annotations

@@ -465,16 +465,16 @@ def _cr_points(
 ) -> list[dict[str, Any]]:
     """One test per point (see classroom_results); the message on the first failed one only."""
     failed = "error" if _env_error(o) else "fail"
-    return [
-        _cr_test(
-            o,
-            name if points == 1 else f"{name} ({i} of {points})",
-            "pass" if i <= earned else failed,
-            int(i <= earned),
-            message if i == earned + 1 else "",
-        )  # fmt: skip
-        for i in range(1, points + 1)
-    ]
+    first = _cr_test(o, name, failed, 0, message)  # cleaned once, copied per point
+    tests = []
+    for i in range(1, points + 1):
+        test = {**first, "status": "pass" if i <= earned else failed, "score": int(i <= earned)}
+        if points > 1:
+            test["name"] = f"{first['name']} ({i} of {points})"
+        if i != earned + 1:
+            test["message"] = ""
+        tests.append(test)
+    return tests
 
 
 def _cr_tests(o: Outcome) -> list[dict[str, Any]]:
@@ -505,14 +505,14 @@ def _cr_message(r: ScoredCheck) -> str:
 def classroom_results(outcomes: list[Outcome]) -> dict[str, Any]:
     """The runner result autograding-grading-reporter reads. It records the sum of the tests'
     scores out of max_score, but logs (tests passed / tests) * max_score: with one test per
-    point, both are the points earned (tcplab.grade.courses.classroom_totals recomputes them)."""
+    point, both are the points earned (tests/unit/test_grade_courses.py recomputes both)."""
     if any(_env_error(o) for o in outcomes):
         status = "error"
     else:
         status = "pass" if all(o.full_marks for o in outcomes) else "fail"
     tests = [t for o in outcomes for t in _cr_tests(o)]
     if not tests:  # no points at all: one test, so that the log divides by one, not zero
-        tests = [_cr_test(outcomes[0], "graded", status, 0, "") if outcomes else _CR_EMPTY]
+        tests = [_cr_test(outcomes[0], "graded", status, 0, "") if outcomes else dict(_CR_EMPTY)]
     return {
         "version": 1,
         "status": status,
