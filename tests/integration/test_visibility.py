@@ -43,15 +43,20 @@ def test_lab_check_shows_a_hidden_check_as_hidden_with_its_points(course: Path) 
     assert checks[-1]["visibility"] == "hidden" and checks[-1]["detail"] == ""
 
 
-def test_grading_keeps_a_hidden_check_for_the_instructor_only(course: Path, tmp_path: Path) -> None:
+def test_grading_keeps_a_hidden_check_for_the_instructor_only_and_writes_course_files(
+    course: Path, tmp_path: Path
+) -> None:
     subs, out = tmp_path / "subs", tmp_path / "out"
     (subs / "ana").mkdir(parents=True)
     shutil.copy(course / "handshake" / "solution.py", subs / "ana" / "handshake.py")
     proc = run_cli(
         "grade", str(subs), "--lab", "handshake", "--labs", str(course), "--out", str(out),
-        "-j", "1", timeout=600,
+        "-j", "1", "--excel", timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "gradebook.csv").read_bytes().startswith(b"\xef\xbb\xbfstudent,")
+    canvas = (out / "canvas.csv").read_text().splitlines()
+    assert canvas[1:] == ["Points Possible,,,,,10", "ana,,,,,10"]
     grade = json.loads((out / "grade.json").read_text())["outcomes"][0]
     hidden = next(c for c in grade["checks"] if c["title"] == SECRET)
     assert hidden["visibility"] == "hidden" and hidden["why"]
