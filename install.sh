@@ -5,6 +5,9 @@
 #   ./install.sh --no-references
 #                         the same as no option, without the labs' reference solutions (for a
 #                         student's machine); `tcplab lab check NAME --reference` then says so
+# The package (a wheel or sdist built from this tree) never holds the reference solutions
+# (pyproject.toml excludes labs/*/solution.py); with no option, this script copies them from labs/
+# into the installed labs, for an instructor. An editable install (--test) reads labs/ itself.
 # TCPLAB_VENV chooses the virtual environment (default /opt/tcplab/venv), TCPLAB_BIN the folder of
 # the `tcplab` link (default /usr/local/bin).
 set -euo pipefail
@@ -48,11 +51,17 @@ else
   echo "installing tcplab from $here into $venv"
   "${pip[@]}" "$here"
 fi
+labs=$("$venv/bin/python" -I -c 'import tcplab.labs; print(next(iter(tcplab.labs.__path__)))')
 if [ "$mode" = --no-references ]; then
-  # the installed labs keep their handouts, starters and checks; solutions and their bytecode go
-  labs=$("$venv/bin/python" -I -c 'import tcplab.labs; print(next(iter(tcplab.labs.__path__)))')
+  # the package has none; an earlier instructor's install into this venv may have left some
   find "$labs" -mindepth 2 -maxdepth 3 \( -name solution.py -o -name 'solution.*.pyc' \) -delete
   echo "reference solutions left out of $labs"
+elif [ "$mode" = "" ]; then
+  for solution in "$here"/labs/*/solution.py; do
+    lab=$(basename "$(dirname "$solution")")
+    if [ -d "$labs/$lab" ]; then install -m 0644 "$solution" "$labs/$lab/solution.py"; fi
+  done
+  echo "reference solutions copied into $labs (for instructors; students: --no-references)"
 fi
 mkdir -p "$bin"
 ln -sf "$venv/bin/tcplab" "$bin/tcplab"

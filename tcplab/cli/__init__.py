@@ -392,9 +392,16 @@ def grade(
             "',' or ';'). Its students without a folder are graded missing."
         ),
     ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel",
+            help="Write gradebook.csv with a byte order mark, so Excel reads it as UTF-8.",
+        ),
+    ] = False,
 ) -> None:
     """Grade every student's solution, each in its own fresh testbed and sandbox; write the gradebook,
-    Gradescope, PrairieLearn and GitHub Classroom results, reports and JUnit XML to --out.
+    Gradescope, PrairieLearn, GitHub Classroom, Canvas and Moodle files, reports and JUnit XML to --out.
     Exit 0 when every submission was run and scored, 1 when some were not run (missing, misnamed,
     refused), 3 when some could not be graded (they have no score)."""
     from tcplab.cli import gradecmd
@@ -403,6 +410,7 @@ def grade(
         submissions, lab, out, jobs, seed, time_limit, memory, force, json_out, labs, hint_level,
         roster=roster,
         students=student or [], replace=replace,
+        excel=excel,
     )  # fmt: skip
     raise typer.Exit(code)
 

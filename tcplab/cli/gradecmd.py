@@ -143,6 +143,7 @@ class Plan:
     replace: bool
     named: bool
     roster: str | None = None  # the --roster file, recorded in grade.json's meta
+    excel: bool = False  # gradebook.csv with a byte order mark
 
     @property
     def base(self) -> ClassRun | None:
@@ -164,6 +165,7 @@ def grade(
     roster: str | None = None,
     students: list[str] | None = None,
     replace: bool = False,
+    excel: bool = False,
 ) -> int:
     from tcplab.grade.grader import Settings
     from tcplab.sandbox.runner import Limits
@@ -176,6 +178,7 @@ def grade(
     if not 64 <= memory <= 65536:
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
     plan = _plan(Path(submissions), labs, Path(out), students or [], force, replace, roster)
+    plan.excel = excel
     class_seed = plan.base.seed if plan.base else None
     settings = Settings(
         labs=labs,
@@ -285,7 +288,7 @@ def _finish(
         entry = merge.history_entry(
             {**meta, "seed": settings.seed}, plan.before, outcomes, plan.replace
         )
-        paths = _write(settings.out, after, outcomes, meta, entry)
+        paths = _write(settings.out, after, outcomes, meta, entry, plan.excel)
     if json_out:
         typer.echo((settings.out / "grade.json").read_text())
     else:
@@ -408,11 +411,12 @@ def _write(
     outcomes: list[Outcome],
     meta: dict[str, Any],
     entry: dict[str, Any],
+    excel: bool = False,
 ) -> list[Path]:
     """The class files from the whole class; the folders of the students graded now; the record
     of the class; a line of history. The record is written first: whatever stops the writing
     half-way, the next run writes every file again from it."""
-    from tcplab.grade import merge, outputs
+    from tcplab.grade import courses, merge, outputs
 
     for o in outcomes:
         if o.report is not None:
@@ -425,7 +429,8 @@ def _write(
     }
     graded = {o.student for o in outcomes}
     everyone = list(after.outcomes.values())
-    return outputs.write_all(out, everyone, meta, students=graded, extra=extra)
+    paths = outputs.write_all(out, everyone, meta, students=graded, extra=extra)
+    return paths + courses.write_course_files(out, everyone, meta, excel)
 
 
 @contextlib.contextmanager
@@ -513,7 +518,10 @@ def summary(
             f"[yellow]{not_run} not run[/] (missing, misnamed or refused: a row each in every "
             "file, and exit status 1)"
         )
-    console().print(f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, STUDENT/…")
+    console().print(
+        f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, canvas.csv, moodle.csv, "
+        "STUDENT/…"
+    )
 
 
 def _not_in_roster(outcomes: list[Outcome]) -> None:

@@ -273,7 +273,7 @@ def lab_result(result: Any) -> None:
     for note in getattr(result, "beyond", []):  # grading's limits this run went past
         para(con, [(printable(note), "yellow")], hang="    ")
     for r in result.results:
-        _check_result(con, r)
+        _check_result(con, r.for_students())  # a hidden check: its points, no detail
     color = "green" if result.score == result.max_score else "red"
     con.print(f"[{color}]score {result.score}/{result.max_score}[/]")
 

@@ -56,6 +56,8 @@ class Attempts:
         """Count this run's failures (a check failed by its own cause; not one not reached)."""
         mine = self.counts.setdefault(lab, {})
         for r in results:
+            if not r.shown:  # a hidden check's title stays off the student's disk, and its hint
+                continue
             if r.ok:
                 mine.pop(r.title, None)
             elif r.status == "fail":

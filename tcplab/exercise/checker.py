@@ -99,7 +99,7 @@ class LabResult:
             "ports": self.ports,
             "port_rule": self.dropped.to_json() if self.dropped else None,
             "grading_limits": self.beyond,
-            "checks": [r.to_json() for r in self.results],
+            "checks": [r.for_students().to_json() for r in self.results],
             "exit_code": self.exit_code,
             "timed_out": self.timed_out,
             **self.program_output(JSON_LINES).to_json(),

@@ -48,6 +48,7 @@ __all__ = [
     "Sample",
     "ScoredCheck",
     "Seen",
+    "Visibility",
     "rel_text",
     "signed",
 ]
@@ -512,6 +513,19 @@ Outcome = Pass | Fail | NotReached | bool | tuple[bool, str]
 Test = Callable[[Any], Outcome]
 
 
+class Visibility(str, Enum):
+    """Who sees a check's result: everyone (the default), the student only after the due date (in
+    Gradescope; elsewhere as hidden), or only the instructor. A hidden check's points still count;
+    students see its title replaced by "hidden check" and nothing of what was observed."""
+
+    VISIBLE = "visible"
+    AFTER_DUE_DATE = "after_due_date"
+    HIDDEN = "hidden"
+
+
+HIDDEN_TITLE = "hidden check"
+
+
 class Status(str, Enum):
     PASS = "pass"
     FAIL = "fail"
@@ -529,6 +543,7 @@ class LabCheck:
     why: str
     test: Test
     needs: tuple[str, ...] = ()
+    visibility: Visibility = Visibility.VISIBLE
 
     @property
     def hint(self) -> str:
@@ -558,9 +573,27 @@ class ScoredCheck:
     hint_level: int = 0  # the tier shown (0: none)
     hint_levels: int = 0  # how many tiers the check has
     conn: str = ""  # the connection judged ("40123>7788"), for a per-connection checklist
+    visibility: Visibility = Visibility.VISIBLE
+
+    @property
+    def shown(self) -> bool:
+        """True when students see this check's detail now (not hidden, nor until the due date)."""
+        return self.visibility is Visibility.VISIBLE
+
+    def for_students(self) -> ScoredCheck:
+        """What a student may see of this check now: itself, or (not shown yet) only that a hidden
+        check earned so many points. `lab check` and every file a student gets use this."""
+        if self.shown:
+            return self
+        return ScoredCheck(
+            HIDDEN_TITLE, self.points, self.earned, self.ok, "", "", status=self.status,
+            visibility=self.visibility,
+        )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["visibility"] = self.visibility.value
+        return data
 
 
 @dataclass
@@ -609,15 +642,17 @@ class Checklist:
         *,
         hints: Sequence[str] = (),
         needs: Sequence[str] = (),
+        visibility: Visibility | str = Visibility.VISIBLE,
     ) -> Callable[[Test], Test]:
         tiers = tuple(hints) or ((hint,) if hint else ())
+        seen_by = _visibility(title, visibility)
         known = {c.title for c in self.items}
         for need in needs:
             if need not in known:
                 raise ValueError(f"check {title!r} needs {need!r}, which is not an earlier check")
 
         def register(fn: Test) -> Test:
-            self.items.append(LabCheck(title, points, tiers, why, fn, tuple(needs)))
+            self.items.append(LabCheck(title, points, tiers, why, fn, tuple(needs), seen_by))
             return fn
 
         return register
@@ -657,17 +692,17 @@ class Checklist:
             tier = level(c.title) if callable(level) else level
             row = ScoredCheck(
                 c.title, c.points, 0, False, c.why, "", verdict.detail if verdict else "",
-                conn=conn, hint_levels=len(c.hints),
+                conn=conn, hint_levels=len(c.hints), visibility=c.visibility,
             )  # fmt: skip
             blocked = next((n for n in c.needs if n in failed), None)
             if isinstance(verdict, Pass):
                 row.earned, row.ok, row.status = c.points, True, Status.PASS.value
             elif isinstance(verdict, NotReached) and blocked is not None:
                 row.status = Status.NOT_REACHED.value
-                row.detail = f"not reached: see ✗ {blocked!r} above"
+                row.detail = f"not reached: see ✗ {_named(failed[blocked])!r} above"
             elif isinstance(verdict, Fail) and verdict.cause and verdict.cause in causes:
                 row.status, row.cause = Status.SAME_CAUSE.value, verdict.cause
-                row.detail = f"same cause as ✗ {causes[verdict.cause]!r} above"
+                row.detail = f"same cause as ✗ {_named(failed[causes[verdict.cause]])!r} above"
             else:
                 row.status = Status.FAIL.value
                 row.cause = verdict.cause if isinstance(verdict, Fail) else ""
@@ -715,6 +750,7 @@ class Part:
         *,
         hints: Sequence[str] = (),
         needs: Sequence[str] = (),
+        visibility: Visibility | str = Visibility.VISIBLE,
     ) -> Callable[[ConnTest], ConnTest]:
         def register(fn: ConnTest) -> ConnTest:
             self.tests.append((points, fn))
@@ -723,7 +759,10 @@ class Part:
                 conn = self.chosen(obs)
                 return NotReached(self.missing) if conn is None else fn(conn)
 
-            self.checks.add(title, points, hint, why, hints=hints, needs=needs)(on_observation)
+            add = self.checks.add(
+                title, points, hint, why, hints=hints, needs=needs, visibility=visibility
+            )
+            add(on_observation)
             return fn
 
         return register
@@ -736,6 +775,19 @@ class Part:
 
     def _points(self, conn: ObservedConn) -> int:
         return sum(points for points, fn in self.tests if isinstance(_verdict_of(fn, conn), Pass))
+
+
+def _named(row: ScoredCheck) -> str:
+    """How another check's detail refers to this one (a hidden check's title is not shown)."""
+    return row.title if row.shown else HIDDEN_TITLE
+
+
+def _visibility(title: str, value: Visibility | str) -> Visibility:
+    try:
+        return Visibility(value)
+    except ValueError:
+        known = ", ".join(v.value for v in Visibility)
+        raise ValueError(f"check {title!r}: visibility {value!r} is not one of {known}") from None
 
 
 def _verdict_of(fn: ConnTest, conn: ObservedConn) -> Verdict:

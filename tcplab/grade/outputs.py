@@ -28,7 +28,7 @@ from typing import Any
 from tcplab import junit
 from tcplab import text as untrusted
 from tcplab.errors import UsageError
-from tcplab.exercise.kit import ScoredCheck
+from tcplab.exercise.kit import HIDDEN_TITLE, ScoredCheck, Visibility
 from tcplab.grade.merge import write_atomic
 from tcplab.grade.outcome import Outcome, Verdict
 
@@ -317,8 +317,9 @@ def _gs_output(r: ScoredCheck) -> str:
 
 
 def _gs_test(
-    lab: str, number: str, name: str, score: int, max_score: int, passed: bool, output: str
-) -> dict[str, Any]:
+    lab: str, number: str, name: str, score: int, max_score: int, passed: bool, output: str,
+    visibility: Visibility = Visibility.VISIBLE,
+) -> dict[str, Any]:  # fmt: skip
     return {
         "name": clean(f"{lab}: {name}"),
         "number": number,
@@ -327,7 +328,7 @@ def _gs_test(
         "status": "passed" if passed else "failed",
         "output": output,
         "output_format": "md",
-        "visibility": "visible",
+        "visibility": visibility.value,  # Gradescope hides the test itself; the score counts
         "tags": [lab],
     }
 
@@ -346,7 +347,9 @@ def _gs_tests(o: Outcome, lab_no: int) -> list[dict[str, Any]]:
         score = o.score or 0
         return [_gs_test(o.lab, f"{lab_no}.1", "graded", score, o.max_score, o.full_marks, output)]
     return [
-        _gs_test(o.lab, f"{lab_no}.{i}", r.title, r.earned, r.points, r.ok, _gs_output(r))
+        _gs_test(
+            o.lab, f"{lab_no}.{i}", r.title, r.earned, r.points, r.ok, _gs_output(r), r.visibility
+        )
         for i, r in enumerate(o.checks, 1)
     ]
 
@@ -419,7 +422,7 @@ def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
                 "output": clean(o.stderr),
             }
         ]
-    return [
+    tests = [
         {
             "name": clean(f"{o.lab}: {r.title}"),
             "description": clean(r.why),
@@ -429,7 +432,21 @@ def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
             "output": clean(r.detail),
         }
         for r in o.checks
+        if r.shown
     ]
+    hidden = [r for r in o.checks if not r.shown]
+    if hidden:  # PrairieLearn shows every test: hidden checks are one line, their points only
+        tests.append(
+            {
+                "name": clean(f"{o.lab}: {HIDDEN_TITLE}s"),
+                "description": "checks whose details are not shown",
+                "points": sum(r.earned for r in hidden),
+                "max_points": sum(r.points for r in hidden),
+                "message": "",
+                "output": "",
+            }
+        )
+    return tests
 
 
 def prairielearn_results(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -461,17 +478,40 @@ def _cr_test(o: Outcome, name: str, status: str, score: int, message: str) -> di
     }
 
 
+def _cr_points(
+    o: Outcome, name: str, points: int, earned: int, message: str
+) -> list[dict[str, Any]]:
+    """One test per point (see classroom_results); the message on the first failed one only."""
+    failed = "error" if _env_error(o) else "fail"
+    first = _cr_test(o, name, failed, 0, message)  # cleaned once, copied per point
+    tests = []
+    for i in range(1, points + 1):
+        test = {**first, "status": "pass" if i <= earned else failed, "score": int(i <= earned)}
+        if points > 1:
+            test["name"] = f"{first['name']} ({i} of {points})"
+        if i != earned + 1:
+            test["message"] = ""
+        tests.append(test)
+    return tests
+
+
 def _cr_tests(o: Outcome) -> list[dict[str, Any]]:
     if _ungraded(o):
-        status = "error" if _env_error(o) else "pass" if o.full_marks else "fail"
-        tests = [_cr_test(o, "graded", status, o.score or 0, _graded_words(o))]
+        tests = _cr_points(o, "graded", o.max_score, o.score or 0, _graded_words(o))
     else:
+        shown = [r.for_students() for r in o.checks]  # the Actions log is the student's to read
         tests = [
-            _cr_test(o, r.title, "pass" if r.ok else "fail", r.earned, _cr_message(r))
-            for r in o.checks
+            t for r in shown for t in _cr_points(o, r.title, r.points, r.earned, _cr_message(r))
         ]
-    tests[0]["execution_time"] = f"{o.wall_s:.2f}s"  # the lab's time, counted once
+    if tests:
+        tests[0]["execution_time"] = f"{o.wall_s:.2f}s"  # the lab's time, counted once
     return tests
+
+
+_CR_EMPTY = {
+    "name": "graded", "status": "pass", "score": 0, "message": "", "test_code": "tcplab grade",
+    "filename": "", "line_no": 0, "execution_time": "0.00s",
+}  # fmt: skip
 
 
 def _cr_message(r: ScoredCheck) -> str:
@@ -481,16 +521,21 @@ def _cr_message(r: ScoredCheck) -> str:
 
 
 def classroom_results(outcomes: list[Outcome]) -> dict[str, Any]:
-    """The runner result autograding-grading-reporter reads: test scores add up to the total."""
+    """The runner result autograding-grading-reporter reads. It records the sum of the tests'
+    scores out of max_score, but logs (tests passed / tests) * max_score: with one test per
+    point, both are the points earned (tests/unit/test_grade_courses.py recomputes both)."""
     if any(_env_error(o) for o in outcomes):
         status = "error"
     else:
         status = "pass" if all(o.full_marks for o in outcomes) else "fail"
+    tests = [t for o in outcomes for t in _cr_tests(o)]
+    if not tests:  # no points at all: one test, so that the log divides by one, not zero
+        tests = [_cr_test(outcomes[0], "graded", status, 0, "") if outcomes else dict(_CR_EMPTY)]
     return {
         "version": 1,
         "status": status,
         "max_score": sum(o.max_score for o in outcomes),
-        "tests": [t for o in outcomes for t in _cr_tests(o)],
+        "tests": tests,
     }
 
 
@@ -566,7 +611,7 @@ def _md_checks(o: Outcome) -> str:
     if not o.checks:
         return f"No checks ran: {md(o.message)}\n"
     rows = ["| | points | check | detail | hint | why |", "|---|---|---|---|---|---|"]
-    for r in o.checks:
+    for r in (r.for_students() for r in o.checks):
         mark, hint = ("✓", "") if r.ok else ("✗", r.hint)
         cells = [mark, f"{r.earned}/{r.points}", r.title, r.detail, hint, r.why]
         rows.append("| " + " | ".join(md(c) for c in cells) + " |")
@@ -661,7 +706,7 @@ def _html_checks(o: Outcome) -> str:
         return f"<p>No checks ran: {h(o.message)}</p>"
     head = "<tr><th></th><th>points</th><th>check</th><th>detail</th><th>hint</th><th>why</th></tr>"
     rows = []
-    for r in o.checks:
+    for r in (r.for_students() for r in o.checks):
         mark = '<span class="ok">✓</span>' if r.ok else '<span class="bad">✗</span>'
         cells = [f"{r.earned}/{r.points}", r.title, r.detail, "" if r.ok else r.hint, r.why]
         rows.append(f"<tr><td>{mark}</td>" + "".join(f"<td>{h(c)}</td>" for c in cells) + "</tr>")

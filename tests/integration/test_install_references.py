@@ -1,6 +1,8 @@
 """A regular (not editable) install with `./install.sh --no-references`, into a virtual environment
 of its own: the reference solutions are gone, `lab check --reference` says so with exit 3, and
-grading with that install hides the installed labs folder (checks included) from the jail."""
+grading with that install hides the installed labs folder (checks included) from the jail. And
+`./install.sh` with no option, an instructor's: the package has no references, the script copies
+them in, and `lab check --reference` scores one."""
 
 from __future__ import annotations
 
@@ -31,22 +33,31 @@ except OSError:
 """
 
 
-@pytest.fixture(scope="module")
-def installed() -> Iterator[Path]:
+def install(says: str, *mode: str) -> Iterator[Path]:
     root = (
         Path("/opt/tcplab") / f"tlt-install-{uuid.uuid4().hex[:8]}"
     )  # not /tmp: jails mount their own
     env = {**os.environ, "TCPLAB_VENV": str(root / "venv"), "TCPLAB_BIN": str(root / "bin")}
     try:
         proc = subprocess.run(
-            ["bash", str(REPO / "install.sh"), "--no-references"], env=env, capture_output=True,
+            ["bash", str(REPO / "install.sh"), *mode], env=env, capture_output=True,
             text=True, timeout=540, check=False,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "reference solutions left out of" in proc.stdout
+        assert says in proc.stdout
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def installed() -> Iterator[Path]:
+    yield from install("reference solutions left out of", "--no-references")
+
+
+@pytest.fixture(scope="module")
+def instructors() -> Iterator[Path]:
+    yield from install("reference solutions copied into")
 
 
 def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -54,6 +65,10 @@ def run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [str(root / "bin" / "tcplab"), *args], capture_output=True, text=True, timeout=300,
         check=False, cwd="/",
     )  # fmt: skip
+
+
+def installed_labs(root: Path) -> Path:
+    return next((root / "venv").glob("lib/python3*/site-packages/tcplab/labs"))
 
 
 def test_no_references_install_keeps_the_labs_but_not_their_solutions(installed: Path) -> None:
@@ -82,3 +97,15 @@ def test_grading_with_a_regular_install_hides_its_labs_folder(
     assert "labs folder holds []" in outcome["stdout"], outcome["stdout"]
     assert "hidden checks.py" in outcome["stdout"]
     assert leftovers() == []
+
+
+def test_an_instructors_install_gets_every_reference_and_checks_with_one(instructors: Path) -> None:
+    labs = installed_labs(instructors)
+    shipped = sorted(p.parent.name for p in (REPO / "labs").glob("*/solution.py"))
+    assert sorted(p.parent.name for p in labs.glob("*/solution.py")) == shipped
+    assert (labs / "rst" / "solution.py").read_bytes() == (
+        REPO / "labs" / "rst" / "solution.py"
+    ).read_bytes()
+    ref = run(instructors, "lab", "check", "handshake", "--reference")
+    assert ref.returncode == 0, ref.stdout + ref.stderr
+    assert "score 10/10" in ref.stdout

@@ -45,3 +45,11 @@ def test_grade_step_grades_one_submission_and_refuses_symlinks() -> None:
     run = steps()["Grade with tcplab"]["run"]
     assert "tcplab grade class" in run and "-j 1" in run
     assert '[ ! -L "submission/$lab.py" ]' in run
+
+
+def test_grade_step_reads_the_one_students_files_whatever_their_folder_is_called() -> None:
+    # a repository name over 64 characters is graded under a safe id, not under its own name
+    run = steps()["Grade with tcplab"]["run"]
+    assert "set -- results/*/classroom.json" in run
+    assert 'base64 -w0 < "$1"' in run and '"$(dirname "$1")/report.md"' in run
+    assert "results/$student/" not in run
