@@ -124,13 +124,20 @@ def test_regrading_one_student_keeps_every_other_row_and_folder_byte_identical(t
     old_xml, new_xml = junit_rows(before["junit.xml"]), junit_rows(after["junit.xml"])
     assert {k for k in old_xml if old_xml[k] != new_xml[k]} == {"bob/handshake"}
     changed = {name for name in after if before.get(name) != after[name]}
-    assert {n for n in changed if "/" not in n} == {*CLASS_FILES, "history.jsonl"}
+    assert {n for n in changed if "/" not in n} == {*CLASS_FILES, *COURSE_FILES, "history.jsonl"}
     assert {n for n in changed if "/" in n} == {f"bob/{f}" for f in STUDENT_FILES}
+    for name in COURSE_FILES:  # a row per student: only bob's changes
+        old, new = before[name].split(b"\r\n"), after[name].split(b"\r\n")
+        assert len(old) == len(new)
+        assert [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b] == [
+            i for i, line in enumerate(new) if line.lower().startswith(b"bob,")
+        ], name
     bob = json.loads(after["bob/results.json"])
     assert bob["extra_data"]["labs"]["teardown"]["verdict"] == "memory_limit"  # kept, not lost
 
 
 CLASS_FILES = {"gradebook.csv", "grade.json", "junit.xml"}
+COURSE_FILES = ("canvas.csv", "moodle.csv")
 STUDENT_FILES = ("results.json", "prairielearn.json", "classroom.json", "report.md", "report.html")
 
 
