@@ -24,6 +24,7 @@ from rich.table import Table
 from tcplab import __version__, text
 from tcplab.cli.render import console, ladder
 from tcplab.cli.tidy import stop_waiting, tidy
+from tcplab.cli.wrap import para
 from tcplab.errors import EXIT_ENVIRONMENT, EXIT_KERNEL, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
 from tcplab.grade.outcome import Outcome, Verdict
@@ -190,9 +191,9 @@ def grade(
         hint_level=hint_level,
     )
     for line in plan.skipped:
-        console().print(f"[yellow]skipped[/] {escape(line)}")
+        _say(("skipped", "yellow"), f" {text.line(line)}", hang="  ")
     if not json_out:
-        console().print(_opening(plan, settings))
+        _say(_opening(plan, settings), hang="  ")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
     outcomes, interrupted = _grade_subs(plan.subs, settings, quiet=json_out)
@@ -490,11 +491,13 @@ def summary(
         counts[o.verdict.value] = counts.get(o.verdict.value, 0) + 1
     full = sum(o.full_marks for o in outcomes)
     now = len(outcomes) if graded is None else graded
-    console().print(
-        f"\n{now} graded in {meta['seconds']:.1f} s"
+    console().print()
+    _say(
+        f"{now} graded in {meta['seconds']:.1f} s"
         + ("" if now == len(outcomes) else f", {len(outcomes)} in the class")
         + f": {full} full marks; "
-        + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+        + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())),
+        hang="  ",
     )
     _not_in_roster(outcomes)
     flagged = [
@@ -503,24 +506,27 @@ def summary(
     ]
     flagged = [(o, flags) for o, flags in flagged if flags]
     if flagged:
-        console().print(f"[bold red]{len(flagged)} flagged[/] (the score stands; look at these):")
+        _say((f"{len(flagged)} flagged", "bold red"), " (the score stands; look at these):")
         for o, flags in flagged:
-            why = escape(text.line("; ".join(flags), 200))
-            console().print(f"  {escape(clip(text.line(o.display), 28))}/{escape(o.lab)}: {why}")
+            why = text.line("; ".join(flags), 200)
+            _say(f"{clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
-        console().print(
-            "[magenta]environment errors are not the students': they have no score; "
-            "grade those again[/]"
+        _say(
+            (
+                "environment errors are not the students': they have no score; grade those again",
+                "magenta",
+            )
         )
     not_run = sum(counts.get(v.value, 0) for v in NOT_RUN)
     if not_run:
-        console().print(
-            f"[yellow]{not_run} not run[/] (missing, misnamed or refused: a row each in every "
-            "file, and exit status 1)"
+        _say(
+            (f"{not_run} not run", "yellow"),
+            " (missing, misnamed or refused: a row each in every file, and exit status 1)",
         )
-    console().print(
-        f"{files} files in {out}: gradebook.csv, junit.xml, grade.json, canvas.csv, moodle.csv, "
-        "STUDENT/…"
+    _say(
+        f"{files} files in {text.line(str(out))}: gradebook.csv, junit.xml, grade.json, "
+        "canvas.csv, moodle.csv, STUDENT/…",
+        hang="  ",
     )
 
 
@@ -530,9 +536,7 @@ def _not_in_roster(outcomes: list[Outcome]) -> None:
     if names:
         shown = "; ".join(clip(text.line(n), 28) for n in names[:20])
         more = f", and {len(names) - 20} more" if len(names) > 20 else ""
-        console().print(
-            f"[yellow]{len(names)} not in the roster[/] (graded): {escape(shown)}{more}"
-        )
+        _say((f"{len(names)} not in the roster", "yellow"), f" (graded): {shown}{more}", hang="  ")
 
 
 def _closing(
@@ -545,31 +549,43 @@ def _closing(
     """What this run did to the class in --out: merged, interrupted, similar submissions."""
     if base is not None:
         kept = len(after.outcomes) - len(outcomes)
-        console().print(
+        _say(
             f"merged into the class in --out: {len(outcomes)} row(s) graded now, {kept} kept "
-            "as they were; every run is in history.jsonl"
+            "as they were; every run is in history.jsonl",
+            hang="  ",
         )
     if after.interrupted:
-        console().print(
-            f"[bold yellow]interrupted[/]: {len(outcomes)} of {len(subs)} graded and written; "
+        _say(
+            ("interrupted", "bold yellow"),
+            f": {len(outcomes)} of {len(subs)} graded and written; "
             f"{len(after.pending)} not graded (no row; grade.json meta.interrupted is true). "
-            "The same command grades only what is missing"
+            "The same command grades only what is missing",
+            hang="  ",
         )
     elif interrupted:
-        console().print(
-            "[bold yellow]interrupted[/] while comparing submissions: every grade is written; "
-            "the similarity hints are those of the last run that finished"
+        _say(
+            ("interrupted", "bold yellow"),
+            " while comparing submissions: every grade is written; "
+            "the similarity hints are those of the last run that finished",
+            hang="  ",
         )
     clusters = [c for lab in after.labs for c in after.similar.get(lab, [])]
     if clusters:
-        console().print(
-            f"[bold]{len(clusters)} group(s) of similar submissions[/] (a hint, not a penalty; "
-            "grade.json lists them):"
+        _say(
+            (f"{len(clusters)} group(s) of similar submissions", "bold"),
+            " (a hint, not a penalty; grade.json lists them):",
         )
         shown = {o.student: o.display for o in after.outcomes.values()}
         for c in clusters:
-            words = Cluster.from_json(c).words(lambda s: shown.get(s, s))
-            console().print(f"  {escape(text.line(words, 400))}")
+            words = Cluster.from_json(c).words(lambda s: clip(text.line(shown.get(s, s)), 28))
+            _say(text.line(words, 400), indent="  ", hang="    ")
+
+
+def _say(*parts: str | tuple[str, str], indent: str = "", hang: str | None = None) -> None:
+    """One paragraph of the summary, wrapped to the terminal; a part is text, or (text, style).
+    Names and messages are the students': shown as given (cleaned), never read as markup."""
+    pieces = [(p, "") if isinstance(p, str) else p for p in parts]
+    para(console(), pieces, indent=indent, hang=hang)
 
 
 def _cell(o: Outcome | None) -> str:
