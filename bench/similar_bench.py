@@ -30,7 +30,7 @@ def own_version(reference: str, rng: random.Random, n: int) -> str:
     for k in range(rng.randrange(3, 8)):
         at = rng.randrange(len(lines) + 1)
         indent = re.match(r"\s*", lines[at - 1]).group() if 0 < at <= len(lines) else ""
-        if lines[at - 1:at] and lines[at - 1].rstrip().endswith((":", "(", ",", "\\")):
+        if lines[at - 1 : at] and lines[at - 1].rstrip().endswith((":", "(", ",", "\\")):
             continue  # not inside a statement or before a block
         if at < len(lines) and lines[at].startswith(" ") and not indent:
             continue
