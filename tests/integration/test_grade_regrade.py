@@ -15,9 +15,11 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tcplab.exercise.catalog import get
+from tcplab.grade.outputs import schema
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.netns
@@ -115,6 +117,7 @@ def test_regrading_one_student_keeps_the_class_byte_for_byte(tmp_path: Path) -> 
     doc = json.loads((out / "grade.json").read_text())
     assert len(doc["outcomes"]) == 4 and len(rows(out)["csv"]) == 4  # not 1
     assert [c["students"] for c in doc["similar"]] == [["bo", "cy"]]  # the class's hint stays
+    jsonschema.validate(doc, schema("grade"))
 
 
 def test_regrading_asks_for_a_known_student_and_the_same_labs(tmp_path: Path) -> None:
@@ -176,6 +179,7 @@ def test_an_interrupted_class_is_partial_and_the_same_command_finishes_it(tmp_pa
     assert len(doc["meta"]["not_graded"]) == 4 - len(graded)  # and no fake rows for them
     assert "The same command grades only what is missing" in said(output)
     assert b"partial" in (out / "junit.xml").read_bytes()
+    jsonschema.validate(doc, schema("grade"))
     kept = rows(out)
     finish = tcplab(*cmd)
     assert finish.returncode == 0, finish.stdout + finish.stderr
