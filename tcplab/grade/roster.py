@@ -43,7 +43,8 @@ MAX_ROSTER = 4 << 20
 NOT_IN_ROSTER = "not in the roster"  # the flag of a folder a roster does not name
 
 MOODLE = re.compile(
-    r"(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_(?P<plugin>[a-z]+)_(?P<rest>.*)", re.S
+    r"(?P<name>.+?)_(?P<id>\d+)_assign(?:submission|feedback)_(?P<plugin>[a-z]+)(?:_(?P<rest>.*))?",
+    re.S,
 )
 CANVAS = re.compile(
     r"(?P<name>[^_]+)_(?:late_)?(?P<id>\d+)_(?P<attachment>\d+)_(?P<rest>.+)", re.S | re.I
@@ -100,8 +101,9 @@ def place(path: Path, is_dir: bool) -> Place:
     entry = path.name
     for layout, pattern in (("moodle", MOODLE), ("canvas", CANVAS)):
         found = pattern.fullmatch(entry)
-        if found and (is_dir or found["rest"]):
-            prefix = "" if is_dir else entry[: len(entry) - len(found["rest"])]
+        rest = (found["rest"] or "") if found else ""
+        if found and (is_dir or rest):
+            prefix = "" if is_dir else entry[: len(entry) - len(rest)]
             key, name = f"{layout}:{found['id']}", shown(found["name"])
             return Place(path, key, name, found["id"], layout, prefix, flat=not is_dir)
     return Place(path, f"entry:{entry}", shown(entry))
