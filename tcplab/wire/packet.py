@@ -103,13 +103,19 @@ _TCP_CHECK = 14 + 16  # the TCP checksum's offset: Ethernet header, (the IP head
 
 def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1, bad_checksum: bool = False) -> bytes:
     """The Ethernet frame; with `bad_checksum`, its TCP checksum is off by one bit (never the other
-    spelling of a valid sum: 0x0000 and 0xffff are the same in ones' complement)."""
+    spelling of a valid sum: 0x0000 and 0xffff are the same in ones' complement), and never the
+    pseudo-header's partial sum (which would read as a checksum left to offload, about 1 in 65536
+    segments with the lowest bit flipped: then the next bit is flipped instead)."""
     frame = bytes(to_packet(seg, ends, ip_id))
     if not bad_checksum:
         return frame
     at = _TCP_CHECK + (frame[14] & 0x0F) * 4
     good = int.from_bytes(frame[at : at + 2], "big")
-    return frame[:at] + (good ^ 1).to_bytes(2, "big") + frame[at + 2 :]
+    for bit in (1, 2):
+        bad = frame[:at] + (good ^ bit).to_bytes(2, "big") + frame[at + 2 :]
+        if not partial_checksum(bad):
+            break
+    return bad
 
 
 def partial_checksum(frame: bytes) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tcplab.engine.scenario import ExpectStep, Link, SendStep, StateStep, load
@@ -85,6 +85,8 @@ def test_bad_link_and_timing_keys_are_refused_with_file_and_line(tmp_path, text,
     flags=st.sampled_from(["S", "SA", "A", "PA", "FA", "R"]),
     payload=st.binary(max_size=40),
 )
+@example(seq=188241319, flags="FA", payload=b"p")  # the lowest bit flipped gives the partial sum
+@example(seq=2683519210, flags="SA", payload=b"\xf0")
 def test_a_bad_checksum_never_verifies_and_changes_nothing_else(seq, flags, payload):
     seg = Segment(40000, 7788, Flags.from_letters(flags), seq=seq, payload=payload)
     good, bad = to_frame(seg, ENDS), to_frame(seg, ENDS, bad_checksum=True)
