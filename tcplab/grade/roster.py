@@ -240,7 +240,7 @@ def _row(
         i = where.get(field)
         return fields[i].strip() if i is not None and i < len(fields) else ""
 
-    folder = get("folder")
+    folder = get("folder").rstrip("/")  # "alice/" as a shell completes it
     if not folder:
         raise UsageError(
             f"--roster {path}: line {line} has no folder",

@@ -255,7 +255,7 @@ def test_a_roster_names_students_and_adds_those_without_a_folder(tmp_path: Path)
     roster = tmp_path / "roster.csv"
     roster.write_bytes(
         "\ufefffolder;Student ID;Display name;Email\n"
-        "wzhang;S001;张伟;wz@example.edu\n"
+        "wzhang/;S001;张伟;wz@example.edu\n"
         'ghost;S002;"Doe; Jane";jd@example.edu\n'.encode()
     )
     subs, _ = discover(tmp_path / "subs", [get("rst")], read_roster(str(roster)))
