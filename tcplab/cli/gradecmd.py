@@ -115,7 +115,8 @@ def select(subs: list[Submission], names: list[str]) -> list[Submission]:
         return subs
 
     def known(s: Submission) -> set[str]:
-        return {s.student, str(getattr(s, "name", "") or s.student)}
+        """The internal id, and the real folder name and the name shown, as typed."""
+        return {s.student} | ({s.who.name, s.who.folder} - {""} if s.who else set())
 
     everyone = set().union(*(known(s) for s in subs))
     unknown = [n for n in names if n not in everyone]
@@ -179,7 +180,7 @@ def grade(
     if not 64 <= memory <= 65536:
         raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
     plan = _plan(Path(submissions), labs, Path(out), students or [], force, replace, roster)
-    plan.excel = excel
+    plan.excel = plan.excel or excel  # once a class's gradebook has its BOM, it keeps it
     class_seed = plan.base.seed if plan.base else None
     settings = Settings(
         labs=labs,
@@ -190,7 +191,7 @@ def grade(
         limits=Limits(memory=memory << 20),
         hint_level=hint_level,
     )
-    for line in plan.skipped:
+    for line in plan.skipped if not json_out else []:  # grade.json has them (meta.skipped)
         _say(("skipped", "yellow"), f" {text.line(line)}", hang="  ")
     if not json_out:
         _say(_opening(plan, settings), hang="  ")
@@ -215,6 +216,8 @@ def _plan(
     from tcplab.grade.submission import discover
     from tcplab.netns.topology import require_root
 
+    if roster is None and not replace:
+        roster = merge.class_roster(out)  # a regrade names the students as the class did
     rows = read_roster(roster) if roster is not None else None
     found, skipped = discover(submissions, labs, rows)
     chosen = select(found, names)
@@ -225,10 +228,17 @@ def _plan(
     if before is not None and not replace:
         merge.compatible(before, [lab.name for lab in labs], labs_dir, force)
     base = None if replace else before
+    if base is not None and not names:  # a roster's student with no folder here keeps their row
+        chosen = [s for s in chosen if s.path or not s.absent or _key(s) not in base.outcomes]
     subs = merge.to_grade(chosen, base, bool(names))
     plan = Plan(labs, labs_dir, found, chosen, subs, skipped, before, replace, bool(names))
-    plan.roster = roster
+    plan.roster = str(Path(roster).resolve()) if roster is not None else None
+    plan.excel = bool(base and base.excel)
     return plan
+
+
+def _key(s: Submission) -> tuple[str, str]:
+    return (s.student, s.lab.name)
 
 
 def _grade_subs(
@@ -275,10 +285,12 @@ def _finish(
     after = merge.merged(
         plan.base, outcomes, (settings.seed, labs, plan.labs_dir), unreached, considered
     )
+    after.roster, after.excel = plan.roster, plan.excel
+    handed_in = [s for s in plan.found if not s.absent]  # not a roster's student without a folder
     if not interrupted:
         try:
-            whole = merge.whole_labs(plan.found, plan.labs, after)
-            after.similar.update(merge.similarity(plan.found, whole))
+            whole = merge.whole_labs(handed_in, plan.labs, after)
+            after.similar.update(merge.similarity(handed_in, whole))
         except KeyboardInterrupt:  # the grades are written all the same; the hints wait
             interrupted = True
     with _interrupts_held():
@@ -298,7 +310,7 @@ def _finish(
         _closing(after, outcomes, plan.base, plan.subs, interrupted)
     if interrupted:
         raise KeyboardInterrupt
-    return exit_code(outcomes)
+    return exit_code(list(after.outcomes.values()))  # the class as its files now say
 
 
 def exit_code(outcomes: list[Outcome]) -> int:
@@ -337,6 +349,7 @@ def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list
             name=s.who.name if s.who else "",
             student_id=s.who.student_id if s.who else "",
             email=s.who.email if s.who else "",
+            id_from=s.who.id_source if s.who else "",
         )  # fmt: skip
         for s in subs
         if (s.student, s.lab.name) not in done

@@ -69,7 +69,9 @@ def canvas_rows(outcomes: list[Outcome], meta: dict[str, Any]) -> list[list[str]
     rows.append(["Points Possible", "", "", "", "", *(str(most.get(lab, "")) for lab in labs)])
     for mine in _students(outcomes).values():
         who = _person(mine)
-        ids = [who.display, "", who.student_id, who.email, ""]
+        canvas = who.student_id if who.id_from == "canvas" else ""  # Canvas's own user id
+        sis = who.student_id if who.id_from == "roster" else ""  # the course's id: the roster's
+        ids = [who.display, canvas, sis, who.email, ""]
         rows.append([*(_cell(v) for v in ids), *(_score(mine.get(lab)) for lab in labs)])
     return rows
 
@@ -81,7 +83,8 @@ def moodle_rows(outcomes: list[Outcome], meta: dict[str, Any]) -> list[list[str]
     rows = [head]
     for mine in _students(outcomes).values():
         who = _person(mine)
-        row = [_cell(v) for v in (who.display, who.student_id, who.email)]
+        number = who.student_id if who.id_from == "roster" else ""  # not Moodle's participant no.
+        row = [_cell(v) for v in (who.display, number, who.email)]
         for lab in labs:
             o = mine.get(lab)
             row += [_score(o), "" if o is None else _cell(_feedback(o))]

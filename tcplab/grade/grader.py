@@ -146,7 +146,7 @@ class Grader:
             sub.student, lab.name, lab.title, Verdict.MISSING, "", 0, 0,
             ports=ports, isn=isn, environment=self.environment(), flags=list(sub.flags),
             name=who.name if who else "", student_id=who.student_id if who else "",
-            email=who.email if who else "",
+            email=who.email if who else "", id_from=who.id_source if who else "",
         )  # fmt: skip
         try:
             base.max_score = lab.checklist().max_score

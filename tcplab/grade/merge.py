@@ -12,6 +12,7 @@ each (student, lab) with its old and new score and verdict): what a regrade requ
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import fcntl
 import functools
@@ -107,6 +108,8 @@ class ClassRun:
     outcomes: dict[Key, Outcome] = field(default_factory=dict)
     pending: set[Key] = field(default_factory=set)
     similar: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    roster: str | None = None  # the --roster the class was graded with: a regrade reads it again
+    excel: bool = False  # gradebook.csv with a byte order mark (--excel), kept on every regrade
 
     @property
     def interrupted(self) -> bool:
@@ -120,6 +123,8 @@ class ClassRun:
             "labs_dir": self.labs_dir,
             "pending": sorted([s, lab] for s, lab in self.pending),
             "similar": self.similar,
+            "roster": self.roster,
+            "excel": self.excel,
             "outcomes": [record(self.outcomes[k]) for k in sorted(self.outcomes)],
         }
 
@@ -133,6 +138,8 @@ class ClassRun:
             outcomes={(o.student, o.lab): o for o in outcomes},
             pending={(str(s), str(lab)) for s, lab in data.get("pending") or []},
             similar=dict(data.get("similar") or {}),
+            roster=data.get("roster"),
+            excel=bool(data.get("excel", False)),
         )
 
 
@@ -175,6 +182,15 @@ def load(out: Path) -> ClassRun | None:
             f"--out {out}: the record of the class ({STATE}) cannot be read ({exc})",
             "use --replace to start over there, or a new --out",
         ) from exc
+
+
+def class_roster(out: Path) -> str | None:
+    """The roster the class in --out was graded with, when it still exists (None otherwise)."""
+    try:
+        roster = json.loads((out / STATE).read_text(encoding="utf-8")).get("roster")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return roster if isinstance(roster, str) and Path(roster).is_file() else None
 
 
 def save(out: Path, run: ClassRun) -> Path:
@@ -261,9 +277,22 @@ def merged(
         seed=run.seed,
         labs=run.labs + [lab for lab in labs if lab not in run.labs],
         labs_dir=run.labs_dir if run.outcomes else labs_dir,
-        outcomes={**run.outcomes, **{(o.student, o.lab): o for o in new}},
+        outcomes={**run.outcomes, **{(o.student, o.lab): _known(o, run) for o in new}},
         pending=pending | (unreached - graded),
         similar=dict(run.similar),
+        roster=run.roster,
+        excel=run.excel,
+    )
+
+
+def _known(o: Outcome, run: ClassRun) -> Outcome:
+    """A regraded outcome keeps who the class knew the student as (name, course id, email) when
+    this run learnt nothing of them (no roster; a folder of one Classroom repository)."""
+    old = run.outcomes.get((o.student, o.lab))
+    if old is None or o.student_id or o.email or not (old.student_id or old.email):
+        return o
+    return dataclasses.replace(
+        o, name=old.name, student_id=old.student_id, email=old.email, id_from=old.id_from
     )
 
 

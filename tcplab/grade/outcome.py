@@ -59,6 +59,7 @@ class Outcome:
     name: str = ""  # how people know the student: the folder's real name, or the roster's name
     student_id: str = ""  # the course's id for the student (the roster's; Moodle's/Canvas's)
     email: str = ""  # from the roster, when it has one
+    id_from: str = ""  # where student_id comes from: "roster", "moodle", "canvas", "classroom"
 
     @property
     def display(self) -> str:
@@ -84,6 +85,7 @@ class Outcome:
             "name": self.display,
             "student_id": self.student_id,
             "email": self.email,
+            "id_from": self.id_from,
             "lab": self.lab,
             "lab_title": self.lab_title,
             "verdict": self.verdict.value,

@@ -550,7 +550,7 @@ def _header_facts(o: Outcome, meta: dict[str, Any]) -> list[tuple[str, str]]:
         *ids,
         ("tcplab", str(meta.get("tcplab_version", ""))),
         ("kernel", str(meta.get("kernel", ""))),
-        ("seed", str(meta.get("seed", ""))),
+        ("seed", str(o.environment.get("seed") or meta.get("seed", ""))),  # the run's own
         ("date", str(meta.get("finished") or meta.get("started") or "")),
     ]
 

@@ -63,6 +63,12 @@ class Student:
     folder: str = ""  # the entry's real name in the submissions folder ("" for a roster-only row)
     layout: str = ""  # "moodle", "canvas", "classroom", or "" for a plain folder
     in_roster: bool | None = None  # None: no roster was given
+    id_from: str = ""  # where student_id comes from: "roster", else the layout's ("" when none)
+
+    @property
+    def id_source(self) -> str:
+        """Where `student_id` comes from: "roster", "moodle", "canvas", "classroom" or ""."""
+        return self.id_from or (self.layout if self.student_id else "")
 
 
 @dataclass(frozen=True)

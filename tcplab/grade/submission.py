@@ -179,13 +179,26 @@ def _with_roster(
             continue
         rows.remove(row)
         who = replace(who, name=row.name or who.name, student_id=row.student_id or who.student_id,
-                      email=row.email, in_roster=True)  # fmt: skip
-        out.append((who, mine))
+                      email=row.email, in_roster=True,
+                      id_from="roster" if row.student_id else who.id_from)  # fmt: skip
+        out.append((_roster_id(who, row, taken), mine))
     for row in rows:  # roster students without a folder
         sid = _unique(safe_id(row.folder), f"roster:{row.folder}", taken)
-        who = Student(sid, row.name or row.folder, row.student_id, row.email, "", "", True)
+        who = Student(sid, row.name or row.folder, row.student_id, row.email, "", "", True,
+                      "roster" if row.student_id else "")  # fmt: skip
         out.append((who, []))
     return out
+
+
+def _roster_id(who: Student, row: RosterRow, taken: set[str]) -> Student:
+    """A student the roster names is known by the roster's folder, with a folder or without: the
+    same id whether their folder is handed in yet or not, and whatever layout names it."""
+    sid = safe_id(row.folder)
+    if sid == who.id or sid in taken:
+        return who
+    taken.discard(who.id)
+    taken.add(sid)
+    return replace(who, id=sid)
 
 
 def _matches(row: RosterRow, who: Student, mine: list[Place]) -> bool:

@@ -26,8 +26,8 @@ def outcome(student: str, lab: str, score: int | None, max_score: int = 10, **kw
 
 
 def klass() -> list[Outcome]:
-    who = {"name": CJK, "student_id": "s-1001", "email": "zw@uni.example"}
-    hostile = {"name": "=HYPERLINK(1)", "student_id": "s-1002", "email": ""}
+    who = {"name": CJK, "student_id": "s-1001", "email": "zw@uni.example", "id_from": "roster"}
+    hostile = {"name": "=HYPERLINK(1)", "student_id": "s-1002", "email": "", "id_from": "roster"}
     return [
         outcome("s001", "handshake", 10, **who),
         outcome("s001", "rst", 4, **who),
@@ -273,3 +273,18 @@ def test_lab_check_keeps_no_hidden_check_title_in_the_students_attempts_file(tmp
     Attempts(tmp_path).update("handshake", judged())
     saved = (tmp_path / "attempts.json").read_text()
     assert "visible one" in saved and "secret isn" not in saved and "later" not in saved
+
+
+def test_an_id_from_a_download_layout_goes_where_that_platform_reads_it():
+    """Canvas's user id (from its file names) is Canvas's `ID`, not the course's SIS id; Moodle's
+    participant number is no `ID number`: only a roster's id is the course's own."""
+    canvas = outcome("smithjane", "handshake", 7, student_id="48213", id_from="canvas")
+    moodle = outcome("mary", "handshake", 7, name="Mary", student_id="123456", id_from="moodle")
+    roster = outcome("bob", "handshake", 7, name="Bob", student_id="S-1", id_from="roster")
+    meta = {"labs": ["handshake"]}
+    rows = {r[0]: r for r in courses.canvas_rows([canvas, moodle, roster], meta)[2:]}
+    assert rows["smithjane"][1:3] == ["48213", ""]
+    assert rows["Mary"][1:3] == ["", ""]
+    assert rows["Bob"][1:3] == ["", "S-1"]
+    mrows = {r[0]: r for r in courses.moodle_rows([canvas, moodle, roster], meta)[1:]}
+    assert [mrows[n][1] for n in ("smithjane", "Mary", "Bob")] == ["", "", "S-1"]

@@ -29,6 +29,7 @@ from tcplab.exercise.catalog import get
 from tcplab.grade import merge, outputs
 from tcplab.grade.merge import ClassRun
 from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.roster import Student
 from tcplab.grade.submission import Submission
 from tests.unit.test_grade_outputs import META, class_outcomes, outcome
 
@@ -374,3 +375,43 @@ def test_any_text_and_figures_come_back_from_the_record_and_write_the_same_bytes
     assert outputs.gradebook_rows([again]) == outputs.gradebook_rows([o])
     assert outputs.junit_xml([again]) == outputs.junit_xml([o])
     assert outputs.report_html([again], META) == outputs.report_html([o], META)
+
+
+def test_student_is_named_by_the_real_folder_name_too():
+    lab = get("handshake")
+    who = Student("Jose-Garcia-978edf99a5", "José García", folder="José García")
+    subs = [Submission(who.id, lab, None, who=who), Submission("bob", lab, None)]
+    assert [s.student for s in gradecmd.select(subs, ["José García"])] == [who.id]
+    assert [s.student for s in gradecmd.select(subs, [who.id])] == [who.id]
+
+
+def test_a_regrade_that_learnt_nothing_of_the_student_keeps_who_the_class_knew(tmp_path):
+    out = tmp_path / "out"
+    known = replace(
+        outcome("bob", "handshake", Verdict.SCORED, [True, False, False]),
+        name="Bob B", student_id="S-7", email="b@x", id_from="roster",
+    )  # fmt: skip
+    first = run_into(out, None, [known])
+    again = outcome("bob", "handshake", Verdict.SCORED, [True, True, True])  # no roster this time
+    after = run_into(out, merge.load(out), [again])
+    o = after.outcomes[("bob", "handshake")]
+    assert (o.name, o.student_id, o.email, o.id_from) == ("Bob B", "S-7", "b@x", "roster")
+    assert o.score != first.outcomes[("bob", "handshake")].score
+
+
+def test_the_class_keeps_its_roster_and_its_excel_choice(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("folder,name\nbob,Bob\n")
+    out = tmp_path / "out"
+    after = merge.merged(None, [outcome("bob", "handshake", Verdict.SCORED, [True] * 3)],
+                         SETTINGS, set(), set())  # fmt: skip
+    after.roster, after.excel = str(roster), True
+    out.mkdir()
+    merge.save(out, after)
+    again = merge.load(out)
+    assert again is not None and (again.roster, again.excel) == (str(roster), True)
+    assert merge.class_roster(out) == str(roster)
+    kept = merge.merged(again, [], SETTINGS, set(), set())
+    assert (kept.roster, kept.excel) == (str(roster), True)
+    roster.unlink()
+    assert merge.class_roster(out) is None  # gone: the regrade names students by their folders

@@ -434,3 +434,17 @@ def test_no_bytes_and_no_coding_line_make_the_rule_raise(
     source = (b"\xef\xbb\xbf" if bom else b"") + f"# coding: {codec}\n".encode() + body
     why = problem(source, "x.py")
     assert why is None or (why.startswith("x.py") and "\n" not in why)
+
+
+def test_a_roster_student_has_one_id_with_a_folder_or_without(tmp_path: Path) -> None:
+    """Graded before their Classroom repository exists, and after: one student, one row."""
+    rows = parse_roster("folder,student id,name\nbob,bob,Bob B\nann,ann,Ann A\n")
+    (tmp_path / "hw1-ann").mkdir()
+    (tmp_path / "hw1-zed").mkdir()
+    before, _ = discover(tmp_path, [get("rst")], rows)
+    (tmp_path / "hw1-bob").mkdir()
+    after, _ = discover(tmp_path, [get("rst")], rows)
+    ids = lambda subs: {s.who.name: s.student for s in subs if s.who}  # noqa: E731
+    assert ids(before)["Bob B"] == ids(after)["Bob B"] == "bob"
+    assert ids(after)["Ann A"] == "ann"
+    assert {s.who.id_source for s in after if s.who and s.who.in_roster} == {"roster"}
