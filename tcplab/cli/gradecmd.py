@@ -535,6 +535,7 @@ def summary(
         _say(
             (f"{not_run} not run", "yellow"),
             " (missing, misnamed or refused: a row each in every file, and exit status 1)",
+            hang="  ",
         )
     _say(
         f"{files} files in {text.line(str(out))}: gradebook.csv, junit.xml, grade.json, "
