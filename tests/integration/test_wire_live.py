@@ -178,12 +178,13 @@ def syn(port, **ip):
     return IP(dst=lab.dst, **ip) / TCP(sport=port, dport=lab.dport, flags="S", seq=isn)
 def tcp(port, flags="S", **kw):
     return IP(dst=lab.dst) / TCP(sport=port, dport=lab.dport, flags=flags, seq=isn, **kw)
+P = lab.ports  # only our own ports reach the kernel (the port rule)
 cases = [
-    tcp(20001, dataofs=2), tcp(20002, dataofs=15), syn(20003, options=b"\\x83\\x07\\x04" + bytes(5)),
-    syn(20004, options=b"\\x44\\x09\\x00\\x00"), syn(20005, options=b"\\x01\\x01\\x01\\x00"),
-    syn(20006, chksum=0x1234), tcp(20007, flags=0x102), tcp(20008, options=[(2, b"")]),
-    tcp(20009, dataofs=6) / Raw(b"\\x02\\x00\\x00\\x00"), syn(20010, flags="MF", id=4242),
-    syn(20011, flags="evil"), syn(20012, len=30), tcp(20013, dataofs=6) / Raw(b"\\x08\\x0a\\x00\\x00"),
+    tcp(P[0], dataofs=2), tcp(P[1], dataofs=15), syn(P[2], options=b"\\x83\\x07\\x04" + bytes(5)),
+    syn(P[3], options=b"\\x44\\x09\\x00\\x00"), syn(P[4], options=b"\\x01\\x01\\x01\\x00"),
+    syn(P[5], chksum=0x1234), tcp(P[6], flags=0x102), tcp(P[7], options=[(2, b"")]),
+    tcp(P[8], dataofs=6) / Raw(b"\\x02\\x00\\x00\\x00"), syn(P[9], flags="MF", id=4242),
+    syn(P[10], flags="evil"), syn(P[11], len=30), tcp(P[12], dataofs=6) / Raw(b"\\x08\\x0a\\x00\\x00"),
 ]
 for pkt in cases:
     lab.sr(pkt, timeout=0.3)
@@ -197,12 +198,11 @@ def test_what_tcplab_calls_delivered_is_what_the_kernel_answers(tmp_path: Path) 
     path = tmp_path / "handshake.py"
     path.write_text(KERNEL_DECIDES)
     proc = run_cli("lab", "check", "handshake", str(path), "--json", timeout=120)
-    rows = json.loads(proc.stdout)["ladder"]["ladder"]
-    sent = {int(r["src"].split(":")[1]): r for r in rows if r.get("from") == "crafting"}
-    answered = {int(r["dst"].split(":")[1]) for r in rows if r.get("from") == "kernel"}
-    assert sorted(sent) == list(range(20001, 20014))
-    assert {p for p, r in sent.items() if r["delivered"]} == answered
-    assert answered == {20005, 20007, 20008, 20009, 20011, 20013}
-    assert all(
-        r["malformed"] for p, r in sent.items() if p != 20011
-    )  # the evil bit: nothing to say
+    result = json.loads(proc.stdout)
+    rows, case = result["ladder"]["ladder"], {p: i for i, p in enumerate(result["ports"], 1)}
+    sent = {case[int(r["src"].split(":")[1])]: r for r in rows if r.get("from") == "crafting"}
+    answered = {case[int(r["dst"].split(":")[1])] for r in rows if r.get("from") == "kernel"}
+    assert sorted(sent) == list(range(1, 14))  # case n went out from the run's n-th port
+    assert {n for n, r in sent.items() if r["delivered"]} == answered
+    assert answered == {5, 7, 8, 9, 11, 13}
+    assert all(r["malformed"] for n, r in sent.items() if n != 11)  # the evil bit: nothing to say
