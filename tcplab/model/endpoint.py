@@ -700,6 +700,14 @@ def _classify_rst(ep: Endpoint, seg: Segment) -> Input:
 def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
     if ep.place is Place.LISTEN:
         return Input.ACK_COOKIE if seg.ack in ep.cookies else Input.ACK_PURE
+    data = bool(seg.payload) or Flags.FIN in seg.flags
+    rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
+    outside = not _acceptable(ep, seg, rcv_nxt) or _tsecr_rejected(ep, seg)
+    # a full socket checks the seq first (tcp_validate_incoming), the ack after (tcp_ack): a
+    # segment outside the window is answered as such whatever its ack. A request sock and
+    # SYN_SENT check the ack first (tcp_check_req, tcp_rcv_synsent_state_process).
+    if outside and ep.place in SYNC:
+        return Input.ACK_OOW_DATA if data else Input.ACK_OOW
     if ep.snd_nxt is None:
         pass  # the kernel's numbers are unknown: the ack is taken as acceptable
     elif ep.place in (Place.SYN_SENT, Place.REQUEST):
@@ -709,9 +717,7 @@ def _classify_ack(ep: Endpoint, seg: Segment) -> Input:
         return Input.ACK_BAD
     elif ep.snd_una is not None and seq_lt(seg.ack, seq_add(ep.snd_una, -ep.max_window)):
         return Input.ACK_OLD
-    data = bool(seg.payload) or Flags.FIN in seg.flags
-    rcv_nxt = seg.seq if ep.rcv_nxt is None else ep.rcv_nxt  # unknown: taken as in order
-    if not _acceptable(ep, seg, rcv_nxt) or _tsecr_rejected(ep, seg):
+    if outside:
         return Input.ACK_OOW_DATA if data else Input.ACK_OOW
     if data and ep.place in SYNC and not seq_gt(seg.end_seq, rcv_nxt):
         return Input.ACK_OOW_DATA  # all of it old (a retransmission): tcp_data_queue ACKs at once

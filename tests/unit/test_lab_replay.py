@@ -183,3 +183,29 @@ def test_model_states_prove_states_the_sampler_missed_and_only_agreed_ones():
     ]  # fmt: skip
     nothing = observed([syn, synack, ack], [LISTEN, event("close", 2.0)])  # no FIN came
     assert nothing.model_states() == [State.SYN_RECEIVED, State.ESTABLISHED]
+
+
+def test_a_state_the_table_caught_inside_one_segment_is_not_reached_when_the_model_explains_all():
+    from tcplab.exercise.kit import Sample
+
+    y = 3_000_000_000  # the kernel's ISN: its seq is far from yours, its ack ahead of snd_nxt
+    syn, synack = mine(S, ISS, t=1.0), kernel(S | A, y, ISS + 1, t=1.0001)
+    ack = mine(A, ISS + 1, y + 1, t=1.01)
+    fin = kernel(F | A, y + 1, ISS + 1, t=2.0001)
+    swapped = mine(A, y + 2, ISS + 1, t=2.01)  # seq and ack swapped
+    dup = kernel(A, y + 2, ISS + 1, t=2.0101)
+    both = mine(F | A, ISS + 1, y + 2, t=2.06)  # FIN_WAIT_1 -> TIME_WAIT in one segment
+    last = kernel(A, y + 2, ISS + 2, t=2.0601)
+    seen = [syn, synack, ack, fin, swapped, dup, both, last]
+    conn = observed(seen, [LISTEN, event("close", 2.0)])
+    # the seq is checked first (tcp_validate_incoming), the ack after (tcp_ack)
+    assert conn.verdict(swapped, "dup-ack")[0]
+    # sock_diag read the socket while it processed the FIN+ACK
+    passing = Sample(time=2.06005, state=State.FIN_WAIT_2, timer="", expires_ms=0, rqueue=0)
+    conn.samples = [passing]
+    assert conn.model_explains_all()
+    assert State.FIN_WAIT_2 not in conn.model_states() and conn.reached(State.TIME_WAIT)
+    assert not conn.reached(State.FIN_WAIT_2)
+    # where the model cannot explain the kernel, the socket table is the evidence
+    conn.predictions.pop(id(last))
+    assert not conn.model_explains_all() and conn.reached(State.FIN_WAIT_2)
