@@ -50,6 +50,26 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
 
 
+def clip(text: str, width: int) -> str:
+    """At most `width` terminal columns of `text` (a wide character takes two), cut with '…'.
+    `shorten` counts characters; this counts what a terminal shows (a CJK name in a table)."""
+    if columns(text) <= width:
+        return text
+    out, used = "", 0
+    for c in text:
+        w = _char_columns(c)
+        if used + w > width - 1:
+            break
+        out, used = out + c, used + w
+    return out + "…"
+
+
+def pad(text: str, width: int) -> str:
+    """`text` made one clean line, clipped and padded to exactly `width` columns."""
+    cut = clip(line(text), width)
+    return cut + " " * (width - columns(cut))
+
+
 def block(text: object) -> str:
     """Multi-line text without unsafe characters: newlines (\\r\\n and \\r become \\n) and tabs
     stay, everything a terminal or renderer would act on goes."""

@@ -362,34 +362,15 @@ def _progress(o: Outcome, n: int, total: int) -> None:
     color = COLORS[o.verdict]
     score = "—" if o.score is None else f"{o.score}/{o.max_score}"
     head = (
-        f"  [{n:>{len(str(total))}}/{total}] {pad(o.display, NAME_COLUMNS)} "
-        f"{pad(o.lab, LAB_COLUMNS)} {score:>7}  {o.verdict.value} "
+        f"  [{n:>{len(str(total))}}/{total}] {text.pad(o.display, NAME_COLUMNS)} "
+        f"{text.pad(o.lab, LAB_COLUMNS)} {score:>7}  {o.verdict.value} "
     )
     room = console().width - text.columns(head)
-    message = clip(text.line(o.message, 300), room) if room >= 10 else ""
+    message = text.clip(text.line(o.message, 300), room) if room >= 10 else ""
     console().print(
         f"{escape(head[: -len(o.verdict.value) - 1])}[{color}]{o.verdict.value}[/] "
         f"[dim]{escape(message)}[/]"
     )
-
-
-def clip(words: str, width: int) -> str:
-    """At most `width` terminal columns of `words` (a wide character takes two), cut with '…'."""
-    if text.columns(words) <= width:
-        return words
-    out, used = "", 0
-    for c in words:
-        w = text.columns(c)
-        if used + w > width - 1:
-            break
-        out, used = out + c, used + w
-    return out + "…"
-
-
-def pad(words: str, width: int) -> str:
-    """`words` (a name: cleaned to one line) clipped and padded to exactly `width` columns."""
-    cut = clip(text.line(words), width)
-    return cut + " " * (width - text.columns(cut))
 
 
 def _meta(
@@ -522,7 +503,7 @@ def summary(
         _say((f"{len(flagged)} flagged", "bold red"), " (the score stands; look at these):")
         for o, flags in flagged:
             why = text.line("; ".join(flags), 200)
-            _say(f"{clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
+            _say(f"{text.clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
         _say(
             (
@@ -548,7 +529,7 @@ def _not_in_roster(outcomes: list[Outcome]) -> None:
     """One line for the folders the roster does not name: graded, and listed for the instructor."""
     names = sorted({o.display for o in outcomes if NOT_IN_ROSTER in o.flags}, key=str.casefold)
     if names:
-        shown = "; ".join(clip(text.line(n), 28) for n in names[:20])
+        shown = "; ".join(text.clip(text.line(n), 28) for n in names[:20])
         more = f", and {len(names) - 20} more" if len(names) > 20 else ""
         _say((f"{len(names)} not in the roster", "yellow"), f" (graded): {shown}{more}", hang="  ")
 
@@ -591,7 +572,7 @@ def _closing(
         )
         shown = {o.student: o.display for o in after.outcomes.values()}
         for c in clusters:
-            words = Cluster.from_json(c).words(lambda s: clip(text.line(shown.get(s, s)), 28))
+            words = Cluster.from_json(c).words(lambda s: text.clip(text.line(shown.get(s, s)), 28))
             _say(text.line(words, 400), indent="  ", hang="    ")
 
 

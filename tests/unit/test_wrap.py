@@ -228,3 +228,11 @@ def test_narrow_punctuation_after_a_wide_character_never_opens_a_line():
     for cols in range(72, 80):
         for line in wrap(text, cols):
             assert not line.lstrip().startswith(")"), (cols, line)
+
+
+def test_clip_and_pad_count_terminal_columns_not_characters():
+    from tcplab import text
+
+    assert text.clip("王小明同学", 6) == "王小…" and text.columns(text.clip("王小明同学", 6)) == 5
+    assert text.clip("alice", 8) == "alice"
+    assert text.pad("李 雷", 8) == "李 雷   " and text.columns(text.pad("x" * 200, 28)) == 28
