@@ -63,6 +63,8 @@ class StateRow:
     after: State | None
     how: How
     note: str = ""
+    time: float | None = None  # when it was observed (the capture's clock); None: where it stands
+    conn: tuple[int, int] | None = None  # its connection (crafting port, kernel port), if known
     kind: ClassVar[str] = "state"
 
     def to_json(self, report: Report) -> dict[str, Any]:
@@ -73,6 +75,8 @@ class StateRow:
             "note": self.note,
             "from": self.before.value if self.before else "no socket",
             "to": self.after.value if self.after else "no socket",
+            "time": report.rel_time(self.time),
+            "conn": list(self.conn) if self.conn else None,
         }
 
 
@@ -170,9 +174,16 @@ class Report:
             self.rows.append(SegmentRow(one))
 
     def change(
-        self, side: Side, before: State | None, after: State | None, how: How, note: str = ""
+        self,
+        side: Side,
+        before: State | None,
+        after: State | None,
+        how: How,
+        note: str = "",
+        time: float | None = None,
+        conn: tuple[int, int] | None = None,
     ) -> None:
-        self.rows.append(StateRow(side, before, after, how, note))
+        self.rows.append(StateRow(side, before, after, how, note, time, conn))
 
     def note(self, text: str) -> None:
         self.rows.append(NoteRow(text))

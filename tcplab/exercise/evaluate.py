@@ -111,6 +111,8 @@ def _ladder(rec: Recording, obs: Observation, model: Replay) -> Report:
                 _state(sample.state),
                 How.OBSERVED,
                 f"connection from port {conn.sport}",
+                sample.time,
+                (conn.sport, conn.kport),
             )
             events.append((sample.time, len(events), change))
             prev = sample.state
