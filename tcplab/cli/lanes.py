@@ -208,13 +208,11 @@ def _header(ladder: Ladder, release: str, lay: Layout) -> list[Text]:
         lines = [Text.assemble(lead, left), Text.assemble(lead, _pad(right, room, True))]
     if linux:
         lines.append(Text.assemble(lead, _pad(Text(linux, "dim"), room, True)))
-    return [_fit(line, lay.total) for line in lines]
+    return [_fit(line) for line in lines]
 
 
-def _fit(line: Text, width: int) -> Text:
+def _fit(line: Text) -> Text:
     line.rstrip()
-    if line.cell_len > width:
-        line.truncate(width)
     return line
 
 
@@ -242,7 +240,7 @@ def lines(ladder: Ladder, release: str, width: int) -> list[Text]:
         room = lay.total - lay.time - 1
         lead = " " * (lay.time + 1)
         out += [Text.assemble(lead, x) for x in _styled([(legend, "dim")], room, 0, 2)]
-    return [_fit(line, width) for line in out]
+    return [_fit(line) for line in out]
 
 
 def _row(lay: Layout, t: str, left: list[str], band: list[Text], right: list[str]) -> list[Text]:
