@@ -103,20 +103,37 @@ def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: TestbedSp
     assert out.returncode == 0, out.stderr
     text = out.stdout
     for phrase in (
-        "──▶",
-        "◀──",
-        "[S] seq 1000 (0)",
-        "[S.]",
-        "ack 1001 (1)",
-        "CLOSED → SYN_SENT",
-        "SYN_SENT → ESTABLISHED",
-        "LISTEN → SYN_RECEIVED",
-        "SYN_RECEIVED → ESTABLISHED",
+        "──▶ │",
+        "│ ◀──",
+        "S seq +0 win",
+        "S. seq +0 ack +1",
+        ". seq +1 ack +1",
+        "you (ns1)",
+        "kernel (ns2)",
         "✓",
         "checks passed",
     ):
         assert phrase in text, phrase
     assert "✗" not in text
+    lines = text.splitlines()
+    assert lines[2].split() == ["ms", "CLOSED", "│", "│", "LISTEN"]  # both sides' start
+    syn = next(line for line in lines if "S seq +0" in line)
+    synack = next(line for line in lines if "S. seq +0 ack +1" in line)
+    ack = next(line for line in lines if ". seq +1 ack +1" in line and "▶" in line)
+    assert syn.split()[1] == "SYN_SENT"
+    assert synack.split()[-1] == "SYN_RECEIVED"  # beside the SYN+ACK that shows it
+    assert ack.split()[1] == "ESTABLISHED" and ack.split()[-1] == "ESTABLISHED"
+    absolute = run_cli(
+        "handshake",
+        "--target",
+        f"{lab.kernel}:7788",
+        "--sport",
+        "40001",
+        "--isn",
+        "1000",
+        "--absolute",
+    )
+    assert absolute.returncode == 0 and "S seq 1000 win" in absolute.stdout
 
 
 def test_data_on_the_third_segment_is_acknowledged(lab: TestbedSpec):
@@ -307,7 +324,9 @@ def test_send_on_a_kept_connection_predicts_exact_numbers(lab: TestbedSpec):
     assert in_window.returncode == 0 and segments(json.loads(in_window.stdout))[1]["flags"] == "."
     exact = run_cli("send", "--target", f"{lab.kernel}:7788", "--sport", "41000", "--flags", "R")
     assert exact.returncode == 0, exact.stdout
-    assert "ESTABLISHED → no socket" in exact.stdout
+    lines = exact.stdout.splitlines()
+    assert lines[2].split()[-1] == "ESTABLISHED"  # where the kernel stood
+    assert next(line for line in lines if "R seq" in line).split()[-1] == "CLOSED"
     rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
     assert not any(r["dport"] == 41000 for r in rows)
 
