@@ -423,6 +423,19 @@ def shell(crafting: Crafting = defaults.CRAFTING) -> None:
     labcmd.shell(crafting)
 
 
+@app.command()
+def states(
+    svg: Annotated[
+        str | None,
+        typer.Option("--svg", metavar="FILE", help="Also write the state diagram to FILE (SVG)."),
+    ] = None,
+) -> None:
+    """TCP's 11 states and every transition tcplab's model makes between them; no root needed."""
+    from tcplab.cli import statescmd
+
+    statescmd.show(svg)
+
+
 # typer vendors click in newer releases; find its UsageError through a class it exports
 _ClickUsageError: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"

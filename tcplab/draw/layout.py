@@ -144,18 +144,18 @@ FW1, FW2, LA = "FIN_WAIT_1", "FIN_WAIT_2", "LAST_ACK"
 
 ROUTES: dict[tuple[State, State], Route] = {
     # opening
-    (S.CLOSED, S.LISTEN): _r("CLOSED", "LISTEN", [(610, 68), (610, 152)], (602, 104), "end"),
-    (S.LISTEN, S.CLOSED): _r("LISTEN", "CLOSED", [(670, 152), (670, 68)], (678, 104)),
+    (S.CLOSED, S.LISTEN): _r("CLOSED", "LISTEN", [(610, 68), (610, 152)], (598, 104), "end"),
+    (S.LISTEN, S.CLOSED): _r("LISTEN", "CLOSED", [(670, 152), (670, 68)], (682, 104)),
     (S.CLOSED, S.SYN_SENT): _r("CLOSED", SS, [(715, 42), (990, 42), (990, 282)], (730, 22)),
     (S.SYN_SENT, S.CLOSED): _r(SS, "CLOSED", [(930, 282), (930, 60), (715, 60)], (730, 68)),
     (S.LISTEN, S.SYN_RECEIVED): _r(
         "LISTEN", SR, [(565, 164), (290, 164), (290, 282)], (555, 146), "end"
     ),
-    (S.SYN_RECEIVED, S.LISTEN): _r(SR, "LISTEN", [(350, 282), (350, 184), (565, 184)], (360, 194)),
+    (S.SYN_RECEIVED, S.LISTEN): _r(SR, "LISTEN", [(350, 282), (350, 184), (565, 184)], (364, 194)),
     (S.SYN_SENT, S.SYN_RECEIVED): _r(SS, SR, [(885, 300), (395, 300)], (780, 282), "middle"),
     (S.SYN_SENT, S.ESTABLISHED): _r(SS, EST, [(960, 318), (960, 422), (715, 422)], (730, 404)),
     (S.SYN_RECEIVED, S.ESTABLISHED): _r(SR, EST, [(320, 318), (320, 416), (565, 416)], (330, 386)),
-    (S.LISTEN, S.ESTABLISHED): _r("LISTEN", EST, [(640, 188), (640, 412)], (648, 330)),
+    (S.LISTEN, S.ESTABLISHED): _r("LISTEN", EST, [(640, 188), (640, 412)], (652, 330)),
     (S.SYN_RECEIVED, S.CLOSE_WAIT): _r(
         SR, CW, [(375, 318), (375, 360), (860, 360), (860, 552), (885, 552)], (450, 344)
     ),
@@ -163,18 +163,18 @@ ROUTES: dict[tuple[State, State], Route] = {
     (S.ESTABLISHED, S.FIN_WAIT_1): _r(
         EST, FW1, [(610, 448), (610, 552), (395, 552)], (600, 534), "end"
     ),
-    (S.SYN_RECEIVED, S.FIN_WAIT_1): _r(SR, FW1, [(265, 318), (265, 542)], (257, 422), "end"),
+    (S.SYN_RECEIVED, S.FIN_WAIT_1): _r(SR, FW1, [(265, 318), (265, 542)], (253, 422), "end"),
     (S.ESTABLISHED, S.CLOSE_WAIT): _r(EST, CW, [(715, 440), (930, 440), (930, 542)], (725, 448)),
-    (S.FIN_WAIT_1, S.FIN_WAIT_2): _r(FW1, FW2, [(320, 578), (320, 672)], (312, 614), "end"),
+    (S.FIN_WAIT_1, S.FIN_WAIT_2): _r(FW1, FW2, [(320, 578), (320, 672)], (308, 614), "end"),
     (S.FIN_WAIT_1, S.CLOSING): _r(FW1, "CLOSING", [(395, 570), (620, 570), (620, 672)], (405, 577)),
     (S.FIN_WAIT_1, S.TIME_WAIT): _r(
         FW1, TW, [(360, 578), (360, 630), (530, 630), (530, 812), (565, 812)], (370, 612)
     ),
-    (S.CLOSING, S.TIME_WAIT): _r("CLOSING", TW, [(640, 708), (640, 802)], (632, 750), "end"),
+    (S.CLOSING, S.TIME_WAIT): _r("CLOSING", TW, [(640, 708), (640, 802)], (628, 750), "end"),
     (S.FIN_WAIT_2, S.TIME_WAIT): _r(FW2, TW, [(320, 708), (320, 828), (565, 828)], (330, 810)),
-    (S.CLOSE_WAIT, S.LAST_ACK): _r(CW, LA, [(960, 578), (960, 672)], (968, 614)),
-    (S.LAST_ACK, S.CLOSED): _r(LA, "CLOSED:end", [(960, 708), (960, 802)], (952, 722), "end"),
-    (S.TIME_WAIT, S.CLOSED): _r(TW, "CLOSED:end", [(715, 820), (885, 820)], (730, 800)),
+    (S.CLOSE_WAIT, S.LAST_ACK): _r(CW, LA, [(960, 578), (960, 672)], (972, 614)),
+    (S.LAST_ACK, S.CLOSED): _r(LA, "CLOSED:end", [(960, 708), (960, 802)], (948, 722), "end"),
+    (S.TIME_WAIT, S.CLOSED): _r(TW, "CLOSED:end", [(715, 820), (885, 820)], (730, 796)),
     # back up from TIME_WAIT, along the margins
     (S.TIME_WAIT, S.SYN_RECEIVED): _r(
         TW, SR, [(600, 838), (600, 890), (30, 890), (30, 250), (260, 250), (260, 282)], (60, 872)
@@ -225,3 +225,21 @@ def along(points: tuple[Point, ...], at: float) -> Point:
             return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
         at -= seg
     return points[-1]
+
+
+FRACTIONS = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.12, 0.88)  # where on an arrow numbers may go
+
+
+def number_spots(route: Route, count: int, clear: list[Rect], r: float, gap: float) -> list[Point]:
+    """Where `count` step numbers (circles of radius r, `gap` apart) go on `route`: the first
+    place from its middle outwards where none covers a rectangle of `clear` (labels, boxes)."""
+    total = length(route.points)
+    first: list[Point] = []
+    for fraction in FRACTIONS:
+        centre = total * fraction
+        spots = [along(route.points, centre + (i - (count - 1) / 2) * gap) for i in range(count)]
+        first = first or spots
+        circles = [Rect(x - r, y - r, 2 * r, 2 * r) for x, y in spots]
+        if not any(c.overlaps(box, gap=3) for c in circles for box in clear):
+            return spots
+    return first

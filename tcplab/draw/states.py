@@ -261,13 +261,18 @@ def _take(
     numbers.append((paint.slot, number))
 
 
+def _clear() -> list[layout.Rect]:
+    """What a step number must not cover: every label and every box."""
+    labels = [layout.label_box(ROUTES[(t.source, t.target)], t.lines) for t in transitions()]
+    return labels + [n.rect for n in NODES.values()]
+
+
 def _numbers(marks: _Marks, paints: list[_Paint]) -> str:
     out = []
+    clear = _clear()
     for key, numbers in marks.numbers.items():
-        points = ROUTES[key].points
-        middle = layout.length(points) / 2
-        for i, (slot, number) in enumerate(numbers):
-            at = layout.along(points, middle + (i - (len(numbers) - 1) / 2) * NUM_GAP)
+        spots = layout.number_spots(ROUTES[key], len(numbers), clear, NUM_R, NUM_GAP)
+        for (slot, number), at in zip(numbers, spots, strict=True):
             out.append(_circle(paints[slot], at, number))
     return "".join(out)
 
@@ -339,4 +344,12 @@ def listing() -> str:
             head = f"  → {t.target.value:<13} "
             for i, line in enumerate(t.lines):
                 out.append((head if i == 0 else " " * len(head)) + line)
-    return "\n".join(out)
+    return "\n".join(out + ["", *KEY])
+
+
+KEY = (
+    "rcv X: a segment with X arrives; / snd Y: the kernel sends Y (no / snd: nothing)",
+    "abort: close() with SO_LINGER 0 or unread data; retries out: too many timeouts",
+    "rcv ACK of cookie: the ACK of a SYN cookie's SYN+ACK (the SYN queue was full)",
+    "CLOSED: no socket; a listener's SYN_RECEIVED is a request sock (ss: SYN-RECV)",
+)

@@ -239,3 +239,50 @@ def test_the_listing_names_every_state_and_fits_80_columns():
         assert f"{state.value} (ss: {state.ss})" in text
     assert "→ SYN_RECEIVED" in text
     assert max(len(line) for line in text.splitlines()) <= 80
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_step_numbers_cover_no_label_and_no_box(count):
+    clear = [box for _, box in _labels()] + [n.rect for n in layout.NODES.values()]
+    r = 8.0
+    for key, route in layout.ROUTES.items():
+        if (count - 1) * 20.0 + 2 * r > layout.length(route.points) - 10:
+            continue  # a short arrow to a reset's CLOSED: more numbers than it holds
+        spots = layout.number_spots(route, count, clear, r, 20.0)
+        assert len(spots) == count
+        for x, y in spots:
+            circle = layout.Rect(x - r, y - r, 2 * r, 2 * r)
+            assert not any(circle.overlaps(box, gap=3) for box in clear), (key, count)
+
+
+def _run(capsys, *args):
+    from tcplab.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return exc.value.code, out, err
+
+
+def test_the_states_command_prints_the_transitions(capsys):
+    code, out, err = _run(capsys, "states")
+    assert code == 0 and not err
+    assert "LISTEN (ss: LISTEN)" in out and "→ SYN_RECEIVED  rcv SYN / snd SYN,ACK" in out
+
+
+def test_the_states_command_writes_the_diagram(capsys, tmp_path):
+    target = tmp_path / "states.svg"
+    code, out, _ = _run(capsys, "states", "--svg", str(target))
+    assert code == 0 and str(target) in out
+    root = ET.parse(target).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "TIME_WAIT" in "".join(root.itertext())
+
+
+@pytest.mark.parametrize("where", ["missing/states.svg", "."])
+def test_the_states_command_refuses_a_file_it_cannot_write(capsys, tmp_path, where):
+    code, out, err = _run(capsys, "states", "--svg", str(tmp_path / where))
+    assert code == 2 and not out
+    lines = err.splitlines()
+    assert lines[0].startswith("error: cannot write --svg") and lines[1].startswith("hint: ")
+    assert len(lines) == 2
