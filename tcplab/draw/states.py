@@ -31,6 +31,7 @@ SVG_NS = "http://www.w3.org/2000/svg"
 KERNEL_COLOUR, YOU_COLOUR = "#0072B2", "#E69F00"
 MORE_COLOURS = ("#009E73", "#CC79A7", "#D55E00", "#F0E442")
 DARK = {KERNEL_COLOUR: "#56B4E9"}  # the kernel's blue is too dark on a dark ground
+LIGHT = frozenset({YOU_COLOUR, "#F0E442"})  # light colours: their numbers are written in black
 DASH = {Side.KERNEL: "none", Side.CRAFTING: "9 4"}
 NUM_R = 8.0  # a step number's circle
 NUM_GAP = 20.0  # between two numbers on one arrow
@@ -124,7 +125,6 @@ def _css(p: str, paints: list[_Paint]) -> str:
         f"{s} .tls-stub {{ stroke: #909090; }}",
         f"{s} .tls-edge {{ stroke: #6f6f6f; }}",
         f"{s} .tls-head {{ fill: #6f6f6f; }}",
-        f"{s} text.tls-numtext {{ fill: #000000; }}",
     ]
     for paint in paints:
         c = f".tls-c{paint.slot}"
@@ -132,10 +132,17 @@ def _css(p: str, paints: list[_Paint]) -> str:
         rules.append(f"{s} {c} {{ stroke: {paint.colour}; stroke-dasharray: {dash}; }}")
         rules.append(f"{s} .tls-fill{c} {{ fill: {paint.colour}; stroke: none; }}")
         rules.append(f"{s} .tls-skip{c} {{ stroke-dasharray: 1.5 5; }}")
+        ink = "#000000" if paint.colour in LIGHT else "#ffffff"
+        rules.append(f"{s} text.tls-numtext.tls-ink{paint.slot} {{ fill: {ink}; }}")
         if paint.colour in DARK:
             dark.append(f"{s} {c} {{ stroke: {DARK[paint.colour]}; }}")
             dark.append(f"{s} .tls-fill{c} {{ fill: {DARK[paint.colour]}; }}")
-    return "\n".join(rules) + "\n@media (prefers-color-scheme: dark) {\n" + "\n".join(dark) + "\n}"
+            dark.append(f"{s} text.tls-numtext.tls-ink{paint.slot} {{ fill: #000000; }}")
+    light = "\n".join(rules)
+    # printed: black on white, whatever the screen's scheme
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{chr(10).join(dark)}\n}}" + (
+        f"\n@media print {{\n{light}\n}}"
+    )
 
 
 def _markers(p: str, paints: list[_Paint]) -> str:
@@ -218,7 +225,7 @@ def _circle(paint: _Paint, at: Point, number: int) -> str:
     x, y = at
     return (
         f'<circle class="tls-fill tls-c{paint.slot}" cx="{_num(x)}" cy="{_num(y)}" '
-        f'r="{_num(NUM_R)}"/><text class="tls-numtext" x="{_num(x)}" y="{_num(y + 3.5)}" '
+        f'r="{_num(NUM_R)}"/><text class="tls-numtext tls-ink{paint.slot}" x="{_num(x)}" y="{_num(y + 3.5)}" '
         f'text-anchor="middle">{number}</text>'
     )
 

@@ -286,3 +286,35 @@ def test_the_states_command_refuses_a_file_it_cannot_write(capsys, tmp_path, whe
     lines = err.splitlines()
     assert lines[0].startswith("error: cannot write --svg") and lines[1].startswith("hint: ")
     assert len(lines) == 2
+
+
+def _recorded_paths(lab: str, name: str) -> list[Path]:
+    from tcplab.engine.ladder import build
+    from tcplab.exercise.catalog import get
+    from tcplab.exercise.evaluate import evaluate
+    from tcplab.exercise.recording import Recording
+    from tests.labcases import recorded
+
+    return build(evaluate(get(lab), Recording.load(recorded(lab, name))).report).paths()
+
+
+def test_the_state_tours_four_connections_are_drawn_on_the_tables_arrows():
+    paths = _recorded_paths("state-tour", "reference")
+    assert len(paths) == 4
+    svg = diagram(paths, title="state-tour").svg
+    ET.fromstring(svg)
+    assert "(skipped)" not in svg  # every step the reference takes is an arrow of the table
+    for slot, path in enumerate(paths):
+        steps = sum(1 for a, b in pairwise(path.states) if a != b)
+        assert sorted(_numbers(svg, slot)) == list(range(1, steps + 1))
+        assert f"kernel {path.conn}" in "".join(_parse(svg).itertext())
+    # the refused connect() leaves SYN_SENT for the top CLOSED, not a reset's stub
+    closed = layout.ROUTES[(State.SYN_SENT, State.CLOSED)]
+    assert closed.target == "CLOSED"
+
+
+def test_what_a_path_names_is_escaped():
+    odd = Path(Side.KERNEL, ':1<2 & "3"', ("LISTEN", "SYN_RECEIVED"))
+    root = _parse(diagram([odd], title="a <b> & c").svg)
+    text = "".join(root.itertext())
+    assert ':1<2 & "3"' in text and "a <b> & c" in text
