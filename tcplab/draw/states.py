@@ -4,7 +4,7 @@
 tcplab.draw.layout puts them, in neutral grey, then each path (an engine.ladder.Path: the states
 one side took on one connection) on top: its arrows thicker and in its colour, its states outlined,
 each step numbered in a small circle on its arrow in the order taken (an arrow taken twice carries
-both numbers). Colour is never the only carrier: the kernel's paths are solid, yours dashed, and the
+both numbers). Colour is never the only carrier: the kernel's paths are dashed, yours solid, and the
 numbers give the order. A step the table has no arrow for (a state the socket table's sampler missed
 in between) is a dotted arc labelled "(skipped)".
 
@@ -16,6 +16,8 @@ drawing's id (`prefix`), so several diagrams can share one HTML page.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
 from itertools import pairwise
 from xml.sax.saxutils import escape
@@ -32,7 +34,7 @@ KERNEL_COLOUR, YOU_COLOUR = "#0072B2", "#E69F00"
 MORE_COLOURS = ("#009E73", "#CC79A7", "#D55E00", "#F0E442")
 DARK = {KERNEL_COLOUR: "#56B4E9"}  # the kernel's blue is too dark on a dark ground
 LIGHT = frozenset({YOU_COLOUR, "#F0E442"})  # light colours: their numbers are written in black
-DASH = {Side.KERNEL: "none", Side.CRAFTING: "9 4"}
+DASH = {Side.KERNEL: "7 3", Side.CRAFTING: "none"}  # as the sequence diagram draws them
 NUM_R = 8.0  # a step number's circle
 NUM_GAP = 20.0  # between two numbers on one arrow
 OFFSET = 4.0  # between two paths on one arrow
@@ -313,8 +315,14 @@ def _legend(p: str, title: str, paints: list[_Paint]) -> str:
     return "".join(out)
 
 
-def diagram(paths: list[Path], *, title: str = "", prefix: str = "tls") -> Drawing:
-    """The 11 states and every transition of the table, with `paths` highlighted and numbered."""
+def diagram(paths: list[Path], *, title: str = "", prefix: str = "") -> Drawing:
+    """The 11 states and every transition of the table, with `paths` highlighted and numbered.
+
+    `prefix` starts every id and scopes every style rule; by default it is made from the paths and
+    the title, so two different diagrams in one HTML page never share one."""
+    prefix = prefix or _prefix(paths, title)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", prefix):
+        raise ValueError(f"prefix {prefix!r}: a letter, then letters, digits, - or _")
     paints = _paints(paths)
     marks = _Marks([], {}, {}, {})
     for paint, path in zip(paints, paths, strict=True):
@@ -337,6 +345,11 @@ def diagram(paths: list[Path], *, title: str = "", prefix: str = "tls") -> Drawi
         f"{_markers(prefix, paints)}{body}</svg>"
     )
     return Drawing(svg, w, h)
+
+
+def _prefix(paths: list[Path], title: str) -> str:
+    key = repr([(p.side.value, p.conn, p.states) for p in paths]) + title
+    return "tls-" + hashlib.sha1(key.encode()).hexdigest()[:10]
 
 
 def listing() -> str:

@@ -318,3 +318,15 @@ def test_what_a_path_names_is_escaped():
     root = _parse(diagram([odd], title="a <b> & c").svg)
     text = "".join(root.itertext())
     assert ':1<2 & "3"' in text and "a <b> & c" in text
+
+
+def test_different_diagrams_get_different_ids_by_default():
+    a = diagram([HANDSHAKE_KERNEL]).svg
+    b = diagram([HANDSHAKE_YOU]).svg
+    assert a == diagram([HANDSHAKE_KERNEL]).svg  # the same picture, the same text
+    assert set(re.findall(r'id="([^"]+)"', a)).isdisjoint(re.findall(r'id="([^"]+)"', b))
+
+
+def test_a_prefix_that_is_no_css_name_is_refused():
+    with pytest.raises(ValueError, match="prefix"):
+        diagram([], prefix="a b{")
