@@ -191,7 +191,8 @@ ROUTES: dict[tuple[State, State], Route] = {
     (S.CLOSE_WAIT, S.CLOSED): _to_stub(S.CLOSE_WAIT, [(1035, 560), (1068, 560)], (1100, 576)),
 }
 
-LEGEND: Point = (20.0, 20.0)  # the title's and the legend's top left corner (nothing drawn there)
+LEGEND: Point = (20.0, 20.0)  # the title's and the legend's top left corner
+LEGEND_BOX = Rect(20.0, 20.0, 265.0, 170.0)  # the legend's lines stay inside (nothing else there)
 
 
 def text_width(line: str) -> float:

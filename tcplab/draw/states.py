@@ -38,6 +38,8 @@ DASH = {Side.KERNEL: "7 3", Side.CRAFTING: "none"}  # as the sequence diagram dr
 NUM_R = 8.0  # a step number's circle
 NUM_GAP = 20.0  # between two numbers on one arrow
 OFFSET = 4.0  # between two paths on one arrow
+TITLE_CHARS = 48  # a longer title is cut: it would reach the top CLOSED
+LEGEND_ROWS = 7  # lines of the legend, each a path (more are counted on the last)
 
 
 @dataclass(frozen=True)
@@ -300,19 +302,31 @@ def _visits(marks: _Marks) -> str:
 
 
 def _legend(p: str, title: str, paints: list[_Paint]) -> str:
+    """The title and one line per path, in the top left corner (layout.LEGEND_BOX), which holds
+    LEGEND_ROWS of them: more are counted on a last line."""
     x, y = layout.LEGEND
     out = []
     if title:
-        out.append(_text(x, y, (title,), "tls-title"))
-        y += 24
-    for paint in paints:
+        out.append(_text(x, y, (_clip(title, TITLE_CHARS),), "tls-title"))
+    y += 24
+    shown = paints if len(paints) <= LEGEND_ROWS else paints[: LEGEND_ROWS - 1]
+    for paint in shown:
         out.append(
             f'<path class="tls-hl tls-c{paint.slot}" d="M{_num(x)} {_num(y + 6)} '
             f'L{_num(x + 36)} {_num(y + 6)}" marker-end="url(#{p}-head{paint.slot})"/>'
         )
-        out.append(_text(x + 44, y, (paint.text,), "tls-legend"))
+        out.append(_text(x + 44, y, (_clip(paint.text, 22),), "tls-legend"))
         y += 18
+    if len(shown) < len(paints):
+        out.append(_text(x + 44, y, (f"and {len(paints) - len(shown)} more",), "tls-legend"))
+        y += 18
+    if paints:
+        out.append(_text(x, y + 2, ("1, 2, 3 …: the steps of each, in order",), "tls-label"))
     return "".join(out)
+
+
+def _clip(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def diagram(paths: list[Path], *, title: str = "", prefix: str = "") -> Drawing:

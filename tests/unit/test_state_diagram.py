@@ -106,12 +106,36 @@ def test_no_box_overlaps_another_and_all_fit_on_the_picture():
         assert box.x + box.w <= whole.w and box.y + box.h <= whole.h
 
 
+def _segment_box(a: tuple[float, float], b: tuple[float, float]) -> layout.Rect:
+    return layout.Rect(min(a[0], b[0]), min(a[1], b[1]), abs(a[0] - b[0]), abs(a[1] - b[1]))
+
+
 def test_the_legend_corner_is_free():
-    corner = layout.Rect(layout.LEGEND[0], layout.LEGEND[1], 240, 150)
+    corner = layout.LEGEND_BOX
     for _, box in _labels():
         assert not box.overlaps(corner)
     for node in layout.NODES.values():
         assert not node.rect.overlaps(corner)
+    for route in layout.ROUTES.values():
+        for a, b in pairwise(route.points):
+            assert not _segment_box(a, b).overlaps(corner)
+
+
+def test_the_longest_legend_fits_its_corner():
+    paths = [Path(Side.KERNEL, f":{40000 + i}⇄:{50000 + i}", ("LISTEN",)) for i in range(12)]
+    svg = diagram(paths, title="x" * 80).svg
+    root = _parse(svg)
+    corner = layout.LEGEND_BOX
+    for text in root.iter(f"{{{NS['s']}}}text"):
+        for span in text:
+            x, y = float(span.get("x", 0)), float(span.get("y", 0))
+            if y < corner.y + corner.h + 20 and x < corner.x + corner.w:
+                line = span.text or ""
+                right = x + layout.text_width(line) * (
+                    15 / 11 if "title" in text.get("class", "") else 1
+                )
+                assert y <= corner.y + corner.h and right <= 560, line
+    assert "and 6 more" in "".join(root.itertext())
 
 
 def test_every_route_runs_from_its_source_box_to_its_target_box_orthogonally():
