@@ -31,6 +31,12 @@ app = typer.Typer(
 Crafting = Annotated[str, typer.Option("--crafting", help="Name of the crafting namespace.")]
 Kernel = Annotated[str, typer.Option("--kernel", help="Name of the kernel host's namespace.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Absolute = Annotated[
+    bool,
+    typer.Option(
+        "--absolute", help="Show seq and ack as sent, not relative to each side's ISN (+1, -999)."
+    ),
+]
 LabsDir = Annotated[
     str | None,
     typer.Option(
@@ -177,11 +183,14 @@ def handshake(
     ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
+    absolute: Absolute = False,
 ) -> None:
     """Perform a three-way handshake with crafted segments and check every reply."""
     from tcplab.cli import probecmd
 
-    probecmd.handshake(target, sport, isn, data, options, keep, timeout, json_out, pcap)
+    probecmd.handshake(
+        target, sport, isn, data, options, keep, timeout, json_out, pcap, absolute=absolute
+    )
 
 
 @app.command()
@@ -205,11 +214,26 @@ def send(
     ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
+    absolute: Absolute = False,
 ) -> None:
     """Send one crafted segment; print the kernel's reply (or silence) and why."""
     from tcplab.cli import probecmd
 
-    probecmd.send(target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap)
+    probecmd.send(
+        target,
+        flags,
+        sport,
+        seq,
+        ack,
+        window,
+        options,
+        data,
+        urg,
+        wait,
+        json_out,
+        pcap,
+        absolute=absolute,
+    )
 
 
 @app.command()
@@ -238,11 +262,12 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
     ] = False,
+    absolute: Absolute = False,
 ) -> None:
     """Run scenarios, each in its own fresh testbed, and list every way the kernel differed."""
     from tcplab.cli import runcmd
 
-    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose)
+    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, absolute=absolute)
 
 
 lab_app = typer.Typer(
@@ -312,12 +337,24 @@ def lab_check(
         str | None,
         typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
     ] = None,
+    absolute: Absolute = False,
 ) -> None:
     """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
     marks); show what the solution printed."""
     from tcplab.cli import labcmd
 
-    labcmd.check(name, file, reference, json_out, labs, hint_level, record, pcap=pcap, html=html)
+    labcmd.check(
+        name,
+        file,
+        reference,
+        json_out,
+        labs,
+        hint_level,
+        record,
+        pcap=pcap,
+        html=html,
+        absolute=absolute,
+    )
 
 
 @app.command()

@@ -69,6 +69,7 @@ def handshake(
     timeout: float,
     json_out: bool,
     pcap: str | None,
+    absolute: bool = False,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
 
@@ -91,7 +92,7 @@ def handshake(
     require_root("handshake")
     tidy()
     report = run_handshake(resolve(target), opts)
-    _show(report, json_out)
+    _show(report, json_out, absolute)
 
 
 def send(
@@ -107,6 +108,7 @@ def send(
     wait: float,
     json_out: bool,
     pcap: str | None,
+    absolute: bool = False,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
     from tcplab.model.flags import Flags
@@ -134,15 +136,15 @@ def send(
     require_root("send")
     tidy()
     report = run_send(resolve(target), probe)
-    _show(report, json_out)
+    _show(report, json_out, absolute)
 
 
-def _show(report: Report, json_out: bool) -> None:
+def _show(report: Report, json_out: bool, absolute: bool = False) -> None:
     if json_out:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
         from tcplab.cli import render
 
-        render.ladder(report)
+        render.ladder(report, relative=not absolute)
     if not report.ok:
         raise typer.Exit(EXIT_KERNEL)
