@@ -1,0 +1,188 @@
+"""watch: the testbed's traffic and both sides' states, live, while a student works elsewhere.
+
+On a terminal the whole ladder is drawn again at each refresh (rich Live; the latest steps that fit
+the screen), with each connection's kernel state as its socket table shows it now. Piped, each
+step is printed once, when it has settled (tcplab.exercise.watch.Shown), for `tcplab watch | tee`.
+Ctrl-C is how watching ends (as `--for` does): exit 0, with nothing left open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from rich.console import Console, Group
+from rich.text import Text
+
+from tcplab.cli import render
+from tcplab.cli.tidy import tidy
+from tcplab.engine.ladder import Ladder, Step
+from tcplab.errors import EnvironmentProblem
+from tcplab.exercise.live import Live
+from tcplab.exercise.watch import SETTLE, Shown, Watched
+from tcplab.netns.topology import require_root
+from tcplab.text import printable
+
+REFRESH = 0.25  # s between refreshes, at least; more when laying the ladder out takes longer
+BUSY = 0.25  # at most this share of the time goes to laying out the ladder again
+
+
+def watch(target: str, absolute: bool, seconds: float | None) -> None:
+    """Watch the testbed `target` names until Ctrl-C, or for `seconds`."""
+    from tcplab.engine.target import parse_target, resolve
+    from tcplab.netns.record import find_record
+
+    parse_target(target)
+    require_root("watch")
+    tidy()
+    where = resolve(target)
+    rec = find_record(where.spec.crafting)
+    if rec is None or rec.app is None:
+        raise EnvironmentProblem(
+            f"the testbed of {where.spec.crafting}/{where.spec.kernel} has no application",
+            "run 'sudo tcplab setup' again to repair it",
+        )
+    con = render.console()
+    until = None if seconds is None else time.monotonic() + seconds
+    with Live(rec, where.port) as live:
+        view = _Screen(con, absolute) if con.is_terminal else _Pipe(con, absolute)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the normal end of watching
+                _loop(live, view, until)
+            view.end(live.refresh())
+        finally:
+            view.close()
+
+
+class _View:
+    def __init__(self, con: Console, absolute: bool) -> None:
+        self.con, self.relative = con, not absolute
+
+    def show(self, watched: Watched, now: float) -> None: ...
+
+    def end(self, watched: Watched) -> None: ...
+
+    def close(self) -> None:
+        """Give the terminal back (also after an error)."""
+
+
+def _loop(live: Live, view: _View, until: float | None) -> None:
+    """Read the capture and show what is new, at least every REFRESH seconds, until `until`."""
+    wait = REFRESH
+    while until is None or time.monotonic() < until:
+        left = wait if until is None else min(wait, until - time.monotonic())
+        live.poll(max(0.0, left))
+        started = time.monotonic()
+        view.show(live.refresh(), time.time())
+        wait = max(REFRESH, (time.monotonic() - started) / BUSY)
+
+
+class _Pipe(_View):
+    """Each step once, when it has settled: a pipe cannot take a line back."""
+
+    def __init__(self, con: Console, absolute: bool) -> None:
+        super().__init__(con, absolute)
+        self.shown = Shown()
+        self.said = False
+
+    def show(self, watched: Watched, now: float, final: bool = False) -> None:
+        if not self.said:
+            _heading(self.con, watched)
+            self.said = True
+        ladder = watched.ladder(self.relative)
+        since = watched.since_first(now)
+        steps = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
+        if steps:
+            draw(self.con, replace(ladder, steps=tuple(steps)))
+
+    def end(self, watched: Watched) -> None:
+        self.show(watched, time.time(), final=True)
+        _states(self.con, watched)
+
+
+class _Screen(_View):
+    """The whole ladder again at each refresh: the latest steps that fit, the states now."""
+
+    def __init__(self, con: Console, absolute: bool) -> None:
+        super().__init__(con, absolute)
+        from rich.live import Live as RichLive
+
+        self.live = RichLive(console=con, auto_refresh=False, transient=False)
+        self.live.start()
+
+    def show(self, watched: Watched, now: float) -> None:
+        self.live.update(self._frame(watched), refresh=True)
+
+    def end(self, watched: Watched) -> None:
+        self.show(watched, time.time())
+
+    def close(self) -> None:
+        self.live.stop()
+
+    def _frame(self, watched: Watched) -> Group:
+        head = _text(self.con, lambda c: _heading(c, watched))
+        foot = _text(self.con, lambda c: _states(c, watched))
+        body = _text(self.con, lambda c: draw(c, watched.ladder(self.relative)))
+        room = max(3, self.con.height - len(head) - len(foot) - 1)
+        if len(body) > room:
+            body = [Text(f"… {len(body) - room + 1} earlier lines", style="dim"), *body[1 - room :]]
+        return Group(*head, *body, *foot)
+
+
+def _text(con: Console, draw_on: Callable[[Console], None]) -> list[Text]:
+    """What `draw_on(console)` prints, as lines of styled text at `con`'s width."""
+    buf = io.StringIO()
+    tmp = Console(
+        file=buf,
+        width=con.width,
+        force_terminal=True,
+        color_system="truecolor",  # the real console brings it down to what it can show
+        highlight=False,
+        soft_wrap=True,
+    )
+    draw_on(tmp)
+    lines = Text.from_ansi(buf.getvalue().rstrip("\n")).split("\n")
+    return list(lines)
+
+
+def _heading(con: Console, watched: Watched) -> None:
+    crafting, kernel = (render.safe(h) for h in watched.hosts)
+    con.print(
+        f"[bold]watching[/] {crafting} ⇄ {kernel}, port {watched.port}  [dim](Ctrl-C to stop)[/]",
+        highlight=False,
+    )
+
+
+def _states(con: Console, watched: Watched) -> None:
+    """Each connection's kernel state as its socket table shows it now; the listener's queue."""
+    kernel = printable(watched.hosts[1].split()[0])
+    parts = []
+    for (cport, kport), sample in watched.states():
+        timer = "" if sample.timer in ("off", "") else f", {sample.timer} timer"
+        parts.append(f":{cport}⇄:{kport} {sample.state.value}{timer}")
+    if watched.listener:
+        parts.append(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}")
+    text = "; ".join(parts) if parts else "no connection yet"
+    con.print(f"[magenta]kernel ({kernel}) now:[/] {text}", highlight=False)
+
+
+def draw(con: Console, ladder: Ladder) -> None:
+    """A ladder's steps, one line each (until cli/render draws a Ladder in its two lanes)."""
+    for step in ladder.steps:
+        con.print(_step_line(step), highlight=False, markup=False)
+
+
+def _step_line(step: Step) -> str:
+    when = "" if step.time is None else f"{step.time * 1000:9.3f} ms"
+    conn = f" {step.conn}" if step.conn else ""
+    body = step.text
+    if step.arrow is not None:
+        way = "◀──" if step.arrow.from_kernel else "──▶"
+        body = f"{way} {step.arrow.text}"
+        if step.arrow.cause:
+            body += f"  ({step.arrow.cause})"
+    changes = "  ".join(f"{c.side.value}: {c.text}" for c in step.changes)
+    return printable(f"{when:>12}{conn} {body}  {changes}".rstrip())
