@@ -60,6 +60,7 @@ def watch(target: str, absolute: bool, seconds: float | None) -> None:
 class _View:
     def __init__(self, con: Console, absolute: bool) -> None:
         self.con, self.relative = con, not absolute
+        self.waiting = True  # steps seen but not shown yet (a pipe waits for them to settle)
 
     def show(self, watched: Watched, now: float) -> None: ...
 
@@ -71,11 +72,13 @@ class _View:
 
 def _loop(live: Live, view: _View, until: float | None) -> None:
     """Read the capture and show what is new, at least every REFRESH seconds, until `until`."""
-    wait = REFRESH
+    wait, shown = REFRESH, None
     while until is None or time.monotonic() < until:
         left = wait if until is None else min(wait, until - time.monotonic())
         live.poll(max(0.0, left))
-        started = time.monotonic()
+        if live.version() == shown and not view.waiting:
+            continue  # nothing new: no layout, so the capture and the sampler have the CPU
+        shown, started = live.version(), time.monotonic()
         view.show(live.refresh(), time.time())
         wait = max(REFRESH, (time.monotonic() - started) / BUSY)
 
@@ -95,6 +98,7 @@ class _Pipe(_View):
         ladder = watched.ladder(self.relative)
         since = watched.since_first(now)
         steps = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
+        self.waiting = self.shown.waiting
         if steps:
             draw(self.con, replace(ladder, steps=tuple(steps)))
 
@@ -115,6 +119,7 @@ class _Screen(_View):
 
     def show(self, watched: Watched, now: float) -> None:
         self.live.update(self._frame(watched), refresh=True)
+        self.waiting = False
 
     def end(self, watched: Watched) -> None:
         self.show(watched, time.time())

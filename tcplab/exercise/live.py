@@ -94,13 +94,19 @@ class Live:
             frame = self._capture.read(left)
             if frame is None:
                 break
+            self._sampler.busy()  # first: a SYN_RECEIVED may last no longer than decoding takes
             seen = self._intake.seen(frame)
             if seen is not None:
-                self._sampler.busy()
                 self.watched.seen.append(seen)
                 got += 1
         self._check()
         return got
+
+    def version(self) -> tuple[int, int, int]:
+        """Changes when something new was seen: a segment, a kernel state, the listener's queue."""
+        w = self.watched
+        states = sum(len(got) for got in list(w.samples.values()))
+        return (len(w.seen), states, len(w.listener))
 
     def refresh(self) -> Watched:
         """All seen so far, with the application's log as it is now."""

@@ -120,6 +120,7 @@ class Shown:
     """The steps a pipe has been given, so each refresh hands out only what is new."""
 
     printed: dict[tuple[StepKey, int], set[tuple[object, ...]]] = field(default_factory=dict)
+    waiting: bool = False  # the last ladder had steps that had not settled yet
 
     def fresh(self, ladder: Ladder, settled: float | None, final: bool = False) -> list[Step]:
         """The steps of `ladder` not handed out yet, up to the last one at or before `settled`
@@ -127,6 +128,7 @@ class Shown:
         handed out already that has gained a state change since, a step with only that change."""
         steps = list(ladder.steps)
         upto = len(steps) if final else _settled(steps, settled)
+        self.waiting = upto < len(steps)
         seen: Counter[StepKey] = Counter()
         out: list[Step] = []
         for step in steps[:upto]:
