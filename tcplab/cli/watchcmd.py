@@ -3,15 +3,18 @@
 On a terminal the whole ladder is drawn again at each refresh (rich Live; the latest steps that fit
 the screen), with each connection's kernel state as its socket table shows it now. Piped, each
 step is printed once, when it has settled (tcplab.exercise.watch.Shown), for `tcplab watch | tee`.
-Ctrl-C is how watching ends (as `--for` does): exit 0, with nothing left open.
+Ctrl-C is how watching ends (as `--for` does): exit 0, with nothing left open, like `tcplab
+shell` ending at Ctrl-D; SIGTERM interrupts it as any command (exit 130).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from rich.console import Console, Group
@@ -50,11 +53,28 @@ def watch(target: str, absolute: bool, seconds: float | None) -> None:
     with Live(rec, where.port) as live:
         view = _Screen(con, absolute) if con.is_terminal else _Pipe(con, absolute)
         try:
-            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the normal end of watching
-                _loop(live, view, until)
+            with _ctrl_c_stops() as stopped:
+                _loop(live, view, until, stopped)
             view.end(live.refresh())
         finally:
             view.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops() -> Iterator[threading.Event]:
+    """Ctrl-C while watching is its normal end: it is noted, and the loop ends at its next turn
+    (within a refresh; never in the middle of a call to the application). SIGTERM still
+    interrupts, as in any command (exit 130)."""
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+
+    before = signal.signal(signal.SIGINT, stop)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 class _View:
@@ -70,10 +90,11 @@ class _View:
         """Give the terminal back (also after an error)."""
 
 
-def _loop(live: Live, view: _View, until: float | None) -> None:
-    """Read the capture and show what is new, at least every REFRESH seconds, until `until`."""
+def _loop(live: Live, view: _View, until: float | None, stopped: threading.Event) -> None:
+    """Read the capture and show what is new, at least every REFRESH seconds, until `until` or
+    `stopped`."""
     wait, shown = REFRESH, None
-    while until is None or time.monotonic() < until:
+    while (until is None or time.monotonic() < until) and not stopped.is_set():
         left = wait if until is None else min(wait, until - time.monotonic())
         live.poll(max(0.0, left))
         if live.version() == shown and not view.waiting:

@@ -126,3 +126,11 @@ def test_watch_refuses_a_broken_testbed_with_a_hint(lab: TestbedSpec) -> None:
     assert error.startswith("error: the testbed of") and "broken" in error
     assert hint.startswith("hint: run 'sudo tcplab setup' again")
     assert out.stdout == ""
+
+
+def test_sigterm_interrupts_watching_as_any_command(lab: TestbedSpec) -> None:
+    proc = _start(lab)
+    proc.send_signal(signal.SIGTERM)
+    out, err = _finish(proc)
+    assert proc.returncode == 130, err
+    assert err.splitlines() == ["error: interrupted; what this command had made was removed"]
