@@ -18,16 +18,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.text import Text
 
 from tcplab.cli import render
 from tcplab.cli.tidy import tidy
+from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para
 from tcplab.engine.ladder import Ladder, Step
 from tcplab.errors import EnvironmentProblem
 from tcplab.exercise.live import Live
 from tcplab.exercise.watch import SETTLE, Shown, Watched
 from tcplab.netns.topology import require_root
-from tcplab.text import printable
+from tcplab.text import keep, printable
 
 REFRESH = 0.25  # s between refreshes, at least; more when laying the ladder out takes longer
 BUSY = 0.25  # at most this share of the time goes to laying out the ladder again
@@ -105,11 +107,14 @@ def _loop(live: Live, view: _View, until: float | None, stopped: threading.Event
 
 
 class _Pipe(_View):
-    """Each step once, when it has settled: a pipe cannot take a line back."""
+    """Each step once, when it has settled: a pipe cannot take a line back. The steps handed out
+    so far only grow, so their ladder's lines do too: each refresh prints the lines not printed."""
 
     def __init__(self, con: Console, absolute: bool) -> None:
         super().__init__(con, absolute)
         self.shown = Shown()
+        self.steps: list[Step] = []  # every step handed out, in order
+        self.printed = 0  # lines of their ladder printed
         self.said = False
 
     def show(self, watched: Watched, now: float, final: bool = False) -> None:
@@ -118,10 +123,15 @@ class _Pipe(_View):
             self.said = True
         ladder = watched.ladder(self.relative)
         since = watched.since_first(now)
-        steps = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
+        fresh = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
         self.waiting = self.shown.waiting
-        if steps:
-            draw(self.con, replace(ladder, steps=tuple(steps)))
+        if not fresh:
+            return
+        self.steps += fresh
+        lines = ladder_lines(replace(ladder, steps=tuple(self.steps)), _width(self.con))
+        for line in lines[self.printed :]:
+            self.con.print(line)
+        self.printed = len(lines)
 
     def end(self, watched: Watched) -> None:
         self.show(watched, time.time(), final=True)
@@ -139,7 +149,7 @@ class _Screen(_View):
         self.live.start()
 
     def show(self, watched: Watched, now: float) -> None:
-        self.live.update(self._frame(watched), refresh=True)
+        self.live.update(frame(self.con, watched, self.relative), refresh=True)
         self.waiting = False
 
     def end(self, watched: Watched) -> None:
@@ -148,14 +158,30 @@ class _Screen(_View):
     def close(self) -> None:
         self.live.stop()
 
-    def _frame(self, watched: Watched) -> Group:
-        head = _text(self.con, lambda c: _heading(c, watched))
-        foot = _text(self.con, lambda c: _states(c, watched))
-        body = _text(self.con, lambda c: draw(c, watched.ladder(self.relative)))
-        room = max(3, self.con.height - len(head) - len(foot) - 1)
-        if len(body) > room:
-            body = [Text(f"… {len(body) - room + 1} earlier lines", style="dim"), *body[1 - room :]]
-        return Group(*head, *body, *foot)
+
+def frame(con: Console, watched: Watched, relative: bool = True) -> Group:
+    """One screen: the heading, the ladder's latest lines that fit, the kernel's states now (at
+    most a third of the screen)."""
+    head = _text(con, lambda c: _heading(c, watched))
+    foot = _text(con, lambda c: _states(c, watched))
+    third = max(1, con.height // 3)
+    if len(foot) > third:
+        foot = [*foot[: third - 1], Text(f"… {len(foot) - third + 1} more lines", "dim")]
+    body = ladder_lines(watched.ladder(relative), con.width)
+    for line in body:
+        line.truncate(con.width)  # a line that does not fit would push the screen down
+    room = max(3, con.height - len(head) - len(foot) - 1)
+    if len(body) > room:
+        body = [
+            Text(f"… {len(body) - room + 1} earlier lines", "dim"),
+            *body[len(body) - room + 1 :],
+        ]
+    return Group(*head, *body, *foot)
+
+
+def _width(con: Console) -> int:
+    """Piped with no COLUMNS, a ladder is laid out for a page (render does the same)."""
+    return PAGE_WIDTH if con.width >= UNLIMITED else con.width
 
 
 def _text(con: Console, draw_on: Callable[[Console], None]) -> list[Text]:
@@ -175,11 +201,9 @@ def _text(con: Console, draw_on: Callable[[Console], None]) -> list[Text]:
 
 
 def _heading(con: Console, watched: Watched) -> None:
-    crafting, kernel = (render.safe(h) for h in watched.hosts)
-    con.print(
-        f"[bold]watching[/] {crafting} ⇄ {kernel}, port {watched.port}  [dim](Ctrl-C to stop)[/]",
-        highlight=False,
-    )
+    crafting, kernel = (printable(h) for h in watched.hosts)
+    text = f"{crafting} ⇄ {kernel}, port {watched.port}  "
+    para(con, [("watching ", "bold"), (text, ""), ("(Ctrl-C to stop)", "dim")], hang="  ")
 
 
 def _states(con: Console, watched: Watched) -> None:
@@ -188,17 +212,17 @@ def _states(con: Console, watched: Watched) -> None:
     parts = []
     for (cport, kport), sample in watched.states():
         timer = "" if sample.timer in ("off", "") else f", {sample.timer} timer"
-        parts.append(f":{cport}⇄:{kport} {sample.state.value}{timer}")
+        parts.append(keep(f":{cport}⇄:{kport} {sample.state.value}{timer}"))
     if watched.listener:
-        parts.append(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}")
+        parts.append(keep(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}"))
     text = "; ".join(parts) if parts else "no connection yet"
-    con.print(f"[magenta]kernel ({kernel}) now:[/] {text}", highlight=False)
+    lead = f"kernel ({kernel}) now: "
+    para(con, [(text, "")], lead, hang="  ", lead=f"[magenta]{escape(lead)}[/]")
 
 
-def draw(con: Console, ladder: Ladder) -> None:
-    """A ladder's steps, one line each (until cli/render draws a Ladder in its two lanes)."""
-    for step in ladder.steps:
-        con.print(_step_line(step), highlight=False, markup=False)
+def ladder_lines(ladder: Ladder, width: int) -> list[Text]:
+    """A ladder's lines (stopgap, one line per step, until cli/lanes draws it in two lanes)."""
+    return [Text(_step_line(step)) for step in ladder.steps]
 
 
 def _step_line(step: Step) -> str:

@@ -181,3 +181,19 @@ def test_watch_refuses_bad_input_with_one_error_and_a_hint(
     assert phrase in out.stderr
     assert out.stderr.count("error:") == 1 and "hint:" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_screen_shows_the_latest_lines_that_fit_and_the_states_now() -> None:
+    watched = _watched(_load("port-reuse"))
+    con = Console(file=io.StringIO(), width=80, height=16)
+    with con.capture() as cap:
+        con.print(watchcmd.frame(con, watched))
+    lines = cap.get().splitlines()
+    assert len(lines) <= 16
+    assert lines[0].startswith("watching tcplab-check-")
+    assert any("earlier lines" in line for line in lines[1:3])
+    assert all(len(line) <= 80 for line in lines)
+    last_arrow = next(s for s in reversed(watched.ladder().steps) if s.arrow is not None)
+    assert last_arrow.arrow is not None
+    assert any(last_arrow.arrow.flags in line for line in lines[-6:])
+    assert any(line.startswith("kernel (tcplab-check-") for line in lines)
