@@ -474,6 +474,28 @@ def states(
     statescmd.show(svg)
 
 
+@app.command()
+def watch(
+    target: Target = defaults.TARGET,
+    absolute: Annotated[
+        bool, typer.Option("--absolute", help="Show seq and ack as sent, not from each ISN.")
+    ] = False,
+    for_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--for",
+            help="Stop after this many seconds (default: at Ctrl-C).",
+            callback=seconds("--for", 0.1, 86400),
+        ),
+    ] = None,
+) -> None:
+    """Show the testbed's segments and both sides' states live, while you work in another
+    terminal (tcplab shell, your script). Ctrl-C ends it (exit 0)."""
+    from tcplab.cli import watchcmd
+
+    watchcmd.watch(target, absolute, for_seconds)
+
+
 # typer vendors click in newer releases; find its UsageError through a class it exports
 _ClickUsageError: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
