@@ -42,7 +42,7 @@ FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
     "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--mute-audio",
     "--hide-scrollbars", "--disable-background-networking", "--disable-sync",
-    "--allow-file-access-from-files",
+    "--allow-file-access-from-files", "--disable-dev-shm-usage",
 )  # fmt: skip
 BAD_LEVELS = ("error", "assert", "exception")
 
@@ -242,6 +242,12 @@ _LOOK = """(() => ({
   broken: [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src),
   height: Math.ceil(Math.max(document.documentElement.scrollHeight,
                              document.body ? document.body.scrollHeight : 0)),
+  box: (() => {
+    const e = SELECTOR && document.querySelector(SELECTOR);
+    if (!e) return null;
+    const r = e.getBoundingClientRect();
+    return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height};
+  })(),
 }))()"""
 
 
@@ -254,6 +260,8 @@ class Options:
     height: int = 900
     full: bool = True
     max_height: int = 8000
+    selector: str = ""  # when set, the screenshot is of the first element it selects
+    margin: int = 12  # around that element
     dark: bool = False
     print_media: bool = False
     settle: float = 0.3
@@ -270,23 +278,36 @@ def render(target: Path | str, png: Path, options: Options | None = None) -> Pag
         pipe.call("Page.navigate", session, url=url)
         pipe.wait_for("Page.loadEventFired")
         pipe.drain(opt.settle)
-        look = _evaluate(pipe, session, _LOOK)
-        height = (
-            min(max(opt.height, int(look["height"])), opt.max_height) if opt.full else opt.height
-        )
+        look = _evaluate(pipe, session, _LOOK.replace("SELECTOR", json.dumps(opt.selector)))
+        clip = _clip(opt, look)
         shot = pipe.call(
-            "Page.captureScreenshot", session, format="png", captureBeyondViewport=opt.full,
-            clip={"x": 0, "y": 0, "width": opt.width, "height": height, "scale": 1},
+            "Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
+            clip={**clip, "scale": 1},
         )  # fmt: skip
         png.parent.mkdir(parents=True, exist_ok=True)
         png.write_bytes(base64.b64decode(shot["data"]))
         pipe.drain(0.05)
         messages = tuple(m for e in pipe.events if (m := _message(e)) is not None)
     return Page(
-        url=url, screenshot=png, size=(opt.width, height), messages=messages,
+        url=url, screenshot=png, size=(clip["width"], clip["height"]), messages=messages,
         text=str(look["text"]), parse_error=str(look["parse"]).strip(),
         broken_images=tuple(map(str, look["broken"])),
     )  # fmt: skip
+
+
+def _clip(opt: Options, look: dict[str, Any]) -> dict[str, int]:
+    """The part of the page to capture: the selected element with a margin, the whole page (up
+    to max_height), or the viewport."""
+    if opt.selector:
+        box = look["box"]
+        if box is None:
+            raise BrowserError(f"nothing on the page matches {opt.selector!r}")
+        x, y = max(0, int(box["x"]) - opt.margin), max(0, int(box["y"]) - opt.margin)
+        width = min(int(box["width"] + 0.999) + 2 * opt.margin, opt.width - x)
+        height = min(int(box["height"] + 0.999) + 2 * opt.margin, opt.max_height)
+        return {"x": x, "y": y, "width": width, "height": height}
+    height = min(max(opt.height, int(look["height"])), opt.max_height) if opt.full else opt.height
+    return {"x": 0, "y": 0, "width": opt.width, "height": height}
 
 
 def _evaluate(pipe: Pipe, session: str, expression: str) -> dict[str, Any]:
