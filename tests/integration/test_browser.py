@@ -85,6 +85,17 @@ def svg_text(root: ET.Element) -> str:
     return "\n".join(t.strip() for t in root.itertext() if t.strip())
 
 
+def svg_flags(root: ET.Element) -> list[str]:
+    """The flags of each segment arrow in document order (the svg helper marks them tl-flags)."""
+    return [e.text or "" for e in root.iter() if "tl-flags" in e.get("class", "").split()]
+
+
+def subsequence(found: list[str], wanted: list[str]) -> bool:
+    """`wanted` occurs in `found` in this order, not necessarily side by side."""
+    rest = iter(found)
+    return all(any(f == w for f in rest) for w in wanted)
+
+
 # ---- the harness catches what it exists to catch ---------------------------------------------
 
 
@@ -136,6 +147,36 @@ def test_harness_reads_the_screenshot_pixel_for_pixel(tmp_path: Path) -> None:
     assert "SYN SYN+ACK ACK" in seen.text
 
 
+def test_harness_cuts_the_screenshot_down_to_one_element(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><body style='margin:0'><h1>title</h1>"
+        "<div style='margin:40px;width:200px;height:80px;background:#204a87'></div></body></html>"
+    )
+    options = Options(width=640, height=480, selector="div", margin=5)
+    seen = render(page, tmp_path / "cut.png", options)
+    image = read_png(seen.screenshot)
+    assert (image.width, image.height) == seen.size == (210, 90)
+    px = image.channels
+    assert image.pixels[45][105 * px : 105 * px + 3] == bytes.fromhex("204a87")
+    with pytest.raises(BrowserError, match="nothing on the page matches"):
+        render(page, tmp_path / "none.png", Options(selector="svg"))
+
+
+def test_the_docs_pictures_are_there_and_not_blank() -> None:
+    """docs/pictures.md shows each picture docs/pictures/make.py makes, each a real screenshot."""
+    doc = (REPO / "docs" / "pictures.md").read_text()
+    shown = re.findall(r"\]\((pictures/[\w-]+\.png)\)", doc)
+    assert shown == [
+        "pictures/handshake.png",
+        "pictures/time-wait-failed.png",
+        "pictures/state-tour.png",
+    ]
+    for name in shown:
+        image = read_png(REPO / "docs" / name)
+        assert image.width >= 600 and blank_reason(image) == "", name
+
+
 def test_harness_calls_a_white_page_blank(tmp_path: Path) -> None:
     page = tmp_path / "white.html"
     page.write_text("<html><body></body></html>")
@@ -175,16 +216,18 @@ def _require_svg_option(*command: str) -> None:
     pytest.skip(reason)
 
 
-def check_svg(path: Path, name: str, exchange: list[str]) -> str:
-    """A well-formed SVG with the exchange's states in order and the state diagram's 11 labels,
-    rendered cleanly by Chromium."""
+def check_svg(path: Path, name: str, flags: list[str], states: list[str]) -> str:
+    """A well-formed SVG whose arrows carry the flags in this order, with the exchange's states in
+    order and the state diagram's 11 labels, rendered cleanly by Chromium in both schemes."""
     root = ET.parse(path).getroot()
     assert root.tag == f"{SVG_NS}svg", root.tag
+    assert subsequence(svg_flags(root), flags), (svg_flags(root), flags)
     text = flat(svg_text(root))
-    in_order(text, [flat(s) for s in exchange])
+    in_order(text, [flat(s) for s in states])
     missing = [s.value for s in State if flat(s.value) not in text]
     assert missing == [], f"the state diagram lacks {missing}"
     look(path, name)
+    look(path, f"{name}-dark", dark=True)
     return text
 
 
@@ -194,7 +237,9 @@ def test_handshake_svg_renders_the_ladder_and_the_state_diagram(lab, tmp_path: P
     svg = tmp_path / "hs.svg"
     out = run_cli("handshake", "--target", f"{lab.kernel}:7788", "--svg", str(svg))
     assert out.returncode == 0, out.stderr
-    text = check_svg(svg, "handshake-svg", ["SYN", "SYN_RECEIVED", "ESTABLISHED"])
+    root = ET.parse(svg).getroot()
+    assert svg_flags(root)[:3] == ["S", "S.", "."], svg_flags(root)
+    text = check_svg(svg, "handshake-svg", ["S", "S.", "."], ["SYN_RECEIVED", "ESTABLISHED"])
     assert "you" in text and "kernel" in text
 
 
@@ -212,14 +257,19 @@ def inline_svgs(html: Path) -> list[ET.Element]:
     return [ET.fromstring(s) for s in found]
 
 
-def check_report(html: Path, name: str, states: list[str]) -> Page:
-    """The report renders; its ladder shows the states in order; any SVG in it is well-formed
-    and, once the pictures are embedded, the state diagram names every state."""
+def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> Page:
+    """The report renders; its ladder shows the states in order; once the pictures are embedded,
+    each SVG in it is well-formed, its arrows carry the flags in order and its state diagram
+    names every state."""
     page = look(html, name)
-    in_order(flat(page.text), [flat(s) for s in states])
+    ladder = page.text.find("Ladder")
+    assert ladder >= 0, f"{html.name} shows no ladder"
+    in_order(flat(page.text[ladder:]), [flat(s) for s in states])
     svgs = inline_svgs(html)
     if _has_svg_option("handshake"):  # the pictures have landed: the report must embed them
         assert svgs, f"{html.name} embeds no SVG"
+        found = [f for s in svgs for f in svg_flags(s)]
+        assert subsequence(found, flags), (found, flags)
         text = flat("\n".join(svg_text(s) for s in svgs))
         missing = [s.value for s in State if flat(s.value) not in text]
         assert missing == [], f"the report's state diagram lacks {missing}"
@@ -234,9 +284,8 @@ def test_a_failed_time_wait_attempt_renders(tmp_path: Path) -> None:
     solution = labcases.write_solution("time-wait", case, tmp_path)
     code, html = lab_check_html(tmp_path, "time-wait", str(solution))
     assert code == 1
-    page = check_report(
-        html, "time-wait-failed", ["SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "CLOSING"]
-    )
+    states = ["SYN_RECEIVED", "ESTABLISHED", "FIN_WAIT_1", "CLOSING"]
+    page = check_report(html, "time-wait-failed", ["S", "S.", ".", "F.", ".", "F."], states)
     assert "score: 2 / 15" in page.text
 
 
@@ -244,7 +293,9 @@ def test_a_failed_time_wait_attempt_renders(tmp_path: Path) -> None:
 def test_a_state_tour_run_renders(tmp_path: Path) -> None:
     code, html = lab_check_html(tmp_path, "state-tour", "--reference")
     assert code == 0
-    check_report(html, "state-tour", ["SYN_RECEIVED", "ESTABLISHED", "TIME_WAIT"])
+    check_report(
+        html, "state-tour", ["S", "S.", "F."], ["SYN_RECEIVED", "ESTABLISHED", "TIME_WAIT"]
+    )
 
 
 @netns
@@ -254,9 +305,8 @@ def test_a_grading_report_renders(tmp_path: Path) -> None:
     shutil.copy(REPO / "labs" / "handshake" / "solution.py", subs / "ada" / "handshake.py")
     proc = run_cli("grade", str(subs), "--lab", "handshake", "--out", str(out), timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    page = check_report(
-        out / "ada" / "report.html", "grade-report", ["SYN_RECEIVED", "ESTABLISHED"]
-    )
+    report = out / "ada" / "report.html"
+    page = check_report(report, "grade-report", ["S", "S.", "."], ["SYN_RECEIVED", "ESTABLISHED"])
     assert "ada" in page.text
 
 
