@@ -345,7 +345,8 @@ def grade(
         str | None,
         typer.Option(
             help="Seed for each student's ports and ISN: the same seed, the same numbers "
-            "(default: a new random seed, recorded in the results)."
+            "(default: the seed of the class in --out, else a new random one; recorded in the "
+            "results)."
         ),
     ] = None,
     time_limit: Annotated[
