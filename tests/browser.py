@@ -262,6 +262,7 @@ class Options:
     max_height: int = 8000
     selector: str = ""  # when set, the screenshot is of the first element it selects
     margin: int = 12  # around that element
+    fast: bool = True  # a quickly encoded PNG (quicker to decode too); False: a smaller file
     dark: bool = False
     print_media: bool = False
     settle: float = 0.3
@@ -282,7 +283,7 @@ def render(target: Path | str, png: Path, options: Options | None = None) -> Pag
         clip = _clip(opt, look)
         shot = pipe.call(
             "Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
-            clip={**clip, "scale": 1},
+            optimizeForSpeed=opt.fast, clip={**clip, "scale": 1},
         )  # fmt: skip
         png.parent.mkdir(parents=True, exist_ok=True)
         png.write_bytes(base64.b64decode(shot["data"]))

@@ -91,6 +91,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tcplab-pictures-") as tmp:
         for name, make in PICTURES.items():
             source, options = make(Path(tmp))
+            options.fast = False  # small files for the repository
             page = render(source, args.out / f"{name}.png", options)
             problems = page.problems + [r for r in [blank_reason(read_png(page.screenshot))] if r]
             print(f"{page.screenshot}: {page.size[0]}x{page.size[1]}", *problems, sep="\n  ")

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -183,6 +184,19 @@ def test_harness_calls_a_white_page_blank(tmp_path: Path) -> None:
     seen = render(page, tmp_path / "white.png", Options(width=320, height=200))
     assert seen.problems == []
     assert blank_reason(read_png(seen.screenshot)) == "only 1 colours"
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), ("", "1 skipped")])
+def test_a_missing_browser_fails_under_ci_and_skips_elsewhere(ci: str, outcome: str) -> None:
+    env = {**os.environ, "TCPLAB_CHROMIUM": "no-such-browser", "CI": ci}
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "white_page_blank",
+         "tests/integration/test_browser.py"],
+        capture_output=True, text=True, env=env, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert outcome in out.stdout, out.stdout
+    assert ("CI=true but no chromium" in out.stdout) == bool(ci), out.stdout
+    assert out.returncode == (1 if ci else 0), out.stdout
 
 
 def test_a_page_that_never_loads_is_stopped_and_leaves_no_process(tmp_path: Path) -> None:
