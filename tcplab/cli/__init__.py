@@ -151,6 +151,10 @@ Sport = Annotated[
 Pcap = Annotated[
     str | None, typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
 ]
+Svg = Annotated[
+    str | None,
+    typer.Option("--svg", help="Write the exchange as a picture (sequence and state diagrams)."),
+]
 
 
 @app.command()
@@ -177,11 +181,12 @@ def handshake(
     ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
+    svg: Svg = None,
 ) -> None:
     """Perform a three-way handshake with crafted segments and check every reply."""
     from tcplab.cli import probecmd
 
-    probecmd.handshake(target, sport, isn, data, options, keep, timeout, json_out, pcap)
+    probecmd.handshake(target, sport, isn, data, options, keep, timeout, json_out, pcap, svg=svg)
 
 
 @app.command()
@@ -205,11 +210,14 @@ def send(
     ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
+    svg: Svg = None,
 ) -> None:
     """Send one crafted segment; print the kernel's reply (or silence) and why."""
     from tcplab.cli import probecmd
 
-    probecmd.send(target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap)
+    probecmd.send(
+        target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap, svg=svg
+    )
 
 
 @app.command()
@@ -238,11 +246,14 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
     ] = False,
+    svg: Annotated[
+        str | None, typer.Option("--svg", help="Write each scenario's picture into this folder.")
+    ] = None,
 ) -> None:
     """Run scenarios, each in its own fresh testbed, and list every way the kernel differed."""
     from tcplab.cli import runcmd
 
-    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose)
+    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, svg=svg)
 
 
 lab_app = typer.Typer(
@@ -312,12 +323,15 @@ def lab_check(
         str | None,
         typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
     ] = None,
+    svg: Svg = None,
 ) -> None:
     """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
     marks); show what the solution printed."""
     from tcplab.cli import labcmd
 
-    labcmd.check(name, file, reference, json_out, labs, hint_level, record, pcap=pcap, html=html)
+    labcmd.check(
+        name, file, reference, json_out, labs, hint_level, record, pcap=pcap, html=html, svg=svg
+    )
 
 
 @app.command()
