@@ -8,21 +8,29 @@ import importlib
 from typing import Any
 
 from tcplab.draw import sequence
-from tcplab.draw.svg import Drawing, esc, place, root
-from tcplab.engine.ladder import Ladder
+from tcplab.draw.svg import Drawing, esc, place, plain, root
+from tcplab.engine.ladder import Ladder, Path
 
 GAP = 24  # between the two pictures
 BESIDE_MAX = 1600  # wider than this together: the state diagram goes below
 
 
-def states_drawing(ladder: Ladder) -> Drawing | None:
-    """The state diagram with this exchange's paths (tcplab.draw.states), when it is there."""
+def states_drawing(ladder: Ladder, prefix: str = "tls") -> Drawing | None:
+    """The state diagram with this exchange's paths (tcplab.draw.states), when it is there;
+    `prefix` makes its ids unique in a page that shows several."""
     try:
         states: Any = importlib.import_module("tcplab.draw.states")
     except ImportError:
         return None
-    drawn = states.diagram(ladder.paths(), title="the states each side took")
+    paths = [_plain(p) for p in ladder.paths()]
+    drawn = states.diagram(paths, title="the states each side took", prefix=prefix)
     return Drawing(str(drawn.svg), float(drawn.width), float(drawn.height))
+
+
+def _plain(path: Path) -> Path:
+    """A path whose names hold nothing XML forbids (they come from the model and port numbers;
+    this holds whatever a Ladder is made of)."""
+    return Path(path.side, plain(path.conn), tuple(plain(s) for s in path.states))
 
 
 def compose(first: Drawing, second: Drawing | None, label: str) -> str:
@@ -41,7 +49,8 @@ def compose(first: Drawing, second: Drawing | None, label: str) -> str:
     return root(f'<g aria-label="{esc(label)}">{body}</g>', width, height, label)
 
 
-def document(ladder: Ladder) -> str:
-    """One standalone SVG of the exchange: sequence diagram, then the state diagram."""
+def document(ladder: Ladder, prefix: str = "tls") -> str:
+    """One standalone SVG of the exchange: sequence diagram, then the state diagram (its ids
+    start with `prefix`: give each picture of one HTML page its own)."""
     label = sequence.title(ladder)
-    return compose(sequence.diagram(ladder), states_drawing(ladder), label)
+    return compose(sequence.diagram(ladder), states_drawing(ladder, prefix), label)

@@ -29,12 +29,17 @@ class Drawing:
     height: float
 
 
+def plain(text: object) -> str:
+    """One line of text without control characters or anything XML 1.0 forbids."""
+    return junit.xml_safe(untrusted.line(str(text)))
+
+
 def esc(text: object) -> str:
-    """Text for an XML attribute or element: no control characters, nothing XML 1.0 forbids,
-    the five specials escaped (so "]]>" and quotes are harmless too)."""
-    clean = junit.xml_safe(untrusted.line(str(text)))
+    """Text for an XML attribute or element: `plain`, the five specials escaped (so "]]>" and
+    quotes are harmless too)."""
     return (
-        clean.replace("&", "&amp;")
+        plain(text)
+        .replace("&", "&amp;")
         .replace("<", "&lt;")
         .replace(">", "&gt;")
         .replace('"', "&quot;")

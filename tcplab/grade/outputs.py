@@ -759,7 +759,8 @@ def _html_ladder(o: Outcome) -> str:
         if o.ladder_text.strip():
             return f'<div class="ladder">{_html_pre(o.ladder_text)}</div>'
         return f"<p>{_NO_LADDER.capitalize()}.</p>"
-    picture = f'<div class="ladder">{inline(exchange.document(drawn))}</div>'  # all escaped
+    prefix = "tls-" + re.sub(r"[^A-Za-z0-9_-]", "-", o.lab)  # its ids, unique in the page
+    picture = f'<div class="ladder">{inline(exchange.document(drawn, prefix))}</div>'  # escaped
     if not o.ladder_text.strip():
         return picture
     text = _html_pre(o.ladder_text)

@@ -50,6 +50,8 @@ def test_every_lab_of_a_student_gets_its_own_picture():
     labs = [("handshake", "reference"), ("rst", "reference"), ("state-tour", "reference")]
     page = outputs.report_html([outcome(lab, name) for lab, name in labs], META)
     assert len(pictures(page)) == 3
+    ids = re.findall(r' id="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "an id twice in one page: a marker would point elsewhere"
 
 
 def test_report_html_without_a_report_keeps_the_rendered_ladder_or_says_none():
