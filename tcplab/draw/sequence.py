@@ -66,7 +66,9 @@ def _role(side: Side) -> str:
 def _text(
     x: float, y: float, body: str, cls: str = "", anchor: str = "start", keep: bool = False
 ) -> str:
-    """A <text>; `keep`: its spaces as they are (between the bold flags and the fields)."""
+    """A <text>; `keep`: its spaces as they are (between the bold flags and the fields). The
+    classes tl-s, tl-u, tl-w, tl-t, tl-k anchor their text themselves (CSS): a long ladder's
+    hundreds of rows stay small."""
     klass = f' class="{cls}"' if cls else ""
     a = "" if anchor == "start" else f' text-anchor="{anchor}"'
     k = ' xml:space="preserve"' if keep else ""
@@ -102,17 +104,18 @@ def _box(c: _Canvas, change: Change, y: float, conn: str) -> None:
 
 def _margin(c: _Canvas, step: Step, y: float, several: bool) -> None:
     if step.time is not None:
-        c.add(_text(MARGIN - 10, y + 4, esc(seconds(step.time)), "tl-dim tl-mono tl-small", "end"))
+        c.add(_text(MARGIN - 10, y + 4, esc(seconds(step.time)), "tl-t"))
     if several and step.conn:
         label = esc(clip(step.conn, 15))
-        c.add(_text(MARGIN - 10, y + 17, label, "tl-conn tl-mono tl-small", "end"))
+        c.add(_text(MARGIN - 10, y + 17, label, "tl-k"))
 
 
 def _head(x: float, y: float, angle: float, cls: str) -> str:
     """A filled arrow head with its tip at (x, y), pointing along `angle`."""
-    back = [(angle + math.pi - 0.42), (angle + math.pi + 0.42)]
-    pts = [(x, y)] + [(x + HEAD * math.cos(a), y + HEAD * math.sin(a)) for a in back]
-    return f'<polygon class="{cls}" points="{" ".join(f"{num(px)},{num(py)}" for px, py in pts)}"/>'
+    (ax, ay), (bx, by) = (
+        (HEAD * math.cos(a), HEAD * math.sin(a)) for a in (angle + 2.72, angle + 3.56)
+    )
+    return f'<path class="{cls}" d="M{num(x)} {num(y)}l{num(ax)} {num(ay)} {num(bx - ax)} {num(by - ay)}z"/>'
 
 
 def _segment_lines(arrow: Arrow) -> list[str]:
@@ -128,12 +131,12 @@ def _under(arrow: Arrow) -> list[tuple[str, str]]:
     """The lines below an arrow: what caused it, what is wrong with it."""
     out: list[tuple[str, str]] = []
     if arrow.cause:
-        out.append((f"↳ {arrow.cause}", "tl-dim tl-small"))
+        out.append((f"↳ {arrow.cause}", "tl-u"))
     wrong = list(arrow.marks)
     if arrow.agrees is False:
         wrong.append("not what the model predicted")
     if wrong:
-        out.append(("⚠ " + "; ".join(wrong), "tl-mark tl-small"))
+        out.append(("⚠ " + "; ".join(wrong), "tl-w"))
     return [(esc(clip(t, NOTE_CHARS - 6)), cls) for t, cls in out]
 
 
@@ -159,7 +162,7 @@ def _arrow_step(c: _Canvas, step: Step, arrow: Arrow, several: bool) -> None:
     c.add(f'<g class="tl-seg"><title>{esc(_tip(step, arrow))}</title>')
     for i, body in enumerate(lines):
         y = top + LINE * (i + 1) - 3
-        c.add(_text((YOU_X + KERNEL_X) / 2, y, body, "tl-mono", "middle", keep=True))
+        c.add(_text((YOU_X + KERNEL_X) / 2, y, body, "tl-s", keep=True))
     y0 = top + LINE * len(lines) + 4
     y1 = y0 + SLANT
     angle = math.atan2(y1 - y0, x1 - x0)
@@ -172,7 +175,7 @@ def _arrow_step(c: _Canvas, step: Step, arrow: Arrow, several: bool) -> None:
     below = y1 + 4
     for body, kind in _under(arrow):
         below += LINE - 2
-        c.add(_text((YOU_X + KERNEL_X) / 2, below, body, kind, "middle"))
+        c.add(_text((YOU_X + KERNEL_X) / 2, below, body, kind))
     c.add("</g>")
     _margin(c, step, y0, several)
     for change in step.changes:  # beside the arrow's end on that side

@@ -107,6 +107,13 @@ THEME = """
 .tl-svg text.tl-fail { fill: #D55E00; font-weight: bold; }
 .tl-svg .tl-conn { fill: #5a3d99; }
 .tl-svg .tl-rule { stroke: #e0e0e0; stroke-width: 1; }
+.tl-svg .tl-s, .tl-svg .tl-t, .tl-svg .tl-k { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }
+.tl-svg .tl-s, .tl-svg .tl-u, .tl-svg .tl-w { text-anchor: middle; }
+.tl-svg .tl-t, .tl-svg .tl-k { text-anchor: end; }
+.tl-svg .tl-u, .tl-svg .tl-w, .tl-svg .tl-t, .tl-svg .tl-k { font-size: 10.5px; }
+.tl-svg text.tl-u, .tl-svg text.tl-t { fill: #555555; }
+.tl-svg text.tl-w { fill: #D55E00; font-weight: bold; }
+.tl-svg text.tl-k { fill: #5a3d99; }
 @media (prefers-color-scheme: dark) {
   .tl-svg text { fill: #ececec; }
   .tl-svg .tl-bg { fill: #1b1d21; }
@@ -117,7 +124,9 @@ THEME = """
   .tl-svg .tl-life { stroke: #9a9a9a; }
   .tl-svg text.tl-pass { fill: #35c28f; }
   .tl-svg text.tl-mark, .tl-svg text.tl-fail { fill: #ff8a4c; }
-  .tl-svg .tl-conn { fill: #c3a6ff; }
+  .tl-svg .tl-conn, .tl-svg text.tl-k { fill: #c3a6ff; }
+  .tl-svg text.tl-u, .tl-svg text.tl-t { fill: #b0b0b0; }
+  .tl-svg text.tl-w { fill: #ff8a4c; }
   .tl-svg .tl-rule { stroke: #33363c; }
 }
 @media print {
