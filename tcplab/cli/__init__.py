@@ -157,6 +157,10 @@ Sport = Annotated[
 Pcap = Annotated[
     str | None, typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
 ]
+Svg = Annotated[
+    str | None,
+    typer.Option("--svg", help="Write the exchange as a picture (sequence and state diagrams)."),
+]
 
 
 @app.command()
@@ -184,12 +188,13 @@ def handshake(
     json_out: Json = False,
     pcap: Pcap = None,
     absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Perform a three-way handshake with crafted segments and check every reply."""
     from tcplab.cli import probecmd
 
     probecmd.handshake(
-        target, sport, isn, data, options, keep, timeout, json_out, pcap, absolute=absolute
+        target, sport, isn, data, options, keep, timeout, json_out, pcap, absolute=absolute, svg=svg
     )
 
 
@@ -215,6 +220,7 @@ def send(
     json_out: Json = False,
     pcap: Pcap = None,
     absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Send one crafted segment; print the kernel's reply (or silence) and why."""
     from tcplab.cli import probecmd
@@ -233,6 +239,7 @@ def send(
         json_out,
         pcap,
         absolute=absolute,
+        svg=svg,
     )
 
 
@@ -263,11 +270,14 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
     ] = False,
     absolute: Absolute = False,
+    svg: Annotated[
+        str | None, typer.Option("--svg", help="Write each scenario's picture into this folder.")
+    ] = None,
 ) -> None:
     """Run scenarios, each in its own fresh testbed, and list every way the kernel differed."""
     from tcplab.cli import runcmd
 
-    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, absolute=absolute)
+    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, absolute=absolute, svg=svg)
 
 
 lab_app = typer.Typer(
@@ -338,6 +348,7 @@ def lab_check(
         typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
     ] = None,
     absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
     marks); show what the solution printed."""
@@ -354,6 +365,7 @@ def lab_check(
         pcap=pcap,
         html=html,
         absolute=absolute,
+        svg=svg,
     )
 
 
