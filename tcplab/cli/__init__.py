@@ -157,6 +157,10 @@ Sport = Annotated[
 Pcap = Annotated[
     str | None, typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
 ]
+Svg = Annotated[
+    str | None,
+    typer.Option("--svg", help="Write the exchange as a picture (sequence and state diagrams)."),
+]
 
 
 @app.command()
@@ -184,12 +188,13 @@ def handshake(
     json_out: Json = False,
     pcap: Pcap = None,
     absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Perform a three-way handshake with crafted segments and check every reply."""
     from tcplab.cli import probecmd
 
     probecmd.handshake(
-        target, sport, isn, data, options, keep, timeout, json_out, pcap, absolute=absolute
+        target, sport, isn, data, options, keep, timeout, json_out, pcap, absolute=absolute, svg=svg
     )
 
 
@@ -215,6 +220,7 @@ def send(
     json_out: Json = False,
     pcap: Pcap = None,
     absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Send one crafted segment; print the kernel's reply (or silence) and why."""
     from tcplab.cli import probecmd
@@ -233,6 +239,7 @@ def send(
         json_out,
         pcap,
         absolute=absolute,
+        svg=svg,
     )
 
 
@@ -263,11 +270,14 @@ def run(
         bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
     ] = False,
     absolute: Absolute = False,
+    svg: Annotated[
+        str | None, typer.Option("--svg", help="Write each scenario's picture into this folder.")
+    ] = None,
 ) -> None:
     """Run scenarios, each in its own fresh testbed, and list every way the kernel differed."""
     from tcplab.cli import runcmd
 
-    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, absolute=absolute)
+    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, absolute=absolute, svg=svg)
 
 
 lab_app = typer.Typer(
@@ -338,6 +348,7 @@ def lab_check(
         typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
     ] = None,
     absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
     marks); show what the solution printed."""
@@ -354,6 +365,7 @@ def lab_check(
         pcap=pcap,
         html=html,
         absolute=absolute,
+        svg=svg,
     )
 
 
@@ -382,7 +394,8 @@ def grade(
         str | None,
         typer.Option(
             help="Seed for each student's ports and ISN: the same seed, the same numbers "
-            "(default: a new random seed, recorded in the results)."
+            "(default: the seed of the class in --out, else a new random one; recorded in the "
+            "results)."
         ),
     ] = None,
     time_limit: Annotated[
@@ -458,6 +471,41 @@ def shell(crafting: Crafting = defaults.CRAFTING) -> None:
     from tcplab.cli import labcmd
 
     labcmd.shell(crafting)
+
+
+@app.command()
+def states(
+    svg: Annotated[
+        str | None,
+        typer.Option("--svg", metavar="FILE", help="Also write the state diagram to FILE (SVG)."),
+    ] = None,
+) -> None:
+    """TCP's 11 states and every transition tcplab's model makes between them; no root needed."""
+    from tcplab.cli import statescmd
+
+    statescmd.show(svg)
+
+
+@app.command()
+def watch(
+    target: Target = defaults.TARGET,
+    absolute: Annotated[
+        bool, typer.Option("--absolute", help="Show seq and ack as sent, not from each ISN.")
+    ] = False,
+    for_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--for",
+            help="Stop after this many seconds (default: at Ctrl-C).",
+            callback=seconds("--for", 0.1, 86400),
+        ),
+    ] = None,
+) -> None:
+    """Show the testbed's segments and both sides' states live, while you work in another
+    terminal (tcplab shell, your script). Ctrl-C ends it (exit 0)."""
+    from tcplab.cli import watchcmd
+
+    watchcmd.watch(target, absolute, for_seconds)
 
 
 # typer vendors click in newer releases; find its UsageError through a class it exports

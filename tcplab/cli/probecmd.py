@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from tcplab.cli import picture
 from tcplab.cli.tidy import tidy
 from tcplab.engine.report import Report
 from tcplab.errors import EXIT_KERNEL, UsageError
@@ -70,6 +71,7 @@ def handshake(
     json_out: bool,
     pcap: str | None,
     absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
 
@@ -89,10 +91,11 @@ def handshake(
         options=options,
         pcap=_pcap_path(pcap),
     )
+    svg = picture.svg_path(svg)
     require_root("handshake")
     tidy()
     report = run_handshake(resolve(target), opts)
-    _show(report, json_out, absolute)
+    _show(report, json_out, absolute, svg)
 
 
 def send(
@@ -109,6 +112,7 @@ def send(
     json_out: bool,
     pcap: str | None,
     absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
     from tcplab.model.flags import Flags
@@ -133,13 +137,16 @@ def send(
         wait=wait,
         pcap=_pcap_path(pcap),
     )
+    svg = picture.svg_path(svg)
     require_root("send")
     tidy()
     report = run_send(resolve(target), probe)
-    _show(report, json_out, absolute)
+    _show(report, json_out, absolute, svg)
 
 
-def _show(report: Report, json_out: bool, absolute: bool = False) -> None:
+def _show(report: Report, json_out: bool, absolute: bool = False, svg: str | None = None) -> None:
+    if svg is not None:
+        picture.write_svg(svg, report)
     if json_out:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

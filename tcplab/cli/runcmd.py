@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from tcplab import junit
+from tcplab.cli import picture
 from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.engine.runner import ScenarioResult, could_not_run, run_scenario
 from tcplab.engine.scenario import Scenario, collect
@@ -36,6 +37,7 @@ def run(
     quick: bool,
     verbose: bool,
     absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     scenarios = collect(paths)
     if quick:
@@ -47,10 +49,14 @@ def run(
             )
     captures = _capture_paths(scenarios, pcap)
     _check_outputs(junit, captures)
+    pictures = picture.svg_folder(svg, [sc.name for sc in scenarios])
     require_root("run")
     check_sysctls(scenarios)
     tidy()
     results = _run_all(scenarios, captures, jobs, json_out, verbose, absolute)
+    for result, where in zip(results, pictures, strict=True):
+        if where is not None:
+            picture.write_svg(where, result.report)
     if json_out:
         typer.echo(json.dumps([result_json(r) for r in results], indent=2))
     else:
