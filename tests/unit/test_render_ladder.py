@@ -196,3 +196,15 @@ def test_a_random_exchange_never_overflows_the_width(report: Report, width: int,
     out = [line.plain for line in lines(build(report, rel), "6.1.0", width)]
     assert [line for line in out if columns(line) > width] == []
     assert too_wide(drawn(report, width, rel), width) == []
+
+
+@pytest.mark.parametrize("lab", ["handshake", "state-tour"])
+def test_the_grade_reports_text_ladder_is_the_same_drawing_at_80_columns(lab: str) -> None:
+    from tcplab.cli.gradecmd import render_ladder
+
+    report = _report(FIXTURES / lab / "recorded" / "reference.json")
+    text, html = render_ladder(report)
+    lines = text.splitlines()
+    assert too_wide(lines, 80) == [] and lines == drawn(report, 80)[: len(lines)]
+    assert sum("▶ │" in line or "│ ◀" in line for line in lines) == report.segment_count()
+    assert "<pre" in html
