@@ -226,33 +226,29 @@ def _fit(line: Text) -> Text:
 
 
 def lines(ladder: Ladder, release: str, width: int) -> list[Text]:
-    """The ladder as lines of at most `width` columns."""
+    """The ladder as lines of at most `width` columns: the header, both sides' start, each step,
+    and (when a state is marked) what the mark means."""
     lay = layout(ladder, width)
-    out = _header(ladder, release, lay)
     cells = _cells(ladder, lay.short)
-    rows: list[tuple[str, list[str], list[Text], list[str]]] = []
-    rows.append(("ms", cells[0][0], [_pad(Text(), lay.band)], cells[0][1]))
-    for step, cell in zip(ladder.steps, cells[1:], strict=True):
+    out = _header(ladder, release, lay)
+    out += _row(lay, "ms", *cells[0], [])
+    for step, (mine, theirs) in zip(ladder.steps, cells[1:], strict=True):
         t = "" if step.time is None else f"{step.time * 1000:.3f}"
-        rows.append((t, cell[0], _band(step, lay.band), cell[1]))
-    for t, left, band, right in rows:
-        if lay.inline and (left or right):
-            blank = not "".join(b.plain for b in band).strip()
-            band, left, right = (
-                [*([] if blank else band), *_inline((left, right), lay.band)],
-                [],
-                [],
-            )
-        out += _row(lay, t, left, band, right)
+        out += _row(lay, t, mine, theirs, _band(step, lay.band))
     if any(PROVED in x for c in cells for x in c[1]):
         legend = f"{PROVED} proved by the capture (its socket table missed it)"
-        room = lay.total - lay.time - 1
         lead = " " * (lay.time + 1)
-        out += [Text.assemble(lead, x) for x in _styled([(legend, "dim")], room, 0, 2)]
+        wrapped = _styled([(legend, "dim")], lay.total - len(lead), 0, 2)
+        out += [Text.assemble(lead, x) for x in wrapped]
     return [_fit(line) for line in out]
 
 
-def _row(lay: Layout, t: str, left: list[str], band: list[Text], right: list[str]) -> list[Text]:
+def _row(lay: Layout, t: str, left: list[str], right: list[str], band: list[Text]) -> list[Text]:
+    """One step's lines: time, your state, the band, the kernel's state (narrow: states inside
+    the band, under what it shows)."""
+    if lay.inline and (left or right):
+        band = [b for b in band if b.plain.strip()] + _inline((left, right), lay.band)
+        left, right = [], []
     height = max(len(left), len(band), len(right), 1)
     out = []
     for i in range(height):
