@@ -324,7 +324,9 @@ def _recorded_paths(lab: str, name: str) -> list[Path]:
 
 def test_the_state_tours_four_connections_are_drawn_on_the_tables_arrows():
     paths = _recorded_paths("state-tour", "reference")
-    assert len(paths) == 4
+    assert (
+        len([p for p in paths if p.side.value == "kernel"]) == 4
+    )  # and yours, as the model has them
     svg = diagram(paths, title="state-tour").svg
     ET.fromstring(svg)
     assert "(skipped)" not in svg  # every step the reference takes is an arrow of the table
