@@ -22,7 +22,7 @@ def states_drawing(ladder: Ladder, prefix: str = "tls") -> Drawing | None:
         states: Any = importlib.import_module("tcplab.draw.states")
     except ImportError:
         return None
-    paths = [_plain(p) for p in ladder.paths()]
+    paths = distinct([_plain(p) for p in ladder.paths()])
     drawn = states.diagram(paths, title="the states each side took", prefix=prefix)
     return Drawing(str(drawn.svg), float(drawn.width), float(drawn.height))
 
@@ -31,6 +31,23 @@ def _plain(path: Path) -> Path:
     """A path whose names hold nothing XML forbids (they come from the model and port numbers;
     this holds whatever a Ladder is made of)."""
     return Path(path.side, plain(path.conn), tuple(plain(s) for s in path.states))
+
+
+MAX_PATHS = 8  # highlighted at once: more would hide each other (a SYN flood has hundreds)
+
+
+def distinct(paths: list[Path]) -> list[Path]:
+    """Each way a side went once: connections that took the same states are one path, named
+    by the first of them ("+3 like it"); at most MAX_PATHS, in the order first taken."""
+    groups: dict[tuple[object, tuple[str, ...]], list[Path]] = {}
+    for path in paths:
+        groups.setdefault((path.side, path.states), []).append(path)
+    out = []
+    for same in list(groups.values())[:MAX_PATHS]:
+        first = same[0]
+        more = f" +{len(same) - 1} like it" if len(same) > 1 else ""
+        out.append(Path(first.side, first.conn + more if first.conn else first.conn, first.states))
+    return out
 
 
 def compose(first: Drawing, second: Drawing | None, label: str) -> str:

@@ -107,8 +107,9 @@ THEME = """
 .tl-svg text.tl-fail { fill: #D55E00; font-weight: bold; }
 .tl-svg .tl-conn { fill: #5a3d99; }
 .tl-svg .tl-rule { stroke: #e0e0e0; stroke-width: 1; }
-.tl-svg .tl-s, .tl-svg .tl-t, .tl-svg .tl-k { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }
-.tl-svg .tl-s, .tl-svg .tl-u, .tl-svg .tl-w { text-anchor: middle; }
+.tl-svg .tl-s, .tl-svg .tl-t, .tl-svg .tl-k, .tl-svg .tl-b {
+  font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }
+.tl-svg .tl-s, .tl-svg .tl-u, .tl-svg .tl-w, .tl-svg .tl-b { text-anchor: middle; }
 .tl-svg .tl-t, .tl-svg .tl-k { text-anchor: end; }
 .tl-svg .tl-u, .tl-svg .tl-w, .tl-svg .tl-t, .tl-svg .tl-k { font-size: 10.5px; }
 .tl-svg text.tl-u, .tl-svg text.tl-t { fill: #555555; }
