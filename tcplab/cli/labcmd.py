@@ -140,6 +140,7 @@ def check(
     record: str | None = None,
     pcap: str | None = None,
     html: str | None = None,
+    absolute: bool = False,
     svg: str | None = None,
 ) -> None:
     lab = _get(name, labs_dir)
@@ -176,7 +177,7 @@ def check(
     else:
         from tcplab.cli import render
 
-        render.lab_result(result)
+        render.lab_result(result, relative=not absolute)
     if result.score != result.max_score:
         raise typer.Exit(EXIT_KERNEL)
 

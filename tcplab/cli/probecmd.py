@@ -70,6 +70,7 @@ def handshake(
     timeout: float,
     json_out: bool,
     pcap: str | None,
+    absolute: bool = False,
     svg: str | None = None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
@@ -94,7 +95,7 @@ def handshake(
     require_root("handshake")
     tidy()
     report = run_handshake(resolve(target), opts)
-    _show(report, json_out, svg)
+    _show(report, json_out, absolute, svg)
 
 
 def send(
@@ -110,6 +111,7 @@ def send(
     wait: float,
     json_out: bool,
     pcap: str | None,
+    absolute: bool = False,
     svg: str | None = None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
@@ -139,10 +141,10 @@ def send(
     require_root("send")
     tidy()
     report = run_send(resolve(target), probe)
-    _show(report, json_out, svg)
+    _show(report, json_out, absolute, svg)
 
 
-def _show(report: Report, json_out: bool, svg: str | None = None) -> None:
+def _show(report: Report, json_out: bool, absolute: bool = False, svg: str | None = None) -> None:
     if svg is not None:
         picture.write_svg(svg, report)
     if json_out:
@@ -150,6 +152,6 @@ def _show(report: Report, json_out: bool, svg: str | None = None) -> None:
     else:
         from tcplab.cli import render
 
-        render.ladder(report)
+        render.ladder(report, relative=not absolute)
     if not report.ok:
         raise typer.Exit(EXIT_KERNEL)
