@@ -56,7 +56,7 @@ def run(
     results = _run_all(scenarios, captures, jobs, json_out, verbose, absolute)
     for result, where in zip(results, pictures, strict=True):
         if where is not None:
-            picture.write_svg(where, result.report)
+            picture.write_svg(where, result.report, relative=not absolute)
     if json_out:
         typer.echo(json.dumps([result_json(r) for r in results], indent=2))
     else:

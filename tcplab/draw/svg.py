@@ -1,4 +1,4 @@
-"""Small pieces every SVG picture shares: the Drawing, escaping, measuring text, and the theme.
+"""Small pieces every SVG picture shares: escaping, measuring text, and the theme.
 
 The theme is CSS in the picture's own <style>, so one SVG reads well on a light page, in a dark
 theme (prefers-color-scheme) and on paper (print: black on white). Every class starts with `tl-`:
@@ -10,23 +10,14 @@ wrong vermillion #D55E00; colour is never the only carrier (arrow heads, dashes,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from tcplab import junit
 from tcplab import text as untrusted
+from tcplab.draw.states import Drawing
 
 SVG_NS = "http://www.w3.org/2000/svg"
 CHAR_W = 7.3  # the width of one character of 12 px monospace text, near enough to lay out by
 SANS_W = 6.6  # an average character of 12 px sans-serif text
-
-
-@dataclass(frozen=True)
-class Drawing:
-    """A picture: an <svg> element (or a <g> fragment) and its size in px."""
-
-    svg: str
-    width: float
-    height: float
 
 
 def plain(text: object) -> str:
@@ -138,13 +129,16 @@ THEME = """
 """
 
 
+FIT = "max-width: 100%; height: auto;"  # a page narrower than the picture scales it down
+
+
 def root(body: str, width: float, height: float, label: str, css: str = THEME) -> str:
     """An <svg> element around `body`: its size, viewBox, accessible name, theme, background."""
     w, h = num(width), num(height)
     return (
         f'<svg xmlns="{SVG_NS}" class="tl-svg" width="{w}" height="{h}" '
         f'viewBox="0 0 {w} {h}" role="img" aria-label="{esc(label)}" '
-        'style="max-width: 100%; height: auto;">'
+        f'style="{FIT}">'
         f"<title>{esc(label)}</title><style>{css}</style>"
         f'<rect class="tl-bg" x="0" y="0" width="{w}" height="{h}"/>{body}</svg>'
     )
@@ -152,7 +146,7 @@ def root(body: str, width: float, height: float, label: str, css: str = THEME) -
 
 def place(drawing: Drawing, x: float, y: float) -> str:
     """`drawing` inside another picture with its top left corner at (x, y)."""
-    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", drawing.svg)
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", drawing.svg).replace(f' style="{FIT}"', "", 1)
     if svg.startswith("<svg"):
         return f'<svg x="{num(x)}" y="{num(y)}"' + svg[len("<svg") :]
     return f'<g transform="translate({num(x)} {num(y)})">{svg}</g>'

@@ -219,3 +219,19 @@ def test_connections_that_took_the_same_states_are_one_path_in_the_state_diagram
         Path(Side.CRAFTING, "", same),
     ]
     assert len(got) == exchange.MAX_PATHS
+
+
+def test_the_exchange_puts_the_state_diagram_below_with_each_sides_path_numbered():
+    root = parse(exchange.document(drawcases.ladder("handshake", "reference")))
+    inner = [el for el in root.iter(f"{NS}svg") if el is not root]
+    assert [s.get("aria-label") for s in inner][1] == "the states each side took"
+    seq, states = inner
+    assert float(states.get("y") or 0) >= float(seq.get("height") or 0)
+    assert seq.get("style") is None  # only the outer picture scales to its page
+    numbers = [
+        "".join(t.itertext())
+        for t in states.iter(f"{NS}text")
+        if "tls-numtext" in (t.get("class") or "")
+    ]
+    assert numbers == ["1", "2"]  # LISTEN → SYN_RECEIVED → ESTABLISHED
+    assert any("tls-hl" in (el.get("class") or "") for el in states.iter())
