@@ -144,12 +144,21 @@ def root(body: str, width: float, height: float, label: str, css: str = THEME) -
     )
 
 
+_KEPT = ("id", "class", "role", "aria-label")  # what a placed picture's <svg> tag passes on
+_ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
+
+
 def place(drawing: Drawing, x: float, y: float) -> str:
-    """`drawing` inside another picture with its top left corner at (x, y)."""
-    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", drawing.svg).replace(f' style="{FIT}"', "", 1)
-    if svg.startswith("<svg"):
-        return f'<svg x="{num(x)}" y="{num(y)}"' + svg[len("<svg") :]
-    return f'<g transform="translate({num(x)} {num(y)})">{svg}</g>'
+    """`drawing` inside another picture with its top left corner at (x, y): its <svg> becomes a
+    <g> (keeping its id and classes, which its own <style> scopes by), so a page holds one <svg>
+    per picture and nothing clips."""
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", drawing.svg).strip()
+    move = f'transform="translate({num(x)} {num(y)})"'
+    if not (svg.startswith("<svg") and svg.endswith("</svg>")):
+        return f"<g {move}>{svg}</g>"
+    end = svg.index(">")
+    attrs = "".join(f' {k}="{v}"' for k, v in _ATTR.findall(svg[:end]) if k in _KEPT)
+    return f"<g {move}{attrs}>{svg[end + 1 : -len('</svg>')]}</g>"
 
 
 def inline(svg: str) -> str:

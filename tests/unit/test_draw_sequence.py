@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tcplab.draw import exchange, sequence
-from tcplab.draw.svg import esc, inline, wrap
+from tcplab.draw.svg import esc, inline, num, wrap
 from tcplab.engine.ladder import Arrow, Change, Conn, Ladder, Lane, Step, Way
 from tcplab.engine.report import How, Side
 from tests import drawcases
@@ -222,12 +222,14 @@ def test_connections_that_took_the_same_states_are_one_path_in_the_state_diagram
 
 
 def test_the_exchange_puts_the_state_diagram_below_with_each_sides_path_numbered():
-    root = parse(exchange.document(drawcases.ladder("handshake", "reference")))
-    inner = [el for el in root.iter(f"{NS}svg") if el is not root]
-    assert [s.get("aria-label") for s in inner][1] == "the states each side took"
-    seq, states = inner
-    assert float(states.get("y") or 0) >= float(seq.get("height") or 0)
-    assert seq.get("style") is None  # only the outer picture scales to its page
+    svg = exchange.document(drawcases.ladder("handshake", "reference"))
+    assert svg.count("<svg") == 1  # one <svg> per picture: the two drawings are groups in it
+    root = parse(svg)
+    seq, states = (g for g in root.iter(f"{NS}g") if g.get("role") == "img")
+    assert states.get("aria-label") == "the states each side took"
+    assert "tl-svg" in (seq.get("class") or "") and (states.get("id") or "").startswith("tls")
+    below = sequence.diagram(drawcases.ladder("handshake", "reference")).height + exchange.GAP
+    assert states.get("transform") == f"translate(0 {num(below)})"
     numbers = [
         "".join(t.itertext())
         for t in states.iter(f"{NS}text")
