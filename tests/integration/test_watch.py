@@ -134,3 +134,16 @@ def test_sigterm_interrupts_watching_as_any_command(lab: TestbedSpec) -> None:
     out, err = _finish(proc)
     assert proc.returncode == 130, err
     assert err.splitlines() == ["error: interrupted; what this command had made was removed"]
+
+
+def test_a_testbed_torn_down_while_watched_ends_watching_with_a_hint(lab: TestbedSpec) -> None:
+    proc = _start(lab)
+    down = run_cli("teardown", "--crafting", lab.crafting)
+    assert down.returncode == 0, down.stderr
+    out, err = _finish(proc)
+    assert proc.returncode == 3, err
+    error, hint = err.splitlines()
+    assert error.startswith(
+        f"error: the testbed {lab.crafting} ⇄ {lab.kernel} broke while watching"
+    )
+    assert hint.startswith("hint: run 'sudo tcplab status'")
