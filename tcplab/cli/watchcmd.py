@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import platform
 import signal
 import threading
 import time
@@ -21,13 +22,14 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.text import Text
 
-from tcplab.cli import render
+from tcplab.cli import lanes, render
 from tcplab.cli.tidy import tidy
 from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para
 from tcplab.engine.ladder import Ladder, Step
 from tcplab.errors import EnvironmentProblem
 from tcplab.exercise.live import Live
 from tcplab.exercise.watch import SETTLE, Shown, Watched
+from tcplab.model.state import State
 from tcplab.netns.topology import require_root
 from tcplab.text import keep, printable
 
@@ -125,13 +127,14 @@ class _Pipe(_View):
         since = watched.since_first(now)
         fresh = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
         self.waiting = self.shown.waiting
-        if not fresh:
+        if not fresh and not (final and self.steps):  # the legend, at the end
             return
         self.steps += fresh
         lines = ladder_lines(replace(ladder, steps=tuple(self.steps)), _width(self.con))
-        for line in lines[self.printed :]:
+        upto = len(lines) if final else _legend_at(lines)  # a legend closes the ladder
+        for line in lines[self.printed : upto]:
             self.con.print(line)
-        self.printed = len(lines)
+        self.printed = upto
 
     def end(self, watched: Watched) -> None:
         self.show(watched, time.time(), final=True)
@@ -207,32 +210,29 @@ def _heading(con: Console, watched: Watched) -> None:
 
 
 def _states(con: Console, watched: Watched) -> None:
-    """Each connection's kernel state as its socket table shows it now; the listener's queue."""
+    """Each connection's kernel state as its socket table shows it now (one that has no socket
+    any more is left out); the listener's queue."""
     kernel = printable(watched.hosts[1].split()[0])
     parts = []
     for (cport, kport), sample in watched.states():
+        if sample.state is State.CLOSED:
+            continue
         timer = "" if sample.timer in ("off", "") else f", {sample.timer} timer"
         parts.append(keep(f":{cport}⇄:{kport} {sample.state.value}{timer}"))
     if watched.listener:
         parts.append(keep(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}"))
-    text = "; ".join(parts) if parts else "no connection yet"
+    text = "; ".join(parts) if parts else "no connection"
     lead = f"kernel ({kernel}) now: "
     para(con, [(text, "")], lead, hang="  ", lead=f"[magenta]{escape(lead)}[/]")
 
 
 def ladder_lines(ladder: Ladder, width: int) -> list[Text]:
-    """A ladder's lines (stopgap, one line per step, until cli/lanes draws it in two lanes)."""
-    return [Text(_step_line(step)) for step in ladder.steps]
+    """A ladder's lines in two lanes, as every command draws it (the kernel host runs this
+    machine's kernel)."""
+    return lanes.lines(ladder, platform.release(), width)
 
 
-def _step_line(step: Step) -> str:
-    when = "" if step.time is None else f"{step.time * 1000:9.3f} ms"
-    conn = f" {step.conn}" if step.conn else ""
-    body = step.text
-    if step.arrow is not None:
-        way = "◀──" if step.arrow.from_kernel else "──▶"
-        body = f"{way} {step.arrow.text}"
-        if step.arrow.cause:
-            body += f"  ({step.arrow.cause})"
-    changes = "  ".join(f"{c.side.value}: {c.text}" for c in step.changes)
-    return printable(f"{when:>12}{conn} {body}  {changes}".rstrip())
+def _legend_at(lines: list[Text]) -> int:
+    """Where the ladder's legend (under its last step) begins; len(lines) without one."""
+    mark = f"{lanes.PROVED} the kernel's state proved"
+    return next((i for i, x in enumerate(lines) if x.plain.lstrip().startswith(mark)), len(lines))
