@@ -203,3 +203,35 @@ def test_a_screen_shows_the_latest_lines_that_fit_and_the_states_now() -> None:
     assert last is not None
     assert any(f"{last.flags} {last.fields[0]}" in line for line in lines)
     assert any(line.startswith("kernel (tcplab-check-") for line in lines)
+
+
+def _flood(rec: Recording, n: int, every: float) -> Recording:
+    """`rec`'s connection made again `n` times, from ports 20000 on, `every` seconds apart."""
+    seen = []
+    for i in range(n):
+        for s in rec.seen:
+            seg = s.segment
+            moved = (
+                replace(seg, dport=20000 + i) if s.from_kernel else replace(seg, sport=20000 + i)
+            )
+            seen.append(replace(s, segment=moved, time=s.time + i * every))
+    return replace(rec, seen=seen, samples={})
+
+
+def test_a_pipe_prints_every_segment_of_a_long_run_once() -> None:
+    """600 segments in 2 s, more than a ladder shows (SHOWN_FIRST + SHOWN_LAST): piped, every one
+    is printed, once, with the header once and no note of segments left out."""
+    rec = _flood(_load("handshake"), 200, 0.01)
+    buf = io.StringIO()
+    pipe = watchcmd._Pipe(Console(file=buf, width=100, highlight=False), absolute=False)
+    t, last = rec.seen[0].time, rec.seen[-1].time
+    while t < last + 1:
+        pipe.show(_watched(rec, t), t)
+        t += 0.25
+    pipe.end(_watched(rec))
+    out = buf.getvalue()
+    for port in (20000, 20123, 20199):
+        for text in (f":{port} S seq +0", f":{port} S. seq +0 ack +1", f":{port} . seq +1"):
+            assert out.count(text) == 1, text
+    assert sum(" S. seq +0 ack +1" in line for line in out.splitlines()) == 200
+    assert out.count("kernel 10.77.0.2") == 1 and "not shown" not in out
