@@ -158,3 +158,21 @@ def test_a_testbed_torn_down_while_watched_ends_watching_with_a_hint(lab: Testbe
         f"error: the testbed {lab.crafting} ⇄ {lab.kernel} broke while watching"
     )
     assert hint.startswith("hint: run 'sudo tcplab status'")
+
+
+def test_watching_in_process_leaves_no_thread_or_socket_open(lab: TestbedSpec) -> None:
+    import threading
+
+    from tcplab.exercise.live import Live
+    from tcplab.netns.record import find_record
+
+    rec = find_record(lab.crafting)
+    assert rec is not None
+    before = set(threading.enumerate())
+    with Live(rec, lab.port) as live:
+        live.poll(0.1)
+        assert live.refresh().events  # the application's log: its listen() at least
+        sampler, capture = live._sampler, live._capture
+        assert sampler.is_alive()
+    assert not sampler.is_alive() and set(threading.enumerate()) <= before
+    assert capture.sock.fileno() == -1
