@@ -134,13 +134,14 @@ def test_only_settled_steps_are_handed_out_until_the_end() -> None:
 
 
 def test_laying_a_run_out_again_fits_in_a_refresh() -> None:
-    """Measured: every refresh replays the whole exchange through the model; for a lab's run
-    that takes milliseconds (port-reuse, 41 segments: about 6 ms), far below REFRESH."""
+    """Every refresh replays the whole exchange through the model; for a lab's run that takes
+    milliseconds (measured: port-reuse, 41 segments, about 6 ms), well inside a refresh even on
+    a busy machine."""
     watched = _watched(_load("port-reuse"))
     started = time.perf_counter()
     for _ in range(5):
         watched.ladder()
-    assert (time.perf_counter() - started) / 5 < watchcmd.REFRESH * watchcmd.BUSY
+    assert (time.perf_counter() - started) / 5 < watchcmd.REFRESH
 
 
 def test_piped_watch_prints_each_step_once_then_the_states() -> None:
