@@ -225,13 +225,15 @@ def _fit(line: Text) -> Text:
     return line
 
 
-def lines(ladder: Ladder, release: str, width: int) -> list[Text]:
-    """The ladder as lines of at most `width` columns."""
+def lines(ladder: Ladder, release: str, width: int, head: bool = True) -> list[Text]:
+    """The ladder as lines of at most `width` columns; without `head`, its steps' only (no
+    header, no first states: `tcplab watch` piped prints a ladder in pieces)."""
     lay = layout(ladder, width)
-    out = _header(ladder, release, lay)
+    out = _header(ladder, release, lay) if head else []
     cells = _cells(ladder, lay.short)
     rows: list[tuple[str, list[str], list[Text], list[str]]] = []
-    rows.append(("ms", cells[0][0], [_pad(Text(), lay.band)], cells[0][1]))
+    if head:
+        rows.append(("ms", cells[0][0], [_pad(Text(), lay.band)], cells[0][1]))
     for step, cell in zip(ladder.steps, cells[1:], strict=True):
         t = "" if step.time is None else f"{step.time * 1000:.3f}"
         rows.append((t, cell[0], _band(step, lay.band), cell[1]))
