@@ -67,6 +67,15 @@ def look(target: Path, name: str, **options: object) -> Page:
     return page
 
 
+def assert_scheme(page: Page, dark: bool) -> None:
+    """The picture follows the colour scheme: its main colour (the background) is dark in a dark
+    scheme and light in a light one."""
+    image = read_png(page.screenshot)
+    main, _ = image.colours().most_common(1)[0]
+    brightness = sum(main) / 3
+    assert (brightness < 80) if dark else (brightness > 200), (page.screenshot, main.hex())
+
+
 def in_order(text: str, phrases: list[str]) -> None:
     """Each phrase occurs in `text` after the one before it."""
     pos = 0
@@ -240,8 +249,8 @@ def check_svg(path: Path, name: str, flags: list[str], states: list[str]) -> str
     in_order(text, [flat(s) for s in states])
     missing = [s.value for s in State if flat(s.value) not in text]
     assert missing == [], f"the state diagram lacks {missing}"
-    look(path, name)
-    look(path, f"{name}-dark", dark=True)
+    assert_scheme(look(path, name), dark=False)
+    assert_scheme(look(path, f"{name}-dark", dark=True), dark=True)
     return text
 
 
@@ -267,8 +276,15 @@ def lab_check_html(tmp_path: Path, lab: str, *args: str) -> tuple[int, Path]:
 
 def inline_svgs(html: Path) -> list[ET.Element]:
     """Each <svg> of an HTML page, parsed as XML (the report embeds them as XML-clean markup)."""
-    found = re.findall(r"<svg\b.*?</svg>", html.read_text(), flags=re.S)
-    return [ET.fromstring(s) for s in found]
+    text, found, depth, start = html.read_text(), [], 0, 0
+    for tag in re.finditer(r"<svg\b|</svg>", text):  # an <svg> may hold others: the outermost
+        if tag.group() == "<svg":
+            start, depth = (tag.start() if depth == 0 else start), depth + 1
+        else:
+            depth -= 1
+            if depth == 0:
+                found.append(ET.fromstring(text[start : tag.end()]))
+    return found
 
 
 def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> Page:
@@ -288,7 +304,10 @@ def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> 
         missing = [s.value for s in State if flat(s.value) not in text]
         assert missing == [], f"the report's state diagram lacks {missing}"
         in_order(text, [flat(s) for s in states])
-    look(html, f"{name}-dark", dark=True)
+        assert_scheme(page, dark=False)
+        assert_scheme(look(html, f"{name}-dark", dark=True), dark=True)
+    else:
+        look(html, f"{name}-dark", dark=True)
     return page
 
 
