@@ -31,6 +31,12 @@ app = typer.Typer(
 Crafting = Annotated[str, typer.Option("--crafting", help="Name of the crafting namespace.")]
 Kernel = Annotated[str, typer.Option("--kernel", help="Name of the kernel host's namespace.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+Absolute = Annotated[
+    bool,
+    typer.Option(
+        "--absolute", help="Show seq and ack as sent, not relative to each side's ISN (+1, -999)."
+    ),
+]
 LabsDir = Annotated[
     str | None,
     typer.Option(
@@ -151,6 +157,10 @@ Sport = Annotated[
 Pcap = Annotated[
     str | None, typer.Option("--pcap", help="Write the kernel host's capture to this pcap file.")
 ]
+Svg = Annotated[
+    str | None,
+    typer.Option("--svg", help="Write the exchange as a picture (sequence and state diagrams)."),
+]
 
 
 @app.command()
@@ -177,11 +187,15 @@ def handshake(
     ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
+    absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Perform a three-way handshake with crafted segments and check every reply."""
     from tcplab.cli import probecmd
 
-    probecmd.handshake(target, sport, isn, data, options, keep, timeout, json_out, pcap)
+    probecmd.handshake(
+        target, sport, isn, data, options, keep, timeout, json_out, pcap, absolute=absolute, svg=svg
+    )
 
 
 @app.command()
@@ -205,11 +219,28 @@ def send(
     ] = defaults.REPLY_WAIT,
     json_out: Json = False,
     pcap: Pcap = None,
+    absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Send one crafted segment; print the kernel's reply (or silence) and why."""
     from tcplab.cli import probecmd
 
-    probecmd.send(target, flags, sport, seq, ack, window, options, data, urg, wait, json_out, pcap)
+    probecmd.send(
+        target,
+        flags,
+        sport,
+        seq,
+        ack,
+        window,
+        options,
+        data,
+        urg,
+        wait,
+        json_out,
+        pcap,
+        absolute=absolute,
+        svg=svg,
+    )
 
 
 @app.command()
@@ -238,11 +269,15 @@ def run(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show every check, not only failures.")
     ] = False,
+    absolute: Absolute = False,
+    svg: Annotated[
+        str | None, typer.Option("--svg", help="Write each scenario's picture into this folder.")
+    ] = None,
 ) -> None:
     """Run scenarios, each in its own fresh testbed, and list every way the kernel differed."""
     from tcplab.cli import runcmd
 
-    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose)
+    runcmd.run(scenarios, json_out, pcap, junit, jobs, quick, verbose, absolute=absolute, svg=svg)
 
 
 lab_app = typer.Typer(
@@ -312,12 +347,26 @@ def lab_check(
         str | None,
         typer.Option("--html", help="Write the report grading writes (report.html) to this file."),
     ] = None,
+    absolute: Absolute = False,
+    svg: Svg = None,
 ) -> None:
     """Run a solution in a fresh testbed, observe the kernel, score every check (exit 0 at full
     marks); show what the solution printed."""
     from tcplab.cli import labcmd
 
-    labcmd.check(name, file, reference, json_out, labs, hint_level, record, pcap=pcap, html=html)
+    labcmd.check(
+        name,
+        file,
+        reference,
+        json_out,
+        labs,
+        hint_level,
+        record,
+        pcap=pcap,
+        html=html,
+        absolute=absolute,
+        svg=svg,
+    )
 
 
 @app.command()
@@ -422,6 +471,41 @@ def shell(crafting: Crafting = defaults.CRAFTING) -> None:
     from tcplab.cli import labcmd
 
     labcmd.shell(crafting)
+
+
+@app.command()
+def states(
+    svg: Annotated[
+        str | None,
+        typer.Option("--svg", metavar="FILE", help="Also write the state diagram to FILE (SVG)."),
+    ] = None,
+) -> None:
+    """TCP's 11 states and every transition tcplab's model makes between them; no root needed."""
+    from tcplab.cli import statescmd
+
+    statescmd.show(svg)
+
+
+@app.command()
+def watch(
+    target: Target = defaults.TARGET,
+    absolute: Annotated[
+        bool, typer.Option("--absolute", help="Show seq and ack as sent, not from each ISN.")
+    ] = False,
+    for_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--for",
+            help="Stop after this many seconds (default: at Ctrl-C).",
+            callback=seconds("--for", 0.1, 86400),
+        ),
+    ] = None,
+) -> None:
+    """Show the testbed's segments and both sides' states live, while you work in another
+    terminal (tcplab shell, your script). Ctrl-C ends it (exit 0)."""
+    from tcplab.cli import watchcmd
+
+    watchcmd.watch(target, absolute, for_seconds)
 
 
 # typer vendors click in newer releases; find its UsageError through a class it exports

@@ -447,8 +447,9 @@ def _interrupts_held() -> Iterator[None]:
 
 
 def render_ladder(report: Any) -> tuple[str, str]:
-    """The ladder as plain text and as an HTML fragment (inline styles)."""
-    con = Console(record=True, width=120, file=io.StringIO(), highlight=False, soft_wrap=True)
+    """The ladder as plain text (80 columns, as a terminal shows it) and as an HTML fragment
+    (inline styles)."""
+    con = Console(record=True, width=80, file=io.StringIO(), highlight=False, soft_wrap=True)
     ladder(report, show_checks=False, out=con)
     text = con.export_text(clear=False)
     html = con.export_html(inline_styles=True, code_format=LADDER_HTML)

@@ -140,6 +140,8 @@ def check(
     record: str | None = None,
     pcap: str | None = None,
     html: str | None = None,
+    absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     lab = _get(name, labs_dir)
     if reference and file:
@@ -149,7 +151,7 @@ def check(
     else:
         path = Path(file or f"{lab.name}.py")
         _check_solution_file(path, lab.name)
-    outputs = _output_paths(path, pcap=pcap, html=html)
+    outputs = _output_paths(path, pcap=pcap, html=html, svg=svg)
     record_to = _output_file(record, "--record") if record else None
     from tcplab.exercise.attempts import Attempts
     from tcplab.exercise.checker import Options, check_solution
@@ -166,12 +168,16 @@ def check(
         attempts.update(lab.name, result.results)
     if "html" in outputs:
         _write_html(result, outputs["html"], outputs.get("pcap"))
+    if "svg" in outputs:
+        from tcplab.cli.picture import write_svg
+
+        write_svg(str(outputs["svg"]), result.report)
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         from tcplab.cli import render
 
-        render.lab_result(result)
+        render.lab_result(result, relative=not absolute)
     if result.score != result.max_score:
         raise typer.Exit(EXIT_KERNEL)
 

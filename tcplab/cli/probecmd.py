@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from tcplab.cli import picture
 from tcplab.cli.tidy import tidy
 from tcplab.engine.report import Report
 from tcplab.errors import EXIT_KERNEL, UsageError
@@ -69,6 +70,8 @@ def handshake(
     timeout: float,
     json_out: bool,
     pcap: str | None,
+    absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
 
@@ -88,10 +91,11 @@ def handshake(
         options=options,
         pcap=_pcap_path(pcap),
     )
+    svg = picture.svg_path(svg)
     require_root("handshake")
     tidy()
     report = run_handshake(resolve(target), opts)
-    _show(report, json_out)
+    _show(report, json_out, absolute, svg)
 
 
 def send(
@@ -107,6 +111,8 @@ def send(
     wait: float,
     json_out: bool,
     pcap: str | None,
+    absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     from tcplab.engine.target import parse_target, resolve
     from tcplab.model.flags import Flags
@@ -131,18 +137,21 @@ def send(
         wait=wait,
         pcap=_pcap_path(pcap),
     )
+    svg = picture.svg_path(svg)
     require_root("send")
     tidy()
     report = run_send(resolve(target), probe)
-    _show(report, json_out)
+    _show(report, json_out, absolute, svg)
 
 
-def _show(report: Report, json_out: bool) -> None:
+def _show(report: Report, json_out: bool, absolute: bool = False, svg: str | None = None) -> None:
+    if svg is not None:
+        picture.write_svg(svg, report)
     if json_out:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
         from tcplab.cli import render
 
-        render.ladder(report)
+        render.ladder(report, relative=not absolute)
     if not report.ok:
         raise typer.Exit(EXIT_KERNEL)

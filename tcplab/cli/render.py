@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from tcplab.cli.wrap import para, width
+from tcplab.cli.lanes import lines as ladder_lines
+from tcplab.cli.lanes import segment_text as segment_text
+from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para, width
 from tcplab.engine.check import Check
-from tcplab.engine.report import ExpectRow, How, NoteRow, Report, Row, SegmentRow, Side, StateRow
-from tcplab.model.flags import Flags
+from tcplab.engine.ladder import build
+from tcplab.engine.report import Report
 from tcplab.netns.diag import SocketRow
-from tcplab.text import MAY_BREAK, columns, keep, printable
+from tcplab.text import columns, keep, printable
 
 OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
@@ -32,31 +33,17 @@ def safe(text: str) -> str:
     return escape(printable(text))
 
 
-def _side_name(report: Report, side: Side) -> str:
-    """A side's namespace in the ladder's rows; a long one (a lab check's tcplab-check-1a2b3c4d-c)
-    as its role, so the segments keep their room (the header names both)."""
-    name = (report.crafting if side is Side.CRAFTING else report.kernel).split()[0]
-    if len(name) <= SIDE_NAME:
-        return name
-    return "crafting" if side is Side.CRAFTING else "kernel"
-
-
-SIDE_NAME = 8
-
-
 def ladder(
-    report: Report, only_failed: bool = False, show_checks: bool = True, out: Console | None = None
+    report: Report,
+    only_failed: bool = False,
+    show_checks: bool = True,
+    out: Console | None = None,
+    relative: bool = True,
 ) -> None:
-    """The ladder diagram on `out` (default: the terminal)."""
+    """The ladder (two lanes, you | kernel) on `out` (default: the terminal), then the checks."""
     con = out or console()
-    crafting, kernel = printable(report.crafting), printable(report.kernel)
-    release = printable(report.kernel_release)
-    crafted = [(keep(crafting), "bold"), (keep(" (crafted by tcplab)"), "")]
-    linux = [(keep(kernel), "bold"), (keep(f" (Linux {release})"), "")]
-    para(con, [*crafted, ("  ⇄  ", ""), *linux], hang="    ")
-    con.print()
-    for row in report.shown_rows():
-        _row(con, report, row)
+    for line in ladder_lines(build(report, relative), report.kernel_release, _ladder_width(con)):
+        con.print(line)
     con.print()
     if show_checks:
         checks(report.checks, only_failed=only_failed, out=con)
@@ -65,50 +52,9 @@ def ladder(
         para(con, [(f"timing: {', '.join(parts)}", "dim")])
 
 
-ROW = " " * 15  # a ladder's state, expect and note rows start under its segments' arrows
-_OPTIONS = re.compile(r"<[^>]*>")
-
-
-def segment_text(notation: str) -> str:
-    """A segment's tcpdump-like text for `para`: its fields (seq 1000 (1), each option) are never
-    broken, the options' list may break after a comma."""
-    return _OPTIONS.sub(lambda m: keep(m.group()).replace(",", "," + MAY_BREAK), notation)
-
-
-def _row(con: Console, report: Report, row: Row) -> None:
-    """One ladder row, wrapped under its own text."""
-    match row:
-        case SegmentRow(seen=seen):
-            t = report.rel_time(seen.time) or 0.0
-            seq_base, ack_base = report.bases(seen)
-            seg = seen.segment
-            text = printable(seg.notation(seq_base, ack_base if Flags.ACK in seg.flags else None))
-            arrow, color = ("◀──", "cyan") if seen.from_kernel else ("──▶", "yellow")
-            who = _side_name(report, Side.KERNEL if seen.from_kernel else Side.CRAFTING)
-            head = f"  {t * 1000:9.3f} ms  {arrow} {who:<5} "
-            lead = f"  {t * 1000:9.3f} ms  [{color}]{arrow}[/] {safe(f'{who:<5}')} "
-            bad = [] if seen.checksum_ok else [(" (bad checksum)", "red")]
-            bad += [(f" ({printable(mark)})", "red") for mark in seen.marks()]
-            para(con, [(segment_text(text), ""), *bad], indent=head, lead=lead)
-        case StateRow():
-            name = _side_name(report, row.side)
-            before = row.before.value if row.before else "no socket"
-            after = row.after.value if row.after else "no socket"
-            moved = before if before == after else f"{before} → {after}"
-            how = "seen in its socket table" if row.how is How.OBSERVED else "tcplab's side"
-            note = f"; {printable(row.note)}" if row.note else ""
-            parts = [(f"{printable(name)}: {keep(moved)}", "magenta"), (f" ({how}{note})", "dim")]
-            para(con, parts, indent=ROW, hang=ROW + "  ")
-        case ExpectRow():
-            mark = ("✓", "green") if row.ok else ("✗", "red")
-            step = printable(row.step)
-            para(
-                con, [(step, "bold"), (" expected ", ""), (keep(printable(row.expected)), "")], ROW
-            )
-            observed = f"observed {keep(printable(row.observed))} "
-            para(con, [(observed, ""), mark], ROW + " " * (len(step) + 1))
-        case NoteRow():
-            para(con, [(printable(row.text), "dim")], ROW)
+def _ladder_width(con: Console) -> int:
+    """The ladder's width: the console's, 80 where it has none (piped)."""
+    return PAGE_WIDTH if con.width >= UNLIMITED else con.width
 
 
 def checks(items: list[Check], only_failed: bool = False, out: Console | None = None) -> None:
@@ -257,14 +203,14 @@ def _namespace_status(con: Console, ns: dict[str, Any], found: list[str]) -> Non
     para(con, [(printable(text), ""), (f"routes: {printable(routes)}", ""), out], indent, lead=lead)
 
 
-def lab_result(result: Any) -> None:
+def lab_result(result: Any, relative: bool = True) -> None:
     """A lab check: the ladder, then each check with its points, explanation and hint, each wrapped
     under its own text ("✗ 0/3  your ACK ..." continues under "your")."""
     con = console()
     lab = result.lab
     head = [(f"lab {lab.name}", "bold"), (f": {printable(lab.title)}  ", "")]
     para(con, [*head, (f"({printable(str(result.solution))})", "")], hang="    ")
-    ladder(result.report, show_checks=False, out=con)
+    ladder(result.report, show_checks=False, out=con, relative=relative)
     program_output(result)
     if getattr(result, "judged", ""):
         para(con, [(printable(result.judged), "dim")])

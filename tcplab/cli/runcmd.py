@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from tcplab import junit
+from tcplab.cli import picture
 from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.engine.runner import ScenarioResult, could_not_run, run_scenario
 from tcplab.engine.scenario import Scenario, collect
@@ -35,6 +36,8 @@ def run(
     jobs: int,
     quick: bool,
     verbose: bool,
+    absolute: bool = False,
+    svg: str | None = None,
 ) -> None:
     scenarios = collect(paths)
     if quick:
@@ -46,10 +49,14 @@ def run(
             )
     captures = _capture_paths(scenarios, pcap)
     _check_outputs(junit, captures)
+    pictures = picture.svg_folder(svg, [sc.name for sc in scenarios])
     require_root("run")
     check_sysctls(scenarios)
     tidy()
-    results = _run_all(scenarios, captures, jobs, json_out, verbose)
+    results = _run_all(scenarios, captures, jobs, json_out, verbose, absolute)
+    for result, where in zip(results, pictures, strict=True):
+        if where is not None:
+            picture.write_svg(where, result.report)
     if json_out:
         typer.echo(json.dumps([result_json(r) for r in results], indent=2))
     else:
@@ -150,7 +157,12 @@ def _check_outputs(junit: str | None, captures: list[str | None]) -> None:
 
 
 def _run_all(
-    scenarios: list[Scenario], captures: list[str | None], jobs: int, json_out: bool, verbose: bool
+    scenarios: list[Scenario],
+    captures: list[str | None],
+    jobs: int,
+    json_out: bool,
+    verbose: bool,
+    absolute: bool = False,
 ) -> list[ScenarioResult]:
     """Run the scenarios, `jobs` at a time; results are shown in the order given. Ctrl-C stops
     every runner between two steps; each removes its testbed on the way out."""
@@ -167,7 +179,7 @@ def _run_all(
     try:
         for result in pool.map(one, zip(scenarios, captures, strict=True)):
             if not json_out:
-                _show(result, verbose)
+                _show(result, verbose, absolute)
             results.append(result)
     except KeyboardInterrupt:
         stop_waiting(stop)
@@ -177,7 +189,7 @@ def _run_all(
     return results
 
 
-def _show(result: ScenarioResult, verbose: bool) -> None:
+def _show(result: ScenarioResult, verbose: bool, absolute: bool = False) -> None:
     from tcplab.cli import render
 
     sc = result.scenario
@@ -186,7 +198,7 @@ def _show(result: ScenarioResult, verbose: bool) -> None:
     render.console().print(
         f"[bold]{name}[/]: {render.safe(sc.title)}  ({render.safe(str(sc.path))})"
     )
-    render.ladder(result.report, only_failed=not verbose)
+    render.ladder(result.report, only_failed=not verbose, relative=not absolute)
     if result.error is not None:
         mark = "[red]ERROR[/]"
         render.console().print(f"could not run: {render.safe(result.error.message)}")

@@ -256,6 +256,7 @@ def build(report: Report, relative: bool = True) -> Ladder:
                 text = f"{row.step}: expected {row.expected}, observed {row.observed}"
                 steps.append(_Draft(None, "", text=text, ok=row.ok))
     steps += [_Draft(None, "", changes=(c,)) for c in waiting]
+    _prove(steps, report)
     kchange = next((c for d in steps for c in d.changes if c.side is Side.KERNEL), None)
     if kchange is not None and len(conns) <= 1 and all(c.side is not Side.KERNEL for c in start):
         start.append(Change(Side.KERNEL, kchange.before, kchange.before, How.OBSERVED))
@@ -329,3 +330,72 @@ def _place(
         steps[at].changes = (*steps[at].changes, change)
         return
     steps.append(_Draft(time, conn, changes=(change,)))
+
+
+_TAKEN = (State.SYN_RECEIVED.value, State.ESTABLISHED.value)
+PROVED = "proved by the capture"  # a Change's note: the model's state, the sampler missed it
+
+
+def _proofs(
+    steps: list[_Draft], upto: int, since: int, conn: str, report: Report
+) -> list[tuple[int, str]]:
+    """The kernel states the model's agreed predictions for your segments of `conn` put it in,
+    between steps `since` and `upto`: (the step beside which each shows, the state)."""
+    out: list[tuple[int, str]] = []
+    for i in range(since, upto + 1):
+        d = steps[i]
+        if d.conn != conn or d.seen is None or d.seen.from_kernel:
+            continue
+        rec = report.predictions.get(id(d.seen))
+        if rec is None or rec.agrees is not True:
+            continue
+        at = i
+        nxt = i + 1
+        while nxt <= upto and steps[nxt].seen is not None:
+            other = steps[nxt].seen
+            if other is None or report.predictions.get(id(other)) is not rec:
+                break
+            at, nxt = nxt, nxt + 1
+        state = _name(rec.prediction.place.state, None)
+        if not out or out[-1][1] != state:
+            out.append((at, state))
+    return out
+
+
+def _same(one: str, other: str) -> bool:
+    """The same state for the ladder: no socket of this connection is no socket, listener or not."""
+    idle = (NO_SOCKET, State.LISTEN.value)
+    return one == other or (one in idle and other in idle)
+
+
+def _prove(steps: list[_Draft], report: Report) -> None:
+    """Where the socket table's sampler missed a state the model proves (its agreed prediction put
+    the kernel there between two states the sampler read: time-wait's LISTEN → ESTABLISHED skips
+    SYN_RECEIVED), show that state too, beside the answer that proves it (How.MODEL)."""
+    since: dict[str, int] = {}
+    i = 0
+    while i < len(steps):
+        d = steps[i]
+        ch = next((c for c in d.changes if c.side is Side.KERNEL), None)
+        if ch is None or ch.how is not How.OBSERVED:
+            i += 1
+            continue
+        proved = _proofs(steps, i, since.get(d.conn, 0), d.conn, report)
+        while proved and _same(proved[0][1], ch.before):
+            proved.pop(0)
+        while proved and _same(proved[-1][1], ch.after):
+            proved.pop()
+        since[d.conn] = i + 1
+        before = ch.before
+        if proved and before == NO_SOCKET and proved[0][1] in _TAKEN:
+            before = State.LISTEN.value  # a connection a listener takes, as _name has it
+        for at, state in proved:
+            if at >= i or any(c.side is Side.KERNEL for c in steps[at].changes):
+                break
+            new = Change(Side.KERNEL, before, state, How.MODEL, PROVED)
+            steps[at].changes = (*steps[at].changes, new)
+            before = state
+        if before != ch.before:
+            fixed = Change(ch.side, before, ch.after, ch.how, ch.note)
+            d.changes = tuple(fixed if c is ch else c for c in d.changes)
+        i += 1

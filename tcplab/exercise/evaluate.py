@@ -37,6 +37,13 @@ def evaluate(lab: LabDef, rec: Recording, level: HintLevel = 1) -> Evaluated:
     return Evaluated(judgement, obs, model, _ladder(rec, obs, model), foreign)
 
 
+def exchange(rec: Recording) -> Report:
+    """The ladder's report of a recorded exchange with no lab to judge it (`tcplab watch`): the
+    same observation, replay through the model and rows as a lab check's."""
+    obs, _ = observation(rec)
+    return _ladder(rec, obs, _replay(rec, obs))
+
+
 def observation(rec: Recording) -> tuple[Observation, int]:
     """The observation, keeping only connections from `rec.allowed` crafting ports (when given);
     also how many segments came from other ports."""

@@ -6,8 +6,9 @@ classroom.json (GitHub Classroom's grading reporter), report.md and report.html.
 
 Each course tool's format is described by a JSON Schema in schemas/ that the tests hold the
 writers to. Student output can hold anything: XML gets the characters XML 1.0 forbids stripped,
-HTML is escaped, Markdown puts it in fences it cannot close. Only `Outcome.ladder_html`, made by
-rich from what tcplab captured, goes into HTML as it is.
+HTML is escaped, Markdown puts it in fences it cannot close. The ladder's pictures (an SVG in
+report.html, a Mermaid block in report.md) are drawn from the engine's Report kept on the Outcome
+(tcplab.draw), which escapes every text it draws.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from typing import Any
 
 from tcplab import junit
 from tcplab import text as untrusted
+from tcplab.draw import exchange, mermaid
+from tcplab.draw.svg import inline
+from tcplab.engine.ladder import Ladder, build
 from tcplab.errors import UsageError
 from tcplab.exercise.kit import HIDDEN_TITLE, ScoredCheck, Visibility
 from tcplab.grade.merge import write_atomic
@@ -598,6 +602,11 @@ def _env_sections(meta: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]
     ]
 
 
+def _ladder(o: Outcome) -> Ladder | None:
+    """The exchange of this lab as a Ladder, when the engine's Report is there (a fresh run)."""
+    return None if o.report is None else build(o.report)
+
+
 # ---- report.md -----------------------------------------------------------------------------
 
 
@@ -625,8 +634,18 @@ def _md_capture(o: Outcome) -> str:
     return f"[{md(posixpath.basename(link))}]({urllib.parse.quote(link)})\n"
 
 
+def _md_ladder(o: Outcome) -> str:
+    """The ladder as a Mermaid diagram (GitHub draws it), then as text."""
+    drawn = _ladder(o)
+    picture = fence(mermaid.sequence(drawn), "mermaid") if drawn and drawn.steps else ""
+    text = fence(o.ladder_text) if o.ladder_text.strip() else ""
+    if not (picture or text):
+        return f"{_NO_LADDER.capitalize()}.\n"
+    return "\n".join(p for p in (picture, text) if p)
+
+
 def _md_lab(o: Outcome) -> str:
-    ladder = fence(o.ladder_text) if o.ladder_text.strip() else f"{_NO_LADDER.capitalize()}.\n"
+    ladder = _md_ladder(o)
     parts = [
         f"## {md(o.lab)}: {md(o.lab_title)}\n",
         f"**{_verdict_words(o.verdict)}**: {md(o.message)}\n",
@@ -680,6 +699,15 @@ pre { background: #f6f6f6; border: 1px solid #ddd; padding: .5rem; overflow-x: a
 .v-time_limit, .v-memory_limit, .v-runtime_error, .v-missing, .v-misnamed,
 .v-refused { color: #c62828; }
 .note { background: #fff8c5; border: 1px solid #d4a72c; padding: .5rem; }
+.ladder { overflow-x: auto; margin: .5rem 0; }
+.ladder svg { display: block; max-width: 100%; height: auto; }
+@media (prefers-color-scheme: dark) {
+  body { color: #e6e6e6; background: #15171a; }
+  pre { background: #22252a; border-color: #3a3d44; }
+  th, td { border-color: #3a3d44; }
+  .note { background: #3a3210; border-color: #8a6d00; }
+  a { color: #8ab4f8; }
+}
 dl { display: grid; grid-template-columns: max-content auto; gap: .1rem 1rem; }
 dt { font-weight: bold; } dd { margin: 0; }
 """
@@ -721,8 +749,26 @@ def _html_capture(o: Outcome) -> str:
     return f'<p><a href="{href}">{h(posixpath.basename(link))}</a></p>'
 
 
+def _html_ladder(o: Outcome) -> str:
+    """The exchange's picture (sequence and state diagrams, SVG inline), then the ladder as text
+    in a <details>; without the engine's Report, the ladder the CLI rendered (ladder_html)."""
+    drawn = _ladder(o)
+    if drawn is None or not drawn.steps:
+        if o.ladder_html.strip():  # trusted: rich's HTML of what tcplab captured
+            return f'<div class="ladder">{o.ladder_html}</div>'
+        if o.ladder_text.strip():
+            return f'<div class="ladder">{_html_pre(o.ladder_text)}</div>'
+        return f"<p>{_NO_LADDER.capitalize()}.</p>"
+    prefix = "tls-" + re.sub(r"[^A-Za-z0-9_-]", "-", o.lab)  # its ids, unique in the page
+    picture = f'<div class="ladder">{inline(exchange.document(drawn, prefix))}</div>'  # escaped
+    if not o.ladder_text.strip():
+        return picture
+    text = _html_pre(o.ladder_text)
+    return picture + f"<details><summary>The ladder as text</summary>{text}</details>"
+
+
 def _html_lab(o: Outcome) -> str:
-    ladder = o.ladder_html if o.ladder_html.strip() else f"<p>{_NO_LADDER.capitalize()}.</p>"
+    ladder = _html_ladder(o)
     parts = [
         f'<section class="lab" id="lab-{h(o.lab)}">',
         f"<h2>{h(o.lab)}: {h(o.lab_title)}</h2>",
@@ -733,7 +779,7 @@ def _html_lab(o: Outcome) -> str:
         "<h3>Checks</h3>",
         _html_checks(o),
         "<h3>Ladder diagram</h3>",
-        f'<div class="ladder">{ladder}</div>',  # trusted: rich's HTML of what tcplab captured
+        ladder,
         "<h3>Capture</h3>",
         _html_capture(o),
         f"<h3>stdout</h3>{_html_pre(o.stdout)}",

@@ -106,10 +106,13 @@ def test_the_ladder_draws_every_row_class() -> None:
     out = Console(file=io.StringIO(), width=200, record=True)
     ladder(sample_report(), show_checks=False, out=out)
     text = out.export_text()
-    assert "ns2: no socket → LISTEN (seen in its socket table; port 7788 has a listener)" in text
-    assert "ns1: CLOSED → SYN_SENT (tcplab's side)" in text
-    assert "──▶ ns1" in text and "◀── ns2" in text and "(bad checksum)" in text
-    assert "line 3 expected SA 0:1(0)" in text and "observed SA 0:1(0) ✓" in text
+    lines = text.rstrip("\n").splitlines()
+    assert "you (ns1) 10.77.0.1:40000" in lines[0] and "kernel (ns2) 10.77.0.2:7788" in lines[0]
+    assert lines[2].split() == ["ms", "CLOSED", "│", "│", "LISTEN"]  # both sides' start
+    assert "S seq +0 win 64240 ──" in lines[3] and lines[3].endswith("▶ │")
+    assert "◀──" in lines[4] and "S. seq +0 ack +1 win 65160 (bad checksum)" in lines[4]
+    assert "✓ line 3: expected SA 0:1(0), observed SA 0:1(0)" in text
+    assert lines[-1].split() == ["SYN_SENT", "│", "│"]  # pushed last: no arrow of yours after it
     assert "tidy-up" in text
 
 

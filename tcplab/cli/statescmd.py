@@ -1,0 +1,34 @@
+"""`tcplab states`: TCP's 11 states and the transitions of tcplab's model, as text and as a picture
+(tcplab.draw.states). Pure: no root, no testbed."""
+
+from __future__ import annotations
+
+import typer
+
+from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.userfile import Refused, check_writable, open_output
+
+HINT = "name a file in a folder you can write to, e.g. states.svg"
+
+
+def show(svg: str | None) -> None:
+    """Print the states and their transitions; with `svg`, write the state diagram there too."""
+    from tcplab.draw import states
+
+    if svg is not None:
+        try:
+            check_writable(svg)
+        except Refused as exc:
+            raise UsageError(f"cannot write --svg {exc}", HINT) from None
+    typer.echo(states.listing())
+    if svg is None:
+        return
+    data = states.document(states.diagram([], title="TCP's states")).encode("utf-8")
+    try:
+        with open_output(svg) as f:
+            f.write(data)
+    except Refused as exc:
+        raise EnvironmentProblem(f"cannot write --svg {exc}", HINT) from None
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write --svg {svg}: {exc.strerror}", HINT) from None
+    typer.echo(f"\nthe state diagram: {svg}")

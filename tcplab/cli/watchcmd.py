@@ -1,0 +1,238 @@
+"""watch: the testbed's traffic and both sides' states, live, while a student works elsewhere.
+
+On a terminal the whole ladder is drawn again at each refresh (rich Live; the latest steps that fit
+the screen), with each connection's kernel state as its socket table shows it now. Piped, each
+step is printed once, when it has settled (tcplab.exercise.watch.Shown), for `tcplab watch | tee`.
+Ctrl-C is how watching ends (as `--for` does): exit 0, with nothing left open, like `tcplab
+shell` ending at Ctrl-D; SIGTERM interrupts it as any command (exit 130).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.text import Text
+
+from tcplab.cli import render
+from tcplab.cli.tidy import tidy
+from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para
+from tcplab.engine.ladder import Ladder, Step
+from tcplab.errors import EnvironmentProblem
+from tcplab.exercise.live import Live
+from tcplab.exercise.watch import SETTLE, Shown, Watched
+from tcplab.netns.topology import require_root
+from tcplab.text import keep, printable
+
+REFRESH = 0.25  # s between refreshes, at least; more when laying the ladder out takes longer
+BUSY = 0.25  # at most this share of the time goes to laying out the ladder again
+
+
+def watch(target: str, absolute: bool, seconds: float | None) -> None:
+    """Watch the testbed `target` names until Ctrl-C, or for `seconds`."""
+    from tcplab.engine.target import parse_target, resolve
+    from tcplab.netns.record import find_record
+
+    parse_target(target)
+    require_root("watch")
+    tidy()
+    where = resolve(target)
+    rec = find_record(where.spec.crafting)
+    if rec is None or rec.app is None:
+        raise EnvironmentProblem(
+            f"the testbed of {where.spec.crafting}/{where.spec.kernel} has no application",
+            "run 'sudo tcplab setup' again to repair it",
+        )
+    con = render.console()
+    until = None if seconds is None else time.monotonic() + seconds
+    with Live(rec, where.port) as live:
+        view = _Screen(con, absolute) if con.is_terminal else _Pipe(con, absolute)
+        try:
+            with _ctrl_c_stops() as stopped:
+                _loop(live, view, until, stopped)
+            view.end(live.refresh())
+        finally:
+            view.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops() -> Iterator[threading.Event]:
+    """Ctrl-C while watching is its normal end: it is noted, and the loop ends at its next turn
+    (within a refresh; never in the middle of a call to the application). SIGTERM still
+    interrupts, as in any command (exit 130)."""
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+
+    before = signal.signal(signal.SIGINT, stop)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+class _View:
+    def __init__(self, con: Console, absolute: bool) -> None:
+        self.con, self.relative = con, not absolute
+        self.waiting = True  # steps seen but not shown yet (a pipe waits for them to settle)
+
+    def show(self, watched: Watched, now: float) -> None: ...
+
+    def end(self, watched: Watched) -> None: ...
+
+    def close(self) -> None:
+        """Give the terminal back (also after an error)."""
+
+
+def _loop(live: Live, view: _View, until: float | None, stopped: threading.Event) -> None:
+    """Read the capture and show what is new, at least every REFRESH seconds, until `until` or
+    `stopped`."""
+    wait, shown = REFRESH, None
+    while (until is None or time.monotonic() < until) and not stopped.is_set():
+        left = wait if until is None else min(wait, until - time.monotonic())
+        live.poll(max(0.0, left))
+        if live.version() == shown and not view.waiting:
+            continue  # nothing new: no layout, so the capture and the sampler have the CPU
+        shown, started = live.version(), time.monotonic()
+        view.show(live.refresh(), time.time())
+        wait = max(REFRESH, (time.monotonic() - started) / BUSY)
+
+
+class _Pipe(_View):
+    """Each step once, when it has settled: a pipe cannot take a line back. The steps handed out
+    so far only grow, so their ladder's lines do too: each refresh prints the lines not printed."""
+
+    def __init__(self, con: Console, absolute: bool) -> None:
+        super().__init__(con, absolute)
+        self.shown = Shown()
+        self.steps: list[Step] = []  # every step handed out, in order
+        self.printed = 0  # lines of their ladder printed
+        self.said = False
+
+    def show(self, watched: Watched, now: float, final: bool = False) -> None:
+        if not self.said:
+            _heading(self.con, watched)
+            self.said = True
+        ladder = watched.ladder(self.relative)
+        since = watched.since_first(now)
+        fresh = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
+        self.waiting = self.shown.waiting
+        if not fresh:
+            return
+        self.steps += fresh
+        lines = ladder_lines(replace(ladder, steps=tuple(self.steps)), _width(self.con))
+        for line in lines[self.printed :]:
+            self.con.print(line)
+        self.printed = len(lines)
+
+    def end(self, watched: Watched) -> None:
+        self.show(watched, time.time(), final=True)
+        _states(self.con, watched)
+
+
+class _Screen(_View):
+    """The whole ladder again at each refresh: the latest steps that fit, the states now."""
+
+    def __init__(self, con: Console, absolute: bool) -> None:
+        super().__init__(con, absolute)
+        from rich.live import Live as RichLive
+
+        self.live = RichLive(console=con, auto_refresh=False, transient=False)
+        self.live.start()
+
+    def show(self, watched: Watched, now: float) -> None:
+        self.live.update(frame(self.con, watched, self.relative), refresh=True)
+        self.waiting = False
+
+    def end(self, watched: Watched) -> None:
+        self.show(watched, time.time())
+
+    def close(self) -> None:
+        self.live.stop()
+
+
+def frame(con: Console, watched: Watched, relative: bool = True) -> Group:
+    """One screen: the heading, the ladder's latest lines that fit, the kernel's states now (at
+    most a third of the screen)."""
+    head = _text(con, lambda c: _heading(c, watched))
+    foot = _text(con, lambda c: _states(c, watched))
+    third = max(1, con.height // 3)
+    if len(foot) > third:
+        foot = [*foot[: third - 1], Text(f"… {len(foot) - third + 1} more lines", "dim")]
+    body = ladder_lines(watched.ladder(relative), con.width)
+    for line in body:
+        line.truncate(con.width)  # a line that does not fit would push the screen down
+    room = max(3, con.height - len(head) - len(foot) - 1)
+    if len(body) > room:
+        body = [
+            Text(f"… {len(body) - room + 1} earlier lines", "dim"),
+            *body[len(body) - room + 1 :],
+        ]
+    return Group(*head, *body, *foot)
+
+
+def _width(con: Console) -> int:
+    """Piped with no COLUMNS, a ladder is laid out for a page (render does the same)."""
+    return PAGE_WIDTH if con.width >= UNLIMITED else con.width
+
+
+def _text(con: Console, draw_on: Callable[[Console], None]) -> list[Text]:
+    """What `draw_on(console)` prints, as lines of styled text at `con`'s width."""
+    buf = io.StringIO()
+    tmp = Console(
+        file=buf,
+        width=con.width,
+        force_terminal=True,
+        color_system="truecolor",  # the real console brings it down to what it can show
+        highlight=False,
+        soft_wrap=True,
+    )
+    draw_on(tmp)
+    lines = Text.from_ansi(buf.getvalue().rstrip("\n")).split("\n")
+    return list(lines)
+
+
+def _heading(con: Console, watched: Watched) -> None:
+    crafting, kernel = (printable(h) for h in watched.hosts)
+    text = f"{crafting} ⇄ {kernel}, port {watched.port}  "
+    para(con, [("watching ", "bold"), (text, ""), ("(Ctrl-C to stop)", "dim")], hang="  ")
+
+
+def _states(con: Console, watched: Watched) -> None:
+    """Each connection's kernel state as its socket table shows it now; the listener's queue."""
+    kernel = printable(watched.hosts[1].split()[0])
+    parts = []
+    for (cport, kport), sample in watched.states():
+        timer = "" if sample.timer in ("off", "") else f", {sample.timer} timer"
+        parts.append(keep(f":{cport}⇄:{kport} {sample.state.value}{timer}"))
+    if watched.listener:
+        parts.append(keep(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}"))
+    text = "; ".join(parts) if parts else "no connection yet"
+    lead = f"kernel ({kernel}) now: "
+    para(con, [(text, "")], lead, hang="  ", lead=f"[magenta]{escape(lead)}[/]")
+
+
+def ladder_lines(ladder: Ladder, width: int) -> list[Text]:
+    """A ladder's lines (stopgap, one line per step, until cli/lanes draws it in two lanes)."""
+    return [Text(_step_line(step)) for step in ladder.steps]
+
+
+def _step_line(step: Step) -> str:
+    when = "" if step.time is None else f"{step.time * 1000:9.3f} ms"
+    conn = f" {step.conn}" if step.conn else ""
+    body = step.text
+    if step.arrow is not None:
+        way = "◀──" if step.arrow.from_kernel else "──▶"
+        body = f"{way} {step.arrow.text}"
+        if step.arrow.cause:
+            body += f"  ({step.arrow.cause})"
+    changes = "  ".join(f"{c.side.value}: {c.text}" for c in step.changes)
+    return printable(f"{when:>12}{conn} {body}  {changes}".rstrip())

@@ -1,0 +1,125 @@
+"""The state diagram's graph, read from the one TCP table (tcplab.model.table.edges).
+
+Every case of the table that moves a connection from one RFC 9293 state to another is an arrow;
+the arrows between the same two states are one `Transition`, labelled in the RFC's style: what
+happens ("rcv SYN", "close()", "timeout 60 s") and what is sent ("/ snd SYN,ACK"). The table's
+inputs are grouped per arrow by what is sent: one line per group. Places that share a state (a
+request sock and a full SYN_RECEIVED, an orphan FIN_WAIT_2 and a full one) share its arrows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tcplab.model.flags import Flags
+from tcplab.model.state import State
+from tcplab.model.table import Edge, Guard, Input, edges
+
+WRAP = 28  # a label's line is at most this many characters (events wrap onto the next line)
+
+_SYN_INPUTS = frozenset({Input.SYN_NEW, Input.SYN_REPEAT, Input.SYN_OLD, Input.SYN_FIN})
+_SYN_ACK_INPUTS = frozenset({Input.SYN_ACK_GOOD, Input.SYN_ACK_BAD})
+_ACK_INPUTS = frozenset({Input.ACK_PURE, Input.ACK_OF_FIN, Input.ACK_DATA, Input.ACK_DATA_AHEAD})
+_CALLS = {
+    Input.APP_LISTEN: "listen()",
+    Input.APP_CONNECT: "connect()",
+    Input.APP_CLOSE: "close()",
+    Input.APP_SHUTDOWN: "close()",
+    Input.TIMER_GIVE_UP: "retries out",
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One arrow of the diagram: every table edge from `source` to `target`, and its label."""
+
+    source: State
+    target: State
+    lines: tuple[str, ...]  # "rcv SYN / snd SYN,ACK", one line per group of what is sent
+    edges: tuple[Edge, ...]
+
+    @property
+    def label(self) -> str:
+        return "; ".join(self.lines)
+
+
+def event(edge: Edge) -> str:
+    """What makes the table take this edge, as the RFC's diagram writes it."""
+    inp, source = edge.input, edge.source
+    if edge.guard is Guard.ACCEPT_QUEUE_ABORT:
+        return "accept queue full"
+    if edge.guard is Guard.UNREAD_DATA or inp is Input.APP_ABORT:
+        return "abort"
+    if inp.is_rst:
+        return "rcv RST"
+    if inp in _SYN_INPUTS:
+        return "rcv SYN"
+    if inp in _SYN_ACK_INPUTS:
+        return "rcv SYN,ACK"
+    if inp is Input.ACK_COOKIE:
+        return "rcv ACK of cookie"
+    if source is State.SYN_RECEIVED and inp in _ACK_INPUTS:
+        return "rcv ACK of SYN"
+    if inp is Input.ACK_OF_FIN:
+        return "rcv ACK of FIN"
+    if inp in (Input.ACK_DATA, Input.ACK_DATA_AHEAD):
+        return "rcv data"
+    if inp is Input.ACK_FIN_OF_FIN and source is State.FIN_WAIT_1:
+        return "rcv FIN,ACK of FIN"
+    if inp in (Input.ACK_FIN, Input.ACK_FIN_OF_FIN):
+        return "rcv FIN"
+    if inp is Input.TIMER_EXPIRE:
+        return "timeout 60 s" if source is State.TIME_WAIT else "fin_timeout"
+    return _CALLS.get(inp, str(inp))
+
+
+def sent(flags: Flags | None) -> str:
+    """What is sent on an edge, by its main flag ("" for nothing)."""
+    if flags is None:
+        return ""
+    if Flags.RST in flags:
+        return "RST"
+    if Flags.SYN in flags:
+        return "SYN,ACK" if Flags.ACK in flags else "SYN"
+    return "FIN" if Flags.FIN in flags else "ACK"
+
+
+def _wrap(parts: list[str], tail: str) -> list[str]:
+    """Events joined by ", " in lines of at most WRAP characters; `tail` ("/ snd X") on the last."""
+    lines = [""]
+    for part in parts:
+        joined = f"{lines[-1]}, {part}" if lines[-1] else part
+        if len(joined) > WRAP and lines[-1]:
+            lines[-1] += ","
+            lines.append(part)
+        else:
+            lines[-1] = joined
+    if tail:
+        if len(lines[-1]) + 1 + len(tail) <= WRAP:
+            lines[-1] += " " + tail
+        else:
+            lines.append(tail)
+    return lines
+
+
+def _lines(group: list[Edge]) -> tuple[str, ...]:
+    by_sent: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for edge in sorted(group, key=lambda e: sent(e.sends) != ""):  # silent ones first
+        what = event(edge)
+        if what not in seen:
+            seen.add(what)
+            by_sent.setdefault(sent(edge.sends), []).append(what)
+    out: list[str] = []
+    for what_is_sent, events in by_sent.items():
+        out += _wrap(events, f"/ snd {what_is_sent}" if what_is_sent else "")
+    return tuple(out)
+
+
+def transitions() -> tuple[Transition, ...]:
+    """The diagram's arrows: every change of RFC state the table makes, one per pair of states."""
+    grouped: dict[tuple[State, State], list[Edge]] = {}
+    for edge in edges():
+        if edge.source is not edge.target:
+            grouped.setdefault((edge.source, edge.target), []).append(edge)
+    return tuple(Transition(s, t, _lines(g), tuple(g)) for (s, t), g in grouped.items())

@@ -1,0 +1,177 @@
+"""The ladder as an SVG sequence diagram (tcplab/draw/sequence.py) and the exchange's picture
+(tcplab/draw/exchange.py): well-formed for every recorded lab run, the segments in order, the
+labels there, hostile text harmless, huge ladders bounded."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tcplab.draw import exchange, sequence
+from tcplab.draw.svg import esc, inline, wrap
+from tcplab.engine.ladder import Arrow, Change, Conn, Ladder, Lane, Step, Way
+from tcplab.engine.report import How, Side
+from tests import drawcases
+
+NS = "{http://www.w3.org/2000/svg}"
+HOSTILE = "a<b & c]]> \x1b[31m\x00\x07 \"q\" 'p' \u202e <script>alert(1)</script>"
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(svg)
+
+
+def groups(root: ET.Element, cls: str) -> list[ET.Element]:
+    return [g for g in root.iter(f"{NS}g") if cls in (g.get("class") or "").split()]
+
+
+def title(el: ET.Element) -> str:
+    found = el.find(f"{NS}title")
+    assert found is not None
+    return found.text or ""
+
+
+def texts(el: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in el.iter(f"{NS}text")]
+
+
+def lane(role: str) -> Lane:
+    return Lane(role, "ns1" if role == "you" else "ns2", "10.77.0.1")
+
+
+def arrow(way: Way, flags: str, *fields: str, **kw: object) -> Arrow:
+    return Arrow(way, flags, fields, **kw)  # type: ignore[arg-type]
+
+
+def handshake() -> Ladder:
+    changes = (Change(Side.KERNEL, "LISTEN", "SYN_RECEIVED", How.OBSERVED),)
+    steps = (
+        Step(0.0, arrow=arrow(Way.TO_KERNEL, "S", "seq +0", "win 8192")),
+        Step(0.001, arrow=arrow(Way.TO_YOU, "S.", "seq +0", "ack +1"), changes=changes),
+        Step(0.002, arrow=arrow(Way.TO_KERNEL, ".", "seq +1", "ack +1")),
+    )
+    start = (Change(Side.KERNEL, "LISTEN", "LISTEN", How.OBSERVED),)
+    return Ladder(lane("you"), lane("kernel"), (Conn(40000, 7788, ":40000"),), steps, start)
+
+
+@pytest.mark.parametrize(("lab", "name"), drawcases.recordings())
+def test_every_recorded_run_draws_well_formed_with_its_segments_in_order(lab, name):
+    ladder = drawcases.ladder(lab, name)
+    root = parse(sequence.diagram(ladder).svg)
+    segs = groups(root, "tl-seg")
+    arrows = [s for s in ladder.steps if s.arrow is not None]
+    assert len(segs) == len(arrows)
+    for g, step in zip(segs, arrows, strict=True):
+        assert step.arrow is not None
+        assert step.arrow.text in title(g)
+        first = texts(g)[0]
+        assert first.startswith(step.arrow.flags or "(none)")
+        if ladder.several:
+            assert f"[{step.conn}]" in title(g)
+    ids = [el.get("id") for el in root.iter() if el.get("id")]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(("lab", "name"), drawcases.recordings())
+def test_every_recorded_run_makes_one_standalone_picture(lab, name):
+    svg = exchange.document(drawcases.ladder(lab, name))
+    root = parse(svg)
+    assert root.tag == f"{NS}svg" and root.get("viewBox")
+    assert float(root.get("width") or 0) > 0 and float(root.get("height") or 0) > 0
+    assert "http" not in inline(svg)
+
+
+def test_a_handshake_names_both_sides_their_states_and_the_cause():
+    ladder = handshake()
+    root = parse(sequence.diagram(ladder).svg)
+    words = texts(root)
+    assert "you (ns1)" in words and "kernel (ns2)" in words
+    assert words.index("LISTEN") < words.index("SYN_RECEIVED")
+    segs = [texts(g)[0] for g in groups(root, "tl-seg")]
+    assert segs == ["S seq +0 win 8192", "S. seq +0 ack +1", ". seq +1 ack +1"]
+    flags = [t for t in root.iter(f"{NS}tspan") if "tl-flags" in (t.get("class") or "")]
+    assert [t.text for t in flags] == ["S", "S.", "."]
+
+
+def test_state_changes_are_boxes_on_their_side_model_dashed():
+    seen = Change(Side.KERNEL, "ESTABLISHED", "FIN_WAIT_1", How.OBSERVED)
+    model = Change(Side.CRAFTING, "ESTABLISHED", "FIN_WAIT_1", How.MODEL)
+    ladder = Ladder(lane("you"), lane("kernel"), (), (Step(0.1, changes=(seen, model)),))
+    root = parse(sequence.diagram(ladder).svg)
+    boxes = {title(g): g.find(f"{NS}rect") for g in groups(root, "tl-state")}
+    kernel = next(r for t, r in boxes.items() if t.startswith("kernel"))
+    you = next(r for t, r in boxes.items() if t.startswith("you"))
+    assert kernel is not None and you is not None
+    assert "tl-model" not in (kernel.get("class") or "")
+    assert "tl-model" in (you.get("class") or "")
+    assert (
+        float(you.get("x") or 0) < sequence.YOU_X < sequence.KERNEL_X < float(kernel.get("x") or 0)
+    )
+
+
+def test_a_kernel_segment_shows_its_cause_and_marks_in_words():
+    a = arrow(Way.TO_YOU, "F.", "seq +1", cause="app close() at +0.058 s", marks=("bad checksum",),
+              agrees=False)  # fmt: skip
+    ladder = Ladder(lane("you"), lane("kernel"), (), (Step(0.0, arrow=a),))
+    root = parse(sequence.diagram(ladder).svg)
+    words = texts(root)
+    assert "↳ app close() at +0.058 s" in words
+    mark = next(w for w in words if w.startswith("⚠ bad checksum"))
+    assert "not what the model predicted" in mark
+
+
+def test_several_connections_label_every_segment_in_the_margin():
+    steps = (
+        Step(0.0, ":40000", arrow(Way.TO_KERNEL, "S", "seq +0")),
+        Step(0.1, ":40001", arrow(Way.TO_KERNEL, "S", "seq +0")),
+    )
+    conns = (Conn(40000, 7788, ":40000"), Conn(40001, 7788, ":40001"))
+    root = parse(sequence.diagram(Ladder(lane("you"), lane("kernel"), conns, steps)).svg)
+    labels = [t for t in texts(root) if t.startswith(":4000")]
+    assert labels == [":40000", ":40001"]
+
+
+def test_hostile_text_stays_well_formed_and_inert():
+    bad = arrow(Way.TO_YOU, HOSTILE, HOSTILE, cause=HOSTILE, marks=(HOSTILE,))
+    steps = (
+        Step(None, text=HOSTILE),
+        Step(None, text=HOSTILE, ok=False),
+        Step(0.0, HOSTILE, bad, (Change(Side.KERNEL, HOSTILE, HOSTILE, How.MODEL, HOSTILE),)),
+    )
+    conns = (Conn(1, 2, HOSTILE), Conn(3, 4, "x"))
+    weird = Lane(HOSTILE, HOSTILE, HOSTILE)
+    ladder = Ladder(weird, weird, conns, steps)
+    for svg in (sequence.diagram(ladder).svg, exchange.document(ladder)):
+        root = parse(svg)
+        assert not [el for el in root.iter() if el.tag.endswith("script")]
+        assert "\x1b" not in svg and "\x00" not in svg and "]]>" not in svg
+        assert any("a<b & c" in t for t in texts(root))
+
+
+def test_a_huge_ladder_is_bounded_and_says_what_was_left_out():
+    one = arrow(Way.TO_KERNEL, "P.", *[f"field{i}" for i in range(60)])
+    steps = tuple(Step(i * 0.001, arrow=one) for i in range(2000))
+    ladder = Ladder(lane("you"), lane("kernel"), (), steps)
+    drawing = sequence.diagram(ladder)
+    root = parse(drawing.svg)
+    assert len(groups(root, "tl-seg")) == sequence.MAX_STEPS
+    assert drawing.height < 120 * sequence.MAX_STEPS
+    assert any("1400 more steps not drawn" in t for t in texts(root))
+    for g in groups(root, "tl-seg"):
+        assert len(texts(g)) <= sequence.SEG_LINES
+
+
+def test_an_empty_ladder_says_so():
+    root = parse(sequence.diagram(Ladder(lane("you"), lane("kernel"), (), ())).svg)
+    assert "no segments were observed" in texts(root)
+
+
+def test_wrap_never_breaks_a_field_and_caps_lines():
+    lines = wrap(["S", "seq +1", "ack +100001", "<mss 1460,sackOK>"], 12, 2)
+    assert lines == ["S seq +1", "ack +100001…"]
+    assert wrap(["x" * 30], 10, 3) == ["xxxxxxxxx…"]
+
+
+def test_esc_leaves_nothing_xml_would_read():
+    assert esc("<a & 'b' \"c\"]]>\x00") == "&lt;a &amp; &#39;b&#39; &quot;c&quot;]]&gt;"
