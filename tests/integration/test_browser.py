@@ -100,6 +100,17 @@ def svg_flags(root: ET.Element) -> list[str]:
     return [e.text or "" for e in root.iter() if "tl-flags" in e.get("class", "").split()]
 
 
+def classed(root: ET.Element, name: str) -> list[ET.Element]:
+    return [e for e in root.iter() if name in e.get("class", "").split()]
+
+
+def step_numbers(*roots: ET.Element) -> list[int]:
+    """The numbers on the state diagrams' highlighted paths (the states helper's tls-numtext),
+    sorted, after checking there are highlighted arrows (tls-hl) to carry them."""
+    assert any(classed(r, "tls-hl") for r in roots), "the state diagram highlights no path"
+    return sorted(int(e.text or "0") for r in roots for e in classed(r, "tls-numtext"))
+
+
 def subsequence(found: list[str], wanted: list[str]) -> bool:
     """`wanted` occurs in `found` in this order, not necessarily side by side."""
     rest = iter(found)
@@ -264,6 +275,8 @@ def test_handshake_svg_renders_the_ladder_and_the_state_diagram(lab, tmp_path: P
     assert svg_flags(root)[:3] == ["S", "S.", "."], svg_flags(root)
     text = check_svg(svg, "handshake-svg", ["S", "S.", "."], ["SYN_RECEIVED", "ESTABLISHED"])
     assert "you" in text and "kernel" in text
+    # you: CLOSED → SYN_SENT → ESTABLISHED, the kernel: LISTEN → SYN_RECEIVED → ESTABLISHED
+    assert step_numbers(root) == [1, 1, 2, 2]
 
 
 def lab_check_html(tmp_path: Path, lab: str, *args: str) -> tuple[int, Path]:
@@ -303,6 +316,8 @@ def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> 
         text = flat("\n".join(svg_text(s) for s in svgs))
         missing = [s.value for s in State if flat(s.value) not in text]
         assert missing == [], f"the report's state diagram lacks {missing}"
+        numbers = step_numbers(*svgs)
+        assert numbers[:1] == [1] and len(numbers) >= len(states) - 1, numbers
         in_order(text, [flat(s) for s in states])
         assert_scheme(page, dark=False)
         assert_scheme(look(html, f"{name}-dark", dark=True), dark=True)
