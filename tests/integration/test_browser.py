@@ -25,6 +25,7 @@ import pytest
 from tcplab.model.state import State
 from tests import labcases
 from tests.browser import (
+    PROFILES,
     BrowserError,
     Options,
     Page,
@@ -252,7 +253,8 @@ def _require_svg_option(*command: str) -> None:
 
 def check_svg(path: Path, name: str, flags: list[str], states: list[str]) -> str:
     """A well-formed SVG whose arrows carry the flags in this order, with the exchange's states in
-    order and the state diagram's 11 labels, rendered cleanly by Chromium in both schemes."""
+    order and the state diagram's 11 labels, rendered cleanly by Chromium in both schemes and
+    for print."""
     root = ET.parse(path).getroot()
     assert root.tag == f"{SVG_NS}svg", root.tag
     assert subsequence(svg_flags(root), flags), (svg_flags(root), flags)
@@ -262,6 +264,8 @@ def check_svg(path: Path, name: str, flags: list[str], states: list[str]) -> str
     assert missing == [], f"the state diagram lacks {missing}"
     assert_scheme(look(path, name), dark=False)
     assert_scheme(look(path, f"{name}-dark", dark=True), dark=True)
+    # printed from a dark-themed browser, it still prints dark on white
+    assert_scheme(look(path, f"{name}-print", dark=True, print_media=True), dark=False)
     return text
 
 
@@ -321,6 +325,7 @@ def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> 
         in_order(text, [flat(s) for s in states])
         assert_scheme(page, dark=False)
         assert_scheme(look(html, f"{name}-dark", dark=True), dark=True)
+        assert_scheme(look(html, f"{name}-print", dark=True, print_media=True), dark=False)
     else:
         look(html, f"{name}-dark", dark=True)
     return page
@@ -360,5 +365,5 @@ def test_a_grading_report_renders(tmp_path: Path) -> None:
 
 def test_no_chromium_is_left_running() -> None:
     """Every render above removed its profile and its processes."""
-    out = subprocess.run(["pgrep", "-af", "tcplab-chromium-"], capture_output=True, text=True)
-    assert out.stdout == ""
+    assert len(PROFILES) >= 10
+    assert [p for p in PROFILES if processes_using(p) or Path(p).exists()] == []
