@@ -225,13 +225,13 @@ def _fit(line: Text) -> Text:
     return line
 
 
-def lines(ladder: Ladder, release: str, width: int) -> list[Text]:
+def lines(ladder: Ladder, release: str, width: int, head: bool = True) -> list[Text]:
     """The ladder as lines of at most `width` columns: the header, both sides' start, each step,
-    and (when a state is marked) what the mark means."""
+    and (when a state is marked) what the mark means; without `head`, its steps' only (no
+    header, no first states: `tcplab watch` piped prints a ladder in pieces)."""
     lay = layout(ladder, width)
     cells = _cells(ladder, lay.short)
-    out = _header(ladder, release, lay)
-    out += _row(lay, "ms", *cells[0], [])
+    out = _header(ladder, release, lay) + _row(lay, "ms", *cells[0], []) if head else []
     for step, (mine, theirs) in zip(ladder.steps, cells[1:], strict=True):
         t = "" if step.time is None else f"{step.time * 1000:.3f}"
         out += _row(lay, t, mine, theirs, _band(step, lay.band))
