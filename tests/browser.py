@@ -45,6 +45,7 @@ FLAGS = (
     "--allow-file-access-from-files", "--disable-dev-shm-usage",
 )  # fmt: skip
 BAD_LEVELS = ("error", "assert", "exception")
+PROFILES: list[str] = []  # every profile this process gave a Chromium (each gone when it ended)
 
 
 class BrowserError(Exception):
@@ -180,6 +181,7 @@ def chromium(timeout: float = 60) -> Iterator[Pipe]:
     if exe is None:
         raise BrowserError(f"no browser on PATH (looked for {', '.join(NAMES)})")
     profile = tempfile.mkdtemp(prefix="tcplab-chromium-")
+    PROFILES.append(profile)
     cmd_r, cmd_w = map(_high, os.pipe())
     res_r, res_w = map(_high, os.pipe())
 

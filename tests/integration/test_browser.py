@@ -25,6 +25,7 @@ import pytest
 from tcplab.model.state import State
 from tests import labcases
 from tests.browser import (
+    PROFILES,
     BrowserError,
     Options,
     Page,
@@ -67,6 +68,15 @@ def look(target: Path, name: str, **options: object) -> Page:
     return page
 
 
+def assert_scheme(page: Page, dark: bool) -> None:
+    """The picture follows the colour scheme: its main colour (the background) is dark in a dark
+    scheme and light in a light one."""
+    image = read_png(page.screenshot)
+    main, _ = image.colours().most_common(1)[0]
+    brightness = sum(main) / 3
+    assert (brightness < 80) if dark else (brightness > 200), (page.screenshot, main.hex())
+
+
 def in_order(text: str, phrases: list[str]) -> None:
     """Each phrase occurs in `text` after the one before it."""
     pos = 0
@@ -89,6 +99,17 @@ def svg_text(root: ET.Element) -> str:
 def svg_flags(root: ET.Element) -> list[str]:
     """The flags of each segment arrow in document order (the svg helper marks them tl-flags)."""
     return [e.text or "" for e in root.iter() if "tl-flags" in e.get("class", "").split()]
+
+
+def classed(root: ET.Element, name: str) -> list[ET.Element]:
+    return [e for e in root.iter() if name in e.get("class", "").split()]
+
+
+def step_numbers(*roots: ET.Element) -> list[int]:
+    """The numbers on the state diagrams' highlighted paths (the states helper's tls-numtext),
+    sorted, after checking there are highlighted arrows (tls-hl) to carry them."""
+    assert any(classed(r, "tls-hl") for r in roots), "the state diagram highlights no path"
+    return sorted(int(e.text or "0") for r in roots for e in classed(r, "tls-numtext"))
 
 
 def subsequence(found: list[str], wanted: list[str]) -> bool:
@@ -232,7 +253,8 @@ def _require_svg_option(*command: str) -> None:
 
 def check_svg(path: Path, name: str, flags: list[str], states: list[str]) -> str:
     """A well-formed SVG whose arrows carry the flags in this order, with the exchange's states in
-    order and the state diagram's 11 labels, rendered cleanly by Chromium in both schemes."""
+    order and the state diagram's 11 labels, rendered cleanly by Chromium in both schemes and
+    for print."""
     root = ET.parse(path).getroot()
     assert root.tag == f"{SVG_NS}svg", root.tag
     assert subsequence(svg_flags(root), flags), (svg_flags(root), flags)
@@ -240,8 +262,10 @@ def check_svg(path: Path, name: str, flags: list[str], states: list[str]) -> str
     in_order(text, [flat(s) for s in states])
     missing = [s.value for s in State if flat(s.value) not in text]
     assert missing == [], f"the state diagram lacks {missing}"
-    look(path, name)
-    look(path, f"{name}-dark", dark=True)
+    assert_scheme(look(path, name), dark=False)
+    assert_scheme(look(path, f"{name}-dark", dark=True), dark=True)
+    # printed from a dark-themed browser, it still prints dark on white
+    assert_scheme(look(path, f"{name}-print", dark=True, print_media=True), dark=False)
     return text
 
 
@@ -255,6 +279,8 @@ def test_handshake_svg_renders_the_ladder_and_the_state_diagram(lab, tmp_path: P
     assert svg_flags(root)[:3] == ["S", "S.", "."], svg_flags(root)
     text = check_svg(svg, "handshake-svg", ["S", "S.", "."], ["SYN_RECEIVED", "ESTABLISHED"])
     assert "you" in text and "kernel" in text
+    # you: CLOSED → SYN_SENT → ESTABLISHED, the kernel: LISTEN → SYN_RECEIVED → ESTABLISHED
+    assert step_numbers(root) == [1, 1, 2, 2]
 
 
 def lab_check_html(tmp_path: Path, lab: str, *args: str) -> tuple[int, Path]:
@@ -267,8 +293,15 @@ def lab_check_html(tmp_path: Path, lab: str, *args: str) -> tuple[int, Path]:
 
 def inline_svgs(html: Path) -> list[ET.Element]:
     """Each <svg> of an HTML page, parsed as XML (the report embeds them as XML-clean markup)."""
-    found = re.findall(r"<svg\b.*?</svg>", html.read_text(), flags=re.S)
-    return [ET.fromstring(s) for s in found]
+    text, found, depth, start = html.read_text(), [], 0, 0
+    for tag in re.finditer(r"<svg\b|</svg>", text):  # an <svg> may hold others: the outermost
+        if tag.group() == "<svg":
+            start, depth = (tag.start() if depth == 0 else start), depth + 1
+        else:
+            depth -= 1
+            if depth == 0:
+                found.append(ET.fromstring(text[start : tag.end()]))
+    return found
 
 
 def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> Page:
@@ -287,8 +320,14 @@ def check_report(html: Path, name: str, flags: list[str], states: list[str]) -> 
         text = flat("\n".join(svg_text(s) for s in svgs))
         missing = [s.value for s in State if flat(s.value) not in text]
         assert missing == [], f"the report's state diagram lacks {missing}"
+        numbers = step_numbers(*svgs)
+        assert numbers[:1] == [1] and len(numbers) >= len(states) - 1, numbers
         in_order(text, [flat(s) for s in states])
-    look(html, f"{name}-dark", dark=True)
+        assert_scheme(page, dark=False)
+        assert_scheme(look(html, f"{name}-dark", dark=True), dark=True)
+        assert_scheme(look(html, f"{name}-print", dark=True, print_media=True), dark=False)
+    else:
+        look(html, f"{name}-dark", dark=True)
     return page
 
 
@@ -326,5 +365,5 @@ def test_a_grading_report_renders(tmp_path: Path) -> None:
 
 def test_no_chromium_is_left_running() -> None:
     """Every render above removed its profile and its processes."""
-    out = subprocess.run(["pgrep", "-af", "tcplab-chromium-"], capture_output=True, text=True)
-    assert out.stdout == ""
+    assert len(PROFILES) >= 10
+    assert [p for p in PROFILES if processes_using(p) or Path(p).exists()] == []
