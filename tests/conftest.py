@@ -15,8 +15,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tcplab.defaults import TEST_PREFIX
+
+# No test is timed (speed is measured in bench/): Hypothesis's per-example deadline would fail a
+# property on a busy machine, not on a wrong answer.
+settings.register_profile("tcplab", deadline=None)
+settings.load_profile("tcplab")
 
 REPO = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

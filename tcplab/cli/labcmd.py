@@ -171,7 +171,7 @@ def check(
     if "svg" in outputs:
         from tcplab.cli.picture import write_svg
 
-        write_svg(str(outputs["svg"]), result.report)
+        write_svg(str(outputs["svg"]), result.report, relative=not absolute)
     if json_out:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from tcplab.engine.ladder import Arrow, Change, Ladder, Step, Way
+from tcplab.engine.ladder import Arrow, Change, Ladder, Lane, Step, Way
 from tcplab.engine.report import How, Side
 from tcplab.model.state import State
 from tcplab.text import MAY_BREAK, NO_BREAK, columns, keep, printable, wrap
@@ -104,18 +104,24 @@ def _band_need(ladder: Ladder) -> int:
     return need
 
 
+def lanes(ladder: Ladder) -> tuple[Lane, Lane]:
+    return ladder.you, ladder.kernel
+
+
 def layout(ladder: Ladder, width: int) -> Layout:
     """The widest columns that fit `width`."""
     times = [f"{s.time * 1000:.3f}" for s in ladder.steps if s.time is not None]
     tw = max([2, *(len(t) for t in times)])
     need = _band_need(ladder)
+    header = sum(columns(" ".join(x for x in (n.title, n.address) if x)) for n in lanes(ladder))
     for short in (False, True):
         cells = _cells(ladder, short)
         left = max([0, *(columns(x) for c in cells for x in c[0])])
         right = max([0, *(columns(x) for c in cells for x in c[1])])
         room = width - (tw + 1 + left + 6 + right)
-        if room >= MIN_BAND:
-            return Layout(tw, left, min(room, need), right, short)
+        if room >= MIN_BAND:  # wide enough for the segments, and the header on one line
+            band = max(need, header + 2 - left - right - 6)
+            return Layout(tw, left, min(room, band), right, short)
     return Layout(tw, 0, max(width - tw - 7, 1), 0, False, True)
 
 
@@ -171,7 +177,10 @@ def _text(step: Step, band: int) -> list[Text]:
     if step.ok is not None:
         parts.append(("✓ " if step.ok else "✗ ", "green" if step.ok else "red"))
     parts.append((printable(step.text), "" if step.ok is not None else "dim"))
-    return [_pad(line, band) for line in _styled(parts, band, 0, 2)]
+    wrapped = _styled(parts, band, 0, 2)
+    return [
+        _pad(line if i == 0 else Text.assemble("  ", line), band) for i, line in enumerate(wrapped)
+    ]
 
 
 def _inline(cells: tuple[list[str], list[str]], band: int) -> list[Text]:
@@ -216,13 +225,15 @@ def _fit(line: Text) -> Text:
     return line
 
 
-def lines(ladder: Ladder, release: str, width: int) -> list[Text]:
-    """The ladder as lines of at most `width` columns."""
+def lines(ladder: Ladder, release: str, width: int, head: bool = True) -> list[Text]:
+    """The ladder as lines of at most `width` columns; without `head`, its steps' only (no
+    header, no first states: `tcplab watch` piped prints a ladder in pieces)."""
     lay = layout(ladder, width)
-    out = _header(ladder, release, lay)
+    out = _header(ladder, release, lay) if head else []
     cells = _cells(ladder, lay.short)
     rows: list[tuple[str, list[str], list[Text], list[str]]] = []
-    rows.append(("ms", cells[0][0], [_pad(Text(), lay.band)], cells[0][1]))
+    if head:
+        rows.append(("ms", cells[0][0], [_pad(Text(), lay.band)], cells[0][1]))
     for step, cell in zip(ladder.steps, cells[1:], strict=True):
         t = "" if step.time is None else f"{step.time * 1000:.3f}"
         rows.append((t, cell[0], _band(step, lay.band), cell[1]))
@@ -236,7 +247,7 @@ def lines(ladder: Ladder, release: str, width: int) -> list[Text]:
             )
         out += _row(lay, t, left, band, right)
     if any(PROVED in x for c in cells for x in c[1]):
-        legend = f"{PROVED} the kernel's state proved by the capture; its socket table missed it"
+        legend = f"{PROVED} proved by the capture (its socket table missed it)"
         room = lay.total - lay.time - 1
         lead = " " * (lay.time + 1)
         out += [Text.assemble(lead, x) for x in _styled([(legend, "dim")], room, 0, 2)]

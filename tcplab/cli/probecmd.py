@@ -146,7 +146,7 @@ def send(
 
 def _show(report: Report, json_out: bool, absolute: bool = False, svg: str | None = None) -> None:
     if svg is not None:
-        picture.write_svg(svg, report)
+        picture.write_svg(svg, report, relative=not absolute)
     if json_out:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:

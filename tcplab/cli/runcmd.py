@@ -54,15 +54,15 @@ def run(
     check_sysctls(scenarios)
     tidy()
     results = _run_all(scenarios, captures, jobs, json_out, verbose, absolute)
-    for result, where in zip(results, pictures, strict=True):
-        if where is not None:
-            picture.write_svg(where, result.report)
     if json_out:
         typer.echo(json.dumps([result_json(r) for r in results], indent=2))
     else:
         _summary(results)
     if junit:
         write_junit(junit, results)
+    for result, where in zip(results, pictures, strict=True):  # after the results are safe
+        if where is not None:
+            picture.write_svg(where, result.report, relative=not absolute)
     _raise_errors(results)
     if not all(r.ok for r in results):
         raise typer.Exit(EXIT_KERNEL)

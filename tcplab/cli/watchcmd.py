@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import platform
 import signal
 import threading
 import time
@@ -21,18 +22,21 @@ from rich.console import Console, Group
 from rich.markup import escape
 from rich.text import Text
 
-from tcplab.cli import render
+from tcplab.cli import lanes, render
 from tcplab.cli.tidy import tidy
 from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para
-from tcplab.engine.ladder import Ladder, Step
+from tcplab.engine.ladder import Ladder
 from tcplab.errors import EnvironmentProblem
 from tcplab.exercise.live import Live
 from tcplab.exercise.watch import SETTLE, Shown, Watched
+from tcplab.model.state import State
 from tcplab.netns.topology import require_root
 from tcplab.text import keep, printable
 
 REFRESH = 0.25  # s between refreshes, at least; more when laying the ladder out takes longer
 BUSY = 0.25  # at most this share of the time goes to laying out the ladder again
+MOST = 200  # segments a pipe lays out at once (a ladder leaves out a middle past 250)
+BACK = 20  # segments printed already that a pipe lays out again (their late state changes)
 
 
 def watch(target: str, absolute: bool, seconds: float | None) -> None:
@@ -107,31 +111,49 @@ def _loop(live: Live, view: _View, until: float | None, stopped: threading.Event
 
 
 class _Pipe(_View):
-    """Each step once, when it has settled: a pipe cannot take a line back. The steps handed out
-    so far only grow, so their ladder's lines do too: each refresh prints the lines not printed."""
+    """Each step once, when it has settled: a pipe cannot take a line back. Each refresh lays out
+    the segments from the last BACK printed (a state change may still come to one of them), at
+    most MOST at once, and prints the steps not printed yet, the ladder's header with the first."""
 
     def __init__(self, con: Console, absolute: bool) -> None:
         super().__init__(con, absolute)
         self.shown = Shown()
-        self.steps: list[Step] = []  # every step handed out, in order
-        self.printed = 0  # lines of their ladder printed
         self.said = False
+        self.done = 0  # segments printed
+        self.started = False  # the ladder's header is printed
+        self.legend: list[Text] = []  # printed at the end
 
     def show(self, watched: Watched, now: float, final: bool = False) -> None:
         if not self.said:
             _heading(self.con, watched)
             self.said = True
-        ladder = watched.ladder(self.relative)
         since = watched.since_first(now)
-        fresh = self.shown.fresh(ladder, None if since is None else since - SETTLE, final)
-        self.waiting = self.shown.waiting
+        settled = None if since is None else since - SETTLE
+        while self._some(watched, settled, final):
+            pass
+        if final:
+            for line in self.legend:
+                self.con.print(line)
+
+    def _some(self, watched: Watched, settled: float | None, final: bool) -> bool:
+        """Print the settled steps of the next window; whether a window after it waits."""
+        first = max(0, self.done - BACK)
+        start = watched.seen[first].time if first < len(watched.seen) else None
+        ladder = watched.ladder(self.relative, start, MOST)
+        more = len(watched.seen) - first > MOST
+        fresh = self.shown.fresh(ladder, settled, final)
+        self.waiting = self.shown.waiting or more
         if not fresh:
-            return
-        self.steps += fresh
-        lines = ladder_lines(replace(ladder, steps=tuple(self.steps)), _width(self.con))
-        for line in lines[self.printed :]:
+            return False
+        self.done += sum(1 for step in fresh if step.arrow is not None)
+        chunk = replace(ladder, steps=tuple(fresh))
+        lines = lanes.lines(chunk, platform.release(), _width(self.con), not self.started)
+        self.started = True
+        at = _legend_at(lines)
+        self.legend = lines[at:] or self.legend
+        for line in lines[:at]:
             self.con.print(line)
-        self.printed = len(lines)
+        return more
 
     def end(self, watched: Watched) -> None:
         self.show(watched, time.time(), final=True)
@@ -167,15 +189,13 @@ def frame(con: Console, watched: Watched, relative: bool = True) -> Group:
     third = max(1, con.height // 3)
     if len(foot) > third:
         foot = [*foot[: third - 1], Text(f"… {len(foot) - third + 1} more lines", "dim")]
-    body = ladder_lines(watched.ladder(relative), con.width)
+    room = max(3, con.height - len(head) - len(foot) - 1)
+    since = watched.seen[-room].time if len(watched.seen) > room else None  # one line each
+    body = ladder_lines(watched.ladder(relative, since), con.width)
     for line in body:
         line.truncate(con.width)  # a line that does not fit would push the screen down
-    room = max(3, con.height - len(head) - len(foot) - 1)
     if len(body) > room:
-        body = [
-            Text(f"… {len(body) - room + 1} earlier lines", "dim"),
-            *body[len(body) - room + 1 :],
-        ]
+        body = [Text("… earlier lines", "dim"), *body[len(body) - room + 1 :]]
     return Group(*head, *body, *foot)
 
 
@@ -207,32 +227,29 @@ def _heading(con: Console, watched: Watched) -> None:
 
 
 def _states(con: Console, watched: Watched) -> None:
-    """Each connection's kernel state as its socket table shows it now; the listener's queue."""
+    """Each connection's kernel state as its socket table shows it now (one that has no socket
+    any more is left out); the listener's queue."""
     kernel = printable(watched.hosts[1].split()[0])
     parts = []
     for (cport, kport), sample in watched.states():
+        if sample.state is State.CLOSED:
+            continue
         timer = "" if sample.timer in ("off", "") else f", {sample.timer} timer"
         parts.append(keep(f":{cport}⇄:{kport} {sample.state.value}{timer}"))
     if watched.listener:
         parts.append(keep(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}"))
-    text = "; ".join(parts) if parts else "no connection yet"
+    text = "; ".join(parts) if parts else "no connection"
     lead = f"kernel ({kernel}) now: "
     para(con, [(text, "")], lead, hang="  ", lead=f"[magenta]{escape(lead)}[/]")
 
 
 def ladder_lines(ladder: Ladder, width: int) -> list[Text]:
-    """A ladder's lines (stopgap, one line per step, until cli/lanes draws it in two lanes)."""
-    return [Text(_step_line(step)) for step in ladder.steps]
+    """A ladder's lines in two lanes, as every command draws it (the kernel host runs this
+    machine's kernel)."""
+    return lanes.lines(ladder, platform.release(), width)
 
 
-def _step_line(step: Step) -> str:
-    when = "" if step.time is None else f"{step.time * 1000:9.3f} ms"
-    conn = f" {step.conn}" if step.conn else ""
-    body = step.text
-    if step.arrow is not None:
-        way = "◀──" if step.arrow.from_kernel else "──▶"
-        body = f"{way} {step.arrow.text}"
-        if step.arrow.cause:
-            body += f"  ({step.arrow.cause})"
-    changes = "  ".join(f"{c.side.value}: {c.text}" for c in step.changes)
-    return printable(f"{when:>12}{conn} {body}  {changes}".rstrip())
+def _legend_at(lines: list[Text]) -> int:
+    """Where the ladder's legend (under its last step) begins; len(lines) without one."""
+    mark = f"{lanes.PROVED} "  # a row starts with its time, a state or a bar, never with this
+    return next((i for i, x in enumerate(lines) if x.plain.lstrip().startswith(mark)), len(lines))

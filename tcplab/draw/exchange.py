@@ -4,33 +4,43 @@ reports put inline."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from tcplab.draw import sequence
-from tcplab.draw.svg import Drawing, esc, place, plain, root
+from tcplab.draw import sequence, states
+from tcplab.draw.states import Drawing
+from tcplab.draw.svg import esc, place, plain, root
 from tcplab.engine.ladder import Ladder, Path
 
 GAP = 24  # between the two pictures
 BESIDE_MAX = 1600  # wider than this together: the state diagram goes below
 
 
-def states_drawing(ladder: Ladder, prefix: str = "tls") -> Drawing | None:
-    """The state diagram with this exchange's paths (tcplab.draw.states), when it is there;
-    `prefix` makes its ids unique in a page that shows several."""
-    try:
-        states: Any = importlib.import_module("tcplab.draw.states")
-    except ImportError:
-        return None
-    paths = [_plain(p) for p in ladder.paths()]
-    drawn = states.diagram(paths, title="the states each side took", prefix=prefix)
-    return Drawing(str(drawn.svg), float(drawn.width), float(drawn.height))
+def states_drawing(ladder: Ladder, prefix: str = "") -> Drawing:
+    """The state diagram with this exchange's paths highlighted (tcplab.draw.states); `prefix`
+    makes its ids unique in a page that shows several ("": one made from the paths)."""
+    paths = distinct([_plain(p) for p in ladder.paths()])
+    return states.diagram(paths, title="the states each side took", prefix=prefix)
 
 
 def _plain(path: Path) -> Path:
     """A path whose names hold nothing XML forbids (they come from the model and port numbers;
     this holds whatever a Ladder is made of)."""
     return Path(path.side, plain(path.conn), tuple(plain(s) for s in path.states))
+
+
+MAX_PATHS = 8  # highlighted at once: more would hide each other (a SYN flood has hundreds)
+
+
+def distinct(paths: list[Path]) -> list[Path]:
+    """Each way a side went once: connections that took the same states are one path, named
+    by the first of them ("+3 like it"); at most MAX_PATHS, in the order first taken."""
+    groups: dict[tuple[object, tuple[str, ...]], list[Path]] = {}
+    for path in paths:
+        groups.setdefault((path.side, path.states), []).append(path)
+    out = []
+    for same in list(groups.values())[:MAX_PATHS]:
+        first = same[0]
+        more = f" +{len(same) - 1} like it" if len(same) > 1 else ""
+        out.append(Path(first.side, first.conn + more if first.conn else first.conn, first.states))
+    return out
 
 
 def compose(first: Drawing, second: Drawing | None, label: str) -> str:
@@ -49,7 +59,7 @@ def compose(first: Drawing, second: Drawing | None, label: str) -> str:
     return root(f'<g aria-label="{esc(label)}">{body}</g>', width, height, label)
 
 
-def document(ladder: Ladder, prefix: str = "tls") -> str:
+def document(ladder: Ladder, prefix: str = "") -> str:
     """One standalone SVG of the exchange: sequence diagram, then the state diagram (its ids
     start with `prefix`: give each picture of one HTML page its own)."""
     label = sequence.title(ladder)

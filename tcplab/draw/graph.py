@@ -53,7 +53,7 @@ def event(edge: Edge) -> str:
     if inp.is_rst:
         return "rcv RST"
     if inp in _SYN_INPUTS:
-        return "rcv SYN"
+        return "rcv new SYN" if source is State.TIME_WAIT else "rcv SYN"
     if inp in _SYN_ACK_INPUTS:
         return "rcv SYN,ACK"
     if inp is Input.ACK_COOKIE:

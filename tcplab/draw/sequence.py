@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from tcplab.draw.states import Drawing
 from tcplab.draw.svg import (
     CHAR_W,
     SANS_W,
-    Drawing,
     clip,
     esc,
     num,
@@ -44,7 +44,8 @@ SEG_CHARS = int((SPAN - 24) / CHAR_W)  # one line of a segment's text
 NOTE_CHARS = int((SPAN + 2 * BOX_W) / SANS_W)
 NOTE_LINES = 4
 SEG_LINES = 3
-MAX_STEPS = 600  # a capped report has at most 250 segments; anything past this is summed up
+HEAD_ARROWS, TAIL_ARROWS = 110, 50  # a longer ladder is drawn as its first and last segments
+MAX_STEPS = 600  # steps drawn at most (notes and states between the segments too)
 STATE_CHARS = 14
 
 
@@ -63,16 +64,12 @@ def _role(side: Side) -> str:
     return "you" if side is Side.CRAFTING else "kernel"
 
 
-def _text(
-    x: float, y: float, body: str, cls: str = "", anchor: str = "start", keep: bool = False
-) -> str:
-    """A <text>; `keep`: its spaces as they are (between the bold flags and the fields). The
-    classes tl-s, tl-u, tl-w, tl-t, tl-k anchor their text themselves (CSS): a long ladder's
-    hundreds of rows stay small."""
+def _text(x: float, y: float, body: str, cls: str = "", anchor: str = "start") -> str:
+    """A <text>. The classes tl-s, tl-u, tl-w, tl-t, tl-k, tl-b anchor their text themselves
+    (CSS): a long ladder's hundreds of rows stay small."""
     klass = f' class="{cls}"' if cls else ""
     a = "" if anchor == "start" else f' text-anchor="{anchor}"'
-    k = ' xml:space="preserve"' if keep else ""
-    return f'<text x="{num(x)}" y="{num(y)}"{klass}{a}{k}>{body}</text>'
+    return f'<text x="{num(x)}" y="{num(y)}"{klass}{a}>{body}</text>'
 
 
 def _header(c: _Canvas, ladder: Ladder) -> None:
@@ -91,13 +88,13 @@ def _box(c: _Canvas, change: Change, y: float, conn: str) -> None:
     x = YOU_X - 8 - BOX_W if change.side is Side.CRAFTING else KERNEL_X + 8
     how = "the model's" if change.how is How.MODEL else "seen in the socket table"
     tip = f"{role}: {change.text} ({how})" + (f", {change.note}" if change.note else "")
-    tip += f" [{conn}]" if conn else ""
+    tip += f" [{conn}]" if conn and conn.lstrip(":").split("⇄")[0] not in change.note else ""
     model = " tl-model" if change.how is How.MODEL else ""
     c.add(
         f'<g class="tl-state"><title>{esc(tip)}</title>'
         f'<rect class="tl-box tl-{role}{model}" x="{num(x)}" y="{num(y - 10)}" '
         f'width="{BOX_W}" height="20" rx="5"/>'
-        + _text(x + BOX_W / 2, y + 4, esc(clip(change.after, STATE_CHARS)), "tl-mono", "middle")
+        + _text(x + BOX_W / 2, y + 4, esc(clip(change.after, STATE_CHARS)), "tl-b")
         + "</g>"
     )
 
@@ -145,9 +142,7 @@ def _tip(step: Step, arrow: Arrow) -> str:
     parts = [f"{way}: {arrow.text}"]
     if step.conn:
         parts.insert(0, f"[{step.conn}]")
-    if arrow.cause:
-        parts.append(f"cause: {arrow.cause}")
-    parts += [f"⚠ {m}" for m in arrow.marks]
+    parts += [f"⚠ {m}" for m in arrow.marks]  # (the cause is drawn in full below the arrow)
     if arrow.agrees is False:
         parts.append("⚠ not what the model predicted")
     return " · ".join(parts)
@@ -162,7 +157,7 @@ def _arrow_step(c: _Canvas, step: Step, arrow: Arrow, several: bool) -> None:
     c.add(f'<g class="tl-seg"><title>{esc(_tip(step, arrow))}</title>')
     for i, body in enumerate(lines):
         y = top + LINE * (i + 1) - 3
-        c.add(_text((YOU_X + KERNEL_X) / 2, y, body, "tl-s", keep=True))
+        c.add(_text((YOU_X + KERNEL_X) / 2, y, body, "tl-s"))
     y0 = top + LINE * len(lines) + 4
     y1 = y0 + SLANT
     angle = math.atan2(y1 - y0, x1 - x0)
@@ -239,23 +234,36 @@ def _legend(c: _Canvas) -> None:
     c.y += 28
 
 
+def shown(steps: tuple[Step, ...]) -> list[Step]:
+    """The steps drawn: all of them, or those up to the HEAD_ARROWS-th segment, a note of how many
+    were left out, and those from the TAIL_ARROWS-th last segment on; at most MAX_STEPS (a
+    capped report still has 250 segments: a picture of them all would be metres long)."""
+    arrows = [i for i, s in enumerate(steps) if s.arrow is not None]
+    out = list(steps)
+    if len(arrows) > HEAD_ARROWS + TAIL_ARROWS:
+        cut, resume = arrows[HEAD_ARROWS - 1] + 1, arrows[-TAIL_ARROWS]
+        left = len(arrows) - HEAD_ARROWS - TAIL_ARROWS
+        note = Step(None, text=f"… {left} segments not drawn here (the text ladder has them)")
+        out = out[:cut] + [note] + out[resume:]
+    if len(out) > MAX_STEPS:
+        left = len(out) - MAX_STEPS + 1
+        out = out[: MAX_STEPS - 1] + [Step(None, text=f"… {left} more steps not drawn")]
+    return out
+
+
 def body(ladder: Ladder) -> tuple[str, float]:
     """The diagram's elements (no <svg> around them) and their height."""
     c = _Canvas(y=8)
     _header(c, ladder)
     life_top = c.y - 8
     _start(c, ladder)
-    steps = ladder.steps[:MAX_STEPS]
-    for step in steps:
+    for step in shown(ladder.steps):
         if step.arrow is not None:
             _arrow_step(c, step, step.arrow, ladder.several)
         elif step.text or step.ok is not None:
             _text_step(c, step, ladder.several)
         elif step.changes:
             _changes_step(c, step, ladder.several)
-    if len(ladder.steps) > MAX_STEPS:
-        left = len(ladder.steps) - MAX_STEPS
-        _text_step(c, Step(None, text=f"… {left} more steps not drawn"), ladder.several)
     if not ladder.steps:
         _text_step(c, Step(None, text="no segments were observed"), False)
     lives = "".join(

@@ -1,4 +1,4 @@
-"""Small pieces every SVG picture shares: the Drawing, escaping, measuring text, and the theme.
+"""Small pieces every SVG picture shares: escaping, measuring text, and the theme.
 
 The theme is CSS in the picture's own <style>, so one SVG reads well on a light page, in a dark
 theme (prefers-color-scheme) and on paper (print: black on white). Every class starts with `tl-`:
@@ -10,23 +10,14 @@ wrong vermillion #D55E00; colour is never the only carrier (arrow heads, dashes,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from tcplab import junit
 from tcplab import text as untrusted
+from tcplab.draw.states import Drawing
 
 SVG_NS = "http://www.w3.org/2000/svg"
 CHAR_W = 7.3  # the width of one character of 12 px monospace text, near enough to lay out by
 SANS_W = 6.6  # an average character of 12 px sans-serif text
-
-
-@dataclass(frozen=True)
-class Drawing:
-    """A picture: an <svg> element (or a <g> fragment) and its size in px."""
-
-    svg: str
-    width: float
-    height: float
 
 
 def plain(text: object) -> str:
@@ -107,8 +98,9 @@ THEME = """
 .tl-svg text.tl-fail { fill: #D55E00; font-weight: bold; }
 .tl-svg .tl-conn { fill: #5a3d99; }
 .tl-svg .tl-rule { stroke: #e0e0e0; stroke-width: 1; }
-.tl-svg .tl-s, .tl-svg .tl-t, .tl-svg .tl-k { font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }
-.tl-svg .tl-s, .tl-svg .tl-u, .tl-svg .tl-w { text-anchor: middle; }
+.tl-svg .tl-s, .tl-svg .tl-t, .tl-svg .tl-k, .tl-svg .tl-b {
+  font-family: ui-monospace, 'DejaVu Sans Mono', monospace; }
+.tl-svg .tl-s, .tl-svg .tl-u, .tl-svg .tl-w, .tl-svg .tl-b { text-anchor: middle; }
 .tl-svg .tl-t, .tl-svg .tl-k { text-anchor: end; }
 .tl-svg .tl-u, .tl-svg .tl-w, .tl-svg .tl-t, .tl-svg .tl-k { font-size: 10.5px; }
 .tl-svg text.tl-u, .tl-svg text.tl-t { fill: #555555; }
@@ -137,24 +129,36 @@ THEME = """
 """
 
 
+FIT = "max-width: 100%; height: auto;"  # a page narrower than the picture scales it down
+
+
 def root(body: str, width: float, height: float, label: str, css: str = THEME) -> str:
     """An <svg> element around `body`: its size, viewBox, accessible name, theme, background."""
     w, h = num(width), num(height)
     return (
         f'<svg xmlns="{SVG_NS}" class="tl-svg" width="{w}" height="{h}" '
         f'viewBox="0 0 {w} {h}" role="img" aria-label="{esc(label)}" '
-        'style="max-width: 100%; height: auto;">'
+        f'style="{FIT}">'
         f"<title>{esc(label)}</title><style>{css}</style>"
         f'<rect class="tl-bg" x="0" y="0" width="{w}" height="{h}"/>{body}</svg>'
     )
 
 
+_KEPT = ("id", "class", "role", "aria-label")  # what a placed picture's <svg> tag passes on
+_ATTR = re.compile(r'([\w:-]+)="([^"]*)"')
+
+
 def place(drawing: Drawing, x: float, y: float) -> str:
-    """`drawing` inside another picture with its top left corner at (x, y)."""
-    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", drawing.svg)
-    if svg.startswith("<svg"):
-        return f'<svg x="{num(x)}" y="{num(y)}"' + svg[len("<svg") :]
-    return f'<g transform="translate({num(x)} {num(y)})">{svg}</g>'
+    """`drawing` inside another picture with its top left corner at (x, y): its <svg> becomes a
+    <g> (keeping its id and classes, which its own <style> scopes by), so a page holds one <svg>
+    per picture and nothing clips."""
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", drawing.svg).strip()
+    move = f'transform="translate({num(x)} {num(y)})"'
+    if not (svg.startswith("<svg") and svg.endswith("</svg>")):
+        return f"<g {move}>{svg}</g>"
+    end = svg.index(">")
+    attrs = "".join(f' {k}="{v}"' for k, v in _ATTR.findall(svg[:end]) if k in _KEPT)
+    return f"<g {move}{attrs}>{svg[end + 1 : -len('</svg>')]}</g>"
 
 
 def inline(svg: str) -> str:

@@ -241,8 +241,11 @@ def build(report: Report, relative: bool = True) -> Ladder:
             case StateRow():
                 before = _name(row.before, row.after if row.before is None else None)
                 change = Change(row.side, before, _name(row.after, None), row.how, row.note)
-                if not steps and row.before is None and row.after in (State.LISTEN, None):
+                where = row.before is None and row.after in (State.LISTEN, None)
+                if not steps and (where or row.before == row.after):  # where a side stands
                     start.append(Change(row.side, change.after, change.after, row.how, row.note))
+                elif row.side is Side.CRAFTING and row.conn is not None and row.time is not None:
+                    _yours(steps, change, row.conn, row.time)
                 elif row.side is Side.CRAFTING:
                     if not start or all(c.side is not Side.CRAFTING for c in start):
                         start.append(Change(row.side, before, before, row.how))
@@ -268,6 +271,17 @@ def build(report: Report, relative: bool = True) -> Ladder:
         start=tuple(sorted(start, key=lambda c: c.side is Side.KERNEL)),
         relative=relative,
     )
+
+
+def _yours(steps: list[_Draft], change: Change, conn: tuple[int, int], time: float) -> None:
+    """Your side's change that came with a segment (a lab check's, from the model): beside it."""
+    for d in reversed(steps):
+        if d.seen is not None and d.seen.key == conn and d.seen.time == time:
+            if not any(c.side is Side.CRAFTING for c in d.changes):
+                d.changes = (*d.changes, change)
+                return
+            break
+    steps.append(_Draft(None, "", changes=(change,)))
 
 
 def _state_conn(row: StateRow, label: dict[tuple[int, int], str]) -> str:

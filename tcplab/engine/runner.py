@@ -47,7 +47,7 @@ from tcplab.engine.appexpect import Context, app_checks, received_text
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.explain import Explainer, Followed, Key
 from tcplab.engine.predicted import Predicted
-from tcplab.engine.report import Report
+from tcplab.engine.report import How, Report, Side
 from tcplab.engine.scenario import (
     AppStep,
     CountersStep,
@@ -198,6 +198,7 @@ class Runner:
         self.s = session
         self.sysctls = sysctls or Sysctls()
         self.conns: dict[str, ScenarioConn] = {}
+        self.kstates: dict[tuple[int, int], State | None] = {}  # the kernel's, as last seen
         self.listener: int | None = None
         self._made: set[int] = set()  # sockets `app = "socket"` made, not yet listening/connected
         self._unsent: list[tuple[Segment, SendStep]] = []  # sent, their capture not seen yet
@@ -610,7 +611,17 @@ class Runner:
         if row is not None:
             checks += self._socket_details(step, row, what, why)
         self.report.expect(f"line {step.line}", f"state {want}", shown, all(c.ok for c in checks))
+        self._seen_state(conn.key, None if row is None else row.state, step.line)
         self._check(checks)
+
+    def _seen_state(self, key: tuple[int, int], state: State | None, line: int) -> None:
+        """The kernel's state change its socket table showed, for the ladder's kernel lane."""
+        before = self.kstates.get(key)
+        if key in self.kstates and before == state:
+            return
+        self.kstates[key] = state
+        note = f"seen in its socket table (line {line})"
+        self.report.change(Side.KERNEL, before, state, How.OBSERVED, note, time.time(), key)
 
     def _socket_details(self, step: StateStep, row: SocketRow, what: str, why: str) -> list[Check]:
         out = []

@@ -18,6 +18,7 @@ from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.kit import HintLevel, Judgement, Observation, ObservedConn
 from tcplab.exercise.recording import Recording
 from tcplab.exercise.replay import Replay, replay
+from tcplab.exercise.yourside import follow
 from tcplab.model.state import State
 
 
@@ -96,16 +97,23 @@ def _replay(rec: Recording, obs: Observation) -> Replay:
 
 
 def _ladder(rec: Recording, obs: Observation, model: Replay) -> Report:
-    """Segments, the kernel's state changes and the model's findings, in the order they
-    happened; each segment with the model's prediction (crafted) or its cause (kernel)."""
+    """Segments, both sides' state changes (yours as the model follows them) and the model's
+    findings, in the order they happened; each segment with the model's prediction (crafted) or
+    its cause (kernel)."""
     report = Report("lab check", rec.hosts[0], rec.hosts[1])
     report.conn_isns = {(c.sport, c.kport): (c.iss, c.irs) for c in obs.conns}
     report.predictions = model.explainer.predictions
     report.add_segments(rec.seen)
-    events: list[tuple[float, int, SegmentRow | StateRow | NoteRow]] = [
+    events: list[tuple[float, float, SegmentRow | StateRow | NoteRow]] = [
         (row.seen.time, i, row) for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)
     ]
     for when, text in model.findings:
+        events.append((when, len(report.rows) + len(events), NoteRow(text)))
+    at = {id(row.seen): i for i, row in enumerate(report.rows) if isinstance(row, SegmentRow)}
+    yours = follow([s for s in obs.segments if s.delivered or s.from_kernel])
+    for seen, row in yours.rows:  # right after the segment it came with
+        events.append((seen.time, at.get(id(seen), len(report.rows)) + 0.5, row))
+    for when, text in yours.notes:
         events.append((when, len(report.rows) + len(events), NoteRow(text)))
     for conn in obs.conns:
         prev: State | None = None

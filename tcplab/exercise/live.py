@@ -18,6 +18,7 @@ from dataclasses import replace
 from tcplab.app.client import AppClient
 from tcplab.app.protocol import History
 from tcplab.engine.intake import Intake
+from tcplab.errors import EnvironmentProblem, TcplabError
 from tcplab.exercise.checker import SAMPLE_EVERY, Sampler
 from tcplab.exercise.watch import Watched
 from tcplab.netns import sysctl
@@ -91,7 +92,10 @@ class Live:
         deadline = time.monotonic() + seconds
         got = 0
         while (left := deadline - time.monotonic()) > 0:
-            frame = self._capture.read(left)
+            try:
+                frame = self._capture.read(left)
+            except OSError as exc:  # its interface went away (a teardown)
+                raise self._gone(exc.strerror or str(exc)) from exc
             if frame is None:
                 break
             self._sampler.busy()  # first: a SYN_RECEIVED may last no longer than decoding takes
@@ -118,8 +122,16 @@ class Live:
 
     def _check(self) -> None:
         error = self._sampler.error
-        if error is not None:
+        if isinstance(error, TcplabError):
             raise error
+        if error is not None:
+            raise self._gone(str(error)) from error
+
+    def _gone(self, why: str) -> EnvironmentProblem:
+        return EnvironmentProblem(
+            f"the testbed {self.spec.crafting} ⇄ {self.spec.kernel} broke while watching: {why}",
+            "run 'sudo tcplab status' to see it, 'sudo tcplab setup' to make it again",
+        )
 
     def close(self) -> None:
         self._sampler.stop.set()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from tcplab.app.protocol import Event
 from tcplab.engine.ladder import Change, Ladder, Step, build
-from tcplab.engine.report import Report
+from tcplab.engine.report import Report, Row, SegmentRow
 from tcplab.engine.seen import Seen
 from tcplab.exercise.evaluate import exchange
 from tcplab.exercise.kit import Sample
@@ -72,8 +72,17 @@ class Watched:
         report.command = "watch"
         return report
 
-    def ladder(self, relative: bool = True) -> Ladder:
-        return build(self.report(), relative)
+    def ladder(
+        self, relative: bool = True, since: float | None = None, most: int | None = None
+    ) -> Ladder:
+        """The ladder; with `since` (capture time), only of the rows from the first segment at or
+        after it, and with `most`, up to that many segments: the model replays every segment, the
+        ladder lays out what will be shown (it leaves out the middle past SHOWN_FIRST +
+        SHOWN_LAST segments, and a pipe must show each)."""
+        report = self.report()
+        if since is not None or most is not None:
+            report = replace(report, rows=_window(report.rows, since, most))
+        return build(report, relative)
 
     def since_first(self, now: float) -> float | None:
         """`now` in the ladder's time (seconds since its first segment); None before one."""
@@ -82,6 +91,20 @@ class Watched:
     def states(self) -> list[tuple[Key, Sample]]:
         """Each connection's latest kernel state, in the order they were first seen."""
         return [(key, samples[-1]) for key, samples in self.samples.items() if samples]
+
+
+def _window(rows: list[Row], since: float | None, most: int | None) -> list[Row]:
+    """The rows from the first segment at or after `since`, up to `most` segments."""
+    at = [i for i, r in enumerate(rows) if isinstance(r, SegmentRow)]
+    start = next((i for i in at if since is None or _seen(rows[i]).time >= since), len(rows))
+    after = [i for i in at if i >= start]
+    stop = after[most] if most is not None and len(after) > most else len(rows)
+    return rows[start:stop]
+
+
+def _seen(row: Row) -> Seen:
+    assert isinstance(row, SegmentRow)
+    return row.seen
 
 
 StepKey = tuple[object, ...]

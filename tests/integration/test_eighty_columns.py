@@ -133,3 +133,27 @@ def test_a_lab_check_fits_80_columns(solution: str) -> None:
     assert "score " in out.stdout and too_wide(out.stdout) == []
     if solution == "starter.py":
         assert "hint" in out.stdout and "✗" in out.stdout
+
+
+@pytest.mark.netns
+@pytest.mark.parametrize("name", ["rst", "state-tour"])
+def test_a_multi_connection_ladder_fits_80_columns_and_names_each_connection(name: str) -> None:
+    """Every arrow of a lab with several connections carries its label (`:40000` or
+    `:40000⇄:7788`), and the two lanes, arrows and states stay within 80 columns."""
+    out = at_80("lab", "check", name, "--reference", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert too_wide(out.stdout) == []
+    arrows = [line for line in out.stdout.splitlines() if "──▶ │" in line or "│ ◀──" in line]
+    assert len(arrows) > 6
+    assert all(re.search(r":\d+", line) for line in arrows), arrows
+
+
+@pytest.mark.netns
+def test_a_handshake_fits_a_60_column_terminal_with_both_lanes(lab: TestbedSpec) -> None:
+    code, text = on_a_terminal("handshake", "--target", f"{lab.kernel}:7788", cols=60)
+    assert code == 0, text
+    assert [line for line in text.splitlines() if columns(line) > 60] == []
+    assert any(
+        "◀──" in line and line.rstrip().endswith(("SYN_RECEIVED", "SYN-RECV"))
+        for line in text.splitlines()
+    )

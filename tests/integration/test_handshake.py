@@ -103,20 +103,37 @@ def test_handshake_text_output_is_a_ladder_with_states_and_checks(lab: TestbedSp
     assert out.returncode == 0, out.stderr
     text = out.stdout
     for phrase in (
-        "──▶",
-        "◀──",
-        "[S] seq 1000 (0)",
-        "[S.]",
-        "ack 1001 (1)",
-        "CLOSED → SYN_SENT",
-        "SYN_SENT → ESTABLISHED",
-        "LISTEN → SYN_RECEIVED",
-        "SYN_RECEIVED → ESTABLISHED",
+        "──▶ │",
+        "│ ◀──",
+        "S seq +0 win",
+        "S. seq +0 ack +1",
+        ". seq +1 ack +1",
+        f"you {lab.crafting_addr}:40000",
+        f"kernel {lab.kernel_addr}:7788",
         "✓",
         "checks passed",
     ):
         assert phrase in text, phrase
     assert "✗" not in text
+    lines = text.splitlines()
+    assert lines[2].split() == ["ms", "CLOSED", "│", "│", "LISTEN"]  # both sides' start
+    syn = next(line for line in lines if "S seq +0" in line)
+    synack = next(line for line in lines if "S. seq +0 ack +1" in line)
+    ack = next(line for line in lines if ". seq +1 ack +1" in line and "▶" in line)
+    assert syn.split()[1] == "SYN_SENT"
+    assert synack.split()[-1] == "SYN_RECEIVED"  # beside the SYN+ACK that shows it
+    assert ack.split()[1] == "ESTABLISHED" and ack.split()[-1] == "ESTABLISHED"
+    absolute = run_cli(
+        "handshake",
+        "--target",
+        f"{lab.kernel}:7788",
+        "--sport",
+        "40001",
+        "--isn",
+        "1000",
+        "--absolute",
+    )
+    assert absolute.returncode == 0 and "S seq 1000 win" in absolute.stdout
 
 
 def test_data_on_the_third_segment_is_acknowledged(lab: TestbedSpec):
@@ -158,15 +175,15 @@ def test_handshake_to_a_port_without_listener_reports_the_rst_and_exits_1(lab: T
 def test_send_syn_to_a_closed_port_reports_rst_ack(lab: TestbedSpec):
     out = run_cli("send", "--target", f"{lab.kernel}:9", "--flags", "S", "--seq", "100")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "[R.] seq 0 ack 101" in out.stdout
+    assert "R. seq 0 ack 101" in out.stdout
     assert "ack = seq + length = 100 + 1 = 101" in out.stdout
 
 
 @pytest.mark.parametrize(
     ("args", "answer"),
     [
-        (["--flags", "A", "--ack", "5555"], "[R] seq 5555 win 0"),
-        (["--flags", "SA", "--ack", "77"], "[R] seq 77 win 0"),
+        (["--flags", "A", "--ack", "5555"], "R seq 5555 win 0"),
+        (["--flags", "SA", "--ack", "77"], "R seq 77 win 0"),
         (["--flags", "F", "--wait", "0.3"], "no reply within 0.3 s"),
         (["--flags", "R", "--wait", "0.3"], "no reply within 0.3 s"),
         (["--flags", "SF", "--wait", "0.3"], "no reply within 0.3 s"),
@@ -209,7 +226,7 @@ def test_address_targets_work_inside_the_lab_and_are_refused_outside():
             == 0
         )
         ok = run_cli("send", "--target", "10.199.77.2:9", "--flags", "S")
-        assert ok.returncode == 0 and "[R.]" in ok.stdout
+        assert ok.returncode == 0 and "R. seq 0 ack" in ok.stdout
         for target, phrase in (
             ("8.8.8.8:80", "outside the testbed"),
             ("10.199.77.1:80", "crafting host's own address"),
@@ -307,7 +324,9 @@ def test_send_on_a_kept_connection_predicts_exact_numbers(lab: TestbedSpec):
     assert in_window.returncode == 0 and segments(json.loads(in_window.stdout))[1]["flags"] == "."
     exact = run_cli("send", "--target", f"{lab.kernel}:7788", "--sport", "41000", "--flags", "R")
     assert exact.returncode == 0, exact.stdout
-    assert "ESTABLISHED → no socket" in exact.stdout
+    lines = exact.stdout.splitlines()
+    assert lines[2].split()[-1] == "ESTABLISHED"  # where the kernel stood
+    assert next(line for line in lines if "R seq" in line).split()[-1] == "CLOSED"
     rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
     assert not any(r["dport"] == 41000 for r in rows)
 
@@ -347,7 +366,7 @@ def test_an_unpredicted_answer_is_shown_but_not_counted_as_a_pass(lab: TestbedSp
 def test_syn_fin_ack_is_reset_like_any_ack(lab: TestbedSpec, port):
     out = run_cli("send", "--target", f"{lab.kernel}:{port}", "--flags", "FSA", "--ack", "777")
     assert out.returncode == 0, out.stdout
-    assert "[R] seq 777" in out.stdout
+    assert "R seq 777" in out.stdout
 
 
 def test_handshake_leaves_no_connection_behind(lab: TestbedSpec):

@@ -64,3 +64,13 @@ def test_lab_check_writes_the_svg_and_the_html_report(tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert html.count('<div class="ladder"><svg ') == 1
     assert "<details><summary>The ladder as text</summary>" in html
+
+
+def test_send_svg_draws_the_segment_and_the_kernels_answer(
+    lab: TestbedSpec, tmp_path: Path
+) -> None:
+    picture = tmp_path / "send.svg"
+    out = run_cli("send", "--target", f"{lab.kernel}:7788", "--flags", "S", "--svg", str(picture))
+    assert out.returncode == 0, out.stderr
+    segs = segments(ET.parse(picture).getroot())
+    assert [s.split()[0] for s in segs[:2]] == ["S", "S."]

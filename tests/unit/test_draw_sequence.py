@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from tcplab.draw import exchange, sequence
-from tcplab.draw.svg import esc, inline, wrap
+from tcplab.draw.svg import esc, inline, num, wrap
 from tcplab.engine.ladder import Arrow, Change, Conn, Ladder, Lane, Step, Way
 from tcplab.engine.report import How, Side
 from tests import drawcases
@@ -149,17 +149,44 @@ def test_hostile_text_stays_well_formed_and_inert():
         assert any("a<b & c" in t for t in texts(root))
 
 
-def test_a_huge_ladder_is_bounded_and_says_what_was_left_out():
-    one = arrow(Way.TO_KERNEL, "P.", *[f"field{i}" for i in range(60)])
-    steps = tuple(Step(i * 0.001, arrow=one) for i in range(2000))
-    ladder = Ladder(lane("you"), lane("kernel"), (), steps)
-    drawing = sequence.diagram(ladder)
+def test_a_huge_ladder_draws_its_first_and_last_segments_and_says_what_was_left_out():
+    steps = tuple(
+        Step(
+            i * 0.001, arrow=arrow(Way.TO_KERNEL, "P.", f"seq +{i}", *[f"f{j}" for j in range(60)])
+        )
+        for i in range(2000)
+    )
+    drawing = sequence.diagram(Ladder(lane("you"), lane("kernel"), (), steps))
     root = parse(drawing.svg)
-    assert len(groups(root, "tl-seg")) == sequence.MAX_STEPS
-    assert drawing.height < 120 * sequence.MAX_STEPS
-    assert any("1400 more steps not drawn" in t for t in texts(root))
-    for g in groups(root, "tl-seg"):
+    segs = groups(root, "tl-seg")
+    assert len(segs) == sequence.HEAD_ARROWS + sequence.TAIL_ARROWS
+    assert "seq +109 " in title(segs[sequence.HEAD_ARROWS - 1])
+    assert "seq +1950 " in title(segs[sequence.HEAD_ARROWS])
+    assert any("1840 segments not drawn here" in t for t in texts(root))
+    for g in segs:
         assert len(texts(g)) <= sequence.SEG_LINES
+    assert len(drawing.svg) < 150_000
+
+
+def test_a_capped_reports_250_segments_of_many_connections_stay_small():
+    conns = tuple(Conn(40000 + i, 7788, f":{40000 + i}") for i in range(125))
+    steps = []
+    for i, c in enumerate(conns):
+        steps.append(Step(i * 0.01, c.label, arrow(Way.TO_KERNEL, "S", "seq +0", "win 8192")))
+        steps.append(Step(i * 0.01, c.label, arrow(Way.TO_YOU, "S.", "seq +0", "ack +1",
+                     "win 64240", "<mss 1460>", cause=f"your segment {i} (S) from port {c.label}"),
+                     (Change(Side.KERNEL, "LISTEN", "SYN_RECEIVED", How.OBSERVED),)))  # fmt: skip
+    ladder = Ladder(lane("you"), lane("kernel"), conns, tuple(steps))
+    assert len(sequence.diagram(ladder).svg) < 100_000
+    assert len(exchange.document(ladder)) < 140_000
+
+
+def test_a_ladder_of_notes_only_is_capped_in_steps():
+    steps = tuple(Step(None, text=f"note {i}") for i in range(5000))
+    root = parse(sequence.diagram(Ladder(lane("you"), lane("kernel"), (), steps)).svg)
+    notes = groups(root, "tl-text")
+    assert len(notes) == sequence.MAX_STEPS
+    assert "4401 more steps not drawn" in title(notes[-1])
 
 
 def test_an_empty_ladder_says_so():
@@ -175,3 +202,40 @@ def test_wrap_never_breaks_a_field_and_caps_lines():
 
 def test_esc_leaves_nothing_xml_would_read():
     assert esc("<a & 'b' \"c\"]]>\x00") == "&lt;a &amp; &#39;b&#39; &quot;c&quot;]]&gt;"
+
+
+def test_connections_that_took_the_same_states_are_one_path_in_the_state_diagram():
+    from tcplab.engine.ladder import Path
+
+    same = ("LISTEN", "SYN_RECEIVED", "CLOSED")
+    paths = [Path(Side.KERNEL, f":{p}", same) for p in range(40000, 40040)]
+    paths.insert(1, Path(Side.KERNEL, ":1", ("LISTEN", "SYN_RECEIVED", "ESTABLISHED")))
+    paths.append(Path(Side.CRAFTING, "", same))
+    paths += [Path(Side.KERNEL, f":{p}", ("CLOSED",) * p) for p in range(2, 20)]
+    got = exchange.distinct(paths)
+    assert got[:3] == [
+        Path(Side.KERNEL, ":40000 +39 like it", same),
+        Path(Side.KERNEL, ":1", ("LISTEN", "SYN_RECEIVED", "ESTABLISHED")),
+        Path(Side.CRAFTING, "", same),
+    ]
+    assert len(got) == exchange.MAX_PATHS
+
+
+def test_the_exchange_puts_the_state_diagram_below_with_each_sides_path_numbered():
+    svg = exchange.document(drawcases.ladder("handshake", "reference"))
+    assert svg.count("<svg") == 1  # one <svg> per picture: the two drawings are groups in it
+    root = parse(svg)
+    seq, states = (g for g in root.iter(f"{NS}g") if g.get("role") == "img")
+    assert states.get("aria-label") == "the states each side took"
+    assert "tl-svg" in (seq.get("class") or "") and (states.get("id") or "").startswith("tls")
+    below = sequence.diagram(drawcases.ladder("handshake", "reference")).height + exchange.GAP
+    assert states.get("transform") == f"translate(0 {num(below)})"
+    numbers = [
+        "".join(t.itertext())
+        for t in states.iter(f"{NS}text")
+        if "tls-numtext" in (t.get("class") or "")
+    ]
+    # each side's path: yours CLOSED → SYN_SENT → ESTABLISHED, the kernel's LISTEN →
+    # SYN_RECEIVED → ESTABLISHED
+    assert numbers == ["1", "2", "1", "2"]
+    assert any("tls-hl" in (el.get("class") or "") for el in states.iter())

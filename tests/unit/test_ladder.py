@@ -70,7 +70,11 @@ def test_time_waits_missed_syn_received_is_proved_by_the_capture() -> None:
     step, change = proved[0]
     assert (change.before, change.after, change.note) == ("LISTEN", "SYN_RECEIVED", PROVED)
     assert step.arrow is not None and step.arrow.flags == "S."
-    after = next(c for s in steps for c in s.changes if c.after == "ESTABLISHED")
+    after = next(
+        s.change(Side.KERNEL)
+        for s in steps
+        if s.change(Side.KERNEL) is not None and s.change(Side.KERNEL).after == "ESTABLISHED"
+    )
     assert after.before == "SYN_RECEIVED" and after.how is How.OBSERVED
 
 
@@ -90,3 +94,29 @@ def test_each_side_path_follows_the_steps() -> None:
         "FIN_WAIT_1",
         "FIN_WAIT_2",
     )
+
+
+def test_your_side_in_a_lab_check_is_the_models_tcp_sending_and_receiving() -> None:
+    lad = reference("handshake")
+    (path,) = [p.states for p in lad.paths() if p.side is Side.CRAFTING]
+    assert path == ("CLOSED", "SYN_SENT", "ESTABLISHED")
+    syn, synack = lad.steps[0], lad.steps[1]
+    assert syn.change(Side.CRAFTING) is not None and syn.arrow is not None
+    assert synack.arrow is not None and synack.arrow.from_kernel  # you are ESTABLISHED on receipt
+    mine = synack.change(Side.CRAFTING)
+    assert mine is not None and mine.after == "ESTABLISHED" and mine.how is How.MODEL
+
+
+def test_a_segment_the_model_cannot_follow_stops_your_side_with_a_note() -> None:
+    lad = reference("rst")
+    notes = [s.text for s in lad.steps if "your side's states" in s.text]
+    assert notes == [
+        "your side's states on port 48105 stop here: a TCP in CLOSED does not send S. "
+        "(tcplab's model)",
+        "your side's states on port 53315 stop here: a TCP in ESTABLISHED does not send S "
+        "(tcplab's model)",
+    ]
+    at = next(i for i, s in enumerate(lad.steps) if s.text == notes[1])
+    assert not [
+        s for s in lad.steps[at:] if s.conn == lad.steps[at - 1].conn and s.change(Side.CRAFTING)
+    ]

@@ -5,6 +5,7 @@ names its connection, numbers are relative (signed) or absolute on request."""
 from __future__ import annotations
 
 import io
+import re
 from functools import cache
 from pathlib import Path
 
@@ -84,10 +85,12 @@ def test_a_handshake_ladder_draws_both_lanes_with_states_beside_their_arrows() -
     assert "you 10.77.0.1" in text[0] and text[0].rstrip().endswith("kernel 10.77.0.2")
     assert text[1].strip().startswith("Linux ")
     assert text[2].split() == ["ms", "│", "│", "LISTEN"]  # the kernel's start
-    assert text[3].split()[:5] == ["0.000", "│", "S", "seq", "+0"] and "──▶ │" in text[3]
-    assert "◀──" in text[4] and "S. seq +0 ack +1" in text[4]
-    assert text[4].split()[-1] == "SYN_RECEIVED"  # beside the SYN+ACK, not after the ACK
-    assert text[5].split()[-1] == "ESTABLISHED" and ". seq +1 ack +1" in text[5]
+    assert text[3].split()[:7] == ["0.000", "CLOSED", "→", "│", "S", "seq", "+0"]
+    assert "──▶ │" in text[3] and text[4].split() == ["SYN_SENT", "│", "│"]
+    assert "◀──" in text[5] and "S. seq +0 ack +1" in text[5]
+    # both sides' states beside the SYN+ACK, not after the ACK
+    assert text[5].split()[1] == "ESTABLISHED" and text[5].split()[-1] == "SYN_RECEIVED"
+    assert text[6].split()[-1] == "ESTABLISHED" and ". seq +1 ack +1" in text[6]
 
 
 def test_relative_numbers_are_signed_and_absolute_ones_are_as_sent() -> None:
@@ -115,8 +118,9 @@ def test_a_state_the_sampler_missed_is_shown_as_the_model_proves_it() -> None:
 def test_a_long_segment_continues_inside_the_band_with_its_fields_whole() -> None:
     text = drawn(_report(FIXTURES / "rst" / "recorded" / "reference.json"), 80)
     at = next(i for i, line in enumerate(text) if "<mss 1460,sackOK," in line)
-    assert "TS val" in text[at + 1] and "wscale 10>" in text[at + 1]
-    assert text[at + 1].count("│") == 2  # inside the band, between the lanes
+    end = next(i for i in range(at, len(text)) if "wscale 10>" in text[i])
+    assert end > at and all(line.count("│") == 2 for line in text[at : end + 1])  # in the band
+    assert any(re.search(r"TS val \d+ ecr 0", line) for line in text[at : end + 1])
 
 
 @pytest.mark.parametrize("width", [40, 50])

@@ -53,7 +53,8 @@ def test_watched_lays_out_a_handshake_as_the_lab_check_does() -> None:
     ladder = _watched(_load("handshake")).ladder()
     arrows = [s.arrow.text.split()[0] for s in ladder.steps if s.arrow is not None]
     assert arrows == ["S", "S.", "."]
-    assert [(c.before, c.after) for s in ladder.steps for c in s.changes] == [
+    kernel = [c for s in ladder.steps for c in s.changes if c.side.value == "kernel"]
+    assert [(c.before, c.after) for c in kernel] == [
         ("LISTEN", "SYN_RECEIVED"),
         ("SYN_RECEIVED", "ESTABLISHED"),
     ]
@@ -134,13 +135,14 @@ def test_only_settled_steps_are_handed_out_until_the_end() -> None:
 
 
 def test_laying_a_run_out_again_fits_in_a_refresh() -> None:
-    """Measured: every refresh replays the whole exchange through the model; for a lab's run
-    that takes milliseconds (port-reuse, 41 segments: about 6 ms), far below REFRESH."""
+    """Every refresh replays the whole exchange through the model; for a lab's run that takes
+    milliseconds (measured: port-reuse, 41 segments, about 6 ms), well inside a refresh even on
+    a busy machine."""
     watched = _watched(_load("port-reuse"))
     started = time.perf_counter()
     for _ in range(5):
         watched.ladder()
-    assert (time.perf_counter() - started) / 5 < watchcmd.REFRESH * watchcmd.BUSY
+    assert (time.perf_counter() - started) / 5 < watchcmd.REFRESH
 
 
 def test_piped_watch_prints_each_step_once_then_the_states() -> None:
@@ -155,10 +157,16 @@ def test_piped_watch_prints_each_step_once_then_the_states() -> None:
     lines = buf.getvalue().splitlines()
     assert lines[0].startswith("watching tcplab-check-")
     body = "\n".join(lines[1:])
-    for text in ("──▶ S seq +0", "◀── S. seq +0 ack +1", "──▶ . seq +1 ack +1"):
+    for text in (":42495 S seq +0", ":42495 S. seq +0 ack +1", ":42495 . seq +1 ack +1"):
         assert body.count(text) == 1, body
-    assert body.index("LISTEN → SYN_RECEIVED") < body.index("SYN_RECEIVED → ESTABLISHED")
+    listen, synack, ack = (_line(lines, text) for text in (" ms ", " S. seq", " . seq"))
+    assert lines[listen].endswith("│ LISTEN")
+    assert lines[synack].endswith("│ SYN_RECEIVED") and lines[ack].endswith("│ ESTABLISHED")
     assert lines[-1].startswith("kernel (tcplab-check-") and "ESTABLISHED" in lines[-1]
+
+
+def _line(lines: list[str], text: str) -> int:
+    return next(i for i, line in enumerate(lines) if text in line)
 
 
 @pytest.mark.parametrize(
@@ -193,7 +201,39 @@ def test_a_screen_shows_the_latest_lines_that_fit_and_the_states_now() -> None:
     assert lines[0].startswith("watching tcplab-check-")
     assert any("earlier lines" in line for line in lines[1:3])
     assert all(len(line) <= 80 for line in lines)
-    last_arrow = next(s for s in reversed(watched.ladder().steps) if s.arrow is not None)
-    assert last_arrow.arrow is not None
-    assert any(last_arrow.arrow.flags in line for line in lines[-6:])
+    last = next(s.arrow for s in reversed(watched.ladder().steps) if s.arrow is not None)
+    assert last is not None
+    assert any(f"{last.flags} {last.fields[0]}" in line for line in lines)
     assert any(line.startswith("kernel (tcplab-check-") for line in lines)
+
+
+def _flood(rec: Recording, n: int, every: float) -> Recording:
+    """`rec`'s connection made again `n` times, from ports 20000 on, `every` seconds apart."""
+    seen = []
+    for i in range(n):
+        for s in rec.seen:
+            seg = s.segment
+            moved = (
+                replace(seg, dport=20000 + i) if s.from_kernel else replace(seg, sport=20000 + i)
+            )
+            seen.append(replace(s, segment=moved, time=s.time + i * every))
+    return replace(rec, seen=seen, samples={})
+
+
+def test_a_pipe_prints_every_segment_of_a_long_run_once() -> None:
+    """600 segments in 2 s, more than a ladder shows (SHOWN_FIRST + SHOWN_LAST): piped, every one
+    is printed, once, with the header once and no note of segments left out."""
+    rec = _flood(_load("handshake"), 200, 0.01)
+    buf = io.StringIO()
+    pipe = watchcmd._Pipe(Console(file=buf, width=100, highlight=False), absolute=False)
+    t, last = rec.seen[0].time, rec.seen[-1].time
+    while t < last + 1:
+        pipe.show(_watched(rec, t), t)
+        t += 0.25
+    pipe.end(_watched(rec))
+    out = buf.getvalue()
+    for port in (20000, 20123, 20199):
+        for text in (f":{port} S seq +0", f":{port} S. seq +0 ack +1", f":{port} . seq +1"):
+            assert out.count(text) == 1, text
+    assert sum(" S. seq +0 ack +1" in line for line in out.splitlines()) == 200
+    assert out.count("kernel 10.77.0.2") == 1 and "not shown" not in out
