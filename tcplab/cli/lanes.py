@@ -121,6 +121,8 @@ def layout(ladder: Ladder, width: int) -> Layout:
         room = width - (tw + 1 + left + 6 + right)
         if room >= MIN_BAND:  # wide enough for the segments, and the header on one line
             band = max(need, header + 2 - left - right - 6)
+            if any(s.text for s in ladder.steps):  # a note or a step's result: all the room
+                band = room
             return Layout(tw, left, min(room, band), right, short)
     return Layout(tw, 0, max(width - tw - 7, 1), 0, False, True)
 
