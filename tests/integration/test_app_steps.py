@@ -15,6 +15,7 @@ def flat(text: str) -> str:
     """The ladder's text as one line: its lanes' bars and the wrapping gone."""
     return " ".join(text.replace("│", " ").split())
 
+
 pytestmark = pytest.mark.netns
 SCENARIO = Path(__file__).resolve().parents[1] / "fixtures" / "scenarios" / "every-app-call.toml"
 
