@@ -226,6 +226,8 @@ class Explainer:
             self._finding(rec)
         elif rec is not None:
             self._decide(conn, rec, True, shown)
+            if rec.cause.startswith("timer"):
+                conn.endpoint.timer_seen(rec.time, seen.time)
         else:
             rec = next((p for p in due if not p.silence), None) or next(iter(due), None)
             if rec is not None:

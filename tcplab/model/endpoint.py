@@ -21,6 +21,7 @@ from tcplab.model.segment import Segment
 from tcplab.model.seqnum import seq_add, seq_gt, seq_lt, seq_sub, signed
 from tcplab.model.state import State
 from tcplab.model.table import (
+    FIN_OUT,
     MINI,
     SYNC,
     Case,
@@ -42,6 +43,7 @@ TCP_TIMEOUT_INIT = 1.0  # the first SYN and SYN+ACK timeout (tcp_timeout_init wi
 # the testbed adds a few ms (0.208 s measured), which the explainer's timer slack covers
 TCP_RTO_MIN = 0.2
 DATA_TIMER = frozenset({Place.ESTABLISHED, Place.CLOSE_WAIT})  # where the model runs a data RTO
+RTO_TIMER = DATA_TIMER | FIN_OUT  # the RTO (from TCP_RTO_MIN, doubling) runs: data or our FIN out
 TCP_MSS_DEFAULT = 536  # the peer's MSS when its SYN carries no MSS option (RFC 9293 §3.7.1)
 TCP_MIN_SND_MSS = 48  # net.ipv4.tcp_min_snd_mss: the least MSS Linux sends with
 TCPOLEN_TSTAMP_ALIGNED = 12  # the timestamp option in every segment once both SYNs carried it
@@ -159,6 +161,7 @@ class Endpoint:
     retries: int = 0
     deadline: float | None = None  # the next timer, if any
     started: float | None = None  # when the first SYN or SYN+ACK went out (retrans_stamp)
+    rtt: float | None = None  # the handshake's round trip, the RTO's first sample (None: none)
     peer_mss: int = TCP_MSS_DEFAULT  # the MSS option of the peer's SYN
     own_mss: int | None = None  # the MSS option of the kernel's SYN or SYN+ACK
     timestamps: tuple[bool, bool] = (False, False)  # the peer's SYN, the kernel's SYN carried them
@@ -263,6 +266,21 @@ class Endpoint:
         inp = self._timer_input()
         size = self._unacked() if inp is Input.TIMER_RETRANSMIT else 0
         return self._apply(lookup(self.place, inp), inp, None, now, f"timer: {inp.value}", size)
+
+    @property
+    def rto(self) -> float:
+        """The first RTO of data or a FIN: from the handshake's round trip m, srtt = m and
+        rttvar = max(2m, tcp_rto_min), so RTO = m + max(2m, 200 ms) (tcp_rtt_estimator,
+        __tcp_set_rto); TCP_RTO_MIN with no sample."""
+        m = self.rtt
+        return TCP_RTO_MIN if m is None or m < 0 else m + max(2 * m, TCP_RTO_MIN)
+
+    def timer_seen(self, due: float, at: float) -> None:
+        """The kernel's timer segment, due at `due` by the model, went out at `at`: the kernel
+        re-arms its timer when it runs, so the next deadline counts from `at` (an RTO of
+        srtt + 200 ms is a few ms over TCP_RTO_MIN, which doubling would otherwise add up)."""
+        if self.deadline is not None and at > due:
+            self.deadline += at - due
 
     def _unacked(self) -> int:
         """The bytes a data retransmission carries: from snd_una, at most one MSS."""
@@ -508,7 +526,13 @@ class Endpoint:
             if after is Place.ESTABLISHED:
                 self.accept_queue += 1
         self.place = after
-        if after is not before:
+        if after is not before and before in FIN_OUT and after in FIN_OUT:
+            pass  # FIN_WAIT_1 -> CLOSING: our FIN is still out, its RTO keeps running
+        elif after is not before:
+            if before in (Place.REQUEST, Place.SYN_SENT) and after is Place.ESTABLISHED:
+                # tcp_synack_rtt_meas / tcp_ack's first sample: from the SYN(+ACK), unless it
+                # was sent again (Karn: no sample from a retransmitted segment)
+                self.rtt = None if self.retries or self.started is None else now - self.started
             self.retries = 0
             self.shortened = False
             self.started = now
@@ -540,7 +564,9 @@ class Endpoint:
             return now + TIME_WAIT_LEN
         if self.place is Place.ORPHAN_FIN_WAIT_2:
             return now + self.sysctls.tcp_fin_timeout
-        return None  # FIN retransmission depends on the RTO: not modelled as a deadline
+        if self.place in FIN_OUT:
+            return now + self._gap(1)  # our FIN went out: the RTO runs until it is ACKed
+        return None
 
     def _timer_input(self) -> Input:
         if self.place in MINI:
@@ -559,8 +585,10 @@ class Endpoint:
         s = self.sysctls
         if self.place is Place.REQUEST:
             return self.retries >= s.tcp_synack_retries
-        if self.place in DATA_TIMER:
-            return False  # tcp_retries2 (15) retransmissions, many minutes: not modelled
+        if self.place in RTO_TIMER:
+            # tcp_retries2 (15) retransmissions, many minutes; an orphan's FIN tcp_orphan_retries
+            # (0: 8), about 50 s at these RTOs: neither is modelled
+            return False
         limit = s.tcp_syn_retries
         if self.place is Place.SYN_SENT:
             limit += s.tcp_syn_linear_timeouts
@@ -573,8 +601,8 @@ class Endpoint:
     def _gap(self, k: int) -> float:
         """Seconds before the k-th transmission's timer fires (k = 1: after the first send),
         the RTO doubling up to tcp_rto_max_ms (SYN_SENT: after tcp_syn_linear_timeouts at 1 s)."""
-        if self.place in DATA_TIMER:
-            return min(float(2 ** (k - 1)) * TCP_RTO_MIN, self.sysctls.tcp_rto_max_ms / 1000)
+        if self.place in RTO_TIMER:
+            return min(float(2 ** (k - 1)) * self.rto, self.sysctls.tcp_rto_max_ms / 1000)
         if self.place is Place.SYN_SENT:
             linear = self.sysctls.tcp_syn_linear_timeouts
             gap = 1.0 if k <= linear + 1 else float(2 ** (k - linear - 1))

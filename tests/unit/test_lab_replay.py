@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tcplab.app.protocol import Event
 from tcplab.engine.seen import Seen
 from tcplab.exercise.kit import Observation, ObservedConn
@@ -209,3 +211,28 @@ def test_a_state_the_table_caught_inside_one_segment_is_not_reached_when_the_mod
     # where the model cannot explain the kernel, the socket table is the evidence
     conn.predictions.pop(id(last))
     assert not conn.model_explains_all() and conn.reached(State.FIN_WAIT_2)
+
+
+@pytest.mark.parametrize(
+    ("lab", "name"),
+    [
+        ("state-tour", "last_ack_relative"),
+        ("simultaneous", "starter"),
+        ("time-wait", "fin_off_by_one_throughout"),
+    ],
+)
+def test_the_kernels_fin_sent_again_is_explained_by_its_retransmission_timer(lab, name):
+    """Recorded runs where the kernel's FIN was never ACKed: each FIN it sent again is the
+    model's fin-retransmit (its RTO from the handshake's round trip), not an unexplained segment."""
+    from tcplab.exercise.catalog import get
+    from tcplab.exercise.evaluate import evaluate
+    from tcplab.exercise.recording import Recording
+    from tests.labcases import recorded
+
+    ev = evaluate(get(lab), Recording.load(recorded(lab, name)))
+    fins = [s for s in ev.observation.segments if s.from_kernel and Flags.FIN in s.segment.flags]
+    again = [s for i, s in enumerate(fins) if any(f.key == s.key for f in fins[:i])]
+    assert again, "the recording has the kernel's FIN sent again"
+    rules = [ev.observation.predictions[id(s)].prediction.rule for s in again]
+    assert set(rules) == {"fin-retransmit"}
+    assert not any("predicted no segment" in f for f in ev.observation.findings)
