@@ -413,6 +413,8 @@ def blank_reason(image: Image, least_colours: int = 8, most_share: float = 0.995
     nearly everywhere."""
     colours = image.colours()
     total = image.width * image.height
+    if not total or not colours:
+        return "the picture is empty (0 pixels)"
     top, top_count = colours.most_common(1)[0]
     if len(colours) < least_colours:
         return f"only {len(colours)} colours"

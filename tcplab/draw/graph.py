@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tcplab.model.endpoint import TIME_WAIT_LEN
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 from tcplab.model.table import Edge, Guard, Input, edges
@@ -24,7 +25,7 @@ _CALLS = {
     Input.APP_LISTEN: "listen()",
     Input.APP_CONNECT: "connect()",
     Input.APP_CLOSE: "close()",
-    Input.APP_SHUTDOWN: "close()",
+    Input.APP_SHUTDOWN: "shutdown()",
     Input.TIMER_GIVE_UP: "retries out",
 }
 
@@ -69,7 +70,7 @@ def event(edge: Edge) -> str:
     if inp in (Input.ACK_FIN, Input.ACK_FIN_OF_FIN):
         return "rcv FIN"
     if inp is Input.TIMER_EXPIRE:
-        return "timeout 60 s" if source is State.TIME_WAIT else "fin_timeout"
+        return f"timeout {TIME_WAIT_LEN:g} s" if source is State.TIME_WAIT else "fin_timeout"
     return _CALLS.get(inp, str(inp))
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from xml.sax.saxutils import escape
 
+from tcplab import junit
+from tcplab import text as untrusted
 from tcplab.draw import layout
 from tcplab.draw.graph import Transition, transitions
 from tcplab.draw.layout import FONT, LINE_H, NODES, ROUTES, Node, Point, Route
@@ -62,7 +64,9 @@ def _num(value: float) -> str:
 
 
 def _esc(text: str) -> str:
-    return escape(text, {'"': "&quot;"})
+    """Text for XML: one line without what XML 1.0 forbids, the specials escaped (the same
+    cleaning as draw/svg.py's, which imports this module's Drawing)."""
+    return escape(junit.xml_safe(untrusted.line(text)), {'"': "&quot;"})
 
 
 def _d(points: tuple[Point, ...] | list[Point]) -> str:

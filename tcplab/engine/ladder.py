@@ -31,6 +31,7 @@ from tcplab.engine.seen import Seen
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import signed
 from tcplab.model.state import State
+from tcplab.model.table import Place
 
 NO_SOCKET = "CLOSED"  # a side without a socket for this connection, as the handouts name it
 
@@ -208,14 +209,28 @@ def _arrow(report: Report, seen: Seen, relative: bool) -> Arrow:
     return Arrow(way, flags, _fields(report, seen, relative), tuple(marks), cause, agrees)
 
 
-def _name(state: State | None, other: State | None) -> str:
+def _name(state: State | None, other: State | None, listened: bool | None = None) -> str:
     """A state as the ladder names it; no socket is CLOSED, except before a connection a listener
-    takes (a SYN at a listener, or a cookie's ACK): LISTEN, as the handouts draw it."""
+    takes: LISTEN, as the handouts draw it. Whether a listener took it is the model's word
+    (`listened`); without one, a connection that began in SYN_RECEIVED began at a listener."""
     if state is not None and state is not State.CLOSED:
         return str(state.value)
-    if other in (State.SYN_RECEIVED, State.ESTABLISHED):
-        return State.LISTEN.value
-    return NO_SOCKET
+    if listened is None:
+        listened = other is State.SYN_RECEIVED
+    return State.LISTEN.value if listened and other is not None else NO_SOCKET
+
+
+def _listened(report: Report, rows: list[Row]) -> dict[tuple[int, int], bool]:
+    """Each connection's first input as the model met it: at a listener (LISTEN, or a request
+    sock of one) or not. Connections the model was not fed are left out."""
+    out: dict[tuple[int, int], bool] = {}
+    for row in rows:
+        if not isinstance(row, SegmentRow) or row.seen.key in out:
+            continue
+        rec = report.predictions.get(id(row.seen))
+        if rec is not None and rec.prediction.before is not None:
+            out[row.seen.key] = rec.prediction.before.place in (Place.LISTEN, Place.REQUEST)
+    return out
 
 
 def build(report: Report, relative: bool = True) -> Ladder:
@@ -226,20 +241,20 @@ def build(report: Report, relative: bool = True) -> Ladder:
     steps: list[_Draft] = []
     start: list[Change] = []
     waiting: list[Change] = []  # your side's changes: beside your next arrow
+    listened = _listened(report, rows)
     for row in rows:
         match row:
             case SegmentRow(seen=seen):
                 arrow = _arrow(report, seen, relative)
                 draft = _Draft(report.rel_time(seen.time), label.get(seen.key, ""), arrow, seen)
                 if waiting and not seen.from_kernel:
-                    first, last = waiting[0], waiting[-1]
-                    draft.changes = (
-                        Change(first.side, first.before, last.after, last.how, last.note),
-                    )
-                    waiting = []
+                    # the last change beside this arrow; any before it on lines of their own
+                    steps += [_Draft(None, draft.conn, changes=(c,)) for c in waiting[:-1]]
+                    draft.changes, waiting = (waiting[-1],), []
                 steps.append(draft)
             case StateRow():
-                before = _name(row.before, row.after if row.before is None else None)
+                heard = listened.get(row.conn) if row.conn and row.side is Side.KERNEL else None
+                before = _name(row.before, row.after if row.before is None else None, heard)
                 change = Change(row.side, before, _name(row.after, None), row.how, row.note)
                 where = row.before is None and row.after in (State.LISTEN, None)
                 if not steps and (where or row.before == row.after):  # where a side stands

@@ -76,7 +76,11 @@ class Live:
         self._app: AppClient | None = None
         with inside(spec.kernel):
             self._capture = Capture(IFNAME, spec.crafting_addr, spec.kernel_addr)
-        self._sampler = _Woken(spec, {port})
+        try:
+            self._sampler = _Woken(spec, {port})
+        except BaseException:
+            self._capture.close()
+            raise
         self._sampler.history = self.watched.samples  # the sampler fills what is watched
         self._sampler.listener = self.watched.listener
         try:

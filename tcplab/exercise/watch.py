@@ -5,7 +5,8 @@ capture, its socket table's sampler and the application's log show. At each refr
 exchange is made into a Recording and laid out exactly as a lab check lays out its run
 (tcplab.exercise.evaluate.exchange: the same replay through tcplab's one TCP model, the same rows),
 then drawn as the one Ladder (tcplab.engine.ladder.build). Replaying it all again each time keeps
-one way of explaining an exchange; it is fast enough (tests/unit/test_watch.py measures it).
+one way of explaining an exchange; it is fast enough (bench/watch_bench.py measures it: a few
+ms a refresh for a lab's run).
 
 A terminal shows the whole ladder again at each refresh. A pipe cannot take a line back, so
 `Shown` hands out each step once, only when it has settled (a state change is read from the socket

@@ -15,6 +15,7 @@ Pure: no session, no clock.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from tcplab.engine.report import How, Side, StateRow
@@ -22,19 +23,9 @@ from tcplab.engine.seen import Seen
 from tcplab.model.endpoint import Endpoint, Prediction
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
+from tcplab.model.seqnum import seq_add
 from tcplab.model.state import State
-from tcplab.model.table import Input, Place
-
-_SYNCHRONIZED = {
-    State.SYN_RECEIVED,
-    State.ESTABLISHED,
-    State.FIN_WAIT_1,
-    State.FIN_WAIT_2,
-    State.CLOSE_WAIT,
-    State.CLOSING,
-    State.LAST_ACK,
-    State.TIME_WAIT,
-}
+from tcplab.model.table import MINI, SYNC, Input, Place
 
 
 @dataclass
@@ -46,32 +37,38 @@ class Followed:
 
 
 def _call(ep: Endpoint, inp: Input, seen: Seen, want: Flags) -> bool:
-    """The call that makes a TCP send `seen`; whether the model's TCP sends that kind then."""
+    """The call that makes a TCP send `seen`; whether the model's TCP sends that kind then (the
+    endpoint is changed only when it does)."""
+    trial = copy.deepcopy(ep)
     try:
-        answer: Prediction = ep.call(inp, seen.time)
+        answer: Prediction = trial.call(inp, seen.time)
     except (KeyError, ValueError, StopIteration):
         return False  # no such call in this state: the table has no row for it
     p = answer.pattern
-    return p is not None and want in p.flags
+    if p is None or want not in p.flags or (want is Flags.SYN and p.flags != seen.segment.flags):
+        return False  # (a SYN+ACK is not what connect() sends)
+    ep.__dict__.update(trial.__dict__)
+    return True
 
 
-def _sent(ep: Endpoint, seen: Seen) -> bool:
-    """Your segment through the endpoint; False: the model's TCP would not send it here."""
-    seg, state = seen.segment, ep.place.state
-    syn, fin, rst = (f in seg.flags for f in (Flags.SYN, Flags.FIN, Flags.RST))
-    if rst:
-        return _call(ep, Input.APP_ABORT, seen, Flags.RST) if state in _SYNCHRONIZED else False
-    if syn:
-        if Flags.ACK in seg.flags:
-            ok = state is State.SYN_RECEIVED  # answering the kernel's SYN
-        elif state is State.SYN_SENT:
-            ok = seg.seq == ep.iss  # a retransmission
-        else:
-            ok = state is State.CLOSED and _call(ep, Input.APP_CONNECT, seen, Flags.SYN)
-    elif fin:
-        ok = state in _SYNCHRONIZED and (ep.fin_sent or _call(ep, Input.APP_CLOSE, seen, Flags.FIN))
+def _sent(ep: Endpoint, seen: Seen, reply: Prediction | None) -> bool:
+    """Your segment through the endpoint; False: the model's TCP would not send it here. It is
+    the model's answer to the kernel's last segment (`reply`), or what an application call makes
+    it send (SYN: connect(), FIN: close(), RST: an abortive close()), or the same SYN again, or
+    an ACK or data on a connection the model has synchronized."""
+    seg = seen.segment
+    answered = reply is not None and reply.pattern is not None and reply.pattern.flags == seg.flags
+    if answered:
+        ok = True
+    elif Flags.RST in seg.flags:
+        ok = _call(ep, Input.APP_ABORT, seen, Flags.RST)
+    elif Flags.SYN in seg.flags:
+        again = ep.place is Place.SYN_SENT and seg.seq == ep.iss
+        ok = again or _call(ep, Input.APP_CONNECT, seen, Flags.SYN)
+    elif Flags.FIN in seg.flags:
+        ok = ep.place in SYNC and (ep.fin_sent or _call(ep, Input.APP_CLOSE, seen, Flags.FIN))
     else:
-        ok = state in _SYNCHRONIZED
+        ok = ep.place in SYNC or ep.place in MINI
     if ok:
         ep.observe(seg)
     return ok
@@ -82,11 +79,11 @@ def _what(seg: Segment, state: State) -> str:
 
 
 def _answers(seen: Seen, syn: Seen | None) -> bool:
-    """Your SYN+ACK answers the kernel's SYN (as a listener would)."""
+    """Your SYN+ACK acknowledges the kernel's SYN (as a listener's would)."""
     return (
         syn is not None
         and seen.segment.flags == Flags.SYN | Flags.ACK
-        and (seen.segment.ack == (syn.segment.seq + 1) % (1 << 32))
+        and seen.segment.ack == seq_add(syn.segment.seq, 1)
     )
 
 
@@ -96,6 +93,7 @@ def follow(segments: list[Seen]) -> Followed:
     eps: dict[tuple[int, int], Endpoint] = {}
     lost: set[tuple[int, int]] = set()
     syns: dict[tuple[int, int], Seen] = {}  # the kernel's last SYN on each connection
+    replies: dict[tuple[int, int], Prediction] = {}  # the model's answer to its last segment
     for seen in segments:
         key = seen.key
         if key in lost:
@@ -110,8 +108,8 @@ def follow(segments: list[Seen]) -> Followed:
         if seen.from_kernel and seen.segment.flags == Flags.SYN:
             syns[key] = seen
         if seen.from_kernel:
-            ep.receive(seen.segment, seen.time, seen.checksum_ok)
-        elif not _sent(ep, seen):
+            replies[key] = ep.receive(seen.segment, seen.time, seen.checksum_ok)
+        elif not _sent(ep, seen, replies.pop(key, None)):
             lost.add(key)
             text = f"your side's states on port {key[0]} stop here: {_what(seen.segment, before)}"
             out.notes.append((seen.time, text))

@@ -14,6 +14,7 @@ report.html, a Mermaid block in report.md) are drawn from the engine's Report ke
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 import json
@@ -759,7 +760,9 @@ def _html_ladder(o: Outcome) -> str:
         if o.ladder_text.strip():
             return f'<div class="ladder">{_html_pre(o.ladder_text)}</div>'
         return f"<p>{_NO_LADDER.capitalize()}.</p>"
-    prefix = "tls-" + re.sub(r"[^A-Za-z0-9_-]", "-", o.lab)  # its ids, unique in the page
+    # its ids, unique in the page (the lab's name made safe, and a hash of it: a.b is not a_b)
+    digest = hashlib.sha256(o.lab.encode()).hexdigest()[:6]
+    prefix = "tls-" + re.sub(r"[^A-Za-z0-9_-]", "-", o.lab) + "-" + digest
     picture = f'<div class="ladder">{inline(exchange.document(drawn, prefix))}</div>'  # escaped
     if not o.ladder_text.strip():
         return picture

@@ -54,11 +54,14 @@ def test_a_kernel_change_on_its_own_line_comes_after_every_arrow_it_follows(path
 
 @pytest.mark.parametrize("lab", ["handshake", "accept-queue", "state-tour", "active-close"])
 def test_the_kernels_syn_received_is_beside_its_syn_ack(lab: str) -> None:
+    found = 0
     for step in reference(lab).steps:
         change = step.change(Side.KERNEL)
         if change is not None and change.after == "SYN_RECEIVED":
             assert step.arrow is not None and step.arrow.flags == "S."
             assert step.arrow.from_kernel
+            found += 1
+    assert found, "the reference's ladder shows the kernel in SYN_RECEIVED"
 
 
 def test_time_waits_missed_syn_received_is_proved_by_the_capture() -> None:

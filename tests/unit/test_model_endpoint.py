@@ -355,6 +355,17 @@ def test_an_ack_of_unsent_data_gets_a_challenge_ack_rate_limited_even_with_data(
     assert ep.receive(seg("PA", ack=KERNEL_ISN + 1000, payload=b"hello"), 1.6).rule == "ack-unsent"
 
 
+def test_a_full_socket_checks_the_seq_before_the_ack():
+    """tcp_validate_incoming runs before tcp_ack: a segment outside the window is answered as
+    such (a duplicate ACK) whatever its ack, even an ack of data never sent."""
+    ep = server()
+    far = seg("A", seq=PEER_ISN + 1 + (1 << 31), ack=KERNEL_ISN + 1000)  # both wrong
+    p = ep.receive(far, 1.0)
+    assert p.rule == "dup-ack" and (p.pattern.seq, p.pattern.ack) == (KERNEL_ISN + 1, PEER_ISN + 1)
+    # in the window, the same ack is an ACK of data never sent
+    assert ep.receive(seg("A", ack=KERNEL_ISN + 1000), 2.0).rule == "ack-unsent"
+
+
 def test_data_filling_a_hole_is_acked_with_the_queued_data_too():
     """linux-established-segments: `P. 101:106` -> `. ack 1`; `P. 1:101` -> `. ack 106`."""
     ep = server()
