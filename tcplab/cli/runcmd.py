@@ -14,6 +14,7 @@ import typer
 from tcplab import junit
 from tcplab.cli import picture
 from tcplab.cli.tidy import stop_waiting, tidy
+from tcplab.cli.wrap import para
 from tcplab.engine.runner import ScenarioResult, could_not_run, run_scenario
 from tcplab.engine.scenario import Scenario, collect
 from tcplab.errors import (
@@ -195,24 +196,23 @@ def _show(result: ScenarioResult, verbose: bool, absolute: bool = False) -> None
     sc = result.scenario
     mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
     name = render.safe(sc.name)
-    render.console().print(
-        f"[bold]{name}[/]: {render.safe(sc.title)}  ({render.safe(str(sc.path))})"
-    )
+    con = render.console()
+    title = f": {printable(sc.title)}  ({printable(str(sc.path))})"
+    para(con, [(printable(sc.name), "bold"), (title, "")], hang="    ")  # wrapped to the width
     render.ladder(result.report, only_failed=not verbose, relative=not absolute)
     if result.error is not None:
         mark = "[red]ERROR[/]"
-        render.console().print(f"could not run: {render.safe(result.error.message)}")
-    render.console().print(f"{mark} {name}\n")
+        para(con, [(f"could not run: {printable(result.error.message)}", "")], hang="    ")
+    con.print(f"{mark} {name}\n")
 
 
 def _summary(results: list[ScenarioResult]) -> None:
     from tcplab.cli import render
 
-    failed = [render.safe(r.scenario.name) for r in results if not r.ok]
+    failed = [printable(r.scenario.name) for r in results if not r.ok]
     passed = len(results) - len(failed)
-    render.console().print(
-        f"{passed} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else "")
-    )
+    text = f"{passed} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else "")
+    para(render.console(), text, hang="    ")
 
 
 def result_json(r: ScenarioResult) -> dict[str, Any]:

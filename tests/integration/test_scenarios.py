@@ -118,7 +118,8 @@ def test_text_output_shows_expected_and_observed_side_by_side():
     mutant = REPO / "scenarios" / "mutants" / "passive-close.toml"
     out = run_cli("run", str(mutant))
     assert out.returncode == 1
-    assert "expected . 1:1(0) ack 1" in out.stdout and "observed . 1:1(0) ack 2" in out.stdout
+    flat = " ".join(out.stdout.replace("│", " ").split())  # the ladder's lanes, unwrapped
+    assert "expected . 1:1(0) ack 1" in flat and "observed . 1:1(0) ack 2" in flat
     assert "✗ ack of the kernel's segment (line" in out.stdout
     assert "the FIN occupies one sequence number" in out.stdout
     assert "0 passed, 1 failed: passive-close" in out.stdout
