@@ -131,6 +131,19 @@ def check_folder(path: str) -> None:
     os.unlink(probe)
 
 
+def write_output(path: str, data: bytes) -> None:
+    """Write `data` to the file the user named (open_output's checks). Every failure, a path
+    refused or a write that failed (a full disk), is Refused with its reason in words: the
+    caller turns it into one error line."""
+    try:
+        with open_output(path) as f:
+            f.write(data)
+    except Refused:
+        raise
+    except OSError as exc:
+        raise Refused(path, exc.strerror or str(exc)) from None
+
+
 def open_output(path: str) -> BinaryIO:
     """`path` opened for writing (created 0644, or emptied), never through a symlink, never
     blocking on a FIFO; Refused for anything but a regular file."""

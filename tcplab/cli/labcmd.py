@@ -228,7 +228,7 @@ def _write_html(result: Any, path: Path, pcap: Path | None) -> None:
     from tcplab.grade import outputs
     from tcplab.grade.outcome import Outcome
     from tcplab.text import block
-    from tcplab.userfile import open_output
+    from tcplab.userfile import write_output
 
     out = result.program_output(JSON_LINES)
     verdict, message = _verdict(result, out)
@@ -250,8 +250,7 @@ def _write_html(result: Any, path: Path, pcap: Path | None) -> None:
         "limits": {"time_limit_s": result.lab.time_limit}, "sysctl": result.sysctls,
     }  # fmt: skip
     try:
-        with open_output(str(path)) as f:
-            f.write(outputs.report_html([outcome], meta).encode("utf-8", "replace"))
+        write_output(str(path), outputs.report_html([outcome], meta).encode("utf-8", "replace"))
     except Refused as exc:
         raise EnvironmentProblem(f"cannot write --html {exc}", "name another file") from None
 

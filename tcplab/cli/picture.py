@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem, UsageError
-from tcplab.userfile import Refused, check_folder, check_writable, open_output
+from tcplab.userfile import Refused, check_folder, check_writable, write_output
 
 HINT = "name a file in a folder you can write to, e.g. exchange.svg"
 
@@ -58,11 +58,6 @@ def write_svg(path: str, report: Any, relative: bool = True) -> None:
     """Write the exchange's picture to `path` (checked earlier with svg_path)."""
     data = exchange_svg(report, relative).encode("utf-8")
     try:
-        with open_output(path) as f:
-            f.write(data)
+        write_output(path, data)
     except Refused as exc:
         raise EnvironmentProblem(f"cannot write --svg {exc}", "name another file") from None
-    except OSError as exc:
-        raise EnvironmentProblem(
-            f"cannot write --svg {path}: {exc.strerror}", "name another file"
-        ) from None

@@ -26,7 +26,7 @@ from tcplab.errors import (
 )
 from tcplab.netns.topology import require_root
 from tcplab.text import printable
-from tcplab.userfile import Refused, check_folder, check_writable, open_output
+from tcplab.userfile import Refused, check_folder, check_writable, write_output
 
 
 def run(
@@ -243,14 +243,9 @@ def write_junit(path: str, results: list[ScenarioResult]) -> None:
     ]
     data = junit.suite_xml(junit.Suite("tcplab", cases))
     try:
-        with open_output(path) as out:
-            out.write(data)
+        write_output(path, data)
     except Refused as exc:
         raise EnvironmentProblem(f"cannot write --junit {exc}", _JUNIT_LOST) from None
-    except OSError as exc:
-        raise EnvironmentProblem(
-            f"cannot write --junit {path}: {exc.strerror}", _JUNIT_LOST
-        ) from None
 
 
 def _problem(r: ScenarioResult) -> junit.Problem | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import typer
 
 from tcplab.errors import EnvironmentProblem, UsageError
-from tcplab.userfile import Refused, check_writable, open_output
+from tcplab.userfile import Refused, check_writable, write_output
 
 HINT = "name a file in a folder you can write to, e.g. states.svg"
 
@@ -25,10 +25,7 @@ def show(svg: str | None) -> None:
         return
     data = states.document(states.diagram([], title="TCP's states")).encode("utf-8")
     try:
-        with open_output(svg) as f:
-            f.write(data)
+        write_output(svg, data)
     except Refused as exc:
         raise EnvironmentProblem(f"cannot write --svg {exc}", HINT) from None
-    except OSError as exc:
-        raise EnvironmentProblem(f"cannot write --svg {svg}: {exc.strerror}", HINT) from None
     typer.echo(f"\nthe state diagram: {svg}")

@@ -182,3 +182,16 @@ def test_an_app_argument_or_delay_out_of_range_is_refused_at_load(
     path.write_text(f'[scenario]\ntitle = "t"\n[[step]]\napp = "listen"\n[[step]]\n{step}\n')
     with pytest.raises(DefinitionError):
         load(path)
+
+
+def test_write_output_writes_the_file_and_refuses_in_words(tmp_path):
+    from tcplab.userfile import Refused, write_output
+
+    path = tmp_path / "out.svg"
+    path.write_bytes(b"an older, longer picture")
+    write_output(str(path), b"<svg/>")
+    assert path.read_bytes() == b"<svg/>"  # emptied first
+    for bad, why in ((tmp_path, "a folder"), (tmp_path / "no" / "x.svg", "No such file")):
+        with pytest.raises(Refused) as err:
+            write_output(str(bad), b"x")
+        assert why in str(err.value) and str(bad) in str(err.value)
