@@ -27,7 +27,7 @@ YOU, KERNEL = "yellow", "cyan"
 BAR = "│"
 MIN_BAND = 26  # narrower than this, the state columns give up their room
 BAND_ROOM = 6  # an arrow's head and shaft beside its text
-PROVED = "*"  # a kernel state the model proves from the capture (the socket table missed it)
+PROVED_MARK = "*"  # a kernel state the model proves from the capture (the socket table missed it)
 _OPTIONS = re.compile(r"<[^>]*>")
 
 
@@ -67,7 +67,7 @@ def _cell(change: Change, last: str | None, short: bool) -> list[str]:
     the state the column showed last."""
     after = _state(change.after, short)
     if change.side is Side.KERNEL and change.how is How.MODEL:
-        after += PROVED
+        after += PROVED_MARK
     if change.before in (change.after, last):
         return [after]
     return [f"{_state(change.before, short)} →", after]
@@ -237,8 +237,8 @@ def lines(ladder: Ladder, release: str, width: int, head: bool = True) -> list[T
     for step, (mine, theirs) in zip(ladder.steps, cells[1:], strict=True):
         t = "" if step.time is None else f"{step.time * 1000:.3f}"
         out += _row(lay, t, mine, theirs, _band(step, lay.band))
-    if any(PROVED in x for c in cells for x in c[1]):
-        legend = f"{PROVED} proved by the capture (its socket table missed it)"
+    if any(PROVED_MARK in x for c in cells for x in c[1]):
+        legend = f"{PROVED_MARK} proved by the capture (its socket table missed it)"
         lead = " " * (lay.time + 1)
         wrapped = _styled([(legend, "dim")], lay.total - len(lead), 0, 2)
         out += [Text.assemble(lead, x) for x in wrapped]

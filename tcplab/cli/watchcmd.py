@@ -251,5 +251,5 @@ def ladder_lines(ladder: Ladder, width: int) -> list[Text]:
 
 def _legend_at(lines: list[Text]) -> int:
     """Where the ladder's legend (under its last step) begins; len(lines) without one."""
-    mark = f"{lanes.PROVED} "  # a row starts with its time, a state or a bar, never with this
+    mark = f"{lanes.PROVED_MARK} "  # a row starts with its time, a state or a bar, never with this
     return next((i for i, x in enumerate(lines) if x.plain.lstrip().startswith(mark)), len(lines))
