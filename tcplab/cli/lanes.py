@@ -167,7 +167,7 @@ def _arrow(step: Step, arrow: Arrow, band: int) -> list[Text]:
     else:
         out = [Text.assemble(("◀" + shaft, color), " ", head)]
         out += [_pad(line, band, right=True) for line in lines[1:]]
-    if arrow.from_kernel and (arrow.cause.startswith(("app ", "timer")) or ": app" in arrow.cause):
+    if arrow.from_kernel and arrow.cause and not arrow.by_you:  # an application call, a timer
         cause = _styled([(f"({printable(arrow.cause)})", "dim")], band, 0, 0)
         out += [_pad(line, band, right=True) for line in cause]
     return [_pad(line, band) for line in out]

@@ -57,7 +57,7 @@ def _message(step: Step, arrow: Arrow, several: bool) -> str:
     text = arrow.text
     if several and step.conn:
         text = f"[{step.conn}] {text}"
-    if arrow.cause and not arrow.cause.startswith("your segment"):
+    if arrow.cause and not arrow.by_you:
         text += f" ({arrow.cause})"
     wrong = list(arrow.marks) + (["not what the model predicted"] if arrow.agrees is False else [])
     if wrong:

@@ -55,6 +55,7 @@ class Arrow:
     marks: tuple[str, ...] = ()
     cause: str = ""  # a kernel segment: "your segment 3 (A) from port 40000", "app close() ..."
     agrees: bool | None = None  # the model predicted it (True), otherwise (False), no word (None)
+    by_you: bool = False  # its cause is a segment of yours (not an application call or a timer)
 
     @property
     def text(self) -> str:
@@ -206,7 +207,9 @@ def _arrow(report: Report, seen: Seen, relative: bool) -> Arrow:
     agrees = None if rec is None else rec.agrees
     flags = seen.segment.flags.tcpdump
     way = Way.TO_YOU if seen.from_kernel else Way.TO_KERNEL
-    return Arrow(way, flags, _fields(report, seen, relative), tuple(marks), cause, agrees)
+    by_you = bool(cause) and rec is not None and rec.crafted
+    fields = _fields(report, seen, relative)
+    return Arrow(way, flags, fields, tuple(marks), cause, agrees, by_you)
 
 
 def _name(state: State | None, other: State | None, listened: bool | None = None) -> str:
