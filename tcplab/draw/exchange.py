@@ -5,8 +5,7 @@ reports put inline."""
 from __future__ import annotations
 
 from tcplab.draw import sequence, states
-from tcplab.draw.states import Drawing
-from tcplab.draw.svg import esc, place, plain, root
+from tcplab.draw.svg import Drawing, esc, place, plain, root
 from tcplab.engine.ladder import Ladder, Path
 
 GAP = 24  # between the two pictures

@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from tcplab.draw.states import Drawing
 from tcplab.draw.svg import (
     CHAR_W,
     SANS_W,
+    Drawing,
     clip,
     esc,
     num,

@@ -20,18 +20,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 from itertools import pairwise
-from xml.sax.saxutils import escape
 
-from tcplab import junit
-from tcplab import text as untrusted
 from tcplab.draw import layout
 from tcplab.draw.graph import Transition, transitions
 from tcplab.draw.layout import FONT, LINE_H, NODES, ROUTES, Node, Point, Route
+from tcplab.draw.svg import SVG_NS, Drawing, clip, esc, num
 from tcplab.engine.ladder import Path
 from tcplab.engine.report import Side
 from tcplab.model.state import State
 
-SVG_NS = "http://www.w3.org/2000/svg"
 KERNEL_COLOUR, YOU_COLOUR = "#0072B2", "#E69F00"
 MORE_COLOURS = ("#009E73", "#CC79A7", "#D55E00", "#F0E442")
 DARK = {KERNEL_COLOUR: "#56B4E9"}  # the kernel's blue is too dark on a dark ground
@@ -44,39 +41,19 @@ TITLE_CHARS = 48  # a longer title is cut: it would reach the top CLOSED
 LEGEND_ROWS = 7  # lines of the legend, each a path (more are counted on the last)
 
 
-@dataclass(frozen=True)
-class Drawing:
-    """A picture: a whole <svg> element (no XML declaration) and its size in px."""
-
-    svg: str
-    width: float
-    height: float
-
-
 def document(drawing: Drawing) -> str:
     """A standalone SVG file's text."""
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{drawing.svg}\n'
 
 
-def _num(value: float) -> str:
-    out = f"{value:.1f}"
-    return out[:-2] if out.endswith(".0") else out
-
-
-def _esc(text: str) -> str:
-    """Text for XML: one line without what XML 1.0 forbids, the specials escaped (the same
-    cleaning as draw/svg.py's, which imports this module's Drawing)."""
-    return escape(junit.xml_safe(untrusted.line(text)), {'"': "&quot;"})
-
-
 def _d(points: tuple[Point, ...] | list[Point]) -> str:
-    return "M" + " L".join(f"{_num(x)} {_num(y)}" for x, y in points)
+    return "M" + " L".join(f"{num(x)} {num(y)}" for x, y in points)
 
 
 def _text(x: float, top: float, lines: tuple[str, ...], cls: str, anchor: str = "start") -> str:
     """Lines of text whose first line's top is at `top`."""
     spans = "".join(
-        f'<tspan x="{_num(x)}" y="{_num(top + FONT - 1 + i * LINE_H)}">{_esc(line)}</tspan>'
+        f'<tspan x="{num(x)}" y="{num(top + FONT - 1 + i * LINE_H)}">{esc(line)}</tspan>'
         for i, line in enumerate(lines)
     )
     return f'<text class="{cls}" text-anchor="{anchor}">{spans}</text>'
@@ -106,7 +83,7 @@ def _paints(paths: list[Path]) -> list[_Paint]:
 def _css(p: str, paints: list[_Paint]) -> str:
     s = f"#{p}"
     rules = [
-        f"{s} {{ font-family: system-ui, 'DejaVu Sans', sans-serif; font-size: {_num(FONT)}px; }}",
+        f"{s} {{ font-family: system-ui, 'DejaVu Sans', sans-serif; font-size: {num(FONT)}px; }}",
         f"{s} .tls-bg {{ fill: #ffffff; }}",
         f"{s} text {{ fill: #111111; }}",
         f"{s} .tls-name {{ font-size: 12.5px; font-weight: 600; }}",
@@ -172,10 +149,10 @@ def _box(node: Node) -> str:
     rx = 4 if node.stub else 7
     size = 9.5 if node.stub else 12.5
     return (
-        f'<rect class="{cls}" x="{_num(r.x)}" y="{_num(r.y)}" width="{_num(r.w)}" '
-        f'height="{_num(r.h)}" rx="{rx}"/>'
-        f'<text class="{name_cls}" x="{_num(node.x)}" y="{_num(node.y + size * 0.36)}" '
-        f'text-anchor="middle">{_esc(node.state.value)}</text>'
+        f'<rect class="{cls}" x="{num(r.x)}" y="{num(r.y)}" width="{num(r.w)}" '
+        f'height="{num(r.h)}" rx="{rx}"/>'
+        f'<text class="{name_cls}" x="{num(node.x)}" y="{num(node.y + size * 0.36)}" '
+        f'text-anchor="middle">{esc(node.state.value)}</text>'
     )
 
 
@@ -183,7 +160,7 @@ def _edge(p: str, t: Transition) -> str:
     route = ROUTES[(t.source, t.target)]
     title = f"{t.source.value} → {t.target.value}: {t.label}"
     return (
-        f'<g><title>{_esc(title)}</title><path class="tls-edge" d="{_d(route.points)}" '
+        f'<g><title>{esc(title)}</title><path class="tls-edge" d="{_d(route.points)}" '
         f'marker-end="url(#{p}-head)"/>'
         + _text(route.label[0], route.label[1], t.lines, "tls-label", route.anchor)
         + "</g>"
@@ -222,8 +199,8 @@ def _skipped(p: str, paint: _Paint, a: Node, b: Node, number: int) -> str:
     mx, my = (ax + 2 * cx + bx) / 4, (ay + 2 * cy + by) / 4
     c = f"tls-c{paint.slot}"
     return (
-        f'<path class="tls-skip {c}" d="M{_num(ax)} {_num(ay)} Q{_num(cx)} {_num(cy)} '
-        f'{_num(bx)} {_num(by)}" marker-end="url(#{p}-head{paint.slot})"/>'
+        f'<path class="tls-skip {c}" d="M{num(ax)} {num(ay)} Q{num(cx)} {num(cy)} '
+        f'{num(bx)} {num(by)}" marker-end="url(#{p}-head{paint.slot})"/>'
         + _text(mx + 12, my - 6, ("(skipped)",), "tls-label tls-skiptext")
         + _circle(paint, (mx, my), number)
     )
@@ -232,8 +209,8 @@ def _skipped(p: str, paint: _Paint, a: Node, b: Node, number: int) -> str:
 def _circle(paint: _Paint, at: Point, number: int) -> str:
     x, y = at
     return (
-        f'<circle class="tls-fill tls-c{paint.slot}" cx="{_num(x)}" cy="{_num(y)}" '
-        f'r="{_num(NUM_R)}"/><text class="tls-numtext tls-ink{paint.slot}" x="{_num(x)}" y="{_num(y + 3.5)}" '
+        f'<circle class="tls-fill tls-c{paint.slot}" cx="{num(x)}" cy="{num(y)}" '
+        f'r="{num(NUM_R)}"/><text class="tls-numtext tls-ink{paint.slot}" x="{num(x)}" y="{num(y + 3.5)}" '
         f'text-anchor="middle">{number}</text>'
     )
 
@@ -299,8 +276,8 @@ def _visits(marks: _Marks) -> str:
         for i, slot in enumerate(slots):
             g = 2.5 + 3.5 * i
             out.append(
-                f'<rect class="tls-visit tls-c{slot}" x="{_num(r.x - g)}" y="{_num(r.y - g)}" '
-                f'width="{_num(r.w + 2 * g)}" height="{_num(r.h + 2 * g)}" rx="{_num(7 + g)}"/>'
+                f'<rect class="tls-visit tls-c{slot}" x="{num(r.x - g)}" y="{num(r.y - g)}" '
+                f'width="{num(r.w + 2 * g)}" height="{num(r.h + 2 * g)}" rx="{num(7 + g)}"/>'
             )
     return "".join(out)
 
@@ -311,15 +288,15 @@ def _legend(p: str, title: str, paints: list[_Paint]) -> str:
     x, y = layout.LEGEND
     out = []
     if title:
-        out.append(_text(x, y, (_clip(title, TITLE_CHARS),), "tls-title"))
+        out.append(_text(x, y, (clip(title, TITLE_CHARS),), "tls-title"))
     y += 24
     shown = paints if len(paints) <= LEGEND_ROWS else paints[: LEGEND_ROWS - 1]
     for paint in shown:
         out.append(
-            f'<path class="tls-hl tls-c{paint.slot}" d="M{_num(x)} {_num(y + 6)} '
-            f'L{_num(x + 36)} {_num(y + 6)}" marker-end="url(#{p}-head{paint.slot})"/>'
+            f'<path class="tls-hl tls-c{paint.slot}" d="M{num(x)} {num(y + 6)} '
+            f'L{num(x + 36)} {num(y + 6)}" marker-end="url(#{p}-head{paint.slot})"/>'
         )
-        out.append(_text(x + 44, y, (_clip(paint.text, 22),), "tls-legend"))
+        out.append(_text(x + 44, y, (clip(paint.text, 22),), "tls-legend"))
         y += 18
     if len(shown) < len(paints):
         out.append(_text(x + 44, y, (f"and {len(paints) - len(shown)} more",), "tls-legend"))
@@ -327,10 +304,6 @@ def _legend(p: str, title: str, paints: list[_Paint]) -> str:
     if paints:
         out.append(_text(x, y + 2, ("1, 2, 3 …: the steps of each, in order",), "tls-label"))
     return "".join(out)
-
-
-def _clip(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
 def diagram(paths: list[Path], *, title: str = "", prefix: str = "") -> Drawing:
@@ -348,7 +321,7 @@ def diagram(paths: list[Path], *, title: str = "", prefix: str = "") -> Drawing:
     w, h = layout.WIDTH, layout.HEIGHT
     label = title or "TCP's states and transitions"
     body = (
-        f'<rect class="tls-bg" x="0" y="0" width="{_num(w)}" height="{_num(h)}"/>'
+        f'<rect class="tls-bg" x="0" y="0" width="{num(w)}" height="{num(h)}"/>'
         + "".join(_edge(prefix, t) for t in transitions())
         + "".join(_box(n) for n in NODES.values())
         + _visits(marks)
@@ -357,9 +330,9 @@ def diagram(paths: list[Path], *, title: str = "", prefix: str = "") -> Drawing:
         + _legend(prefix, title, paints)
     )
     svg = (
-        f'<svg xmlns="{SVG_NS}" id="{_esc(prefix)}" width="{_num(w)}" height="{_num(h)}" '
-        f'viewBox="0 0 {_num(w)} {_num(h)}" role="img" aria-label="{_esc(label)}">'
-        f"<title>{_esc(label)}</title><style>{_css(prefix, paints)}</style>"
+        f'<svg xmlns="{SVG_NS}" id="{esc(prefix)}" width="{num(w)}" height="{num(h)}" '
+        f'viewBox="0 0 {num(w)} {num(h)}" role="img" aria-label="{esc(label)}">'
+        f"<title>{esc(label)}</title><style>{_css(prefix, paints)}</style>"
         f"{_markers(prefix, paints)}{body}</svg>"
     )
     return Drawing(svg, w, h)

@@ -10,14 +10,23 @@ wrong vermillion #D55E00; colour is never the only carrier (arrow heads, dashes,
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from tcplab import junit
 from tcplab import text as untrusted
-from tcplab.draw.states import Drawing
 
 SVG_NS = "http://www.w3.org/2000/svg"
 CHAR_W = 7.3  # the width of one character of 12 px monospace text, near enough to lay out by
 SANS_W = 6.6  # an average character of 12 px sans-serif text
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """A picture: a whole <svg> element (no XML declaration) and its size in px."""
+
+    svg: str
+    width: float
+    height: float
 
 
 def plain(text: object) -> str:
