@@ -42,7 +42,7 @@ def ladder(
 ) -> None:
     """The ladder (two lanes, you | kernel) on `out` (default: the terminal), then the checks."""
     con = out or console()
-    for line in ladder_lines(build(report, relative), report.kernel_release, _ladder_width(con)):
+    for line in ladder_lines(build(report, relative), report.kernel_release, ladder_width(con)):
         con.print(line)
     con.print()
     if show_checks:
@@ -52,7 +52,7 @@ def ladder(
         para(con, [(f"timing: {', '.join(parts)}", "dim")])
 
 
-def _ladder_width(con: Console) -> int:
+def ladder_width(con: Console) -> int:
     """The ladder's width: the console's, 80 where it has none (piped)."""
     return PAGE_WIDTH if con.width >= UNLIMITED else con.width
 

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from tcplab.cli import lanes, render
 from tcplab.cli.tidy import tidy
-from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para
+from tcplab.cli.wrap import para
 from tcplab.engine.ladder import Ladder
 from tcplab.errors import EnvironmentProblem
 from tcplab.exercise.live import Live
@@ -147,7 +147,9 @@ class _Pipe(_View):
             return False
         self.done += sum(1 for step in fresh if step.arrow is not None)
         chunk = replace(ladder, steps=tuple(fresh))
-        lines = lanes.lines(chunk, platform.release(), _width(self.con), not self.started)
+        lines = lanes.lines(
+            chunk, platform.release(), render.ladder_width(self.con), not self.started
+        )
         self.started = True
         at = _legend_at(lines)
         self.legend = lines[at:] or self.legend
@@ -197,11 +199,6 @@ def frame(con: Console, watched: Watched, relative: bool = True) -> Group:
     if len(body) > room:
         body = [Text("… earlier lines", "dim"), *body[len(body) - room + 1 :]]
     return Group(*head, *body, *foot)
-
-
-def _width(con: Console) -> int:
-    """Piped with no COLUMNS, a ladder is laid out for a page (render does the same)."""
-    return PAGE_WIDTH if con.width >= UNLIMITED else con.width
 
 
 def _text(con: Console, draw_on: Callable[[Console], None]) -> list[Text]:
