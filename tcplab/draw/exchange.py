@@ -15,8 +15,13 @@ BESIDE_MAX = 1600  # wider than this together: the state diagram goes below
 def states_drawing(ladder: Ladder, prefix: str = "") -> Drawing:
     """The state diagram with this exchange's paths highlighted (tcplab.draw.states); `prefix`
     makes its ids unique in a page that shows several ("": one made from the paths)."""
-    paths = distinct([_plain(p) for p in ladder.paths()])
-    return states.diagram(paths, title="the states each side took", prefix=prefix)
+    every = [_plain(p) for p in ladder.paths()]
+    paths = distinct(every)
+    title = "the states each side took"
+    left = len({(p.side, p.states) for p in every}) - len(paths)
+    if left > 0:  # more ways than can be highlighted: say so, never leave them out unsaid
+        title += f" ({left} more not drawn)"
+    return states.diagram(paths, title=title, prefix=prefix)
 
 
 def _plain(path: Path) -> Path:

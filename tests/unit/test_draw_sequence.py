@@ -219,6 +219,16 @@ def test_connections_that_took_the_same_states_are_one_path_in_the_state_diagram
         Path(Side.CRAFTING, "", same),
     ]
     assert len(got) == exchange.MAX_PATHS
+    # the picture says how many ways it could not highlight
+    from tcplab.engine.ladder import Ladder, Lane, Step
+
+    class Many(Ladder):
+        def paths(self) -> list[Path]:
+            return paths
+
+    ladder = Many(Lane("you", "", ""), Lane("kernel", "", ""), (), (Step(None, text="x"),))
+    left = len({(p.side, p.states) for p in paths}) - exchange.MAX_PATHS
+    assert f"({left} more not drawn)" in exchange.states_drawing(ladder).svg
 
 
 def test_the_exchange_puts_the_state_diagram_below_with_each_sides_path_numbered():
