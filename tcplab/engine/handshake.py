@@ -73,7 +73,7 @@ class _Handshake:
         self.s, self.opts, self.port = s, opts, target.port
         self.sport = opts.sport or s.free_port(target.port)
         self.isn = opts.isn if opts.isn is not None else random.randrange(1 << 32)
-        self.opened = False  # the ACK is sent: from here on the kernel may hold a connection
+        self.opened = False  # the SYN has left: from here on the kernel may hold a connection
         spec = target.spec
         self.report = Report(
             "handshake",
@@ -172,6 +172,7 @@ class _Handshake:
         before = self.me.place.state
         self._crafting(self.me.call(Input.APP_CONNECT, time.time()), "the SYN is sent", before)
         self.me.observe(syn)  # our ISN is tcplab's choice: the endpoint learns it from the SYN
+        self.opened = True  # a SYN+ACK may be on its way: a request sock to tidy up (Ctrl-C)
         sent_ns = self._send(syn, "the SYN")
         reply = s.next_from_kernel(self.opts.timeout, self._from_kernel)
         self._absorb()
@@ -198,6 +199,7 @@ class _Handshake:
         self._third_segment(syn, reply, row.state if row else None)
 
     def _failed_open(self, reply: Seen | None, kstate: State | None) -> None:
+        self.opened = False  # refused or unanswered: the kernel holds nothing to reset
         if reply is not None and Flags.RST in reply.segment.flags:
             got = "refused with RST"
             before = self.me.place.state
@@ -319,7 +321,6 @@ class _Handshake:
         ack = self._third(syn, synack)
         if ack is None:
             return
-        self.opened = True  # from here on the kernel may hold a connection to tidy up
         self._send(ack, "the third segment", echo=True)
         self._absorb()
         pred = self._prediction(ack)
@@ -392,8 +393,9 @@ class _Handshake:
 
     def tidy_up(self) -> None:
         """Reset the connection (unless kept) with a RST at the kernel's rcv_nxt: the crafting
-        endpoint's snd_nxt, known before the ACK left (so also after Ctrl-C). Then everything
-        captured is explained, and the model's open predictions decided."""
+        endpoint's snd_nxt, known before each segment left (so also after Ctrl-C). A half-open
+        connection (Ctrl-C between the SYN and the ACK: a request sock) is reset the same way.
+        Then everything captured is explained, and the model's open predictions decided."""
         reset = not self.opts.keep and self.opened and self.me.snd_nxt is not None
         if reset and self.me.snd_nxt is not None:
             rst = Segment(self.sport, self.port, Flags.RST, seq=self.me.snd_nxt, window=0)

@@ -11,6 +11,8 @@ import time
 import pytest
 
 from tcplab.cli import main
+from tcplab.engine import handshake
+from tcplab.engine.target import Target
 from tcplab.netns.record import TestbedSpec
 from tests.conftest import remove_testbed, run_cli, unique_names
 
@@ -392,6 +394,23 @@ def test_an_interrupted_handshake_leaves_no_connection(lab: TestbedSpec, delay):
     _out, err = proc.communicate(timeout=30)
     assert "Traceback" not in err
     time.sleep(0.1)
+    rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
+    assert [r["state"] for r in rows] == ["LISTEN"], rows
+
+
+def test_a_handshake_stopped_between_the_syn_and_the_ack_resets_the_half_open_connection(
+    lab: TestbedSpec, monkeypatch: pytest.MonkeyPatch
+):
+    """Ctrl-C after the SYN+ACK but before the third segment: the kernel holds a request sock
+    (SYN_RECEIVED); the tidy-up resets it with a RST at our ISN + 1, so nothing is left."""
+
+    def stopped(self: object, *_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(handshake._Handshake, "_third_segment", stopped)
+    target = Target(lab, 7788)
+    with pytest.raises(KeyboardInterrupt):
+        handshake.run_handshake(target, handshake.HandshakeOptions(isn=1000))
     rows = json.loads(run_cli("sockets", lab.kernel, "--json").stdout)
     assert [r["state"] for r in rows] == ["LISTEN"], rows
 
