@@ -25,6 +25,9 @@ settings.register_profile("tcplab", deadline=None)
 settings.load_profile("tcplab")
 
 REPO = Path(__file__).resolve().parents[1]
+# Tests speak English whatever the machine's locale (a test of another language asks for it:
+# --lang, or TCPLAB_LANG in its own process's environment)
+os.environ["TCPLAB_LANG"] = "en"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

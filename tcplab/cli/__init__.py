@@ -561,12 +561,59 @@ def _quiet_closed_loop(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+def _language(args: list[str]) -> list[str]:
+    """Choose the language (--lang anywhere before `--`, then TCPLAB_LANG, then the locale) before
+    anything is shown, and return the arguments without --lang."""
+    from tcplab import i18n
+
+    rest: list[str] = []
+    asked: str | None = None
+    it = iter(args)
+    for arg in it:
+        if arg == "--":
+            rest.append(arg)
+            rest.extend(it)
+            break
+        if arg == "--lang":
+            asked = next(it, "")
+            if not asked:
+                _fail(i18n._("--lang needs a language"), _lang_hint(), EXIT_USAGE)
+        elif arg.startswith("--lang="):
+            asked = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    try:
+        i18n.set_language(i18n.choose(asked))
+    except i18n.UnknownLanguage as exc:
+        _fail(
+            i18n._("tcplab does not speak {language!r}").format(language=exc.asked),
+            _lang_hint(),
+            EXIT_USAGE,
+        )
+    i18n.install_click()
+    return rest
+
+
+def _lang_hint() -> str:
+    from tcplab import i18n
+
+    return i18n._("choose one of: {languages} (--lang or TCPLAB_LANG)").format(
+        languages=", ".join(i18n.LANGUAGES)
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every error into one line, a hint and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
+    args = _language(sys.argv[1:] if argv is None else argv)
     sys.unraisablehook = _quiet_closed_loop
     try:
         command = typer.main.get_command(app)
+        from tcplab import i18n
+
+        if i18n.language() != i18n.ENGLISH:
+            from tcplab.cli.helptext import translate
+
+            translate(command)
         rv = command.main(args, prog_name="tcplab", standalone_mode=False)
     except TcplabError as exc:
         _fail(exc.message, exc.hint, exc.exit_code)
