@@ -21,6 +21,7 @@ FENCE = re.compile(r"^ *(```+)")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 AMBIGUOUS = re.compile("[\u201c\u201d\u2018\u2019\u2026]")  # curly quotes and the ellipsis
 LINK = re.compile(r"\]\(([^)#\s]+)")
+SPAN = re.compile(r"`([^`]+)`")
 
 
 def lab_names() -> list[str]:
@@ -75,6 +76,21 @@ def test_chinese_handout_keeps_every_code_block(lab: str) -> None:
         assert zh == en, f"{lab}: code block {n} differs from README.md's"
 
 
+def inline_code(text: str) -> set[str]:
+    """The inline code spans of a Markdown text's prose (a span may wrap across lines), with the
+    ellipsis written ... and a trailing elided part (`port rule: ...`) cut off."""
+    _, prose = split(text)
+    joined = re.sub(r"\s*\n\s*", " ", prose)
+    spans = (s.replace("\u2026", "...") for s in SPAN.findall(joined))
+    return {re.sub(r"[:\s]*\.\.\.$", "", s) for s in spans}
+
+
+@pytest.mark.parametrize("lab", lab_names())
+def test_chinese_handout_keeps_every_inline_command(lab: str) -> None:
+    missing = sorted(inline_code(english(lab)) - inline_code(handout(lab)))
+    assert not missing, f"{lab}: inline code of README.md changed or missing: {missing[:5]}"
+
+
 @pytest.mark.parametrize("lab", lab_names())
 def test_chinese_handout_has_the_same_sections(lab: str) -> None:
     assert headings(handout(lab)) == headings(english(lab))
@@ -100,6 +116,7 @@ def test_split_finds_blocks_and_prose() -> None:
     blocks, prose = split("a\n```sh\nx “y”\n```\nb …\n   ```\n  z\n   ```\n")
     assert blocks == ["```sh\nx “y”\n```", "   ```\n  z\n   ```"]
     assert prose == "a\nb …"
+    assert inline_code("`a\n b` and `port rule: …`, `x … y`") == {"a b", "port rule", "x ... y"}
     assert AMBIGUOUS.search(prose) and not AMBIGUOUS.search("a\n「b」 ... 'c'")
 
 
