@@ -80,3 +80,18 @@ def _filled(value: Value, translate: Translate) -> str:
     if isinstance(value, tuple):
         return ", ".join(part.show(translate) for part in value)
     return str(value)
+
+
+class Invalid(ValueError):
+    """A ValueError of the model whose message is a Text (a notation that does not parse, a state
+    `ss` does not name): str() is the English message, as before; `.text.show(_)` translates it."""
+
+    def __init__(self, template: str, **values: Value) -> None:
+        self.text = Text.of(template, **values)
+        super().__init__(self.text.english)
+
+
+def error_text(exc: BaseException, translate: Translate) -> str:
+    """An exception's message in the language of `translate`: a model's Invalid translated, any
+    other exception as str() says it."""
+    return exc.text.show(translate) if isinstance(exc, Invalid) else str(exc)

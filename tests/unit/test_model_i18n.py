@@ -18,9 +18,11 @@ from tcplab import i18n
 from tcplab.i18n import _
 from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
 from tcplab.model.flags import Flags
+from tcplab.model.notation import parse_pattern
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 from tcplab.model.table import ROWS, Guard, Input, Num, Place
-from tcplab.model.text import N_, Text
+from tcplab.model.text import N_, Invalid, Text, error_text
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "tcplab" / "model"
@@ -154,6 +156,33 @@ def test_a_text_fills_its_values_after_translating_the_template() -> None:
     assert Text("").show(lambda s: "header!") == ""  # _("") would be the catalog's header
     nested = Text.of("{why}: {numbers}", why=Text("w"), numbers=(Text("a"), Text("b")))
     assert nested.show(lambda s: s if "{" in s else s.upper()) == "W: A, B"
+
+
+def test_a_notation_error_keeps_its_numbers_in_chinese(zh_cn: None) -> None:
+    with pytest.raises(Invalid) as caught:
+        parse_pattern("P. 1:7(5) ack 1", wild_ok=False)
+    assert str(caught.value) == "1:7(5): END must be SEQ + LEN (1 + 5 = 6)"  # English, as before
+    assert error_text(caught.value, _) == "1:7(5)：END 必须等于 SEQ + LEN（1 + 5 = 6）"
+    with pytest.raises(ValueError) as state:  # still a ValueError for every caller
+        State.parse("ESTABLISH")
+    assert error_text(state.value, _).startswith("未知的 TCP 状态 'ESTABLISH'；应为 CLOSED, ")
+    assert error_text(KeyError("x"), _) == "'x'"
+
+
+def test_every_model_error_for_people_is_an_invalid_with_a_marked_template() -> None:
+    """A ValueError raised with an f-string could not be translated: the model's user-facing
+    errors are Invalid(N_("..."), values); endpoint.py's two are a caller's programming errors."""
+    for path in MODEL.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id == "Invalid":
+                first = node.args[0]
+                assert isinstance(first, ast.Call) and ast.unparse(first.func) == "N_", (
+                    f"{path.name}:{node.lineno}: Invalid without N_"
+                )
+            if node.func.id == "ValueError" and path.name != "endpoint.py":
+                raise AssertionError(f"{path.name}:{node.lineno}: ValueError, not Invalid")
 
 
 def test_the_model_imports_nothing_else_of_tcplab() -> None:
