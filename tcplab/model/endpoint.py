@@ -112,6 +112,15 @@ class Prediction:
         """The explanation in English; shown to people as `why_text.show(_)`."""
         return self.why_text.english
 
+    @property
+    def case_why(self) -> str:
+        """The table case's own why, without the numbers of the reply (English, a catalog msgid:
+        show it with `_(p.case_why)`)."""
+        for name, value in self.why_text.values:
+            if name == "why" and isinstance(value, Text):
+                return value.template
+        return self.why_text.template
+
     def text(self, isns: tuple[int | None, int | None] | None = None) -> str | None:
         """tcpdump-style text of the predicted segment ('R. seq 5001 ack 1006'), None for silence;
         a number the model cannot know (a fresh ISN) shows as '*'. With `isns` (the kernel's ISN,
