@@ -143,7 +143,7 @@ def test_a_cause_with_a_count_keeps_its_number_in_chinese(zh_cn: None) -> None:
     ep = Endpoint(place=Place.ESTABLISHED, iss=5000, snd_una=5001, snd_nxt=5001, rcv_nxt=1)
     (p,) = ep.send(7, now=0.0)
     assert p.cause == "app: send() of 7 bytes"
-    assert p.cause_text.show(_) == "应用程序：send() 7 字节"
+    assert p.cause_text.show(_) == "应用程序：send() 发送 7 字节"
     assert p.why.endswith("len 7 (mss 536)") and p.why_text.show(_).endswith("len 7 (mss 536)")
     assert CJK.search(p.why_text.show(_))
 
