@@ -113,6 +113,11 @@ class Prediction:
         return self.why_text.english
 
     @property
+    def linux_text(self) -> Text:
+        """The Linux note as a Text: `p.linux_text.show(_)` ("" stays "", never gettext's header)."""
+        return Text(self.linux)
+
+    @property
     def case_why(self) -> str:
         """The table case's own why, without the numbers of the reply (English, a catalog msgid:
         show it with `_(p.case_why)`)."""

@@ -131,9 +131,11 @@ def test_an_explanation_with_numbers_keeps_them_in_chinese(zh_cn: None) -> None:
         "ack = seq + 长度 = 1000 + 1 = 1001"
     )
     assert "1000 + 1 = 1001" in shown
+    assert p.linux_text.show(_) == "长度超过 backlog 才算满；TCPReqQFullDrop、ListenOverflows"
     assert p.case_why == "a listener answers a SYN with SYN+ACK, ack = seq + 1"
     assert _(p.case_why) == "监听套接字以 SYN+ACK 回复 SYN，ack = seq + 1"
     silent = Endpoint(place=Place.LISTEN).receive(Segment(1, 2, Flags.RST), now=0.0)
+    assert silent.linux == "" and silent.linux_text.show(_) == ""  # not the catalog's header
     assert silent.silence and silent.case_why == silent.why == "a listener drops a RST, or a " + (
         "segment without SYN or ACK"
     )
