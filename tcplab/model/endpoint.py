@@ -33,6 +33,7 @@ from tcplab.model.table import (
     case_for,
     lookup,
 )
+from tcplab.model.text import N_, Text
 
 TIME_WAIT_LEN = 60.0  # TCP_TIMEWAIT_LEN, include/net/tcp.h: not a sysctl
 # TCP_TIMEOUT_MIN, include/net/tcp.h: 2 jiffies, 8 ms at CONFIG_HZ=250 (this kernel: the SYN went out
@@ -87,8 +88,8 @@ class Prediction:
 
     pattern: SegmentPattern | None
     rule: str
-    cause: str  # "segment", "app: close()", "timer: retransmission timer"
-    why: str
+    cause_text: Text  # "segment", "app: close()", "timer: retransmission timer"
+    why_text: Text  # the case's why, then the reply's numbers and where they come from
     rfc: str
     linux: str
     place: Place  # where the connection is afterwards
@@ -100,6 +101,30 @@ class Prediction:
     @property
     def silence(self) -> bool:
         return self.pattern is None
+
+    @property
+    def cause(self) -> str:
+        """The cause in English (also a key: a timer's starts with "timer")."""
+        return self.cause_text.english
+
+    @property
+    def why(self) -> str:
+        """The explanation in English; shown to people as `why_text.show(_)`."""
+        return self.why_text.english
+
+    @property
+    def linux_text(self) -> Text:
+        """The Linux note as a Text: `p.linux_text.show(_)` ("" stays "", never gettext's header)."""
+        return Text(self.linux)
+
+    @property
+    def case_why(self) -> str:
+        """The table case's own why, without the numbers of the reply (English, a catalog msgid:
+        show it with `_(p.case_why)`)."""
+        for name, value in self.why_text.values:
+            if name == "why" and isinstance(value, Text):
+                return value.template
+        return self.why_text.template
 
     def text(self, isns: tuple[int | None, int | None] | None = None) -> str | None:
         """tcpdump-style text of the predicted segment ('R. seq 5001 ack 1006'), None for silence;
@@ -225,7 +250,7 @@ class Endpoint:
         """What the kernel answers to `seg` arriving now, and the TCB after it (a segment whose
         checksum does not hold: dropped before anything else)."""
         inp = classify(self, seg) if checksum_ok else Input.BAD_CHECKSUM
-        return self._apply(lookup(self.place, inp), inp, seg, now, "segment")
+        return self._apply(lookup(self.place, inp), inp, seg, now, Text(N_("segment")))
 
     def call(self, inp: Input, now: float) -> Prediction:
         """An application call (Input.APP_*) other than send(), which is `send`."""
@@ -233,13 +258,13 @@ class Endpoint:
             raise ValueError(f"{inp.name} is not an application call")
         if inp is Input.APP_SEND:
             raise ValueError("send() needs its length: Endpoint.send(length, now)")
-        return self._apply(lookup(self.place, inp), inp, None, now, f"app: {inp.value}")
+        return self._apply(lookup(self.place, inp), inp, None, now, _app(inp))
 
     def send(self, length: int, now: float) -> list[Prediction]:
         """The application's send() of `length` bytes: one prediction per segment the kernel sends
         at once (cut at `mss`), or one silent prediction; a send() of nothing sends nothing."""
         row, out, left = lookup(self.place, Input.APP_SEND), [], length
-        cause = f"app: send() of {length} bytes"
+        cause = Text.of(N_("app: send() of {length} bytes"), length=length)
         while left > 0:
             size = min(left, self.mss)
             p = self._apply(row, Input.APP_SEND, None, now, cause, size, more=left > size)
@@ -265,7 +290,7 @@ class Endpoint:
             return None
         inp = self._timer_input()
         size = self._unacked() if inp is Input.TIMER_RETRANSMIT else 0
-        return self._apply(lookup(self.place, inp), inp, None, now, f"timer: {inp.value}", size)
+        return self._apply(lookup(self.place, inp), inp, None, now, _timer(inp), size)
 
     @property
     def rto(self) -> float:
@@ -379,14 +404,14 @@ class Endpoint:
         inp: Input,
         seg: Segment | None,
         now: float,
-        cause: str,
+        cause: Text,
         size: int = 0,
         more: bool = False,
     ) -> Prediction:
         """`size`, `more`: a send()'s segment, its bytes, and whether more of them follow."""
         case = case_for(row, self.guards(seg, now, inp, more))
         pattern = None
-        why = case.why
+        why = Text(case.why)
         if case.reply is not None:
             seq = self._num(case.reply.seq, seg)
             ack = self._num(case.reply.ack, seg) if case.reply.ack else None
@@ -396,10 +421,10 @@ class Endpoint:
             if case.reply.ack is not None:
                 shown.append(_number("ack", case.reply.ack, ack, seg))
             if length is not None:
-                shown.append(f"len {length} (mss {self.mss})")
+                shown.append(Text(f"len {length} (mss {self.mss})"))
                 if self.snd_nxt is not None and case.reply.seq is not Num.SND_UNA:
                     self.snd_nxt = seq_add(self.snd_nxt, length)
-            why = f"{why}: {', '.join(shown)}"
+            why = Text.of(N_("{why}: {numbers}"), why=why, numbers=tuple(shown))
             limited = any(c.guard is Guard.RATE_LIMITED for c in row.cases)
             if limited and (seg is None or not _exempt(seg, inp)):
                 self.last_oow = now
@@ -642,17 +667,35 @@ def _exempt(seg: Segment, inp: Input | None = None) -> bool:
     return bool(seg.seg_len) and Flags.SYN not in seg.flags
 
 
-def _number(field: str, num: Num, value: int | None, seg: Segment | None) -> str:
+def _number(field: str, num: Num, value: int | None, seg: Segment | None) -> Text:
     """'ack = seq + length = 100 + 1 = 101': a reply's number with where it comes from."""
     if value is None:
-        return f"{field} = {num.value} (not known to tcplab)"
+        return Text.of(
+            N_("{field} = {name} (not known to tcplab)"), field=field, name=Text(num.value)
+        )
     if num is Num.SEG_END and seg is not None:
-        return f"{field} = seq + length = {seg.seq} + {seg.seg_len} = {value}"
+        return Text.of(
+            N_("{field} = seq + length = {seq} + {length} = {value}"),
+            field=field,
+            seq=seg.seq,
+            length=seg.seg_len,
+            value=value,
+        )
     if num is Num.SEG_ACK:
-        return f"{field} = its ack = {value}"
+        return Text.of(N_("{field} = its ack = {value}"), field=field, value=value)
     if num is Num.ZERO:
-        return f"{field} 0"
-    return f"{field} = {num.value} = {value}"
+        return Text(f"{field} 0")  # notation: the same in every language
+    return Text(f"{field} = {num.value} = {value}")
+
+
+def _app(inp: Input) -> Text:
+    """The cause of an application call: 'app: close()'."""
+    return Text.of(N_("app: {call}"), call=Text(inp.value))
+
+
+def _timer(inp: Input) -> Text:
+    """The cause of a timer: 'timer: retransmission timer'."""
+    return Text.of(N_("timer: {timer}"), timer=Text(inp.value))
 
 
 def _shown(value: int | None, base: int | None) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from enum import IntFlag
 
+from tcplab.model.text import N_, Invalid
+
 
 class Flags(IntFlag):
     FIN = 0x01
@@ -31,7 +33,7 @@ class Flags(IntFlag):
         that is no flag."""
         raw = text.strip().upper()
         if not raw:
-            raise ValueError("empty flags; use letters from FSRPAUEC, e.g. S, SA, FA, R, PA")
+            raise Invalid(N_("empty flags; use letters from FSRPAUEC, e.g. S, SA, FA, R, PA"))
         out = cls(0)
         for word in (w for w in re.split(r"[,+| ]+", raw) if w):
             if word in cls.__members__:
@@ -40,9 +42,13 @@ class Flags(IntFlag):
             for ch in word:
                 flag = _BY_LETTER.get(ch)
                 if flag is None:
-                    raise ValueError(
-                        f"unknown TCP flag {ch!r} in {text!r}; use letters from FSRPAUEC"
-                        " (or tcpdump's '.' for ACK), e.g. S, SA, FA, R, PA"
+                    raise Invalid(
+                        N_(
+                            "unknown TCP flag {letter} in {text}; use letters from FSRPAUEC"
+                            " (or tcpdump's '.' for ACK), e.g. S, SA, FA, R, PA"
+                        ),
+                        letter=repr(ch),
+                        text=repr(text),
                     )
                 out |= flag
         return out
@@ -56,7 +62,7 @@ class Flags(IntFlag):
     def from_bits(cls, value: int) -> Flags:
         """The flags of a header's eight flag bits; ValueError for any other bit (NS, reserved)."""
         if not 0 <= value <= 0xFF:
-            raise ValueError(f"flag bits {value:#x} outside the eight of FSRPAUEC")
+            raise Invalid(N_("flag bits {bits} outside the eight of FSRPAUEC"), bits=f"{value:#x}")
         return cls(value)
 
     @property

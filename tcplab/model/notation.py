@@ -37,6 +37,7 @@ from tcplab.model.segment import (
     parse_options,
 )
 from tcplab.model.seqnum import relative, seq_add, signed
+from tcplab.model.text import N_, Invalid
 
 WILD = "*"
 NO_FLAGS = ("-", "none")  # packetdrill's '-' and tcpdump's 'none': a segment with no flag set
@@ -81,9 +82,11 @@ class Bases:
             return self.ts_last
         if not ref.echo and self.ts_first is not None:
             return (self.ts_first + ref.lo) % (1 << 32)
-        raise ValueError(
-            f"TS {ref.notation()} refers to the kernel's TS val, but the kernel has sent none "
-            "on this conn yet"
+        raise Invalid(
+            N_(
+                "TS {ref} refers to the kernel's TS val, but the kernel has sent none on this conn yet"
+            ),
+            ref=ref.notation(),
         )
 
 
@@ -162,14 +165,21 @@ class SegmentPattern:
 def _number(token: str, what: str, wild_ok: bool, limit: int = 1 << 32) -> int | None:
     if token == WILD:
         if not wild_ok:
-            raise ValueError(f"{what} is '*', but a segment to send needs a number")
+            raise Invalid(N_("{what} is '*', but a segment to send needs a number"), what=what)
         return None
     if not (token.isascii() and token.isdigit()):
-        raise ValueError(f"{what} {token[:20]!r} is not a number (digits 0-9)")
+        raise Invalid(
+            N_("{what} {token} is not a number (digits 0-9)"), what=what, token=repr(token[:20])
+        )
     value = int(token) if len(token) <= 20 else limit
     if value >= limit:
         shown = token if len(token) <= 20 else token[:20] + "…"
-        raise ValueError(f"{what} {shown} is too large (at most {limit - 1})")
+        raise Invalid(
+            N_("{what} {number} is too large (at most {most})"),
+            what=what,
+            number=shown,
+            most=limit - 1,
+        )
     return value
 
 
@@ -178,26 +188,33 @@ def _option_patterns(text: str, wild_ok: bool) -> tuple[tuple[OptionPattern, ...
     more = bool(parts) and parts[-1] == WILD
     if more:
         if not wild_ok:
-            raise ValueError("'<*>' is a wildcard, but a segment to send needs its options listed")
+            raise Invalid(N_("'<*>' is a wildcard, but a segment to send needs its options listed"))
         parts = parts[:-1]
     out = [_option_pattern(part, wild_ok) for part in parts]
     size = options_length(tuple(_stand_in(o) for o in out))
     if size > MAX_OPTIONS:
-        raise ValueError(
-            f"the options take {size} bytes; a TCP header holds at most {MAX_OPTIONS} "
-            "(RFC 9293 §3.1: data offset at most 15 words)"
+        raise Invalid(
+            N_(
+                "the options take {size} bytes; a TCP header holds at most {most} "
+                "(RFC 9293 §3.1: data offset at most 15 words)"
+            ),
+            size=size,
+            most=MAX_OPTIONS,
         )
     return tuple(out), more
 
 
 def _option_pattern(part: str, wild_ok: bool) -> OptionPattern:
     if not part.isascii():
-        raise ValueError(f"option {part[:40]!r} has characters other than ASCII")
+        raise Invalid(N_("option {option} has characters other than ASCII"), option=repr(part[:40]))
     words = part.split()
     low = [w.lower() for w in words]
     if low[:1] == ["ts"]:
         if len(words) != 5 or low[1] != "val" or low[3] != "ecr":
-            raise ValueError(f"bad timestamps option {part!r}; write e.g. TS val 100 ecr echo")
+            raise Invalid(
+                N_("bad timestamps option {option}; write e.g. TS val 100 ecr echo"),
+                option=repr(part),
+            )
         return OptionPattern(
             "TS", (_ts_value(words[2], "TS val", wild_ok), _ts_value(words[4], "TS ecr", wild_ok))
         )
@@ -206,7 +223,9 @@ def _option_pattern(part: str, wild_ok: bool) -> OptionPattern:
     if WILD not in part:
         return _pattern_of(parse_options(part)[0])
     if not wild_ok:
-        raise ValueError(f"option {part!r} has a wildcard; a segment to send needs values")
+        raise Invalid(
+            N_("option {option} has a wildcard; a segment to send needs values"), option=repr(part)
+        )
     opt = parse_options(_OPT_WILD_RE.sub("0", part))[0]
     values = tuple(None if t == WILD else int(t) for t in words if t == WILD or t.isdigit())
     return OptionPattern(opt.kind, values)
@@ -220,9 +239,12 @@ def _ts_value(token: str, what: str, wild_ok: bool) -> Value:
     or +LO..+HI (expect) relative to the kernel's first TS val on the conn."""
     if token.lower() == "echo":
         if wild_ok:
-            raise ValueError(
-                f"{what} 'echo' is for a segment to send; in an expect write the kernel's "
-                "TS val relative to its first one, e.g. TS val +0..+1000"
+            raise Invalid(
+                N_(
+                    "{what} 'echo' is for a segment to send; in an expect write the kernel's "
+                    "TS val relative to its first one, e.g. TS val +0..+1000"
+                ),
+                what=what,
             )
         return KernelTs(echo=True)
     m = _TS_REL_RE.match(token)
@@ -231,21 +253,34 @@ def _ts_value(token: str, what: str, wild_ok: bool) -> Value:
     lo = int(m.group(1))
     hi = lo if m.group(2) is None else int(m.group(2))
     if m.group(2) is not None and not wild_ok:
-        raise ValueError(f"{what} {token} is a range; a segment to send needs one number")
+        raise Invalid(
+            N_("{what} {token} is a range; a segment to send needs one number"),
+            what=what,
+            token=token,
+        )
     if not (-(1 << 31) <= lo <= hi < 1 << 31):
-        raise ValueError(f"{what} {token}: write +LO..+HI with LO <= HI, each within ±2^31")
+        raise Invalid(
+            N_("{what} {token}: write +LO..+HI with LO <= HI, each within ±2^31"),
+            what=what,
+            token=token,
+        )
     return KernelTs(lo, hi)
 
 
 def _sack_values(blocks: list[str], wild_ok: bool) -> tuple[Value, ...]:
     if len(blocks) > MAX_SACK_BLOCKS:
-        raise ValueError(f"{len(blocks)} SACK blocks; an option holds at most {MAX_SACK_BLOCKS}")
+        raise Invalid(
+            N_("{count} SACK blocks; an option holds at most {most}"),
+            count=len(blocks),
+            most=MAX_SACK_BLOCKS,
+        )
     out: list[Value] = []
     for block in blocks:
         left, colon, right = block.partition(":")
         if not colon:
-            raise ValueError(
-                f"bad SACK block {block[:30]!r}; write LEFT:RIGHT, e.g. sack 1001:2001"
+            raise Invalid(
+                N_("bad SACK block {block}; write LEFT:RIGHT, e.g. sack 1001:2001"),
+                block=repr(block[:30]),
             )
         out += [_number(left, "SACK edge", wild_ok), _number(right, "SACK edge", wild_ok)]
     return tuple(out)
@@ -277,25 +312,29 @@ def parse_pattern(text: str, wild_ok: bool) -> SegmentPattern:
         head, _, rest = src.partition("<")
         inner, close, tail = rest.partition(">")
         if not close or tail.strip():
-            raise ValueError("options must be one <...> list at the end, e.g. <mss 1460,wscale 7>")
+            raise Invalid(N_("options must be one <...> list at the end, e.g. <mss 1460,wscale 7>"))
         options, more = _option_patterns(inner, wild_ok)
         src = head.strip()
     tokens = src.split()
     if not tokens:
-        raise ValueError("empty segment; write e.g. 'S 0:0(0)' or '. 1:1(0) ack 1'")
+        raise Invalid(N_("empty segment; write e.g. 'S 0:0(0)' or '. 1:1(0) ack 1'"))
     if tokens[0] == WILD:
-        raise ValueError("flags cannot be a wildcard; name them, e.g. 'S.' or 'R'")
+        raise Invalid(N_("flags cannot be a wildcard; name them, e.g. 'S.' or 'R'"))
     flags = Flags(0) if tokens[0] in NO_FLAGS else Flags.parse(tokens[0])
     if len(tokens) < 2:
-        raise ValueError(
-            f"{text.strip()!r} has no sequence number; write e.g. '{tokens[0]} 0:0(0)'"
+        raise Invalid(
+            N_("{segment} has no sequence number; write e.g. '{flags} 0:0(0)'"),
+            segment=repr(text.strip()),
+            flags=tokens[0],
         )
     seq, length = _seq_field(tokens[1], wild_ok)
     fields = _keyword_fields(tokens[2:], wild_ok)
     if "ack" in fields and Flags.ACK not in flags:
-        raise ValueError(f"an ack number needs the ACK flag: write '{tokens[0]}.' instead")
+        raise Invalid(
+            N_("an ack number needs the ACK flag: write '{flags}.' instead"), flags=tokens[0]
+        )
     if Flags.ACK in flags and "ack" not in fields and not wild_ok:
-        raise ValueError("a segment with ACK to send needs 'ack N'")
+        raise Invalid(N_("a segment with ACK to send needs 'ack N'"))
     return SegmentPattern(
         flags,
         seq,
@@ -312,8 +351,9 @@ def parse_pattern(text: str, wild_ok: bool) -> SegmentPattern:
 def _seq_field(token: str, wild_ok: bool) -> tuple[int | None, int | None]:
     m = _SEQ_RE.match(token)
     if not m:
-        raise ValueError(
-            f"bad sequence field {token[:40]!r}; write SEQ or SEQ:END(LEN) in digits 0-9, e.g. 1:6(5)"
+        raise Invalid(
+            N_("bad sequence field {field}; write SEQ or SEQ:END(LEN) in digits 0-9, e.g. 1:6(5)"),
+            field=repr(token[:40]),
         )
     seq = _number(m.group(1), "seq", wild_ok)
     if m.group(2) is None:
@@ -321,10 +361,18 @@ def _seq_field(token: str, wild_ok: bool) -> tuple[int | None, int | None]:
     end = _number(m.group(2), "end", wild_ok)
     length = _number(m.group(3), "length", wild_ok, 1 << 16)
     if seq is not None and end is not None and length is not None and seq + length != end:
-        raise ValueError(f"{token}: END must be SEQ + LEN ({seq} + {length} = {seq + length})")
+        raise Invalid(
+            N_("{token}: END must be SEQ + LEN ({seq} + {length} = {end})"),
+            token=token,
+            seq=seq,
+            length=length,
+            end=seq + length,
+        )
     if seq is None and end is not None and length is not None:
-        raise ValueError(
-            f"{token}: a wildcard seq with a fixed end cannot match; use *:*({length})"
+        raise Invalid(
+            N_("{token}: a wildcard seq with a fixed end cannot match; use *:*({length})"),
+            token=token,
+            length=length,
         )
     if length is None and seq is not None and end is not None:
         length = end - seq
@@ -338,11 +386,14 @@ def _keyword_fields(tokens: list[str], wild_ok: bool) -> dict[str, int | None]:
     while i < len(tokens):
         key = tokens[i]
         if key not in limits:
-            raise ValueError(f"unknown field {key!r}; after SEQ come 'ack N', 'win N', 'urg N'")
+            raise Invalid(
+                N_("unknown field {field}; after SEQ come 'ack N', 'win N', 'urg N'"),
+                field=repr(key),
+            )
         if i + 1 >= len(tokens):
-            raise ValueError(f"{key!r} needs a value, e.g. '{key} 1'")
+            raise Invalid(N_("{field} needs a value, e.g. '{name} 1'"), field=repr(key), name=key)
         if key in fields:
-            raise ValueError(f"{key!r} is given twice")
+            raise Invalid(N_("{field} is given twice"), field=repr(key))
         fields[key] = _number(tokens[i + 1], key, wild_ok, limits[key])
         i += 2
     return fields
@@ -401,5 +452,5 @@ def to_options(
 
 def _concrete(v: Value, bases: Bases) -> int:
     if v is None:
-        raise ValueError("a segment to send has no wildcards")
+        raise Invalid(N_("a segment to send has no wildcards"))
     return bases.kernel_ts(v) if isinstance(v, KernelTs) else v

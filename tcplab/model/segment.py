@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import relative, seq_add, signed
+from tcplab.model.text import N_, Invalid
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,12 @@ def parse_options(text: str) -> tuple[Option, ...]:
                 out.append(_checked_option(kind, [int(g) for g in m.groups()]))
                 break
         else:
-            raise ValueError(
-                f"unknown TCP option {part!r}; use mss N, wscale N, sackOK, TS val N ecr N, "
-                "sack L:R [L:R ...], nop, eol"
+            raise Invalid(
+                N_(
+                    "unknown TCP option {option}; use mss N, wscale N, sackOK, TS val N ecr N, "
+                    "sack L:R [L:R ...], nop, eol"
+                ),
+                option=repr(part),
             )
     return tuple(out)
 
@@ -87,25 +91,31 @@ def _sack_option(text: str) -> Option:
     """' 1001:2001 3001:4001' -> a SACK option (RFC 2018); each edge in 32 bits, at most four."""
     pairs = [tuple(int(n) for n in b.split(":")) for b in text.split()]
     if len(pairs) > MAX_SACK_BLOCKS:
-        raise ValueError(f"{len(pairs)} SACK blocks; an option holds at most {MAX_SACK_BLOCKS}")
+        raise Invalid(
+            N_("{count} SACK blocks; an option holds at most {most}"),
+            count=len(pairs),
+            most=MAX_SACK_BLOCKS,
+        )
     for n in (n for pair in pairs for n in pair):
         if n >= 1 << 32:
-            raise ValueError(f"SACK edge {n} does not fit in 32 bits")
+            raise Invalid(N_("SACK edge {number} does not fit in 32 bits"), number=n)
     return Option("sack", tuple((lo, hi) for lo, hi in pairs))
 
 
 def _checked_option(kind: str, nums: list[int]) -> Option:
     if kind == "mss":
         if not 0 <= nums[0] <= 0xFFFF:
-            raise ValueError(f"mss {nums[0]} does not fit in 16 bits")
+            raise Invalid(N_("mss {number} does not fit in 16 bits"), number=nums[0])
         return Option("mss", nums[0])
     if kind == "wscale":
         if not 0 <= nums[0] <= 255:
-            raise ValueError(f"wscale {nums[0]} does not fit in 8 bits (RFC 7323 allows 0-14)")
+            raise Invalid(
+                N_("wscale {number} does not fit in 8 bits (RFC 7323 allows 0-14)"), number=nums[0]
+            )
         return Option("wscale", nums[0])
     for n in nums:
         if not 0 <= n < 1 << 32:
-            raise ValueError(f"timestamp {n} does not fit in 32 bits")
+            raise Invalid(N_("timestamp {number} does not fit in 32 bits"), number=n)
     return Option("TS", (nums[0], nums[1]))
 
 
@@ -187,10 +197,19 @@ def check_fits(options: tuple[Option, ...], payload: bytes) -> None:
     """ValueError unless the options fit a TCP header and the segment fits the lab's MTU."""
     opt = options_length(options)
     if opt > MAX_OPTIONS:
-        raise ValueError(f"the options take {opt} bytes; a TCP header holds at most {MAX_OPTIONS}")
+        raise Invalid(
+            N_("the options take {size} bytes; a TCP header holds at most {most}"),
+            size=opt,
+            most=MAX_OPTIONS,
+        )
     room = LAB_MTU - 20 - 20 - opt
     if len(payload) > room:
-        raise ValueError(
-            f"{len(payload)} bytes of data do not fit one segment on the testbed's link "
-            f"(at most {room} with these options, MTU {LAB_MTU})"
+        raise Invalid(
+            N_(
+                "{size} bytes of data do not fit one segment on the testbed's link "
+                "(at most {room} with these options, MTU {mtu})"
+            ),
+            size=len(payload),
+            room=room,
+            mtu=LAB_MTU,
         )

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from tcplab.model.text import N_, Invalid
+
 
 class State(str, Enum):
     """A connection's state by its RFC 9293 name, which is also its value and its text."""
@@ -52,7 +54,11 @@ class State(str, Enum):
         state = _FROM_SS.get(text.strip().upper())
         if state is None:
             names = ", ".join(_SS_NAMES.values())
-            raise ValueError(f"unknown ss state {text!r}; expected one of {names}")
+            raise Invalid(
+                N_("unknown ss state {state}; expected one of {names}"),
+                state=repr(text),
+                names=names,
+            )
         return state
 
     @classmethod
@@ -65,7 +71,9 @@ class State(str, Enum):
         if state is not None:
             return state
         names = ", ".join(s.value for s in cls)
-        raise ValueError(f"unknown TCP state {text!r}; expected one of {names}")
+        raise Invalid(
+            N_("unknown TCP state {state}; expected one of {names}"), state=repr(text), names=names
+        )
 
 
 # tcplab's spelling of each state as `ss` shows it (iproute2 misc/ss.c, sstate_name). ss itself
