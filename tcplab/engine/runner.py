@@ -313,7 +313,7 @@ class Runner:
             )
             self._check(app_checks(ctx, step.expect, exc.reply))
             return
-        self.report.note(f"app {step.call.op}{detail}")
+        self.report.note(_("app {op}{detail}").format(op=step.call.op, detail=detail))
         self._check(app_checks(ctx, step.expect, reply))
         self._app_model(step, conn, started, reply)
 
