@@ -278,7 +278,7 @@ def build(report: Report, relative: bool = True) -> Ladder:
                 steps.append(_Draft(None, "", text=text))
             case ExpectRow():
                 text = _("{step}: expected {expected}, observed {observed}").format(
-                    step=row.step, expected=row.expected, observed=row.observed
+                    step=cause_text(row.step), expected=row.expected, observed=row.observed
                 )
                 steps.append(_Draft(None, "", text=text, ok=row.ok))
     steps += [_Draft(None, "", changes=(c,)) for c in waiting]

@@ -59,11 +59,13 @@ _CAUSE_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
      N_("app {op}() at {time} s")),
     (re.compile(r"line (?P<line>\d+): send"), N_("line {line}: send")),
     (re.compile(r"line (?P<line>\d+): app (?P<op>.+)"), N_("line {line}: app {op}")),
+    (re.compile(r"line (?P<line>\d+)"), N_("line {line}")),  # a scenario step, in its report
 )  # fmt: skip
 
 
 def cause_text(cause: str) -> str:
-    """A prediction's cause (English, as drivers name it) in the language chosen:
+    """A prediction's cause, or a scenario step's name ("line 12"), English as drivers keep it,
+    in the language chosen:
     "app close() at +0.058 s", "your segment 3 (A) from port 40000", "timer: retransmission timer",
     "line 12: send"; a cause of another shape as the catalog has it, else unchanged."""
     if cause.startswith("timer: "):

@@ -189,3 +189,17 @@ def test_every_scenarios_shown_text_has_a_chinese_translation(chinese: None) -> 
 def test_english_scenario_text_is_unchanged() -> None:
     scenario = load(Path(REPO / "scenarios" / "passive-close.toml"))
     assert i18n._(scenario.title) == scenario.title
+
+
+def test_a_scenario_steps_name_stays_english_in_json_and_is_translated_on_the_ladder() -> None:
+    report = Report("run x", "", "")
+    report.expect("line 3", "S. 0:0(0) ack 1", "nothing", False)
+    i18n.set_language("zh_CN")
+    try:
+        text = build(report).steps[0].text
+        data = report.to_json()
+    finally:
+        i18n.set_language("en")
+    assert text.startswith("第 3 行：预期 S. 0:0(0) ack 1，实际")
+    assert data["ladder"][0]["step"] == "line 3"
+    assert build(report).steps[0].text == "line 3: expected S. 0:0(0) ack 1, observed nothing"
