@@ -26,7 +26,7 @@ from tcplab.app.protocol import (
 )
 from tcplab.engine.check import Check, fact
 from tcplab.engine.words import Said, phrase, said
-from tcplab.i18n import N_, _, ngettext
+from tcplab.i18n import N_, _
 from tcplab.model.state import LINUX_STATE_NUMBERS, State
 
 # key -> the calls that may have it (None: every call)
@@ -40,7 +40,7 @@ EXPECT_KEYS: dict[str, tuple[str, ...] | None] = {
     "expect_info": ("getsockopt",),
     "expect_error": None,
 }
-ERRNO_HINT = "use an errno name such as ECONNRESET, ECONNREFUSED, EPIPE, EAGAIN or ENOTCONN"
+ERRNO_HINT = N_("use an errno name such as ECONNRESET, ECONNREFUSED, EPIPE, EAGAIN or ENOTCONN")
 _STATE_FIELD = "state"
 _FIELDS = {"expect_len": "length"}  # a key whose AppExpect field is named otherwise
 
@@ -76,12 +76,18 @@ def parse_expect(raw: dict[str, Any], op: str, option: str, fail: Fail) -> AppEx
     for key in given:
         calls = EXPECT_KEYS[key]
         if calls is not None and op not in calls:
-            raise fail(key, f"app {op} takes no {key}", f"{key} is for app {' and '.join(calls)}")
+            raise fail(
+                key,
+                _("app {op} takes no {key}").format(op=op, key=key),
+                _("{key} is for app {calls}").format(key=key, calls=" and ".join(calls)),
+            )
     out: dict[str, Any] = {}
     for key, value in given.items():
         out[_FIELDS.get(key, key.removeprefix("expect_"))] = _value(key, value, option, fail)
     if "info" in out and option != "TCP_INFO":
-        raise fail("expect_info", 'expect_info needs name = "TCP_INFO"', 'add name = "TCP_INFO"')
+        raise fail(
+            "expect_info", _('expect_info needs name = "TCP_INFO"'), _('add name = "TCP_INFO"')
+        )
     return AppExpect(**out)
 
 
@@ -89,12 +95,18 @@ def _value(key: str, value: Any, option: str, fail: Fail) -> Any:
     if key == "expect_data":
         if not isinstance(value, str):
             raise fail(
-                key, f"{key} = {shown(value)} is not text", 'write e.g. expect_data = "hello"'
+                key,
+                _("{key} = {value} is not text").format(key=key, value=shown(value)),
+                _('write e.g. expect_data = "hello"'),
             )
         return value.encode()
     if key in ("expect_eof", "expect_timeout"):
         if not isinstance(value, bool):
-            raise fail(key, f"{key} = {shown(value)} is not true or false", f"write {key} = true")
+            raise fail(
+                key,
+                _("{key} = {value} is not true or false").format(key=key, value=shown(value)),
+                _("write {key} = true").format(key=key),
+            )
         return value
     if key == "expect_error":
         return _errno_name(key, value, fail)
@@ -109,7 +121,11 @@ def _value(key: str, value: Any, option: str, fail: Fail) -> Any:
 def _count(key: str, value: Any, fail: Fail, lo: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value < 1 << 32:
         raise fail(
-            key, f"{key} = {shown(value)} is not a number from {lo}", f"write e.g. {key} = 5"
+            key,
+            _("{key} = {value} is not a number from {lo}").format(
+                key=key, value=shown(value), lo=lo
+            ),
+            _("write e.g. {key} = 5").format(key=key),
         )
     return value
 
@@ -118,20 +134,32 @@ def _errno_name(key: str, value: Any, fail: Fail) -> str:
     if isinstance(value, str) and errno_number(value) is not None:
         return value
     close = difflib.get_close_matches(str(value).upper(), errno.errorcode.values(), 1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise fail(key, f"{key} = {shown(value)} is not an errno name", hint + ERRNO_HINT)
+    hint = _("did you mean {name}? ").format(name=close[0]) if close else ""
+    raise fail(
+        key,
+        _("{key} = {value} is not an errno name").format(key=key, value=shown(value)),
+        hint + _(ERRNO_HINT),
+    )
 
 
 def _info(value: Any, fail: Fail) -> tuple[tuple[str, int], ...]:
     key = "expect_info"
-    example = 'write e.g. expect_info = { state = "ESTABLISHED", retransmits = 0 }'
+    example = _('write e.g. expect_info = {{ state = "ESTABLISHED", retransmits = 0 }}').format()
     if not isinstance(value, dict) or not value:
-        raise fail(key, f"{key} = {shown(value)} is not a table of TCP_INFO fields", example)
+        raise fail(
+            key,
+            _("{key} = {value} is not a table of TCP_INFO fields").format(
+                key=key, value=shown(value)
+            ),
+            example,
+        )
     out = []
     for name, want in value.items():
         if name not in TCP_INFO_FIELDS:
             raise fail(
-                key, f"TCP_INFO has no field {shown(name)}", f"use {', '.join(TCP_INFO_FIELDS)}"
+                key,
+                _("TCP_INFO has no field {name}").format(name=shown(name)),
+                _("use {choices}").format(choices=", ".join(TCP_INFO_FIELDS)),
             )
         if name == _STATE_FIELD and isinstance(want, str):
             out.append((name, _state_number(want, fail)))
@@ -144,7 +172,7 @@ def _state_number(text: str, fail: Fail) -> int:
     try:
         state = State.parse(text)
     except ValueError as exc:
-        raise fail("expect_info", str(exc), "use an RFC 9293 state name") from None
+        raise fail("expect_info", str(exc), _("use an RFC 9293 state name")) from None
     return next(n for n, s in LINUX_STATE_NUMBERS.items() if s is state)
 
 
@@ -153,7 +181,7 @@ _Outcome = tuple[Said, bool, object, object]  # (what, ok, expected, observed)
 
 
 def _bytes(n: int) -> str:
-    return ngettext("{n} byte", "{n} bytes", n).format(n=n)
+    return _("{n} bytes").format(n=n)
 
 
 @dataclass(frozen=True)
@@ -240,7 +268,7 @@ def received_text(reply: Reply) -> str:
             return _("nothing (timed out)")
         return _("end of stream") if reply.eof else shown(reply.data, 60)
     if isinstance(reply, Sent):
-        return ngettext("{n} byte sent", "{n} bytes sent", reply.sent).format(n=reply.sent)
+        return _("{n} bytes sent").format(n=reply.sent)
     if isinstance(reply, OptionValue):
         return _("value {value}").format(value=reply.value)
     return type(reply).__name__.lower()

@@ -29,7 +29,7 @@ from tcplab.engine.session import Session
 from tcplab.engine.target import Target
 from tcplab.engine.words import CAUSES, Said, model_text, phrase, said
 from tcplab.errors import UsageError
-from tcplab.i18n import N_, _, ngettext
+from tcplab.i18n import N_, _
 from tcplab.model.endpoint import Endpoint, Prediction
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Option, Segment, parse_options
@@ -365,10 +365,8 @@ class _Handshake:
                 fact(
                     name=phrase(N_("the data waits in the kernel's receive queue")),
                     ok=row.rqueue == len(opts.data),
-                    expected=ngettext("{n} byte", "{n} bytes", len(opts.data)).format(
-                        n=len(opts.data)
-                    ),
-                    observed=ngettext("{n} byte", "{n} bytes", row.rqueue).format(n=row.rqueue),
+                    expected=_("{n} bytes").format(n=len(opts.data)),
+                    observed=_("{n} bytes").format(n=row.rqueue),
                     why=_(
                         "the application has not read yet, so the payload the kernel acknowledged "
                         "is queued"

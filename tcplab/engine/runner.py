@@ -389,9 +389,7 @@ class Runner:
                     address=self.spec.crafting_addr, sport=conn.sport, port=conn.kport
                 )
             case Sent():
-                return "({})".format(
-                    ngettext("{n} byte", "{n} bytes", reply.sent).format(n=reply.sent)
-                )
+                return "({})".format(_("{n} bytes").format(n=reply.sent))
             case Received():
                 return f" -> {received_text(reply)}"
             case OptionValue():

@@ -20,6 +20,7 @@ from tcplab.engine.predicted import Predicted
 from tcplab.engine.report import Report, cap_rows
 from tcplab.engine.scenario import load
 from tcplab.engine.words import cause_text, model_text, phrase, said
+from tcplab.errors import DefinitionError
 from tcplab.exercise.catalog import get
 from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.recording import Recording
@@ -203,3 +204,22 @@ def test_a_scenario_steps_name_stays_english_in_json_and_is_translated_on_the_la
     assert text.startswith("第 3 行：预期 S. 0:0(0) ack 1，实际")
     assert data["ladder"][0]["step"] == "line 3"
     assert build(report).steps[0].text == "line 3: expected S. 0:0(0) ack 1, observed nothing"
+
+
+def test_a_malformed_scenario_is_explained_in_chinese(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[scenario]\ntitle = "x"\n\n[[step]]\nexpect_state = "ESTABLISHED"\ntimer = "x"\n'
+    )
+    with pytest.raises(DefinitionError) as english:
+        load(bad)
+    i18n.set_language("zh_CN")
+    try:
+        with pytest.raises(DefinitionError) as chinese:
+            load(bad)
+    finally:
+        i18n.set_language("en")
+    assert english.value.message == f"{bad}:6: unknown timer 'x'"
+    assert english.value.hint == "use one of: keepalive, off, on, persist, timewait"
+    assert chinese.value.message == f"{bad}:6: 未知的定时器 'x'"
+    assert chinese.value.hint == "请使用以下之一：keepalive, off, on, persist, timewait"
