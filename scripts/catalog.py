@@ -6,8 +6,9 @@
     python scripts/catalog.py check     # what tests/unit/test_catalog_i18n.py checks, as a report
 
 The messages are: every `_()`, `N_()` and `ngettext()` in tcplab/ and labs/, the command line's help
-(each command's and option's help, walked from the Typer app in English), and Click's and Typer's own
-messages (extracted from the installed click and typer). See docs/translating.md.
+(each command's and option's help, walked from the Typer app in English), the text `tcplab run`
+shows of the scenarios (scenarios/**/*.toml), and Click's and Typer's own messages (extracted from
+the installed click and typer). See docs/translating.md.
 """
 
 from __future__ import annotations
@@ -40,6 +41,35 @@ def _sources() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
             yield f"{part}/{filename}", lineno, message, "tcplab"
 
 
+SCENARIO_TEXT = ("title", "description", "linux")  # a scenario's [scenario] text people read
+STEP_TEXT = ("why", "linux")  # a step's
+
+
+def _scenarios() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
+    """The text `tcplab run` shows of each scenario (scenarios/**/*.toml): its title, description
+    and Linux note, and each step's why and Linux note; located by the file (and the line of the
+    key where it is found), translated where shown with `_()`."""
+    import tomllib
+
+    for path in sorted((ROOT / "scenarios").rglob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        lines = text.splitlines()
+        data = tomllib.loads(text)
+        head = data.get("scenario", {})
+        found = [head.get(key) for key in SCENARIO_TEXT]
+        found += [step.get(key) for step in data.get("step", []) for key in STEP_TEXT]
+        where = str(path.relative_to(ROOT))
+        for value in found:
+            if isinstance(value, str) and value:
+                yield where, _line_of(lines, value), value, "scenarios"
+
+
+def _line_of(lines: list[str], value: str) -> int:
+    """The line a text starts on (1-based; 0 where it is not found as written)."""
+    start = value.splitlines()[0][:40] if value.strip() else value
+    return next((i for i, line in enumerate(lines, 1) if start in line), 0)
+
+
 def _click() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
     """Typer's messages and its Click's (typer._click in Typer 0.22+, else click itself)."""
     import importlib.util
@@ -69,7 +99,7 @@ def _help() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
 
 def extract() -> Catalog:
     catalog = Catalog(project="tcplab", domain="tcplab", charset="utf-8", fuzzy=False)
-    for source in (_sources(), _help(), _click()):
+    for source in (_sources(), _help(), _scenarios(), _click()):
         for filename, lineno, message, _where in source:
             if not message or (isinstance(message, tuple) and not message[0]):
                 continue

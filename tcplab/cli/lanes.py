@@ -20,6 +20,7 @@ from rich.text import Text
 
 from tcplab.engine.ladder import Arrow, Change, Ladder, Lane, Step, Way
 from tcplab.engine.report import How, Side
+from tcplab.i18n import _
 from tcplab.model.state import State
 from tcplab.text import MAY_BREAK, NO_BREAK, columns, keep, printable, wrap
 
@@ -238,7 +239,9 @@ def lines(ladder: Ladder, release: str, width: int, head: bool = True) -> list[T
         t = "" if step.time is None else f"{step.time * 1000:.3f}"
         out += _row(lay, t, mine, theirs, _band(step, lay.band))
     if any(PROVED_MARK in x for c in cells for x in c[1]):
-        legend = f"{PROVED_MARK} proved by the capture (its socket table missed it)"
+        legend = _("{mark} proved by the capture (its socket table missed it)").format(
+            mark=PROVED_MARK
+        )
         lead = " " * (lay.time + 1)
         wrapped = _styled([(legend, "dim")], lay.total - len(lead), 0, 2)
         out += [Text.assemble(lead, x) for x in wrapped]

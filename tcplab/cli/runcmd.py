@@ -24,6 +24,7 @@ from tcplab.errors import (
     TcplabError,
     UsageError,
 )
+from tcplab.i18n import _
 from tcplab.netns.topology import require_root
 from tcplab.text import printable
 from tcplab.userfile import Refused, check_folder, check_writable, write_output
@@ -194,15 +195,18 @@ def _show(result: ScenarioResult, verbose: bool, absolute: bool = False) -> None
     from tcplab.cli import render
 
     sc = result.scenario
-    mark = "[green]PASS[/]" if result.ok else "[red]FAIL[/]"
+    verdict = _("PASS") if result.ok else _("FAIL")
+    mark = f"[green]{verdict}[/]" if result.ok else f"[red]{verdict}[/]"
     name = render.safe(sc.name)
     con = render.console()
-    title = f": {printable(sc.title)}  ({printable(str(sc.path))})"
+    title = f": {printable(_(sc.title))}  ({printable(str(sc.path))})"
     para(con, [(printable(sc.name), "bold"), (title, "")], hang="    ")  # wrapped to the width
     render.ladder(result.report, only_failed=not verbose, relative=not absolute)
     if result.error is not None:
-        mark = "[red]ERROR[/]"
-        para(con, [(f"could not run: {printable(result.error.message)}", "")], hang="    ")
+        error = _("ERROR")
+        mark = f"[red]{error}[/]"
+        text = _("could not run: {error}").format(error=printable(result.error.message))
+        para(con, [(text, "")], hang="    ")
     con.print(f"{mark} {name}\n")
 
 
@@ -211,7 +215,8 @@ def _summary(results: list[ScenarioResult]) -> None:
 
     failed = [printable(r.scenario.name) for r in results if not r.ok]
     passed = len(results) - len(failed)
-    text = f"{passed} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else "")
+    text = _("{passed} passed, {failed} failed").format(passed=passed, failed=len(failed))
+    text += f": {', '.join(failed)}" if failed else ""
     para(render.console(), text, hang="    ")
 
 

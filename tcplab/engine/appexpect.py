@@ -25,6 +25,8 @@ from tcplab.app.protocol import (
     shown,
 )
 from tcplab.engine.check import Check, fact
+from tcplab.engine.words import Said, phrase, said
+from tcplab.i18n import N_, _
 from tcplab.model.state import LINUX_STATE_NUMBERS, State
 
 # key -> the calls that may have it (None: every call)
@@ -38,7 +40,7 @@ EXPECT_KEYS: dict[str, tuple[str, ...] | None] = {
     "expect_info": ("getsockopt",),
     "expect_error": None,
 }
-ERRNO_HINT = "use an errno name such as ECONNRESET, ECONNREFUSED, EPIPE, EAGAIN or ENOTCONN"
+ERRNO_HINT = N_("use an errno name such as ECONNRESET, ECONNREFUSED, EPIPE, EAGAIN or ENOTCONN")
 _STATE_FIELD = "state"
 _FIELDS = {"expect_len": "length"}  # a key whose AppExpect field is named otherwise
 
@@ -74,12 +76,18 @@ def parse_expect(raw: dict[str, Any], op: str, option: str, fail: Fail) -> AppEx
     for key in given:
         calls = EXPECT_KEYS[key]
         if calls is not None and op not in calls:
-            raise fail(key, f"app {op} takes no {key}", f"{key} is for app {' and '.join(calls)}")
+            raise fail(
+                key,
+                _("app {op} takes no {key}").format(op=op, key=key),
+                _("{key} is for app {calls}").format(key=key, calls=" and ".join(calls)),
+            )
     out: dict[str, Any] = {}
     for key, value in given.items():
         out[_FIELDS.get(key, key.removeprefix("expect_"))] = _value(key, value, option, fail)
     if "info" in out and option != "TCP_INFO":
-        raise fail("expect_info", 'expect_info needs name = "TCP_INFO"', 'add name = "TCP_INFO"')
+        raise fail(
+            "expect_info", _('expect_info needs name = "TCP_INFO"'), _('add name = "TCP_INFO"')
+        )
     return AppExpect(**out)
 
 
@@ -87,12 +95,18 @@ def _value(key: str, value: Any, option: str, fail: Fail) -> Any:
     if key == "expect_data":
         if not isinstance(value, str):
             raise fail(
-                key, f"{key} = {shown(value)} is not text", 'write e.g. expect_data = "hello"'
+                key,
+                _("{key} = {value} is not text").format(key=key, value=shown(value)),
+                _('write e.g. expect_data = "hello"'),
             )
         return value.encode()
     if key in ("expect_eof", "expect_timeout"):
         if not isinstance(value, bool):
-            raise fail(key, f"{key} = {shown(value)} is not true or false", f"write {key} = true")
+            raise fail(
+                key,
+                _("{key} = {value} is not true or false").format(key=key, value=shown(value)),
+                _("write {key} = true").format(key=key),
+            )
         return value
     if key == "expect_error":
         return _errno_name(key, value, fail)
@@ -107,7 +121,11 @@ def _value(key: str, value: Any, option: str, fail: Fail) -> Any:
 def _count(key: str, value: Any, fail: Fail, lo: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value < 1 << 32:
         raise fail(
-            key, f"{key} = {shown(value)} is not a number from {lo}", f"write e.g. {key} = 5"
+            key,
+            _("{key} = {value} is not a number from {lo}").format(
+                key=key, value=shown(value), lo=lo
+            ),
+            _("write e.g. {key} = 5").format(key=key),
         )
     return value
 
@@ -116,20 +134,32 @@ def _errno_name(key: str, value: Any, fail: Fail) -> str:
     if isinstance(value, str) and errno_number(value) is not None:
         return value
     close = difflib.get_close_matches(str(value).upper(), errno.errorcode.values(), 1)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise fail(key, f"{key} = {shown(value)} is not an errno name", hint + ERRNO_HINT)
+    hint = _("did you mean {name}? ").format(name=close[0]) if close else ""
+    raise fail(
+        key,
+        _("{key} = {value} is not an errno name").format(key=key, value=shown(value)),
+        hint + _(ERRNO_HINT),
+    )
 
 
 def _info(value: Any, fail: Fail) -> tuple[tuple[str, int], ...]:
     key = "expect_info"
-    example = 'write e.g. expect_info = { state = "ESTABLISHED", retransmits = 0 }'
+    example = _('write e.g. expect_info = {{ state = "ESTABLISHED", retransmits = 0 }}').format()
     if not isinstance(value, dict) or not value:
-        raise fail(key, f"{key} = {shown(value)} is not a table of TCP_INFO fields", example)
+        raise fail(
+            key,
+            _("{key} = {value} is not a table of TCP_INFO fields").format(
+                key=key, value=shown(value)
+            ),
+            example,
+        )
     out = []
     for name, want in value.items():
         if name not in TCP_INFO_FIELDS:
             raise fail(
-                key, f"TCP_INFO has no field {shown(name)}", f"use {', '.join(TCP_INFO_FIELDS)}"
+                key,
+                _("TCP_INFO has no field {name}").format(name=shown(name)),
+                _("use {choices}").format(choices=", ".join(TCP_INFO_FIELDS)),
             )
         if name == _STATE_FIELD and isinstance(want, str):
             out.append((name, _state_number(want, fail)))
@@ -142,11 +172,18 @@ def _state_number(text: str, fail: Fail) -> int:
     try:
         state = State.parse(text)
     except ValueError as exc:
-        raise fail("expect_info", str(exc), "use an RFC 9293 state name") from None
+        raise fail("expect_info", str(exc), _("use an RFC 9293 state name")) from None
     return next(n for n, s in LINUX_STATE_NUMBERS.items() if s is state)
 
 
 # -- checking --------------------------------------------------------------------------------------
+_Outcome = tuple[Said, bool, object, object]  # (what, ok, expected, observed)
+
+
+def _bytes(n: int) -> str:
+    return _("{n} bytes").format(n=n)
+
+
 @dataclass(frozen=True)
 class Context:
     """Who the checks are for: the step's line, call, option and words."""
@@ -165,19 +202,24 @@ def app_checks(ctx: Context, expect: AppExpect | None, reply: Reply) -> list[Che
         return [_error_check(ctx, expect, reply)]
     if expect is None:
         return []
-    out: list[tuple[str, bool, object, object]] = []  # (what, ok, expected, observed)
+    out: list[_Outcome] = []  # (what, ok, expected, observed)
     if isinstance(reply, Received):
         out += _recv(expect, reply)
     if isinstance(reply, Sent) and expect.sent is not None:
         out.append(
-            ("writes", reply.sent == expect.sent, f"{expect.sent} bytes", f"{reply.sent} bytes")
+            (
+                phrase(N_("writes")),
+                reply.sent == expect.sent,
+                _bytes(expect.sent),
+                _bytes(reply.sent),
+            )
         )
     if isinstance(reply, OptionValue):
         out += _option(ctx, expect, reply)
-    why = ctx.why or f"the scenario expects this result of app {ctx.op}"
+    why = ctx.why or _("the scenario expects this result of app {op}").format(op=ctx.op)
     return [
         fact(
-            name=f"line {ctx.line}: app {ctx.op} {what}",
+            name=said(N_("line {line}: app {op} {what}"), line=ctx.line, op=ctx.op, what=what),
             ok=ok,
             expected=exp,
             observed=obs,
@@ -192,21 +234,26 @@ def app_checks(ctx: Context, expect: AppExpect | None, reply: Reply) -> list[Che
 def _error_check(ctx: Context, expect: AppExpect | None, reply: Reply) -> Check:
     want = expect.error if expect is not None else None
     if isinstance(reply, Error):
-        got = reply.errno or "no errno"
+        got = reply.errno or _("no errno")
         ok = want is not None and errno_number(want) == errno_number(reply.errno)
         observed = f"{got} ({reply.error})"
     else:
-        ok, observed = False, f"success ({received_text(reply)})"
-    name = f"line {ctx.line}: app {ctx.op} " + (f"fails with {want}" if want else "succeeds")
+        ok, observed = False, _("success ({reply})").format(reply=received_text(reply))
+    if want:
+        name = said(
+            N_("line {line}: app {op} fails with {errno}"), line=ctx.line, op=ctx.op, errno=want
+        )
+    else:
+        name = said(N_("line {line}: app {op} succeeds"), line=ctx.line, op=ctx.op)
     why = ctx.why or (
-        f"the scenario expects app {ctx.op} to fail with {want}"
+        _("the scenario expects app {op} to fail with {errno}").format(op=ctx.op, errno=want)
         if want
-        else "the application's call failed"
+        else _("the application's call failed")
     )
     return fact(
         name=name,
         ok=ok,
-        expected=want or "success",
+        expected=want or _("success"),
         observed=observed if want else str(getattr(reply, "error", observed)),
         why=why,
         source=ctx.source,
@@ -218,22 +265,22 @@ def received_text(reply: Reply) -> str:
     """A reply in a few words: what recv returned, the bytes sent, the value read."""
     if isinstance(reply, Received):
         if reply.timeout:
-            return "nothing (timed out)"
-        return "end of stream" if reply.eof else shown(reply.data, 60)
+            return _("nothing (timed out)")
+        return _("end of stream") if reply.eof else shown(reply.data, 60)
     if isinstance(reply, Sent):
-        return f"{reply.sent} bytes sent"
+        return _("{n} bytes sent").format(n=reply.sent)
     if isinstance(reply, OptionValue):
-        return f"value {reply.value}"
+        return _("value {value}").format(value=reply.value)
     return type(reply).__name__.lower()
 
 
-def _recv(expect: AppExpect, reply: Received) -> list[tuple[str, bool, object, object]]:
+def _recv(expect: AppExpect, reply: Received) -> list[_Outcome]:
     got = received_text(reply)
-    out: list[tuple[str, bool, object, object]] = []
+    out: list[_Outcome] = []
     if expect.data is not None:
         out.append(
             (
-                "returns the data",
+                phrase(N_("returns the data")),
                 reply.data == expect.data and not reply.timeout,
                 repr(expect.data),
                 got,
@@ -243,26 +290,28 @@ def _recv(expect: AppExpect, reply: Received) -> list[tuple[str, bool, object, o
         n = len(reply.data)
         out.append(
             (
-                "returns the length",
+                phrase(N_("returns the length")),
                 n == expect.length,
-                f"{expect.length} bytes",
-                f"{n} bytes ({got})",
+                _bytes(expect.length),
+                f"{_bytes(n)} ({got})",
             )
         )
     if expect.eof is not None:
         out.append(
             (
-                "reads the end of stream" if expect.eof else "does not read the end of stream",
+                phrase(N_("reads the end of stream"))
+                if expect.eof
+                else phrase(N_("does not read the end of stream")),
                 reply.eof == expect.eof,
-                "end of stream" if expect.eof else "no end of stream",
+                _("end of stream") if expect.eof else _("no end of stream"),
                 got,
             )
         )
     if expect.timeout is not None:
-        want = "nothing (timed out)" if expect.timeout else "something to read"
+        want = _("nothing (timed out)") if expect.timeout else _("something to read")
         out.append(
             (
-                "times out" if expect.timeout else "does not time out",
+                phrase(N_("times out")) if expect.timeout else phrase(N_("does not time out")),
                 reply.timeout == expect.timeout,
                 want,
                 got,
@@ -271,24 +320,23 @@ def _recv(expect: AppExpect, reply: Received) -> list[tuple[str, bool, object, o
     return out  # fmt: skip
 
 
-def _option(
-    ctx: Context, expect: AppExpect, reply: OptionValue
-) -> list[tuple[str, bool, object, object]]:
-    out: list[tuple[str, bool, object, object]] = []
-    what = f"{ctx.option} value"
+def _option(ctx: Context, expect: AppExpect, reply: OptionValue) -> list[_Outcome]:
+    out: list[_Outcome] = []
+    what = said(N_("{option} value"), option=ctx.option)
     if expect.value is not None:
         want, got = _shown(ctx.option, expect.value), _shown(ctx.option, reply.value)
         out.append((what, reply.value == expect.value, want, got))
     for name, want_n in expect.info:
         got_n = getattr(reply.info, name, None) if reply.info is not None else None
         show = _state_text if name == _STATE_FIELD else str
-        out.append((f"TCP_INFO {name}", got_n == want_n, show(want_n), show(got_n)))
+        info = f"TCP_INFO {name}"
+        out.append((Said(info, info), got_n == want_n, show(want_n), show(got_n)))
     return out
 
 
 def _shown(option: str, value: int) -> str:
     if option == "SO_ERROR":
-        return errno.errorcode.get(value, str(value)) if value else "0 (no error)"
+        return errno.errorcode.get(value, str(value)) if value else _("0 (no error)")
     return str(value)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tcplab.engine.predicted import Predicted
+from tcplab.engine.words import Said, model_text, said
+from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, SegmentPattern, option_text
 from tcplab.model.segment import Segment
@@ -29,9 +31,13 @@ class Check:
     source: str = ""
     linux_note: str = ""
     prediction: Predicted | None = field(default=None, compare=False)  # the model's, if any
+    key: str = ""  # the name in English, where `name` is translated: what --json calls it
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in vars(self).items() if k != "prediction"}
+        skip = ("prediction", "key")
+        out = {k: v for k, v in vars(self).items() if k not in skip}
+        if self.key and self.key != self.name:  # the name people read, beside the English key
+            out["name"], out["title"] = self.key, self.name
         if self.prediction is not None:
             out["prediction"] = self.prediction.to_json()
         return out
@@ -40,7 +46,7 @@ class Check:
 def match_pattern(
     pattern: SegmentPattern,
     seg: Segment,
-    what: str,
+    what: str | Said,
     *,
     why: str,
     source: str = "",
@@ -53,9 +59,11 @@ def match_pattern(
     fixes, so every mismatch is reported. Numbers are compared relative to the bases (SACK edges
     as the ack; a TS number the kernel chose to its first TS val, `ts_first`)."""
     common: dict[str, Any] = {"why": why, "source": source, "linux_note": linux_note}
+    name = said(N_("{what} is {flags}"), what=what, flags=pattern.flags.names)
     checks = [
         Check(
-            name=f"{what} is {pattern.flags.names}",
+            name=name.text,
+            key=name.key,
             ok=seg.flags == pattern.flags,
             expected=pattern.flags.names,
             observed=seg.flags.names,
@@ -63,18 +71,20 @@ def match_pattern(
         )
     ]
     fields: list[tuple[str, int | None, int]] = [
-        ("seq", pattern.seq, relative(seg.seq, seq_base)),
-        ("length", pattern.length, len(seg.payload)),
-        ("window", pattern.window, seg.window),
-        ("urgent pointer", pattern.urgptr, seg.urgptr),
+        (N_("seq of {what} is {want}"), pattern.seq, relative(seg.seq, seq_base)),
+        (N_("length of {what} is {want}"), pattern.length, len(seg.payload)),
+        (N_("window of {what} is {want}"), pattern.window, seg.window),
+        (N_("urgent pointer of {what} is {want}"), pattern.urgptr, seg.urgptr),
     ]
     if Flags.ACK in pattern.flags and Flags.ACK in seg.flags:
-        fields.insert(1, ("ack", pattern.ack, relative(seg.ack, ack_base)))
-    for name, want, got in fields:
+        fields.insert(1, (N_("ack of {what} is {want}"), pattern.ack, relative(seg.ack, ack_base)))
+    for message, want, got in fields:
         if want is not None:
+            name = said(message, what=what, want=want)
             checks.append(
                 Check(
-                    name=f"{name} of {what} is {want}",
+                    name=name.text,
+                    key=name.key,
                     ok=got == want,
                     expected=str(want),
                     observed=str(got),
@@ -87,7 +97,7 @@ def match_pattern(
 
 
 def _options_check(
-    pattern: SegmentPattern, seg: Segment, what: str, bases: Bases, common: dict[str, Any]
+    pattern: SegmentPattern, seg: Segment, what: str | Said, bases: Bases, common: dict[str, Any]
 ) -> Check:
     got = [o for o in seg.options if o.kind not in ("nop", "eol")]
     want = [o for o in pattern.options or () if o.kind not in ("nop", "eol")]
@@ -107,13 +117,16 @@ def _options_check(
     observed = (
         shown
         if ok
-        else f"{shown} (missing: {', '.join(missing) or '-'}; "
-        f"not expected: {', '.join(extra) or '-'})"
+        else _("{shown} (missing: {missing}; not expected: {extra})").format(
+            shown=shown, missing=", ".join(missing) or "-", extra=", ".join(extra) or "-"
+        )
     )
+    name = said(N_("options of {what}"), what=what)
     return Check(
-        name=f"options of {what}",
+        name=name.text,
+        key=name.key,
         ok=ok,
-        expected=expected or "none",
+        expected=expected or _("none"),
         observed=observed,
         **common,
     )
@@ -122,10 +135,10 @@ def _options_check(
 def _options_shown(seg: Segment, bases: Bases) -> str:
     """The segment's options as a pattern writes them: SACK edges relative, and the kernel's TS
     val also relative to its first one ('TS val 3375014999 (+2) ecr 100')."""
-    return ",".join(option_text(o, bases.ack, bases.ts_first) for o in seg.options) or "none"
+    return ",".join(option_text(o, bases.ack, bases.ts_first) for o in seg.options) or _("none")
 
 
-def check_answer(pred: Predicted, reply: Segment | None, what: str) -> list[Check]:
+def check_answer(pred: Predicted, reply: Segment | None, what: str | Said) -> list[Check]:
     """Compare the kernel's reply to `what` (e.g. 'the SYN') with the model's prediction; each check
     carries the prediction. Where they disagree, `why` is the finding ("tcplab's model predicted X
     (rule R, RFC …); the kernel did Y")."""
@@ -134,34 +147,39 @@ def check_answer(pred: Predicted, reply: Segment | None, what: str) -> list[Chec
     if pred.agrees is None:  # not decided by an Explainer: decided here
         pred.decide(agrees, "nothing" if reply is None else reply.notation())
     because: dict[str, Any] = {
-        "why": pred.prediction.why if agrees else pred.finding(),
+        "why": model_text(pred.prediction.why) if agrees else pred.finding(),
         "source": pred.prediction.rfc,
-        "linux_note": pred.prediction.linux,
+        "linux_note": model_text(pred.prediction.linux),
     }
     if p is None:
-        got = "no reply" if reply is None else f"{reply.flags.names} seq {reply.seq}"
+        got = _("no reply") if reply is None else f"{reply.flags.names} seq {reply.seq}"
+        name = said(N_("no answer to {what}"), what=what)
         return [
             Check(
-                name=f"no answer to {what}",
+                name=name.text,
+                key=name.key,
                 ok=reply is None,
-                expected="no reply",
+                expected=_("no reply"),
                 observed=got,
                 prediction=pred,
                 **because,
             )
         ]
     if reply is None:
+        name = said(N_("answer to {what}"), what=what)
         return [
             Check(
-                name=f"answer to {what}",
+                name=name.text,
+                key=name.key,
                 ok=False,
                 expected=_described(p),
-                observed="no reply",
+                observed=_("no reply"),
                 prediction=pred,
                 **because,
             )
         ]
-    checks = match_pattern(p, reply, f"the answer to {what}", **because)
+    answer = said(N_("the answer to {what}"), what=what)
+    checks = match_pattern(p, reply, answer, **because)
     return [replace(c, prediction=pred) for c in checks]
 
 
@@ -176,7 +194,7 @@ def _described(p: SegmentPattern) -> str:
 
 def fact(
     *,
-    name: str,
+    name: str | Said,
     ok: bool,
     expected: object,
     observed: object,
@@ -186,9 +204,10 @@ def fact(
     prediction: Predicted | None = None,
 ) -> Check:
     """A check of anything else (a socket's state, a queue, a timer, an option): expected and
-    observed are shown as text."""
+    observed are shown as text. A Said name is shown translated, its English kept as the key."""
     return Check(
-        name=name,
+        name=str(name),
+        key=name.key if isinstance(name, Said) else "",
         ok=ok,
         expected=str(expected),
         observed=str(observed),

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from tcplab.i18n import _
+
 PROC_FILES = ("snmp", "netstat")
 # IcmpMsg columns (IcmpMsgInType3, ...) appear only once such a message was counted
 _DYNAMIC = re.compile(r"^IcmpMsg(In|Out)Type[0-9]{1,3}$")
@@ -53,8 +55,8 @@ def unknown(name: str) -> str | None:
         return None
     close = difflib.get_close_matches(name, sorted(names), n=3, cutoff=0.6)
     if close:
-        return "did you mean " + " or ".join(close)
-    return "use a name `nstat -az` prints, e.g. TcpExtListenOverflows or TcpInSegs"
+        return _("did you mean {names}").format(names=" or ".join(close))
+    return _("use a name `nstat -az` prints, e.g. TcpExtListenOverflows or TcpInSegs")
 
 
 @dataclass(frozen=True)

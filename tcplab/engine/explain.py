@@ -23,6 +23,8 @@ from typing import TypeVar
 
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
+from tcplab.engine.words import cause_text, model_text
+from tcplab.i18n import _
 from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import format_segment
@@ -172,9 +174,13 @@ class Explainer:
         out = Refused(now, port, pred)
         self.refused.append(out)
         if pred is not None and not pred.silence:
-            text = (
-                f"finding: {cause} failed, but tcplab's model predicted {pred.text()} "
-                f"({pred.rule}: {pred.why})"
+            text = _(
+                "finding: {cause} failed, but tcplab's model predicted {predicted} ({rule}: {why})"
+            ).format(
+                cause=cause_text(cause),
+                predicted=pred.text(),
+                rule=pred.rule,
+                why=model_text(pred.why),
             )
             self.findings.append(text)
             self.note(text)
@@ -222,7 +228,10 @@ class Explainer:
         rec = next((p for p in due if not p.silence and p.matches(seg)), None)
         late = 0.0 if rec is None or not rec.cause.startswith("timer") else seen.time - rec.time
         if rec is not None and late > TIMER_LATE:
-            self._decide(conn, rec, False, f"{shown} {late:.2f} s after the model's deadline")
+            late_text = _("{segment} {late} s after the model's deadline").format(
+                segment=shown, late=f"{late:.2f}"
+            )
+            self._decide(conn, rec, False, late_text)
             self._finding(rec)
         elif rec is not None:
             self._decide(conn, rec, True, shown)
@@ -240,7 +249,7 @@ class Explainer:
 
     def _timers(self, conn: Followed, now: float) -> None:
         """The connection's timers due at `now`: what they make the kernel send is open."""
-        for _ in range(16):
+        for _attempt in range(16):
             deadline = conn.endpoint.deadline
             pred = self._model(conn, lambda ep: ep.fire(now))
             if pred is None:
@@ -267,7 +276,7 @@ class Explainer:
         rec.decide(agrees, observed)
 
     def _finding(self, rec: Predicted) -> None:
-        text = f"finding: {rec.finding()}"
+        text = _("finding: {finding}").format(finding=rec.finding())
         self.findings.append(text)
         self.note(text)
 

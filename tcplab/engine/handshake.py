@@ -27,7 +27,9 @@ from tcplab.engine.report import How, Report, Side
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
+from tcplab.engine.words import CAUSES, Said, model_text, phrase, said
 from tcplab.errors import UsageError
+from tcplab.i18n import N_, _
 from tcplab.model.endpoint import Endpoint, Prediction
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Option, Segment, parse_options
@@ -38,6 +40,7 @@ from tcplab.netns.record import save_connection
 from tcplab.netns.sysctl import model_sysctls
 
 DEFAULT_SYN_OPTIONS = "mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"
+THE_SYN, THIRD = CAUSES[0], CAUSES[1]  # the causes of the crafted segments (English, marked)
 
 
 @dataclass(frozen=True)
@@ -53,7 +56,7 @@ class HandshakeOptions:
 
 
 def _state_of(row: SocketRow | None) -> str:
-    return "no socket" if row is None else f"{row.state.value} (ss: {row.ss_state})"
+    return _("no socket") if row is None else f"{row.state.value} (ss: {row.ss_state})"
 
 
 def run_handshake(target: Target, opts: HandshakeOptions) -> Report:
@@ -84,9 +87,10 @@ class _Handshake:
         row = s.connection(self.sport, self.port)
         if row is not None:
             raise UsageError(
-                f"the kernel already has a connection from port {self.sport} to {self.port} "
-                f"({row.state.value})",
-                "choose another --sport, or leave --sport out to get a free one",
+                _(
+                    "the kernel already has a connection from port {sport} to {port} ({state})"
+                ).format(sport=self.sport, port=self.port, state=row.state.value),
+                _("choose another --sport, or leave --sport out to get a free one"),
             )
         self.model = Explainer(model_sysctls(spec.kernel), self.report.note)
         self.report.predictions = self.model.predictions
@@ -123,20 +127,20 @@ class _Handshake:
 
     def _cause(self, seen: Seen) -> str:
         at = next((i for i, (seg, _) in enumerate(self._causes) if seg == seen.segment), None)
-        return "a crafted segment" if at is None else self._causes.pop(at)[1]
+        return CAUSES[3] if at is None else self._causes.pop(at)[1]
 
     def _prediction(self, seg: Segment) -> Predicted | None:
         """The prediction of a crafted segment the capture saw."""
         seen = next((x for x in self.s.seen if not x.from_kernel and x.segment == seg), None)
         return None if seen is None else self.model.predictions.get(id(seen))
 
-    def _answer(self, seg: Segment, reply: Seen | None, what: str) -> None:
+    def _answer(self, seg: Segment, reply: Seen | None, what: Said) -> None:
         """Check the kernel's answer to a crafted segment against that segment's prediction."""
         if reply is None:  # decide a predicted silence, or a predicted segment that never came
             self.model.silence(self.ports, None, time.time())
         pred = self._prediction(seg)
         if pred is None:
-            self.report.note(f"not checked: the capture did not see {what}")
+            self.report.note(_("not checked: the capture did not see {what}").format(what=what))
             return
         self.report.checks += check_answer(pred, reply.segment if reply else None, what)
 
@@ -159,7 +163,9 @@ class _Handshake:
             None,
             kstate,
             How.OBSERVED,
-            f"port {port} {'has a listener' if listener else 'has no socket'}",
+            (
+                _("port {port} has a listener") if listener else _("port {port} has no socket")
+            ).format(port=port),
         )
         syn = Segment(
             self.sport,
@@ -170,13 +176,13 @@ class _Handshake:
             options=self._syn_options(),
         )
         before = self.me.place.state
-        self._crafting(self.me.call(Input.APP_CONNECT, time.time()), "the SYN is sent", before)
+        self._crafting(self.me.call(Input.APP_CONNECT, time.time()), _("the SYN is sent"), before)
         self.me.observe(syn)  # our ISN is tcplab's choice: the endpoint learns it from the SYN
         self.opened = True  # a SYN+ACK may be on its way: a request sock to tidy up (Ctrl-C)
-        sent_ns = self._send(syn, "the SYN")
+        sent_ns = self._send(syn, THE_SYN)
         reply = s.next_from_kernel(self.opts.timeout, self._from_kernel)
         self._absorb()
-        self._answer(syn, reply, "the SYN")
+        self._answer(syn, reply, phrase(THE_SYN))
         if reply is None or reply.segment.flags != Flags.SYN | Flags.ACK:
             self._failed_open(reply, kstate)
             return
@@ -189,11 +195,11 @@ class _Handshake:
         predicted = self.kernel.endpoint.place.state
         row = self.s.wait_state(self.sport, self.port, predicted, 0.1)
         self._state_check(
-            "after its SYN+ACK",
+            N_("the kernel's socket is {state} after its SYN+ACK"),
             predicted,
             row,
             "RFC 9293 §3.10.7.2",
-            "a SYN at a listener makes a half-open connection: a request sock, SYN-RECV in ss",
+            _("a SYN at a listener makes a half-open connection: a request sock, SYN-RECV in ss"),
         )
         report.change(Side.KERNEL, kstate, row.state if row else None, How.OBSERVED)
         self._third_segment(syn, reply, row.state if row else None)
@@ -201,20 +207,26 @@ class _Handshake:
     def _failed_open(self, reply: Seen | None, kstate: State | None) -> None:
         self.opened = False  # refused or unanswered: the kernel holds nothing to reset
         if reply is not None and Flags.RST in reply.segment.flags:
-            got = "refused with RST"
+            got = _("refused with RST")
             before = self.me.place.state
-            self._crafting(self.me.receive(reply.segment, reply.time), "RST received", before)
+            self._crafting(self.me.receive(reply.segment, reply.time), _("RST received"), before)
         else:
-            got = "no SYN+ACK" if reply is None else f"answered with {reply.segment.notation()}"
+            got = (
+                _("no SYN+ACK")
+                if reply is None
+                else _("answered with {segment}").format(segment=reply.segment.notation())
+            )
         why = (
-            "nothing listens on this port, so the kernel refuses the connection (that RST is "
-            "correct TCP, but no handshake can complete)"
+            _(
+                "nothing listens on this port, so the kernel refuses the connection (that RST is "
+                "correct TCP, but no handshake can complete)"
+            )
             if kstate is None
-            else "a listener answers a SYN with SYN+ACK; without it the handshake cannot go on"
+            else _("a listener answers a SYN with SYN+ACK; without it the handshake cannot go on")
         )
         self.report.checks.append(
             fact(
-                name="the handshake completes",
+                name=phrase(N_("the handshake completes")),
                 ok=False,
                 expected="SYN+ACK",
                 observed=got,
@@ -241,35 +253,40 @@ class _Handshake:
             echoed = theirs[1] if theirs else None
             self.report.checks.append(
                 fact(
-                    name="the SYN+ACK echoes our timestamp",
+                    name=phrase(N_("the SYN+ACK echoes our timestamp")),
                     ok=echoed == ours[0],
                     expected=f"TS ecr {ours[0]}",
-                    observed="no timestamp" if echoed is None else f"TS ecr {echoed}",
-                    why="with timestamps offered in the SYN, the SYN+ACK carries its own TS val "
-                    "and echoes ours in TS ecr, which is how each side measures round-trip time",
+                    observed=_("no timestamp") if echoed is None else f"TS ecr {echoed}",
+                    why=_(
+                        "with timestamps offered in the SYN, the SYN+ACK carries its own TS val "
+                        "and echoes ours in TS ecr, which is how each side measures round-trip time"
+                    ),
                     source="RFC 7323 §3",
                     prediction=pred,
                 )
             )
         self.report.checks.append(
             fact(
-                name="the SYN+ACK has a valid checksum",
+                name=phrase(N_("the SYN+ACK has a valid checksum")),
                 ok=reply.checksum_ok,
-                expected="valid",
-                observed="valid" if reply.checksum_ok else "bad",
-                why="tcplab turns checksum offload off on the "
-                "testbed's link, so the kernel's segments carry real checksums",
+                expected=_("valid"),
+                observed=_("valid") if reply.checksum_ok else _("bad"),
+                why=_(
+                    "tcplab turns checksum offload off on the "
+                    "testbed's link, so the kernel's segments carry real checksums"
+                ),
                 source="RFC 9293 §3.1",
                 prediction=pred,
             )
         )
 
     def _state_check(
-        self, when: str, want: State, row: SocketRow | None, source: str, why: str
+        self, name: str, want: State, row: SocketRow | None, source: str, why: str
     ) -> None:
+        """`name`: the check's name (marked N_) with {state}."""
         self.report.checks.append(
             fact(
-                name=f"the kernel's socket is {want.value} {when}",
+                name=said(name, state=want.value),
                 ok=row is not None and row.state is want,
                 expected=want.value,
                 observed=_state_of(row),
@@ -286,16 +303,16 @@ class _Handshake:
         if p is None or p.flags != Flags.ACK or p.seq is None or p.ack is None:
             self.report.checks.append(
                 fact(
-                    name="the SYN+ACK acknowledges our SYN",
+                    name=phrase(N_("the SYN+ACK acknowledges our SYN")),
                     ok=False,
-                    expected="an ACK to send",
-                    observed=answer.text() or "nothing to send",
-                    why=answer.why,
+                    expected=_("an ACK to send"),
+                    observed=answer.text() or _("nothing to send"),
+                    why=model_text(answer.why),
                     source=answer.rfc,
                 )
             )
             return None
-        self._crafting(answer, "the SYN+ACK acknowledges our SYN; the ACK is sent", before)
+        self._crafting(answer, _("the SYN+ACK acknowledges our SYN; the ACK is sent"), before)
         theirs, ours = synack.segment.timestamps(), syn.timestamps()
         options: tuple[Option, ...] = ()
         if theirs is not None and ours is not None:  # agreed: every segment carries them
@@ -321,7 +338,7 @@ class _Handshake:
         ack = self._third(syn, synack)
         if ack is None:
             return
-        self._send(ack, "the third segment", echo=True)
+        self._send(ack, THIRD, echo=True)
         self._absorb()
         pred = self._prediction(ack)
         if pred is None or pred.silence:
@@ -331,27 +348,29 @@ class _Handshake:
                 opts.timeout, lambda g: self._from_kernel(g) and Flags.ACK in g.flags
             )
         self._absorb()
-        self._answer(ack, reply, "the third segment")
+        self._answer(ack, reply, phrase(THIRD))
         assert self.kernel is not None
         predicted = self.kernel.endpoint.place.state
         row = self.s.wait_state(self.sport, self.port, predicted, 0.2)
         self._state_check(
-            "after the ACK",
+            N_("the kernel's socket is {state} after the ACK"),
             predicted,
             row,
             "RFC 9293 §3.10.7.4",
-            "the ACK of its SYN completes the kernel's side of the handshake",
+            _("the ACK of its SYN completes the kernel's side of the handshake"),
         )
         report.change(Side.KERNEL, kstate, row.state if row else None, How.OBSERVED)
         if opts.data and row is not None:
             report.checks.append(
                 fact(
-                    name="the data waits in the kernel's receive queue",
+                    name=phrase(N_("the data waits in the kernel's receive queue")),
                     ok=row.rqueue == len(opts.data),
-                    expected=f"{len(opts.data)} bytes",
-                    observed=f"{row.rqueue} bytes",
-                    why="the application has not read yet, so the payload the kernel acknowledged "
-                    "is queued",
+                    expected=_("{n} bytes").format(n=len(opts.data)),
+                    observed=_("{n} bytes").format(n=row.rqueue),
+                    why=_(
+                        "the application has not read yet, so the payload the kernel acknowledged "
+                        "is queued"
+                    ),
                     source="RFC 9293 §3.10.7.4 (seventh check)",
                 )
             )
@@ -365,9 +384,11 @@ class _Handshake:
         s = self.s
         save_connection(s.spec, self.sport, self.kernel.endpoint.kept())
         self.report.note(
-            f"the connection stays open (--keep): see it with "
-            f"'tcplab sockets {s.spec.kernel}', probe it with "
-            f"'tcplab send --sport {self.sport} ...'"
+            _(
+                "the connection stays open (--keep): see it with "
+                "'tcplab sockets {kernel}', probe it with "
+                "'tcplab send --sport {sport} ...'"
+            ).format(kernel=s.spec.kernel, sport=self.sport)
         )
 
     def _check_accepted(self) -> None:
@@ -381,12 +402,14 @@ class _Handshake:
                 time.sleep(0.005)
         self.report.checks.append(
             fact(
-                name="the application accepted the connection",
+                name=phrase(N_("the application accepted the connection")),
                 ok=found is not None,
-                expected="accepted",
-                observed="accepted" if found else "not accepted",
-                why="the kernel completes the handshake on its own; accept() then hands the "
-                "connection to the application",
+                expected=_("accepted"),
+                observed=_("accepted") if found else _("not accepted"),
+                why=_(
+                    "the kernel completes the handshake on its own; accept() then hands the "
+                    "connection to the application"
+                ),
                 source="Linux inet_csk_accept",
             )
         )
@@ -399,12 +422,14 @@ class _Handshake:
         reset = not self.opts.keep and self.opened and self.me.snd_nxt is not None
         if reset and self.me.snd_nxt is not None:
             rst = Segment(self.sport, self.port, Flags.RST, seq=self.me.snd_nxt, window=0)
-            self._send(rst, "the tidy-up RST", echo=True)
+            self._send(rst, CAUSES[2], echo=True)
             self.s.drain(self.opts.quiet)  # a RST that did not reset would be answered
         self._absorb()
         if reset:
             self.report.note(
-                "tidy-up: tcplab reset the connection with a RST at the kernel's rcv_nxt; "
-                "use --keep to leave it open"
+                _(
+                    "tidy-up: tcplab reset the connection with a RST at the kernel's rcv_nxt; "
+                    "use --keep to leave it open"
+                )
             )
         self.model.close()

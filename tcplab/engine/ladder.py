@@ -28,6 +28,8 @@ from tcplab.engine.report import (
     StateRow,
 )
 from tcplab.engine.seen import Seen
+from tcplab.engine.words import cause_text
+from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import signed
 from tcplab.model.state import State
@@ -109,7 +111,8 @@ class Lane:
 
     @property
     def title(self) -> str:
-        return f"{self.role} ({self.host})" if self.host else self.role
+        role = _(self.role)  # "you", "kernel": marked where the lanes are made
+        return f"{role} ({self.host})" if self.host else role
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,9 @@ def _fields(report: Report, seen: Seen, relative: bool) -> tuple[str, ...]:
 
 
 def _arrow(report: Report, seen: Seen, relative: bool) -> Arrow:
-    marks = ([] if seen.checksum_ok else ["bad checksum"]) + seen.marks()
+    marks = ([] if seen.checksum_ok else [_("bad checksum")]) + seen.marks()
     rec: Predicted | None = report.predictions.get(id(seen))
-    cause = rec.cause if rec is not None and seen.from_kernel else ""
+    cause = cause_text(rec.cause) if rec is not None and seen.from_kernel else ""
     agrees = None if rec is None else rec.agrees
     flags = seen.segment.flags.tcpdump
     way = Way.TO_YOU if seen.from_kernel else Way.TO_KERNEL
@@ -274,7 +277,9 @@ def build(report: Report, relative: bool = True) -> Ladder:
             case NoteRow(text=text):
                 steps.append(_Draft(None, "", text=text))
             case ExpectRow():
-                text = f"{row.step}: expected {row.expected}, observed {row.observed}"
+                text = _("{step}: expected {expected}, observed {observed}").format(
+                    step=cause_text(row.step), expected=row.expected, observed=row.observed
+                )
                 steps.append(_Draft(None, "", text=text, ok=row.ok))
     steps += [_Draft(None, "", changes=(c,)) for c in waiting]
     _prove(steps, report)
@@ -282,8 +287,8 @@ def build(report: Report, relative: bool = True) -> Ladder:
     if kchange is not None and len(conns) <= 1 and all(c.side is not Side.KERNEL for c in start):
         start.append(Change(Side.KERNEL, kchange.before, kchange.before, How.OBSERVED))
     return Ladder(
-        you=_lane("you", report.crafting),
-        kernel=_lane("kernel", report.kernel),
+        you=_lane(N_("you"), report.crafting),
+        kernel=_lane(N_("kernel"), report.kernel),
         conns=conns,
         steps=tuple(d.step() for d in steps),
         start=tuple(sorted(start, key=lambda c: c.side is Side.KERNEL)),
@@ -365,7 +370,7 @@ def _place(
 
 
 _TAKEN = (State.SYN_RECEIVED.value, State.ESTABLISHED.value)
-PROVED = "proved by the capture"  # a Change's note: the model's state, the sampler missed it
+PROVED = N_("proved by the capture")  # a Change's note: the model's state, the sampler missed it
 
 
 def _proofs(
@@ -424,7 +429,7 @@ def _prove(steps: list[_Draft], report: Report) -> None:
         for at, state in proved:
             if at >= i or any(c.side is Side.KERNEL for c in steps[at].changes):
                 break
-            new = Change(Side.KERNEL, before, state, How.MODEL, PROVED)
+            new = Change(Side.KERNEL, before, state, How.MODEL, _(PROVED))
             steps[at].changes = (*steps[at].changes, new)
             before = state
         if before != ch.before:

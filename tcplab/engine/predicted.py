@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tcplab.engine.words import cause_text
+from tcplab.i18n import _
 from tcplab.model.endpoint import Prediction
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
@@ -49,23 +51,46 @@ class Predicted:
 
     def predicted_text(self) -> str:
         """The predicted segment, numbers relative to the ISNs when they are known."""
-        return self.prediction.text(self.isns) or "no segment"
+        return self.prediction.text(self.isns) or _("no segment")
+
+    def observed_text(self) -> str:
+        """What the kernel did, as shown ("nothing" translated; a segment as tcpdump has it)."""
+        if not self.observed:
+            return _("something else")
+        return _("nothing") if self.observed == "nothing" else self.observed
 
     def finding(self) -> str:
         """The plain sentence for a disagreement."""
         p = self.prediction
-        rfc = "" if p.rfc in ("", "-") else f", RFC {p.rfc.removeprefix('RFC ')}"
-        return (
-            f"tcplab's model predicted {self.predicted_text()} after {self.cause} "
-            f"(rule {p.rule}{rfc}); the kernel did {self.observed or 'something else'}"
+        if p.rfc in ("", "-"):
+            message = _(
+                "tcplab's model predicted {predicted} after {cause} (rule {rule}); "
+                "the kernel did {observed}"
+            )
+        else:
+            message = _(
+                "tcplab's model predicted {predicted} after {cause} (rule {rule}, RFC {rfc}); "
+                "the kernel did {observed}"
+            )
+        return message.format(
+            predicted=self.predicted_text(),
+            cause=cause_text(self.cause),
+            rule=p.rule,
+            rfc=p.rfc.removeprefix("RFC "),
+            observed=self.observed_text(),
         )
 
     def summary(self) -> str:
         """One line for a check: what the model predicted, from what, and whether the kernel did it."""
-        verdict = {True: "the kernel did so", False: "the kernel did not", None: "not decided"}
-        return (
-            f"tcplab's model: {self.predicted_text()} after {self.cause} "
-            f"(rule {self.prediction.rule}); {verdict[self.agrees]}"
+        verdict = {
+            True: _("tcplab's model: {predicted} after {cause} (rule {rule}); the kernel did so"),
+            False: _("tcplab's model: {predicted} after {cause} (rule {rule}); the kernel did not"),
+            None: _("tcplab's model: {predicted} after {cause} (rule {rule}); not decided"),
+        }
+        return verdict[self.agrees].format(
+            predicted=self.predicted_text(),
+            cause=cause_text(self.cause),
+            rule=self.prediction.rule,
         )
 
     def to_json(self) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from tcplab.engine.report import How, Report, Side
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
+from tcplab.engine.words import CAUSES, phrase
+from tcplab.i18n import _
 from tcplab.model.endpoint import Endpoint, Sysctls, place_of
 from tcplab.model.flags import Flags
 from tcplab.model.kept import KeptConnection
@@ -84,8 +86,10 @@ def run_send(target: Target, probe: Probe) -> Report:
         report.change(Side.KERNEL, state, state, How.OBSERVED, where)
         if known is not None:
             report.note(
-                f"tcplab knows this connection's numbers from 'handshake --keep': "
-                f"kernel snd_nxt {known.rcv_nxt}, rcv_nxt {known.snd_nxt}"
+                _(
+                    "tcplab knows this connection's numbers from 'handshake --keep': "
+                    "kernel snd_nxt {snd_nxt}, rcv_nxt {rcv_nxt}"
+                ).format(snd_nxt=known.rcv_nxt, rcv_nxt=known.snd_nxt)
             )
         sysctls = model_sysctls(spec.kernel)
         model = Explainer(sysctls, report.note)
@@ -103,11 +107,11 @@ def run_send(target: Target, probe: Probe) -> Report:
             s.drain(0.05)  # anything more (a retransmission, a second segment) is shown too
         seen = s.unreported()
         report.add_segments(seen, (sport, port))
-        model.absorb(seen, lambda _seen: "send")
+        model.absorb(seen, lambda _seen: CAUSES[5])
         if reply is None:
-            report.note(f"no reply within {probe.wait:g} s")
+            report.note(_("no reply within {wait} s").format(wait=f"{probe.wait:g}"))
         if unknown:
-            report.note(f"not checked: {unknown}")
+            report.note(_("not checked: {why}").format(why=unknown))
         else:
             _check(report, model, seg, seen, reply)
         model.close()
@@ -125,11 +129,11 @@ def _check(
     mine = next((x for x in seen if not x.from_kernel and x.segment == seg), None)
     pred = model.predictions.get(id(mine)) if mine is not None else None
     if pred is None:
-        report.note("not checked: the capture did not see the crafted segment")
+        report.note(_("not checked: the capture did not see the crafted segment"))
         return
     if reply is None:  # a predicted silence held, or a predicted answer never came (a finding)
         model.silence((seg.sport, seg.dport), None, time.time())
-    report.checks += check_answer(pred, reply.segment if reply else None, "the segment")
+    report.checks += check_answer(pred, reply.segment if reply else None, phrase(CAUSES[4]))
 
 
 def _endpoint(
@@ -146,10 +150,13 @@ def _unknown(state: State | None, known: KeptConnection | None, seg: Segment) ->
     if known is not None:
         return ""
     if Flags.RST in seg.flags and state in _SYNCHRONIZED:
-        return "the kernel's rcv_nxt is not known, so the RST's fate is not predicted"
+        return _("the kernel's rcv_nxt is not known, so the RST's fate is not predicted")
     bare_ack = Flags.ACK in seg.flags and not seg.flags & (Flags.SYN | Flags.RST)
     if bare_ack and state is State.SYN_RECEIVED:
-        return "the kernel's ISN is not known, so whether this ACK acknowledges its SYN is not predicted"
+        return _(
+            "the kernel's ISN is not known, so whether this ACK acknowledges its SYN is not "
+            "predicted"
+        )
     return ""
 
 
@@ -158,11 +165,13 @@ def _situation(s: Session, sport: int, port: int) -> tuple[State | None, str]:
     if row is not None:
         return (
             row.state,
-            f"the connection from port {sport} is {row.state.value} (ss: {row.ss_state})",
+            _("the connection from port {sport} is {state} (ss: {ss})").format(
+                sport=sport, state=row.state.value, ss=row.ss_state
+            ),
         )
     if s.listener(port) is not None:
-        return State.LISTEN, f"port {port} has a listener"
-    return None, f"no socket owns port {port}"
+        return State.LISTEN, _("port {port} has a listener").format(port=port)
+    return None, _("no socket owns port {port}").format(port=port)
 
 
 def _after(
@@ -177,7 +186,7 @@ def _after(
     endpoint's after it (the crafted segment received, the kernel's answer observed)."""
     row = s.connection(sport, port)
     after = row.state if row else (State.LISTEN if before is State.LISTEN else None)
-    report.change(Side.KERNEL, before, after, How.OBSERVED, "after the segment")
+    report.change(Side.KERNEL, before, after, How.OBSERVED, _("after the segment"))
     if kept is None:
         return
     save_connection(s.spec, sport, kept.endpoint.kept() if row is not None else None)

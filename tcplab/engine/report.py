@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from tcplab.engine.check import Check
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
+from tcplab.i18n import N_, _, ngettext
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import signed
 from tcplab.model.state import State
@@ -115,10 +116,11 @@ Row = SegmentRow | StateRow | NoteRow | ExpectRow
 
 SHOWN_FIRST = 200  # segments a ladder shows from its start ...
 SHOWN_LAST = 50  # ... and from its end; those between are counted in one note
+THE_PCAP = N_("the pcap")  # where every segment is: a file's name is shown as it is
 
 
 def cap_rows(
-    rows: list[Row], first: int = SHOWN_FIRST, last: int = SHOWN_LAST, where: str = "the pcap"
+    rows: list[Row], first: int = SHOWN_FIRST, last: int = SHOWN_LAST, where: str = THE_PCAP
 ) -> list[Row]:
     """`rows` with the rows between the `first`-th segment and the last `last` segments replaced
     by one note ("… K segments not shown (see the pcap)"); unchanged when there are not more
@@ -130,9 +132,19 @@ def cap_rows(
     stop = at[-last] if last else len(rows)  # the first row shown again
     hidden = len(at) - first - last
     others = sum(1 for row in rows[start:stop] if not isinstance(row, SegmentRow))
-    text = f"… {hidden} segments not shown (see {where})"
+    shown_where = _(where)
     if others:
-        text += f", with {others} other rows between them"
+        text = ngettext(
+            "… {n} segments not shown (see {where}), with {others} other rows between them",
+            "… {n} segments not shown (see {where}), with {others} other rows between them",
+            hidden,
+        ).format(n=hidden, where=shown_where, others=others)
+    else:
+        text = ngettext(
+            "… {n} segments not shown (see {where})",
+            "… {n} segments not shown (see {where})",
+            hidden,
+        ).format(n=hidden, where=shown_where)
     return [*rows[:start], NoteRow(text), *rows[stop:]]
 
 
@@ -195,7 +207,7 @@ class Report:
         """The rows a ladder shows: every row, or with a long middle left out (cap_rows)."""
         return cap_rows(self.rows)
 
-    def capped(self, where: str = "the pcap") -> Report:
+    def capped(self, where: str = THE_PCAP) -> Report:
         """A copy with the rows a ladder shows, for a file that keeps them (a student's report,
         grade.json); `where` names the capture that has every segment, and `info` says how many
         segments were left out."""

@@ -63,7 +63,9 @@ from tcplab.engine.scenario import (
 )
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
+from tcplab.engine.words import Said, cause_text, model_text, phrase, said
 from tcplab.errors import DefinitionError, EnvironmentProblem, TcplabError
+from tcplab.i18n import N_, _, ngettext
 from tcplab.model.endpoint import Endpoint, Sysctls
 from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, format_segment, to_options
@@ -148,7 +150,7 @@ def as_error(exc: TcplabError | OSError) -> TcplabError:
     if isinstance(exc, TcplabError):
         return exc
     return EnvironmentProblem(
-        f"{exc.strerror or exc}".lower(), "run the scenario alone to see where it stopped"
+        f"{exc.strerror or exc}".lower(), _("run the scenario alone to see where it stopped")
     )
 
 
@@ -174,7 +176,7 @@ def run_scenario(
                 runner.link_notes()
             except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
                 error = as_error(exc)
-                runner.report.note(f"stopped: {error.message}")
+                runner.report.note(_("stopped: {error}").format(error=error.message))
             finally:
                 if pcap:
                     session.write_pcap(pcap)
@@ -210,7 +212,7 @@ class Runner:
             f"{spec.kernel} {spec.kernel_addr}",
         )
         if scenario.linux:
-            self.report.note(f"Linux and the RFC: {scenario.linux}")
+            self.report.note(_("Linux and the RFC: {linux}").format(linux=_(scenario.linux)))
         self.model = Explainer(self.sysctls, self.report.note)
         self.report.predictions = self.model.predictions
         self.marks: dict[str, dict[str, int]] = {}  # label -> the counters just before its step
@@ -221,7 +223,13 @@ class Runner:
         if not self.scenario.link.drop:
             return
         for rule, count in nft.dropped(self.spec).items():
-            self.report.note(f"the link lost {count} segment(s) by the rule drop {rule!r}")
+            self.report.note(
+                ngettext(
+                    "the link lost {n} segment(s) by the rule drop {rule}",
+                    "the link lost {n} segment(s) by the rule drop {rule}",
+                    count,
+                ).format(n=count, rule=repr(rule))
+            )
 
     # -- driving -----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -288,15 +296,24 @@ class Runner:
         self._absorb()
         started = time.time()
         ctx = Context(
-            step.line, step.call.op, str(step.args.get("name", "")), step.why, step.rfc, step.linux
+            step.line,
+            step.call.op,
+            str(step.args.get("name", "")),
+            _(step.why) if step.why else "",
+            step.rfc,
+            _(step.linux) if step.linux else "",
         )
         try:
             reply, detail = self._app_call(step, conn)
         except AppError as exc:
-            self.report.note(f"line {step.line}: app {step.call.op} failed: {exc}")
+            self.report.note(
+                _("line {line}: app {op} failed: {error}").format(
+                    line=step.line, op=step.call.op, error=exc
+                )
+            )
             self._check(app_checks(ctx, step.expect, exc.reply))
             return
-        self.report.note(f"app {step.call.op}{detail}")
+        self.report.note(_("app {op}{detail}").format(op=step.call.op, detail=detail))
         self._check(app_checks(ctx, step.expect, reply))
         self._app_model(step, conn, started, reply)
 
@@ -322,7 +339,7 @@ class Runner:
             )
             return
         if req is Accept:  # each connection taken from the kernel's queue, held ones too
-            for _ in range(reply.taken if isinstance(reply, NewConnection) else 0):
+            for _taken in range(reply.taken if isinstance(reply, NewConnection) else 0):
                 self.model.accepted(conn.kport)
             return
         if req is Recv:
@@ -363,14 +380,16 @@ class Runner:
                 return f"(port {req.port}, backlog {req.backlog})"
             case NewConnection():
                 conn.app_id = reply.id
-                return f" -> connection from port {reply.peer[1]}"
+                return _(" -> connection from port {port}").format(port=reply.peer[1])
             case Connecting():
                 old = conn.key
                 conn.app_id, conn.kport = reply.id, reply.local[1]
                 self.model.moved(old, conn.key)
-                return f"({self.spec.crafting_addr}:{conn.sport}) from port {conn.kport}"
+                return _("({address}:{sport}) from port {port}").format(
+                    address=self.spec.crafting_addr, sport=conn.sport, port=conn.kport
+                )
             case Sent():
-                return f"({reply.sent} bytes)"
+                return "({})".format(_("{n} bytes").format(n=reply.sent))
             case Received():
                 return f" -> {received_text(reply)}"
             case OptionValue():
@@ -391,16 +410,21 @@ class Runner:
         if step.call is Accept:
             if self.listener is None:
                 raise DefinitionError(
-                    f"{self.scenario.path}:{step.line}: accept before listen",
-                    'add an app = "listen" step first',
+                    _("{path}:{line}: accept before listen").format(
+                        path=self.scenario.path, line=step.line
+                    ),
+                    _('add an app = "listen" step first'),
                 )
             return Accept(id=self.listener, peer_port=conn.sport, **step.args)
         target = self.listener if step.target == "listener" else conn.app_id
         if target is None:
             raise DefinitionError(
-                f"{self.scenario.path}:{step.line}: app {step.call.op} on "
-                f"{step.conn!r}, which the application has no socket for",
-                "accept or connect that conn first",
+                _(
+                    "{path}:{line}: app {op} on {conn}, which the application has no socket for"
+                ).format(
+                    path=self.scenario.path, line=step.line, op=step.call.op, conn=repr(step.conn)
+                ),
+                _("accept or connect that conn first"),
             )
         return step.call(**{"id": target, **step.args})
 
@@ -446,7 +470,7 @@ class Runner:
         except ValueError as exc:
             raise DefinitionError(
                 f"{self.scenario.path}:{step.line}: {exc}",
-                "expect a segment with timestamps from the kernel first (its SYN or SYN+ACK)",
+                _("expect a segment with timestamps from the kernel first (its SYN or SYN+ACK)"),
             ) from None
 
     # -- the model: every captured segment in capture order, each kernel one explained ---------
@@ -491,16 +515,19 @@ class Runner:
         self._absorb()
         rec = self.model.silence(conn.key, seen, time.time())  # what explains it, or the silence
         why, source, note = self._explanation(step, rec)
-        what = f"the kernel's segment (line {step.line})"
+        what = said(N_("the kernel's segment (line {line})"), line=step.line)
+        line = f"line {step.line}"  # English in the report (its JSON); the ladder translates it
         if seen is None:
-            self.report.expect(f"line {step.line}", pat.text, f"nothing within {within:g} s", False)
+            nothing = _("nothing within {seconds} s").format(seconds=f"{within:g}")
+            self.report.expect(line, pat.text, nothing, False)
             self._check(
                 [
                     Check(
-                        name=what,
+                        name=what.text,
+                        key=what.key,
                         ok=False,
                         expected=pat.text,
-                        observed=f"no segment within {within:g} s",
+                        observed=_("no segment within {seconds} s").format(seconds=f"{within:g}"),
                         why=why,
                         source=source,
                         linux_note=note,
@@ -525,63 +552,83 @@ class Runner:
         checks += _checksum_checks(step, seen, what)
         conn.last_time = self._times[step.line] = seen.time
         observed = format_segment(seen.segment, conn.irs, conn.iss, conn.ts_first)
-        self.report.expect(f"line {step.line}", pat.text, observed, all(c.ok for c in checks))
+        self.report.expect(line, pat.text, observed, all(c.ok for c in checks))
         self._check(checks)
 
     def _timing(
-        self, step: ExpectStep, conn: ScenarioConn, seen: Seen, what: str, why: str, source: str
+        self, step: ExpectStep, conn: ScenarioConn, seen: Seen, what: Said, why: str, source: str
     ) -> list[Check]:
         """`delay`: the time since the conn's previous kernel segment, or since the step `from`
         names (its crafted segment's capture, its app call, its segment; "start")."""
         if step.delay is None:
             return []
         if step.since is None:
-            since, after = conn.last_time, "the previous one"
+            since, after = conn.last_time, phrase(N_("the previous one"))
         else:
             since = self._times.get(step.since)
-            after = "the start" if step.since == 0 else f"line {step.since}"
+            after = (
+                phrase(N_("the start"))
+                if step.since == 0
+                else said(N_("line {line}"), line=step.since)
+            )
         if since is None:
             return []
         gap = seen.time - since
         lo, hi = step.delay
-        return [
-            _in_range(f"{what} comes {lo:g}-{hi:g} s after {after}", gap, step.delay, why, source)
-        ]
+        name = said(
+            N_("{what} comes {lo}-{hi} s after {after}"),
+            what=what,
+            lo=f"{lo:g}",
+            hi=f"{hi:g}",
+            after=after,
+        )
+        return [_in_range(name, gap, step.delay, why, source)]
 
     def _explanation(self, step: ExpectStep, rec: Predicted | None) -> tuple[str, str, str]:
         """The scenario's own words first; else the prediction of the segment's own cause (the
         crafted segment it answers, the app call, the timer), or the finding where they differ."""
+        linux = _(step.linux) if step.linux else ""
         if step.why:
-            return step.why, step.rfc, step.linux
+            return _(step.why), step.rfc, linux
         if rec is None:
-            return "the scenario expects this segment", step.rfc, step.linux
+            return _("the scenario expects this segment"), step.rfc, linux
         p = rec.prediction
         rfc = step.rfc or ("" if p.rfc == "-" else p.rfc)
-        why = f"{p.why} (cause: {rec.cause})" if rec.agrees else rec.finding()
-        return why, rfc, step.linux or p.linux
+        why = _because(rec) if rec.agrees else rec.finding()
+        return why, rfc, linux or model_text(p.linux)
 
     def _expect_silence(self, step: SilenceStep) -> None:
         conn = self.conn(step.conn)
         seen = self.s.next_from_kernel(step.seconds, conn.match)
         self._absorb()
-        observed = "nothing" if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
+        observed = (
+            _("nothing") if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
+        )
         rec = self.model.silence(conn.key, seen, time.time())
-        why = step.why or "the scenario expects no segment here"
+        why = _(step.why) if step.why else _("the scenario expects no segment here")
         if rec is not None and not step.why:
-            why = f"{rec.prediction.why} (cause: {rec.cause})" if rec.agrees else rec.finding()
+            why = _because(rec) if rec.agrees else rec.finding()
+        seconds = f"{step.seconds:g}"
         self.report.expect(
-            f"line {step.line}", f"silence for {step.seconds:g} s", observed, seen is None
+            f"line {step.line}",
+            _("silence for {seconds} s").format(seconds=seconds),
+            observed,
+            seen is None,
         )
         self._check(
             [
                 fact(
-                    name=f"line {step.line}: no segment from the kernel for {step.seconds:g} s",
+                    name=said(
+                        N_("line {line}: no segment from the kernel for {seconds} s"),
+                        line=step.line,
+                        seconds=seconds,
+                    ),
                     ok=seen is None,
-                    expected="nothing",
+                    expected=_("nothing"),
                     observed=observed,
                     why=why,
                     source=step.rfc,
-                    linux_note=step.linux,
+                    linux_note=_(step.linux) if step.linux else "",
                     prediction=rec,
                 )
             ]
@@ -594,23 +641,26 @@ class Runner:
         limit = step.within if step.within is not None else STATE_WITHIN
         row = self.s.wait_state(conn.sport, conn.kport, want, limit)
         got = State.CLOSED if row is None else row.state
-        shown = "CLOSED (no socket)" if row is None else f"{got} (ss: {row.ss_state})"
-        what = f"the kernel's socket (line {step.line})"
-        why = step.why or "the scenario expects this state"
+        shown = _("CLOSED (no socket)") if row is None else f"{got} (ss: {row.ss_state})"
+        what = said(N_("the kernel's socket (line {line})"), line=step.line)
+        why = _(step.why) if step.why else _("the scenario expects this state")
+        linux = _(step.linux) if step.linux else ""
         checks = [
             fact(
-                name=f"{what} is {want}",
+                name=said(N_("{what} is {state}"), what=what, state=want),
                 ok=got == want,
                 expected=want,
                 observed=shown,
                 why=why,
                 source=step.rfc,
-                linux_note=step.linux,
+                linux_note=linux,
             )
         ]
         if row is not None:
             checks += self._socket_details(step, row, what, why)
-        self.report.expect(f"line {step.line}", f"state {want}", shown, all(c.ok for c in checks))
+        line = f"line {step.line}"
+        wanted = _("state {state}").format(state=want)
+        self.report.expect(line, wanted, shown, all(c.ok for c in checks))
         self._seen_state(conn.key, None if row is None else row.state, step.line)
         self._check(checks)
 
@@ -620,44 +670,49 @@ class Runner:
         if key in self.kstates and before == state:
             return
         self.kstates[key] = state
-        note = f"seen in its socket table (line {line})"
+        note = _("seen in its socket table (line {line})").format(line=line)
         self.report.change(Side.KERNEL, before, state, How.OBSERVED, note, time.time(), key)
 
-    def _socket_details(self, step: StateStep, row: SocketRow, what: str, why: str) -> list[Check]:
+    def _socket_details(self, step: StateStep, row: SocketRow, what: Said, why: str) -> list[Check]:
         out = []
+        linux = _(step.linux) if step.linux else ""
         if step.timer is not None:
             out.append(
                 fact(
-                    name=f"{what} has the {step.timer} timer",
+                    name=said(N_("{what} has the {timer} timer"), what=what, timer=step.timer),
                     ok=row.timer == step.timer,
                     expected=step.timer,
                     observed=row.timer,
                     why=why,
                     source=step.rfc,
-                    linux_note=step.linux,
+                    linux_note=linux,
                 )
             )
         if step.expires is not None:
             lo, hi = step.expires
-            name = f"{what}'s timer has {lo:g}-{hi:g} s left"
+            name = said(
+                N_("{what}'s timer has {lo}-{hi} s left"), what=what, lo=f"{lo:g}", hi=f"{hi:g}"
+            )
             left = row.expires_ms / 1000
-            out.append(_in_range(name, left, step.expires, why, step.rfc, step.linux))
-        for name, want in (
+            out.append(_in_range(name, left, step.expires, why, step.rfc, linux))
+        for field_name, want in (
             ("rqueue", step.rqueue),
             ("wqueue", step.wqueue),
             ("retrans", step.retrans),
         ):
             if want is not None:
-                got = getattr(row, name)
+                got = getattr(row, field_name)
                 out.append(
                     fact(
-                        name=f"{what}'s {name} is {want}",
+                        name=said(
+                            N_("{what}'s {field} is {want}"), what=what, field=field_name, want=want
+                        ),
                         ok=got == want,
                         expected=want,
                         observed=got,
                         why=why,
                         source=step.rfc,
-                        linux_note=step.linux,
+                        linux_note=linux,
                     )
                 )
         return out
@@ -681,22 +736,34 @@ class Runner:
             if all(step.expect[n].holds(got[n]) for n in names) or time.monotonic() >= deadline:
                 break
             time.sleep(0.02)
-        since = "the start" if step.since == "start" else f"step {step.since!r}"
+        since = (
+            phrase(N_("the start"))
+            if step.since == "start"
+            else said(N_("step {step}"), step=repr(step.since))
+        )
+        why = _(step.why) if step.why else _("the scenario expects the kernel to count this")
         checks = [
             fact(
-                name=f"line {step.line}: {n} went up by {step.expect[n]} since {since}",
+                name=said(
+                    N_("line {line}: {counter} went up by {by} since {since}"),
+                    line=step.line,
+                    counter=n,
+                    by=str(step.expect[n]),
+                    since=since,
+                ),
                 ok=step.expect[n].holds(got[n]),
                 expected=f"{n} +{step.expect[n]}",
                 observed=f"{n} +{got[n]}",
-                why=step.why or "the scenario expects the kernel to count this",
+                why=why,
                 source=step.rfc,
-                linux_note=step.linux,
+                linux_note=_(step.linux) if step.linux else "",
             )
             for n in names
         ]
         shown = ", ".join(f"{n} +{got[n]}" for n in names)
         wanted = ", ".join(f"{n} +{step.expect[n]}" for n in names)
-        self.report.expect(f"line {step.line}", wanted, shown, all(c.ok for c in checks))
+        line = f"line {step.line}"
+        self.report.expect(line, wanted, shown, all(c.ok for c in checks))
         self._check(checks)
 
     def _sysctl(self, step: SysctlStep) -> None:
@@ -708,7 +775,7 @@ class Runner:
         for followed in self.model.conns.values():
             followed.endpoint.sysctls = self.sysctls
         shown = ", ".join(f"{k} = {v}" for k, v in step.values.items())
-        self.report.note(f"line {step.line}: sysctl {shown}")
+        self.report.note(_("line {line}: sysctl {values}").format(line=step.line, values=shown))
 
     def _extra(self) -> None:
         """Segments the kernel sent on a scenario's connection that no step expected."""
@@ -723,13 +790,15 @@ class Runner:
             self._check(
                 [
                     fact(
-                        name="the kernel sends nothing no step expected",
+                        name=phrase(N_("the kernel sends nothing no step expected")),
                         ok=False,
-                        expected="nothing",
-                        observed=f"{shown} (conn {conn.name})",
-                        why="every segment the kernel sends "
-                        "must be expected by a step; add an expect step, or "
-                        "ignore_extra = true",
+                        expected=_("nothing"),
+                        observed=_("{segment} (conn {conn})").format(segment=shown, conn=conn.name),
+                        why=_(
+                            "every segment the kernel sends "
+                            "must be expected by a step; add an expect step, or "
+                            "ignore_extra = true"
+                        ),
                         prediction=rec,
                     )
                 ]
@@ -743,33 +812,36 @@ def _set_link(spec: TestbedSpec, link: Link) -> None:
     nft.drop_kernel(spec, list(link.drop))
 
 
-def _checksum_checks(step: ExpectStep, seen: Seen, what: str) -> list[Check]:
+def _checksum_checks(step: ExpectStep, seen: Seen, what: Said) -> list[Check]:
     """`checksum`: the kernel's segment as captured carries a valid sum, or a partial one (the
     pseudo-header's only, with tx checksum offload on)."""
     if step.checksum is None:
         return []
     got = "valid" if seen.checksum_ok else "partial" if seen.checksum_partial else "bad"
+    kinds = {"valid": N_("valid"), "partial": N_("partial"), "bad": N_("bad")}
+    default_why = (
+        _("with tx checksum offload off the kernel fills in the checksum itself")
+        if step.checksum == "valid"
+        else _(
+            "with tx checksum offload on the device finishes the sum: the capture "
+            "on the sending host sees the pseudo-header's sum only"
+        )
+    )
     return [
         fact(
-            name=f"{what} has a {step.checksum} checksum",
+            name=said(N_("{what} has a {kind} checksum"), what=what, kind=phrase(step.checksum)),
             ok=got == step.checksum,
-            expected=step.checksum,
-            observed=got,
-            why=step.why
-            or (
-                "with tx checksum offload off the kernel fills in the checksum itself"
-                if step.checksum == "valid"
-                else "with tx checksum offload on the device finishes the sum: the capture "
-                "on the sending host sees the pseudo-header's sum only"
-            ),
+            expected=_(kinds.get(step.checksum, step.checksum)),
+            observed=_(kinds[got]),
+            why=_(step.why) if step.why else default_why,
             source=step.rfc or "RFC 9293 §3.1",
-            linux_note=step.linux,
+            linux_note=_(step.linux) if step.linux else "",
         )
     ]
 
 
 def _in_range(
-    name: str, seconds: float, bounds: tuple[float, float], why: str, source: str, note: str = ""
+    name: Said, seconds: float, bounds: tuple[float, float], why: str, source: str, note: str = ""
 ) -> Check:
     """A time within [lo, hi] seconds, shown to the millisecond."""
     lo, hi = bounds
@@ -808,6 +880,13 @@ def _info_text(reply: OptionValue) -> str:
     return (
         f"state {state}, retransmits {info.retransmits}, rto {info.rto} us, snd_mss "
         f"{info.snd_mss}, rcv_mss {info.rcv_mss}, unacked {info.unacked}"
+    )
+
+
+def _because(rec: Predicted) -> str:
+    """The model's why for a segment it predicted, with the cause it answers."""
+    return _("{why} (cause: {cause})").format(
+        why=model_text(rec.prediction.why), cause=cause_text(rec.cause)
     )
 
 

@@ -32,6 +32,7 @@ from tcplab.app.protocol import (
 from tcplab.engine import counters
 from tcplab.engine.appexpect import EXPECT_KEYS, AppExpect, parse_expect
 from tcplab.errors import DefinitionError
+from tcplab.i18n import N_, _
 from tcplab.model.notation import Bases, SegmentPattern, parse_pattern, to_options
 from tcplab.model.segment import options_length
 from tcplab.model.state import State
@@ -292,18 +293,24 @@ def load(path: str | Path) -> Scenario:
         m = re.search(r"line (\d+)", str(exc))
         line = m.group(1) if m else "?"
         raise DefinitionError(
-            f"{p}:{line}: not valid TOML: {str(exc).split(' (at')[0]}",
-            "see scenarios/README.md for the format",
+            _("{path}:{line}: not valid TOML: {error}").format(
+                path=p, line=line, error=str(exc).split(" (at")[0]
+            ),
+            _("see scenarios/README.md for the format"),
         ) from None
     except RecursionError:
         raise DefinitionError(
-            f"{p}: not valid TOML for a scenario: arrays or tables nested too deeply to read",
-            "a scenario needs no nesting deeper than [scenario.sysctl]; see scenarios/README.md",
+            _(
+                "{path}: not valid TOML for a scenario: arrays or tables nested too deeply to read"
+            ).format(path=p),
+            _("a scenario needs no nesting deeper than [scenario.sysctl]; see scenarios/README.md"),
         ) from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
         raise DefinitionError(
-            f"{p}: not valid TOML for a scenario: {str(exc).split(';')[0].lower()}",
-            "numbers in a scenario fit in 32 bits; see scenarios/README.md",
+            _("{path}: not valid TOML for a scenario: {error}").format(
+                path=p, error=str(exc).split(";")[0].lower()
+            ),
+            _("numbers in a scenario fit in 32 bits; see scenarios/README.md"),
         ) from None
     where = _Where(p, text)
     return _scenario(p, data, where)
@@ -314,18 +321,22 @@ def _text(p: Path) -> str:
         raw = read_bytes(str(p), MAX_FILE_BYTES)
     except Refused as exc:
         if exc.missing:
-            raise DefinitionError(f"{p}: no such scenario file", "check the path") from None
+            raise DefinitionError(
+                _("{path}: no such scenario file").format(path=p), _("check the path")
+            ) from None
         raise DefinitionError(
-            f"cannot read scenario {exc}",
-            f"name a regular .toml file of at most {MAX_FILE_BYTES >> 20} MiB",
+            _("cannot read scenario {error}").format(error=exc),
+            _("name a regular .toml file of at most {mib} MiB").format(mib=MAX_FILE_BYTES >> 20),
         ) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DefinitionError(
-            f"{p}:{line}: not UTF-8 text: the byte at offset {exc.start} is 0x{raw[exc.start]:02x}",
-            "save the scenario as UTF-8",
+            _("{path}:{line}: not UTF-8 text: the byte at offset {offset} is {byte}").format(
+                path=p, line=line, offset=exc.start, byte=f"0x{raw[exc.start]:02x}"
+            ),
+            _("save the scenario as UTF-8"),
         ) from None
 
 
@@ -335,29 +346,31 @@ def _scenario(p: Path, data: dict[str, Any], where: _Where) -> Scenario:
         key = sorted(unknown)[0]
         raise where.fail(
             where.key(key),
-            f"unknown top-level key {shown(key)}",
-            "a scenario has a [scenario] table and [[step]] tables",
+            _("unknown top-level key {key}").format(key=shown(key)),
+            _("a scenario has a [scenario] table and [[step]] tables"),
         )
     head = data.get("scenario")
     if not isinstance(head, dict) or "title" not in head:
         raise where.fail(
             1,
-            "no [scenario] table with a title",
-            'start the file with [scenario] and title = "..."',
+            _("no [scenario] table with a title"),
+            _('start the file with [scenario] and title = "..."'),
         )
     for key in head:
         if key not in SCENARIO_KEYS:
             raise where.fail(
                 where.key(key),
-                f"unknown [scenario] key {shown(key)}",
-                f"known keys: {', '.join(sorted(SCENARIO_KEYS))}",
+                _("unknown [scenario] key {key}").format(key=shown(key)),
+                _("known keys: {keys}").format(keys=", ".join(sorted(SCENARIO_KEYS))),
             )
     raw_steps = data.get("step")
     if not isinstance(raw_steps, list) or not raw_steps:
-        raise where.fail(1, "no [[step]] tables", "add steps: [[step]] with send = ... etc.")
+        raise where.fail(1, _("no [[step]] tables"), _("add steps: [[step]] with send = ... etc."))
     if len(raw_steps) > MAX_STEPS:
         raise where.fail(
-            1, f"{len(raw_steps)} steps, more than {MAX_STEPS}", "split it into several scenarios"
+            1,
+            _("{n} steps, more than {most}").format(n=len(raw_steps), most=MAX_STEPS),
+            _("split it into several scenarios"),
         )
     steps: list[Step] = []
     for i, raw in enumerate(raw_steps):
@@ -398,23 +411,25 @@ def _link(head: dict[str, Any], where: _Where) -> Link:
     if not isinstance(offloads, bool):
         raise where.fail(
             where.key("offloads"),
-            f"offloads = {shown(offloads)} is not true or false",
-            "write offloads = true (tx checksum and segmentation offloads on) or false",
+            _("offloads = {value} is not true or false").format(value=shown(offloads)),
+            _("write offloads = true (tx checksum and segmentation offloads on) or false"),
         )
     mtu = _int(head, "mtu", None, where, 576, 9000)
     raw = head.get("drop", [])
     if not isinstance(raw, list):
-        raise where.fail(where.key("drop"), "drop must be a list", _DROP_HINT)
+        raise where.fail(where.key("drop"), _("drop must be a list"), _(_DROP_HINT))
     return Link(offloads, mtu, tuple(_drop(item, where) for item in raw))
 
 
-_DROP_HINT = 'write e.g. drop = ["data"] (the kernel\'s first data segment) or ["data 2"]'
+_DROP_HINT = N_('write e.g. drop = ["data"] (the kernel\'s first data segment) or ["data 2"]')
 
 
 def _drop(item: Any, where: _Where) -> tuple[str, int]:
     m = re.fullmatch(r"([a-z]+)(?: ([1-9][0-9]{0,3}))?", item) if isinstance(item, str) else None
     if m is None or m.group(1) not in DROPS:
-        raise where.fail(where.key("drop"), f"cannot drop {shown(item)}", _DROP_HINT)
+        raise where.fail(
+            where.key("drop"), _("cannot drop {item}").format(item=shown(item)), _(_DROP_HINT)
+        )
     return m.group(1), int(m.group(2) or 1)
 
 
@@ -424,22 +439,22 @@ def _sysctl(table: Any, where: _Where) -> dict[str, str]:
     if not isinstance(table, dict):
         raise where.fail(
             where.key("sysctl"),
-            "sysctl must be a table",
-            'write [scenario.sysctl] and lines such as "net.ipv4.tcp_syncookies" = 0',
+            _("sysctl must be a table"),
+            _('write [scenario.sysctl] and lines such as "net.ipv4.tcp_syncookies" = 0'),
         )
     out: dict[str, str] = {}
     for key, value in table.items():
         if not _SYSCTL_RE.match(key):
             raise where.fail(
                 where.key(key),
-                f"bad sysctl name {shown(key)}",
-                "use a per-namespace net.ipv4/net.core sysctl, e.g. net.ipv4.tcp_syncookies",
+                _("bad sysctl name {key}").format(key=shown(key)),
+                _("use a per-namespace net.ipv4/net.core sysctl, e.g. net.ipv4.tcp_syncookies"),
             )
         if not (Path("/proc/sys") / key.replace(".", "/")).is_file():
             raise where.fail(
                 where.key(key),
-                f"this kernel has no sysctl {key}",
-                "remove it, or use one that `sysctl -a` lists",
+                _("this kernel has no sysctl {key}").format(key=key),
+                _("remove it, or use one that `sysctl -a` lists"),
             )
         out[key] = _sysctl_value(key, value, where, where.key(key))
     return out
@@ -453,8 +468,12 @@ def _sysctl_value(key: str, value: Any, where: _Where, line: int) -> str:
     ):
         raise where.fail(
             line,
-            f"sysctl {key} = {shown(value)} is not an integer value or a name",
-            f'write e.g. "{key}" = 1, "4096 131072 6291456" for several integers, or "reno"',
+            _("sysctl {key} = {value} is not an integer value or a name").format(
+                key=key, value=shown(value)
+            ),
+            _(
+                'write e.g. "{key}" = 1, "4096 131072 6291456" for several integers, or "reno"'
+            ).format(key=key),
         )
     return text
 
@@ -466,8 +485,12 @@ def _check_ports(first: int, steps: list[Step], where: _Where) -> None:
     if last > 65535:
         raise where.fail(
             where.key("crafting_port"),
-            f"crafting_port = {first} and {conns} connections need ports up to {last}",
-            f"each conn takes the next port: use crafting_port = {65536 - conns} or lower",
+            _("crafting_port = {first} and {conns} connections need ports up to {last}").format(
+                first=first, conns=conns, last=last
+            ),
+            _("each conn takes the next port: use crafting_port = {port} or lower").format(
+                port=65536 - conns
+            ),
         )
 
 
@@ -480,9 +503,13 @@ def _resolve_from(steps: list[Step], where: _Where) -> list[Step]:
             if st.since_label not in lines:
                 raise where.fail(
                     where.key("from", st.line),
-                    f"from = {shown(st.since_label)} names no earlier step's label",
-                    f"label an earlier step (label = {shown(st.since_label)}), or write "
-                    'from = "line N" or "start"',
+                    _("from = {label} names no earlier step's label").format(
+                        label=shown(st.since_label)
+                    ),
+                    _(
+                        'label an earlier step (label = {label}), or write from = "line N" or '
+                        '"start"'
+                    ).format(label=shown(st.since_label)),
                 )
             st = replace(st, since=lines[st.since_label], since_label="")
         if st.label:
@@ -496,12 +523,14 @@ def _check_since(steps: list[Step], where: _Where) -> None:
     earlier: list[int] = []
     for st in steps:
         if isinstance(st, ExpectStep) and st.since and st.since not in earlier:
-            shown_lines = ", ".join(str(n) for n in earlier[-8:]) or "none"
+            shown_lines = ", ".join(str(n) for n in earlier[-8:]) or _("none")
             raise where.fail(
                 where.key("from", st.line),
-                f'from = "line {st.since}" names no earlier step',
-                f"name the line of an earlier step's action (earlier steps: {shown_lines}), "
-                'or "start"',
+                _('from = "line {line}" names no earlier step').format(line=st.since),
+                _(
+                    "name the line of an earlier step's action (earlier steps: {lines}), "
+                    'or "start"'
+                ).format(lines=shown_lines),
             )
         earlier.append(st.line)
 
@@ -511,8 +540,10 @@ def _check_wait(steps: list[Step], where: _Where) -> None:
     if total > MAX_WAIT:
         raise where.fail(
             1,
-            f"the sleeps and silences add up to {total:g} s, more than {MAX_WAIT:g} s",
-            "shorten them, or lower repeat",
+            _("the sleeps and silences add up to {total} s, more than {most} s").format(
+                total=f"{total:g}", most=f"{MAX_WAIT:g}"
+            ),
+            _("shorten them, or lower repeat"),
         )
 
 
@@ -532,7 +563,9 @@ def _check_sockets(steps: list[Step], where: _Where) -> None:
         elif st.call is Accept:
             if not listening:
                 raise where.fail(
-                    st.line, "accept before any listen", 'add an app = "listen" step before it'
+                    st.line,
+                    _("accept before any listen"),
+                    _('add an app = "listen" step before it'),
                 )
             owned.add(st.conn)
         elif st.call is Connect:
@@ -541,15 +574,16 @@ def _check_sockets(steps: list[Step], where: _Where) -> None:
             if not listening:
                 raise where.fail(
                     st.line,
-                    f"app {st.call.op} on the listener before any listen",
-                    'add an app = "listen" step before it',
+                    _("app {op} on the listener before any listen").format(op=st.call.op),
+                    _('add an app = "listen" step before it'),
                 )
         elif st.conn not in owned:
             raise where.fail(
                 st.line,
-                f"app {st.call.op} on conn {st.conn!r}, for which the application has no socket "
-                "yet",
-                f"accept (or connect) conn {st.conn!r} first",
+                _("app {op} on conn {conn}, for which the application has no socket yet").format(
+                    op=st.call.op, conn=repr(st.conn)
+                ),
+                _("accept (or connect) conn {conn} first").format(conn=repr(st.conn)),
             )
 
 
@@ -569,8 +603,10 @@ def _int(
     if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {shown(value)} is not a number from {lo} to {hi}",
-            f"write e.g. {key} = {lo}",
+            _("{key} = {value} is not a number from {lo} to {hi}").format(
+                key=key, value=shown(value), lo=lo, hi=hi
+            ),
+            _("write e.g. {key} = {lo}").format(key=key, lo=lo),
         )
     return value
 
@@ -582,8 +618,8 @@ def _seconds(raw: dict[str, Any], key: str, where: _Where, start: int, end: int)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 600:
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {shown(value)} is not a number of seconds",
-            f"write e.g. {key} = 0.5",
+            _("{key} = {value} is not a number of seconds").format(key=key, value=shown(value)),
+            _("write e.g. {key} = 0.5").format(key=key),
         )
     return float(value)
 
@@ -602,8 +638,8 @@ def _range(
     ):
         raise where.fail(
             where.key(key, start, end),
-            f"{key} = {shown(value)} is not a [min, max] range",
-            f"write e.g. {key} = [0.8, 1.5] (seconds)",
+            _("{key} = {value} is not a [min, max] range").format(key=key, value=shown(value)),
+            _("write e.g. {key} = [0.8, 1.5] (seconds)").format(key=key),
         )
     return float(value[0]), float(value[1])
 
@@ -611,29 +647,29 @@ def _range(
 def _steps(raw: Any, index: int, where: _Where, room: int) -> list[Step]:
     start, end = where.step_span(index)
     if not isinstance(raw, dict):
-        raise where.fail(start, "a step must be a table", "write [[step]] and keys below it")
+        raise where.fail(start, _("a step must be a table"), _("write [[step]] and keys below it"))
     actions = [a for a in ACTIONS if a in raw]
     strange = [k for k in raw if k not in set().union(*KEYS.values())]
     if not actions and strange:
         raise where.fail(
             where.key(strange[0], start, end),
-            f"unknown step {shown(strange[0])}",
-            f"a step is one of: {', '.join(ACTIONS)}",
+            _("unknown step {key}").format(key=shown(strange[0])),
+            _("a step is one of: {actions}").format(actions=", ".join(ACTIONS)),
         )
     if len(actions) != 1:
-        found = ", ".join(actions) or "none"
+        found = ", ".join(actions) or _("none")
         raise where.fail(
             start,
-            f"a step needs exactly one action (found: {found})",
-            f"use one of: {', '.join(ACTIONS)}",
+            _("a step needs exactly one action (found: {found})").format(found=found),
+            _("use one of: {choices}").format(choices=", ".join(ACTIONS)),
         )
     kind = actions[0]
     for key in raw:
         if key != kind and key not in KEYS[kind]:
             raise where.fail(
                 where.key(key, start, end),
-                f"unknown key {shown(key)} in this {kind} step",
-                f"known keys: {', '.join(sorted(KEYS[kind]))}",
+                _("unknown key {key} in this {kind} step").format(key=shown(key), kind=kind),
+                _("known keys: {keys}").format(keys=", ".join(sorted(KEYS[kind]))),
             )
     line = where.key(kind, start, end)
     step = _step(kind, raw, line, where, start, end)
@@ -641,8 +677,8 @@ def _steps(raw: Any, index: int, where: _Where, room: int) -> list[Step]:
     if repeat > room:
         raise where.fail(
             where.key("repeat", start, end) if "repeat" in raw else start,
-            f"more than {MAX_STEPS} steps once repeat is applied",
-            "lower repeat, or split the scenario into several",
+            _("more than {most} steps once repeat is applied").format(most=MAX_STEPS),
+            _("lower repeat, or split the scenario into several"),
         )
     if repeat == 1:
         return [step]
@@ -657,8 +693,8 @@ def _step(kind: str, raw: dict[str, Any], line: int, where: _Where, start: int, 
     if not isinstance(conn, str) or not re.match(r"^[A-Za-z0-9_{}-]{1,32}$", conn):
         raise where.fail(
             where.key("conn", start, end),
-            f"bad conn name {shown(conn)}",
-            "use letters, digits, '_', '-' (and {i} with repeat)",
+            _("bad conn name {name}").format(name=shown(conn)),
+            _("use letters, digits, '_', '-' (and {{i}} with repeat)").format(),
         )
     base: dict[str, Any] = {
         "line": line,
@@ -691,14 +727,14 @@ def _label(raw: dict[str, Any], where: _Where, start: int, end: int) -> str:
     if not isinstance(label, str) or not _LABEL_RE.match(label) and label != "":
         raise where.fail(
             where.key("label", start, end),
-            f"bad label {shown(label)}",
-            'use letters, digits, "_" and "-", e.g. label = "flood"',
+            _("bad label {label}").format(label=shown(label)),
+            _('use letters, digits, "_" and "-", e.g. label = "flood"'),
         )
     if label == "start":
         raise where.fail(
             where.key("label", start, end),
-            'label "start" is taken: since = "start" means the start of the run',
-            'choose another name, e.g. label = "begin"',
+            _('label "start" is taken: since = "start" means the start of the run'),
+            _('choose another name, e.g. label = "begin"'),
         )
     return label
 
@@ -712,8 +748,11 @@ def _counters_step(
     if not isinstance(table, dict) or not table:
         raise where.fail(
             line,
-            "expect_counters must be a table of counters",
-            'write e.g. expect_counters = { TcpExtListenOverflows = 1, TcpExtSyncookiesSent = ">=1" }',
+            _("expect_counters must be a table of counters"),
+            _(
+                "write e.g. expect_counters = {{ TcpExtListenOverflows = 1, "
+                'TcpExtSyncookiesSent = ">=1" }}'
+            ).format(),
         )
     expect: dict[str, counters.Bound] = {}
     for name, value in table.items():
@@ -721,21 +760,25 @@ def _counters_step(
         at = found if found != start else line
         hint = counters.unknown(name)
         if hint is not None:
-            raise where.fail(at, f"this kernel has no counter {shown(name)}", hint)
+            raise where.fail(
+                at, _("this kernel has no counter {name}").format(name=shown(name)), hint
+            )
         try:
             expect[name] = counters.Bound.parse(value)
         except ValueError:
             raise where.fail(
                 at,
-                f"counter {name} = {shown(value)} is not a count",
-                f'write {name} = 1 (went up by exactly 1), or ">=1", "<=2", ">0", "<3"',
+                _("counter {name} = {value} is not a count").format(name=name, value=shown(value)),
+                _('write {name} = 1 (went up by exactly 1), or ">=1", "<=2", ">0", "<3"').format(
+                    name=name
+                ),
             ) from None
     since = raw.get("since", "start")
     if not isinstance(since, str) or not (since == "start" or _LABEL_RE.match(since)):
         raise where.fail(
             where.key("since", start, end),
-            f"since = {shown(since)} is not a label",
-            'write since = "start" (the default) or the label of an earlier step',
+            _("since = {value} is not a label").format(value=shown(since)),
+            _('write since = "start" (the default) or the label of an earlier step'),
         )
     within = _seconds(raw, "within", where, start, end)
     return CountersStep(
@@ -751,7 +794,11 @@ def _sysctl_step(
     line = base["line"]
     table = raw["sysctl"]
     if not isinstance(table, dict) or not table:
-        raise where.fail(line, "sysctl must be a table", "write e.g. sysctl = { tcp_rfc1337 = 1 }")
+        raise where.fail(
+            line,
+            _("sysctl must be a table"),
+            _("write e.g. sysctl = {{ tcp_rfc1337 = 1 }}").format(),
+        )
     full: dict[str, Any] = {}
     for key, value in table.items():
         name = f"net.ipv4.{key}" if _SHORT_SYSCTL_RE.match(key) else key
@@ -778,15 +825,17 @@ def _check_labels(steps: list[Step], where: _Where) -> None:
         if isinstance(st, CountersStep) and st.since != "start" and st.since not in seen:
             raise where.fail(
                 st.line,
-                f"since = {st.since!r} names no earlier step",
-                f'add label = "{st.since}" to an earlier step, or write since = "start"',
+                _("since = {label} names no earlier step").format(label=repr(st.since)),
+                _('add label = "{label}" to an earlier step, or write since = "start"').format(
+                    label=st.since
+                ),
             )
         if st.label:
             if st.label in seen:
                 raise where.fail(
                     st.line,
-                    f"label {st.label!r} is used twice",
-                    "give each labelled step its own name",
+                    _("label {label} is used twice").format(label=repr(st.label)),
+                    _("give each labelled step its own name"),
                 )
             seen.add(st.label)
 
@@ -806,8 +855,13 @@ def _check_sizes(steps: list[Step], where: _Where, mtu: int = LINK_MTU) -> None:
             room = mtu - 40 - opts
             raise where.fail(
                 st.line,
-                f"the segment is {size} bytes as an IPv4 packet, more than the link's MTU of {mtu}",
-                f"send at most {room} bytes of data in one segment; split it into several sends",
+                _(
+                    "the segment is {size} bytes as an IPv4 packet, more than the link's MTU of "
+                    "{mtu}"
+                ).format(size=size, mtu=mtu),
+                _(
+                    "send at most {room} bytes of data in one segment; split it into several sends"
+                ).format(room=room),
             )
 
 
@@ -817,21 +871,25 @@ def _segment_step(
     line = base["line"]
     text = raw[kind]
     if not isinstance(text, str):
-        raise where.fail(line, f"{kind} must be a segment in quotes", 'e.g. send = "S 0:0(0)"')
+        raise where.fail(
+            line,
+            _("{kind} must be a segment in quotes").format(kind=kind),
+            _('e.g. send = "S 0:0(0)"'),
+        )
     try:
         pattern = parse_pattern(text, wild_ok=kind == "expect")
     except ValueError as exc:
         raise where.fail(
             line,
-            f"bad segment {shown(text, 60)}: {exc}",
-            "see the segment notation in scenarios/README.md",
+            _("bad segment {segment}: {error}").format(segment=shown(text, 60), error=exc),
+            _("see the segment notation in scenarios/README.md"),
         ) from None
     data = raw.get("data", "")
     if not isinstance(data, str):
         raise where.fail(
             where.key("data", start, end),
-            f"data = {shown(data)} is not text",
-            'write e.g. data = "hello"',
+            _("data = {value} is not text").format(value=shown(data)),
+            _('write e.g. data = "hello"'),
         )
     payload = data.encode()
     delay = _range(raw, "delay", where, start, end)
@@ -853,8 +911,10 @@ def _segment_step(
     if payload and len(payload) != pattern.length:
         raise where.fail(
             where.key("data", start, end),
-            f"data has {len(payload)} bytes but the segment says ({pattern.length})",
-            "make LEN in SEQ:END(LEN) the data's length",
+            _("data has {n} bytes but the segment says ({length})").format(
+                n=len(payload), length=pattern.length
+            ),
+            _("make LEN in SEQ:END(LEN) the data's length"),
         )
     return SendStep(
         **base,
@@ -874,7 +934,7 @@ def _checksum(kind: str, raw: dict[str, Any], where: _Where, start: int, end: in
         raise where.fail(
             where.key("checksum", start, end),
             f"{kind} checksum = {shown(value)}",
-            f"use checksum = {choice_list(allowed)}",
+            _("use checksum = {choices}").format(choices=choice_list(allowed)),
         )
     return str(value)
 
@@ -891,7 +951,7 @@ def _since(
         return None
     line = where.key("from", start, end)
     if delay is None:
-        raise where.fail(line, "from without delay", "add delay = [min, max] (seconds)")
+        raise where.fail(line, _("from without delay"), _("add delay = [min, max] (seconds)"))
     if value == "start":
         return 0
     m = re.fullmatch(r"line ([0-9]{1,7})", value) if isinstance(value, str) else None
@@ -901,7 +961,7 @@ def _since(
         raise where.fail(
             line,
             f"from = {shown(value)}",
-            'write from = "line 12" or the label of an earlier step, or "start"',
+            _('write from = "line 12" or the label of an earlier step, or "start"'),
         )
     return int(m.group(1))
 
@@ -914,7 +974,9 @@ def _app_step(
     op = raw["app"]
     if not isinstance(op, str) or op not in APP_CALLS:
         raise where.fail(
-            base["line"], f"unknown app call {shown(op)}", f"use one of: {', '.join(APP_CALLS)}"
+            base["line"],
+            _("unknown app call {op}").format(op=shown(op)),
+            _("use one of: {choices}").format(choices=", ".join(APP_CALLS)),
         )
     call = CALLS[op]
     given = {k: v for k, v in raw.items() if k in _APP_KEYS}
@@ -922,8 +984,8 @@ def _app_step(
         if key not in APP_CALLS[op]:
             raise where.fail(
                 where.key(key, start, end),
-                f"app {op} takes no {shown(key)}",
-                f"it takes: {', '.join(sorted(APP_CALLS[op])) or 'nothing'}",
+                _("app {op} takes no {key}").format(op=op, key=shown(key)),
+                _("it takes: {keys}").format(keys=", ".join(sorted(APP_CALLS[op])) or _("nothing")),
             )
     specs = _scenario_args(call)
     for wanted in (
@@ -940,8 +1002,8 @@ def _app_step(
     if "data" in given and "bytes" in given:
         raise where.fail(
             where.key("bytes", start, end),
-            f"app {op} has both data and bytes",
-            'write data = "..." (these bytes) or bytes = N (N bytes of x), not both',
+            _("app {op} has both data and bytes").format(op=op),
+            _('write data = "..." (these bytes) or bytes = N (N bytes of x), not both'),
         )
 
     def fail(key: str, message: str, hint: str) -> DefinitionError:
@@ -954,16 +1016,25 @@ def _app_step(
 def _arg_problem(op: str, key: str, value: Any, spec: Arg, problem: ArgProblem) -> tuple[str, str]:
     """(message, hint) for an app argument the protocol refuses."""
     if problem is ArgProblem.TYPE:
-        return f"{key} = {shown(value)} is not {spec.kind.shown}", f"write e.g. {spec.example}"
+        return (
+            _("{key} = {value} is not {kind}").format(
+                key=key, value=shown(value), kind=spec.kind.shown
+            ),
+            _("write e.g. {example}").format(example=spec.example),
+        )
     if problem is ArgProblem.RANGE:
         return (
-            f"{key} = {shown(value)} is out of range",
-            f"use {number(spec.lo)} to {number(spec.hi)}, e.g. {spec.example}",
+            _("{key} = {value} is out of range").format(key=key, value=shown(value)),
+            _("use {lo} to {hi}, e.g. {example}").format(
+                lo=number(spec.lo), hi=number(spec.hi), example=spec.example
+            ),
         )
-    return f"{op} {key} = {shown(value)}", f"use {key} = {choice_list(spec.choices)}"
+    return f"{op} {key} = {shown(value)}", _("use {key} = {choices}").format(
+        key=key, choices=choice_list(spec.choices)
+    )
 
 
-_STATE_HINT = 'write e.g. expect_state = "ESTABLISHED" (CLOSED: no socket)'
+_STATE_HINT = N_('write e.g. expect_state = "ESTABLISHED" (CLOSED: no socket)')
 
 
 def _state_step(
@@ -972,30 +1043,34 @@ def _state_step(
     name = raw["expect_state"]
     line = base["line"]
     if not isinstance(name, str) or len(name) > 20:
-        raise where.fail(line, f"expect_state = {shown(name)} is not a TCP state", _STATE_HINT)
+        raise where.fail(
+            line,
+            _("expect_state = {value} is not a TCP state").format(value=shown(name)),
+            _(_STATE_HINT),
+        )
     try:
         state = State.parse(name)
     except ValueError as exc:
-        raise where.fail(line, str(exc), "CLOSED means: no socket for this connection") from None
+        raise where.fail(line, str(exc), _("CLOSED means: no socket for this connection")) from None
     timer = raw.get("timer")
     if timer is not None and (not isinstance(timer, str) or timer not in TIMERS):
         raise where.fail(
             where.key("timer", start, end),
-            f"unknown timer {shown(timer)}",
-            f"use one of: {', '.join(sorted(TIMERS))}",
+            _("unknown timer {timer}").format(timer=shown(timer)),
+            _("use one of: {choices}").format(choices=", ".join(sorted(TIMERS))),
         )
     if timer == "timewait" and state not in (State.TIME_WAIT, State.FIN_WAIT_2):
         raise where.fail(
             where.key("timer", start, end),
-            f"a socket in {state} never has the timewait timer",
-            "the timewait timer belongs to TIME_WAIT (and an orphaned FIN_WAIT_2)",
+            _("a socket in {state} never has the timewait timer").format(state=state),
+            _("the timewait timer belongs to TIME_WAIT (and an orphaned FIN_WAIT_2)"),
         )
     details = ("timer", "expires", "rqueue", "wqueue", "retrans")
     if state is State.CLOSED and any(k in raw for k in details):
         raise where.fail(
             line,
-            "a CLOSED socket does not exist: it has no timer or queues",
-            "drop timer, expires, rqueue, wqueue and retrans from this step",
+            _("a CLOSED socket does not exist: it has no timer or queues"),
+            _("drop timer, expires, rqueue, wqueue and retrans from this step"),
         )
     return StateStep(
         **base,
@@ -1014,7 +1089,7 @@ def collect(paths: list[str]) -> list[Scenario]:
     files: list[Path] = []
     for raw in paths:
         if not raw.strip():
-            raise DefinitionError("an empty scenario path", "name .toml files or folders")
+            raise DefinitionError(_("an empty scenario path"), _("name .toml files or folders"))
         p = Path(raw)
         if p.is_dir():
             files.extend(sorted(p.glob("*.toml")))
@@ -1023,6 +1098,7 @@ def collect(paths: list[str]) -> list[Scenario]:
     if not files:
         named = ", ".join(paths)
         raise DefinitionError(
-            f"no scenario files in {named[:200]}", "name .toml files or folders holding them"
+            _("no scenario files in {paths}").format(paths=named[:200]),
+            _("name .toml files or folders holding them"),
         )
     return [load(f) for f in files]

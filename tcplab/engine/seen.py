@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tcplab.i18n import _
 from tcplab.model.segment import Segment
 
 
@@ -46,8 +47,8 @@ class Seen:
 
     def marks(self) -> list[str]:
         """What the ladder shows beside the segment: forged, malformed, not delivered."""
-        out = ["forged as the kernel's"] if self.forged else []
-        out += list(self.malformed)
+        out = [_("forged as the kernel's")] if self.forged else []
+        out += [_(m) for m in self.malformed]
         if not self.delivered:
-            out.append("dropped before TCP")
+            out.append(_("dropped before TCP"))
         return out
