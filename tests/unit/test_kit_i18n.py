@@ -125,7 +125,7 @@ def test_the_kits_own_diagnosis_and_reaction_are_translated(chinese):
         "内核回复了 RST seq 内核的 ISN+0（"
     ), detail
     assert detail.endswith("；规则 request-bad-ack）"), detail
-    assert result.results[0].title == "你的 ACK 确认内核的 SYN"
+    assert result.results[0].title == "你的 ACK 确认了内核的 SYN"
 
 
 def test_a_check_not_reached_names_the_failed_check_in_the_language_shown(chinese):
@@ -134,7 +134,7 @@ def test_a_check_not_reached_names_the_failed_check_in_the_language_shown(chines
     if not blocked:
         pytest.skip("this recording reaches every check")
     assert "未进行到" in blocked[0].detail
-    assert "你的 ACK 确认内核的 SYN" in blocked[0].detail
+    assert "你的 ACK 确认了内核的 SYN" in blocked[0].detail
 
 
 def test_hint_tiers_and_attempt_counters_use_the_english_key(chinese, tmp_path, monkeypatch):
@@ -192,11 +192,11 @@ def test_a_labs_marked_texts_are_translated_and_needs_still_name_the_english_tit
 
     rows = checks.run(object())  # type: ignore[arg-type]
     assert [r.key for r in rows] == [first, "the kernel's socket reaches ESTABLISHED"]
-    assert rows[0].title == "你的 ACK 确认内核的 SYN"
+    assert rows[0].title == "你的 ACK 确认了内核的 SYN"
     assert rows[0].why == "每个数据字节占用一个序列号"
     assert rows[0].hint == "seq = 你的 ISN + 1"
-    assert rows[1].title == "内核的套接字到达 ESTABLISHED"
-    assert rows[1].detail == "未进行到：见上面的 ✗ '你的 ACK 确认内核的 SYN'"
+    assert rows[1].title == "内核的套接字进入 ESTABLISHED"
+    assert rows[1].detail == "未进行到：见上面的 ✗ '你的 ACK 确认了内核的 SYN'"
 
 
 def test_relative_numbers_name_whose_isn_in_the_language_shown(chinese):
@@ -221,3 +221,13 @@ def test_a_folded_traceback_counts_frames_in_the_language_shown(chinese):
     folded = fold_all(text, "/home/s")
     assert "  ... scapy 中 1 帧, 标准库 中 1 帧 ..." in folded, folded
     assert not AMBIGUOUS.search(folded)
+
+
+@pytest.mark.parametrize("lab", MINE)
+def test_the_chinese_handout_names_each_check_as_lab_check_prints_it(lab, chinese):
+    handout = (get(lab).dir / "README.zh_CN.md").read_text(encoding="utf-8")
+    table = handout.split("## 检查内容", 1)[1]
+    rows = [line.split("|")[1:3] for line in table.splitlines() if line.startswith("| ")]
+    listed = [(title.strip(), int(points)) for title, points in rows[1:]]
+    checks = get(lab).checklist().items
+    assert listed == [(_(c.title), c.points) for c in checks]
