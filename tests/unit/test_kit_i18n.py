@@ -231,3 +231,13 @@ def test_the_chinese_handout_names_each_check_as_lab_check_prints_it(lab, chines
     listed = [(title.strip(), int(points)) for title, points in rows[1:]]
     checks = get(lab).checklist().items
     assert listed == [(_(c.title), c.points) for c in checks]
+
+
+@pytest.mark.parametrize("lab", MINE)
+def test_every_title_hint_and_why_of_the_lab_is_in_the_chinese_catalog(lab, chinese):
+    for check in get(lab).checklist().items:
+        for text in (check.title, check.why, *check.hints):
+            if text:
+                shown = _(text)
+                assert shown != text and CJK.search(shown), f"{lab}: not translated: {text!r}"
+                assert not AMBIGUOUS.search(shown), shown
