@@ -7,17 +7,17 @@ accepted, a mistake is charged where it happened, and a step the kernel never re
 it says "not reached" instead of blaming you again.
 """
 
-from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
+from tcplab.exercise.kit import N_, Checklist, Fail, NotReached, ObservedConn, Pass, Seen, _
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
 checks = Checklist(per_connection=True)
 
-FIN_TITLE = "the kernel accepts your FIN: flags, seq and ack"
-CLOSE_WAIT_TITLE = "the kernel ACKs your FIN and goes to CLOSE_WAIT"
-AFTER_TITLE = "your segments after your FIN count the FIN"
-LAST_ACK_TITLE = "the kernel goes to LAST_ACK when its application closes"
-FINAL_TITLE = "your last ACK acknowledges the kernel's FIN"
+FIN_TITLE = N_("the kernel accepts your FIN: flags, seq and ack")
+CLOSE_WAIT_TITLE = N_("the kernel ACKs your FIN and goes to CLOSE_WAIT")
+AFTER_TITLE = N_("your segments after your FIN count the FIN")
+LAST_ACK_TITLE = N_("the kernel goes to LAST_ACK when its application closes")
+FINAL_TITLE = N_("your last ACK acknowledges the kernel's FIN")
 
 
 def _fin(conn: ObservedConn) -> Seen | None:
@@ -32,8 +32,8 @@ def _accepted_fin(conn: ObservedConn) -> Seen | None:
 
 def _no_fin(conn: ObservedConn) -> NotReached:
     if conn.kernel_synack() is None:
-        return NotReached("no handshake on this connection: the kernel sent no SYN+ACK")
-    return NotReached("you sent no FIN after the handshake")
+        return NotReached(_("no handshake on this connection: the kernel sent no SYN+ACK"))
+    return NotReached(_("you sent no FIN after the handshake"))
 
 
 def _kernel_data(conn: ObservedConn, fin: Seen) -> Seen | None:
@@ -65,13 +65,17 @@ def _dropped_for_seq(conn: ObservedConn, seen: Seen) -> str | None:
     FIN_TITLE,
     4,
     hints=(
-        "look at your FIN's flags, seq and ack: which one would the kernel refuse?",
-        "after the handshake every segment carries ACK; a FIN takes the next unused "
-        "sequence number, as data would",
-        "flags 'FA', seq = your ISN + 1, ack = the kernel's ISN + 1",
+        N_("look at your FIN's flags, seq and ack: which one would the kernel refuse?"),
+        N_(
+            "after the handshake every segment carries ACK; a FIN takes the next unused "
+            "sequence number, as data would"
+        ),
+        N_("flags 'FA', seq = your ISN + 1, ack = the kernel's ISN + 1"),
     ),
-    why="a synchronized connection drops a segment without ACK or outside the window "
-    "(RFC 9293 §3.10.7.4)",
+    why=N_(
+        "a synchronized connection drops a segment without ACK or outside the window "
+        "(RFC 9293 §3.10.7.4)"
+    ),
 )
 def fin_accepted(conn: ObservedConn) -> Pass | Fail | NotReached:
     fin = _fin(conn)
@@ -80,185 +84,245 @@ def fin_accepted(conn: ObservedConn) -> Pass | Fail | NotReached:
     seg = fin.segment
     if Flags.ACK not in seg.flags:
         return Fail(
-            f"your FIN had no ACK flag ({conn.show(fin)}); {conn.reaction(fin)}",
+            _("your FIN had no ACK flag ({segment}); {reaction}").format(
+                segment=conn.show(fin), reaction=conn.reaction(fin)
+            ),
             cause="fin-flags",
         )
     for field in ("seq", "ack"):
         wrong = conn.diagnose(fin, field)
         if wrong:
-            return Fail(f"{wrong}; {conn.reaction(fin)}", cause=f"fin-{field}")
+            return Fail(
+                _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(fin)),
+                cause=f"fin-{field}",
+            )
     if not conn.accepted(fin):
-        return Fail(f"{conn.show(fin)}: {conn.reaction(fin)}", cause="fin")
-    return Pass(f"your FIN: {conn.show(fin)}")
+        return Fail(
+            _("{segment}: {reaction}").format(segment=conn.show(fin), reaction=conn.reaction(fin)),
+            cause="fin",
+        )
+    return Pass(_("your FIN: {segment}").format(segment=conn.show(fin)))
 
 
 @checks.add(
     CLOSE_WAIT_TITLE,
     2,
     hints=(
-        "watch the kernel's socket after your FIN: 'tcplab sockets' or ss in the kernel host",
-        "the side that receives the first FIN acknowledges it and waits for its application",
-        "ESTABLISHED -> CLOSE_WAIT on your FIN; its ack is your FIN's seq + 1",
+        N_("watch the kernel's socket after your FIN: 'tcplab sockets' or ss in the kernel host"),
+        N_("the side that receives the first FIN acknowledges it and waits for its application"),
+        N_("ESTABLISHED -> CLOSE_WAIT on your FIN; its ack is your FIN's seq + 1"),
     ),
-    why="the kernel acknowledges your FIN, tells its application end-of-stream, and waits "
-    "for it to close()",
+    why=N_(
+        "the kernel acknowledges your FIN, tells its application end-of-stream, and waits "
+        "for it to close()"
+    ),
     needs=(FIN_TITLE,),
 )
 def close_wait(conn: ObservedConn) -> Pass | NotReached:
     fin = _accepted_fin(conn)
     if fin is None:
         return (
-            _no_fin(conn) if _fin(conn) is None else NotReached("the kernel did not take your FIN")
+            _no_fin(conn)
+            if _fin(conn) is None
+            else NotReached(_("the kernel did not take your FIN"))
         )
     answer = conn.answer(fin)
-    said = f"the kernel answered {conn.show(answer)}" if answer is not None else ""
+    said = (
+        ""
+        if answer is None
+        else _("the kernel answered {segment}").format(segment=conn.show(answer))
+    )
+    text = _("{answered}; the kernel's socket: {states}").format(
+        answered=said, states=_ladder(conn)
+    )
     if not conn.reached(State.CLOSE_WAIT):
-        return NotReached(f"{said}; the kernel's socket: {_ladder(conn)}")
-    return Pass(f"{said}; the kernel's socket: {_ladder(conn)}")
+        return NotReached(text)
+    return Pass(text)
 
 
 @checks.add(
     AFTER_TITLE,
     2,
     hints=(
-        "compare the seq of what you send after your FIN with your FIN's seq",
-        "a FIN occupies one sequence number, exactly like a SYN",
-        "after a FIN with seq = your ISN + 1, your next seq is your ISN + 2",
+        N_("compare the seq of what you send after your FIN with your FIN's seq"),
+        N_("a FIN occupies one sequence number, exactly like a SYN"),
+        N_("after a FIN with seq = your ISN + 1, your next seq is your ISN + 2"),
     ),
-    why="what you send after your FIN starts at the next unused sequence number",
+    why=N_("what you send after your FIN starts at the next unused sequence number"),
     needs=(CLOSE_WAIT_TITLE,),
 )
 def seq_after_fin(conn: ObservedConn) -> Pass | Fail | NotReached:
     fin = _accepted_fin(conn)
     if fin is None:
-        return NotReached("the kernel did not take your FIN")
+        return NotReached(_("the kernel did not take your FIN"))
     later = [s for s in conn.crafted_after(fin) if Flags.FIN not in s.segment.flags]
     if not later:
-        return NotReached("you sent nothing after your FIN")
+        return NotReached(_("you sent nothing after your FIN"))
     wrong = conn.diagnose(later[0], "seq")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(later[0])}", cause="after-fin-seq")
-    return Pass(f"your seq was {conn.seq_text(later[0])}")
+        return Fail(
+            _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(later[0])),
+            cause="after-fin-seq",
+        )
+    return Pass(_("your seq was {seq}").format(seq=conn.seq_text(later[0])))
 
 
 @checks.add(
-    "you ACK the data the kernel sends after your FIN",
+    N_("you ACK the data the kernel sends after your FIN"),
     2,
     hints=(
-        "look at the kernel's data after your FIN: did you acknowledge it before its FIN came?",
-        "your FIN closed only your direction: the kernel may still send, and you still "
-        "acknowledge what arrives",
-        "ack = the data's seq + its length",
+        N_("look at the kernel's data after your FIN: did you acknowledge it before its FIN came?"),
+        N_(
+            "your FIN closed only your direction: the kernel may still send, and you still "
+            "acknowledge what arrives"
+        ),
+        N_("ack = the data's seq + its length"),
     ),
-    why="half-close: the kernel in CLOSE_WAIT may still send, and you in FIN_WAIT_2 still receive",
+    why=N_(
+        "half-close: the kernel in CLOSE_WAIT may still send, and you in FIN_WAIT_2 still receive"
+    ),
     needs=(CLOSE_WAIT_TITLE,),
 )
 def data_acked(conn: ObservedConn) -> Pass | Fail | NotReached:
     fin = _accepted_fin(conn)
     if fin is None:
-        return NotReached("the kernel did not take your FIN")
+        return NotReached(_("the kernel did not take your FIN"))
     data = _kernel_data(conn, fin)
     if data is None:
-        return NotReached("the kernel sent no data after your FIN (lab.app_send())")
+        return NotReached(_("the kernel sent no data after your FIN (lab.app_send())"))
     size = len(data.segment.payload)
     mine = [s for s in _before(conn, data, _kernel_fin_after(conn, data)) if _is_ack(s)]
     if not mine:
-        return Fail(f"you sent nothing between the kernel's {size} bytes and its FIN", cause="data")
+        return Fail(
+            _("you sent nothing between the kernel's {n} bytes and its FIN").format(n=size),
+            cause="data",
+        )
     ack = mine[0]
     dropped = _dropped_for_seq(conn, ack)
     if dropped:
-        return Fail(f"your ACK of its data was dropped: {dropped}", cause="after-fin-seq")
+        return Fail(
+            _("your ACK of its data was dropped: {why}").format(why=dropped), cause="after-fin-seq"
+        )
     wrong = conn.diagnose(ack, "ack")
     if wrong or not conn.accepted(ack):
-        return Fail(f"{wrong or conn.show(ack)}; {conn.reaction(ack)}", cause="data")
-    return Pass(f"{size} bytes; your ack was {conn.ack_text(ack)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(
+                wrong=wrong or conn.show(ack), reaction=conn.reaction(ack)
+            ),
+            cause="data",
+        )
+    return Pass(_("{n} bytes; your ack was {ack}").format(n=size, ack=conn.ack_text(ack)))
 
 
 @checks.add(
     LAST_ACK_TITLE,
     1,
     hints=(
-        "watch the kernel's socket when its application closes",
-        "the application's close() in CLOSE_WAIT sends the kernel's own FIN",
-        "CLOSE_WAIT -> LAST_ACK on lab.app_close(), with a FIN",
+        N_("watch the kernel's socket when its application closes"),
+        N_("the application's close() in CLOSE_WAIT sends the kernel's own FIN"),
+        N_("CLOSE_WAIT -> LAST_ACK on lab.app_close(), with a FIN"),
     ),
-    why="the application's close() sends the second FIN; the kernel waits for its acknowledgment",
+    why=N_(
+        "the application's close() sends the second FIN; the kernel waits for its acknowledgment"
+    ),
     needs=(CLOSE_WAIT_TITLE,),
 )
 def last_ack(conn: ObservedConn) -> Pass | NotReached:
     fin = _accepted_fin(conn)
     if fin is None:
-        return NotReached("the kernel did not take your FIN")
+        return NotReached(_("the kernel did not take your FIN"))
     theirs = _kernel_fin_after(conn, fin)
     if theirs is None:
-        return NotReached("the kernel sent no FIN: its application did not close the connection")
+        return NotReached(_("the kernel sent no FIN: its application did not close the connection"))
     if not conn.reached(State.LAST_ACK):
-        return NotReached(f"its FIN came, but the kernel's socket: {_ladder(conn)}")
-    return Pass(f"its FIN {conn.show(theirs)}; the kernel's socket: {_ladder(conn)}")
+        return NotReached(
+            _("its FIN came, but the kernel's socket: {states}").format(states=_ladder(conn))
+        )
+    return Pass(
+        _("its FIN {segment}; the kernel's socket: {states}").format(
+            segment=conn.show(theirs), states=_ladder(conn)
+        )
+    )
 
 
 @checks.add(
     FINAL_TITLE,
     2,
     hints=(
-        "look at the kernel's FIN: which of its numbers does your last ACK answer?",
-        "the kernel's FIN occupies one sequence number, like its SYN did",
-        "ack = the FIN's seq + 1",
+        N_("look at the kernel's FIN: which of its numbers does your last ACK answer?"),
+        N_("the kernel's FIN occupies one sequence number, like its SYN did"),
+        N_("ack = the FIN's seq + 1"),
     ),
-    why="only an ACK of its FIN lets the kernel leave LAST_ACK",
+    why=N_("only an ACK of its FIN lets the kernel leave LAST_ACK"),
     needs=(LAST_ACK_TITLE,),
 )
 def final_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
     fin = _accepted_fin(conn)
     theirs = _kernel_fin_after(conn, fin) if fin is not None else None
     if theirs is None:
-        return NotReached("the kernel sent no FIN")
+        return NotReached(_("the kernel sent no FIN"))
     after = conn.crafted_after(theirs)
     if not after:
-        return Fail("you sent nothing after the kernel's FIN", cause="final")
+        return Fail(_("you sent nothing after the kernel's FIN"), cause="final")
     if Flags.RST in after[0].segment.flags:
         return Fail(
-            f"you answered its FIN with {conn.show(after[0])}, not an ACK: "
-            f"{conn.reaction(after[0])}",
+            _("you answered its FIN with {segment}, not an ACK: {reaction}").format(
+                segment=conn.show(after[0]), reaction=conn.reaction(after[0])
+            ),
             cause="final-rst",
         )
     last = next((s for s in after if _is_ack(s) and conn.accepted(s)), after[0])
     dropped = _dropped_for_seq(conn, last)
     if dropped:
-        return Fail(f"your last ACK was dropped: {dropped}", cause="after-fin-seq")
+        return Fail(
+            _("your last ACK was dropped: {why}").format(why=dropped), cause="after-fin-seq"
+        )
     wrong = conn.diagnose(last, "ack")
     if wrong or not conn.accepted(last):
-        return Fail(f"{wrong or conn.show(last)}; {conn.reaction(last)}", cause="final")
-    return Pass(f"your ack was {conn.ack_text(last)}; {conn.reaction(last)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(
+                wrong=wrong or conn.show(last), reaction=conn.reaction(last)
+            ),
+            cause="final",
+        )
+    return Pass(
+        _("your ack was {ack}; {reaction}").format(
+            ack=conn.ack_text(last), reaction=conn.reaction(last)
+        )
+    )
 
 
 @checks.add(
-    "the kernel's socket is gone at the end, with no TIME_WAIT",
+    N_("the kernel's socket is gone at the end, with no TIME_WAIT"),
     1,
     hints=(
-        "watch the kernel's socket after your last ACK",
-        "the side that closes second does not wait: TIME_WAIT belongs to the side that "
-        "closed first",
-        "LAST_ACK -> CLOSED on your ACK of its FIN",
+        N_("watch the kernel's socket after your last ACK"),
+        N_(
+            "the side that closes second does not wait: TIME_WAIT belongs to the side that "
+            "closed first"
+        ),
+        N_("LAST_ACK -> CLOSED on your ACK of its FIN"),
     ),
-    why="the side that closes second goes straight to CLOSED; TIME_WAIT is yours, not its",
+    why=N_("the side that closes second goes straight to CLOSED; TIME_WAIT is yours, not its"),
     needs=(FINAL_TITLE,),
 )
 def gone(conn: ObservedConn) -> Pass | Fail | NotReached:
     fin = _accepted_fin(conn)
     theirs = _kernel_fin_after(conn, fin) if fin is not None else None
     if theirs is None or not conn.reached(State.LAST_ACK):
-        return NotReached("the kernel never reached LAST_ACK")
+        return NotReached(_("the kernel never reached LAST_ACK"))
     ladder = _ladder(conn)
     last = next((s for s in conn.crafted_after(theirs) if _is_ack(s) and conn.accepted(s)), None)
     if last is None:
-        return NotReached(f"the kernel took no ACK of its FIN; its socket: {ladder}")
+        return NotReached(
+            _("the kernel took no ACK of its FIN; its socket: {states}").format(states=ladder)
+        )
     if State.TIME_WAIT in conn.states():
-        return Fail(f"the kernel's socket: {ladder}", cause="time-wait")
+        return Fail(_("the kernel's socket: {states}").format(states=ladder), cause="time-wait")
     rec = conn.predicted(last)
     if rec is None or rec.prediction.place.state is not State.CLOSED:
-        return NotReached(f"the kernel's socket: {ladder}")
-    return Pass(f"the kernel's socket: {ladder}")
+        return NotReached(_("the kernel's socket: {states}").format(states=ladder))
+    return Pass(_("the kernel's socket: {states}").format(states=ladder))
 
 
 def _is_ack(seen: Seen) -> bool:
@@ -267,4 +331,4 @@ def _is_ack(seen: Seen) -> bool:
 
 
 def _ladder(conn: ObservedConn) -> str:
-    return " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    return " -> ".join(s.value for s in conn.states()) or _("no socket seen")

@@ -6,7 +6,7 @@ judged against what the kernel expected (its rcv_nxt and snd_nxt, from tcplab's 
 come only for what the kernel accepted.
 """
 
-from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
+from tcplab.exercise.kit import N_, Checklist, Fail, NotReached, ObservedConn, Pass, Seen, _
 from tcplab.model.state import State
 
 checks = Checklist(per_connection=True)
@@ -21,14 +21,16 @@ def _no_third(conn: ObservedConn) -> NotReached:
 
 
 @checks.add(
-    "your ACK acknowledges the kernel's SYN",
+    N_("your ACK acknowledges the kernel's SYN"),
     4,
     hints=(
-        "look at the kernel's SYN+ACK: which of its numbers does your ACK answer?",
-        "an ACK names the next number it expects; the kernel's SYN occupied one number",
-        "ack = the SYN+ACK's seq + 1",
+        N_("look at the kernel's SYN+ACK: which of its numbers does your ACK answer?"),
+        N_("an ACK names the next number it expects; the kernel's SYN occupied one number"),
+        N_("ack = the SYN+ACK's seq + 1"),
     ),
-    why="acknowledging the kernel's ISN + 1 tells it its SYN arrived; nothing else completes it",
+    why=N_(
+        "acknowledging the kernel's ISN + 1 tells it its SYN arrived; nothing else completes it"
+    ),
 )
 def ack_number(conn: ObservedConn) -> Pass | Fail | NotReached:
     ack = _third(conn)
@@ -36,19 +38,21 @@ def ack_number(conn: ObservedConn) -> Pass | Fail | NotReached:
         return _no_third(conn)
     wrong = conn.diagnose(ack, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(ack)}", cause="ack")
-    return Pass(f"your ack was {conn.ack_text(ack)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(ack)), cause="ack"
+        )
+    return Pass(_("your ack was {ack}").format(ack=conn.ack_text(ack)))
 
 
 @checks.add(
-    "your ACK's seq follows your SYN",
+    N_("your ACK's seq follows your SYN"),
     3,
     hints=(
-        "compare your ACK's seq with your SYN's seq",
-        "your SYN occupied one sequence number of your own",
-        "seq = your ISN + 1",
+        N_("compare your ACK's seq with your SYN's seq"),
+        N_("your SYN occupied one sequence number of your own"),
+        N_("seq = your ISN + 1"),
     ),
-    why="sequence numbers count the SYN and the bytes; the ACK comes right after the SYN",
+    why=N_("sequence numbers count the SYN and the bytes; the ACK comes right after the SYN"),
 )
 def seq_number(conn: ObservedConn) -> Pass | Fail | NotReached:
     ack = _third(conn)
@@ -56,26 +60,32 @@ def seq_number(conn: ObservedConn) -> Pass | Fail | NotReached:
         return _no_third(conn)
     wrong = conn.diagnose(ack, "seq")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(ack)}", cause="seq")
-    return Pass(f"your seq was {conn.seq_text(ack)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(ack)), cause="seq"
+        )
+    return Pass(_("your seq was {seq}").format(seq=conn.seq_text(ack)))
 
 
 @checks.add(
-    "the kernel's socket reaches ESTABLISHED",
+    N_("the kernel's socket reaches ESTABLISHED"),
     3,
     hints=(
-        "watch the kernel's socket: 'tcplab sockets' or ss in the kernel host",
-        "a listener's request becomes a connection only when the third segment is acceptable",
-        "LISTEN -> SYN_RECEIVED on your SYN, -> ESTABLISHED on your ACK",
+        N_("watch the kernel's socket: 'tcplab sockets' or ss in the kernel host"),
+        N_("a listener's request becomes a connection only when the third segment is acceptable"),
+        N_("LISTEN -> SYN_RECEIVED on your SYN, -> ESTABLISHED on your ACK"),
     ),
-    why="LISTEN -> SYN_RECEIVED on your SYN, -> ESTABLISHED on your ACK (RFC 9293 §3.5)",
+    why=N_("LISTEN -> SYN_RECEIVED on your SYN, -> ESTABLISHED on your ACK (RFC 9293 §3.5)"),
     needs=("your ACK acknowledges the kernel's SYN", "your ACK's seq follows your SYN"),
 )
 def established(conn: ObservedConn) -> Pass | Fail | NotReached:
     ack = _third(conn)
     if ack is None:
         return _no_third(conn)
-    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    shown = " -> ".join(s.value for s in conn.states()) or _("no socket seen")
     if not conn.accepted(ack) or not conn.reached(State.ESTABLISHED):
-        return NotReached(f"the kernel's socket: {shown}; {conn.reaction(ack)}")
-    return Pass(f"the kernel's socket: {shown}")
+        return NotReached(
+            _("the kernel's socket: {states}; {reaction}").format(
+                states=shown, reaction=conn.reaction(ack)
+            )
+        )
+    return Pass(_("the kernel's socket: {states}").format(states=shown))

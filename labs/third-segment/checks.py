@@ -8,17 +8,17 @@ happened and later steps are judged against what the kernel actually had; points
 what the kernel accepted.
 """
 
-from tcplab.exercise.kit import Checklist, Fail, NotReached, ObservedConn, Pass, Seen
+from tcplab.exercise.kit import N_, Checklist, Fail, NotReached, ObservedConn, Pass, Seen, _
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
 checks = Checklist(per_connection=True)
 
-ACK_TITLE = "your third segment acknowledges the kernel's SYN"
-SEQ_TITLE = "your third segment's seq follows your SYN"
-ESTABLISHED_TITLE = "the kernel's socket reaches ESTABLISHED"
-BARE_TITLE = "your bare ACK's seq is the next byte after your data"
-SECOND_TITLE = "your next data has the bare ACK's seq"
+ACK_TITLE = N_("your third segment acknowledges the kernel's SYN")
+SEQ_TITLE = N_("your third segment's seq follows your SYN")
+ESTABLISHED_TITLE = N_("the kernel's socket reaches ESTABLISHED")
+BARE_TITLE = N_("your bare ACK's seq is the next byte after your data")
+SECOND_TITLE = N_("your next data has the bare ACK's seq")
 
 
 def _third(conn: ObservedConn) -> Seen | None:
@@ -77,11 +77,11 @@ def _all_taken(conn: ObservedConn, seen: Seen) -> bool:
     ACK_TITLE,
     2,
     hints=(
-        "look at the kernel's SYN+ACK: which of its numbers does your third segment answer?",
-        "an ACK names the next number it expects; the kernel's SYN occupied one number",
-        "ack = the SYN+ACK's seq + 1",
+        N_("look at the kernel's SYN+ACK: which of its numbers does your third segment answer?"),
+        N_("an ACK names the next number it expects; the kernel's SYN occupied one number"),
+        N_("ack = the SYN+ACK's seq + 1"),
     ),
-    why="only an acceptable ack turns the kernel's half-open request into a connection",
+    why=N_("only an acceptable ack turns the kernel's half-open request into a connection"),
 )
 def third_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
     third = _third(conn)
@@ -89,19 +89,22 @@ def third_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
         return _no_third(conn)
     wrong = conn.diagnose(third, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(third)}", cause="third-ack")
-    return Pass(f"your ack was {conn.ack_text(third)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(third)),
+            cause="third-ack",
+        )
+    return Pass(_("your ack was {ack}").format(ack=conn.ack_text(third)))
 
 
 @checks.add(
     SEQ_TITLE,
     1,
     hints=(
-        "compare your third segment's seq with your SYN's seq",
-        "your SYN occupied one sequence number; your first byte of data comes after it",
-        "seq = your ISN + 1",
+        N_("compare your third segment's seq with your SYN's seq"),
+        N_("your SYN occupied one sequence number; your first byte of data comes after it"),
+        N_("seq = your ISN + 1"),
     ),
-    why="the kernel places your bytes in its stream by their sequence numbers",
+    why=N_("the kernel places your bytes in its stream by their sequence numbers"),
 )
 def third_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
     third = _third(conn)
@@ -109,19 +112,22 @@ def third_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
         return _no_third(conn)
     wrong = conn.diagnose(third, "seq")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(third)}", cause="third-seq")
-    return Pass(f"your seq was {conn.seq_text(third)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(third)),
+            cause="third-seq",
+        )
+    return Pass(_("your seq was {seq}").format(seq=conn.seq_text(third)))
 
 
 @checks.add(
-    "your third segment carries data, and the kernel takes it",
+    N_("your third segment carries data, and the kernel takes it"),
     2,
     hints=(
-        "look at the segment that answers the SYN+ACK: does it carry any bytes?",
-        "any segment with ACK may carry data, the one that completes the handshake too",
-        "send the third segment with flags 'PA' and the payload: .../TCP(...)/b'hello'",
+        N_("look at the segment that answers the SYN+ACK: does it carry any bytes?"),
+        N_("any segment with ACK may carry data, the one that completes the handshake too"),
+        N_("send the third segment with flags 'PA' and the payload: .../TCP(...)/b'hello'"),
     ),
-    why="RFC 9293 §3.5 lets the segment that completes the handshake carry data",
+    why=N_("RFC 9293 §3.5 lets the segment that completes the handshake carry data"),
     needs=(ACK_TITLE, SEQ_TITLE),
 )
 def third_data(conn: ObservedConn) -> Pass | Fail | NotReached:
@@ -129,105 +135,137 @@ def third_data(conn: ObservedConn) -> Pass | Fail | NotReached:
     if third is None:
         return _no_third(conn)
     if not third.segment.payload:
-        later = " (your data came in a later segment)" if _first_data(conn) else ""
-        return Fail(f"your third segment was {conn.show(third)}{later}", cause="no-data")
+        shown = conn.show(third)
+        if _first_data(conn):
+            said = _("your third segment was {segment} (your data came in a later segment)")
+        else:
+            said = _("your third segment was {segment}")
+        return Fail(said.format(segment=shown), cause="no-data")
     if not conn.accepted(third):
-        return NotReached(f"the kernel did not take it: {conn.reaction(third)}")
+        return NotReached(
+            _("the kernel did not take it: {reaction}").format(reaction=conn.reaction(third))
+        )
     answer = conn.answer(third)
-    said = f"; it answered {conn.show(answer)}" if answer is not None else ""
-    return Pass(f"{len(third.segment.payload)} bytes{said}")
+    n = len(third.segment.payload)
+    if answer is None:
+        return Pass(_("{n} bytes").format(n=n))
+    return Pass(_("{n} bytes; it answered {segment}").format(n=n, segment=conn.show(answer)))
 
 
 @checks.add(
     ESTABLISHED_TITLE,
     2,
     hints=(
-        "watch the kernel's socket: 'tcplab sockets' or ss in the kernel host",
-        "the segment that acceptably acknowledges the SYN+ACK opens the connection, data or not",
-        "SYN_RECEIVED -> ESTABLISHED on your third segment; its data waits in the receive queue",
+        N_("watch the kernel's socket: 'tcplab sockets' or ss in the kernel host"),
+        N_(
+            "the segment that acceptably acknowledges the SYN+ACK opens the connection, data or not"
+        ),
+        N_(
+            "SYN_RECEIVED -> ESTABLISHED on your third segment; its data waits in the receive queue"
+        ),
     ),
-    why="the same segment opens the connection and queues its data for the application",
+    why=N_("the same segment opens the connection and queues its data for the application"),
     needs=(ACK_TITLE, SEQ_TITLE),
 )
 def established(conn: ObservedConn) -> Pass | NotReached:
     third = _third(conn)
     if third is None:
         return _no_third(conn)
-    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+    shown = " -> ".join(s.value for s in conn.states()) or _("no socket seen")
     if not conn.accepted(third) or not conn.reached(State.ESTABLISHED):
-        return NotReached(f"the kernel's socket: {shown}; {conn.reaction(third)}")
-    return Pass(f"the kernel's socket: {shown}")
+        return NotReached(
+            _("the kernel's socket: {states}; {reaction}").format(
+                states=shown, reaction=conn.reaction(third)
+            )
+        )
+    return Pass(_("the kernel's socket: {states}").format(states=shown))
 
 
 @checks.add(
     BARE_TITLE,
     1,
     hints=(
-        "compare your bare ACK's seq with your data segment's seq and length",
-        "every byte of data occupies one sequence number",
-        "seq = your data's seq + its length (your ISN + 6 after b'hello')",
+        N_("compare your bare ACK's seq with your data segment's seq and length"),
+        N_("every byte of data occupies one sequence number"),
+        N_("seq = your data's seq + its length (your ISN + 6 after b'hello')"),
     ),
-    why="the next segment you send starts at the next unused sequence number",
+    why=N_("the next segment you send starts at the next unused sequence number"),
     needs=(ESTABLISHED_TITLE,),
 )
 def bare_ack(conn: ObservedConn) -> Pass | Fail | NotReached:
     first = _first_data(conn)
     if first is None:
-        return NotReached("the kernel took no data of yours")
+        return NotReached(_("the kernel took no data of yours"))
     bare = _bare(conn, first)
     if bare is None:
-        return NotReached("you sent no bare ACK (flags 'A', no data) after your data")
+        return NotReached(_("you sent no bare ACK (flags 'A', no data) after your data"))
     wrong = conn.diagnose(bare, "seq")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(bare)}", cause="bare-seq")
-    return Pass(f"your seq was {conn.seq_text(bare)}; {conn.reaction(bare)}")
+        return Fail(
+            _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(bare)),
+            cause="bare-seq",
+        )
+    return Pass(
+        _("your seq was {seq}; {reaction}").format(
+            seq=conn.seq_text(bare), reaction=conn.reaction(bare)
+        )
+    )
 
 
 @checks.add(
     SECOND_TITLE,
     2,
     hints=(
-        "compare your second data segment's seq with your bare ACK's seq",
-        "sequence numbers number the SYN, the bytes and the FIN; which of those does a bare ACK have?",
-        "a bare ACK uses no number: the next data has the same seq as the bare ACK",
+        N_("compare your second data segment's seq with your bare ACK's seq"),
+        N_(
+            "sequence numbers number the SYN, the bytes and the FIN; which of those does a bare ACK have?"
+        ),
+        N_("a bare ACK uses no number: the next data has the same seq as the bare ACK"),
     ),
-    why="the kernel's acks tell you which segments use sequence numbers (RFC 9293 §3.4)",
+    why=N_("the kernel's acks tell you which segments use sequence numbers (RFC 9293 §3.4)"),
     needs=(ESTABLISHED_TITLE,),
 )
 def second_seq(conn: ObservedConn) -> Pass | Fail | NotReached:
     first = _first_data(conn)
     if first is None:
-        return NotReached("the kernel took no data of yours")
+        return NotReached(_("the kernel took no data of yours"))
     second = _second(conn, first)
     if second is None:
-        return NotReached("you sent no second data after your first")
+        return NotReached(_("you sent no second data after your first"))
     bare = _bare(conn, first)
     wrong = conn.diagnose(second, "seq")
     if wrong is None:
-        return Pass(f"your second data's seq was {conn.seq_text(second)}")
+        return Pass(_("your second data's seq was {seq}").format(seq=conn.seq_text(second)))
     if bare is not None and bare.segment.seq == second.segment.seq:
         # the concept is right; the number repeats the bare ACK's, which is judged above
-        return Pass(f"your second data's seq was your bare ACK's, {conn.seq_text(second)}")
-    return Fail(f"{wrong}; {conn.reaction(second)}", cause="second-seq")
+        return Pass(
+            _("your second data's seq was your bare ACK's, {seq}").format(seq=conn.seq_text(second))
+        )
+    return Fail(
+        _("{wrong}; {reaction}").format(wrong=wrong, reaction=conn.reaction(second)),
+        cause="second-seq",
+    )
 
 
 @checks.add(
-    "the kernel took all of your second data",
+    N_("the kernel took all of your second data"),
     1,
     hints=(
-        "look at the kernel's ack after your second data: does it cover all of it?",
-        "the kernel takes bytes in order: data beyond its next expected byte waits, data "
-        "below it is partly old",
-        "the kernel's ack must be your second data's seq + its length",
+        N_("look at the kernel's ack after your second data: does it cover all of it?"),
+        N_(
+            "the kernel takes bytes in order: data beyond its next expected byte waits, data "
+            "below it is partly old"
+        ),
+        N_("the kernel's ack must be your second data's seq + its length"),
     ),
-    why="the kernel's ack moves on only when the bytes arrive in order",
+    why=N_("the kernel's ack moves on only when the bytes arrive in order"),
     needs=(SECOND_TITLE,),
 )
 def second_taken(conn: ObservedConn) -> Pass | Fail | NotReached:
     first = _first_data(conn)
     second = _second(conn, first) if first is not None else None
     if first is None or second is None:
-        return NotReached("you sent no second data the kernel could take")
+        return NotReached(_("you sent no second data the kernel could take"))
     if _all_taken(conn, second):
         return Pass(conn.reaction(second))
     bare = _bare(conn, first)
@@ -237,20 +275,25 @@ def second_taken(conn: ObservedConn) -> Pass | Fail | NotReached:
 
 
 @checks.add(
-    "you never reset the connection",
+    N_("you never reset the connection"),
     1,
     hints=(
-        "look for flags 'R' in what you sent",
-        "a RST aborts the connection and throws away what the application has not read",
-        "send only 'S', 'A' and 'PA' in this lab",
+        N_("look for flags 'R' in what you sent"),
+        N_("a RST aborts the connection and throws away what the application has not read"),
+        N_("send only 'S', 'A' and 'PA' in this lab"),
     ),
-    why="the connection stays open: data, then a bare ACK, then more data",
+    why=N_("the connection stays open: data, then a bare ACK, then more data"),
     needs=(ESTABLISHED_TITLE,),
 )
 def no_reset(conn: ObservedConn) -> Pass | Fail | NotReached:
     if not conn.reached(State.ESTABLISHED):
-        return NotReached("the connection never opened")
+        return NotReached(_("the connection never opened"))
     rst = next((s for s in conn.crafted_after(_third(conn)) if Flags.RST in s.segment.flags), None)
     if rst is not None:
-        return Fail(f"you sent {conn.show(rst)}; {conn.reaction(rst)}", cause="rst")
-    return Pass("no RST from you")
+        return Fail(
+            _("you sent {segment}; {reaction}").format(
+                segment=conn.show(rst), reaction=conn.reaction(rst)
+            ),
+            cause="rst",
+        )
+    return Pass(_("no RST from you"))

@@ -58,10 +58,10 @@ class Attempts:
         for r in results:
             if not r.shown:  # a hidden check's title stays off the student's disk, and its hint
                 continue
-            if r.ok:
-                mine.pop(r.title, None)
+            if r.ok:  # counted by the check's key, its English title, in every language
+                mine.pop(r.key, None)
             elif r.status == "fail":
-                mine[r.title] = mine.get(r.title, 0) + 1
+                mine[r.key] = mine.get(r.key, 0) + 1
         self._save()
 
     def _save(self) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from tcplab import defaults
 from tcplab.errors import DefinitionError, EnvironmentProblem, UsageError
+from tcplab.i18n import _
 from tcplab.text import line
 
 if sys.version_info >= (3, 11):
@@ -78,8 +79,12 @@ class LabDef:
         """The reference solution; EnvironmentProblem when this install or course has none."""
         if not self.has_reference:
             raise EnvironmentProblem(
-                f"lab {self.name} has no reference solution here ({self.solution} is missing)",
-                "this install leaves references out (install.sh --no-references); ask the course",
+                _("lab {name} has no reference solution here ({path} is missing)").format(
+                    name=self.name, path=self.solution
+                ),
+                _(
+                    "this install leaves references out (install.sh --no-references); ask the course"
+                ),
             )
         return self.solution
 
@@ -93,15 +98,19 @@ class LabDef:
 def _checklist(path: Path, name: str) -> Any:
     spec = importlib.util.spec_from_file_location(f"tcplab_lab_checks_{name}", path)
     if spec is None or spec.loader is None:
-        raise DefinitionError(f"{path}: cannot load the lab's checks", "reinstall tcplab")
+        raise DefinitionError(
+            _("{path}: cannot load the lab's checks").format(path=path), _("reinstall tcplab")
+        )
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
         return module.checks
     except Exception as exc:  # a course's own checks.py may be broken: say which and how
         raise DefinitionError(
-            f"{path}: the lab's checks do not load ({type(exc).__name__}: {exc})",
-            "checks.py must define `checks`, a tcplab.exercise.kit.Checklist",
+            _("{path}: the lab's checks do not load ({error})").format(
+                path=path, error=f"{type(exc).__name__}: {exc}"
+            ),
+            _("checks.py must define `checks`, a tcplab.exercise.kit.Checklist"),
         ) from exc
 
 
@@ -129,11 +138,11 @@ def _load(folder: Path) -> LabDef:
             time_limit=_number(lab, "time_limit", defaults.TIME_LIMIT, 1, 3600),
         )
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise DefinitionError(f"{meta_path}: {exc}", "fix the lab's lab.toml") from exc
+        raise DefinitionError(f"{meta_path}: {exc}", _("fix the lab's lab.toml")) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DefinitionError(
-            f"{meta_path}: a missing or malformed field ({exc})",
-            "[lab] needs title; order, port, time_limit are numbers",
+            _("{path}: a missing or malformed field ({error})").format(path=meta_path, error=exc),
+            _("[lab] needs title; order, port, time_limit are numbers"),
         ) from exc
 
 
@@ -141,7 +150,11 @@ def _number(table: dict[str, Any], key: str, default: float, lo: float, hi: floa
     """A whole number from lab.toml within [lo, hi] (nan, inf, 1e400 and true are refused)."""
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ValueError(f"{key} = {value!r}: give a number from {lo:g} to {hi:g}")
+        raise ValueError(
+            _("{key} = {value}: give a number from {lo} to {hi}").format(
+                key=key, value=repr(value), lo=f"{lo:g}", hi=f"{hi:g}"
+            )
+        )
     return float(value)
 
 
@@ -149,12 +162,17 @@ def course_labs(path: str) -> Path:
     """A course's own labs folder (`--labs DIR`), checked: a folder holding at least one lab."""
     folder = Path(path)
     if not folder.is_dir():
-        raise UsageError(f"--labs {path}: no such folder", "name a folder holding NAME/lab.toml")
+        raise UsageError(
+            _("--labs {path}: no such folder").format(path=path),
+            _("name a folder holding NAME/lab.toml"),
+        )
     if not lab_folders(folder):
         raise UsageError(
-            f"--labs {path}: holds no lab",
-            "a lab is a folder NAME/ with lab.toml, README.md, starter.py, checks.py "
-            "and, for the instructor, solution.py (the reference)",
+            _("--labs {path}: holds no lab").format(path=path),
+            _(
+                "a lab is a folder NAME/ with lab.toml, README.md, starter.py, checks.py "
+                "and, for the instructor, solution.py (the reference)"
+            ),
         )
     return folder.resolve()
 
@@ -182,5 +200,8 @@ def get(name: str, root: Path | None = None) -> LabDef:
     for lab in labs:
         if lab.name == name:
             return lab
-    names = ", ".join(lab.name for lab in labs) or "none"
-    raise UsageError(f"no lab named {name!r}", f"labs: {names} (see 'tcplab lab list')")
+    names = ", ".join(lab.name for lab in labs) or _("none")
+    raise UsageError(
+        _("no lab named {name}").format(name=repr(name)),
+        _("labs: {names} (see 'tcplab lab list')").format(names=names),
+    )

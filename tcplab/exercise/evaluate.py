@@ -19,6 +19,7 @@ from tcplab.exercise.kit import HintLevel, Judgement, Observation, ObservedConn
 from tcplab.exercise.recording import Recording
 from tcplab.exercise.replay import Replay, replay
 from tcplab.exercise.yourside import follow
+from tcplab.i18n import _
 from tcplab.model.state import State
 
 
@@ -90,8 +91,10 @@ def _replay(rec: Recording, obs: Observation) -> Replay:
     obs.refused.extend(model.explainer.refused)
     if rec.dropped:
         obs.findings.append(
-            f"note: the application's log kept its first {len(rec.events)} calls; "
-            f"{rec.dropped} later ones are not explained"
+            _(
+                "note: the application's log kept its first {n} calls; "
+                "{dropped} later ones are not explained"
+            ).format(n=len(rec.events), dropped=rec.dropped)
         )
     return model
 
@@ -125,7 +128,7 @@ def _ladder(rec: Recording, obs: Observation, model: Replay) -> Report:
                 _state(prev),
                 _state(sample.state),
                 How.OBSERVED,
-                f"connection from port {conn.sport}",
+                _("connection from port {port}").format(port=conn.sport),
                 sample.time,
                 (conn.sport, conn.kport),
             )

@@ -14,6 +14,10 @@ student tried and keeps the best, so other experiments cost nothing; a check ret
 the root cause's id) or NotReached, and one whose `needs` failed says "not reached" instead of blaming;
 hints come in tiers (where to look, the concept, the formula); every number in feedback is relative to
 the right ISN and signed (tcplab.exercise.numbers).
+
+Text for people (issue 15): a lab marks its titles, hints and why with N_ and builds its messages
+with _("...").format(...) (both re-exported here); the kit translates the marked texts into each
+ScoredCheck, whose `key` keeps the English title for programs.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from tcplab.engine.explain import Refused as Refused  # a connect() that failed,
 from tcplab.engine.predicted import Predicted as Predicted  # what the model said, and if it held
 from tcplab.engine.seen import Seen as Seen  # labs' checks read segments as Seen
 from tcplab.exercise.numbers import Field, Numbers, diagnose, rel_text, signed
+from tcplab.i18n import N_ as N_  # labs mark their titles, hints and why with N_ ...
+from tcplab.i18n import _ as _  # ... and build their messages with _("...").format()
+from tcplab.i18n import ngettext
 from tcplab.model.endpoint import Before
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
@@ -35,6 +42,7 @@ from tcplab.model.state import State
 from tcplab.model.table import Input, Place
 
 __all__ = [
+    "N_",
     "Before",
     "Checklist",
     "Fail",
@@ -49,6 +57,7 @@ __all__ = [
     "ScoredCheck",
     "Seen",
     "Visibility",
+    "_",
     "rel_text",
     "signed",
 ]
@@ -222,12 +231,16 @@ class ObservedConn:
         if synack is None:
             syn = self.first_crafted(flags=Flags.SYN)
             if syn is None:
-                return "you sent no SYN to the application's port"
-            return f"the kernel did not answer your SYN with SYN+ACK: {self.reaction(syn)}"
+                return _("you sent no SYN to the application's port")
+            return _("the kernel did not answer your SYN with SYN+ACK: {reaction}").format(
+                reaction=self.reaction(syn)
+            )
         other = self.crafted_after(synack)
         if other:
-            return f"after the SYN+ACK you sent {self.show(other[0])}, not an ACK"
-        return "you sent nothing after the kernel's SYN+ACK"
+            return _("after the SYN+ACK you sent {segment}, not an ACK").format(
+                segment=self.show(other[0])
+            )
+        return _("you sent nothing after the kernel's SYN+ACK")
 
     # -- numbers as a student reads them -------------------------------------------------------------
     def seq_text(self, seg: Seen | Segment) -> str:
@@ -298,17 +311,18 @@ class ObservedConn:
         """What the kernel did with this crafted segment and why, in the model's words."""
         rec = self.predicted(seg)
         if rec is None:
-            return "tcplab's model has no prediction for it"
+            return _("tcplab's model has no prediction for it")
         p = rec.prediction
         reply = self.answer(seg)
-        why = p.why.split(":", 1)[0]
+        why = _text(p.why.split(":", 1)[0])  # the table case's own words, without the numbers
         if reply is not None:
-            did = f"the kernel answered with {self.show(reply)}"
+            text = _("the kernel answered with {segment} ({why}; rule {rule})").format(
+                segment=self.show(reply), why=why, rule=p.rule
+            )
         elif p.silence:
-            did = "the kernel sent nothing"
+            text = _("the kernel sent nothing ({why}; rule {rule})").format(why=why, rule=p.rule)
         else:
-            did = "the kernel did not answer"
-        text = f"{did} ({why}; rule {p.rule})"
+            text = _("the kernel did not answer ({why}; rule {rule})").format(why=why, rule=p.rule)
         return text if rec.agrees is not False else f"{text}; {rec.finding()}"
 
     def reached(self, state: State) -> bool:
@@ -374,14 +388,16 @@ class ObservedConn:
         else) or the kernel did otherwise (a finding)."""
         rec = self.predicted(seg)
         if rec is None:
-            return False, "tcplab's model has no prediction for this segment"
+            return False, _("tcplab's model has no prediction for this segment")
         p = rec.prediction
-        said = f"{p.text() or 'no segment'} (rule {p.rule})"
+        said = _("{segment} (rule {rule})").format(segment=p.text() or _("no segment"), rule=p.rule)
         if rules and p.rule not in rules:
-            return False, f"tcplab's model predicts {said}, not {' or '.join(rules)}"
+            return False, _("tcplab's model predicts {said}, not {rules}").format(
+                said=said, rules=_(" or ").join(rules)
+            )
         if not rec.agrees:
             return False, rec.finding()
-        return True, f"as tcplab's model predicts: {said}"
+        return True, _("as tcplab's model predicts: {said}").format(said=said)
 
     def model_places(self) -> list[Place]:
         """Where tcplab's model puts the kernel's side of this connection after each of its
@@ -422,6 +438,11 @@ class ObservedConn:
 _NO_CONNECTION = frozenset({Place.NO_SOCKET, Place.LISTEN, Place.TIME_WAIT})
 
 
+def _text(message: str) -> str:
+    """`message` translated; "" stays "" (gettext's "" is the catalog's header)."""
+    return _(message) if message else message
+
+
 def _segment(seg: Seen | Segment) -> Segment:
     return seg.segment if isinstance(seg, Seen) else seg
 
@@ -437,7 +458,7 @@ def _flag_names(flags: Flags) -> str:
     """'SYN+ACK', 'FIN+ACK', 'ACK', 'no flags': how feedback names a segment's flags."""
     names = [_NAMES.get(c, c) for c in flags.letters if c in _NAMES]
     order = ["SYN", "FIN", "RST", "PSH", "URG", "ACK"]
-    return "+".join(sorted(names, key=order.index)) or "no flags"
+    return "+".join(sorted(names, key=order.index)) or _("no flags")
 
 
 @dataclass
@@ -536,7 +557,7 @@ class Visibility(str, Enum):
     HIDDEN = "hidden"
 
 
-HIDDEN_TITLE = "hidden check"
+HIDDEN_TITLE = N_("hidden check")  # a key, like every title: shown as _(HIDDEN_TITLE)
 
 
 class Status(str, Enum):
@@ -572,7 +593,12 @@ class LabCheck:
 
 @dataclass
 class ScoredCheck:
-    """A lab check scored on one run: the points earned, and why (one row of a lab check's result)."""
+    """A lab check scored on one run: the points earned, and why (one row of a lab check's result).
+
+    Its texts (title, why, hint, detail) are for people, in the language chosen when the checks ran
+    (`lab check --lang`, `grade --lang`): every report shows them as they are. `key` is the check's
+    English title, the same in every language: what names the check to programs (needs=..., the
+    hint-attempt counters, JUnit names, gradebook columns). Made without a key, the title is it."""
 
     title: str
     points: int
@@ -587,6 +613,11 @@ class ScoredCheck:
     hint_levels: int = 0  # how many tiers the check has
     conn: str = ""  # the connection judged ("40123>7788"), for a per-connection checklist
     visibility: Visibility = Visibility.VISIBLE
+    key: str = ""  # the English title (empty: the title itself)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            self.key = self.title
 
     @property
     def shown(self) -> bool:
@@ -599,12 +630,15 @@ class ScoredCheck:
         if self.shown:
             return self
         return ScoredCheck(
-            HIDDEN_TITLE, self.points, self.earned, self.ok, "", "", status=self.status,
-            visibility=self.visibility,
+            _(HIDDEN_TITLE), self.points, self.earned, self.ok, "", "", status=self.status,
+            visibility=self.visibility, key=HIDDEN_TITLE,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON of `lab check --json` and grade.json: its fields as they always were, "title"
+        the key (English in every language, as programs read it), the other texts translated."""
         data = asdict(self)
+        data["title"] = data.pop("key")
         data["visibility"] = self.visibility.value
         return data
 
@@ -624,11 +658,17 @@ class Judgement:
     def judged_text(self) -> str:
         if self.judged is None:
             return ""
-        text = f"judged: your connection from port {self.judged.sport} to {self.judged.kport}"
-        if self.others:
-            n = self.others
-            text += f"; {n} other attempt{'s' if n > 1 else ''} ignored (they cost nothing)"
-        return text
+        ports = {"sport": self.judged.sport, "kport": self.judged.kport}
+        if not self.others:
+            return _("judged: your connection from port {sport} to {kport}").format(**ports)
+        n = self.others
+        return ngettext(
+            "judged: your connection from port {sport} to {kport}; "
+            "{n} other attempt ignored (they cost nothing)",
+            "judged: your connection from port {sport} to {kport}; "
+            "{n} other attempts ignored (they cost nothing)",
+            n,
+        ).format(n=n, **ports)
 
 
 # The names of earlier versions, kept so a course's own checks.py that imports them keeps working.
@@ -638,6 +678,11 @@ HintLevel = int | Callable[[str], int]  # one tier for all, or per check title
 
 class Checklist:
     """A lab's checks, registered with @checks.add(title, points, hints=(...), why=..., needs=...).
+
+    Title, hints and why are English literals marked with N_ (`checks.add(N_("your ACK ..."), 4,
+    hints=(N_("..."),), why=N_("..."))`): the kit translates them where a result is made, and the
+    English title stays the check's key (needs=, ScoredCheck.key). A check's own messages are made
+    when it runs: `Fail(_("your ack was {n}").format(n=...))`.
 
     per_connection: each check takes one ObservedConn; every connection the student tried to the
     lab's ports is scored and the best counts. Otherwise each check takes the Observation."""
@@ -704,22 +749,28 @@ class Checklist:
             verdict = _verdict(c, subject)
             tier = level(c.title) if callable(level) else level
             row = ScoredCheck(
-                c.title, c.points, 0, False, c.why, "", verdict.detail if verdict else "",
-                conn=conn, hint_levels=len(c.hints), visibility=c.visibility,
+                _text(c.title), c.points, 0, False, _text(c.why), "",
+                verdict.detail if verdict else "", conn=conn, hint_levels=len(c.hints),
+                visibility=c.visibility, key=c.title,
             )  # fmt: skip
             blocked = next((n for n in c.needs if n in failed), None)
             if isinstance(verdict, Pass):
                 row.earned, row.ok, row.status = c.points, True, Status.PASS.value
             elif isinstance(verdict, NotReached) and blocked is not None:
                 row.status = Status.NOT_REACHED.value
-                row.detail = f"not reached: see ✗ {_named(failed[blocked])!r} above"
+                row.detail = _("not reached: see ✗ {title} above").format(
+                    title=repr(_named(failed[blocked]))
+                )
             elif isinstance(verdict, Fail) and verdict.cause and verdict.cause in causes:
                 row.status, row.cause = Status.SAME_CAUSE.value, verdict.cause
-                row.detail = f"same cause as ✗ {_named(failed[causes[verdict.cause]])!r} above"
+                row.detail = _("same cause as ✗ {title} above").format(
+                    title=repr(_named(failed[causes[verdict.cause]]))
+                )
             else:
                 row.status = Status.FAIL.value
                 row.cause = verdict.cause if isinstance(verdict, Fail) else ""
-                row.hint, row.hint_level = c.hint_at(tier), min(max(tier, 1), len(c.hints))
+                row.hint = _text(c.hint_at(tier))
+                row.hint_level = min(max(tier, 1), len(c.hints))
                 if row.cause:
                     causes.setdefault(row.cause, c.title)
             if not row.ok:
@@ -738,9 +789,9 @@ class Part:
     so experiments before, between or after cost nothing. `missing` is the NotReached detail when
     there is no candidate.
 
-        close = Part(checks, lambda obs: obs.attempts(), "you opened no connection")
+        close = Part(checks, lambda obs: obs.attempts(), N_("you opened no connection"))
 
-        @close.add("your FIN's seq is the one the kernel expects", 2, hints=(...), why="...")
+        @close.add(N_("your FIN's seq is the one the kernel expects"), 2, hints=(...), why=...)
         def fin_seq(conn: ObservedConn) -> Pass | Fail | NotReached: ...
     """
 
@@ -770,7 +821,7 @@ class Part:
 
             def on_observation(obs: Observation) -> Verdict:
                 conn = self.chosen(obs)
-                return NotReached(self.missing) if conn is None else fn(conn)
+                return NotReached(_text(self.missing)) if conn is None else fn(conn)
 
             add = self.checks.add(
                 title, points, hint, why, hints=hints, needs=needs, visibility=visibility
@@ -792,7 +843,7 @@ class Part:
 
 def _named(row: ScoredCheck) -> str:
     """How another check's detail refers to this one (a hidden check's title is not shown)."""
-    return row.title if row.shown else HIDDEN_TITLE
+    return row.title if row.shown else _(HIDDEN_TITLE)
 
 
 def _visibility(title: str, value: Visibility | str) -> Visibility:
@@ -807,14 +858,14 @@ def _verdict_of(fn: ConnTest, conn: ObservedConn) -> Verdict:
     try:
         return fn(conn)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-        return Fail(f"not observed ({type(exc).__name__})")
+        return Fail(_("not observed ({error})").format(error=type(exc).__name__))
 
 
 def _verdict(check: LabCheck, subject: Any) -> Verdict:
     try:
         got = check.test(subject)
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-        return Fail(f"not observed ({type(exc).__name__})")
+        return Fail(_("not observed ({error})").format(error=type(exc).__name__))
     if isinstance(got, (Pass, Fail, NotReached)):
         return got
     ok, detail = got if isinstance(got, tuple) else (bool(got), "")

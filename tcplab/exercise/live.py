@@ -21,6 +21,7 @@ from tcplab.engine.intake import Intake
 from tcplab.errors import EnvironmentProblem, TcplabError
 from tcplab.exercise.checker import SAMPLE_EVERY, Sampler
 from tcplab.exercise.watch import Watched
+from tcplab.i18n import _
 from tcplab.netns import sysctl
 from tcplab.netns.diag import SocketTable
 from tcplab.netns.enter import inside
@@ -133,8 +134,10 @@ class Live:
 
     def _gone(self, why: str) -> EnvironmentProblem:
         return EnvironmentProblem(
-            f"the testbed {self.spec.crafting} ⇄ {self.spec.kernel} broke while watching: {why}",
-            "run 'sudo tcplab status' to see it, 'sudo tcplab setup' to make it again",
+            _("the testbed {crafting} ⇄ {kernel} broke while watching: {why}").format(
+                crafting=self.spec.crafting, kernel=self.spec.kernel, why=why
+            ),
+            _("run 'sudo tcplab status' to see it, 'sudo tcplab setup' to make it again"),
         )
 
     def close(self) -> None:

@@ -20,10 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from tcplab.i18n import N_, _
 from tcplab.model.seqnum import MOD
 from tcplab.model.seqnum import signed as _signed
 
 NEAR = 1 << 20  # a number within this of an ISN is read as counted from it
+
+# whose ISN a relative number counts from, as `rel_text`'s `who` names it
+_WHOSE = {
+    "your": N_("your ISN{offset}"),
+    "the kernel's": N_("the kernel's ISN{offset}"),
+    "its": N_("its ISN{offset}"),
+}
 
 
 def signed(n: int) -> str:
@@ -33,13 +41,16 @@ def signed(n: int) -> str:
 
 
 def rel_text(value: int, base: int | None, who: str = "") -> str:
-    """'your ISN+1' for value = base + 1 (who = "your"); the absolute value when base is unknown or
-    the value is nowhere near it (then it was not counted from that ISN), and 0 as 0 (a placeholder
-    left from a starter, not "ISN-1000")."""
+    """'your ISN+1' for value = base + 1 (who = "your", "the kernel's" or "its", translated); the
+    absolute value when base is unknown or the value is nowhere near it (then it was not counted
+    from that ISN), and 0 as 0 (a placeholder left from a starter, not "ISN-1000")."""
     if base is None or abs(_signed(value, base)) > NEAR or (value == 0 and base != 0):
         return str(value)
+    offset = signed(_signed(value, base))
+    if who in _WHOSE:
+        return _(_WHOSE[who]).format(offset=offset)
     prefix = f"{who} " if who else ""
-    return f"{prefix}ISN{signed(_signed(value, base))}"
+    return f"{prefix}ISN{offset}"
 
 
 class Field(str, Enum):
@@ -74,15 +85,20 @@ def diagnose(n: Numbers, field: Field) -> str | None:
         whose = "the kernel's"
     if want is None or got == want:
         return None
-    said = f"your {field.value} was {0 if got == 0 else rel_text(got, base, whose)}"
-    expected = (
-        f"the kernel expected {rel_text(want, base, 'its' if field is Field.ACK else 'your')}"
-    )
+    said = 0 if got == 0 else rel_text(got, base, whose)
+    expected = rel_text(want, base, "its" if field is Field.ACK else "your")
     if base is not None and abs(_signed(got, base)) > NEAR:
         expected += f" ({want})"
     off = _signed(got, want)
     reason = _confusion(n, field, got, want, base, other, off)
-    return f"{said}, {expected}: {reason}" if reason else f"{said}, {expected} ({signed(off)})"
+    numbers = {"field": field.value, "got": said, "want": expected}
+    if reason:
+        return _("your {field} was {got}, the kernel expected {want}: {reason}").format(
+            reason=reason, **numbers
+        )
+    return _("your {field} was {got}, the kernel expected {want} ({off})").format(
+        off=signed(off), **numbers
+    )
 
 
 def _confusion(
@@ -95,27 +111,35 @@ def _confusion(
     off: int,
 ) -> str:
     if got == 0 and base:
-        return "0 is a placeholder (a TODO left as it was), not a number counted from an ISN"
+        return _("0 is a placeholder (a TODO left as it was), not a number counted from an ISN")
     if base is not None and base != 0 and got == (want - base) % MOD:
-        return f"{got} is the relative number (as Wireshark shows it); on the wire numbers are absolute"
+        return _(
+            "{number} is the relative number (as Wireshark shows it); on the wire numbers are absolute"
+        ).format(number=got)
     swapped = n.want_ack if field is Field.SEQ else n.want_seq
     mine = n.ack if field is Field.SEQ else n.seq
     if swapped is not None and got == swapped and mine == want:
-        return "seq and ack are swapped"
+        return _("seq and ack are swapped")
     far = base is None or abs(_signed(got, base)) > NEAR
     if other is not None and far and abs(_signed(got, other)) <= NEAR:
         if field is Field.ACK:
-            return "it counts from your own ISN; an ack counts the kernel's numbers"
-        return "it counts from the kernel's ISN; a seq counts your own numbers"
+            return _("it counts from your own ISN; an ack counts the kernel's numbers")
+        return _("it counts from the kernel's ISN; a seq counts your own numbers")
     before = n.theirs_before if field is Field.ACK else n.mine_before
     if off == -1 and before is not None and ("S" in before[0] or "F" in before[0]):
-        what = "SYN" if "S" in before[0] else "FIN"
-        side = "its" if field is Field.ACK else "your"
-        return f"one short: {side} {what} occupies one sequence number"
+        return _one_short(field, "SYN" if "S" in before[0] else "FIN")
     bare = before is not None and before[1] == 0 and not set(before[0]) & {"S", "F"}
     if off == 1 and field is Field.SEQ and bare:
-        return "one too many: a bare ACK (no data, SYN or FIN) uses no sequence number"
+        return _("one too many: a bare ACK (no data, SYN or FIN) uses no sequence number")
     if before is not None and before[1] and off == -before[1]:
-        side = "its" if field is Field.ACK else "your"
-        return f"{side} {before[1]} bytes of data were not counted"
+        if field is Field.ACK:
+            return _("its {n} bytes of data were not counted").format(n=before[1])
+        return _("your {n} bytes of data were not counted").format(n=before[1])
     return ""
+
+
+def _one_short(field: Field, flag: str) -> str:
+    """One short: the other side's (an ack) or the student's own (a seq) SYN or FIN not counted."""
+    if field is Field.ACK:
+        return _("one short: its {flag} occupies one sequence number").format(flag=flag)
+    return _("one short: your {flag} occupies one sequence number").format(flag=flag)

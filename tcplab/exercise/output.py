@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from tcplab.i18n import N_, _, ngettext
 from tcplab.text import shorten
 
 HEADER = "Traceback (most recent call last):"
@@ -26,7 +27,7 @@ _FRAME = re.compile(r'^  File "(?P<path>.*)", line (?P<line>\d+)(?:, in (?P<func
 _REPEATED = re.compile(r"^  \[Previous line repeated (?P<n>\d+) more times?\]$")
 _PACKAGES = re.compile(r"/(?:site|dist)-packages/(?P<name>[^/]+)")
 _STDLIB = re.compile(r"/lib/python3(?:\.\d+)?/")
-STDLIB = "the standard library"
+STDLIB = N_("the standard library")  # an owner, shown as _(STDLIB)
 # this copy of tcplab (the one a solution imports: the checker puts it first on its path)
 TCPLAB_DIR = posixpath.dirname(posixpath.dirname(__file__.replace("\\", "/"))) + "/"
 _CHAIN_NOTES = ("During handling of the above exception", "The above exception was")
@@ -168,9 +169,11 @@ def _folded(run: list[Frame], mine: str) -> str:
     for frame in run:
         name = owner(frame.path, mine) or "?"
         counts[name] = counts.get(name, 0) + 1 + frame.repeated
-    parts = [f"{n} {'frame' if n == 1 else 'frames'} in {name}" for name, n in counts.items()]
-    parts[1:] = [f"{n} in {name}" for name, n in list(counts.items())[1:]]
-    return f"  … {', '.join(parts)} …"
+    shown = [(_(STDLIB) if name == STDLIB else name, n) for name, n in counts.items()]
+    first, n = shown[0]
+    parts = [ngettext("{n} frame in {name}", "{n} frames in {name}", n).format(n=n, name=first)]
+    parts += [_("{n} in {name}").format(n=n, name=name) for name, n in shown[1:]]
+    return "  " + _("… {frames} …").format(frames=", ".join(parts))
 
 
 def fold_all(text: str, mine: str) -> str:
@@ -224,7 +227,7 @@ def raised(stderr: str, mine: str) -> Raised | None:
 def _chain_start(lines: list[str], found: list[tuple[int, int, Traceback]]) -> int:
     """The first line of the last traceback with those chained to it ("During handling…")."""
     start = found[-1][0]
-    for s, e, _ in reversed(found[:-1]):
+    for s, e, _tb in reversed(found[:-1]):
         if not all(not x.strip() or x.startswith(_CHAIN_NOTES) for x in lines[e:start]):
             break
         start = s

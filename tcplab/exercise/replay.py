@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from tcplab.app.protocol import Event
 from tcplab.engine.explain import Explainer, Key, key_of
 from tcplab.engine.seen import Seen
+from tcplab.i18n import _
 from tcplab.model.endpoint import Sysctls
 from tcplab.model.table import Input
 
@@ -43,8 +44,8 @@ class _Feed:
     def cause_of(self, seen: Seen) -> str:
         self.crafted += 1
         seg = seen.segment
-        return (
-            f"your segment {self.crafted} ({seg.flags.letters or 'no flags'}) from port {seg.sport}"
+        return _("your segment {n} ({flags}) from port {port}").format(
+            n=self.crafted, flags=seg.flags.letters or _("no flags"), port=seg.sport
         )
 
     def event(self, ev: Event, allowed: Iterable[int] | None) -> None:
@@ -137,9 +138,9 @@ def _unexplained(ex: Explainer, seen: Sequence[Seen], out: Replay) -> None:
             continue
         conn = ex.conns.get(key_of(one))
         shown = conn.shown(one.segment) if conn else one.segment.notation()
-        text = (
+        text = _(
             "finding: tcplab's model predicted no segment from the kernel here "
-            f"(no crafted segment, application call or timer explains it); the kernel sent {shown}"
-        )
+            "(no crafted segment, application call or timer explains it); the kernel sent {segment}"
+        ).format(segment=shown)
         ex.findings.append(text)
         out.findings.append((one.time, text))

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from tcplab.exercise.recording import Recording
+from tcplab.i18n import N_, _, ngettext
 from tcplab.sandbox.cgroup import Usage
 from tcplab.sandbox.runner import Limits
 
@@ -63,11 +64,11 @@ PINNED_SYSCTLS = {
     "net.core.somaxconn": "4096",
 }
 
-PORT_RULE = (
+PORT_RULE = N_(
     "only your own ports reach the kernel, lab.sport and lab.ports, which lab.new_port() hands "
     "out; segments from any other port are dropped before the kernel sees them and are not judged"
 )
-PORT_FIX = "send from lab.sport or lab.new_port(), never from a port number of your own"
+PORT_FIX = N_("send from lab.sport or lab.new_port(), never from a port number of your own")
 
 
 def assign(seed: str, student: str, lab: str) -> tuple[list[int], int]:
@@ -99,17 +100,24 @@ class PortsDropped:
         """One line for people: what the rule kept out, the rule's text, and what to do."""
         froms = _numbers(self.ports)
         if self.sent:
-            were = "was" if self.sent == 1 else "were"
-            what = (
-                f"{_count(self.sent)} you sent from port {froms} {were} dropped before the kernel"
-            )
+            what = ngettext(
+                "{n} segment you sent from port {ports} was dropped before the kernel",
+                "{n} segments you sent from port {ports} were dropped before the kernel",
+                self.sent,
+            ).format(n=self.sent, ports=froms)
         else:
-            what = f"the kernel's {_count(self.segments)} to port {froms} were ignored"
-        rule = (
-            f"only your own ports reach the kernel, lab.sport ({self.allowed[0]}) and lab.ports "
-            f"({_numbers(self.allowed)}), which lab.new_port() hands out"
+            what = ngettext(
+                "the kernel's {n} segment to port {ports} were ignored",
+                "the kernel's {n} segments to port {ports} were ignored",
+                self.segments,
+            ).format(n=self.segments, ports=froms)
+        rule = _(
+            "only your own ports reach the kernel, lab.sport ({sport}) and lab.ports "
+            "({ports}), which lab.new_port() hands out"
+        ).format(sport=self.allowed[0], ports=_numbers(self.allowed))
+        return _("port rule: {what} and not judged; rule: {rule}; do: {fix}").format(
+            what=what, rule=rule, fix=_(PORT_FIX)
         )
-        return f"port rule: {what} and not judged; rule: {rule}; do: {PORT_FIX}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,13 +130,11 @@ class PortsDropped:
         }
 
 
-def _count(n: int) -> str:
-    return f"{n} segment" if n == 1 else f"{n} segments"
-
-
 def _numbers(ports: tuple[int, ...], shown: int = 6) -> str:
-    more = f" and {len(ports) - shown} more" if len(ports) > shown else ""
-    return ", ".join(str(p) for p in ports[:shown]) + more
+    listed = ", ".join(str(p) for p in ports[:shown])
+    if len(ports) <= shown:
+        return listed
+    return _("{ports} and {n} more").format(ports=listed, n=len(ports) - shown)
 
 
 def ports_dropped(rec: Recording) -> PortsDropped | None:
@@ -161,18 +167,24 @@ def beyond_limits(output_bytes: int, usage: Usage | None, limits: Limits) -> lis
     notes = []
     if output_bytes > limits.output:
         notes.append(
-            f"grading's limit: {limits.output >> 10} KiB of output; your program wrote "
-            f"{output_bytes >> 10} KiB: graded, it is stopped there (runtime_error)"
+            _(
+                "grading's limit: {limit} KiB of output; your program wrote {used} KiB: graded, "
+                "it is stopped there (runtime_error)"
+            ).format(limit=limits.output >> 10, used=output_bytes >> 10)
         )
     if usage is not None and usage.cpu_s > limits.cpu_s:
         notes.append(
-            f"grading's limit: {limits.cpu_s} s of CPU time; your program used {usage.cpu_s:.1f} s:"
-            " graded, it is stopped there (time_limit)"
+            _(
+                "grading's limit: {limit} s of CPU time; your program used {used} s: graded, "
+                "it is stopped there (time_limit)"
+            ).format(limit=limits.cpu_s, used=f"{usage.cpu_s:.1f}")
         )
     if usage is not None and usage.peak_memory > limits.memory:
         notes.append(
-            f"grading's limit: {limits.memory >> 20} MiB of memory; your program's peak was "
-            f"{usage.peak_memory / (1 << 20):.0f} MiB (with the interpreter and scapy, which a "
-            "graded run shares with the grader): graded, it may be stopped there (memory_limit)"
+            _(
+                "grading's limit: {limit} MiB of memory; your program's peak was {used} MiB "
+                "(with the interpreter and scapy, which a graded run shares with the grader): "
+                "graded, it may be stopped there (memory_limit)"
+            ).format(limit=limits.memory >> 20, used=f"{usage.peak_memory / (1 << 20):.0f}")
         )
     return notes

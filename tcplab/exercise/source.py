@@ -21,6 +21,7 @@ import stat
 import tokenize
 from pathlib import Path
 
+from tcplab.i18n import _
 from tcplab.userfile import kind
 
 MAX_SOLUTION = 256 << 10
@@ -39,7 +40,9 @@ def read_solution(path: Path) -> bytes:
     try:
         folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
-        raise Unusable(f"the folder of {name} cannot be read ({exc.strerror})") from None
+        raise Unusable(
+            _("the folder of {name} cannot be read ({error})").format(name=name, error=exc.strerror)
+        ) from None
     try:
         return _read_in(folder, name)
     finally:
@@ -50,25 +53,35 @@ def _read_in(folder: int, name: str) -> bytes:
     try:
         before = os.stat(name, dir_fd=folder, follow_symlinks=False)
     except OSError as exc:
-        raise Unusable(f"{name} cannot be read ({exc.strerror})") from None
+        raise Unusable(
+            _("{name} cannot be read ({error})").format(name=name, error=exc.strerror)
+        ) from None
     if not stat.S_ISREG(before.st_mode):
-        raise Unusable(f"{name} is {kind(before.st_mode)}; only a regular file is run")
+        raise Unusable(
+            _("{name} is {kind}; only a regular file is run").format(
+                name=name, kind=kind(before.st_mode)
+            )
+        )
     _check_size(name, before.st_size)
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
     try:
         fd = os.open(name, flags, dir_fd=folder)
     except OSError as exc:
-        raise Unusable(f"{name} is not readable ({exc.strerror})") from None
+        raise Unusable(
+            _("{name} is not readable ({error})").format(name=name, error=exc.strerror)
+        ) from None
     try:
         info = os.fstat(fd)
         if (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
-            raise Unusable(f"{name} was replaced while it was read")
+            raise Unusable(_("{name} was replaced while it was read").format(name=name))
         chunks, size = [], 0
         while size <= MAX_SOLUTION and (chunk := os.read(fd, MAX_SOLUTION + 1 - size)):
             chunks.append(chunk)
             size += len(chunk)
     except OSError as exc:
-        raise Unusable(f"{name} is not readable ({exc.strerror})") from None
+        raise Unusable(
+            _("{name} is not readable ({error})").format(name=name, error=exc.strerror)
+        ) from None
     finally:
         os.close(fd)
     _check_size(name, size)
@@ -77,9 +90,13 @@ def _read_in(folder: int, name: str) -> bytes:
 
 def _check_size(name: str, size: int) -> None:
     if size > MAX_SOLUTION:
-        raise Unusable(
-            f"{name} is larger than {MAX_SOLUTION >> 10} KiB ({size} bytes); it was not run"
-        )
+        raise Unusable(_too_large(name, size))
+
+
+def _too_large(name: str, size: int) -> str:
+    return _("{name} is larger than {limit} KiB ({size} bytes); it was not run").format(
+        name=name, limit=MAX_SOLUTION >> 10, size=size
+    )
 
 
 def problem(source: bytes, name: str) -> str | None:
@@ -87,19 +104,21 @@ def problem(source: bytes, name: str) -> str | None:
     reads (not UTF-8 without a coding line, a coding line naming an unknown codec, bytes its codec
     cannot read). Pure: the same answer in `lab check` and in grading."""
     if len(source) > MAX_SOLUTION:
-        return (
-            f"{name} is larger than {MAX_SOLUTION >> 10} KiB ({len(source)} bytes); it was not run"
-        )
+        return _too_large(name, len(source))
     declared = _declared(source)
     encoding = "utf-8-sig"
     if declared is not None:
         why = _unreadable_codec(declared)
         if why is not None:
-            return f"{name}: its coding line names {declared!r}, {why}"
+            return _("{name}: its coding line names {codec}, {why}").format(
+                name=name, codec=repr(declared), why=why
+            )
         if source.startswith(codecs.BOM_UTF8) and codecs.lookup(declared).name != "utf-8":
-            return f"{name} starts with a UTF-8 byte order mark, but its coding line names {declared!r}"
+            return _(
+                "{name} starts with a UTF-8 byte order mark, but its coding line names {codec}"
+            ).format(name=name, codec=repr(declared))
         try:
-            encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+            encoding, _lines = tokenize.detect_encoding(io.BytesIO(source).readline)
         except SyntaxError as exc:  # a BOM with another coding line, or a codec Python refuses
             return f"{name}: {exc.msg.lower().rstrip('.')}"
     try:
@@ -116,14 +135,14 @@ def _unreadable_codec(declared: str) -> str | None:
     try:
         info = codecs.lookup(declared)
     except LookupError:
-        return "a codec Python does not know"
+        return _("a codec Python does not know")
     if not getattr(info, "_is_text_encoding", True):
-        return "not a text codec"
+        return _("not a text codec")
     try:
         same = b"# \n".decode(declared) == "# \n"
     except (LookupError, UnicodeError, TypeError):
         same = False
-    return None if same else "a codec that is not ASCII-compatible; save the file as UTF-8"
+    return None if same else _("a codec that is not ASCII-compatible; save the file as UTF-8")
 
 
 def _declared(source: bytes) -> str | None:
@@ -144,8 +163,10 @@ def _not_decoded(
     line = source[: exc.start].count(b"\n") + 1
     byte = source[exc.start]
     if declared is None:
-        return (
-            f"{name} is not UTF-8 (byte 0x{byte:02x} on line {line}) and has no coding line; "
+        return _(
+            "{name} is not UTF-8 (byte {byte} on line {line}) and has no coding line; "
             "save it as UTF-8, or name its codec on line 1: # -*- coding: latin-1 -*-"
-        )
-    return f"{name} is not {encoding} as its coding line says (byte 0x{byte:02x} on line {line})"
+        ).format(name=name, byte=f"0x{byte:02x}", line=line)
+    return _(
+        "{name} is not {encoding} as its coding line says (byte {byte} on line {line})"
+    ).format(name=name, encoding=encoding, byte=f"0x{byte:02x}", line=line)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from tcplab.engine.report import How, Side, StateRow
 from tcplab.engine.seen import Seen
+from tcplab.i18n import _
 from tcplab.model.endpoint import Endpoint, Prediction
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
@@ -75,7 +76,9 @@ def _sent(ep: Endpoint, seen: Seen, reply: Prediction | None) -> bool:
 
 
 def _what(seg: Segment, state: State) -> str:
-    return f"a TCP in {state.value} does not send {seg.flags.tcpdump} (tcplab's model)"
+    return _("a TCP in {state} does not send {flags} (tcplab's model)").format(
+        state=state.value, flags=seg.flags.tcpdump
+    )
 
 
 def _answers(seen: Seen, syn: Seen | None) -> bool:
@@ -111,13 +114,18 @@ def follow(segments: list[Seen]) -> Followed:
             replies[key] = ep.receive(seen.segment, seen.time, seen.checksum_ok)
         elif not _sent(ep, seen, replies.pop(key, None)):
             lost.add(key)
-            text = f"your side's states on port {key[0]} stop here: {_what(seen.segment, before)}"
+            text = _("your side's states on port {port} stop here: {why}").format(
+                port=key[0], why=_what(seen.segment, before)
+            )
             out.notes.append((seen.time, text))
             continue
         after = ep.place.state
         if after is not before:
-            how = "received" if seen.from_kernel else "sent"
-            note = f"tcplab's model of your side: {seen.segment.flags.tcpdump} {how}"
+            flags = seen.segment.flags.tcpdump
+            if seen.from_kernel:
+                note = _("tcplab's model of your side: {flags} received").format(flags=flags)
+            else:
+                note = _("tcplab's model of your side: {flags} sent").format(flags=flags)
             out.rows.append(
                 (seen, StateRow(Side.CRAFTING, before, after, How.MODEL, note, seen.time, key))
             )

@@ -24,7 +24,7 @@ def course(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "labs" / "handshake", labs / "handshake")
     checks = labs / "handshake" / "checks.py"
     source = checks.read_text()
-    declared = f'@checks.add(\n    "{SECRET}",\n    3,\n'
+    declared = f'@checks.add(\n    N_("{SECRET}"),\n    3,\n'
     assert declared in source
     checks.write_text(source.replace(declared, declared + '    visibility="hidden",\n'))
     return labs
