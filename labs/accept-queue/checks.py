@@ -15,6 +15,13 @@ from tcplab.model.flags import Flags
 
 checks = Checklist()  # observation-wide: the lab is about several connections at once
 
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
+
 PORT = 8080  # the listener (lab.toml)
 BACKLOG = 2
 DROPPED = "request-ack-accept-queue-full"  # the ACK that does not fit: dropped, request kept
@@ -125,7 +132,7 @@ def fills(obs: Observation) -> Pass | Fail | NotReached:
     )
     if full is not None:
         waited = _("{n} connection(s) completed and waited").format(n=len(done))
-        return Pass(f"{waited}; {queue}" if most else waited)
+        return Pass(_both(waited, queue) if most else waited)
     if done:
         if most:
             return Fail(
@@ -249,7 +256,7 @@ def answer_again(obs: Observation) -> Pass | Fail | NotReached:
         )
         dropped = _crafted(c, DROPPED)
         if dropped and not c.crafted_after(dropped[0]):
-            return Fail(f"{_stopped(c)}; {again}", cause="no-answer")
+            return Fail(_both(_stopped(c), again), cause="no-answer")
         return Fail(
             _("port {port}: {again}; no ACK of yours answered it").format(
                 port=c.sport, again=again

@@ -27,6 +27,13 @@ from tcplab.model.state import State
 
 checks = Checklist()
 
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
+
 SYN_ACK = Flags.SYN | Flags.ACK
 BAD_ACK_RULES = ("syn-sent-bad-ack", "syn-sent-bad-ack-retransmitted")
 CHALLENGE_RULES = ("syn-challenge-ack",)
@@ -101,9 +108,9 @@ def stale_synack(obs: Observation) -> Verdict:
         return NotReached(_("the kernel never connected to you (lab.app_connect())"))
     got, where = _stale_test(conn), _elsewhere(obs, conn)
     if isinstance(got, Fail) and where:
-        return Fail(f"{where}; {got.detail}", got.cause)
+        return Fail(_both(where, got.detail), got.cause)
     if isinstance(got, NotReached) and where:
-        return NotReached(f"{where}; {got.detail}")
+        return NotReached(_both(where, got.detail))
     return got
 
 
@@ -152,7 +159,7 @@ def _reset_test(conn: ObservedConn) -> Verdict:
     ok, said = conn.verdict(stale, *BAD_ACK_RULES)
     rst = _reset_of(conn, stale)
     if not ok or rst is None:
-        return Fail(f"{conn.reaction(stale)}; {said}", cause="kernel")
+        return Fail(_both(conn.reaction(stale), said), cause="kernel")
     off = rst.segment.seq - stale.segment.ack
     same = _("equal to your ack") if off == 0 else _("your ack{off}").format(off=signed(off))
     return Pass(_("the kernel sent {segment}, {same}").format(segment=conn.show(rst), same=same))
@@ -193,7 +200,7 @@ def _completes_test(conn: ObservedConn) -> Verdict:
     good = next((s for s in tries if conn.accepted(s)), tries[0])
     wrong = conn.diagnose(good, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(good)}", cause="a-ack")
+        return Fail(_both(wrong, conn.reaction(good)), cause="a-ack")
     shown = " -> ".join(s.value for s in conn.states()) or _("no socket seen")
     if not conn.accepted(good) or not conn.reached(State.ESTABLISHED):
         return Fail(
@@ -309,7 +316,7 @@ def _challenge_test(conn: ObservedConn) -> Verdict:
         return _no_challenge(conn)
     ok, said = conn.verdict(syn, *CHALLENGE_RULES)
     if not ok:
-        return Fail(f"{conn.reaction(syn)}; {said}", cause="challenge")
+        return Fail(_both(conn.reaction(syn), said), cause="challenge")
     return Pass(
         _("{reaction}; the connection stays ESTABLISHED").format(reaction=conn.reaction(syn))
     )
@@ -326,7 +333,7 @@ def _exact_rst_test(conn: ObservedConn) -> Verdict:
     rst = next((r for r in rsts if conn.accepted(r)), rsts[0])
     if not conn.accepted(rst):
         wrong = conn.diagnose(rst, "seq") or _("the kernel did not take it")
-        return Fail(f"{wrong}; {conn.reaction(rst)}", cause="c-rst")
+        return Fail(_both(wrong, conn.reaction(rst)), cause="c-rst")
     shown = " -> ".join(s.value for s in conn.states()) or _("no socket seen")
     return Pass(
         _("your RST's seq was {seq}; the kernel's socket: {states}").format(

@@ -28,6 +28,13 @@ from tcplab.model.state import State
 
 checks = Checklist()
 
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
+
 Verdict = Pass | Fail | NotReached
 
 
@@ -107,7 +114,7 @@ def fin_seq(conn: ObservedConn) -> Verdict:
         return NotReached(_("you sent no FIN on your connection to the application's port"))
     wrong = conn.diagnose(fin, "seq")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(fin)}", cause="fin-seq")
+        return Fail(_both(wrong, conn.reaction(fin)), cause="fin-seq")
     if not conn.accepted(fin):
         return Fail(_not_taken(conn, fin), cause="fin-taken")
     return Pass(_("your FIN's seq was {seq}").format(seq=conn.seq_text(fin)))
@@ -167,7 +174,10 @@ def crossing(conn: ObservedConn) -> Verdict:
             ).format(ack=conn.ack_text(fin)),
             cause="fin-acks-fin",
         )
-    return Fail(f"{conn.reaction(fin)} ({_path(conn)})", cause="crossing")
+    return Fail(
+        _("{reaction} ({states})").format(reaction=conn.reaction(fin), states=_path(conn)),
+        cause="crossing",
+    )
 
 
 @CLOSE.add(
@@ -197,7 +207,7 @@ def last_ack(conn: ObservedConn) -> Verdict:
         return NotReached(_("you sent no ACK after your FIN"))
     wrong = conn.diagnose(ack, "seq") or conn.diagnose(ack, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(ack)}", cause="last-ack")
+        return Fail(_both(wrong, conn.reaction(ack)), cause="last-ack")
     if not conn.accepted(ack):
         return NotReached(
             _("the kernel had nothing left to acknowledge: {reaction}").format(
@@ -306,7 +316,7 @@ def own_synack(conn: ObservedConn) -> Verdict:
         return NotReached(_("you sent no SYN+ACK"))
     wrong = conn.diagnose(synack, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(synack)}", cause="synack-ack")
+        return Fail(_both(wrong, conn.reaction(synack)), cause="synack-ack")
     if not conn.accepted(synack):
         return Fail(
             _("your SYN+ACK had seq {seq}, not your ISN: {reaction}").format(

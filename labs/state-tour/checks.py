@@ -25,6 +25,13 @@ from tcplab.model.table import Place
 
 checks = Checklist()
 
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
+
 Verdict = Pass | Fail | NotReached
 
 CLOSE_WAIT = N_("CLOSE_WAIT: the kernel ACKs your FIN")
@@ -76,7 +83,7 @@ def _wrong_numbers(conn: ObservedConn, seg: Seen) -> str:
     """Why the kernel did not take `seg`: the number it did not expect, and its reaction."""
     wrong = conn.diagnose(seg, "ack") or conn.diagnose(seg, "seq")
     if wrong:
-        return f"{wrong}; {_reaction(conn, seg)}"
+        return _both(wrong, _reaction(conn, seg))
     return _("your {segment}: {reaction}").format(
         segment=conn.show(seg), reaction=_reaction(conn, seg)
     )

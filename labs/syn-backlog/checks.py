@@ -23,6 +23,13 @@ from tcplab.model.state import State
 
 checks = Checklist()
 
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
+
 SYN_ACK = Flags.SYN | Flags.ACK
 WATCHED = 2.5  # a cookie's SYN+ACK must be watched this long to show it is never sent again
 Verdict = Pass | Fail | NotReached
@@ -213,7 +220,7 @@ def retransmissions(obs: Observation) -> Verdict:
     )
     if late:
         after = _("{n} more came after it had stopped (they do not count)").format(n=late)
-        return Fail(f"{ran}; {after}", cause="watch")
+        return Fail(_both(ran, after), cause="watch")
     return Fail(ran, cause="watch")
 
 
@@ -318,11 +325,11 @@ def cookie_ack(obs: Observation) -> Verdict:
     conn, ack = next(((c, a) for c, a in tried if c.accepted(a)), tried[0])
     wrong = conn.diagnose(ack, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(ack)}", cause="cookie-ack")
+        return Fail(_both(wrong, conn.reaction(ack)), cause="cookie-ack")
     wrong = _seq_wrong(conn, ack)
     if wrong:
         took = _("the kernel took it anyway") if conn.accepted(ack) else conn.reaction(ack)
-        return Fail(f"{wrong}; {took}", cause="cookie-seq")
+        return Fail(_both(wrong, took), cause="cookie-seq")
     return Pass(
         _("port {port}: seq {seq}, ack {ack}").format(
             port=conn.sport, seq=conn.seq_text(ack), ack=conn.ack_text(ack)
