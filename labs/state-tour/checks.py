@@ -96,7 +96,9 @@ def _reaction(conn: ObservedConn, seg: Seen) -> str:
     exp = conn.expected(seg)
     stayed = exp is not None and rec is not None and rec.prediction.place is exp.place
     if stayed and rec is not None and rec.agrees is False and exp is not None:
-        return _("the kernel did not take it: its side stayed in {place}").format(place=exp.place)
+        return _("the kernel did not take it: its side stayed in {place}").format(
+            place=_(exp.place.value)
+        )
     return conn.reaction(seg)
 
 
