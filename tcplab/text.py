@@ -166,13 +166,19 @@ def keep(text: str) -> str:
 
 def _pieces(word: str) -> list[tuple[str, bool]]:
     """A word cut between wide characters: (piece, may break before it); punctuation, wide or
-    narrow, stays on the line of the character before it."""
+    narrow, stays on the line of the character before it, but an opening bracket or quote stays
+    with the character after it."""
     out: list[tuple[str, bool]] = []
     for c in word:
         wide = _char_columns(c) == 2
         prev_wide = bool(out) and _char_columns(out[-1][0][-1]) == 2
-        punct = unicodedata.category(c).startswith("P")  # never opens a line: "。", ")" after 产生
-        if out and ((not wide and not prev_wide) or (punct and (wide or prev_wide))):
+        category = unicodedata.category(c)
+        opens = category in ("Ps", "Pi")  # "（", "「": never ends a line, goes with what it opens
+        after_opener = bool(out) and unicodedata.category(out[-1][0][-1]) in ("Ps", "Pi")
+        punct = category.startswith("P") and not opens  # never opens a line: "。", ")" after 产生
+        if out and (
+            after_opener or (not wide and not prev_wide) or (punct and (wide or prev_wide))
+        ):
             out[-1] = (out[-1][0] + c, out[-1][1])
         else:
             out.append((c, bool(out)))
