@@ -178,3 +178,12 @@ def test_no_check_shows_english_the_catalog_cannot_see(lab):
     path = REPO / "labs" / lab / "checks.py"
     found = list(_shown_literals(path))
     assert not found, f"{path}: mark these with _(): {found}"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_chinese_handout_lists_each_check_as_lab_check_shows_it(lab, chinese):
+    handout = (REPO / "labs" / lab / "README.zh_CN.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip() for line in handout.splitlines() if line.startswith("| ")}
+    titles = [i18n._(check.title) for check in get(lab).checklist().items]
+    missing = [title for title in titles if title not in rows]
+    assert not missing, f"labs/{lab}/README.zh_CN.md: no table row for {missing}"
