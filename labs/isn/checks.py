@@ -16,6 +16,7 @@ from tcplab.exercise.kit import (
     Pass,
     Seen,
 )
+from tcplab.i18n import N_, _, ngettext
 from tcplab.model.flags import Flags
 from tcplab.model.seqnum import relative
 from tcplab.model.seqnum import signed as signed_diff
@@ -66,8 +67,12 @@ def probes(obs: Observation) -> list[Probe]:
     return sorted(out, key=lambda p: p.time)
 
 
-def _n(count: int, thing: str) -> str:
-    return f"{count} {thing}{'' if count == 1 else 's'}"
+def _syns(count: int) -> str:
+    return ngettext("{n} SYN", "{n} SYNs", count).format(n=count)
+
+
+def _ports(count: int) -> str:
+    return ngettext("{n} port", "{n} ports", count).format(n=count)
 
 
 def mega(n: float) -> str:
@@ -82,25 +87,34 @@ def ends_request(conn: ObservedConn, seen: Seen) -> bool:
 
 
 @checks.add(
-    "your SYNs reach the application's port",
+    N_("your SYNs reach the application's port"),
     1,
     hints=(
-        "send a SYN from lab.sport to lab.dport and look at the kernel's SYN+ACK",
-        "a SYN to a listening port makes the kernel answer with its own ISN",
+        N_("send a SYN from lab.sport to lab.dport and look at the kernel's SYN+ACK"),
+        N_("a SYN to a listening port makes the kernel answer with its own ISN"),
     ),
-    why="each SYN the kernel takes makes it choose an ISN, which its SYN+ACK shows",
+    why=N_("each SYN the kernel takes makes it choose an ISN, which its SYN+ACK shows"),
 )
 def syns_answered(obs: Observation) -> Pass | Fail | NotReached:
     found = probes(obs)
     if found:
         ports = len({p.port for p in found})
-        return Pass(f"{_n(len(found), 'SYN')} from {_n(ports, 'port')} answered with a SYN+ACK")
+        # TRANSLATORS: syns is "{n} SYN(s)", ports is "{n} port(s)"
+        return Pass(
+            _("{syns} from {ports} answered with a SYN+ACK").format(
+                syns=_syns(len(found)), ports=_ports(ports)
+            )
+        )
     tried = [(c, s) for c in obs.attempts() for s in c.segments if not s.from_kernel]
     syns = [(c, s) for c, s in tried if s.segment.flags == SYN]
     if not syns:
-        return NotReached("you sent no SYN to the application's port")
+        return NotReached(_("you sent no SYN to the application's port"))
     conn, syn = syns[0]
-    return Fail(f"your SYN from port {conn.sport}: {conn.reaction(syn)}")
+    return Fail(
+        _("your SYN from port {port}: {reaction}").format(
+            port=conn.sport, reaction=conn.reaction(syn)
+        )
+    )
 
 
 def _at(conn: ObservedConn, seen: Seen) -> int:
@@ -119,8 +133,10 @@ def _unreset(probe: Probe, nxt: Probe | None) -> Fail | None:
     if end is not None and resent and resent[0].time < end.time:
         late = resent[0].time - probe.time
         return Fail(
-            f"port {probe.port}: the kernel resent its SYN+ACK {late:.1f} s later, before "
-            f"your RST; the half-open connection waited too long",
+            _(
+                "port {port}: the kernel resent its SYN+ACK {late:.1f} s later, before "
+                "your RST; the half-open connection waited too long"
+            ).format(port=probe.port, late=late),
             cause="reset",
         )
     if end is not None:
@@ -128,41 +144,54 @@ def _unreset(probe: Probe, nxt: Probe | None) -> Fail | None:
     rsts = [s for s in after if not s.from_kernel and Flags.RST in s.segment.flags]
     if not rsts:
         return Fail(
-            f"port {probe.port}: no RST followed the kernel's SYN+ACK; its half-open "
-            f"connection stayed in SYN_RECEIVED",
+            _(
+                "port {port}: no RST followed the kernel's SYN+ACK; its half-open "
+                "connection stayed in SYN_RECEIVED"
+            ).format(port=probe.port),
             cause="reset",
         )
     rst = rsts[0]
     wrong = conn.diagnose(rst, "seq")
-    said = f"your RST: {wrong}" if wrong else f"your RST: {conn.reaction(rst)}"
     return Fail(
-        f"port {probe.port}: {said}; the kernel kept the half-open connection", cause="reset"
+        _("port {port}: your RST: {said}; the kernel kept the half-open connection").format(
+            port=probe.port, said=wrong or conn.reaction(rst)
+        ),
+        cause="reset",
     )
 
 
 @checks.add(
-    "each half-open connection is reset, the kernel takes it",
+    N_("each half-open connection is reset, the kernel takes it"),
     2,
     hints=(
-        "look at your RST and at the kernel's SYN_RECEIVED socket: is it gone after it?",
-        "the kernel takes a RST only at the next number it expects from you (RFC 5961)",
-        "RST seq = your ISN + 1: your SYN used one number",
+        N_("look at your RST and at the kernel's SYN_RECEIVED socket: is it gone after it?"),
+        N_("the kernel takes a RST only at the next number it expects from you (RFC 5961)"),
+        N_("RST seq = your ISN + 1: your SYN used one number"),
     ),
-    why="a half-open connection left behind answers your next SYN from that port with its old "
-    "SYN+ACK, and the kernel resends it for a minute",
+    why=N_(
+        "a half-open connection left behind answers your next SYN from that port with its old "
+        "SYN+ACK, and the kernel resends it for a minute"
+    ),
     needs=("your SYNs reach the application's port",),
 )
 def reset(obs: Observation) -> Pass | Fail | NotReached:
     found = probes(obs)
     if not found:
-        return NotReached("no SYN+ACK: no half-open connection to reset")
+        return NotReached(_("no SYN+ACK: no half-open connection to reset"))
     judged = _measured(found)
     for probe in judged:
         nxt = next((p for p in found if p.conn is probe.conn and p.time > probe.time), None)
         failed = _unreset(probe, nxt)
         if failed is not None:
             return failed
-    return Pass(f"the {_n(len(judged), 'half-open connection')} you measured, reset at once")
+    n = len(judged)
+    return Pass(
+        ngettext(
+            "the {n} half-open connection you measured, reset at once",
+            "the {n} half-open connections you measured, reset at once",
+            n,
+        ).format(n=n)
+    )
 
 
 def _measured(found: list[Probe]) -> list[Probe]:
@@ -183,21 +212,26 @@ def _stale_syn(obs: Observation) -> NotReached | None:
         for syn in syns[1:]:
             if not conn.accepted(syn):
                 return NotReached(
-                    f"port {conn.sport}: your SYN at +{syn.time - syns[0].time:.3f} s made no "
-                    f"new connection: {conn.reaction(syn)}"
+                    _(
+                        "port {port}: your SYN at +{after:.3f} s made no new connection: {reaction}"
+                    ).format(
+                        port=conn.sport,
+                        after=syn.time - syns[0].time,
+                        reaction=conn.reaction(syn),
+                    )
                 )
     return None
 
 
 @checks.add(
-    "one port, two fresh ISNs, at least 0.5 s apart",
+    N_("one port, two fresh ISNs, at least 0.5 s apart"),
     4,
     hints=(
-        "open a second half-open connection from the same port, 0.5 s or more after the first",
-        "for one 4-tuple the hash part is the same each time: only the clock moves the ISN",
-        "time.sleep(0.7), then half_open(lab.sport) again; (second - first) % 2**32",
+        N_("open a second half-open connection from the same port, 0.5 s or more after the first"),
+        N_("for one 4-tuple the hash part is the same each time: only the clock moves the ISN"),
+        N_("time.sleep(0.7), then half_open(lab.sport) again; (second - first) % 2**32"),
     ),
-    why="the same 4-tuple twice isolates the clock part M of RFC 6528",
+    why=N_("the same 4-tuple twice isolates the clock part M of RFC 6528"),
     needs=(
         "your SYNs reach the application's port",
         "each half-open connection is reset, the kernel takes it",
@@ -206,25 +240,29 @@ def _stale_syn(obs: Observation) -> NotReached | None:
 def one_port(obs: Observation) -> Pass | Fail | NotReached:
     found = probes(obs)
     if not found:
-        return NotReached("no SYN+ACK: no ISN to compare")
+        return NotReached(_("no SYN+ACK: no ISN to compare"))
     pair = _pair(found)
     if pair is None:
         stale = _stale_syn(obs)
         if stale is not None:
             return stale
-        return Fail("each of your ports got one fresh ISN: no port was measured twice")
+        return Fail(_("each of your ports got one fresh ISN: no port was measured twice"))
     gap, first, last = pair
     if gap < APART:
         return Fail(
-            f"port {first.port}: your two fresh ISNs came {gap:.3f} s apart, less than "
-            f"{APART} s: too short to read the clock well",
+            _(
+                "port {port}: your two fresh ISNs came {gap:.3f} s apart, less than "
+                "{apart} s: too short to read the clock well"
+            ).format(port=first.port, gap=gap, apart=APART),
             cause="too-soon",
         )
     moved = relative(last.isn, first.isn)
     rate = moved / gap
     return Pass(
-        f"port {first.port}: the kernel's ISN moved {mega(moved)} in {gap:.3f} s: "
-        f"{mega(rate)} per second, one per {1e9 / rate:.1f} ns (Linux: 64 ns)"
+        _(
+            "port {port}: the kernel's ISN moved {moved} in {gap:.3f} s: "
+            "{rate} per second, one per {tick:.1f} ns (Linux: 64 ns)"
+        ).format(port=first.port, moved=mega(moved), gap=gap, rate=mega(rate), tick=1e9 / rate)
     )
 
 
@@ -253,32 +291,44 @@ def _together(found: list[Probe]) -> list[Probe]:
 
 
 @checks.add(
-    "three ports or more, fresh ISNs within 0.5 s",
+    N_("three ports or more, fresh ISNs within 0.5 s"),
     3,
     hints=(
-        "open half-open connections from three new ports, lab.new_port(), one after another",
-        "a different port is a different 4-tuple: RFC 6528's F hashes it with a secret",
-        "for port in (lab.new_port(), lab.new_port(), lab.new_port()): half_open(port)",
+        N_("open half-open connections from three new ports, lab.new_port(), one after another"),
+        N_("a different port is a different 4-tuple: RFC 6528's F hashes it with a secret"),
+        N_("for port in (lab.new_port(), lab.new_port(), lab.new_port()): half_open(port)"),
     ),
-    why="at the same moment the clock part is the same: what differs is F(4-tuple, secret)",
+    why=N_("at the same moment the clock part is the same: what differs is F(4-tuple, secret)"),
     needs=("your SYNs reach the application's port",),
 )
 def several_ports(obs: Observation) -> Pass | Fail | NotReached:
     found = probes(obs)
     if not found:
-        return NotReached("no SYN+ACK: no ISN to compare")
+        return NotReached(_("no SYN+ACK: no ISN to compare"))
     group = _together(found)
     if len(group) < PORTS:
         ports = len({p.port for p in found})
+        n = len(group)
         return Fail(
-            f"{_n(len(group), 'port')} got fresh ISNs within {TOGETHER} s "
-            f"({ports} in all), not {PORTS}",
+            ngettext(
+                "{n} port got fresh ISNs within {within} s ({all} in all), not {want}",
+                "{n} ports got fresh ISNs within {within} s ({all} in all), not {want}",
+                n,
+            ).format(n=n, within=TOGETHER, all=ports, want=PORTS),
             cause="ports",
         )
     base, rest = group[0], group[1:]
     span = group[-1].time - base.time
     diffs = ", ".join(f"{mega(signed_diff(p.isn, base.isn))}" for p in rest)
     return Pass(
-        f"ports {', '.join(str(p.port) for p in group)} within {span * 1e3:.0f} ms: the clock "
-        f"adds {mega(span * TICKS)}, but their ISNs differ from port {base.port}'s by {diffs}"
+        _(
+            "ports {ports} within {span:.0f} ms: the clock adds {clock}, but their ISNs "
+            "differ from port {base}'s by {diffs}"
+        ).format(
+            ports=", ".join(str(p.port) for p in group),
+            span=span * 1e3,
+            clock=mega(span * TICKS),
+            base=base.port,
+            diffs=diffs,
+        )
     )

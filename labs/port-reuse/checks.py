@@ -17,6 +17,7 @@ from tcplab.exercise.kit import (
     Refused,
     Seen,
 )
+from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
@@ -24,8 +25,8 @@ checks = Checklist()
 
 REUSE = "time-wait-reuse"
 NO_TIMESTAMPS = "time-wait-connect-no-timestamps"
-OWN_TW = "the kernel's own connection ends in TIME_WAIT"
-REUSED = "after a while, connect() takes the 4-tuple back"
+OWN_TW = N_("the kernel's own connection ends in TIME_WAIT")
+REUSED = N_("after a while, connect() takes the 4-tuple back")
 
 
 def _tw_spans(conn: ObservedConn) -> list[tuple[float, float]]:
@@ -67,95 +68,129 @@ def _reuse_syn(conn: ObservedConn) -> Seen | None:
 
 
 @checks.add(
-    "the kernel holds three TIME_WAITs on port 7788 at once",
+    N_("the kernel holds three TIME_WAITs on port 7788 at once"),
     2,
     hints=(
-        "look at the kernel's socket table while your three connections are closed: "
-        "how many TIME_WAIT lines, and which ports of yours?",
-        "a connection is its 4-tuple; a SYN from a port whose 4-tuple is in TIME_WAIT "
-        "meets that TIME_WAIT instead of opening a second connection",
-        "open each connection from its own port: lab.sport, then lab.new_port()",
+        N_(
+            "look at the kernel's socket table while your three connections are closed: "
+            "how many TIME_WAIT lines, and which ports of yours?"
+        ),
+        N_(
+            "a connection is its 4-tuple; a SYN from a port whose 4-tuple is in TIME_WAIT "
+            "meets that TIME_WAIT instead of opening a second connection"
+        ),
+        N_("open each connection from its own port: lab.sport, then lab.new_port()"),
     ),
-    why="the side that closes first keeps one TIME_WAIT per 4-tuple: a busy server that "
-    "closes first collects them, and still accepts new connections on its port",
+    why=N_(
+        "the side that closes first keeps one TIME_WAIT per 4-tuple: a busy server that "
+        "closes first collects them, and still accepts new connections on its port"
+    ),
 )
 def three_time_waits(obs: Observation) -> Pass | Fail | NotReached:
     incoming = [c for c in obs.conns if c.kport in obs.ports and c.crafted()]
     spans = [(a, b, c.sport) for c in incoming for a, b in _tw_spans(c)]
     if not spans:
-        return NotReached("the kernel held no TIME_WAIT on port 7788")
-    most = max(({p for a, b, p in spans if a <= t < b} for t, _, _ in spans), key=len)
+        return NotReached(_("the kernel held no TIME_WAIT on port 7788"))
+    most = max(({p for a, b, p in spans if a <= t < b} for t, *_rest in spans), key=len)
     ports = ", ".join(str(p) for p in sorted(most))
     if len(most) >= 3:
-        return Pass(f"TIME_WAIT for your ports {ports} at once: one per 4-tuple")
+        return Pass(
+            _("TIME_WAIT for your ports {ports} at once: one per 4-tuple").format(ports=ports)
+        )
     used = sorted({c.sport for c in incoming})
     if len(used) < 3:
         return Fail(
-            f"at most {len(most)} at once: your connections came from only "
-            f"{len(used)} port(s) ({', '.join(map(str, used))}); one port is one 4-tuple "
-            "here, so a new connection from it took over its TIME_WAIT",
+            _(
+                "at most {most} at once: your connections came from only "
+                "{n} port(s) ({ports}); one port is one 4-tuple "
+                "here, so a new connection from it took over its TIME_WAIT"
+            ).format(most=len(most), n=len(used), ports=", ".join(map(str, used))),
             cause="one-4-tuple",
         )
-    return Fail(f"at most {len(most)} TIME_WAIT(s) at once (ports {ports})")
+    return Fail(
+        _("at most {most} TIME_WAIT(s) at once (ports {ports})").format(most=len(most), ports=ports)
+    )
 
 
 @checks.add(
     OWN_TW,
     2,
     hints=(
-        "after lab.app_connect(port), answer the kernel's SYN, then let kernel_closes(port, "
-        "kport, ecr) close it: look at the ladder for the kernel's answers",
-        "the side that closes first ends in TIME_WAIT: here the kernel is the client",
-        "SYN+ACK: ack = the SYN's seq + 1; then ACK its FIN and send yours",
+        N_(
+            "after lab.app_connect(port), answer the kernel's SYN, then let kernel_closes(port, "
+            "kport, ecr) close it: look at the ladder for the kernel's answers"
+        ),
+        N_("the side that closes first ends in TIME_WAIT: here the kernel is the client"),
+        N_("SYN+ACK: ack = the SYN's seq + 1; then ACK its FIN and send yours"),
     ),
-    why="a client that closes first keeps TIME_WAIT on its own port: the 4-tuple it would "
-    "need to connect to the same peer again",
+    why=N_(
+        "a client that closes first keeps TIME_WAIT on its own port: the 4-tuple it would "
+        "need to connect to the same peer again"
+    ),
 )
 def own_time_wait(obs: Observation) -> Pass | Fail | NotReached:
     outs = _outgoing(obs)
     if not outs:
-        return NotReached("the application never connected to you (lab.app_connect)")
+        return NotReached(_("the application never connected to you (lab.app_connect)"))
     done = _in_time_wait(obs)
     if done:
         c = done[0]
-        return Pass(f"TIME_WAIT from the kernel's port {c.kport} to your port {c.sport}")
+        return Pass(
+            _("TIME_WAIT from the kernel's port {kport} to your port {port}").format(
+                kport=c.kport, port=c.sport
+            )
+        )
     c = outs[0]
     for seen in c.segments:
         if not seen.from_kernel and not c.accepted(seen):
             return Fail(c.reaction(seen), cause="own-close")
     if c.kernel_fin() is None:
-        return NotReached(f"the application never closed its connection to port {c.sport}")
-    return NotReached(f"you did not close the connection to port {c.sport} after its FIN")
+        return NotReached(
+            _("the application never closed its connection to port {port}").format(port=c.sport)
+        )
+    return NotReached(
+        _("you did not close the connection to port {port} after its FIN").format(port=c.sport)
+    )
 
 
 @checks.add(
-    "connect() to that 4-tuple again, at once",
+    N_("connect() to that 4-tuple again, at once"),
     1,
     hints=(
-        "right after the kernel's TIME_WAIT began, call lab.app_connect() with the same port "
-        "of yours, inside try/except AppError, and print err.reply.errno",
+        N_(
+            "right after the kernel's TIME_WAIT began, call lab.app_connect() with the same port "
+            "of yours, inside try/except AppError, and print err.reply.errno"
+        ),
     ),
-    why="with one local port, the only 4-tuple to that peer port is in TIME_WAIT",
+    why=N_("with one local port, the only 4-tuple to that peer port is in TIME_WAIT"),
     needs=(OWN_TW,),
 )
 def at_once(obs: Observation) -> Pass | NotReached:
     ports = {c.sport for c in _in_time_wait(obs)}
     got = next((r for r in _refusals(obs) if r.port in ports), None)
     if got is None or got.prediction is None:
-        return NotReached("you did not connect to that port again while it was in TIME_WAIT")
-    return Pass(f"connect() to your port {got.port} failed: {got.prediction.why}")
+        return NotReached(_("you did not connect to that port again while it was in TIME_WAIT"))
+    return Pass(
+        _("connect() to your port {port} failed: {why}").format(
+            port=got.port, why=_(got.prediction.why)
+        )
+    )
 
 
 @checks.add(
-    "the same kernel port connects to another port of yours",
+    N_("the same kernel port connects to another port of yours"),
     2,
     hints=(
-        "while one 4-tuple is in TIME_WAIT, let the application connect to a new port of "
-        "yours (lab.new_port()): which port does the kernel connect from?",
-        "only the 4-tuple is blocked: the kernel's port with another remote port is another "
-        "connection",
+        N_(
+            "while one 4-tuple is in TIME_WAIT, let the application connect to a new port of "
+            "yours (lab.new_port()): which port does the kernel connect from?"
+        ),
+        N_(
+            "only the 4-tuple is blocked: the kernel's port with another remote port is another "
+            "connection"
+        ),
     ),
-    why="TIME_WAIT blocks one 4-tuple, not a port: a client port may talk to many peers",
+    why=N_("TIME_WAIT blocks one 4-tuple, not a port: a client port may talk to many peers"),
     needs=(OWN_TW,),
 )
 def other_port(obs: Observation) -> Pass | NotReached:
@@ -165,58 +200,74 @@ def other_port(obs: Observation) -> Pass | NotReached:
                 first = o.segments[0].time
                 if o.kport == c.kport and o.sport != c.sport and start <= first < end:
                     return Pass(
-                        f"from port {o.kport} to your port {o.sport} while its 4-tuple with "
-                        f"your port {c.sport} was in TIME_WAIT"
+                        _(
+                            "from port {kport} to your port {port} while its 4-tuple with "
+                            "your port {old} was in TIME_WAIT"
+                        ).format(kport=o.kport, port=o.sport, old=c.sport)
                     )
-    return NotReached("the kernel did not connect to another port of yours meanwhile")
+    return NotReached(_("the kernel did not connect to another port of yours meanwhile"))
 
 
 @checks.add(
     REUSED,
     3,
     hints=(
-        "the failed connect() names why it failed: read the ladder and your printed errno",
-        "tcp_tw_reuse lets connect() take a 4-tuple back only when PAWS can protect the new "
-        "connection, and not at once",
-        "answer the kernel's first SYN with the timestamps option, then wait 1.5 s before "
-        "connecting to that port again",
+        N_("the failed connect() names why it failed: read the ladder and your printed errno"),
+        N_(
+            "tcp_tw_reuse lets connect() take a 4-tuple back only when PAWS can protect the new "
+            "connection, and not at once"
+        ),
+        N_(
+            "answer the kernel's first SYN with the timestamps option, then wait 1.5 s before "
+            "connecting to that port again"
+        ),
     ),
-    why="with tcp_tw_reuse = 1 the kernel takes the 4-tuple back, with an ISN above "
-    "everything the old connection sent",
+    why=N_(
+        "with tcp_tw_reuse = 1 the kernel takes the 4-tuple back, with an ISN above "
+        "everything the old connection sent"
+    ),
     needs=(OWN_TW,),
 )
 def reused(obs: Observation) -> Pass | Fail | NotReached:
     for c in _in_time_wait(obs):
         syn = _reuse_syn(c)
         if syn is not None:
-            return Pass(f"the kernel's new SYN to port {c.sport}: seq {c.seq_text(syn)}")
+            return Pass(
+                _("the kernel's new SYN to port {port}: seq {seq}").format(
+                    port=c.sport, seq=c.seq_text(syn)
+                )
+            )
     if not _in_time_wait(obs):
-        return NotReached("the kernel's own connection never reached TIME_WAIT")
+        return NotReached(_("the kernel's own connection never reached TIME_WAIT"))
     first = _in_time_wait(obs)[0].sport
     tried = [r for r in _refusals(obs) if r.port in {c.sport for c in _in_time_wait(obs)}]
     if not tried:
-        return NotReached("you did not connect to that port again later")
+        return NotReached(_("you did not connect to that port again later"))
     # the refusal that tells most: one of a connection with timestamps, else on the first port
     usable = [r for r in tried if r.prediction and r.prediction.rule != NO_TIMESTAMPS]
     last = (usable or [r for r in tried if r.port == first] or tried)[-1]
     assert last.prediction is not None
     if last.prediction.rule == NO_TIMESTAMPS:
         return Fail(
-            f"connect() to your port {last.port} was refused: your SYN+ACK carried no "
-            f"timestamps; {last.prediction.why}",
+            _(
+                "connect() to your port {port} was refused: your SYN+ACK carried no "
+                "timestamps; {why}"
+            ).format(port=last.port, why=_(last.prediction.why)),
             cause="no-timestamps",
         )
     return Fail(
-        f"connect() to your port {last.port} was refused: {last.prediction.why}",
+        _("connect() to your port {port} was refused: {why}").format(
+            port=last.port, why=_(last.prediction.why)
+        ),
         cause=last.prediction.rule,
     )
 
 
 @checks.add(
-    "you complete the reused connection's handshake",
+    N_("you complete the reused connection's handshake"),
     1,
-    hints=("answer the new SYN with SYN+ACK, as you answered the first",),
-    why="the reused 4-tuple is a new connection with its own numbers",
+    hints=(N_("answer the new SYN with SYN+ACK, as you answered the first"),),
+    why=N_("the reused 4-tuple is a new connection with its own numbers"),
     needs=(REUSED,),
 )
 def reused_handshake(obs: Observation) -> Pass | Fail | NotReached:
@@ -226,27 +277,41 @@ def reused_handshake(obs: Observation) -> Pass | Fail | NotReached:
             continue
         answer = c.first_crafted(after=syn)
         if answer is None:
-            return NotReached(f"you did not answer the new SYN to port {c.sport}")
+            return NotReached(
+                _("you did not answer the new SYN to port {port}").format(port=c.sport)
+            )
         if not c.accepted(answer):
             return Fail(c.reaction(answer))
-        return Pass(f"ESTABLISHED again from port {c.kport} to your port {c.sport}")
-    return NotReached("the 4-tuple was not reused")
+        return Pass(
+            _("ESTABLISHED again from port {kport} to your port {port}").format(
+                kport=c.kport, port=c.sport
+            )
+        )
+    return NotReached(_("the 4-tuple was not reused"))
 
 
 @checks.add(
-    "the 4-tuple of a connection without timestamps",
+    N_("the 4-tuple of a connection without timestamps"),
     2,
     hints=(
-        "answer one connection's SYN without the timestamps option, let the kernel close "
-        "it, wait, and let the application connect to that port again",
+        N_(
+            "answer one connection's SYN without the timestamps option, let the kernel close "
+            "it, wait, and let the application connect to that port again"
+        ),
     ),
-    why="without timestamps PAWS cannot tell the old connection's segments from a new "
-    "one's: tcp_tw_reuse never takes such a 4-tuple back",
+    why=N_(
+        "without timestamps PAWS cannot tell the old connection's segments from a new "
+        "one's: tcp_tw_reuse never takes such a 4-tuple back"
+    ),
 )
 def without_timestamps(obs: Observation) -> Pass | NotReached:
     got = next(
         (r for r in _refusals(obs) if r.prediction and r.prediction.rule == NO_TIMESTAMPS), None
     )
     if got is None or got.prediction is None:
-        return NotReached("no connect() met a TIME_WAIT of a connection without timestamps")
-    return Pass(f"connect() to your port {got.port} was refused: {got.prediction.why}")
+        return NotReached(_("no connect() met a TIME_WAIT of a connection without timestamps"))
+    return Pass(
+        _("connect() to your port {port} was refused: {why}").format(
+            port=got.port, why=_(got.prediction.why)
+        )
+    )

@@ -21,10 +21,18 @@ from tcplab.exercise.kit import (
     Seen,
     signed,
 )
+from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 
 checks = Checklist()
+
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
 
 SYN_ACK = Flags.SYN | Flags.ACK
 BAD_ACK_RULES = ("syn-sent-bad-ack", "syn-sent-bad-ack-retransmitted")
@@ -69,7 +77,9 @@ def _elsewhere(obs: Observation, conn: ObservedConn) -> str:
     if not ports:
         return ""
     shown = ", ".join(map(str, ports))
-    return f"your SYN+ACK went to port {shown}, not to the kernel's port {conn.kport}"
+    return _("your SYN+ACK went to port {ports}, not to the kernel's port {kport}").format(
+        ports=shown, kport=conn.kport
+    )
 
 
 def _part_a(obs: Observation) -> ObservedConn | None:
@@ -77,108 +87,133 @@ def _part_a(obs: Observation) -> ObservedConn | None:
 
 
 @checks.add(
-    "(a) your stale SYN+ACK acknowledges a SYN never sent",
+    N_("(a) your stale SYN+ACK acknowledges a SYN never sent"),
     1,
     hints=(
-        "look at the handout's figure: which SYN did the server answer first?",
-        "an old duplicate's SYN+ACK acknowledges an old SYN, a number the kernel never sent in "
-        "this connection",
-        "send flags 'SA' from lab.sport to kport with ack = X - 999 (X: the SYN's seq)",
+        N_("look at the handout's figure: which SYN did the server answer first?"),
+        N_(
+            "an old duplicate's SYN+ACK acknowledges an old SYN, a number the kernel never sent in "
+            "this connection"
+        ),
+        N_("send flags 'SA' from lab.sport to kport with ack = X - 999 (X: the SYN's seq)"),
     ),
-    why="an old duplicate SYN+ACK from an earlier incarnation acknowledges a SYN the kernel "
-    "never sent in this connection",
+    why=N_(
+        "an old duplicate SYN+ACK from an earlier incarnation acknowledges a SYN the kernel "
+        "never sent in this connection"
+    ),
 )
 def stale_synack(obs: Observation) -> Verdict:
     conn = _part_a(obs)
     if conn is None:
-        return NotReached("the kernel never connected to you (lab.app_connect())")
+        return NotReached(_("the kernel never connected to you (lab.app_connect())"))
     got, where = _stale_test(conn), _elsewhere(obs, conn)
     if isinstance(got, Fail) and where:
-        return Fail(f"{where}; {got.detail}", got.cause)
+        return Fail(_both(where, got.detail), got.cause)
     if isinstance(got, NotReached) and where:
-        return NotReached(f"{where}; {got.detail}")
+        return NotReached(_both(where, got.detail))
     return got
 
 
 def _stale_test(conn: ObservedConn) -> Verdict:
     stale = _stale(conn)
     if stale is None:
-        return NotReached(f"you sent no SYN+ACK to the kernel's port {conn.kport}")
+        return NotReached(
+            _("you sent no SYN+ACK to the kernel's port {kport}").format(kport=conn.kport)
+        )
     if conn.diagnose(stale, "ack") is None:
         return Fail(
-            f"your first SYN+ACK acknowledged {conn.ack_text(stale)}, as a valid one does; "
-            f"{conn.reaction(stale)}: the old duplicate must come first, in SYN_SENT",
+            _(
+                "your first SYN+ACK acknowledged {ack}, as a valid one does; "
+                "{reaction}: the old duplicate must come first, in SYN_SENT"
+            ).format(ack=conn.ack_text(stale), reaction=conn.reaction(stale)),
             cause="no-old-duplicate",
         )
-    return Pass(f"your ack was {conn.ack_text(stale)}")
+    return Pass(_("your ack was {ack}").format(ack=conn.ack_text(stale)))
 
 
 @checks.add(
-    "(a) the kernel resets your stale SYN+ACK",
+    N_("(a) the kernel resets your stale SYN+ACK"),
     2,
     hints=(
-        "wait for the kernel's answer: lab.expect(flags='R', port=lab.sport)",
-        "a SYN+ACK whose ack is not the kernel's ISN + 1 is unacceptable in SYN_SENT",
-        "the RST's seq is your SYN+ACK's ack, so that you would accept it",
+        N_("wait for the kernel's answer: lab.expect(flags='R', port=lab.sport)"),
+        N_("a SYN+ACK whose ack is not the kernel's ISN + 1 is unacceptable in SYN_SENT"),
+        N_("the RST's seq is your SYN+ACK's ack, so that you would accept it"),
     ),
-    why="a SYN+ACK whose ack is not ISN + 1 is unacceptable in SYN_SENT: the kernel resets it "
-    "with seq = that ack, so the other end can accept the RST (RFC 9293 §3.5, §3.10.7.3)",
+    why=N_(
+        "a SYN+ACK whose ack is not ISN + 1 is unacceptable in SYN_SENT: the kernel resets it "
+        "with seq = that ack, so the other end can accept the RST (RFC 9293 §3.5, §3.10.7.3)"
+    ),
     needs=("(a) your stale SYN+ACK acknowledges a SYN never sent",),
 )
 def stale_reset(obs: Observation) -> Verdict:
     conn = _part_a(obs)
-    return NotReached("the kernel never connected to you") if conn is None else _reset_test(conn)
+    if conn is None:
+        return NotReached(_("the kernel never connected to you"))
+    return _reset_test(conn)
 
 
 def _reset_test(conn: ObservedConn) -> Verdict:
     stale = _stale(conn)
     if stale is None or conn.diagnose(stale, "ack") is None:
-        return NotReached("no SYN+ACK with a wrong ack from you")
+        return NotReached(_("no SYN+ACK with a wrong ack from you"))
     ok, said = conn.verdict(stale, *BAD_ACK_RULES)
     rst = _reset_of(conn, stale)
     if not ok or rst is None:
-        return Fail(f"{conn.reaction(stale)}; {said}", cause="kernel")
+        return Fail(_both(conn.reaction(stale), said), cause="kernel")
     off = rst.segment.seq - stale.segment.ack
-    same = "equal to your ack" if off == 0 else f"your ack{signed(off)}"
-    return Pass(f"the kernel sent {conn.show(rst)}, {same}")
+    same = _("equal to your ack") if off == 0 else _("your ack{off}").format(off=signed(off))
+    return Pass(_("the kernel sent {segment}, {same}").format(segment=conn.show(rst), same=same))
 
 
 @checks.add(
-    "(a) your right SYN+ACK then completes the connection",
+    N_("(a) your right SYN+ACK then completes the connection"),
     3,
     hints=(
-        "after its RST, is the kernel still connecting? Look for its SYN again",
-        "the RST ends only the old duplicate; a SYN+ACK acknowledges the SYN, which occupies "
-        "one sequence number",
-        "answer with SYN+ACK, ack = the SYN's seq + 1; the kernel ACKs and is ESTABLISHED",
+        N_("after its RST, is the kernel still connecting? Look for its SYN again"),
+        N_(
+            "the RST ends only the old duplicate; a SYN+ACK acknowledges the SYN, which occupies "
+            "one sequence number"
+        ),
+        N_("answer with SYN+ACK, ack = the SYN's seq + 1; the kernel ACKs and is ESTABLISHED"),
     ),
-    why="the RST ends only the old duplicate, not the kernel's own connection attempt: this is "
-    "why the handshake has a third segment (RFC 9293 §3.5, figure 8)",
+    why=N_(
+        "the RST ends only the old duplicate, not the kernel's own connection attempt: this is "
+        "why the handshake has a third segment (RFC 9293 §3.5, figure 8)"
+    ),
     needs=("(a) the kernel resets your stale SYN+ACK",),
 )
 def completes(obs: Observation) -> Verdict:
     conn = _part_a(obs)
-    return (
-        NotReached("the kernel never connected to you") if conn is None else _completes_test(conn)
-    )
+    if conn is None:
+        return NotReached(_("the kernel never connected to you"))
+    return _completes_test(conn)
 
 
 def _completes_test(conn: ObservedConn) -> Verdict:
     stale = _stale(conn)
     rst = _reset_of(conn, stale) if stale is not None else None
     if stale is None or rst is None:
-        return NotReached("the kernel did not reset a stale SYN+ACK of yours")
+        return NotReached(_("the kernel did not reset a stale SYN+ACK of yours"))
     tries = [s for s in conn.crafted_after(rst) if s.segment.flags == SYN_ACK]
     if not tries:
-        return NotReached("you sent no SYN+ACK after the kernel's RST")
+        return NotReached(_("you sent no SYN+ACK after the kernel's RST"))
     good = next((s for s in tries if conn.accepted(s)), tries[0])
     wrong = conn.diagnose(good, "ack")
     if wrong:
-        return Fail(f"{wrong}; {conn.reaction(good)}", cause="a-ack")
-    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
+        return Fail(_both(wrong, conn.reaction(good)), cause="a-ack")
+    shown = " -> ".join(s.value for s in conn.states()) or _("no socket seen")
     if not conn.accepted(good) or not conn.reached(State.ESTABLISHED):
-        return Fail(f"{conn.reaction(good)}; the kernel's socket: {shown}", cause="kernel")
-    return Pass(f"your ack was {conn.ack_text(good)}; the kernel's socket: {shown}")
+        return Fail(
+            _("{reaction}; the kernel's socket: {states}").format(
+                reaction=conn.reaction(good), states=shown
+            ),
+            cause="kernel",
+        )
+    return Pass(
+        _("your ack was {ack}; the kernel's socket: {states}").format(
+            ack=conn.ack_text(good), states=shown
+        )
+    )
 
 
 # -- (b) a closed port --------------------------------------------------------------------------------
@@ -195,23 +230,32 @@ def _closed_syns(obs: Observation) -> list[tuple[ObservedConn, Seen]]:
 
 
 @checks.add(
-    "(b) a SYN to a closed port gets RST+ACK",
+    N_("(b) a SYN to a closed port gets RST+ACK"),
     2,
     hints=(
-        "send a SYN from lab.new_port() to a port where nothing listens (9, say) and read the "
-        "answer",
-        "a segment without ACK to a closed port is answered with RST+ACK",
-        "the RST+ACK has seq 0 and ack = your SYN's seq + 1",
+        N_(
+            "send a SYN from lab.new_port() to a port where nothing listens (9, say) and read the "
+            "answer"
+        ),
+        N_("a segment without ACK to a closed port is answered with RST+ACK"),
+        N_("the RST+ACK has seq 0 and ack = your SYN's seq + 1"),
     ),
-    why="a segment without ACK to a closed port is answered with RST+ACK, seq 0, ack = its "
-    "seq + its length; the SYN counts one (RFC 9293 §3.10.7.1)",
+    why=N_(
+        "a segment without ACK to a closed port is answered with RST+ACK, seq 0, ack = its "
+        "seq + its length; the SYN counts one (RFC 9293 §3.10.7.1)"
+    ),
 )
 def closed_port(obs: Observation) -> Verdict:
     found = _closed_syns(obs)
     if not found:
         ports = sorted({c.kport for c in obs.conns if c.crafted("S")})
-        where = f"; your SYNs went to port {', '.join(map(str, ports))}" if ports else ""
-        return NotReached(f"you sent no SYN to a port where nothing listens{where}")
+        if ports:
+            return NotReached(
+                _(
+                    "you sent no SYN to a port where nothing listens; your SYNs went to port {ports}"
+                ).format(ports=", ".join(map(str, ports)))
+            )
+        return NotReached(_("you sent no SYN to a port where nothing listens"))
     answered = [(c, s) for c, s in found if c.verdict(s, "closed-no-ack")[0] and c.answer(s)]
     if not answered:
         conn, syn = found[-1]
@@ -220,8 +264,9 @@ def closed_port(obs: Observation) -> Verdict:
     rst = conn.answer(syn)
     assert rst is not None
     return Pass(
-        f"port {conn.kport} answered RST+ACK seq {rst.seq}, "
-        f"ack = your seq{signed(rst.ack - syn.segment.seq)}"
+        _("port {port} answered RST+ACK seq {seq}, ack = your seq{off}").format(
+            port=conn.kport, seq=rst.seq, off=signed(rst.ack - syn.segment.seq)
+        )
     )
 
 
@@ -245,14 +290,24 @@ def _established_syn(conn: ObservedConn) -> Seen | None:
 def _no_challenge(conn: ObservedConn) -> NotReached:
     synack = conn.kernel_synack()
     if synack is None:
-        return NotReached(f"the application's port {conn.kport} never answered your SYN")
+        return NotReached(
+            _("the application's port {kport} never answered your SYN").format(kport=conn.kport)
+        )
     acks = [s for s in conn.crafted_after(synack) if s.segment.flags == Flags.ACK]
     if not acks:
-        return NotReached(f"you did not complete the handshake from port {conn.sport}")
+        return NotReached(
+            _("you did not complete the handshake from port {port}").format(port=conn.sport)
+        )
     if not any(conn.accepted(a) for a in acks):
         wrong = conn.diagnose(acks[0], "ack") or conn.diagnose(acks[0], "seq")
-        return NotReached(f"your handshake from port {conn.sport} did not complete: {wrong}")
-    return NotReached(f"you sent no SYN on your established connection from port {conn.sport}")
+        return NotReached(
+            _("your handshake from port {port} did not complete: {wrong}").format(
+                port=conn.sport, wrong=wrong
+            )
+        )
+    return NotReached(
+        _("you sent no SYN on your established connection from port {port}").format(port=conn.sport)
+    )
 
 
 def _challenge_test(conn: ObservedConn) -> Verdict:
@@ -261,24 +316,30 @@ def _challenge_test(conn: ObservedConn) -> Verdict:
         return _no_challenge(conn)
     ok, said = conn.verdict(syn, *CHALLENGE_RULES)
     if not ok:
-        return Fail(f"{conn.reaction(syn)}; {said}", cause="challenge")
-    return Pass(f"{conn.reaction(syn)}; the connection stays ESTABLISHED")
+        return Fail(_both(conn.reaction(syn), said), cause="challenge")
+    return Pass(
+        _("{reaction}; the connection stays ESTABLISHED").format(reaction=conn.reaction(syn))
+    )
 
 
 def _exact_rst_test(conn: ObservedConn) -> Verdict:
     syn = _established_syn(conn)
     challenge = conn.answer(syn) if syn is not None else None
     if syn is None or challenge is None:
-        return NotReached("no challenge ACK to answer")
+        return NotReached(_("no challenge ACK to answer"))
     rsts = [s for s in conn.crafted_after(challenge) if Flags.RST in s.segment.flags]
     if not rsts:
-        return NotReached("you sent no RST after the challenge ACK")
+        return NotReached(_("you sent no RST after the challenge ACK"))
     rst = next((r for r in rsts if conn.accepted(r)), rsts[0])
     if not conn.accepted(rst):
-        wrong = conn.diagnose(rst, "seq") or "the kernel did not take it"
-        return Fail(f"{wrong}; {conn.reaction(rst)}", cause="c-rst")
-    shown = " -> ".join(s.value for s in conn.states()) or "no socket seen"
-    return Pass(f"your RST's seq was {conn.seq_text(rst)}; the kernel's socket: {shown}")
+        wrong = conn.diagnose(rst, "seq") or _("the kernel did not take it")
+        return Fail(_both(wrong, conn.reaction(rst)), cause="c-rst")
+    shown = " -> ".join(s.value for s in conn.states()) or _("no socket seen")
+    return Pass(
+        _("your RST's seq was {seq}; the kernel's socket: {states}").format(
+            seq=conn.seq_text(rst), states=shown
+        )
+    )
 
 
 def _part_c(obs: Observation) -> ObservedConn | None:
@@ -286,39 +347,51 @@ def _part_c(obs: Observation) -> ObservedConn | None:
 
 
 @checks.add(
-    "(c) a SYN on an established connection: challenge ACK",
+    N_("(c) a SYN on an established connection: challenge ACK"),
     3,
     hints=(
-        "complete a handshake from a new port to lab.dport, pause, then send a SYN from that "
-        "port with another seq, as a rebooted host would",
-        "Linux follows RFC 5961 §4 here, not RFC 793",
-        "pause (time.sleep(0.05)) after your ACK, then send flags 'S' with any seq",
+        N_(
+            "complete a handshake from a new port to lab.dport, pause, then send a SYN from that "
+            "port with another seq, as a rebooted host would"
+        ),
+        N_("Linux follows RFC 5961 §4 here, not RFC 793"),
+        N_("pause (time.sleep(0.05)) after your ACK, then send flags 'S' with any seq"),
     ),
-    why="since RFC 5961 §4 a SYN in a synchronized state is answered with an ACK carrying the "
-    "right numbers (seq = snd_nxt, ack = rcv_nxt); a blind attacker learns nothing, and the "
-    "connection is not torn down",
+    why=N_(
+        "since RFC 5961 §4 a SYN in a synchronized state is answered with an ACK carrying the "
+        "right numbers (seq = snd_nxt, ack = rcv_nxt); a blind attacker learns nothing, and the "
+        "connection is not torn down"
+    ),
 )
 def challenge_ack(obs: Observation) -> Verdict:
     conn = _part_c(obs)
     if conn is None:
         ports = ", ".join(map(str, sorted(obs.ports)))
-        return NotReached(f"you opened no connection to the application's port {ports}")
+        return NotReached(
+            _("you opened no connection to the application's port {ports}").format(ports=ports)
+        )
     return _challenge_test(conn)
 
 
 @checks.add(
-    "(c) your RST after the challenge ACK ends the connection",
+    N_("(c) your RST after the challenge ACK ends the connection"),
     2,
     hints=(
-        "look at the challenge ACK's numbers: which of them names what the kernel expects of "
-        "you next?",
-        "Linux accepts a RST only at exactly seq == rcv_nxt (RFC 5961 §3.2)",
-        "a RST whose seq is the challenge ACK's ack",
+        N_(
+            "look at the challenge ACK's numbers: which of them names what the kernel expects of "
+            "you next?"
+        ),
+        N_("Linux accepts a RST only at exactly seq == rcv_nxt (RFC 5961 §3.2)"),
+        N_("a RST whose seq is the challenge ACK's ack"),
     ),
-    why="only the real peer can see the challenge ACK, so only it can send the exact RST "
-    "(RFC 5961 §3.2); Linux accepts a RST only at seq == rcv_nxt",
+    why=N_(
+        "only the real peer can see the challenge ACK, so only it can send the exact RST "
+        "(RFC 5961 §3.2); Linux accepts a RST only at seq == rcv_nxt"
+    ),
     needs=("(c) a SYN on an established connection: challenge ACK",),
 )
 def exact_reset(obs: Observation) -> Verdict:
     conn = _part_c(obs)
-    return NotReached("no challenge ACK to answer") if conn is None else _exact_rst_test(conn)
+    if conn is None:
+        return NotReached(_("no challenge ACK to answer"))
+    return _exact_rst_test(conn)

@@ -18,19 +18,26 @@ from tcplab.exercise.kit import (
     Pass,
     Seen,
 )
+from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 from tcplab.model.table import Place
 
 checks = Checklist()
 
-PAUSE_TIP = "; pause (time.sleep(0.05)) to see it in the socket table too"
+
+def _both(first: str, then: str) -> str:
+    """Two findings of one message: "{first}; {then}"."""
+    # TRANSLATORS: two clauses of one message (the second often says what the kernel did)
+    return _("{first}; {then}").format(first=first, then=then)
+
+
 Verdict = Pass | Fail | NotReached
 
-CLOSE_WAIT = "CLOSE_WAIT: the kernel ACKs your FIN"
-LAST_ACK = "LAST_ACK: the application closes after your FIN"
-FIN_WAIT_1 = "FIN_WAIT_1: the kernel closes first"
-SYN_SENT = "SYN_SENT: the kernel's application connects to you"
+CLOSE_WAIT = N_("CLOSE_WAIT: the kernel ACKs your FIN")
+LAST_ACK = N_("LAST_ACK: the application closes after your FIN")
+FIN_WAIT_1 = N_("FIN_WAIT_1: the kernel closes first")
+SYN_SENT = N_("SYN_SENT: the kernel's application connects to you")
 
 
 # -- what the kernel reached, and where ------------------------------------------------------------
@@ -40,10 +47,19 @@ def _evidence(obs: Observation, state: State) -> Pass | None:
     sampled = [c for c in obs.conns if state in c.states()]
     if sampled:
         c = sampled[0]
-        return Pass(f"seen in the socket table; your port {c.sport}, the kernel's {c.kport}")
+        return Pass(
+            _("seen in the socket table; your port {port}, the kernel's {kport}").format(
+                port=c.sport, kport=c.kport
+            )
+        )
     wired = [c for c in obs.conns if state in c.model_states()]
     if wired:
-        return Pass(f"proved by the capture only; your port {wired[0].sport}{PAUSE_TIP}")
+        return Pass(
+            _(
+                "proved by the capture only; your port {port}; pause (time.sleep(0.05)) to see "
+                "it in the socket table too"
+            ).format(port=wired[0].sport)
+        )
     return None
 
 
@@ -66,8 +82,11 @@ def _moved_to(conn: ObservedConn, seg: Seen, state: State) -> bool:
 def _wrong_numbers(conn: ObservedConn, seg: Seen) -> str:
     """Why the kernel did not take `seg`: the number it did not expect, and its reaction."""
     wrong = conn.diagnose(seg, "ack") or conn.diagnose(seg, "seq")
-    said = f"{wrong}; " if wrong else f"your {conn.show(seg)}: "
-    return said + _reaction(conn, seg)
+    if wrong:
+        return _both(wrong, _reaction(conn, seg))
+    return _("your {segment}: {reaction}").format(
+        segment=conn.show(seg), reaction=_reaction(conn, seg)
+    )
 
 
 def _reaction(conn: ObservedConn, seg: Seen) -> str:
@@ -77,7 +96,9 @@ def _reaction(conn: ObservedConn, seg: Seen) -> str:
     exp = conn.expected(seg)
     stayed = exp is not None and rec is not None and rec.prediction.place is exp.place
     if stayed and rec is not None and rec.agrees is False and exp is not None:
-        return f"the kernel did not take it: its side stayed in {exp.place}"
+        return _("the kernel did not take it: its side stayed in {place}").format(
+            place=_(exp.place.value)
+        )
     return conn.reaction(seg)
 
 
@@ -93,46 +114,60 @@ def _kernel_opened(obs: Observation) -> list[ObservedConn]:
 
 # -- the checks ------------------------------------------------------------------------------------
 @checks.add(
-    "LISTEN, SYN_RECEIVED, ESTABLISHED: your handshakes",
+    N_("LISTEN, SYN_RECEIVED, ESTABLISHED: your handshakes"),
     1,
     hints=(
-        "the handshake() helper does it: use it for each connection you go on to close",
-        "the listener (LISTEN) answers a SYN with SYN+ACK and keeps a request sock "
-        "(SYN_RECEIVED); the ACK of its SYN makes the connection",
-        "handshake(port, isn) for each new port, then drive the connection on",
+        N_("the handshake() helper does it: use it for each connection you go on to close"),
+        N_(
+            "the listener (LISTEN) answers a SYN with SYN+ACK and keeps a request sock "
+            "(SYN_RECEIVED); the ACK of its SYN makes the connection"
+        ),
+        N_("handshake(port, isn) for each new port, then drive the connection on"),
     ),
-    why="listen() puts a socket in LISTEN; each SYN makes a request sock (SYN_RECEIVED), the ACK of "
-    "the kernel's SYN an ESTABLISHED connection (RFC 9293 §3.5)",
+    why=N_(
+        "listen() puts a socket in LISTEN; each SYN makes a request sock (SYN_RECEIVED), the ACK of "
+        "the kernel's SYN an ESTABLISHED connection (RFC 9293 §3.5)"
+    ),
 )
 def handshakes(obs: Observation) -> Verdict:
     if not any(s.state is State.LISTEN for s in obs.listener_samples):
-        return Fail("no listener in the socket table", cause="kernel")
+        return Fail(_("no listener in the socket table"), cause="kernel")
     made = [c for c in obs.attempts() if c.reached(State.ESTABLISHED)]
     later = (State.CLOSE_WAIT, State.FIN_WAIT_1, State.CLOSED)
     toured = [c for c in made if any(c.reached(s) for s in later)]
     if toured:
-        return Pass(f"your connections from ports {', '.join(str(c.sport) for c in toured)}")
+        return Pass(
+            _("your connections from ports {ports}").format(
+                ports=", ".join(str(c.sport) for c in toured)
+            )
+        )
     if made:
-        return NotReached("your connections stopped at ESTABLISHED: none went on to close")
+        return NotReached(_("your connections stopped at ESTABLISHED: none went on to close"))
     for c in obs.attempts():
         synack = c.kernel_synack()
         ack = c.first_crafted(after=synack, flags=Flags.ACK) if synack else None
         if ack is not None:
             return Fail(_wrong_numbers(c, ack), cause="handshake")
-    return NotReached("you completed no handshake with the application's port")
+    return NotReached(_("you completed no handshake with the application's port"))
 
 
 @checks.add(
     CLOSE_WAIT,
     1,
     hints=(
-        "who closes first on connection 1? You do: what do you send?",
-        "ESTABLISHED -> CLOSE_WAIT on the peer's FIN; a FIN carries your next seq and "
-        "acknowledges what you received",
-        "flags 'FA', seq = your next seq, ack = the kernel's next seq (what handshake() returns)",
+        N_("who closes first on connection 1? You do: what do you send?"),
+        N_(
+            "ESTABLISHED -> CLOSE_WAIT on the peer's FIN; a FIN carries your next seq and "
+            "acknowledges what you received"
+        ),
+        N_(
+            "flags 'FA', seq = your next seq, ack = the kernel's next seq (what handshake() returns)"
+        ),
     ),
-    why="ESTABLISHED -> CLOSE_WAIT on the peer's FIN: the kernel can still send until its "
-    "application closes",
+    why=N_(
+        "ESTABLISHED -> CLOSE_WAIT on the peer's FIN: the kernel can still send until its "
+        "application closes"
+    ),
 )
 def close_wait(obs: Observation) -> Verdict:
     got = _evidence(obs, State.CLOSE_WAIT)
@@ -142,18 +177,18 @@ def close_wait(obs: Observation) -> Verdict:
         fins = [s for s in _arrived_in(c, Place.ESTABLISHED) if Flags.FIN in s.segment.flags]
         if fins:
             return Fail(_wrong_numbers(c, fins[0]), cause="fin")
-    return NotReached("you sent no FIN on an established connection before the kernel closed")
+    return NotReached(_("you sent no FIN on an established connection before the kernel closed"))
 
 
 @checks.add(
     LAST_ACK,
     1,
     hints=(
-        "in CLOSE_WAIT the kernel waits for its application: what does it have to do?",
-        "CLOSE_WAIT -> LAST_ACK on close(): the kernel sends its FIN",
-        "lab.app_close(port), then wait_for(port, 'FA') and pause()",
+        N_("in CLOSE_WAIT the kernel waits for its application: what does it have to do?"),
+        N_("CLOSE_WAIT -> LAST_ACK on close(): the kernel sends its FIN"),
+        N_("lab.app_close(port), then wait_for(port, 'FA') and pause()"),
     ),
-    why="CLOSE_WAIT -> LAST_ACK on close(): the kernel's FIN waits for its ACK",
+    why=N_("CLOSE_WAIT -> LAST_ACK on close(): the kernel's FIN waits for its ACK"),
     needs=(CLOSE_WAIT,),
 )
 def last_ack(obs: Observation) -> Verdict:
@@ -163,21 +198,25 @@ def last_ack(obs: Observation) -> Verdict:
     waiting = [c for c in obs.attempts() if c.reached(State.CLOSE_WAIT)]
     if waiting:
         return NotReached(
-            f"your connection from port {waiting[-1].sport} stayed in CLOSE_WAIT: its "
-            "application never closed"
+            _(
+                "your connection from port {port} stayed in CLOSE_WAIT: its application never "
+                "closed"
+            ).format(port=waiting[-1].sport)
         )
-    return NotReached("no connection reached CLOSE_WAIT")
+    return NotReached(_("no connection reached CLOSE_WAIT"))
 
 
 @checks.add(
-    "CLOSED: your ACK of its FIN ends the connection",
+    N_("CLOSED: your ACK of its FIN ends the connection"),
     1,
     hints=(
-        "look at the kernel's FIN in LAST_ACK: which of its numbers does your ACK answer?",
-        "a FIN occupies one sequence number, like a SYN; a RST would abort, not close",
-        "flags 'A', seq = your FIN's seq + 1, ack = the kernel's FIN's seq + 1",
+        N_("look at the kernel's FIN in LAST_ACK: which of its numbers does your ACK answer?"),
+        N_("a FIN occupies one sequence number, like a SYN; a RST would abort, not close"),
+        N_("flags 'A', seq = your FIN's seq + 1, ack = the kernel's FIN's seq + 1"),
     ),
-    why="LAST_ACK -> CLOSED on the ACK of the FIN: the side that closed second keeps no TIME_WAIT",
+    why=N_(
+        "LAST_ACK -> CLOSED on the ACK of the FIN: the side that closed second keeps no TIME_WAIT"
+    ),
     needs=(LAST_ACK,),
 )
 def closed(obs: Observation) -> Verdict:
@@ -185,14 +224,20 @@ def closed(obs: Observation) -> Verdict:
     for c in obs.attempts():
         for s in _arrived_in(c, Place.LAST_ACK):
             if _moved_to(c, s, State.CLOSED) and Flags.RST not in s.segment.flags:
-                return Pass(f"your {c.show(s)} closed it; your port {c.sport}")
+                return Pass(
+                    _("your {segment} closed it; your port {port}").format(
+                        segment=c.show(s), port=c.sport
+                    )
+                )
             tried.append((c, s))
     if not tried:
-        return NotReached("you sent nothing while the kernel was in LAST_ACK")
+        return NotReached(_("you sent nothing while the kernel was in LAST_ACK"))
     c, s = tried[-1]
     if Flags.RST in s.segment.flags:
         return Fail(
-            f"you reset it: {_reaction(c, s)}; a RST aborts, LAST_ACK waits for the ACK of its FIN",
+            _(
+                "you reset it: {reaction}; a RST aborts, LAST_ACK waits for the ACK of its FIN"
+            ).format(reaction=_reaction(c, s)),
             cause="rst",
         )
     return Fail(_wrong_numbers(c, s), cause="fin-ack")
@@ -202,15 +247,15 @@ def closed(obs: Observation) -> Verdict:
     FIN_WAIT_1,
     1,
     hints=(
-        "who closes first on connection 2? The kernel's application",
-        "ESTABLISHED -> FIN_WAIT_1 on close(): the kernel sends its FIN",
-        "lab.app_close(port) before any FIN of yours; wait_for(port, 'FA'), pause()",
+        N_("who closes first on connection 2? The kernel's application"),
+        N_("ESTABLISHED -> FIN_WAIT_1 on close(): the kernel sends its FIN"),
+        N_("lab.app_close(port) before any FIN of yours; wait_for(port, 'FA'), pause()"),
     ),
-    why="ESTABLISHED -> FIN_WAIT_1 on close(): the kernel's FIN is not yet acknowledged",
+    why=N_("ESTABLISHED -> FIN_WAIT_1 on close(): the kernel's FIN is not yet acknowledged"),
 )
 def fin_wait_1(obs: Observation) -> Verdict:
     got = _evidence(obs, State.FIN_WAIT_1)
-    return got or NotReached("the kernel never closed first on an established connection")
+    return got or NotReached(_("the kernel never closed first on an established connection"))
 
 
 def _answers_to_fin(obs: Observation) -> list[tuple[ObservedConn, Seen]]:
@@ -224,16 +269,20 @@ def _answers_to_fin(obs: Observation) -> list[tuple[ObservedConn, Seen]]:
 
 
 @checks.add(
-    "FIN_WAIT_2: you ACK its FIN, no FIN of yours yet",
+    N_("FIN_WAIT_2: you ACK its FIN, no FIN of yours yet"),
     1,
     hints=(
-        "look at the kernel's FIN: which of its numbers does your ACK answer?",
-        "FIN_WAIT_1 -> FIN_WAIT_2 when its FIN is acknowledged; a FIN occupies one sequence "
-        "number; your own FIN must wait",
-        "flags 'A', seq = your next seq, ack = the kernel's FIN's seq + 1, then pause()",
+        N_("look at the kernel's FIN: which of its numbers does your ACK answer?"),
+        N_(
+            "FIN_WAIT_1 -> FIN_WAIT_2 when its FIN is acknowledged; a FIN occupies one sequence "
+            "number; your own FIN must wait"
+        ),
+        N_("flags 'A', seq = your next seq, ack = the kernel's FIN's seq + 1, then pause()"),
     ),
-    why="FIN_WAIT_1 -> FIN_WAIT_2 when its FIN is acknowledged; Linux shows an orphaned "
-    "FIN_WAIT_2 with a timewait timer (tcp_fin_timeout, 60 s)",
+    why=N_(
+        "FIN_WAIT_1 -> FIN_WAIT_2 when its FIN is acknowledged; Linux shows an orphaned "
+        "FIN_WAIT_2 with a timewait timer (tcp_fin_timeout, 60 s)"
+    ),
     needs=(FIN_WAIT_1,),
 )
 def fin_wait_2(obs: Observation) -> Verdict:
@@ -248,30 +297,36 @@ def fin_wait_2(obs: Observation) -> Verdict:
     if answers:
         c, s = answers[-1]
         return Fail(
-            f"your first answer to the kernel's FIN was {c.show(s)}, a FIN of your own: "
-            f"{_reaction(c, s)}",
+            _(
+                "your first answer to the kernel's FIN was {segment}, a FIN of your own: {reaction}"
+            ).format(segment=c.show(s), reaction=_reaction(c, s)),
             cause="own-fin",
         )
-    return NotReached("you sent nothing after the kernel's FIN")
+    return NotReached(_("you sent nothing after the kernel's FIN"))
 
 
 @checks.add(
-    "TIME_WAIT: the side that closed first waits",
+    N_("TIME_WAIT: the side that closed first waits"),
     1,
     hints=(
-        "after the kernel's FIN and yours, which side acknowledges last?",
-        "FIN_WAIT_2 (or CLOSING) -> TIME_WAIT when both FINs are acknowledged",
-        "in FIN_WAIT_2 send flags 'FA', ack = the kernel's FIN's seq + 1; wait for its ACK",
+        N_("after the kernel's FIN and yours, which side acknowledges last?"),
+        N_("FIN_WAIT_2 (or CLOSING) -> TIME_WAIT when both FINs are acknowledged"),
+        N_("in FIN_WAIT_2 send flags 'FA', ack = the kernel's FIN's seq + 1; wait for its ACK"),
     ),
-    why="FIN_WAIT_2 (or CLOSING) -> TIME_WAIT: 60 s on Linux (TCP_TIMEWAIT_LEN), not 2 MSL",
+    why=N_("FIN_WAIT_2 (or CLOSING) -> TIME_WAIT: 60 s on Linux (TCP_TIMEWAIT_LEN), not 2 MSL"),
     needs=(FIN_WAIT_1,),
 )
 def time_wait(obs: Observation) -> Verdict:
     for c in obs.conns:
         last = c.last(State.TIME_WAIT)
         if last is not None:
-            left = f", {last.expires_ms / 1000:.1f} s left" if last.timer == "timewait" else ""
-            return Pass(f"seen in the socket table; your port {c.sport}{left}")
+            if last.timer == "timewait":
+                return Pass(
+                    _("seen in the socket table; your port {port}, {left:.1f} s left").format(
+                        port=c.sport, left=last.expires_ms / 1000
+                    )
+                )
+            return Pass(_("seen in the socket table; your port {port}").format(port=c.sport))
     got = _evidence(obs, State.TIME_WAIT)
     if got:
         return got
@@ -280,20 +335,24 @@ def time_wait(obs: Observation) -> Verdict:
         there += _arrived_in(c, Place.CLOSING)
         if there:
             return Fail(_wrong_numbers(c, there[-1]), cause="fin-ack")
-    return NotReached("no connection reached FIN_WAIT_2 or CLOSING")
+    return NotReached(_("no connection reached FIN_WAIT_2 or CLOSING"))
 
 
 @checks.add(
-    "CLOSING: your FIN crosses the kernel's",
+    N_("CLOSING: your FIN crosses the kernel's"),
     2,
     hints=(
-        "on connection 3 both close at once: what has your FIN not seen yet when it leaves?",
-        "FIN_WAIT_1 -> CLOSING when the peer's FIN arrives before the ACK of ours: a FIN "
-        "that crossed the kernel's cannot acknowledge it",
-        "flags 'FA', seq = your next seq, ack = the kernel's FIN's seq (not + 1)",
+        N_("on connection 3 both close at once: what has your FIN not seen yet when it leaves?"),
+        N_(
+            "FIN_WAIT_1 -> CLOSING when the peer's FIN arrives before the ACK of ours: a FIN "
+            "that crossed the kernel's cannot acknowledge it"
+        ),
+        N_("flags 'FA', seq = your next seq, ack = the kernel's FIN's seq (not + 1)"),
     ),
-    why="FIN_WAIT_1 -> CLOSING when the peer's FIN arrives before the ACK of our own "
-    "(simultaneous close); the ACK of our FIN then gives TIME_WAIT",
+    why=N_(
+        "FIN_WAIT_1 -> CLOSING when the peer's FIN arrives before the ACK of our own "
+        "(simultaneous close); the ACK of our FIN then gives TIME_WAIT"
+    ),
     needs=(FIN_WAIT_1,),
 )
 def closing(obs: Observation) -> Verdict:
@@ -302,11 +361,17 @@ def closing(obs: Observation) -> Verdict:
         return got
     fins = [(c, s) for c, s in _answers_to_fin(obs) if Flags.FIN in s.segment.flags]
     if not fins:
-        return NotReached("you sent no FIN while the kernel was in FIN_WAIT_1")
+        return NotReached(_("you sent no FIN while the kernel was in FIN_WAIT_1"))
     c, s = fins[-1]
     return Fail(
-        f"your {c.show(s)} acknowledged the kernel's FIN: {_reaction(c, s)}; the kernel went "
-        f"FIN_WAIT_1 -> {' -> '.join(x.value for x in c.model_states()[-1:])}, not CLOSING",
+        _(
+            "your {segment} acknowledged the kernel's FIN: {reaction}; the kernel went "
+            "FIN_WAIT_1 -> {states}, not CLOSING"
+        ).format(
+            segment=c.show(s),
+            reaction=_reaction(c, s),
+            states=" -> ".join(x.value for x in c.model_states()[-1:]),
+        ),
         cause="closing",
     )
 
@@ -315,27 +380,29 @@ def closing(obs: Observation) -> Verdict:
     SYN_SENT,
     1,
     hints=(
-        "which call makes the kernel's application connect to you?",
-        "CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits",
-        "lab.app_connect(port) with port = lab.new_port(); wait_for(port, 'S'); pause()",
+        N_("which call makes the kernel's application connect to you?"),
+        N_("CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits"),
+        N_("lab.app_connect(port) with port = lab.new_port(); wait_for(port, 'S'); pause()"),
     ),
-    why="CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits for a SYN+ACK",
+    why=N_("CLOSED -> SYN_SENT on connect(): the kernel sends its SYN and waits for a SYN+ACK"),
 )
 def syn_sent(obs: Observation) -> Verdict:
     got = _evidence(obs, State.SYN_SENT)
-    return got or NotReached("the kernel never connected to you")
+    return got or NotReached(_("the kernel never connected to you"))
 
 
 @checks.add(
-    "SYN_SENT -> CLOSED: your RST+ACK refuses it",
+    N_("SYN_SENT -> CLOSED: your RST+ACK refuses it"),
     1,
     hints=(
-        "where did the kernel's SYN come from, and what does a closed port answer?",
-        "in SYN_SENT a RST counts only when its ACK acknowledges the SYN",
-        "flags 'RA', seq 0, ack = the SYN's seq + 1, to the SYN's sport",
+        N_("where did the kernel's SYN come from, and what does a closed port answer?"),
+        N_("in SYN_SENT a RST counts only when its ACK acknowledges the SYN"),
+        N_("flags 'RA', seq 0, ack = the SYN's seq + 1, to the SYN's sport"),
     ),
-    why="SYN_SENT -> CLOSED on a RST whose ACK acknowledges the SYN (connect() fails with "
-    "ECONNREFUSED)",
+    why=N_(
+        "SYN_SENT -> CLOSED on a RST whose ACK acknowledges the SYN (connect() fails with "
+        "ECONNREFUSED)"
+    ),
     needs=(SYN_SENT,),
 )
 def refused(obs: Observation) -> Verdict:
@@ -344,7 +411,11 @@ def refused(obs: Observation) -> Verdict:
     for c in opened:
         for s in _arrived_in(c, Place.SYN_SENT):
             if _moved_to(c, s, State.CLOSED):
-                return Pass(f"your {c.show(s)} refused it; your port {c.sport}")
+                return Pass(
+                    _("your {segment} refused it; your port {port}").format(
+                        segment=c.show(s), port=c.sport
+                    )
+                )
             tried.append((c, s))
     if tried:
         c, s = tried[-1]
@@ -357,8 +428,9 @@ def refused(obs: Observation) -> Verdict:
         ]
         if astray:
             return Fail(
-                f"your RST went to port {astray[0].kport}, not to the kernel's port {k.kport} "
-                "(its SYN's sport)",
+                _(
+                    "your RST went to port {port}, not to the kernel's port {kport} (its SYN's sport)"
+                ).format(port=astray[0].kport, kport=k.kport),
                 cause="refusal",
             )
-    return NotReached("you sent nothing on the kernel's connection")
+    return NotReached(_("you sent nothing on the kernel's connection"))
