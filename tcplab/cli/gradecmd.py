@@ -685,7 +685,7 @@ def _say(*parts: str | tuple[str, str], indent: str = "", hang: str | None = Non
 
 def _cell(o: Outcome | None) -> str:
     if o is None:
-        return f"[dim]{escape(_('not run'))}[/]"
+        return "[dim]" + escape(_("not run")) + "[/]"
     color = COLORS[o.verdict]
     if o.verdict is Verdict.SCORED:
         mark = "" if o.full_marks else f" [{color}]{_(NOT_FULL)}[/]"

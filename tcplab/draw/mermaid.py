@@ -107,5 +107,6 @@ def sequence(ladder: Ladder) -> str:
         lines += more
         size += cost
     if not ladder.steps:
-        lines.append(f"    Note over you,kernel: {escape(_('no segments were observed'))}")
+        nothing = _("no segments were observed")
+        lines.append(f"    Note over you,kernel: {escape(nothing)}")
     return "\n".join(lines) + "\n"

@@ -58,6 +58,17 @@ MIB = 1024 * 1024
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
 _NO_LADDER = N_("No segments were observed.")
+# headings and words of the reports (named once: an f-string cannot hold a marked literal)
+_SCORE = N_("score")
+_CHECKS = N_("Checks")
+_LADDER_DIAGRAM = N_("Ladder diagram")
+_CAPTURE = N_("Capture")
+_ENV_RUN = N_("Environment of this run")
+_ENVIRONMENT = N_("Environment")
+_NONE = N_("(none)")
+_EMPTY = N_("(empty)")
+_NO_CHECKS = N_("No checks ran: {message}")
+_NO_CAPTURE = N_("No capture was kept.")
 
 
 # ---- shared helpers ------------------------------------------------------------------------
@@ -684,13 +695,13 @@ def _ladder(o: Outcome) -> Ladder | None:
 
 def _md_facts(facts: list[tuple[str, str]]) -> str:
     if not facts:
-        return _("(none)") + "\n"
+        return _(_NONE) + "\n"
     return "".join(f"- **{md(k)}**: {md(v)}\n" for k, v in facts)
 
 
 def _md_checks(o: Outcome) -> str:
     if not o.checks:
-        return _("No checks ran: {message}").format(message=md(o.message)) + "\n"
+        return _(_NO_CHECKS).format(message=md(o.message)) + "\n"
     rows = [_("| | points | check | detail | hint | why |"), "|---|---|---|---|---|---|"]
     for r in (r.for_students() for r in o.checks):
         mark, hint = ("✓", "") if r.ok else ("✗", _hint(r))
@@ -702,7 +713,7 @@ def _md_checks(o: Outcome) -> str:
 def _md_capture(o: Outcome) -> str:
     link = _pcap_link(o)
     if link is None:
-        return _("No capture was kept.") + "\n"
+        return _(_NO_CAPTURE) + "\n"
     return f"[{md(posixpath.basename(link))}]({urllib.parse.quote(link)})\n"
 
 
@@ -721,20 +732,20 @@ def _md_lab(o: Outcome) -> str:
     parts = [
         f"## {md(o.lab)}: {md(_lab_title(o))}\n",
         f"**{_verdict_words(o.verdict)}**: {md(o.message)}\n",
-        f"**{_('score')}**: {_score_words(o)}\n",
+        f"**{_(_SCORE)}**: {_score_words(o)}\n",
         _md_facts(_run_facts(o)),
-        f"### {_('Checks')}\n",
+        f"### {_(_CHECKS)}\n",
         _md_checks(o),
-        f"### {_('Ladder diagram')}\n",
+        f"### {_(_LADDER_DIAGRAM)}\n",
         ladder,
-        f"### {_('Capture')}\n",
+        f"### {_(_CAPTURE)}\n",
         _md_capture(o),
     ]
     for name, text in (("stdout", o.stdout), ("stderr", o.stderr)):
-        parts += [f"### {name}\n", fence(text) if text else _("(empty)") + "\n"]
+        parts += [f"### {name}\n", fence(text) if text else _(_EMPTY) + "\n"]
     if o.environment:
         parts += [
-            f"### {_('Environment of this run')}\n",
+            f"### {_(_ENV_RUN)}\n",
             fence(json.dumps(o.environment, indent=2), "json"),
         ]
     return "\n".join(parts)
@@ -749,7 +760,7 @@ def report_markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     if note:
         parts.append(f"> **{md(note)}**\n")
     parts += [_md_lab(o) for o in outcomes]
-    parts.append(f"## {_('Environment')}\n")
+    parts.append(f"## {_(_ENVIRONMENT)}\n")
     for title, facts in _env_sections(meta):
         parts += [f"### {title}\n", _md_facts(facts)]
     return "\n".join(parts)
@@ -793,18 +804,18 @@ def h(text: object) -> str:
 
 def _html_facts(facts: list[tuple[str, str]]) -> str:
     if not facts:
-        return f"<p>{h(_('(none)'))}</p>"
+        return f"<p>{h(_(_NONE))}</p>"
     items = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in facts)
     return f"<dl>{items}</dl>"
 
 
 def _html_pre(text: str) -> str:
-    return f"<pre>{h(text)}</pre>" if text else f"<p>{h(_('(empty)'))}</p>"
+    return f"<pre>{h(text)}</pre>" if text else f"<p>{h(_(_EMPTY))}</p>"
 
 
 def _html_checks(o: Outcome) -> str:
     if not o.checks:
-        return f"<p>{h(_('No checks ran: {message}').format(message=o.message))}</p>"
+        return f"<p>{h(_(_NO_CHECKS).format(message=o.message))}</p>"
     names = (_("points"), _("check"), _("detail"), _("hint"), _("why"))
     head = "<tr><th></th>" + "".join(f"<th>{h(n)}</th>" for n in names) + "</tr>"
     rows = []
@@ -818,7 +829,7 @@ def _html_checks(o: Outcome) -> str:
 def _html_capture(o: Outcome) -> str:
     link = _pcap_link(o)
     if link is None:
-        return f"<p>{h(_('No capture was kept.'))}</p>"
+        return f"<p>{h(_(_NO_CAPTURE))}</p>"
     href = h(urllib.parse.quote(link))
     return f'<p><a href="{href}">{h(posixpath.basename(link))}</a></p>'
 
@@ -851,20 +862,20 @@ def _html_lab(o: Outcome) -> str:
         f"<h2>{h(o.lab)}: {h(_lab_title(o))}</h2>",
         f'<p><span class="verdict v-{h(o.verdict.value)}">{h(_verdict_words(o.verdict))}</span>'
         f": {h(o.message)}</p>",
-        f"<p><strong>{h(_('score'))}</strong>: {h(_score_words(o))}</p>",
+        f"<p><strong>{h(_(_SCORE))}</strong>: {h(_score_words(o))}</p>",
         _html_facts(_run_facts(o)),
-        f"<h3>{h(_('Checks'))}</h3>",
+        f"<h3>{h(_(_CHECKS))}</h3>",
         _html_checks(o),
-        f"<h3>{h(_('Ladder diagram'))}</h3>",
+        f"<h3>{h(_(_LADDER_DIAGRAM))}</h3>",
         ladder,
-        f"<h3>{h(_('Capture'))}</h3>",
+        f"<h3>{h(_(_CAPTURE))}</h3>",
         _html_capture(o),
         f"<h3>stdout</h3>{_html_pre(o.stdout)}",
         f"<h3>stderr</h3>{_html_pre(o.stderr)}",
     ]
     if o.environment:
         env = _html_pre(json.dumps(o.environment, indent=2, default=str))
-        summary = h(_("Environment of this run"))
+        summary = h(_(_ENV_RUN))
         parts.append(f"<details><summary>{summary}</summary>{env}</details>")
     return "\n".join(parts + ["</section>"])
 
@@ -880,7 +891,7 @@ def report_html(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
         _html_facts(_header_facts(first, meta)),
         f'<p class="note">{h(note)}</p>' if note else "",
         *(_html_lab(o) for o in outcomes),
-        f'<section class="env"><h2>{h(_("Environment"))}</h2>{env}</section>',
+        f'<section class="env"><h2>{h(_(_ENVIRONMENT))}</h2>{env}</section>',
     ]
     return (
         f'<!DOCTYPE html>\n<html lang="{html_lang()}">\n<head>\n<meta charset="utf-8">\n'
