@@ -248,7 +248,7 @@ def course_language(before: ClassRun | None, asked: str | None) -> tuple[str, st
     if lang != i18n.language():
         i18n.set_language(lang)
     if asked and recorded and asked != recorded:
-        return lang, _("the course's language changes from {old} to {new} (--lang)").format(
+        return lang, _("the course's language changes from {old} to {new}").format(
             old=recorded, new=asked
         )
     return lang, ""
@@ -438,11 +438,11 @@ def _progress(o: Outcome, n: int, total: int) -> None:
     score = _(NO_SCORE) if o.score is None else f"{o.score}/{o.max_score}"
     verdict = shown_verdict(o.verdict)
     head = (
-        f"  [{n:>{len(str(total))}}/{total}] {text.pad(o.display, NAME_COLUMNS)} "
-        f"{text.pad(o.lab, LAB_COLUMNS)} {score:>7}  {verdict} "
+        f"  [{n:>{len(str(total))}}/{total}] {pad(o.display, NAME_COLUMNS)} "
+        f"{pad(o.lab, LAB_COLUMNS)} {score:>7}  {verdict} "
     )
     room = console().width - text.columns(head)
-    message = text.clip(text.line(o.message, 300), room) if room >= 10 else ""
+    message = clip(text.line(o.message, 300), room) if room >= 10 else ""
     console().print(
         f"{escape(head[: -len(verdict) - 1])}[{color}]{verdict}[/] [dim]{escape(message)}[/]"
     )
@@ -553,7 +553,10 @@ def summary(
     shown = {k: f"{n} ({k})" if n in twice else n for k, n in shown.items()}
     for student in sorted(by_student, key=lambda k: (shown[k].casefold(), k)):
         cells = [_cell(by_student[student].get(lab.name)) for lab in labs]
-        table.add_row(escape(text.line(shown[student])), *cells)
+        name = text.line(shown[student])
+        if i18n.language() != i18n.ENGLISH:  # rich would cut it with "…" (two columns in CJK)
+            name = clip(name, 28)
+        table.add_row(escape(name), *cells)
     console().print()
     console().print(table)
     counts: dict[str, int] = {}
@@ -588,7 +591,7 @@ def summary(
         )
         for o, flags in flagged:
             why = text.line(_("; ").join(flags), 200)
-            _say(f"{text.clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
+            _say(f"{clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
         _say(
             (
@@ -619,7 +622,7 @@ def _not_in_roster(outcomes: list[Outcome]) -> None:
     """One line for the folders the roster does not name: graded, and listed for the instructor."""
     names = sorted({o.display for o in outcomes if NOT_IN_ROSTER in o.flags}, key=str.casefold)
     if names:
-        shown = _("; ").join(text.clip(text.line(n), 28) for n in names[:20])
+        shown = _("; ").join(clip(text.line(n), 28) for n in names[:20])
         more = _(", and {n} more").format(n=len(names) - 20) if len(names) > 20 else ""
         _say(
             (_("{n} not in the roster").format(n=len(names)), "yellow"),
@@ -672,8 +675,22 @@ def _closing(
         )
         shown = {o.student: o.display for o in after.outcomes.values()}
         for c in clusters:
-            words = Cluster.from_json(c).words(lambda s: text.clip(text.line(shown.get(s, s)), 28))
+            words = Cluster.from_json(c).words(lambda s: clip(text.line(shown.get(s, s)), 28))
             _say(text.line(words, 400), indent="  ", hang="    ")
+
+
+def clip(words: str, width: int) -> str:
+    """`words` cut to `width` columns as tcplab.text.clip does, but with "..." outside English:
+    "…" is ambiguous, two columns wide in a CJK terminal, and the line would overflow."""
+    if i18n.language() == i18n.ENGLISH or text.columns(words) <= width:
+        return text.clip(words, width)
+    return text.clip(words, max(width - 2, 1))[:-1] + "..."
+
+
+def pad(words: str, width: int) -> str:
+    """`words` as one clean line, clipped and padded to exactly `width` columns."""
+    cut = clip(text.line(words), width)
+    return cut + " " * (width - text.columns(cut))
 
 
 def _say(*parts: str | tuple[str, str], indent: str = "", hang: str | None = None) -> None:
