@@ -18,7 +18,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
@@ -120,9 +120,9 @@ def cmd_compile() -> None:
         print(f"{po.with_suffix('.mo').relative_to(ROOT)}")
 
 
-def _translated(message: object) -> bool:
-    string = getattr(message, "string")
-    if getattr(message, "fuzzy"):
+def _translated(message: Message) -> bool:
+    string = message.string
+    if message.fuzzy:
         return False
     if isinstance(string, (tuple, list)):
         return all(string)
