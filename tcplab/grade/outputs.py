@@ -83,7 +83,10 @@ def clean(text: object) -> str:
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema of one output: gradescope, prairielearn, classroom or grade."""
     if name not in SCHEMAS:
-        raise UsageError(f"no schema named {name!r}", hint=f"one of: {', '.join(SCHEMAS)}")
+        raise UsageError(
+            _("no schema named {name}").format(name=repr(name)),
+            hint=_("one of: {names}").format(names=", ".join(SCHEMAS)),
+        )
     file = resources.files("tcplab.grade").joinpath(f"schemas/{name}.schema.json")
     loaded: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     return loaded
@@ -94,8 +97,8 @@ def student_dir(out: Path, student: str) -> Path:
     folder = out / student
     if not _SAFE_NAME.fullmatch(student) or folder.resolve().parent != out.resolve():
         raise UsageError(
-            f"student name {student!r} is not a safe folder name",
-            hint="letters, digits, '.', '_' and '-' only, not starting with '.'",
+            _("student name {name} is not a safe folder name").format(name=repr(student)),
+            hint=_("letters, digits, '.', '_' and '-' only, not starting with '.'"),
         )
     return folder
 

@@ -20,7 +20,15 @@ pytestmark = pytest.mark.netns
 
 HANDSHAKE = get("handshake")
 CJK = re.compile(r"[\u4e00-\u9fff]")
-SAYS_LANG = "\nimport os\nprint('lang=' + os.environ.get('TCPLAB_LANG', '-'))\n"
+# a solution that says the language its jail was given, and what tcplab says in it (the catalog
+# must be readable there: the jail binds the tcplab package)
+SAYS_LANG = """
+import os
+from tcplab import i18n
+print('lang=' + os.environ.get('TCPLAB_LANG', '-'))
+i18n.set_language(i18n.choose())
+print('says=' + i18n._('ran to the end'))
+"""
 
 
 def tcplab(*args: str, lang_env: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -56,6 +64,7 @@ def test_a_class_graded_in_chinese_stays_chinese_until_told(tmp_path):
     di = next(o for o in doc["outcomes"] if o["student"] == "di")
     assert di["verdict"] == "scored" and di["message"] == "运行结束"
     assert "lang=zh_CN" in di["stdout"]  # the solution's jail speaks the course's language
+    assert "says=运行结束" in di["stdout"]
     page = (out / "ana" / "report.html").read_text()
     assert '<html lang="zh-CN">' in page and len(CJK.findall(page)) > 50
 
