@@ -561,6 +561,9 @@ def _quiet_closed_loop(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
+LANG_ASKED: str | None = None  # the --lang of this command line (grade records a course's language)
+
+
 def _language(args: list[str]) -> list[str]:
     """Choose the language (--lang anywhere before `--`, then TCPLAB_LANG, then the locale) before
     anything is shown, and return the arguments without --lang."""
@@ -582,6 +585,8 @@ def _language(args: list[str]) -> list[str]:
             asked = arg.partition("=")[2]
         else:
             rest.append(arg)
+    global LANG_ASKED
+    LANG_ASKED = asked
     try:
         i18n.set_language(i18n.choose(asked))
     except i18n.UnknownLanguage as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import io
+import os
 import secrets
 import signal
 import threading
@@ -21,15 +22,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tcplab import __version__, text
+from tcplab import __version__, i18n, text
 from tcplab.cli.render import console, ladder
 from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.cli.wrap import para
 from tcplab.errors import EXIT_ENVIRONMENT, EXIT_KERNEL, TcplabError, UsageError
 from tcplab.exercise.catalog import LabDef, course_labs, get
-from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.outcome import Outcome, Verdict, shown_verdict
 from tcplab.grade.roster import NOT_IN_ROSTER
 from tcplab.grade.similar import Cluster
+from tcplab.i18n import N_, _
 
 if TYPE_CHECKING:
     from tcplab.grade.grader import Settings
@@ -51,6 +53,10 @@ LADDER_HTML = '<pre class="ladder">{code}</pre>'
 NOT_RUN = (Verdict.MISSING, Verdict.MISNAMED, Verdict.REFUSED)
 EXIT_NOT_SCORED = EXIT_KERNEL  # 1: the class was graded, but not every submission was run
 NAME_COLUMNS, LAB_COLUMNS = 16, 14  # of a progress line
+# TRANSLATORS: no score (an environment error); an ASCII "-" where "—" may be 2 columns wide
+NO_SCORE = N_("—")
+# TRANSLATORS: marks a score short of full marks; ASCII where "·" may be 2 columns wide
+NOT_FULL = N_("·")
 
 
 def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
@@ -58,9 +64,13 @@ def parse_labs(spec: str, labs_dir: str | None = None) -> list[LabDef]:
     checks loaded now: a broken lab is a usage error before anything is made."""
     names = [n.strip() for n in spec.split(",") if n.strip()]
     if not names:
-        raise UsageError("--lab is empty", "name one lab or several: --lab handshake,time-wait")
+        raise UsageError(
+            _("--lab is empty"), _("name one lab or several: --lab handshake,time-wait")
+        )
     if len(set(names)) != len(names):
-        raise UsageError(f"--lab {spec}: a lab is named twice", "name each lab once")
+        raise UsageError(
+            _("--lab {spec}: a lab is named twice").format(spec=spec), _("name each lab once")
+        )
     root = course_labs(labs_dir) if labs_dir is not None else None
     labs = [get(n, root) for n in names]
     for lab in labs:
@@ -76,10 +86,11 @@ def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) 
     sub, dest = submissions.resolve(), out.resolve()
     if dest == sub or sub in dest.parents:
         raise UsageError(
-            f"--out {out} is inside the submissions folder", "write the results somewhere else"
+            _("--out {out} is inside the submissions folder").format(out=out),
+            _("write the results somewhere else"),
         )
     if dest.exists() and not dest.is_dir():
-        raise UsageError(f"--out {out} is a file", "name a folder")
+        raise UsageError(_("--out {out} is a file").format(out=out), _("name a folder"))
     if dest.is_dir():
         merge.hold(dest)  # one run at a time into a class: two would lose each other's rows
     before = None if not dest.is_dir() else _loaded(dest, replace)
@@ -90,7 +101,8 @@ def check_out(out: Path, submissions: Path, force: bool, replace: bool = False) 
         probe.unlink()
     except OSError as exc:
         raise UsageError(
-            f"--out {out}: cannot write there ({exc.strerror})", "name another"
+            _("--out {out}: cannot write there ({why})").format(out=out, why=exc.strerror),
+            _("name another"),
         ) from exc
     merge.hold(dest)
     return before
@@ -123,8 +135,12 @@ def select(subs: list[Submission], names: list[str]) -> list[Submission]:
     if unknown:
         close = difflib.get_close_matches(unknown[0], sorted(everyone), n=3)
         raise UsageError(
-            f"--student {unknown[0]}: no such student folder in the submissions",
-            f"did you mean {', '.join(close)}?" if close else "name a folder of SUBMISSIONS",
+            _("--student {name}: no such student folder in the submissions").format(
+                name=unknown[0]
+            ),
+            _("did you mean {names}?").format(names=", ".join(close))
+            if close
+            else _("name a folder of SUBMISSIONS"),
         )
     return [s for s in subs if known(s) & set(names)]
 
@@ -146,6 +162,7 @@ class Plan:
     named: bool
     roster: str | None = None  # the --roster file, recorded in grade.json's meta
     excel: bool = False  # gradebook.csv with a byte order mark
+    lang: str = i18n.ENGLISH  # the course's language: every text this run writes speaks it
 
     @property
     def base(self) -> ClassRun | None:
@@ -174,13 +191,22 @@ def grade(
 
     labs = parse_labs(labs_spec, labs_dir)
     if jobs < 1:
-        raise UsageError(f"-j {jobs}: must be at least 1", "use -j 1 to grade one at a time")
+        raise UsageError(
+            _("-j {jobs}: must be at least 1").format(jobs=jobs),
+            _("use -j 1 to grade one at a time"),
+        )
     if time_limit is not None and not 0 < time_limit <= 3600:
-        raise UsageError(f"--time-limit {time_limit:g}: must be in (0, 3600]", "give seconds")
+        raise UsageError(
+            _("--time-limit {seconds}: must be in (0, 3600]").format(seconds=f"{time_limit:g}"),
+            _("give seconds"),
+        )
     if not 64 <= memory <= 65536:
-        raise UsageError(f"--memory {memory}: must be 64..65536 MiB", "the default is 256")
+        raise UsageError(
+            _("--memory {mib}: must be 64..65536 MiB").format(mib=memory), _("the default is 256")
+        )
     plan = _plan(Path(submissions), labs, Path(out), students or [], force, replace, roster)
     plan.excel = plan.excel or excel  # once a class's gradebook has its BOM, it keeps it
+    plan.lang, change = course_language(plan.before, asked_language())
     class_seed = plan.base.seed if plan.base else None
     settings = Settings(
         labs=labs,
@@ -192,13 +218,56 @@ def grade(
         hint_level=hint_level,
     )
     for line in plan.skipped if not json_out else []:  # grade.json has them (meta.skipped)
-        _say(("skipped", "yellow"), f" {text.line(line)}", hang="  ")
+        _say((_("skipped"), "yellow"), f" {text.line(line)}", hang="  ")
     if not json_out:
+        if change:
+            _say((change, "bold"), hang="  ")
         _say(_opening(plan, settings), hang="  ")
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     t0 = time.monotonic()
-    outcomes, interrupted = _grade_subs(plan.subs, settings, quiet=json_out)
+    with children_speak(plan.lang):
+        outcomes, interrupted = _grade_subs(plan.subs, settings, quiet=json_out)
     return _finish(plan, settings, outcomes, interrupted, (started, t0), json_out)
+
+
+def asked_language() -> str | None:
+    """The language asked for on purpose (--lang anywhere on the line, else TCPLAB_LANG); None
+    when it only came from the locale."""
+    from tcplab import cli
+
+    asked = getattr(cli, "LANG_ASKED", None) or os.environ.get(i18n.LANG_ENV)
+    return i18n.normalize(asked) if asked else None
+
+
+def course_language(before: ClassRun | None, asked: str | None) -> tuple[str, str]:
+    """The language this run grades in, and a line that says it changed ("" when it did not).
+    A regrade keeps the class's recorded language unless one is asked for on purpose (--lang,
+    TCPLAB_LANG): the locale of whoever regrades does not change a course's language."""
+    recorded = before.lang if before is not None else None
+    lang = asked or recorded or i18n.language()
+    if lang != i18n.language():
+        i18n.set_language(lang)
+    if asked and recorded and asked != recorded:
+        return lang, _("the course's language changes from {old} to {new}").format(
+            old=recorded, new=asked
+        )
+    return lang, ""
+
+
+@contextlib.contextmanager
+def children_speak(lang: str) -> Iterator[None]:
+    """Every process the grader starts (its zygote, the kernel host's application) inherits
+    TCPLAB_LANG = `lang` while the class is graded; the solutions' jails get it in their own
+    environment (grade/grader.py)."""
+    old = os.environ.get(i18n.LANG_ENV)
+    os.environ[i18n.LANG_ENV] = lang
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(i18n.LANG_ENV, None)
+        else:
+            os.environ[i18n.LANG_ENV] = old
 
 
 def _plan(
@@ -285,7 +354,7 @@ def _finish(
     after = merge.merged(
         plan.base, outcomes, (settings.seed, labs, plan.labs_dir), unreached, considered
     )
-    after.roster, after.excel = plan.roster, plan.excel
+    after.roster, after.excel, after.lang = plan.roster, plan.excel, plan.lang
     handed_in = [s for s in plan.found if not s.absent]  # not a roster's student without a folder
     if not interrupted:
         try:
@@ -323,14 +392,20 @@ def exit_code(outcomes: list[Outcome]) -> int:
 
 def _opening(plan: Plan, settings: Settings) -> str:
     subs, chosen, base = plan.subs, plan.chosen, plan.base
-    line = (
-        f"grading {len({s.student for s in subs})} students × {len(plan.labs)} lab(s), "
-        f"{settings.jobs} at a time, seed {settings.seed}"
+    line = _("grading {students} students × {labs} lab(s), {jobs} at a time, seed {seed}").format(
+        students=len({s.student for s in subs}),
+        labs=len(plan.labs),
+        jobs=settings.jobs,
+        seed=settings.seed,
     )
     if base is not None and base.interrupted and len(subs) < len(chosen):
-        line += f" (finishing an interrupted run: {len(chosen) - len(subs)} already graded)"
+        line += _(" (finishing an interrupted run: {n} already graded)").format(
+            n=len(chosen) - len(subs)
+        )
     elif base is not None:
-        line += f" (into the class in --out: {len({s for s, _ in base.outcomes})} students)"
+        line += _(" (into the class in --out: {n} students)").format(
+            n=len({s for s, _lab in base.outcomes})
+        )
     return line
 
 
@@ -343,7 +418,7 @@ def _not_graded(subs: list[Submission], graded: list[Outcome], why: str) -> list
             s.lab.name,
             s.lab.title,
             Verdict.ENVIRONMENT_ERROR,
-            f"not graded: {text.line(why, 300)}",
+            _("not graded: {why}").format(why=text.line(why, 300)),
             s.lab.checklist().max_score,
             None,
             name=s.who.name if s.who else "",
@@ -360,16 +435,16 @@ def _progress(o: Outcome, n: int, total: int) -> None:
     """One line per submission, as wide as the terminal: a long or wide (CJK) name is cut with an
     ellipsis; the message may quote a student's output: cleaned, escaped, cut to what is left."""
     color = COLORS[o.verdict]
-    score = "—" if o.score is None else f"{o.score}/{o.max_score}"
+    score = _(NO_SCORE) if o.score is None else f"{o.score}/{o.max_score}"
+    verdict = shown_verdict(o.verdict)
     head = (
-        f"  [{n:>{len(str(total))}}/{total}] {text.pad(o.display, NAME_COLUMNS)} "
-        f"{text.pad(o.lab, LAB_COLUMNS)} {score:>7}  {o.verdict.value} "
+        f"  [{n:>{len(str(total))}}/{total}] {pad(o.display, NAME_COLUMNS)} "
+        f"{pad(o.lab, LAB_COLUMNS)} {score:>7}  {verdict} "
     )
     room = console().width - text.columns(head)
-    message = text.clip(text.line(o.message, 300), room) if room >= 10 else ""
+    message = clip(text.line(o.message, 300), room) if room >= 10 else ""
     console().print(
-        f"{escape(head[: -len(o.verdict.value) - 1])}[{color}]{o.verdict.value}[/] "
-        f"[dim]{escape(message)}[/]"
+        f"{escape(head[: -len(verdict) - 1])}[{color}]{verdict}[/] [dim]{escape(message)}[/]"
     )
 
 
@@ -467,7 +542,7 @@ def summary(
     """The terminal summary: a table of students by labs, then counts and where the files are.
     `outcomes` is the whole class; `graded`, how many of them this run graded (default: all)."""
     table = Table(title="tcplab grade", title_justify="left", box=None, pad_edge=False)
-    table.add_column("student", max_width=28, no_wrap=True, overflow="ellipsis")
+    table.add_column(_("student"), max_width=28, no_wrap=True, overflow="ellipsis")
     for lab in labs:
         table.add_column(lab.name, justify="right")
     by_student: dict[str, dict[str, Outcome]] = {}
@@ -478,7 +553,10 @@ def summary(
     shown = {k: f"{n} ({k})" if n in twice else n for k, n in shown.items()}
     for student in sorted(by_student, key=lambda k: (shown[k].casefold(), k)):
         cells = [_cell(by_student[student].get(lab.name)) for lab in labs]
-        table.add_row(escape(text.line(shown[student])), *cells)
+        name = text.line(shown[student])
+        if i18n.language() != i18n.ENGLISH:  # rich would cut it with "…" (two columns in CJK)
+            name = clip(name, 28)
+        table.add_row(escape(name), *cells)
     console().print()
     console().print(table)
     counts: dict[str, int] = {}
@@ -487,11 +565,17 @@ def summary(
     full = sum(o.full_marks for o in outcomes)
     now = len(outcomes) if graded is None else graded
     console().print()
+    took = f"{meta['seconds']:.1f}"
+    words = (
+        _("{graded} graded in {seconds} s: {full} full marks; {counts}")
+        if now == len(outcomes)
+        else _("{graded} graded in {seconds} s, {total} in the class: {full} full marks; {counts}")
+    )
+    tally = _(", ").join(
+        _("{n} {verdict}").format(n=n, verdict=_(v)) for v, n in sorted(counts.items())
+    )
     _say(
-        f"{now} graded in {meta['seconds']:.1f} s"
-        + ("" if now == len(outcomes) else f", {len(outcomes)} in the class")
-        + f": {full} full marks; "
-        + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())),
+        words.format(graded=now, seconds=took, total=len(outcomes), full=full, counts=tally),
         hang="  ",
     )
     _not_in_roster(outcomes)
@@ -501,27 +585,35 @@ def summary(
     ]
     flagged = [(o, flags) for o, flags in flagged if flags]
     if flagged:
-        _say((f"{len(flagged)} flagged", "bold red"), " (the score stands; look at these):")
+        _say(
+            (_("{n} flagged").format(n=len(flagged)), "bold red"),
+            _(" (the score stands; look at these):"),
+        )
         for o, flags in flagged:
-            why = text.line("; ".join(flags), 200)
-            _say(f"{text.clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
+            why = text.line(_("; ").join(flags), 200)
+            _say(f"{clip(text.line(o.display), 28)}/{o.lab}: {why}", indent="  ", hang="    ")
     if counts.get(Verdict.ENVIRONMENT_ERROR.value):
         _say(
             (
-                "environment errors are not the students': they have no score; grade those again",
+                _(
+                    "environment errors are not the students': they have no score; "
+                    "grade those again"
+                ),
                 "magenta",
             )
         )
     not_run = sum(counts.get(v.value, 0) for v in NOT_RUN)
     if not_run:
         _say(
-            (f"{not_run} not run", "yellow"),
-            " (missing, misnamed or refused: a row each in every file, and exit status 1)",
+            (_("{n} not run").format(n=not_run), "yellow"),
+            _(" (missing, misnamed or refused: a row each in every file, and exit status 1)"),
             hang="  ",
         )
     _say(
-        f"{files} files in {text.line(str(out))}: gradebook.csv, junit.xml, grade.json, "
-        "canvas.csv, moodle.csv, STUDENT/…",
+        _(
+            "{files} files in {out}: gradebook.csv, junit.xml, grade.json, "
+            "canvas.csv, moodle.csv, STUDENT/…"
+        ).format(files=files, out=text.line(str(out))),
         hang="  ",
     )
 
@@ -530,9 +622,13 @@ def _not_in_roster(outcomes: list[Outcome]) -> None:
     """One line for the folders the roster does not name: graded, and listed for the instructor."""
     names = sorted({o.display for o in outcomes if NOT_IN_ROSTER in o.flags}, key=str.casefold)
     if names:
-        shown = "; ".join(text.clip(text.line(n), 28) for n in names[:20])
-        more = f", and {len(names) - 20} more" if len(names) > 20 else ""
-        _say((f"{len(names)} not in the roster", "yellow"), f" (graded): {shown}{more}", hang="  ")
+        shown = _("; ").join(clip(text.line(n), 28) for n in names[:20])
+        more = _(", and {n} more").format(n=len(names) - 20) if len(names) > 20 else ""
+        _say(
+            (_("{n} not in the roster").format(n=len(names)), "yellow"),
+            _(" (graded): {names}{more}").format(names=shown, more=more),
+            hang="  ",
+        )
 
 
 def _closing(
@@ -546,35 +642,55 @@ def _closing(
     if base is not None:
         kept = len(after.outcomes) - len(outcomes)
         _say(
-            f"merged into the class in --out: {len(outcomes)} row(s) graded now, {kept} kept "
-            "as they were; every run is in history.jsonl",
+            _(
+                "merged into the class in --out: {graded} row(s) graded now, {kept} kept "
+                "as they were; every run is in history.jsonl"
+            ).format(graded=len(outcomes), kept=kept),
             hang="  ",
         )
     if after.interrupted:
         _say(
-            ("interrupted", "bold yellow"),
-            f": {len(outcomes)} of {len(subs)} graded and written; "
-            f"{len(after.pending)} not graded (no row; grade.json meta.interrupted is true). "
-            "The same command grades only what is missing",
+            (_("interrupted"), "bold yellow"),
+            _(
+                ": {graded} of {total} graded and written; "
+                "{pending} not graded (no row; grade.json meta.interrupted is true). "
+                "The same command grades only what is missing"
+            ).format(graded=len(outcomes), total=len(subs), pending=len(after.pending)),
             hang="  ",
         )
     elif interrupted:
         _say(
-            ("interrupted", "bold yellow"),
-            " while comparing submissions: every grade is written; "
-            "the similarity hints are those of the last run that finished",
+            (_("interrupted"), "bold yellow"),
+            _(
+                " while comparing submissions: every grade is written; "
+                "the similarity hints are those of the last run that finished"
+            ),
             hang="  ",
         )
     clusters = [c for lab in after.labs for c in after.similar.get(lab, [])]
     if clusters:
         _say(
-            (f"{len(clusters)} group(s) of similar submissions", "bold"),
-            " (a hint, not a penalty; grade.json lists them):",
+            (_("{n} group(s) of similar submissions").format(n=len(clusters)), "bold"),
+            _(" (a hint, not a penalty; grade.json lists them):"),
         )
         shown = {o.student: o.display for o in after.outcomes.values()}
         for c in clusters:
-            words = Cluster.from_json(c).words(lambda s: text.clip(text.line(shown.get(s, s)), 28))
+            words = Cluster.from_json(c).words(lambda s: clip(text.line(shown.get(s, s)), 28))
             _say(text.line(words, 400), indent="  ", hang="    ")
+
+
+def clip(words: str, width: int) -> str:
+    """`words` cut to `width` columns as tcplab.text.clip does, but with "..." outside English:
+    "…" is ambiguous, two columns wide in a CJK terminal, and the line would overflow."""
+    if i18n.language() == i18n.ENGLISH or text.columns(words) <= width:
+        return text.clip(words, width)
+    return text.clip(words, max(width - 2, 1))[:-1] + "..."
+
+
+def pad(words: str, width: int) -> str:
+    """`words` as one clean line, clipped and padded to exactly `width` columns."""
+    cut = clip(text.line(words), width)
+    return cut + " " * (width - text.columns(cut))
 
 
 def _say(*parts: str | tuple[str, str], indent: str = "", hang: str | None = None) -> None:
@@ -586,10 +702,10 @@ def _say(*parts: str | tuple[str, str], indent: str = "", hang: str | None = Non
 
 def _cell(o: Outcome | None) -> str:
     if o is None:
-        return "[dim]not run[/]"
+        return "[dim]" + escape(_("not run")) + "[/]"
     color = COLORS[o.verdict]
     if o.verdict is Verdict.SCORED:
-        mark = "" if o.full_marks else f" [{color}]·[/]"
+        mark = "" if o.full_marks else f" [{color}]{_(NOT_FULL)}[/]"
         return f"{o.score}/{o.max_score}{mark}"
-    score = "—" if o.score is None else f"{o.score}/{o.max_score}"
-    return f"{score} [{color}]{o.verdict.value}[/]"
+    score = _(NO_SCORE) if o.score is None else f"{o.score}/{o.max_score}"
+    return f"{score} [{color}]{escape(shown_verdict(o.verdict))}[/]"

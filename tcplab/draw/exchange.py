@@ -7,6 +7,7 @@ from __future__ import annotations
 from tcplab.draw import sequence, states
 from tcplab.draw.svg import Drawing, esc, place, plain, root
 from tcplab.engine.ladder import Ladder, Path
+from tcplab.i18n import _
 
 GAP = 24  # between the two pictures
 BESIDE_MAX = 1600  # wider than this together: the state diagram goes below
@@ -17,10 +18,10 @@ def states_drawing(ladder: Ladder, prefix: str = "") -> Drawing:
     makes its ids unique in a page that shows several ("": one made from the paths)."""
     every = [_plain(p) for p in ladder.paths()]
     paths = distinct(every)
-    title = "the states each side took"
+    title = _("the states each side took")
     left = len({(p.side, p.states) for p in every}) - len(paths)
     if left > 0:  # more ways than can be highlighted: say so, never leave them out unsaid
-        title += f" ({left} more not drawn)"
+        title += _(" ({n} more not drawn)").format(n=left)
     return states.diagram(paths, title=title, prefix=prefix)
 
 
@@ -42,7 +43,7 @@ def distinct(paths: list[Path]) -> list[Path]:
     out = []
     for same in list(groups.values())[:MAX_PATHS]:
         first = same[0]
-        more = f" +{len(same) - 1} like it" if len(same) > 1 else ""
+        more = _(" +{n} like it").format(n=len(same) - 1) if len(same) > 1 else ""
         out.append(Path(first.side, first.conn + more if first.conn else first.conn, first.states))
     return out
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tcplab.i18n import N_, _
 from tcplab.model.endpoint import TIME_WAIT_LEN
 from tcplab.model.flags import Flags
 from tcplab.model.state import State
 from tcplab.model.table import Edge, Guard, Input, edges
+from tcplab.text import columns
 
-WRAP = 28  # a label's line is at most this many characters (events wrap onto the next line)
+WRAP = 28  # a label's line is at most this many columns (events wrap onto the next line)
 
 _SYN_INPUTS = frozenset({Input.SYN_NEW, Input.SYN_REPEAT, Input.SYN_OLD, Input.SYN_FIN})
 _SYN_ACK_INPUTS = frozenset({Input.SYN_ACK_GOOD, Input.SYN_ACK_BAD})
@@ -26,7 +28,7 @@ _CALLS = {
     Input.APP_CONNECT: "connect()",
     Input.APP_CLOSE: "close()",
     Input.APP_SHUTDOWN: "shutdown()",
-    Input.TIMER_GIVE_UP: "retries out",
+    Input.TIMER_GIVE_UP: N_("retries out"),
 }
 
 
@@ -48,30 +50,33 @@ def event(edge: Edge) -> str:
     """What makes the table take this edge, as the RFC's diagram writes it."""
     inp, source = edge.input, edge.source
     if edge.guard is Guard.ACCEPT_QUEUE_ABORT:
-        return "accept queue full"
+        return _("accept queue full")
     if edge.guard is Guard.UNREAD_DATA or inp is Input.APP_ABORT:
-        return "abort"
+        return _("abort")
     if inp.is_rst:
-        return "rcv RST"
+        return _("rcv RST")
     if inp in _SYN_INPUTS:
-        return "rcv new SYN" if source is State.TIME_WAIT else "rcv SYN"
+        return _("rcv new SYN") if source is State.TIME_WAIT else _("rcv SYN")
     if inp in _SYN_ACK_INPUTS:
-        return "rcv SYN,ACK"
+        return _("rcv SYN,ACK")
     if inp is Input.ACK_COOKIE:
-        return "rcv ACK of cookie"
+        return _("rcv ACK of cookie")
     if source is State.SYN_RECEIVED and inp in _ACK_INPUTS:
-        return "rcv ACK of SYN"
+        return _("rcv ACK of SYN")
     if inp is Input.ACK_OF_FIN:
-        return "rcv ACK of FIN"
+        return _("rcv ACK of FIN")
     if inp in (Input.ACK_DATA, Input.ACK_DATA_AHEAD):
-        return "rcv data"
+        return _("rcv data")
     if inp is Input.ACK_FIN_OF_FIN and source is State.FIN_WAIT_1:
-        return "rcv FIN,ACK of FIN"
+        return _("rcv FIN,ACK of FIN")
     if inp in (Input.ACK_FIN, Input.ACK_FIN_OF_FIN):
-        return "rcv FIN"
+        return _("rcv FIN")
     if inp is Input.TIMER_EXPIRE:
-        return f"timeout {TIME_WAIT_LEN:g} s" if source is State.TIME_WAIT else "fin_timeout"
-    return _CALLS.get(inp, str(inp))
+        if source is State.TIME_WAIT:
+            return _("timeout {seconds} s").format(seconds=f"{TIME_WAIT_LEN:g}")
+        return "fin_timeout"
+    call = _CALLS.get(inp)
+    return _(call) if call else str(inp)
 
 
 def sent(flags: Flags | None) -> str:
@@ -90,13 +95,13 @@ def _wrap(parts: list[str], tail: str) -> list[str]:
     lines = [""]
     for part in parts:
         joined = f"{lines[-1]}, {part}" if lines[-1] else part
-        if len(joined) > WRAP and lines[-1]:
+        if columns(joined) > WRAP and lines[-1]:
             lines[-1] += ","
             lines.append(part)
         else:
             lines[-1] = joined
     if tail:
-        if len(lines[-1]) + 1 + len(tail) <= WRAP:
+        if columns(lines[-1]) + 1 + columns(tail) <= WRAP:
             lines[-1] += " " + tail
         else:
             lines.append(tail)
@@ -113,7 +118,8 @@ def _lines(group: list[Edge]) -> tuple[str, ...]:
             by_sent.setdefault(sent(edge.sends), []).append(what)
     out: list[str] = []
     for what_is_sent, events in by_sent.items():
-        out += _wrap(events, f"/ snd {what_is_sent}" if what_is_sent else "")
+        tail = _("/ snd {flags}").format(flags=what_is_sent) if what_is_sent else ""
+        out += _wrap(events, tail)
     return tuple(out)
 
 

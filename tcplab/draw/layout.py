@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from tcplab.model.state import State
+from tcplab.text import columns
 
 WIDTH, HEIGHT = 1190.0, 930.0
 FONT = 11.0  # px, labels
@@ -196,7 +197,7 @@ LEGEND_BOX = Rect(20.0, 20.0, 265.0, 170.0)  # the legend's lines stay inside (n
 
 
 def text_width(line: str) -> float:
-    return len(line) * CHAR_W
+    return columns(line) * CHAR_W  # a CJK character counts two
 
 
 def label_box(route: Route, lines: tuple[str, ...]) -> Rect:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import re
 
 from tcplab import text as untrusted
+from tcplab.draw.sequence import NOT_PREDICTED
 from tcplab.engine.ladder import Arrow, Change, Ladder, Lane, Step, Way
 from tcplab.engine.report import How, Side
+from tcplab.i18n import _
 
 MAX_STEPS = 400
 MAX_CHARS = 40_000
@@ -59,7 +61,7 @@ def _message(step: Step, arrow: Arrow, several: bool) -> str:
         text = f"[{step.conn}] {text}"
     if arrow.cause and not arrow.by_you:
         text += f" ({arrow.cause})"
-    wrong = list(arrow.marks) + (["not what the model predicted"] if arrow.agrees is False else [])
+    wrong = list(arrow.marks) + ([_(NOT_PREDICTED)] if arrow.agrees is False else [])
     if wrong:
         text += " ⚠ " + "; ".join(wrong)
     line = "you->>kernel" if arrow.way is Way.TO_KERNEL else "kernel-->>you"
@@ -67,7 +69,7 @@ def _message(step: Step, arrow: Arrow, several: bool) -> str:
 
 
 def _change(change: Change, conn: str) -> str:
-    words = change.text + (" (model)" if change.how is How.MODEL else "")
+    words = change.text + (_(" (model)") if change.how is How.MODEL else "")
     if conn:
         words = f"[{conn}] {words}"
     return f"    Note over {_who(change.side)}: {escape(words)}"
@@ -99,10 +101,12 @@ def sequence(ladder: Ladder) -> str:
         cost = sum(len(line) + 1 for line in more)
         if done >= MAX_STEPS or size + cost > MAX_CHARS:
             left = len(ladder.steps) - done
-            lines.append(f"    Note over you,kernel: … {left} more steps not shown")
+            note = _("… {n} more steps not shown").format(n=left)
+            lines.append(f"    Note over you,kernel: {escape(note)}")
             break
         lines += more
         size += cost
     if not ladder.steps:
-        lines.append("    Note over you,kernel: no segments were observed")
+        nothing = _("no segments were observed")
+        lines.append(f"    Note over you,kernel: {escape(nothing)}")
     return "\n".join(lines) + "\n"

@@ -30,6 +30,8 @@ from tcplab.draw.svg import (
 )
 from tcplab.engine.ladder import Arrow, Change, Ladder, Lane, Step, Way
 from tcplab.engine.report import How, Side
+from tcplab.i18n import N_, _
+from tcplab.text import columns
 
 MARGIN = 112  # time and connection label
 BOX_W = 108  # a state box
@@ -47,6 +49,9 @@ SEG_LINES = 3
 HEAD_ARROWS, TAIL_ARROWS = 110, 50  # a longer ladder is drawn as its first and last segments
 MAX_STEPS = 600  # steps drawn at most (notes and states between the segments too)
 STATE_CHARS = 14
+SMALL_W = SANS_W * 10.5 / 12  # a column of the legend's 10.5 px text
+NOT_PREDICTED = N_("not what the model predicted")
+YOU_TO_KERNEL, KERNEL_TO_YOU = N_("you → kernel"), N_("kernel → you")
 
 
 @dataclass
@@ -78,7 +83,7 @@ def _header(c: _Canvas, ladder: Ladder) -> None:
         if lane.address:
             c.add(_text(x, c.y + 32, esc(clip(lane.address, 40)), "tl-dim tl-mono", "middle"))
         c.add(f'<rect class="{cls}" x="{num(x - 40)}" y="{num(c.y + 38)}" width="80" height="4"/>')
-    c.add(_text(MARGIN - 10, c.y + 32, "time", "tl-dim tl-small", "end"))
+    c.add(_text(MARGIN - 10, c.y + 32, esc(_("time")), "tl-dim tl-small", "end"))
     c.y += 52
 
 
@@ -86,8 +91,9 @@ def _box(c: _Canvas, change: Change, y: float, conn: str) -> None:
     """A state box beside its side's lifeline, centred on `y`."""
     role = _role(change.side)
     x = YOU_X - 8 - BOX_W if change.side is Side.CRAFTING else KERNEL_X + 8
-    how = "the model's" if change.how is How.MODEL else "seen in the socket table"
-    tip = f"{role}: {change.text} ({how})" + (f", {change.note}" if change.note else "")
+    how = _("the model's") if change.how is How.MODEL else _("seen in the socket table")
+    who = _("you") if change.side is Side.CRAFTING else _("kernel")
+    tip = f"{who}: {change.text} ({how})" + (f", {change.note}" if change.note else "")
     tip += f" [{conn}]" if conn and conn.lstrip(":").split("⇄")[0] not in change.note else ""
     model = " tl-model" if change.how is How.MODEL else ""
     c.add(
@@ -117,7 +123,7 @@ def _head(x: float, y: float, angle: float, cls: str) -> str:
 
 def _segment_lines(arrow: Arrow) -> list[str]:
     """The segment's text in lines, the flags first (bold)."""
-    flags = clip(arrow.flags or "(none)", SEG_CHARS)
+    flags = clip(arrow.flags or _("(none)"), SEG_CHARS)
     lines = wrap([flags, *arrow.fields], SEG_CHARS, SEG_LINES)
     rest = lines[0][len(flags) :].strip()
     first = f'<tspan class="tl-flags">{esc(flags)}</tspan>' + (f" {esc(rest)}" if rest else "")
@@ -131,20 +137,20 @@ def _under(arrow: Arrow) -> list[tuple[str, str]]:
         out.append((f"↳ {arrow.cause}", "tl-u"))
     wrong = list(arrow.marks)
     if arrow.agrees is False:
-        wrong.append("not what the model predicted")
+        wrong.append(_(NOT_PREDICTED))
     if wrong:
         out.append(("⚠ " + "; ".join(wrong), "tl-w"))
     return [(esc(clip(t, NOTE_CHARS - 6)), cls) for t, cls in out]
 
 
 def _tip(step: Step, arrow: Arrow) -> str:
-    way = "you → kernel" if arrow.way is Way.TO_KERNEL else "kernel → you"
+    way = _(YOU_TO_KERNEL) if arrow.way is Way.TO_KERNEL else _(KERNEL_TO_YOU)
     parts = [f"{way}: {arrow.text}"]
     if step.conn:
         parts.insert(0, f"[{step.conn}]")
     parts += [f"⚠ {m}" for m in arrow.marks]  # (the cause is drawn in full below the arrow)
     if arrow.agrees is False:
-        parts.append("⚠ not what the model predicted")
+        parts.append("⚠ " + _(NOT_PREDICTED))
     return " · ".join(parts)
 
 
@@ -216,22 +222,37 @@ def _legend(c: _Canvas) -> None:
     x = MARGIN - 90
     c.add('<g class="tl-legend">')
     c.add(f'<line class="tl-you" x1="{x}" y1="{y - 4}" x2="{x + 30}" y2="{y - 4}"/>')
-    c.add(_text(x + 36, y, "you → kernel", "tl-small"))
-    x += 130
+    label = _(YOU_TO_KERNEL)
+    c.add(_text(x + 36, y, esc(label), "tl-small"))
+    x += _advance(130, 36, label)
     c.add(f'<line class="tl-kernel" x1="{x}" y1="{y - 4}" x2="{x + 30}" y2="{y - 4}"/>')
-    c.add(_text(x + 36, y, "kernel → you", "tl-small"))
-    x += 130
+    label = _(KERNEL_TO_YOU)
+    c.add(_text(x + 36, y, esc(label), "tl-small"))
+    x += _advance(130, 36, label)
     c.add(f'<rect class="tl-box" x="{x}" y="{y - 12}" width="24" height="14" rx="4" '
           'style="stroke: #8c8c8c"/>')  # fmt: skip
-    c.add(_text(x + 30, y, "state seen", "tl-small"))
-    x += 110
+    label = _("state seen")
+    c.add(_text(x + 30, y, esc(label), "tl-small"))
+    x += _advance(110, 30, label)
     c.add(f'<rect class="tl-box tl-model" x="{x}" y="{y - 12}" width="24" height="14" rx="4" '
           'style="stroke: #8c8c8c"/>')  # fmt: skip
-    c.add(_text(x + 30, y, "state the model gives", "tl-small"))
-    x += 170
-    c.add(_text(x, y, "⚠ what is wrong", "tl-mark tl-small"))
+    label = _("state the model gives")
+    c.add(_text(x + 30, y, esc(label), "tl-small"))
+    x += _advance(170, 30, label)
+    c.add(_text(x, y, esc("⚠ " + _("what is wrong")), "tl-mark tl-small"))
     c.add("</g>")
     c.y += 28
+
+
+def small_width(text: str) -> float:
+    """An estimate of `text`'s width in px in the legend's small type (10.5 px): per column."""
+    return columns(text) * SMALL_W
+
+
+def _advance(least: int, before: int, label: str) -> int:
+    """How far the legend moves on past an item whose text starts `before` px in: `least`, or
+    more when its text (a translation) is longer, so no label runs into the next item."""
+    return max(least, before + math.ceil(small_width(label)) + 16)
 
 
 def shown(steps: tuple[Step, ...]) -> list[Step]:
@@ -243,11 +264,15 @@ def shown(steps: tuple[Step, ...]) -> list[Step]:
     if len(arrows) > HEAD_ARROWS + TAIL_ARROWS:
         cut, resume = arrows[HEAD_ARROWS - 1] + 1, arrows[-TAIL_ARROWS]
         left = len(arrows) - HEAD_ARROWS - TAIL_ARROWS
-        note = Step(None, text=f"… {left} segments not drawn here (the text ladder has them)")
+        note = Step(
+            None,
+            text=_("… {n} segments not drawn here (the text ladder has them)").format(n=left),
+        )
         out = out[:cut] + [note] + out[resume:]
     if len(out) > MAX_STEPS:
         left = len(out) - MAX_STEPS + 1
-        out = out[: MAX_STEPS - 1] + [Step(None, text=f"… {left} more steps not drawn")]
+        more = Step(None, text=_("… {n} more steps not drawn").format(n=left))
+        out = out[: MAX_STEPS - 1] + [more]
     return out
 
 
@@ -265,7 +290,7 @@ def body(ladder: Ladder) -> tuple[str, float]:
         elif step.changes:
             _changes_step(c, step, ladder.several)
     if not ladder.steps:
-        _text_step(c, Step(None, text="no segments were observed"), False)
+        _text_step(c, Step(None, text=_("no segments were observed")), False)
     lives = "".join(
         f'<line class="tl-life" x1="{x}" y1="{num(life_top)}" x2="{x}" y2="{num(c.y + 4)}"/>'
         for x in (YOU_X, KERNEL_X)
@@ -276,7 +301,9 @@ def body(ladder: Ladder) -> tuple[str, float]:
 
 
 def title(ladder: Ladder) -> str:
-    return f"the exchange between {_lane_words(ladder.you)} and {_lane_words(ladder.kernel)}"
+    return _("the exchange between {you} and {kernel}").format(
+        you=_lane_words(ladder.you), kernel=_lane_words(ladder.kernel)
+    )
 
 
 def _lane_words(lane: Lane) -> str:

@@ -24,10 +24,12 @@ from itertools import pairwise
 from tcplab.draw import layout
 from tcplab.draw.graph import Transition, transitions
 from tcplab.draw.layout import FONT, LINE_H, NODES, ROUTES, Node, Point, Route
-from tcplab.draw.svg import SVG_NS, Drawing, clip, esc, num
+from tcplab.draw.svg import SANS, SVG_NS, Drawing, clip, esc, fonts, num
 from tcplab.engine.ladder import Path
 from tcplab.engine.report import Side
+from tcplab.i18n import N_, _
 from tcplab.model.state import State
+from tcplab.text import columns
 
 KERNEL_COLOUR, YOU_COLOUR = "#0072B2", "#E69F00"
 MORE_COLOURS = ("#009E73", "#CC79A7", "#D55E00", "#F0E442")
@@ -75,7 +77,7 @@ def _paints(paths: list[Path]) -> list[_Paint]:
     out: list[_Paint] = []
     for slot, path in enumerate(paths):
         colour = first.pop(path.side, None) or next(more)
-        who = "kernel" if path.side is Side.KERNEL else "you"
+        who = _("kernel") if path.side is Side.KERNEL else _("you")
         out.append(_Paint(slot, colour, path.side, f"{who} {path.conn}".strip()))
     return out
 
@@ -83,7 +85,7 @@ def _paints(paths: list[Path]) -> list[_Paint]:
 def _css(p: str, paints: list[_Paint]) -> str:
     s = f"#{p}"
     rules = [
-        f"{s} {{ font-family: system-ui, 'DejaVu Sans', sans-serif; font-size: {num(FONT)}px; }}",
+        f"{s} {{ font-family: {fonts(SANS)}; font-size: {num(FONT)}px; }}",
         f"{s} .tls-bg {{ fill: #ffffff; }}",
         f"{s} text {{ fill: #111111; }}",
         f"{s} .tls-name {{ font-size: 12.5px; font-weight: 600; }}",
@@ -201,7 +203,7 @@ def _skipped(p: str, paint: _Paint, a: Node, b: Node, number: int) -> str:
     return (
         f'<path class="tls-skip {c}" d="M{num(ax)} {num(ay)} Q{num(cx)} {num(cy)} '
         f'{num(bx)} {num(by)}" marker-end="url(#{p}-head{paint.slot})"/>'
-        + _text(mx + 12, my - 6, ("(skipped)",), "tls-label tls-skiptext")
+        + _text(mx + 12, my - 6, (_("(skipped)"),), "tls-label tls-skiptext")
         + _circle(paint, (mx, my), number)
     )
 
@@ -299,10 +301,11 @@ def _legend(p: str, title: str, paints: list[_Paint]) -> str:
         out.append(_text(x + 44, y, (clip(paint.text, 22),), "tls-legend"))
         y += 18
     if len(shown) < len(paints):
-        out.append(_text(x + 44, y, (f"and {len(paints) - len(shown)} more",), "tls-legend"))
+        more = _("and {n} more").format(n=len(paints) - len(shown))
+        out.append(_text(x + 44, y, (more,), "tls-legend"))
         y += 18
     if paints:
-        out.append(_text(x, y + 2, ("1, 2, 3 …: the steps of each, in order",), "tls-label"))
+        out.append(_text(x, y + 2, (_("1, 2, 3 …: the steps of each, in order"),), "tls-label"))
     return "".join(out)
 
 
@@ -319,7 +322,7 @@ def diagram(paths: list[Path], *, title: str = "", prefix: str = "") -> Drawing:
     for paint, path in zip(paints, paths, strict=True):
         _walk(prefix, paint, path, marks)
     w, h = layout.WIDTH, layout.HEIGHT
-    label = title or "TCP's states and transitions"
+    label = title or _("TCP's states and transitions")
     body = (
         f'<rect class="tls-bg" x="0" y="0" width="{num(w)}" height="{num(h)}"/>'
         + "".join(_edge(prefix, t) for t in transitions())
@@ -348,19 +351,21 @@ def listing() -> str:
     by_source: dict[State, list[Transition]] = {}
     for t in transitions():
         by_source.setdefault(t.source, []).append(t)
-    out = ["TCP's 11 states (RFC 9293 §3.3.2) and the transitions tcplab's model makes", ""]
+    out = [_("TCP's 11 states (RFC 9293 §3.3.2) and the transitions tcplab's model makes"), ""]
     for state in State:
         out.append(f"{state.value} (ss: {state.ss})")
         for t in sorted(by_source.get(state, []), key=lambda t: list(State).index(t.target)):
-            head = f"  → {t.target.value:<13} "
+            head = f"  {_(ARROW)} {t.target.value:<13} "
             for i, line in enumerate(t.lines):
-                out.append((head if i == 0 else " " * len(head)) + line)
-    return "\n".join(out + ["", *KEY])
+                out.append((head if i == 0 else " " * columns(head)) + line)
+    return "\n".join(out + ["", *(_(line) for line in KEY)])
 
 
+# TRANSLATORS: an arrow in a terminal; "->" where "→" may be two columns wide (CJK terminals)
+ARROW = N_("→")
 KEY = (
-    "rcv X: a segment with X arrives; / snd Y: the kernel sends Y (no / snd: nothing)",
-    "abort: close() with SO_LINGER 0 or unread data; retries out: too many timeouts",
-    "rcv ACK of cookie: the ACK of a SYN cookie's SYN+ACK (the SYN queue was full)",
-    "CLOSED: no socket; a listener's SYN_RECEIVED is a request sock (ss: SYN-RECV)",
+    N_("rcv X: a segment with X arrives; / snd Y: the kernel sends Y (no / snd: nothing)"),
+    N_("abort: close() with SO_LINGER 0 or unread data; retries out: too many timeouts"),
+    N_("rcv ACK of cookie: the ACK of a SYN cookie's SYN+ACK (the SYN queue was full)"),
+    N_("CLOSED: no socket; a listener's SYN_RECEIVED is a request sock (ss: SYN-RECV)"),
 )

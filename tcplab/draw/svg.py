@@ -12,12 +12,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tcplab import junit
+from tcplab import i18n, junit
 from tcplab import text as untrusted
 
 SVG_NS = "http://www.w3.org/2000/svg"
 CHAR_W = 7.3  # the width of one character of 12 px monospace text, near enough to lay out by
 SANS_W = 6.6  # an average character of 12 px sans-serif text
+# Fonts that have the CJK characters a Chinese picture or page needs (Linux, Windows, macOS), named
+# before the generic family so a browser does not fall back glyph by glyph to a random one. Text
+# is measured in display columns (tcplab.text.columns): a CJK character counts two, as wide as two
+# Latin ones (12 px against 6 to 7).
+CJK_FONTS = (
+    "'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Microsoft YaHei', 'PingFang SC', sans-serif"
+)
+SANS = "system-ui, 'DejaVu Sans', sans-serif"
 
 
 @dataclass(frozen=True)
@@ -61,24 +69,45 @@ def seconds(value: float | None) -> str:
 
 
 def clip(text: str, chars: int) -> str:
-    """`text` cut to `chars` characters, ending in "…" when cut."""
-    return text if len(text) <= chars else text[: max(0, chars - 1)] + "…"
+    """`text` cut to `chars` columns (a CJK character takes two), ending in "…" when cut."""
+    return untrusted.clip(text, chars)
+
+
+def wide(text: str) -> bool:
+    """True when `text` has wide (CJK) characters: it is measured, and may break, between them."""
+    return untrusted.columns(text) != len(text)
 
 
 def wrap(words: tuple[str, ...] | list[str], chars: int, most: int) -> list[str]:
-    """Words (never broken, but clipped when longer than a line) in lines of at most `chars`, at
-    most `most` lines (the last ends in "…" when some are left out)."""
-    lines: list[str] = []
-    for word in words:
-        word = clip(word, chars)
-        if lines and len(lines[-1]) + 1 + len(word) <= chars:
-            lines[-1] += " " + word
-        else:
-            lines.append(word)
+    """Words (never broken, but clipped when longer than a line) in lines of at most `chars`
+    columns, at most `most` lines (the last ends in "…" when some are left out). Text with CJK
+    characters breaks between them too (Chinese has no spaces between words)."""
+    if any(wide(w) for w in words):
+        text = " ".join(words)
+        lines = untrusted.wrap(text, chars) if text else []
+    else:
+        lines = []
+        for word in words:
+            word = clip(word, chars)
+            if lines and len(lines[-1]) + 1 + len(word) <= chars:
+                lines[-1] += " " + word
+            else:
+                lines.append(word)
     if len(lines) > most:
         lines = lines[:most]
-        lines[-1] = lines[-1][: chars - 1].rstrip() + "…"
+        lines[-1] = _cut(lines[-1], chars - 1).rstrip() + "…"
     return lines
+
+
+def _cut(text: str, cols: int) -> str:
+    """The start of `text` that fits `cols` columns."""
+    out, used = "", 0
+    for c in text:
+        used += untrusted.columns(c)
+        if used > cols:
+            break
+        out += c
+    return out
 
 
 def text_words(text: str) -> list[str]:
@@ -141,9 +170,21 @@ THEME = """
 FIT = "max-width: 100%; height: auto;"  # a page narrower than the picture scales it down
 
 
+def fonts(css: str) -> str:
+    """`css` with CJK fonts in every sans-serif family list, when the language spoken is written
+    in CJK characters (English pictures stay as they were)."""
+    if i18n.language() == i18n.ENGLISH:
+        return css
+    return css.replace("'DejaVu Sans', sans-serif", f"'DejaVu Sans', {CJK_FONTS}").replace(
+        "'DejaVu Sans Mono', monospace",
+        f"'DejaVu Sans Mono', {CJK_FONTS.replace('sans-serif', 'monospace')}",
+    )
+
+
 def root(body: str, width: float, height: float, label: str, css: str = THEME) -> str:
     """An <svg> element around `body`: its size, viewBox, accessible name, theme, background."""
     w, h = num(width), num(height)
+    css = fonts(css)
     return (
         f'<svg xmlns="{SVG_NS}" class="tl-svg" width="{w}" height="{h}" '
         f'viewBox="0 0 {w} {h}" role="img" aria-label="{esc(label)}" '

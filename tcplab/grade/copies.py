@@ -16,6 +16,7 @@ import tokenize
 from pathlib import Path
 
 from tcplab.exercise.catalog import LabDef
+from tcplab.i18n import _
 
 # names that only a submission reaching for the shipped labs' files has a reason to write
 _REACHING = re.compile(rb"(?:solution|checks)\.py|tcplab[./\\]+labs|labs[/\\]+[\w.-]+[/\\]")
@@ -59,11 +60,15 @@ def flags(source: bytes, lab: LabDef) -> list[str]:
     reference = _reference(lab.solution)
     if reference is not None and mine == reference:
         found.append(
-            f"identical to the reference solution of {lab.name} (layout and comments aside)"
+            _("identical to the reference solution of {lab} (layout and comments aside)").format(
+                lab=lab.name
+            )
         )
     code = source if mine is None else "".join(t for _, t in mine).encode(errors="replace")
     reach = _REACHING.search(code)  # in code and strings, not in comments
     if reach is not None:
         what = reach.group().decode(errors="replace")
-        found.append(f"names the labs' reference or checks files ({what!r})")
+        found.append(
+            _("names the labs' reference or checks files ({what})").format(what=repr(what))
+        )
     return found

@@ -23,8 +23,9 @@ from typing import Any
 
 from tcplab import text as untrusted
 from tcplab.grade.merge import write_atomic
-from tcplab.grade.outcome import Outcome
+from tcplab.grade.outcome import Outcome, verdict_words
 from tcplab.grade.outputs import clean
+from tcplab.i18n import _
 
 CANVAS_ID_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 MOODLE_ID_COLUMNS = ("Full name", "ID number", "Email address")
@@ -93,8 +94,10 @@ def moodle_rows(outcomes: list[Outcome], meta: dict[str, Any]) -> list[list[str]
 
 
 def _feedback(o: Outcome) -> str:
-    score = "not graded" if o.score is None else f"{o.score}/{o.max_score}"
-    return f"{score}, {o.verdict.value.replace('_', ' ')}: {o.message}"
+    score = _("not graded") if o.score is None else f"{o.score}/{o.max_score}"
+    return _("{score}, {verdict}: {message}").format(
+        score=score, verdict=verdict_words(o.verdict), message=o.message
+    )
 
 
 def csv_text(rows: list[list[str]]) -> str:

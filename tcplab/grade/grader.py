@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tcplab import __version__, defaults, text
+from tcplab import __version__, defaults, i18n, text
 from tcplab.context import LabContext
 from tcplab.errors import TcplabError
 from tcplab.exercise.catalog import LabDef, lab_folders, labs_dir
@@ -29,6 +29,7 @@ from tcplab.grade import copies
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.proxy import Proxy
 from tcplab.grade.submission import NotRun, Submission, prepare
+from tcplab.i18n import _
 from tcplab.netns.enter import netns_path
 from tcplab.netns.record import IFNAME, TestbedSpec
 from tcplab.sandbox import runner
@@ -60,24 +61,39 @@ def judge(ran: SandboxRun, limits: Limits) -> tuple[Verdict, str]:
     and the exit status. What the solution printed never decides a verdict; the last line of its
     stderr is only quoted (cleaned of control characters) in the message of a non-zero exit."""
     if ran.sandbox_error:
-        return Verdict.ENVIRONMENT_ERROR, f"the sandbox failed: {text.line(ran.sandbox_error)}"
+        why = text.line(ran.sandbox_error)
+        return Verdict.ENVIRONMENT_ERROR, _("the sandbox failed: {why}").format(why=why)
     if ran.usage.oom_kills:
-        return Verdict.MEMORY_LIMIT, f"stopped at the memory limit ({limits.memory >> 20} MiB)"
+        return Verdict.MEMORY_LIMIT, _("stopped at the memory limit ({mib} MiB)").format(
+            mib=limits.memory >> 20
+        )
     if ran.timed_out:
-        return Verdict.TIME_LIMIT, f"still running after {limits.wall_s:g} s; it was stopped"
+        return Verdict.TIME_LIMIT, _("still running after {seconds} s; it was stopped").format(
+            seconds=f"{limits.wall_s:g}"
+        )
     if ran.signal == signal.SIGXCPU or (
         ran.signal == signal.SIGKILL and ran.usage.cpu_s >= limits.cpu_s
     ):
-        return Verdict.TIME_LIMIT, f"used more than {limits.cpu_s} s of CPU time; it was stopped"
+        return Verdict.TIME_LIMIT, _(
+            "used more than {seconds} s of CPU time; it was stopped"
+        ).format(seconds=limits.cpu_s)
     if ran.output_capped:
-        return Verdict.RUNTIME_ERROR, f"wrote more than {limits.output >> 10} KiB of output"
-    forks = f" ({ran.usage.pids_refused} forks refused)" if ran.usage.pids_refused else ""
+        return Verdict.RUNTIME_ERROR, _("wrote more than {kib} KiB of output").format(
+            kib=limits.output >> 10
+        )
+    forks = (
+        _(" ({n} forks refused)").format(n=ran.usage.pids_refused) if ran.usage.pids_refused else ""
+    )
     if ran.signal is not None:
-        return Verdict.RUNTIME_ERROR, f"killed by signal {_signal_name(ran.signal)}{forks}"
+        return Verdict.RUNTIME_ERROR, _("killed by signal {signal}{forks}").format(
+            signal=_signal_name(ran.signal), forks=forks
+        )
     if ran.exit_code:
         last = text.line(ran.stderr.strip().splitlines()[-1] if ran.stderr.strip() else "", 200)
-        return Verdict.RUNTIME_ERROR, f"exited with status {ran.exit_code}{forks}: {last}"
-    return Verdict.SCORED, "ran to the end"
+        return Verdict.RUNTIME_ERROR, _("exited with status {status}{forks}: {last}").format(
+            status=ran.exit_code, forks=forks, last=last
+        )
+    return Verdict.SCORED, _("ran to the end")
 
 
 def _signal_name(number: int) -> str:
@@ -157,7 +173,9 @@ class Grader:
             try:
                 flags = copies.flags(source, lab)
             except Exception as exc:  # noqa: BLE001  # a look at the source never stops a run
-                flags = [f"not compared with the reference ({type(exc).__name__})"]
+                flags = [
+                    _("not compared with the reference ({error})").format(error=type(exc).__name__)
+                ]
             return self._flagged(self._run(sub, base, source), flags)
         except TcplabError as exc:
             return self._broken(base, exc.message)
@@ -168,7 +186,9 @@ class Grader:
     def _flagged(o: Outcome, flags: list[str]) -> Outcome:
         if not flags:
             return o
-        message = f"{o.message}; flagged: {'; '.join(flags)}"
+        message = _("{message}; flagged: {flags}").format(
+            message=o.message, flags=_("; ").join(flags)
+        )
         return replace(o, flags=[*o.flags, *flags], message=message)
 
     @staticmethod
@@ -177,7 +197,7 @@ class Grader:
             base,
             verdict=Verdict.ENVIRONMENT_ERROR,
             score=None,
-            message=f"not graded: {text.line(why, 300)}",
+            message=_("not graded: {why}").format(why=text.line(why, 300)),
         )
 
     def _limits(self, lab: LabDef) -> Limits:
@@ -259,6 +279,7 @@ class Grader:
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "HOME": "/home/student",
             "LANG": "C.UTF-8",
+            i18n.LANG_ENV: i18n.language(),  # whatever tcplab says in there speaks the course's
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             **ctx.to_env(),

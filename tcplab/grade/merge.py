@@ -30,6 +30,7 @@ from tcplab.errors import UsageError
 from tcplab.exercise.catalog import LabDef
 from tcplab.grade.outcome import Outcome, Verdict
 from tcplab.grade.submission import Submission
+from tcplab.i18n import ENGLISH, _
 
 STATE = ".tcplab-class.json"  # a dot file: never a student folder, nor taken for one
 HISTORY = "history.jsonl"
@@ -110,6 +111,7 @@ class ClassRun:
     similar: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     roster: str | None = None  # the --roster the class was graded with: a regrade reads it again
     excel: bool = False  # gradebook.csv with a byte order mark (--excel), kept on every regrade
+    lang: str = ENGLISH  # the course's language (grade --lang): a regrade speaks it unless told
 
     @property
     def interrupted(self) -> bool:
@@ -125,6 +127,7 @@ class ClassRun:
             "similar": self.similar,
             "roster": self.roster,
             "excel": self.excel,
+            "lang": self.lang,
             "outcomes": [record(self.outcomes[k]) for k in sorted(self.outcomes)],
         }
 
@@ -140,6 +143,7 @@ class ClassRun:
             similar=dict(data.get("similar") or {}),
             roster=data.get("roster"),
             excel=bool(data.get("excel", False)),
+            lang=str(data.get("lang") or ENGLISH),  # a class graded before languages: English
         )
 
 
@@ -150,6 +154,7 @@ def class_meta(run: ClassRun) -> dict[str, Any]:
         "seed": run.seed,
         "labs": run.labs,
         "labs_dir": run.labs_dir,
+        "lang": run.lang,
         "interrupted": run.interrupted,
         "not_graded": [list(k) for k in sorted(run.pending)],
     }
@@ -167,9 +172,11 @@ def load(out: Path) -> ClassRun | None:
     if not path.exists():
         if holds_run(out):
             raise UsageError(
-                f"--out {out} holds a grading run without tcplab's record of the class "
-                f"({STATE}), so it cannot be merged into",
-                "use --replace to start over there, or a new --out",
+                _(
+                    "--out {out} holds a grading run without tcplab's record of the class "
+                    "({state}), so it cannot be merged into"
+                ).format(out=out, state=STATE),
+                _("use --replace to start over there, or a new --out"),
             )
         return None
     try:
@@ -179,8 +186,10 @@ def load(out: Path) -> ClassRun | None:
         return ClassRun.from_json(data)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise UsageError(
-            f"--out {out}: the record of the class ({STATE}) cannot be read ({exc})",
-            "use --replace to start over there, or a new --out",
+            _("--out {out}: the record of the class ({state}) cannot be read ({why})").format(
+                out=out, state=STATE, why=exc
+            ),
+            _("use --replace to start over there, or a new --out"),
         ) from exc
 
 
@@ -212,8 +221,8 @@ def hold(out: Path) -> None:
     except BlockingIOError:
         os.close(fd)
         raise UsageError(
-            f"--out {out}: another tcplab grade is writing into it",
-            "wait for it to finish, or grade into another --out",
+            _("--out {out}: another tcplab grade is writing into it").format(out=out),
+            _("wait for it to finish, or grade into another --out"),
         ) from None
     _HELD[out] = fd
 
@@ -240,14 +249,17 @@ def compatible(run: ClassRun, labs: list[str], labs_dir: str | None, force: bool
     extra = [lab for lab in labs if lab not in run.labs]
     if extra:
         raise UsageError(
-            f"--out holds a class graded on {', '.join(run.labs)}, not on {', '.join(extra)}",
-            "--force adds the lab(s) to that class, --replace starts over, or use a new --out",
+            _("--out holds a class graded on {labs}, not on {extra}").format(
+                labs=", ".join(run.labs), extra=", ".join(extra)
+            ),
+            _("--force adds the lab(s) to that class, --replace starts over, or use a new --out"),
         )
     if labs_dir != run.labs_dir:
         raise UsageError(
-            f"--out holds a class graded with labs from {run.labs_dir or 'tcplab itself'}, "
-            f"not from {labs_dir or 'tcplab itself'}",
-            "--force merges anyway, --replace starts over, or use a new --out",
+            _("--out holds a class graded with labs from {theirs}, not from {ours}").format(
+                theirs=run.labs_dir or _("tcplab itself"), ours=labs_dir or _("tcplab itself")
+            ),
+            _("--force merges anyway, --replace starts over, or use a new --out"),
         )
 
 
@@ -282,6 +294,7 @@ def merged(
         similar=dict(run.similar),
         roster=run.roster,
         excel=run.excel,
+        lang=run.lang,
     )
 
 

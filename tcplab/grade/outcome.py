@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 from tcplab.exercise.kit import ScoredCheck
+from tcplab.i18n import N_, _
 
 
 class Verdict(str, Enum):
@@ -26,6 +27,26 @@ class Verdict(str, Enum):
         "misnamed"  # no LAB.py, but a file that looks meant to be it (Handshake.py, rst.py.txt)
     )
     REFUSED = "refused"  # not run: not a folder; a symlink, FIFO, folder, giant, not UTF-8 (no coding line)
+
+
+# The verdicts as people read them. The values themselves are machine-readable (grade.json,
+# gradebook.csv, JUnit) and never change with the language; these are what a terminal and a
+# report show: the value (the progress lines, the summary) or its words (the reports).
+_SHOWN = (
+    N_("scored"), N_("time_limit"), N_("memory_limit"), N_("runtime_error"),
+    N_("environment_error"), N_("missing"), N_("misnamed"), N_("refused"),
+)  # fmt: skip
+_WORDS = (N_("time limit"), N_("memory limit"), N_("runtime error"), N_("environment error"))
+
+
+def shown_verdict(v: Verdict) -> str:
+    """The verdict's value in the language spoken ("time_limit" in English)."""
+    return _(v.value)
+
+
+def verdict_words(v: Verdict) -> str:
+    """The verdict in words, in the language spoken ("time limit" in English)."""
+    return _(v.value.replace("_", " "))
 
 
 @dataclass

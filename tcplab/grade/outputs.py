@@ -30,12 +30,13 @@ from typing import Any
 from tcplab import junit
 from tcplab import text as untrusted
 from tcplab.draw import exchange, mermaid
-from tcplab.draw.svg import inline
+from tcplab.draw.svg import CJK_FONTS, inline
 from tcplab.engine.ladder import Ladder, build
 from tcplab.errors import UsageError
 from tcplab.exercise.kit import HIDDEN_TITLE, ScoredCheck, Visibility
 from tcplab.grade.merge import write_atomic
-from tcplab.grade.outcome import Outcome, Verdict
+from tcplab.grade.outcome import Outcome, Verdict, verdict_words
+from tcplab.i18n import ENGLISH, N_, _, language
 
 GRADEBOOK_COLUMNS = (
     "student",
@@ -56,7 +57,18 @@ MIB = 1024 * 1024
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
-_NO_LADDER = "no segments were observed"
+_NO_LADDER = N_("No segments were observed.")
+# headings and words of the reports (named once: an f-string cannot hold a marked literal)
+_SCORE = N_("score")
+_CHECKS = N_("Checks")
+_LADDER_DIAGRAM = N_("Ladder diagram")
+_CAPTURE = N_("Capture")
+_ENV_RUN = N_("Environment of this run")
+_ENVIRONMENT = N_("Environment")
+_NONE = N_("(none)")
+_EMPTY = N_("(empty)")
+_NO_CHECKS = N_("No checks ran: {message}")
+_NO_CAPTURE = N_("No capture was kept.")
 
 
 # ---- shared helpers ------------------------------------------------------------------------
@@ -71,7 +83,10 @@ def clean(text: object) -> str:
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema of one output: gradescope, prairielearn, classroom or grade."""
     if name not in SCHEMAS:
-        raise UsageError(f"no schema named {name!r}", hint=f"one of: {', '.join(SCHEMAS)}")
+        raise UsageError(
+            _("no schema named {name}").format(name=repr(name)),
+            hint=_("one of: {names}").format(names=", ".join(SCHEMAS)),
+        )
     file = resources.files("tcplab.grade").joinpath(f"schemas/{name}.schema.json")
     loaded: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     return loaded
@@ -82,8 +97,8 @@ def student_dir(out: Path, student: str) -> Path:
     folder = out / student
     if not _SAFE_NAME.fullmatch(student) or folder.resolve().parent != out.resolve():
         raise UsageError(
-            f"student name {student!r} is not a safe folder name",
-            hint="letters, digits, '.', '_' and '-' only, not starting with '.'",
+            _("student name {name} is not a safe folder name").format(name=repr(student)),
+            hint=_("letters, digits, '.', '_' and '-' only, not starting with '.'"),
         )
     return folder
 
@@ -128,21 +143,50 @@ def _earned(outcomes: Iterable[Outcome]) -> int:
 
 
 def _verdict_words(v: Verdict) -> str:
-    return v.value.replace("_", " ")
+    return verdict_words(v)
 
 
 def _score_words(o: Outcome) -> str:
-    return "not graded" if o.score is None else f"{o.score} / {o.max_score}"
+    if o.score is None:
+        return _("not graded")
+    return _("{score} / {max_score}").format(score=o.score, max_score=o.max_score)
 
 
 def _regrade_note(outcomes: Iterable[Outcome]) -> str:
     labs = [o.lab for o in outcomes if _env_error(o)]
     if not labs:
         return ""
-    return (
-        f"{', '.join(labs)}: not graded because the grading machine failed, not because of your "
+    return _(
+        "{labs}: not graded because the grading machine failed, not because of your "
         "solution. This does not count against you; it will be graded again."
-    )
+    ).format(labs=", ".join(labs))
+
+
+# A check's texts as people read them: the kit marks a lab's titles, why and hints for the
+# catalog; what is already translated (or a message built at run time) is shown as it is.
+def _title(r: ScoredCheck) -> str:
+    return _(r.title) if r.title else ""
+
+
+def _why(r: ScoredCheck) -> str:
+    return _(r.why) if r.why else ""
+
+
+def _hint(r: ScoredCheck) -> str:
+    return _(r.hint) if r.hint else ""
+
+
+def _detail(r: ScoredCheck) -> str:
+    return _(r.detail) if r.detail else ""
+
+
+def _check_key(r: ScoredCheck) -> str:
+    """The check's name where a course tool reads it as a key (JUnit, test names): English."""
+    return str(getattr(r, "key", "") or r.title)
+
+
+def _lab_title(o: Outcome) -> str:
+    return _(o.lab_title) if o.lab_title else ""
 
 
 def _pcap_link(o: Outcome) -> str | None:
@@ -251,9 +295,11 @@ def _case(o: Outcome, name: str, problem: junit.Problem | None = None) -> junit.
 
 def _check_case(o: Outcome, r: ScoredCheck) -> junit.Case:
     if r.ok:
-        return _case(o, r.title)
+        return _case(o, _check_key(r))
     return _case(
-        o, r.title, junit.Problem(clean(r.hint or r.detail or "check failed"), clean(r.detail))
+        o,
+        _check_key(r),
+        junit.Problem(clean(_hint(r) or _detail(r) or _("check failed")), clean(_detail(r))),
     )
 
 
@@ -313,11 +359,11 @@ def fence(text: str, info: str = "text") -> str:
 
 
 def _gs_output(r: ScoredCheck) -> str:
-    parts = [r.why] if r.why else []
+    parts = [_why(r)] if r.why else []
     if r.detail:
-        parts.append("Observed:\n\n" + fence(r.detail))
+        parts.append(_("Observed:") + "\n\n" + fence(_detail(r)))
     if not r.ok and r.hint:
-        parts.append(f"**Hint:** {r.hint}")
+        parts.append(_("**Hint:** {hint}").format(hint=_hint(r)))
     return "\n\n".join(parts)
 
 
@@ -340,9 +386,9 @@ def _gs_test(
 
 def _graded_words(o: Outcome) -> str:
     """Why a lab has no checks to show: its verdict and message, and a regrade promise if due."""
-    words = f"{_verdict_words(o.verdict)}: {o.message}"
+    words = _("{verdict}: {message}").format(verdict=_verdict_words(o.verdict), message=o.message)
     if _env_error(o):
-        words += " (the grading machine failed; this does not count and will be graded again)"
+        words += _(" (the grading machine failed; this does not count and will be graded again)")
     return words
 
 
@@ -353,24 +399,44 @@ def _gs_tests(o: Outcome, lab_no: int) -> list[dict[str, Any]]:
         return [_gs_test(o.lab, f"{lab_no}.1", "graded", score, o.max_score, o.full_marks, output)]
     return [
         _gs_test(
-            o.lab, f"{lab_no}.{i}", r.title, r.earned, r.points, r.ok, _gs_output(r), r.visibility
-        )
+            o.lab,
+            f"{lab_no}.{i}",
+            _check_key(r),
+            r.earned,
+            r.points,
+            r.ok,
+            _gs_output(r),
+            r.visibility,
+        )  # fmt: skip
         for i, r in enumerate(o.checks, 1)
     ]
 
 
 def _gs_summary(outcomes: list[Outcome]) -> str:
     total = sum(o.max_score for o in outcomes)
-    lines = [f"**{_earned(outcomes)} of {total} points** over {len(outcomes)} lab(s).", ""]
+    lines = [
+        _("**{earned} of {total} points** over {labs} lab(s).").format(
+            earned=_earned(outcomes), total=total, labs=len(outcomes)
+        ),
+        "",
+    ]
     for o in outcomes:
         lines.append(
-            f"- **{md(o.lab)}** ({md(o.lab_title)}): {_verdict_words(o.verdict)}, "
-            f"{_score_words(o)}. {md(o.message)}"
+            _("- **{lab}** ({title}): {verdict}, {score}. {message}").format(
+                lab=md(o.lab),
+                title=md(_lab_title(o)),
+                verdict=_verdict_words(o.verdict),
+                score=_score_words(o),
+                message=md(o.message),
+            )
         )
     note = _regrade_note(outcomes)
     summary = "\n".join(lines) + ("\n\n**" + md(note) + "**" if note else "")
     errors = [o for o in outcomes if o.stderr and o.verdict is not Verdict.SCORED]
-    return summary + "".join(f"\n\nstderr of {md(o.lab)}:\n\n{fence(o.stderr)}" for o in errors)
+    return summary + "".join(
+        "\n\n" + _("stderr of {lab}:").format(lab=md(o.lab)) + f"\n\n{fence(o.stderr)}"
+        for o in errors
+    )
 
 
 def gradescope_results(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[str, Any]:
@@ -400,18 +466,27 @@ def gradescope_results(outcomes: list[Outcome], meta: dict[str, Any]) -> dict[st
 def _pl_message(outcomes: list[Outcome]) -> str:
     total = sum(o.max_score for o in outcomes)
     note = _regrade_note(outcomes)
-    return f"{_earned(outcomes)} of {total} points." + (f" {note}" if note else "")
+    words = _("{earned} of {total} points.").format(earned=_earned(outcomes), total=total)
+    return words + (f" {note}" if note else "")
 
 
 def _pl_output(outcomes: list[Outcome]) -> str:
     """Plain text (PrairieLearn shows it preformatted): each lab, then what the solution printed."""
     parts = []
     for o in outcomes:
-        parts.append(f"{o.lab} ({o.lab_title}): {_verdict_words(o.verdict)}, {_score_words(o)}")
+        parts.append(
+            _("{lab} ({title}): {verdict}, {score}").format(
+                lab=o.lab,
+                title=_lab_title(o),
+                verdict=_verdict_words(o.verdict),
+                score=_score_words(o),
+            )
+        )
         parts.append(f"  {o.message}")
         for name, text in (("stdout", o.stdout), ("stderr", o.stderr)):
             if text:
-                parts.append(f"--- {name} of {o.lab} ---\n{text.rstrip()}")
+                head = _("--- {stream} of {lab} ---").format(stream=name, lab=o.lab)
+                parts.append(f"{head}\n{text.rstrip()}")
     return clean("\n".join(parts) + "\n")
 
 
@@ -420,7 +495,7 @@ def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
         return [
             {
                 "name": clean(f"{o.lab}: graded"),
-                "description": clean(o.lab_title),
+                "description": clean(_lab_title(o)),
                 "points": o.score or 0,
                 "max_points": o.max_score,
                 "message": clean(_graded_words(o)),
@@ -429,12 +504,12 @@ def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
         ]
     tests = [
         {
-            "name": clean(f"{o.lab}: {r.title}"),
-            "description": clean(r.why),
+            "name": clean(f"{o.lab}: {_check_key(r)}"),
+            "description": clean(_why(r)),
             "points": r.earned,
             "max_points": r.points,
-            "message": "" if r.ok else clean(r.hint or r.detail),
-            "output": clean(r.detail),
+            "message": "" if r.ok else clean(_hint(r) or _detail(r)),
+            "output": clean(_detail(r)),
         }
         for r in o.checks
         if r.shown
@@ -444,7 +519,7 @@ def _pl_tests(o: Outcome) -> list[dict[str, Any]]:
         tests.append(
             {
                 "name": clean(f"{o.lab}: {HIDDEN_TITLE}s"),
-                "description": "checks whose details are not shown",
+                "description": _("checks whose details are not shown"),
                 "points": sum(r.earned for r in hidden),
                 "max_points": sum(r.points for r in hidden),
                 "message": "",
@@ -506,7 +581,9 @@ def _cr_tests(o: Outcome) -> list[dict[str, Any]]:
     else:
         shown = [r.for_students() for r in o.checks]  # the Actions log is the student's to read
         tests = [
-            t for r in shown for t in _cr_points(o, r.title, r.points, r.earned, _cr_message(r))
+            t
+            for r in shown
+            for t in _cr_points(o, _check_key(r), r.points, r.earned, _cr_message(r))
         ]
     if tests:
         tests[0]["execution_time"] = f"{o.wall_s:.2f}s"  # the lab's time, counted once
@@ -522,7 +599,10 @@ _CR_EMPTY = {
 def _cr_message(r: ScoredCheck) -> str:
     if r.ok:
         return ""
-    return f"{r.hint} ({r.detail})" if r.detail and r.hint else r.hint or r.detail
+    hint, detail = _hint(r), _detail(r)
+    if detail and hint:
+        return _("{hint} ({detail})").format(hint=hint, detail=detail)
+    return hint or detail
 
 
 def classroom_results(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -548,39 +628,41 @@ def classroom_results(outcomes: list[Outcome]) -> dict[str, Any]:
 
 
 def _header_facts(o: Outcome, meta: dict[str, Any]) -> list[tuple[str, str]]:
-    ids = [("id", o.student)] if o.display != o.student else []
-    ids += [(k, v) for k, v in (("student id", o.student_id), ("email", o.email)) if v]
+    ids = [(_("id"), o.student)] if o.display != o.student else []
+    ids += [(k, v) for k, v in ((_("student id"), o.student_id), (_("email"), o.email)) if v]
     return [
-        ("student", o.display),
+        (_("student"), o.display),
         *ids,
         ("tcplab", str(meta.get("tcplab_version", ""))),
-        ("kernel", str(meta.get("kernel", ""))),
-        ("seed", str(o.environment.get("seed") or meta.get("seed", ""))),  # the run's own
-        ("date", str(meta.get("finished") or meta.get("started") or "")),
+        (_("kernel"), str(meta.get("kernel", ""))),
+        (_("seed"), str(o.environment.get("seed") or meta.get("seed", ""))),  # the run's own
+        (_("date"), str(meta.get("finished") or meta.get("started") or "")),
     ]
 
 
 def _exit_words(o: Outcome) -> str:
     if o.signal is not None:
-        return f"killed by {o.signal_name}"
-    return "did not run" if o.exit_code is None else f"status {o.exit_code}"
+        return _("killed by {signal}").format(signal=o.signal_name)
+    if o.exit_code is None:
+        return _("did not run")
+    return _("status {status}").format(status=o.exit_code)
 
 
 def _run_facts(o: Outcome) -> list[tuple[str, str]]:
     facts = [
-        ("exit", _exit_words(o)),
-        ("wall time", f"{o.wall_s:.2f} s"),
-        ("CPU time", f"{o.cpu_s:.2f} s"),
-        ("peak memory", f"{o.peak_memory / MIB:.1f} MiB"),
+        (_("exit"), _exit_words(o)),
+        (_("wall time"), f"{o.wall_s:.2f} s"),
+        (_("CPU time"), f"{o.cpu_s:.2f} s"),
+        (_("peak memory"), f"{o.peak_memory / MIB:.1f} MiB"),
     ]
     if o.ports:
-        facts.append(("your ports", ", ".join(str(p) for p in o.ports)))
+        facts.append((_("your ports"), ", ".join(str(p) for p in o.ports)))
     if o.isn is not None:
-        facts.append(("suggested ISN", str(o.isn)))
+        facts.append((_("suggested ISN"), str(o.isn)))
     if o.port_rule:
-        facts.append(("port rule", str(o.port_rule.get("text", ""))))
+        facts.append((_("port rule"), _(str(o.port_rule.get("text", "")))))
     elif o.foreign_segments:
-        facts.append(("segments from other ports (ignored)", str(o.foreign_segments)))
+        facts.append((_("segments from other ports (ignored)"), str(o.foreign_segments)))
     return facts
 
 
@@ -594,12 +676,15 @@ def _mapping_facts(mapping: object) -> list[tuple[str, str]]:
 
 
 def _env_sections(meta: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
-    run = [("kernel", str(meta.get("kernel", ""))), ("jobs", str(meta.get("jobs", "")))]
-    run += [("started", str(meta.get("started", ""))), ("finished", str(meta.get("finished", "")))]
+    run = [(_("kernel"), str(meta.get("kernel", ""))), (_("jobs"), str(meta.get("jobs", "")))]
+    run += [
+        (_("started"), str(meta.get("started", ""))),
+        (_("finished"), str(meta.get("finished", ""))),
+    ]
     return [
-        ("Run", run),
-        ("Limits", _mapping_facts(meta.get("limits"))),
-        ("Sysctls", _mapping_facts(meta.get("sysctl"))),
+        (_("Run"), run),
+        (_("Limits"), _mapping_facts(meta.get("limits"))),
+        (_("Sysctls"), _mapping_facts(meta.get("sysctl"))),
     ]
 
 
@@ -613,17 +698,17 @@ def _ladder(o: Outcome) -> Ladder | None:
 
 def _md_facts(facts: list[tuple[str, str]]) -> str:
     if not facts:
-        return "(none)\n"
+        return _(_NONE) + "\n"
     return "".join(f"- **{md(k)}**: {md(v)}\n" for k, v in facts)
 
 
 def _md_checks(o: Outcome) -> str:
     if not o.checks:
-        return f"No checks ran: {md(o.message)}\n"
-    rows = ["| | points | check | detail | hint | why |", "|---|---|---|---|---|---|"]
+        return _(_NO_CHECKS).format(message=md(o.message)) + "\n"
+    rows = [_("| | points | check | detail | hint | why |"), "|---|---|---|---|---|---|"]
     for r in (r.for_students() for r in o.checks):
-        mark, hint = ("✓", "") if r.ok else ("✗", r.hint)
-        cells = [mark, f"{r.earned}/{r.points}", r.title, r.detail, hint, r.why]
+        mark, hint = ("✓", "") if r.ok else ("✗", _hint(r))
+        cells = [mark, f"{r.earned}/{r.points}", _title(r), _detail(r), hint, _why(r)]
         rows.append("| " + " | ".join(md(c) for c in cells) + " |")
     return "\n".join(rows) + "\n"
 
@@ -631,7 +716,7 @@ def _md_checks(o: Outcome) -> str:
 def _md_capture(o: Outcome) -> str:
     link = _pcap_link(o)
     if link is None:
-        return "No capture was kept.\n"
+        return _(_NO_CAPTURE) + "\n"
     return f"[{md(posixpath.basename(link))}]({urllib.parse.quote(link)})\n"
 
 
@@ -641,29 +726,29 @@ def _md_ladder(o: Outcome) -> str:
     picture = fence(mermaid.sequence(drawn), "mermaid") if drawn and drawn.steps else ""
     text = fence(o.ladder_text) if o.ladder_text.strip() else ""
     if not (picture or text):
-        return f"{_NO_LADDER.capitalize()}.\n"
+        return _(_NO_LADDER) + "\n"
     return "\n".join(p for p in (picture, text) if p)
 
 
 def _md_lab(o: Outcome) -> str:
     ladder = _md_ladder(o)
     parts = [
-        f"## {md(o.lab)}: {md(o.lab_title)}\n",
+        f"## {md(o.lab)}: {md(_lab_title(o))}\n",
         f"**{_verdict_words(o.verdict)}**: {md(o.message)}\n",
-        f"**score**: {_score_words(o)}\n",
+        f"**{_(_SCORE)}**: {_score_words(o)}\n",
         _md_facts(_run_facts(o)),
-        "### Checks\n",
+        f"### {_(_CHECKS)}\n",
         _md_checks(o),
-        "### Ladder diagram\n",
+        f"### {_(_LADDER_DIAGRAM)}\n",
         ladder,
-        "### Capture\n",
+        f"### {_(_CAPTURE)}\n",
         _md_capture(o),
     ]
     for name, text in (("stdout", o.stdout), ("stderr", o.stderr)):
-        parts += [f"### {name}\n", fence(text) if text else "(empty)\n"]
+        parts += [f"### {name}\n", fence(text) if text else _(_EMPTY) + "\n"]
     if o.environment:
         parts += [
-            "### Environment of this run\n",
+            f"### {_(_ENV_RUN)}\n",
             fence(json.dumps(o.environment, indent=2), "json"),
         ]
     return "\n".join(parts)
@@ -672,12 +757,13 @@ def _md_lab(o: Outcome) -> str:
 def report_markdown(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     """One student's report in Markdown."""
     first = outcomes[0]
-    parts = [f"# tcplab report: {md(first.display)}\n", _md_facts(_header_facts(first, meta))]
+    title = _("tcplab report: {student}").format(student=md(first.display))
+    parts = [f"# {title}\n", _md_facts(_header_facts(first, meta))]
     note = _regrade_note(outcomes)
     if note:
         parts.append(f"> **{md(note)}**\n")
     parts += [_md_lab(o) for o in outcomes]
-    parts.append("## Environment\n")
+    parts.append(f"## {_(_ENVIRONMENT)}\n")
     for title, facts in _env_sections(meta):
         parts += [f"### {title}\n", _md_facts(facts)]
     return "\n".join(parts)
@@ -721,23 +807,24 @@ def h(text: object) -> str:
 
 def _html_facts(facts: list[tuple[str, str]]) -> str:
     if not facts:
-        return "<p>(none)</p>"
+        return f"<p>{h(_(_NONE))}</p>"
     items = "".join(f"<dt>{h(k)}</dt><dd>{h(v)}</dd>" for k, v in facts)
     return f"<dl>{items}</dl>"
 
 
 def _html_pre(text: str) -> str:
-    return f"<pre>{h(text)}</pre>" if text else "<p>(empty)</p>"
+    return f"<pre>{h(text)}</pre>" if text else f"<p>{h(_(_EMPTY))}</p>"
 
 
 def _html_checks(o: Outcome) -> str:
     if not o.checks:
-        return f"<p>No checks ran: {h(o.message)}</p>"
-    head = "<tr><th></th><th>points</th><th>check</th><th>detail</th><th>hint</th><th>why</th></tr>"
+        return f"<p>{h(_(_NO_CHECKS).format(message=o.message))}</p>"
+    names = (_("points"), _("check"), _("detail"), _("hint"), _("why"))
+    head = "<tr><th></th>" + "".join(f"<th>{h(n)}</th>" for n in names) + "</tr>"
     rows = []
     for r in (r.for_students() for r in o.checks):
         mark = '<span class="ok">✓</span>' if r.ok else '<span class="bad">✗</span>'
-        cells = [f"{r.earned}/{r.points}", r.title, r.detail, "" if r.ok else r.hint, r.why]
+        cells = [f"{r.earned}/{r.points}", _title(r), _detail(r), "" if r.ok else _hint(r), _why(r)]
         rows.append(f"<tr><td>{mark}</td>" + "".join(f"<td>{h(c)}</td>" for c in cells) + "</tr>")
     return f'<table class="checks"><thead>{head}</thead><tbody>{"".join(rows)}</tbody></table>'
 
@@ -745,7 +832,7 @@ def _html_checks(o: Outcome) -> str:
 def _html_capture(o: Outcome) -> str:
     link = _pcap_link(o)
     if link is None:
-        return "<p>No capture was kept.</p>"
+        return f"<p>{h(_(_NO_CAPTURE))}</p>"
     href = h(urllib.parse.quote(link))
     return f'<p><a href="{href}">{h(posixpath.basename(link))}</a></p>'
 
@@ -759,7 +846,7 @@ def _html_ladder(o: Outcome) -> str:
             return f'<div class="ladder">{o.ladder_html}</div>'
         if o.ladder_text.strip():
             return f'<div class="ladder">{_html_pre(o.ladder_text)}</div>'
-        return f"<p>{_NO_LADDER.capitalize()}.</p>"
+        return f"<p>{h(_(_NO_LADDER))}</p>"
     # its ids, unique in the page (the lab's name made safe, and a hash of it: a.b is not a_b)
     digest = hashlib.sha256(o.lab.encode()).hexdigest()[:6]
     prefix = "tls-" + re.sub(r"[^A-Za-z0-9_-]", "-", o.lab) + "-" + digest
@@ -767,30 +854,32 @@ def _html_ladder(o: Outcome) -> str:
     if not o.ladder_text.strip():
         return picture
     text = _html_pre(o.ladder_text)
-    return picture + f"<details><summary>The ladder as text</summary>{text}</details>"
+    summary = h(_("The ladder as text"))
+    return picture + f"<details><summary>{summary}</summary>{text}</details>"
 
 
 def _html_lab(o: Outcome) -> str:
     ladder = _html_ladder(o)
     parts = [
         f'<section class="lab" id="lab-{h(o.lab)}">',
-        f"<h2>{h(o.lab)}: {h(o.lab_title)}</h2>",
+        f"<h2>{h(o.lab)}: {h(_lab_title(o))}</h2>",
         f'<p><span class="verdict v-{h(o.verdict.value)}">{h(_verdict_words(o.verdict))}</span>'
         f": {h(o.message)}</p>",
-        f"<p><strong>score</strong>: {h(_score_words(o))}</p>",
+        f"<p><strong>{h(_(_SCORE))}</strong>: {h(_score_words(o))}</p>",
         _html_facts(_run_facts(o)),
-        "<h3>Checks</h3>",
+        f"<h3>{h(_(_CHECKS))}</h3>",
         _html_checks(o),
-        "<h3>Ladder diagram</h3>",
+        f"<h3>{h(_(_LADDER_DIAGRAM))}</h3>",
         ladder,
-        "<h3>Capture</h3>",
+        f"<h3>{h(_(_CAPTURE))}</h3>",
         _html_capture(o),
         f"<h3>stdout</h3>{_html_pre(o.stdout)}",
         f"<h3>stderr</h3>{_html_pre(o.stderr)}",
     ]
     if o.environment:
         env = _html_pre(json.dumps(o.environment, indent=2, default=str))
-        parts.append(f"<details><summary>Environment of this run</summary>{env}</details>")
+        summary = h(_(_ENV_RUN))
+        parts.append(f"<details><summary>{summary}</summary>{env}</details>")
     return "\n".join(parts + ["</section>"])
 
 
@@ -799,19 +888,32 @@ def report_html(outcomes: list[Outcome], meta: dict[str, Any]) -> str:
     first = outcomes[0]
     note = _regrade_note(outcomes)
     env = "".join(f"<h3>{h(t)}</h3>{_html_facts(f)}" for t, f in _env_sections(meta))
+    title = h(_("tcplab report: {student}").format(student=first.display))
     body = [
-        f"<h1>tcplab report: {h(first.display)}</h1>",
+        f"<h1>{title}</h1>",
         _html_facts(_header_facts(first, meta)),
         f'<p class="note">{h(note)}</p>' if note else "",
         *(_html_lab(o) for o in outcomes),
-        f'<section class="env"><h2>Environment</h2>{env}</section>',
+        f'<section class="env"><h2>{h(_(_ENVIRONMENT))}</h2>{env}</section>',
     ]
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{html_lang()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>tcplab report: {h(first.display)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{title}</title>\n<style>{_css()}</style>\n</head>\n"
         "<body>\n" + "\n".join(p for p in body if p) + "\n</body>\n</html>\n"
     )
+
+
+def html_lang() -> str:
+    """The language spoken, as HTML's lang attribute names it ("en", "zh-CN")."""
+    return language().replace("_", "-")
+
+
+def _css() -> str:
+    """The report's CSS: in a language written in CJK characters, fonts that have them first."""
+    if language() == ENGLISH:
+        return _CSS
+    return _CSS.replace("system-ui, sans-serif", f"system-ui, {CJK_FONTS}")
 
 
 # ---- writing it all ------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from tcplab.app.protocol import (
     shown,
 )
 from tcplab.errors import TcplabError
+from tcplab.i18n import _
 
 MAX_LINE = 256 << 10
 MAX_CALLS = 5000
@@ -116,9 +117,13 @@ class Proxy:
         with self.lock:
             self.accepted += 1
             if self.accepted > MAX_ACCEPTED:
-                why = f"more than {MAX_ACCEPTED} connections to the application in all"
+                why = _("more than {n} connections to the application in all").format(
+                    n=MAX_ACCEPTED
+                )
             elif len(self.active) >= MAX_CONNECTIONS:
-                why = f"more than {MAX_CONNECTIONS} connections to the application at once"
+                why = _("more than {n} connections to the application at once").format(
+                    n=MAX_CONNECTIONS
+                )
             else:
                 self.active.add(conn)
                 why = ""
@@ -172,35 +177,37 @@ class Proxy:
         """The call a solution's line asks for, if it is offered, within the limits and checked
         by the protocol (AppError with the reply otherwise); arguments with a cap are capped."""
         if len(line) > MAX_LINE:
-            raise _refused(f"a call longer than {MAX_LINE} bytes")
+            raise _refused(_("a call longer than {n} bytes").format(n=MAX_LINE))
         data = parse(line)
         if isinstance(data, Error):
             raise AppError(data)
         if not isinstance(data, dict):
-            raise _refused("a call is a JSON object")
+            raise _refused(_("a call is a JSON object"))
         op = data.get("op")
         if not isinstance(op, str) or op not in ALLOWED:
-            raise _refused(f"the application does not offer {shown(op)} to solutions")
+            raise _refused(
+                _("the application does not offer {op} to solutions").format(op=shown(op))
+            )
         extra = set(data) - {"op"} - ALLOWED[op]
         if extra:
-            raise _refused(f"{op}: unknown arguments {sorted(extra)}")
+            raise _refused(_("{op}: unknown arguments {names}").format(op=op, names=sorted(extra)))
         self._count(op)
         call = decode_call(data, OFFERED)
         if isinstance(call, Error):
             raise AppError(call)
         if isinstance(call, Connect) and call.addr != self.crafting_addr:
-            raise _refused("the application connects only to the crafting host")
+            raise _refused(_("the application connects only to the crafting host"))
         return _capped(call)
 
     def _count(self, op: str) -> None:
         with self.lock:
             self.calls += 1
             if self.calls > MAX_CALLS:
-                raise _refused(f"more than {MAX_CALLS} calls to the application")
+                raise _refused(_("more than {n} calls to the application").format(n=MAX_CALLS))
             if op == Listen.op:
                 self.listeners += 1
                 if self.listeners > MAX_LISTENERS:
-                    raise _refused(f"more than {MAX_LISTENERS} listeners")
+                    raise _refused(_("more than {n} listeners").format(n=MAX_LISTENERS))
 
     def close(self) -> None:
         """Stop accepting, hang up on every connection and let the pool's threads end."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tcplab.errors import UsageError
+from tcplab.i18n import _
 from tcplab.userfile import Refused, read_bytes
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -179,13 +180,16 @@ def read_roster(path: str) -> list[RosterRow]:
     try:
         data = read_bytes(path, MAX_ROSTER)
     except Refused as exc:
-        raise UsageError(f"--roster {exc}", "give the roster as a CSV file") from None
+        raise UsageError(
+            _("--roster {why}").format(why=exc), _("give the roster as a CSV file")
+        ) from None
     try:
         body = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise UsageError(
-            f"--roster {path}: not UTF-8 (line {line})", "save the roster as CSV UTF-8"
+            _("--roster {path}: not UTF-8 (line {line})").format(path=path, line=line),
+            _("save the roster as CSV UTF-8"),
         ) from None
     return parse_roster(body, path)
 
@@ -194,8 +198,8 @@ def parse_roster(body: str, path: str = "roster") -> list[RosterRow]:
     lines = body.splitlines()
     if not lines or not lines[0].strip():
         raise UsageError(
-            f"--roster {path}: empty",
-            "the first line names the columns: folder,student id,name,email",
+            _("--roster {path}: empty").format(path=path),
+            _("the first line names the columns: folder,student id,name,email"),
         )
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
     reader = csv.reader(io.StringIO(body, newline=""), delimiter=delimiter)
@@ -209,9 +213,10 @@ def parse_roster(body: str, path: str = "roster") -> list[RosterRow]:
         row = _row(fields, where, header, reader.line_num, path)
         if row.folder in seen:
             raise UsageError(
-                f"--roster {path}: line {row.line} names folder {row.folder!r} again "
-                f"(line {seen[row.folder]})",
-                "give each folder or repository once",
+                _("--roster {path}: line {line} names folder {folder} again (line {first})").format(
+                    path=path, line=row.line, folder=repr(row.folder), first=seen[row.folder]
+                ),
+                _("give each folder or repository once"),
             )
         seen[row.folder] = row.line
         rows.append(row)
@@ -227,8 +232,10 @@ def _where(header: list[str], path: str) -> dict[str, int]:
                 break
     if "folder" not in where:
         raise UsageError(
-            f"--roster {path}: no folder or repository column in its header ({','.join(header)[:80]})",
-            "name the columns on line 1: folder,student id,name,email",
+            _("--roster {path}: no folder or repository column in its header ({header})").format(
+                path=path, header=",".join(header)[:80]
+            ),
+            _("name the columns on line 1: folder,student id,name,email"),
         )
     return where
 
@@ -238,8 +245,10 @@ def _row(
 ) -> RosterRow:
     if len(fields) > len(header):
         raise UsageError(
-            f"--roster {path}: line {line} has {len(fields)} fields, the header {len(header)}",
-            'quote a field that holds the separator ("Zhang, Wei")',
+            _("--roster {path}: line {line} has {fields} fields, the header {header}").format(
+                path=path, line=line, fields=len(fields), header=len(header)
+            ),
+            _('quote a field that holds the separator ("Zhang, Wei")'),
         )
 
     def get(field: str) -> str:
@@ -249,7 +258,7 @@ def _row(
     folder = get("folder").rstrip("/")  # "alice/" as a shell completes it
     if not folder:
         raise UsageError(
-            f"--roster {path}: line {line} has no folder",
-            "give every student's folder or repository",
+            _("--roster {path}: line {line} has no folder").format(path=path, line=line),
+            _("give every student's folder or repository"),
         )
     return RosterRow(folder, get("student_id"), get("name"), get("email"), line)

@@ -34,6 +34,8 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tcplab.i18n import N_, _
+
 K = 10  # tokens per fingerprinted run: about a short statement
 WINDOW = 4  # winnowing window: any shared run of K + WINDOW - 1 tokens is always seen
 NEAR = 0.6  # Jaccard index from which two submissions are listed as near-identical
@@ -41,7 +43,8 @@ MIN_PRINTS = 6  # fewer fingerprints of one's own than this: too little to compa
 COMMON = 0.25  # a fingerprint more than this share of the class has is an idiom, not a copy
 MIN_COMMON = 5  # ... but never fewer students than this (a small class)
 
-IDENTICAL, SAME_CODE, NEAR_IDENTICAL = "identical", "same code", "near-identical"
+# the kinds are keys (grade.json's "kind"); shown to people translated, with `_(kind)`
+IDENTICAL, SAME_CODE, NEAR_IDENTICAL = N_("identical"), N_("same code"), N_("near-identical")
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,9 @@ class Cluster:
     def words(self, name: Callable[[str], str] = str) -> str:
         """One line for the terminal summary; `name` shows a student's internal id to people."""
         figure = "" if self.kind != NEAR_IDENTICAL else f" ({self.similarity:.0%})"
-        line = f"{self.lab}: {', '.join(map(name, self.students))}: {self.kind}{figure}"
+        line = f"{self.lab}: {', '.join(map(name, self.students))}: {_(self.kind)}{figure}"
         for label, groups in ((IDENTICAL, self.identical), (SAME_CODE, self.same_code)):
-            line += "".join(f"; {label}: {' = '.join(map(name, g))}" for g in groups)
+            line += "".join(f"; {_(label)}: {' = '.join(map(name, g))}" for g in groups)
         return line
 
 

@@ -35,6 +35,7 @@ from tcplab.grade.roster import (
     safe_id,
     shown,
 )
+from tcplab.i18n import _
 from tcplab.userfile import kind
 
 __all__ = [
@@ -82,10 +83,14 @@ def prepare(sub: Submission) -> bytes:
     if sub.path is None and sub.misnamed:
         found = ", ".join(sub.misnamed[:3]) + (", …" if len(sub.misnamed) > 3 else "")
         raise NotRun(
-            Verdict.MISNAMED, f"no {lab}, but found {found}; rename it {lab}: it was not run"
+            Verdict.MISNAMED,
+            _("no {lab}, but found {found}; rename it {lab}: it was not run").format(
+                lab=lab, found=found
+            ),
         )
     if sub.path is None:
-        raise NotRun(Verdict.MISSING, sub.absent or f"no {lab} in the student's folder")
+        missing = sub.absent or _("no {lab} in the student's folder").format(lab=lab)
+        raise NotRun(Verdict.MISSING, missing)
     try:
         source = read_solution(sub.path)
     except Unusable as exc:
@@ -103,13 +108,16 @@ def discover(
     student's (hidden, or a class file of --out). With a roster, its students without a folder
     are `missing` for every lab, and a folder not in it is flagged."""
     if not submissions.is_dir():
-        raise UsageError(f"{submissions}: no such folder", "give the folder of student folders")
+        raise UsageError(
+            _("{folder}: no such folder").format(folder=submissions),
+            _("give the folder of student folders"),
+        )
     places, skipped = _places(submissions)
     students = _students(places, roster)
     if not students:
         raise UsageError(
-            f"{submissions}: no student folders",
-            "put one folder per student in it, holding LAB.py for each lab",
+            _("{folder}: no student folders").format(folder=submissions),
+            _("put one folder per student in it, holding LAB.py for each lab"),
         )
     found = [_submission(who, mine, lab) for who, mine in students for lab in labs]
     return found, skipped
@@ -121,16 +129,25 @@ def _places(submissions: Path) -> tuple[list[Place], list[str]]:
         entries = sorted(os.scandir(submissions), key=lambda e: os.fsencode(e.name))
     except OSError as exc:
         raise UsageError(
-            f"{submissions}: cannot be read ({exc.strerror})", "give a folder you can read"
+            _("{folder}: cannot be read ({why})").format(folder=submissions, why=exc.strerror),
+            _("give a folder you can read"),
         ) from None
     for entry in entries:
         name = shown(entry.name)
         if entry.name.startswith("."):
-            skipped.append(f"{name!r}: a hidden entry; not a student's (rename it to grade it)")
+            skipped.append(
+                _("{name}: a hidden entry; not a student's (rename it to grade it)").format(
+                    name=repr(name)
+                )
+            )
             continue
         is_dir = _is_dir(entry)
         if not is_dir and entry.name.lower() in RESERVED:
-            skipped.append(f"{name!r}: the name of a class file of --out; not a student's")
+            skipped.append(
+                _("{name}: the name of a class file of --out; not a student's").format(
+                    name=repr(name)
+                )
+            )
             continue
         places.append(place(Path(entry.path), is_dir))
     plain_dirs = [p for p in places if not p.layout and p.path.is_dir() and not p.path.is_symlink()]
@@ -213,7 +230,10 @@ def _submission(who: Student, mine: list[Place], lab: LabDef) -> Submission:
     sub = Submission(who.id, lab, None, who=who, flags=flags)
     if not mine:
         return replace(
-            sub, absent=f"no folder for this student in the submissions (roster: {who.name})"
+            sub,
+            absent=_("no folder for this student in the submissions (roster: {name})").format(
+                name=who.name
+            ),
         )
     wanted = f"{lab.name}.py"
     for p in mine:
@@ -290,10 +310,11 @@ def _not_a_folder(entry: Path) -> str | None:
     try:
         mode = entry.lstat().st_mode
     except OSError as exc:
-        return f"the student's folder {shown(entry.name)} cannot be read ({exc.strerror})"
+        return _("the student's folder {name} cannot be read ({why})").format(
+            name=shown(entry.name), why=exc.strerror
+        )
     if stat.S_ISDIR(mode):
         return None
-    return (
-        f"the student's entry {shown(entry.name)} is {kind(mode)}, not a folder; "
-        "nothing in it was read"
+    return _("the student's entry {name} is {kind}, not a folder; nothing in it was read").format(
+        name=shown(entry.name), kind=kind(mode)
     )

@@ -249,3 +249,65 @@ def test_the_exchange_puts_the_state_diagram_below_with_each_sides_path_numbered
     # SYN_RECEIVED → ESTABLISHED
     assert numbers == ["1", "2", "1", "2"]
     assert any("tls-hl" in (el.get("class") or "") for el in states.iter())
+
+
+# ---- in Chinese: CJK fonts, text measured in columns (a CJK character is two) ---------------
+
+
+@pytest.fixture
+def zh():
+    from tcplab import i18n
+
+    i18n.set_language("zh_CN")
+    yield
+    i18n.set_language(i18n.ENGLISH)
+
+
+def test_wrap_counts_cjk_columns_and_breaks_between_characters():
+    from tcplab.text import columns
+
+    words = ["你的", "ACK", "确认的是内核的初始序列号加零，而内核期望的是加一：少了一。" * 2]
+    lines = wrap(words, 40, 3)
+    assert len(lines) == 3 and lines[-1].endswith("…")
+    assert all(columns(line) <= 40 for line in lines)
+    assert lines[0].startswith("你的 ACK 确认")  # spaces between words kept, none added inside
+    # English text is wrapped exactly as before (by words, clipped)
+    assert wrap(["seq", "+1", "ack", "+1"], 8, 2) == ["seq +1", "ack +1"]
+
+
+def test_a_chinese_sequence_diagram_is_well_formed_names_cjk_fonts_and_fits(zh):
+    from tcplab.draw.sequence import NOTE_CHARS, SMALL_W, small_width
+    from tcplab.text import columns
+
+    note = "你的 ACK 确认的是内核 ISN+0，内核期望 ISN+1：少了一，因为 SYN 占用一个序列号。" * 3
+    ladder = handshake()
+    steps = (*ladder.steps, Step(0.003, text=note, ok=False))
+    ladder = Ladder(ladder.you, ladder.kernel, ladder.conns, steps, ladder.start)
+    svg = sequence.diagram(ladder).svg
+    root = parse(svg)
+    style = "".join(s.text or "" for s in root.iter(f"{NS}style"))
+    assert "'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'Microsoft YaHei', 'PingFang SC'" in style
+    words = texts(root)
+    assert "你 → 内核" in words and "内核 → 你" in words and "时间" in words
+    note_lines = [t for g in groups(root, "tl-text") for t in texts(g)]
+    assert len(note_lines) > 1 and all(columns(t) <= NOTE_CHARS for t in note_lines)
+    # the legend's labels do not run into the next item, measured by columns
+    legend = next(g for g in root.iter(f"{NS}g") if g.get("class") == "tl-legend")
+    items = [(float(t.get("x", 0)), "".join(t.itertext())) for t in legend.iter(f"{NS}text")]
+    starts = [float(e.get("x", e.get("x1", 0))) for e in legend if e.tag != f"{NS}text"]
+    assert len(items) == 5 and len(starts) == 4
+    for (x, label), nxt in zip(items, [*starts[1:], items[-1][0], float("inf")], strict=True):
+        assert x + small_width(label) < nxt, label
+    assert SMALL_W > 5
+
+
+def test_the_chinese_exchange_picture_is_standalone_xml(zh):
+    root = parse(exchange.document(handshake(), "tls-zh"))
+    text = " ".join(root.itertext())
+    assert "双方经过的状态" in text and "收到 SYN" in text and "发送 SYN,ACK" in text
+    assert inline(exchange.document(handshake(), "tls-zh")).count("<svg") == 1
+
+
+def test_english_pictures_name_no_cjk_font():
+    assert "CJK" not in sequence.diagram(handshake()).svg
+    assert "CJK" not in exchange.document(handshake(), "tls-en")

@@ -368,3 +368,43 @@ def test_the_picture_draws_one_grey_arrow_per_change_the_table_makes():
             arrows.add((State.parse(a), State.parse(b)))
     assert arrows == _table_changes()
     assert len(root.findall(".//s:path[@class='tls-edge']", NS)) == len(arrows)
+
+
+@pytest.fixture
+def zh():
+    from tcplab import i18n
+
+    i18n.set_language("zh_CN")
+    yield
+    i18n.set_language(i18n.ENGLISH)
+
+
+def test_chinese_labels_fit_their_places_measured_in_columns(zh):
+    from tcplab.text import columns
+
+    labels = _labels()
+    assert any("收到 SYN" in line for t in transitions() for line in t.lines)
+    assert all(columns(line) <= 28 for t in transitions() for line in t.lines)
+    for name, box in labels:
+        for node in layout.NODES.values():
+            assert not box.overlaps(node.rect, gap=2), (name, node.key)
+        assert not box.overlaps(layout.LEGEND_BOX), name
+        assert box.x >= 0 and box.x + box.w <= layout.WIDTH, name
+    for (a, box_a), (b, box_b) in combinations(labels, 2):
+        assert not box_a.overlaps(box_b, gap=2), (a, b)
+
+
+def test_the_chinese_diagram_is_well_formed_with_cjk_fonts(zh):
+    svg = diagram([HANDSHAKE_KERNEL, HANDSHAKE_YOU], title="三次握手").svg
+    root = _parse(svg)
+    assert "Noto Sans CJK SC" in svg and "三次握手" in "".join(root.itertext())
+    assert "1, 2, 3 ...：" in svg  # no ambiguous-width ellipsis in Chinese
+
+
+def test_the_chinese_listing_fits_80_columns_without_ambiguous_arrows(zh):
+    from tcplab.text import columns
+
+    text = listing()
+    assert "TCP 的 11 个状态" in text and "-> SYN_RECEIVED  收到 SYN / 发送 SYN,ACK" in text
+    assert max(columns(line) for line in text.splitlines()) <= 80
+    assert "→" not in text and "…" not in text
