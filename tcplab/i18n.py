@@ -175,7 +175,8 @@ def _refresh_click() -> None:
 
     for name in _CLICK_MODULES:
         module = sys.modules.get(name)
-        if module is None and name.startswith("typer"):
+        # typer.rich_utils loads rich: patched only when something already loaded it
+        if module is None and name.startswith("typer") and name != "typer.rich_utils":
             try:
                 module = importlib.import_module(name)
             except ImportError:  # a release without this module
