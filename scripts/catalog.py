@@ -5,7 +5,8 @@
     python scripts/catalog.py compile   # every tcplab.po -> tcplab.mo (shipped in the wheel)
     python scripts/catalog.py check     # what tests/unit/test_catalog_i18n.py checks, as a report
 
-The messages are: every `_()`, `N_()` and `ngettext()` in tcplab/ and labs/, the command line's help
+The messages are: every `_()`, `N_()` and `ngettext()` in tcplab/ and labs/, each lab's title and
+summary (labs/NAME/lab.toml), the command line's help
 (each command's and option's help, walked from the Typer app in English), and Click's and Typer's own
 messages (extracted from the installed click and typer). See docs/translating.md.
 """
@@ -17,6 +18,7 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -38,6 +40,22 @@ def _sources() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
             ROOT / part, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
         ):
             yield f"{part}/{filename}", lineno, message, "tcplab"
+
+
+LAB_TEXTS = ("title", "summary")  # the [lab] fields tcplab shows people (lab list, lab check)
+
+
+def _labs() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
+    """The texts each labs/NAME/lab.toml shows: its title and summary (translated where shown)."""
+    import tomllib
+
+    for path in sorted((ROOT / "labs").glob("*/lab.toml")):
+        with path.open("rb") as f:
+            lab = tomllib.load(f).get("lab", {})
+        for field in LAB_TEXTS:
+            text = lab.get(field)
+            if isinstance(text, str) and text.strip():
+                yield f"labs/{path.parent.name}/lab.toml", 0, " ".join(text.split()), "lab"
 
 
 def _click() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
@@ -69,7 +87,7 @@ def _help() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
 
 def extract() -> Catalog:
     catalog = Catalog(project="tcplab", domain="tcplab", charset="utf-8", fuzzy=False)
-    for source in (_sources(), _help(), _click()):
+    for source in (_sources(), _labs(), _help(), _click()):
         for filename, lineno, message, _where in source:
             if not message or (isinstance(message, tuple) and not message[0]):
                 continue
@@ -120,9 +138,9 @@ def cmd_compile() -> None:
         print(f"{po.with_suffix('.mo').relative_to(ROOT)}")
 
 
-def _translated(message: object) -> bool:
-    string = getattr(message, "string")
-    if getattr(message, "fuzzy"):
+def _translated(message: Any) -> bool:
+    string = message.string
+    if message.fuzzy:
         return False
     if isinstance(string, (tuple, list)):
         return all(string)

@@ -215,8 +215,8 @@ class App:
             raise CallError(_("no socket with id {ident}").format(ident=ident))
         if kind and s.kind != kind:
             raise CallError(
-                _("socket {ident} is a {kind}, not a {kind2}").format(
-                    ident=ident, kind=s.kind, kind2=kind
+                _("socket {ident} is a {kind}, not a {wanted}").format(
+                    ident=ident, kind=s.kind, wanted=kind
                 )
             )
         return s
@@ -331,7 +331,7 @@ class App:
         others = [self.socks[i].ports()[1] for i in lst.held if i in self.socks]
         if others:
             message += f" (the kernel offered port {', '.join(map(str, others))})"
-        return CallError(message, _("EAGAIN"))
+        return CallError(message, "EAGAIN")
 
     @serves(Connect)
     def connect(self, call: Connect) -> Connecting:

@@ -48,7 +48,7 @@ LabsDir = Annotated[
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(_("tcplab {version__}").format(version__=__version__))
+        typer.echo(f"tcplab {__version__}")
         raise typer.Exit()
 
 

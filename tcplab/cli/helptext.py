@@ -18,6 +18,8 @@ from tcplab.text import columns, wrap
 # Click's own texts in help (typer._click has no gettext): translated here
 HELP_OPTION = N_("Show this message and exit.")
 USAGE_PREFIX = N_("Usage: ")
+HEADING = N_("{heading}:")
+SHORT_HELP_COLUMNS = 60  # a command's line in its group's list: its name, then this many columns
 
 _COMMAND_TEXTS = ("help", "short_help", "epilog")
 _PARAM_TEXTS = ("help",)
@@ -66,6 +68,26 @@ def translate(command: Any) -> None:
         setattr(obj, attr, _(text))
     for cmd in _walk(command):
         cmd.get_help_option = _translated_help_option(cmd.get_help_option)
+        if cmd.help and not cmd.short_help:
+            cmd.short_help = short_help(cmd.help)
+
+
+def short_help(text: str, limit: int = SHORT_HELP_COLUMNS) -> str:
+    """A translated help's first sentence, cut to `limit` display columns (Click's own cut counts
+    characters: a Chinese one takes two columns)."""
+    first = " ".join(text.split("\n\n")[0].split())
+    for stop in ("。", ". "):
+        if stop in first:
+            first = first[: first.index(stop) + len(stop)].rstrip()
+            break
+    if columns(first) <= limit:
+        return first
+    cut = ""
+    for c in first:
+        if columns(cut + c) > limit - 3:
+            break
+        cut += c
+    return cut.rstrip() + "..."
 
 
 def _translated_help_option(make: Any) -> Any:
@@ -88,7 +110,8 @@ def use_formatter(command: Any) -> None:
             super().write_usage(prog, args, _(USAGE_PREFIX) if prefix is None else prefix)
 
         def write_heading(self, heading: str) -> None:
-            super().write_heading(_(heading))
+            line = _(HEADING).format(heading=_(heading))
+            self.write(f"{'':>{self.current_indent}}{line}\n")
 
         def write_text(self, text: str) -> None:
             if language() == ENGLISH:

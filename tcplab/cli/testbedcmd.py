@@ -102,8 +102,8 @@ def teardown(crafting: str, all_testbeds: bool) -> None:
         other = record_using(crafting)
         if other is not None:
             raise UsageError(
-                _("{crafting} is the kernel host of the testbed of {crafting2}").format(
-                    crafting=crafting, crafting2=other.spec.crafting
+                _("{crafting} is the kernel host of the testbed of {other}").format(
+                    crafting=crafting, other=other.spec.crafting
                 ),
                 _("name the crafting host: tcplab teardown --crafting {crafting}").format(
                     crafting=other.spec.crafting

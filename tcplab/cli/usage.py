@@ -96,7 +96,10 @@ def _plain(text: str) -> str:
             return template.format(**m.groupdict())
     m = _SUGGEST.fullmatch(text)
     if m:
-        return _("{message}. Did you mean {suggestions}?").format(**m.groupdict())
+        message = m["message"].rstrip(".。")
+        return _("{message}. Did you mean {suggestions}?").format(
+            message=message, suggestions=m["suggestions"]
+        )
     return text
 
 

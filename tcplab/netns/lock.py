@@ -137,9 +137,7 @@ def acquire(fd: int, pending: Callable[[], bool] | None = None) -> None:
             raise KeyboardInterrupt
         if not told and time.monotonic() - started >= WAIT_NOTICE_AFTER:
             notify(
-                _("waiting for another tcplab command (pid {value}) to finish").format(
-                    value=holder(fd)
-                )
+                _("waiting for another tcplab command (pid {pid}) to finish").format(pid=holder(fd))
             )
             told = True
         time.sleep(_POLL)

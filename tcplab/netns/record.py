@@ -164,8 +164,8 @@ def _check_subnet(text: str, net: ipaddress.IPv4Network) -> None:
         kind = "this-network (0.0.0.0/8)"
     if kind is not None:
         raise UsageError(
-            _("subnet {text} is {replace} address space").format(
-                text=text, replace=kind.replace("_", "-")
+            _("subnet {text} is {kind} address space").format(
+                text=text, kind=kind.replace("_", "-")
             ),
             _("use a private subnet such as {SUBNET}").format(SUBNET=defaults.SUBNET),
         )
@@ -362,8 +362,8 @@ def _parse(raw: bytes, path: Path) -> TestbedRecord:
             raise ValueError(_("not a JSON object"))
         if data.get("format", FORMAT) != FORMAT:
             raise ValueError(
-                _("format {get!r} is not {FORMAT}").format(
-                    get=str(data.get("format"))[:40], FORMAT=FORMAT
+                _("format {found!r} is not {FORMAT}").format(
+                    found=str(data.get("format"))[:40], FORMAT=FORMAT
                 )
             )
         rec = _record_from(data)
@@ -388,12 +388,12 @@ def _parse(raw: bytes, path: Path) -> TestbedRecord:
 def _strict(kind: Any, data: object, **types: type) -> Any:
     """A record part from a JSON object whose known fields have exactly these types."""
     if not isinstance(data, dict):
-        raise TypeError(_("{name__} is not an object").format(name__=kind.__name__))
+        raise TypeError(_("{kind} is not an object").format(kind=kind.__name__))
     for key, want in types.items():
         if key in data and data[key] is not None and type(data[key]) is not want:
             raise TypeError(
-                _("{name__}.{key} is not a {name__2}").format(
-                    name__=kind.__name__, key=key, name__2=want.__name__
+                _("{kind}.{key} is not a {want}").format(
+                    kind=kind.__name__, key=key, want=want.__name__
                 )
             )
     return kind(**{k: v for k, v in data.items() if k in types})

@@ -145,8 +145,8 @@ def _wait_for_builder(rec: TestbedRecord, started: float, told: bool) -> bool:
         raise _busy(rec, builder)
     if not told and waited >= lock.WAIT_NOTICE_AFTER:
         lock.notify(
-            _("waiting for {value} to finish setting up {crafting}").format(
-                value=describe(builder), crafting=rec.spec.crafting
+            _("waiting for {process} to finish setting up {crafting}").format(
+                process=describe(builder), crafting=rec.spec.crafting
             )
         )
         told = True
@@ -222,8 +222,8 @@ def _refuse_in_use(rec: TestbedRecord) -> None:
     o = _user(rec)
     if o is not None:
         raise TestbedBusy(
-            _("the testbed of {crafting} is in use by {value}").format(
-                crafting=rec.spec.crafting, value=describe(o)
+            _("the testbed of {crafting} is in use by {process}").format(
+                crafting=rec.spec.crafting, process=describe(o)
             ),
             _("it is removed when that command ends; wait for it"),
         )
@@ -440,8 +440,8 @@ def _check_adoptable(rec: TestbedRecord, name: str, addr: str, mac: str) -> None
     found = _link_problems(name, link, addr, rec.spec)
     if link and link.get("mac") != mac:
         found.append(
-            _("the link {IFNAME} in {name} has mac {get}, not {mac}").format(
-                IFNAME=IFNAME, name=name, get=link.get("mac"), mac=mac
+            _("the link {IFNAME} in {name} has mac {found}, not {mac}").format(
+                IFNAME=IFNAME, name=name, found=link.get("mac"), mac=mac
             )
         )
     if found:
@@ -474,8 +474,8 @@ def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
             rec.save()
         if not launch.ready(timeout):
             raise EnvironmentProblem(
-                _("the kernel-side application did not start in {kernel}: {value}").format(
-                    kernel=rec.spec.kernel, value=_log_tail(rec)
+                _("the kernel-side application did not start in {kernel}: {log}").format(
+                    kernel=rec.spec.kernel, log=_log_tail(rec)
                 ),
                 _("see {log_path}").format(log_path=rec.log_path),
             )

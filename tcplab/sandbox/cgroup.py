@@ -97,8 +97,8 @@ class Cgroup:
             missing = [c for c in V1_CONTROLLERS if not (ROOT / c).is_dir()]
             if missing:
                 raise EnvironmentProblem(
-                    _("the cgroup v1 controllers {join} are not mounted").format(
-                        join=", ".join(missing)
+                    _("the cgroup v1 controllers {controllers} are not mounted").format(
+                        controllers=", ".join(missing)
                     ),
                     _("mount them under /sys/fs/cgroup, or boot with the unified hierarchy"),
                 )
@@ -145,8 +145,8 @@ class Cgroup:
         have = set((ROOT / "cgroup.controllers").read_text().split())
         if not wanted <= have:
             raise EnvironmentProblem(
-                _("the cgroup v2 controllers {join} are not available").format(
-                    join=", ".join(sorted(wanted - have))
+                _("the cgroup v2 controllers {controllers} are not available").format(
+                    controllers=", ".join(sorted(wanted - have))
                 ),
                 _("enable them in the kernel (cgroup_enable=memory) and reboot"),
             )

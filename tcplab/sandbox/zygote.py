@@ -169,8 +169,8 @@ class Zygote:
                 ) from exc
         if "pid" not in reply:
             raise EnvironmentProblem(
-                _("the sandbox's zygote refused a job: {get}").format(
-                    get=reply.get("error", "no reason")
+                _("the sandbox's zygote refused a job: {reason}").format(
+                    reason=reply.get("error", "no reason")
                 ),
                 _("run tcplab grade again"),
             )
