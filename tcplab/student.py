@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
-from tcplab import child_env, defaults
+from tcplab import child_env, defaults, i18n
 from tcplab.app.client import AppClient
 from tcplab.app.protocol import (
     Abort,
@@ -285,6 +285,7 @@ def _context_or_stop() -> LabContext:
     a program's own Lab(), the testbed of `tcplab setup` (see the module's docstring); a problem
     stops that program with one error line and one hint, no traceback. A Lab() made by imported
     code (a test, a library) only reads the environment, and raises EnvironmentProblem."""
+    i18n.speak_from_environment()  # the language of the command that started this program
     if not _made_by_main():
         return LabContext.from_env()
     try:

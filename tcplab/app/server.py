@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tcplab import defaults
+from tcplab import defaults, i18n
 from tcplab.app.protocol import (
     HISTORY_LIMIT,
     Abort,
@@ -656,6 +656,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ready-fd", type=int, default=None, help="fd to write 'ready' to")
     ap.add_argument("--owner-fd", type=int, default=None, help="pidfd of the owner: exit with it")
     args = ap.parse_args(argv)
+    i18n.speak_from_environment()
     try:
         serve(args.control, args.listen, args.ready_fd, args.owner_fd)
     except OSError as exc:

@@ -624,6 +624,7 @@ def _language(args: list[str]) -> list[str]:
             rest.append(arg)
     try:
         i18n.set_language(i18n.choose(asked))
+        os.environ[i18n.LANG_ENV] = i18n.language()  # what tcplab starts speaks it too
     except i18n.UnknownLanguage as exc:
         _fail(
             i18n._("tcplab does not speak {language!r}").format(language=exc.asked),

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 from tcplab import defaults
 from tcplab.errors import EnvironmentProblem, UsageError
-from tcplab.i18n import _
+from tcplab.i18n import N_, _
 from tcplab.netns.record import TestbedRecord, TestbedSpec, all_records
 from tcplab.netns.topology import healthy
 
-TARGET_HINT = f"write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {defaults.TARGET}"
+TARGET_HINT = N_("write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {TARGET}")
+
+
+def _target_hint() -> str:
+    return _(TARGET_HINT).format(TARGET=defaults.TARGET)
 
 
 @dataclass(frozen=True)
@@ -25,9 +29,10 @@ def _shown(text: str, limit: int = 40) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
-def parse_port(text: str, what: str = "port") -> int:
+def parse_port(text: str, what: str | None = None) -> int:
     """A port in ASCII digits only (str.isdigit and int() also take '²' and '٣')."""
     text = text.strip()
+    what = what or _("port")
     if not text:
         raise UsageError(
             _("the {what} is empty").format(what=what),
@@ -52,12 +57,13 @@ def parse_target(text: str) -> tuple[str, int]:
     """'ns2:7788' -> ('ns2', 7788); UsageError with a hint for anything else."""
     host, sep, port = text.strip().rpartition(":")
     if not sep:
-        raise UsageError(_("target {value} has no port").format(value=_shown(text)), TARGET_HINT)
+        raise UsageError(_("target {value} has no port").format(value=_shown(text)), _target_hint())
     if not host:
         raise UsageError(
-            _("target {value} has no namespace or address").format(value=_shown(text)), TARGET_HINT
+            _("target {value} has no namespace or address").format(value=_shown(text)),
+            _target_hint(),
         )
-    return host, parse_port(port, f"port in target {_shown(text)}")
+    return host, parse_port(port, _("port in target {target}").format(target=_shown(text)))
 
 
 def _is_address(host: str) -> bool:

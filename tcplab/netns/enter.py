@@ -51,7 +51,7 @@ def inside(name: str) -> Iterator[None]:
         try:
             linux.setns_net(target)
         except OSError as exc:
-            hint = "run tcplab as root (sudo)" if exc.errno == errno.EPERM else ""
+            hint = _("run tcplab as root (sudo)") if exc.errno == errno.EPERM else ""
             raise EnvironmentProblem(
                 _("cannot enter network namespace {name!r}: {strerror}").format(
                     name=name, strerror=os.strerror(exc.errno or 0)

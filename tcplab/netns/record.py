@@ -192,8 +192,10 @@ class UntrustedRecord(EnvironmentProblem):
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(
-            f"the record {path} is not trusted: {reason}",
-            f"tcplab acts on nothing it names; check it, then remove {path.parent} by hand",
+            _("the record {path} is not trusted: {reason}").format(path=path, reason=reason),
+            _("tcplab acts on nothing it names; check it, then remove {folder} by hand").format(
+                folder=path.parent
+            ),
         )
         self.path = path
         self.reason = reason

@@ -400,7 +400,9 @@ def adopt(spec: TestbedSpec) -> TestbedRecord:
         ):
             _check_adoptable(rec, name, f"{addr}/{spec.prefixlen}", mac)
         if nft.read(spec) is None:
-            raise _not_a_lab(spec.crafting, f"the rule in {spec.crafting} is missing")
+            raise _not_a_lab(
+                spec.crafting, _("the rule in {crafting} is missing").format(crafting=spec.crafting)
+            )
         rec.save()
     try:
         rec.app = start_app(rec)
@@ -558,7 +560,7 @@ def problems(rec: TestbedRecord, details: dict[str, Any] | None = None) -> list[
 
 def _link_problems(ns: str, link: dict[str, Any], addr: str, spec: TestbedSpec) -> list[str]:
     if not link:
-        return [f"the link {IFNAME} in {ns} is missing"]
+        return [_("the link {IFNAME} in {ns} is missing").format(IFNAME=IFNAME, ns=ns)]
     found = []
     if link.get("state") != "up":
         found.append(_("the link {IFNAME} in {ns} is down").format(IFNAME=IFNAME, ns=ns))
@@ -606,7 +608,7 @@ def reap_orphans() -> list[str]:
             if rec.owner.pid == os.getpid():
                 continue  # this process's own testbed (its identity changed? never reap ourselves)
             removed = _teardown(rec)
-            what = ", ".join(removed) or "only its record"
+            what = ", ".join(removed) or _("only its record")
             lines.append(
                 _(
                     "removed orphaned testbed {crafting} ⇄ {kernel} (its owner, pid {pid}, "

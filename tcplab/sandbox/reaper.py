@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tcplab.errors import EnvironmentProblem
-from tcplab.i18n import _
+from tcplab.i18n import _, ngettext
 from tcplab.sandbox import cgroup
 
 WORK = Path("/run/tcplab/sandbox")
@@ -181,9 +181,23 @@ def _remove_run(tag: str) -> list[str]:
 def _remove_group(group: cgroup.Cgroup) -> str:
     n = len(group.pids())
     gone = group.remove()
-    what = f" and its {n} process{'es' if n != 1 else ''}" if n else ""
-    state = "removed" if gone else "could not remove"
-    return f"{state} the control group {group.name}{what} of a run that was killed"
+    if gone:
+        text = ngettext(
+            "removed the control group {name} and its {n} process of a run that was killed",
+            "removed the control group {name} and its {n} processes of a run that was killed",
+            n,
+        )
+        if not n:
+            text = _("removed the control group {name} of a run that was killed")
+    else:
+        text = ngettext(
+            "could not remove the control group {name} and its {n} process of a run that was killed",
+            "could not remove the control group {name} and its {n} processes of a run that was killed",
+            n,
+        )
+        if not n:
+            text = _("could not remove the control group {name} of a run that was killed")
+    return text.format(name=group.name, n=n)
 
 
 def _unclaimed_groups() -> list[str]:
@@ -256,4 +270,7 @@ def _free_uid_locks() -> list[str]:
         os.close(fd)
     if not removed:
         return []
-    return [f"removed {removed} unused sandbox uid lock{'s' if removed != 1 else ''}"]
+    text = ngettext(
+        "removed {n} unused sandbox uid lock", "removed {n} unused sandbox uid locks", removed
+    )
+    return [text.format(n=removed)]
