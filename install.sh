@@ -26,7 +26,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 packages=(iproute2 nftables tcpdump ethtool libseccomp2 python3 python3-venv python3-pip)
-[ "$mode" = --test ] && packages+=(shellcheck chromium fonts-dejavu-core)  # the pictures, rendered by a real browser
+[ "$mode" = --test ] && packages+=(shellcheck chromium fonts-dejavu-core fonts-wqy-microhei)  # the pictures, rendered by a real browser (Chinese too)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -18,9 +18,8 @@ import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
@@ -138,7 +137,7 @@ def cmd_compile() -> None:
         print(f"{po.with_suffix('.mo').relative_to(ROOT)}")
 
 
-def _translated(message: Any) -> bool:
+def _translated(message: Message) -> bool:
     string = message.string
     if message.fuzzy:
         return False

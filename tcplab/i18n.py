@@ -180,18 +180,11 @@ def install_click() -> None:
 def _refresh_click() -> None:
     if not _click_installed:
         return
-    import importlib
     import sys
 
     for name in _CLICK_MODULES:
         module = sys.modules.get(name)
-        # typer.rich_utils loads rich: patched only when something already loaded it
-        if module is None and name.startswith("typer") and name != "typer.rich_utils":
-            try:
-                module = importlib.import_module(name)
-            except ImportError:  # a release without this module
-                continue
-        if module is None:  # click itself, unless Typer uses it, is not loaded for nothing
+        if module is None:  # not loaded (nothing is loaded for this: `--help` stays light)
             continue
         if hasattr(module, "_"):
             module._ = _  # type: ignore[attr-defined]

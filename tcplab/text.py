@@ -45,9 +45,49 @@ def printable(text: str, one_line: bool = False) -> str:
     return (_UNSAFE_OR_NEWLINE if one_line else _UNSAFE_RE).sub(_escape, text)
 
 
+# Characters of East Asian *ambiguous* width: one column in most terminals, two in a CJK terminal
+# set to show them wide (then a ladder or a table drawn with them runs past its width). ASCII mode
+# (TCPLAB_ASCII=1, see tcplab.cli) shows each as one ASCII character of the same width, so every
+# layout stays as computed, and cuts text with "..." instead of "…".
+_ASCII_SAME_WIDTH = {
+    "…": "~", "→": ">", "←": "<", "↑": "^", "↓": "v", "▶": ">", "◀": "<", "►": ">", "◄": "<",
+    "▲": "^", "▼": "v", "—": "-", "–": "-", "−": "-", "×": "x", "·": ".", "•": "*", "●": "*",
+    "○": "o", "■": "#", "□": "#", "§": "S", "±": "~", "°": "o", "²": "2", "³": "3", "¹": "1",
+    "“": '"', "”": '"', "‘": "'", "’": "'", "※": "*", "★": "*", "☆": "*",
+}  # fmt: skip
+ELLIPSIS = "…"
+
+
+def _box(c: str) -> str:
+    name = unicodedata.name(c, "")
+    if "HORIZONTAL" in name and "VERTICAL" not in name:
+        return "-"
+    if "VERTICAL" in name and "HORIZONTAL" not in name:
+        return "|"
+    return "+"
+
+
+ASCII_TABLE = str.maketrans(
+    {**{chr(c): _box(chr(c)) for c in range(0x2500, 0x2580)}, **_ASCII_SAME_WIDTH}
+)
+
+
+def use_ascii(on: bool = True) -> None:
+    """ASCII mode: text is cut with "..." (and the caller's output goes through `ascii_only`)."""
+    global ELLIPSIS
+    ELLIPSIS = "..." if on else "…"
+
+
+def ascii_only(text: str) -> str:
+    """`text` with tcplab's ambiguous-width characters as ASCII of the same width."""
+    return text if text.isascii() else text.translate(ASCII_TABLE)
+
+
 def shorten(text: str, limit: int) -> str:
-    """At most `limit` characters, the cut marked with '…'."""
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+    """At most `limit` characters, the cut marked with '…' ("..." in ASCII mode)."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - len(ELLIPSIS), 0)] + ELLIPSIS
 
 
 def clip(text: str, width: int) -> str:
@@ -58,10 +98,10 @@ def clip(text: str, width: int) -> str:
     out, used = "", 0
     for c in text:
         w = _char_columns(c)
-        if used + w > width - 1:
+        if used + w > width - len(ELLIPSIS):
             break
         out, used = out + c, used + w
-    return out + "…"
+    return out + ELLIPSIS
 
 
 def pad(text: str, width: int) -> str:
@@ -126,13 +166,19 @@ def keep(text: str) -> str:
 
 def _pieces(word: str) -> list[tuple[str, bool]]:
     """A word cut between wide characters: (piece, may break before it); punctuation, wide or
-    narrow, stays on the line of the character before it."""
+    narrow, stays on the line of the character before it, but an opening bracket or quote stays
+    with the character after it."""
     out: list[tuple[str, bool]] = []
     for c in word:
         wide = _char_columns(c) == 2
         prev_wide = bool(out) and _char_columns(out[-1][0][-1]) == 2
-        punct = unicodedata.category(c).startswith("P")  # never opens a line: "。", ")" after 产生
-        if out and ((not wide and not prev_wide) or (punct and (wide or prev_wide))):
+        category = unicodedata.category(c)
+        opens = category in ("Ps", "Pi")  # "（", "「": never ends a line, goes with what it opens
+        after_opener = bool(out) and unicodedata.category(out[-1][0][-1]) in ("Ps", "Pi")
+        punct = category.startswith("P") and not opens  # never opens a line: "。", ")" after 产生
+        if out and (
+            after_opener or (not wide and not prev_wide) or (punct and (wide or prev_wide))
+        ):
             out[-1] = (out[-1][0] + c, out[-1][1])
         else:
             out.append((c, bool(out)))

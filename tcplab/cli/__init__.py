@@ -646,6 +646,11 @@ def _lang_hint() -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every error into one line, a hint and an exit code."""
     args = _language(sys.argv[1:] if argv is None else argv)
+    from tcplab.cli import asciiout
+
+    ascii_mode, args = asciiout.wanted(args)
+    if ascii_mode:
+        asciiout.install()
     sys.unraisablehook = _quiet_closed_loop
     try:
         command = typer.main.get_command(app)

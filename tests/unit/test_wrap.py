@@ -236,3 +236,12 @@ def test_clip_and_pad_count_terminal_columns_not_characters():
     assert text.clip("王小明同学", 6) == "王小…" and text.columns(text.clip("王小明同学", 6)) == 5
     assert text.clip("alice", 8) == "alice"
     assert text.pad("李 雷", 8) == "李 雷   " and text.columns(text.pad("x" * 200, 28)) == 28
+
+
+def test_an_opening_bracket_or_quote_never_ends_a_line():
+    text = "这是一个很长的句子（括号里的内容）和「引号」结束。"
+    for cols in range(8, 30):
+        lines = wrap(text, cols)
+        assert "".join(lines) == text
+        assert not any(line.endswith(("（", "「")) for line in lines), (cols, lines)
+        assert not any(line.startswith(("）", "」", "。")) for line in lines), (cols, lines)
