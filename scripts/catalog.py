@@ -5,10 +5,11 @@
     python scripts/catalog.py compile   # every tcplab.po -> tcplab.mo (shipped in the wheel)
     python scripts/catalog.py check     # what tests/unit/test_catalog_i18n.py checks, as a report
 
-The messages are: every `_()`, `N_()` and `ngettext()` in tcplab/ and labs/, the command line's help
-(each command's and option's help, walked from the Typer app in English), the text `tcplab run`
-shows of the scenarios (scenarios/**/*.toml), and Click's and Typer's own messages (extracted from
-the installed click and typer). See docs/translating.md.
+The messages are: every `_()`, `N_()` and `ngettext()` in tcplab/ and labs/, each lab's title and
+summary (labs/NAME/lab.toml), the command line's help (each command's and option's help, walked from
+the Typer app in English), the text `tcplab run` shows of the scenarios (scenarios/**/*.toml), and
+Click's and Typer's own messages (extracted from the installed click and typer). See
+docs/translating.md.
 """
 
 from __future__ import annotations
@@ -70,6 +71,22 @@ def _line_of(lines: list[str], value: str) -> int:
     return next((i for i, line in enumerate(lines, 1) if start in line), 0)
 
 
+LAB_TEXTS = ("title", "summary")  # the [lab] fields tcplab shows people (lab list, lab check)
+
+
+def _labs() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
+    """The texts each labs/NAME/lab.toml shows: its title and summary (translated where shown)."""
+    import tomllib
+
+    for path in sorted((ROOT / "labs").glob("*/lab.toml")):
+        with path.open("rb") as f:
+            lab = tomllib.load(f).get("lab", {})
+        for field in LAB_TEXTS:
+            text = lab.get(field)
+            if isinstance(text, str) and text.strip():
+                yield f"labs/{path.parent.name}/lab.toml", 0, " ".join(text.split()), "lab"
+
+
 def _click() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
     """Typer's messages and its Click's (typer._click in Typer 0.22+, else click itself)."""
     import importlib.util
@@ -99,7 +116,7 @@ def _help() -> Iterator[tuple[str, int, str | tuple[str, ...], str]]:
 
 def extract() -> Catalog:
     catalog = Catalog(project="tcplab", domain="tcplab", charset="utf-8", fuzzy=False)
-    for source in (_sources(), _help(), _scenarios(), _click()):
+    for source in (_sources(), _labs(), _help(), _scenarios(), _click()):
         for filename, lineno, message, _where in source:
             if not message or (isinstance(message, tuple) and not message[0]):
                 continue

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 
 CONTEXT_ENV = "TCPLAB_CONTEXT"
 
@@ -60,7 +61,7 @@ class LabContext:
     def from_json(cls, text: str) -> LabContext:
         data = json.loads(text)
         if not isinstance(data, dict):
-            raise ValueError("the lab context is not a JSON object")
+            raise ValueError(_("the lab context is not a JSON object"))
         return cls.from_mapping(data)
 
     @classmethod
@@ -69,14 +70,18 @@ class LabContext:
         raw = (os.environ if environ is None else environ).get(CONTEXT_ENV)
         if not raw:
             raise EnvironmentProblem(
-                f"no lab context ({CONTEXT_ENV} is not set): a solution runs under"
-                " 'tcplab lab check NAME FILE' or in 'tcplab shell', not on its own",
-                "run it with 'tcplab lab check NAME FILE', or work in 'tcplab shell'",
+                _(
+                    "no lab context ({CONTEXT_ENV} is not set): a solution runs under "
+                    "'tcplab lab check NAME FILE' or in 'tcplab shell', not on its own"
+                ).format(CONTEXT_ENV=CONTEXT_ENV),
+                _("run it with 'tcplab lab check NAME FILE', or work in 'tcplab shell'"),
             )
         try:
             return cls.from_json(raw)
         except (TypeError, ValueError) as exc:
             raise EnvironmentProblem(
-                f"the lab context in {CONTEXT_ENV} is not readable: {exc}",
-                "run it with 'tcplab lab check NAME FILE', or work in 'tcplab shell'",
+                _("the lab context in {CONTEXT_ENV} is not readable: {exc}").format(
+                    CONTEXT_ENV=CONTEXT_ENV, exc=exc
+                ),
+                _("run it with 'tcplab lab check NAME FILE', or work in 'tcplab shell'"),
             ) from exc

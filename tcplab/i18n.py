@@ -102,6 +102,16 @@ def set_language(lang: str) -> None:
     _refresh_click()
 
 
+def speak_from_environment() -> None:
+    """In a process tcplab started (a solution, the kernel-side application): speak what the
+    command that started it spoke (it leaves TCPLAB_LANG in the environment), else the locale; a
+    name tcplab does not know is English here, never an error."""
+    try:
+        set_language(choose())
+    except UnknownLanguage:
+        set_language(ENGLISH)
+
+
 def language() -> str:
     """The language spoken now: one of LANGUAGES."""
     return _language

@@ -34,7 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, NoReturn, TypeVar
 
-from tcplab import child_env, defaults
+from tcplab import child_env, defaults, i18n
 from tcplab.app.client import AppClient
 from tcplab.app.protocol import (
     Abort,
@@ -53,6 +53,7 @@ from tcplab.app.protocol import (
 from tcplab.app.protocol import Call as AppCall
 from tcplab.context import CONTEXT_ENV, LabContext
 from tcplab.errors import EnvironmentProblem, TcplabError
+from tcplab.i18n import _
 from tcplab.model.flags import Flags
 from tcplab.text import printable
 from tcplab.wire.capture import Capture, Sender
@@ -195,8 +196,10 @@ class Lab:
                     self._used.add(port)
                     return port
             raise EnvironmentProblem(
-                f"no more ports: this run gives you {len(self.ports)} (lab.ports)",
-                "reuse a port whose connection has ended",
+                _("no more ports: this run gives you {n_ports} (lab.ports)").format(
+                    n_ports=len(self.ports)
+                ),
+                _("reuse a port whose connection has ended"),
             )
         while True:
             port = random.randrange(40000, 60000)
@@ -213,7 +216,7 @@ class Lab:
 
     def _conn_id(self, port: int | None) -> int:
         peer = (self.src, port or self.sport)
-        for _ in range(100):
+        for _unused in range(100):
             self.app(ListAccepted(port=self.dport))  # takes in what the listener has completed
             socks = self.app(ListSockets()).sockets  # accepted ones and those it connect()ed
             found = next((c for c in socks if c.kind == "connection" and c.peer == peer), None)
@@ -221,8 +224,8 @@ class Lab:
                 return found.id
             time.sleep(0.01)
         raise EnvironmentProblem(
-            f"the application has no connection from port {peer[1]}",
-            "complete a handshake from that port first",
+            _("the application has no connection from port {peer}").format(peer=peer[1]),
+            _("complete a handshake from that port first"),
         )
 
     def app_close(self, port: int | None = None) -> None:
@@ -261,7 +264,8 @@ class Lab:
         )
         if lst is None:
             raise EnvironmentProblem(
-                f"the application has no listener on port {want}", "lab.app_listen(port) first"
+                _("the application has no listener on port {want}").format(want=want),
+                _("lab.app_listen(port) first"),
             )
         try:
             return self.app(Accept(id=lst.id, timeout=timeout)).peer[1]
@@ -281,6 +285,7 @@ def _context_or_stop() -> LabContext:
     a program's own Lab(), the testbed of `tcplab setup` (see the module's docstring); a problem
     stops that program with one error line and one hint, no traceback. A Lab() made by imported
     code (a test, a library) only reads the environment, and raises EnvironmentProblem."""
+    i18n.speak_from_environment()  # the language of the command that started this program
     if not _made_by_main():
         return LabContext.from_env()
     try:
@@ -301,9 +306,14 @@ def _made_by_main() -> bool:
 
 def _stop(problem: TcplabError) -> NoReturn:
     sys.stdout.flush()
-    print(f"error: {printable(problem.message, one_line=True)}", file=sys.stderr)
+    print(
+        _("error: {message}").format(message=printable(problem.message, one_line=True)),
+        file=sys.stderr,
+    )
     if problem.hint:
-        print(f"hint: {printable(problem.hint, one_line=True)}", file=sys.stderr)
+        print(
+            _("hint: {hint}").format(hint=printable(problem.hint, one_line=True)), file=sys.stderr
+        )
     raise SystemExit(problem.exit_code)
 
 
@@ -319,25 +329,35 @@ def _setup_testbed() -> LabContext:
     check = f"sudo tcplab lab check {name} {script or 'FILE'}"
     if not script or script == "-c" or sys.flags.interactive:
         raise EnvironmentProblem(
-            "no lab context in an interactive python or python -c", "work in: sudo tcplab shell"
+            _("no lab context in an interactive python or python -c"),
+            _("work in: sudo tcplab shell"),
         )
     if os.geteuid() != 0:
         raise EnvironmentProblem(
-            f"{script} needs root to send crafted segments",
-            f"run it as root: sudo python3 {script} (or score it: {check})",
+            _("{script} needs root to send crafted segments").format(script=script),
+            _("run it as root: sudo python3 {script} (or score it: {check})").format(
+                script=script, check=check
+            ),
         )
     crafting = os.environ.get(TESTBED_ENV) or defaults.CRAFTING
     rec = find_record(crafting)
     if rec is None or rec.app is None or not healthy(rec):
         raise EnvironmentProblem(
-            f"no lab context, and no working testbed {crafting} from 'tcplab setup' to run against",
-            f"run 'sudo tcplab setup' first (or score it in a testbed of its own: {check})",
+            _(
+                "no lab context, and no working testbed {crafting} from 'tcplab setup' "
+                "to run against"
+            ).format(crafting=crafting),
+            _(
+                "run 'sudo tcplab setup' first (or score it in a testbed of its own: {check})"
+            ).format(check=check),
         )
     ctx = lab_context(rec, name, rec.spec.port)
     if os.stat("/proc/thread-self/ns/net").st_ino == netns_inode(crafting):
         return ctx
     print(
-        f"tcplab: running {script} again inside {crafting}, the crafting host of 'tcplab setup'",
+        _(
+            "tcplab: running {script} again inside {crafting}, the crafting host of 'tcplab setup'"
+        ).format(script=script, crafting=crafting),
         file=sys.stderr,
     )
     sys.stdout.flush()

@@ -14,14 +14,16 @@ import os
 import stat
 from typing import BinaryIO
 
+from tcplab.i18n import N_, _
+
 _KINDS = {
-    stat.S_IFREG: "a regular file",
-    stat.S_IFDIR: "a folder",
-    stat.S_IFIFO: "a FIFO",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFREG: N_("a regular file"),
+    stat.S_IFDIR: N_("a folder"),
+    stat.S_IFIFO: N_("a FIFO"),
+    stat.S_IFCHR: N_("a character device"),
+    stat.S_IFBLK: N_("a block device"),
+    stat.S_IFSOCK: N_("a socket"),
+    stat.S_IFLNK: N_("a symbolic link"),
 }
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _WRITE = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -39,16 +41,16 @@ class Refused(ValueError):
 
 def kind(mode: int) -> str:
     """'a FIFO', 'a folder', ... for a file's st_mode."""
-    return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+    return _(_KINDS.get(stat.S_IFMT(mode), N_("not a regular file")))
 
 
 def _refused(path: str, exc: OSError) -> Refused:
     if exc.errno == errno.ELOOP:
-        return Refused(path, "a symbolic link; name the file itself")
+        return Refused(path, _("a symbolic link; name the file itself"))
     if exc.errno == errno.ENXIO:
-        return Refused(path, "a FIFO, not a regular file")  # opened for writing, no reader
+        return Refused(path, _("a FIFO, not a regular file"))  # opened for writing, no reader
     if exc.errno == errno.EISDIR:
-        return Refused(path, "a folder, not a regular file")
+        return Refused(path, _("a folder, not a regular file"))
     return Refused(path, exc.strerror or str(exc), missing=exc.errno == errno.ENOENT)
 
 
@@ -56,7 +58,7 @@ def _regular(fd: int, path: str) -> os.stat_result:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise Refused(path, f"{kind(st.st_mode)}, not a regular file")
+        raise Refused(path, _("{kind}, not a regular file").format(kind=kind(st.st_mode)))
     return st
 
 
@@ -70,7 +72,12 @@ def read_bytes(path: str, limit: int) -> bytes:
     st = _regular(fd, path)
     try:
         if st.st_size > limit:
-            raise Refused(path, f"larger than {_size(limit)} ({_size(st.st_size)})")
+            raise Refused(
+                path,
+                _("larger than {limit} ({size})").format(
+                    limit=_size(limit), size=_size(st.st_size)
+                ),
+            )
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(limit + 1)
     except OSError as exc:
@@ -78,12 +85,14 @@ def read_bytes(path: str, limit: int) -> bytes:
     finally:
         os.close(fd)
     if len(data) > limit:  # it grew after fstat
-        raise Refused(path, f"larger than {_size(limit)}")
+        raise Refused(path, _("larger than {limit}").format(limit=_size(limit)))
     return data
 
 
 def _size(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MiB"
+    return _("{n} bytes").format(n=n)
 
 
 def check_writable(path: str) -> None:
@@ -91,7 +100,7 @@ def check_writable(path: str) -> None:
     we can open for writing, or a new file in a folder we can create files in). Nothing is left
     behind and an existing file is not changed."""
     if not path:
-        raise Refused("''", "an empty path")
+        raise Refused("''", _("an empty path"))
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -100,7 +109,7 @@ def check_writable(path: str) -> None:
         raise _refused(path, exc) from None
     if st is not None:
         if not stat.S_ISREG(st.st_mode):
-            raise Refused(path, f"{kind(st.st_mode)}, not a regular file")
+            raise Refused(path, _("{kind}, not a regular file").format(kind=kind(st.st_mode)))
         try:
             os.close(os.open(path, _WRITE))
         except OSError as exc:
@@ -121,12 +130,14 @@ def check_folder(path: str) -> None:
     except OSError as exc:
         raise _refused(path, exc) from None
     if not stat.S_ISDIR(st.st_mode):
-        raise Refused(path, f"{kind(st.st_mode)}, not a folder")
+        raise Refused(path, _("{value}, not a folder").format(value=kind(st.st_mode)))
     probe = os.path.join(path, f".tcplab-probe-{os.getpid()}")
     try:
         fd = os.open(probe, _WRITE | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        raise Refused(path, f"a folder where no file can be made ({exc.strerror})") from None
+        raise Refused(
+            path, _("a folder where no file can be made ({strerror})").format(strerror=exc.strerror)
+        ) from None
     os.close(fd)
     os.unlink(probe)
 

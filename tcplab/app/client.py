@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from tcplab.app.protocol import AppError, Call, Error, Reply, decode_reply, encode_call
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 
 __all__ = ["AppClient", "AppError"]
 
@@ -26,8 +27,10 @@ class AppClient:
         except OSError as exc:
             self.sock.close()
             raise EnvironmentProblem(
-                f"the kernel-side application does not answer at {path}: {exc.strerror}",
-                "run 'sudo tcplab setup' again to restart it",
+                _("the kernel-side application does not answer at {path}: {strerror}").format(
+                    path=path, strerror=exc.strerror
+                ),
+                _("run 'sudo tcplab setup' again to restart it"),
             ) from exc
         self._buf = b""
 
@@ -38,8 +41,10 @@ class AppClient:
             reply = decode_reply(req, line)
         except ValueError as exc:
             raise EnvironmentProblem(
-                f"the kernel-side application's answer to {req.op} is not understood: {exc}",
-                "run 'sudo tcplab setup' to restart it",
+                _("the kernel-side application's answer to {op} is not understood: {exc}").format(
+                    op=req.op, exc=exc
+                ),
+                _("run 'sudo tcplab setup' to restart it"),
             ) from exc
         if isinstance(reply, Error):
             raise AppError(reply)
@@ -56,8 +61,8 @@ class AppClient:
                 self._buf += chunk
         except OSError as exc:
             raise EnvironmentProblem(
-                f"the kernel-side application stopped answering ({exc})",
-                "run 'sudo tcplab status' to see it, 'sudo tcplab setup' to restart it",
+                _("the kernel-side application stopped answering ({exc})").format(exc=exc),
+                _("run 'sudo tcplab status' to see it, 'sudo tcplab setup' to restart it"),
             ) from exc
         answer, self._buf = self._buf.split(b"\n", 1)
         return answer

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, Union
 
 from tcplab import defaults
+from tcplab.i18n import _
 
 Address = tuple[str, int]  # (IPv4 address, port), a JSON [addr, port] on the wire
 SOCKET_OPTIONS = (  # what setsockopt may set (server.py maps each to its level and number)
@@ -224,13 +225,13 @@ class Reply:
     def from_wire(cls, data: object) -> Any:
         """The reply from its JSON form; ValueError if it is not one."""
         if not isinstance(data, dict):
-            raise ValueError(f"{cls.__name__}: not a JSON object")
+            raise ValueError(_("{kind}: not a JSON object").format(kind=cls.__name__))
         hints = _hints(cls)
         values = {}
         for f in dataclasses.fields(cls):
             if f.name not in data:
                 if f.default is dataclasses.MISSING:
-                    raise ValueError(f"{cls.__name__}: no {f.name}")
+                    raise ValueError(_("{kind}: no {name}").format(kind=cls.__name__, name=f.name))
                 continue
             values[f.name] = _from_wire(hints[f.name], data[f.name])
         return cls(**values)
@@ -266,11 +267,15 @@ def _from_wire(tp: Any, value: Any) -> Any:
         return _from_wire(inner, value)
     if origin is tuple:
         if not isinstance(value, list):
-            raise ValueError(f"{shown(value)} is not a list")
+            raise ValueError(_("{value} is not a list").format(value=shown(value)))
         if len(params) == 2 and params[1] is Ellipsis:
             return tuple(_from_wire(params[0], v) for v in value)
         if len(params) != len(value):
-            raise ValueError(f"{shown(value)} has not {len(params)} items")
+            raise ValueError(
+                _("{value} has not {n_params} items").format(
+                    value=shown(value), n_params=len(params)
+                )
+            )
         return tuple(_from_wire(p, v) for p, v in zip(params, value, strict=True))
     if isinstance(tp, type) and issubclass(tp, Reply):
         return tp.from_wire(value)
@@ -278,11 +283,11 @@ def _from_wire(tp: Any, value: Any) -> Any:
         try:
             return base64.b64decode(value, validate=True)
         except (binascii.Error, TypeError, ValueError) as exc:
-            raise ValueError(f"{shown(value)} is not base64") from exc
+            raise ValueError(_("{value} is not base64").format(value=shown(value))) from exc
     if tp is float and _is_int(value):
         return float(value)
     if tp in (int, float, str, bool) and (type(value) is not tp):
-        raise ValueError(f"{shown(value)} is not {tp.__name__}")
+        raise ValueError(_("{value} is not {kind}").format(value=shown(value), kind=tp.__name__))
     return value
 
 
@@ -301,7 +306,7 @@ class Error(Reply):
     @classmethod
     def from_wire(cls, data: object) -> Error:
         if not isinstance(data, dict):
-            raise ValueError("Error: not a JSON object")
+            raise ValueError(_("Error: not a JSON object"))
         try:
             reason = Reason(data.get("reason", Reason.FAILED.value))
         except ValueError:
@@ -480,7 +485,7 @@ class Call(Generic[R]):
         CALLS[cls.op] = cls
 
     def __post_init__(self) -> None:
-        for name, (spec, _) in args_of(type(self)).items():
+        for name, (spec, _unused) in args_of(type(self)).items():
             value = getattr(self, name)
             problem = spec.problem(value)
             if problem is not None:
@@ -491,7 +496,7 @@ class Call(Generic[R]):
     def to_wire(self) -> dict[str, Any]:
         """`{"op": ..., argument: value}`, leaving out arguments at their default."""
         out: dict[str, Any] = {"op": self.op}
-        for name, (_, f) in args_of(type(self)).items():
+        for name, (_unused, f) in args_of(type(self)).items():
             value = getattr(self, name)
             if required(f) or value != f.default:
                 out[name] = list(value) if isinstance(value, tuple) else value
@@ -745,12 +750,12 @@ def decode_reply(call: Call[R], line: bytes) -> R | Error:
     if isinstance(data, Error):
         raise ValueError(data.error)
     if not isinstance(data, dict) or not isinstance(data.get("ok"), bool):
-        raise ValueError("a reply is a JSON object with ok = true or false")
+        raise ValueError(_("a reply is a JSON object with ok = true or false"))
     if not data["ok"]:
         return Error.from_wire(data)
     body = {k: v for k, v in data.items() if k != "ok"}
     try:
         reply: R = type(call).reply.from_wire(body)
     except (TypeError, ValueError) as exc:  # TypeError: a field the reply does not have
-        raise ValueError(f"not a reply to {call.op}: {exc}") from None
+        raise ValueError(_("not a reply to {op}: {exc}").format(op=call.op, exc=exc)) from None
     return reply

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from tcplab import defaults
+from tcplab import defaults, i18n
 from tcplab.app.protocol import (
     HISTORY_LIMIT,
     Abort,
@@ -81,6 +81,7 @@ from tcplab.app.protocol import (
     encode_reply,
     read_call,
 )
+from tcplab.i18n import _
 
 SHUT = {"rd": socket.SHUT_RD, "wr": socket.SHUT_WR, "rdwr": socket.SHUT_RDWR}
 SOCKOPT_NAMES = {
@@ -129,7 +130,9 @@ class CallError(Exception):
 def _failed(message: str, exc: OSError) -> CallError:
     """`message` with the system call's error, its errno kept by name."""
     name = errno.errorcode.get(exc.errno or 0, "")
-    return CallError(f"{message}: {exc.strerror}", name)
+    return CallError(
+        _("{message}: {strerror}").format(message=message, strerror=exc.strerror), name
+    )
 
 
 def _tcp_info(sock: socket.socket) -> TcpInfo:
@@ -209,9 +212,13 @@ class App:
     def _get(self, ident: int, kind: str | None = None) -> Sock:
         s = self.socks.get(ident)
         if s is None:
-            raise CallError(f"no socket with id {ident}")
+            raise CallError(_("no socket with id {ident}").format(ident=ident))
         if kind and s.kind != kind:
-            raise CallError(f"socket {ident} is a {s.kind}, not a {kind}")
+            raise CallError(
+                _("socket {ident} is a {kind}, not a {wanted}").format(
+                    ident=ident, kind=s.kind, wanted=kind
+                )
+            )
         return s
 
     def _describe(self, s: Sock) -> SocketInfo:
@@ -276,7 +283,9 @@ class App:
             sock.listen(call.backlog)
         except OSError as exc:
             sock.close()
-            raise _failed(f"listen on {call.addr}:{call.port} failed", exc) from exc
+            raise _failed(
+                _("listen on {addr}:{port} failed").format(addr=call.addr, port=call.port), exc
+            ) from exc
         sock.setblocking(False)
         s = self._add(sock, "listener", auto_accept=call.auto_accept)
         if s.auto_accept:
@@ -336,10 +345,15 @@ class App:
             err = sock.connect_ex((call.addr, call.port))
         except OSError as exc:
             sock.close()
-            raise _failed(f"connect to {where} failed", exc) from exc
+            raise _failed(_("connect to {where} failed").format(where=where), exc) from exc
         if err not in (0, errno.EINPROGRESS):
             sock.close()
-            raise CallError(f"connect to {where} failed: {os.strerror(err)}", errno.errorcode[err])
+            raise CallError(
+                _("connect to {where} failed: {strerror}").format(
+                    where=where, strerror=os.strerror(err)
+                ),
+                errno.errorcode[err],
+            )
         c = self._add(sock, "connection", peer=(call.addr, call.port))
         name = sock.getsockname()
         return Connecting(id=c.id, local=(name[0], name[1]))
@@ -354,11 +368,15 @@ class App:
                 else call.data.encode()
             )
         except (ValueError, UnicodeError) as exc:
-            raise CallError(f"send on socket {call.id}: data is not {call.encoding}") from exc
+            raise CallError(
+                _("send on socket {id}: data is not {encoding}").format(
+                    id=call.id, encoding=call.encoding
+                )
+            ) from exc
         try:
             return Sent(sent=c.sock.send(raw or b"x" * call.size))
         except OSError as exc:
-            raise _failed(f"send on socket {call.id} failed", exc) from exc
+            raise _failed(_("send on socket {id} failed").format(id=call.id), exc) from exc
 
     @serves(Recv)
     def recv(self, call: Recv) -> Received:
@@ -368,7 +386,7 @@ class App:
         try:
             raw = c.sock.recv(call.max)
         except OSError as exc:
-            raise _failed(f"recv on socket {call.id} failed", exc) from exc
+            raise _failed(_("recv on socket {id} failed").format(id=call.id), exc) from exc
         return Received(data=raw, eof=raw == b"", timeout=False)
 
     @serves(Shutdown)
@@ -377,7 +395,7 @@ class App:
         try:
             c.sock.shutdown(SHUT[call.how])
         except OSError as exc:
-            raise _failed(f"shutdown on socket {call.id} failed", exc) from exc
+            raise _failed(_("shutdown on socket {id} failed").format(id=call.id), exc) from exc
         return Done()
 
     def _close(self, s: Sock) -> None:
@@ -407,7 +425,9 @@ class App:
         try:
             s.sock.setsockopt(level, opt, packed)
         except OSError as exc:
-            raise _failed(f"setsockopt {call.name} on socket {call.id}", exc) from exc
+            raise _failed(
+                _("setsockopt {name} on socket {id}").format(name=call.name, id=call.id), exc
+            ) from exc
         return Done()
 
     @serves(GetSockOpt)
@@ -423,7 +443,9 @@ class App:
                 return OptionValue(value=seconds if on else -1)
             return OptionValue(value=s.sock.getsockopt(level, opt))
         except OSError as exc:
-            raise _failed(f"getsockopt {call.name} on socket {call.id}", exc) from exc
+            raise _failed(
+                _("getsockopt {name} on socket {id}").format(name=call.name, id=call.id), exc
+            ) from exc
 
     @serves(Ioctl)
     def ioctl(self, call: Ioctl) -> OptionValue:
@@ -431,7 +453,9 @@ class App:
         try:
             raw = fcntl.ioctl(s.sock.fileno(), IOCTL_NUMBERS[call.name], b"\0" * 4)
         except OSError as exc:
-            raise _failed(f"ioctl {call.name} on socket {call.id}", exc) from exc
+            raise _failed(
+                _("ioctl {name} on socket {id}").format(name=call.name, id=call.id), exc
+            ) from exc
         return OptionValue(value=struct.unpack("i", raw)[0])
 
     @serves(History)
@@ -579,9 +603,9 @@ def serve(
     buffers: dict[socket.socket, bytes] = {}
     try:
         while True:
-            for key, _ in app.sel.select():
+            for key, _unused in app.sel.select():
                 if key.data == "control":
-                    conn, _ = srv.accept()
+                    conn, _unused = srv.accept()
                     conn.setblocking(False)
                     buffers[conn] = b""
                     app.sel.register(conn, selectors.EVENT_READ, "client")
@@ -632,10 +656,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ready-fd", type=int, default=None, help="fd to write 'ready' to")
     ap.add_argument("--owner-fd", type=int, default=None, help="pidfd of the owner: exit with it")
     args = ap.parse_args(argv)
+    i18n.speak_from_environment()
     try:
         serve(args.control, args.listen, args.ready_fd, args.owner_fd)
     except OSError as exc:
-        print(f"tcplab app: {exc}", file=sys.stderr)
+        print(_("tcplab app: {exc}").format(exc=exc), file=sys.stderr)
         sys.exit(1)
 
 

@@ -16,6 +16,7 @@ import typer
 
 from tcplab import __version__, defaults
 from tcplab.errors import EXIT_USAGE, TcplabError, UsageError
+from tcplab.i18n import N_, _
 from tcplab.text import printable, shorten
 
 app = typer.Typer(
@@ -56,8 +57,19 @@ def _main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="LANG",
+            help="Language of the output: en or zh_CN (default: TCPLAB_LANG, then the locale). "
+            "Works anywhere on the command line.",
+        ),
+    ] = None,
 ) -> None:
     """Exit codes: 0 as expected, 1 the kernel did not behave as expected, 2 usage, 3 environment."""
+    # --lang is taken off the command line by _language before Typer parses it: declared here
+    # so that help shows it
 
 
 @app.command()
@@ -133,15 +145,32 @@ def seconds(option: str, lo: float, hi: float) -> Callable[[float | None], float
     def check(value: float | None) -> float | None:
         if value is None:
             return None
-        hint = f"give seconds from {lo:g} to {hi:g}, e.g. {option} 1"
+        hint = _("give seconds from {lo:g} to {hi:g}, e.g. {option} 1").format(
+            lo=lo, hi=hi, option=option
+        )
         if math.isnan(value):
-            raise UsageError(f"{option} nan is not a number of seconds", hint)
+            raise UsageError(
+                _("{option} nan is not a number of seconds").format(option=option), hint
+            )
         if math.isinf(value):
-            raise UsageError(f"{option} {value}: seconds must be finite", hint)
+            raise UsageError(
+                _("{option} {value}: seconds must be finite").format(option=option, value=value),
+                hint,
+            )
         if value <= 0 or value < lo:
-            raise UsageError(f"{option} {value:g}: too short (at least {lo:g} s)", hint)
+            raise UsageError(
+                _("{option} {value:g}: too short (at least {lo:g} s)").format(
+                    option=option, value=value, lo=lo
+                ),
+                hint,
+            )
         if value > hi:
-            raise UsageError(f"{option} {value:g}: too long (at most {hi:g} s)", hint)
+            raise UsageError(
+                _("{option} {value:g}: too long (at most {hi:g} s)").format(
+                    option=option, value=value, hi=hi
+                ),
+                hint,
+            )
         return value
 
     return check
@@ -515,40 +544,51 @@ _ClickUsageError: type[Exception] = next(
 
 
 INTERRUPTED = 130
-INTERRUPTED_TEXT = "interrupted; what this command had made was removed"
+INTERRUPTED_TEXT = N_("interrupted; what this command had made was removed")
+ERROR_LINE = N_("error: {message}")
+HINT_LINE = N_("hint: {hint}")
 
 
 def _fail(message: str, hint: str, code: int) -> None:
     """One error line and one hint line: whatever they echo is shown as escapes, and cut short."""
-    print(_fit(f"error: {shorten(printable(message, one_line=True), 400)}"), file=sys.stderr)
+    print(_line(ERROR_LINE, "message", message), file=sys.stderr)
     if hint:
-        print(_fit(f"hint: {shorten(printable(hint, one_line=True), 400)}"), file=sys.stderr)
+        print(_line(HINT_LINE, "hint", hint), file=sys.stderr)
     sys.exit(code)
 
 
-def _fit(line: str) -> str:
+def _line(template: str, field: str, text: str) -> str:
     """On a terminal, a long error or hint wraps under its text; piped, it stays one line (scripts
     and logs read one `error:` and one `hint:` line)."""
+    translated = _(template)
+    shown = shorten(printable(text, one_line=True), 400)
+    line = translated.replace("{" + field + "}", shown)
     if not sys.stderr.isatty():
         return line
     from tcplab.cli.wrap import width
-    from tcplab.text import wrap
+    from tcplab.text import columns, wrap
 
-    return "\n".join(wrap(line, width(), hang=" " * (line.index(":") + 2)))
+    prefix = translated.partition("{" + field + "}")[0]
+    return "\n".join(wrap(line, width(), hang=" " * columns(prefix)))
 
 
 def _usage(exc: Any) -> tuple[str, str]:
     """A click usage error as tcplab's message and hint: never the whole usage text."""
+    from tcplab.cli import usage
+
     ctx = getattr(exc, "ctx", None)
     sub = ctx.command_path if ctx else "tcplab"
     if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
         names: list[str] = getattr(ctx.command, "list_commands", lambda c: [])(ctx)
-        commands = f"; commands: {', '.join(names)}" if names else ""
-        return "no command given", f"{sub} COMMAND{commands} (see '{sub} --help')"
-    text = exc.format_message().strip().splitlines()
-    message = text[0] if text else "bad command line"
+        if names:
+            hint = _("{sub} COMMAND; commands: {commands} (see '{sub} --help')")
+        else:
+            hint = _("{sub} COMMAND (see '{sub} --help')")
+        return _("no command given"), hint.format(sub=sub, commands=", ".join(names))
+    text = usage.message(exc).strip().splitlines()
+    message = text[0] if text else _("bad command line")
     # click writes sentences ("Missing argument 'NAME'."); tcplab's messages end without a period
-    return message.rstrip("."), f"see '{sub} --help'"
+    return message.rstrip(".。"), _("see '{sub} --help'").format(sub=sub)
 
 
 def _quiet_closed_loop(unraisable: Any) -> None:
@@ -589,6 +629,7 @@ def _language(args: list[str]) -> list[str]:
     LANG_ASKED = asked
     try:
         i18n.set_language(i18n.choose(asked))
+        os.environ[i18n.LANG_ENV] = i18n.language()  # what tcplab starts speaks it too
     except i18n.UnknownLanguage as exc:
         _fail(
             i18n._("tcplab does not speak {language!r}").format(language=exc.asked),
@@ -619,10 +660,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command = typer.main.get_command(app)
         from tcplab import i18n
+        from tcplab.cli.helptext import translate, use_formatter
 
+        use_formatter(command)
         if i18n.language() != i18n.ENGLISH:
-            from tcplab.cli.helptext import translate
-
             translate(command)
         rv = command.main(args, prog_name="tcplab", standalone_mode=False)
     except TcplabError as exc:
@@ -630,9 +671,9 @@ def main(argv: list[str] | None = None) -> None:
     except _ClickUsageError as exc:
         _fail(*_usage(exc), EXIT_USAGE)
     except (typer.Abort, KeyboardInterrupt):
-        _fail(INTERRUPTED_TEXT, "", INTERRUPTED)
+        _fail(_(INTERRUPTED_TEXT), "", INTERRUPTED)
     except BrokenPipeError:
         sys.exit(1)
     if rv == INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130), after our rollback ran
-        _fail(INTERRUPTED_TEXT, "", INTERRUPTED)
+        _fail(_(INTERRUPTED_TEXT), "", INTERRUPTED)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -16,6 +16,7 @@ from tcplab.cli.tidy import tidy
 from tcplab.errors import EXIT_KERNEL, EnvironmentProblem, UsageError
 from tcplab.exercise.catalog import LabDef, all_labs, course_labs, get
 from tcplab.exercise.output import JSON_LINES
+from tcplab.i18n import ENGLISH, N_, _, language
 from tcplab.text import printable
 from tcplab.userfile import Refused, read_bytes
 
@@ -55,21 +56,33 @@ def list_labs(json_out: bool, labs_dir: str | None = None) -> None:
 
     width = max((len(lab.name) for lab in labs), default=0)
     for lab in labs:
-        for line in wrap(printable(lab.title), columns(), f"{lab.name:<{width}}  "):
+        for line in wrap(printable(_(lab.title)), columns(), f"{lab.name:<{width}}  "):
             typer.echo(line)
 
 
 def show(name: str, labs_dir: str | None = None) -> None:
     lab = _get(name, labs_dir)
     try:
-        text = printable(read_bytes(str(lab.handout), 1 << 20).decode("utf-8", "replace"))
+        text = printable(read_bytes(str(handout_of(lab)), 1 << 20).decode("utf-8", "replace"))
     except Refused as exc:
         raise EnvironmentProblem(
-            f"lab {lab.name} has no readable handout: {exc}", "the lab folder needs a README.md"
+            _("lab {name} has no readable handout: {exc}").format(name=lab.name, exc=exc),
+            _("the lab folder needs a README.md"),
         ) from None
     from tcplab.cli.wrap import handout
 
     handout(text)
+
+
+def handout_of(lab: LabDef) -> Path:
+    """The lab's handout in the language spoken: README.LANG.md beside README.md when the lab
+    has one, else README.md."""
+    lang = language()
+    if lang != ENGLISH:
+        translated = lab.handout.with_name(f"{lab.handout.stem}.{lang}{lab.handout.suffix}")
+        if translated.is_file():
+            return translated
+    return lab.handout
 
 
 def start(name: str, force: bool, labs_dir: str | None = None) -> None:
@@ -78,15 +91,18 @@ def start(name: str, force: bool, labs_dir: str | None = None) -> None:
         here = Path.cwd()
     except OSError as exc:
         raise EnvironmentProblem(
-            f"cannot find the current folder: {exc.strerror}", "cd to a folder that exists"
+            _("cannot find the current folder: {strerror}").format(strerror=exc.strerror),
+            _("cd to a folder that exists"),
         ) from None
     target = here / f"{lab.name}.py"
     _copy_starter(lab.starter, target, force)
-    typer.echo(f"lab {lab.name}: {lab.title}")
-    typer.echo(f"your file: {target} (from the starter)")
-    typer.echo(f"handout:   tcplab lab show {lab.name}")
-    typer.echo("try ideas: tcplab setup && tcplab shell")
-    typer.echo(f"check:     tcplab lab check {lab.name} {target.name}")
+    typer.echo(_("lab {name}: {title}").format(name=lab.name, title=_(lab.title)))
+    typer.echo(_("your file: {target} (from the starter)").format(target=target))
+    typer.echo(_("handout:   tcplab lab show {name}").format(name=lab.name))
+    typer.echo(_("try ideas: tcplab setup && tcplab shell"))
+    typer.echo(
+        _("check:     tcplab lab check {name} {file}").format(name=lab.name, file=target.name)
+    )
 
 
 def _copy_starter(starter: Path, target: Path, force: bool) -> None:
@@ -97,11 +113,20 @@ def _copy_starter(starter: Path, target: Path, force: bool) -> None:
     except FileNotFoundError:
         st = None
     except OSError as exc:
-        raise EnvironmentProblem(f"cannot look at {target}: {exc.strerror}", _CD_HINT) from None
+        raise EnvironmentProblem(
+            _("cannot look at {target}: {strerror}").format(target=target, strerror=exc.strerror),
+            _(_CD_HINT),
+        ) from None
     if st is not None and stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{target} is a folder", "rename or remove it, or start in another folder")
+        raise UsageError(
+            _("{target} is a folder").format(target=target),
+            _("rename or remove it, or start in another folder"),
+        )
     if st is not None and not force:
-        raise UsageError(f"{target} already exists", "edit it, or use --force to start afresh")
+        raise UsageError(
+            _("{target} already exists").format(target=target),
+            _("edit it, or use --force to start afresh"),
+        )
     tmp = target.with_name(f".{target.name}.tcplab-{os.getpid()}")
     try:
         fd = os.open(
@@ -109,7 +134,10 @@ def _copy_starter(starter: Path, target: Path, force: bool) -> None:
         )
     except OSError as exc:
         raise EnvironmentProblem(
-            f"cannot write {target.name} in {target.parent}: {exc.strerror}", _CD_HINT
+            _("cannot write {name} in {parent}: {strerror}").format(
+                name=target.name, parent=target.parent, strerror=exc.strerror
+            ),
+            _(_CD_HINT),
         ) from None
     try:
         with os.fdopen(fd, "wb") as out:
@@ -117,17 +145,20 @@ def _copy_starter(starter: Path, target: Path, force: bool) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise EnvironmentProblem(f"cannot write {target}: {exc.strerror}", _CD_HINT) from None
+        raise EnvironmentProblem(
+            _("cannot write {target}: {strerror}").format(target=target, strerror=exc.strerror),
+            _(_CD_HINT),
+        ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
-_FILE_HINT = (
+_FILE_HINT = N_(
     "tcplab grade refuses it too: give a regular UTF-8 .py file, named itself (not a link), "
     "of at most 256 KiB"
 )
-_CD_HINT = "cd to a folder you can write to (e.g. your home folder) and run it again"
+_CD_HINT = N_("cd to a folder you can write to (e.g. your home folder) and run it again")
 
 
 def check(
@@ -145,7 +176,7 @@ def check(
 ) -> None:
     lab = _get(name, labs_dir)
     if reference and file:
-        raise UsageError("give a FILE or --reference, not both", "tcplab lab check NAME FILE")
+        raise UsageError(_("give a FILE or --reference, not both"), _("tcplab lab check NAME FILE"))
     if reference:
         path = lab.reference()
     else:
@@ -195,16 +226,23 @@ def _output_paths(solution: Path, **paths: str | None) -> dict[str, Path]:
             check_writable(value)
         except Refused as exc:
             raise UsageError(
-                f"cannot write --{option} {exc}",
-                f"name a file in a folder you can write to, e.g. {solution.stem}.{option}",
+                _("cannot write --{option} {exc}").format(option=option, exc=exc),
+                _("name a file in a folder you can write to, e.g. {stem}.{option}").format(
+                    stem=solution.stem, option=option
+                ),
             ) from None
         out = Path(value)
         for other, taken in [("solution", solution), *found.items()]:
             if _same_file(out, taken):
-                what = "your solution" if other == "solution" else f"also --{other}"
+                if other == "solution":
+                    text = _("--{option} {value} is your solution")
+                else:
+                    text = _("--{option} {value} is also --{other}")
                 raise UsageError(
-                    f"--{option} {value} is {what}",
-                    f"name another file, e.g. {solution.stem}.{option}",
+                    text.format(option=option, value=value, other=other),
+                    _("name another file, e.g. {stem}.{option}").format(
+                        stem=solution.stem, option=option
+                    ),
                 )
         found[option] = out
     return found
@@ -252,32 +290,47 @@ def _write_html(result: Any, path: Path, pcap: Path | None) -> None:
     try:
         write_output(str(path), outputs.report_html([outcome], meta).encode("utf-8", "replace"))
     except Refused as exc:
-        raise EnvironmentProblem(f"cannot write --html {exc}", "name another file") from None
+        raise EnvironmentProblem(
+            _("cannot write --html {exc}").format(exc=exc), _("name another file")
+        ) from None
 
 
 def _verdict(result: Any, out: ProgramOutput) -> tuple[Verdict, str]:
     from tcplab.grade.outcome import Verdict
 
     if result.timed_out:
-        return Verdict.TIME_LIMIT, f"stopped after {result.lab.time_limit:g} s"
+        text = _("stopped after {seconds:g} s").format(seconds=result.lab.time_limit)
+        return Verdict.TIME_LIMIT, text
     if not result.exit_code:
-        return Verdict.SCORED, "your program ended with status 0"
-    where = ""
-    if out.raised is not None:
-        at = f" at {out.raised.file} line {out.raised.line}" if out.raised.file else ""
-        where = f": {out.raised.exception}{at}"
-    return Verdict.RUNTIME_ERROR, f"your program exited with status {result.exit_code}{where}"
+        return Verdict.SCORED, _("your program ended with status 0")
+    raised = out.raised
+    if raised is None:
+        text = _("your program exited with status {status}")
+    elif raised.file:
+        text = _("your program exited with status {status}: {exception} at {file} line {line}")
+    else:
+        text = _("your program exited with status {status}: {exception}")
+    exception, file, line = (raised.exception, raised.file, raised.line) if raised else ("", "", 0)
+    status = result.exit_code
+    return Verdict.RUNTIME_ERROR, text.format(
+        status=status, exception=exception, file=file, line=line
+    )
 
 
 def _output_file(name: str, option: str) -> Path:
     """A file an option writes: its folder must exist, and it must not be a folder itself."""
     path = Path(name)
     if path.is_dir():
-        raise UsageError(f"{option} {name} is a folder", f"give {option} a file name")
+        raise UsageError(
+            _("{option} {name} is a folder").format(option=option, name=name),
+            _("give {option} a file name").format(option=option),
+        )
     if not path.parent.is_dir():
         raise UsageError(
-            f"{option} {name}: no folder {path.parent}",
-            f"make the folder, or give {option} another path",
+            _("{option} {name}: no folder {parent}").format(
+                option=option, name=name, parent=path.parent
+            ),
+            _("make the folder, or give {option} another path").format(option=option),
         )
     return path.resolve()
 
@@ -292,15 +345,15 @@ def _check_solution_file(path: Path, lab: str) -> None:
         path.lstat()
     except OSError:
         raise UsageError(
-            f"no solution file {path}",
-            f"start one with 'tcplab lab start {lab}', or name the file",
+            _("no solution file {path}").format(path=path),
+            _("start one with 'tcplab lab start {lab}', or name the file").format(lab=lab),
         ) from None
     try:  # the user's own folder may be reached through a symlink; the file itself may not
         why = problem(read_solution(path.parent.resolve() / path.name), path.name)
     except Unusable as exc:
         why = str(exc)
     if why is not None:
-        raise UsageError(why, _FILE_HINT)
+        raise UsageError(why, _(_FILE_HINT))
 
 
 def shell(crafting: str) -> None:
@@ -315,8 +368,10 @@ def shell(crafting: str) -> None:
     if rec is None or not healthy(rec) or rec.app is None:
         others = ", ".join(r.spec.crafting for r in all_records() if r.spec.crafting != crafting)
         raise EnvironmentProblem(
-            f"no working testbed with crafting host {crafting}",
-            f"give --crafting with one of: {others}" if others else "run 'sudo tcplab setup' first",
+            _("no working testbed with crafting host {crafting}").format(crafting=crafting),
+            _("give --crafting with one of: {others}").format(others=others)
+            if others
+            else _("run 'sudo tcplab setup' first"),
         )
     ctx = lab_context(rec, "shell", rec.spec.port)
     startup = Path(__file__).resolve().parents[1] / "shell_startup.py"

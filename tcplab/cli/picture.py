@@ -7,9 +7,10 @@ import os
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.i18n import N_, _
 from tcplab.userfile import Refused, check_folder, check_writable, write_output
 
-HINT = "name a file in a folder you can write to, e.g. exchange.svg"
+HINT = N_("name a file in a folder you can write to, e.g. exchange.svg")
 
 
 def svg_path(value: str | None) -> str | None:
@@ -19,7 +20,7 @@ def svg_path(value: str | None) -> str | None:
     try:
         check_writable(value)
     except Refused as exc:
-        raise UsageError(f"cannot write --svg {exc}", HINT) from None
+        raise UsageError(_("cannot write --svg {exc}").format(exc=exc), _(HINT)) from None
     return value
 
 
@@ -41,7 +42,7 @@ def svg_folder(folder: str | None, names: list[str]) -> list[str | None]:
             out.append(path)
     except Refused as exc:
         raise UsageError(
-            f"cannot write --svg {exc}", "name a folder you can write files in"
+            _("cannot write --svg {exc}").format(exc=exc), _("name a folder you can write files in")
         ) from None
     return out
 
@@ -60,4 +61,6 @@ def write_svg(path: str, report: Any, relative: bool = True) -> None:
     try:
         write_output(path, data)
     except Refused as exc:
-        raise EnvironmentProblem(f"cannot write --svg {exc}", "name another file") from None
+        raise EnvironmentProblem(
+            _("cannot write --svg {exc}").format(exc=exc), _("name another file")
+        ) from None

@@ -10,6 +10,7 @@ from tcplab.cli import picture
 from tcplab.cli.tidy import tidy
 from tcplab.engine.report import Report
 from tcplab.errors import EXIT_KERNEL, UsageError
+from tcplab.i18n import _
 from tcplab.netns.topology import require_root
 from tcplab.userfile import Refused, check_writable
 
@@ -19,17 +20,19 @@ def _payload(data: str) -> bytes:
         return data.encode("utf-8").decode("unicode_escape").encode("latin-1")
     except (UnicodeDecodeError, UnicodeEncodeError) as exc:
         raise UsageError(
-            f"bad --data {data!r}: {exc.reason}",
-            "use text, with \\r \\n \\xNN escapes for other bytes",
+            _("bad --data {data!r}: {reason}").format(data=data, reason=exc.reason),
+            _("use text, with \\r \\n \\xNN escapes for other bytes"),
         ) from None
 
 
 def _options_text(text: str) -> str:
     from tcplab.model.segment import parse_options
 
-    hint = "e.g. --options 'mss 1460,sackOK,wscale 7'"
+    hint = _("e.g. --options 'mss 1460,sackOK,wscale 7'")
     if not text.isascii():
-        raise UsageError(f"--options {text[:40]!r} has characters other than ASCII", hint)
+        raise UsageError(
+            _("--options {text!r} has characters other than ASCII").format(text=text[:40]), hint
+        )
     try:
         parse_options(text)
     except ValueError as exc:
@@ -46,7 +49,8 @@ def _pcap_path(pcap: str | None) -> str | None:
         check_writable(pcap)
     except Refused as exc:
         raise UsageError(
-            f"cannot write --pcap {exc}", "name a file in a folder you can write to, e.g. out.pcap"
+            _("cannot write --pcap {exc}").format(exc=exc),
+            _("name a file in a folder you can write to, e.g. out.pcap"),
         ) from None
     return pcap
 
@@ -57,7 +61,7 @@ def _fits(options: str, payload: bytes) -> None:
     try:
         check_fits(parse_options(options), payload)
     except ValueError as exc:
-        raise UsageError(str(exc), "use fewer options or less data") from None
+        raise UsageError(str(exc), _("use fewer options or less data")) from None
 
 
 def handshake(
@@ -121,7 +125,7 @@ def send(
     try:
         parsed = Flags.parse(flags)
     except ValueError as exc:
-        raise UsageError(str(exc), "e.g. --flags S, --flags SA, --flags FA") from None
+        raise UsageError(str(exc), _("e.g. --flags S, --flags SA, --flags FA")) from None
     from tcplab.engine.probe import Probe, run_send
 
     _fits(_options_text(options), _payload(data))

@@ -13,6 +13,7 @@ from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para, width
 from tcplab.engine.check import Check
 from tcplab.engine.ladder import build
 from tcplab.engine.report import Report
+from tcplab.i18n import _
 from tcplab.netns.diag import SocketRow
 from tcplab.text import columns, keep, printable
 
@@ -49,7 +50,7 @@ def ladder(
         checks(report.checks, only_failed=only_failed, out=con)
     if report.timing:
         parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
-        para(con, [(f"timing: {', '.join(parts)}", "dim")])
+        para(con, [(_("timing: {parts}").format(parts=", ".join(parts)), "dim")])
 
 
 def ladder_width(con: Console) -> int:
@@ -62,23 +63,32 @@ def checks(items: list[Check], only_failed: bool = False, out: Console | None = 
     con = out or console()
     shown = [c for c in items if not c.ok] if only_failed else items
     for i, c in enumerate(shown):
-        text = printable(c.name)
+        text = printable(_(c.name))
         if not c.ok:
-            text += f": expected {keep(printable(c.expected))}, got {keep(printable(c.observed))}"
+            text = _("{check}: expected {expected}, got {observed}").format(
+                check=text,
+                expected=keep(printable(c.expected)),
+                observed=keep(printable(c.observed)),
+            )
         para(con, text, "   ", lead=f" {OK if c.ok else BAD} ")
         last = i + 1 == len(shown) or shown[i + 1].why != c.why
         if not last:
             continue  # the explanation shared with the next check is printed once, after it
         source = f" ({keep(printable(c.source))})" if c.source else ""
-        para(con, [(printable(c.why) + source, "dim")], "     ")
+        para(con, [(printable(_(c.why)) + source, "dim")], "     ")
         if c.linux_note:
-            para(con, [(f"Linux: {printable(c.linux_note)}", "dim")], "     ")
+            note = _("Linux: {note}").format(note=printable(_(c.linux_note)))
+            para(con, [(note, "dim")], "     ")
         if c.prediction is not None and not c.ok and c.prediction.agrees is not False:
             summary = printable(c.prediction.summary())  # a finding is in `why`
             para(con, [(summary, "dim")], "     ")
     passed = sum(c.ok for c in items)
     color = "green" if passed == len(items) else "red"
-    con.print(f"[{color}]{passed}/{len(items)} checks passed[/]")
+    con.print(
+        _("[{color}]{passed}/{n_items} checks passed[/]").format(
+            color=color, passed=passed, n_items=len(items)
+        )
+    )
 
 
 def socket_table(rows: list[SocketRow], title: str, out: Console | None = None) -> None:
@@ -89,7 +99,7 @@ def socket_table(rows: list[SocketRow], title: str, out: Console | None = None) 
     text = title.lstrip(" ")
     para(con, text, title[: len(title) - len(text)])
     if not rows:
-        con.print("  (no TCP sockets)")
+        con.print(_("  (no TCP sockets)"))
         return
     cells = [_socket_cells(r) for r in rows]
     for moved in range(3):  # how many of the last columns (Timer, ss) go to a second line
@@ -100,9 +110,10 @@ def socket_table(rows: list[SocketRow], title: str, out: Console | None = None) 
             break
     else:  # narrower than any table: each socket as a few lines
         for c in cells:
-            timer = f", timer {c[6]}" if c[6] else ""
             ss = keep(f"(ss {c[1]})")
-            text = f"{c[0]} {ss} {c[4]} ⇄ {c[5]}, Recv-Q {c[2]}, Send-Q {c[3]}{timer}"
+            text = f"{c[0]} {ss} {c[4]} ⇄ {c[5]}, Recv-Q {c[2]}, Send-Q {c[3]}"
+            if c[6]:
+                text = _("{socket}, timer {timer}").format(socket=text, timer=c[6])
             para(con, text, hang="  ")
         return
     right = {i for i, n in enumerate(names) if n.endswith("-Q")}
@@ -154,53 +165,61 @@ def lab_status(st: dict[str, Any]) -> None:
     con = console()
     spec = st["spec"]
     crafting, kernel = printable(spec["crafting"]), printable(spec["kernel"])
-    health = ("healthy", "green") if st["healthy"] else ("broken", "red")
-    head = f"testbed {crafting} ⇄ {kernel}  subnet {spec['subnet']}, port {spec['port']}: "
+    health = (_("healthy"), "green") if st["healthy"] else (_("broken"), "red")
+    head = _("testbed {crafting} ⇄ {kernel}  subnet {subnet}, port {port}: ").format(
+        crafting=crafting, kernel=kernel, subnet=spec["subnet"], port=spec["port"]
+    )
     para(con, [(head, "bold"), health], hang="  ")
     for ns in st["namespaces"]:
         _namespace_status(con, ns, st["problems"])
     rule = st.get("rule")
+    rule_in = "  " + _("rule in {crafting}: ").format(crafting=crafting)
     if rule:
-        dropped = f"  (dropped {rule['dropped']} of its kernel's RSTs so far)"
-        para(con, [(printable(rule["text"]), ""), (dropped, "dim")], f"  rule in {crafting}: ")
+        dropped = "  " + _("(dropped {n} of its kernel's RSTs so far)").format(n=rule["dropped"])
+        para(con, [(printable(rule["text"]), ""), (dropped, "dim")], rule_in)
     else:
-        para(con, [("missing", "red")], f"  rule in {crafting}: ")
+        para(con, [(_("missing"), "red")], rule_in)
     app = st.get("app")
+    app_in = "  " + _("application in {kernel}: ").format(kernel=kernel)
     if app and app.get("alive"):
         listeners = ", ".join(str(s["local"][1]) for s in app["sockets"] if s["kind"] == "listener")
         conns = sum(1 for s in app["sockets"] if s["kind"] == "connection")
-        text = (
-            f"pid {app['pid']}, listening on {listeners or 'nothing'}, {conns} open connection(s)"
+        text = _("pid {pid}, listening on {listeners}, {n} open connection(s)").format(
+            pid=app["pid"], listeners=listeners or _("nothing"), n=conns
         )
-        para(con, text, f"  application in {kernel}: ")
+        para(con, text, app_in)
     else:
-        para(con, [("not running", "red")], f"  application in {kernel}: ")
+        para(con, [(_("not running"), "red")], app_in)
+    problem_head = _("problem: ")
     for problem in st["problems"]:
-        para(con, printable(problem), "  problem: ", lead="  [red]problem:[/] ")
+        para(con, printable(problem), "  " + problem_head, lead=f"  [red]{problem_head}[/]")
     if st.get("sockets") is not None:
-        socket_table(st["sockets"], f"  sockets in {kernel}", out=con)
+        socket_table(st["sockets"], "  " + _("sockets in {kernel}").format(kernel=kernel), out=con)
 
 
 def _namespace_status(con: Console, ns: dict[str, Any], found: list[str]) -> None:
     """One namespace: its role, whether it is there and tcplab's, its link and routes."""
     name = printable(ns["name"])
-    where, color = "present", ""
+    where, color = _("present"), ""
     if not ns["present"]:
-        where = "missing"
+        where = _("missing")
     elif not ns["ours"]:
-        where, color = "not tcplab's", "red"
-    who = f"  {name:<8} {ns['role']:<13} "
+        where, color = _("not tcplab's"), "red"
+    role = _(ns["role"])
+    who = f"  {name:<8} {role}{' ' * max(13 - columns(role), 0)} "
     indent = f"{who}{where}  "
     lead = escape(who) + (f"[{color}]{escape(where)}[/]  " if color else f"{escape(where)}  ")
     link = ns["link"]
     if not link:
         para(con, "", indent, lead=lead)
         return
-    routes = ", ".join(link["routes"]) or "none"
-    closed = not any(f"{ns['name']} has routes out" in p for p in found)
+    routes = ", ".join(link["routes"]) or _("none")
+    routes_out = _("{ns} has routes out of the testbed: {routes}").format(ns=ns["name"], routes="")
+    closed = not any(p.startswith(routes_out) for p in found)
     text = f"{link['ifname']} {link['state']} {link['mac']} {' '.join(link['addresses'])}  "
-    out = (keep(" (no route out)"), "") if closed else (keep(" (a route out!)"), "red")
-    para(con, [(printable(text), ""), (f"routes: {printable(routes)}", ""), out], indent, lead=lead)
+    out = (keep(_(" (no route out)")), "") if closed else (keep(_(" (a route out!)")), "red")
+    routes_text = _("routes: {routes}").format(routes=printable(routes))
+    para(con, [(printable(text), ""), (routes_text, ""), out], indent, lead=lead)
 
 
 def lab_result(result: Any, relative: bool = True) -> None:
@@ -208,7 +227,7 @@ def lab_result(result: Any, relative: bool = True) -> None:
     under its own text ("✗ 0/3  your ACK ..." continues under "your")."""
     con = console()
     lab = result.lab
-    head = [(f"lab {lab.name}", "bold"), (f": {printable(lab.title)}  ", "")]
+    head = [(_("lab {name}").format(name=lab.name), "bold"), (f": {printable(_(lab.title))}  ", "")]
     para(con, [*head, (f"({printable(str(result.solution))})", "")], hang="    ")
     ladder(result.report, show_checks=False, out=con, relative=relative)
     program_output(result)
@@ -221,7 +240,11 @@ def lab_result(result: Any, relative: bool = True) -> None:
     for r in result.results:
         _check_result(con, r.for_students())  # a hidden check: its points, no detail
     color = "green" if result.score == result.max_score else "red"
-    con.print(f"[{color}]score {result.score}/{result.max_score}[/]")
+    con.print(
+        _("[{color}]score {score}/{max_score}[/]").format(
+            color=color, score=result.score, max_score=result.max_score
+        )
+    )
 
 
 def program_output(result: Any) -> None:
@@ -230,28 +253,40 @@ def program_output(result: Any) -> None:
     con = console()
     out = result.program_output()
     if not out.stdout.lines and not out.stderr.lines:
-        con.print("[bold]your program printed nothing[/]")
+        con.print(_("[bold]your program printed nothing[/]"))
     else:
-        con.print("[bold]your program printed:[/]")
+        con.print(_("[bold]your program printed:[/]"))
     for name, part in (("stdout", out.stdout), ("stderr", out.stderr)):
         if not part.lines:
             continue
         head = name
         if part.cut:
-            head += f" (its last {len(part.lines)} lines; {part.cut} earlier ones not shown)"
-        con.print(f"  [dim]{head}:[/]")
+            head += " " + _("(its last {n} lines; {cut} earlier ones not shown)").format(
+                n=len(part.lines), cut=part.cut
+            )
+        con.print(_("  [dim]{head}:[/]").format(head=head))
         for line in part.lines:
             text = printable(line).rstrip()
             lead = "  │ " + " " * (len(text) - len(text.lstrip()))
             para(con, [(text.lstrip(), "")], lead, hang=lead + "  ")
     if result.timed_out:
-        con.print(f"[red]your program was stopped after {result.lab.time_limit:g} s[/]")
+        con.print(
+            _("[red]your program was stopped after {time_limit:g} s[/]").format(
+                time_limit=result.lab.time_limit
+            )
+        )
     elif out.raised is not None and out.raised.file is not None:
-        where = f"{out.raised.file} line {out.raised.line}"
-        text = f"your program stopped at {printable(where)}: {printable(out.raised.exception)}"
+        where = _("{file} line {line}").format(file=out.raised.file, line=out.raised.line)
+        text = _("your program stopped at {where}: {exception}").format(
+            where=printable(where), exception=printable(out.raised.exception)
+        )
         para(con, [(text, "red")], hang="    ")
     elif result.exit_code:
-        con.print(f"[red]your program exited with status {result.exit_code}[/]")
+        con.print(
+            _("[red]your program exited with status {exit_code}[/]").format(
+                exit_code=result.exit_code
+            )
+        )
 
 
 def _check_result(con: Console, r: Any) -> None:
@@ -261,11 +296,15 @@ def _check_result(con: Console, r: Any) -> None:
     lead = f" {mark} {r.earned}/{r.points}  "
     under = " " * columns(indent)
     detail = [(f" ({printable(r.detail)})", "dim")] if r.detail else []
-    para(con, [(printable(r.title), ""), *detail], indent, lead=lead)
+    para(con, [(printable(_(r.title)), ""), *detail], indent, lead=lead)
     if r.why:
-        para(con, [(printable(r.why), "dim")], under)
+        para(con, [(printable(_(r.why)), "dim")], under)
     if not r.ok and r.hint:
-        tier = f" ({r.hint_level} of {r.hint_levels})" if r.hint_levels > 1 else ""
-        hint = f"hint{tier}: "
-        text = f"{hint}{printable(r.hint)}"
-        para(con, [(text, "yellow")], under, hang=under + " " * len(hint))
+        if r.hint_levels > 1:
+            hint = _("hint ({level} of {levels}): ").format(
+                level=r.hint_level, levels=r.hint_levels
+            )
+        else:
+            hint = _("hint: ")
+        text = f"{hint}{printable(_(r.hint))}"
+        para(con, [(text, "yellow")], under, hang=under + " " * columns(hint))

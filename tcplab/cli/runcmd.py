@@ -24,7 +24,7 @@ from tcplab.errors import (
     TcplabError,
     UsageError,
 )
-from tcplab.i18n import _
+from tcplab.i18n import N_, _
 from tcplab.netns.topology import require_root
 from tcplab.text import printable
 from tcplab.userfile import Refused, check_folder, check_writable, write_output
@@ -46,8 +46,8 @@ def run(
         scenarios = [s for s in scenarios if not s.long]
         if not scenarios:
             raise UsageError(
-                "every scenario given has long timers; --quick leaves nothing to run",
-                "drop --quick, or name scenarios without long timers",
+                _("every scenario given has long timers; --quick leaves nothing to run"),
+                _("drop --quick, or name scenarios without long timers"),
             )
     captures = _capture_paths(scenarios, pcap)
     _check_outputs(junit, captures)
@@ -86,7 +86,9 @@ def check_sysctls(scenarios: list[Scenario]) -> None:
         reason = refused.get((key, value))
         if reason is not None:
             raise DefinitionError(
-                f"{sc.path}:{line}: the kernel refuses sysctl {key} = {value}: {reason}",
+                _("{path}:{line}: the kernel refuses sysctl {key} = {value}: {reason}").format(
+                    path=sc.path, line=line, key=key, value=value, reason=reason
+                ),
                 _sysctl_hint(key, reason),
             )
 
@@ -97,12 +99,19 @@ def _sysctl_hint(key: str, reason: str) -> str:
             allowed = Path("/proc/sys/net/ipv4/tcp_allowed_congestion_control").read_text().split()
         except OSError:
             allowed = []
-        return "a network namespace may use only those in tcp_allowed_congestion_control" + (
-            f": {', '.join(allowed)}" if allowed else ""
-        )
-    if reason.startswith("it is not"):
-        return "use a sysctl that each network namespace has (most net.ipv4.tcp_* do)"
-    return f"use a value this kernel takes for {key} (see the kernel's ip-sysctl documentation)"
+        if allowed:
+            return _(
+                "a network namespace may use only those in tcp_allowed_congestion_control: "
+                "{allowed}"
+            ).format(allowed=", ".join(allowed))
+        return _("a network namespace may use only those in tcp_allowed_congestion_control")
+    from tcplab.netns.sysctl import not_per_namespace
+
+    if reason == not_per_namespace():
+        return _("use a sysctl that each network namespace has (most net.ipv4.tcp_* do)")
+    return _(
+        "use a value this kernel takes for {key} (see the kernel's ip-sysctl documentation)"
+    ).format(key=key)
 
 
 def _raise_errors(results: list[ScenarioResult]) -> None:
@@ -115,8 +124,10 @@ def _raise_errors(results: list[ScenarioResult]) -> None:
     names = ", ".join(r.scenario.name for r in failed)
     cls = type(first) if isinstance(first, UsageError) else EnvironmentProblem
     raise cls(
-        f"{len(failed)} of {len(results)} scenarios could not run ({names}): {first.message}",
-        first.hint or "the others ran; their results are above",
+        _("{n} of {total} scenarios could not run ({names}): {message}").format(
+            n=len(failed), total=len(results), names=names, message=first.message
+        ),
+        first.hint or _("the others ran; their results are above"),
     )
 
 
@@ -142,7 +153,8 @@ def _check_outputs(junit: str | None, captures: list[str | None]) -> None:
             check_writable(junit)
         except Refused as exc:
             raise UsageError(
-                f"cannot write --junit {exc}", "name a file in a folder you can write to"
+                _("cannot write --junit {exc}").format(exc=exc),
+                _("name a file in a folder you can write to"),
             ) from None
     folder = os.path.dirname(captures[0]) if captures and captures[0] else None
     if folder is None:
@@ -154,7 +166,8 @@ def _check_outputs(junit: str | None, captures: list[str | None]) -> None:
                 check_writable(path)
     except Refused as exc:
         raise UsageError(
-            f"cannot write --pcap {exc}", "name a folder you can write files in"
+            _("cannot write --pcap {exc}").format(exc=exc),
+            _("name a folder you can write files in"),
         ) from None
 
 
@@ -205,7 +218,7 @@ def _show(result: ScenarioResult, verbose: bool, absolute: bool = False) -> None
     if result.error is not None:
         error = _("ERROR")
         mark = f"[red]{error}[/]"
-        text = _("could not run: {error}").format(error=printable(result.error.message))
+        text = _("could not run: {message}").format(message=printable(result.error.message))
         para(con, [(text, "")], hang="    ")
     con.print(f"{mark} {name}\n")
 
@@ -215,8 +228,10 @@ def _summary(results: list[ScenarioResult]) -> None:
 
     failed = [printable(r.scenario.name) for r in results if not r.ok]
     passed = len(results) - len(failed)
-    text = _("{passed} passed, {failed} failed").format(passed=passed, failed=len(failed))
-    text += f": {', '.join(failed)}" if failed else ""
+    some = _("{passed} passed, {failed} failed: {names}")
+    text = (some if failed else _("{passed} passed, {failed} failed")).format(
+        passed=passed, failed=len(failed), names=", ".join(failed)
+    )
     para(render.console(), text, hang="    ")
 
 
@@ -250,7 +265,9 @@ def write_junit(path: str, results: list[ScenarioResult]) -> None:
     try:
         write_output(path, data)
     except Refused as exc:
-        raise EnvironmentProblem(f"cannot write --junit {exc}", _JUNIT_LOST) from None
+        raise EnvironmentProblem(
+            _("cannot write --junit {exc}").format(exc=exc), _(_JUNIT_LOST)
+        ) from None
 
 
 def _problem(r: ScenarioResult) -> junit.Problem | None:
@@ -263,4 +280,4 @@ def _problem(r: ScenarioResult) -> junit.Problem | None:
     return junit.Problem(f"{len(bad)} mismatch(es)", printable(text))
 
 
-_JUNIT_LOST = "the results are shown above; run again with another --junit file"
+_JUNIT_LOST = N_("the results are shown above; run again with another --junit file")

@@ -6,9 +6,10 @@ from __future__ import annotations
 import typer
 
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.i18n import N_, _
 from tcplab.userfile import Refused, check_writable, write_output
 
-HINT = "name a file in a folder you can write to, e.g. states.svg"
+HINT = N_("name a file in a folder you can write to, e.g. states.svg")
 
 
 def show(svg: str | None) -> None:
@@ -19,13 +20,14 @@ def show(svg: str | None) -> None:
         try:
             check_writable(svg)
         except Refused as exc:
-            raise UsageError(f"cannot write --svg {exc}", HINT) from None
+            raise UsageError(_("cannot write --svg {exc}").format(exc=exc), _(HINT)) from None
     typer.echo(states.listing())
     if svg is None:
         return
-    data = states.document(states.diagram([], title="TCP's states")).encode("utf-8")
+    data = states.document(states.diagram([], title=_("TCP's states"))).encode("utf-8")
     try:
         write_output(svg, data)
     except Refused as exc:
-        raise EnvironmentProblem(f"cannot write --svg {exc}", HINT) from None
-    typer.echo(f"\nthe state diagram: {svg}")
+        raise EnvironmentProblem(_("cannot write --svg {exc}").format(exc=exc), _(HINT)) from None
+    typer.echo()
+    typer.echo(_("the state diagram: {svg}").format(svg=svg))

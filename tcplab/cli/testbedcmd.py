@@ -11,6 +11,7 @@ import typer
 from tcplab.cli.tidy import leftovers, tidy
 from tcplab.cli.wrap import width
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.i18n import _
 from tcplab.netns.enter import netns_inode
 from tcplab.netns.record import (
     BrokenRecord,
@@ -43,12 +44,24 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
     s = rec.spec
     if created:
         _say(
-            f"testbed ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
-            f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
+            _(
+                "testbed ready: {crafting} ({crafting_addr}, crafting host) ⇄ {kernel} "
+                "({kernel_addr}, kernel host), application listening on {kernel}:{port}"
+            ).format(
+                crafting=s.crafting,
+                crafting_addr=s.crafting_addr,
+                kernel=s.kernel,
+                kernel_addr=s.kernel_addr,
+                port=s.port,
+            )
         )
     else:
-        _say(f"testbed already set up: {s.crafting} ⇄ {s.kernel}, nothing to do")
-    _say(f"next: {keep(f'tcplab handshake --target {s.kernel}:{s.port}')}")
+        _say(
+            _("testbed already set up: {crafting} ⇄ {kernel}, nothing to do").format(
+                crafting=s.crafting, kernel=s.kernel
+            )
+        )
+    _say(_("next: {value}").format(value=keep(f"tcplab handshake --target {s.kernel}:{s.port}")))
 
 
 def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
@@ -60,10 +73,18 @@ def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
     tidy()
     s = topology.adopt(spec).spec
     _say(
-        f"testbed ready: {s.crafting} ({s.crafting_addr}, crafting host) ⇄ {s.kernel} "
-        f"({s.kernel_addr}, kernel host), application listening on {s.kernel}:{s.port}"
+        _(
+            "testbed ready: {crafting} ({crafting_addr}, crafting host) ⇄ {kernel} "
+            "({kernel_addr}, kernel host), application listening on {kernel}:{port}"
+        ).format(
+            crafting=s.crafting,
+            crafting_addr=s.crafting_addr,
+            kernel=s.kernel,
+            kernel_addr=s.kernel_addr,
+            port=s.port,
+        )
     )
-    _say(f"next: {keep(f'tcplab handshake --target {s.kernel}:{s.port}')}")
+    _say(_("next: {value}").format(value=keep(f"tcplab handshake --target {s.kernel}:{s.port}")))
 
 
 def teardown(crafting: str, all_testbeds: bool) -> None:
@@ -81,24 +102,46 @@ def teardown(crafting: str, all_testbeds: bool) -> None:
         other = record_using(crafting)
         if other is not None:
             raise UsageError(
-                f"{crafting} is the kernel host of the testbed of {other.spec.crafting}",
-                f"name the crafting host: tcplab teardown --crafting {other.spec.crafting}",
+                _("{crafting} is the kernel host of the testbed of {other}").format(
+                    crafting=crafting, other=other.spec.crafting
+                ),
+                _("name the crafting host: tcplab teardown --crafting {crafting}").format(
+                    crafting=other.spec.crafting
+                ),
             )
-        typer.echo(f"nothing to remove: no tcplab testbed with crafting host {crafting}")
+        typer.echo(
+            _("nothing to remove: no tcplab testbed with crafting host {crafting}").format(
+                crafting=crafting
+            )
+        )
         return
     _report_removed(rec, topology.teardown(rec))
 
 
-def _report_removed(rec: TestbedRecord, removed: list[str], why: str = "") -> None:
-    done = [r for r in removed if not r.startswith("kept ")]
-    what = ", ".join(done) if done else "only its record (the rest was already gone)"
-    typer.echo(f"removed testbed {rec.spec.crafting} ⇄ {rec.spec.kernel}{why}: {what}")
+def _report_removed(rec: TestbedRecord, removed: list[str], orphan: int | None = None) -> None:
+    from tcplab.netns.topology import KEPT
+
+    done = [r for r in removed if not r.startswith(KEPT)]
+    what = ", ".join(done) if done else _("only its record (the rest was already gone)")
+    if orphan is None:
+        text = _("removed testbed {crafting} ⇄ {kernel}: {what}")
+    else:
+        text = _(
+            "removed testbed {crafting} ⇄ {kernel} (orphaned: its owner, pid {pid}, is gone): {what}"
+        )
+    typer.echo(
+        text.format(crafting=rec.spec.crafting, kernel=rec.spec.kernel, pid=orphan, what=what)
+    )
     for line in removed:
-        if line.startswith("kept "):
-            typer.echo(f"left alone: {line[5:]}")
+        if line.startswith(KEPT):
+            typer.echo(_("left alone: {line}").format(line=line[len(KEPT) :]))
     for name in (rec.spec.crafting, rec.spec.kernel):
-        if netns_inode(name) is not None and f"namespace {name}" not in done:
-            typer.echo(f"left alone: namespace {name} exists but was not created by tcplab")
+        if netns_inode(name) is not None and _("namespace {name}").format(name=name) not in done:
+            typer.echo(
+                _("left alone: namespace {name} exists but was not created by tcplab").format(
+                    name=name
+                )
+            )
 
 
 def _teardown_all() -> None:
@@ -112,7 +155,7 @@ def _teardown_all() -> None:
     good, broken = scan_records()
     if not good and not broken:
         if not tidied:
-            typer.echo("nothing to remove: no tcplab testbed")
+            typer.echo(_("nothing to remove: no tcplab testbed"))
         return
     for rec in good:
         busy = topology.in_use(rec)
@@ -122,13 +165,19 @@ def _teardown_all() -> None:
             except topology.TestbedBusy as exc:
                 busy = exc.message
             else:
-                owner = rec.owner
-                why = f" (orphaned: its owner, pid {owner.pid}, is gone)" if owner else ""
-                _report_removed(rec, removed, why)
+                _report_removed(rec, removed, rec.owner.pid if rec.owner else None)
                 continue
-        typer.echo(f"left alone: testbed {rec.spec.crafting} ⇄ {rec.spec.kernel} is {busy}")
+        typer.echo(
+            _("left alone: testbed {crafting} ⇄ {kernel} is {busy}").format(
+                crafting=rec.spec.crafting, kernel=rec.spec.kernel, busy=busy
+            )
+        )
     for bad in broken:
-        typer.echo(f"left alone: record {bad.path} is not trusted: {bad.reason}")
+        typer.echo(
+            _("left alone: record {path} is not trusted: {reason}").format(
+                path=bad.path, reason=bad.reason
+            )
+        )
     if broken:
         raise _untrusted(broken)
 
@@ -136,8 +185,10 @@ def _teardown_all() -> None:
 def _untrusted(broken: list[BrokenRecord]) -> EnvironmentProblem:
     paths = ", ".join(str(b.path.parent) for b in broken[:3])
     return EnvironmentProblem(
-        f"{len(broken)} record(s) not trusted, nothing they name was touched: {paths}",
-        "check each, then remove its folder by hand",
+        _("{n_broken} record(s) not trusted, nothing they name was touched: {paths}").format(
+            n_broken=len(broken), paths=paths
+        ),
+        _("check each, then remove its folder by hand"),
     )
 
 
@@ -169,8 +220,11 @@ def status(crafting: str | None, json_out: bool) -> None:
         records = [r for r in records if r.spec.crafting == crafting]
         broken = [b for b in broken if b.name == crafting]
     if not records and not broken:
-        which = f" with crafting host {crafting}" if crafting else ""
-        raise EnvironmentProblem(f"no tcplab testbed is set up{which}", "run 'sudo tcplab setup'")
+        if crafting:
+            text = _("no tcplab testbed is set up with crafting host {crafting}")
+        else:
+            text = _("no tcplab testbed is set up")
+        raise EnvironmentProblem(text.format(crafting=crafting), _("run 'sudo tcplab setup'"))
     states = [status_of(r) for r in records]
     if json_out:
         for st in states:
@@ -183,8 +237,12 @@ def status(crafting: str | None, json_out: bool) -> None:
         for st in states:
             render.lab_status(st)
         for b in broken:
-            _say(f"testbed {b.name}: BROKEN record {b.path}: {b.reason}")
-            _say("  tcplab acts on nothing it names; check it, then remove its folder by hand")
+            _say(
+                _("testbed {name}: BROKEN record {path}: {reason}").format(
+                    name=b.name, path=b.path, reason=b.reason
+                )
+            )
+            _say(_("tcplab acts on nothing it names; check it, then remove its folder by hand"))
     if broken or not all(st["healthy"] for st in states):
         raise typer.Exit(3)
 
@@ -194,7 +252,7 @@ def _broken_state(b: BrokenRecord) -> dict[str, Any]:
         "spec": {"crafting": b.name},
         "healthy": False,
         "record": str(b.path),
-        "problems": [f"the record is not trusted: {b.reason}"],
+        "problems": [_("the record is not trusted: {reason}").format(reason=b.reason)],
     }
 
 
@@ -206,16 +264,18 @@ def sockets(namespace: str, json_out: bool) -> None:
     if rec is None:
         if not list(all_records()):
             raise EnvironmentProblem(
-                f"no testbed is set up (namespace {namespace})", "run 'sudo tcplab setup' first"
+                _("no testbed is set up (namespace {namespace})").format(namespace=namespace),
+                _("run 'sudo tcplab setup' first"),
             )
         names = ", ".join(n for r in all_records() for n in (r.spec.crafting, r.spec.kernel))
         raise UsageError(
-            f"{namespace!r} is not a namespace of a tcplab testbed",
-            f"namespaces of testbeds here: {names}",
+            _("{namespace!r} is not a namespace of a tcplab testbed").format(namespace=namespace),
+            _("namespaces of testbeds here: {names}").format(names=names),
         )
     if not namespace_ours(rec, namespace):
         raise EnvironmentProblem(
-            f"namespace {namespace} is missing or not tcplab's", "run 'sudo tcplab setup' again"
+            _("namespace {namespace} is missing or not tcplab's").format(namespace=namespace),
+            _("run 'sudo tcplab setup' again"),
         )
     from tcplab.netns.diag import SocketTable
 
@@ -226,4 +286,4 @@ def sockets(namespace: str, json_out: bool) -> None:
         return
     from tcplab.cli import render
 
-    render.socket_table(rows, f"TCP sockets in {namespace}")
+    render.socket_table(rows, _("TCP sockets in {namespace}").format(namespace=namespace))

@@ -12,6 +12,8 @@ import threading
 
 import typer
 
+from tcplab.i18n import _
+
 
 def leftovers() -> list[str]:
     """Remove orphaned testbeds, then dead runs' control groups, folders and processes; one line each."""
@@ -24,7 +26,7 @@ def leftovers() -> list[str]:
 def tidy() -> None:
     """Remove leftovers and say so on standard error (standard output may be JSON)."""
     for line in leftovers():
-        typer.echo(f"tidied: {line}", err=True)
+        typer.echo(_("tidied: {line}").format(line=line), err=True)
 
 
 def stop_waiting(stop: threading.Event | None = None) -> None:

@@ -29,6 +29,7 @@ from tcplab.engine.ladder import Ladder
 from tcplab.errors import EnvironmentProblem
 from tcplab.exercise.live import Live
 from tcplab.exercise.watch import SETTLE, Shown, Watched
+from tcplab.i18n import _
 from tcplab.model.state import State
 from tcplab.netns.topology import require_root
 from tcplab.text import keep, printable
@@ -51,8 +52,10 @@ def watch(target: str, absolute: bool, seconds: float | None) -> None:
     rec = find_record(where.spec.crafting)
     if rec is None or rec.app is None:
         raise EnvironmentProblem(
-            f"the testbed of {where.spec.crafting}/{where.spec.kernel} has no application",
-            "run 'sudo tcplab setup' again to repair it",
+            _("the testbed of {crafting}/{kernel} has no application").format(
+                crafting=where.spec.crafting, kernel=where.spec.kernel
+            ),
+            _("run 'sudo tcplab setup' again to repair it"),
         )
     con = render.console()
     until = None if seconds is None else time.monotonic() + seconds
@@ -190,14 +193,17 @@ def frame(con: Console, watched: Watched, relative: bool = True) -> Group:
     foot = _text(con, lambda c: _states(c, watched))
     third = max(1, con.height // 3)
     if len(foot) > third:
-        foot = [*foot[: third - 1], Text(f"… {len(foot) - third + 1} more lines", "dim")]
+        foot = [
+            *foot[: third - 1],
+            Text(_("… {n} more lines").format(n=len(foot) - third + 1), "dim"),
+        ]
     room = max(3, con.height - len(head) - len(foot) - 1)
     since = watched.seen[-room].time if len(watched.seen) > room else None  # one line each
     body = ladder_lines(watched.ladder(relative, since), con.width)
     for line in body:
         line.truncate(con.width)  # a line that does not fit would push the screen down
     if len(body) > room:
-        body = [Text("… earlier lines", "dim"), *body[len(body) - room + 1 :]]
+        body = [Text(_("… earlier lines"), "dim"), *body[len(body) - room + 1 :]]
     return Group(*head, *body, *foot)
 
 
@@ -219,8 +225,10 @@ def _text(con: Console, draw_on: Callable[[Console], None]) -> list[Text]:
 
 def _heading(con: Console, watched: Watched) -> None:
     crafting, kernel = (printable(h) for h in watched.hosts)
-    text = f"{crafting} ⇄ {kernel}, port {watched.port}  "
-    para(con, [("watching ", "bold"), (text, ""), ("(Ctrl-C to stop)", "dim")], hang="  ")
+    text = _("{crafting} ⇄ {kernel}, port {port}  ").format(
+        crafting=crafting, kernel=kernel, port=watched.port
+    )
+    para(con, [(_("watching "), "bold"), (text, ""), (_("(Ctrl-C to stop)"), "dim")], hang="  ")
 
 
 def _states(con: Console, watched: Watched) -> None:
@@ -231,12 +239,17 @@ def _states(con: Console, watched: Watched) -> None:
     for (cport, kport), sample in watched.states():
         if sample.state is State.CLOSED:
             continue
-        timer = "" if sample.timer in ("off", "") else f", {sample.timer} timer"
-        parts.append(keep(f":{cport}⇄:{kport} {sample.state.value}{timer}"))
+        text = f":{cport}⇄:{kport} {sample.state.value}"
+        if sample.timer not in ("off", ""):
+            text = _("{connection}, {timer} timer").format(connection=text, timer=sample.timer)
+        parts.append(keep(text))
     if watched.listener:
-        parts.append(keep(f"listener :{watched.port} accept queue {watched.listener[-1].rqueue}"))
-    text = "; ".join(parts) if parts else "no connection"
-    lead = f"kernel ({kernel}) now: "
+        queue = _("listener :{port} accept queue {n}").format(
+            port=watched.port, n=watched.listener[-1].rqueue
+        )
+        parts.append(keep(queue))
+    text = "; ".join(parts) if parts else _("no connection")
+    lead = _("kernel ({kernel}) now: ").format(kernel=kernel)
     para(con, [(text, "")], lead, hang="  ", lead=f"[magenta]{escape(lead)}[/]")
 
 

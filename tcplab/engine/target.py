@@ -7,10 +7,15 @@ from dataclasses import dataclass
 
 from tcplab import defaults
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.i18n import N_, _
 from tcplab.netns.record import TestbedRecord, TestbedSpec, all_records
 from tcplab.netns.topology import healthy
 
-TARGET_HINT = f"write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {defaults.TARGET}"
+TARGET_HINT = N_("write the target as NAMESPACE:PORT or ADDRESS:PORT, e.g. {TARGET}")
+
+
+def _target_hint() -> str:
+    return _(TARGET_HINT).format(TARGET=defaults.TARGET)
 
 
 @dataclass(frozen=True)
@@ -24,22 +29,27 @@ def _shown(text: str, limit: int = 40) -> str:
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
-def parse_port(text: str, what: str = "port") -> int:
+def parse_port(text: str, what: str | None = None) -> int:
     """A port in ASCII digits only (str.isdigit and int() also take '²' and '٣')."""
     text = text.strip()
+    what = what or _("port")
     if not text:
         raise UsageError(
-            f"the {what} is empty", f"give a port from 1 to 65535, e.g. {defaults.TARGET}"
+            _("the {what} is empty").format(what=what),
+            _("give a port from 1 to 65535, e.g. {TARGET}").format(TARGET=defaults.TARGET),
         )
     if not (text.isascii() and text.isdigit()):
         raise UsageError(
-            f"the {what} is not a number: {_shown(text)}",
-            "give a port from 1 to 65535 in the digits 0-9",
+            _("the {what} is not a number: {value}").format(what=what, value=_shown(text)),
+            _("give a port from 1 to 65535 in the digits 0-9"),
         )
     port = int(text) if len(text) <= 5 else 1 << 16
     if not 1 <= port <= 65535:
         shown = text if len(text) <= 12 else text[:12] + "…"
-        raise UsageError(f"the {what} is out of range: {shown}", "give a port from 1 to 65535")
+        raise UsageError(
+            _("the {what} is out of range: {shown}").format(what=what, shown=shown),
+            _("give a port from 1 to 65535"),
+        )
     return port
 
 
@@ -47,10 +57,13 @@ def parse_target(text: str) -> tuple[str, int]:
     """'ns2:7788' -> ('ns2', 7788); UsageError with a hint for anything else."""
     host, sep, port = text.strip().rpartition(":")
     if not sep:
-        raise UsageError(f"target {_shown(text)} has no port", TARGET_HINT)
+        raise UsageError(_("target {value} has no port").format(value=_shown(text)), _target_hint())
     if not host:
-        raise UsageError(f"target {_shown(text)} has no namespace or address", TARGET_HINT)
-    return host, parse_port(port, f"port in target {_shown(text)}")
+        raise UsageError(
+            _("target {value} has no namespace or address").format(value=_shown(text)),
+            _target_hint(),
+        )
+    return host, parse_port(port, _("port in target {target}").format(target=_shown(text)))
 
 
 def _is_address(host: str) -> bool:
@@ -68,15 +81,21 @@ def resolve(text: str, need_healthy: bool = True) -> Target:
     rec = _by_address(host, records) if _is_address(host) else _by_name(host, records)
     if need_healthy and not healthy(rec):
         raise EnvironmentProblem(
-            f"the testbed of {rec.spec.crafting}/{rec.spec.kernel} is incomplete or broken",
-            "run 'sudo tcplab setup' again to repair it ('sudo tcplab status' shows what is wrong)",
+            _("the testbed of {crafting}/{kernel} is incomplete or broken").format(
+                crafting=rec.spec.crafting, kernel=rec.spec.kernel
+            ),
+            _(
+                "run 'sudo tcplab setup' again to repair it ('sudo tcplab status' "
+                "shows what is wrong)"
+            ),
         )
     return Target(rec.spec, port)
 
 
 def _no_lab(host: str) -> EnvironmentProblem:
     return EnvironmentProblem(
-        f"no testbed is set up (target {host})", "run 'sudo tcplab setup' first"
+        _("no testbed is set up (target {host})").format(host=host),
+        _("run 'sudo tcplab setup' first"),
     )
 
 
@@ -86,14 +105,17 @@ def _by_name(host: str, records: list[TestbedRecord]) -> TestbedRecord:
             return rec
         if rec.spec.crafting == host:
             raise UsageError(
-                f"{host} is the crafting host; segments are sent from it, not to it",
-                f"target the kernel host: {rec.spec.kernel}:PORT",
+                _("{host} is the crafting host; segments are sent from it, not to it").format(
+                    host=host
+                ),
+                _("target the kernel host: {kernel}:PORT").format(kernel=rec.spec.kernel),
             )
     if not records:
         raise _no_lab(host)
     known = ", ".join(r.spec.kernel for r in records)
     raise UsageError(
-        f"unknown namespace {host!r} in the target", f"kernel hosts of testbeds here: {known}"
+        _("unknown namespace {host!r} in the target").format(host=host),
+        _("kernel hosts of testbeds here: {known}").format(known=known),
     )
 
 
@@ -104,17 +126,22 @@ def _by_address(host: str, records: list[TestbedRecord]) -> TestbedRecord:
     if len(found) > 1:
         names = ", ".join(r.spec.kernel for r in found)
         raise UsageError(
-            f"address {host} is the kernel host of several testbeds ({names})",
-            f"name the namespace instead, e.g. {defaults.KERNEL}:PORT",
+            _("address {host} is the kernel host of several testbeds ({names})").format(
+                host=host, names=names
+            ),
+            _("name the namespace instead, e.g. {KERNEL}:PORT").format(KERNEL=defaults.KERNEL),
         )
     if any(r.spec.crafting_addr == host for r in records):
         raise UsageError(
-            f"{host} is the crafting host's own address", "target the kernel host's address"
+            _("{host} is the crafting host's own address").format(host=host),
+            _("target the kernel host's address"),
         )
     if not records:
         raise _no_lab(host)
     inside = ", ".join(f"{r.spec.kernel} = {r.spec.kernel_addr}" for r in records)
     raise UsageError(
-        f"address {host} is outside the testbed; tcplab sends only to a testbed's kernel host",
-        f"kernel hosts here: {inside}",
+        _(
+            "address {host} is outside the testbed; tcplab sends only to a testbed's kernel host"
+        ).format(host=host),
+        _("kernel hosts here: {inside}").format(inside=inside),
     )

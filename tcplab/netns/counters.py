@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 from tcplab.netns.enter import inside
 
 PROC_FILES = ("snmp", "netstat")
@@ -21,5 +22,8 @@ def read_texts(ns: str) -> tuple[str, ...]:
             return tuple((Path("/proc/thread-self/net") / f).read_text() for f in PROC_FILES)
         except OSError as exc:
             raise EnvironmentProblem(
-                f"cannot read the counters of {ns}: {exc.strerror}", "check that /proc is mounted"
+                _("cannot read the counters of {ns}: {strerror}").format(
+                    ns=ns, strerror=exc.strerror
+                ),
+                _("check that /proc is mounted"),
             ) from exc

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 from tcplab.model.state import LINUX_STATE_NUMBERS, LINUX_TIMER_NAMES, State
 from tcplab.netns.enter import inside
 
@@ -94,7 +95,8 @@ class SocketTable:
                 self._sock.bind((0, 0))
             except OSError as exc:
                 raise EnvironmentProblem(
-                    f"cannot read the socket table of {ns}: {exc}", "run tcplab as root (sudo)"
+                    _("cannot read the socket table of {ns}: {exc}").format(ns=ns, exc=exc),
+                    _("run tcplab as root (sudo)"),
                 ) from exc
 
     def rows(self) -> list[SocketRow]:
@@ -113,7 +115,7 @@ class SocketTable:
             data = self._sock.recv(1 << 16)
             offset = 0
             while offset + _NLMSGHDR.size <= len(data):
-                length, kind, _, seq, _ = _NLMSGHDR.unpack_from(data, offset)
+                length, kind, _unused, seq, _unused = _NLMSGHDR.unpack_from(data, offset)
                 if length < _NLMSGHDR.size:
                     return out
                 if seq == self._seq:

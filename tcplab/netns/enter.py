@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tcplab import linux
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 
 NETNS_DIR = "/run/netns"
 
@@ -29,12 +30,15 @@ def open_netns(name: str) -> int:
         return os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise EnvironmentProblem(
-            f"network namespace {name!r} does not exist",
-            "run 'sudo tcplab setup' to build the testbed",
+            _("network namespace {name!r} does not exist").format(name=name),
+            _("run 'sudo tcplab setup' to build the testbed"),
         ) from None
     except PermissionError as exc:
         raise EnvironmentProblem(
-            f"cannot open network namespace {name!r}: {exc.strerror}", "run tcplab as root (sudo)"
+            _("cannot open network namespace {name!r}: {strerror}").format(
+                name=name, strerror=exc.strerror
+            ),
+            _("run tcplab as root (sudo)"),
         ) from exc
 
 
@@ -47,9 +51,12 @@ def inside(name: str) -> Iterator[None]:
         try:
             linux.setns_net(target)
         except OSError as exc:
-            hint = "run tcplab as root (sudo)" if exc.errno == errno.EPERM else ""
+            hint = _("run tcplab as root (sudo)") if exc.errno == errno.EPERM else ""
             raise EnvironmentProblem(
-                f"cannot enter network namespace {name!r}: {os.strerror(exc.errno or 0)}", hint
+                _("cannot enter network namespace {name!r}: {strerror}").format(
+                    name=name, strerror=os.strerror(exc.errno or 0)
+                ),
+                hint,
             ) from exc
         try:
             yield

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 
 LOCK_NAME = "lock"
 WAIT_NOTICE_AFTER = 1.0  # s: say what we are waiting for once a wait takes this long
@@ -44,7 +45,8 @@ def _run_dir() -> Path:
 
 def _problem(path: Path, what: str) -> EnvironmentProblem:
     return EnvironmentProblem(
-        f"{path} {what}", f"check it, then remove it by hand (sudo rm -r {path}) and try again"
+        _("{path} {what}").format(path=path, what=what),
+        _("check it, then remove it by hand (sudo rm -r {path}) and try again").format(path=path),
     )
 
 
@@ -57,20 +59,22 @@ def secure_dir(path: Path, mode: int = 0o755) -> int:
         pass
     except OSError as exc:
         raise EnvironmentProblem(
-            f"cannot make {path}: {exc.strerror}", "run tcplab as root"
+            _("cannot make {path}: {strerror}").format(path=path, strerror=exc.strerror),
+            _("run tcplab as root"),
         ) from exc
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise _problem(path, "is not a directory (a symlink or a file)") from None
+            raise _problem(path, _("is not a directory (a symlink or a file)")) from None
         raise EnvironmentProblem(
-            f"cannot open {path}: {exc.strerror}", "run tcplab as root"
+            _("cannot open {path}: {strerror}").format(path=path, strerror=exc.strerror),
+            _("run tcplab as root"),
         ) from exc
     st = os.fstat(fd)
     if st.st_uid != OWNER_UID:
         os.close(fd)
-        raise _problem(path, f"is owned by uid {st.st_uid}, not root")
+        raise _problem(path, _("is owned by uid {st_uid}, not root").format(st_uid=st.st_uid))
     if stat.S_IMODE(st.st_mode) & 0o022:
         os.fchmod(fd, stat.S_IMODE(st.st_mode) & ~0o022)
     return fd
@@ -94,14 +98,15 @@ def open_lock() -> int:
         fd = os.open(path, flags, 0o600)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise _problem(path, "is a symlink") from None
+            raise _problem(path, _("is a symlink")) from None
         raise EnvironmentProblem(
-            f"cannot open {path}: {exc.strerror}", "run tcplab as root"
+            _("cannot open {path}: {strerror}").format(path=path, strerror=exc.strerror),
+            _("run tcplab as root"),
         ) from exc
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_uid != OWNER_UID:
         os.close(fd)
-        raise _problem(path, "is not a regular file owned by root")
+        raise _problem(path, _("is not a regular file owned by root"))
     if stat.S_IMODE(st.st_mode) != 0o600:
         os.fchmod(fd, 0o600)
     return fd
@@ -131,7 +136,9 @@ def acquire(fd: int, pending: Callable[[], bool] | None = None) -> None:
         if pending is not None and (pending() or cancelled.is_set()):
             raise KeyboardInterrupt
         if not told and time.monotonic() - started >= WAIT_NOTICE_AFTER:
-            notify(f"waiting for another tcplab command (pid {holder(fd)}) to finish")
+            notify(
+                _("waiting for another tcplab command (pid {pid}) to finish").format(pid=holder(fd))
+            )
             told = True
         time.sleep(_POLL)
     os.ftruncate(fd, 0)

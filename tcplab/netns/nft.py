@@ -15,6 +15,7 @@ import subprocess
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 from tcplab.netns.enter import inside
 from tcplab.netns.record import IFNAME, TestbedSpec
 
@@ -26,7 +27,7 @@ def nft_path() -> str:
     path = shutil.which("nft")
     if path is None:
         raise EnvironmentProblem(
-            "nft (nftables) is not installed", "install it: sudo apt-get install nftables"
+            _("nft (nftables) is not installed"), _("install it: sudo apt-get install nftables")
         )
     return path
 
@@ -51,7 +52,10 @@ def _nft(ns: str, args: list[str], stdin: str | None = None) -> str:
         )
     if proc.returncode != 0:
         msg = proc.stderr.strip().splitlines()[0] if proc.stderr.strip() else "no message"
-        raise EnvironmentProblem(f"nft failed in {ns}: {msg}", "check that nftables works here")
+        raise EnvironmentProblem(
+            _("nft failed in {ns}: {msg}").format(ns=ns, msg=msg),
+            _("check that nftables works here"),
+        )
     return proc.stdout
 
 

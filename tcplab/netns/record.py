@@ -34,6 +34,7 @@ from typing import Any
 from tcplab import defaults
 from tcplab.context import LabContext
 from tcplab.errors import EnvironmentProblem, UsageError
+from tcplab.i18n import _
 from tcplab.model.kept import KeptConnection
 from tcplab.netns import lock
 from tcplab.netns.proc import ProcessId, valid
@@ -72,8 +73,8 @@ def valid_name(name: object, role: str = "namespace") -> str:
     if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         shown = "".join(c if c.isprintable() else "?" for c in str(name))[:80]
         raise UsageError(
-            f"bad {role} name {shown!r}",
-            "use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit (no '/')",
+            _("bad {role} name {shown!r}").format(role=role, shown=shown),
+            _("use 1-64 letters, digits, '_', '.', '-', starting with a letter or digit (no '/')"),
         )
     return name
 
@@ -110,14 +111,23 @@ class TestbedSpec:
         valid_name(self.kernel, "kernel namespace")
         if self.crafting == self.kernel:
             raise UsageError(
-                f"the crafting and kernel namespaces are both {self.crafting!r}",
-                f"give them different names, e.g. --crafting {defaults.CRAFTING} --kernel {defaults.KERNEL}",
+                _("the crafting and kernel namespaces are both {crafting!r}").format(
+                    crafting=self.crafting
+                ),
+                _("give them different names, e.g. --crafting {CRAFTING} --kernel {KERNEL}").format(
+                    CRAFTING=defaults.CRAFTING, KERNEL=defaults.KERNEL
+                ),
             )
         _check_subnet(self.subnet, self.network)
         if type(self.port) is not int or not 1 <= self.port <= 65535:
-            raise UsageError(f"port {self.port} is out of range", "use a port from 1 to 65535")
+            raise UsageError(
+                _("port {port} is out of range").format(port=self.port),
+                _("use a port from 1 to 65535"),
+            )
         if type(self.listen) is not bool:
-            raise UsageError(f"listen {self.listen!r} is not true or false", "")
+            raise UsageError(
+                _("listen {listen!r} is not true or false").format(listen=self.listen), ""
+            )
         return self
 
     @property
@@ -126,7 +136,8 @@ class TestbedSpec:
             return ipaddress.IPv4Network(self.subnet, strict=False)
         except (ValueError, TypeError):
             raise UsageError(
-                f"bad subnet {self.subnet!r}", f"give an IPv4 subnet such as {defaults.SUBNET}"
+                _("bad subnet {subnet!r}").format(subnet=self.subnet),
+                _("give an IPv4 subnet such as {SUBNET}").format(SUBNET=defaults.SUBNET),
             ) from None
 
     @property
@@ -144,21 +155,27 @@ class TestbedSpec:
 
 def _check_subnet(text: str, net: ipaddress.IPv4Network) -> None:
     if net.prefixlen > 30:
-        raise UsageError(f"subnet {text} has no room for two hosts", "use a /30 or larger")
+        raise UsageError(
+            _("subnet {text} has no room for two hosts").format(text=text), _("use a /30 or larger")
+        )
     kinds = ("loopback", "multicast", "reserved", "unspecified", "link_local")
     kind = next((k for k in kinds if getattr(net, f"is_{k}")), None)
     if net.subnet_of(ipaddress.IPv4Network("0.0.0.0/8")):
         kind = "this-network (0.0.0.0/8)"
     if kind is not None:
         raise UsageError(
-            f"subnet {text} is {kind.replace('_', '-')} address space",
-            f"use a private subnet such as {defaults.SUBNET}",
+            _("subnet {text} is {kind} address space").format(
+                text=text, kind=kind.replace("_", "-")
+            ),
+            _("use a private subnet such as {SUBNET}").format(SUBNET=defaults.SUBNET),
         )
     if not any(net.subnet_of(space) for space in TESTBED_SPACE):
         raise UsageError(
-            f"subnet {text} is not private testbed address space",
-            "use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10, "
-            f"e.g. {defaults.SUBNET}",
+            _("subnet {text} is not private testbed address space").format(text=text),
+            _(
+                "use a subnet inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or "
+                "100.64.0.0/10, e.g. {SUBNET}"
+            ).format(SUBNET=defaults.SUBNET),
         )
 
 
@@ -175,8 +192,10 @@ class UntrustedRecord(EnvironmentProblem):
 
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(
-            f"the record {path} is not trusted: {reason}",
-            f"tcplab acts on nothing it names; check it, then remove {path.parent} by hand",
+            _("the record {path} is not trusted: {reason}").format(path=path, reason=reason),
+            _("tcplab acts on nothing it names; check it, then remove {folder} by hand").format(
+                folder=path.parent
+            ),
         )
         self.path = path
         self.reason = reason
@@ -251,12 +270,14 @@ def _open_dir_at(parent: int | None, name: str, path: Path, create: bool) -> int
         return None
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise UntrustedRecord(path / RECORD, f"{path} is not a directory") from None
+            raise UntrustedRecord(
+                path / RECORD, _("{path} is not a directory").format(path=path)
+            ) from None
         raise
     st = os.fstat(fd)
     if st.st_uid != lock.OWNER_UID or stat.S_IMODE(st.st_mode) & 0o022:
         os.close(fd)
-        raise UntrustedRecord(path / RECORD, f"{path} is not root's alone")
+        raise UntrustedRecord(path / RECORD, _("{path} is not root's alone").format(path=path))
     return fd
 
 
@@ -302,18 +323,30 @@ def read_file(dfd: int, name: str, path: Path, limit: int = MAX_RECORD_BYTES) ->
         fd = os.open(name, flags, dir_fd=dfd)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise UntrustedRecord(path, f"{name} is a symlink") from None
+            raise UntrustedRecord(path, _("{name} is a symlink").format(name=name)) from None
         if exc.errno == errno.ENOENT:
             raise
-        raise UntrustedRecord(path, f"{name} cannot be opened: {exc.strerror}") from None
+        raise UntrustedRecord(
+            path, _("{name} cannot be opened: {strerror}").format(name=name, strerror=exc.strerror)
+        ) from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise UntrustedRecord(path, f"{name} is not a regular file ({_kind(st.st_mode)})")
+            raise UntrustedRecord(
+                path,
+                _("{name} is not a regular file ({value})").format(
+                    name=name, value=_kind(st.st_mode)
+                ),
+            )
         if st.st_uid != lock.OWNER_UID or stat.S_IMODE(st.st_mode) & 0o022 or st.st_nlink != 1:
-            raise UntrustedRecord(path, f"{name} is not a file tcplab wrote (owner, mode or links)")
+            raise UntrustedRecord(
+                path,
+                _("{name} is not a file tcplab wrote (owner, mode or links)").format(name=name),
+            )
         if st.st_size > limit:
-            raise UntrustedRecord(path, f"{name} is larger than {limit} bytes")
+            raise UntrustedRecord(
+                path, _("{name} is larger than {limit} bytes").format(name=name, limit=limit)
+            )
         return os.read(fd, limit + 1)
     finally:
         os.close(fd)
@@ -328,28 +361,43 @@ def _parse(raw: bytes, path: Path) -> TestbedRecord:
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
+            raise ValueError(_("not a JSON object"))
         if data.get("format", FORMAT) != FORMAT:
-            raise ValueError(f"format {str(data.get('format'))[:40]!r} is not {FORMAT}")
+            raise ValueError(
+                _("format {found!r} is not {FORMAT}").format(
+                    found=str(data.get("format"))[:40], FORMAT=FORMAT
+                )
+            )
         rec = _record_from(data)
     except RecursionError:
-        raise UntrustedRecord(path, "garbled: nested too deeply") from None
+        raise UntrustedRecord(path, _("garbled: nested too deeply")) from None
     except UsageError as exc:
-        raise UntrustedRecord(path, f"garbled: {exc.message}") from None
+        raise UntrustedRecord(path, _("garbled: {message}").format(message=exc.message)) from None
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UntrustedRecord(path, f"garbled: {str(exc)[:120] or type(exc).__name__}") from None
+        raise UntrustedRecord(
+            path, _("garbled: {value}").format(value=str(exc)[:120] or type(exc).__name__)
+        ) from None
     if rec.spec.crafting != path.parent.name:
-        raise UntrustedRecord(path, f"it names crafting host {rec.spec.crafting}, not its folder")
+        raise UntrustedRecord(
+            path,
+            _("it names crafting host {crafting}, not its folder").format(
+                crafting=rec.spec.crafting
+            ),
+        )
     return rec
 
 
 def _strict(kind: Any, data: object, **types: type) -> Any:
     """A record part from a JSON object whose known fields have exactly these types."""
     if not isinstance(data, dict):
-        raise TypeError(f"{kind.__name__} is not an object")
+        raise TypeError(_("{kind} is not an object").format(kind=kind.__name__))
     for key, want in types.items():
         if key in data and data[key] is not None and type(data[key]) is not want:
-            raise TypeError(f"{kind.__name__}.{key} is not a {want.__name__}")
+            raise TypeError(
+                _("{kind}.{key} is not a {want}").format(
+                    kind=kind.__name__, key=key, want=want.__name__
+                )
+            )
     return kind(**{k: v for k, v in data.items() if k in types})
 
 
@@ -358,17 +406,19 @@ def _process(data: object) -> ProcessId | None:
         return None
     proc = _strict(ProcessId, data, pid=int, start_ticks=int, cmdline=list)
     if not valid(proc):
-        raise ValueError("a recorded process has a bad pid, start time or command line")
+        raise ValueError(_("a recorded process has a bad pid, start time or command line"))
     return proc  # type: ignore[no-any-return]
 
 
 def _inodes(data: object, names: tuple[str, str]) -> dict[str, int]:
     if not isinstance(data, dict):
-        raise TypeError("namespaces or cookies is not an object")
+        raise TypeError(_("namespaces or cookies is not an object"))
     for name, number in data.items():
         if name not in names or type(number) is not int or number <= 0:
             raise ValueError(
-                f"a recorded namespace ({str(name)[:70]!r}) is not one of this testbed's"
+                _("a recorded namespace ({name!r}) is not one of this testbed's").format(
+                    name=str(name)[:70]
+                )
             )
     return dict(data)
 
@@ -383,14 +433,14 @@ def _record_from(data: dict[str, Any]) -> TestbedRecord:
     if data.get("app") is not None:
         app = _strict(AppRecord, data["app"], pid=int, start_ticks=int, control=str, cmdline=list)
         if not valid(ProcessId(app.pid, app.start_ticks, app.cmdline)):
-            raise ValueError("the application's pid, start time or command line is bad")
+            raise ValueError(_("the application's pid, start time or command line is bad"))
         if app.control != str(control_path(spec.crafting)):
-            raise ValueError("the application's control socket is not in the testbed's folder")
+            raise ValueError(_("the application's control socket is not in the testbed's folder"))
     if type(data.get("complete", False)) is not bool:
-        raise TypeError("complete is not true or false")
+        raise TypeError(_("complete is not true or false"))
     created = data.get("created", 0)
     if type(created) not in (int, float):
-        raise TypeError("created is not a number")
+        raise TypeError(_("created is not a number"))
     return TestbedRecord(
         spec=spec,
         namespaces=_inodes(data.get("namespaces", {}), names),
@@ -443,7 +493,9 @@ def _load_at(lfd: int, name: str, path: Path) -> TestbedRecord:
         try:
             raw = read_file(fd, RECORD, path)
         except FileNotFoundError:
-            raise UntrustedRecord(path, f"{path.parent} has no {RECORD}") from None
+            raise UntrustedRecord(
+                path, _("{parent} has no {RECORD}").format(parent=path.parent, RECORD=RECORD)
+            ) from None
         return _parse(raw, path)
     finally:
         os.close(fd)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tcplab import linux
 from tcplab.errors import DefinitionError, EnvironmentProblem
+from tcplab.i18n import _
 from tcplab.model.endpoint import Sysctls
 from tcplab.netns.enter import inside
 
@@ -25,15 +26,17 @@ def apply(ns: str, values: dict[str, str]) -> None:
             path = _path(key)
             if not path.exists():
                 raise DefinitionError(
-                    f"this kernel has no sysctl {key} in a network namespace",
-                    "remove it from the scenario, or use one `sysctl -a` lists",
+                    _("this kernel has no sysctl {key} in a network namespace").format(key=key),
+                    _("remove it from the scenario, or use one `sysctl -a` lists"),
                 )
             try:
                 path.write_text(f"{value}\n")
             except OSError as exc:
                 raise EnvironmentProblem(
-                    f"cannot set {key} = {value} in {ns}: {exc.strerror}",
-                    "check that this kernel accepts that value in a network namespace",
+                    _("cannot set {key} = {value} in {ns}: {strerror}").format(
+                        key=key, value=value, ns=ns, strerror=exc.strerror
+                    ),
+                    _("check that this kernel accepts that value in a network namespace"),
                 ) from exc
 
 
@@ -88,16 +91,21 @@ def try_values(values: list[tuple[str, str]]) -> list[Refusal]:
     if failed:
         exc = failed[0]
         raise EnvironmentProblem(
-            f"cannot make a network namespace to try sysctl values: {exc}",
-            "run tcplab as root (sudo)",
+            _("cannot make a network namespace to try sysctl values: {exc}").format(exc=exc),
+            _("run tcplab as root (sudo)"),
         )
     return out
+
+
+def not_per_namespace() -> str:
+    """The reason try_values gives for a sysctl a network namespace does not have."""
+    return _("it is not a per-namespace sysctl on this kernel")
 
 
 def _try_one(key: str, value: str) -> str:
     path = _path(key)  # /proc/sys/net follows the calling thread's namespace
     if not path.exists():
-        return "it is not a per-namespace sysctl on this kernel"
+        return not_per_namespace()
     try:
         fd = os.open(path, os.O_WRONLY)
     except OSError as exc:

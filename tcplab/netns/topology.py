@@ -21,6 +21,7 @@ from typing import Any
 
 from tcplab.app import supervise
 from tcplab.errors import EnvironmentProblem, TcplabError, UsageError
+from tcplab.i18n import N_, _
 from tcplab.netns import lock, nft
 from tcplab.netns.enter import create_netns, inside, netns_cookie, netns_inode, netns_path
 from tcplab.netns.proc import ProcessId, alive, cmdline, describe, self_id, start_ticks
@@ -88,11 +89,17 @@ def signals_held() -> Iterator[None]:
 
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
-        raise EnvironmentProblem(f"{what} needs root", f"run it with sudo: sudo tcplab {what}")
+        raise EnvironmentProblem(
+            _("{what} needs root").format(what=what),
+            _("run it with sudo: sudo tcplab {what}").format(what=what),
+        )
 
 
 def _netlink_error(step: str, exc: Exception) -> EnvironmentProblem:
-    return EnvironmentProblem(f"{step} failed: {exc}", "check that network namespaces work here")
+    return EnvironmentProblem(
+        _("{step} failed: {exc}").format(step=step, exc=exc),
+        _("check that network namespaces work here"),
+    )
 
 
 # -- setup ---------------------------------------------------------------------------------------
@@ -137,7 +144,11 @@ def _wait_for_builder(rec: TestbedRecord, started: float, told: bool) -> bool:
     if waited > BUILD_WAIT or lock.cancelled.is_set():
         raise _busy(rec, builder)
     if not told and waited >= lock.WAIT_NOTICE_AFTER:
-        lock.notify(f"waiting for {describe(builder)} to finish setting up {rec.spec.crafting}")
+        lock.notify(
+            _("waiting for {process} to finish setting up {crafting}").format(
+                process=describe(builder), crafting=rec.spec.crafting
+            )
+        )
         told = True
     time.sleep(0.05)
     return told
@@ -151,11 +162,19 @@ def _decide(
         _refuse_in_use(existing)
         if existing.spec != spec:
             raise UsageError(
-                f"a testbed with crafting host {spec.crafting} already exists with "
-                f"kernel host {existing.spec.kernel}, subnet {existing.spec.subnet}, "
-                f"port {existing.spec.port}",
-                f"run 'sudo tcplab teardown --crafting {spec.crafting}' first, or give the"
-                " same options",
+                _(
+                    "a testbed with crafting host {crafting} already exists with kernel "
+                    "host {kernel}, subnet {subnet}, port {port}"
+                ).format(
+                    crafting=spec.crafting,
+                    kernel=existing.spec.kernel,
+                    subnet=existing.spec.subnet,
+                    port=existing.spec.port,
+                ),
+                _(
+                    "run 'sudo tcplab teardown --crafting {crafting}' first, or give the "
+                    "same options"
+                ).format(crafting=spec.crafting),
             )
         if not problems(existing):
             return None
@@ -184,8 +203,10 @@ def _user(rec: TestbedRecord) -> ProcessId | None:
 
 def _busy(rec: TestbedRecord, builder: ProcessId) -> TestbedBusy:
     return TestbedBusy(
-        f"the testbed of {rec.spec.crafting} is being set up right now by process {builder.pid}",
-        "wait for that command to finish, then try again",
+        _("the testbed of {crafting} is being set up right now by process {pid}").format(
+            crafting=rec.spec.crafting, pid=builder.pid
+        ),
+        _("wait for that command to finish, then try again"),
     )
 
 
@@ -201,8 +222,10 @@ def _refuse_in_use(rec: TestbedRecord) -> None:
     o = _user(rec)
     if o is not None:
         raise TestbedBusy(
-            f"the testbed of {rec.spec.crafting} is in use by {describe(o)}",
-            "it is removed when that command ends; wait for it",
+            _("the testbed of {crafting} is in use by {process}").format(
+                crafting=rec.spec.crafting, process=describe(o)
+            ),
+            _("it is removed when that command ends; wait for it"),
         )
 
 
@@ -211,13 +234,19 @@ def _check_names_free(spec: TestbedSpec) -> None:
         other = record_using(name)
         if other is not None and other.spec.crafting != spec.crafting:
             raise UsageError(
-                f"namespace {name} already belongs to the testbed of {other.spec.crafting}",
-                f"choose other names, or run 'sudo tcplab teardown --crafting {other.spec.crafting}'",
+                _("namespace {name} already belongs to the testbed of {crafting}").format(
+                    name=name, crafting=other.spec.crafting
+                ),
+                _("choose other names, or run 'sudo tcplab teardown --crafting {crafting}'").format(
+                    crafting=other.spec.crafting
+                ),
             )
         if os.path.exists(netns_path(name)):
             raise EnvironmentProblem(
-                f"network namespace {name} exists and was not created by tcplab",
-                f"remove it ('sudo ip netns del {name}') or choose other names",
+                _("network namespace {name} exists and was not created by tcplab").format(
+                    name=name
+                ),
+                _("remove it ('sudo ip netns del {name}') or choose other names").format(name=name),
             )
 
 
@@ -229,7 +258,7 @@ def _build(rec: TestbedRecord) -> None:
                 # only the kernel host's socket table is read, every millisecond in a check
                 create_netns(name, own_table=name == spec.kernel)
             except OSError as exc:
-                raise _netlink_error(f"creating namespace {name}", exc) from exc
+                raise _netlink_error(_("creating namespace {name}").format(name=name), exc) from exc
             inode = netns_inode(name)
             assert inode is not None
             rec.namespaces[name] = inode
@@ -272,7 +301,7 @@ def _build_link(spec: TestbedSpec) -> None:
                 ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
                 ipr.neigh("add", dst=peer_addr, lladdr=peer_mac, ifindex=idx, state="permanent")
     except NetlinkError as exc:
-        raise _netlink_error("building the testbed link", exc) from exc
+        raise _netlink_error(_("building the testbed link"), exc) from exc
 
 
 def _offload_off(name: str) -> bool:
@@ -306,8 +335,10 @@ def set_offloads(ns: str, on: bool) -> None:
             eth.set_features(IFNAME, features)
         except NotSupportedError as exc:
             raise EnvironmentProblem(
-                f"cannot turn offloads {'on' if on else 'off'} on {IFNAME} in {ns}",
-                "check 'ethtool -k' on the testbed's veth",
+                _("cannot turn offloads {value} on {IFNAME} in {ns}").format(
+                    value="on" if on else "off", IFNAME=IFNAME, ns=ns
+                ),
+                _("check 'ethtool -k' on the testbed's veth"),
             ) from exc
         finally:
             eth.close()
@@ -328,7 +359,9 @@ def set_link(spec: TestbedSpec, offloads: bool = False, mtu: int | None = None) 
             with inside(ns), IPRoute() as ipr:
                 ipr.link("set", index=ipr.link_lookup(ifname=IFNAME)[0], mtu=mtu)
         except NetlinkError as exc:
-            raise _netlink_error(f"setting mtu {mtu} in {ns}", exc) from exc
+            raise _netlink_error(
+                _("setting mtu {mtu} in {ns}").format(mtu=mtu, ns=ns), exc
+            ) from exc
 
 
 def link_settings(ns: str) -> dict[str, Any]:
@@ -367,7 +400,9 @@ def adopt(spec: TestbedSpec) -> TestbedRecord:
         ):
             _check_adoptable(rec, name, f"{addr}/{spec.prefixlen}", mac)
         if nft.read(spec) is None:
-            raise _not_a_lab(spec.crafting, f"the rule in {spec.crafting} is missing")
+            raise _not_a_lab(
+                spec.crafting, _("the rule in {crafting} is missing").format(crafting=spec.crafting)
+            )
         rec.save()
     try:
         rec.app = start_app(rec)
@@ -386,13 +421,18 @@ def _check_adoptable(rec: TestbedRecord, name: str, addr: str, mac: str) -> None
     other = record_using(name)
     if other is not None:
         raise UsageError(
-            f"namespace {name} already belongs to the testbed of {other.spec.crafting}",
-            f"remove that testbed first: sudo tcplab teardown --crafting {other.spec.crafting}",
+            _("namespace {name} already belongs to the testbed of {crafting}").format(
+                name=name, crafting=other.spec.crafting
+            ),
+            _("remove that testbed first: sudo tcplab teardown --crafting {crafting}").format(
+                crafting=other.spec.crafting
+            ),
         )
     inode = netns_inode(name)
     if inode is None:
         raise EnvironmentProblem(
-            f"network namespace {name} does not exist", "build it first: sudo ./netns_setup.sh up"
+            _("network namespace {name} does not exist").format(name=name),
+            _("build it first: sudo ./netns_setup.sh up"),
         )
     rec.namespaces[name] = inode
     cookie = netns_cookie(name)
@@ -401,15 +441,21 @@ def _check_adoptable(rec: TestbedRecord, name: str, addr: str, mac: str) -> None
     link = link_status(name)
     found = _link_problems(name, link, addr, rec.spec)
     if link and link.get("mac") != mac:
-        found.append(f"the link {IFNAME} in {name} has mac {link.get('mac')}, not {mac}")
+        found.append(
+            _("the link {IFNAME} in {name} has mac {found}, not {mac}").format(
+                IFNAME=IFNAME, name=name, found=link.get("mac"), mac=mac
+            )
+        )
     if found:
         raise _not_a_lab(name, found[0])
 
 
 def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
     return EnvironmentProblem(
-        f"namespace {name} is not a testbed as netns_setup.sh builds it: {why}",
-        "remove it and build it again with netns_setup.sh up, or use 'tcplab setup'",
+        _("namespace {name} is not a testbed as netns_setup.sh builds it: {why}").format(
+            name=name, why=why
+        ),
+        _("remove it and build it again with netns_setup.sh up, or use 'tcplab setup'"),
     )
 
 
@@ -430,8 +476,10 @@ def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
             rec.save()
         if not launch.ready(timeout):
             raise EnvironmentProblem(
-                f"the kernel-side application did not start in {rec.spec.kernel}: {_log_tail(rec)}",
-                f"see {rec.log_path}",
+                _("the kernel-side application did not start in {kernel}: {log}").format(
+                    kernel=rec.spec.kernel, log=_log_tail(rec)
+                ),
+                _("see {log_path}").format(log_path=rec.log_path),
             )
     return app
 
@@ -484,9 +532,9 @@ def problems(rec: TestbedRecord, details: dict[str, Any] | None = None) -> list[
     out = details if details is not None else {}
     out["namespaces"] = []
     if not rec.complete:
-        found.append("setup did not finish")
+        found.append(_("setup did not finish"))
     wanted = {spec.crafting: spec.crafting_addr, spec.kernel: spec.kernel_addr}
-    for name, role in ((spec.crafting, "crafting host"), (spec.kernel, "kernel host")):
+    for name, role in ((spec.crafting, N_("crafting host")), (spec.kernel, N_("kernel host"))):
         present = netns_inode(name) is not None
         ours = present and namespace_ours(rec, name)
         link = link_status(name) if ours else {}
@@ -494,31 +542,35 @@ def problems(rec: TestbedRecord, details: dict[str, Any] | None = None) -> list[
             {"name": name, "role": role, "present": present, "ours": ours, "link": link}
         )
         if not present:
-            found.append(f"namespace {name} is missing")
+            found.append(_("namespace {name} is missing").format(name=name))
         elif not ours:
-            found.append(f"namespace {name} was replaced by one tcplab did not create")
+            found.append(
+                _("namespace {name} was replaced by one tcplab did not create").format(name=name)
+            )
         else:
             found += _link_problems(name, link, f"{wanted[name]}/{spec.prefixlen}", spec)
     out["rule"] = nft.read(spec) if namespace_ours(rec, spec.crafting) else None
     if out["rule"] is None:
-        found.append(f"the rule in {spec.crafting} is missing")
+        found.append(_("the rule in {crafting} is missing").format(crafting=spec.crafting))
     out["app"] = _app_state(rec)
     if not out["app"]["alive"]:
-        found.append("the kernel-side application is not running")
+        found.append(_("the kernel-side application is not running"))
     return found
 
 
 def _link_problems(ns: str, link: dict[str, Any], addr: str, spec: TestbedSpec) -> list[str]:
     if not link:
-        return [f"the link {IFNAME} in {ns} is missing"]
+        return [_("the link {IFNAME} in {ns} is missing").format(IFNAME=IFNAME, ns=ns)]
     found = []
     if link.get("state") != "up":
-        found.append(f"the link {IFNAME} in {ns} is down")
+        found.append(_("the link {IFNAME} in {ns} is down").format(IFNAME=IFNAME, ns=ns))
     if addr not in link.get("addresses", []):
-        found.append(f"{ns} lacks its address {addr}")
+        found.append(_("{ns} lacks its address {addr}").format(ns=ns, addr=addr))
     out = [r for r in link.get("routes", []) if r != str(spec.network)]
     if out:
-        found.append(f"{ns} has routes out of the testbed: {', '.join(out)}")
+        found.append(
+            _("{ns} has routes out of the testbed: {routes}").format(ns=ns, routes=", ".join(out))
+        )
     return found
 
 
@@ -556,10 +608,14 @@ def reap_orphans() -> list[str]:
             if rec.owner.pid == os.getpid():
                 continue  # this process's own testbed (its identity changed? never reap ourselves)
             removed = _teardown(rec)
-            what = ", ".join(removed) or "only its record"
+            what = ", ".join(removed) or _("only its record")
             lines.append(
-                f"removed orphaned testbed {rec.spec.crafting} ⇄ {rec.spec.kernel} "
-                f"(its owner, pid {rec.owner.pid}, is gone): {what}"
+                _(
+                    "removed orphaned testbed {crafting} ⇄ {kernel} (its owner, pid {pid}, "
+                    "is gone): {what}"
+                ).format(
+                    crafting=rec.spec.crafting, kernel=rec.spec.kernel, pid=rec.owner.pid, what=what
+                )
             )
     return lines
 
@@ -568,9 +624,9 @@ def in_use(rec: TestbedRecord) -> str | None:
     """Why teardown --all must leave this testbed alone (built or used by a living process), or None."""
     b = _builder(rec)
     if b is not None:
-        return f"being set up right now by {describe(b)}"
+        return _("being set up right now by {process}").format(process=describe(b))
     o = _user(rec)
-    return f"in use by {describe(o)}" if o is not None else None
+    return _("in use by {process}").format(process=describe(o)) if o is not None else None
 
 
 def _teardown(rec: TestbedRecord) -> list[str]:
@@ -584,15 +640,18 @@ def _remove(rec: TestbedRecord) -> list[str]:
     removed = []
     if rec.app is not None and app_alive(rec.app):
         stop_app(rec.app)
-        removed.append(f"application (pid {rec.app.pid})")
+        removed.append(_("application (pid {pid})").format(pid=rec.app.pid))
     for name in list(rec.namespaces):
         if namespace_ours(rec, name):
             try:
                 netns.remove(name)
-                removed.append(f"namespace {name}")
+                removed.append(_("namespace {name}").format(name=name))
             except OSError as exc:
-                raise _netlink_error(f"removing namespace {name}", exc) from exc
+                raise _netlink_error(_("removing namespace {name}").format(name=name), exc) from exc
     return removed + _remove_dir(rec)
+
+
+KEPT = "kept "  # marks a line of teardown's list that names what was left in place
 
 
 def _remove_dir(rec: TestbedRecord) -> list[str]:
@@ -609,7 +668,12 @@ def _remove_dir(rec: TestbedRecord) -> list[str]:
         left = sorted(os.listdir(dfd))
     if left:
         shown = ", ".join("".join(c if c.isprintable() else "?" for c in n) for n in left[:5])
-        return [f"kept the folder {rec.dir}: it holds files tcplab did not write ({shown})"]
+        return [
+            KEPT
+            + _("the folder {dir}: it holds files tcplab did not write ({shown})").format(
+                dir=rec.dir, shown=shown
+            )
+        ]
     with testbeds_dir() as lfd, contextlib.suppress(FileNotFoundError):
         os.rmdir(name, dir_fd=lfd)
     return []

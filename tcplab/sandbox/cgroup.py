@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 
 ROOT = Path("/sys/fs/cgroup")
 PREFIX = "tcplab-"
@@ -42,8 +43,10 @@ def _write(path: Path, value: str) -> None:
         path.write_text(value)
     except OSError as exc:
         raise EnvironmentProblem(
-            f"cannot write {value.strip()!r} to {path}: {exc.strerror}",
-            "tcplab grade needs root and the memory and pids cgroup controllers",
+            _("cannot write {strip!r} to {path}: {strerror}").format(
+                strip=value.strip(), path=path, strerror=exc.strerror
+            ),
+            _("tcplab grade needs root and the memory and pids cgroup controllers"),
         ) from exc
 
 
@@ -59,7 +62,7 @@ def _keyed(path: Path) -> dict[str, int]:
     out: dict[str, int] = {}
     with contextlib.suppress(OSError):
         for line in path.read_text().splitlines():
-            key, _, value = line.partition(" ")
+            key, _unused, value = line.partition(" ")
             with contextlib.suppress(ValueError):
                 out[key] = int(value)
     return out
@@ -94,8 +97,10 @@ class Cgroup:
             missing = [c for c in V1_CONTROLLERS if not (ROOT / c).is_dir()]
             if missing:
                 raise EnvironmentProblem(
-                    f"the cgroup v1 controllers {', '.join(missing)} are not mounted",
-                    "mount them under /sys/fs/cgroup, or boot with the unified hierarchy",
+                    _("the cgroup v1 controllers {controllers} are not mounted").format(
+                        controllers=", ".join(missing)
+                    ),
+                    _("mount them under /sys/fs/cgroup, or boot with the unified hierarchy"),
                 )
         self._make()
         try:
@@ -111,8 +116,10 @@ class Cgroup:
         except OSError as exc:
             self.remove()
             raise EnvironmentProblem(
-                f"cannot create the control group {self.name}: {exc.strerror}",
-                "tcplab grade needs root and a writable /sys/fs/cgroup",
+                _("cannot create the control group {name}: {strerror}").format(
+                    name=self.name, strerror=exc.strerror
+                ),
+                _("tcplab grade needs root and a writable /sys/fs/cgroup"),
             ) from exc
 
     def _limit(self, memory: int, pids: int) -> None:
@@ -138,8 +145,10 @@ class Cgroup:
         have = set((ROOT / "cgroup.controllers").read_text().split())
         if not wanted <= have:
             raise EnvironmentProblem(
-                f"the cgroup v2 controllers {', '.join(sorted(wanted - have))} are not available",
-                "enable them in the kernel (cgroup_enable=memory) and reboot",
+                _("the cgroup v2 controllers {controllers} are not available").format(
+                    controllers=", ".join(sorted(wanted - have))
+                ),
+                _("enable them in the kernel (cgroup_enable=memory) and reboot"),
             )
         enabled = set((ROOT / "cgroup.subtree_control").read_text().split())
         for c in sorted(wanted - enabled):
@@ -211,7 +220,7 @@ class Cgroup:
         self.kill()
         gone = True
         for d in self.dirs:
-            for _ in range(50):
+            for _unused in range(50):
                 try:
                     d.rmdir()
                     break

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _, ngettext
 from tcplab.sandbox import cgroup
 
 WORK = Path("/run/tcplab/sandbox")
@@ -71,8 +72,10 @@ def _acquire(tag: str) -> int:
         fd = os.open(tmp, flags, 0o600)
     except OSError as exc:
         raise EnvironmentProblem(
-            f"cannot create the claim of run {tag} in {WORK}: {exc.strerror}",
-            "tcplab needs root and a writable /run",
+            _("cannot create the claim of run {tag} in {WORK}: {strerror}").format(
+                tag=tag, WORK=WORK, strerror=exc.strerror
+            ),
+            _("tcplab needs root and a writable /run"),
         ) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody else can hold it
@@ -81,7 +84,8 @@ def _acquire(tag: str) -> int:
     except OSError as exc:
         os.close(fd)
         raise EnvironmentProblem(
-            f"cannot claim run {tag}: {exc.strerror}", "run the command again"
+            _("cannot claim run {tag}: {strerror}").format(tag=tag, strerror=exc.strerror),
+            _("run the command again"),
         ) from exc
     finally:
         with contextlib.suppress(OSError):
@@ -168,16 +172,32 @@ def _remove_run(tag: str) -> list[str]:
     folder = WORK / tag
     if folder.is_dir() and not folder.is_symlink():
         shutil.rmtree(folder, ignore_errors=True)
-        done.append(f"removed the sandbox folder {folder} of a run that was killed")
+        done.append(
+            _("removed the sandbox folder {folder} of a run that was killed").format(folder=folder)
+        )
     return done
 
 
 def _remove_group(group: cgroup.Cgroup) -> str:
     n = len(group.pids())
     gone = group.remove()
-    what = f" and its {n} process{'es' if n != 1 else ''}" if n else ""
-    state = "removed" if gone else "could not remove"
-    return f"{state} the control group {group.name}{what} of a run that was killed"
+    if gone:
+        text = ngettext(
+            "removed the control group {name} and its {n} process of a run that was killed",
+            "removed the control group {name} and its {n} processes of a run that was killed",
+            n,
+        )
+        if not n:
+            text = _("removed the control group {name} of a run that was killed")
+    else:
+        text = ngettext(
+            "could not remove the control group {name} and its {n} process of a run that was killed",
+            "could not remove the control group {name} and its {n} processes of a run that was killed",
+            n,
+        )
+        if not n:
+            text = _("could not remove the control group {name} of a run that was killed")
+    return text.format(name=group.name, n=n)
 
 
 def _unclaimed_groups() -> list[str]:
@@ -227,7 +247,9 @@ def _unclaimed_folders() -> list[str]:
         if cgroup.Cgroup(tag).exists():
             continue  # a run of a tcplab without claims, still running
         shutil.rmtree(entry.path, ignore_errors=True)
-        done.append(f"removed the sandbox folder {entry.path} of a run that was killed")
+        done.append(
+            _("removed the sandbox folder {path} of a run that was killed").format(path=entry.path)
+        )
     return done
 
 
@@ -248,4 +270,7 @@ def _free_uid_locks() -> list[str]:
         os.close(fd)
     if not removed:
         return []
-    return [f"removed {removed} unused sandbox uid lock{'s' if removed != 1 else ''}"]
+    text = ngettext(
+        "removed {n} unused sandbox uid lock", "removed {n} unused sandbox uid locks", removed
+    )
+    return [text.format(n=removed)]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 from tcplab.sandbox.cgroup import Cgroup, Usage
 from tcplab.sandbox.jail import Job
 from tcplab.sandbox.reaper import UIDS, WORK, claim
@@ -100,7 +101,9 @@ def uid_slot() -> Iterator[int]:
                 os.unlink(lock_dir / str(n))  # still locked: nobody takes it in between
             os.close(fd)
         return
-    raise EnvironmentProblem("every sandbox user id is in use", "run fewer grading jobs at once")
+    raise EnvironmentProblem(
+        _("every sandbox user id is in use"), _("run fewer grading jobs at once")
+    )
 
 
 def _uids_in_use() -> set[int]:
@@ -134,7 +137,7 @@ def _slot_order() -> list[int]:
 
 def _lock_slot(path: Path) -> int | None:
     """The slot's lock held (its fd), or None when another run holds it."""
-    for _ in range(UID_ATTEMPTS):
+    for _unused in range(UID_ATTEMPTS):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -223,12 +226,12 @@ def _run_in(
     try:
         zygote.start(job.to_json(), [w for _, w in pipes])
     finally:
-        for _, w in pipes:
+        for _unused, w in pipes:
             os.close(w)
     try:
         statuses = _collect(group, [r for r, _ in pipes], began + limits.wall_s, limits, ran, stop)
     finally:
-        for r, _ in pipes:
+        for r, _unused in pipes:
             os.close(r)
     ran.wall_s = time.monotonic() - began
     for event in statuses:
@@ -266,7 +269,7 @@ def _collect(
             group.kill()
             killed = time.monotonic()
         wait = min(max(left, 0.05), 0.25) if killed is None else 0.5
-        for key, _ in sel.select(timeout=wait):
+        for key, _unused in sel.select(timeout=wait):
             fd = int(key.fd)
             chunk = os.read(fd, 65536)
             if not chunk:

@@ -28,6 +28,7 @@ from typing import Any
 
 from tcplab import child_env
 from tcplab.errors import EnvironmentProblem
+from tcplab.i18n import _
 
 MAX_MESSAGE = 1 << 20
 READY_TIMEOUT = 60.0
@@ -87,7 +88,7 @@ def serve(fd: int, grader: int, tie: bool) -> None:
     sys.stderr.flush()
     while True:
         try:
-            msg, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 3)
+            msg, fds, _unused, _unused = socket.recv_fds(sock, MAX_MESSAGE, 3)
         except OSError:
             return
         if not msg:
@@ -141,8 +142,11 @@ class Zygote:
             self.close()
             why = hello.get("error") or self._log_tail() or "no message"
             raise EnvironmentProblem(
-                f"the sandbox's zygote did not start: {why}",
-                "check that scapy imports (python -c 'import scapy.all') and libseccomp2 is installed",
+                _("the sandbox's zygote did not start: {why}").format(why=why),
+                _(
+                    "check that scapy imports (python -c 'import scapy.all') and "
+                    "libseccomp2 is installed"
+                ),
             )
         self.binds: list[str] = hello["binds"]
         self.sock.settimeout(30.0)
@@ -160,12 +164,15 @@ class Zygote:
                 reply = json.loads(self.sock.recv(MAX_MESSAGE) or b"{}")
             except (OSError, ValueError) as exc:
                 raise EnvironmentProblem(
-                    f"the sandbox's zygote stopped answering ({exc})", "run tcplab grade again"
+                    _("the sandbox's zygote stopped answering ({exc})").format(exc=exc),
+                    _("run tcplab grade again"),
                 ) from exc
         if "pid" not in reply:
             raise EnvironmentProblem(
-                f"the sandbox's zygote refused a job: {reply.get('error', 'no reason')}",
-                "run tcplab grade again",
+                _("the sandbox's zygote refused a job: {reason}").format(
+                    reason=reply.get("error", "no reason")
+                ),
+                _("run tcplab grade again"),
             )
         return int(reply["pid"])
 

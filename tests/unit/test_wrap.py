@@ -240,8 +240,8 @@ def test_clip_and_pad_count_terminal_columns_not_characters():
 
 def test_an_opening_bracket_or_quote_never_ends_a_line():
     text = "这是一个很长的句子（括号里的内容）和「引号」结束。"
-    for width in range(8, 30):
-        lines = wrap(text, width)
+    for cols in range(8, 30):
+        lines = wrap(text, cols)
         assert "".join(lines) == text
-        assert not any(line.endswith(("（", "「")) for line in lines), (width, lines)
-        assert not any(line.startswith(("）", "」", "。")) for line in lines), (width, lines)
+        assert not any(line.endswith(("（", "「")) for line in lines), (cols, lines)
+        assert not any(line.startswith(("）", "」", "。")) for line in lines), (cols, lines)
