@@ -601,7 +601,9 @@ def _quiet_closed_loop(unraisable: Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-LANG_ASKED: str | None = None  # the --lang of this command line (grade records a course's language)
+# the language asked for on purpose, --lang or else TCPLAB_LANG as the user set it ("": neither;
+# None: no command line ran): grade keeps a course's recorded language unless one is asked for
+LANG_ASKED: str | None = None
 
 
 def _language(args: list[str]) -> list[str]:
@@ -626,7 +628,7 @@ def _language(args: list[str]) -> list[str]:
         else:
             rest.append(arg)
     global LANG_ASKED
-    LANG_ASKED = asked
+    LANG_ASKED = asked or os.environ.get(i18n.LANG_ENV) or ""
     try:
         i18n.set_language(i18n.choose(asked))
         os.environ[i18n.LANG_ENV] = i18n.language()  # what tcplab starts speaks it too

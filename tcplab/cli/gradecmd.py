@@ -231,11 +231,14 @@ def grade(
 
 
 def asked_language() -> str | None:
-    """The language asked for on purpose (--lang anywhere on the line, else TCPLAB_LANG); None
-    when it only came from the locale."""
+    """The language asked for on purpose (--lang anywhere on the line, else TCPLAB_LANG as the
+    user set it, before the command line passed its own on to the processes it starts); None when
+    it only came from the locale."""
     from tcplab import cli
 
-    asked = getattr(cli, "LANG_ASKED", None) or os.environ.get(i18n.LANG_ENV)
+    asked = getattr(cli, "LANG_ASKED", None)
+    if asked is None:  # not from tcplab's command line: the environment as it is
+        asked = os.environ.get(i18n.LANG_ENV)
     return i18n.normalize(asked) if asked else None
 
 

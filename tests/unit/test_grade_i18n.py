@@ -259,6 +259,9 @@ def test_the_language_asked_for_on_purpose(monkeypatch):
     assert gradecmd.asked_language() == "zh_CN"
     monkeypatch.setattr(cli, "LANG_ASKED", "en")
     assert gradecmd.asked_language() == "en"  # --lang comes first
+    # the command line ran and nothing was asked: TCPLAB_LANG is what it passed on to children
+    monkeypatch.setattr(cli, "LANG_ASKED", "")
+    assert gradecmd.asked_language() is None
 
 
 def test_the_grader_children_and_the_jail_get_the_language(speak, monkeypatch):
