@@ -22,6 +22,7 @@ ScoredCheck, whose `key` keeps the English title for programs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -34,12 +35,13 @@ from tcplab.exercise.numbers import Field, Numbers, diagnose, rel_text, signed
 from tcplab.i18n import N_ as N_  # labs mark their titles, hints and why with N_ ...
 from tcplab.i18n import _ as _  # ... and build their messages with _("...").format()
 from tcplab.i18n import ngettext
-from tcplab.model.endpoint import Before
+from tcplab.model.endpoint import Before, Prediction
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.seqnum import signed as signed_diff
 from tcplab.model.state import State
 from tcplab.model.table import Input, Place
+from tcplab.model.text import Text
 
 __all__ = [
     "N_",
@@ -314,7 +316,7 @@ class ObservedConn:
             return _("tcplab's model has no prediction for it")
         p = rec.prediction
         reply = self.answer(seg)
-        why = _text(p.why.split(":", 1)[0])  # the table case's own words, without the numbers
+        why = _case_why(p)
         if reply is not None:
             text = _("the kernel answered with {segment} ({why}; rule {rule})").format(
                 segment=self.show(reply), why=why, rule=p.rule
@@ -436,6 +438,15 @@ class ObservedConn:
 
 
 _NO_CONNECTION = frozenset({Place.NO_SOCKET, Place.LISTEN, Place.TIME_WAIT})
+
+
+def _case_why(p: Prediction) -> str:
+    """The table case's own words for a prediction, in the language shown, up to its first colon
+    (without the numbers the model appends: "{why}: seq = ...")."""
+    text = p.why_text
+    case = dict(text.values).get("why", text) if text.values else text
+    shown = case.show(_) if isinstance(case, Text) else str(case)
+    return re.split("[:：]", shown, maxsplit=1)[0]
 
 
 def _text(message: str) -> str:

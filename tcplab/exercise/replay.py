@@ -44,8 +44,10 @@ class _Feed:
     def cause_of(self, seen: Seen) -> str:
         self.crafted += 1
         seg = seen.segment
-        return _("your segment {n} ({flags}) from port {port}").format(
-            n=self.crafted, flags=seg.flags.letters or _("no flags"), port=seg.sport
+        # English, as drivers keep a cause (the JSON's `cause`); shown through
+        # tcplab.engine.words.cause_text, which translates this very shape
+        return (
+            f"your segment {self.crafted} ({seg.flags.letters or 'no flags'}) from port {seg.sport}"
         )
 
     def event(self, ev: Event, allowed: Iterable[int] | None) -> None:
