@@ -172,7 +172,7 @@ def at_once(obs: Observation) -> Pass | NotReached:
         return NotReached(_("you did not connect to that port again while it was in TIME_WAIT"))
     return Pass(
         _("connect() to your port {port} failed: {why}").format(
-            port=got.port, why=_(got.prediction.why)
+            port=got.port, why=got.prediction.why_text.show(_)
         )
     )
 
@@ -252,12 +252,12 @@ def reused(obs: Observation) -> Pass | Fail | NotReached:
             _(
                 "connect() to your port {port} was refused: your SYN+ACK carried no "
                 "timestamps; {why}"
-            ).format(port=last.port, why=_(last.prediction.why)),
+            ).format(port=last.port, why=last.prediction.why_text.show(_)),
             cause="no-timestamps",
         )
     return Fail(
         _("connect() to your port {port} was refused: {why}").format(
-            port=last.port, why=_(last.prediction.why)
+            port=last.port, why=last.prediction.why_text.show(_)
         ),
         cause=last.prediction.rule,
     )
@@ -312,6 +312,6 @@ def without_timestamps(obs: Observation) -> Pass | NotReached:
         return NotReached(_("no connect() met a TIME_WAIT of a connection without timestamps"))
     return Pass(
         _("connect() to your port {port} was refused: {why}").format(
-            port=got.port, why=_(got.prediction.why)
+            port=got.port, why=got.prediction.why_text.show(_)
         )
     )
