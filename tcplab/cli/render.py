@@ -13,7 +13,7 @@ from tcplab.cli.wrap import PAGE_WIDTH, UNLIMITED, para, width
 from tcplab.engine.check import Check
 from tcplab.engine.ladder import build
 from tcplab.engine.report import Report
-from tcplab.i18n import _
+from tcplab.i18n import N_, _
 from tcplab.netns.diag import SocketRow
 from tcplab.text import columns, keep, printable
 
@@ -21,6 +21,20 @@ OK = "[green]✓[/]"
 BAD = "[red]✗[/]"
 NOT_REACHED = "[dim]–[/]"  # not reached, or the same cause as a check above: charged there
 
+
+
+# the report's timing figures (their keys are JSON's, the same in every language), as shown
+_TIMINGS = {
+    "syn_to_synack_ms": N_("syn to synack ms {ms}"),
+    "kernel_synack_after_syn_ms": N_("kernel synack after syn ms {ms}"),
+    "reply_ms": N_("reply ms {ms}"),
+}
+
+
+def _timing(key: str, value: float) -> str:
+    ms = f"{value:.3f}"
+    label = _TIMINGS.get(key)
+    return _(label).format(ms=ms) if label else f"{key.replace('_', ' ')} {ms}"
 
 def console() -> Console:
     """The terminal, as it is now: COLUMNS wide, else the terminal's width, else 80 (piped). Text is
@@ -49,7 +63,7 @@ def ladder(
     if show_checks:
         checks(report.checks, only_failed=only_failed, out=con)
     if report.timing:
-        parts = [f"{k.replace('_', ' ')} {v:.3f}" for k, v in report.timing.items()]
+        parts = [_timing(k, v) for k, v in report.timing.items()]
         para(con, [(_("timing: {parts}").format(parts=", ".join(parts)), "dim")])
 
 
