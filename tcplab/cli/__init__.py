@@ -66,10 +66,18 @@ def _main(
             "Works anywhere on the command line.",
         ),
     ] = None,
+    ascii_only: Annotated[
+        bool,
+        typer.Option(
+            "--ascii",
+            help="Draw with ASCII only, for terminals that show ─ │ → … two columns wide (also "
+            "TCPLAB_ASCII=1). Works anywhere on the command line.",
+        ),
+    ] = False,
 ) -> None:
     """Exit codes: 0 as expected, 1 the kernel did not behave as expected, 2 usage, 3 environment."""
-    # --lang is taken off the command line by _language before Typer parses it: declared here
-    # so that help shows it
+    # --lang and --ascii are taken off the command line before Typer parses it (_language,
+    # asciiout.wanted): declared here so that help shows them
 
 
 @app.command()
