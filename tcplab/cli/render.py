@@ -22,7 +22,6 @@ BAD = "[red]✗[/]"
 NOT_REACHED = "[dim]–[/]"  # not reached, or the same cause as a check above: charged there
 
 
-
 # the report's timing figures (their keys are JSON's, the same in every language), as shown
 _TIMINGS = {
     "syn_to_synack_ms": N_("syn to synack ms {ms}"),
@@ -35,6 +34,7 @@ def _timing(key: str, value: float) -> str:
     ms = f"{value:.3f}"
     label = _TIMINGS.get(key)
     return _(label).format(ms=ms) if label else f"{key.replace('_', ' ')} {ms}"
+
 
 def console() -> Console:
     """The terminal, as it is now: COLUMNS wide, else the terminal's width, else 80 (piped). Text is
