@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from tcplab.text import NO_BREAK, columns, keep, wrap
@@ -84,6 +85,17 @@ def _as_is(line: str, prev_blank: bool) -> bool:
     return s.startswith("|") or s.startswith("<") or (prev_blank and line.startswith("    "))
 
 
+def _joined(lines: Iterable[str]) -> str:
+    """A paragraph's source lines as one text: a space between them, except between two wide
+    characters (a Chinese sentence broken across lines has no space there)."""
+    out = ""
+    for line in lines:
+        if out and line and not (columns(out[-1]) == 2 and columns(line[0]) == 2):
+            out += " "
+        out += line
+    return out
+
+
 def reflow(markdown: str, cols: int) -> list[str]:
     """A Markdown handout as plain lines for `cols` columns: paragraphs, list items, quotes and
     headings wrapped (list items hang under their text); fenced and indented code, tables and
@@ -95,7 +107,7 @@ def reflow(markdown: str, cols: int) -> list[str]:
 
     def flush() -> None:
         if block:
-            text = _CODE_SPAN.sub(lambda m: keep(m.group()), " ".join(b.strip(" ") for b in block))
+            text = _CODE_SPAN.sub(lambda m: keep(m.group()), _joined(b.strip(" ") for b in block))
             out.extend(wrap(text, cols, indent, hang))
             block.clear()
 

@@ -245,3 +245,8 @@ def test_an_opening_bracket_or_quote_never_ends_a_line():
         assert "".join(lines) == text
         assert not any(line.endswith(("（", "「")) for line in lines), (cols, lines)
         assert not any(line.startswith(("）", "」", "。")) for line in lines), (cols, lines)
+
+
+def test_a_chinese_paragraph_broken_across_source_lines_is_joined_without_a_space():
+    lines = reflow("这是第一行的内容\n接着是第二行，with English\nand more。", 80)
+    assert lines == ["这是第一行的内容接着是第二行，with English and more。"]
