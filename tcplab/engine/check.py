@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tcplab.engine.predicted import Predicted
-from tcplab.engine.words import Said, model_text, said
+from tcplab.engine.words import Said, model_text, said, why_text
 from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, SegmentPattern, option_text
@@ -147,7 +147,7 @@ def check_answer(pred: Predicted, reply: Segment | None, what: str | Said) -> li
     if pred.agrees is None:  # not decided by an Explainer: decided here
         pred.decide(agrees, "nothing" if reply is None else reply.notation())
     because: dict[str, Any] = {
-        "why": model_text(pred.prediction.why) if agrees else pred.finding(),
+        "why": why_text(pred.prediction) if agrees else pred.finding(),
         "source": pred.prediction.rfc,
         "linux_note": model_text(pred.prediction.linux),
     }

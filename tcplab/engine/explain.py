@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from tcplab.engine.predicted import Predicted
 from tcplab.engine.seen import Seen
-from tcplab.engine.words import cause_text, model_text
+from tcplab.engine.words import cause_text, why_text
 from tcplab.i18n import _
 from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
 from tcplab.model.flags import Flags
@@ -180,7 +180,7 @@ class Explainer:
                 cause=cause_text(cause),
                 predicted=pred.text(),
                 rule=pred.rule,
-                why=model_text(pred.why),
+                why=why_text(pred),
             )
             self.findings.append(text)
             self.note(text)

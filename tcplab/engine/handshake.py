@@ -27,7 +27,7 @@ from tcplab.engine.report import How, Report, Side
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
 from tcplab.engine.target import Target
-from tcplab.engine.words import CAUSES, Said, model_text, phrase, said
+from tcplab.engine.words import CAUSES, Said, phrase, said, why_text
 from tcplab.errors import UsageError
 from tcplab.i18n import N_, _
 from tcplab.model.endpoint import Endpoint, Prediction
@@ -307,7 +307,7 @@ class _Handshake:
                     ok=False,
                     expected=_("an ACK to send"),
                     observed=answer.text() or _("nothing to send"),
-                    why=model_text(answer.why),
+                    why=why_text(answer),
                     source=answer.rfc,
                 )
             )

@@ -63,7 +63,7 @@ from tcplab.engine.scenario import (
 )
 from tcplab.engine.seen import Seen
 from tcplab.engine.session import Session
-from tcplab.engine.words import Said, cause_text, model_text, phrase, said
+from tcplab.engine.words import Said, cause_text, model_text, phrase, said, why_text
 from tcplab.errors import DefinitionError, EnvironmentProblem, TcplabError
 from tcplab.i18n import N_, _, ngettext
 from tcplab.model.endpoint import Endpoint, Sysctls
@@ -886,7 +886,7 @@ def _info_text(reply: OptionValue) -> str:
 def _because(rec: Predicted) -> str:
     """The model's why for a segment it predicted, with the cause it answers."""
     return _("{why} (cause: {cause})").format(
-        why=model_text(rec.prediction.why), cause=cause_text(rec.cause)
+        why=why_text(rec.prediction), cause=cause_text(rec.cause)
     )
 
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 from tcplab.i18n import N_, _
+from tcplab.model.endpoint import Prediction
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def cause_text(cause: str) -> str:
                 groups["flags"] = _("no flags")
             return _(message).format(**groups)
     return _(cause)
+
+
+def why_text(prediction: Prediction) -> str:
+    """A prediction's why in the language chosen: the case's explanation and the numbers of its
+    reply with where they come from (the model's Text, translated part by part)."""
+    return prediction.why_text.show(_)
 
 
 def model_text(text: str) -> str:
