@@ -53,9 +53,10 @@ def test_the_wheel_has_every_lab_but_no_reference_solution(dist: Path) -> None:
     names = wheel_names(dist)
     assert [n for n in names if "solution" in n.rsplit("/", 1)[-1]] == []
     for lab in LABS:
-        for part in ("README.md", "lab.toml", "starter.py", "checks.py"):
+        for part in ("README.md", "README.zh_CN.md", "lab.toml", "starter.py", "checks.py"):
             assert f"tcplab/labs/{lab}/{part}" in names, (lab, part)
     assert "tcplab/grade/schemas/gradescope.schema.json" in names
+    assert "tcplab/locale/zh_CN/LC_MESSAGES/tcplab.mo" in names  # the compiled Chinese catalog
 
 
 def test_the_sdist_has_every_lab_but_no_reference_solution(dist: Path) -> None:
