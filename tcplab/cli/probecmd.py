@@ -11,6 +11,7 @@ from tcplab.cli.tidy import tidy
 from tcplab.engine.report import Report
 from tcplab.errors import EXIT_KERNEL, UsageError
 from tcplab.i18n import _
+from tcplab.model.text import error_text
 from tcplab.netns.topology import require_root
 from tcplab.userfile import Refused, check_writable
 
@@ -36,7 +37,7 @@ def _options_text(text: str) -> str:
     try:
         parse_options(text)
     except ValueError as exc:
-        raise UsageError(str(exc), hint) from None
+        raise UsageError(error_text(exc, _), hint) from None
     return text
 
 
@@ -61,7 +62,7 @@ def _fits(options: str, payload: bytes) -> None:
     try:
         check_fits(parse_options(options), payload)
     except ValueError as exc:
-        raise UsageError(str(exc), _("use fewer options or less data")) from None
+        raise UsageError(error_text(exc, _), _("use fewer options or less data")) from None
 
 
 def handshake(
@@ -125,7 +126,7 @@ def send(
     try:
         parsed = Flags.parse(flags)
     except ValueError as exc:
-        raise UsageError(str(exc), _("e.g. --flags S, --flags SA, --flags FA")) from None
+        raise UsageError(error_text(exc, _), _("e.g. --flags S, --flags SA, --flags FA")) from None
     from tcplab.engine.probe import Probe, run_send
 
     _fits(_options_text(options), _payload(data))

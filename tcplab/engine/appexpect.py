@@ -28,6 +28,7 @@ from tcplab.engine.check import Check, fact
 from tcplab.engine.words import Said, phrase, said
 from tcplab.i18n import N_, _
 from tcplab.model.state import LINUX_STATE_NUMBERS, State
+from tcplab.model.text import error_text
 
 # key -> the calls that may have it (None: every call)
 EXPECT_KEYS: dict[str, tuple[str, ...] | None] = {
@@ -172,7 +173,7 @@ def _state_number(text: str, fail: Fail) -> int:
     try:
         state = State.parse(text)
     except ValueError as exc:
-        raise fail("expect_info", str(exc), _("use an RFC 9293 state name")) from None
+        raise fail("expect_info", error_text(exc, _), _("use an RFC 9293 state name")) from None
     return next(n for n, s in LINUX_STATE_NUMBERS.items() if s is state)
 
 

@@ -73,6 +73,7 @@ from tcplab.model.segment import Option, Segment
 from tcplab.model.seqnum import seq_add
 from tcplab.model.state import LINUX_STATE_NUMBERS, State
 from tcplab.model.table import Input
+from tcplab.model.text import error_text
 from tcplab.netns import counters as kernel_counters
 from tcplab.netns import nft, sysctl, topology
 from tcplab.netns.diag import SocketRow
@@ -469,7 +470,7 @@ class Runner:
             return to_options(step.pattern.options or (), conn.bases())
         except ValueError as exc:
             raise DefinitionError(
-                f"{self.scenario.path}:{step.line}: {exc}",
+                f"{self.scenario.path}:{step.line}: {error_text(exc, _)}",
                 _("expect a segment with timestamps from the kernel first (its SYN or SYN+ACK)"),
             ) from None
 

@@ -36,6 +36,7 @@ from tcplab.i18n import N_, _
 from tcplab.model.notation import Bases, SegmentPattern, parse_pattern, to_options
 from tcplab.model.segment import options_length
 from tcplab.model.state import State
+from tcplab.model.text import error_text
 from tcplab.userfile import Refused, read_bytes
 
 if sys.version_info >= (3, 11):
@@ -881,7 +882,9 @@ def _segment_step(
     except ValueError as exc:
         raise where.fail(
             line,
-            _("bad segment {segment}: {error}").format(segment=shown(text, 60), error=exc),
+            _("bad segment {segment}: {error}").format(
+                segment=shown(text, 60), error=error_text(exc, _)
+            ),
             _("see the segment notation in scenarios/README.md"),
         ) from None
     data = raw.get("data", "")
@@ -1051,7 +1054,9 @@ def _state_step(
     try:
         state = State.parse(name)
     except ValueError as exc:
-        raise where.fail(line, str(exc), _("CLOSED means: no socket for this connection")) from None
+        raise where.fail(
+            line, error_text(exc, _), _("CLOSED means: no socket for this connection")
+        ) from None
     timer = raw.get("timer")
     if timer is not None and (not isinstance(timer, str) or timer not in TIMERS):
         raise where.fail(

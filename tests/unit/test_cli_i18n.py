@@ -194,3 +194,13 @@ def test_lab_list_shows_translated_titles():
     assert done.returncode == 0, done.stderr
     assert "手工完成三次握手" in done.stdout
     assert "The three-way handshake, by hand" in tcplab("lab", "list").stdout
+
+
+def test_a_models_error_in_a_usage_error_is_chinese():
+    """The model's own words (an unknown flag) reach the error line translated, numbers kept."""
+    out = tcplab("send", "--target", "ns2:7788", "--flags", "SX", lang="zh_CN")
+    assert out.returncode == 2, out.stderr
+    first = out.stderr.splitlines()[0]
+    assert first.startswith("错误：") and "'X'" in first and "标志" in first, first
+    english = tcplab("send", "--target", "ns2:7788", "--flags", "SX")
+    assert english.stderr.startswith("error: unknown TCP flag 'X' in 'SX'")
