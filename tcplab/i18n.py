@@ -118,8 +118,9 @@ def language() -> str:
 
 
 def _(message: str) -> str:
-    """`message` in the language chosen (English: unchanged)."""
-    return _translation.gettext(message)
+    """`message` in the language chosen (English: unchanged). "" stays "" (gettext would give the
+    catalog's header for it)."""
+    return _translation.gettext(message) if message else message
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -81,8 +81,8 @@ def checks(items: list[Check], only_failed: bool = False, out: Console | None = 
         if not c.ok:
             text = _("{check}: expected {expected}, got {observed}").format(
                 check=text,
-                expected=keep(printable(c.expected)),
-                observed=keep(printable(c.observed)),
+                expected=keep(printable(str(c.expected))),
+                observed=keep(printable(str(c.observed))),
             )
         para(con, text, "   ", lead=f" {OK if c.ok else BAD} ")
         last = i + 1 == len(shown) or shown[i + 1].why != c.why

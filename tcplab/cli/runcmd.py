@@ -17,6 +17,7 @@ from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.cli.wrap import para
 from tcplab.engine.runner import ScenarioResult, could_not_run, run_scenario
 from tcplab.engine.scenario import Scenario, collect
+from tcplab.engine.words import english
 from tcplab.errors import (
     EXIT_KERNEL,
     DefinitionError,
@@ -276,7 +277,11 @@ def _problem(r: ScenarioResult) -> junit.Problem | None:
     bad = [c for c in r.report.checks if not c.ok]
     if not bad:
         return None
-    text = "\n".join(f"{c.name}: expected {c.expected}, got {c.observed} ({c.why})" for c in bad)
+    # JUnit's text is for tools and logs: the checks' English keys, whatever the language
+    text = "\n".join(
+        f"{c.key or c.name}: expected {english(c.expected)}, got {english(c.observed)} ({c.why})"
+        for c in bad
+    )
     return junit.Problem(f"{len(bad)} mismatch(es)", printable(text))
 
 

@@ -254,7 +254,7 @@ def _error_check(ctx: Context, expect: AppExpect | None, reply: Reply) -> Check:
     return fact(
         name=name,
         ok=ok,
-        expected=want or _("success"),
+        expected=want or phrase(N_("success")),
         observed=observed if want else str(getattr(reply, "error", observed)),
         why=why,
         source=ctx.source,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tcplab.engine.predicted import Predicted
-from tcplab.engine.words import Said, model_text, said, why_text
+from tcplab.engine.words import Said, model_text, phrase, said, why_text
 from tcplab.i18n import N_, _
 from tcplab.model.flags import Flags
 from tcplab.model.notation import Bases, SegmentPattern, option_text
@@ -25,7 +25,7 @@ from tcplab.model.seqnum import relative
 class Check:
     name: str
     ok: bool
-    expected: str
+    expected: str  # a Said where the value is words: --json gives its English key
     observed: str
     why: str
     source: str = ""
@@ -35,7 +35,9 @@ class Check:
 
     def to_json(self) -> dict[str, Any]:
         skip = ("prediction", "key")
-        out = {k: v for k, v in vars(self).items() if k not in skip}
+        out = {
+            k: v.key if isinstance(v, Said) else v for k, v in vars(self).items() if k not in skip
+        }
         if self.key and self.key != self.name:  # the name people read, beside the English key
             out["name"], out["title"] = self.key, self.name
         if self.prediction is not None:
@@ -126,7 +128,7 @@ def _options_check(
         name=name.text,
         key=name.key,
         ok=ok,
-        expected=expected or _("none"),
+        expected=expected or phrase(N_("none")),
         observed=observed,
         **common,
     )
@@ -159,7 +161,7 @@ def check_answer(pred: Predicted, reply: Segment | None, what: str | Said) -> li
                 name=name.text,
                 key=name.key,
                 ok=reply is None,
-                expected=_("no reply"),
+                expected=phrase(N_("no reply")),
                 observed=got,
                 prediction=pred,
                 **because,
@@ -173,7 +175,7 @@ def check_answer(pred: Predicted, reply: Segment | None, what: str | Said) -> li
                 key=name.key,
                 ok=False,
                 expected=_described(p),
-                observed=_("no reply"),
+                observed=phrase(N_("no reply")),
                 prediction=pred,
                 **because,
             )
@@ -204,13 +206,14 @@ def fact(
     prediction: Predicted | None = None,
 ) -> Check:
     """A check of anything else (a socket's state, a queue, a timer, an option): expected and
-    observed are shown as text. A Said name is shown translated, its English kept as the key."""
+    observed are shown as text. A Said name, expected or observed is shown translated, its
+    English kept for --json."""
     return Check(
         name=str(name),
         key=name.key if isinstance(name, Said) else "",
         ok=ok,
-        expected=str(expected),
-        observed=str(observed),
+        expected=expected if isinstance(expected, Said) else str(expected),
+        observed=observed if isinstance(observed, Said) else str(observed),
         why=why,
         source=source,
         linux_note=linux_note,

@@ -256,7 +256,7 @@ class _Handshake:
                     name=phrase(N_("the SYN+ACK echoes our timestamp")),
                     ok=echoed == ours[0],
                     expected=f"TS ecr {ours[0]}",
-                    observed=_("no timestamp") if echoed is None else f"TS ecr {echoed}",
+                    observed=phrase(N_("no timestamp")) if echoed is None else f"TS ecr {echoed}",
                     why=_(
                         "with timestamps offered in the SYN, the SYN+ACK carries its own TS val "
                         "and echoes ours in TS ecr, which is how each side measures round-trip time"
@@ -269,8 +269,8 @@ class _Handshake:
             fact(
                 name=phrase(N_("the SYN+ACK has a valid checksum")),
                 ok=reply.checksum_ok,
-                expected=_("valid"),
-                observed=_("valid") if reply.checksum_ok else _("bad"),
+                expected=phrase(N_("valid")),
+                observed=phrase(N_("valid")) if reply.checksum_ok else phrase(N_("bad")),
                 why=_(
                     "tcplab turns checksum offload off on the "
                     "testbed's link, so the kernel's segments carry real checksums"
@@ -305,8 +305,8 @@ class _Handshake:
                 fact(
                     name=phrase(N_("the SYN+ACK acknowledges our SYN")),
                     ok=False,
-                    expected=_("an ACK to send"),
-                    observed=answer.text() or _("nothing to send"),
+                    expected=phrase(N_("an ACK to send")),
+                    observed=answer.text() or phrase(N_("nothing to send")),
                     why=why_text(answer),
                     source=answer.rfc,
                 )
@@ -365,8 +365,8 @@ class _Handshake:
                 fact(
                     name=phrase(N_("the data waits in the kernel's receive queue")),
                     ok=row.rqueue == len(opts.data),
-                    expected=_("{n} bytes").format(n=len(opts.data)),
-                    observed=_("{n} bytes").format(n=row.rqueue),
+                    expected=said(N_("{n} bytes"), n=len(opts.data)),
+                    observed=said(N_("{n} bytes"), n=row.rqueue),
                     why=_(
                         "the application has not read yet, so the payload the kernel acknowledged "
                         "is queued"
@@ -404,8 +404,8 @@ class _Handshake:
             fact(
                 name=phrase(N_("the application accepted the connection")),
                 ok=found is not None,
-                expected=_("accepted"),
-                observed=_("accepted") if found else _("not accepted"),
+                expected=phrase(N_("accepted")),
+                observed=phrase(N_("accepted")) if found else phrase(N_("not accepted")),
                 why=_(
                     "the kernel completes the handshake on its own; accept() then hands the "
                     "connection to the application"

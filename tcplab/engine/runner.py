@@ -528,7 +528,7 @@ class Runner:
                         key=what.key,
                         ok=False,
                         expected=pat.text,
-                        observed=_("no segment within {seconds} s").format(seconds=f"{within:g}"),
+                        observed=said(N_("no segment within {seconds} s"), seconds=f"{within:g}"),
                         why=why,
                         source=source,
                         linux_note=note,
@@ -625,7 +625,7 @@ class Runner:
                         seconds=seconds,
                     ),
                     ok=seen is None,
-                    expected=_("nothing"),
+                    expected=phrase(N_("nothing")),
                     observed=observed,
                     why=why,
                     source=step.rfc,
@@ -793,8 +793,8 @@ class Runner:
                     fact(
                         name=phrase(N_("the kernel sends nothing no step expected")),
                         ok=False,
-                        expected=_("nothing"),
-                        observed=_("{segment} (conn {conn})").format(segment=shown, conn=conn.name),
+                        expected=phrase(N_("nothing")),
+                        observed=said(N_("{segment} (conn {conn})"), segment=shown, conn=conn.name),
                         why=_(
                             "every segment the kernel sends "
                             "must be expected by a step; add an expect step, or "
@@ -832,8 +832,8 @@ def _checksum_checks(step: ExpectStep, seen: Seen, what: Said) -> list[Check]:
         fact(
             name=said(N_("{what} has a {kind} checksum"), what=what, kind=phrase(step.checksum)),
             ok=got == step.checksum,
-            expected=_(kinds.get(step.checksum, step.checksum)),
-            observed=_(kinds[got]),
+            expected=phrase(kinds.get(step.checksum, step.checksum)),
+            observed=phrase(kinds[got]),
             why=_(step.why) if step.why else default_why,
             source=step.rfc or "RFC 9293 §3.1",
             linux_note=_(step.linux) if step.linux else "",

@@ -13,21 +13,37 @@ Called at run time only (the language is chosen before a command runs), never at
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from tcplab.i18n import N_, _
 from tcplab.model.endpoint import Prediction
 
 
-@dataclass(frozen=True)
-class Said:
-    """A message twice: `key` in English (for machines), `text` in the language chosen."""
+class Said(str):
+    """A message twice: the text in the language chosen (the str itself, what people read) and
+    `key`, its English (for machines: --json, JUnit). In English the two are equal, so a Said
+    compares, prints and formats as the plain text it always was."""
 
     key: str
-    text: str
 
-    def __str__(self) -> str:
-        return self.text
+    def __new__(cls, key: str, text: str) -> Said:
+        said = super().__new__(cls, text)
+        said.key = key
+        return said
+
+    @property
+    def text(self) -> str:
+        return str.__str__(self)
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]
+        return (self.key, self.text)
+
+    def __repr__(self) -> str:
+        return f"Said(key={self.key!r}, text={self.text!r})"
+
+
+def english(value: str) -> str:
+    """A value's English (a Said's key; a plain text as it is)."""
+    return value.key if isinstance(value, Said) else value
 
 
 def said(message: str, **params: object) -> Said:

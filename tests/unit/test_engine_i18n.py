@@ -223,3 +223,30 @@ def test_a_malformed_scenario_is_explained_in_chinese(tmp_path: Path) -> None:
     assert english.value.hint == "use one of: keepalive, off, on, persist, timewait"
     assert chinese.value.message == f"{bad}:6: 未知的定时器 'x'"
     assert chinese.value.hint == "请使用以下之一：keepalive, off, on, persist, timewait"
+
+
+def test_a_checks_expected_and_observed_words_are_english_in_json_in_every_language():
+    """ "valid", "no reply", "5 bytes": shown translated, given to programs in English."""
+
+    def made() -> dict[str, object]:
+        return fact(
+            name="the SYN+ACK has a valid checksum",
+            ok=False,
+            expected=phrase(N_("valid")),
+            observed=said(N_("{n} bytes"), n=5),
+            why="why",
+        ).to_json()
+
+    english = made()
+    i18n.set_language("zh_CN")
+    try:
+        check = fact(
+            name="x", ok=False, expected=phrase(N_("valid")), observed=said(N_("{n} bytes"), n=5),
+            why="",
+        )  # fmt: skip
+        assert str(check.expected) != "valid" and "5" in str(check.observed)
+        chinese_json = made()
+    finally:
+        i18n.set_language("en")
+    assert english["expected"] == chinese_json["expected"] == "valid"
+    assert english["observed"] == chinese_json["observed"] == "5 bytes"

@@ -112,3 +112,13 @@ def test_english_is_the_source_text_itself():
     i18n.set_language("en")
     assert i18n._("the SYN") == "the SYN"
     assert i18n.ngettext("{n} segment", "{n} segments", 2) == "{n} segments"
+
+
+def test_an_empty_text_stays_empty_in_every_language():
+    """gettext's "" is the catalog's header: an empty title or note must not print it."""
+    try:
+        i18n.set_language("zh_CN")
+        assert i18n._("") == ""
+        assert i18n._("the SYN") != "" and i18n._("") == ""
+    finally:
+        i18n.set_language("en")
