@@ -326,11 +326,19 @@ class App:
         return None
 
     def _nothing_to_accept(self, lst: Sock, call: Accept) -> CallError:
-        what = f" from port {call.peer_port}" if call.peer_port else ""
-        message = f"no connection{what} to accept on listener {call.id} within {call.timeout} s"
+        if call.peer_port:
+            message = _(
+                "no connection from port {port} to accept on listener {id} within {timeout} s"
+            ).format(port=call.peer_port, id=call.id, timeout=call.timeout)
+        else:
+            message = _("no connection to accept on listener {id} within {timeout} s").format(
+                id=call.id, timeout=call.timeout
+            )
         others = [self.socks[i].ports()[1] for i in lst.held if i in self.socks]
         if others:
-            message += f" (the kernel offered port {', '.join(map(str, others))})"
+            message = _("{message} (the kernel offered port {ports})").format(
+                message=message, ports=", ".join(map(str, others))
+            )
         return CallError(message, "EAGAIN")
 
     @serves(Connect)

@@ -374,11 +374,13 @@ class Runner:
                     self.listener = reply.id
                 else:
                     conn.app_id = reply.id
-                return f" -> socket {reply.id}"
+                return _(" -> socket {id}").format(id=reply.id)
             case Listening():
                 self.listener = reply.id
                 assert isinstance(req, Listen)
-                return f"(port {req.port}, backlog {req.backlog})"
+                return _("(port {port}, backlog {backlog})").format(
+                    port=req.port, backlog=req.backlog
+                )
             case NewConnection():
                 conn.app_id = reply.id
                 return _(" -> connection from port {port}").format(port=reply.peer[1])

@@ -304,4 +304,5 @@ def _excerpt(data: bytes, limit: int) -> str:
         return text
     half = limit // 2
     cut = len(text) - 2 * half
-    return f"{text[:half]}\n[... {cut} characters left out ...]\n{text[-half:]}"
+    left_out = _("[... {n} characters left out ...]").format(n=cut)
+    return f"{text[:half]}\n{left_out}\n{text[-half:]}"
