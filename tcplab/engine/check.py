@@ -39,7 +39,7 @@ class Check:
             k: v.key if isinstance(v, Said) else v for k, v in vars(self).items() if k not in skip
         }
         if self.key and self.key != self.name:  # the name people read, beside the English key
-            out["name"], out["title"] = self.key, self.name
+            out["name"], out["shown"] = self.key, self.name
         if self.prediction is not None:
             out["prediction"] = self.prediction.to_json()
         return out

@@ -118,7 +118,7 @@ def test_a_checks_name_is_shown_translated_and_keyed_in_english(chinese: None) -
     assert [c.name for c in checks] == ["SYN是 SYN+ACK", "SYN的 ack 为 1"]
     assert [c.key for c in checks] == ["the SYN is SYN+ACK", "ack of the SYN is 1"]
     out = checks[1].to_json()
-    assert out["name"] == "ack of the SYN is 1" and out["title"] == "SYN的 ack 为 1"
+    assert out["name"] == "ack of the SYN is 1" and out["shown"] == "SYN的 ack 为 1"
     assert (out["expected"], out["observed"]) == ("1", "1")
 
 
