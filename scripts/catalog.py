@@ -3,7 +3,7 @@
     python scripts/catalog.py extract   # tcplab/locale/tcplab.pot from the sources
     python scripts/catalog.py update    # extract, then merge the .pot into every LANG/.../tcplab.po
     python scripts/catalog.py compile   # every tcplab.po -> tcplab.mo (shipped in the wheel)
-    python scripts/catalog.py check     # what tests/unit/test_catalog_i18n.py checks, as a report
+    python scripts/catalog.py check     # what tests/unit/test_i18n_catalog.py checks, as a report
 
 The messages are: every `_()`, `N_()` and `ngettext()` in tcplab/ and labs/, each lab's title and
 summary (labs/NAME/lab.toml), the command line's help (each command's and option's help, walked from

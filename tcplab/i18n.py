@@ -74,12 +74,13 @@ def choose(flag: str | None = None, environ: Mapping[str, str] | None = None) ->
             if lang is None:
                 raise UnknownLanguage(asked)
             return lang
+    locale = next((env[v] for v in _LOCALE_ENV[1:] if env.get(v)), "")
+    plain_c = locale.split(".")[0] in ("", "C", "POSIX")
     for var in _LOCALE_ENV:
         value = env.get(var, "")
-        if not value:
-            continue
-        # LANGUAGE is a list (zh_CN:en); gettext ignores it when the locale is C
-        names = value.split(":") if var == "LANGUAGE" else [value]
+        if not value or (var == "LANGUAGE" and plain_c):
+            continue  # like gettext, LANGUAGE counts only when a locale other than C is set
+        names = value.split(":") if var == "LANGUAGE" else [value]  # LANGUAGE: zh_CN:en
         for name in names:
             lang = normalize(name)
             if lang is not None:

@@ -97,6 +97,9 @@ def test_the_flag_comes_first_then_tcplab_lang_then_the_locale():
     assert i18n.choose(None, {"LC_MESSAGES": "zh_CN.UTF-8", "LANG": "en_US.UTF-8"}) == "zh_CN"
     assert i18n.choose(None, {"LC_ALL": "C", "LANG": "zh_CN.UTF-8"}) == "en"
     assert i18n.choose(None, {"LANGUAGE": "fr:zh_CN", "LANG": "en_US.UTF-8"}) == "zh_CN"
+    # like gettext, LANGUAGE counts only when a locale other than C is set
+    assert i18n.choose(None, {"LANGUAGE": "zh_CN", "LANG": "C.UTF-8"}) == "en"
+    assert i18n.choose(None, {"LANGUAGE": "zh_CN"}) == "en"
     assert i18n.choose(None, {"LANG": "de_DE.UTF-8"}) == "en"
     assert i18n.choose(None, {}) == "en"
 
