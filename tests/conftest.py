@@ -7,12 +7,15 @@ the session ends by checking that no test namespace is left.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -42,6 +45,29 @@ def _own_hint_attempts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
         os.environ.pop("TCPLAB_STATE_DIR", None)
     else:
         os.environ["TCPLAB_STATE_DIR"] = old
+
+
+@pytest.fixture
+def chinese() -> Iterator[None]:
+    """The test speaks zh_CN in this process; English again afterwards, whatever happens."""
+    from tcplab import i18n
+
+    i18n.set_language("zh_CN")
+    try:
+        yield
+    finally:
+        i18n.set_language(i18n.ENGLISH)
+
+
+@functools.cache
+def catalog_tool() -> Any:
+    """scripts/catalog.py (the catalog's extract, check and placeholders), loaded as a module."""
+    spec = importlib.util.spec_from_file_location("catalog_tool", REPO / "scripts" / "catalog.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["catalog_tool"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _netns_problem() -> str | None:

@@ -43,18 +43,7 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
     rec, created = topology.setup(spec)
     s = rec.spec
     if created:
-        _say(
-            _(
-                "testbed ready: {crafting} ({crafting_addr}, crafting host) ⇄ {kernel} "
-                "({kernel_addr}, kernel host), application listening on {kernel}:{port}"
-            ).format(
-                crafting=s.crafting,
-                crafting_addr=s.crafting_addr,
-                kernel=s.kernel,
-                kernel_addr=s.kernel_addr,
-                port=s.port,
-            )
-        )
+        _say(_ready(s))
     else:
         _say(
             _("testbed already set up: {crafting} ⇄ {kernel}, nothing to do").format(
@@ -62,6 +51,19 @@ def setup(crafting: str, kernel: str, subnet: str, port: int) -> None:
             )
         )
     _say(_("next: {value}").format(value=keep(f"tcplab handshake --target {s.kernel}:{s.port}")))
+
+
+def _ready(s: TestbedSpec) -> str:
+    return _(
+        "testbed ready: {crafting} ({crafting_addr}, crafting host) ⇄ {kernel} "
+        "({kernel_addr}, kernel host), application listening on {kernel}:{port}"
+    ).format(
+        crafting=s.crafting,
+        crafting_addr=s.crafting_addr,
+        kernel=s.kernel,
+        kernel_addr=s.kernel_addr,
+        port=s.port,
+    )
 
 
 def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
@@ -72,18 +74,7 @@ def adopt(crafting: str, kernel: str, subnet: str, port: int) -> None:
     require_root("setup")
     tidy()
     s = topology.adopt(spec).spec
-    _say(
-        _(
-            "testbed ready: {crafting} ({crafting_addr}, crafting host) ⇄ {kernel} "
-            "({kernel_addr}, kernel host), application listening on {kernel}:{port}"
-        ).format(
-            crafting=s.crafting,
-            crafting_addr=s.crafting_addr,
-            kernel=s.kernel,
-            kernel_addr=s.kernel_addr,
-            port=s.port,
-        )
-    )
+    _say(_ready(s))
     _say(_("next: {value}").format(value=keep(f"tcplab handshake --target {s.kernel}:{s.port}")))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,15 +34,6 @@ from tests.labcases import recorded
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 NUMBERS = re.compile(r"(?:seq|ack|win|len) [-+]?\d+|\b[SFRPU.]+\b")
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    i18n.set_language("zh_CN")
-    try:
-        yield
-    finally:
-        i18n.set_language("en")
 
 
 def _report(lab: str, name: str) -> Report:

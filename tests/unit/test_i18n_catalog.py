@@ -4,9 +4,7 @@ documented (--lang, then TCPLAB_LANG, then the locale)."""
 from __future__ import annotations
 
 import gettext
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,22 +12,14 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from tcplab import i18n
+from tests.conftest import catalog_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _catalog_tool():
-    spec = importlib.util.spec_from_file_location("catalog_tool", REPO / "scripts" / "catalog.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["catalog_tool"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tool():
-    return _catalog_tool()
+    return catalog_tool()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,6 @@ MINE = ("handshake", "third-segment", "active-close", "time-wait")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # what a Chinese text may not hold: ambiguous-width quotes and the ellipsis (common15.md)
 AMBIGUOUS = re.compile(r"[\u201c\u201d\u2018\u2019\u2026]")
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    i18n.set_language("zh_CN")
-    try:
-        yield
-    finally:
-        i18n.set_language(i18n.ENGLISH)
 
 
 def _result(lab: str, name: str) -> LabResult:

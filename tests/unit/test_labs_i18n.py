@@ -6,9 +6,7 @@ as in English, in Chinese words."""
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from tcplab import i18n
 from tcplab.exercise.catalog import get
 from tcplab.exercise.checker import result_of
 from tcplab.exercise.recording import Recording
+from tests.conftest import catalog_tool
 from tests.labcases import recorded
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,18 +40,9 @@ CHINESE = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # or its pun
 AMBIGUOUS = "\u201c\u201d\u2018\u2019\u2026\u2014"
 
 
-def _catalog_tool() -> Any:
-    spec = importlib.util.spec_from_file_location("catalog_tool", REPO / "scripts" / "catalog.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["catalog_tool"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tool() -> Any:
-    return _catalog_tool()
+    return catalog_tool()
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +54,6 @@ def template(tool: Any) -> Any:
 def zh() -> Any:
     with PO.open("rb") as f:
         return read_po(f)
-
-
-@pytest.fixture
-def chinese() -> Iterator[None]:
-    i18n.set_language("zh_CN")
-    try:
-        yield
-    finally:
-        i18n.set_language(i18n.ENGLISH)
 
 
 def _translation(zh: Any, msgid: str) -> str:

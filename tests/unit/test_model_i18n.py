@@ -14,7 +14,6 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from tcplab import i18n
 from tcplab.i18n import _
 from tcplab.model.endpoint import Endpoint, Prediction, Sysctls
 from tcplab.model.flags import Flags
@@ -62,19 +61,10 @@ def extracted() -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def chinese() -> dict[str, str]:
+def translations() -> dict[str, str]:
     with PO.open("rb") as f:
         catalog = read_po(f)
     return {m.id: m.string for m in catalog if isinstance(m.id, str) and m.id and m.string}
-
-
-@pytest.fixture
-def zh_cn() -> Iterator[None]:
-    i18n.set_language("zh_CN")
-    try:
-        yield
-    finally:
-        i18n.set_language(i18n.ENGLISH)
 
 
 def test_the_table_has_prose_to_translate() -> None:
@@ -89,15 +79,17 @@ def test_every_case_why_and_linux_note_is_marked_for_the_catalog(extracted: set[
     assert not unmarked, "not marked with N_ in tcplab/model:\n" + "\n".join(unmarked)
 
 
-def test_every_case_why_and_linux_note_is_translated_to_chinese(chinese: dict[str, str]) -> None:
-    missing = sorted({t for t in _model_texts() if _prose(t) and t not in chinese})
+def test_every_case_why_and_linux_note_is_translated_to_chinese(
+    translations: dict[str, str],
+) -> None:
+    missing = sorted({t for t in _model_texts() if _prose(t) and t not in translations})
     assert not missing, "no zh_CN translation:\n" + "\n".join(missing)
-    english = [t for t in _model_texts() if _prose(t) and not CJK.search(chinese[t])]
+    english = [t for t in _model_texts() if _prose(t) and not CJK.search(translations[t])]
     assert not english, f"translated but not into Chinese: {english[:5]}"
 
 
 def test_every_template_of_the_endpoint_is_in_the_catalog(
-    extracted: set[str], chinese: dict[str, str]
+    extracted: set[str], translations: dict[str, str]
 ) -> None:
     for template in (
         "{why}: {numbers}",
@@ -109,7 +101,7 @@ def test_every_template_of_the_endpoint_is_in_the_catalog(
         "app: send() of {length} bytes",
         "segment",
     ):
-        assert template in extracted and template in chinese
+        assert template in extracted and template in translations
 
 
 def _synack_prediction() -> tuple[Endpoint, Prediction]:
@@ -118,7 +110,7 @@ def _synack_prediction() -> tuple[Endpoint, Prediction]:
     return ep, ep.receive(syn, now=0.0)
 
 
-def test_an_explanation_with_numbers_keeps_them_in_chinese(zh_cn: None) -> None:
+def test_an_explanation_with_numbers_keeps_them_in_chinese(chinese: None) -> None:
     _ep, p = _synack_prediction()
     english = p.why
     shown = p.why_text.show(_)
@@ -141,7 +133,7 @@ def test_an_explanation_with_numbers_keeps_them_in_chinese(zh_cn: None) -> None:
     )
 
 
-def test_a_cause_with_a_count_keeps_its_number_in_chinese(zh_cn: None) -> None:
+def test_a_cause_with_a_count_keeps_its_number_in_chinese(chinese: None) -> None:
     ep = Endpoint(place=Place.ESTABLISHED, iss=5000, snd_una=5001, snd_nxt=5001, rcv_nxt=1)
     (p,) = ep.send(7, now=0.0)
     assert p.cause == "app: send() of 7 bytes"
@@ -150,7 +142,7 @@ def test_a_cause_with_a_count_keeps_its_number_in_chinese(zh_cn: None) -> None:
     assert CJK.search(p.why_text.show(_))
 
 
-def test_english_is_the_model_own_words_whatever_the_language(zh_cn: None) -> None:
+def test_english_is_the_model_own_words_whatever_the_language(chinese: None) -> None:
     """JSON and English output read `why` and `cause`: never translated."""
     _ep, p = _synack_prediction()
     assert not CJK.search(p.why) and not CJK.search(p.cause)
@@ -166,7 +158,7 @@ def test_a_text_fills_its_values_after_translating_the_template() -> None:
     assert nested.show(lambda s: s if "{" in s else s.upper()) == "W: A, B"
 
 
-def test_a_notation_error_keeps_its_numbers_in_chinese(zh_cn: None) -> None:
+def test_a_notation_error_keeps_its_numbers_in_chinese(chinese: None) -> None:
     with pytest.raises(Invalid) as caught:
         parse_pattern("P. 1:7(5) ack 1", wild_ok=False)
     assert str(caught.value) == "1:7(5): END must be SEQ + LEN (1 + 5 = 6)"  # English, as before
