@@ -90,26 +90,42 @@ def choose(flag: str | None = None, environ: Mapping[str, str] | None = None) ->
     return ENGLISH
 
 
+_loaded: dict[str, gettext.NullTranslations] = {}  # each catalog read once per process
+
+
+def _catalog(lang: str) -> gettext.NullTranslations:
+    if lang == ENGLISH:
+        return gettext.NullTranslations()
+    if lang not in _loaded:
+        _loaded[lang] = gettext.translation(DOMAIN, str(LOCALEDIR), languages=[lang])
+    return _loaded[lang]
+
+
+def preload() -> None:
+    """Read every catalog now (the grader's zygote does, before a solution is jailed where the
+    package's files may not be visible): a later set_language needs no file."""
+    for lang in LANGUAGES:
+        _catalog(lang)
+
+
 def set_language(lang: str) -> None:
     """Speak `lang` (one of LANGUAGES) from now on in this process."""
     global _translation, _language
     if lang not in LANGUAGES:
         raise UnknownLanguage(lang)
+    _translation = _catalog(lang)
     _language = lang
-    if lang == ENGLISH:
-        _translation = gettext.NullTranslations()
-    else:
-        _translation = gettext.translation(DOMAIN, str(LOCALEDIR), languages=[lang])
     _refresh_click()
 
 
 def speak_from_environment() -> None:
     """In a process tcplab started (a solution, the kernel-side application): speak what the
     command that started it spoke (it leaves TCPLAB_LANG in the environment), else the locale; a
-    name tcplab does not know is English here, never an error."""
+    name tcplab does not know, or a catalog that cannot be read here, is English: never an error
+    in a student's program."""
     try:
         set_language(choose())
-    except UnknownLanguage:
+    except (UnknownLanguage, OSError):
         set_language(ENGLISH)
 
 

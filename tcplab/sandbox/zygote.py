@@ -61,6 +61,9 @@ def _preload() -> None:
     import scapy.all  # noqa: F401  # the second most of a solution's start-up cost
 
     import tcplab.student  # noqa: F401
+    from tcplab import i18n
+
+    i18n.preload()  # the catalogs, read before the jail hides the package's files
 
 
 def serve(fd: int, grader: int, tie: bool) -> None:

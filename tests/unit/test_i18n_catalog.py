@@ -115,3 +115,20 @@ def test_an_empty_text_stays_empty_in_every_language():
         assert i18n._("the SYN") != "" and i18n._("") == ""
     finally:
         i18n.set_language("en")
+
+
+def test_a_preloaded_catalog_needs_no_file_and_a_missing_one_is_english(monkeypatch, tmp_path):
+    """The grader's zygote reads the catalogs before a solution is jailed (where the package's
+    files may be hidden); a student's program whose catalog cannot be read speaks English."""
+    monkeypatch.setattr(i18n, "_loaded", {})
+    i18n.preload()
+    monkeypatch.setattr(i18n, "LOCALEDIR", tmp_path / "hidden")
+    monkeypatch.setenv("TCPLAB_LANG", "zh_CN")
+    try:
+        i18n.speak_from_environment()
+        assert i18n.language() == "zh_CN" and i18n._("the SYN") != "the SYN"
+        monkeypatch.setattr(i18n, "_loaded", {})
+        i18n.speak_from_environment()
+        assert i18n.language() == "en"
+    finally:
+        i18n.set_language("en")
