@@ -38,15 +38,17 @@ from tcplab.exercise.rules import (
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
-from tcplab.netns.enter import inside
+from tcplab.netns.enter import inside, netns_path
 from tcplab.netns.fresh import fresh_testbed
-from tcplab.netns.record import TestbedRecord, TestbedSpec, lab_context
+from tcplab.netns.record import IFNAME, TestbedRecord, TestbedSpec, lab_context
 from tcplab.sandbox.cgroup import Usage
 
 if TYPE_CHECKING:
     from tcplab.sandbox.tether import Watch
+    from tcplab.sandbox.warm import WarmStart
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
+WARM_READY = 60.0  # s: how long a check waits for its warm process to have loaded scapy
 
 
 @dataclass
@@ -224,6 +226,36 @@ def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) ->
         if watch.group is not None:  # what it used, to compare with grading's limits
             ran.usage = watch.group.usage()
         return ran
+
+
+def run_warm(warm: WarmStart) -> Launch:
+    """`run_as_root`, with the program started by `warm` (scapy and the student API already
+    loaded, see tcplab/sandbox/warm.py): the same folder, environment, argv, streams, namespace,
+    control group, tether and time limit. A cold start where the warm process is not ready or
+    the program's folder would shadow a module it has loaded."""
+
+    def launch(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) -> SolutionRun:
+        if not warm.ready(WARM_READY) or warm.shadowed(path.parent):
+            warm.close()
+            return run_as_root(path, spec, ctx, limit)
+        from tcplab.sandbox import tether
+        from tcplab.sandbox.warm import Job
+
+        env = child_env(**ctx.to_env())
+        with tether.watched(f"check-{uuid.uuid4().hex[:12]}") as watch:
+            job = Job(netns_path(spec.crafting), watch.procs, str(path), env, IFNAME)
+            proc = warm.go(job)
+            try:
+                ran = _wait(proc, watch, limit)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+            if watch.group is not None:
+                ran.usage = watch.group.usage()
+            return ran
+
+    return launch
 
 
 def _wait(proc: subprocess.Popen[bytes], watch: Watch, limit: float) -> LocalRun:
