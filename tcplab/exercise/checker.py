@@ -26,6 +26,7 @@ from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
 from tcplab.exercise.output import JSON_LINES, SHOWN_LINES, ProgramOutput, program_output
+from tcplab.exercise.quiet import QUIET, drain_after
 from tcplab.exercise.recording import Recording
 from tcplab.exercise.rules import (
     PINNED_SYSCTLS,
@@ -332,7 +333,10 @@ def _observe(
     try:
         ran = opts.launch(solution, spec, ctx, opts.time_limit or lab.time_limit)
         ended = time.time()
-        s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
+        # late answers (a delayed ACK, a retransmission) still count: the link must be quiet for
+        # QUIET s, or shown unable to carry anything more by then (for a run of lab check's own,
+        # whose processes and calls to the application have all ended)
+        drain_after(s, QUIET, isinstance(ran, LocalRun) and not ran.timed_out)
     finally:
         sampler.stop.set()
         sampler.join()
