@@ -189,9 +189,9 @@ def check(
     from tcplab.netns.topology import require_root
 
     require_root("lab check")
-    from tcplab.sandbox.warm import WarmStart
+    from tcplab.sandbox import warm as warm_start
 
-    with WarmStart() as warm:  # loads scapy for the program while the testbed is built
+    with warm_start.take() as warm:  # loads scapy for the program while the testbed is built
         result = _run_check(lab, path, warm, reference, hint_level, record_to, outputs)
     if "html" in outputs:
         _write_html(result, outputs["html"], outputs.get("pcap"))

@@ -123,6 +123,25 @@ class WarmStart:
         self.close()
 
 
+_early: WarmStart | None = None
+
+
+def start_early() -> None:
+    """Start the warm process for this command now (tcplab.launch, before the command line
+    loads); `take` hands it to `lab check`. Unused, it dies with this process."""
+    global _early
+    if _early is None:
+        with contextlib.suppress(OSError):
+            _early = WarmStart()
+
+
+def take() -> WarmStart:
+    """The warm process started early for this command, or a new one."""
+    global _early
+    got, _early = _early, None
+    return got if got is not None else WarmStart()
+
+
 # -- the warm process ------------------------------------------------------------------------------
 def _quiet() -> tuple[int, int]:
     """Send this process's own output to /dev/null until it becomes the program; the program's

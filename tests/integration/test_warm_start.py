@@ -5,7 +5,9 @@ with the same status, output and tracebacks."""
 from __future__ import annotations
 
 import os
+import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from tcplab.exercise.checker import run_as_root, run_warm
 from tcplab.netns.record import TestbedSpec, find_record, lab_context
 from tcplab.sandbox.warm import WarmStart
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.netns
 
@@ -90,3 +93,21 @@ def test_an_unused_warm_process_ends_with_its_handle():
         pid = warm.proc.pid
     assert warm.proc.returncode is not None
     assert not os.path.exists(f"/proc/{pid}/cmdline") or warm.proc.poll() is not None
+
+
+def _warm_processes() -> list[str]:
+    out = subprocess.run(["pgrep", "-af", "tcplab.sandbox.warm"], capture_output=True, text=True)
+    return out.stdout.splitlines()
+
+
+def test_a_lab_check_that_fails_early_leaves_no_warm_process():
+    """The command line starts the warm process before it parses anything (tcplab.launch): a
+    usage error must not leave it behind."""
+    before = set(_warm_processes())
+    out = run_cli("lab", "check", "no-such-lab", "--reference")
+    assert out.returncode == 2, out.stderr
+    for _ in range(50):
+        if not set(_warm_processes()) - before:
+            break
+        time.sleep(0.05)
+    assert not set(_warm_processes()) - before
