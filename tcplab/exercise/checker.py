@@ -299,8 +299,23 @@ def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> 
     opts = _settled(opts or Options())
     with fresh_testbed(opts.prefix, lab.port, lab.listen) as rec:
         _prepare(lab, rec.spec, opts)
-        with Session(rec.spec) as s:
+        s = Session(rec.spec)
+        try:
             return _observe(lab, solution, rec.spec, rec, s, opts)
+        finally:
+            _close(s)
+
+
+def _close(s: Session) -> None:
+    """Close the session, its two packet sockets at once: each close waits for an RCU grace
+    period (synchronize_net), 10 ms or more."""
+    sender = threading.Thread(target=s.sender.close)
+    sender.start()
+    try:
+        s.capture.close()
+    finally:
+        sender.join()
+        s.close()  # the rest (closing a closed socket again does nothing)
 
 
 def _settled(opts: Options) -> Options:

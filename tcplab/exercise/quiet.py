@@ -29,6 +29,7 @@ import contextlib
 import enum
 import os
 import select
+import threading
 import time
 from collections.abc import Iterator
 
@@ -57,9 +58,17 @@ class Drained(enum.Enum):
 def drain_after(s: Session, quiet: float = QUIET, ended_cleanly: bool = True) -> Drained:
     """Read what the kernel sends after the solution ended until the link has been quiet for
     `quiet` s, or until nothing more can come within that window (see the module's docstring)."""
-    start = len(s.frames)
-    proven = ended_cleanly and _flushed(s)
     last = time.monotonic()
+    closing: list[threading.Thread] = []  # closing a packet socket waits for an RCU grace period
+    try:
+        proven = ended_cleanly and _flushed(s, closing)
+        return _read_until_quiet(s, quiet, last, proven)
+    finally:
+        for t in closing:
+            t.join()
+
+
+def _read_until_quiet(s: Session, quiet: float, last: float, proven: bool) -> Drained:
     agreed: frozenset[tuple[int, int, int, str]] | None = None
     while True:
         if _read_ready(s):
@@ -79,13 +88,12 @@ def drain_after(s: Session, quiet: float = QUIET, ended_cleanly: bool = True) ->
             else:
                 agreed, wait = None, min(left, fires if fires is not None else left)
         _wait_frame(s, wait)
-        if len(s.frames) > start:
-            start = len(s.frames)
 
 
-def _flushed(s: Session) -> bool:
+def _flushed(s: Session, closing: list[threading.Thread]) -> bool:
     """Everything the solution sent has been through the kernel host, and the application has
-    finished every call made before: see the module's docstring (1)."""
+    finished every call made before: see the module's docstring (1). The marker capture is
+    closed by a thread added to `closing`."""
     try:
         s.app.call(Ping())
         s.app.call(Ping())
@@ -96,7 +104,8 @@ def _flushed(s: Session) -> bool:
     try:
         return all(_marked(s, markers, cpu) for cpu in range(os.cpu_count() or 1))
     finally:
-        markers.close()
+        closing.append(threading.Thread(target=markers.close))
+        closing[-1].start()
 
 
 def _marked(s: Session, markers: Markers, cpu: int) -> bool:
