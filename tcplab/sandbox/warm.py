@@ -21,6 +21,7 @@ would import the student's file there), or when this process did not get ready.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import random
@@ -220,7 +221,10 @@ def main(args: list[str]) -> None:
     linux.die_with_parent(int(args[0]))
     sock = socket.socket(fileno=int(args[1]))
     saved = _quiet()
+    gc.disable()  # a tenth of the loading's CPU goes to collections that find nothing to free
     _preload()
+    gc.freeze()  # what was loaded stays out of the program's collections
+    gc.enable()
     modules = sorted({name.split(".", 1)[0] for name in sys.modules})
     try:
         sock.sendall(json.dumps({"ready": True, "modules": modules}).encode())
