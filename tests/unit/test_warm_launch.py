@@ -3,14 +3,30 @@ command only (and never for its help)."""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
+from types import ModuleType
+
 import pytest
 
-from tcplab import launch
 from tcplab.sandbox import warm
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+def launch() -> Iterator[ModuleType]:
+    """tcplab.launch, whose import takes over SIGINT and SIGTERM: given back to pytest after."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        from tcplab import launch
+
+        yield launch
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch, launch: ModuleType) -> list[bool]:
     calls: list[bool] = []
     monkeypatch.setattr(warm, "start_early", lambda: calls.append(True))
     monkeypatch.setattr(launch.os, "geteuid", lambda: 0)
@@ -25,7 +41,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         ["lab", "check"],
     ],
 )
-def test_lab_check_starts_it(args: list[str], started: list[bool]):
+def test_lab_check_starts_it(args: list[str], started: list[bool], launch: ModuleType):
     launch._early_warm_start(args)
     assert started == [True]
 
@@ -42,12 +58,14 @@ def test_lab_check_starts_it(args: list[str], started: list[bool]):
         ["lab"],
     ],
 )
-def test_other_commands_do_not(args: list[str], started: list[bool]):
+def test_other_commands_do_not(args: list[str], started: list[bool], launch: ModuleType):
     launch._early_warm_start(args)
     assert started == []
 
 
-def test_not_as_root_it_is_not_started(started: list[bool], monkeypatch: pytest.MonkeyPatch):
+def test_not_as_root_it_is_not_started(
+    started: list[bool], monkeypatch: pytest.MonkeyPatch, launch: ModuleType
+):
     monkeypatch.setattr(launch.os, "geteuid", lambda: 1000)
     launch._early_warm_start(["lab", "check", "handshake"])
     assert started == []
