@@ -670,8 +670,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command = typer.main.get_command(app)
         from tcplab import i18n
+        from tcplab.cli import coerce
         from tcplab.cli.helptext import translate, use_formatter
 
+        coerce.install()
         use_formatter(command)
         if i18n.language() != i18n.ENGLISH:
             translate(command)
