@@ -677,7 +677,8 @@ def only(typer_app: typer.Typer, args: list[str]) -> typer.Typer:
     for group in typer_app.registered_groups:
         inner = group.typer_instance
         assert inner is not None
-        rest = args[args.index(wanted) + 1 :] if wanted == group.name else ["--help"]
+        named = wanted is not None and wanted == group.name
+        rest = args[args.index(wanted) + 1 :] if named and wanted else ["--help"]
         groups.append(copy.copy(group))
         groups[-1].typer_instance = only(inner, rest)
     out.registered_groups = groups
