@@ -38,9 +38,22 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _early_warm_start(args: list[str]) -> None:
+    """`lab check` starts the student's program from a process that has loaded scapy
+    (tcplab/sandbox/warm.py): started here, before the command line loads, it loads alongside."""
+    at = args.index("lab") + 1 if "lab" in args else 0
+    checking = at > 0 and args[at : at + 1] == ["check"] and not {"-h", "--help"} & set(args)
+    if checking and os.geteuid() == 0:
+        from tcplab.sandbox import warm
+
+        warm.start_early()
+
+
 def main() -> None:
     import signal
+    import sys
 
+    _early_warm_start(sys.argv[1:])
     from tcplab.cli import main as cli_main
 
     try:

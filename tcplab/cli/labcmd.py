@@ -21,8 +21,10 @@ from tcplab.text import printable
 from tcplab.userfile import Refused, read_bytes
 
 if TYPE_CHECKING:
+    from tcplab.exercise.checker import LabResult
     from tcplab.exercise.output import ProgramOutput
     from tcplab.grade.outcome import Verdict
+    from tcplab.sandbox.warm import WarmStart
 
 
 def _root(labs_dir: str | None) -> Path | None:
@@ -184,19 +186,13 @@ def check(
         _check_solution_file(path, lab.name)
     outputs = _output_paths(path, pcap=pcap, html=html, svg=svg)
     record_to = _output_file(record, "--record") if record else None
-    from tcplab.exercise.attempts import Attempts
-    from tcplab.exercise.checker import Options, check_solution
     from tcplab.netns.topology import require_root
 
     require_root("lab check")
-    tidy()
-    attempts = Attempts()
-    level = hint_level or (lambda title: attempts.level(lab.name, title))
-    result = check_solution(
-        lab, path.resolve(), Options(hint_level=level, record=record_to, pcap=outputs.get("pcap"))
-    )
-    if not reference and hint_level is None:
-        attempts.update(lab.name, result.results)
+    from tcplab.sandbox import warm as warm_start
+
+    with warm_start.take() as warm:  # loads scapy for the program while the testbed is built
+        result = _run_check(lab, path, warm, reference, hint_level, record_to, outputs)
     if "html" in outputs:
         _write_html(result, outputs["html"], outputs.get("pcap"))
     if "svg" in outputs:
@@ -211,6 +207,30 @@ def check(
         render.lab_result(result, relative=not absolute)
     if result.score != result.max_score:
         raise typer.Exit(EXIT_KERNEL)
+
+
+def _run_check(
+    lab: LabDef,
+    path: Path,
+    warm: WarmStart,
+    reference: bool,
+    hint_level: int | None,
+    record_to: Path | None,
+    outputs: dict[str, Path],
+) -> LabResult:
+    from tcplab.exercise.attempts import Attempts
+    from tcplab.exercise.checker import Options, check_solution, run_warm
+
+    tidy()
+    attempts = Attempts()
+    level = hint_level or (lambda title: attempts.level(lab.name, title))
+    opts = Options(
+        launch=run_warm(warm), hint_level=level, record=record_to, pcap=outputs.get("pcap")
+    )
+    result = check_solution(lab, path.resolve(), opts)
+    if not reference and hint_level is None:
+        attempts.update(lab.name, result.results)
+    return result
 
 
 def _output_paths(solution: Path, **paths: str | None) -> dict[str, Path]:

@@ -26,6 +26,7 @@ from tcplab.exercise.catalog import LabDef
 from tcplab.exercise.evaluate import evaluate
 from tcplab.exercise.kit import HintLevel, Sample, ScoredCheck
 from tcplab.exercise.output import JSON_LINES, SHOWN_LINES, ProgramOutput, program_output
+from tcplab.exercise.quiet import QUIET, drain_after
 from tcplab.exercise.recording import Recording
 from tcplab.exercise.rules import (
     PINNED_SYSCTLS,
@@ -38,15 +39,17 @@ from tcplab.exercise.rules import (
 from tcplab.model.state import State
 from tcplab.netns import nft, sysctl
 from tcplab.netns.diag import SocketRow, SocketTable
-from tcplab.netns.enter import inside
+from tcplab.netns.enter import inside, netns_path
 from tcplab.netns.fresh import fresh_testbed
-from tcplab.netns.record import TestbedRecord, TestbedSpec, lab_context
+from tcplab.netns.record import IFNAME, TestbedRecord, TestbedSpec, lab_context
 from tcplab.sandbox.cgroup import Usage
 
 if TYPE_CHECKING:
     from tcplab.sandbox.tether import Watch
+    from tcplab.sandbox.warm import WarmStart
 
 SAMPLE_EVERY = 0.001  # sock_diag reads take about as long again
+WARM_READY = 60.0  # s: how long a check waits for its warm process to have loaded scapy
 
 
 @dataclass
@@ -226,6 +229,37 @@ def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) ->
         return ran
 
 
+def run_warm(warm: WarmStart) -> Launch:
+    """`run_as_root`, with the program started by `warm` (scapy and the student API already
+    loaded, see tcplab/sandbox/warm.py): the same folder, environment, argv, streams, namespace,
+    control group, tether and time limit. A cold start where the warm process is not ready or
+    the program's folder would shadow a module it has loaded."""
+
+    def launch(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) -> SolutionRun:
+        if not warm.ready(WARM_READY) or warm.shadowed(path.parent):
+            warm.close()
+            return run_as_root(path, spec, ctx, limit)
+        from tcplab.sandbox import tether
+        from tcplab.sandbox.warm import Job
+
+        env = child_env(**ctx.to_env())
+        with tether.watched(f"check-{uuid.uuid4().hex[:12]}") as watch:
+            job = Job(netns_path(spec.crafting), watch.procs, str(path), env, IFNAME)
+            proc = warm.go(job)
+            try:
+                ran = _wait(proc, watch, limit)
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+            if watch.group is not None:
+                ran.usage = watch.group.usage()
+            return ran
+
+    launch.ready = lambda: warm.ready(WARM_READY)  # type: ignore[attr-defined]
+    return launch
+
+
 def _wait(proc: subprocess.Popen[bytes], watch: Watch, limit: float) -> LocalRun:
     try:
         streams = proc.communicate(timeout=limit)
@@ -266,8 +300,23 @@ def check_solution(lab: LabDef, solution: Path, opts: Options | None = None) -> 
     opts = _settled(opts or Options())
     with fresh_testbed(opts.prefix, lab.port, lab.listen) as rec:
         _prepare(lab, rec.spec, opts)
-        with Session(rec.spec) as s:
+        s = Session(rec.spec)
+        try:
             return _observe(lab, solution, rec.spec, rec, s, opts)
+        finally:
+            _close(s)
+
+
+def _close(s: Session) -> None:
+    """Close the session, its two packet sockets at once: each close waits for an RCU grace
+    period (synchronize_net), 10 ms or more."""
+    sender = threading.Thread(target=s.sender.close)
+    sender.start()
+    try:
+        s.capture.close()
+    finally:
+        sender.join()
+        s.close()  # the rest (closing a closed socket again does nothing)
 
 
 def _settled(opts: Options) -> Options:
@@ -295,12 +344,18 @@ def _observe(
         s.app.call(Listen(port=extra.port, backlog=extra.backlog))
     ports = {lab.port, *(x.port for x in lab.listeners)}
     ctx = _context(lab, rec, opts)
+    ready = getattr(opts.launch, "ready", None)
+    if ready is not None:
+        ready()  # a warm start's loading ends before the sampler's reads compete with it
     sampler = Sampler(spec, ports)
     sampler.start()
     try:
         ran = opts.launch(solution, spec, ctx, opts.time_limit or lab.time_limit)
         ended = time.time()
-        s.drain(0.3)  # late answers (a delayed ACK, a retransmission) still count
+        # late answers (a delayed ACK, a retransmission) still count: the link must be quiet for
+        # QUIET s, or shown unable to carry anything more by then (for a run of lab check's own,
+        # whose processes and calls to the application have all ended)
+        drain_after(s, QUIET, isinstance(ran, LocalRun) and not ran.timed_out)
     finally:
         sampler.stop.set()
         sampler.join()

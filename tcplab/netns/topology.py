@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,14 +266,21 @@ def _build(rec: TestbedRecord) -> None:
             if cookie is not None:
                 rec.cookies[name] = cookie
             rec.save()
+    rec.app = start_app(
+        rec, meanwhile=lambda: _build_rest(spec)
+    )  # it loads while the link is built
+    rec.complete = True
+    rec.builder = None
+    rec.save()
+
+
+def _build_rest(spec: TestbedSpec) -> None:
+    """The link, its tuning and the crafting host's rule (the application listens on every
+    address, so it may start before they exist)."""
     _build_link(spec)
     for name in (spec.crafting, spec.kernel):
         _tune_namespace(name)
     nft.install(spec)
-    rec.app = start_app(rec)
-    rec.complete = True
-    rec.builder = None
-    rec.save()
 
 
 def _build_link(spec: TestbedSpec) -> None:
@@ -460,10 +467,13 @@ def _not_a_lab(name: str, why: str) -> EnvironmentProblem:
 
 
 # -- the application -----------------------------------------------------------------------------
-def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
+def start_app(
+    rec: TestbedRecord, timeout: float = 10.0, meanwhile: Callable[[], None] | None = None
+) -> AppRecord:
     """Start the kernel-side application in the kernel namespace (tcplab.app.supervise), listening
     on the testbed's port if it should; recorded by pid, start time and command line before it runs
-    on. An ephemeral testbed's application watches this process (its owner) and exits with it."""
+    on. An ephemeral testbed's application watches this process (its owner) and exits with it.
+    `meanwhile` runs between its start and the wait for it to be ready (its Python loads)."""
     port = rec.spec.port if rec.spec.listen else 0
     mine = rec.owner is not None and rec.owner.pid == os.getpid()
     with supervise.Launch(str(rec.control_path), port, watch_owner=mine) as launch:
@@ -474,6 +484,8 @@ def start_app(rec: TestbedRecord, timeout: float = 10.0) -> AppRecord:
             )
             rec.app = app
             rec.save()
+        if meanwhile is not None:
+            meanwhile()
         if not launch.ready(timeout):
             raise EnvironmentProblem(
                 _("the kernel-side application did not start in {kernel}: {log}").format(
