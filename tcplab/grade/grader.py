@@ -136,9 +136,24 @@ class Grader:
     def __init__(self, settings: Settings, stop: threading.Event) -> None:
         self.settings = settings
         self.stop = stop
-        self.zygote = Zygote()
-        roots = [labs_dir(), *(lab.dir.parent for lab in settings.labs)]
-        self.binds = self.zygote.binds + hidden(roots, self.zygote.binds)
+        # its start (scapy's import, about a second) overlaps the first testbeds' builds
+        self.zygote = Zygote(wait=False)
+        self._binds: list[str] | None = None
+        self._binds_lock = threading.Lock()
+
+    def ready(self) -> None:
+        """Wait for the zygote (EnvironmentProblem if it did not start)."""
+        self.zygote.ready()
+
+    @property
+    def binds(self) -> list[str]:
+        """What every jail binds: the zygote's own list, with the labs' folders hidden."""
+        with self._binds_lock:
+            if self._binds is None:
+                self.zygote.ready()
+                roots = [labs_dir(), *(lab.dir.parent for lab in self.settings.labs)]
+                self._binds = self.zygote.binds + hidden(roots, self.zygote.binds)
+            return self._binds
 
     def close(self) -> None:
         self.zygote.close()
@@ -325,9 +340,13 @@ def _drive(
 ) -> None:
     pending: set[Future[Outcome]] = set()
     queue = list(subs)
+    first = True
     while queue or pending:
         while queue and len(pending) < jobs and not stop.is_set():
             pending.add(pool.submit(grader.grade, queue.pop(0)))
+        if first:  # the first testbeds are being built; a zygote that cannot start ends the run
+            grader.ready()
+            first = False
         if not pending:
             return
         finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
