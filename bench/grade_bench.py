@@ -3,6 +3,7 @@ machine), with every verdict and score compared with the ones recorded once from
 
     sudo python3 bench/grade_bench.py [--students 100] [--runs 3] [--jobs 2,4] [--baseline 9]
                                       [--time-limit 4] [--tcplab CMD] [--strict]
+                                      [--before "/opt/tcplab/venv/bin/tcplab"]
                                       [--record bench/grade_verdicts.json]
                                       [--output bench/results/grade-NAME.json]
 
@@ -17,6 +18,8 @@ wall time, the time per submission, and its ratio to the baseline's median from 
 Every row (student, lab) must have the verdict and score of bench/grade_verdicts.json, recorded once
 with `--record` by the tcplab before issue 16 (`--tcplab /opt/tcplab/venv/bin/tcplab`); any
 difference is printed and the script exits 2. Exit 1 with --strict when the target is missed.
+With --before CMD, that tcplab (e.g. main's) grades the same class right after each run of this
+one, and the table adds its median and the ratio after/before (same machine, same minutes).
 """
 
 from __future__ import annotations
@@ -128,6 +131,11 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=4.0)
     ap.add_argument("--tcplab", default=f"{shlex.quote(sys.executable)} -m tcplab",
                     help="the command to time (default: this tree's, with this Python)")  # fmt: skip
+    ap.add_argument(
+        "--before",
+        help="another tcplab command (e.g. main's) graded side by side, "
+        "interleaved; its verdicts are compared too, and the ratio after/before shown",
+    )
     ap.add_argument("--record", type=Path, help="write this run's verdicts here (once)")
     ap.add_argument("--output", type=Path, help="write the figures here as JSON")
     ap.add_argument("--strict", action="store_true", help="exit 1 when the target is missed")
@@ -139,6 +147,7 @@ def main() -> int:
     try:
         make_class(subs, args.students)
         walls: dict[int, list[float]] = {j: [] for j in jobs}
+        before: dict[int, list[float]] = {j: [] for j in jobs}
         base: list[float] = []
         bad: list[str] = []
         for r in range(args.runs):
@@ -152,9 +161,16 @@ def main() -> int:
                 bad += [f"run {r + 1} -j {j}: {d}" for d in diff]
                 print(f"run {r + 1} -j {j}: {took:.2f} s, {len(diff)} differences",
                       file=sys.stderr)  # fmt: skip
+                if args.before:
+                    took, outcomes = grade_once(shlex.split(args.before), subs, j, args.time_limit)
+                    before[j].append(took)
+                    diff = differences(rows(outcomes), want or {})
+                    bad += [f"run {r + 1} -j {j} (--before): {d}" for d in diff]
+                    print(f"run {r + 1} -j {j} --before: {took:.2f} s, {len(diff)} differences",
+                          file=sys.stderr)  # fmt: skip
             for _ in range(max(1, args.baseline // args.runs)):
                 base.append(baseline_once(cmd))
-        table = report(walls, base, args.students)
+        table = report(walls, base, args.students, before)
         if args.output is not None:
             keep(args.output, args, table, walls, base)
     finally:
@@ -198,19 +214,25 @@ def keep(
     print(f"wrote {path}")
 
 
-def report(walls: dict[int, list[float]], base: list[float], n: int) -> list[dict[str, Any]]:
+def report(
+    walls: dict[int, list[float]], base: list[float], n: int, before: dict[int, list[float]]
+) -> list[dict[str, Any]]:
     b = statistics.median(base)
     print(f"baseline: tcplab lab check handshake --reference, median {b:.3f} s ({len(base)} runs)")
     print(f"target: the class of {n} in <= {TARGET_S:g} s")
-    print("| -j | median wall (s) | per submission (s) | ratio to baseline | target |")
-    print("|---|---|---|---|---|")
+    print("| -j | median wall (s) | per submission (s) | ratio to baseline | target |"
+          " --before wall (s) | after/before |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     table = []
     for j, ws in walls.items():
         wall = statistics.median(ws)
         ok = "met" if wall <= TARGET_S else "missed"
-        print(f"| {j} | {wall:.2f} | {wall / n:.3f} | {wall / n / b:.3f} | {ok} |")
+        old = statistics.median(before[j]) if before.get(j) else None
+        then = f"{old:.2f} | {wall / old:.3f}" if old else "- | -"
+        print(f"| {j} | {wall:.2f} | {wall / n:.3f} | {wall / n / b:.3f} | {ok} | {then} |")
         table.append({"jobs": j, "median_wall_s": wall, "per_submission_s": wall / n,
-                      "ratio_to_baseline": wall / n / b, "target": ok})  # fmt: skip
+                      "ratio_to_baseline": wall / n / b, "target": ok,
+                      "before_median_wall_s": old, "before_walls_s": before.get(j, [])})  # fmt: skip
     return table
 
 
