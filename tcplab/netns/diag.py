@@ -63,6 +63,7 @@ NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 _NLMSGHDR = struct.Struct("=IHHII")
 _REQ_V2 = struct.Struct("=BBBxI48x")  # family, protocol, ext, pad, states, a zero inet_diag_sockid
+MADE_MAX = 4096  # rows kept to be given again (a few hundred KiB at most)
 _MSG = struct.Struct("=BBBB HH 16s16s I8x IIIII")  # inet_diag_msg (the ports are big-endian)
 
 
@@ -100,6 +101,7 @@ class SocketTable:
         self.ns = ns
         self._seq = 0
         self._states = ALL_STATES if bound_inactive else ALL_STATES & ~BOUND_INACTIVE
+        self._made: dict[bytes, SocketRow | None] = {}
         with inside(ns):
             try:
                 self._sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_SOCK_DIAG)
@@ -136,10 +138,23 @@ class SocketTable:
                         err = -struct.unpack_from("=i", data, offset + _NLMSGHDR.size)[0]
                         raise OSError(err, f"sock_diag dump in {self.ns}: {os.strerror(err)}")
                     if kind == SOCK_DIAG_BY_FAMILY:
-                        row = _parse_msg(data, offset + _NLMSGHDR.size)
+                        row = self._row(data, offset + _NLMSGHDR.size)
                         if row is not None:
                             out.append(row)
                 offset += (length + 3) & ~3
+
+    def _row(self, data: bytes, offset: int) -> SocketRow | None:
+        """The row of the message at `offset`; a message read before gives the row made then
+        (rows are frozen): from one read to the next most sockets are as they were."""
+        raw = data[offset : offset + _MSG.size]
+        try:
+            return self._made[raw]
+        except KeyError:
+            pass
+        if len(self._made) >= MADE_MAX:
+            self._made.clear()
+        row = self._made[raw] = _parse_msg(raw, 0)
+        return row
 
     def find(
         self, local_port: int, peer: str | None = None, peer_port: int | None = None

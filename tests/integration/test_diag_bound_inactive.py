@@ -103,3 +103,24 @@ def test_sampler_records_a_reset_bound_client_as_closed(ns: str) -> None:
         peer.close()
     assert sampler.error is None
     assert [s.state for s in sampler.history[(7000, 40000)]] == [State.ESTABLISHED, State.CLOSED]
+
+
+def test_rows_read_again_are_the_same_and_a_change_is_seen(ns: str) -> None:
+    """An unchanged socket's row is given again (the same frozen object); a changed one is new."""
+    with inside(ns):
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 7788))
+        listener.listen()
+    try:
+        with SocketTable(ns, bound_inactive=False) as table:
+            (first,) = table.rows()
+            (again,) = table.rows()
+            assert again is first and first.rqueue == 0
+            with inside(ns):
+                client = socket.socket()
+                client.connect(("127.0.0.1", 7788))  # waits in the accept queue: Recv-Q 1
+            listening = [r for r in table.rows() if r.state is State.LISTEN]
+            assert [r.rqueue for r in listening] == [1]
+            client.close()
+    finally:
+        listener.close()
