@@ -326,6 +326,8 @@ def _grade_subs(
         outcomes.append(o)
         if not quiet:
             _progress(o, len(outcomes), len(subs))
+        if o.report is not None:  # now, while the other runs go on, not all at the end
+            o.ladder_text, o.ladder_html = render_ladder(o.report)
 
     stop = threading.Event()
     try:
@@ -492,7 +494,7 @@ def _write(
     from tcplab.grade import courses, merge, outputs
 
     for o in outcomes:
-        if o.report is not None:
+        if o.report is not None and not o.ladder_html:  # (each is rendered as it comes)
             o.ladder_text, o.ladder_html = render_ladder(o.report)
     merge.save(out, after)
     merge.append_history(out, entry)
