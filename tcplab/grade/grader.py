@@ -145,6 +145,13 @@ class Grader:
         """Wait for the zygote (EnvironmentProblem if it did not start)."""
         self.zygote.ready()
 
+    def _zygote_ready(self) -> bool:
+        """Wait for the zygote; False when the run is stopped first (Ctrl-C while it starts)."""
+        while not self.zygote.ready(timeout=0.1):
+            if self.stop.is_set():
+                return False
+        return True
+
     @property
     def binds(self) -> list[str]:
         """What every jail binds: the zygote's own list, with the labs' folders hidden."""
@@ -267,6 +274,8 @@ class Grader:
         self, source: bytes, filename: str, limits: Limits
     ) -> Callable[[Path, TestbedSpec, LabContext, float], SandboxRun]:
         def launch(_: Path, spec: TestbedSpec, ctx: LabContext, wall: float) -> SandboxRun:
+            if not self._zygote_ready():
+                return SandboxRun(sandbox_error="stopped before the sandbox started")
             tag = uuid.uuid4().hex[:12]
             with runner.uid_slot() as uid, runner.workspace(tag, uid, source) as ws:
                 sock = ws.lab / "app.sock"

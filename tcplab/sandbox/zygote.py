@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -144,18 +145,23 @@ class Zygote:
         if wait:
             self.ready()
 
-    def ready(self) -> None:
-        """Wait until the zygote has said it is ready (at once if it has)."""
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait until the zygote has said it is ready (at once if it has); with `timeout`, False
+        if it has not said so within that many seconds. EnvironmentProblem if it did not start."""
         with self.lock:
             if self._failed is not None:
                 raise self._failed
-            if not self._ready:
-                try:
-                    self._hello()
-                except EnvironmentProblem as exc:
-                    self._failed = exc
-                    raise
-                self._ready = True
+            if self._ready:
+                return True
+            if timeout is not None and not select.select([self.sock], [], [], timeout)[0]:
+                return False
+            try:
+                self._hello()
+            except EnvironmentProblem as exc:
+                self._failed = exc
+                raise
+            self._ready = True
+            return True
 
     def _hello(self) -> None:
         self.sock.settimeout(READY_TIMEOUT)
