@@ -329,6 +329,7 @@ def _grade_subs(
         if o.report is not None:  # now, while the other runs go on, not all at the end
             o.ladder_text, o.ladder_html = render_ladder(o.report)
 
+    threading.Thread(target=_warm, daemon=True).start()
     stop = threading.Event()
     try:
         grade_all(subs, settings, stop, done)
@@ -339,6 +340,13 @@ def _grade_subs(
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
     return outcomes, False
+
+
+def _warm() -> None:
+    """The class files' modules (the pictures, the reports; ~0.3 s), imported while the first
+    testbeds are built rather than after the last run. A failure is met again where they are used."""
+    with contextlib.suppress(Exception):
+        from tcplab.grade import courses, outputs  # noqa: F401
 
 
 def _finish(
