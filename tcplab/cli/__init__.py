@@ -658,6 +658,51 @@ def _lang_hint() -> str:
     )
 
 
+def only(typer_app: typer.Typer, args: list[str]) -> typer.Typer:
+    """The app with only the command that `args` name built whole (its group's too): every other
+    command keeps its name and help but no parameters, since it will not run. Typer reads every
+    parameter of every command when it builds the command line (a signature and its annotations
+    each), which cost each command ~50 ms; the list in `tcplab --help` needs names and help only."""
+    import copy
+
+    wanted = next((a for a in args if not a.startswith("-")), None)
+    if args and args[0].startswith("-"):
+        wanted = None  # a root option first (--help, --version): no command runs
+    out = copy.copy(typer_app)
+    out.registered_commands = [
+        info if wanted is not None and _name(info) == wanted else _no_params(info)
+        for info in typer_app.registered_commands
+    ]
+    groups = []
+    for group in typer_app.registered_groups:
+        inner = group.typer_instance
+        assert inner is not None
+        named = wanted is not None and wanted == group.name
+        rest = args[args.index(wanted) + 1 :] if named and wanted else ["--help"]
+        groups.append(copy.copy(group))
+        groups[-1].typer_instance = only(inner, rest)
+    out.registered_groups = groups
+    return out
+
+
+def _name(info: Any) -> str:
+    return info.name or typer.main.get_command_name(info.callback.__name__)
+
+
+def _no_params(info: Any) -> Any:
+    """The command's info with a callback that takes nothing and says the same."""
+    import copy
+
+    def idle() -> None:
+        """Never runs: main() builds the command it runs whole."""
+
+    idle.__doc__ = info.callback.__doc__
+    out = copy.copy(info)
+    out.name = _name(info)
+    out.callback = idle
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app and turn every error into one line, a hint and an exit code."""
     args = _language(sys.argv[1:] if argv is None else argv)
@@ -668,10 +713,12 @@ def main(argv: list[str] | None = None) -> None:
         asciiout.install()
     sys.unraisablehook = _quiet_closed_loop
     try:
-        command = typer.main.get_command(app)
+        command = typer.main.get_command(only(app, args))
         from tcplab import i18n
+        from tcplab.cli import coerce
         from tcplab.cli.helptext import translate, use_formatter
 
+        coerce.install()
         use_formatter(command)
         if i18n.language() != i18n.ENGLISH:
             translate(command)

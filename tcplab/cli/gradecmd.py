@@ -326,7 +326,10 @@ def _grade_subs(
         outcomes.append(o)
         if not quiet:
             _progress(o, len(outcomes), len(subs))
+        if o.report is not None:  # now, while the other runs go on, not all at the end
+            o.ladder_text, o.ladder_html = render_ladder(o.report)
 
+    threading.Thread(target=_warm, daemon=True).start()
     stop = threading.Event()
     try:
         grade_all(subs, settings, stop, done)
@@ -337,6 +340,13 @@ def _grade_subs(
         for o in _not_graded(subs, outcomes, exc.message):
             done(o)
     return outcomes, False
+
+
+def _warm() -> None:
+    """The class files' modules (the pictures, the reports; ~0.3 s), imported while the first
+    testbeds are built rather than after the last run. A failure is met again where they are used."""
+    with contextlib.suppress(Exception):
+        from tcplab.grade import courses, outputs  # noqa: F401
 
 
 def _finish(
@@ -492,7 +502,7 @@ def _write(
     from tcplab.grade import courses, merge, outputs
 
     for o in outcomes:
-        if o.report is not None:
+        if o.report is not None and not o.ladder_html:  # (each is rendered as it comes)
             o.ladder_text, o.ladder_html = render_ladder(o.report)
     merge.save(out, after)
     merge.append_history(out, entry)

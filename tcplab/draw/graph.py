@@ -9,8 +9,10 @@ request sock and a full SYN_RECEIVED, an orphan FIN_WAIT_2 and a full one) share
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from tcplab import i18n
 from tcplab.i18n import N_, _
 from tcplab.model.endpoint import TIME_WAIT_LEN
 from tcplab.model.flags import Flags
@@ -125,6 +127,13 @@ def _lines(group: list[Edge]) -> tuple[str, ...]:
 
 def transitions() -> tuple[Transition, ...]:
     """The diagram's arrows: every change of RFC state the table makes, one per pair of states."""
+    return _transitions(i18n.language())
+
+
+@functools.lru_cache(maxsize=8)
+def _transitions(lang: str) -> tuple[Transition, ...]:
+    """Made once per language (the table never changes; its labels are translated): a class's
+    reports drew the same arrows for every student, ~50 ms each."""
     grouped: dict[tuple[State, State], list[Edge]] = {}
     for edge in edges():
         if edge.source is not edge.target:

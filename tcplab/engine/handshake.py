@@ -55,6 +55,22 @@ class HandshakeOptions:
     pcap: str | None = None
 
 
+POLL = 0.002  # seconds between two reads of the socket table while waiting for it
+GRACE = 0.001  # the capture's last look once the table shows nothing more can come
+
+
+def _settled(row: SocketRow | None, want: State) -> bool:
+    """The connection is in state `want` with no timer armed, nothing retransmitted and nothing
+    unacknowledged in its send queue: the kernel has nothing scheduled to send."""
+    return (
+        row is not None
+        and row.state is want
+        and row.timer == "off"
+        and row.retrans == 0
+        and row.wqueue == 0
+    )
+
+
 def _state_of(row: SocketRow | None) -> str:
     return _("no socket") if row is None else f"{row.state.value} (ss: {row.ss_state})"
 
@@ -342,7 +358,7 @@ class _Handshake:
         self._absorb()
         pred = self._prediction(ack)
         if pred is None or pred.silence:
-            reply = s.next_from_kernel(opts.quiet, self._from_kernel)
+            reply = self._quiet_reply()
         else:
             reply = s.next_from_kernel(
                 opts.timeout, lambda g: self._from_kernel(g) and Flags.ACK in g.flags
@@ -377,6 +393,41 @@ class _Handshake:
         self._check_accepted()
         if opts.keep:
             self._keep()
+
+    # ---- waits that end as soon as the socket table shows nothing more can come ----
+
+    def _quiet_reply(self) -> Seen | None:
+        """The kernel's answer to a segment the model says it leaves unanswered (the ACK): waited
+        for `quiet` s, or only until the socket table shows the connection settled where the model
+        said, with no timer running, nothing retransmitted and nothing unacknowledged. The kernel
+        answers a segment while it handles it, so an answer would already be on the link; anything
+        later needs a timer, and none runs. (A segment the model answers is waited for in full.)"""
+        assert self.kernel is not None
+        want = self.kernel.endpoint.place.state
+        deadline = time.monotonic() + self.opts.quiet
+        while True:
+            reply = self.s.next_from_kernel(0, self._from_kernel)
+            if reply is not None:
+                return reply
+            if _settled(self.s.connection(self.sport, self.port), want):
+                return self.s.next_from_kernel(GRACE, self._from_kernel)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            reply = self.s.next_from_kernel(min(left, POLL), self._from_kernel)
+            if reply is not None:
+                return reply
+
+    def _gone(self) -> bool:
+        """After the tidy-up's RST: True once the kernel has no socket for the connection (the RST
+        reset it, and a RST is never answered), within `quiet` s. The capture is read after."""
+        deadline = time.monotonic() + self.opts.quiet
+        while self.s.connection(self.sport, self.port) is not None:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL)
+        self.s.drain(GRACE)
+        return True
 
     def _keep(self) -> None:
         """Save the kernel endpoint's numbers for `tcplab send --sport N`."""
@@ -423,7 +474,8 @@ class _Handshake:
         if reset and self.me.snd_nxt is not None:
             rst = Segment(self.sport, self.port, Flags.RST, seq=self.me.snd_nxt, window=0)
             self._send(rst, CAUSES[2], echo=True)
-            self.s.drain(self.opts.quiet)  # a RST that did not reset would be answered
+            if not self._gone():  # a RST that did not reset would be answered
+                self.s.drain(self.opts.quiet)
         self._absorb()
         if reset:
             self.report.note(

@@ -136,9 +136,31 @@ class Grader:
     def __init__(self, settings: Settings, stop: threading.Event) -> None:
         self.settings = settings
         self.stop = stop
-        self.zygote = Zygote()
-        roots = [labs_dir(), *(lab.dir.parent for lab in settings.labs)]
-        self.binds = self.zygote.binds + hidden(roots, self.zygote.binds)
+        # its start (scapy's import, about a second) overlaps the first testbeds' builds
+        self.zygote = Zygote(wait=False)
+        self._binds: list[str] | None = None
+        self._binds_lock = threading.Lock()
+
+    def ready(self) -> None:
+        """Wait for the zygote (EnvironmentProblem if it did not start)."""
+        self.zygote.ready()
+
+    def _zygote_ready(self) -> bool:
+        """Wait for the zygote; False when the run is stopped first (Ctrl-C while it starts)."""
+        while not self.zygote.ready(timeout=0.1):
+            if self.stop.is_set():
+                return False
+        return True
+
+    @property
+    def binds(self) -> list[str]:
+        """What every jail binds: the zygote's own list, with the labs' folders hidden."""
+        with self._binds_lock:
+            if self._binds is None:
+                self.zygote.ready()
+                roots = [labs_dir(), *(lab.dir.parent for lab in self.settings.labs)]
+                self._binds = self.zygote.binds + hidden(roots, self.zygote.binds)
+            return self._binds
 
     def close(self) -> None:
         self.zygote.close()
@@ -252,6 +274,8 @@ class Grader:
         self, source: bytes, filename: str, limits: Limits
     ) -> Callable[[Path, TestbedSpec, LabContext, float], SandboxRun]:
         def launch(_: Path, spec: TestbedSpec, ctx: LabContext, wall: float) -> SandboxRun:
+            if not self._zygote_ready():
+                return SandboxRun(sandbox_error="stopped before the sandbox started")
             tag = uuid.uuid4().hex[:12]
             with runner.uid_slot() as uid, runner.workspace(tag, uid, source) as ws:
                 sock = ws.lab / "app.sock"
@@ -325,9 +349,13 @@ def _drive(
 ) -> None:
     pending: set[Future[Outcome]] = set()
     queue = list(subs)
+    first = True
     while queue or pending:
         while queue and len(pending) < jobs and not stop.is_set():
             pending.add(pool.submit(grader.grade, queue.pop(0)))
+        if first:  # the first testbeds are being built; a zygote that cannot start ends the run
+            grader.ready()
+            first = False
         if not pending:
             return
         finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)

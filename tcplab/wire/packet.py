@@ -1,19 +1,24 @@
-"""Model segments to Ethernet frames and back, through scapy.
+"""Model segments to Ethernet frames and back.
 
-Only the scapy layers needed are imported (not scapy.all), and only at the first segment, which keeps
-a command's start-up short; importing this module loads no scapy and changes nothing.
+A frame is packed here with struct (`to_frame`), byte for byte what scapy builds for
+Ether()/IP(flags="DF")/TCP() (tests/unit/test_wire_encode.py holds the two equal): importing
+scapy's layers costs a command more than everything else it does (0.2-0.5 s), so a handshake or a
+probe never loads it. `to_packet` still gives the scapy packet, for whoever wants one; it imports
+only the layers needed (not scapy.all), at its first call.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import socket
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tcplab.model.segment import Option, Segment
-from tcplab.wire.decode import Decoder
+from tcplab.wire.decode import Decoder, ones_sum
 
 _TO_SCAPY = {
     "mss": "MSS",
@@ -106,7 +111,7 @@ def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1, bad_checksum: bool =
     spelling of a valid sum: 0x0000 and 0xffff are the same in ones' complement), and never the
     pseudo-header's partial sum (which would read as a checksum left to offload, about 1 in 65536
     segments with the lowest bit flipped: then the next bit is flipped instead)."""
-    frame = bytes(to_packet(seg, ends, ip_id))
+    frame = encode(seg, ends, ip_id)
     if not bad_checksum:
         return frame
     at = _TCP_CHECK + (frame[14] & 0x0F) * 4
@@ -116,6 +121,60 @@ def to_frame(seg: Segment, ends: Endpoints, ip_id: int = 1, bad_checksum: bool =
         if not partial_checksum(bad):
             break
     return bad
+
+
+_OPTION_KIND = {"eol": 0, "nop": 1, "mss": 2, "wscale": 3, "sackOK": 4, "sack": 5, "TS": 8}
+_OPTION_FORMAT = {"mss": "!H", "wscale": "!B", "TS": "!II"}
+
+
+def _option_bytes(opt: Option) -> bytes:
+    """One option as scapy's TCPOptionsField writes it (kind, length, value)."""
+    kind = _OPTION_KIND[opt.kind]
+    if kind <= 1:
+        return bytes((kind,))
+    if opt.kind == "sackOK":
+        body = b""
+    elif opt.kind == "sack":
+        edges = [n for block in opt.blocks() for n in block]
+        body = struct.pack(f"!{len(edges)}I", *edges)
+    else:
+        value = opt.value if isinstance(opt.value, tuple) else (opt.value,)
+        body = struct.pack(_OPTION_FORMAT[opt.kind], *value)
+    return bytes((kind, 2 + len(body))) + body
+
+
+def _checksum(data: bytes) -> int:
+    return ~ones_sum(data) & 0xFFFF
+
+
+def encode(seg: Segment, ends: Endpoints, ip_id: int = 1, ttl: int = 64) -> bytes:
+    """The frame `bytes(to_packet(seg, ends, ip_id, ttl))` gives, packed without scapy;
+    ValueError (as scapy raises) for a field that does not fit its bits."""
+    try:
+        return _encode(seg, ends, ip_id, ttl)
+    except struct.error as exc:
+        raise ValueError(f"cannot pack {seg.notation()}: {exc}") from exc
+
+
+def _encode(seg: Segment, ends: Endpoints, ip_id: int, ttl: int) -> bytes:
+    opts = b"".join(_option_bytes(o) for o in seg.options)
+    opts += b"\x00" * (-len(opts) % 4)  # scapy pads with zeros (EOL) to whole words
+    src, dst = socket.inet_aton(ends.src), socket.inet_aton(ends.dst)
+    offset_flags = ((5 + len(opts) // 4) << 12) | int(seg.flags)
+    tcp = struct.pack(
+        "!HHIIHHHH", seg.sport, seg.dport, seg.seq, seg.ack, offset_flags, seg.window, 0, seg.urgptr
+    )
+    tcp += opts + seg.payload
+    pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
+    tcp = tcp[:16] + struct.pack("!H", _checksum(pseudo + tcp)) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ip_id, 0x4000, ttl, 6, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", _checksum(ip)) + ip[12:]
+    return _mac(ends.dst_mac) + _mac(ends.src_mac) + b"\x08\x00" + ip + tcp
+
+
+@functools.lru_cache(maxsize=16)
+def _mac(text: str) -> bytes:
+    return bytes.fromhex(text.replace(":", ""))
 
 
 def partial_checksum(frame: bytes) -> bool:

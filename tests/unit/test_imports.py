@@ -65,18 +65,20 @@ def test_a_pure_module_loads_no_scapy_and_no_pyroute2(module: str) -> None:
     assert adapters(loaded, also) == []
 
 
-def test_the_wire_loads_scapy_at_its_first_frame() -> None:
-    """The counter-check: the same probe sees scapy once a frame is made (and not before)."""
+def test_the_wire_loads_scapy_at_its_first_packet() -> None:
+    """The counter-check: the same probe sees scapy once a scapy packet is made (and not before);
+    a frame to send is packed without scapy."""
     module = "tcplab.wire.packet"
     assert adapters(loaded_by(module)) == []
-    frame = (
+    made = (
         "from tcplab.model.flags import Flags\n"
         "from tcplab.model.segment import Segment\n"
         "ends = tcplab.wire.packet.Endpoints('10.9.0.1', '10.9.0.2', '02:00:00:00:00:01', "
         "'02:00:00:00:00:02')\n"
-        "tcplab.wire.packet.to_frame(Segment(1, 2, Flags.SYN), ends)"
+        "tcplab.wire.packet.{}(Segment(1, 2, Flags.SYN), ends)"
     )
-    assert "scapy.layers.inet" in adapters(loaded_by(module, frame))
+    assert adapters(loaded_by(module, made.format("to_frame"))) == []
+    assert "scapy.layers.inet" in adapters(loaded_by(module, made.format("to_packet")))
 
 
 WATCH = r"""
