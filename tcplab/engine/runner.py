@@ -42,7 +42,7 @@ from tcplab.app.protocol import (
     Shutdown,
     Socket,
 )
-from tcplab.engine import counters
+from tcplab.engine import counters, quiet
 from tcplab.engine.appexpect import Context, app_checks, received_text
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.explain import Explainer, Followed, Key
@@ -160,9 +160,13 @@ class Stopped(KeyboardInterrupt):
 
 
 def run_scenario(
-    scenario: Scenario, pcap: str | None = None, stop: threading.Event | None = None
+    scenario: Scenario,
+    pcap: str | None = None,
+    stop: threading.Event | None = None,
+    shortcut: bool = True,
 ) -> ScenarioResult:
-    """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens)."""
+    """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens).
+    With `shortcut`, a trailing silence and the final drain end once nothing more can come."""
     with fresh_testbed(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
         spec = rec.spec
         if scenario.sysctl:
@@ -170,7 +174,7 @@ def run_scenario(
         _set_link(spec, scenario.link)
         sysctls = sysctl.model_sysctls(spec.kernel)
         with Session(spec) as session:
-            runner = Runner(scenario, spec, session, stop, sysctls)
+            runner = Runner(scenario, spec, session, stop, sysctls, shortcut)
             error: TcplabError | None = None
             try:
                 runner.run()
@@ -194,8 +198,13 @@ class Runner:
         session: Session,
         stop: threading.Event | None = None,
         sysctls: Sysctls | None = None,
+        shortcut: bool = False,
     ) -> None:
         self.stop = stop
+        self.shortcut = shortcut  # end waits once nothing more can come (tcplab.engine.quiet)
+        self._owed: float | None = None  # monotonic: where a cut silence would have ended
+        self._owed_conn = ""  # the conn that silence proved quiet until then
+        self._last_call: float | None = None  # time.time() when the last app call returned
         self.scenario = scenario
         self.spec = spec
         self.s = session
@@ -244,6 +253,7 @@ class Runner:
             started = time.time()
             # back to back: a send followed by a send goes without waiting to see it captured
             self._burst = i + 1 < len(steps) and isinstance(steps[i + 1], SendStep)
+            self._catch_up(step)
             self._step(step)
             if isinstance(step, (SendStep, ExpectStep)):  # the capture time, once seen
                 self._times.setdefault(step.line, started)
@@ -253,9 +263,83 @@ class Runner:
         if not self.scenario.ignore_extra:
             self._extra()
         else:
-            self.s.drain(0.05)  # what the kernel still sends, for the model's agreement
+            self._drain()  # what the kernel still sends, for the model's agreement
         self._absorb()
         self.model.close()
+
+    # -- waits that end once nothing more can come ----------------------------------------------
+    def _catch_up(self, step: Step) -> None:
+        """Before a step that acts, or observes anything a cut silence did not prove quiet, the
+        time that silence did not wait passes: later steps see the kernel's timeline unchanged
+        (rate limits, timestamps, timers of other connections)."""
+        if self._owed is None or isinstance(step, SilenceStep):
+            return
+        if isinstance(step, StateStep) and step.expires is None and step.conn == self._owed_conn:
+            return  # its socket can change only by an event or a timer: the silence ruled both out
+        left = self._owed - time.monotonic()
+        self._owed = None
+        if left > 0:
+            time.sleep(left)
+
+    def _quiet_wait(self, conn: ScenarioConn, seconds: float) -> Seen | None:
+        """The conn's next kernel segment within `seconds` (counted from where a cut silence
+        before would have ended); None once they pass, or sooner once nothing more can come."""
+        now = time.monotonic()
+        deadline = max(now, self._owed or now) + seconds
+        if not self.shortcut:
+            return self.s.next_from_kernel(seconds, conn.match)
+        while True:
+            left = deadline - time.monotonic()
+            seen = self.s.next_from_kernel(max(0.0, min(left, quiet.POLL)), conn.match)
+            if seen is not None:  # the silence ends here, or where a cut one before would have
+                return seen
+            if left <= quiet.POLL:  # waited to the end
+                self._owed = None
+                return None
+            if self._nothing_can_come([conn], deadline - time.monotonic()):
+                seen = self.s.next_from_kernel(0, conn.match)  # sent before the table was read
+                if seen is None:
+                    self._owed, self._owed_conn = deadline, conn.name
+                return seen
+
+    def _nothing_can_come(self, conns: list[ScenarioConn], left: float) -> bool:
+        """Whether none of the conns' sockets can send within `left` s (tcplab.engine.quiet)."""
+        self._absorb()
+        now = time.time()
+        if not quiet.settled(None, self._last_call, now):
+            return False
+        for conn in conns:
+            if any(conn.mine(seg) for seg, _ in self._unsent):
+                return False  # a crafted segment not captured yet
+            q = quiet.Conn(conn.sport, conn.kport)
+            crafted = [s.time for s in self.s.seen if q.crafted(s)]
+            if not quiet.settled(crafted[-1] if crafted else None, self._last_call, now):
+                return False
+            if quiet.owes_ack(q, self.s.seen):
+                return False
+            rows = self.s.table.find(conn.kport, self.spec.crafting_addr, conn.sport)
+            if not quiet.timers_quiet(rows, left):
+                return False
+        return True
+
+    def _drain(self, quiet_for: float = 0.05) -> list[Seen]:
+        """What the kernel sends until it has been quiet for `quiet_for` s after the last step
+        (after where a cut silence would have ended); sooner once no conn can send any more."""
+        start = max(time.monotonic(), self._owed or 0.0)
+        if not self.shortcut:
+            return self.s.drain(quiet_for)
+        conns = list(self.conns.values())
+        out = self.s.drain(0)
+        while True:
+            got = self.s.drain(quiet.POLL)
+            out += got
+            if got:
+                start = time.monotonic()
+            left = start + quiet_for - time.monotonic()
+            if left <= 0:
+                return out
+            if self._nothing_can_come(conns, left):
+                return out + self.s.drain(0)
 
     def conn(self, name: str) -> ScenarioConn:
         if name not in self.conns:
@@ -307,6 +391,7 @@ class Runner:
         try:
             reply, detail = self._app_call(step, conn)
         except AppError as exc:
+            self._last_call = time.time()
             self.report.note(
                 _("line {line}: app {op} failed: {error}").format(
                     line=step.line, op=step.call.op, error=exc
@@ -314,6 +399,7 @@ class Runner:
             )
             self._check(app_checks(ctx, step.expect, exc.reply))
             return
+        self._last_call = time.time()
         self.report.note(_("app {op}{detail}").format(op=step.call.op, detail=detail))
         self._check(app_checks(ctx, step.expect, reply))
         self._app_model(step, conn, started, reply)
@@ -602,12 +688,13 @@ class Runner:
 
     def _expect_silence(self, step: SilenceStep) -> None:
         conn = self.conn(step.conn)
-        seen = self.s.next_from_kernel(step.seconds, conn.match)
+        seen = self._quiet_wait(conn, step.seconds)
         self._absorb()
         observed = (
             _("nothing") if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
         )
-        rec = self.model.silence(conn.key, seen, time.time())
+        ends = time.time() + max(0.0, (self._owed or 0.0) - time.monotonic())
+        rec = self.model.silence(conn.key, seen, ends)  # at the end it would have had
         why = _(step.why) if step.why else _("the scenario expects no segment here")
         if rec is not None and not step.why:
             why = _because(rec) if rec.agrees else rec.finding()
@@ -782,7 +869,7 @@ class Runner:
 
     def _extra(self) -> None:
         """Segments the kernel sent on a scenario's connection that no step expected."""
-        extra = self.s.drain(0.05)
+        extra = self._drain()
         self._absorb()
         for seen in extra:
             conn = next((c for c in self.conns.values() if c.match(seen.segment)), None)
