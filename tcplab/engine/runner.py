@@ -135,6 +135,7 @@ class ScenarioResult:
     report: Report
     sysctls: dict[str, str] = field(default_factory=dict)
     error: TcplabError | None = None  # the scenario could not run to its end: why
+    cut: tuple[int, ...] = ()  # waits that ended once nothing more could come (-1: the drain)
 
     @property
     def ok(self) -> bool:
@@ -187,7 +188,7 @@ def run_scenario(
                     session.write_pcap(pcap)
             keys = sorted({key for key, _, _ in scenario.sysctl_writes()})
             values = sysctl.read(spec.kernel, keys) if keys else {}
-            return ScenarioResult(scenario, runner.report, values, error)
+            return ScenarioResult(scenario, runner.report, values, error, tuple(runner.cut))
 
 
 class Runner:
@@ -205,6 +206,7 @@ class Runner:
         self._owed: float | None = None  # monotonic: where a cut silence would have ended
         self._owed_conn = ""  # the conn that silence proved quiet until then
         self._last_call: float | None = None  # time.time() when the last app call returned
+        self.cut: list[int] = []  # the lines of the silences that ended once nothing could come
         self.scenario = scenario
         self.spec = spec
         self.s = session
@@ -281,7 +283,7 @@ class Runner:
         if left > 0:
             time.sleep(left)
 
-    def _quiet_wait(self, conn: ScenarioConn, seconds: float) -> Seen | None:
+    def _quiet_wait(self, conn: ScenarioConn, seconds: float, line: int = 0) -> Seen | None:
         """The conn's next kernel segment within `seconds` (counted from where a cut silence
         before would have ended); None once they pass, or sooner once nothing more can come."""
         now = time.monotonic()
@@ -300,6 +302,7 @@ class Runner:
                 seen = self.s.next_from_kernel(0, conn.match)  # sent before the table was read
                 if seen is None:
                     self._owed, self._owed_conn = deadline, conn.name
+                    self.cut.append(line)
                 return seen
 
     def _nothing_can_come(self, conns: list[ScenarioConn], left: float) -> bool:
@@ -339,6 +342,7 @@ class Runner:
             if left <= 0:
                 return out
             if self._nothing_can_come(conns, left):
+                self.cut.append(-1)  # -1: the final drain
                 return out + self.s.drain(0)
 
     def conn(self, name: str) -> ScenarioConn:
@@ -688,7 +692,7 @@ class Runner:
 
     def _expect_silence(self, step: SilenceStep) -> None:
         conn = self.conn(step.conn)
-        seen = self._quiet_wait(conn, step.seconds)
+        seen = self._quiet_wait(conn, step.seconds, step.line)
         self._absorb()
         observed = (
             _("nothing") if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
