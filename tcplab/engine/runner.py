@@ -78,7 +78,7 @@ from tcplab.netns import counters as kernel_counters
 from tcplab.netns import nft, sysctl, topology
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.fresh import fresh_testbed
-from tcplab.netns.record import TestbedSpec
+from tcplab.netns.record import TestbedRecord, TestbedSpec
 
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
@@ -169,26 +169,37 @@ def run_scenario(
     """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens).
     With `shortcut`, a trailing silence and the final drain end once nothing more can come."""
     with fresh_testbed(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
-        spec = rec.spec
-        if scenario.sysctl:
-            sysctl.apply(spec.kernel, scenario.sysctl)
-        _set_link(spec, scenario.link)
-        sysctls = sysctl.model_sysctls(spec.kernel)
-        with Session(spec) as session:
-            runner = Runner(scenario, spec, session, stop, sysctls, shortcut)
-            error: TcplabError | None = None
-            try:
-                runner.run()
-                runner.link_notes()
-            except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
-                error = as_error(exc)
-                runner.report.note(_("stopped: {error}").format(error=error.message))
-            finally:
-                if pcap:
-                    session.write_pcap(pcap)
-            keys = sorted({key for key, _, _ in scenario.sysctl_writes()})
-            values = sysctl.read(spec.kernel, keys) if keys else {}
-            return ScenarioResult(scenario, runner.report, values, error, tuple(runner.cut))
+        return run_on(rec, scenario, pcap, stop, shortcut)
+
+
+def run_on(
+    rec: TestbedRecord,
+    scenario: Scenario,
+    pcap: str | None = None,
+    stop: threading.Event | None = None,
+    shortcut: bool = True,
+) -> ScenarioResult:
+    """Run the scenario on a fresh testbed built for it (tcplab.engine.batch builds them ahead)."""
+    spec = rec.spec
+    if scenario.sysctl:
+        sysctl.apply(spec.kernel, scenario.sysctl)
+    _set_link(spec, scenario.link)
+    sysctls = sysctl.model_sysctls(spec.kernel)
+    with Session(spec) as session:
+        runner = Runner(scenario, spec, session, stop, sysctls, shortcut)
+        error: TcplabError | None = None
+        try:
+            runner.run()
+            runner.link_notes()
+        except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
+            error = as_error(exc)
+            runner.report.note(_("stopped: {error}").format(error=error.message))
+        finally:
+            if pcap:
+                session.write_pcap(pcap)
+        keys = sorted({key for key, _, _ in scenario.sysctl_writes()})
+        values = sysctl.read(spec.kernel, keys) if keys else {}
+        return ScenarioResult(scenario, runner.report, values, error, tuple(runner.cut))
 
 
 class Runner:
