@@ -302,6 +302,12 @@ class Runner:
         if not self.shortcut:
             return self.s.next_from_kernel(seconds, conn.match)
         while True:
+            if self._nothing_can_come([conn], deadline - time.monotonic()):
+                seen = self.s.next_from_kernel(0, conn.match)  # sent before the table was read
+                if seen is None:
+                    self._owed, self._owed_conn = deadline, conn.name
+                    self.cut.append(line)
+                return seen
             left = deadline - time.monotonic()
             seen = self.s.next_from_kernel(max(0.0, min(left, quiet.POLL)), conn.match)
             if seen is not None:  # the silence ends here, or where a cut one before would have
@@ -309,12 +315,6 @@ class Runner:
             if left <= quiet.POLL:  # waited to the end
                 self._owed = None
                 return None
-            if self._nothing_can_come([conn], deadline - time.monotonic()):
-                seen = self.s.next_from_kernel(0, conn.match)  # sent before the table was read
-                if seen is None:
-                    self._owed, self._owed_conn = deadline, conn.name
-                    self.cut.append(line)
-                return seen
 
     def _nothing_can_come(self, conns: list[ScenarioConn], left: float) -> bool:
         """Whether none of the conns' sockets can send within `left` s (tcplab.engine.quiet)."""
@@ -345,16 +345,16 @@ class Runner:
         conns = list(self.conns.values())
         out = self.s.drain(0)
         while True:
-            got = self.s.drain(quiet.POLL)
-            out += got
-            if got:
-                start = time.monotonic()
             left = start + quiet_for - time.monotonic()
             if left <= 0:
                 return out
             if self._nothing_can_come(conns, left):
                 self.cut.append(-1)  # -1: the final drain
                 return out + self.s.drain(0)
+            got = self.s.drain(min(left, quiet.POLL))
+            out += got
+            if got:
+                start = time.monotonic()
 
     def conn(self, name: str) -> ScenarioConn:
         if name not in self.conns:
