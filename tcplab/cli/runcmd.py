@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,8 @@ from tcplab import junit
 from tcplab.cli import picture
 from tcplab.cli.tidy import stop_waiting, tidy
 from tcplab.cli.wrap import para
-from tcplab.engine.runner import ScenarioResult, could_not_run, run_scenario
+from tcplab.engine.batch import Testbeds, longest_first
+from tcplab.engine.runner import ScenarioResult, could_not_run, run_on
 from tcplab.engine.scenario import Scenario, collect
 from tcplab.engine.words import english
 from tcplab.errors import (
@@ -180,20 +181,34 @@ def _run_all(
     verbose: bool,
     absolute: bool = False,
 ) -> list[ScenarioResult]:
-    """Run the scenarios, `jobs` at a time; results are shown in the order given. Ctrl-C stops
-    every runner between two steps; each removes its testbed on the way out."""
+    """Run the scenarios, `jobs` at a time, the longest first, each on a fresh testbed built
+    while the ones before it run and removed behind it (tcplab.engine.batch); results are shown
+    in the order given. Ctrl-C stops every runner between two steps; every testbed is removed."""
     stop = threading.Event()
+    order = longest_first(scenarios)
+    beds = Testbeds([sc.port for sc in scenarios], order, jobs)
 
-    def one(job: tuple[Scenario, str | None]) -> ScenarioResult:
+    def one(position: int) -> tuple[ScenarioResult, Future[list[str]] | None]:
+        index = order[position]
         try:
-            return run_scenario(job[0], job[1], stop)
+            rec = beds.take(position)
         except (TcplabError, OSError) as exc:  # one scenario's failure never stops the others
-            return could_not_run(job[0], exc)
+            return could_not_run(scenarios[index], exc), None
+        try:
+            result = run_on(rec, scenarios[index], captures[index], stop)
+        except (TcplabError, OSError) as exc:
+            result = could_not_run(scenarios[index], exc)
+        finally:
+            removal = beds.remove(rec)
+        return result, removal
 
     results: list[ScenarioResult] = []
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
-        for result in pool.map(one, zip(scenarios, captures, strict=True)):
+        futures = [pool.submit(one, position) for position in range(len(order))]
+        at = {index: position for position, index in enumerate(order)}
+        for index in range(len(scenarios)):
+            result = _removed(*futures[at[index]].result())
             if not json_out:
                 _show(result, verbose, absolute)
             results.append(result)
@@ -202,7 +217,18 @@ def _run_all(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        beds.close()
     return results
+
+
+def _removed(result: ScenarioResult, removal: Future[list[str]] | None) -> ScenarioResult:
+    """The result once its testbed is gone: a removal that failed is the scenario's error."""
+    if removal is not None:
+        try:
+            removal.result()
+        except (TcplabError, OSError) as exc:
+            return could_not_run(result.scenario, exc)
+    return result
 
 
 def _show(result: ScenarioResult, verbose: bool, absolute: bool = False) -> None:

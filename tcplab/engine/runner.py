@@ -42,7 +42,7 @@ from tcplab.app.protocol import (
     Shutdown,
     Socket,
 )
-from tcplab.engine import counters
+from tcplab.engine import counters, quiet
 from tcplab.engine.appexpect import Context, app_checks, received_text
 from tcplab.engine.check import Check, fact, match_pattern
 from tcplab.engine.explain import Explainer, Followed, Key
@@ -78,7 +78,7 @@ from tcplab.netns import counters as kernel_counters
 from tcplab.netns import nft, sysctl, topology
 from tcplab.netns.diag import SocketRow
 from tcplab.netns.fresh import fresh_testbed
-from tcplab.netns.record import TestbedSpec
+from tcplab.netns.record import TestbedRecord, TestbedSpec
 
 DEFAULT_WITHIN = 1.0
 STATE_WITHIN = 0.5
@@ -135,6 +135,7 @@ class ScenarioResult:
     report: Report
     sysctls: dict[str, str] = field(default_factory=dict)
     error: TcplabError | None = None  # the scenario could not run to its end: why
+    cut: tuple[int, ...] = ()  # waits that ended once nothing more could come (-1: the drain)
 
     @property
     def ok(self) -> bool:
@@ -160,30 +161,45 @@ class Stopped(KeyboardInterrupt):
 
 
 def run_scenario(
-    scenario: Scenario, pcap: str | None = None, stop: threading.Event | None = None
+    scenario: Scenario,
+    pcap: str | None = None,
+    stop: threading.Event | None = None,
+    shortcut: bool = True,
 ) -> ScenarioResult:
-    """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens)."""
+    """Build a fresh testbed, run the scenario on it, remove the testbed (whatever happens).
+    With `shortcut`, a trailing silence and the final drain end once nothing more can come."""
     with fresh_testbed(defaults.RUN_PREFIX, scenario.port, listen=False) as rec:
-        spec = rec.spec
-        if scenario.sysctl:
-            sysctl.apply(spec.kernel, scenario.sysctl)
-        _set_link(spec, scenario.link)
-        sysctls = sysctl.model_sysctls(spec.kernel)
-        with Session(spec) as session:
-            runner = Runner(scenario, spec, session, stop, sysctls)
-            error: TcplabError | None = None
-            try:
-                runner.run()
-                runner.link_notes()
-            except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
-                error = as_error(exc)
-                runner.report.note(_("stopped: {error}").format(error=error.message))
-            finally:
-                if pcap:
-                    session.write_pcap(pcap)
-            keys = sorted({key for key, _, _ in scenario.sysctl_writes()})
-            values = sysctl.read(spec.kernel, keys) if keys else {}
-            return ScenarioResult(scenario, runner.report, values, error)
+        return run_on(rec, scenario, pcap, stop, shortcut)
+
+
+def run_on(
+    rec: TestbedRecord,
+    scenario: Scenario,
+    pcap: str | None = None,
+    stop: threading.Event | None = None,
+    shortcut: bool = True,
+) -> ScenarioResult:
+    """Run the scenario on a fresh testbed built for it (tcplab.engine.batch builds them ahead)."""
+    spec = rec.spec
+    if scenario.sysctl:
+        sysctl.apply(spec.kernel, scenario.sysctl)
+    _set_link(spec, scenario.link)
+    sysctls = sysctl.model_sysctls(spec.kernel)
+    with Session(spec) as session:
+        runner = Runner(scenario, spec, session, stop, sysctls, shortcut)
+        error: TcplabError | None = None
+        try:
+            runner.run()
+            runner.link_notes()
+        except (TcplabError, OSError) as exc:  # this scenario's failure, not the batch's
+            error = as_error(exc)
+            runner.report.note(_("stopped: {error}").format(error=error.message))
+        finally:
+            if pcap:
+                session.write_pcap(pcap)
+        keys = sorted({key for key, _, _ in scenario.sysctl_writes()})
+        values = sysctl.read(spec.kernel, keys) if keys else {}
+        return ScenarioResult(scenario, runner.report, values, error, tuple(runner.cut))
 
 
 class Runner:
@@ -194,8 +210,14 @@ class Runner:
         session: Session,
         stop: threading.Event | None = None,
         sysctls: Sysctls | None = None,
+        shortcut: bool = False,
     ) -> None:
         self.stop = stop
+        self.shortcut = shortcut  # end waits once nothing more can come (tcplab.engine.quiet)
+        self._owed: float | None = None  # monotonic: where a cut silence would have ended
+        self._owed_conn = ""  # the conn that silence proved quiet until then
+        self._last_call: float | None = None  # time.time() when the last app call returned
+        self.cut: list[int] = []  # the lines of the silences that ended once nothing could come
         self.scenario = scenario
         self.spec = spec
         self.s = session
@@ -244,6 +266,7 @@ class Runner:
             started = time.time()
             # back to back: a send followed by a send goes without waiting to see it captured
             self._burst = i + 1 < len(steps) and isinstance(steps[i + 1], SendStep)
+            self._catch_up(step)
             self._step(step)
             if isinstance(step, (SendStep, ExpectStep)):  # the capture time, once seen
                 self._times.setdefault(step.line, started)
@@ -253,9 +276,85 @@ class Runner:
         if not self.scenario.ignore_extra:
             self._extra()
         else:
-            self.s.drain(0.05)  # what the kernel still sends, for the model's agreement
+            self._drain()  # what the kernel still sends, for the model's agreement
         self._absorb()
         self.model.close()
+
+    # -- waits that end once nothing more can come ----------------------------------------------
+    def _catch_up(self, step: Step) -> None:
+        """Before a step that acts, or observes anything a cut silence did not prove quiet, the
+        time that silence did not wait passes: later steps see the kernel's timeline unchanged
+        (rate limits, timestamps, timers of other connections)."""
+        if self._owed is None or isinstance(step, SilenceStep):
+            return
+        if isinstance(step, StateStep) and step.expires is None and step.conn == self._owed_conn:
+            return  # its socket can change only by an event or a timer: the silence ruled both out
+        left = self._owed - time.monotonic()
+        self._owed = None
+        if left > 0:
+            time.sleep(left)
+
+    def _quiet_wait(self, conn: ScenarioConn, seconds: float, line: int = 0) -> Seen | None:
+        """The conn's next kernel segment within `seconds` (counted from where a cut silence
+        before would have ended); None once they pass, or sooner once nothing more can come."""
+        now = time.monotonic()
+        deadline = max(now, self._owed or now) + seconds
+        if not self.shortcut:
+            return self.s.next_from_kernel(seconds, conn.match)
+        while True:
+            if self._nothing_can_come([conn], deadline - time.monotonic()):
+                seen = self.s.next_from_kernel(0, conn.match)  # sent before the table was read
+                if seen is None:
+                    self._owed, self._owed_conn = deadline, conn.name
+                    self.cut.append(line)
+                return seen
+            left = deadline - time.monotonic()
+            seen = self.s.next_from_kernel(max(0.0, min(left, quiet.POLL)), conn.match)
+            if seen is not None:  # the silence ends here, or where a cut one before would have
+                return seen
+            if left <= quiet.POLL:  # waited to the end
+                self._owed = None
+                return None
+
+    def _nothing_can_come(self, conns: list[ScenarioConn], left: float) -> bool:
+        """Whether none of the conns' sockets can send within `left` s (tcplab.engine.quiet)."""
+        self._absorb()
+        now = time.time()
+        if not quiet.settled(None, self._last_call, now):
+            return False
+        for conn in conns:
+            if any(conn.mine(seg) for seg, _ in self._unsent):
+                return False  # a crafted segment not captured yet
+            q = quiet.Conn(conn.sport, conn.kport)
+            crafted = [s.time for s in self.s.seen if q.crafted(s)]
+            if not quiet.settled(crafted[-1] if crafted else None, self._last_call, now):
+                return False
+            if quiet.owes_ack(q, self.s.seen):
+                return False
+            rows = self.s.table.find(conn.kport, self.spec.crafting_addr, conn.sport)
+            if not quiet.timers_quiet(rows, left):
+                return False
+        return True
+
+    def _drain(self, quiet_for: float = 0.05) -> list[Seen]:
+        """What the kernel sends until it has been quiet for `quiet_for` s after the last step
+        (after where a cut silence would have ended); sooner once no conn can send any more."""
+        start = max(time.monotonic(), self._owed or 0.0)
+        if not self.shortcut:
+            return self.s.drain(quiet_for)
+        conns = list(self.conns.values())
+        out = self.s.drain(0)
+        while True:
+            left = start + quiet_for - time.monotonic()
+            if left <= 0:
+                return out
+            if self._nothing_can_come(conns, left):
+                self.cut.append(-1)  # -1: the final drain
+                return out + self.s.drain(0)
+            got = self.s.drain(min(left, quiet.POLL))
+            out += got
+            if got:
+                start = time.monotonic()
 
     def conn(self, name: str) -> ScenarioConn:
         if name not in self.conns:
@@ -307,6 +406,7 @@ class Runner:
         try:
             reply, detail = self._app_call(step, conn)
         except AppError as exc:
+            self._last_call = time.time()
             self.report.note(
                 _("line {line}: app {op} failed: {error}").format(
                     line=step.line, op=step.call.op, error=exc
@@ -314,6 +414,7 @@ class Runner:
             )
             self._check(app_checks(ctx, step.expect, exc.reply))
             return
+        self._last_call = time.time()
         self.report.note(_("app {op}{detail}").format(op=step.call.op, detail=detail))
         self._check(app_checks(ctx, step.expect, reply))
         self._app_model(step, conn, started, reply)
@@ -602,12 +703,13 @@ class Runner:
 
     def _expect_silence(self, step: SilenceStep) -> None:
         conn = self.conn(step.conn)
-        seen = self.s.next_from_kernel(step.seconds, conn.match)
+        seen = self._quiet_wait(conn, step.seconds, step.line)
         self._absorb()
         observed = (
             _("nothing") if seen is None else format_segment(seen.segment, conn.irs, conn.iss)
         )
-        rec = self.model.silence(conn.key, seen, time.time())
+        ends = time.time() + max(0.0, (self._owed or 0.0) - time.monotonic())
+        rec = self.model.silence(conn.key, seen, ends)  # at the end it would have had
         why = _(step.why) if step.why else _("the scenario expects no segment here")
         if rec is not None and not step.why:
             why = _because(rec) if rec.agrees else rec.finding()
@@ -782,7 +884,7 @@ class Runner:
 
     def _extra(self) -> None:
         """Segments the kernel sent on a scenario's connection that no step expected."""
-        extra = self.s.drain(0.05)
+        extra = self._drain()
         self._absorb()
         for seen in extra:
             conn = next((c for c in self.conns.values() if c.match(seen.segment)), None)
