@@ -14,12 +14,14 @@ connection is left behind; `--keep` saves the kernel endpoint's numbers for `tcp
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
 
 from tcplab import defaults
 from tcplab.app.protocol import ListAccepted
+from tcplab.engine import quiet
 from tcplab.engine.check import check_answer, fact
 from tcplab.engine.explain import Explainer, Followed
 from tcplab.engine.predicted import Predicted
@@ -59,15 +61,16 @@ POLL = 0.002  # seconds between two reads of the socket table while waiting for 
 GRACE = 0.001  # the capture's last look once the table shows nothing more can come
 
 
-def _settled(row: SocketRow | None, want: State) -> bool:
-    """The connection is in state `want` with no timer armed, nothing retransmitted and nothing
-    unacknowledged in its send queue: the kernel has nothing scheduled to send."""
+def _settled(row: SocketRow | None, want: State, ack_owed: bool) -> bool:
+    """The connection is in state `want` with no timer armed, nothing retransmitted, nothing in
+    its send queue and no ACK owed: the kernel has nothing scheduled to send (tcplab.engine.quiet,
+    stricter: no timer at all, whenever it would fire)."""
     return (
         row is not None
         and row.state is want
-        and row.timer == "off"
         and row.retrans == 0
-        and row.wqueue == 0
+        and quiet.next_timer([row], math.inf) is None
+        and not ack_owed
     )
 
 
@@ -409,7 +412,8 @@ class _Handshake:
             reply = self.s.next_from_kernel(0, self._from_kernel)
             if reply is not None:
                 return reply
-            if _settled(self.s.connection(self.sport, self.port), want):
+            owed = quiet.owes_ack(quiet.Conn(self.sport, self.port), self.s.seen)
+            if _settled(self.s.connection(self.sport, self.port), want, owed):
                 return self.s.next_from_kernel(GRACE, self._from_kernel)
             left = deadline - time.monotonic()
             if left <= 0:

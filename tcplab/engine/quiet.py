@@ -1,18 +1,21 @@
-"""When nothing more can come: a silence or the final drain ends as soon as the kernel cannot send.
+"""When nothing more can come: a wait for the kernel's next segment ends as soon as it cannot send.
 
-Theory of operation. Between two steps the runner does nothing: no crafted segment, no application
-call. In that time a kernel segment on a connection can have only three causes (LINUX-TCP.md,
+One theory for every wait tcplab cuts short: the handshake's silences (engine/handshake.py), the
+scenario runner's silences and final drain (engine/runner.py) and lab check's wait for late segments
+(exercise/quiet.py). A kernel segment on a connection can have only three causes (LINUX-TCP.md,
 net/ipv4/tcp_timer.c, tcp_input.c):
 
 1. the answer to a segment or call that came just before: Linux sends it from the softirq that
-   received the segment (or from the call's own syscall), right after the capture's tap saw the
-   segment; a short grace after the last crafted segment was captured and the last call returned
-   covers it;
+   received the segment (or from the call's own syscall). Either a short grace after the last
+   crafted segment was captured and the last call returned covers it (GRACE, `settled`), or, where
+   the crafting program is not tcplab's own (lab check), a marker sent from every CPU and captured
+   at the kernel host proves every earlier frame went through (exercise/quiet.py,
+   tcplab/wire/marker.py);
 2. a delayed ACK for data, a SYN or a FIN it received: sock_diag does not show the delayed-ACK timer,
-   so the connection must owe no ACK: the kernel's latest ACK covers every crafted segment that
-   occupies sequence space (one its TCP received, with a valid checksum);
+   so the connection must owe no ACK (the model's rule, tcplab.model.acks.ack_owed, on every
+   crafted segment the kernel's TCP received with a valid checksum);
 3. a timer of the connection's socket (retransmission, SYN+ACK retransmission of a request sock,
-   zero-window probe, keepalive, TIME_WAIT): sock_diag reports each with the time left
+   zero-window probe, keepalive, TIME_WAIT's end): sock_diag reports each with the time left
    (idiag_timer, idiag_expires); each must be off or expire after the wait ends (with a margin for
    jiffies). Data in the write queue (unacknowledged or not yet sent: pacing, Nagle) counts as a
    cause too, whatever its timer says.
@@ -27,13 +30,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tcplab.engine.seen import Seen
-from tcplab.model.flags import Flags
-from tcplab.model.seqnum import seq_gt
+from tcplab.model.acks import ack_owed
+from tcplab.model.segment import Segment
 from tcplab.netns.diag import SocketRow
 
 GRACE = 0.01  # s after the last crafted segment's capture or app call: its answer has gone out
 MARGIN = 0.02  # s: a timer must expire this much after the wait ends (jiffies, timer slack)
 POLL = 0.01  # s between two looks at the socket table
+IDLE = "off"  # sock_diag timer 0; 1-4 (on, keepalive, timewait, persist) send or end a socket
 
 
 @dataclass(frozen=True)
@@ -53,29 +57,24 @@ class Conn:
 
 
 def owes_ack(conn: Conn, seen: Iterable[Seen]) -> bool:
-    """Whether the kernel may still owe an ACK on the connection (a delayed ACK may be pending):
-    a crafted segment its TCP received occupies sequence space beyond the kernel's latest ACK."""
-    needs: list[int] = []
-    acked: int | None = None
+    """Whether the kernel may still owe an ACK on the connection (a delayed ACK may be pending)."""
+    return ack_owed(_exchange(s for s in seen if conn.crafted(s) or conn.kernels(s)))
+
+
+def any_ack_owed(seen: Iterable[Seen]) -> bool:
+    """Whether the kernel may still owe an ACK on any connection of the capture."""
+    by_conn: dict[tuple[int, int], list[Seen]] = {}
     for s in seen:
-        seg = s.segment
-        if conn.kernels(s) and Flags.ACK in seg.flags:
-            acked = seg.ack
-        elif conn.crafted(s) and _occupies(s):
-            needs.append(seg.end_seq)
-    return any(acked is None or seq_gt(end, acked) for end in needs)
+        by_conn.setdefault(s.key, []).append(s)
+    return any(ack_owed(_exchange(one)) for one in by_conn.values())
 
 
-def _occupies(s: Seen) -> bool:
-    """A crafted segment the kernel's TCP took in and may have to ACK (a RST never is)."""
-    seg = s.segment
-    return (
-        seg.seg_len > 0
-        and Flags.RST not in seg.flags
-        and s.delivered
-        and s.checksum_ok
-        and not s.forged
-    )
+def _exchange(seen: Iterable[Seen]) -> list[tuple[bool, Segment]]:
+    """The connection as the model's rule reads it: what the kernel sent, and the crafted segments
+    its TCP received (delivered, with a valid checksum: it drops any other unseen)."""
+    return [
+        (s.from_kernel, s.segment) for s in seen if s.from_kernel or (s.delivered and s.checksum_ok)
+    ]
 
 
 def timers_quiet(rows: Iterable[SocketRow], left: float) -> bool:
@@ -93,3 +92,20 @@ def settled(last_crafted: float | None, last_call: float | None, now: float) -> 
     """Whether the last crafted segment's capture and the last app call are GRACE behind `now`
     (kernel time for the capture, wall time for the call: both time.time())."""
     return all(t is None or now - t >= GRACE for t in (last_crafted, last_call))
+
+
+def next_timer(rows: Iterable[SocketRow], window: float) -> float | None:
+    """Seconds until the first timer of `rows` that fires within `window` s (with MARGIN), or None;
+    0.0 where data waits in a write queue (it may go out at any moment)."""
+    due: list[float] = []
+    for row in rows:
+        if row.wqueue > 0:
+            return 0.0
+        if row.timer != IDLE and row.expires_ms / 1000 - MARGIN <= window:
+            due.append(row.expires_ms / 1000 + MARGIN)
+    return min(due) if due else None
+
+
+def timers(rows: Iterable[SocketRow]) -> frozenset[tuple[int, int, int, str]]:
+    """Which sockets have a timer (not when it expires: that moves with the clock)."""
+    return frozenset((r.sport, r.dport, r.linux_state, r.timer) for r in rows if r.timer != IDLE)

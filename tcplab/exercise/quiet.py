@@ -11,14 +11,11 @@ come before the quiet window would close:
    that all earlier frames went through (tcplab/wire/marker.py). Two calls to the application
    (it serves calls one at a time, in turns) prove that no call a solution's process made before
    it ended is still running.
-2. No timer fires within the window. The socket table shows each socket's pending timer and
-   when it expires (sock_diag idiag_timer, idiag_expires): retransmission, SYN+ACK retransmission
-   (request socks), zero-window probe and keepalive send; TIME_WAIT's (and an orphaned
-   FIN_WAIT_2's) sends nothing but ends the socket, a change the socket table's sampler would
-   have seen: every timer due within the window is waited for.
-3. No delayed ACK is owed. The delayed-ACK timer is not in the socket table, but it is only armed
-   by a segment that takes sequence space (data, SYN, FIN): each one the kernel received must
-   have been acknowledged by a later segment of the kernel on that connection.
+2. No timer fires within the window and no write queue holds data (tcplab.engine.quiet.next_timer):
+   retransmission, SYN+ACK retransmission (request socks), zero-window probe and keepalive send;
+   TIME_WAIT's (and an orphaned FIN_WAIT_2's) sends nothing but ends the socket, a change the
+   socket table's sampler would have seen: every timer due within the window is waited for.
+3. No delayed ACK is owed on any connection (tcplab.engine.quiet.any_ack_owed: the model's rule).
 
 Anything else (a run that timed out, a CPU that cannot be marked, an unacknowledged segment) keeps
 the whole quiet window, as before. The table is read twice, a few milliseconds apart, with nothing
@@ -36,18 +33,13 @@ import time
 from collections.abc import Iterator
 
 from tcplab.app.protocol import Ping
-from tcplab.engine.seen import Seen
+from tcplab.engine.quiet import any_ack_owed, next_timer, timers
 from tcplab.engine.session import Session
-from tcplab.model.flags import Flags
-from tcplab.model.seqnum import seq_ge
-from tcplab.netns.diag import SocketRow
 from tcplab.netns.enter import inside
 from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC
 from tcplab.wire.marker import Markers
 
 QUIET = 0.3  # s: the link must have been quiet this long (what the labs' checks expect)
-IDLE = "off"  # sock_diag timer 0; 1-4 (on, keepalive, timewait, persist) send or end a socket
-TIMER_SLACK = 0.01  # s: a timer's expiry as sock_diag rounds it (ms, jiffies)
 RECHECK = 0.003  # s between the two reads of the table that must agree
 MARKER_WAIT = 1.0  # s: a marker not captured by then: keep the whole window
 
@@ -81,14 +73,14 @@ def _read_until_quiet(s: Session, quiet: float, last: float, proven: bool) -> Dr
         wait = left
         if proven:
             rows = s.table.rows()
-            fires = _next_timer(rows, left)
-            if fires is None and not ack_owed(s.seen):
-                timers = _timers(rows)
-                if agreed == timers and not _read_ready(s):
+            fires = next_timer(rows, left)
+            if fires is None and not any_ack_owed(s.seen):
+                now_timers = timers(rows)
+                if agreed == now_timers and not _read_ready(s):
                     return Drained.EARLY
-                agreed, wait = timers, RECHECK
+                agreed, wait = now_timers, RECHECK
             else:
-                agreed, wait = None, min(left, fires if fires is not None else left)
+                agreed, wait = None, min(left, max(fires, RECHECK) if fires is not None else left)
         _wait_frame(s, wait)
 
 
@@ -139,33 +131,3 @@ def _read_ready(s: Session) -> bool:
 
 def _wait_frame(s: Session, seconds: float) -> None:
     select.select([s.capture.sock], [], [], max(seconds, 0.0))
-
-
-def _next_timer(rows: list[SocketRow], window: float) -> float | None:
-    """Seconds until the first timer that fires within `window` s, or None."""
-    due = [
-        r.expires_ms / 1000
-        for r in rows
-        if r.timer != IDLE and r.expires_ms / 1000 - TIMER_SLACK <= window
-    ]
-    return max(min(due) + TIMER_SLACK, RECHECK) if due else None
-
-
-def _timers(rows: list[SocketRow]) -> frozenset[tuple[int, int, int, str]]:
-    """Which sockets have a timer (not when it expires: that moves with the clock)."""
-    return frozenset((r.sport, r.dport, r.linux_state, r.timer) for r in rows if r.timer != IDLE)
-
-
-def ack_owed(seen: list[Seen]) -> bool:
-    """Whether the kernel may still owe a delayed ACK: a segment that took sequence space reached
-    it on a connection and no later segment of the kernel there acknowledged it (module's (3))."""
-    owed: dict[tuple[int, int], int] = {}
-    for x in seen:
-        seg = x.segment
-        if x.from_kernel:
-            end = owed.get(x.key)
-            if end is not None and Flags.ACK in seg.flags and seq_ge(seg.ack, end):
-                del owed[x.key]
-        elif x.delivered and seg.seg_len > 0:
-            owed[x.key] = seg.end_seq
-    return bool(owed)
