@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from tcplab.engine.seen import Seen
 from tcplab.model.acks import ack_owed
 from tcplab.model.segment import Segment
+from tcplab.model.state import State
 from tcplab.netns.diag import SocketRow
 
 GRACE = 0.01  # s after the last crafted segment's capture or app call: its answer has gone out
@@ -80,12 +81,7 @@ def _exchange(seen: Iterable[Seen]) -> list[tuple[bool, Segment]]:
 def timers_quiet(rows: Iterable[SocketRow], left: float) -> bool:
     """Whether no socket of the connection can send within `left` seconds by its own timers:
     each timer off or expiring after that (with MARGIN), and nothing in its write queue."""
-    for row in rows:
-        if row.wqueue > 0:  # data not acknowledged or not sent yet (pacing has no timer to read)
-            return False
-        if row.timer != "off" and row.expires_ms / 1000 < left + MARGIN:
-            return False
-    return True
+    return next_timer(rows, left) is None
 
 
 def settled(last_crafted: float | None, last_call: float | None, now: float) -> bool:
@@ -96,10 +92,11 @@ def settled(last_crafted: float | None, last_call: float | None, now: float) -> 
 
 def next_timer(rows: Iterable[SocketRow], window: float) -> float | None:
     """Seconds until the first timer of `rows` that fires within `window` s (with MARGIN), or None;
-    0.0 where data waits in a write queue (it may go out at any moment)."""
+    0.0 where data waits in a connection's write queue (it may go out at any moment). A listener's
+    wqueue is its backlog's size (inet_diag), not data."""
     due: list[float] = []
     for row in rows:
-        if row.wqueue > 0:
+        if row.wqueue > 0 and row.state is not State.LISTEN:
             return 0.0
         if row.timer != IDLE and row.expires_ms / 1000 - MARGIN <= window:
             due.append(row.expires_ms / 1000 + MARGIN)

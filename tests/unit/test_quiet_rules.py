@@ -99,3 +99,9 @@ def test_the_furthest_segment_counts_not_the_last_one():
         theirs(Flags.ACK, 9, 3),
     ]
     assert any_ack_owed(seen)
+
+
+def test_a_listener_s_backlog_is_not_data_waiting():
+    """inet_diag reports a listener's backlog size as its wqueue."""
+    listener = SocketRow(State.LISTEN, 10, K, 7788, "0.0.0.0", 0, "off", 0, 0, 0, 128, 1)
+    assert next_timer([listener], 0.3) is None
