@@ -98,7 +98,7 @@ def next_timer(rows: Iterable[SocketRow], window: float) -> float | None:
     for row in rows:
         if row.wqueue > 0 and row.state is not State.LISTEN:
             return 0.0
-        if row.timer != IDLE and row.expires_ms / 1000 - MARGIN <= window:
+        if row.timer != IDLE and row.expires_ms / 1000 - MARGIN < window:
             due.append(row.expires_ms / 1000 + MARGIN)
     return min(due) if due else None
 

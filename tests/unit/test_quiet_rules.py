@@ -1,12 +1,12 @@
-"""The pure parts of the end of a wait (tcplab/engine/quiet.py, the model's ack_owed): which segments may still
-owe a delayed ACK, and which timers of the socket table send within the window."""
+"""The pure parts of the end of a wait (tcplab/engine/quiet.py, the model's ack_owed): which segments may
+still owe a delayed ACK, and which timers of the socket table send within the window."""
 
 from __future__ import annotations
 
 import pytest
 
-from tcplab.engine.seen import Seen
 from tcplab.engine.quiet import MARGIN, any_ack_owed, next_timer
+from tcplab.engine.seen import Seen
 from tcplab.model.flags import Flags
 from tcplab.model.segment import Segment
 from tcplab.model.state import State
