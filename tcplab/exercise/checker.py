@@ -220,15 +220,21 @@ def run_as_root(path: Path, spec: TestbedSpec, ctx: LabContext, limit: float) ->
                 cwd=str(path.parent),
                 start_new_session=True,
             )
-        try:
-            ran = _wait(proc, watch, limit)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
-        if watch.group is not None:  # what it used, to compare with grading's limits
-            ran.usage = watch.group.usage()
-        return ran
+        return _finish(proc, watch, limit)
+
+
+def _finish(proc: subprocess.Popen[bytes], watch: Watch, limit: float) -> LocalRun:
+    """Wait for the program (`limit` s at most), kill its group if still there, and note what it
+    used, to compare with grading's limits."""
+    try:
+        ran = _wait(proc, watch, limit)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+    if watch.group is not None:
+        ran.usage = watch.group.usage()
+    return ran
 
 
 def run_warm(warm: WarmStart) -> Launch:
@@ -247,16 +253,7 @@ def run_warm(warm: WarmStart) -> Launch:
         env = child_env(**ctx.to_env())
         with tether.watched(f"check-{uuid.uuid4().hex[:12]}") as watch:
             job = Job(netns_path(spec.crafting), watch.procs, str(path), env, IFNAME)
-            proc = warm.go(job)
-            try:
-                ran = _wait(proc, watch, limit)
-            finally:
-                if proc.poll() is None:
-                    os.killpg(proc.pid, 9)
-                    proc.wait()
-            if watch.group is not None:
-                ran.usage = watch.group.usage()
-            return ran
+            return _finish(warm.go(job), watch, limit)
 
     launch.ready = lambda: warm.ready(WARM_READY)  # type: ignore[attr-defined]
     return launch

@@ -312,14 +312,20 @@ def _refresh_scapy(iface: str) -> None:
 
 def _run(path: str) -> int:
     """Run the file as __main__ and end the way `python FILE` would; the exit status."""
-    code = 0
+    return run_main(path)[0]
+
+
+def run_main(path: str) -> tuple[int, bool]:
+    """Run the file as __main__ and wind down as `python FILE` does (its threads, its atexit
+    functions, its streams): the exit status, and whether a KeyboardInterrupt ended it."""
+    code, interrupted = 0, False
     try:
         runpy.run_path(path, run_name="__main__")
     except SystemExit as exc:
         code = _exit_code(exc.code)
     except BaseException as exc:
         _print_traceback(exc, path)
-        code = 1
+        code, interrupted = 1, isinstance(exc, KeyboardInterrupt)
     try:
         threading._shutdown()  # type: ignore[attr-defined]  # wait for non-daemon threads
         atexit._run_exitfuncs()
@@ -329,7 +335,7 @@ def _run(path: str) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    return code
+    return code, interrupted
 
 
 def _print_traceback(exc: BaseException, path: str) -> None:

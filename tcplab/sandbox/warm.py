@@ -29,8 +29,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -185,29 +183,9 @@ def _become(job: Job, saved: tuple[int, int]) -> None:
 
 def _run(path: str) -> int:
     """Run the file as __main__ and end the way `python FILE` would; the exit status."""
-    import runpy
+    from tcplab.sandbox.jail import run_main
 
-    from tcplab.sandbox.jail import _exit_code, _print_traceback
-
-    code, interrupted = 0, False
-    try:
-        runpy.run_path(path, run_name="__main__")
-    except SystemExit as exc:
-        code = _exit_code(exc.code)
-    except BaseException as exc:
-        _print_traceback(exc, path)
-        code, interrupted = 1, isinstance(exc, KeyboardInterrupt)
-    try:
-        threading._shutdown()  # type: ignore[attr-defined]  # wait for non-daemon threads
-        import atexit
-
-        atexit._run_exitfuncs()
-    except BaseException:
-        traceback.print_exc()
-        code = code or 1
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
+    code, interrupted = run_main(path)
     if interrupted:  # as Python does: end by the signal, so the parent sees it
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
