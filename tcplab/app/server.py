@@ -602,14 +602,15 @@ def serve(
     srv.listen(8)
     srv.setblocking(False)
     app.sel.register(srv, selectors.EVENT_READ, "control")
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})  # setup held them
-    if ready_fd is not None:
-        os.write(ready_fd, b"ready\n")
-        os.close(ready_fd)
     buffers: dict[socket.socket, bytes] = {}
-    try:
+    try:  # from here a SIGTERM (even one sent the moment "ready" is read) ends it tidily
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        held = {signal.SIGTERM, signal.SIGINT}  # setup held them while it built the testbed
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        if ready_fd is not None:
+            os.write(ready_fd, b"ready\n")
+            os.close(ready_fd)
         while True:
             for key, _unused in app.sel.select():
                 if key.data == "control":
