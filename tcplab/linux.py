@@ -126,6 +126,19 @@ def die_with_parent(parent: int) -> None:
         os._exit(137)
 
 
+def set_cmdline(argv: list[str]) -> None:
+    """Make /proc/self/cmdline (what ps and pgrep show) read `argv`, as far as the process's own
+    argument area has room (start it with room to spare): the area is rewritten in place, as
+    setproctitle does (Python keeps its own copy of argv; moving the area with prctl PR_SET_MM
+    would need CAP_SYS_RESOURCE)."""
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[45]), int(fields[46])  # arg_start, arg_end: fields 48 and 49
+    room = end - start
+    raw = b"".join(a.encode() + b"\0" for a in argv)[: room - 1]
+    ctypes.memmove(start, raw.ljust(room, b"\0"), room)
+
+
 def sethostname(name: str) -> None:
     raw = name.encode()
     _check(_libc().sethostname(raw, ctypes.c_size_t(len(raw))), "sethostname")

@@ -15,7 +15,7 @@ closes the socket without a job. `lab check` falls back to a cold start (a fresh
 when the program's folder holds a module named like one this process has loaded (a fresh Python
 would import the student's file there), or when this process did not get ready.
 
-    python -m tcplab.sandbox.warm PARENT_PID FD
+    python -m tcplab.sandbox.warm PARENT_PID FD ROOM
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from tcplab import child_env
 
 MAX_MESSAGE = 1 << 20
 MODULE = "tcplab.sandbox.warm"
+ROOM = " " * 4096  # argv room: once it is the program, ps shows `python FILE` in it
 
 
 @dataclass
@@ -61,7 +62,7 @@ class WarmStart:
         self.modules: set[str] | None = None  # top-level names loaded, once it is ready
         try:
             self.proc: subprocess.Popen[bytes] = subprocess.Popen(
-                [sys.executable, "-m", MODULE, str(os.getpid()), str(theirs.fileno())],
+                [sys.executable, "-m", MODULE, str(os.getpid()), str(theirs.fileno()), ROOM],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -173,6 +174,8 @@ def _become(job: Job, saved: tuple[int, int]) -> None:
     random.seed()  # as fresh as a new interpreter's
     sys.argv = [job.path]
     sys.orig_argv = [sys.executable, job.path]
+    with contextlib.suppress(OSError):  # ps shows the program, as for `python FILE`
+        linux.set_cmdline(sys.orig_argv)
     sys.path[0] = folder
     sys.stdout.flush()
     sys.stderr.flush()
