@@ -215,7 +215,6 @@ class Runner:
         self.stop = stop
         self.shortcut = shortcut  # end waits once nothing more can come (tcplab.engine.quiet)
         self._owed: float | None = None  # monotonic: where a cut silence would have ended
-        self._owed_conn = ""  # the conn that silence proved quiet until then
         self._last_call: float | None = None  # time.time() when the last app call returned
         self.cut: list[int] = []  # the lines of the silences that ended once nothing could come
         self.scenario = scenario
@@ -282,13 +281,12 @@ class Runner:
 
     # -- waits that end once nothing more can come ----------------------------------------------
     def _catch_up(self, step: Step) -> None:
-        """Before a step that acts, or observes anything a cut silence did not prove quiet, the
-        time that silence did not wait passes: later steps see the kernel's timeline unchanged
-        (rate limits, timestamps, timers of other connections)."""
+        """Before any step but another silence, the time a cut silence did not wait passes: later
+        steps see the kernel's timeline unchanged (rate limits, timestamps, timers of other
+        connections; a state's `within` counts from where the silence would have ended, since
+        the cut ruled out timers only up to there)."""
         if self._owed is None or isinstance(step, SilenceStep):
             return
-        if isinstance(step, StateStep) and step.expires is None and step.conn == self._owed_conn:
-            return  # its socket can change only by an event or a timer: the silence ruled both out
         left = self._owed - time.monotonic()
         self._owed = None
         if left > 0:
@@ -305,7 +303,7 @@ class Runner:
             if self._nothing_can_come([conn], deadline - time.monotonic()):
                 seen = self.s.next_from_kernel(0, conn.match)  # sent before the table was read
                 if seen is None:
-                    self._owed, self._owed_conn = deadline, conn.name
+                    self._owed = deadline
                     self.cut.append(line)
                 return seen
             left = deadline - time.monotonic()

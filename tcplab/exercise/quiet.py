@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from tcplab.app.protocol import Ping
 from tcplab.engine.quiet import any_ack_owed, next_timer, timers
 from tcplab.engine.session import Session
+from tcplab.errors import TcplabError
 from tcplab.netns.enter import inside
 from tcplab.netns.record import CRAFTING_MAC, IFNAME, KERNEL_MAC
 from tcplab.wire.marker import Markers
@@ -93,7 +94,7 @@ def _flushed(s: Session, closing: list[threading.Thread]) -> bool:
         s.app.call(Ping())
         with inside(s.spec.kernel):
             markers = Markers(IFNAME)
-    except OSError:
+    except (OSError, TcplabError):  # an application gone or not answering: the whole window
         return False
     try:
         return all(_marked(s, markers, cpu) for cpu in range(os.cpu_count() or 1))
