@@ -422,14 +422,20 @@ class _Handshake:
             if reply is not None:
                 return reply
 
-    def _gone(self) -> bool:
-        """After the tidy-up's RST: True once the kernel has no socket for the connection (the RST
-        reset it, and a RST is never answered), within `quiet` s. The capture is read after."""
+    def _settle_reset(self) -> bool:
+        """After the tidy-up's RST: done once the kernel has no socket for the connection (the RST
+        reset it, and a RST is never answered). Until then the capture is read; a socket still
+        there after `quiet` s ends the wait if the link was quiet all along, and otherwise the
+        link must be quiet for `quiet` s more (a RST that did not reset is answered). Whether
+        the socket went."""
         deadline = time.monotonic() + self.opts.quiet
+        answered = False
         while self.s.connection(self.sport, self.port) is not None:
             if time.monotonic() >= deadline:
+                if answered:
+                    self.s.drain(self.opts.quiet)
                 return False
-            time.sleep(POLL)
+            answered = bool(self.s.drain(POLL)) or answered
         self.s.drain(GRACE)
         return True
 
@@ -478,8 +484,7 @@ class _Handshake:
         if reset and self.me.snd_nxt is not None:
             rst = Segment(self.sport, self.port, Flags.RST, seq=self.me.snd_nxt, window=0)
             self._send(rst, CAUSES[2], echo=True)
-            if not self._gone():  # a RST that did not reset would be answered
-                self.s.drain(self.opts.quiet)
+            self._settle_reset()
         self._absorb()
         if reset:
             self.report.note(
